@@ -1,0 +1,37 @@
+{
+  "variables": {
+    "avx2_source_count": "<!(node gyp-sources.js avx2-count)",
+    "common_cflags": ["-O3", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"]
+  },
+  "targets": [
+    {
+      "target_name": "smallthinker",
+      "sources": ["<!@(node gyp-sources.js main)"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "src"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags_cc": ["-std=c++17", "<@(common_cflags)"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++1y", "-std=gnu++20"],
+      "ldflags": ["-pthread"],
+      "xcode_settings": {
+        "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+        "OTHER_CPLUSPLUSFLAGS": ["-O3"]
+      },
+      "msvs_settings": { "VCCLCompilerTool": { "ExceptionHandling": 1, "Optimization": 2 } },
+      "conditions": [
+        ["target_arch=='x64' and avx2_source_count!='0'", { "dependencies": ["smallthinker_avx2"] }]
+      ]
+    },
+    {
+      "target_name": "smallthinker_avx2",
+      "type": "static_library",
+      "sources": ["<!@(node gyp-sources.js avx2)"],
+      "include_dirs": ["src"],
+      "cflags_cc": ["-std=c++17", "<@(common_cflags)", "-mavx2", "-mfma", "-mf16c", "-fPIC"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++1y", "-std=gnu++20"],
+      "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-mavx2", "-mfma", "-mf16c"] },
+      "msvs_settings": { "VCCLCompilerTool": { "EnableEnhancedInstructionSet": 5 } },
+      "conditions": [["target_arch!='x64' or avx2_source_count=='0'", { "type": "none" }]]
+    }
+  ]
+}

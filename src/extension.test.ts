@@ -1,0 +1,43 @@
+// The manifest and the extension agree: every contributed command is registered on
+// activation (no placeholders), and activation itself is clean.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import fs from 'node:fs';
+import { installFakeVscode } from '../test/support/fake-vscode';
+
+const root = path.resolve(__dirname, '..');
+const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+
+describe('extension activation (bundled dist/extension.js)', () => {
+  it('registers exactly the commands the manifest contributes, and Show Logs works', () => {
+    const fake = installFakeVscode();
+    try {
+      const bundle = path.join(root, 'dist', 'extension.js');
+      delete require.cache[bundle];
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const ext = require(bundle);
+      const subscriptions: { dispose(): void }[] = [];
+      ext.activate({ subscriptions, extension: { packageJSON: manifest } });
+      const contributed = manifest.contributes.commands.map((c: { command: string }) => c.command).sort();
+      assert.deepEqual([...fake.registeredCommands.keys()].sort(), contributed);
+      fake.registeredCommands.get('smallthinker.showLogs')!();
+      assert.equal(fake.shownLogs, 1);
+      assert.match(fake.logLines.join('\n'), /activated/);
+      for (const s of subscriptions) s.dispose();
+      ext.deactivate();
+    } finally {
+      fake.restore();
+    }
+  });
+
+  it('declares what VS Code needs to load it', () => {
+    assert.equal(manifest.main, './dist/extension.js');
+    assert.ok(manifest.engines.vscode);
+    assert.equal(manifest.bin.smallthinker, 'dist/cli.js');
+    for (const [key, prop] of Object.entries<Record<string, unknown>>(manifest.contributes.configuration.properties)) {
+      assert.ok(prop.description, `${key} has a description`);
+      assert.ok('default' in prop, `${key} has a default`);
+    }
+    assert.equal(manifest.contributes.configuration.properties['smallthinker.modelPath'].scope, 'machine');
+  });
+});
