@@ -54,7 +54,7 @@ writeFileSync(logFile, output);
 if (r.status !== 0) {
   const errors = output.split('\n').filter((l) => /error|Error|not found|No such file/.test(l)).slice(0, 12);
   fail([
-    ...(/gyp: .*nodedir|node headers|common.gypi/i.test(output)
+    ...(/Could not find common\.gypi|node_api\.h: No such file|napi\.h: No such file/.test(output)
       ? ['The Node.js headers were not found (node-gyp downloads them, or set npm_config_nodedir).'] : []),
     'First errors:',
     ...errors.map((l) => `  ${l.trim()}`),

@@ -1,0 +1,392 @@
+#include "gguf_reader.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <limits>
+
+namespace st::gguf {
+
+const char* value_type_name(ValueType t) {
+  switch (t) {
+    case ValueType::UINT8: return "uint8";
+    case ValueType::INT8: return "int8";
+    case ValueType::UINT16: return "uint16";
+    case ValueType::INT16: return "int16";
+    case ValueType::UINT32: return "uint32";
+    case ValueType::INT32: return "int32";
+    case ValueType::FLOAT32: return "float32";
+    case ValueType::BOOL: return "bool";
+    case ValueType::STRING: return "string";
+    case ValueType::ARRAY: return "array";
+    case ValueType::UINT64: return "uint64";
+    case ValueType::INT64: return "int64";
+    case ValueType::FLOAT64: return "float64";
+  }
+  return "unknown";
+}
+
+bool Value::is_integer() const {
+  switch (type) {
+    case ValueType::UINT8: case ValueType::INT8: case ValueType::UINT16: case ValueType::INT16:
+    case ValueType::UINT32: case ValueType::INT32: case ValueType::UINT64: case ValueType::INT64:
+      return true;
+    default:
+      return false;
+  }
+}
+
+size_t Value::array_size() const {
+  return ints.size() + floats.size() + strings.size() + arrays.size();
+}
+
+namespace {
+
+// ---- byte sources -------------------------------------------------------------------------
+
+class FileSource : public ByteSource {
+ public:
+  FileSource(int fd, uint64_t size) : fd_(fd), size_(size) {}
+  ~FileSource() override { ::close(fd_); }
+  uint64_t size() const override { return size_; }
+  void read(uint64_t offset, void* dst, size_t n) override {
+    // Small header reads go through a window so parsing a 150k-token vocabulary does not
+    // cost 450k system calls.
+    if (n <= kWindow / 4) {
+      if (offset < win_start_ || offset + n > win_start_ + win_.size()) fill(offset);
+      std::memcpy(dst, win_.data() + (offset - win_start_), n);
+      return;
+    }
+    pread_all(offset, static_cast<uint8_t*>(dst), n);
+  }
+
+ private:
+  static constexpr size_t kWindow = 1 << 20;
+  void fill(uint64_t offset) {
+    const uint64_t n = std::min<uint64_t>(kWindow, size_ - offset);
+    win_.resize(n);
+    pread_all(offset, win_.data(), n);
+    win_start_ = offset;
+  }
+  void pread_all(uint64_t offset, uint8_t* dst, size_t n) {
+    while (n > 0) {
+      const ssize_t r = ::pread(fd_, dst, n, static_cast<off_t>(offset));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) throw GgufError(std::string("read failed: ") + (r < 0 ? std::strerror(errno) : "unexpected end of file"));
+      dst += r;
+      offset += r;
+      n -= r;
+    }
+  }
+  int fd_;
+  uint64_t size_;
+  std::vector<uint8_t> win_;
+  uint64_t win_start_ = 0;
+};
+
+class MemorySource : public ByteSource {
+ public:
+  MemorySource(const uint8_t* data, size_t size) : data_(data), size_(size) {}
+  uint64_t size() const override { return size_; }
+  void read(uint64_t offset, void* dst, size_t n) override { std::memcpy(dst, data_ + offset, n); }
+
+ private:
+  const uint8_t* data_;
+  size_t size_;
+};
+
+// ---- the parser ---------------------------------------------------------------------------
+
+constexpr uint32_t kMagic = 0x46554747;  // "GGUF" little-endian
+
+class Parser {
+ public:
+  Parser(ByteSource& src, const std::string& name, const ReaderLimits& limits)
+      : src_(src), name_(name), limits_(limits), size_(src.size()) {}
+
+  [[noreturn]] void fail(const std::string& field, uint64_t at, const std::string& problem) const {
+    throw GgufError(name_ + ": " + field + " at offset " + std::to_string(at) + ": " + problem);
+  }
+
+  uint64_t pos() const { return pos_; }
+  uint64_t remaining() const { return size_ - pos_; }
+
+  void need(uint64_t n, const std::string& field) const {
+    if (n > remaining()) {
+      fail(field, pos_, "file truncated (needs " + std::to_string(n) + " bytes, " + std::to_string(remaining()) + " left)");
+    }
+  }
+
+  template <typename T>
+  T scalar(const std::string& field) {
+    need(sizeof(T), field);
+    T v;
+    src_.read(pos_, &v, sizeof(T));
+    pos_ += sizeof(T);
+    return v;
+  }
+
+  std::string string(const std::string& field) {
+    const uint64_t at = pos_;
+    const uint64_t len = scalar<uint64_t>(field + " length");
+    if (len > remaining()) {
+      fail(field, at, "string length " + std::to_string(len) + " exceeds the " + std::to_string(remaining()) + " bytes left");
+    }
+    string_bytes_ += len;
+    if (string_bytes_ > limits_.max_string_bytes_total) fail(field, at, "metadata strings exceed the reader's limit");
+    std::string s(static_cast<size_t>(len), '\0');
+    if (len) src_.read(pos_, s.data(), static_cast<size_t>(len));
+    pos_ += len;
+    return s;
+  }
+
+  static uint64_t min_bytes(ValueType t) {
+    switch (t) {
+      case ValueType::UINT8: case ValueType::INT8: case ValueType::BOOL: return 1;
+      case ValueType::UINT16: case ValueType::INT16: return 2;
+      case ValueType::UINT32: case ValueType::INT32: case ValueType::FLOAT32: return 4;
+      case ValueType::UINT64: case ValueType::INT64: case ValueType::FLOAT64: case ValueType::STRING: return 8;
+      case ValueType::ARRAY: return 12;
+    }
+    return 1;
+  }
+
+  ValueType value_type(const std::string& field) {
+    const uint64_t at = pos_;
+    const uint32_t t = scalar<uint32_t>(field);
+    if (t > static_cast<uint32_t>(ValueType::FLOAT64)) fail(field, at, "unknown value type " + std::to_string(t));
+    return static_cast<ValueType>(t);
+  }
+
+  // Reads one value of type t (the type tag has been read already).
+  void value(ValueType t, Value& v, const std::string& field, uint32_t depth) {
+    v.type = t;
+    switch (t) {
+      case ValueType::UINT8: v.i = scalar<uint8_t>(field); v.u = v.i; return;
+      case ValueType::INT8: v.i = scalar<int8_t>(field); return;
+      case ValueType::UINT16: v.i = scalar<uint16_t>(field); v.u = v.i; return;
+      case ValueType::INT16: v.i = scalar<int16_t>(field); return;
+      case ValueType::UINT32: v.i = scalar<uint32_t>(field); v.u = v.i; return;
+      case ValueType::INT32: v.i = scalar<int32_t>(field); return;
+      case ValueType::UINT64: v.u = scalar<uint64_t>(field); v.i = static_cast<int64_t>(std::min<uint64_t>(v.u, INT64_MAX)); return;
+      case ValueType::INT64: v.i = scalar<int64_t>(field); return;
+      case ValueType::FLOAT32: v.f = scalar<float>(field); return;
+      case ValueType::FLOAT64: v.f = scalar<double>(field); return;
+      case ValueType::BOOL: {
+        const uint64_t at = pos_;
+        const uint8_t b = scalar<uint8_t>(field);
+        if (b > 1) fail(field, at, "bool value " + std::to_string(b) + " is neither 0 nor 1");
+        v.i = b;
+        return;
+      }
+      case ValueType::STRING: v.str = string(field); return;
+      case ValueType::ARRAY: array(v, field, depth); return;
+    }
+  }
+
+  void array(Value& v, const std::string& field, uint32_t depth) {
+    const uint64_t at = pos_;
+    if (depth >= limits_.max_array_depth) fail(field, at, "arrays nested deeper than " + std::to_string(limits_.max_array_depth));
+    v.array_type = value_type(field + " element type");
+    const uint64_t count_at = pos_;
+    const uint64_t count = scalar<uint64_t>(field + " element count");
+    const uint64_t min = min_bytes(v.array_type);
+    if (count > remaining() / min) {
+      fail(field, count_at, "array of " + std::to_string(count) + " " + value_type_name(v.array_type) +
+                                " elements cannot fit in the " + std::to_string(remaining()) + " bytes left");
+    }
+    array_elements_ += count;
+    if (array_elements_ > limits_.max_array_elements_total) {
+      fail(field, count_at, "metadata arrays hold more than " + std::to_string(limits_.max_array_elements_total) + " elements in total");
+    }
+    const size_t n = static_cast<size_t>(count);
+    Value elem;
+    switch (v.array_type) {
+      case ValueType::STRING:
+        v.strings.reserve(n);
+        for (size_t k = 0; k < n; k++) v.strings.push_back(string(field + "[" + std::to_string(k) + "]"));
+        return;
+      case ValueType::ARRAY:
+        v.arrays.reserve(n);
+        for (size_t k = 0; k < n; k++) {
+          v.arrays.emplace_back();
+          array(v.arrays.back(), field + "[" + std::to_string(k) + "]", depth + 1);
+          v.arrays.back().type = ValueType::ARRAY;
+        }
+        return;
+      case ValueType::FLOAT32: case ValueType::FLOAT64:
+        v.floats.reserve(n);
+        for (size_t k = 0; k < n; k++) { value(v.array_type, elem, field, depth); v.floats.push_back(elem.f); }
+        return;
+      default:
+        v.ints.reserve(n);
+        for (size_t k = 0; k < n; k++) { value(v.array_type, elem, field, depth); v.ints.push_back(elem.i); }
+        return;
+    }
+  }
+
+ private:
+  ByteSource& src_;
+  const std::string& name_;
+  const ReaderLimits& limits_;
+  uint64_t size_;
+  uint64_t pos_ = 0;
+  uint64_t array_elements_ = 0;
+  uint64_t string_bytes_ = 0;
+};
+
+bool mul_overflows(uint64_t a, uint64_t b, uint64_t& out) {
+  if (a != 0 && b > std::numeric_limits<uint64_t>::max() / a) return true;
+  out = a * b;
+  return false;
+}
+
+}  // namespace
+
+std::unique_ptr<ByteSource> open_file_source(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw GgufError(path + ": cannot open: " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int e = errno;
+    ::close(fd);
+    throw GgufError(path + ": cannot stat: " + std::strerror(e));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw GgufError(path + ": not a regular file");
+  }
+  return std::make_unique<FileSource>(fd, static_cast<uint64_t>(st.st_size));
+}
+
+std::unique_ptr<ByteSource> memory_source(const uint8_t* data, size_t size) {
+  return std::make_unique<MemorySource>(data, size);
+}
+
+GgufFile GgufFile::open(const std::string& path, const ReaderLimits& limits) {
+  auto src = open_file_source(path);
+  return parse(*src, path, limits);
+}
+
+GgufFile GgufFile::parse(ByteSource& src, const std::string& name, const ReaderLimits& limits) {
+  GgufFile f;
+  f.name_ = name;
+  f.file_size_ = src.size();
+  Parser p(src, name, limits);
+
+  if (f.file_size_ == 0) p.fail("header", 0, "the file is empty");
+  if (f.file_size_ < 4) p.fail("magic", 0, "file truncated (" + std::to_string(f.file_size_) + " bytes)");
+  const uint32_t magic = p.scalar<uint32_t>("magic");
+  if (magic != kMagic) p.fail("magic", 0, "not a GGUF file (bad magic)");
+  f.version_ = p.scalar<uint32_t>("version");
+  if (f.version_ != 2 && f.version_ != 3) {
+    p.fail("version", 4, "unsupported GGUF version " + std::to_string(f.version_) + " (supported: 2, 3)");
+  }
+  const uint64_t n_tensors = p.scalar<uint64_t>("tensor count");
+  const uint64_t n_kv = p.scalar<uint64_t>("metadata count");
+  // Every tensor info takes at least 33 bytes and every metadata entry at least 13.
+  if (n_tensors > limits.max_tensors || n_tensors > p.remaining() / 33) {
+    p.fail("tensor count", 8, "absurd tensor count " + std::to_string(n_tensors));
+  }
+  if (n_kv > limits.max_kv || n_kv > p.remaining() / 13) {
+    p.fail("metadata count", 16, "absurd metadata count " + std::to_string(n_kv));
+  }
+
+  f.kv_.reserve(static_cast<size_t>(n_kv));
+  for (uint64_t k = 0; k < n_kv; k++) {
+    const std::string entry = "metadata entry #" + std::to_string(k);
+    const uint64_t at = p.pos();
+    std::string key = p.string(entry + " key");
+    if (key.empty()) p.fail(entry + " key", at, "empty key");
+    const std::string field = "metadata '" + key + "'";
+    if (f.kv_index_.count(key)) p.fail(field, at, "duplicate key");
+    Value v;
+    const ValueType t = p.value_type(field + " type");
+    p.value(t, v, field, 0);
+    f.kv_index_.emplace(key, f.kv_.size());
+    f.kv_.emplace_back(std::move(key), std::move(v));
+  }
+
+  if (const Value* a = f.find("general.alignment")) {
+    if (a->type != ValueType::UINT32) p.fail("metadata 'general.alignment'", 0, std::string("must be uint32, not ") + value_type_name(a->type));
+    if (a->i == 0 || (a->i & (a->i - 1)) != 0 || a->i > (1 << 20)) {
+      p.fail("metadata 'general.alignment'", 0, "alignment " + std::to_string(a->i) + " is not a power of two up to 1 MiB");
+    }
+    f.alignment_ = static_cast<uint32_t>(a->i);
+  }
+
+  f.tensors_.reserve(static_cast<size_t>(n_tensors));
+  for (uint64_t k = 0; k < n_tensors; k++) {
+    TensorInfo t;
+    t.info_offset = p.pos();
+    std::string entry = "tensor info #" + std::to_string(k);
+    t.name = p.string(entry + " name");
+    if (t.name.empty()) p.fail(entry + " name", t.info_offset, "empty tensor name");
+    entry += " (" + t.name + ")";
+    if (f.tensor_index_.count(t.name)) p.fail(entry, t.info_offset, "duplicate tensor name");
+    const uint64_t dims_at = p.pos();
+    t.n_dims = p.scalar<uint32_t>(entry + " n_dims");
+    if (t.n_dims < 1 || t.n_dims > 4) p.fail(entry + " n_dims", dims_at, "n_dims " + std::to_string(t.n_dims) + " is not 1..4");
+    uint64_t n_elements = 1;
+    for (uint32_t d = 0; d < t.n_dims; d++) {
+      const uint64_t at = p.pos();
+      const uint64_t ne = p.scalar<uint64_t>(entry + " dims");
+      if (ne == 0) p.fail(entry + " dims", at, "dimension " + std::to_string(d) + " is zero");
+      if (ne > static_cast<uint64_t>(INT64_MAX) || mul_overflows(n_elements, ne, n_elements) || n_elements > static_cast<uint64_t>(INT64_MAX)) {
+        p.fail(entry + " dims", at, "element count overflows");
+      }
+      t.ne[d] = static_cast<int64_t>(ne);
+    }
+    const uint64_t type_at = p.pos();
+    const uint32_t type_id = p.scalar<uint32_t>(entry + " type");
+    const GgmlTypeTraits traits = ggml_type_traits(type_id);
+    if (!traits.name) p.fail(entry + " type", type_at, "unknown ggml type " + std::to_string(type_id));
+    t.type = static_cast<GgmlType>(type_id);
+    if (t.ne[0] % traits.block_elems != 0) {
+      p.fail(entry + " dims", dims_at, "row of " + std::to_string(t.ne[0]) + " elements is not a whole number of " +
+                                           traits.name + " blocks (" + std::to_string(traits.block_elems) + ")");
+    }
+    t.n_elements = n_elements;
+    if (mul_overflows(n_elements / traits.block_elems, traits.block_bytes, t.n_bytes)) {
+      p.fail(entry + " dims", dims_at, "byte size overflows");
+    }
+    const uint64_t offset_at = p.pos();
+    t.offset = p.scalar<uint64_t>(entry + " offset");
+    if (t.offset % f.alignment_ != 0) {
+      p.fail(entry + " offset", offset_at, "data offset " + std::to_string(t.offset) + " is not aligned to " + std::to_string(f.alignment_));
+    }
+    f.tensor_index_.emplace(t.name, f.tensors_.size());
+    f.tensors_.push_back(std::move(t));
+  }
+
+  // The data section starts at the next multiple of the alignment.
+  const uint64_t a = f.alignment_;
+  f.data_offset_ = (p.pos() + a - 1) / a * a;
+  if (n_tensors > 0 && f.data_offset_ > f.file_size_) {
+    p.fail("data section", p.pos(), "file truncated before the tensor data (needs " + std::to_string(f.data_offset_) + " bytes)");
+  }
+  for (TensorInfo& t : f.tensors_) {
+    const uint64_t avail = f.file_size_ - std::min(f.file_size_, f.data_offset_);
+    if (t.offset > avail || t.n_bytes > avail - t.offset) {
+      p.fail("tensor '" + t.name + "' data", f.data_offset_ + t.offset,
+             std::to_string(t.n_bytes) + " bytes extend past the end of the file (" + std::to_string(f.file_size_) + " bytes)");
+    }
+    t.file_offset = f.data_offset_ + t.offset;
+  }
+  return f;
+}
+
+const Value* GgufFile::find(const std::string& key) const {
+  auto it = kv_index_.find(key);
+  return it == kv_index_.end() ? nullptr : &kv_[it->second].second;
+}
+
+const TensorInfo* GgufFile::find_tensor(const std::string& name) const {
+  auto it = tensor_index_.find(name);
+  return it == tensor_index_.end() ? nullptr : &tensors_[it->second];
+}
+
+}  // namespace st::gguf

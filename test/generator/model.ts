@@ -1,0 +1,171 @@
+// Builds the GGUF spec of a synthetic SmallThinker model: SPEC §2's keys, tensor names and
+// shapes, with seeded weights. Every tensor draws from its own stream (seed + name), so the
+// upstream and powerinfer flavours of one seed hold the same weights.
+import { bool, f32, str, strArray, u32, i32Array, type GgufSpec, type GgufValue, type TensorSpec } from './gguf-writer';
+import { GGML_TYPE_ID, bytesFor, encode, f32ToBf16, f32ToF16, type WeightType } from './quantize';
+import { PRESETS, isBig, type PresetName } from './presets';
+import { CHATML_TEMPLATE, qwenVocabulary, smallVocabulary, type Vocabulary } from './vocab';
+import { Rng, hashString } from './random';
+
+export interface ModelOptions {
+  preset: PresetName;
+  type: WeightType;
+  vocab: 'small' | 'qwen';
+  flavour: 'upstream' | 'powerinfer';
+  seed: number;
+  tiedEmbeddings?: boolean;
+  gating?: 'sigmoid' | 'softmax' | 'absent';
+  ggufVersion?: 2 | 3;
+}
+
+export const DEFAULTS: Omit<ModelOptions, 'preset'> = { type: 'f32', vocab: 'small', flavour: 'upstream', seed: 1 };
+
+const CHUNK_ROWS_BYTES = 4 << 20;
+
+/** Dense float weights, generated row block by row block and encoded as `type`. */
+function floatTensor(name: string, dims: number[], type: WeightType, seed: number, std: number, mean = 0,
+  generateAll?: (rng: Rng) => Float32Array): TensorSpec {
+  const n = dims.reduce((a, b) => a * b, 1);
+  return {
+    name, dims, type: GGML_TYPE_ID[type], nbytes: bytesFor(type, n),
+    write: (emit) => {
+      const rng = new Rng(seed ^ hashString(name));
+      if (generateAll) {
+        emit(encode(type, generateAll(rng)));
+        return;
+      }
+      const cols = dims[0];
+      const rowsPerChunk = Math.max(1, Math.floor(CHUNK_ROWS_BYTES / (cols * 4)));
+      const totalRows = n / cols;
+      for (let r = 0; r < totalRows; r += rowsPerChunk) {
+        const rows = Math.min(rowsPerChunk, totalRows - r);
+        emit(encode(type, rng.fillNormal(new Float32Array(rows * cols), std, mean)));
+      }
+    },
+  };
+}
+
+/**
+ * Random quantised blocks with a sane scale, streamed from a per-type pool at a per-tensor
+ * offset: fast enough for the 2.4 GB 4b file, and every expert matrix still differs.
+ */
+const pools = new Map<string, Buffer>();
+function randomBlocksTensor(name: string, dims: number[], type: WeightType, seed: number, std: number): TensorSpec {
+  const n = dims.reduce((a, b) => a * b, 1);
+  const nbytes = bytesFor(type, n);
+  return {
+    name, dims, type: GGML_TYPE_ID[type], nbytes,
+    write: (emit) => {
+      const key = `${type}:${std}:${seed}`;
+      let pool = pools.get(key);
+      const blockBytes = type === 'q4_0' ? 18 : type === 'q8_0' ? 34 : 2;
+      if (!pool) {
+        const rng = new Rng(seed ^ 0x5eed);
+        const blocks = Math.floor((8 << 20) / blockBytes);
+        pool = Buffer.from(rng.bytes(new Uint8Array(blocks * blockBytes)));
+        for (let b = 0; b < blocks; b++) {
+          if (type === 'q4_0') pool.writeUInt16LE(f32ToF16((std / 4.6) * (0.75 + 0.5 * rng.next())), b * 18);
+          else if (type === 'q8_0') pool.writeUInt16LE(f32ToF16((std / 73.6) * (0.75 + 0.5 * rng.next())), b * 34);
+          else {
+            const v = std * rng.normal();
+            pool.writeUInt16LE(type === 'f16' ? f32ToF16(v) : f32ToBf16(v), b * 2);
+          }
+        }
+        pools.set(key, pool);
+      }
+      let offset = (hashString(name) % Math.floor(pool.length / blockBytes)) * blockBytes;
+      let left = nbytes;
+      while (left > 0) {
+        const take = Math.min(left, pool.length - offset);
+        emit(pool.subarray(offset, offset + take));
+        left -= take;
+        offset = 0;
+      }
+    },
+  };
+}
+
+export function buildModelSpec(opts: ModelOptions): GgufSpec {
+  const shape = PRESETS[opts.preset];
+  const big = isBig(opts.preset);
+  if (big && opts.type === 'f32') throw new Error(`the ${opts.preset} preset is not generated at f32 (use f16, bf16, q8_0 or q4_0)`);
+  const vocab: Vocabulary = opts.vocab === 'qwen' ? qwenVocabulary() : smallVocabulary();
+  const V = vocab.tokens.length;
+  const { nEmbd: E, nHead: H, nHeadKv: KVH, headDim: HD, nExpert: N, nFfExp: F } = shape;
+  const seed = opts.seed >>> 0;
+  const matrix = (name: string, dims: number[], std: number): TensorSpec =>
+    big ? randomBlocksTensor(name, dims, opts.type, seed, std) : floatTensor(name, dims, opts.type, seed, std);
+  const f32Tensor = (name: string, dims: number[], std: number, mean = 0) => floatTensor(name, dims, 'f32', seed, std, mean);
+
+  const tensors: TensorSpec[] = [];
+  tensors.push(matrix('token_embd.weight', [E, V], 1));
+  tensors.push(f32Tensor('output_norm.weight', [E], 0.1, 1));
+  if (!opts.tiedEmbeddings) tensors.push(matrix('output.weight', [E, V], 3 / Math.sqrt(E)));
+  for (let l = 0; l < shape.nLayer; l++) {
+    const b = `blk.${l}.`;
+    tensors.push(f32Tensor(`${b}attn_norm.weight`, [E], 0.1, 1));
+    tensors.push(matrix(`${b}attn_q.weight`, [E, H * HD], 1 / Math.sqrt(E)));
+    tensors.push(matrix(`${b}attn_k.weight`, [E, KVH * HD], 1 / Math.sqrt(E)));
+    tensors.push(matrix(`${b}attn_v.weight`, [E, KVH * HD], 1 / Math.sqrt(E)));
+    tensors.push(matrix(`${b}attn_output.weight`, [H * HD, E], 1 / Math.sqrt(H * HD)));
+    tensors.push(f32Tensor(`${b}ffn_norm.weight`, [E], 0.1, 1));
+    tensors.push(f32Tensor(`${b}ffn_gate_inp.weight`, [E, N], 1 / Math.sqrt(E)));
+    tensors.push(matrix(`${b}ffn_gate_exps.weight`, [E, F, N], 1 / Math.sqrt(E)));
+    tensors.push(matrix(`${b}ffn_up_exps.weight`, [E, F, N], 1 / Math.sqrt(E)));
+    const downStd = 1 / Math.sqrt(F);
+    if (opts.flavour === 'upstream' || big) {
+      const t = matrix(`${b}ffn_down_exps.weight`, opts.flavour === 'upstream' ? [F, E, N] : [E, F, N], downStd);
+      tensors.push(t);
+    } else {
+      // Transposed: the same weights as the upstream file of this seed, one row per neuron.
+      const upstreamName = `${b}ffn_down_exps.weight`;
+      tensors.push(floatTensor(upstreamName, [E, F, N], opts.type, seed, downStd, 0, (rng) => {
+        const up = rng.fillNormal(new Float32Array(F * E * N), downStd);  // N experts × E rows × F
+        const t = new Float32Array(F * E * N);                              // N experts × F rows × E
+        for (let e = 0; e < N; e++) {
+          for (let r = 0; r < E; r++) for (let c = 0; c < F; c++) t[e * E * F + c * E + r] = up[e * E * F + r * F + c];
+        }
+        return t;
+      }));
+    }
+  }
+
+  const p = 'smallthinker.';
+  const gating = opts.gating ?? shape.gating;
+  const metadata: Array<[string, GgufValue]> = [
+    ['general.architecture', str('smallthinker')],
+    ['general.name', str(`synthetic-${opts.preset}-${opts.type}-${opts.vocab}-${opts.flavour}-seed${seed}`)],
+    ['general.alignment', u32(32)],
+    ['general.file_type', u32({ f32: 0, f16: 1, q4_0: 2, q8_0: 7, bf16: 32 }[opts.type])],
+    ['general.quantization_version', u32(2)],
+    [`${p}block_count`, u32(shape.nLayer)],
+    [`${p}context_length`, u32(shape.contextLength)],
+    [`${p}embedding_length`, u32(E)],
+    [`${p}feed_forward_length`, u32(F)],
+    [`${p}expert_feed_forward_length`, u32(F)],
+    [`${p}attention.head_count`, u32(H)],
+    [`${p}attention.head_count_kv`, u32(KVH)],
+    [`${p}attention.key_length`, u32(HD)],
+    [`${p}attention.value_length`, u32(HD)],
+    [`${p}rope.freq_base`, f32(shape.ropeFreqBase)],
+    [`${p}attention.layer_norm_rms_epsilon`, f32(shape.rmsEps)],
+    [`${p}expert_count`, u32(N)],
+    [`${p}expert_used_count`, u32(shape.nExpertUsed)],
+  ];
+  if (gating !== 'absent' && opts.flavour === 'upstream') metadata.push([`${p}expert_gating_func`, u32(gating === 'softmax' ? 1 : 2)]);
+  if (gating !== 'absent' && opts.flavour === 'powerinfer' && gating === 'softmax') metadata.push([`${p}expert_gating_func`, u32(1)]);
+  if (shape.slidingWindow) metadata.push([`${p}attention.sliding_window`, u32(4096)]);
+  metadata.push(
+    ['tokenizer.ggml.model', str('gpt2')],
+    ['tokenizer.ggml.pre', str('qwen2')],
+    ['tokenizer.ggml.tokens', strArray(vocab.tokens)],
+    ['tokenizer.ggml.token_type', i32Array(vocab.tokenTypes)],
+    ['tokenizer.ggml.merges', strArray(vocab.merges)],
+    ['tokenizer.ggml.bos_token_id', u32(vocab.bos)],
+    ['tokenizer.ggml.eos_token_id', u32(vocab.eos)],
+    ['tokenizer.ggml.padding_token_id', u32(vocab.pad)],
+    ['tokenizer.ggml.add_bos_token', bool(false)],
+    ['tokenizer.chat_template', str(CHATML_TEMPLATE)],
+  );
+  return { version: opts.ggufVersion ?? 3, alignment: 32, metadata, tensors };
+}
