@@ -10,7 +10,7 @@ export type GgufValue =
   | { type: GgufType.UINT64 | GgufType.INT64; value: bigint | number }
   | { type: GgufType.BOOL; value: boolean }
   | { type: GgufType.STRING; value: string }
-  | { type: GgufType.ARRAY; elementType: GgufType; value: GgufValue['value'][] | GgufValue[] };
+  | { type: GgufType.ARRAY; elementType: GgufType; value: Array<number | bigint | boolean | string | GgufValue> };
 
 export const u32 = (value: number): GgufValue => ({ type: GgufType.UINT32, value });
 export const i32 = (value: number): GgufValue => ({ type: GgufType.INT32, value });

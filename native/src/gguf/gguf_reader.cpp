@@ -288,12 +288,14 @@ GgufFile GgufFile::parse(ByteSource& src, const std::string& name, const ReaderL
   const uint64_t n_tensors = p.scalar<uint64_t>("tensor count");
   const uint64_t n_kv = p.scalar<uint64_t>("metadata count");
   // Every tensor info takes at least 33 bytes and every metadata entry at least 13.
-  if (n_tensors > limits.max_tensors || n_tensors > p.remaining() / 33) {
-    p.fail("tensor count", 8, "absurd tensor count " + std::to_string(n_tensors));
-  }
-  if (n_kv > limits.max_kv || n_kv > p.remaining() / 13) {
-    p.fail("metadata count", 16, "absurd metadata count " + std::to_string(n_kv));
-  }
+  const auto check_count = [&](uint64_t n, uint64_t limit, uint64_t min_bytes, const char* field, uint64_t at) {
+    if (n > limit) p.fail(field, at, "absurd " + std::string(field) + " " + std::to_string(n));
+    if (n > p.remaining() / min_bytes) {
+      p.fail(field, at, std::to_string(n) + " entries cannot fit in the " + std::to_string(p.remaining()) + " bytes left (file truncated?)");
+    }
+  };
+  check_count(n_tensors, limits.max_tensors, 33, "tensor count", 8);
+  check_count(n_kv, limits.max_kv, 13, "metadata count", 16);
 
   f.kv_.reserve(static_cast<size_t>(n_kv));
   for (uint64_t k = 0; k < n_kv; k++) {

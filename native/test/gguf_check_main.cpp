@@ -1,0 +1,22 @@
+// A command-line driver for the sanitizer build: checks each file given and prints one line
+// per file. Exit status 0 unless a file could not be judged (a crash ends it anyway).
+#include <cstdio>
+#include <exception>
+
+#include "model/smallthinker_file.h"
+
+int main(int argc, char** argv) {
+  int ok = 0, rejected = 0;
+  for (int i = 1; i < argc; i++) {
+    try {
+      st::SmallThinkerFile m = st::SmallThinkerFile::open(argv[i]);
+      std::printf("ok       %s (%zu tensors)\n", argv[i], m.gguf.tensors().size());
+      ok++;
+    } catch (const st::gguf::GgufError& e) {
+      std::printf("rejected %s\n", e.what());
+      rejected++;
+    }
+  }
+  std::printf("%d accepted, %d rejected\n", ok, rejected);
+  return 0;
+}

@@ -1,0 +1,154 @@
+// Malformed and hostile GGUF files: each gets one clear error naming the problem (and, for
+// format damage, the field and offset); none crashes, hangs or allocates wildly.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { loadNativeAddon } from '../engine/native-addon';
+import { buildGgufBuffer, u32, str, GgufType, type GgufSpec, type GgufValue } from './generator/gguf-writer';
+import { buildModelSpec } from './generator/index';
+
+const addon = loadNativeAddon();
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'st-malformed-'));
+const cli = path.resolve(__dirname, '..', 'dist', 'cli.js');
+
+const baseSpec = (): GgufSpec => buildModelSpec({ preset: 'tiny', type: 'f32', vocab: 'small', flavour: 'upstream', seed: 7 });
+const base = buildGgufBuffer(baseSpec());
+
+function write(name: string, bytes: Buffer): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, bytes);
+  return file;
+}
+
+function patched(mutate: (b: Buffer) => void): Buffer {
+  const b = Buffer.from(base.bytes);
+  mutate(b);
+  return b;
+}
+
+function fromSpec(mutate: (s: GgufSpec) => void): Buffer {
+  const s = baseSpec();
+  mutate(s);
+  return buildGgufBuffer(s).bytes;
+}
+
+function setKey(s: GgufSpec, key: string, value: GgufValue | undefined): void {
+  const i = s.metadata.findIndex(([k]) => k === key);
+  if (value === undefined) s.metadata.splice(i, 1);
+  else if (i >= 0) s.metadata[i] = [key, value];
+  else s.metadata.push([key, value]);
+}
+
+const kv = (key: string) => base.layout.kvEntries.find((e) => e.key === key)!;
+const tensorInfo = (name: string) => base.layout.tensorInfos.find((t) => t.name === name)!;
+
+function expectError(name: string, bytes: Buffer, pattern: RegExp): void {
+  const file = write(name, bytes);
+  assert.throws(() => addon.inspect(file), (err: Error) => {
+    assert.match(err.message, pattern);
+    assert.ok(!err.message.includes('\n'), 'one line');
+    return true;
+  });
+}
+
+describe('GGUF reader: malformed files give clear errors', () => {
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('accepts the unmodified file', () => {
+    assert.equal(addon.inspect(write('ok.gguf', base.bytes)).arch, 'smallthinker');
+  });
+
+  it('an empty file', () => expectError('empty.gguf', Buffer.alloc(0), /empty\.gguf: header at offset 0: the file is empty/));
+  it('a missing file', () => assert.throws(() => addon.inspect(path.join(dir, 'nope.gguf')), /nope\.gguf: cannot open: No such file/));
+  it('a directory', () => assert.throws(() => addon.inspect(dir), /not a regular file/));
+  it('bad magic', () => expectError('magic.gguf', patched((b) => b.write('GGML', 0)), /magic at offset 0: not a GGUF file/));
+  it('GGUF v1', () => expectError('v1.gguf', patched((b) => b.writeUInt32LE(1, 4)), /version at offset 4: unsupported GGUF version 1/));
+  it('an unknown future version', () => expectError('v9.gguf', patched((b) => b.writeUInt32LE(9, 4)), /unsupported GGUF version 9/));
+  it('reads GGUF v2 files', () => {
+    const file = write('v2.gguf', fromSpec((s) => { s.version = 2; }));
+    assert.equal(addon.inspect(file).gguf_version, 2);
+  });
+
+  it('truncation inside the fixed header', () => expectError('trunc-header.gguf', base.bytes.subarray(0, 12), /tensor count at offset 8: file truncated/));
+
+  it('truncation at every metadata entry boundary', () => {
+    for (const [i, entry] of base.layout.kvEntries.entries()) {
+      for (const cut of [entry.offset, entry.offset + 3, entry.valueOffset]) {
+        expectError(`trunc-kv-${i}-${cut}.gguf`, base.bytes.subarray(0, cut), /at offset \d+: (file truncated|string length \d+ exceeds|array of \d+|\d+ entries cannot fit in the \d+ bytes left \(file truncated\?\))/);
+      }
+    }
+  });
+
+  it('truncation at every tensor info boundary', () => {
+    for (const [i, t] of base.layout.tensorInfos.entries()) {
+      expectError(`trunc-ti-${i}.gguf`, base.bytes.subarray(0, t.offset + 9), /tensor info #\d+.* at offset \d+: (file truncated|string length)/);
+    }
+  });
+
+  it('truncation inside the tensor data', () => {
+    const last = base.layout.tensors[base.layout.tensors.length - 1];
+    expectError('trunc-data.gguf', base.bytes.subarray(0, last.offset + 10), new RegExp(`tensor '${last.name}' data at offset ${last.offset}: \\d+ bytes extend past the end of the file`));
+    expectError('trunc-before-data.gguf', base.bytes.subarray(0, base.layout.dataStart - 1), /(file truncated before the tensor data|extend past the end)/);
+  });
+
+  it('an absurd tensor count', () => expectError('tcount.gguf', patched((b) => b.writeBigUInt64LE(1n << 60n, 8)), /tensor count at offset 8: absurd tensor count 1152921504606846976/));
+  it('an absurd metadata count', () => expectError('kvcount.gguf', patched((b) => b.writeBigUInt64LE(0xffffffffffffn, 16)), /metadata count at offset 16: absurd metadata count/));
+  it('an absurd key length', () => expectError('keylen.gguf', patched((b) => b.writeBigUInt64LE(1n << 62n, kv('general.name').offset)), /metadata entry #1 key at offset \d+: string length 4611686018427387904 exceeds/));
+  it('an absurd string value length', () => expectError('strlen.gguf', patched((b) => b.writeBigUInt64LE(1n << 40n, kv('general.name').valueOffset)), /metadata 'general.name' at offset \d+: string length 1099511627776 exceeds/));
+  it('an absurd array length', () => expectError('arrlen.gguf', patched((b) => b.writeBigUInt64LE(1n << 50n, kv('tokenizer.ggml.tokens').valueOffset + 4)), /metadata 'tokenizer.ggml.tokens' at offset \d+: array of 1125899906842624 string elements cannot fit in the \d+ bytes left/));
+  it('arrays nested too deep', () => {
+    let v: GgufValue = { type: GgufType.ARRAY, elementType: GgufType.UINT8, value: [1] };
+    for (let d = 0; d < 6; d++) v = { type: GgufType.ARRAY, elementType: GgufType.ARRAY, value: [v] };
+    expectError('nested.gguf', fromSpec((s) => setKey(s, 'test.nested', v)), /metadata 'test.nested'.* arrays nested deeper than 4/);
+  });
+  it('reads nested arrays of every scalar type', () => {
+    const types = [GgufType.UINT8, GgufType.INT8, GgufType.UINT16, GgufType.INT16, GgufType.UINT32, GgufType.INT32, GgufType.FLOAT32, GgufType.UINT64, GgufType.INT64, GgufType.FLOAT64];
+    const file = write('nested-ok.gguf', fromSpec((s) => {
+      setKey(s, 'test.nested', { type: GgufType.ARRAY, elementType: GgufType.ARRAY, value: types.map((t) => ({ type: GgufType.ARRAY, elementType: t, value: [1, 2] })) as GgufValue[] });
+      setKey(s, 'test.flag', { type: GgufType.BOOL, value: true });
+      setKey(s, 'test.f64', { type: GgufType.FLOAT64, value: 0.5 });
+      setKey(s, 'test.i64', { type: GgufType.INT64, value: -5n });
+    }));
+    assert.equal(addon.inspect(file).arch, 'smallthinker');
+  });
+  it('an unknown metadata value type', () => expectError('vtype.gguf', patched((b) => b.writeUInt32LE(77, kv('general.name').valueOffset - 4)), /metadata 'general.name' type at offset \d+: unknown value type 77/));
+  it('a bool that is neither 0 nor 1', () => expectError('bool.gguf', patched((b) => { b[kv('tokenizer.ggml.add_bos_token').valueOffset] = 7; }), /'tokenizer.ggml.add_bos_token' at offset \d+: bool value 7/));
+  it('a duplicate key', () => expectError('dupkey.gguf', fromSpec((s) => s.metadata.push(['general.name', str('again')])), /metadata 'general.name' at offset \d+: duplicate key/));
+  it('a bad alignment', () => expectError('align.gguf', fromSpec((s) => setKey(s, 'general.alignment', u32(3))), /'general.alignment'.*alignment 3 is not a power of two/));
+
+  it('more than 4 dimensions', () => expectError('ndims.gguf', patched((b) => b.writeUInt32LE(5, tensorInfo('output_norm.weight').offset + 8 + 'output_norm.weight'.length)), /tensor info #1 \(output_norm.weight\) n_dims at offset \d+: n_dims 5 is not 1..4/));
+  it('a zero dimension', () => expectError('zerodim.gguf', patched((b) => b.writeBigUInt64LE(0n, tensorInfo('output_norm.weight').offset + 12 + 'output_norm.weight'.length)), /dimension 0 is zero/));
+  it('dimensions whose product overflows', () => expectError('overflow.gguf', fromSpec((s) => { s.tensors[0].dims = [2 ** 40, 2 ** 40]; s.tensors[0].nbytes = 0; }), /tensor info #0 \(token_embd.weight\) dims at offset \d+: element count overflows/));
+  it('a tensor past the end of the file', () => expectError('pastend.gguf', fromSpec((s) => { s.tensors[3].offset = 1n << 40n; }), /tensor '.*' data at offset \d+: \d+ bytes extend past the end of the file/));
+  it('a misaligned tensor offset', () => expectError('misaligned.gguf', fromSpec((s) => { s.tensors[2].offset = 7n; }), /offset at offset \d+: data offset 7 is not aligned to 32/));
+  it('an unknown tensor type', () => expectError('ttype.gguf', fromSpec((s) => { s.tensors[1].type = 31; }), /tensor info #1 \(output_norm.weight\) type at offset \d+: unknown ggml type 31/));
+  it('a duplicate tensor name', () => expectError('duptensor.gguf', fromSpec((s) => { s.tensors[2].name = s.tensors[1].name; }), /tensor info #2 \(output_norm.weight\) at offset \d+: duplicate tensor name/));
+  it('a row that is not whole quantisation blocks', () => expectError('blocks.gguf', fromSpec((s) => { s.tensors[1].type = 2; s.tensors[1].dims = [100]; s.tensors[1].nbytes = 0; }), /row of 100 elements is not a whole number of Q4_0 blocks/));
+
+  it('a wrong architecture', () => expectError('arch.gguf', fromSpec((s) => setKey(s, 'general.architecture', str('llama'))), /arch\.gguf: wrong architecture 'llama' \(expected smallthinker\)/));
+  it('no architecture at all', () => expectError('noarch.gguf', fromSpec((s) => setKey(s, 'general.architecture', undefined)), /missing 'general.architecture'/));
+  it('a missing hyper-parameter', () => expectError('nolayers.gguf', fromSpec((s) => setKey(s, 'smallthinker.block_count', undefined)), /missing hyper-parameter 'smallthinker.block_count'/));
+  it('an impossible hyper-parameter', () => expectError('experts.gguf', fromSpec((s) => setKey(s, 'smallthinker.expert_used_count', u32(9))), /expert_used_count 9 exceeds expert_count 8/));
+  it('a missing SmallThinker tensor', () => expectError('missing.gguf', fromSpec((s) => { s.tensors = s.tensors.filter((t) => t.name !== 'blk.1.attn_k.weight'); }), /missing tensor 'blk.1.attn_k.weight'/));
+  it('a mis-shaped SmallThinker tensor', () => expectError('shape.gguf', fromSpec((s) => { const t = s.tensors.find((x) => x.name === 'blk.0.attn_q.weight')!; t.dims = [64, 256]; }), /tensor 'blk.0.attn_q.weight' has shape \[64, 256\], expected \[128, 128\]/));
+  it('an unsupported tensor type', () => expectError('q41.gguf', fromSpec((s) => { const t = s.tensors.find((x) => x.name === 'blk.0.attn_v.weight')!; t.type = 3; t.nbytes = (128 * 64 / 32) * 20; }), /tensor 'blk.0.attn_v.weight' has unsupported tensor type Q4_1/));
+  it('a vocabulary that does not match the embedding', () => expectError('vocab.gguf', fromSpec((s) => setKey(s, 'tokenizer.ggml.tokens', { type: GgufType.ARRAY, elementType: GgufType.STRING, value: ['a', 'b'] })), /the vocabulary has 2 tokens but token_embd.weight has \d+ rows/));
+
+  it('the CLI prints one error line and exits 1, for each kind of damage', () => {
+    const cases: Array<[string, Buffer, RegExp]> = [
+      ['cli-magic.gguf', patched((b) => b.write('XXXX', 0)), /not a GGUF file/],
+      ['cli-trunc.gguf', base.bytes.subarray(0, base.layout.tensorInfosStart + 5), /file truncated/],
+      ['cli-arch.gguf', fromSpec((s) => setKey(s, 'general.architecture', str('qwen2'))), /wrong architecture 'qwen2'/],
+    ];
+    for (const [name, bytes, pattern] of cases) {
+      const r = spawnSync(process.execPath, [cli, 'inspect', write(name, bytes)], { encoding: 'utf8' });
+      assert.equal(r.status, 1, name);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, pattern);
+      assert.equal(r.stderr.trim().split('\n').length, 1, `${name}: one line`);
+      assert.match(r.stderr, /^smallthinker: /);
+    }
+  });
+});
