@@ -1,0 +1,61 @@
+// Picks the kernel table once: the best the CPU supports, unless SMALLTHINKER_ISA says
+// otherwise (tests run every ISA this way).
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "kernels.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <cpuid.h>
+#endif
+
+namespace st::kernels {
+
+#if defined(__x86_64__) || defined(_M_X64)
+const KernelTable* avx2_table_impl();  // kernels_avx2.cpp, built with -mavx2 -mfma -mf16c
+const KernelTable* avx2_table() { return avx2_table_impl(); }
+#else
+const KernelTable* avx2_table() { return nullptr; }
+#endif
+
+bool cpu_has_avx2_fma_f16c() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+  const bool fma = c & (1u << 12), osxsave = c & (1u << 27), avx = c & (1u << 28), f16c = c & (1u << 29);
+  if (!(fma && osxsave && avx && f16c)) return false;
+  // The OS must save the YMM state (XCR0 bits 1 and 2).
+  unsigned xcr0_lo, xcr0_hi;
+  __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+  if ((xcr0_lo & 6) != 6) return false;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  return b & (1u << 5);  // AVX2
+#else
+  return false;
+#endif
+}
+
+static const KernelTable& choose() {
+  const char* forced = std::getenv("SMALLTHINKER_ISA");
+  if (forced && *forced) {
+    const std::string want = forced;
+    if (want == "scalar") return scalar_table();
+    if (want == "avx2" && avx2_table() && cpu_has_avx2_fma_f16c()) return *avx2_table();
+    if (want == "neon" && neon_table()) return *neon_table();
+    throw std::runtime_error("SMALLTHINKER_ISA=" + want + " is not available on this CPU or build");
+  }
+  if (neon_table()) return *neon_table();
+  if (avx2_table() && cpu_has_avx2_fma_f16c()) return *avx2_table();
+  return scalar_table();
+}
+
+const KernelTable& active() {
+  static const KernelTable& table = choose();
+  return table;
+}
+
+const char* active_isa_name() { return active().isa; }
+
+}  // namespace st::kernels

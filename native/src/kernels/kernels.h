@@ -1,0 +1,44 @@
+// The compute kernels, kept per weight type and per instruction set (scalar, AVX2+FMA, NEON)
+// and chosen once at run time by CPU detection. The model never names an ISA: it calls
+// through `kernels::active()`.
+//
+// Activation formats ("prepared" x): quantised weights (Q4_0, Q8_0) dot with the activation
+// quantised to Q8_0 blocks, as llama.cpp does; F32, F16 and BF16 weights dot with F32.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "ggml_types.h"
+
+namespace st::kernels {
+
+struct KernelTable {
+  const char* isa;
+  // x (n floats, n % 32 == 0) -> n/32 Q8_0 blocks.
+  void (*quantize_row_q8_0)(const float* x, BlockQ8_0* y, int64_t n);
+  // Dot products of one weight row (n elements) with a prepared activation.
+  float (*dot_q4_0_q8_0)(const BlockQ4_0* w, const BlockQ8_0* x, int64_t n);
+  float (*dot_q8_0_q8_0)(const BlockQ8_0* w, const BlockQ8_0* x, int64_t n);
+  float (*dot_f32_f32)(const float* w, const float* x, int64_t n);
+  float (*dot_f16_f32)(const uint16_t* w, const float* x, int64_t n);
+  float (*dot_bf16_f32)(const uint16_t* w, const float* x, int64_t n);
+  // y[0..n) += s · row[0..n): the sparse down projection adds whole neuron rows.
+  void (*axpy_q4_0)(const BlockQ4_0* row, float s, float* y, int64_t n);
+  void (*axpy_q8_0)(const BlockQ8_0* row, float s, float* y, int64_t n);
+  void (*axpy_f32)(const float* row, float s, float* y, int64_t n);
+  void (*axpy_f16)(const uint16_t* row, float s, float* y, int64_t n);
+  void (*axpy_bf16)(const uint16_t* row, float s, float* y, int64_t n);
+};
+
+const KernelTable& scalar_table();
+const KernelTable* avx2_table();  // nullptr when not compiled in
+const KernelTable* neon_table();  // nullptr when not compiled in
+
+// The table for this CPU; SMALLTHINKER_ISA=scalar|avx2|neon forces one (for tests).
+const KernelTable& active();
+const char* active_isa_name();
+
+// Whether the CPU and OS support AVX2, FMA and F16C (x86-64 only).
+bool cpu_has_avx2_fma_f16c();
+
+}  // namespace st::kernels

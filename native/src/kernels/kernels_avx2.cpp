@@ -1,0 +1,196 @@
+// AVX2 + FMA + F16C kernels. Compiled with those flags into their own library and called
+// only after dispatch.cpp has checked the CPU.
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+
+#include <cmath>
+
+#include "fp16.h"
+#include "kernels.h"
+
+namespace st::kernels {
+namespace {
+
+inline float hsum(__m256 v) {
+  __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+  return _mm_cvtss_f32(lo);
+}
+
+inline float half(uint16_t h) { return _cvtsh_ss(h); }
+
+// 32 nibbles of a Q4_0 block as signed bytes in −8..7 (elements 0..15 low, 16..31 high).
+inline __m256i q4_0_bytes(const uint8_t* qs) {
+  const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m256i both = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
+  return _mm256_sub_epi8(_mm256_and_si256(both, _mm256_set1_epi8(0x0f)), _mm256_set1_epi8(8));
+}
+
+// Σ a[i]·b[i] of 32 signed bytes as 8 int32 lanes -> floats.
+inline __m256 dot_i8(__m256i a, __m256i b) {
+  const __m256i ax = _mm256_sign_epi8(a, a);
+  const __m256i sy = _mm256_sign_epi8(b, a);
+  const __m256i pairs = _mm256_maddubs_epi16(ax, sy);
+  return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+}
+
+void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t n) {
+  const __m256 sign_mask = _mm256_set1_ps(-0.0f);
+  for (int64_t b = 0; b < n / kQK8_0; b++) {
+    const float* xb = x + b * kQK8_0;
+    __m256 v[4];
+    __m256 amax = _mm256_setzero_ps();
+    for (int k = 0; k < 4; k++) {
+      v[k] = _mm256_loadu_ps(xb + 8 * k);
+      amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign_mask, v[k]));
+    }
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    const float d = _mm_cvtss_f32(m) / 127.0f;
+    const float id = d != 0 ? 1.0f / d : 0.0f;
+    y[b].d = fp32_to_fp16(d);
+    // Round half away from zero, exactly like roundf in the scalar version: truncate, then
+    // step away from zero when the (exact) remainder is at least one half.
+    const __m256 mul = _mm256_set1_ps(id);
+    const __m256 one_half = _mm256_set1_ps(0.5f);
+    __m256i q[4];
+    for (int k = 0; k < 4; k++) {
+      const __m256 s = _mm256_mul_ps(v[k], mul);
+      const __m256 t = _mm256_round_ps(s, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+      const __m256 away = _mm256_cmp_ps(_mm256_andnot_ps(sign_mask, _mm256_sub_ps(s, t)), one_half, _CMP_GE_OQ);
+      const __m256 step = _mm256_and_ps(away, _mm256_or_ps(_mm256_and_ps(s, sign_mask), _mm256_set1_ps(1.0f)));
+      q[k] = _mm256_cvtps_epi32(_mm256_add_ps(t, step));
+    }
+    // Pack 32 int32 -> 32 int8 in order.
+    const __m256i p01 = _mm256_packs_epi32(q[0], q[1]);
+    const __m256i p23 = _mm256_packs_epi32(q[2], q[3]);
+    __m256i p = _mm256_packs_epi16(p01, p23);
+    p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[b].qs), p);
+  }
+}
+
+float dot_q4_0_q8_0(const BlockQ4_0* w, const BlockQ8_0* x, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  const int64_t nb = n / kQK4_0;
+  for (int64_t b = 0; b < nb; b++) {
+    const __m256 d = _mm256_set1_ps(half(w[b].d) * half(x[b].d));
+    const __m256i wq = q4_0_bytes(w[b].qs);
+    const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs));
+    acc = _mm256_fmadd_ps(d, dot_i8(wq, xq), acc);
+  }
+  return hsum(acc);
+}
+
+float dot_q8_0_q8_0(const BlockQ8_0* w, const BlockQ8_0* x, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n / kQK8_0; b++) {
+    const __m256 d = _mm256_set1_ps(half(w[b].d) * half(x[b].d));
+    const __m256i wq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs));
+    const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs));
+    acc = _mm256_fmadd_ps(d, dot_i8(wq, xq), acc);
+  }
+  return hsum(acc);
+}
+
+float dot_f32_f32(const float* w, const float* x, int64_t n) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
+    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+  }
+  float sum = hsum(_mm256_add_ps(a0, a1));
+  for (; i < n; i++) sum += w[i] * x[i];
+  return sum;
+}
+
+float dot_f16_f32(const uint16_t* w, const float* x, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 wf = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + i)));
+    acc = _mm256_fmadd_ps(wf, _mm256_loadu_ps(x + i), acc);
+  }
+  float sum = hsum(acc);
+  for (; i < n; i++) sum += half(w[i]) * x[i];
+  return sum;
+}
+
+inline __m256 bf16x8(const uint16_t* p) {
+  const __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+
+float dot_bf16_f32(const uint16_t* w, const float* x, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(bf16x8(w + i), _mm256_loadu_ps(x + i), acc);
+  float sum = hsum(acc);
+  for (; i < n; i++) sum += bf16_to_fp32(w[i]) * x[i];
+  return sum;
+}
+
+void axpy_q4_0(const BlockQ4_0* row, float s, float* y, int64_t n) {
+  for (int64_t b = 0; b < n / kQK4_0; b++) {
+    const __m256 sd = _mm256_set1_ps(s * half(row[b].d));
+    const __m256i q = q4_0_bytes(row[b].qs);
+    const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+    float* yb = y + b * kQK4_0;
+    const __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+    for (int k = 0; k < 4; k++) {
+      const __m256 f = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(parts[k]));
+      _mm256_storeu_ps(yb + 8 * k, _mm256_fmadd_ps(sd, f, _mm256_loadu_ps(yb + 8 * k)));
+    }
+  }
+}
+
+void axpy_q8_0(const BlockQ8_0* row, float s, float* y, int64_t n) {
+  for (int64_t b = 0; b < n / kQK8_0; b++) {
+    const __m256 sd = _mm256_set1_ps(s * half(row[b].d));
+    float* yb = y + b * kQK8_0;
+    for (int k = 0; k < 4; k++) {
+      const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(row[b].qs + 8 * k));
+      const __m256 f = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q));
+      _mm256_storeu_ps(yb + 8 * k, _mm256_fmadd_ps(sd, f, _mm256_loadu_ps(yb + 8 * k)));
+    }
+  }
+}
+
+void axpy_f32(const float* row, float s, float* y, int64_t n) {
+  const __m256 sv = _mm256_set1_ps(s);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(sv, _mm256_loadu_ps(row + i), _mm256_loadu_ps(y + i)));
+  for (; i < n; i++) y[i] += s * row[i];
+}
+
+void axpy_f16(const uint16_t* row, float s, float* y, int64_t n) {
+  const __m256 sv = _mm256_set1_ps(s);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 f = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + i)));
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(sv, f, _mm256_loadu_ps(y + i)));
+  }
+  for (; i < n; i++) y[i] += s * half(row[i]);
+}
+
+void axpy_bf16(const uint16_t* row, float s, float* y, int64_t n) {
+  const __m256 sv = _mm256_set1_ps(s);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(sv, bf16x8(row + i), _mm256_loadu_ps(y + i)));
+  for (; i < n; i++) y[i] += s * bf16_to_fp32(row[i]);
+}
+
+const KernelTable kAvx2 = {
+    "avx2", quantize_row_q8_0, dot_q4_0_q8_0, dot_q8_0_q8_0, dot_f32_f32, dot_f16_f32, dot_bf16_f32,
+    axpy_q4_0, axpy_q8_0, axpy_f32, axpy_f16, axpy_bf16,
+};
+
+}  // namespace
+
+const KernelTable* avx2_table_impl() { return &kAvx2; }
+
+}  // namespace st::kernels
+#endif

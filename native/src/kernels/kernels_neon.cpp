@@ -1,0 +1,164 @@
+// NEON kernels for aarch64 (baseline there, so no run-time check is needed); the int8 dot
+// product instruction is used when the compiler targets it (-march=armv8.2-a+dotprod).
+#include "kernels.h"
+
+#if defined(__aarch64__)
+#include <arm_neon.h>
+
+#include <cmath>
+
+#include "fp16.h"
+
+namespace st::kernels {
+namespace {
+
+inline float half(uint16_t h) { return fp16_to_fp32(h); }
+
+inline int32x4_t dot_i8x16(int32x4_t acc, int8x16_t a, int8x16_t b) {
+#if defined(__ARM_FEATURE_DOTPROD)
+  return vdotq_s32(acc, a, b);
+#else
+  const int16x8_t lo = vmull_s8(vget_low_s8(a), vget_low_s8(b));
+  const int16x8_t hi = vmull_s8(vget_high_s8(a), vget_high_s8(b));
+  return vaddq_s32(acc, vaddq_s32(vpaddlq_s16(lo), vpaddlq_s16(hi)));
+#endif
+}
+
+void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t n) {
+  for (int64_t b = 0; b < n / kQK8_0; b++) {
+    const float* xb = x + b * kQK8_0;
+    float32x4_t v[8];
+    float32x4_t amax = vdupq_n_f32(0);
+    for (int k = 0; k < 8; k++) {
+      v[k] = vld1q_f32(xb + 4 * k);
+      amax = vmaxq_f32(amax, vabsq_f32(v[k]));
+    }
+    const float d = vmaxvq_f32(amax) / 127.0f;
+    const float id = d != 0 ? 1.0f / d : 0.0f;
+    y[b].d = fp32_to_fp16(d);
+    for (int k = 0; k < 8; k++) {
+      int32_t q[4];
+      vst1q_s32(q, vcvtaq_s32_f32(vmulq_n_f32(v[k], id)));  // round half away, as roundf
+      for (int j = 0; j < 4; j++) y[b].qs[4 * k + j] = static_cast<int8_t>(q[j]);
+    }
+  }
+}
+
+inline int8x16x2_t q4_0_bytes(const uint8_t* qs) {
+  const uint8x16_t packed = vld1q_u8(qs);
+  const int8x16_t eight = vdupq_n_s8(8);
+  return {{vsubq_s8(vreinterpretq_s8_u8(vandq_u8(packed, vdupq_n_u8(0x0f))), eight),
+           vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(packed, 4)), eight)}};
+}
+
+float dot_q4_0_q8_0(const BlockQ4_0* w, const BlockQ8_0* x, int64_t n) {
+  float32x4_t acc = vdupq_n_f32(0);
+  for (int64_t b = 0; b < n / kQK4_0; b++) {
+    const int8x16x2_t wq = q4_0_bytes(w[b].qs);
+    int32x4_t s = vdupq_n_s32(0);
+    s = dot_i8x16(s, wq.val[0], vld1q_s8(x[b].qs));
+    s = dot_i8x16(s, wq.val[1], vld1q_s8(x[b].qs + 16));
+    acc = vmlaq_n_f32(acc, vcvtq_f32_s32(s), half(w[b].d) * half(x[b].d));
+  }
+  return vaddvq_f32(acc);
+}
+
+float dot_q8_0_q8_0(const BlockQ8_0* w, const BlockQ8_0* x, int64_t n) {
+  float32x4_t acc = vdupq_n_f32(0);
+  for (int64_t b = 0; b < n / kQK8_0; b++) {
+    int32x4_t s = vdupq_n_s32(0);
+    s = dot_i8x16(s, vld1q_s8(w[b].qs), vld1q_s8(x[b].qs));
+    s = dot_i8x16(s, vld1q_s8(w[b].qs + 16), vld1q_s8(x[b].qs + 16));
+    acc = vmlaq_n_f32(acc, vcvtq_f32_s32(s), half(w[b].d) * half(x[b].d));
+  }
+  return vaddvq_f32(acc);
+}
+
+float dot_f32_f32(const float* w, const float* x, int64_t n) {
+  float32x4_t acc = vdupq_n_f32(0);
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) acc = vfmaq_f32(acc, vld1q_f32(w + i), vld1q_f32(x + i));
+  float sum = vaddvq_f32(acc);
+  for (; i < n; i++) sum += w[i] * x[i];
+  return sum;
+}
+
+float dot_f16_f32(const uint16_t* w, const float* x, int64_t n) {
+  float32x4_t acc = vdupq_n_f32(0);
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) acc = vfmaq_f32(acc, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(w + i))), vld1q_f32(x + i));
+  float sum = vaddvq_f32(acc);
+  for (; i < n; i++) sum += half(w[i]) * x[i];
+  return sum;
+}
+
+inline float32x4_t bf16x4(const uint16_t* p) { return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16)); }
+
+float dot_bf16_f32(const uint16_t* w, const float* x, int64_t n) {
+  float32x4_t acc = vdupq_n_f32(0);
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) acc = vfmaq_f32(acc, bf16x4(w + i), vld1q_f32(x + i));
+  float sum = vaddvq_f32(acc);
+  for (; i < n; i++) sum += bf16_to_fp32(w[i]) * x[i];
+  return sum;
+}
+
+inline void axpy_i8x16(int8x16_t q, float sd, float* y) {
+  const int16x8_t lo = vmovl_s8(vget_low_s8(q)), hi = vmovl_s8(vget_high_s8(q));
+  const int32x4_t parts[4] = {vmovl_s16(vget_low_s16(lo)), vmovl_s16(vget_high_s16(lo)), vmovl_s16(vget_low_s16(hi)), vmovl_s16(vget_high_s16(hi))};
+  for (int k = 0; k < 4; k++) vst1q_f32(y + 4 * k, vmlaq_n_f32(vld1q_f32(y + 4 * k), vcvtq_f32_s32(parts[k]), sd));
+}
+
+void axpy_q4_0(const BlockQ4_0* row, float s, float* y, int64_t n) {
+  for (int64_t b = 0; b < n / kQK4_0; b++) {
+    const int8x16x2_t q = q4_0_bytes(row[b].qs);
+    const float sd = s * half(row[b].d);
+    axpy_i8x16(q.val[0], sd, y + b * kQK4_0);
+    axpy_i8x16(q.val[1], sd, y + b * kQK4_0 + 16);
+  }
+}
+
+void axpy_q8_0(const BlockQ8_0* row, float s, float* y, int64_t n) {
+  for (int64_t b = 0; b < n / kQK8_0; b++) {
+    const float sd = s * half(row[b].d);
+    axpy_i8x16(vld1q_s8(row[b].qs), sd, y + b * kQK8_0);
+    axpy_i8x16(vld1q_s8(row[b].qs + 16), sd, y + b * kQK8_0 + 16);
+  }
+}
+
+void axpy_f32(const float* row, float s, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), vld1q_f32(row + i), s));
+  for (; i < n; i++) y[i] += s * row[i];
+}
+
+void axpy_f16(const uint16_t* row, float s, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(row + i))), s));
+  for (; i < n; i++) y[i] += s * half(row[i]);
+}
+
+void axpy_bf16(const uint16_t* row, float s, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), bf16x4(row + i), s));
+  for (; i < n; i++) y[i] += s * bf16_to_fp32(row[i]);
+}
+
+const KernelTable kNeon = {
+    "neon", quantize_row_q8_0, dot_q4_0_q8_0, dot_q8_0_q8_0, dot_f32_f32, dot_f16_f32, dot_bf16_f32,
+    axpy_q4_0, axpy_q8_0, axpy_f32, axpy_f16, axpy_bf16,
+};
+
+}  // namespace
+
+const KernelTable* neon_table() { return &kNeon; }
+
+}  // namespace st::kernels
+
+#else
+
+namespace st::kernels {
+const KernelTable* neon_table() { return nullptr; }
+}  // namespace st::kernels
+
+#endif

@@ -1,0 +1,188 @@
+// The SmallThinker forward pass (SPEC §2), one token at a time:
+//   router logits from the raw residual -> attention (RoPE or NoPE, full or sliding window)
+//   -> top-k experts, ReGLU, exploiting exact ReLU sparsity -> next residual.
+#include "forward.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "ops.h"
+#include "runtime/thread_pool.h"
+
+namespace st {
+
+InferenceContext::InferenceContext(const Model& model, int32_t n_ctx, ThreadPool& pool)
+    : model_(model), hp_(model.hparams()), pool_(pool), kv_(model.hparams(), n_ctx) {
+  const size_t E = hp_.n_embd, Q = static_cast<size_t>(hp_.n_head) * hp_.head_dim,
+               KVW = static_cast<size_t>(hp_.n_head_kv) * hp_.head_dim, F = hp_.n_ff_exp,
+               K = hp_.n_expert_used;
+  x_.resize(E);
+  xn_.resize(E);
+  q_.resize(Q);
+  k_.resize(KVW);
+  v_.resize(KVW);
+  attn_out_.resize(Q);
+  proj_.resize(E);
+  router_.resize(hp_.n_expert);
+  ffn_out_.resize(E);
+  scores_.resize(static_cast<size_t>(hp_.n_head) * n_ctx);
+  gate_.resize(K * F);
+  up_.resize(K * F);
+  selected_.resize(K);
+  expert_weight_.resize(K);
+  for (int i = 0; i < hp_.head_dim / 2; i++) {
+    rope_inv_freq_.push_back(std::pow(static_cast<double>(hp_.rope_freq_base), -2.0 * i / hp_.head_dim));
+  }
+  rope_cos_.resize(rope_inv_freq_.size());
+  rope_sin_.resize(rope_inv_freq_.size());
+  x_prepared_.resize(ops::prepared_bytes(std::max<int64_t>(std::max(E, Q), K * F)));
+}
+
+size_t InferenceContext::scratch_bytes() const {
+  return sizeof(float) * (x_.size() + xn_.size() + q_.size() + k_.size() + v_.size() + attn_out_.size() +
+                          proj_.size() + router_.size() + ffn_out_.size() + scores_.size() + gate_.size() +
+                          up_.size()) +
+         x_prepared_.size();
+}
+
+void InferenceContext::evaluate(const int32_t* tokens, int32_t n, bool all_logits, std::vector<float>& logits) {
+  if (n <= 0) throw std::invalid_argument("evaluate needs at least one token");
+  if (n_past_ + n > kv_.n_ctx()) {
+    throw std::length_error("the prompt needs " + std::to_string(n_past_ + n) + " positions but the context holds " +
+                            std::to_string(kv_.n_ctx()));
+  }
+  for (int32_t i = 0; i < n; i++) {
+    if (tokens[i] < 0 || tokens[i] >= hp_.n_vocab) {
+      throw std::out_of_range("token id " + std::to_string(tokens[i]) + " is outside the vocabulary (" +
+                              std::to_string(hp_.n_vocab) + ")");
+    }
+  }
+  const size_t V = hp_.n_vocab;
+  logits.resize(all_logits ? V * n : V);
+  for (int32_t i = 0; i < n; i++) {
+    const bool want = all_logits || i == n - 1;
+    forward_token(tokens[i], n_past_, want ? logits.data() + (all_logits ? V * i : 0) : nullptr);
+    n_past_++;
+  }
+}
+
+void InferenceContext::forward_token(int32_t token, int32_t pos, float* logits_out) {
+  const ModelWeights& w = model_.weights();
+  ops::dequantize_row(w.token_embd, token, x_.data());  // no embedding scale
+  for (size_t i = 0; i < rope_inv_freq_.size(); i++) {
+    const double theta = static_cast<double>(pos) * rope_inv_freq_[i];
+    rope_cos_[i] = static_cast<float>(std::cos(theta));
+    rope_sin_[i] = static_cast<float>(std::sin(theta));
+  }
+
+  for (int l = 0; l < hp_.n_layer; l++) {
+    const LayerWeights& lw = w.layers[l];
+    // 1. Router logits from the raw residual, before any norm: this is what lets expert
+    //    loading start before attention (the memory-budget mode prefetches here).
+    ops::matvec(lw.router, x_.data(), router_.data(), x_prepared_.data(), pool_);
+
+    // 2. Attention block.
+    ops::rms_norm(x_.data(), lw.attn_norm, xn_.data(), hp_.n_embd, hp_.rms_eps);
+    attention(l, pos);
+    for (int i = 0; i < hp_.n_embd; i++) x_[i] += proj_[i];
+
+    // 3. Mixture of experts on the normalised post-attention residual, routed by step 1.
+    ops::rms_norm(x_.data(), lw.ffn_norm, xn_.data(), hp_.n_embd, hp_.rms_eps);
+    moe_ffn(l);
+    for (int i = 0; i < hp_.n_embd; i++) x_[i] += ffn_out_[i];
+  }
+
+  if (!logits_out) return;
+  ops::rms_norm(x_.data(), w.output_norm, xn_.data(), hp_.n_embd, hp_.rms_eps);
+  ops::matvec(w.output, xn_.data(), logits_out, x_prepared_.data(), pool_);
+}
+
+// NEOX-style rotary embedding: dimension i is paired with i + d/2 and turned by
+// pos·base^(−2i/d); `cos`/`sin` hold those angles for the current position.
+static void rope_neox(float* head, int head_dim, const float* cos, const float* sin) {
+  const int half = head_dim / 2;
+  for (int i = 0; i < half; i++) {
+    const float a = head[i], b = head[i + half];
+    head[i] = a * cos[i] - b * sin[i];
+    head[i + half] = a * sin[i] + b * cos[i];
+  }
+}
+
+void InferenceContext::attention(int l, int32_t pos) {
+  const LayerWeights& lw = model_.weights().layers[l];
+  const int hd = hp_.head_dim, H = hp_.n_head, KVH = hp_.n_head_kv;
+  ops::matvec3(lw.attn_q, lw.attn_k, lw.attn_v, xn_.data(), q_.data(), k_.data(), v_.data(), x_prepared_.data(), pool_);
+
+  if (hp_.layer_uses_rope(l)) {
+    for (int h = 0; h < H; h++) rope_neox(q_.data() + h * hd, hd, rope_cos_.data(), rope_sin_.data());
+    for (int h = 0; h < KVH; h++) rope_neox(k_.data() + h * hd, hd, rope_cos_.data(), rope_sin_.data());
+  }
+  ops::fp32_to_fp16(k_.data(), kv_.key(l, pos), KVH * hd);
+  ops::fp32_to_fp16(v_.data(), kv_.value(l, pos), KVH * hd);
+
+  // Causal GQA over the visible window: query head h reads KV head h / (H / KVH).
+  const int32_t first = kv_.first_visible(l, pos);
+  const int32_t n_keys = pos - first + 1;
+  const int group = H / KVH;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  pool_.parallel_for(H, [&](int64_t h_begin, int64_t h_end, int) {
+    for (int64_t h = h_begin; h < h_end; h++) {
+      const int kvh = static_cast<int>(h) / group;
+      const float* qh = q_.data() + h * hd;
+      float* sc = scores_.data() + h * kv_.n_ctx();
+      float max_s = -INFINITY;
+      for (int32_t t = 0; t < n_keys; t++) {
+        const uint16_t* kr = kv_.key(l, first + t) + kvh * hd;
+        sc[t] = ops::dot_f32_f16(qh, kr, hd) * scale;
+        max_s = std::max(max_s, sc[t]);
+      }
+      float sum = 0;
+      for (int32_t t = 0; t < n_keys; t++) sum += sc[t] = std::exp(sc[t] - max_s);
+      const float inv = 1.0f / sum;
+      float* out = attn_out_.data() + h * hd;
+      std::fill(out, out + hd, 0.0f);
+      for (int32_t t = 0; t < n_keys; t++) {
+        ops::axpy_f16(sc[t] * inv, kv_.value(l, first + t) + kvh * hd, out, hd);
+      }
+    }
+  });
+  ops::matvec(lw.attn_output, attn_out_.data(), proj_.data(), x_prepared_.data(), pool_);
+}
+
+void InferenceContext::moe_ffn(int l) {
+  const LayerWeights& lw = model_.weights().layers[l];
+  const int N = hp_.n_expert, K = hp_.n_expert_used, F = hp_.n_ff_exp;
+
+  // Top-k by router logit (sigmoid and softmax are monotonic, so the choice is the same),
+  // ties to the lower expert id; then the gate weights renormalised over the chosen k.
+  int32_t order[256];
+  for (int e = 0; e < N; e++) order[e] = e;
+  std::partial_sort(order, order + K, order + N, [&](int32_t a, int32_t b) {
+    return router_[a] > router_[b] || (router_[a] == router_[b] && a < b);
+  });
+  float sum = 0;
+  if (hp_.gating == ExpertGating::Softmax) {
+    // softmax over all experts, then restricted to the top k: the common denominator cancels.
+    const float max_l = router_[order[0]];
+    for (int j = 0; j < K; j++) sum += expert_weight_[j] = std::exp(router_[order[j]] - max_l);
+  } else {
+    for (int j = 0; j < K; j++) sum += expert_weight_[j] = 1.0f / (1.0f + std::exp(-router_[order[j]]));
+  }
+  sum = std::max(sum, 6.103515625e-5f);  // as llama.cpp: never divide by ~0
+  for (int j = 0; j < K; j++) {
+    selected_[j] = order[j];
+    expert_weight_[j] /= sum;
+  }
+
+  // ReGLU with exact ReLU sparsity: every gate row is needed, but the up row (and the down
+  // column) of a neuron whose relu(gate) is 0 contributes nothing and is never read.
+  ops::sparse_reglu(lw.ffn_gate, lw.ffn_up, selected_.data(), K, xn_.data(), gate_.data(), up_.data(),
+                    x_prepared_.data(), pool_);
+  // gate_ now holds relu(gate)·up per selected expert (0 for inactive neurons).
+  ops::expert_down(lw.ffn_down, lw.ffn_down_rows_are_neurons, selected_.data(), expert_weight_.data(), K,
+                   gate_.data(), F, ffn_out_.data(), x_prepared_.data(), pool_);
+}
+
+}  // namespace st

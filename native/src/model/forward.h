@@ -1,0 +1,51 @@
+// One SmallThinker inference context: the KV cache plus the scratch buffers of the forward
+// pass of SPEC §2, evaluated token by token. Read forward.cpp top to bottom for the math.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "kv_cache.h"
+#include "model.h"
+
+namespace st {
+
+class ThreadPool;
+
+class InferenceContext {
+ public:
+  InferenceContext(const Model& model, int32_t n_ctx, ThreadPool& pool);
+
+  // Evaluates `tokens` at positions n_past().. and appends them to the cache. When
+  // `all_logits` is set, `logits` receives n·n_vocab values (one row per token), else only
+  // the last token's row.
+  void evaluate(const int32_t* tokens, int32_t n, bool all_logits, std::vector<float>& logits);
+
+  int32_t n_past() const { return n_past_; }
+  int32_t n_ctx() const { return kv_.n_ctx(); }
+  const KvCache& kv_cache() const { return kv_; }
+  size_t scratch_bytes() const;
+
+ private:
+  void forward_token(int32_t token, int32_t pos, float* logits_out);
+  void attention(int layer, int32_t pos);
+  void moe_ffn(int layer);
+
+  const Model& model_;
+  const SmallThinkerHParams& hp_;
+  ThreadPool& pool_;
+  KvCache kv_;
+  int32_t n_past_ = 0;
+
+  // Scratch, sized once: nothing is allocated per token.
+  std::vector<float> x_, xn_, q_, k_, v_, attn_out_, proj_, router_, ffn_out_;
+  std::vector<float> scores_;       // n_head · n_ctx attention scores
+  std::vector<float> gate_, up_;    // n_expert_used · n_ff: per selected expert
+  std::vector<float> partial_;      // per-thread partial sums for the down projection
+  std::vector<int32_t> selected_;   // chosen experts
+  std::vector<float> expert_weight_;
+  std::vector<uint8_t> x_prepared_;
+  std::vector<double> rope_inv_freq_;        // base^(−2i/d), i < d/2
+  std::vector<float> rope_cos_, rope_sin_;   // for the token being evaluated // the activation in the kernels' dot-product format
+};
+
+}  // namespace st

@@ -1,0 +1,30 @@
+#include "kv_cache.h"
+
+#include <algorithm>
+
+namespace st {
+
+static int32_t layer_capacity(const SmallThinkerHParams& hp, int layer, int32_t n_ctx) {
+  return hp.layer_is_swa(layer) ? std::min(n_ctx, hp.sliding_window) : n_ctx;
+}
+
+size_t KvCache::bytes_for(const SmallThinkerHParams& hp, int32_t n_ctx) {
+  size_t total = 0;
+  const size_t row = static_cast<size_t>(hp.n_head_kv) * hp.head_dim * sizeof(uint16_t);
+  for (int l = 0; l < hp.n_layer; l++) total += 2 * row * layer_capacity(hp, l, n_ctx);
+  return total;
+}
+
+KvCache::KvCache(const SmallThinkerHParams& hp, int32_t n_ctx)
+    : n_ctx_(n_ctx), row_elems_(static_cast<size_t>(hp.n_head_kv) * hp.head_dim) {
+  for (int l = 0; l < hp.n_layer; l++) {
+    const int32_t cap = layer_capacity(hp, l, n_ctx);
+    window_.push_back(hp.layer_is_swa(l) ? hp.sliding_window : 0);
+    capacity_.push_back(cap);
+    k_.emplace_back(static_cast<size_t>(cap) * row_elems_);
+    v_.emplace_back(static_cast<size_t>(cap) * row_elems_);
+    bytes_ += 2 * static_cast<size_t>(cap) * row_elems_ * sizeof(uint16_t);
+  }
+}
+
+}  // namespace st

@@ -1,0 +1,173 @@
+#include "ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "kernels/fp16.h"
+#include "kernels/kernels.h"
+#include "runtime/thread_pool.h"
+
+namespace st::ops {
+namespace {
+
+using kernels::KernelTable;
+
+bool is_quantised(GgmlType t) { return t == GgmlType::Q4_0 || t == GgmlType::Q8_0; }
+
+// The activation in the format the weight type's dot product takes: Q8_0 blocks for the
+// quantised types, the floats themselves otherwise.
+const void* prepare(const KernelTable& k, GgmlType wtype, const float* x, int64_t n, uint8_t* scratch) {
+  if (!is_quantised(wtype)) return x;
+  k.quantize_row_q8_0(x, reinterpret_cast<BlockQ8_0*>(scratch), n);
+  return scratch;
+}
+
+float dot(const KernelTable& k, GgmlType t, const uint8_t* row, const void* x, int64_t n) {
+  switch (t) {
+    case GgmlType::Q4_0: return k.dot_q4_0_q8_0(reinterpret_cast<const BlockQ4_0*>(row), static_cast<const BlockQ8_0*>(x), n);
+    case GgmlType::Q8_0: return k.dot_q8_0_q8_0(reinterpret_cast<const BlockQ8_0*>(row), static_cast<const BlockQ8_0*>(x), n);
+    case GgmlType::F32: return k.dot_f32_f32(reinterpret_cast<const float*>(row), static_cast<const float*>(x), n);
+    case GgmlType::F16: return k.dot_f16_f32(reinterpret_cast<const uint16_t*>(row), static_cast<const float*>(x), n);
+    case GgmlType::BF16: return k.dot_bf16_f32(reinterpret_cast<const uint16_t*>(row), static_cast<const float*>(x), n);
+    default: throw std::logic_error("no dot product for this weight type");
+  }
+}
+
+// y[0..n) += s · row[0..n); for quantised rows `row` starts at a block boundary.
+void axpy(const KernelTable& k, GgmlType t, const uint8_t* row, float s, float* y, int64_t n) {
+  switch (t) {
+    case GgmlType::Q4_0: k.axpy_q4_0(reinterpret_cast<const BlockQ4_0*>(row), s, y, n); return;
+    case GgmlType::Q8_0: k.axpy_q8_0(reinterpret_cast<const BlockQ8_0*>(row), s, y, n); return;
+    case GgmlType::F32: k.axpy_f32(reinterpret_cast<const float*>(row), s, y, n); return;
+    case GgmlType::F16: k.axpy_f16(reinterpret_cast<const uint16_t*>(row), s, y, n); return;
+    case GgmlType::BF16: k.axpy_bf16(reinterpret_cast<const uint16_t*>(row), s, y, n); return;
+    default: throw std::logic_error("no axpy for this weight type");
+  }
+}
+
+// Bytes of `cols` elements of a row of type t (cols a multiple of the block size).
+size_t row_prefix_bytes(GgmlType t, int64_t cols) {
+  const GgmlTypeTraits tr = ggml_type_traits(static_cast<uint32_t>(t));
+  return static_cast<size_t>(cols / tr.block_elems) * tr.block_bytes;
+}
+
+// Room for n activations either as floats or as Q8_0 blocks (floats are always larger).
+size_t prepared_stride(int64_t n) { return static_cast<size_t>(n) * sizeof(float); }
+
+}  // namespace
+
+size_t prepared_bytes(int64_t n) { return prepared_stride(n); }
+
+void dequantize_row(const WeightMatrix& w, int64_t row, float* out) {
+  std::fill(out, out + w.cols, 0.0f);
+  axpy(kernels::active(), w.type, w.row(row), 1.0f, out, w.cols);
+}
+
+void matvec(const WeightMatrix& w, const float* x, float* y, uint8_t* prepared, ThreadPool& pool) {
+  const KernelTable& k = kernels::active();
+  const void* xp = prepare(k, w.type, x, w.cols, prepared);
+  pool.parallel_for(w.rows, [&](int64_t r0, int64_t r1, int) {
+    for (int64_t r = r0; r < r1; r++) y[r] = dot(k, w.type, w.row(r), xp, w.cols);
+  }, 16);
+}
+
+void matvec3(const WeightMatrix& a, const WeightMatrix& b, const WeightMatrix& c, const float* x, float* ya, float* yb,
+             float* yc, uint8_t* prepared, ThreadPool& pool) {
+  const KernelTable& k = kernels::active();
+  // One prepared copy per distinct format: all three share the input.
+  uint8_t* q8 = prepared;
+  const bool any_quant = is_quantised(a.type) || is_quantised(b.type) || is_quantised(c.type);
+  if (any_quant) k.quantize_row_q8_0(x, reinterpret_cast<BlockQ8_0*>(q8), a.cols);
+  auto input = [&](const WeightMatrix& m) -> const void* { return is_quantised(m.type) ? static_cast<const void*>(q8) : x; };
+  const int64_t total = a.rows + b.rows + c.rows;
+  pool.parallel_for(total, [&](int64_t r0, int64_t r1, int) {
+    for (int64_t r = r0; r < r1; r++) {
+      if (r < a.rows) ya[r] = dot(k, a.type, a.row(r), input(a), a.cols);
+      else if (r < a.rows + b.rows) yb[r - a.rows] = dot(k, b.type, b.row(r - a.rows), input(b), b.cols);
+      else yc[r - a.rows - b.rows] = dot(k, c.type, c.row(r - a.rows - b.rows), input(c), c.cols);
+    }
+  }, 16);
+}
+
+void sparse_reglu(const ExpertMatrices& gate, const ExpertMatrices& up, const int32_t* experts, int k_used,
+                  const float* x, float* act, float* /*up_scratch*/, uint8_t* prepared, ThreadPool& pool) {
+  const KernelTable& k = kernels::active();
+  // Gate and up share the input; quantise it once if either needs it.
+  const bool quant = is_quantised(gate.type) || is_quantised(up.type);
+  if (quant) k.quantize_row_q8_0(x, reinterpret_cast<BlockQ8_0*>(prepared), gate.cols);
+  const void* xg = is_quantised(gate.type) ? static_cast<const void*>(prepared) : x;
+  const void* xu = is_quantised(up.type) ? static_cast<const void*>(prepared) : x;
+  const int64_t F = gate.rows;
+  pool.parallel_for(static_cast<int64_t>(k_used) * F, [&](int64_t i0, int64_t i1, int) {
+    for (int64_t i = i0; i < i1; i++) {
+      const int64_t j = i / F, neuron = i % F;
+      const WeightMatrix g = gate.expert(experts[j]);
+      const float gv = dot(k, g.type, g.row(neuron), xg, g.cols);
+      if (gv <= 0.0f) {  // relu(gate) == 0: the up row is never read
+        act[i] = 0.0f;
+        continue;
+      }
+      const WeightMatrix u = up.expert(experts[j]);
+      act[i] = gv * dot(k, u.type, u.row(neuron), xu, u.cols);
+    }
+  }, 8);
+}
+
+void expert_down(const ExpertMatrices& down, bool rows_are_neurons, const int32_t* experts, const float* weights,
+                 int k_used, const float* act, int64_t n_ff, float* y, uint8_t* prepared, ThreadPool& pool) {
+  const KernelTable& k = kernels::active();
+  if (rows_are_neurons) {
+    // Transposed layout: F rows of E. Each thread owns a block-aligned slice of y and adds
+    // the rows of the active neurons only.
+    const int64_t E = down.cols;
+    const int64_t grain = 32;  // slices start on a block boundary of every supported type
+    pool.parallel_for(E, [&](int64_t c0, int64_t c1, int) {
+      std::fill(y + c0, y + c1, 0.0f);
+      const size_t offset = row_prefix_bytes(down.type, c0);
+      for (int j = 0; j < k_used; j++) {
+        const WeightMatrix d = down.expert(experts[j]);
+        const float* a = act + j * n_ff;
+        for (int64_t i = 0; i < n_ff; i++) {
+          if (a[i] == 0.0f) continue;
+          axpy(k, d.type, d.row(i) + offset, weights[j] * a[i], y + c0, c1 - c0);
+        }
+      }
+    }, grain);
+    return;
+  }
+  // Upstream layout: E rows of F per expert, dense against each expert's activation.
+  const bool quant = is_quantised(down.type);
+  const size_t stride = prepared_stride(n_ff);
+  for (int j = 0; j < k_used; j++) {
+    if (quant) k.quantize_row_q8_0(act + j * n_ff, reinterpret_cast<BlockQ8_0*>(prepared + j * stride), n_ff);
+  }
+  pool.parallel_for(down.rows, [&](int64_t r0, int64_t r1, int) {
+    for (int64_t r = r0; r < r1; r++) {
+      float sum = 0.0f;
+      for (int j = 0; j < k_used; j++) {
+        const WeightMatrix d = down.expert(experts[j]);
+        const void* xp = quant ? static_cast<const void*>(prepared + j * stride) : act + j * n_ff;
+        sum += weights[j] * dot(k, d.type, d.row(r), xp, n_ff);
+      }
+      y[r] = sum;
+    }
+  }, 16);
+}
+
+void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
+  double ss = 0;  // double: the sum of squares of a residual can be large
+  for (int64_t i = 0; i < n; i++) ss += static_cast<double>(x[i]) * x[i];
+  const float scale = static_cast<float>(1.0 / std::sqrt(ss / n + eps));
+  for (int64_t i = 0; i < n; i++) y[i] = x[i] * scale * w[i];
+}
+
+float dot_f32_f16(const float* a, const uint16_t* b, int64_t n) { return kernels::active().dot_f16_f32(b, a, n); }
+
+void axpy_f16(float s, const uint16_t* x, float* y, int64_t n) { kernels::active().axpy_f16(x, s, y, n); }
+
+void fp32_to_fp16(const float* x, uint16_t* y, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] = st::fp32_to_fp16(x[i]);
+}
+
+}  // namespace st::ops

@@ -1,0 +1,46 @@
+// The operations the forward pass is written in. Each one picks the kernel for the weight's
+// type (and the CPU's instruction set, through kernels/) and splits the work over the pool.
+// `prepared` is caller-owned scratch of prepared_bytes(n) bytes where the activation is
+// converted once into the kernels' dot-product format (Q8_0 blocks for quantised weights).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "weights.h"
+
+namespace st {
+class ThreadPool;
+}
+
+namespace st::ops {
+
+size_t prepared_bytes(int64_t n);
+
+// out = W[row] as floats (embedding lookup).
+void dequantize_row(const WeightMatrix& w, int64_t row, float* out);
+
+// y = W·x over all rows.
+void matvec(const WeightMatrix& w, const float* x, float* y, uint8_t* prepared, ThreadPool& pool);
+
+// Three matrices over the same input in one parallel region (q, k, v).
+void matvec3(const WeightMatrix& a, const WeightMatrix& b, const WeightMatrix& c, const float* x, float* ya,
+             float* yb, float* yc, uint8_t* prepared, ThreadPool& pool);
+
+// For each selected expert j: g = Gate_e·x; for neurons with g > 0 only, u = Up_e[i]·x;
+// act[j·F + i] = relu(g_i)·u_i (0 where the neuron is inactive). `up` is scratch.
+void sparse_reglu(const ExpertMatrices& gate, const ExpertMatrices& up, const int32_t* experts, int k,
+                  const float* x, float* act, float* up_scratch, uint8_t* prepared, ThreadPool& pool);
+
+// y = Σ_j weight_j · Down_e(act_j). With `rows_are_neurons` (transposed layout, F rows of E)
+// only the rows of active neurons are read; otherwise Down_e is E rows of F (dense).
+void expert_down(const ExpertMatrices& down, bool rows_are_neurons, const int32_t* experts, const float* weights,
+                 int k, const float* act, int64_t n_ff, float* y, uint8_t* prepared, ThreadPool& pool);
+
+// y = w ⊙ x / sqrt(mean(x²) + eps)
+void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps);
+
+float dot_f32_f16(const float* a, const uint16_t* b, int64_t n);
+void axpy_f16(float s, const uint16_t* x, float* y, int64_t n);  // y += s·x
+void fp32_to_fp16(const float* x, uint16_t* y, int64_t n);
+
+}  // namespace st::ops

@@ -1,0 +1,95 @@
+#include "sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_set>
+
+namespace st {
+
+Sampler::Sampler(const SamplerParams& params) : params_(params), rng_state_(params.seed) {}
+
+// splitmix64: tiny, fast, identical everywhere.
+double Sampler::next_uniform() {
+  uint64_t z = (rng_state_ += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  return static_cast<double>(z >> 11) * (1.0 / 9007199254740992.0);
+}
+
+void Sampler::accept(int32_t token) {
+  if (params_.repeat_last_n <= 0) return;
+  recent_.push_back(token);
+  while (static_cast<int32_t>(recent_.size()) > params_.repeat_last_n) recent_.pop_front();
+}
+
+int32_t Sampler::sample(const float* logits, int32_t n_vocab) {
+  const bool penalise = params_.repeat_penalty != 1.0f && !recent_.empty();
+  std::unordered_set<int32_t> penalised;
+  if (penalise) penalised.insert(recent_.begin(), recent_.end());
+  auto adjusted = [&](int32_t id) {
+    float l = logits[id];
+    if (penalise && penalised.count(id)) l = l > 0 ? l / params_.repeat_penalty : l * params_.repeat_penalty;
+    return l;
+  };
+
+  if (params_.temperature <= 0.0f) {
+    // Greedy: the first maximum wins ties, as llama.cpp's greedy sampler does.
+    int32_t best = 0;
+    float best_logit = adjusted(0);
+    for (int32_t i = 1; i < n_vocab; i++) {
+      const float l = adjusted(i);
+      if (l > best_logit) { best_logit = l; best = i; }
+    }
+    return best;
+  }
+
+  candidates_.resize(n_vocab);
+  for (int32_t i = 0; i < n_vocab; i++) candidates_[i] = {adjusted(i), i};
+  auto by_logit = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
+
+  size_t keep = candidates_.size();
+  if (params_.top_k > 0 && static_cast<size_t>(params_.top_k) < keep) {
+    keep = params_.top_k;
+    std::partial_sort(candidates_.begin(), candidates_.begin() + keep, candidates_.end(), by_logit);
+  } else {
+    std::sort(candidates_.begin(), candidates_.end(), by_logit);
+  }
+  candidates_.resize(keep);
+
+  // Softmax at the temperature, in double for stable cumulative sums.
+  std::vector<double> probs(keep);
+  const double inv_t = 1.0 / params_.temperature;
+  const double max_l = candidates_[0].first;
+  double sum = 0;
+  for (size_t i = 0; i < keep; i++) sum += probs[i] = std::exp((candidates_[i].first - max_l) * inv_t);
+  for (double& p : probs) p /= sum;
+
+  // min-p: drop tokens less likely than min_p times the best one.
+  if (params_.min_p > 0.0f) {
+    size_t n = 1;
+    while (n < keep && probs[n] >= params_.min_p * probs[0]) n++;
+    keep = n;
+  }
+  // top-p: the smallest prefix whose mass reaches top_p.
+  if (params_.top_p < 1.0f) {
+    double cum = 0;
+    size_t n = 0;
+    while (n < keep) {
+      cum += probs[n++];
+      if (cum >= params_.top_p) break;
+    }
+    keep = n;
+  }
+
+  double mass = 0;
+  for (size_t i = 0; i < keep; i++) mass += probs[i];
+  double r = next_uniform() * mass;
+  for (size_t i = 0; i < keep; i++) {
+    r -= probs[i];
+    if (r < 0) return candidates_[i].second;
+  }
+  return candidates_[keep - 1].second;
+}
+
+}  // namespace st
