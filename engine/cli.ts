@@ -3,11 +3,21 @@
 import { parseArgs, UsageError, type OptionKind } from './cli/args';
 import { loadNativeAddon } from './native-addon';
 import { runInspect } from './cli/inspect';
+import { runBench, runEval, runGenerate } from './cli/generate';
 
 const USAGE = `usage: smallthinker <command> [options]
 
 commands:
-  inspect MODEL [--json]   validate a SmallThinker GGUF file and describe it`;
+  inspect MODEL [--json]     validate a SmallThinker GGUF file and describe it
+  generate --model M --prompt TEXT | --prompt-file F [--max-tokens N] [--temperature T]
+           [--top-k K] [--top-p P] [--seed S] [--chat] [--json]
+                             generate text (greedy at temperature 0), streamed to stdout
+  eval --model M --prompt-file F [--top N] --json
+                             teacher-forced top-N logits at every prompt position
+  bench --model M [--prompt-tokens 512] [--gen-tokens 64] [--json]
+                             measure prefill and decode speed
+
+common options: --threads N (default: physical cores), --context N, --memory-budget MIB, --json`;
 
 const COMMON_OPTIONS: Record<string, OptionKind> = {
   model: 'string',
@@ -16,7 +26,21 @@ const COMMON_OPTIONS: Record<string, OptionKind> = {
   'memory-budget': 'number',
   json: 'flag',
   help: 'flag',
+  'allow-context-overflow': 'flag',
+  prompt: 'string',
+  'prompt-file': 'string',
+  'max-tokens': 'number',
+  temperature: 'number',
+  'top-k': 'number',
+  'top-p': 'number',
+  seed: 'number',
+  chat: 'flag',
+  top: 'number',
+  'prompt-tokens': 'number',
+  'gen-tokens': 'number',
 };
+
+const write = (s: string) => process.stdout.write(s);
 
 function main(argv: string[]): number {
   const [command, ...rest] = argv;
@@ -33,6 +57,15 @@ function main(argv: string[]): number {
       process.stdout.write(`${runInspect(loadNativeAddon(), modelPath, json)}\n`);
       return 0;
     }
+    case 'generate':
+      runGenerate(loadNativeAddon(), args, write);
+      return 0;
+    case 'eval':
+      runEval(loadNativeAddon(), args, write);
+      return 0;
+    case 'bench':
+      runBench(loadNativeAddon(), args, write);
+      return 0;
     default:
       throw new UsageError(`unknown command "${command}" (try --help)`);
   }

@@ -15,9 +15,85 @@ export interface InspectReport {
   warnings: string[];
 }
 
+export interface SessionOptions {
+  /** Worker threads; 0 or absent: the physical cores. */
+  threads?: number;
+  /** Context length in tokens; absent: the model's. More than the model's is an error unless allowed. */
+  context?: number;
+  allowContextOverflow?: boolean;
+}
+
+export interface SessionInfo {
+  n_vocab: number;
+  n_ctx: number;
+  n_ctx_train: number;
+  threads: number;
+  isa: string;
+  flavour: 'upstream' | 'powerinfer';
+  kv_cache_bytes: number;
+  scratch_bytes: number;
+  weights_bytes: number;
+}
+
+export interface SamplerParams {
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  minP?: number;
+  repeatPenalty?: number;
+  repeatLastN?: number;
+  seed?: number;
+}
+
+export interface NativeSampler {
+  /** Picks the next token from a logits row (Float32Array of n_vocab). */
+  sample(logits: Float32Array): number;
+  /** Records a token for the repetition penalty. */
+  accept(token: number): void;
+}
+
+/** A loaded model with one KV cache: tokens are evaluated in order at positions nPast... */
+export interface NativeSession {
+  readonly info: SessionInfo;
+  readonly nPast: number;
+  /** Evaluates tokens; returns the last token's logits (n_vocab floats). */
+  evaluate(tokens: Int32Array): Float32Array;
+  /** Evaluates tokens teacher-forced; returns the best `topN` [id, logit] pairs of every position. */
+  evaluateTopN(tokens: Int32Array, topN: number): Array<Array<[number, number]>>;
+  /** Forgets everything: the next token is at position 0. */
+  reset(): void;
+  createSampler(params: SamplerParams): NativeSampler;
+}
+
+export interface StreamingDecoder {
+  /** Adds a token; returns the text that is now complete (a split UTF-8 sequence waits). */
+  push(token: number): string;
+  /** Whatever is still held back. */
+  flush(): string;
+}
+
+/** The model file's byte-level BPE tokenizer (Qwen2 pre-tokenizer), as llama.cpp runs it. */
+export interface NativeTokenizer {
+  readonly tokenCount: number;
+  readonly bosId: number;
+  readonly endOfGenerationIds: number[];
+  /** tokenizer.chat_template from the file, '' when absent. */
+  readonly chatTemplate: string;
+  /** parseSpecial: control tokens written in the text become their ids. */
+  encode(text: string, options?: { parseSpecial?: boolean }): Int32Array;
+  decode(tokens: Int32Array, options?: { renderSpecial?: boolean }): string;
+  createStreamingDecoder(options?: { renderSpecial?: boolean }): StreamingDecoder;
+}
+
 export interface NativeAddon {
+  /** Loads the tokenizer of a model file (reads only the header). */
+  tokenizerFromModel(modelPath: string): NativeTokenizer;
   /** Validates a SmallThinker GGUF file without reading its tensor data; throws a clear Error. */
   inspect(modelPath: string): InspectReport;
+  /** Loads a model for inference (memory-mapped weights). Throws a clear Error on bad input. */
+  createSession(modelPath: string, options: SessionOptions): NativeSession;
+  /** Peak resident set of this process (VmHWM), in bytes. */
+  peakRssBytes(): number;
 }
 
 let cached: NativeAddon | undefined;

@@ -1,0 +1,155 @@
+// `smallthinker generate`, `eval` and `bench` (SPEC §3): thin drivers over a native session.
+import fs from 'node:fs';
+import type { NativeAddon, NativeSession, SamplerParams } from '../native-addon';
+import { UsageError, type ParsedArgs } from './args';
+
+export interface SessionArgs {
+  model: string;
+  threads: number;
+  context?: number;
+}
+
+export function sessionArgs(args: ParsedArgs): SessionArgs {
+  const model = args.options.get('model') as string | undefined;
+  if (!model) throw new UsageError('--model PATH is required');
+  const context = args.options.get('context') as number | undefined;
+  if (((args.options.get('memory-budget') as number | undefined) ?? 0) > 0) {
+    throw new UsageError('--memory-budget is not supported by this build yet (only 0, no bound)');
+  }
+  return { model, threads: (args.options.get('threads') as number | undefined) ?? 0, context };
+}
+
+function openSession(addon: NativeAddon, s: SessionArgs, allowOverflow: boolean): NativeSession {
+  return addon.createSession(s.model, { threads: s.threads, context: s.context, allowContextOverflow: allowOverflow });
+}
+
+function readPrompt(args: ParsedArgs): string {
+  const text = args.options.get('prompt') as string | undefined;
+  const file = args.options.get('prompt-file') as string | undefined;
+  if (text !== undefined && file !== undefined) throw new UsageError('give --prompt or --prompt-file, not both');
+  if (file !== undefined) {
+    try {
+      return fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new Error(`cannot read --prompt-file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  }
+  if (text === undefined) throw new UsageError('--prompt TEXT or --prompt-file F is required');
+  return text;
+}
+
+/** ChatML, the SmallThinker chat format (the file's Jinja template is rendered by the engine process). */
+export function chatMlPrompt(user: string): string {
+  return `<|im_start|>user\n${user}<|im_end|>\n<|im_start|>assistant\n`;
+}
+
+export function samplerParams(args: ParsedArgs): SamplerParams {
+  return {
+    temperature: (args.options.get('temperature') as number | undefined) ?? 0,
+    topK: args.options.get('top-k') as number | undefined,
+    topP: args.options.get('top-p') as number | undefined,
+    seed: args.options.get('seed') as number | undefined,
+  };
+}
+
+export function runGenerate(addon: NativeAddon, args: ParsedArgs, write: (s: string) => void): void {
+  const s = sessionArgs(args);
+  const json = args.options.get('json') === true;
+  const maxTokens = (args.options.get('max-tokens') as number | undefined) ?? 128;
+  let prompt = readPrompt(args);
+  if (args.options.get('chat') === true) prompt = chatMlPrompt(prompt);
+  const session = openSession(addon, s, args.options.get('allow-context-overflow') === true);
+  const tokenizer = addon.tokenizerFromModel(s.model);
+  const promptTokens = tokenizer.encode(prompt, { parseSpecial: true });
+  if (promptTokens.length === 0) throw new UsageError('the prompt is empty');
+  if (promptTokens.length + maxTokens > session.info.n_ctx) {
+    throw new Error(`the prompt (${promptTokens.length} tokens) plus --max-tokens ${maxTokens} exceeds the context of ${session.info.n_ctx} tokens`);
+  }
+  const sampler = session.createSampler(samplerParams(args));
+  for (const t of promptTokens) sampler.accept(t);
+  const eog = new Set(tokenizer.endOfGenerationIds);
+  const decoder = tokenizer.createStreamingDecoder();
+  const tokens: number[] = [];
+  let text = '';
+
+  const t0 = performance.now();
+  let logits = session.evaluate(promptTokens);
+  const t1 = performance.now();
+  let tDecodeStart = t1;
+  while (tokens.length < maxTokens) {
+    const next = sampler.sample(logits);
+    if (eog.has(next)) break;
+    tokens.push(next);
+    sampler.accept(next);
+    const piece = decoder.push(next);
+    text += piece;
+    if (!json && piece) write(piece);
+    if (tokens.length === maxTokens) break;
+    if (tokens.length === 1) tDecodeStart = performance.now();
+    logits = session.evaluate(Int32Array.of(next));
+  }
+  const t2 = performance.now();
+  const tail = decoder.flush();
+  text += tail;
+  if (!json) {
+    write(`${tail}\n`);
+    return;
+  }
+  // decode speed: tokens after the first over the time they took (SPEC §5).
+  const decodeEvaluated = Math.max(0, tokens.length - 1);
+  write(`${JSON.stringify({
+    prompt_tokens: Array.from(promptTokens),
+    tokens,
+    text,
+    prefill_tokens_per_s: promptTokens.length / ((t1 - t0) / 1000),
+    decode_tokens_per_s: decodeEvaluated > 0 ? decodeEvaluated / ((t2 - tDecodeStart) / 1000) : 0,
+    peak_rss_bytes: addon.peakRssBytes(),
+  })}\n`);
+}
+
+export function runEval(addon: NativeAddon, args: ParsedArgs, write: (s: string) => void): void {
+  const s = sessionArgs(args);
+  const top = (args.options.get('top') as number | undefined) ?? 8;
+  if (!Number.isInteger(top) || top < 1) throw new UsageError('--top needs a positive whole number');
+  const prompt = readPrompt(args);
+  const session = openSession(addon, s, args.options.get('allow-context-overflow') === true);
+  const tokenizer = addon.tokenizerFromModel(s.model);
+  const promptTokens = tokenizer.encode(prompt, { parseSpecial: true });
+  if (promptTokens.length === 0) throw new UsageError('the prompt is empty');
+  if (promptTokens.length > session.info.n_ctx) {
+    throw new Error(`the prompt (${promptTokens.length} tokens) exceeds the context of ${session.info.n_ctx} tokens`);
+  }
+  const positions = session.evaluateTopN(promptTokens, top);
+  write(`${JSON.stringify({ prompt_tokens: Array.from(promptTokens), positions })}\n`);
+}
+
+export function runBench(addon: NativeAddon, args: ParsedArgs, write: (s: string) => void): void {
+  const s = sessionArgs(args);
+  const promptTokens = (args.options.get('prompt-tokens') as number | undefined) ?? 512;
+  const genTokens = (args.options.get('gen-tokens') as number | undefined) ?? 64;
+  if (promptTokens < 1 || genTokens < 2) throw new UsageError('--prompt-tokens must be ≥ 1 and --gen-tokens ≥ 2');
+  const session = openSession(addon, { ...s, context: s.context ?? promptTokens + genTokens }, false);
+  // The same deterministic prompt the llama.cpp side of `npm run bench` uses.
+  const n = session.info.n_vocab;
+  const prompt = Int32Array.from({ length: promptTokens }, (_, i) => (1000 + ((i * 7919) % 20000)) % n);
+  const sampler = session.createSampler({ temperature: 0 });
+  const t0 = performance.now();
+  let logits = session.evaluate(prompt);
+  const t1 = performance.now();
+  let next = sampler.sample(logits);
+  for (let i = 1; i < genTokens; i++) {
+    logits = session.evaluate(Int32Array.of(next));
+    next = sampler.sample(logits);
+  }
+  const t2 = performance.now();
+  const result = {
+    prefill_tokens_per_s: promptTokens / ((t1 - t0) / 1000),
+    decode_tokens_per_s: (genTokens - 1) / ((t2 - t1) / 1000),
+    peak_rss_bytes: addon.peakRssBytes(),
+    expert_cache: { hits: 0, misses: 0, bytes_read: 0, stall_ms: 0 },
+    threads: session.info.threads,
+    isa: session.info.isa,
+  };
+  write(args.options.get('json') === true ? `${JSON.stringify(result)}\n`
+    : `prefill ${result.prefill_tokens_per_s.toFixed(1)} tok/s, decode ${result.decode_tokens_per_s.toFixed(1)} tok/s, peak RSS ${(result.peak_rss_bytes / 2 ** 20).toFixed(0)} MiB (${result.threads} threads, ${result.isa})\n`);
+}

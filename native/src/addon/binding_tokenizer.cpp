@@ -1,0 +1,116 @@
+// tokenizerFromModel(path): the model file's tokenizer, for the CLI and the engine process.
+#include <napi.h>
+
+#include <memory>
+
+#include "registry.h"
+#include "tokenizer/model_tokenizer.h"
+
+namespace st::addon {
+namespace {
+
+class DecoderWrap : public Napi::ObjectWrap<DecoderWrap> {
+ public:
+  static Napi::FunctionReference* constructor;
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "StreamingDecoder", {InstanceMethod("push", &DecoderWrap::Push), InstanceMethod("flush", &DecoderWrap::Flush)});
+  }
+  explicit DecoderWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DecoderWrap>(info) {
+    owner_ = std::static_pointer_cast<ModelTokenizer>(*info[0].As<Napi::External<std::shared_ptr<ModelTokenizer>>>().Data());
+    decoder_ = std::make_unique<StreamingDecoder>(*owner_->bpe, info[1].ToBoolean());
+  }
+
+ private:
+  Napi::Value Push(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "push needs a token id");
+    try {
+      return Napi::String::New(info.Env(), decoder_->push(info[0].As<Napi::Number>().Int32Value()));
+    } catch (const std::exception& e) {
+      throw Napi::RangeError::New(info.Env(), e.what());
+    }
+  }
+  Napi::Value Flush(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), decoder_->flush()); }
+
+  std::shared_ptr<ModelTokenizer> owner_;
+  std::unique_ptr<StreamingDecoder> decoder_;
+};
+Napi::FunctionReference* DecoderWrap::constructor = nullptr;
+
+class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
+ public:
+  static Napi::FunctionReference* constructor;
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeTokenizer", {
+      InstanceMethod("encode", &TokenizerWrap::Encode),
+      InstanceMethod("decode", &TokenizerWrap::Decode),
+      InstanceMethod("createStreamingDecoder", &TokenizerWrap::CreateDecoder),
+      InstanceAccessor("tokenCount", &TokenizerWrap::TokenCount, nullptr),
+      InstanceAccessor("endOfGenerationIds", &TokenizerWrap::Eog, nullptr),
+      InstanceAccessor("bosId", &TokenizerWrap::Bos, nullptr),
+      InstanceAccessor("chatTemplate", &TokenizerWrap::ChatTemplate, nullptr),
+    });
+  }
+
+  explicit TokenizerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TokenizerWrap>(info) {
+    if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "tokenizerFromModel needs a model path");
+    try {
+      tok_ = std::make_shared<ModelTokenizer>(ModelTokenizer::from_gguf(gguf::GgufFile::open(info[0].As<Napi::String>().Utf8Value())));
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(info.Env(), e.what());
+    }
+  }
+
+ private:
+  Napi::Value Encode(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "encode needs a string");
+    bool parse_special = false;
+    if (info.Length() > 1 && info[1].IsObject()) parse_special = info[1].As<Napi::Object>().Get("parseSpecial").ToBoolean();
+    const std::vector<int32_t> ids = tok_->bpe->encode(info[0].As<Napi::String>().Utf8Value(), parse_special);
+    Napi::Int32Array out = Napi::Int32Array::New(info.Env(), ids.size());
+    std::copy(ids.begin(), ids.end(), out.Data());
+    return out;
+  }
+
+  Napi::Value Decode(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || !info[0].IsTypedArray()) throw Napi::TypeError::New(info.Env(), "decode needs an Int32Array");
+    Napi::Int32Array ids = info[0].As<Napi::Int32Array>();
+    const bool special = info.Length() > 1 && info[1].IsObject() && info[1].As<Napi::Object>().Get("renderSpecial").ToBoolean();
+    std::string text;
+    try {
+      for (size_t i = 0; i < ids.ElementLength(); i++) text += tok_->bpe->token_bytes(ids[i], special);
+    } catch (const std::exception& e) {
+      throw Napi::RangeError::New(info.Env(), e.what());
+    }
+    return Napi::String::New(info.Env(), text);
+  }
+
+  Napi::Value CreateDecoder(const Napi::CallbackInfo& info) {
+    const bool special = info.Length() > 0 && info[0].IsObject() && info[0].As<Napi::Object>().Get("renderSpecial").ToBoolean();
+    auto handle = Napi::External<std::shared_ptr<ModelTokenizer>>::New(info.Env(), new std::shared_ptr<ModelTokenizer>(tok_),
+        [](Napi::Env, std::shared_ptr<ModelTokenizer>* p) { delete p; });
+    return DecoderWrap::constructor->New({handle, Napi::Boolean::New(info.Env(), special)});
+  }
+
+  Napi::Value TokenCount(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), tok_->bpe->size()); }
+  Napi::Value Bos(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), tok_->bos_id); }
+  Napi::Value ChatTemplate(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), tok_->chat_template); }
+  Napi::Value Eog(const Napi::CallbackInfo& info) {
+    Napi::Array a = Napi::Array::New(info.Env(), tok_->end_of_generation_ids.size());
+    for (size_t i = 0; i < tok_->end_of_generation_ids.size(); i++) a.Set(static_cast<uint32_t>(i), tok_->end_of_generation_ids[i]);
+    return a;
+  }
+
+  std::shared_ptr<ModelTokenizer> tok_;
+};
+Napi::FunctionReference* TokenizerWrap::constructor = nullptr;
+
+Registration reg([](Napi::Env env, Napi::Object exports) {
+  DecoderWrap::constructor = new Napi::FunctionReference(Napi::Persistent(DecoderWrap::Define(env)));
+  TokenizerWrap::constructor = new Napi::FunctionReference(Napi::Persistent(TokenizerWrap::Define(env)));
+  exports.Set("tokenizerFromModel", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    return TokenizerWrap::constructor->New({info.Length() > 0 ? info[0] : info.Env().Undefined()});
+  }));
+});
+
+}  // namespace
+}  // namespace st::addon
