@@ -31,7 +31,7 @@ function readPrompt(args: ParsedArgs): string {
     try {
       return fs.readFileSync(file, 'utf8');
     } catch (err) {
-      throw new Error(`cannot read --prompt-file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      throw new Error(`cannot read --prompt-file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
     }
   }
   if (text === undefined) throw new UsageError('--prompt TEXT or --prompt-file F is required');
