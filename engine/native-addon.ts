@@ -21,6 +21,8 @@ export interface SessionOptions {
   /** Context length in tokens; absent: the model's. More than the model's is an error unless allowed. */
   context?: number;
   allowContextOverflow?: boolean;
+  /** KV cache element type: 'f16' (default) or 'f32' (exactness checks). */
+  kvType?: 'f16' | 'f32';
 }
 
 export interface SessionInfo {

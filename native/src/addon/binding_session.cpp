@@ -89,11 +89,18 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     int threads = 0;
     int64_t context = 0;
     bool allow_overflow = false;
+    KvType kv_type = KvType::F16;
     if (info.Length() > 1 && info[1].IsObject()) {
       Napi::Object o = info[1].As<Napi::Object>();
       if (o.Get("threads").IsNumber()) threads = o.Get("threads").As<Napi::Number>().Int32Value();
       if (o.Get("context").IsNumber()) context = o.Get("context").As<Napi::Number>().Int64Value();
       allow_overflow = o.Get("allowContextOverflow").ToBoolean();
+      Napi::Value kv = o.Get("kvType");
+      if (kv.IsString()) {
+        const std::string k = kv.As<Napi::String>().Utf8Value();
+        if (k == "f32") kv_type = KvType::F32;
+        else if (k != "f16") throw Napi::TypeError::New(env, "kvType must be 'f16' or 'f32'");
+      }
     }
     if (threads < 0 || threads > 256) throw Napi::RangeError::New(env, "threads must be between 0 (auto) and 256");
     try {
@@ -110,7 +117,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     }
     if (context > (1 << 24)) throw Napi::RangeError::New(env, "context is too large");
     pool_ = std::make_unique<ThreadPool>(threads > 0 ? threads : default_thread_count());
-    ctx_ = std::make_unique<InferenceContext>(*model_, static_cast<int32_t>(context), *pool_);
+    ctx_ = std::make_unique<InferenceContext>(*model_, static_cast<int32_t>(context), kv_type, *pool_);
   }
 
  private:
@@ -170,7 +177,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   }
 
   Napi::Value Reset(const Napi::CallbackInfo& info) {
-    ctx_ = std::make_unique<InferenceContext>(*model_, ctx_->n_ctx(), *pool_);
+    ctx_ = std::make_unique<InferenceContext>(*model_, ctx_->n_ctx(), ctx_->kv_cache().type(), *pool_);
     return info.Env().Undefined();
   }
 

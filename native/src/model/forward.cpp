@@ -13,8 +13,8 @@
 
 namespace st {
 
-InferenceContext::InferenceContext(const Model& model, int32_t n_ctx, ThreadPool& pool)
-    : model_(model), hp_(model.hparams()), pool_(pool), kv_(model.hparams(), n_ctx) {
+InferenceContext::InferenceContext(const Model& model, int32_t n_ctx, KvType kv_type, ThreadPool& pool)
+    : model_(model), hp_(model.hparams()), pool_(pool), kv_(model.hparams(), n_ctx, kv_type) {
   const size_t E = hp_.n_embd, Q = static_cast<size_t>(hp_.n_head) * hp_.head_dim,
                KVW = static_cast<size_t>(hp_.n_head_kv) * hp_.head_dim, F = hp_.n_ff_exp,
                K = hp_.n_expert_used;
@@ -61,21 +61,33 @@ void InferenceContext::evaluate(const int32_t* tokens, int32_t n, bool all_logit
   }
   const size_t V = hp_.n_vocab;
   logits.resize(all_logits ? V * n : V);
-  for (int32_t i = 0; i < n; i++) {
-    const bool want = all_logits || i == n - 1;
-    forward_token(tokens[i], n_past_, want ? logits.data() + (all_logits ? V * i : 0) : nullptr);
+  if (n == 1) {
+    forward_token(tokens[0], n_past_, logits.data());
     n_past_++;
+    return;
+  }
+  // Prompts go through in batches; only the logits asked for are computed.
+  for (int32_t i = 0; i < n; i += kMaxBatch) {
+    const int32_t m = std::min(kMaxBatch, n - i);
+    const bool last = i + m == n;
+    float* out = all_logits ? logits.data() + V * i : (last ? logits.data() : nullptr);
+    forward_batch(tokens + i, m, n_past_, out, all_logits);
+    n_past_ += m;
+  }
+}
+
+void InferenceContext::rope_tables(int32_t pos, float* cos, float* sin) const {
+  for (size_t i = 0; i < rope_inv_freq_.size(); i++) {
+    const double theta = static_cast<double>(pos) * rope_inv_freq_[i];
+    cos[i] = static_cast<float>(std::cos(theta));
+    sin[i] = static_cast<float>(std::sin(theta));
   }
 }
 
 void InferenceContext::forward_token(int32_t token, int32_t pos, float* logits_out) {
   const ModelWeights& w = model_.weights();
   ops::dequantize_row(w.token_embd, token, x_.data());  // no embedding scale
-  for (size_t i = 0; i < rope_inv_freq_.size(); i++) {
-    const double theta = static_cast<double>(pos) * rope_inv_freq_[i];
-    rope_cos_[i] = static_cast<float>(std::cos(theta));
-    rope_sin_[i] = static_cast<float>(std::sin(theta));
-  }
+  rope_tables(pos, rope_cos_.data(), rope_sin_.data());
 
   for (int l = 0; l < hp_.n_layer; l++) {
     const LayerWeights& lw = w.layers[l];
@@ -99,16 +111,6 @@ void InferenceContext::forward_token(int32_t token, int32_t pos, float* logits_o
   ops::matvec(w.output, xn_.data(), logits_out, x_prepared_.data(), pool_);
 }
 
-// NEOX-style rotary embedding: dimension i is paired with i + d/2 and turned by
-// pos·base^(−2i/d); `cos`/`sin` hold those angles for the current position.
-static void rope_neox(float* head, int head_dim, const float* cos, const float* sin) {
-  const int half = head_dim / 2;
-  for (int i = 0; i < half; i++) {
-    const float a = head[i], b = head[i + half];
-    head[i] = a * cos[i] - b * sin[i];
-    head[i + half] = a * sin[i] + b * cos[i];
-  }
-}
 
 void InferenceContext::attention(int l, int32_t pos) {
   const LayerWeights& lw = model_.weights().layers[l];
@@ -116,11 +118,18 @@ void InferenceContext::attention(int l, int32_t pos) {
   ops::matvec3(lw.attn_q, lw.attn_k, lw.attn_v, xn_.data(), q_.data(), k_.data(), v_.data(), x_prepared_.data(), pool_);
 
   if (hp_.layer_uses_rope(l)) {
-    for (int h = 0; h < H; h++) rope_neox(q_.data() + h * hd, hd, rope_cos_.data(), rope_sin_.data());
-    for (int h = 0; h < KVH; h++) rope_neox(k_.data() + h * hd, hd, rope_cos_.data(), rope_sin_.data());
+    for (int h = 0; h < H; h++) ops::rope_neox(q_.data() + h * hd, hd, rope_cos_.data(), rope_sin_.data());
+    for (int h = 0; h < KVH; h++) ops::rope_neox(k_.data() + h * hd, hd, rope_cos_.data(), rope_sin_.data());
   }
-  ops::fp32_to_fp16(k_.data(), kv_.key(l, pos), KVH * hd);
-  ops::fp32_to_fp16(v_.data(), kv_.value(l, pos), KVH * hd);
+  const bool f32_cache = kv_.type() == KvType::F32;
+  if (f32_cache) {
+    std::copy(k_.begin(), k_.end(), reinterpret_cast<float*>(kv_.key(l, pos)));
+    std::copy(v_.begin(), v_.end(), reinterpret_cast<float*>(kv_.value(l, pos)));
+  } else {
+    ops::fp32_to_fp16(k_.data(), reinterpret_cast<uint16_t*>(kv_.key(l, pos)), KVH * hd);
+    ops::fp32_to_fp16(v_.data(), reinterpret_cast<uint16_t*>(kv_.value(l, pos)), KVH * hd);
+  }
+  const size_t head_bytes = static_cast<size_t>(hd) * (f32_cache ? 4 : 2);
 
   // Causal GQA over the visible window: query head h reads KV head h / (H / KVH).
   const int32_t first = kv_.first_visible(l, pos);
@@ -134,8 +143,9 @@ void InferenceContext::attention(int l, int32_t pos) {
       float* sc = scores_.data() + h * kv_.n_ctx();
       float max_s = -INFINITY;
       for (int32_t t = 0; t < n_keys; t++) {
-        const uint16_t* kr = kv_.key(l, first + t) + kvh * hd;
-        sc[t] = ops::dot_f32_f16(qh, kr, hd) * scale;
+        const uint8_t* kr = kv_.key(l, first + t) + kvh * head_bytes;
+        sc[t] = (f32_cache ? ops::dot_f32(qh, reinterpret_cast<const float*>(kr), hd)
+                           : ops::dot_f32_f16(qh, reinterpret_cast<const uint16_t*>(kr), hd)) * scale;
         max_s = std::max(max_s, sc[t]);
       }
       float sum = 0;
@@ -144,37 +154,44 @@ void InferenceContext::attention(int l, int32_t pos) {
       float* out = attn_out_.data() + h * hd;
       std::fill(out, out + hd, 0.0f);
       for (int32_t t = 0; t < n_keys; t++) {
-        ops::axpy_f16(sc[t] * inv, kv_.value(l, first + t) + kvh * hd, out, hd);
+        const uint8_t* vr = kv_.value(l, first + t) + kvh * head_bytes;
+        if (f32_cache) ops::axpy_f32(sc[t] * inv, reinterpret_cast<const float*>(vr), out, hd);
+        else ops::axpy_f16(sc[t] * inv, reinterpret_cast<const uint16_t*>(vr), out, hd);
       }
     }
   });
   ops::matvec(lw.attn_output, attn_out_.data(), proj_.data(), x_prepared_.data(), pool_);
 }
 
-void InferenceContext::moe_ffn(int l) {
-  const LayerWeights& lw = model_.weights().layers[l];
-  const int N = hp_.n_expert, K = hp_.n_expert_used, F = hp_.n_ff_exp;
-
-  // Top-k by router logit (sigmoid and softmax are monotonic, so the choice is the same),
-  // ties to the lower expert id; then the gate weights renormalised over the chosen k.
+// Top-k by router logit (sigmoid and softmax are monotonic, so the choice is the same), ties
+// to the lower expert id; then the gate weights renormalised over the chosen k.
+void InferenceContext::select_experts(const float* router, int32_t* selected, float* weights) const {
+  const int N = hp_.n_expert, K = hp_.n_expert_used;
   int32_t order[256];
   for (int e = 0; e < N; e++) order[e] = e;
   std::partial_sort(order, order + K, order + N, [&](int32_t a, int32_t b) {
-    return router_[a] > router_[b] || (router_[a] == router_[b] && a < b);
+    return router[a] > router[b] || (router[a] == router[b] && a < b);
   });
   float sum = 0;
   if (hp_.gating == ExpertGating::Softmax) {
     // softmax over all experts, then restricted to the top k: the common denominator cancels.
-    const float max_l = router_[order[0]];
-    for (int j = 0; j < K; j++) sum += expert_weight_[j] = std::exp(router_[order[j]] - max_l);
+    const float max_l = router[order[0]];
+    for (int j = 0; j < K; j++) sum += weights[j] = std::exp(router[order[j]] - max_l);
   } else {
-    for (int j = 0; j < K; j++) sum += expert_weight_[j] = 1.0f / (1.0f + std::exp(-router_[order[j]]));
+    for (int j = 0; j < K; j++) sum += weights[j] = 1.0f / (1.0f + std::exp(-router[order[j]]));
   }
   sum = std::max(sum, 6.103515625e-5f);  // as llama.cpp: never divide by ~0
   for (int j = 0; j < K; j++) {
-    selected_[j] = order[j];
-    expert_weight_[j] /= sum;
+    selected[j] = order[j];
+    weights[j] /= sum;
   }
+}
+
+void InferenceContext::moe_ffn(int l) {
+  const LayerWeights& lw = model_.weights().layers[l];
+  const int K = hp_.n_expert_used, F = hp_.n_ff_exp;
+
+  select_experts(router_.data(), selected_.data(), expert_weight_.data());
 
   // ReGLU with exact ReLU sparsity: every gate row is needed, but the up row (and the down
   // column) of a neuron whose relu(gate) is 0 contributes nothing and is never read.

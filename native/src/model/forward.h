@@ -13,7 +13,7 @@ class ThreadPool;
 
 class InferenceContext {
  public:
-  InferenceContext(const Model& model, int32_t n_ctx, ThreadPool& pool);
+  InferenceContext(const Model& model, int32_t n_ctx, KvType kv_type, ThreadPool& pool);
 
   // Evaluates `tokens` at positions n_past().. and appends them to the cache. When
   // `all_logits` is set, `logits` receives n·n_vocab values (one row per token), else only
@@ -26,6 +26,14 @@ class InferenceContext {
   size_t scratch_bytes() const;
 
  private:
+  // Up to kMaxBatch prompt tokens at once: every weight row is read once for the whole batch.
+  static constexpr int32_t kMaxBatch = 128;
+  void forward_batch(const int32_t* tokens, int32_t n, int32_t pos0, float* logits_out, bool all_logits);
+  void attention_batch(int layer, int32_t n, int32_t pos0);
+  void moe_ffn_batch(int layer, int32_t n);
+  void select_experts(const float* router_logits, int32_t* selected, float* weights) const;
+  void rope_tables(int32_t pos, float* cos, float* sin) const;
+
   void forward_token(int32_t token, int32_t pos, float* logits_out);
   void attention(int layer, int32_t pos);
   void moe_ffn(int layer);
@@ -44,6 +52,14 @@ class InferenceContext {
   std::vector<int32_t> selected_;   // chosen experts
   std::vector<float> expert_weight_;
   std::vector<uint8_t> x_prepared_;
+  // Batch scratch (kMaxBatch rows each), sized on first use.
+  struct Batch {
+    std::vector<float> x, xn, q, k, v, attn_out, proj, router, act, ffn_out, weights, scores, rope_cos, rope_sin;
+    std::vector<int32_t> selected;
+    std::vector<uint8_t> prepared;
+  } batch_;
+  void ensure_batch_scratch();
+
   std::vector<double> rope_inv_freq_;        // base^(−2i/d), i < d/2
   std::vector<float> rope_cos_, rope_sin_;   // for the token being evaluated // the activation in the kernels' dot-product format
 };

@@ -1,5 +1,6 @@
 // The attention KV cache, bounded by construction: global layers hold up to n_ctx positions,
-// sliding-window layers a ring of at most `window` positions (SPEC §2: 4096). Stored as F16.
+// sliding-window layers a ring of at most `window` positions (SPEC §2: 4096). Stored as F16
+// by default; F32 for exactness checks against the float64 reference.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -9,15 +10,18 @@
 
 namespace st {
 
+enum class KvType { F16, F32 };
+
 class KvCache {
  public:
-  KvCache(const SmallThinkerHParams& hp, int32_t n_ctx);
+  KvCache(const SmallThinkerHParams& hp, int32_t n_ctx, KvType type);
 
-  // Rows of n_head_kv·head_dim halves for the key / value of `pos` in `layer`.
-  uint16_t* key(int layer, int32_t pos) { return slot(k_[layer], layer, pos); }
-  uint16_t* value(int layer, int32_t pos) { return slot(v_[layer], layer, pos); }
-  const uint16_t* key(int layer, int32_t pos) const { return const_cast<KvCache*>(this)->key(layer, pos); }
-  const uint16_t* value(int layer, int32_t pos) const { return const_cast<KvCache*>(this)->value(layer, pos); }
+  // The row of n_head_kv·head_dim elements (of type()) for the key / value of `pos` in `layer`.
+  uint8_t* key(int layer, int32_t pos) { return slot(k_[layer], layer, pos); }
+  uint8_t* value(int layer, int32_t pos) { return slot(v_[layer], layer, pos); }
+  const uint8_t* key(int layer, int32_t pos) const { return const_cast<KvCache*>(this)->key(layer, pos); }
+  const uint8_t* value(int layer, int32_t pos) const { return const_cast<KvCache*>(this)->value(layer, pos); }
+  KvType type() const { return type_; }
 
   // Oldest position a query at `pos` may attend to in `layer`.
   int32_t first_visible(int layer, int32_t pos) const {
@@ -28,20 +32,21 @@ class KvCache {
   int32_t n_ctx() const { return n_ctx_; }
   size_t bytes() const { return bytes_; }
   // The size a cache for these parameters would take, without allocating it.
-  static size_t bytes_for(const SmallThinkerHParams& hp, int32_t n_ctx);
+  static size_t bytes_for(const SmallThinkerHParams& hp, int32_t n_ctx, KvType type);
 
  private:
-  uint16_t* slot(std::vector<uint16_t>& store, int layer, int32_t pos) {
+  uint8_t* slot(std::vector<uint8_t>& store, int layer, int32_t pos) {
     const int32_t cap = capacity_[layer];
-    return store.data() + static_cast<size_t>(pos % cap) * row_elems_;
+    return store.data() + static_cast<size_t>(pos % cap) * row_bytes_;
   }
 
   int32_t n_ctx_;
-  size_t row_elems_;
+  KvType type_;
+  size_t row_bytes_;
   size_t bytes_ = 0;
   std::vector<int32_t> window_;    // 0 for global layers
   std::vector<int32_t> capacity_;  // positions held per layer
-  std::vector<std::vector<uint16_t>> k_, v_;
+  std::vector<std::vector<uint8_t>> k_, v_;
 };
 
 }  // namespace st

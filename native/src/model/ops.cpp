@@ -155,12 +155,57 @@ void expert_down(const ExpertMatrices& down, bool rows_are_neurons, const int32_
   }, 16);
 }
 
+size_t prepared_row_bytes(int64_t n) { return prepared_stride(n); }
+
+const void* prepare_rows(GgmlType type, const float* x, int64_t n_tokens, int64_t n, uint8_t* prepared) {
+  if (!is_quantised(type)) return x;
+  const KernelTable& k = kernels::active();
+  const size_t stride = prepared_stride(n);
+  for (int64_t t = 0; t < n_tokens; t++) k.quantize_row_q8_0(x + t * n, reinterpret_cast<BlockQ8_0*>(prepared + t * stride), n);
+  return prepared;
+}
+
+float dot_row(const WeightMatrix& w, int64_t row, const void* prepared_x) {
+  return dot(kernels::active(), w.type, w.row(row), prepared_x, w.cols);
+}
+
+void axpy_row(const WeightMatrix& w, int64_t row, int64_t c0, float s, float* y, int64_t n) {
+  axpy(kernels::active(), w.type, w.row(row) + row_prefix_bytes(w.type, c0), s, y, n);
+}
+
+void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, uint8_t* prepared, ThreadPool& pool) {
+  const KernelTable& k = kernels::active();
+  const bool quant = is_quantised(w.type);
+  prepare_rows(w.type, x, n_tokens, w.cols, prepared);
+  const size_t stride = quant ? prepared_stride(w.cols) : static_cast<size_t>(w.cols) * sizeof(float);
+  const uint8_t* base = quant ? prepared : reinterpret_cast<const uint8_t*>(x);
+  pool.parallel_for(w.rows, [&](int64_t r0, int64_t r1, int) {
+    for (int64_t r = r0; r < r1; r++) {
+      const uint8_t* row = w.row(r);
+      for (int64_t t = 0; t < n_tokens; t++) y[t * w.rows + r] = dot(k, w.type, row, base + t * stride, w.cols);
+    }
+  }, 4);
+}
+
+void rope_neox(float* head, int head_dim, const float* cos, const float* sin) {
+  const int half = head_dim / 2;
+  for (int i = 0; i < half; i++) {
+    const float a = head[i], b = head[i + half];
+    head[i] = a * cos[i] - b * sin[i];
+    head[i + half] = a * sin[i] + b * cos[i];
+  }
+}
+
 void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
   double ss = 0;  // double: the sum of squares of a residual can be large
   for (int64_t i = 0; i < n; i++) ss += static_cast<double>(x[i]) * x[i];
   const float scale = static_cast<float>(1.0 / std::sqrt(ss / n + eps));
   for (int64_t i = 0; i < n; i++) y[i] = x[i] * scale * w[i];
 }
+
+float dot_f32(const float* a, const float* b, int64_t n) { return kernels::active().dot_f32_f32(a, b, n); }
+
+void axpy_f32(float s, const float* x, float* y, int64_t n) { kernels::active().axpy_f32(x, s, y, n); }
 
 float dot_f32_f16(const float* a, const uint16_t* b, int64_t n) { return kernels::active().dot_f16_f32(b, a, n); }
 

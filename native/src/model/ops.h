@@ -36,10 +36,31 @@ void sparse_reglu(const ExpertMatrices& gate, const ExpertMatrices& up, const in
 void expert_down(const ExpertMatrices& down, bool rows_are_neurons, const int32_t* experts, const float* weights,
                  int k, const float* act, int64_t n_ff, float* y, uint8_t* prepared, ThreadPool& pool);
 
+// Y[t] = W·X[t] for T tokens (X: T rows of w.cols floats; Y: T rows of w.rows). Each weight
+// row is read once for all T tokens. `prepared` holds prepared_bytes(T·w.cols).
+void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, uint8_t* prepared, ThreadPool& pool);
+
+// Converts T activation rows of n floats into the dot-product format of `type` (in place in
+// `prepared`, row stride prepared_row_bytes(n)); returns a pointer to row t via prepared_row.
+const void* prepare_rows(GgmlType type, const float* x, int64_t n_tokens, int64_t n, uint8_t* prepared);
+size_t prepared_row_bytes(int64_t n);
+
+// One weight row against a prepared activation (type of the weight decides the format).
+float dot_row(const WeightMatrix& w, int64_t row, const void* prepared_x);
+
+// y[0..n) += s · W[row][c0 .. c0+n), c0 a multiple of 32.
+void axpy_row(const WeightMatrix& w, int64_t row, int64_t c0, float s, float* y, int64_t n);
+
+// NEOX-style rotary embedding of one head: dimension i pairs with i + d/2, turned by the
+// angle pos·base^(−2i/d) whose cos/sin are given.
+void rope_neox(float* head, int head_dim, const float* cos, const float* sin);
+
 // y = w ⊙ x / sqrt(mean(x²) + eps)
 void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps);
 
+float dot_f32(const float* a, const float* b, int64_t n);
 float dot_f32_f16(const float* a, const uint16_t* b, int64_t n);
+void axpy_f32(float s, const float* x, float* y, int64_t n);      // y += s·x
 void axpy_f16(float s, const uint16_t* x, float* y, int64_t n);  // y += s·x
 void fp32_to_fp16(const float* x, uint16_t* y, int64_t n);
 

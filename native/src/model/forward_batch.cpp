@@ -1,0 +1,217 @@
+// The batched forward pass for prompts: the same math as forward.cpp, but every weight row is
+// read once for up to kMaxBatch tokens (matrix-matrix instead of matrix-vector), which is
+// what makes prefill fast. Attention stays causal token by token within the batch.
+#include <algorithm>
+#include <cmath>
+
+#include "forward.h"
+#include "kernels/fp16.h"
+#include "ops.h"
+#include "runtime/thread_pool.h"
+
+namespace st {
+
+void InferenceContext::ensure_batch_scratch() {
+  Batch& b = batch_;
+  if (!b.x.empty()) return;
+  const size_t B = kMaxBatch, E = hp_.n_embd, Q = size_t(hp_.n_head) * hp_.head_dim,
+               KVW = size_t(hp_.n_head_kv) * hp_.head_dim, K = hp_.n_expert_used, F = hp_.n_ff_exp;
+  b.x.resize(B * E);
+  b.xn.resize(B * E);
+  b.q.resize(B * Q);
+  b.k.resize(B * KVW);
+  b.v.resize(B * KVW);
+  b.attn_out.resize(B * Q);
+  b.proj.resize(B * E);
+  b.router.resize(B * hp_.n_expert);
+  b.act.resize(B * K * F);
+  b.ffn_out.resize(B * E);
+  b.weights.resize(B * K);
+  b.selected.resize(B * K);
+  b.scores.resize(size_t(pool_.size()) * kv_.n_ctx());
+  b.rope_cos.resize(B * rope_inv_freq_.size());
+  b.rope_sin.resize(B * rope_inv_freq_.size());
+  b.prepared.resize(ops::prepared_bytes(int64_t(B) * std::max({E, Q, K * F})));
+}
+
+void InferenceContext::forward_batch(const int32_t* tokens, int32_t n, int32_t pos0, float* logits_out, bool all_logits) {
+  ensure_batch_scratch();
+  Batch& b = batch_;
+  const ModelWeights& w = model_.weights();
+  const int E = hp_.n_embd;
+  for (int32_t t = 0; t < n; t++) {
+    ops::dequantize_row(w.token_embd, tokens[t], b.x.data() + size_t(t) * E);
+    rope_tables(pos0 + t, b.rope_cos.data() + t * rope_inv_freq_.size(), b.rope_sin.data() + t * rope_inv_freq_.size());
+  }
+  for (int l = 0; l < hp_.n_layer; l++) {
+    const LayerWeights& lw = w.layers[l];
+    ops::matmul(lw.router, b.x.data(), n, b.router.data(), b.prepared.data(), pool_);
+    for (int32_t t = 0; t < n; t++) ops::rms_norm(&b.x[size_t(t) * E], lw.attn_norm, &b.xn[size_t(t) * E], E, hp_.rms_eps);
+    attention_batch(l, n, pos0);
+    for (size_t i = 0; i < size_t(n) * E; i++) b.x[i] += b.proj[i];
+    for (int32_t t = 0; t < n; t++) ops::rms_norm(&b.x[size_t(t) * E], lw.ffn_norm, &b.xn[size_t(t) * E], E, hp_.rms_eps);
+    moe_ffn_batch(l, n);
+    for (size_t i = 0; i < size_t(n) * E; i++) b.x[i] += b.ffn_out[i];
+  }
+  if (!logits_out) return;
+  if (all_logits) {
+    for (int32_t t = 0; t < n; t++) ops::rms_norm(&b.x[size_t(t) * E], w.output_norm, &b.xn[size_t(t) * E], E, hp_.rms_eps);
+    ops::matmul(w.output, b.xn.data(), n, logits_out, b.prepared.data(), pool_);
+  } else {
+    ops::rms_norm(&b.x[size_t(n - 1) * E], w.output_norm, xn_.data(), E, hp_.rms_eps);
+    ops::matvec(w.output, xn_.data(), logits_out, x_prepared_.data(), pool_);
+  }
+}
+
+void InferenceContext::attention_batch(int l, int32_t n, int32_t pos0) {
+  Batch& b = batch_;
+  const LayerWeights& lw = model_.weights().layers[l];
+  const int hd = hp_.head_dim, H = hp_.n_head, KVH = hp_.n_head_kv;
+  const size_t QW = size_t(H) * hd, KVW = size_t(KVH) * hd, half = rope_inv_freq_.size();
+  ops::matmul(lw.attn_q, b.xn.data(), n, b.q.data(), b.prepared.data(), pool_);
+  ops::matmul(lw.attn_k, b.xn.data(), n, b.k.data(), b.prepared.data(), pool_);
+  ops::matmul(lw.attn_v, b.xn.data(), n, b.v.data(), b.prepared.data(), pool_);
+  const bool f32_cache = kv_.type() == KvType::F32;
+  for (int32_t t = 0; t < n; t++) {
+    if (hp_.layer_uses_rope(l)) {
+      const float* c = &b.rope_cos[t * half];
+      const float* s = &b.rope_sin[t * half];
+      for (int h = 0; h < H; h++) ops::rope_neox(&b.q[t * QW + h * hd], hd, c, s);
+      for (int h = 0; h < KVH; h++) ops::rope_neox(&b.k[t * KVW + h * hd], hd, c, s);
+    }
+    // In-batch keys and values carry the cache's rounding, so batched and token-by-token
+    // evaluation see the same numbers.
+    if (!f32_cache) {
+      for (size_t i = 0; i < KVW; i++) {
+        b.k[t * KVW + i] = fp16_to_fp32(fp32_to_fp16(b.k[t * KVW + i]));
+        b.v[t * KVW + i] = fp16_to_fp32(fp32_to_fp16(b.v[t * KVW + i]));
+      }
+    }
+  }
+  // Queries read older positions from the cache and in-batch ones from the batch buffers;
+  // the batch is written to the cache only afterwards, so the sliding-window ring never
+  // overwrites a key an earlier query of this batch still needs.
+  const size_t head_bytes = size_t(hd) * (f32_cache ? 4 : 2);
+  const int group = H / KVH;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  pool_.parallel_for(int64_t(n) * H, [&](int64_t i0, int64_t i1, int worker) {
+    float* sc = b.scores.data() + size_t(worker) * kv_.n_ctx();
+    for (int64_t i = i0; i < i1; i++) {
+      const int32_t t = static_cast<int32_t>(i / H);
+      const int h = static_cast<int>(i % H), kvh = h / group;
+      const int32_t pos = pos0 + t, first = kv_.first_visible(l, pos), n_keys = pos - first + 1;
+      const float* qh = &b.q[t * QW + h * hd];
+      float max_s = -INFINITY;
+      for (int32_t j = 0; j < n_keys; j++) {
+        const int32_t p = first + j;
+        float s;
+        if (p >= pos0) {
+          s = ops::dot_f32(qh, &b.k[(p - pos0) * KVW + kvh * hd], hd);
+        } else {
+          const uint8_t* kr = kv_.key(l, p) + kvh * head_bytes;
+          s = f32_cache ? ops::dot_f32(qh, reinterpret_cast<const float*>(kr), hd)
+                        : ops::dot_f32_f16(qh, reinterpret_cast<const uint16_t*>(kr), hd);
+        }
+        sc[j] = s * scale;
+        max_s = std::max(max_s, sc[j]);
+      }
+      float sum = 0;
+      for (int32_t j = 0; j < n_keys; j++) sum += sc[j] = std::exp(sc[j] - max_s);
+      const float inv = 1.0f / sum;
+      float* out = &b.attn_out[t * QW + h * hd];
+      std::fill(out, out + hd, 0.0f);
+      for (int32_t j = 0; j < n_keys; j++) {
+        const int32_t p = first + j;
+        if (p >= pos0) {
+          ops::axpy_f32(sc[j] * inv, &b.v[(p - pos0) * KVW + kvh * hd], out, hd);
+        } else {
+          const uint8_t* vr = kv_.value(l, p) + kvh * head_bytes;
+          if (f32_cache) ops::axpy_f32(sc[j] * inv, reinterpret_cast<const float*>(vr), out, hd);
+          else ops::axpy_f16(sc[j] * inv, reinterpret_cast<const uint16_t*>(vr), out, hd);
+        }
+      }
+    }
+  });
+  for (int32_t t = 0; t < n; t++) {
+    if (f32_cache) {
+      std::copy_n(&b.k[t * KVW], KVW, reinterpret_cast<float*>(kv_.key(l, pos0 + t)));
+      std::copy_n(&b.v[t * KVW], KVW, reinterpret_cast<float*>(kv_.value(l, pos0 + t)));
+    } else {
+      ops::fp32_to_fp16(&b.k[t * KVW], reinterpret_cast<uint16_t*>(kv_.key(l, pos0 + t)), KVW);
+      ops::fp32_to_fp16(&b.v[t * KVW], reinterpret_cast<uint16_t*>(kv_.value(l, pos0 + t)), KVW);
+    }
+  }
+  ops::matmul(lw.attn_output, b.attn_out.data(), n, b.proj.data(), b.prepared.data(), pool_);
+}
+
+void InferenceContext::moe_ffn_batch(int l, int32_t n) {
+  Batch& b = batch_;
+  const LayerWeights& lw = model_.weights().layers[l];
+  const int N = hp_.n_expert, K = hp_.n_expert_used, F = hp_.n_ff_exp, E = hp_.n_embd;
+  for (int32_t t = 0; t < n; t++) select_experts(&b.router[size_t(t) * N], &b.selected[t * K], &b.weights[t * K]);
+
+  // Group the (token, slot) pairs by expert so each expert's rows are read once per batch.
+  std::vector<std::vector<int32_t>> routed(N);  // expert -> t·K + j
+  for (int32_t t = 0; t < n; t++)
+    for (int j = 0; j < K; j++) routed[b.selected[t * K + j]].push_back(t * K + j);
+  std::vector<int32_t> active;
+  for (int e = 0; e < N; e++) if (!routed[e].empty()) active.push_back(e);
+
+  // Gate and up: every gate row, and the up row only where relu(gate) > 0.
+  const void* xq = ops::prepare_rows(lw.ffn_gate.type, b.xn.data(), n, E, b.prepared.data());
+  const size_t xstride = lw.ffn_gate.type == GgmlType::Q4_0 || lw.ffn_gate.type == GgmlType::Q8_0
+                             ? ops::prepared_row_bytes(E) : size_t(E) * sizeof(float);
+  auto x_row = [&](int32_t t) { return static_cast<const uint8_t*>(xq) + size_t(t) * xstride; };
+  // The up matrices share the gate's activation format (both are the same type in every
+  // published file; the check keeps a mixed file correct).
+  const bool same_format = (lw.ffn_up.type == GgmlType::Q4_0 || lw.ffn_up.type == GgmlType::Q8_0) ==
+                           (lw.ffn_gate.type == GgmlType::Q4_0 || lw.ffn_gate.type == GgmlType::Q8_0);
+  if (!same_format) throw std::runtime_error("gate and up expert tensors need the same activation format");
+  pool_.parallel_for(int64_t(active.size()) * F, [&](int64_t i0, int64_t i1, int) {
+    for (int64_t i = i0; i < i1; i++) {
+      const int e = active[i / F];
+      const int64_t r = i % F;
+      const WeightMatrix g = lw.ffn_gate.expert(e), u = lw.ffn_up.expert(e);
+      for (int32_t slot : routed[e]) {
+        const int32_t t = slot / K;
+        const float gv = ops::dot_row(g, r, x_row(t));
+        b.act[size_t(slot) * F + r] = gv > 0.0f ? gv * ops::dot_row(u, r, x_row(t)) : 0.0f;
+      }
+    }
+  }, 8);
+
+  std::fill(b.ffn_out.begin(), b.ffn_out.begin() + size_t(n) * E, 0.0f);
+  if (lw.ffn_down_rows_are_neurons) {
+    // Transposed down: each thread owns a column slice of every token's output.
+    pool_.parallel_for(E, [&](int64_t c0, int64_t c1, int) {
+      for (int e : active) {
+        const WeightMatrix d = lw.ffn_down.expert(e);
+        for (int64_t r = 0; r < F; r++) {
+          for (int32_t slot : routed[e]) {
+            const float a = b.act[size_t(slot) * F + r];
+            if (a == 0.0f) continue;
+            ops::axpy_row(d, r, c0, b.weights[slot] * a, &b.ffn_out[size_t(slot / K) * E + c0], c1 - c0);
+          }
+        }
+      }
+    }, 32);
+    return;
+  }
+  // Upstream down (E rows of F per expert): dense against each (token, slot) activation.
+  const void* aq = ops::prepare_rows(lw.ffn_down.type, b.act.data(), int64_t(n) * K, F, b.prepared.data());
+  const size_t astride = lw.ffn_down.type == GgmlType::Q4_0 || lw.ffn_down.type == GgmlType::Q8_0
+                             ? ops::prepared_row_bytes(F) : size_t(F) * sizeof(float);
+  pool_.parallel_for(E, [&](int64_t r0, int64_t r1, int) {
+    for (int e : active) {
+      const WeightMatrix d = lw.ffn_down.expert(e);
+      for (int64_t r = r0; r < r1; r++) {
+        for (int32_t slot : routed[e]) {
+          const float v = ops::dot_row(d, r, static_cast<const uint8_t*>(aq) + size_t(slot) * astride);
+          b.ffn_out[size_t(slot / K) * E + r] += b.weights[slot] * v;
+        }
+      }
+    }
+  }, 16);
+}
+
+}  // namespace st

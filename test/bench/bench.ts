@@ -1,0 +1,80 @@
+// `npm run bench`: our engine against llama.cpp on the same generated file, the same thread
+// count and this machine, alternating runs in one session (SPEC §5). Prints both speeds,
+// the ratios and peak memory; `--json` prints the whole table as one object.
+//   npm run bench -- [--preset 4b|21b] [--threads 2] [--rounds 3] [--prompt-tokens 512] [--gen-tokens 64]
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { ensureModel } from '../generator/index';
+
+interface Run { engine: string; prefill_tokens_per_s: number; decode_tokens_per_s: number; peak_rss_bytes: number }
+
+function option(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
+}
+
+const root = path.resolve(__dirname, '..', '..');
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function runJson(cmd: string, args: string[]): Run {
+  const out = execFileSync(cmd, args, { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = out.trim().split('\n').pop() ?? '';
+  return JSON.parse(line) as Run;
+}
+
+async function main(): Promise<void> {
+  const preset = option('preset', '4b') as '4b' | '21b';
+  const threads = Number(option('threads', '2'));
+  const rounds = Number(option('rounds', '3'));
+  const promptTokens = Number(option('prompt-tokens', '512'));
+  const genTokens = Number(option('gen-tokens', '64'));
+  const model = await ensureModel({ preset, type: 'q4_0', vocab: 'qwen', flavour: 'upstream', seed: 1 });
+
+  const ours: Run[] = [];
+  const theirs: Run[] = [];
+  for (let r = 0; r < rounds; r++) {
+    ours.push(runJson(process.execPath, [path.join(root, 'dist', 'cli.js'), 'bench', '--model', model, '--threads', String(threads),
+      '--prompt-tokens', String(promptTokens), '--gen-tokens', String(genTokens), '--json']));
+    theirs.push(runJson(process.execPath, ['--import=tsx', path.join(__dirname, 'llama-cpp-child.ts'), model, String(threads), String(promptTokens), String(genTokens)]));
+    process.stderr.write(`round ${r + 1}/${rounds}: ours decode ${ours[r].decode_tokens_per_s.toFixed(1)} tok/s, llama.cpp ${theirs[r].decode_tokens_per_s.toFixed(1)} tok/s\n`);
+  }
+  const summary = (runs: Run[]) => ({
+    prefill_tokens_per_s: median(runs.map((x) => x.prefill_tokens_per_s)),
+    decode_tokens_per_s: median(runs.map((x) => x.decode_tokens_per_s)),
+    peak_rss_bytes: median(runs.map((x) => x.peak_rss_bytes)),
+  });
+  const a = summary(ours);
+  const b = summary(theirs);
+  const result = {
+    machine: `${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} logical cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`,
+    model: path.basename(model), threads, rounds, prompt_tokens: promptTokens, gen_tokens: genTokens,
+    smallthinker: a, llama_cpp: b,
+    ratio: {
+      decode: a.decode_tokens_per_s / b.decode_tokens_per_s,
+      prefill: a.prefill_tokens_per_s / b.prefill_tokens_per_s,
+      peak_rss: a.peak_rss_bytes / b.peak_rss_bytes,
+    },
+  };
+  if (process.argv.includes('--json')) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return;
+  }
+  const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+  const row = (name: string, s: typeof a) =>
+    `| ${name.padEnd(12)} | ${s.decode_tokens_per_s.toFixed(1).padStart(8)} | ${s.prefill_tokens_per_s.toFixed(1).padStart(9)} | ${mib(s.peak_rss_bytes).padStart(9)} |`;
+  process.stdout.write([
+    `${result.machine}; ${result.model}; ${threads} threads; medians of ${rounds} alternating rounds`,
+    '| engine       | decode/s | prefill/s |  peak RSS |',
+    '|--------------|----------|-----------|-----------|',
+    row('smallthinker', a),
+    row('llama.cpp', b),
+    `| ratio        | ${result.ratio.decode.toFixed(2).padStart(7)}x | ${result.ratio.prefill.toFixed(2).padStart(8)}x | ${result.ratio.peak_rss.toFixed(2).padStart(8)}x |`,
+    '',
+  ].join('\n'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
