@@ -148,18 +148,19 @@ export class ReferenceModel {
       const group = hp.nHead / hp.nHeadKv;
       for (let h = 0; h < hp.nHead; h++) {
         const kvh = Math.floor(h / group);
-        const scores: number[] = [];
+        const scores = new Float64Array(pos - first + 1);
+        let m = -Infinity;
         for (let t = first; t <= pos; t++) {
           const kt = this.keys[l][t];
           let s = 0;
           for (let i = 0; i < hd; i++) s += q[h * hd + i] * kt[kvh * hd + i];
-          scores.push(s / Math.sqrt(hd));
+          scores[t - first] = s / Math.sqrt(hd);
+          m = Math.max(m, scores[t - first]);
         }
-        const m = Math.max(...scores);
-        const e = scores.map((s) => Math.exp(s - m));
-        const sum = e.reduce((p, c) => p + c, 0);
+        let sum = 0;
+        for (let i = 0; i < scores.length; i++) sum += scores[i] = Math.exp(scores[i] - m);
         for (let t = first; t <= pos; t++) {
-          const w = e[t - first] / sum;
+          const w = scores[t - first] / sum;
           const vt = this.values[l][t];
           for (let i = 0; i < hd; i++) o[h * hd + i] += w * vt[kvh * hd + i];
         }
