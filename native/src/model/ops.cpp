@@ -64,12 +64,19 @@ void dequantize_row(const WeightMatrix& w, int64_t row, float* out) {
   axpy(kernels::active(), w.type, w.row(row), 1.0f, out, w.cols);
 }
 
+// Rows [r0, r1) of W·x into out[0 .. r1-r0), four rows per kernel call where the type allows.
+void dot_rows(const KernelTable& k, const WeightMatrix& w, int64_t r0, int64_t r1, const void* xp, float* out) {
+  int64_t r = r0;
+  if (w.type == GgmlType::Q4_0) {
+    for (; r + 4 <= r1; r += 4) k.dot4_q4_0_q8_0(w.row(r), w.row_bytes, static_cast<const BlockQ8_0*>(xp), w.cols, out + (r - r0));
+  }
+  for (; r < r1; r++) out[r - r0] = dot(k, w.type, w.row(r), xp, w.cols);
+}
+
 void matvec(const WeightMatrix& w, const float* x, float* y, uint8_t* prepared, ThreadPool& pool) {
   const KernelTable& k = kernels::active();
   const void* xp = prepare(k, w.type, x, w.cols, prepared);
-  pool.parallel_for(w.rows, [&](int64_t r0, int64_t r1, int) {
-    for (int64_t r = r0; r < r1; r++) y[r] = dot(k, w.type, w.row(r), xp, w.cols);
-  }, 16);
+  pool.parallel_for(w.rows, [&](int64_t r0, int64_t r1, int) { dot_rows(k, w, r0, r1, xp, y + r0); }, 16);
 }
 
 void matvec3(const WeightMatrix& a, const WeightMatrix& b, const WeightMatrix& c, const float* x, float* ya, float* yb,
@@ -81,11 +88,17 @@ void matvec3(const WeightMatrix& a, const WeightMatrix& b, const WeightMatrix& c
   if (any_quant) k.quantize_row_q8_0(x, reinterpret_cast<BlockQ8_0*>(q8), a.cols);
   auto input = [&](const WeightMatrix& m) -> const void* { return is_quantised(m.type) ? static_cast<const void*>(q8) : x; };
   const int64_t total = a.rows + b.rows + c.rows;
+  // The three row ranges are laid end to end; each thread takes its slice of each.
   pool.parallel_for(total, [&](int64_t r0, int64_t r1, int) {
-    for (int64_t r = r0; r < r1; r++) {
-      if (r < a.rows) ya[r] = dot(k, a.type, a.row(r), input(a), a.cols);
-      else if (r < a.rows + b.rows) yb[r - a.rows] = dot(k, b.type, b.row(r - a.rows), input(b), b.cols);
-      else yc[r - a.rows - b.rows] = dot(k, c.type, c.row(r - a.rows - b.rows), input(c), c.cols);
+    const int64_t ab = a.rows + b.rows;
+    if (r0 < a.rows) dot_rows(k, a, r0, std::min(r1, a.rows), input(a), ya + r0);
+    if (r1 > a.rows && r0 < ab) {
+      const int64_t b0 = std::max(r0, a.rows) - a.rows;
+      dot_rows(k, b, b0, std::min(r1, ab) - a.rows, input(b), yb + b0);
+    }
+    if (r1 > ab) {
+      const int64_t c0 = std::max(r0, ab) - ab;
+      dot_rows(k, c, c0, r1 - ab, input(c), yc + c0);
     }
   }, 16);
 }
@@ -99,19 +112,21 @@ void sparse_reglu(const ExpertMatrices& gate, const ExpertMatrices& up, const in
   const void* xg = is_quantised(gate.type) ? static_cast<const void*>(prepared) : x;
   const void* xu = is_quantised(up.type) ? static_cast<const void*>(prepared) : x;
   const int64_t F = gate.rows;
-  pool.parallel_for(static_cast<int64_t>(k_used) * F, [&](int64_t i0, int64_t i1, int) {
+  // Work in groups of four neurons so the gate rows go through the four-row kernel.
+  const int64_t groups = (F + 3) / 4;
+  pool.parallel_for(static_cast<int64_t>(k_used) * groups, [&](int64_t i0, int64_t i1, int) {
+    float g[4];
     for (int64_t i = i0; i < i1; i++) {
-      const int64_t j = i / F, neuron = i % F;
-      const WeightMatrix g = gate.expert(experts[j]);
-      const float gv = dot(k, g.type, g.row(neuron), xg, g.cols);
-      if (gv <= 0.0f) {  // relu(gate) == 0: the up row is never read
-        act[i] = 0.0f;
-        continue;
+      const int64_t j = i / groups, n0 = (i % groups) * 4, n1 = std::min(F, n0 + 4);
+      const WeightMatrix gm = gate.expert(experts[j]), um = up.expert(experts[j]);
+      dot_rows(k, gm, n0, n1, xg, g);
+      for (int64_t neuron = n0; neuron < n1; neuron++) {
+        const float gv = g[neuron - n0];
+        // relu(gate) == 0: the up row is never read.
+        act[j * F + neuron] = gv > 0.0f ? gv * dot(k, um.type, um.row(neuron), xu, um.cols) : 0.0f;
       }
-      const WeightMatrix u = up.expert(experts[j]);
-      act[i] = gv * dot(k, u.type, u.row(neuron), xu, u.cols);
     }
-  }, 8);
+  }, 2);
 }
 
 void expert_down(const ExpertMatrices& down, bool rows_are_neurons, const int32_t* experts, const float* weights,
@@ -143,14 +158,16 @@ void expert_down(const ExpertMatrices& down, bool rows_are_neurons, const int32_
     if (quant) k.quantize_row_q8_0(act + j * n_ff, reinterpret_cast<BlockQ8_0*>(prepared + j * stride), n_ff);
   }
   pool.parallel_for(down.rows, [&](int64_t r0, int64_t r1, int) {
-    for (int64_t r = r0; r < r1; r++) {
-      float sum = 0.0f;
-      for (int j = 0; j < k_used; j++) {
-        const WeightMatrix d = down.expert(experts[j]);
-        const void* xp = quant ? static_cast<const void*>(prepared + j * stride) : act + j * n_ff;
-        sum += weights[j] * dot(k, d.type, d.row(r), xp, n_ff);
+    float part[64];
+    std::fill(y + r0, y + r1, 0.0f);
+    for (int j = 0; j < k_used; j++) {
+      const WeightMatrix d = down.expert(experts[j]);
+      const void* xp = quant ? static_cast<const void*>(prepared + j * stride) : act + j * n_ff;
+      for (int64_t c0 = r0; c0 < r1; c0 += 64) {
+        const int64_t c1 = std::min(r1, c0 + 64);
+        dot_rows(k, d, c0, c1, xp, part);
+        for (int64_t r = c0; r < c1; r++) y[r] += weights[j] * part[r - c0];
       }
-      y[r] = sum;
     }
   }, 16);
 }

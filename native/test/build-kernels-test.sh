@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds native/test/build/kernels_test (host) or, with CXX=aarch64-linux-gnu-g++ and
+# OUT=..., the same test for another architecture.
+set -euo pipefail
+native="$(cd "$(dirname "$0")/.." && pwd)"
+cxx="${CXX:-g++}"
+out="${OUT:-$native/test/build/kernels_test}"
+mkdir -p "$(dirname "$out")"
+objdir="$(dirname "$out")/obj-$(basename "$out")"
+mkdir -p "$objdir"
+srcs=("$native/src/kernels/kernels_scalar.cpp" "$native/src/kernels/dispatch.cpp" "$native/src/kernels/kernels_neon.cpp" "$native/test/kernels_test.cpp")
+objs=()
+for s in "${srcs[@]}"; do
+  o="$objdir/$(basename "$s" .cpp).o"
+  "$cxx" -std=c++17 -O2 -I"$native/src" -c "$s" -o "$o"
+  objs+=("$o")
+done
+if [ "$("$cxx" -dumpmachine | cut -d- -f1)" = "x86_64" ]; then
+  o="$objdir/kernels_avx2.o"
+  "$cxx" -std=c++17 -O2 -mavx2 -mfma -mf16c -I"$native/src" -c "$native/src/kernels/kernels_avx2.cpp" -o "$o"
+  objs+=("$o")
+fi
+"$cxx" -static-libstdc++ "${objs[@]}" -o "$out"
+echo "$out"

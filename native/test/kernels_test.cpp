@@ -1,0 +1,104 @@
+// Every SIMD kernel against the scalar reference on random data: identical Q8_0 activation
+// bytes, dot products and AXPYs equal up to float summation order. Prints one line per check
+// and "N passed, M failed" at the end; exits non-zero on any failure.
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/fp16.h"
+#include "kernels/kernels.h"
+
+using namespace st;
+using namespace st::kernels;
+
+static int passed = 0, failed = 0;
+
+static void check(bool ok, const std::string& what) {
+  if (ok) passed++;
+  else { failed++; std::printf("FAIL %s\n", what.c_str()); }
+}
+
+static bool close(float a, float b, float scale) { return std::fabs(a - b) <= 1e-5f * scale + 1e-6f; }
+
+static void test_table(const KernelTable& ref, const KernelTable& simd, int64_t n) {
+  std::mt19937 rng(static_cast<unsigned>(n));
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(n), w(n * 4);
+  for (float& v : x) v = normal(rng);
+  for (float& v : w) v = normal(rng) * 0.05f;
+  const std::string tag = std::string(simd.isa) + " n=" + std::to_string(n) + ": ";
+
+  std::vector<BlockQ8_0> xq_ref(n / 32), xq_simd(n / 32);
+  ref.quantize_row_q8_0(x.data(), xq_ref.data(), n);
+  simd.quantize_row_q8_0(x.data(), xq_simd.data(), n);
+  check(std::memcmp(xq_ref.data(), xq_simd.data(), xq_ref.size() * sizeof(BlockQ8_0)) == 0, tag + "quantize_row_q8_0 bytes");
+
+  // Weights as Q8_0 and Q4_0 (quantised with the Q8_0 reference, then truncated to 4 bits).
+  std::vector<BlockQ8_0> w8(n * 4 / 32);
+  ref.quantize_row_q8_0(w.data(), w8.data(), n * 4);
+  std::vector<BlockQ4_0> w4(n * 4 / 32);
+  for (size_t b = 0; b < w4.size(); b++) {
+    w4[b].d = w8[b].d;
+    for (int j = 0; j < 16; j++) w4[b].qs[j] = static_cast<uint8_t>((rng() & 15) | ((rng() & 15) << 4));
+  }
+  std::vector<uint16_t> w16(n * 4), wb16(n * 4);
+  for (int64_t i = 0; i < n * 4; i++) { w16[i] = fp32_to_fp16(w[i]); wb16[i] = static_cast<uint16_t>(fp16_to_fp32(w16[i]) == 0 ? 0 : (reinterpret_cast<uint32_t&>(w[i]) >> 16)); }
+
+  const float s4 = std::fabs(ref.dot_q4_0_q8_0(w4.data(), xq_ref.data(), n)) + 1;
+  check(close(ref.dot_q4_0_q8_0(w4.data(), xq_ref.data(), n), simd.dot_q4_0_q8_0(w4.data(), xq_ref.data(), n), s4), tag + "dot_q4_0_q8_0");
+  float out_ref[4], out_simd[4];
+  ref.dot4_q4_0_q8_0(reinterpret_cast<const uint8_t*>(w4.data()), n / 32 * sizeof(BlockQ4_0), xq_ref.data(), n, out_ref);
+  simd.dot4_q4_0_q8_0(reinterpret_cast<const uint8_t*>(w4.data()), n / 32 * sizeof(BlockQ4_0), xq_ref.data(), n, out_simd);
+  for (int r = 0; r < 4; r++) {
+    const float single = simd.dot_q4_0_q8_0(w4.data() + r * n / 32, xq_ref.data(), n);
+    check(close(out_ref[r], out_simd[r], std::fabs(out_ref[r]) + 1) && close(single, out_simd[r], std::fabs(single) + 1), tag + "dot4_q4_0_q8_0 row " + std::to_string(r));
+  }
+  const float s8 = std::fabs(ref.dot_q8_0_q8_0(w8.data(), xq_ref.data(), n)) + 1;
+  check(close(ref.dot_q8_0_q8_0(w8.data(), xq_ref.data(), n), simd.dot_q8_0_q8_0(w8.data(), xq_ref.data(), n), s8), tag + "dot_q8_0_q8_0");
+  check(close(ref.dot_f32_f32(w.data(), x.data(), n), simd.dot_f32_f32(w.data(), x.data(), n), 10), tag + "dot_f32_f32");
+  check(close(ref.dot_f16_f32(w16.data(), x.data(), n), simd.dot_f16_f32(w16.data(), x.data(), n), 10), tag + "dot_f16_f32");
+  check(close(ref.dot_bf16_f32(wb16.data(), x.data(), n), simd.dot_bf16_f32(wb16.data(), x.data(), n), 10), tag + "dot_bf16_f32");
+
+  auto axpy_check = [&](const char* name, auto fn_ref, auto fn_simd) {
+    std::vector<float> ya(x), yb(x);
+    fn_ref(ya.data());
+    fn_simd(yb.data());
+    bool ok = true;
+    for (int64_t i = 0; i < n; i++) ok = ok && close(ya[i], yb[i], std::fabs(ya[i]) + 1);
+    check(ok, tag + name);
+  };
+  axpy_check("axpy_q4_0", [&](float* y) { ref.axpy_q4_0(w4.data(), 0.7f, y, n); }, [&](float* y) { simd.axpy_q4_0(w4.data(), 0.7f, y, n); });
+  axpy_check("axpy_q8_0", [&](float* y) { ref.axpy_q8_0(w8.data(), 0.7f, y, n); }, [&](float* y) { simd.axpy_q8_0(w8.data(), 0.7f, y, n); });
+  axpy_check("axpy_f32", [&](float* y) { ref.axpy_f32(w.data(), 0.7f, y, n); }, [&](float* y) { simd.axpy_f32(w.data(), 0.7f, y, n); });
+  axpy_check("axpy_f16", [&](float* y) { ref.axpy_f16(w16.data(), 0.7f, y, n); }, [&](float* y) { simd.axpy_f16(w16.data(), 0.7f, y, n); });
+  axpy_check("axpy_bf16", [&](float* y) { ref.axpy_bf16(wb16.data(), 0.7f, y, n); }, [&](float* y) { simd.axpy_bf16(wb16.data(), 0.7f, y, n); });
+}
+
+int main() {
+  std::vector<const KernelTable*> tables;
+  if (avx2_table() && cpu_has_avx2_fma_f16c()) tables.push_back(avx2_table());
+  if (neon_table()) tables.push_back(neon_table());
+  // Halfway cases must round away from zero in every ISA.
+  {
+    float x[32] = {0};
+    x[0] = 127.0f;
+    x[1] = 2.5f;
+    x[2] = -2.5f;
+    x[3] = 0.5f;
+    BlockQ8_0 a, b;
+    scalar_table().quantize_row_q8_0(x, &a, 32);
+    check(a.qs[1] == 3 && a.qs[2] == -3 && a.qs[3] == 1, "scalar rounds half away from zero");
+    for (const KernelTable* t : tables) {
+      t->quantize_row_q8_0(x, &b, 32);
+      check(std::memcmp(&a, &b, sizeof a) == 0, std::string(t->isa) + " rounds like scalar");
+    }
+  }
+  for (const KernelTable* t : tables) {
+    for (int64_t n : {32, 64, 768, 1536, 4096}) test_table(scalar_table(), *t, n);
+  }
+  std::printf("kernels (%s): %d passed, %d failed\n", tables.empty() ? "scalar only" : tables[0]->isa, passed, failed);
+  return failed == 0 ? 0 : 1;
+}

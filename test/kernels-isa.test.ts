@@ -1,0 +1,64 @@
+// Every kernel implementation computes the same thing. native/test/kernels_test.cpp checks each
+// kernel against the scalar reference on random data (here, and for NEON under qemu with the
+// slow checks); the whole forward pass then runs with each ISA on float weights. (Quantised
+// models are left to the kernel test: on random weights, float-rounding differences in the
+// activations can flip a near-tie in expert routing.)
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { ensureModel } from './generator/index';
+import type { ModelOptions } from './generator/model';
+
+const root = path.resolve(__dirname, '..');
+
+function logitsWith(isa: string, model: string): { isa: string; rows: number[][] } {
+  const script = `
+    const { loadNativeAddon } = require(${JSON.stringify(path.join(root, 'engine', 'native-addon.ts'))});
+    const s = loadNativeAddon().createSession(${JSON.stringify(model)}, { threads: 2, context: 256 });
+    const rows = [];
+    rows.push(Array.from(s.evaluate(Int32Array.from({ length: 40 }, (_, i) => (i * 31 + 7) % 300))));
+    for (let i = 0; i < 3; i++) rows.push(Array.from(s.evaluate(Int32Array.of(i + 11))));
+    process.stdout.write(JSON.stringify({ isa: s.info.isa, rows }));`;
+  const out = execFileSync(process.execPath, ['--import=tsx', '-e', script], {
+    cwd: root, encoding: 'utf8', env: { ...process.env, SMALLTHINKER_ISA: isa }, maxBuffer: 64 << 20,
+  });
+  return JSON.parse(out);
+}
+
+describe('kernels: every instruction set agrees with the scalar reference', function () {
+  this.timeout(120_000);
+  const simd = process.arch === 'x64' ? 'avx2' : process.arch === 'arm64' ? 'neon' : '';
+  it('each kernel matches the scalar reference on random data (native/test/kernels_test.cpp)', () => {
+    const bin = execFileSync('bash', [path.join(root, 'native', 'test', 'build-kernels-test.sh')], { encoding: 'utf8' }).trim();
+    const r = spawnSync(bin, { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /\d+ passed, 0 failed/);
+  });
+
+  (process.env.SMALLTHINKER_SLOW ? it : it.skip)('NEON kernels match the scalar reference (aarch64 cross-build under qemu-user)', function () {
+    this.timeout(600_000);
+    const r = spawnSync('bash', [path.join(root, 'native', 'test', 'neon-qemu.sh')], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /kernels \(neon\): \d+ passed, 0 failed/);
+  });
+
+  const types: ModelOptions['type'][] = ['f32', 'f16', 'bf16'];
+  for (const type of types) {
+    (simd ? it : it.skip)(`${type} weights: scalar vs ${simd}`, async () => {
+      const model = await ensureModel({ preset: 'tiny', type });
+      const a = logitsWith('scalar', model);
+      const b = logitsWith(simd, model);
+      assert.equal(a.isa, 'scalar');
+      assert.equal(b.isa, simd);
+      let maxDiff = 0;
+      a.rows.forEach((row, i) => row.forEach((v, k) => { maxDiff = Math.max(maxDiff, Math.abs(v - b.rows[i][k])); }));
+      // Same math, different summation order: float rounding only.
+      assert.ok(maxDiff < 2e-3, `max |logit difference| ${maxDiff}`);
+    });
+  }
+
+  it('refuses an instruction set this CPU or build does not have, clearly', async () => {
+    const model = await ensureModel({ preset: 'tiny', type: 'q4_0' });
+    assert.throws(() => logitsWith('sse9', model), /SMALLTHINKER_ISA=sse9 is not available/);
+  });
+});
