@@ -49,12 +49,14 @@ static void test_table(const KernelTable& ref, const KernelTable& simd, int64_t 
 
   const float s4 = std::fabs(ref.dot_q4_0_q8_0(w4.data(), xq_ref.data(), n)) + 1;
   check(close(ref.dot_q4_0_q8_0(w4.data(), xq_ref.data(), n), simd.dot_q4_0_q8_0(w4.data(), xq_ref.data(), n), s4), tag + "dot_q4_0_q8_0");
+  // Four activations (the weights quantised as Q8_0 serve as four more activation rows).
   float out_ref[4], out_simd[4];
-  ref.dot4_q4_0_q8_0(reinterpret_cast<const uint8_t*>(w4.data()), n / 32 * sizeof(BlockQ4_0), xq_ref.data(), n, out_ref);
-  simd.dot4_q4_0_q8_0(reinterpret_cast<const uint8_t*>(w4.data()), n / 32 * sizeof(BlockQ4_0), xq_ref.data(), n, out_simd);
-  for (int r = 0; r < 4; r++) {
-    const float single = simd.dot_q4_0_q8_0(w4.data() + r * n / 32, xq_ref.data(), n);
-    check(close(out_ref[r], out_simd[r], std::fabs(out_ref[r]) + 1) && close(single, out_simd[r], std::fabs(single) + 1), tag + "dot4_q4_0_q8_0 row " + std::to_string(r));
+  const BlockQ8_0* xs[4] = {w8.data(), w8.data() + n / 32, w8.data() + 2 * n / 32, w8.data() + 3 * n / 32};
+  ref.dot_q4_0_q8_0_x4(w4.data(), xs, n, out_ref);
+  simd.dot_q4_0_q8_0_x4(w4.data(), xs, n, out_simd);
+  for (int t = 0; t < 4; t++) {
+    const float single = simd.dot_q4_0_q8_0(w4.data(), w8.data() + t * n / 32, n);
+    check(close(out_ref[t], out_simd[t], std::fabs(out_ref[t]) + 1) && close(single, out_simd[t], std::fabs(single) + 1), tag + "dot_q4_0_q8_0_x4 token " + std::to_string(t));
   }
   const float s8 = std::fabs(ref.dot_q8_0_q8_0(w8.data(), xq_ref.data(), n)) + 1;
   check(close(ref.dot_q8_0_q8_0(w8.data(), xq_ref.data(), n), simd.dot_q8_0_q8_0(w8.data(), xq_ref.data(), n), s8), tag + "dot_q8_0_q8_0");

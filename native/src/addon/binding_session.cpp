@@ -157,21 +157,26 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     if (top < 1 || top > n_vocab) throw Napi::RangeError::New(env, "top must be between 1 and the vocabulary size");
     Napi::Array positions = Napi::Array::New(env, tokens.size());
     std::vector<int32_t> order(n_vocab);
-    for (size_t i = 0; i < tokens.size(); i++) {
-      // One token at a time keeps memory at one logits row, whatever the prompt length.
-      guarded(env, [&] { ctx_->evaluate(&tokens[i], 1, false, logits_); });
-      for (int32_t v = 0; v < n_vocab; v++) order[v] = v;
-      std::partial_sort(order.begin(), order.begin() + top, order.end(), [&](int32_t a, int32_t b) {
-        return logits_[a] > logits_[b] || (logits_[a] == logits_[b] && a < b);
-      });
-      Napi::Array row = Napi::Array::New(env, top);
-      for (int64_t j = 0; j < top; j++) {
-        Napi::Array pair = Napi::Array::New(env, 2);
-        pair.Set(0u, Napi::Number::New(env, order[j]));
-        pair.Set(1u, Napi::Number::New(env, logits_[order[j]]));
-        row.Set(static_cast<uint32_t>(j), pair);
+    // Batches of the prefill size keep memory at batch × n_vocab logits, whatever the length.
+    constexpr size_t kChunk = 128;
+    for (size_t c = 0; c < tokens.size(); c += kChunk) {
+      const size_t m = std::min(kChunk, tokens.size() - c);
+      guarded(env, [&] { ctx_->evaluate(&tokens[c], static_cast<int32_t>(m), true, logits_); });
+      for (size_t i = 0; i < m; i++) {
+        const float* row = logits_.data() + i * n_vocab;
+        for (int32_t v = 0; v < n_vocab; v++) order[v] = v;
+        std::partial_sort(order.begin(), order.begin() + top, order.end(), [&](int32_t a, int32_t b) {
+          return row[a] > row[b] || (row[a] == row[b] && a < b);
+        });
+        Napi::Array out = Napi::Array::New(env, top);
+        for (int64_t j = 0; j < top; j++) {
+          Napi::Array pair = Napi::Array::New(env, 2);
+          pair.Set(0u, Napi::Number::New(env, order[j]));
+          pair.Set(1u, Napi::Number::New(env, row[order[j]]));
+          out.Set(static_cast<uint32_t>(j), pair);
+        }
+        positions.Set(static_cast<uint32_t>(c + i), out);
       }
-      positions.Set(static_cast<uint32_t>(i), row);
     }
     return positions;
   }

@@ -18,9 +18,9 @@ struct KernelTable {
   void (*quantize_row_q8_0)(const float* x, BlockQ8_0* y, int64_t n);
   // Dot products of one weight row (n elements) with a prepared activation.
   float (*dot_q4_0_q8_0)(const BlockQ4_0* w, const BlockQ8_0* x, int64_t n);
-  // Four consecutive rows (row_bytes apart) against one activation: the activation block is
-  // loaded once for four weight rows. out[0..4).
-  void (*dot4_q4_0_q8_0)(const uint8_t* w, size_t row_bytes, const BlockQ8_0* x, int64_t n, float* out);
+  // One weight row against four activations xs[0..4): each weight block is unpacked once for
+  // four tokens (prefill). out[0..4).
+  void (*dot_q4_0_q8_0_x4)(const BlockQ4_0* w, const BlockQ8_0* const* xs, int64_t n, float* out);
   float (*dot_q8_0_q8_0)(const BlockQ8_0* w, const BlockQ8_0* x, int64_t n);
   float (*dot_f32_f32)(const float* w, const float* x, int64_t n);
   float (*dot_f16_f32)(const uint16_t* w, const float* x, int64_t n);

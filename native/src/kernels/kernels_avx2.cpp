@@ -84,20 +84,22 @@ float dot_q4_0_q8_0(const BlockQ4_0* w, const BlockQ8_0* x, int64_t n) {
   return hsum(acc);
 }
 
-void dot4_q4_0_q8_0(const uint8_t* w, size_t row_bytes, const BlockQ8_0* x, int64_t n, float* out) {
+void dot_q4_0_q8_0_x4(const BlockQ4_0* w, const BlockQ8_0* const* xs, int64_t n, float* out) {
   __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-  const BlockQ4_0* rows[4];
-  for (int r = 0; r < 4; r++) rows[r] = reinterpret_cast<const BlockQ4_0*>(w + r * row_bytes);
   const int64_t nb = n / kQK4_0;
   for (int64_t b = 0; b < nb; b++) {
-    const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs));
-    const float dx = half(x[b].d);
-    for (int r = 0; r < 4; r++) {
-      const __m256 d = _mm256_set1_ps(half(rows[r][b].d) * dx);
-      acc[r] = _mm256_fmadd_ps(d, dot_i8(q4_0_bytes(rows[r][b].qs), xq), acc[r]);
+    const __m256i wq = q4_0_bytes(w[b].qs);
+    const __m256i ax = _mm256_sign_epi8(wq, wq);
+    const float dw = half(w[b].d);
+    for (int t = 0; t < 4; t++) {
+      const BlockQ8_0& xb = xs[t][b];
+      const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.qs));
+      const __m256i pairs = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(xq, wq));
+      const __m256 v = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * half(xb.d)), v, acc[t]);
     }
   }
-  for (int r = 0; r < 4; r++) out[r] = hsum(acc[r]);
+  for (int t = 0; t < 4; t++) out[t] = hsum(acc[t]);
 }
 
 float dot_q8_0_q8_0(const BlockQ8_0* w, const BlockQ8_0* x, int64_t n) {
@@ -200,7 +202,7 @@ void axpy_bf16(const uint16_t* row, float s, float* y, int64_t n) {
 }
 
 const KernelTable kAvx2 = {
-    "avx2", quantize_row_q8_0, dot_q4_0_q8_0, dot4_q4_0_q8_0, dot_q8_0_q8_0, dot_f32_f32, dot_f16_f32, dot_bf16_f32,
+    "avx2", quantize_row_q8_0, dot_q4_0_q8_0, dot_q4_0_q8_0_x4, dot_q8_0_q8_0, dot_f32_f32, dot_f16_f32, dot_bf16_f32,
     axpy_q4_0, axpy_q8_0, axpy_f32, axpy_f16, axpy_bf16,
 };
 

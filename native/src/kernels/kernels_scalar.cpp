@@ -32,8 +32,8 @@ float dot_q4_0_q8_0(const BlockQ4_0* w, const BlockQ8_0* x, int64_t n) {
   return sum;
 }
 
-void dot4_q4_0_q8_0(const uint8_t* w, size_t row_bytes, const BlockQ8_0* x, int64_t n, float* out) {
-  for (int r = 0; r < 4; r++) out[r] = dot_q4_0_q8_0(reinterpret_cast<const BlockQ4_0*>(w + r * row_bytes), x, n);
+void dot_q4_0_q8_0_x4(const BlockQ4_0* w, const BlockQ8_0* const* xs, int64_t n, float* out) {
+  for (int t = 0; t < 4; t++) out[t] = dot_q4_0_q8_0(w, xs[t], n);
 }
 
 float dot_q8_0_q8_0(const BlockQ8_0* w, const BlockQ8_0* x, int64_t n) {
@@ -93,7 +93,7 @@ void axpy_bf16(const uint16_t* row, float s, float* y, int64_t n) {
 }
 
 const KernelTable kScalar = {
-    "scalar", quantize_row_q8_0, dot_q4_0_q8_0, dot4_q4_0_q8_0, dot_q8_0_q8_0, dot_f32_f32, dot_f16_f32, dot_bf16_f32,
+    "scalar", quantize_row_q8_0, dot_q4_0_q8_0, dot_q4_0_q8_0_x4, dot_q8_0_q8_0, dot_f32_f32, dot_f16_f32, dot_bf16_f32,
     axpy_q4_0, axpy_q8_0, axpy_f32, axpy_f16, axpy_bf16,
 };
 

@@ -167,16 +167,28 @@ void InferenceContext::moe_ffn_batch(int l, int32_t n) {
   const bool same_format = (lw.ffn_up.type == GgmlType::Q4_0 || lw.ffn_up.type == GgmlType::Q8_0) ==
                            (lw.ffn_gate.type == GgmlType::Q4_0 || lw.ffn_gate.type == GgmlType::Q8_0);
   if (!same_format) throw std::runtime_error("gate and up expert tensors need the same activation format");
+  std::vector<std::vector<const void*>> inputs(N);  // expert -> its tokens' activations
+  for (int e : active) for (int32_t slot : routed[e]) inputs[e].push_back(x_row(slot / K));
   pool_.parallel_for(int64_t(active.size()) * F, [&](int64_t i0, int64_t i1, int) {
+    std::vector<float> gate(kMaxBatch);
+    std::vector<const void*> up_inputs;
+    std::vector<int32_t> up_slots;
+    std::vector<float> up(kMaxBatch);
     for (int64_t i = i0; i < i1; i++) {
       const int e = active[i / F];
       const int64_t r = i % F;
       const WeightMatrix g = lw.ffn_gate.expert(e), u = lw.ffn_up.expert(e);
-      for (int32_t slot : routed[e]) {
-        const int32_t t = slot / K;
-        const float gv = ops::dot_row(g, r, x_row(t));
-        b.act[size_t(slot) * F + r] = gv > 0.0f ? gv * ops::dot_row(u, r, x_row(t)) : 0.0f;
+      const std::vector<int32_t>& slots = routed[e];
+      ops::dot_row_many(g, r, inputs[e].data(), int64_t(slots.size()), gate.data());
+      // The up row only for the tokens whose relu(gate) is positive.
+      up_inputs.clear();
+      up_slots.clear();
+      for (size_t s = 0; s < slots.size(); s++) {
+        b.act[size_t(slots[s]) * F + r] = 0.0f;
+        if (gate[s] > 0.0f) { up_inputs.push_back(inputs[e][s]); up_slots.push_back(int32_t(s)); }
       }
+      ops::dot_row_many(u, r, up_inputs.data(), int64_t(up_inputs.size()), up.data());
+      for (size_t j = 0; j < up_slots.size(); j++) b.act[size_t(slots[up_slots[j]]) * F + r] = gate[up_slots[j]] * up[j];
     }
   }, 8);
 
@@ -201,14 +213,18 @@ void InferenceContext::moe_ffn_batch(int l, int32_t n) {
   const void* aq = ops::prepare_rows(lw.ffn_down.type, b.act.data(), int64_t(n) * K, F, b.prepared.data());
   const size_t astride = lw.ffn_down.type == GgmlType::Q4_0 || lw.ffn_down.type == GgmlType::Q8_0
                              ? ops::prepared_row_bytes(F) : size_t(F) * sizeof(float);
+  std::vector<std::vector<const void*>> act_inputs(N);  // expert -> its slots' activations
+  for (int e : active) {
+    for (int32_t slot : routed[e]) act_inputs[e].push_back(static_cast<const uint8_t*>(aq) + size_t(slot) * astride);
+  }
   pool_.parallel_for(E, [&](int64_t r0, int64_t r1, int) {
+    std::vector<float> out(kMaxBatch);
     for (int e : active) {
       const WeightMatrix d = lw.ffn_down.expert(e);
+      const std::vector<int32_t>& slots = routed[e];
       for (int64_t r = r0; r < r1; r++) {
-        for (int32_t slot : routed[e]) {
-          const float v = ops::dot_row(d, r, static_cast<const uint8_t*>(aq) + size_t(slot) * astride);
-          b.ffn_out[size_t(slot / K) * E + r] += b.weights[slot] * v;
-        }
+        ops::dot_row_many(d, r, act_inputs[e].data(), int64_t(slots.size()), out.data());
+        for (size_t s = 0; s < slots.size(); s++) b.ffn_out[size_t(slots[s] / K) * E + r] += b.weights[slots[s]] * out[s];
       }
     }
   }, 16);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <vector>
 
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
@@ -64,13 +65,9 @@ void dequantize_row(const WeightMatrix& w, int64_t row, float* out) {
   axpy(kernels::active(), w.type, w.row(row), 1.0f, out, w.cols);
 }
 
-// Rows [r0, r1) of W·x into out[0 .. r1-r0), four rows per kernel call where the type allows.
+// Rows [r0, r1) of W·x into out[0 .. r1-r0).
 void dot_rows(const KernelTable& k, const WeightMatrix& w, int64_t r0, int64_t r1, const void* xp, float* out) {
-  int64_t r = r0;
-  if (w.type == GgmlType::Q4_0) {
-    for (; r + 4 <= r1; r += 4) k.dot4_q4_0_q8_0(w.row(r), w.row_bytes, static_cast<const BlockQ8_0*>(xp), w.cols, out + (r - r0));
-  }
-  for (; r < r1; r++) out[r - r0] = dot(k, w.type, w.row(r), xp, w.cols);
+  for (int64_t r = r0; r < r1; r++) out[r - r0] = dot(k, w.type, w.row(r), xp, w.cols);
 }
 
 void matvec(const WeightMatrix& w, const float* x, float* y, uint8_t* prepared, ThreadPool& pool) {
@@ -186,6 +183,18 @@ float dot_row(const WeightMatrix& w, int64_t row, const void* prepared_x) {
   return dot(kernels::active(), w.type, w.row(row), prepared_x, w.cols);
 }
 
+void dot_row_many(const WeightMatrix& w, int64_t row, const void* const* xs, int64_t n, float* out) {
+  const KernelTable& k = kernels::active();
+  const uint8_t* r = w.row(row);
+  int64_t t = 0;
+  if (w.type == GgmlType::Q4_0) {
+    for (; t + 4 <= n; t += 4) {
+      k.dot_q4_0_q8_0_x4(reinterpret_cast<const BlockQ4_0*>(r), reinterpret_cast<const BlockQ8_0* const*>(xs + t), w.cols, out + t);
+    }
+  }
+  for (; t < n; t++) out[t] = dot(k, w.type, r, xs[t], w.cols);
+}
+
 void axpy_row(const WeightMatrix& w, int64_t row, int64_t c0, float s, float* y, int64_t n) {
   axpy(kernels::active(), w.type, w.row(row) + row_prefix_bytes(w.type, c0), s, y, n);
 }
@@ -196,10 +205,17 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, u
   prepare_rows(w.type, x, n_tokens, w.cols, prepared);
   const size_t stride = quant ? prepared_stride(w.cols) : static_cast<size_t>(w.cols) * sizeof(float);
   const uint8_t* base = quant ? prepared : reinterpret_cast<const uint8_t*>(x);
+  (void)k;
+  std::vector<const void*> xs(n_tokens);
+  for (int64_t t = 0; t < n_tokens; t++) xs[t] = base + t * stride;
   pool.parallel_for(w.rows, [&](int64_t r0, int64_t r1, int) {
+    float out[4];
     for (int64_t r = r0; r < r1; r++) {
-      const uint8_t* row = w.row(r);
-      for (int64_t t = 0; t < n_tokens; t++) y[t * w.rows + r] = dot(k, w.type, row, base + t * stride, w.cols);
+      for (int64_t t = 0; t < n_tokens; t += 4) {
+        const int64_t m = std::min<int64_t>(4, n_tokens - t);
+        dot_row_many(w, r, xs.data() + t, m, out);
+        for (int64_t j = 0; j < m; j++) y[(t + j) * w.rows + r] = out[j];
+      }
     }
   }, 4);
 }

@@ -48,6 +48,10 @@ size_t prepared_row_bytes(int64_t n);
 // One weight row against a prepared activation (type of the weight decides the format).
 float dot_row(const WeightMatrix& w, int64_t row, const void* prepared_x);
 
+// One weight row against n prepared activations xs[0..n) into out[0..n): Q4_0 rows are
+// unpacked once per four activations.
+void dot_row_many(const WeightMatrix& w, int64_t row, const void* const* xs, int64_t n, float* out);
+
 // y[0..n) += s · W[row][c0 .. c0+n), c0 a multiple of 32.
 void axpy_row(const WeightMatrix& w, int64_t row, int64_t c0, float s, float* y, int64_t n);
 
