@@ -10,7 +10,7 @@ const USAGE = `usage: smallthinker <command> [options]
 commands:
   inspect MODEL [--json]     validate a SmallThinker GGUF file and describe it
   generate --model M --prompt TEXT | --prompt-file F [--max-tokens N] [--temperature T]
-           [--top-k K] [--top-p P] [--seed S] [--chat] [--json]
+           [--top-k K] [--top-p P] [--seed S] [--stop TEXT]... [--chat] [--json]
                              generate text (greedy at temperature 0), streamed to stdout
   eval --model M --prompt-file F [--top N] --json
                              teacher-forced top-N logits at every prompt position
@@ -36,6 +36,7 @@ const COMMON_OPTIONS: Record<string, OptionKind> = {
   seed: 'number',
   chat: 'flag',
   top: 'number',
+  stop: 'list',
   'prompt-tokens': 'number',
   'gen-tokens': 'number',
 };

@@ -34,10 +34,12 @@ describe('extension activation (bundled dist/extension.js)', () => {
     assert.equal(manifest.main, './dist/extension.js');
     assert.ok(manifest.engines.vscode);
     assert.equal(manifest.bin.smallthinker, 'dist/cli.js');
-    for (const [key, prop] of Object.entries<Record<string, unknown>>(manifest.contributes.configuration.properties)) {
+    // Settings arrive with the features that read them; each then needs a description and a
+    // default, and settings naming files or executables are machine-scoped.
+    for (const [key, prop] of Object.entries<Record<string, unknown>>(manifest.contributes.configuration?.properties ?? {})) {
       assert.ok(prop.description, `${key} has a description`);
       assert.ok('default' in prop, `${key} has a default`);
+      if (/path|executable/i.test(key)) assert.equal(prop.scope, 'machine', `${key} is machine-scoped`);
     }
-    assert.equal(manifest.contributes.configuration.properties['smallthinker.modelPath'].scope, 'machine');
   });
 });

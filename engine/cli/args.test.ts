@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import { parseArgs, UsageError } from './args';
 
 describe('CLI argument parsing', () => {
-  const spec = { model: 'string', threads: 'number', json: 'flag' } as const;
+  const spec = { model: 'string', threads: 'number', json: 'flag', stop: 'list' } as const;
+
+  it('collects repeated list options', () => {
+    assert.deepEqual(parseArgs(['--stop', 'a', '--stop=b'], spec).options.get('stop'), ['a', 'b']);
+  });
 
   it('reads positionals, values, --name=value and flags', () => {
     const a = parseArgs(['inspect.gguf', '--threads', '2', '--model=m.gguf', '--json'], spec);

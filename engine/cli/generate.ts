@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import type { NativeAddon, NativeSession, SamplerParams } from '../native-addon';
 import { UsageError, type ParsedArgs } from './args';
+import { StopStringMatcher } from '../stop-strings';
 
 export interface SessionArgs {
   model: string;
@@ -69,6 +70,7 @@ export function runGenerate(addon: NativeAddon, args: ParsedArgs, write: (s: str
   for (const t of promptTokens) sampler.accept(t);
   const eog = new Set(tokenizer.endOfGenerationIds);
   const decoder = tokenizer.createStreamingDecoder();
+  const stops = new StopStringMatcher((args.options.get('stop') as string[] | undefined) ?? []);
   const tokens: number[] = [];
   let text = '';
 
@@ -81,15 +83,15 @@ export function runGenerate(addon: NativeAddon, args: ParsedArgs, write: (s: str
     if (eog.has(next)) break;
     tokens.push(next);
     sampler.accept(next);
-    const piece = decoder.push(next);
+    const piece = stops.push(decoder.push(next));
     text += piece;
     if (!json && piece) write(piece);
-    if (tokens.length === maxTokens) break;
+    if (stops.stopped || tokens.length === maxTokens) break;
     if (tokens.length === 1) tDecodeStart = performance.now();
     logits = session.evaluate(Int32Array.of(next));
   }
   const t2 = performance.now();
-  const tail = decoder.flush();
+  const tail = stops.stopped ? '' : stops.push(decoder.flush()) + stops.flush();
   text += tail;
   if (!json) {
     write(`${tail}\n`);
