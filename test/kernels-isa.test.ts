@@ -52,8 +52,11 @@ describe('kernels: every instruction set agrees with the scalar reference', func
       assert.equal(b.isa, simd);
       let maxDiff = 0;
       a.rows.forEach((row, i) => row.forEach((v, k) => { maxDiff = Math.max(maxDiff, Math.abs(v - b.rows[i][k])); }));
-      // Same math, different summation order: float rounding only.
-      assert.ok(maxDiff < 2e-3, `max |logit difference| ${maxDiff}`);
+      // Same math, different summation order. F16/BF16 weights take activations rounded to
+      // F16/BF16 (as llama.cpp does), which turns last-bit differences into a step of the
+      // activation format, so the bound follows that format's precision.
+      const bound = { f32: 2e-3, f16: 2e-2, bf16: 1e-1 }[type as 'f32' | 'f16' | 'bf16'];
+      assert.ok(maxDiff < bound, `max |logit difference| ${maxDiff} (bound ${bound})`);
     });
   }
 

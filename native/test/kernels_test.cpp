@@ -63,6 +63,10 @@ static void test_table(const KernelTable& ref, const KernelTable& simd, int64_t 
   check(close(ref.dot_f32_f32(w.data(), x.data(), n), simd.dot_f32_f32(w.data(), x.data(), n), 10), tag + "dot_f32_f32");
   check(close(ref.dot_f16_f32(w16.data(), x.data(), n), simd.dot_f16_f32(w16.data(), x.data(), n), 10), tag + "dot_f16_f32");
   check(close(ref.dot_bf16_f32(wb16.data(), x.data(), n), simd.dot_bf16_f32(wb16.data(), x.data(), n), 10), tag + "dot_bf16_f32");
+  std::vector<uint16_t> x16(n), xb16(n);
+  for (int64_t i = 0; i < n; i++) { x16[i] = fp32_to_fp16(x[i]); xb16[i] = fp32_to_bf16(x[i]); }
+  check(close(ref.dot_f16_f16(w16.data(), x16.data(), n), simd.dot_f16_f16(w16.data(), x16.data(), n), 10), tag + "dot_f16_f16");
+  check(close(ref.dot_bf16_bf16(wb16.data(), xb16.data(), n), simd.dot_bf16_bf16(wb16.data(), xb16.data(), n), 10), tag + "dot_bf16_bf16");
 
   auto axpy_check = [&](const char* name, auto fn_ref, auto fn_simd) {
     std::vector<float> ya(x), yb(x);

@@ -52,6 +52,14 @@ inline uint16_t fp32_to_fp16(float f) {
   return static_cast<uint16_t>(sign | half);
 }
 
+// Round to nearest even; NaN stays a (quiet) NaN.
+inline uint16_t fp32_to_bf16(float f) {
+  uint32_t b;
+  std::memcpy(&b, &f, 4);
+  if ((b & 0x7fffffff) > 0x7f800000) return static_cast<uint16_t>((b >> 16) | 64);
+  return static_cast<uint16_t>((b + (0x7fff + ((b >> 16) & 1))) >> 16);
+}
+
 inline float bf16_to_fp32(uint16_t h) {
   const uint32_t bits = static_cast<uint32_t>(h) << 16;
   float f;

@@ -2,8 +2,9 @@
 // and chosen once at run time by CPU detection. The model never names an ISA: it calls
 // through `kernels::active()`.
 //
-// Activation formats ("prepared" x): quantised weights (Q4_0, Q8_0) dot with the activation
-// quantised to Q8_0 blocks, as llama.cpp does; F32, F16 and BF16 weights dot with F32.
+// Activation formats ("prepared" x), as llama.cpp's CPU backend uses them so the two engines
+// agree closely: Q4_0 and Q8_0 weights dot with the activation quantised to Q8_0 blocks, F16
+// weights with an F16 activation, BF16 with BF16, F32 with F32.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -25,6 +26,8 @@ struct KernelTable {
   float (*dot_f32_f32)(const float* w, const float* x, int64_t n);
   float (*dot_f16_f32)(const uint16_t* w, const float* x, int64_t n);
   float (*dot_bf16_f32)(const uint16_t* w, const float* x, int64_t n);
+  float (*dot_f16_f16)(const uint16_t* w, const uint16_t* x, int64_t n);
+  float (*dot_bf16_bf16)(const uint16_t* w, const uint16_t* x, int64_t n);
   // y[0..n) += s · row[0..n): the sparse down projection adds whole neuron rows.
   void (*axpy_q4_0)(const BlockQ4_0* row, float s, float* y, int64_t n);
   void (*axpy_q8_0)(const BlockQ8_0* row, float s, float* y, int64_t n);

@@ -151,6 +151,28 @@ float dot_bf16_f32(const uint16_t* w, const float* x, int64_t n) {
   return sum;
 }
 
+float dot_f16_f16(const uint16_t* w, const uint16_t* x, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 wf = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + i)));
+    const __m256 xf = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i)));
+    acc = _mm256_fmadd_ps(wf, xf, acc);
+  }
+  float sum = hsum(acc);
+  for (; i < n; i++) sum += half(w[i]) * half(x[i]);
+  return sum;
+}
+
+float dot_bf16_bf16(const uint16_t* w, const uint16_t* x, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(bf16x8(w + i), bf16x8(x + i), acc);
+  float sum = hsum(acc);
+  for (; i < n; i++) sum += bf16_to_fp32(w[i]) * bf16_to_fp32(x[i]);
+  return sum;
+}
+
 void axpy_q4_0(const BlockQ4_0* row, float s, float* y, int64_t n) {
   for (int64_t b = 0; b < n / kQK4_0; b++) {
     const __m256 sd = _mm256_set1_ps(s * half(row[b].d));
@@ -202,7 +224,7 @@ void axpy_bf16(const uint16_t* row, float s, float* y, int64_t n) {
 }
 
 const KernelTable kAvx2 = {
-    "avx2", quantize_row_q8_0, dot_q4_0_q8_0, dot_q4_0_q8_0_x4, dot_q8_0_q8_0, dot_f32_f32, dot_f16_f32, dot_bf16_f32,
+    "avx2", quantize_row_q8_0, dot_q4_0_q8_0, dot_q4_0_q8_0_x4, dot_q8_0_q8_0, dot_f32_f32, dot_f16_f32, dot_bf16_f32, dot_f16_f16, dot_bf16_bf16,
     axpy_q4_0, axpy_q8_0, axpy_f32, axpy_f16, axpy_bf16,
 };
 

@@ -113,6 +113,26 @@ inline void axpy_i8x16(int8x16_t q, float sd, float* y) {
   for (int k = 0; k < 4; k++) vst1q_f32(y + 4 * k, vmlaq_n_f32(vld1q_f32(y + 4 * k), vcvtq_f32_s32(parts[k]), sd));
 }
 
+float dot_f16_f16(const uint16_t* w, const uint16_t* x, int64_t n) {
+  float32x4_t acc = vdupq_n_f32(0);
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    acc = vfmaq_f32(acc, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(w + i))), vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(x + i))));
+  }
+  float sum = vaddvq_f32(acc);
+  for (; i < n; i++) sum += half(w[i]) * half(x[i]);
+  return sum;
+}
+
+float dot_bf16_bf16(const uint16_t* w, const uint16_t* x, int64_t n) {
+  float32x4_t acc = vdupq_n_f32(0);
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) acc = vfmaq_f32(acc, bf16x4(w + i), bf16x4(x + i));
+  float sum = vaddvq_f32(acc);
+  for (; i < n; i++) sum += bf16_to_fp32(w[i]) * bf16_to_fp32(x[i]);
+  return sum;
+}
+
 void axpy_q4_0(const BlockQ4_0* row, float s, float* y, int64_t n) {
   for (int64_t b = 0; b < n / kQK4_0; b++) {
     const int8x16x2_t q = q4_0_bytes(row[b].qs);
@@ -149,7 +169,7 @@ void axpy_bf16(const uint16_t* row, float s, float* y, int64_t n) {
 }
 
 const KernelTable kNeon = {
-    "neon", quantize_row_q8_0, dot_q4_0_q8_0, dot_q4_0_q8_0_x4, dot_q8_0_q8_0, dot_f32_f32, dot_f16_f32, dot_bf16_f32,
+    "neon", quantize_row_q8_0, dot_q4_0_q8_0, dot_q4_0_q8_0_x4, dot_q8_0_q8_0, dot_f32_f32, dot_f16_f32, dot_bf16_f32, dot_f16_f16, dot_bf16_bf16,
     axpy_q4_0, axpy_q8_0, axpy_f32, axpy_f16, axpy_bf16,
 };
 

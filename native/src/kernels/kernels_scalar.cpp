@@ -64,6 +64,18 @@ float dot_bf16_f32(const uint16_t* w, const float* x, int64_t n) {
   return sum;
 }
 
+float dot_f16_f16(const uint16_t* w, const uint16_t* x, int64_t n) {
+  float sum = 0;
+  for (int64_t i = 0; i < n; i++) sum += fp16_to_fp32(w[i]) * fp16_to_fp32(x[i]);
+  return sum;
+}
+
+float dot_bf16_bf16(const uint16_t* w, const uint16_t* x, int64_t n) {
+  float sum = 0;
+  for (int64_t i = 0; i < n; i++) sum += bf16_to_fp32(w[i]) * bf16_to_fp32(x[i]);
+  return sum;
+}
+
 void axpy_q4_0(const BlockQ4_0* row, float s, float* y, int64_t n) {
   for (int64_t b = 0; b < n / kQK4_0; b++) {
     const float sd = s * fp16_to_fp32(row[b].d);
@@ -93,7 +105,7 @@ void axpy_bf16(const uint16_t* row, float s, float* y, int64_t n) {
 }
 
 const KernelTable kScalar = {
-    "scalar", quantize_row_q8_0, dot_q4_0_q8_0, dot_q4_0_q8_0_x4, dot_q8_0_q8_0, dot_f32_f32, dot_f16_f32, dot_bf16_f32,
+    "scalar", quantize_row_q8_0, dot_q4_0_q8_0, dot_q4_0_q8_0_x4, dot_q8_0_q8_0, dot_f32_f32, dot_f16_f32, dot_bf16_f32, dot_f16_f16, dot_bf16_bf16,
     axpy_q4_0, axpy_q8_0, axpy_f32, axpy_f16, axpy_bf16,
 };
 

@@ -159,14 +159,10 @@ void InferenceContext::moe_ffn_batch(int l, int32_t n) {
 
   // Gate and up: every gate row, and the up row only where relu(gate) > 0.
   const void* xq = ops::prepare_rows(lw.ffn_gate.type, b.xn.data(), n, E, b.prepared.data());
-  const size_t xstride = lw.ffn_gate.type == GgmlType::Q4_0 || lw.ffn_gate.type == GgmlType::Q8_0
-                             ? ops::prepared_row_bytes(E) : size_t(E) * sizeof(float);
+  const size_t xstride = ops::prepared_row_bytes(E);
   auto x_row = [&](int32_t t) { return static_cast<const uint8_t*>(xq) + size_t(t) * xstride; };
-  // The up matrices share the gate's activation format (both are the same type in every
-  // published file; the check keeps a mixed file correct).
-  const bool same_format = (lw.ffn_up.type == GgmlType::Q4_0 || lw.ffn_up.type == GgmlType::Q8_0) ==
-                           (lw.ffn_gate.type == GgmlType::Q4_0 || lw.ffn_gate.type == GgmlType::Q8_0);
-  if (!same_format) throw std::runtime_error("gate and up expert tensors need the same activation format");
+  // Up rows take the same prepared input as the gate rows: one type for both, which the
+  // model loader checks (every published file has it).
   std::vector<std::vector<const void*>> inputs(N);  // expert -> its tokens' activations
   for (int e : active) for (int32_t slot : routed[e]) inputs[e].push_back(x_row(slot / K));
   pool_.parallel_for(int64_t(active.size()) * F, [&](int64_t i0, int64_t i1, int) {
@@ -211,8 +207,7 @@ void InferenceContext::moe_ffn_batch(int l, int32_t n) {
   }
   // Upstream down (E rows of F per expert): dense against each (token, slot) activation.
   const void* aq = ops::prepare_rows(lw.ffn_down.type, b.act.data(), int64_t(n) * K, F, b.prepared.data());
-  const size_t astride = lw.ffn_down.type == GgmlType::Q4_0 || lw.ffn_down.type == GgmlType::Q8_0
-                             ? ops::prepared_row_bytes(F) : size_t(F) * sizeof(float);
+  const size_t astride = ops::prepared_row_bytes(F);
   std::vector<std::vector<const void*>> act_inputs(N);  // expert -> its slots' activations
   for (int e : active) {
     for (int32_t slot : routed[e]) act_inputs[e].push_back(static_cast<const uint8_t*>(aq) + size_t(slot) * astride);

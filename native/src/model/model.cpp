@@ -118,6 +118,9 @@ std::unique_ptr<Model> Model::load(const std::string& path) {
     lw.ffn_up = experts_view(map, tensor(b + "ffn_up_exps.weight"));
     lw.ffn_down = experts_view(map, tensor(b + "ffn_down_exps.weight"));
     lw.ffn_down_rows_are_neurons = model->transposed_down_;
+    if (lw.ffn_gate.type != lw.ffn_up.type) {
+      throw std::runtime_error(path + ": " + b + "ffn_gate_exps and ffn_up_exps have different types (not supported)");
+    }
     w.layers.push_back(lw);
   }
   return model;

@@ -14,14 +14,34 @@ namespace {
 
 using kernels::KernelTable;
 
-bool is_quantised(GgmlType t) { return t == GgmlType::Q4_0 || t == GgmlType::Q8_0; }
 
-// The activation in the format the weight type's dot product takes: Q8_0 blocks for the
-// quantised types, the floats themselves otherwise.
-const void* prepare(const KernelTable& k, GgmlType wtype, const float* x, int64_t n, uint8_t* scratch) {
-  if (!is_quantised(wtype)) return x;
-  k.quantize_row_q8_0(x, reinterpret_cast<BlockQ8_0*>(scratch), n);
-  return scratch;
+// An activation slot holds n floats' worth of bytes (n·4): room for the Q8_0 form at its
+// start and the F16/BF16 form after it, so one activation can be prepared for weights of
+// different types at once without the forms overwriting each other.
+size_t half_form_offset(int64_t n) { return (static_cast<size_t>(n / kQK8_0) * sizeof(BlockQ8_0) + 31) / 32 * 32; }
+
+// The activation in the format the weight type's dot product takes (see kernels.h).
+size_t prepared_stride(int64_t n);
+
+const void* prepare(const KernelTable& k, GgmlType wtype, const float* x, int64_t n, uint8_t* slot) {
+  switch (wtype) {
+    case GgmlType::Q4_0:
+    case GgmlType::Q8_0:
+      k.quantize_row_q8_0(x, reinterpret_cast<BlockQ8_0*>(slot), n);
+      return slot;
+    case GgmlType::F16: {
+      auto* h = reinterpret_cast<uint16_t*>(slot + half_form_offset(n));
+      for (int64_t i = 0; i < n; i++) h[i] = st::fp32_to_fp16(x[i]);
+      return h;
+    }
+    case GgmlType::BF16: {
+      auto* h = reinterpret_cast<uint16_t*>(slot + half_form_offset(n));
+      for (int64_t i = 0; i < n; i++) h[i] = st::fp32_to_bf16(x[i]);
+      return h;
+    }
+    default:
+      return x;
+  }
 }
 
 float dot(const KernelTable& k, GgmlType t, const uint8_t* row, const void* x, int64_t n) {
@@ -29,8 +49,8 @@ float dot(const KernelTable& k, GgmlType t, const uint8_t* row, const void* x, i
     case GgmlType::Q4_0: return k.dot_q4_0_q8_0(reinterpret_cast<const BlockQ4_0*>(row), static_cast<const BlockQ8_0*>(x), n);
     case GgmlType::Q8_0: return k.dot_q8_0_q8_0(reinterpret_cast<const BlockQ8_0*>(row), static_cast<const BlockQ8_0*>(x), n);
     case GgmlType::F32: return k.dot_f32_f32(reinterpret_cast<const float*>(row), static_cast<const float*>(x), n);
-    case GgmlType::F16: return k.dot_f16_f32(reinterpret_cast<const uint16_t*>(row), static_cast<const float*>(x), n);
-    case GgmlType::BF16: return k.dot_bf16_f32(reinterpret_cast<const uint16_t*>(row), static_cast<const float*>(x), n);
+    case GgmlType::F16: return k.dot_f16_f16(reinterpret_cast<const uint16_t*>(row), static_cast<const uint16_t*>(x), n);
+    case GgmlType::BF16: return k.dot_bf16_bf16(reinterpret_cast<const uint16_t*>(row), static_cast<const uint16_t*>(x), n);
     default: throw std::logic_error("no dot product for this weight type");
   }
 }
@@ -53,7 +73,8 @@ size_t row_prefix_bytes(GgmlType t, int64_t cols) {
   return static_cast<size_t>(cols / tr.block_elems) * tr.block_bytes;
 }
 
-// Room for n activations either as floats or as Q8_0 blocks (floats are always larger).
+// One activation slot: n floats' worth of bytes, which holds any prepared form (and is the
+// row stride of unprepared F32 rows too, so every form has the same stride).
 size_t prepared_stride(int64_t n) { return static_cast<size_t>(n) * sizeof(float); }
 
 }  // namespace
@@ -79,23 +100,22 @@ void matvec(const WeightMatrix& w, const float* x, float* y, uint8_t* prepared, 
 void matvec3(const WeightMatrix& a, const WeightMatrix& b, const WeightMatrix& c, const float* x, float* ya, float* yb,
              float* yc, uint8_t* prepared, ThreadPool& pool) {
   const KernelTable& k = kernels::active();
-  // One prepared copy per distinct format: all three share the input.
-  uint8_t* q8 = prepared;
-  const bool any_quant = is_quantised(a.type) || is_quantised(b.type) || is_quantised(c.type);
-  if (any_quant) k.quantize_row_q8_0(x, reinterpret_cast<BlockQ8_0*>(q8), a.cols);
-  auto input = [&](const WeightMatrix& m) -> const void* { return is_quantised(m.type) ? static_cast<const void*>(q8) : x; };
+  // All three share the input: prepared once per weight type (the forms do not overlap).
+  const void* xa = prepare(k, a.type, x, a.cols, prepared);
+  const void* xb = b.type == a.type ? xa : prepare(k, b.type, x, b.cols, prepared);
+  const void* xc = c.type == a.type ? xa : c.type == b.type ? xb : prepare(k, c.type, x, c.cols, prepared);
   const int64_t total = a.rows + b.rows + c.rows;
   // The three row ranges are laid end to end; each thread takes its slice of each.
   pool.parallel_for(total, [&](int64_t r0, int64_t r1, int) {
     const int64_t ab = a.rows + b.rows;
-    if (r0 < a.rows) dot_rows(k, a, r0, std::min(r1, a.rows), input(a), ya + r0);
+    if (r0 < a.rows) dot_rows(k, a, r0, std::min(r1, a.rows), xa, ya + r0);
     if (r1 > a.rows && r0 < ab) {
       const int64_t b0 = std::max(r0, a.rows) - a.rows;
-      dot_rows(k, b, b0, std::min(r1, ab) - a.rows, input(b), yb + b0);
+      dot_rows(k, b, b0, std::min(r1, ab) - a.rows, xb, yb + b0);
     }
     if (r1 > ab) {
       const int64_t c0 = std::max(r0, ab) - ab;
-      dot_rows(k, c, c0, r1 - ab, input(c), yc + c0);
+      dot_rows(k, c, c0, r1 - ab, xc, yc + c0);
     }
   }, 16);
 }
@@ -103,11 +123,9 @@ void matvec3(const WeightMatrix& a, const WeightMatrix& b, const WeightMatrix& c
 void sparse_reglu(const ExpertMatrices& gate, const ExpertMatrices& up, const int32_t* experts, int k_used,
                   const float* x, float* act, float* /*up_scratch*/, uint8_t* prepared, ThreadPool& pool) {
   const KernelTable& k = kernels::active();
-  // Gate and up share the input; quantise it once if either needs it.
-  const bool quant = is_quantised(gate.type) || is_quantised(up.type);
-  if (quant) k.quantize_row_q8_0(x, reinterpret_cast<BlockQ8_0*>(prepared), gate.cols);
-  const void* xg = is_quantised(gate.type) ? static_cast<const void*>(prepared) : x;
-  const void* xu = is_quantised(up.type) ? static_cast<const void*>(prepared) : x;
+  // Gate and up share the input, prepared once per weight type.
+  const void* xg = prepare(k, gate.type, x, gate.cols, prepared);
+  const void* xu = up.type == gate.type ? xg : prepare(k, up.type, x, up.cols, prepared);
   const int64_t F = gate.rows;
   // Work in groups of four neurons so the gate rows go through the four-row kernel.
   const int64_t groups = (F + 3) / 4;
@@ -149,17 +167,15 @@ void expert_down(const ExpertMatrices& down, bool rows_are_neurons, const int32_
     return;
   }
   // Upstream layout: E rows of F per expert, dense against each expert's activation.
-  const bool quant = is_quantised(down.type);
   const size_t stride = prepared_stride(n_ff);
-  for (int j = 0; j < k_used; j++) {
-    if (quant) k.quantize_row_q8_0(act + j * n_ff, reinterpret_cast<BlockQ8_0*>(prepared + j * stride), n_ff);
-  }
+  const void* xs[256];
+  for (int j = 0; j < k_used; j++) xs[j] = prepare(k, down.type, act + j * n_ff, n_ff, prepared + j * stride);
   pool.parallel_for(down.rows, [&](int64_t r0, int64_t r1, int) {
     float part[64];
     std::fill(y + r0, y + r1, 0.0f);
     for (int j = 0; j < k_used; j++) {
       const WeightMatrix d = down.expert(experts[j]);
-      const void* xp = quant ? static_cast<const void*>(prepared + j * stride) : act + j * n_ff;
+      const void* xp = xs[j];
       for (int64_t c0 = r0; c0 < r1; c0 += 64) {
         const int64_t c1 = std::min(r1, c0 + 64);
         dot_rows(k, d, c0, c1, xp, part);
@@ -172,11 +188,14 @@ void expert_down(const ExpertMatrices& down, bool rows_are_neurons, const int32_
 size_t prepared_row_bytes(int64_t n) { return prepared_stride(n); }
 
 const void* prepare_rows(GgmlType type, const float* x, int64_t n_tokens, int64_t n, uint8_t* prepared) {
-  if (!is_quantised(type)) return x;
   const KernelTable& k = kernels::active();
   const size_t stride = prepared_stride(n);
-  for (int64_t t = 0; t < n_tokens; t++) k.quantize_row_q8_0(x + t * n, reinterpret_cast<BlockQ8_0*>(prepared + t * stride), n);
-  return prepared;
+  const void* first = nullptr;
+  for (int64_t t = 0; t < n_tokens; t++) {
+    const void* p = prepare(k, type, x + t * n, n, prepared + t * stride);
+    if (t == 0) first = p;
+  }
+  return first;
 }
 
 float dot_row(const WeightMatrix& w, int64_t row, const void* prepared_x) {
@@ -201,10 +220,9 @@ void axpy_row(const WeightMatrix& w, int64_t row, int64_t c0, float s, float* y,
 
 void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, uint8_t* prepared, ThreadPool& pool) {
   const KernelTable& k = kernels::active();
-  const bool quant = is_quantised(w.type);
-  prepare_rows(w.type, x, n_tokens, w.cols, prepared);
-  const size_t stride = quant ? prepared_stride(w.cols) : static_cast<size_t>(w.cols) * sizeof(float);
-  const uint8_t* base = quant ? prepared : reinterpret_cast<const uint8_t*>(x);
+  // Row t of the prepared input is `stride` bytes after row t−1, whatever the form.
+  const auto* base = static_cast<const uint8_t*>(prepare_rows(w.type, x, n_tokens, w.cols, prepared));
+  const size_t stride = prepared_stride(w.cols);
   (void)k;
   std::vector<const void*> xs(n_tokens);
   for (int64_t t = 0; t < n_tokens; t++) xs[t] = base + t * stride;

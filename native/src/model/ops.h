@@ -40,8 +40,9 @@ void expert_down(const ExpertMatrices& down, bool rows_are_neurons, const int32_
 // row is read once for all T tokens. `prepared` holds prepared_bytes(T·w.cols).
 void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, uint8_t* prepared, ThreadPool& pool);
 
-// Converts T activation rows of n floats into the dot-product format of `type` (in place in
-// `prepared`, row stride prepared_row_bytes(n)); returns a pointer to row t via prepared_row.
+// Converts T activation rows of n floats into the dot-product format of `type` (in
+// `prepared`); returns row 0, and row t is t·prepared_row_bytes(n) bytes further, whatever
+// the format.
 const void* prepare_rows(GgmlType type, const float* x, int64_t n_tokens, int64_t n, uint8_t* prepared);
 size_t prepared_row_bytes(int64_t n);
 

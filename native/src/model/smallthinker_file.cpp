@@ -75,7 +75,8 @@ const gguf::TensorInfo* expect(const SmallThinkerFile& m, const std::string& nam
 SmallThinkerFile SmallThinkerFile::open(const std::string& path) { return check(gguf::GgufFile::open(path)); }
 
 SmallThinkerFile SmallThinkerFile::check(gguf::GgufFile file) {
-  SmallThinkerFile m{std::move(file)};
+  SmallThinkerFile m;
+  m.gguf = std::move(file);
   const gguf::GgufFile& f = m.gguf;
   const Value* arch = f.find("general.architecture");
   if (!arch) fail(f, "missing 'general.architecture' (not a model file?)");
