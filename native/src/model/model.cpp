@@ -5,9 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
@@ -17,35 +15,12 @@ namespace st {
 // kernel under pressure (the memory-budget mode replaces this with explicit reads).
 class MappedFile {
  public:
-  explicit MappedFile(const std::string& path, bool resident) {
+  explicit MappedFile(const std::string& path) {
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0) throw std::runtime_error(path + ": cannot open: " + std::strerror(errno));
     struct stat st {};
     if (::fstat(fd_, &st) != 0) throw std::runtime_error(path + ": cannot stat: " + std::strerror(errno));
     size_ = static_cast<size_t>(st.st_size);
-    if (resident) {
-      // Anonymous memory backed by transparent huge pages: streaming ~0.5 GB of weights per
-      // token through 4 KiB page-cache pages costs a TLB miss every 4 KiB.
-      void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (p == MAP_FAILED) throw std::runtime_error(path + ": cannot allocate " + std::to_string(size_) + " bytes");
-#ifdef MADV_HUGEPAGE
-      ::madvise(p, size_, MADV_HUGEPAGE);
-#endif
-      auto* dst = static_cast<uint8_t*>(p);
-      size_t done = 0;
-      while (done < size_) {
-        const ssize_t r = ::pread(fd_, dst + done, std::min<size_t>(size_ - done, 64u << 20), static_cast<off_t>(done));
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) {
-          ::munmap(p, size_);
-          throw std::runtime_error(path + ": read failed: " + (r < 0 ? std::strerror(errno) : "unexpected end of file"));
-        }
-        done += static_cast<size_t>(r);
-      }
-      ::mprotect(p, size_, PROT_READ);
-      data_ = dst;
-      return;
-    }
     void* p = ::mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd_, 0);
     if (p == MAP_FAILED) throw std::runtime_error(path + ": cannot map: " + std::strerror(errno));
     data_ = static_cast<const uint8_t*>(p);
@@ -89,8 +64,7 @@ static ExpertMatrices experts_view(const MappedFile& map, const gguf::TensorInfo
 std::unique_ptr<Model> Model::load(const std::string& path) {
   SmallThinkerFile file = SmallThinkerFile::open(path);  // validates every tensor first
   std::unique_ptr<Model> model(new Model());
-  const char* mode = std::getenv("SMALLTHINKER_WEIGHTS");
-  model->mapping_ = std::make_unique<MappedFile>(path, mode && std::string(mode) == "resident");
+  model->mapping_ = std::make_unique<MappedFile>(path);
   const MappedFile& map = *model->mapping_;
   if (map.size() != file.gguf.file_size()) throw std::runtime_error(path + ": the file changed while loading");
   model->hparams_ = file.hparams;
