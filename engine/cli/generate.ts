@@ -148,6 +148,8 @@ export function runBench(addon: NativeAddon, args: ParsedArgs, write: (s: string
     prefill_tokens_per_s: promptTokens / ((t1 - t0) / 1000),
     decode_tokens_per_s: (genTokens - 1) / ((t2 - t1) / 1000),
     peak_rss_bytes: addon.peakRssBytes(),
+    // Without a memory budget every expert is in the mapped file: there is no expert cache,
+    // so nothing is hit, missed or read (the budgeted mode will report its counters here).
     expert_cache: { hits: 0, misses: 0, bytes_read: 0, stall_ms: 0 },
     threads: session.info.threads,
     isa: session.info.isa,

@@ -29,7 +29,6 @@ InferenceContext::InferenceContext(const Model& model, int32_t n_ctx, KvType kv_
   ffn_out_.resize(E);
   scores_.resize(static_cast<size_t>(hp_.n_head) * n_ctx);
   gate_.resize(K * F);
-  up_.resize(K * F);
   selected_.resize(K);
   expert_weight_.resize(K);
   for (int i = 0; i < hp_.head_dim / 2; i++) {
@@ -42,8 +41,7 @@ InferenceContext::InferenceContext(const Model& model, int32_t n_ctx, KvType kv_
 
 size_t InferenceContext::scratch_bytes() const {
   return sizeof(float) * (x_.size() + xn_.size() + q_.size() + k_.size() + v_.size() + attn_out_.size() +
-                          proj_.size() + router_.size() + ffn_out_.size() + scores_.size() + gate_.size() +
-                          up_.size()) +
+                          proj_.size() + router_.size() + ffn_out_.size() + scores_.size() + gate_.size()) +
          x_prepared_.size();
 }
 
@@ -195,8 +193,7 @@ void InferenceContext::moe_ffn(int l) {
 
   // ReGLU with exact ReLU sparsity: every gate row is needed, but the up row (and the down
   // column) of a neuron whose relu(gate) is 0 contributes nothing and is never read.
-  ops::sparse_reglu(lw.ffn_gate, lw.ffn_up, selected_.data(), K, xn_.data(), gate_.data(), up_.data(),
-                    x_prepared_.data(), pool_);
+  ops::sparse_reglu(lw.ffn_gate, lw.ffn_up, selected_.data(), K, xn_.data(), gate_.data(), x_prepared_.data(), pool_);
   // gate_ now holds relu(gate)·up per selected expert (0 for inactive neurons).
   ops::expert_down(lw.ffn_down, lw.ffn_down_rows_are_neurons, selected_.data(), expert_weight_.data(), K,
                    gate_.data(), F, ffn_out_.data(), x_prepared_.data(), pool_);

@@ -47,7 +47,7 @@ class InferenceContext {
   // Scratch, sized once: nothing is allocated per token.
   std::vector<float> x_, xn_, q_, k_, v_, attn_out_, proj_, router_, ffn_out_;
   std::vector<float> scores_;       // n_head · n_ctx attention scores
-  std::vector<float> gate_, up_;    // n_expert_used · n_ff: per selected expert
+  std::vector<float> gate_;         // n_expert_used · n_ff: relu(gate)·up per selected expert
   std::vector<float> partial_;      // per-thread partial sums for the down projection
   std::vector<int32_t> selected_;   // chosen experts
   std::vector<float> expert_weight_;

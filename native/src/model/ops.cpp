@@ -121,7 +121,7 @@ void matvec3(const WeightMatrix& a, const WeightMatrix& b, const WeightMatrix& c
 }
 
 void sparse_reglu(const ExpertMatrices& gate, const ExpertMatrices& up, const int32_t* experts, int k_used,
-                  const float* x, float* act, float* /*up_scratch*/, uint8_t* prepared, ThreadPool& pool) {
+                  const float* x, float* act, uint8_t* prepared, ThreadPool& pool) {
   const KernelTable& k = kernels::active();
   // Gate and up share the input, prepared once per weight type.
   const void* xg = prepare(k, gate.type, x, gate.cols, prepared);

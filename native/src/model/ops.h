@@ -27,9 +27,9 @@ void matvec3(const WeightMatrix& a, const WeightMatrix& b, const WeightMatrix& c
              float* yb, float* yc, uint8_t* prepared, ThreadPool& pool);
 
 // For each selected expert j: g = Gate_e·x; for neurons with g > 0 only, u = Up_e[i]·x;
-// act[j·F + i] = relu(g_i)·u_i (0 where the neuron is inactive). `up` is scratch.
+// act[j·F + i] = relu(g_i)·u_i (0 where the neuron is inactive).
 void sparse_reglu(const ExpertMatrices& gate, const ExpertMatrices& up, const int32_t* experts, int k,
-                  const float* x, float* act, float* up_scratch, uint8_t* prepared, ThreadPool& pool);
+                  const float* x, float* act, uint8_t* prepared, ThreadPool& pool);
 
 // y = Σ_j weight_j · Down_e(act_j). With `rows_are_neurons` (transposed layout, F rows of E)
 // only the rows of active neurons are read; otherwise Down_e is E rows of F (dense).
