@@ -3,7 +3,7 @@
 // failed build, prints the one thing that is missing plus the tail of the log.
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { writeFileSync, mkdirSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -41,10 +41,18 @@ const nodePrefix = path.resolve(path.dirname(process.execPath), '..');
 const nodedirArgs = !process.env.npm_config_nodedir && existsSync(path.join(nodePrefix, 'include', 'node', 'node_api.h'))
   ? [`--nodedir=${nodePrefix}`] : [];
 
+// --incremental (used by `npm test`): rebuild only what changed, unless the set of source
+// files changed since the last configure (binding.gyp lists them when it is configured).
+const sourcesNow = spawnSync(process.execPath, [path.join(here, 'gyp-sources.js'), 'main'], { encoding: 'utf8' }).stdout +
+  spawnSync(process.execPath, [path.join(here, 'gyp-sources.js'), 'avx2'], { encoding: 'utf8' }).stdout;
+const stamp = path.join(here, 'build', 'sources.stamp');
+const incremental = process.argv.includes('--incremental') && existsSync(path.join(here, 'build', 'Makefile')) &&
+  existsSync(stamp) && readFileSync(stamp, 'utf8') === sourcesNow;
+
 const logDir = path.join(here, 'build');
 const logFile = path.join(logDir, 'build.log');
 const started = Date.now();
-const r = spawnSync(process.execPath, [gyp, 'rebuild', '--directory', here, '--jobs', 'max', ...nodedirArgs], {
+const r = spawnSync(process.execPath, [gyp, incremental ? 'build' : 'rebuild', '--directory', here, '--jobs', 'max', ...nodedirArgs], {
   encoding: 'utf8',
   maxBuffer: 64 * 1024 * 1024,
 });
@@ -61,4 +69,5 @@ if (r.status !== 0) {
     `Full log: ${logFile}`,
   ]);
 }
+writeFileSync(stamp, sourcesNow);
 console.log(`smallthinker: native engine built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
