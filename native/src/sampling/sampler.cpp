@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <unordered_set>
 
 namespace st {
 
@@ -25,11 +24,15 @@ void Sampler::accept(int32_t token) {
 
 int32_t Sampler::sample(const float* logits, int32_t n_vocab) {
   const bool penalise = params_.repeat_penalty != 1.0f && !recent_.empty();
-  std::unordered_set<int32_t> penalised;
-  if (penalise) penalised.insert(recent_.begin(), recent_.end());
+  if (penalise) {
+    penalised_.assign(recent_.begin(), recent_.end());
+    std::sort(penalised_.begin(), penalised_.end());
+  }
   auto adjusted = [&](int32_t id) {
     float l = logits[id];
-    if (penalise && penalised.count(id)) l = l > 0 ? l / params_.repeat_penalty : l * params_.repeat_penalty;
+    if (penalise && std::binary_search(penalised_.begin(), penalised_.end(), id)) {
+      l = l > 0 ? l / params_.repeat_penalty : l * params_.repeat_penalty;
+    }
     return l;
   };
 
@@ -58,7 +61,8 @@ int32_t Sampler::sample(const float* logits, int32_t n_vocab) {
   candidates_.resize(keep);
 
   // Softmax at the temperature, in double for stable cumulative sums.
-  std::vector<double> probs(keep);
+  std::vector<double>& probs = probs_;
+  probs.assign(keep, 0.0);
   const double inv_t = 1.0 / params_.temperature;
   const double max_l = candidates_[0].first;
   double sum = 0;

@@ -36,7 +36,10 @@ class Sampler {
   SamplerParams params_;
   uint64_t rng_state_;
   std::deque<int32_t> recent_;
-  std::vector<std::pair<float, int32_t>> candidates_;  // reused scratch: (logit, id)
+  // Scratch reused across calls, so sampling a token allocates nothing once warm.
+  std::vector<std::pair<float, int32_t>> candidates_;  // (logit, id)
+  std::vector<double> probs_;
+  std::vector<int32_t> penalised_;                     // sorted copy of recent_
 };
 
 }  // namespace st
