@@ -14,15 +14,15 @@ namespace {
 
 using kernels::KernelTable;
 
+// One activation slot: n floats' worth of bytes, which holds any prepared form (and is the
+// row stride of unprepared F32 rows too, so every form has the same stride).
+size_t prepared_stride(int64_t n) { return static_cast<size_t>(n) * sizeof(float); }
 
-// An activation slot holds n floats' worth of bytes (n·4): room for the Q8_0 form at its
-// start and the F16/BF16 form after it, so one activation can be prepared for weights of
-// different types at once without the forms overwriting each other.
+// Inside a slot the Q8_0 form sits at the start and the F16/BF16 form after it, so one
+// activation can be prepared for weights of different types at once.
 size_t half_form_offset(int64_t n) { return (static_cast<size_t>(n / kQK8_0) * sizeof(BlockQ8_0) + 31) / 32 * 32; }
 
 // The activation in the format the weight type's dot product takes (see kernels.h).
-size_t prepared_stride(int64_t n);
-
 const void* prepare(const KernelTable& k, GgmlType wtype, const float* x, int64_t n, uint8_t* slot) {
   switch (wtype) {
     case GgmlType::Q4_0:
@@ -72,10 +72,6 @@ size_t row_prefix_bytes(GgmlType t, int64_t cols) {
   const GgmlTypeTraits tr = ggml_type_traits(static_cast<uint32_t>(t));
   return static_cast<size_t>(cols / tr.block_elems) * tr.block_bytes;
 }
-
-// One activation slot: n floats' worth of bytes, which holds any prepared form (and is the
-// row stride of unprepared F32 rows too, so every form has the same stride).
-size_t prepared_stride(int64_t n) { return static_cast<size_t>(n) * sizeof(float); }
 
 }  // namespace
 
@@ -127,21 +123,15 @@ void sparse_reglu(const ExpertMatrices& gate, const ExpertMatrices& up, const in
   const void* xg = prepare(k, gate.type, x, gate.cols, prepared);
   const void* xu = up.type == gate.type ? xg : prepare(k, up.type, x, up.cols, prepared);
   const int64_t F = gate.rows;
-  // Work in groups of four neurons so the gate rows go through the four-row kernel.
-  const int64_t groups = (F + 3) / 4;
-  pool.parallel_for(static_cast<int64_t>(k_used) * groups, [&](int64_t i0, int64_t i1, int) {
-    float g[4];
+  pool.parallel_for(static_cast<int64_t>(k_used) * F, [&](int64_t i0, int64_t i1, int) {
     for (int64_t i = i0; i < i1; i++) {
-      const int64_t j = i / groups, n0 = (i % groups) * 4, n1 = std::min(F, n0 + 4);
+      const int64_t j = i / F, neuron = i % F;
       const WeightMatrix gm = gate.expert(experts[j]), um = up.expert(experts[j]);
-      dot_rows(k, gm, n0, n1, xg, g);
-      for (int64_t neuron = n0; neuron < n1; neuron++) {
-        const float gv = g[neuron - n0];
-        // relu(gate) == 0: the up row is never read.
-        act[j * F + neuron] = gv > 0.0f ? gv * dot(k, um.type, um.row(neuron), xu, um.cols) : 0.0f;
-      }
+      const float gv = dot(k, gm.type, gm.row(neuron), xg, gm.cols);
+      // relu(gate) == 0: the up row is never read.
+      act[i] = gv > 0.0f ? gv * dot(k, um.type, um.row(neuron), xu, um.cols) : 0.0f;
     }
-  }, 2);
+  }, 8);
 }
 
 void expert_down(const ExpertMatrices& down, bool rows_are_neurons, const int32_t* experts, const float* weights,
@@ -171,16 +161,13 @@ void expert_down(const ExpertMatrices& down, bool rows_are_neurons, const int32_
   const void* xs[256];
   for (int j = 0; j < k_used; j++) xs[j] = prepare(k, down.type, act + j * n_ff, n_ff, prepared + j * stride);
   pool.parallel_for(down.rows, [&](int64_t r0, int64_t r1, int) {
-    float part[64];
-    std::fill(y + r0, y + r1, 0.0f);
-    for (int j = 0; j < k_used; j++) {
-      const WeightMatrix d = down.expert(experts[j]);
-      const void* xp = xs[j];
-      for (int64_t c0 = r0; c0 < r1; c0 += 64) {
-        const int64_t c1 = std::min(r1, c0 + 64);
-        dot_rows(k, d, c0, c1, xp, part);
-        for (int64_t r = c0; r < c1; r++) y[r] += weights[j] * part[r - c0];
+    for (int64_t r = r0; r < r1; r++) {
+      float sum = 0.0f;
+      for (int j = 0; j < k_used; j++) {
+        const WeightMatrix d = down.expert(experts[j]);
+        sum += weights[j] * dot(k, d.type, d.row(r), xs[j], n_ff);
       }
+      y[r] = sum;
     }
   }, 16);
 }
@@ -219,11 +206,9 @@ void axpy_row(const WeightMatrix& w, int64_t row, int64_t c0, float s, float* y,
 }
 
 void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, uint8_t* prepared, ThreadPool& pool) {
-  const KernelTable& k = kernels::active();
   // Row t of the prepared input is `stride` bytes after row t−1, whatever the form.
   const auto* base = static_cast<const uint8_t*>(prepare_rows(w.type, x, n_tokens, w.cols, prepared));
   const size_t stride = prepared_stride(w.cols);
-  (void)k;
   std::vector<const void*> xs(n_tokens);
   for (int64_t t = 0; t < n_tokens; t++) xs[t] = base + t * stride;
   pool.parallel_for(w.rows, [&](int64_t r0, int64_t r1, int) {
