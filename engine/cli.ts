@@ -17,13 +17,15 @@ commands:
   bench --model M [--prompt-tokens 512] [--gen-tokens 64] [--json]
                              measure prefill and decode speed
 
-common options: --threads N (default: physical cores), --context N, --memory-budget MIB, --json`;
+common options: --threads N (default: physical cores), --context N, --kv-type f16|q8_0|f32,
+                --allow-context-overflow, --json`;
 
 const COMMON_OPTIONS: Record<string, OptionKind> = {
   model: 'string',
   threads: 'number',
   context: 'number',
   'memory-budget': 'number',
+  'kv-type': 'string',
   json: 'flag',
   help: 'flag',
   'allow-context-overflow': 'flag',

@@ -21,8 +21,8 @@ export interface SessionOptions {
   /** Context length in tokens; absent: the model's. More than the model's is an error unless allowed. */
   context?: number;
   allowContextOverflow?: boolean;
-  /** KV cache element type: 'f16' (default) or 'f32' (exactness checks). */
-  kvType?: 'f16' | 'f32';
+  /** KV cache element type: 'f16' (default), 'q8_0' (half the memory) or 'f32' (exactness checks). */
+  kvType?: 'f16' | 'q8_0' | 'f32';
 }
 
 export interface SessionInfo {

@@ -50,6 +50,12 @@ describe('smallthinker CLI', function () {
     }
   });
 
+  it('takes a Q8_0 KV cache on request', () => {
+    const r = run('generate', '--model', model, '--prompt', 'x', '--max-tokens', '4', '--kv-type', 'q8_0', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(run('bench', '--model', model, '--kv-type', 'q4').stderr, /--kv-type must be f16, q8_0 or f32/);
+  });
+
   it('bench --json reports speeds, memory and the expert-cache counters', () => {
     const out = JSON.parse(run('bench', '--model', model, '--prompt-tokens', '16', '--gen-tokens', '4', '--json').stdout);
     assert.ok(out.prefill_tokens_per_s > 0 && out.decode_tokens_per_s > 0 && out.peak_rss_bytes > 0);

@@ -8,6 +8,7 @@ export interface SessionArgs {
   model: string;
   threads: number;
   context?: number;
+  kvType?: 'f16' | 'q8_0' | 'f32';
 }
 
 export function sessionArgs(args: ParsedArgs): SessionArgs {
@@ -17,11 +18,13 @@ export function sessionArgs(args: ParsedArgs): SessionArgs {
   if (((args.options.get('memory-budget') as number | undefined) ?? 0) > 0) {
     throw new UsageError('--memory-budget is not supported by this build yet (only 0, no bound)');
   }
-  return { model, threads: (args.options.get('threads') as number | undefined) ?? 0, context };
+  const kvType = args.options.get('kv-type') as string | undefined;
+  if (kvType !== undefined && !['f16', 'q8_0', 'f32'].includes(kvType)) throw new UsageError('--kv-type must be f16, q8_0 or f32');
+  return { model, threads: (args.options.get('threads') as number | undefined) ?? 0, context, kvType: kvType as SessionArgs['kvType'] };
 }
 
 function openSession(addon: NativeAddon, s: SessionArgs, allowOverflow: boolean): NativeSession {
-  return addon.createSession(s.model, { threads: s.threads, context: s.context, allowContextOverflow: allowOverflow });
+  return addon.createSession(s.model, { threads: s.threads, context: s.context, kvType: s.kvType, allowContextOverflow: allowOverflow });
 }
 
 function readPrompt(args: ParsedArgs): string {

@@ -99,7 +99,8 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
       if (kv.IsString()) {
         const std::string k = kv.As<Napi::String>().Utf8Value();
         if (k == "f32") kv_type = KvType::F32;
-        else if (k != "f16") throw Napi::TypeError::New(env, "kvType must be 'f16' or 'f32'");
+        else if (k == "q8_0") kv_type = KvType::Q8_0;
+        else if (k != "f16") throw Napi::TypeError::New(env, "kvType must be 'f16', 'q8_0' or 'f32'");
       }
     }
     if (threads < 0 || threads > 256) throw Napi::RangeError::New(env, "threads must be between 0 (auto) and 256");
@@ -117,7 +118,11 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     }
     if (context > (1 << 24)) throw Napi::RangeError::New(env, "context is too large");
     pool_ = std::make_unique<ThreadPool>(threads > 0 ? threads : default_thread_count());
-    ctx_ = std::make_unique<InferenceContext>(*model_, static_cast<int32_t>(context), kv_type, *pool_);
+    try {
+      ctx_ = std::make_unique<InferenceContext>(*model_, static_cast<int32_t>(context), kv_type, *pool_);
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(env, e.what());
+    }
   }
 
  private:

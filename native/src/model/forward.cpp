@@ -36,6 +36,7 @@ InferenceContext::InferenceContext(const Model& model, int32_t n_ctx, KvType kv_
   }
   rope_cos_.resize(rope_inv_freq_.size());
   rope_sin_.resize(rope_inv_freq_.size());
+  query_scratch_.resize(size_t(pool.size()) * hp_.head_dim * sizeof(float));
   x_prepared_.resize(ops::prepared_bytes(std::max<int64_t>(std::max(E, Q), K * F)));
 }
 
@@ -119,31 +120,25 @@ void InferenceContext::attention(int l, int32_t pos) {
     for (int h = 0; h < H; h++) ops::rope_neox(q_.data() + h * hd, hd, rope_cos_.data(), rope_sin_.data());
     for (int h = 0; h < KVH; h++) ops::rope_neox(k_.data() + h * hd, hd, rope_cos_.data(), rope_sin_.data());
   }
-  const bool f32_cache = kv_.type() == KvType::F32;
-  if (f32_cache) {
-    std::copy(k_.begin(), k_.end(), reinterpret_cast<float*>(kv_.key(l, pos)));
-    std::copy(v_.begin(), v_.end(), reinterpret_cast<float*>(kv_.value(l, pos)));
-  } else {
-    ops::fp32_to_fp16(k_.data(), reinterpret_cast<uint16_t*>(kv_.key(l, pos)), KVH * hd);
-    ops::fp32_to_fp16(v_.data(), reinterpret_cast<uint16_t*>(kv_.value(l, pos)), KVH * hd);
-  }
-  const size_t head_bytes = static_cast<size_t>(hd) * (f32_cache ? 4 : 2);
+  const KvRowFormat& kv = kv_.format();
+  kv.encode(k_.data(), kv_.key(l, pos));
+  kv.encode(v_.data(), kv_.value(l, pos));
 
   // Causal GQA over the visible window: query head h reads KV head h / (H / KVH).
   const int32_t first = kv_.first_visible(l, pos);
   const int32_t n_keys = pos - first + 1;
   const int group = H / KVH;
+  const size_t head_bytes = kv.head_bytes();
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  pool_.parallel_for(H, [&](int64_t h_begin, int64_t h_end, int) {
+  pool_.parallel_for(H, [&](int64_t h_begin, int64_t h_end, int worker) {
+    uint8_t* q_scratch = query_scratch_.data() + size_t(worker) * hd * sizeof(float);
     for (int64_t h = h_begin; h < h_end; h++) {
-      const int kvh = static_cast<int>(h) / group;
-      const float* qh = q_.data() + h * hd;
+      const size_t kv_offset = static_cast<size_t>(h / group) * head_bytes;
+      const void* qh = kv.prepare_query(q_.data() + h * hd, q_scratch);
       float* sc = scores_.data() + h * kv_.n_ctx();
       float max_s = -INFINITY;
       for (int32_t t = 0; t < n_keys; t++) {
-        const uint8_t* kr = kv_.key(l, first + t) + kvh * head_bytes;
-        sc[t] = (f32_cache ? ops::dot_f32(qh, reinterpret_cast<const float*>(kr), hd)
-                           : ops::dot_f32_f16(qh, reinterpret_cast<const uint16_t*>(kr), hd)) * scale;
+        sc[t] = kv.dot(kv_.key(l, first + t) + kv_offset, qh) * scale;
         max_s = std::max(max_s, sc[t]);
       }
       float sum = 0;
@@ -151,11 +146,7 @@ void InferenceContext::attention(int l, int32_t pos) {
       const float inv = 1.0f / sum;
       float* out = attn_out_.data() + h * hd;
       std::fill(out, out + hd, 0.0f);
-      for (int32_t t = 0; t < n_keys; t++) {
-        const uint8_t* vr = kv_.value(l, first + t) + kvh * head_bytes;
-        if (f32_cache) ops::axpy_f32(sc[t] * inv, reinterpret_cast<const float*>(vr), out, hd);
-        else ops::axpy_f16(sc[t] * inv, reinterpret_cast<const uint16_t*>(vr), out, hd);
-      }
+      for (int32_t t = 0; t < n_keys; t++) kv.add(kv_.value(l, first + t) + kv_offset, sc[t] * inv, out);
     }
   });
   ops::matvec(lw.attn_output, attn_out_.data(), proj_.data(), x_prepared_.data(), pool_);

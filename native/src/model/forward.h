@@ -52,11 +52,13 @@ class InferenceContext {
   std::vector<int32_t> selected_;   // chosen experts
   std::vector<float> expert_weight_;
   std::vector<uint8_t> x_prepared_;
+  std::vector<uint8_t> query_scratch_;     // per worker: one query head in the cache's dot format
   // Batch scratch (kMaxBatch rows each), sized on first use.
   struct Batch {
     std::vector<float> x, xn, q, k, v, attn_out, proj, router, act, ffn_out, weights, scores, rope_cos, rope_sin;
     std::vector<int32_t> selected;
     std::vector<uint8_t> prepared;
+    std::vector<uint8_t> k_rows, v_rows;  // the batch's keys and values in the cache's format
   } batch_;
   void ensure_batch_scratch();
 

@@ -3,9 +3,9 @@
 // what makes prefill fast. Attention stays causal token by token within the batch.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "forward.h"
-#include "kernels/fp16.h"
 #include "ops.h"
 #include "runtime/thread_pool.h"
 
@@ -32,6 +32,8 @@ void InferenceContext::ensure_batch_scratch() {
   b.rope_cos.resize(B * rope_inv_freq_.size());
   b.rope_sin.resize(B * rope_inv_freq_.size());
   b.prepared.resize(ops::prepared_bytes(int64_t(B) * std::max({E, Q, K * F})));
+  b.k_rows.resize(B * kv_.format().row_bytes());
+  b.v_rows.resize(B * kv_.format().row_bytes());
 }
 
 void InferenceContext::forward_batch(const int32_t* tokens, int32_t n, int32_t pos0, float* logits_out, bool all_logits) {
@@ -71,48 +73,39 @@ void InferenceContext::attention_batch(int l, int32_t n, int32_t pos0) {
   ops::matmul(lw.attn_q, b.xn.data(), n, b.q.data(), b.prepared.data(), pool_);
   ops::matmul(lw.attn_k, b.xn.data(), n, b.k.data(), b.prepared.data(), pool_);
   ops::matmul(lw.attn_v, b.xn.data(), n, b.v.data(), b.prepared.data(), pool_);
-  const bool f32_cache = kv_.type() == KvType::F32;
-  for (int32_t t = 0; t < n; t++) {
-    if (hp_.layer_uses_rope(l)) {
-      const float* c = &b.rope_cos[t * half];
-      const float* s = &b.rope_sin[t * half];
-      for (int h = 0; h < H; h++) ops::rope_neox(&b.q[t * QW + h * hd], hd, c, s);
-      for (int h = 0; h < KVH; h++) ops::rope_neox(&b.k[t * KVW + h * hd], hd, c, s);
-    }
-    // In-batch keys and values carry the cache's rounding, so batched and token-by-token
-    // evaluation see the same numbers.
-    if (!f32_cache) {
-      for (size_t i = 0; i < KVW; i++) {
-        b.k[t * KVW + i] = fp16_to_fp32(fp32_to_fp16(b.k[t * KVW + i]));
-        b.v[t * KVW + i] = fp16_to_fp32(fp32_to_fp16(b.v[t * KVW + i]));
-      }
-    }
+  for (int32_t t = 0; t < n && hp_.layer_uses_rope(l); t++) {
+    const float* c = &b.rope_cos[t * half];
+    const float* s = &b.rope_sin[t * half];
+    for (int h = 0; h < H; h++) ops::rope_neox(&b.q[t * QW + h * hd], hd, c, s);
+    for (int h = 0; h < KVH; h++) ops::rope_neox(&b.k[t * KVW + h * hd], hd, c, s);
   }
-  // Queries read older positions from the cache and in-batch ones from the batch buffers;
-  // the batch is written to the cache only afterwards, so the sliding-window ring never
-  // overwrites a key an earlier query of this batch still needs.
-  const size_t head_bytes = size_t(hd) * (f32_cache ? 4 : 2);
+  // The batch's keys and values are staged in the cache's own format, so in-batch positions
+  // read exactly what token-by-token evaluation would read from the cache. Queries read older
+  // positions from the cache and in-batch ones from the staging rows; the batch goes into the
+  // cache only afterwards, so the sliding-window ring never overwrites a key an earlier query
+  // of this batch still needs.
+  const KvRowFormat& kv = kv_.format();
+  const size_t row_bytes = kv.row_bytes(), head_bytes = kv.head_bytes();
+  for (int32_t t = 0; t < n; t++) {
+    kv.encode(&b.k[t * KVW], b.k_rows.data() + t * row_bytes);
+    kv.encode(&b.v[t * KVW], b.v_rows.data() + t * row_bytes);
+  }
+  auto key_row = [&](int32_t p) { return p >= pos0 ? b.k_rows.data() + size_t(p - pos0) * row_bytes : kv_.key(l, p); };
+  auto value_row = [&](int32_t p) { return p >= pos0 ? b.v_rows.data() + size_t(p - pos0) * row_bytes : kv_.value(l, p); };
   const int group = H / KVH;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   pool_.parallel_for(int64_t(n) * H, [&](int64_t i0, int64_t i1, int worker) {
     float* sc = b.scores.data() + size_t(worker) * kv_.n_ctx();
+    uint8_t* q_scratch = query_scratch_.data() + size_t(worker) * hd * sizeof(float);
     for (int64_t i = i0; i < i1; i++) {
       const int32_t t = static_cast<int32_t>(i / H);
-      const int h = static_cast<int>(i % H), kvh = h / group;
+      const int h = static_cast<int>(i % H);
+      const size_t kv_offset = static_cast<size_t>(h / group) * head_bytes;
       const int32_t pos = pos0 + t, first = kv_.first_visible(l, pos), n_keys = pos - first + 1;
-      const float* qh = &b.q[t * QW + h * hd];
+      const void* qh = kv.prepare_query(&b.q[t * QW + h * hd], q_scratch);
       float max_s = -INFINITY;
       for (int32_t j = 0; j < n_keys; j++) {
-        const int32_t p = first + j;
-        float s;
-        if (p >= pos0) {
-          s = ops::dot_f32(qh, &b.k[(p - pos0) * KVW + kvh * hd], hd);
-        } else {
-          const uint8_t* kr = kv_.key(l, p) + kvh * head_bytes;
-          s = f32_cache ? ops::dot_f32(qh, reinterpret_cast<const float*>(kr), hd)
-                        : ops::dot_f32_f16(qh, reinterpret_cast<const uint16_t*>(kr), hd);
-        }
-        sc[j] = s * scale;
+        sc[j] = kv.dot(key_row(first + j) + kv_offset, qh) * scale;
         max_s = std::max(max_s, sc[j]);
       }
       float sum = 0;
@@ -120,26 +113,12 @@ void InferenceContext::attention_batch(int l, int32_t n, int32_t pos0) {
       const float inv = 1.0f / sum;
       float* out = &b.attn_out[t * QW + h * hd];
       std::fill(out, out + hd, 0.0f);
-      for (int32_t j = 0; j < n_keys; j++) {
-        const int32_t p = first + j;
-        if (p >= pos0) {
-          ops::axpy_f32(sc[j] * inv, &b.v[(p - pos0) * KVW + kvh * hd], out, hd);
-        } else {
-          const uint8_t* vr = kv_.value(l, p) + kvh * head_bytes;
-          if (f32_cache) ops::axpy_f32(sc[j] * inv, reinterpret_cast<const float*>(vr), out, hd);
-          else ops::axpy_f16(sc[j] * inv, reinterpret_cast<const uint16_t*>(vr), out, hd);
-        }
-      }
+      for (int32_t j = 0; j < n_keys; j++) kv.add(value_row(first + j) + kv_offset, sc[j] * inv, out);
     }
   });
   for (int32_t t = 0; t < n; t++) {
-    if (f32_cache) {
-      std::copy_n(&b.k[t * KVW], KVW, reinterpret_cast<float*>(kv_.key(l, pos0 + t)));
-      std::copy_n(&b.v[t * KVW], KVW, reinterpret_cast<float*>(kv_.value(l, pos0 + t)));
-    } else {
-      ops::fp32_to_fp16(&b.k[t * KVW], reinterpret_cast<uint16_t*>(kv_.key(l, pos0 + t)), KVW);
-      ops::fp32_to_fp16(&b.v[t * KVW], reinterpret_cast<uint16_t*>(kv_.value(l, pos0 + t)), KVW);
-    }
+    std::memcpy(kv_.key(l, pos0 + t), b.k_rows.data() + t * row_bytes, row_bytes);
+    std::memcpy(kv_.value(l, pos0 + t), b.v_rows.data() + t * row_bytes, row_bytes);
   }
   ops::matmul(lw.attn_output, b.attn_out.data(), n, b.proj.data(), b.prepared.data(), pool_);
 }

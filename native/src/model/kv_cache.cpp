@@ -1,6 +1,11 @@
 #include "kv_cache.h"
 
 #include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+#include "kernels/fp16.h"
+#include "kernels/kernels.h"
 
 namespace st {
 
@@ -8,17 +13,65 @@ static int32_t layer_capacity(const SmallThinkerHParams& hp, int layer, int32_t 
   return hp.layer_is_swa(layer) ? std::min(n_ctx, hp.sliding_window) : n_ctx;
 }
 
-static size_t element_bytes(KvType t) { return t == KvType::F32 ? 4 : 2; }
+size_t KvRowFormat::head_bytes() const {
+  switch (type) {
+    case KvType::F32: return static_cast<size_t>(head_dim) * 4;
+    case KvType::F16: return static_cast<size_t>(head_dim) * 2;
+    case KvType::Q8_0: return static_cast<size_t>(head_dim / kQK8_0) * sizeof(BlockQ8_0);
+  }
+  return 0;
+}
+
+void KvRowFormat::encode(const float* x, uint8_t* row) const {
+  const int64_t n = static_cast<int64_t>(n_heads) * head_dim;
+  switch (type) {
+    case KvType::F32: std::memcpy(row, x, n * sizeof(float)); return;
+    case KvType::F16: {
+      auto* h = reinterpret_cast<uint16_t*>(row);
+      for (int64_t i = 0; i < n; i++) h[i] = fp32_to_fp16(x[i]);
+      return;
+    }
+    case KvType::Q8_0: kernels::active().quantize_row_q8_0(x, reinterpret_cast<BlockQ8_0*>(row), n); return;
+  }
+}
+
+const void* KvRowFormat::prepare_query(const float* q, uint8_t* scratch) const {
+  if (type != KvType::Q8_0) return q;
+  kernels::active().quantize_row_q8_0(q, reinterpret_cast<BlockQ8_0*>(scratch), head_dim);
+  return scratch;
+}
+
+float KvRowFormat::dot(const uint8_t* head, const void* q) const {
+  const kernels::KernelTable& k = kernels::active();
+  switch (type) {
+    case KvType::F32: return k.dot_f32_f32(reinterpret_cast<const float*>(head), static_cast<const float*>(q), head_dim);
+    case KvType::F16: return k.dot_f16_f32(reinterpret_cast<const uint16_t*>(head), static_cast<const float*>(q), head_dim);
+    case KvType::Q8_0: return k.dot_q8_0_q8_0(reinterpret_cast<const BlockQ8_0*>(head), static_cast<const BlockQ8_0*>(q), head_dim);
+  }
+  return 0;
+}
+
+void KvRowFormat::add(const uint8_t* head, float s, float* out) const {
+  const kernels::KernelTable& k = kernels::active();
+  switch (type) {
+    case KvType::F32: k.axpy_f32(reinterpret_cast<const float*>(head), s, out, head_dim); return;
+    case KvType::F16: k.axpy_f16(reinterpret_cast<const uint16_t*>(head), s, out, head_dim); return;
+    case KvType::Q8_0: k.axpy_q8_0(reinterpret_cast<const BlockQ8_0*>(head), s, out, head_dim); return;
+  }
+}
 
 size_t KvCache::bytes_for(const SmallThinkerHParams& hp, int32_t n_ctx, KvType type) {
   size_t total = 0;
-  const size_t row = static_cast<size_t>(hp.n_head_kv) * hp.head_dim * element_bytes(type);
+  const size_t row = KvRowFormat{type, hp.n_head_kv, hp.head_dim}.row_bytes();
   for (int l = 0; l < hp.n_layer; l++) total += 2 * row * layer_capacity(hp, l, n_ctx);
   return total;
 }
 
 KvCache::KvCache(const SmallThinkerHParams& hp, int32_t n_ctx, KvType type)
-    : n_ctx_(n_ctx), type_(type), row_bytes_(static_cast<size_t>(hp.n_head_kv) * hp.head_dim * element_bytes(type)) {
+    : n_ctx_(n_ctx), format_{type, hp.n_head_kv, hp.head_dim}, row_bytes_(format_.row_bytes()) {
+  if (type == KvType::Q8_0 && hp.head_dim % kQK8_0 != 0) {
+    throw std::invalid_argument("a Q8_0 KV cache needs a head dimension that is a multiple of 32");
+  }
   for (int l = 0; l < hp.n_layer; l++) {
     const int32_t cap = layer_capacity(hp, l, n_ctx);
     window_.push_back(hp.layer_is_swa(l) ? hp.sliding_window : 0);

@@ -1,6 +1,6 @@
 // The attention KV cache, bounded by construction: global layers hold up to n_ctx positions,
 // sliding-window layers a ring of at most `window` positions (SPEC §2: 4096). Stored as F16
-// by default; F32 for exactness checks against the float64 reference.
+// by default; Q8_0 to halve it again; F32 for exactness checks against the float64 reference.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -10,7 +10,25 @@
 
 namespace st {
 
-enum class KvType { F16, F32 };
+enum class KvType { F16, F32, Q8_0 };
+
+// How one cached row (n_heads heads of head_dim values) is stored and read: the single place
+// that knows the element type, used for cache rows and for the staged rows of a prefill batch.
+struct KvRowFormat {
+  KvType type = KvType::F16;
+  int n_heads = 0;
+  int head_dim = 0;
+
+  size_t head_bytes() const;
+  size_t row_bytes() const { return head_bytes() * static_cast<size_t>(n_heads); }
+  // Stores n_heads·head_dim floats in this format.
+  void encode(const float* x, uint8_t* row) const;
+  // The query head in the form dot() takes (Q8_0 blocks for a Q8_0 cache, as llama.cpp);
+  // `scratch` holds head_dim floats.
+  const void* prepare_query(const float* q, uint8_t* scratch) const;
+  float dot(const uint8_t* head, const void* prepared_query) const;
+  void add(const uint8_t* head, float s, float* out) const;  // out += s·value head
+};
 
 class KvCache {
  public:
@@ -21,7 +39,8 @@ class KvCache {
   uint8_t* value(int layer, int32_t pos) { return slot(v_[layer], layer, pos); }
   const uint8_t* key(int layer, int32_t pos) const { return const_cast<KvCache*>(this)->key(layer, pos); }
   const uint8_t* value(int layer, int32_t pos) const { return const_cast<KvCache*>(this)->value(layer, pos); }
-  KvType type() const { return type_; }
+  KvType type() const { return format_.type; }
+  const KvRowFormat& format() const { return format_; }
 
   // Oldest position a query at `pos` may attend to in `layer`.
   int32_t first_visible(int layer, int32_t pos) const {
@@ -41,7 +60,7 @@ class KvCache {
   }
 
   int32_t n_ctx_;
-  KvType type_;
+  KvRowFormat format_;
   size_t row_bytes_;
   size_t bytes_ = 0;
   std::vector<int32_t> window_;    // 0 for global layers
