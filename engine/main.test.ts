@@ -1,31 +1,62 @@
-// The engine child process answers JSON-RPC on stdio and reports bad input as errors.
+// The engine child process (dist/engine.js, started as the extension starts it) on a generated
+// model: loading with progress, completions that reuse the document's KV state, streamed
+// chat, cancellation, a burst of superseding requests, and bad or hostile input.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fork, type ChildProcess } from 'node:child_process';
-import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
-import { EngineErrorCodes, InspectRequest, ShutdownRequest } from './protocol';
+import {
+  CancellationTokenSource, createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection,
+} from 'vscode-jsonrpc/node';
+import {
+  ChatDeltaNotification, ChatRequest, CompletionRequest, EngineErrorCodes, InspectRequest, LoadModelRequest,
+  LoadProgressNotification, ShutdownRequest, StatsRequest, TokenizeRequest, type CompletionParams, type LoadProgressParams,
+} from './protocol';
+import { ensureModel } from '../test/generator/index';
 
 const engineBundle = path.resolve(__dirname, '..', 'dist', 'engine.js');
 
 const started: ChildProcess[] = [];
 
-function startEngine(): { child: ChildProcess; connection: MessageConnection } {
+function startEngine(): { child: ChildProcess; connection: MessageConnection; stderr: () => string } {
   // execArgv: [] so the engine runs as shipped (plain node on the bundle), not under tsx.
   const child = fork(engineBundle, [], { stdio: ['pipe', 'pipe', 'pipe', 'ipc'], execArgv: [] });
   started.push(child);
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
   const connection = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
   connection.listen();
-  return { child, connection };
+  return { child, connection, stderr: () => err };
 }
 
-describe('engine process (dist/engine.js)', () => {
+const errorCode = (code: number) => (err: { code: number }) => err.code === code;
+
+const code = `export function fibonacci(n: number): number {
+  if (n < 2) return n;
+  return fibonacci(n - 1) + fibonacci(n - 2);
+}
+
+export function factorial(n: number): number {
+`;
+
+function completion(prefix: string, extra: Partial<CompletionParams> = {}): CompletionParams {
+  return { documentId: 'file:///src/math.ts', prefix, suffix: '\n}\n', languageId: 'typescript', filePath: 'src/math.ts', maxTokens: 8, ...extra };
+}
+
+describe('engine process (dist/engine.js)', function () {
+  this.timeout(120_000);
+  let model: string;
+
+  before(async () => {
+    model = await ensureModel({ preset: 'tiny', type: 'q4_0', vocab: 'qwen' });
+  });
+
   afterEach(() => {
     for (const c of started.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
   });
 
   it('answers inspect of a missing file with a clear InvalidModel error, then shuts down cleanly', async () => {
     const { child, connection } = startEngine();
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     await assert.rejects(
       connection.sendRequest(InspectRequest, { modelPath: '/nonexistent/model.gguf' }),
       (err: { code: number; message: string }) => err.code === EngineErrorCodes.InvalidModel && /nonexistent\/model\.gguf/.test(err.message),
@@ -35,12 +66,178 @@ describe('engine process (dist/engine.js)', () => {
     connection.dispose();
   });
 
-  it('rejects a request with wrong parameter types instead of crashing', async () => {
-    const { child, connection } = startEngine();
-    await assert.rejects(connection.sendRequest(InspectRequest.method, { modelPath: 42 }), /modelPath: string/);
+  it('loads a model with progress notifications and reports its memory plan', async () => {
+    const { connection } = startEngine();
+    const stages: LoadProgressParams['stage'][] = [];
+    connection.onNotification(LoadProgressNotification, (p) => {
+      stages.push(p.stage);
+    });
+    const info = await connection.sendRequest(LoadModelRequest, { modelPath: model, threads: 2 });
+    assert.deepEqual(stages, ['validating', 'loading', 'ready']);
+    assert.equal(info.chatTemplate, 'file');
+    assert.equal(info.completionFormat, 'spm');
+    assert.ok(info.memory.weightsBytes > 0 && info.memory.chatSlotKvBytes > 0);
+    assert.ok(info.memory.kvBudgetBytes >= info.memory.chatSlotKvBytes);
+    await assert.rejects(connection.sendRequest(LoadModelRequest, { modelPath: '/nope.gguf' }), errorCode(EngineErrorCodes.InvalidModel));
+  });
+
+  it('completes code, and the next keystroke reuses the document\'s KV state', async () => {
+    const { connection } = startEngine();
+    await connection.sendRequest(LoadModelRequest, { modelPath: model, threads: 2 });
+    const first = await connection.sendRequest(CompletionRequest, completion(code));
+    assert.equal(typeof first.text, 'string');
+    assert.ok(['eog', 'length', 'stop', 'lines'].includes(first.stopReason));
+    assert.equal(first.timings.reusedTokens, 0);
+    const second = await connection.sendRequest(CompletionRequest, completion(code + '  if'));
+    assert.ok(second.timings.reusedTokens > first.timings.promptTokens - 5, `reused ${second.timings.reusedTokens}`);
+    assert.ok(second.timings.promptTokens <= 4, `evaluated ${second.timings.promptTokens} new tokens`);
+    // Another document gets its own slot.
+    const other = await connection.sendRequest(CompletionRequest, completion(code, { documentId: 'file:///b.ts' }));
+    assert.equal(other.timings.reusedTokens, 0);
+    const stats = await connection.sendRequest(StatsRequest);
+    assert.deepEqual(stats.slots.map((s) => s.key).sort(), ['completion:file:///b.ts', 'completion:file:///src/math.ts']);
+    assert.ok(stats.memory.kvCacheBytes <= stats.memory.kvBudgetBytes);
+    assert.equal(stats.requests.completed >= 3, true);
+  });
+
+  it('stops a completion at a stop string and at the line limit', async () => {
+    const { connection } = startEngine();
+    await connection.sendRequest(LoadModelRequest, { modelPath: model, threads: 2 });
+    const free = await connection.sendRequest(CompletionRequest, completion(code, { maxTokens: 24, temperature: 0 }));
+    if (free.text.length >= 2) {
+      const stop = free.text.slice(1, 2);
+      const cut = await connection.sendRequest(CompletionRequest, completion(code, { maxTokens: 24, stop: [stop] }));
+      assert.equal(cut.text, free.text.slice(0, free.text.indexOf(stop)));
+      assert.equal(cut.stopReason, 'stop');
+    }
+    const oneLine = await connection.sendRequest(CompletionRequest, completion(code, { maxTokens: 24, maxLines: 1 }));
+    assert.ok(!oneLine.text.includes('\n'));
+  });
+
+  it('streams a chat answer as deltas that add up to the result, and reuses earlier turns', async () => {
+    const { connection } = startEngine();
+    await connection.sendRequest(LoadModelRequest, { modelPath: model, threads: 2 });
+    let streamed = '';
+    connection.onNotification(ChatDeltaNotification, (d) => {
+      if (d.chatId === 'c1') streamed += d.text;
+    });
+    const messages = [{ role: 'user' as const, content: 'What does fibonacci(10) return?' }];
+    const answer = await connection.sendRequest(ChatRequest, { chatId: 'c1', messages, maxTokens: 24, temperature: 0 });
+    assert.equal(streamed, answer.text);
+    assert.ok(answer.timings.generatedTokens > 0);
+    const next = await connection.sendRequest(ChatRequest, {
+      chatId: 'c1', maxTokens: 8, temperature: 0,
+      messages: [...messages, { role: 'assistant', content: answer.text }, { role: 'user', content: 'And 11?' }],
+    });
+    assert.ok(next.timings.reusedTokens >= answer.timings.promptTokens - 2, `reused ${next.timings.reusedTokens}`);
+  });
+
+  it('cancels a running chat within 100 ms and stays usable', async () => {
+    const { connection } = startEngine();
+    await connection.sendRequest(LoadModelRequest, { modelPath: model, threads: 2 });
+    const source = new CancellationTokenSource();
+    let firstDelta: () => void = () => {};
+    const gotDelta = new Promise<void>((r) => (firstDelta = r));
+    connection.onNotification(ChatDeltaNotification, () => firstDelta());
+    const t = { cancelled: 0 };
+    const running = connection.sendRequest(ChatRequest, {
+      chatId: 'long', maxTokens: 4000, temperature: 1, messages: [{ role: 'user', content: 'Write a long story.' }],
+    }, source.token).catch((err) => {
+      t.cancelled = performance.now();
+      return err;
+    });
+    await gotDelta;
+    const t0 = performance.now();
+    source.cancel();
+    const err = await running;
+    assert.equal(err.code, EngineErrorCodes.RequestCancelled);
+    assert.ok(t.cancelled - t0 < 100, `the reply came ${(t.cancelled - t0).toFixed(0)} ms after the cancel`);
+    const after = await connection.sendRequest(CompletionRequest, completion(code));
+    assert.equal(typeof after.text, 'string');
+  });
+
+  (process.env.SMALLTHINKER_SLOW ? it : it.skip)('cancels within 100 ms on the 4b shape, in decode and in a long prefill', async () => {
+    const big = await ensureModel({ preset: '4b', type: 'q4_0', vocab: 'qwen' });
+    const { connection } = startEngine();
+    await connection.sendRequest(LoadModelRequest, { modelPath: big, threads: 2 });
+    const cancelAfter = async (chatId: string, content: string, waitForDelta: boolean) => {
+      const source = new CancellationTokenSource();
+      let replied = 0;
+      const running = connection.sendRequest(ChatRequest, { chatId, maxTokens: 4000, temperature: 1, messages: [{ role: 'user', content }] },
+        source.token).catch((err) => {
+        replied = performance.now();
+        return err;
+      });
+      if (waitForDelta) await new Promise<void>((r) => connection.onNotification(ChatDeltaNotification, () => r()));
+      else await new Promise((r) => setTimeout(r, 1500));
+      const t0 = performance.now();
+      source.cancel();
+      assert.equal((await running).code, EngineErrorCodes.RequestCancelled);
+      return replied - t0;
+    };
+    const decode = await cancelAfter('a', 'Tell me a story.', true);
+    const prefill = await cancelAfter('b', code.repeat(40), false);
+    console.log(`      4b: reply ${decode.toFixed(0)} ms after a cancel in decode, ${prefill.toFixed(0)} ms in prefill`);
+    assert.ok(decode < 100 && prefill < 100, `decode ${decode} ms, prefill ${prefill} ms`);
+  });
+
+  it('settles 200 rapid-fire completions, each cancelling the one before, with stable memory', async () => {
+    const { connection } = startEngine();
+    await connection.sendRequest(LoadModelRequest, { modelPath: model, threads: 2 });
+    const burst = async () => {
+      const outcomes: Promise<unknown>[] = [];
+      let previous: CancellationTokenSource | undefined;
+      for (let i = 0; i < 200; i++) {
+        previous?.cancel();
+        previous = new CancellationTokenSource();
+        outcomes.push(connection.sendRequest(CompletionRequest, completion(code + 'x'.repeat(i % 17)), previous.token).then(
+          () => 'ok', (err) => err.code));
+        if (i % 10 === 0) await new Promise((r) => setTimeout(r, 1));
+      }
+      return Promise.all(outcomes);
+    };
+    await burst();  // warm: allocations that stay
+    const before = (await connection.sendRequest(StatsRequest)).memory.rssBytes;
+    const settled = await burst();
+    const after = (await connection.sendRequest(StatsRequest)).memory.rssBytes;
+    assert.equal(settled.length, 200);
+    assert.ok(settled.every((s) => s === 'ok' || s === EngineErrorCodes.RequestCancelled || s === EngineErrorCodes.Superseded), String(settled));
+    assert.equal(settled[199], 'ok', 'the last request completes');
+    assert.ok(after < before * 1.05, `RSS ${before} -> ${after}`);
+    const stats = await connection.sendRequest(StatsRequest);
+    assert.equal(stats.queue.queued, 0);
+    assert.equal(stats.queue.running, 0);
+  });
+
+  it('answers bad requests with JSON-RPC errors and survives malformed and fuzzed messages', async () => {
+    const { child, connection, stderr } = startEngine();
+    await assert.rejects(connection.sendRequest(CompletionRequest, completion(code)), errorCode(EngineErrorCodes.NoModel));
+    await assert.rejects(connection.sendRequest(InspectRequest.method, { modelPath: 42 }), /modelPath must be a string/);
     await assert.rejects(connection.sendRequest('no/such/method', {}), /Unhandled method/);
-    await connection.sendRequest(ShutdownRequest);
-    connection.dispose();
-    child.kill();
+    await connection.sendRequest(LoadModelRequest, { modelPath: model, threads: 2, maxPromptTokens: 256 });
+    await assert.rejects(connection.sendRequest(CompletionRequest.method, { ...completion(code), maxTokens: 'ten' }), /maxTokens must be a number/);
+    await assert.rejects(connection.sendRequest(CompletionRequest.method, [1, 2, 3]), errorCode(EngineErrorCodes.InvalidParams));
+    await assert.rejects(connection.sendRequest(ChatRequest.method, { chatId: 'x', maxTokens: 4, messages: [{ role: 'robot', content: '' }] }),
+      /role must be system, user or assistant/);
+    await assert.rejects(connection.sendRequest(ChatRequest, { chatId: 'x', maxTokens: 4, messages: [{ role: 'user', content: 'word '.repeat(2000) }] }),
+      errorCode(EngineErrorCodes.PromptTooLong));
+    await assert.rejects(connection.sendRequest(TokenizeRequest, { text: 'y'.repeat(1 << 20) }), errorCode(EngineErrorCodes.PromptTooLong));
+
+    // Malformed frames straight onto the engine's stdin: broken JSON, wrong shapes, random bytes.
+    const frame = (body: string | Buffer) => {
+      const b = Buffer.isBuffer(body) ? body : Buffer.from(body);
+      child.stdin!.write(Buffer.concat([Buffer.from(`Content-Length: ${b.length}\r\n\r\n`), b]));
+    };
+    frame('{"jsonrpc":"2.0","id":9001,"method":');
+    frame('[]');
+    frame('{"jsonrpc":"2.0","id":9002,"method":"smallthinker/complete","params":null}');
+    frame('{"jsonrpc":"2.0","id":9003,"method":"smallthinker/chat","params":{"chatId":{},"messages":"no"}}');
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const pieces = ['{', '}', '"jsonrpc":"2.0"', '"id":', '1', '"method":', '"smallthinker/complete"', '"params":', '[', ']', ',', 'null', '"x"', '\u0000', '\uffff'];
+    for (let i = 0; i < 200; i++) frame(Array.from({ length: 1 + Math.floor(rand() * 12) }, () => pieces[Math.floor(rand() * pieces.length)]).join(''));
+    const ok = await connection.sendRequest(TokenizeRequest, { text: 'still alive' });
+    assert.ok(ok.tokens.length > 0);
+    assert.equal(child.exitCode, null, stderr());
   });
 });

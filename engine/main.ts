@@ -1,8 +1,9 @@
 // The engine child process: a JSON-RPC server on stdio. It is the only process besides the
 // CLI that loads the native addon, so a crash in native code never takes the editor down.
-import { createMessageConnection, ResponseError, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
-import { EngineErrorCodes, InspectRequest, ShutdownRequest } from './protocol';
+import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import { ShutdownRequest } from './protocol';
 import { loadNativeAddon } from './native-addon';
+import { EngineServer } from './server';
 
 const connection = createMessageConnection(
   new StreamMessageReader(process.stdin),
@@ -13,16 +14,7 @@ const connection = createMessageConnection(
 console.log = console.error;
 console.info = console.error;
 
-connection.onRequest(InspectRequest, (params) => {
-  if (typeof params?.modelPath !== 'string') {
-    throw new ResponseError(-32602, 'inspect needs { modelPath: string }');
-  }
-  try {
-    return loadNativeAddon().inspect(params.modelPath);
-  } catch (err) {
-    throw new ResponseError(EngineErrorCodes.InvalidModel, err instanceof Error ? err.message : String(err));
-  }
-});
+new EngineServer(connection, loadNativeAddon).register();
 
 connection.onRequest(ShutdownRequest, () => {
   // Let the reply flush, then leave by letting the event loop drain (an explicit exit could
@@ -34,5 +26,7 @@ connection.onRequest(ShutdownRequest, () => {
   });
 });
 
+// A malformed message is reported and skipped; the connection stays up.
+connection.onError(([error]) => process.stderr.write(`engine: bad message: ${error.message}\n`));
 connection.onClose(() => process.exit(0));
 connection.listen();

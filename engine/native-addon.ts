@@ -65,6 +65,51 @@ export interface NativeSession {
   /** Forgets everything: the next token is at position 0. */
   reset(): void;
   createSampler(params: SamplerParams): NativeSampler;
+  /**
+   * Another KV cache on the same weights and threads (context defaults to the session's).
+   * Only one of a session's slots (or the session itself) computes at a time.
+   */
+  createSlot(options?: { context?: number }): NativeSlot;
+  /** The KV cache bytes a slot of this context would take. */
+  slotKvCacheBytes(context: number): number;
+}
+
+export interface GenerateOptions {
+  /** Evaluated first, at positions nPast.. (at least one token when maxTokens > 0). */
+  prompt: Int32Array;
+  /** Tokens already in the slot that the repetition penalty should count. */
+  history?: number[];
+  sampling?: SamplerParams;
+  /** 0: only evaluate the prompt (warm the slot). */
+  maxTokens: number;
+  /** Sampling one of these ends the generation; it is not returned. */
+  stopIds?: number[];
+}
+
+export interface GenerateResult {
+  tokens: number[];
+  stopReason: 'eog' | 'length' | 'context' | 'cancelled';
+  promptTokens: number;
+  promptMs: number;
+  generateMs: number;
+  /** Positions in the slot afterwards (the last generated token is not evaluated). */
+  nPast: number;
+}
+
+/** One KV cache whose generation runs on a native thread and can be cancelled. */
+export interface NativeSlot {
+  readonly nPast: number;
+  readonly nCtx: number;
+  readonly kvCacheBytes: number;
+  readonly busy: boolean;
+  /** Keeps the first n positions; false when the sliding-window rings cannot (reset instead). */
+  rewind(n: number): boolean;
+  reset(): void;
+  /** Streams each sampled token to onToken; cancel() ends it within one token step. */
+  generate(options: GenerateOptions, onToken?: (token: number) => void): Promise<GenerateResult>;
+  cancel(): void;
+  /** Frees the KV cache now (not at garbage collection); the slot is unusable afterwards. */
+  release(): void;
 }
 
 export interface StreamingDecoder {

@@ -1,7 +1,11 @@
 // The JSON-RPC 2.0 protocol between the extension host (src/) and the engine process
 // (engine/), typed once and used by both ends. Transport: the child's stdio, framed by
 // vscode-jsonrpc. The extension imports this file for types and request objects only.
-import { RequestType, RequestType0 } from 'vscode-jsonrpc';
+//
+// Cancellation is JSON-RPC's own `$/cancelRequest` (vscode-jsonrpc sends it when the client's
+// CancellationToken fires): the engine stops the native work within one token step and answers
+// the request with RequestCancelled.
+import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import type { InspectReport } from './native-addon';
 
 export type { InspectReport };
@@ -12,10 +16,179 @@ export interface InspectParams {
 
 export const InspectRequest = new RequestType<InspectParams, InspectReport, void>('smallthinker/inspect');
 
+// ---------------------------------------------------------------------------------------------
+// Loading a model
+
+export interface LoadModelParams {
+  modelPath: string;
+  /** Compute threads; 0 or absent: the physical cores. */
+  threads?: number;
+  /** Context of a chat slot in tokens (completion slots use at most 4096); absent: 8192 or the model's, if smaller. */
+  contextLength?: number;
+  /** Longest prompt a request may send, in tokens (the oversize-prompt cap); absent: the chat context. */
+  maxPromptTokens?: number;
+  /** Bound on all slots' KV caches together, in MiB; absent: room for 4 slots. */
+  kvBudgetMiB?: number;
+}
+
+/** What the engine holds and how it plans memory, in bytes. */
+export interface MemoryPlan {
+  weightsBytes: number;
+  scratchBytes: number;
+  /** KV cache of one completion slot and of one chat slot. */
+  completionSlotKvBytes: number;
+  chatSlotKvBytes: number;
+  /** All slots' KV caches together stay under this; the least recently used slot goes first. */
+  kvBudgetBytes: number;
+}
+
+export interface ModelInfo {
+  modelPath: string;
+  name: string;
+  nVocab: number;
+  nCtxTrain: number;
+  chatContext: number;
+  completionContext: number;
+  maxPromptTokens: number;
+  threads: number;
+  isa: string;
+  flavour: string;
+  /** 'file' when the model's own chat template renders chats, 'chatml' for the fallback. */
+  chatTemplate: 'file' | 'chatml';
+  /** 'spm' when the vocabulary has fill-in-the-middle tokens, else 'prefix-only'. */
+  completionFormat: 'spm' | 'prefix-only';
+  memory: MemoryPlan;
+}
+
+export const LoadModelRequest = new RequestType<LoadModelParams, ModelInfo, void>('smallthinker/loadModel');
+
+export interface LoadProgressParams {
+  stage: 'validating' | 'loading' | 'ready';
+  message: string;
+}
+export const LoadProgressNotification = new NotificationType<LoadProgressParams>('smallthinker/loadProgress');
+
+// ---------------------------------------------------------------------------------------------
+// Generation
+
+export interface Timings {
+  promptTokens: number;
+  /** Prompt tokens whose KV state was reused from the slot instead of evaluated. */
+  reusedTokens: number;
+  generatedTokens: number;
+  promptMs: number;
+  generateMs: number;
+  /** Generated tokens after the first over the time they took (SPEC §5); 0 with fewer than 2. */
+  decodeTokensPerSecond: number;
+}
+
+export type StopReason = 'eog' | 'length' | 'context' | 'stop' | 'lines';
+
+export interface CompletionParams {
+  /** Identifies the document: its slot keeps the KV state between keystrokes. */
+  documentId: string;
+  prefix: string;
+  suffix: string;
+  languageId: string;
+  filePath: string;
+  maxTokens: number;
+  /** Stop strings (not returned); the end-of-generation tokens always stop. */
+  stop?: string[];
+  /** Stop after this many complete lines. */
+  maxLines?: number;
+  temperature?: number;
+}
+
+export interface CompletionResult {
+  text: string;
+  stopReason: StopReason;
+  timings: Timings;
+}
+
+export const CompletionRequest = new RequestType<CompletionParams, CompletionResult, void>('smallthinker/complete');
+
+/** Evaluates a completion prompt without generating, when the engine is idle (file opened, cursor jumped). */
+export const WarmCompletionNotification = new NotificationType<Omit<CompletionParams, 'maxTokens'>>('smallthinker/warmCompletion');
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface ChatParams {
+  /** Identifies the conversation (its slot) and tags the streamed deltas. */
+  chatId: string;
+  messages: ChatMessage[];
+  maxTokens: number;
+  temperature?: number;
+}
+
+export interface ChatResult {
+  text: string;
+  stopReason: StopReason;
+  timings: Timings;
+}
+
+export const ChatRequest = new RequestType<ChatParams, ChatResult, void>('smallthinker/chat');
+
+/** Streamed answer text for a chat request, in order; the final result repeats the whole text. */
+export interface ChatDeltaParams {
+  chatId: string;
+  text: string;
+}
+export const ChatDeltaNotification = new NotificationType<ChatDeltaParams>('smallthinker/chatDelta');
+
+// ---------------------------------------------------------------------------------------------
+// Introspection
+
+export interface TokenizeParams {
+  text: string;
+}
+export interface TokenizeResult {
+  tokens: number[];
+}
+export const TokenizeRequest = new RequestType<TokenizeParams, TokenizeResult, void>('smallthinker/tokenize');
+
+export interface SlotStats {
+  key: string;
+  kind: 'completion' | 'chat';
+  nPast: number;
+  nCtx: number;
+  kvCacheBytes: number;
+}
+
+export interface EngineStats {
+  model: ModelInfo | null;
+  memory: {
+    rssBytes: number;
+    peakRssBytes: number;
+    weightsBytes: number;
+    kvCacheBytes: number;
+    kvBudgetBytes: number;
+  };
+  slots: SlotStats[];
+  queue: { running: number; queued: number; limit: number };
+  requests: { completed: number; cancelled: number; failed: number };
+  lastCompletion: Timings | null;
+  lastChat: Timings | null;
+  /** The expert cache of the memory-budget mode; zeros while the whole model is mapped. */
+  expertCache: { hits: number; misses: number; bytesRead: number };
+}
+
+export const StatsRequest = new RequestType0<EngineStats, void>('smallthinker/stats');
+
 /** Asks the engine to finish its work and exit cleanly. */
 export const ShutdownRequest = new RequestType0<void, void>('shutdown');
 
 /** Error codes the engine uses besides JSON-RPC's standard ones. */
 export const EngineErrorCodes = {
   InvalidModel: -32001,
+  NoModel: -32002,
+  PromptTooLong: -32003,
+  QueueFull: -32004,
+  /** A newer completion for the same document replaced this one before it ran. */
+  Superseded: -32005,
+  /** JSON-RPC's (LSP's) RequestCancelled. */
+  RequestCancelled: -32800,
+  InvalidParams: -32602,
 } as const;

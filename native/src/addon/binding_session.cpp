@@ -1,8 +1,13 @@
 // createSession(path, options): a loaded model with one inference context, driven
-// synchronously from JS (the engine process moves this off its JS thread).
+// synchronously from JS (CLI, tests). session.createSlot(options): another inference context
+// (its own KV cache) on the same weights and threads, whose generate() runs prompt evaluation
+// and sampling on a native thread, streams tokens back and can be cancelled: the engine
+// process keeps one slot per document or chat and stays responsive while a slot works.
 #include <napi.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -18,6 +23,27 @@
 namespace st::addon {
 namespace {
 
+// Sampler options from a JS object ({temperature, topK, topP, minP, repeatPenalty, repeatLastN, seed}).
+SamplerParams sampler_params(Napi::Env env, Napi::Value v) {
+  SamplerParams p;
+  if (!v.IsObject()) return p;
+  Napi::Object o = v.As<Napi::Object>();
+  auto num = [&](const char* key, double fallback) {
+    Napi::Value x = o.Get(key);
+    if (x.IsUndefined() || x.IsNull()) return fallback;
+    if (!x.IsNumber()) throw Napi::TypeError::New(env, std::string("sampler option ") + key + " must be a number");
+    return x.As<Napi::Number>().DoubleValue();
+  };
+  p.temperature = static_cast<float>(num("temperature", p.temperature));
+  p.top_k = static_cast<int32_t>(num("topK", p.top_k));
+  p.top_p = static_cast<float>(num("topP", p.top_p));
+  p.min_p = static_cast<float>(num("minP", p.min_p));
+  p.repeat_penalty = static_cast<float>(num("repeatPenalty", p.repeat_penalty));
+  p.repeat_last_n = static_cast<int32_t>(num("repeatLastN", p.repeat_last_n));
+  p.seed = static_cast<uint64_t>(num("seed", 0));
+  return p;
+}
+
 class SamplerWrap : public Napi::ObjectWrap<SamplerWrap> {
  public:
   static Napi::FunctionReference* constructor;
@@ -30,24 +56,7 @@ class SamplerWrap : public Napi::ObjectWrap<SamplerWrap> {
   }
 
   explicit SamplerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SamplerWrap>(info) {
-    SamplerParams p;
-    if (info.Length() > 0 && info[0].IsObject()) {
-      Napi::Object o = info[0].As<Napi::Object>();
-      auto num = [&](const char* key, double fallback) {
-        Napi::Value v = o.Get(key);
-        if (v.IsUndefined() || v.IsNull()) return fallback;
-        if (!v.IsNumber()) throw Napi::TypeError::New(info.Env(), std::string("sampler option ") + key + " must be a number");
-        return v.As<Napi::Number>().DoubleValue();
-      };
-      p.temperature = static_cast<float>(num("temperature", p.temperature));
-      p.top_k = static_cast<int32_t>(num("topK", p.top_k));
-      p.top_p = static_cast<float>(num("topP", p.top_p));
-      p.min_p = static_cast<float>(num("minP", p.min_p));
-      p.repeat_penalty = static_cast<float>(num("repeatPenalty", p.repeat_penalty));
-      p.repeat_last_n = static_cast<int32_t>(num("repeatLastN", p.repeat_last_n));
-      p.seed = static_cast<uint64_t>(num("seed", 0));
-    }
-    sampler_ = std::make_unique<Sampler>(p);
+    sampler_ = std::make_unique<Sampler>(sampler_params(info.Env(), info.Length() > 0 ? info[0] : info.Env().Undefined()));
   }
 
  private:
@@ -69,6 +78,28 @@ class SamplerWrap : public Napi::ObjectWrap<SamplerWrap> {
 };
 Napi::FunctionReference* SamplerWrap::constructor = nullptr;
 
+// What a session and its slots share: the weights, the threads, and the rule that only one
+// of them computes at a time (they share the thread pool).
+struct SessionCore {
+  std::unique_ptr<Model> model;
+  std::unique_ptr<ThreadPool> pool;
+  std::atomic<bool> busy{false};
+};
+
+// Marks the core busy for a synchronous call on the JS thread.
+class SyncUse {
+ public:
+  SyncUse(Napi::Env env, SessionCore& core) : core_(core) {
+    if (core_.busy.exchange(true)) throw Napi::Error::New(env, "the session is busy with a generation");
+  }
+  ~SyncUse() { core_.busy.store(false); }
+
+ private:
+  SessionCore& core_;
+};
+
+Napi::Value CreateSlot(Napi::Env env, std::shared_ptr<SessionCore> core, int32_t context, KvType kv_type);
+
 class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -79,6 +110,8 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
       InstanceMethod("evaluateTopN", &SessionWrap::EvaluateTopN),
       InstanceMethod("reset", &SessionWrap::Reset),
       InstanceMethod("createSampler", &SessionWrap::CreateSampler),
+      InstanceMethod("createSlot", &SessionWrap::CreateSlotMethod),
+      InstanceMethod("slotKvCacheBytes", &SessionWrap::SlotKvCacheBytes),
     });
   }
 
@@ -104,11 +137,13 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
       }
     }
     if (threads < 0 || threads > 256) throw Napi::RangeError::New(env, "threads must be between 0 (auto) and 256");
+    core_ = std::make_shared<SessionCore>();
     try {
-      model_ = Model::load(path);
+      core_->model = Model::load(path);
     } catch (const std::exception& e) {
       throw Napi::Error::New(env, e.what());
     }
+    model_ = core_->model.get();
     const int32_t n_ctx_train = model_->hparams().n_ctx_train;
     if (context < 0) throw Napi::RangeError::New(env, "context must be positive");
     if (context == 0) context = n_ctx_train;
@@ -117,7 +152,9 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
                                            std::to_string(n_ctx_train) + " (pass --allow-context-overflow to insist)");
     }
     if (context > (1 << 24)) throw Napi::RangeError::New(env, "context is too large");
-    pool_ = std::make_unique<ThreadPool>(threads > 0 ? threads : default_thread_count());
+    core_->pool = std::make_unique<ThreadPool>(threads > 0 ? threads : default_thread_count());
+    pool_ = core_->pool.get();
+    kv_type_ = kv_type;
     try {
       ctx_ = std::make_unique<InferenceContext>(*model_, static_cast<int32_t>(context), kv_type, *pool_);
     } catch (const std::exception& e) {
@@ -146,6 +183,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   }
 
   Napi::Value Evaluate(const Napi::CallbackInfo& info) {
+    SyncUse use(info.Env(), *core_);
     std::vector<int32_t> tokens = tokens_arg(info);
     guarded(info.Env(), [&] { ctx_->evaluate(tokens.data(), static_cast<int32_t>(tokens.size()), false, logits_); });
     Napi::Float32Array out = Napi::Float32Array::New(info.Env(), logits_.size());
@@ -155,6 +193,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
 
   Napi::Value EvaluateTopN(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    SyncUse use(env, *core_);
     std::vector<int32_t> tokens = tokens_arg(info);
     if (info.Length() < 2 || !info[1].IsNumber()) throw Napi::TypeError::New(env, "evaluateTopN needs a count");
     const int64_t top = info[1].As<Napi::Number>().Int64Value();
@@ -187,6 +226,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   }
 
   Napi::Value Reset(const Napi::CallbackInfo& info) {
+    SyncUse use(info.Env(), *core_);
     ctx_ = std::make_unique<InferenceContext>(*model_, ctx_->n_ctx(), ctx_->kv_cache().type(), *pool_);
     return info.Env().Undefined();
   }
@@ -196,6 +236,34 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   }
 
   Napi::Value NPast(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), ctx_->n_past()); }
+
+  // The KV cache a slot of this context would take, without allocating it.
+  Napi::Value SlotKvCacheBytes(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "slotKvCacheBytes needs a context");
+    const int32_t context = info[0].As<Napi::Number>().Int32Value();
+    if (context < 1) throw Napi::RangeError::New(info.Env(), "context must be positive");
+    return Napi::Number::New(info.Env(), static_cast<double>(KvCache::bytes_for(model_->hparams(), context, kv_type_,
+                                                                                 InferenceContext::kSlotRewindSlack)));
+  }
+
+  // createSlot({context?}): context defaults to the session's.
+  Napi::Value CreateSlotMethod(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int64_t context = ctx_->n_ctx();
+    KvType kv_type = kv_type_;
+    if (info.Length() > 0 && info[0].IsObject()) {
+      Napi::Object o = info[0].As<Napi::Object>();
+      Napi::Value c = o.Get("context");
+      if (!c.IsUndefined()) {
+        if (!c.IsNumber()) throw Napi::TypeError::New(env, "slot context must be a number");
+        context = c.As<Napi::Number>().Int64Value();
+      }
+    }
+    if (context < 1 || context > ctx_->n_ctx()) {
+      throw Napi::RangeError::New(env, "a slot's context must be between 1 and the session's " + std::to_string(ctx_->n_ctx()));
+    }
+    return CreateSlot(env, core_, static_cast<int32_t>(context), kv_type);
+  }
 
   Napi::Value Info(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -213,11 +281,264 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     return o;
   }
 
-  std::unique_ptr<Model> model_;
-  std::unique_ptr<ThreadPool> pool_;
+  std::shared_ptr<SessionCore> core_;
+  Model* model_ = nullptr;      // owned by core_
+  ThreadPool* pool_ = nullptr;  // owned by core_
+  KvType kv_type_ = KvType::F16;
   std::unique_ptr<InferenceContext> ctx_;
   std::vector<float> logits_;
 };
+
+struct GenerateJob {
+  std::vector<int32_t> prompt;       // evaluated first, at positions nPast..
+  std::vector<int32_t> history;      // tokens the repetition penalty should already know
+  SamplerParams sampling;
+  int32_t max_tokens = 0;
+  std::vector<int32_t> stop_ids;
+};
+
+struct GenerateOutcome {
+  std::vector<int32_t> tokens;
+  const char* stop_reason = "length";  // eog | length | context | cancelled
+  double prompt_ms = 0, generate_ms = 0;
+};
+
+// Prompt evaluation and the sampling loop on a libuv worker thread; every generated token is
+// queued to JS (onToken) as soon as it is sampled. Cancellation is a flag checked between
+// tokens and between the blocks of a prefill batch.
+class GenerateWorker : public Napi::AsyncProgressQueueWorker<int32_t> {
+ public:
+  GenerateWorker(Napi::Env env, std::shared_ptr<SessionCore> core, InferenceContext& ctx, std::atomic<bool>& cancel,
+                 GenerateJob job, Napi::Function on_token)
+      : Napi::AsyncProgressQueueWorker<int32_t>(env, "smallthinker.generate"),
+        deferred_(Napi::Promise::Deferred::New(env)), core_(std::move(core)), ctx_(ctx), cancel_(cancel),
+        job_(std::move(job)) {
+    if (!on_token.IsEmpty()) on_token_ = Napi::Persistent(on_token);
+  }
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute(const ExecutionProgress& progress) override {
+    using clock = std::chrono::steady_clock;
+    const int32_t n_vocab = core_->model->hparams().n_vocab;
+    ctx_.set_cancel_flag(&cancel_);
+    try {
+      const auto t0 = clock::now();
+      if (!job_.prompt.empty()) ctx_.evaluate(job_.prompt.data(), static_cast<int32_t>(job_.prompt.size()), false, logits_);
+      const auto t1 = clock::now();
+      out_.prompt_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
+      Sampler sampler(job_.sampling);
+      for (int32_t t : job_.history) sampler.accept(t);
+      for (int32_t t : job_.prompt) sampler.accept(t);
+      while (static_cast<int32_t>(out_.tokens.size()) < job_.max_tokens) {
+        if (cancel_.load()) throw EvaluationCancelled();
+        const int32_t token = sampler.sample(logits_.data(), n_vocab);
+        if (std::find(job_.stop_ids.begin(), job_.stop_ids.end(), token) != job_.stop_ids.end()) {
+          out_.stop_reason = "eog";
+          break;
+        }
+        sampler.accept(token);
+        out_.tokens.push_back(token);
+        progress.Send(&token, 1);
+        if (static_cast<int32_t>(out_.tokens.size()) == job_.max_tokens) break;  // its logits are not needed
+        if (ctx_.n_past() >= ctx_.n_ctx()) {
+          out_.stop_reason = "context";
+          break;
+        }
+        ctx_.evaluate(&token, 1, false, logits_);
+      }
+      out_.generate_ms = std::chrono::duration<double, std::milli>(clock::now() - t1).count();
+    } catch (const EvaluationCancelled&) {
+      out_.stop_reason = "cancelled";
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+    ctx_.set_cancel_flag(nullptr);
+  }
+
+  void OnProgress(const int32_t* tokens, size_t count) override {
+    if (on_token_.IsEmpty()) return;
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    for (size_t i = 0; i < count; i++) on_token_.Call({Napi::Number::New(env, tokens[i])});
+  }
+
+  void OnOK() override {
+    core_->busy.store(false);
+    Napi::Env env = Env();
+    Napi::Object r = Napi::Object::New(env);
+    Napi::Array tokens = Napi::Array::New(env, out_.tokens.size());
+    for (size_t i = 0; i < out_.tokens.size(); i++) tokens.Set(static_cast<uint32_t>(i), Napi::Number::New(env, out_.tokens[i]));
+    r.Set("tokens", tokens);
+    r.Set("stopReason", out_.stop_reason);
+    r.Set("promptTokens", static_cast<double>(job_.prompt.size()));
+    r.Set("promptMs", out_.prompt_ms);
+    r.Set("generateMs", out_.generate_ms);
+    r.Set("nPast", ctx_.n_past());
+    deferred_.Resolve(r);
+  }
+
+  void OnError(const Napi::Error& e) override {
+    core_->busy.store(false);
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<SessionCore> core_;
+  InferenceContext& ctx_;  // the slot keeps itself alive while this runs (see SlotWrap::Generate)
+  std::atomic<bool>& cancel_;
+  GenerateJob job_;
+  Napi::FunctionReference on_token_;
+  std::vector<float> logits_;
+  GenerateOutcome out_;
+};
+
+class SlotWrap : public Napi::ObjectWrap<SlotWrap> {
+ public:
+  static Napi::FunctionReference* constructor;
+
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeSlot", {
+      InstanceAccessor("nPast", &SlotWrap::NPast, nullptr),
+      InstanceAccessor("nCtx", &SlotWrap::NCtx, nullptr),
+      InstanceAccessor("kvCacheBytes", &SlotWrap::KvBytes, nullptr),
+      InstanceAccessor("busy", &SlotWrap::Busy, nullptr),
+      InstanceMethod("rewind", &SlotWrap::Rewind),
+      InstanceMethod("reset", &SlotWrap::Reset),
+      InstanceMethod("generate", &SlotWrap::Generate),
+      InstanceMethod("cancel", &SlotWrap::Cancel),
+      InstanceMethod("release", &SlotWrap::Release),
+    });
+  }
+
+  explicit SlotWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SlotWrap>(info) {}
+
+  void init(std::shared_ptr<SessionCore> core, int32_t context, KvType kv_type) {
+    core_ = std::move(core);
+    ctx_ = std::make_unique<InferenceContext>(*core_->model, context, kv_type, *core_->pool, InferenceContext::kSlotRewindSlack);
+  }
+
+ private:
+  InferenceContext& ctx(Napi::Env env) {
+    if (!ctx_) throw Napi::Error::New(env, "the slot has been released");
+    return *ctx_;
+  }
+  Napi::Value NPast(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), ctx_ ? ctx_->n_past() : 0); }
+  Napi::Value NCtx(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), ctx_ ? ctx_->n_ctx() : 0); }
+  Napi::Value KvBytes(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), ctx_ ? static_cast<double>(ctx_->kv_cache().bytes()) : 0.0);
+  }
+
+  // release(): frees the KV cache now instead of when the garbage collector gets to the slot.
+  Napi::Value Release(const Napi::CallbackInfo& info) {
+    if (running_) throw Napi::Error::New(info.Env(), "the slot is generating");
+    ctx_.reset();
+    return info.Env().Undefined();
+  }
+  Napi::Value Busy(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), running_); }
+
+  // rewind(n): keep the first n positions. false when the sliding-window rings no longer hold
+  // what position n needs (then reset and evaluate from the start).
+  Napi::Value Rewind(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "rewind needs a position");
+    if (running_) throw Napi::Error::New(info.Env(), "the slot is generating");
+    return Napi::Boolean::New(info.Env(), ctx(info.Env()).rewind(info[0].As<Napi::Number>().Int32Value()));
+  }
+
+  Napi::Value Reset(const Napi::CallbackInfo& info) {
+    if (running_) throw Napi::Error::New(info.Env(), "the slot is generating");
+    ctx(info.Env()).rewind(0);  // position 0 needs nothing from the cache, so this always succeeds
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Cancel(const Napi::CallbackInfo& info) {
+    cancel_.store(true);
+    return info.Env().Undefined();
+  }
+
+  // generate({prompt: Int32Array, history?: number[], sampling?, maxTokens, stopIds?}, onToken?)
+  //   → Promise<{tokens, stopReason, promptTokens, promptMs, generateMs, nPast}>
+  Napi::Value Generate(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "generate needs an options object");
+    Napi::Object o = info[0].As<Napi::Object>();
+    ctx(env);
+    GenerateJob job;
+    Napi::Value prompt = o.Get("prompt");
+    if (!prompt.IsTypedArray() || prompt.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+      throw Napi::TypeError::New(env, "generate needs prompt: Int32Array");
+    }
+    Napi::Int32Array p = prompt.As<Napi::Int32Array>();
+    job.prompt.assign(p.Data(), p.Data() + p.ElementLength());
+    auto int_list = [&](const char* key, std::vector<int32_t>& out) {
+      Napi::Value v = o.Get(key);
+      if (v.IsUndefined()) return;
+      if (!v.IsArray()) throw Napi::TypeError::New(env, std::string(key) + " must be an array of token ids");
+      Napi::Array a = v.As<Napi::Array>();
+      for (uint32_t i = 0; i < a.Length(); i++) {
+        Napi::Value x = a.Get(i);
+        if (!x.IsNumber()) throw Napi::TypeError::New(env, std::string(key) + " must be an array of token ids");
+        out.push_back(x.As<Napi::Number>().Int32Value());
+      }
+    };
+    int_list("history", job.history);
+    int_list("stopIds", job.stop_ids);
+    Napi::Value max_tokens = o.Get("maxTokens");
+    if (!max_tokens.IsNumber() || max_tokens.As<Napi::Number>().Int32Value() < 0) {
+      throw Napi::TypeError::New(env, "generate needs maxTokens >= 0");
+    }
+    job.max_tokens = max_tokens.As<Napi::Number>().Int32Value();
+    job.sampling = sampler_params(env, o.Get("sampling"));
+    if (job.prompt.empty() && job.max_tokens > 0 && ctx_->n_past() == 0) {
+      throw Napi::RangeError::New(env, "generate needs a prompt on an empty slot");
+    }
+    if (job.prompt.empty() && job.max_tokens > 0) {
+      throw Napi::RangeError::New(env, "generate needs at least one prompt token (rewind one position to resample)");
+    }
+    const int32_t n_vocab = core_->model->hparams().n_vocab;
+    for (int32_t t : job.prompt) {
+      if (t < 0 || t >= n_vocab) throw Napi::RangeError::New(env, "token id " + std::to_string(t) + " is outside the vocabulary");
+    }
+    if (ctx_->n_past() + static_cast<int64_t>(job.prompt.size()) > ctx_->n_ctx()) {
+      throw Napi::RangeError::New(env, "the prompt needs " + std::to_string(ctx_->n_past() + job.prompt.size()) +
+                                           " positions but the slot holds " + std::to_string(ctx_->n_ctx()));
+    }
+    if (core_->busy.exchange(true)) throw Napi::Error::New(env, "the session is busy with a generation");
+    Napi::Function on_token = info.Length() > 1 && info[1].IsFunction() ? info[1].As<Napi::Function>() : Napi::Function();
+    cancel_.store(false);
+    running_ = true;
+    self_ = Napi::Persistent(Value());  // keep this slot (and its context) alive until the worker is done
+    auto* worker = new GenerateWorker(env, core_, *ctx_, cancel_, std::move(job), on_token);
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    // Clear the running state once the promise settles, whatever the outcome.
+    Napi::Function done = Napi::Function::New(env, [this](const Napi::CallbackInfo& i) {
+      running_ = false;
+      self_.Reset();
+      return i.Env().Undefined();
+    });
+    promise.Get("then").As<Napi::Function>().Call(promise, {done, done});
+    return promise;
+  }
+
+  std::shared_ptr<SessionCore> core_;
+  std::unique_ptr<InferenceContext> ctx_;
+  std::atomic<bool> cancel_{false};
+  bool running_ = false;
+  Napi::ObjectReference self_;
+};
+Napi::FunctionReference* SlotWrap::constructor = nullptr;
+
+Napi::Value CreateSlot(Napi::Env env, std::shared_ptr<SessionCore> core, int32_t context, KvType kv_type) {
+  Napi::Object slot = SlotWrap::constructor->New({});
+  try {
+    SlotWrap::Unwrap(slot)->init(std::move(core), context, kv_type);
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+  return slot;
+}
 
 Napi::Value PeakRssBytes(const Napi::CallbackInfo& info) {
   std::ifstream status("/proc/self/status");
@@ -230,6 +551,7 @@ Napi::Value PeakRssBytes(const Napi::CallbackInfo& info) {
 
 Registration reg([](Napi::Env env, Napi::Object exports) {
   SamplerWrap::constructor = new Napi::FunctionReference(Napi::Persistent(SamplerWrap::Define(env)));
+  SlotWrap::constructor = new Napi::FunctionReference(Napi::Persistent(SlotWrap::Define(env)));
   Napi::Function session = SessionWrap::Define(env);
   // Keep the constructor alive for the addon's lifetime; createSession(path, opts) == new NativeSession.
   static Napi::FunctionReference* session_ctor = new Napi::FunctionReference(Napi::Persistent(session));

@@ -13,8 +13,8 @@
 
 namespace st {
 
-InferenceContext::InferenceContext(const Model& model, int32_t n_ctx, KvType kv_type, ThreadPool& pool)
-    : model_(model), hp_(model.hparams()), pool_(pool), kv_(model.hparams(), n_ctx, kv_type) {
+InferenceContext::InferenceContext(const Model& model, int32_t n_ctx, KvType kv_type, ThreadPool& pool, int32_t rewind_slack)
+    : model_(model), hp_(model.hparams()), pool_(pool), kv_(model.hparams(), n_ctx, kv_type, rewind_slack) {
   const size_t E = hp_.n_embd, Q = static_cast<size_t>(hp_.n_head) * hp_.head_dim,
                KVW = static_cast<size_t>(hp_.n_head_kv) * hp_.head_dim, F = hp_.n_ff_exp,
                K = hp_.n_expert_used;
@@ -60,7 +60,9 @@ void InferenceContext::evaluate(const int32_t* tokens, int32_t n, bool all_logit
   }
   const size_t V = hp_.n_vocab;
   logits.resize(all_logits ? V * n : V);
+  check_cancel();
   if (n == 1) {
+    written_end_ = std::max(written_end_, n_past_ + 1);
     forward_token(tokens[0], n_past_, logits.data());
     n_past_++;
     return;
@@ -70,9 +72,16 @@ void InferenceContext::evaluate(const int32_t* tokens, int32_t n, bool all_logit
     const int32_t m = std::min(kMaxBatch, n - i);
     const bool last = i + m == n;
     float* out = all_logits ? logits.data() + V * i : (last ? logits.data() : nullptr);
+    written_end_ = std::max(written_end_, n_past_ + m);  // before: a cancelled batch has written some rows
     forward_batch(tokens + i, m, n_past_, out, all_logits);
     n_past_ += m;
   }
+}
+
+bool InferenceContext::rewind(int32_t n) {
+  if (n < 0 || n > n_past_ || !kv_.can_rewind(written_end_, n)) return false;
+  n_past_ = n;
+  return true;
 }
 
 void InferenceContext::rope_tables(int32_t pos, float* cos, float* sin) const {

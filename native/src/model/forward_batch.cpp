@@ -49,7 +49,9 @@ void InferenceContext::forward_batch(const int32_t* tokens, int32_t n, int32_t p
     const LayerWeights& lw = w.layers[l];
     ops::matmul(lw.router, b.x.data(), n, b.router.data(), b.prepared.data(), pool_);
     for (int32_t t = 0; t < n; t++) ops::rms_norm(&b.x[size_t(t) * E], lw.attn_norm, &b.xn[size_t(t) * E], E, hp_.rms_eps);
+    check_cancel();  // a batch takes ~0.1 s per layer on the 4b shape: stop between blocks
     attention_batch(l, n, pos0);
+    check_cancel();
     for (size_t i = 0; i < size_t(n) * E; i++) b.x[i] += b.proj[i];
     for (int32_t t = 0; t < n; t++) ops::rms_norm(&b.x[size_t(t) * E], lw.ffn_norm, &b.xn[size_t(t) * E], E, hp_.rms_eps);
     moe_ffn_batch(l, n);
@@ -150,6 +152,7 @@ void InferenceContext::moe_ffn_batch(int l, int32_t n) {
     std::vector<int32_t> up_slots;
     std::vector<float> up(kMaxBatch);
     for (int64_t i = i0; i < i1; i++) {
+      if ((i & 63) == 0 && cancelled()) return;  // the batch is dropped: stop early
       const int e = active[i / F];
       const int64_t r = i % F;
       const WeightMatrix g = lw.ffn_gate.expert(e), u = lw.ffn_up.expert(e);
@@ -166,12 +169,14 @@ void InferenceContext::moe_ffn_batch(int l, int32_t n) {
       for (size_t j = 0; j < up_slots.size(); j++) b.act[size_t(slots[up_slots[j]]) * F + r] = gate[up_slots[j]] * up[j];
     }
   }, 8);
+  check_cancel();
 
   std::fill(b.ffn_out.begin(), b.ffn_out.begin() + size_t(n) * E, 0.0f);
   if (lw.ffn_down_rows_are_neurons) {
     // Transposed down: each thread owns a column slice of every token's output.
     pool_.parallel_for(E, [&](int64_t c0, int64_t c1, int) {
       for (int e : active) {
+        if (cancelled()) return;
         const WeightMatrix d = lw.ffn_down.expert(e);
         for (int64_t r = 0; r < F; r++) {
           for (int32_t slot : routed[e]) {
@@ -194,6 +199,7 @@ void InferenceContext::moe_ffn_batch(int l, int32_t n) {
   pool_.parallel_for(E, [&](int64_t r0, int64_t r1, int) {
     std::vector<float> out(kMaxBatch);
     for (int e : active) {
+      if (cancelled()) return;
       const WeightMatrix d = lw.ffn_down.expert(e);
       const std::vector<int32_t>& slots = routed[e];
       for (int64_t r = r0; r < r1; r++) {

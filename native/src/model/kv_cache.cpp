@@ -9,8 +9,8 @@
 
 namespace st {
 
-static int32_t layer_capacity(const SmallThinkerHParams& hp, int layer, int32_t n_ctx) {
-  return hp.layer_is_swa(layer) ? std::min(n_ctx, hp.sliding_window) : n_ctx;
+static int32_t layer_capacity(const SmallThinkerHParams& hp, int layer, int32_t n_ctx, int32_t slack) {
+  return hp.layer_is_swa(layer) ? std::min(n_ctx, hp.sliding_window + slack) : n_ctx;
 }
 
 size_t KvRowFormat::head_bytes() const {
@@ -60,26 +60,35 @@ void KvRowFormat::add(const uint8_t* head, float s, float* out) const {
   }
 }
 
-size_t KvCache::bytes_for(const SmallThinkerHParams& hp, int32_t n_ctx, KvType type) {
+size_t KvCache::bytes_for(const SmallThinkerHParams& hp, int32_t n_ctx, KvType type, int32_t rewind_slack) {
   size_t total = 0;
   const size_t row = KvRowFormat{type, hp.n_head_kv, hp.head_dim}.row_bytes();
-  for (int l = 0; l < hp.n_layer; l++) total += 2 * row * layer_capacity(hp, l, n_ctx);
+  for (int l = 0; l < hp.n_layer; l++) total += 2 * row * layer_capacity(hp, l, n_ctx, rewind_slack);
   return total;
 }
 
-KvCache::KvCache(const SmallThinkerHParams& hp, int32_t n_ctx, KvType type)
+KvCache::KvCache(const SmallThinkerHParams& hp, int32_t n_ctx, KvType type, int32_t rewind_slack)
     : n_ctx_(n_ctx), format_{type, hp.n_head_kv, hp.head_dim}, row_bytes_(format_.row_bytes()) {
   if (type == KvType::Q8_0 && hp.head_dim % kQK8_0 != 0) {
     throw std::invalid_argument("a Q8_0 KV cache needs a head dimension that is a multiple of 32");
   }
   for (int l = 0; l < hp.n_layer; l++) {
-    const int32_t cap = layer_capacity(hp, l, n_ctx);
+    const int32_t cap = layer_capacity(hp, l, n_ctx, rewind_slack);
     window_.push_back(hp.layer_is_swa(l) ? hp.sliding_window : 0);
     capacity_.push_back(cap);
     k_.emplace_back(static_cast<size_t>(cap) * row_bytes_);
     v_.emplace_back(static_cast<size_t>(cap) * row_bytes_);
     bytes_ += 2 * static_cast<size_t>(cap) * row_bytes_;
   }
+}
+
+bool KvCache::can_rewind(int32_t written_end, int32_t p) const {
+  if (p < 0) return false;
+  for (size_t l = 0; l < capacity_.size(); l++) {
+    const int32_t oldest_kept = std::max(0, written_end - capacity_[l]);
+    if (first_visible(static_cast<int>(l), p) < oldest_kept) return false;
+  }
+  return true;
 }
 
 }  // namespace st

@@ -1,5 +1,7 @@
 // The attention KV cache, bounded by construction: global layers hold up to n_ctx positions,
-// sliding-window layers a ring of at most `window` positions (SPEC §2: 4096). Stored as F16
+// sliding-window layers a ring of `window` (SPEC §2: 4096) positions plus an optional slack.
+// The slack is what lets a slot rewind to a shorter common prefix (prompt reuse) and drop an
+// evaluation cancelled mid-batch while every query still finds its whole window. Stored as F16
 // by default; Q8_0 to halve it again; F32 for exactness checks against the float64 reference.
 #pragma once
 #include <cstddef>
@@ -32,7 +34,7 @@ struct KvRowFormat {
 
 class KvCache {
  public:
-  KvCache(const SmallThinkerHParams& hp, int32_t n_ctx, KvType type);
+  KvCache(const SmallThinkerHParams& hp, int32_t n_ctx, KvType type, int32_t rewind_slack = 0);
 
   // The row of n_head_kv·head_dim elements (of type()) for the key / value of `pos` in `layer`.
   uint8_t* key(int layer, int32_t pos) { return slot(k_[layer], layer, pos); }
@@ -48,10 +50,15 @@ class KvCache {
     return w > 0 && pos >= w ? pos - w + 1 : 0;
   }
 
+  // Whether, with positions up to written_end - 1 ever written, position p can be the next
+  // one written with every key it may attend to still in the cache (rings overwrite their
+  // oldest rows).
+  bool can_rewind(int32_t written_end, int32_t p) const;
+
   int32_t n_ctx() const { return n_ctx_; }
   size_t bytes() const { return bytes_; }
   // The size a cache for these parameters would take, without allocating it.
-  static size_t bytes_for(const SmallThinkerHParams& hp, int32_t n_ctx, KvType type);
+  static size_t bytes_for(const SmallThinkerHParams& hp, int32_t n_ctx, KvType type, int32_t rewind_slack = 0);
 
  private:
   uint8_t* slot(std::vector<uint8_t>& store, int layer, int32_t pos) {

@@ -1,0 +1,337 @@
+// The engine's request handlers: validates every request, loads the model, schedules native
+// work and streams chat text. Transport-agnostic: main.ts wires it to stdio.
+import path from 'node:path';
+import { ResponseError, type CancellationToken, type MessageConnection } from 'vscode-jsonrpc';
+import type { NativeAddon, NativeSession, NativeTokenizer } from './native-addon';
+import {
+  ChatDeltaNotification, ChatRequest, CompletionRequest, EngineErrorCodes, InspectRequest, LoadModelRequest,
+  LoadProgressNotification, StatsRequest, TokenizeRequest, WarmCompletionNotification,
+  type ChatMessage, type ChatParams, type CompletionParams, type EngineStats, type LoadModelParams, type ModelInfo,
+  type StopReason, type Timings,
+} from './protocol';
+import { ChatRenderer, completionTokens, findFimTokens, PrefixWindow, suffixContext, type FimTokens } from './prompts';
+import { Scheduler, type RunningJob } from './scheduler';
+import { generateWithReuse, SlotPool, type SlotEntry } from './slots';
+import { StopStringMatcher } from './stop-strings';
+
+/** Completion slots hold at most this context: prompts are trimmed to fit, so more is waste. */
+const COMPLETION_CONTEXT = 4096;
+const DEFAULT_CHAT_CONTEXT = 8192;
+/** Suffix tokens a completion prompt carries at most (lines after the cursor's line). */
+const SUFFIX_BUDGET = 256;
+/** Request text beyond this many characters per prompt token allowed is refused before tokenising. */
+const CHARS_PER_TOKEN_CAP = 16;
+
+interface LoadedModel {
+  info: ModelInfo;
+  session: NativeSession;
+  tokenizer: NativeTokenizer;
+  fim: FimTokens | undefined;
+  stopIds: number[];
+  chat: ChatRenderer;
+  slots: SlotPool;
+  prefixWindow: PrefixWindow;
+}
+
+function invalid(message: string): ResponseError<void> {
+  return new ResponseError(EngineErrorCodes.InvalidParams, message);
+}
+
+function requireObject(params: unknown, what: string): Record<string, unknown> {
+  if (typeof params !== 'object' || params === null || Array.isArray(params)) throw invalid(`${what} needs a parameter object`);
+  return params as Record<string, unknown>;
+}
+
+function str(o: Record<string, unknown>, key: string, what: string, optional = false): string {
+  const v = o[key];
+  if (v === undefined && optional) return '';
+  if (typeof v !== 'string') throw invalid(`${what}: ${key} must be a string`);
+  return v;
+}
+
+function num(o: Record<string, unknown>, key: string, what: string, min: number, max: number, fallback?: number): number {
+  const v = o[key];
+  if (v === undefined && fallback !== undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) throw invalid(`${what}: ${key} must be a number from ${min} to ${max}`);
+  return v;
+}
+
+function timings(promptTokens: number, reusedTokens: number, r: { tokens: number[]; promptMs: number; generateMs: number }): Timings {
+  const n = r.tokens.length;
+  return {
+    promptTokens, reusedTokens, generatedTokens: n, promptMs: r.promptMs, generateMs: r.generateMs,
+    decodeTokensPerSecond: n >= 2 && r.generateMs > 0 ? ((n - 1) * 1000) / r.generateMs : 0,
+  };
+}
+
+export class EngineServer {
+  private model: LoadedModel | undefined;
+  private readonly scheduler = new Scheduler();
+  private lastCompletion: Timings | null = null;
+  private lastChat: Timings | null = null;
+
+  constructor(private readonly connection: MessageConnection, private readonly addon: () => NativeAddon,
+    private readonly log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)) {}
+
+  register(): void {
+    const c = this.connection;
+    c.onRequest(InspectRequest, (params) => {
+      const modelPath = str(requireObject(params, 'inspect'), 'modelPath', 'inspect');
+      try {
+        return this.addon().inspect(modelPath);
+      } catch (err) {
+        throw new ResponseError(EngineErrorCodes.InvalidModel, (err as Error).message);
+      }
+    });
+    c.onRequest(LoadModelRequest, (params) => this.loadModel(params));
+    c.onRequest(CompletionRequest, (params, token) => this.complete(params, token));
+    c.onNotification(WarmCompletionNotification, (params) => this.warm(params));
+    c.onRequest(ChatRequest, (params, token) => this.chat(params, token));
+    c.onRequest(TokenizeRequest, (params) => {
+      const text = str(requireObject(params, 'tokenize'), 'text', 'tokenize');
+      const m = this.requireModel();
+      if (text.length > m.info.maxPromptTokens * CHARS_PER_TOKEN_CAP) throw this.tooLong(text.length, m);
+      return { tokens: Array.from(m.tokenizer.encode(text)) };
+    });
+    c.onRequest(StatsRequest, () => this.stats());
+  }
+
+  private requireModel(): LoadedModel {
+    if (!this.model) throw new ResponseError(EngineErrorCodes.NoModel, 'no model is loaded (send smallthinker/loadModel first)');
+    return this.model;
+  }
+
+  private tooLong(chars: number, m: LoadedModel): ResponseError<void> {
+    return new ResponseError(EngineErrorCodes.PromptTooLong,
+      `the request's text (${chars} characters) is over the prompt cap of ${m.info.maxPromptTokens} tokens`);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  private async loadModel(raw: LoadModelParams): Promise<ModelInfo> {
+    const o = requireObject(raw, 'loadModel');
+    const modelPath = str(o, 'modelPath', 'loadModel');
+    const threads = num(o, 'threads', 'loadModel', 0, 256, 0);
+    const addon = this.addon();
+    const progress = (stage: 'validating' | 'loading' | 'ready', message: string) =>
+      void this.connection.sendNotification(LoadProgressNotification, { stage, message });
+    progress('validating', `checking ${modelPath}`);
+    let report;
+    try {
+      report = addon.inspect(modelPath);
+    } catch (err) {
+      throw new ResponseError(EngineErrorCodes.InvalidModel, (err as Error).message);
+    }
+    const nCtxTrain = Number(report.hparams.n_ctx_train);
+    const chatContext = Math.min(nCtxTrain, num(o, 'contextLength', 'loadModel', 256, 1 << 20, DEFAULT_CHAT_CONTEXT));
+    const completionContext = Math.min(nCtxTrain, COMPLETION_CONTEXT);
+    const maxPromptTokens = num(o, 'maxPromptTokens', 'loadModel', 16, 1 << 20, chatContext);
+    // Wait for running work to finish with the old model before replacing it.
+    return this.scheduler.submit({
+      kind: 'chat',
+      run: async () => {
+        progress('loading', `mapping ${report.tensors.length} tensors`);
+        this.model?.slots.releaseAll();
+        this.model = undefined;
+        let session: NativeSession;
+        try {
+          session = addon.createSession(modelPath, { threads, context: Math.max(chatContext, completionContext) });
+        } catch (err) {
+          throw new ResponseError(EngineErrorCodes.InvalidModel, (err as Error).message);
+        }
+        const tokenizer = addon.tokenizerFromModel(modelPath);
+        const completionSlotKvBytes = session.slotKvCacheBytes(completionContext);
+        const chatSlotKvBytes = session.slotKvCacheBytes(chatContext);
+        const kvBudgetBytes = o.kvBudgetMiB !== undefined
+          ? num(o, 'kvBudgetMiB', 'loadModel', 1, 1 << 20) * 2 ** 20
+          : 2 * completionSlotKvBytes + 2 * chatSlotKvBytes;
+        if (kvBudgetBytes < Math.max(completionSlotKvBytes, chatSlotKvBytes)) {
+          throw invalid(`kvBudgetMiB is too small: one chat slot needs ${Math.ceil(chatSlotKvBytes / 2 ** 20)} MiB`);
+        }
+        const fim = findFimTokens(tokenizer);
+        const chat = new ChatRenderer(tokenizer.chatTemplate, (w) => this.log(`engine: ${w}`));
+        const stopIds = [...tokenizer.endOfGenerationIds, ...(fim ? [fim.prefix, fim.suffix, fim.middle] : [])];
+        const info: ModelInfo = {
+          modelPath, name: path.basename(modelPath, '.gguf'), nVocab: session.info.n_vocab, nCtxTrain, chatContext, completionContext,
+          maxPromptTokens, threads: session.info.threads, isa: session.info.isa, flavour: session.info.flavour,
+          chatTemplate: chat.source, completionFormat: fim ? 'spm' : 'prefix-only',
+          memory: {
+            weightsBytes: session.info.weights_bytes, scratchBytes: session.info.scratch_bytes,
+            completionSlotKvBytes, chatSlotKvBytes, kvBudgetBytes,
+          },
+        };
+        this.model = {
+          info, session, tokenizer, fim, stopIds, chat, prefixWindow: new PrefixWindow(),
+          slots: new SlotPool(session, { completion: completionContext, chat: chatContext }, kvBudgetBytes),
+        };
+        progress('ready', `${info.name || modelPath} is ready`);
+        return info;
+      },
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  private completionPrompt(m: LoadedModel, p: CompletionParams, maxTokens: number): number[] {
+    const count = (t: string) => m.tokenizer.encode(t).length;
+    const suffixText = m.fim ? suffixContext(p.suffix, SUFFIX_BUDGET, count) : '';
+    const budget = Math.min(m.info.maxPromptTokens, m.info.completionContext - maxTokens) - count(suffixText) - 16;
+    const prefix = m.prefixWindow.fit(p.documentId, p.prefix, Math.max(16, budget), count);
+    return completionTokens(m.tokenizer, m.fim, p, prefix, suffixText);
+  }
+
+  private validateCompletion(raw: unknown, needsMaxTokens: boolean): CompletionParams {
+    const o = requireObject(raw, 'complete');
+    const p: CompletionParams = {
+      documentId: str(o, 'documentId', 'complete'), prefix: str(o, 'prefix', 'complete'), suffix: str(o, 'suffix', 'complete', true),
+      languageId: str(o, 'languageId', 'complete', true), filePath: str(o, 'filePath', 'complete', true),
+      maxTokens: needsMaxTokens ? num(o, 'maxTokens', 'complete', 1, 4096) : 0,
+      maxLines: num(o, 'maxLines', 'complete', 1, 10_000, 10_000), temperature: num(o, 'temperature', 'complete', 0, 5, 0),
+    };
+    if (o.stop !== undefined) {
+      if (!Array.isArray(o.stop) || !o.stop.every((s) => typeof s === 'string')) throw invalid('complete: stop must be an array of strings');
+      p.stop = o.stop as string[];
+    }
+    const m = this.requireModel();
+    if (p.prefix.length + p.suffix.length > m.info.maxPromptTokens * CHARS_PER_TOKEN_CAP * 4) {
+      throw this.tooLong(p.prefix.length + p.suffix.length, m);
+    }
+    return p;
+  }
+
+  private complete(raw: CompletionParams, token: CancellationToken) {
+    const p = this.validateCompletion(raw, true);
+    return this.scheduler.submit({
+      kind: 'completion', documentId: p.documentId, token,
+      run: async (job) => {
+        const m = this.requireModel();
+        const prompt = this.completionPrompt(m, p, p.maxTokens);
+        const entry = m.slots.acquire('completion', p.documentId);
+        const out = await this.generateText(m, entry, prompt, job, {
+          maxTokens: p.maxTokens, temperature: p.temperature ?? 0, stop: p.stop ?? [], maxLines: p.maxLines ?? Infinity,
+        });
+        this.lastCompletion = out.timings;
+        return out;
+      },
+    });
+  }
+
+  private warm(raw: unknown): void {
+    let p: CompletionParams;
+    try {
+      p = this.validateCompletion(raw, false);
+    } catch (err) {
+      this.log(`engine: warm-up ignored: ${(err as Error).message}`);
+      return;
+    }
+    if (!this.scheduler.idle) return;  // only when nothing else waits
+    void this.scheduler.submit({
+      kind: 'warm', documentId: p.documentId,
+      run: async (job) => {
+        const m = this.requireModel();
+        const entry = m.slots.acquire('completion', p.documentId);
+        const prompt = this.completionPrompt(m, p, 64);
+        job.onCancel = () => entry.slot.cancel();
+        await generateWithReuse(entry, prompt, { maxTokens: 0 });
+      },
+    }).catch((err) => this.log(`engine: warm-up failed: ${(err as Error).message}`));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  private chat(raw: ChatParams, token: CancellationToken) {
+    const o = requireObject(raw, 'chat');
+    const chatId = str(o, 'chatId', 'chat');
+    const maxTokens = num(o, 'maxTokens', 'chat', 1, 1 << 16);
+    const temperature = num(o, 'temperature', 'chat', 0, 5, 0.6);
+    if (!Array.isArray(o.messages) || o.messages.length === 0) throw invalid('chat: messages must be a non-empty array');
+    const messages: ChatMessage[] = o.messages.map((x, i) => {
+      const mo = requireObject(x, `chat message ${i}`);
+      const role = mo.role;
+      if (role !== 'system' && role !== 'user' && role !== 'assistant') throw invalid(`chat: messages[${i}].role must be system, user or assistant`);
+      return { role, content: str(mo, 'content', `chat message ${i}`) };
+    });
+    const m = this.requireModel();
+    const chars = messages.reduce((n, x) => n + x.content.length, 0);
+    if (chars > m.info.maxPromptTokens * CHARS_PER_TOKEN_CAP) throw this.tooLong(chars, m);
+    const prompt = this.chatPrompt(m, messages, maxTokens);
+    return this.scheduler.submit({
+      kind: 'chat', token,
+      run: async (job) => {
+        const entry = m.slots.acquire('chat', chatId);
+        const out = await this.generateText(m, entry, prompt, job, { maxTokens, temperature, stop: [], maxLines: Infinity },
+          (text) => void this.connection.sendNotification(ChatDeltaNotification, { chatId, text }));
+        this.lastChat = out.timings;
+        return out;
+      },
+    });
+  }
+
+  /** The rendered conversation, dropping the oldest turns (never the system prompt or the last message) to fit. */
+  private chatPrompt(m: LoadedModel, messages: ChatMessage[], maxTokens: number): number[] {
+    const limit = Math.min(m.info.maxPromptTokens, m.info.chatContext - Math.min(maxTokens, m.info.chatContext / 2));
+    const kept = [...messages];
+    for (;;) {
+      const tokens = Array.from(m.tokenizer.encode(m.chat.render(kept), { parseSpecial: true }));
+      if (tokens.length <= limit) return tokens;
+      const drop = kept.findIndex((x, i) => x.role !== 'system' && i < kept.length - 1);
+      if (drop < 0) {
+        throw new ResponseError(EngineErrorCodes.PromptTooLong,
+          `the conversation needs ${tokens.length} tokens; the prompt cap is ${limit} tokens`);
+      }
+      kept.splice(drop, 1);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  /** Generates in a slot, turning tokens into text, honouring stop strings and a line limit. */
+  private async generateText(
+    m: LoadedModel, entry: SlotEntry, prompt: number[], job: RunningJob,
+    o: { maxTokens: number; temperature: number; stop: string[]; maxLines: number }, onText?: (text: string) => void,
+  ): Promise<{ text: string; stopReason: StopReason; timings: Timings }> {
+    const decoder = m.tokenizer.createStreamingDecoder();
+    const matcher = new StopStringMatcher(o.stop);
+    let text = '';
+    let textStop: StopReason | undefined;
+    const emit = (piece: string) => {
+      if (!piece || textStop) return;
+      let shown = matcher.push(piece);
+      if (matcher.stopped) textStop = 'stop';
+      const lines = (text + shown).split('\n');
+      if (lines.length > o.maxLines) {
+        shown = lines.slice(0, o.maxLines).join('\n').slice(text.length);
+        textStop = 'lines';
+      }
+      text += shown;
+      if (shown) onText?.(shown);
+      if (textStop) entry.slot.cancel();
+    };
+    job.onCancel = () => entry.slot.cancel();
+    if (job.cancelled) entry.slot.cancel();
+    const { result, reusedTokens } = await generateWithReuse(entry, prompt, {
+      maxTokens: o.maxTokens, stopIds: m.stopIds,
+      sampling: o.temperature > 0 ? { temperature: o.temperature, topK: 40, topP: 0.95, seed: Date.now() % 2 ** 31 } : {},
+    }, (t) => emit(decoder.push(t)));
+    if (!textStop && result.stopReason !== 'cancelled') emit(decoder.flush() + matcher.flush());
+    const stopReason: StopReason = textStop ?? (result.stopReason === 'cancelled' ? 'stop' : result.stopReason);
+    return { text, stopReason, timings: timings(prompt.length - reusedTokens, reusedTokens, result) };
+  }
+
+  private stats(): EngineStats {
+    const m = this.model;
+    const s = this.scheduler.stats;
+    const addon = this.addon();
+    return {
+      model: m?.info ?? null,
+      memory: {
+        rssBytes: process.memoryUsage().rss, peakRssBytes: addon.peakRssBytes(),
+        weightsBytes: m?.info.memory.weightsBytes ?? 0, kvCacheBytes: m?.slots.totalBytes ?? 0,
+        kvBudgetBytes: m?.info.memory.kvBudgetBytes ?? 0,
+      },
+      slots: (m?.slots.list() ?? []).map((e) => ({
+        key: e.key, kind: e.kind, nPast: e.slot.nPast, nCtx: e.slot.nCtx, kvCacheBytes: e.slot.kvCacheBytes,
+      })),
+      queue: { running: s.running, queued: s.queued, limit: s.limit },
+      requests: { completed: s.completed, cancelled: s.cancelled, failed: s.failed },
+      lastCompletion: this.lastCompletion, lastChat: this.lastChat,
+      expertCache: { hits: 0, misses: 0, bytesRead: 0 },
+    };
+  }
+}
