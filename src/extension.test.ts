@@ -9,7 +9,7 @@ const root = path.resolve(__dirname, '..');
 const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
 
 describe('extension activation (bundled dist/extension.js)', () => {
-  it('registers exactly the commands the manifest contributes, and Show Logs works', () => {
+  it('registers exactly the commands the manifest contributes; Show Logs and Restart Engine work; deactivation stops the engine', async () => {
     const fake = installFakeVscode();
     try {
       const bundle = path.join(root, 'dist', 'extension.js');
@@ -23,8 +23,12 @@ describe('extension activation (bundled dist/extension.js)', () => {
       fake.registeredCommands.get('smallthinker.showLogs')!();
       assert.equal(fake.shownLogs, 1);
       assert.match(fake.logLines.join('\n'), /activated/);
+      assert.doesNotMatch(fake.logLines.join('\n'), /engine starting/, 'the engine starts on first use, not on activation');
+      fake.registeredCommands.get('smallthinker.restartEngine')!();
+      assert.match(fake.logLines.join('\n'), /engine starting[\s\S]*engine ready/);
       for (const s of subscriptions) s.dispose();
-      ext.deactivate();
+      await ext.deactivate();
+      assert.match(fake.logLines.join('\n'), /engine stopped/);
     } finally {
       fake.restore();
     }

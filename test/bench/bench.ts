@@ -1,11 +1,13 @@
 // `npm run bench`: our engine against llama.cpp on the same generated file, the same thread
 // count and this machine, alternating runs in one session (SPEC §5). Prints both speeds,
 // the ratios and peak memory; `--json` prints the whole table as one object.
-//   npm run bench -- [--preset 4b|21b] [--threads 2] [--rounds 3] [--prompt-tokens 512] [--gen-tokens 64]
+// Then the typing benchmark (./typing.ts) on the same file, unless --no-typing.
+//   npm run bench -- [--preset 4b|21b] [--threads 2] [--rounds 3] [--prompt-tokens 512] [--gen-tokens 64] [--no-typing]
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { ensureModel } from '../generator/index';
+import { typingBenchmark } from './typing';
 
 interface Run { engine: string; prefill_tokens_per_s: number; decode_tokens_per_s: number; peak_rss_bytes: number }
 
@@ -55,6 +57,7 @@ async function main(): Promise<void> {
       prefill: a.prefill_tokens_per_s / b.prefill_tokens_per_s,
       peak_rss: a.peak_rss_bytes / b.peak_rss_bytes,
     },
+    typing: process.argv.includes('--no-typing') ? undefined : await typingBenchmark(model, threads, root),
   };
   if (process.argv.includes('--json')) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -72,6 +75,17 @@ async function main(): Promise<void> {
     `| ratio        | ${result.ratio.decode.toFixed(2).padStart(7)}x | ${result.ratio.prefill.toFixed(2).padStart(8)}x | ${result.ratio.peak_rss.toFixed(2).padStart(8)}x |`,
     '',
   ].join('\n'));
+  const t = result.typing;
+  if (t) {
+    process.stdout.write([
+      `typing (engine process, ${t.file_tokens}-token file, ${t.keystrokes} keystrokes appending to the prefix):`,
+      `  request -> first completion token, warm: median ${t.warm_first_token_ms.median.toFixed(0)} ms ` +
+        `(p90 ${t.warm_first_token_ms.p90.toFixed(0)}, max ${t.warm_first_token_ms.max.toFixed(0)})`,
+      `  whole prompt re-evaluated: ${t.full_prompt_first_token_ms.toFixed(0)} ms  -> ${t.speedup.toFixed(0)}x faster with reuse`,
+      `  chat, ${t.chat_question_tokens}-token question: first token after ${t.chat_first_token_ms.toFixed(0)} ms`,
+      '',
+    ].join('\n'));
+  }
 }
 
 main().catch((err) => {

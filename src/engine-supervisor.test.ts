@@ -1,0 +1,101 @@
+// The supervisor against the real engine (dist/engine.js) and against engines that misbehave
+// on purpose: crashes mid-request and recovery, a crash loop, a stall, stderr kept for the log.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CancellationTokenSource } from 'vscode-jsonrpc/node';
+import { ChatDeltaNotification, ChatRequest, CompletionRequest, StatsRequest } from '../engine/protocol';
+import { ensureModel } from '../test/generator/index';
+import { EngineError, EngineSupervisor, type EngineState } from './engine-supervisor';
+
+const engineBundle = path.resolve(__dirname, '..', 'dist', 'engine.js');
+
+function fakeEngine(body: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'st-fake-engine-'));
+  const file = path.join(dir, 'engine.js');
+  fs.writeFileSync(file, body);
+  return file;
+}
+
+describe('engine supervisor', function () {
+  this.timeout(120_000);
+  const supervisors: EngineSupervisor[] = [];
+  const make = (enginePath: string, extra: Partial<ConstructorParameters<typeof EngineSupervisor>[0]> = {}) => {
+    const logs: string[] = [];
+    const s = new EngineSupervisor({ enginePath, log: (_l, m) => logs.push(m), restartDelayMs: 20, ...extra });
+    supervisors.push(s);
+    return { s, logs };
+  };
+  afterEach(async () => {
+    for (const s of supervisors.splice(0)) await s.dispose();
+  });
+
+  it('recovers from a SIGKILL mid-request: the request fails clearly, the next one succeeds on the reloaded model', async () => {
+    const model = await ensureModel({ preset: 'tiny', type: 'q4_0', vocab: 'qwen' });
+    const { s } = make(engineBundle);
+    const states: EngineState[] = [];
+    s.onStateChange((st) => states.push(st));
+    await s.loadModel({ modelPath: model, threads: 2 });
+    const firstPid = s.pid;
+    let killed = false;
+    s.onNotification(ChatDeltaNotification, () => {
+      if (!killed) {
+        killed = true;
+        s.kill('SIGKILL');
+      }
+    });
+    await assert.rejects(
+      s.request(ChatRequest, { chatId: 'c', maxTokens: 4000, temperature: 1, messages: [{ role: 'user', content: 'Tell a long story' }] }),
+      (err: EngineError) => err.kind === 'crashed' && /killed \(SIGKILL\).*restarted/.test(err.message),
+    );
+    const next = await s.request(CompletionRequest, {
+      documentId: 'd', prefix: 'function add(a, b) {\n', suffix: '', languageId: 'javascript', filePath: 'a.js', maxTokens: 4,
+    });
+    assert.equal(typeof next.text, 'string');
+    assert.notEqual(s.pid, firstPid);
+    assert.ok(states.includes('restarting'));
+    assert.equal(s.state, 'ready');
+  });
+
+  it('forwards cancellation to the engine', async () => {
+    const model = await ensureModel({ preset: 'tiny', type: 'q4_0', vocab: 'qwen' });
+    const { s } = make(engineBundle);
+    await s.loadModel({ modelPath: model, threads: 2 });
+    const source = new CancellationTokenSource();
+    const running = s.request(ChatRequest, { chatId: 'c', maxTokens: 4000, temperature: 1, messages: [{ role: 'user', content: 'Go' }] }, source.token);
+    setTimeout(() => source.cancel(), 50);
+    await assert.rejects(running, (err: { code: number }) => err.code === -32800);
+    const stats = await s.request0(StatsRequest);
+    assert.ok(stats.requests.cancelled >= 1);
+  });
+
+  it('gives up after 5 crashes in 3 minutes, with a message that says what to do', async () => {
+    const { s } = make(fakeEngine('process.stderr.write("boom: cannot start\\n"); process.exit(3);'));
+    const failed = new Promise<string>((resolve) => s.onStateChange((st, detail) => st === 'failed' && resolve(detail ?? '')));
+    await assert.rejects(s.request0(StatsRequest), (err: EngineError) => err.kind === 'crashed');
+    const detail = await failed;
+    assert.match(detail, /stopped 5 times in 3 minutes.*exited with code 3.*Restart Engine/s);
+    await assert.rejects(s.request0(StatsRequest), (err: EngineError) => err.kind === 'failed');
+    assert.ok(s.stderr.includes('boom: cannot start'));
+  });
+
+  it('fails a request that gets no answer after the stall timeout, and restarts the engine', async () => {
+    const { s, logs } = make(fakeEngine('process.stdin.resume(); setInterval(() => {}, 1000);'), { stallTimeoutMs: 300 });
+    const t0 = Date.now();
+    await assert.rejects(s.request0(StatsRequest), (err: EngineError) => err.kind === 'stalled' && /within 0.3 s/.test(err.message));
+    assert.ok(Date.now() - t0 < 2000);
+    assert.ok(logs.some((l) => /no answer/.test(l)));
+  });
+
+  it('keeps only the last 200 stderr lines', async () => {
+    const { s } = make(fakeEngine('for (let i = 0; i < 300; i++) process.stderr.write(`line ${i}\\n`); setTimeout(() => process.exit(1), 100);'),
+      { maxCrashes: 1 });
+    const failed = new Promise<void>((resolve) => s.onStateChange((st) => st === 'failed' && resolve()));
+    await assert.rejects(s.request0(StatsRequest));
+    await failed;
+    assert.equal(s.stderr.length, 200);
+    assert.equal(s.stderr[0], 'line 100');
+    assert.equal(s.stderr[199], 'line 299');
+  });
+});

@@ -1,0 +1,96 @@
+// The typing benchmark (part of `npm run bench`): the real engine process on a generated
+// model, a ~1500-token file, 50 keystrokes each appending one character to the code before
+// the cursor. Measures request → first completion token (maxTokens 1) once warm, against
+// evaluating the whole prompt from scratch, and a chat's time to first token for a
+// ~300-token question.
+import path from 'node:path';
+import { fork } from 'node:child_process';
+import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import {
+  ChatDeltaNotification, ChatRequest, CompletionRequest, LoadModelRequest, ShutdownRequest, TokenizeRequest,
+  type CompletionParams,
+} from '../../engine/protocol';
+import { sourceFiles } from '../tokenizer-corpus';
+
+export interface TypingResult {
+  file_tokens: number;
+  keystrokes: number;
+  warm_first_token_ms: { median: number; p90: number; max: number };
+  full_prompt_first_token_ms: number;
+  speedup: number;
+  chat_question_tokens: number;
+  chat_first_token_ms: number;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * q))];
+
+export async function typingBenchmark(model: string, threads: number, root: string): Promise<TypingResult> {
+  const child = fork(path.join(root, 'dist', 'engine.js'), [], { stdio: ['pipe', 'pipe', 'inherit', 'ipc'], execArgv: [] });
+  const connection = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+  connection.listen();
+  try {
+    await connection.sendRequest(LoadModelRequest, { modelPath: model, threads });
+    const count = async (text: string) => (await connection.sendRequest(TokenizeRequest, { text })).tokens.length;
+
+    // A ~1500-token TypeScript-ish file from real sources; the cursor at its end.
+    let file = '';
+    for (const f of sourceFiles(200)) {
+      if (!/\.(ts|js)$/.test(f.name)) continue;
+      file += f.text.slice(0, 1200) + '\n';
+      if (file.length > 4000 && (await count(file)) >= 1500) break;
+    }
+    while ((await count(file)) > 1500) file = file.slice(0, file.lastIndexOf('\n', file.length - 2) + 1);
+    const fileTokens = await count(file);
+    const request = (documentId: string, prefix: string): CompletionParams =>
+      ({ documentId, prefix, suffix: '\n', languageId: 'typescript', filePath: 'src/bench.ts', maxTokens: 1 });
+    const timed = async (params: CompletionParams) => {
+      const t0 = performance.now();
+      await connection.sendRequest(CompletionRequest, params);
+      return performance.now() - t0;
+    };
+
+    // Cold: the whole prompt evaluated (a fresh document each time has no state to reuse).
+    const cold = [await timed(request('file:///cold-1.ts', file)), await timed(request('file:///cold-2.ts', file))];
+    const full = cold.reduce((a, b) => a + b) / cold.length;
+    process.stderr.write(`typing: whole ${fileTokens}-token prompt: ${full.toFixed(0)} ms to the first token\n`);
+
+    // Warm: the document's slot holds the file; each keystroke appends one character.
+    let prefix = file;
+    await timed(request('file:///typing.ts', prefix));
+    const typed = 'const total = items.reduce((sum, item) => sum + item.price, 0);\n';
+    const times: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      prefix += typed[i % typed.length];
+      times.push(await timed(request('file:///typing.ts', prefix)));
+    }
+    process.stderr.write(`typing: 50 keystrokes, median ${median(times).toFixed(0)} ms to the first token\n`);
+
+    // Chat: time to the first streamed token of a ~300-token question.
+    let question = 'Explain what this code does and how to make it faster:\n';
+    for (const line of file.split('\n')) {
+      if ((await count(question)) >= 300) break;
+      question += line + '\n';
+    }
+    const questionTokens = await count(question);
+    let firstDelta = 0;
+    const t0 = performance.now();
+    const disposable = connection.onNotification(ChatDeltaNotification, () => {
+      if (!firstDelta) firstDelta = performance.now() - t0;
+    });
+    await connection.sendRequest(ChatRequest, { chatId: 'bench', maxTokens: 4, temperature: 0, messages: [{ role: 'user', content: question }] });
+    disposable.dispose();
+    process.stderr.write(`typing: chat, ${questionTokens}-token question: first token after ${firstDelta.toFixed(0)} ms\n`);
+
+    return {
+      file_tokens: fileTokens, keystrokes: times.length,
+      warm_first_token_ms: { median: median(times), p90: quantile(times, 0.9), max: Math.max(...times) },
+      full_prompt_first_token_ms: full, speedup: full / median(times),
+      chat_question_tokens: questionTokens, chat_first_token_ms: firstDelta,
+    };
+  } finally {
+    await connection.sendRequest(ShutdownRequest).catch(() => undefined);
+    connection.dispose();
+    setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+  }
+}
