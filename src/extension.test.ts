@@ -1,35 +1,82 @@
-// The manifest and the extension agree: every contributed command is registered on
-// activation (no placeholders), and activation itself is clean.
+// The manifest and the extension agree (every contributed command is registered, settings are
+// described and scoped), activation is clean, and with a model set the inline-completion
+// provider answers through the real engine process.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import fs from 'node:fs';
-import { installFakeVscode } from '../test/support/fake-vscode';
+import { fakeDocument, installFakeVscode, Position, type FakeVscode } from '../test/support/fake-vscode';
+import { ensureModel } from '../test/generator/index';
 
 const root = path.resolve(__dirname, '..');
 const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
 
-describe('extension activation (bundled dist/extension.js)', () => {
-  it('registers exactly the commands the manifest contributes; Show Logs and Restart Engine work; deactivation stops the engine', async () => {
-    const fake = installFakeVscode();
+interface Extension {
+  activate(context: unknown): void;
+  deactivate(): Promise<void>;
+}
+
+function activate(settings: Record<string, unknown> = {}): { fake: FakeVscode; ext: Extension; subscriptions: { dispose(): void }[] } {
+  const fake = installFakeVscode(settings);
+  const bundle = path.join(root, 'dist', 'extension.js');
+  delete require.cache[bundle];
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const ext = require(bundle) as Extension;
+  const subscriptions: { dispose(): void }[] = [];
+  ext.activate({ subscriptions, extension: { packageJSON: manifest } });
+  return { fake, ext, subscriptions };
+}
+
+async function until(check: () => boolean, what: string, ms = 20_000): Promise<void> {
+  const t0 = Date.now();
+  while (!check()) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('extension (bundled dist/extension.js)', function () {
+  this.timeout(60_000);
+
+  it('registers exactly the commands the manifest contributes; without a model it says so and starts no engine', async () => {
+    const { fake, ext, subscriptions } = activate();
     try {
-      const bundle = path.join(root, 'dist', 'extension.js');
-      delete require.cache[bundle];
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const ext = require(bundle);
-      const subscriptions: { dispose(): void }[] = [];
-      ext.activate({ subscriptions, extension: { packageJSON: manifest } });
       const contributed = manifest.contributes.commands.map((c: { command: string }) => c.command).sort();
       assert.deepEqual([...fake.registeredCommands.keys()].sort(), contributed);
+      assert.equal(fake.inlineProviders.length, 1);
       fake.registeredCommands.get('smallthinker.showLogs')!();
       assert.equal(fake.shownLogs, 1);
       assert.match(fake.logLines.join('\n'), /activated/);
-      assert.doesNotMatch(fake.logLines.join('\n'), /engine starting/, 'the engine starts on first use, not on activation');
+      assert.match(fake.statusText(), /circle-slash/);
+      assert.doesNotMatch(fake.logLines.join('\n'), /engine starting/, 'no model: no engine');
       fake.registeredCommands.get('smallthinker.restartEngine')!();
-      assert.match(fake.logLines.join('\n'), /engine starting[\s\S]*engine ready/);
+      await until(() => /engine ready/.test(fake.logLines.join('\n')), 'the engine');
+    } finally {
       for (const s of subscriptions) s.dispose();
       await ext.deactivate();
-      assert.match(fake.logLines.join('\n'), /engine stopped/);
+      fake.restore();
+    }
+    assert.match(fake.logLines.join('\n'), /engine stopped/);
+  });
+
+  it('loads the configured model and shows ghost text from the engine; a bad model path is a clear error', async () => {
+    const model = await ensureModel({ preset: 'tiny', type: 'q4_0', vocab: 'qwen' });
+    const { fake, ext, subscriptions } = activate({ 'smallthinker.modelPath': model, 'smallthinker.threads': 2, 'smallthinker.inlineCompletion.debounceMs': 0 });
+    try {
+      await until(() => /sparkle/.test(fake.statusText()), 'the model to load');
+      const text = 'export function add(a: number, b: number): number {\n  \n}\n';
+      const doc = fakeDocument('file:///work/src/add.ts', 'typescript', text);
+      const token = { isCancellationRequested: false, onCancellationRequested: () => ({ dispose() {} }) };
+      const items = await fake.inlineProviders[0].provideInlineCompletionItems(doc, new Position(1, 2), { triggerKind: 0 }, token) as
+        Array<{ insertText: string }> | undefined;
+      // A random-weight model may say something the filters drop; either way the log says what happened.
+      const logged = fake.logLines.join('\n');
+      assert.ok(items?.[0]?.insertText || /completion dropped/.test(logged), logged);
+      fake.setSetting('smallthinker.modelPath', '/no/such/model.gguf');
+      await until(() => /error/.test(fake.statusText()), 'the error state');
+      assert.match(fake.errors.join('\n'), /could not load the model: .*\/no\/such\/model\.gguf/);
     } finally {
+      for (const s of subscriptions) s.dispose();
+      await ext.deactivate();
       fake.restore();
     }
   });
@@ -38,10 +85,10 @@ describe('extension activation (bundled dist/extension.js)', () => {
     assert.equal(manifest.main, './dist/extension.js');
     assert.ok(manifest.engines.vscode);
     assert.equal(manifest.bin.smallthinker, 'dist/cli.js');
-    // Settings arrive with the features that read them; each then needs a description and a
-    // default, and settings naming files or executables are machine-scoped.
+    assert.deepEqual(manifest.extensionKind, ['ui', 'workspace']);
+    // Each setting has a description and a default; settings naming files or executables are machine-scoped.
     for (const [key, prop] of Object.entries<Record<string, unknown>>(manifest.contributes.configuration?.properties ?? {})) {
-      assert.ok(prop.description, `${key} has a description`);
+      assert.ok(prop.description || prop.markdownDescription, `${key} has a description`);
       assert.ok('default' in prop, `${key} has a default`);
       if (/path|executable/i.test(key)) assert.equal(prop.scope, 'machine', `${key} is machine-scoped`);
     }

@@ -1,19 +1,65 @@
 // A minimal stand-in for the `vscode` module, enough to activate the bundled extension in a
-// plain Node test and see what it registers. Real-editor behaviour is tested end to end.
+// plain Node test, see what it registers and call its inline-completion provider against the
+// real engine. Real-editor behaviour is tested end to end.
 import Module from 'node:module';
 
 export interface FakeVscode {
   registeredCommands: Map<string, (...args: unknown[]) => unknown>;
+  inlineProviders: Array<{ provideInlineCompletionItems: (...args: unknown[]) => Promise<unknown> }>;
   logLines: string[];
   shownLogs: number;
+  statusText: () => string;
+  settings: Map<string, unknown>;
+  /** Changes a setting and fires onDidChangeConfiguration, as the Settings editor would. */
+  setSetting(key: string, value: unknown): void;
+  errors: string[];
   restore(): void;
 }
 
-export function installFakeVscode(): FakeVscode {
+export class Position {
+  constructor(readonly line: number, readonly character: number) {}
+}
+export class Range {
+  constructor(readonly start: Position, readonly end: Position) {}
+}
+export class InlineCompletionItem {
+  constructor(readonly insertText: string, readonly range?: Range) {}
+}
+
+/** A text document over a string, with the cursor given by offset. */
+export function fakeDocument(uri: string, languageId: string, text: string) {
+  return {
+    uri: { toString: () => uri, fsPath: uri.replace('file://', '') },
+    languageId,
+    getText: () => text,
+    offsetAt: (p: Position) => {
+      const lines = text.split('\n');
+      let o = 0;
+      for (let i = 0; i < p.line; i++) o += lines[i].length + 1;
+      return o + p.character;
+    },
+    positionAt: (offset: number) => {
+      const before = text.slice(0, offset).split('\n');
+      return new Position(before.length - 1, before[before.length - 1].length);
+    },
+  };
+}
+
+export function installFakeVscode(initialSettings: Record<string, unknown> = {}): FakeVscode {
+  const listeners: Array<(e: { affectsConfiguration: (s: string) => boolean }) => void> = [];
+  const statusItem = { text: '', tooltip: '', name: '', command: '', backgroundColor: undefined as unknown, show() {}, dispose() {} };
   const state: FakeVscode = {
     registeredCommands: new Map(),
+    inlineProviders: [],
     logLines: [],
     shownLogs: 0,
+    statusText: () => statusItem.text,
+    settings: new Map(Object.entries(initialSettings)),
+    setSetting: (key, value) => {
+      state.settings.set(key, value);
+      for (const l of listeners) l({ affectsConfiguration: (s) => key === s || key.startsWith(`${s}.`) });
+    },
+    errors: [],
     restore: () => undefined,
   };
   const channel = {
@@ -27,13 +73,44 @@ export function installFakeVscode(): FakeVscode {
     dispose: () => undefined,
   };
   const vscode = {
-    window: { createOutputChannel: () => channel },
+    Position, Range, InlineCompletionItem,
+    InlineCompletionTriggerKind: { Invoke: 0, Automatic: 1 },
+    StatusBarAlignment: { Left: 1, Right: 2 },
+    ConfigurationTarget: { Global: 1, Workspace: 2, WorkspaceFolder: 3 },
+    ThemeColor: class { constructor(readonly id: string) {} },
+    window: {
+      createOutputChannel: () => channel,
+      createStatusBarItem: () => statusItem,
+      activeTextEditor: undefined,
+      showErrorMessage: async (m: string) => { state.errors.push(m); return undefined; },
+      showInformationMessage: async () => undefined,
+      showQuickPick: async () => undefined,
+      showOpenDialog: async () => undefined,
+    },
+    workspace: {
+      getConfiguration: (section: string) => ({
+        get: <T>(key: string, fallback: T): T => (state.settings.has(`${section}.${key}`) ? state.settings.get(`${section}.${key}`) as T : fallback),
+        update: async (key: string, value: unknown) => state.setSetting(`${section}.${key}`, value),
+      }),
+      onDidChangeConfiguration: (l: (e: { affectsConfiguration: (s: string) => boolean }) => void) => {
+        listeners.push(l);
+        return { dispose: () => undefined };
+      },
+      asRelativePath: (uri: { fsPath: string }) => uri.fsPath.replace(/^\//, ''),
+    },
+    languages: {
+      registerInlineCompletionItemProvider: (_selector: unknown, provider: FakeVscode['inlineProviders'][number]) => {
+        state.inlineProviders.push(provider);
+        return { dispose: () => undefined };
+      },
+    },
     commands: {
       registerCommand: (id: string, fn: (...args: unknown[]) => unknown) => {
         if (state.registeredCommands.has(id)) throw new Error(`command ${id} registered twice`);
         state.registeredCommands.set(id, fn);
         return { dispose: () => state.registeredCommands.delete(id) };
       },
+      executeCommand: async (id: string, ...args: unknown[]) => state.registeredCommands.get(id)?.(...args),
     },
   };
   type Loader = (request: string, parent: unknown, isMain: boolean) => unknown;
