@@ -3,7 +3,7 @@
 //   engine/main.ts   -> dist/engine.js      (the engine child process)
 //   engine/cli.ts    -> dist/cli.js         (the `smallthinker` command)
 import * as esbuild from 'esbuild';
-import { existsSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 
 const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
@@ -39,4 +39,10 @@ if (watch) {
   for (const b of builds) await (await esbuild.context(b)).watch();
 } else {
   await Promise.all(builds.map((b) => esbuild.build(b)));
+}
+
+// The webview's icon font, served from the extension (the CSP allows no remote resources).
+if (webviewEntries.length) {
+  mkdirSync('dist/webview', { recursive: true });
+  for (const f of ['codicon.css', 'codicon.ttf']) copyFileSync(`node_modules/@vscode/codicons/dist/${f}`, `dist/webview/${f}`);
 }

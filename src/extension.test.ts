@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import fs from 'node:fs';
-import { fakeDocument, installFakeVscode, Position, type FakeVscode } from '../test/support/fake-vscode';
+import { fakeDocument, fakeWebviewView, installFakeVscode, Position, Range, type FakeVscode } from '../test/support/fake-vscode';
 import { ensureModel } from '../test/generator/index';
 
 const root = path.resolve(__dirname, '..');
@@ -22,7 +22,7 @@ function activate(settings: Record<string, unknown> = {}): { fake: FakeVscode; e
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ext = require(bundle) as Extension;
   const subscriptions: { dispose(): void }[] = [];
-  ext.activate({ subscriptions, extension: { packageJSON: manifest } });
+  ext.activate({ subscriptions, extension: { packageJSON: manifest }, extensionUri: { path: root }, workspaceState: { get: () => undefined, update: async () => undefined } });
   return { fake, ext, subscriptions };
 }
 
@@ -74,6 +74,48 @@ describe('extension (bundled dist/extension.js)', function () {
       fake.setSetting('smallthinker.modelPath', '/no/such/model.gguf');
       await until(() => /error/.test(fake.statusText()), 'the error state');
       assert.match(fake.errors.join('\n'), /could not load the model: .*\/no\/such\/model\.gguf/);
+    } finally {
+      for (const s of subscriptions) s.dispose();
+      await ext.deactivate();
+      fake.restore();
+    }
+  });
+
+  it('chats in the sidebar view through the engine, and Explain Selection streams into it', async () => {
+    const model = await ensureModel({ preset: 'tiny', type: 'q4_0', vocab: 'qwen' });
+    const workspaceState = new Map<string, unknown>();
+    const fake = installFakeVscode({ 'smallthinker.modelPath': model, 'smallthinker.threads': 2, 'smallthinker.chat.maxTokens': 16 });
+    const bundle = path.join(root, 'dist', 'extension.js');
+    delete require.cache[bundle];
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const ext = require(bundle) as Extension;
+    const subscriptions: { dispose(): void }[] = [];
+    ext.activate({
+      subscriptions, extension: { packageJSON: manifest }, extensionUri: { path: root },
+      workspaceState: { get: (k: string) => workspaceState.get(k), update: async (k: string, v: unknown) => void workspaceState.set(k, v) },
+    });
+    try {
+      const view = fakeWebviewView();
+      fake.webviewProviders.get('smallthinker.chat')!.resolveWebviewView(view);
+      assert.match(view.webview.html, /Content-Security-Policy/);
+      view.send({ type: 'ready' });
+      await until(() => /sparkle/.test(fake.statusText()), 'the model to load');
+      const states = () => view.posted.filter((m) => m.type === 'state') as unknown as Array<{ messages: { role: string; content: string }[]; busy: boolean; hasModel: boolean }>;
+      await until(() => states().some((s) => s.hasModel), 'the view to know the model');
+      view.send({ type: 'ask', text: 'What is a closure?' });
+      await until(() => states().some((s) => !s.busy && s.messages.some((m) => m.role === 'assistant')), 'an answer');
+      const deltas = view.posted.filter((m) => m.type === 'delta').map((m) => m.text).join('');
+      const answer = states().at(-1)!.messages.at(-1)!;
+      assert.equal(answer.role, 'assistant');
+      assert.equal(answer.content, deltas);
+      assert.equal((workspaceState.get('smallthinker.chat') as { messages: unknown[] }).messages.length, 2, 'history saved per workspace');
+
+      const text = 'function square(x) {\n  return x * x;\n}\n';
+      const doc = fakeDocument('file:///work/sq.js', 'javascript', text);
+      fake.setActiveEditor({ document: { ...doc, getText: (r?: Range) => (r ? text.slice(0, 36) : text) }, selection: { isEmpty: false, start: new Position(0, 0), end: new Position(2, 1) } });
+      await fake.registeredCommands.get('smallthinker.explainSelection')!();
+      await until(() => states().at(-1)!.messages.length === 4 && !states().at(-1)!.busy, 'the explanation');
+      assert.match(states().at(-1)!.messages[2].content, /^Explain what this javascript code does\.\n\nFrom `work\/sq\.js`:\n```javascript\nfunction square/);
     } finally {
       for (const s of subscriptions) s.dispose();
       await ext.deactivate();

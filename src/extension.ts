@@ -4,7 +4,9 @@
 // deactivation.
 import path from 'node:path';
 import * as vscode from 'vscode';
-import { CompletionRequest, StatsRequest } from '../engine/protocol';
+import { ChatDeltaNotification, ChatRequest, CompletionRequest, StatsRequest, type ChatMessage } from '../engine/protocol';
+import { ChatController, type ChatEngine } from './chat/controller';
+import { ChatViewProvider } from './chat/view';
 import { CompletionPipeline, type CompletionSettings } from './completion/pipeline';
 import { InlineProvider } from './completion/provider';
 import { EngineSupervisor } from './engine-supervisor';
@@ -26,7 +28,10 @@ export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel('SmallThinker', { log: true });
   context.subscriptions.push(log);
   // The bundle lives in dist/, next to dist/engine.js.
-  const supervisor = new EngineSupervisor({ enginePath: path.join(__dirname, 'engine.js'), log: (level, message) => log[level](message) });
+  // Stall timeout: a long chat prompt on the 4B prefills for a minute before its first delta.
+  const supervisor = new EngineSupervisor({
+    enginePath: path.join(__dirname, 'engine.js'), log: (level, message) => log[level](message), stallTimeoutMs: 120_000,
+  });
   engine = supervisor;
   const status = new StatusBar('smallthinker.statusMenu');
   context.subscriptions.push(status);
@@ -47,6 +52,7 @@ export function activate(context: vscode.ExtensionContext): void {
       });
       log.info(`model ready: ${info.name} (${info.isa}, ${info.threads} threads, chat template: ${info.chatTemplate}, completions: ${info.completionFormat})`);
       readyModel = info.name;
+      chat.show();
       status.set(completionSettings().enabled ? { kind: 'ready', model: info.name } : { kind: 'disabled' });
       status.memory((await supervisor.request0(StatsRequest)).memory.rssBytes);
     } catch (err) {
@@ -59,6 +65,44 @@ export function activate(context: vscode.ExtensionContext): void {
       });
     }
   };
+
+  // Chat: one conversation in the sidebar view, its deltas routed by chat id.
+  const deltaHandlers = new Map<string, (text: string) => void>();
+  supervisor.onNotification(ChatDeltaNotification, (d) => deltaHandlers.get(d.chatId)?.(d.text));
+  const chatEngine: ChatEngine = {
+    chat: async (params, signal, onDelta) => {
+      const source = new vscode.CancellationTokenSource();
+      signal.onCancel(() => source.cancel());
+      deltaHandlers.set(params.chatId, onDelta);
+      try {
+        return await supervisor.request(ChatRequest, params, source.token as never);
+      } finally {
+        deltaHandlers.delete(params.chatId);
+        source.dispose();
+      }
+    },
+  };
+  let lastEditor = vscode.window.activeTextEditor;
+  const chatView = new ChatViewProvider(context.extensionUri, () => chat, {
+    selectModel: () => void vscode.commands.executeCommand('smallthinker.selectModel'),
+    insert: (code) => {
+      const editor = lastEditor;
+      if (!editor) return void vscode.window.showInformationMessage('Open an editor to insert the code into.');
+      void editor.edit((b) => b.replace(editor.selection, code));
+    },
+    selection: () => {
+      const editor = lastEditor;
+      if (!editor || editor.selection.isEmpty) return undefined;
+      return { code: editor.document.getText(editor.selection), languageId: editor.document.languageId, filePath: vscode.workspace.asRelativePath(editor.document.uri, false) };
+    },
+  });
+  const chat = new ChatController(chatEngine, {
+    load: () => context.workspaceState.get<{ chatId: string; messages: ChatMessage[] }>('smallthinker.chat'),
+    save: (value) => void context.workspaceState.update('smallthinker.chat', value),
+  }, (m) => chatView.post(m), () => readyModel !== undefined, () => {
+    const c = vscode.workspace.getConfiguration('smallthinker.chat');
+    return { maxTokens: c.get<number>('maxTokens', 1024), temperature: c.get<number>('temperature', 0.6) };
+  });
 
   supervisor.onStateChange((state, detail) => {
     log.info(`engine ${state}${detail ? `: ${detail}` : ''}`);
@@ -74,6 +118,23 @@ export function activate(context: vscode.ExtensionContext): void {
 
   context.subscriptions.push(
     vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, provider),
+    vscode.window.registerWebviewViewProvider('smallthinker.chat', chatView, { webviewOptions: { retainContextWhenHidden: true } }),
+    vscode.window.onDidChangeActiveTextEditor((e) => {
+      if (e) lastEditor = e;
+    }),
+    vscode.commands.registerCommand('smallthinker.openChat', () => vscode.commands.executeCommand('smallthinker.chat.focus')),
+    vscode.commands.registerCommand('smallthinker.newChat', async () => {
+      await vscode.commands.executeCommand('smallthinker.chat.focus');
+      chat.newChat();
+    }),
+    vscode.commands.registerCommand('smallthinker.stopGeneration', () => chat.stop()),
+    vscode.commands.registerCommand('smallthinker.explainSelection', async () => {
+      const editor = vscode.window.activeTextEditor ?? lastEditor;
+      if (!editor || editor.selection.isEmpty) return void vscode.window.showInformationMessage('Select some code to explain first.');
+      const attachment = { code: editor.document.getText(editor.selection), languageId: editor.document.languageId, filePath: vscode.workspace.asRelativePath(editor.document.uri, false) };
+      await vscode.commands.executeCommand('smallthinker.chat.focus');
+      void chat.ask(`Explain what this ${attachment.languageId} code does.`, attachment);
+    }),
     vscode.commands.registerCommand('smallthinker.showLogs', () => log.show()),
     vscode.commands.registerCommand('smallthinker.restartEngine', () => {
       log.info('restarting the engine on request');
@@ -93,6 +154,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('smallthinker.statusMenu', async () => {
       const enabled = completionSettings().enabled;
       const items = [
+        { label: '$(comment-discussion) Open Chat', command: 'smallthinker.openChat' },
         { label: enabled ? '$(debug-pause) Turn Inline Completions Off' : '$(play) Turn Inline Completions On', command: 'smallthinker.toggleInlineCompletions' },
         { label: '$(file) Select Model File…', command: 'smallthinker.selectModel' },
         { label: '$(output) Show Logs', command: 'smallthinker.showLogs' },

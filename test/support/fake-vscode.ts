@@ -6,6 +6,11 @@ import Module from 'node:module';
 export interface FakeVscode {
   registeredCommands: Map<string, (...args: unknown[]) => unknown>;
   inlineProviders: Array<{ provideInlineCompletionItems: (...args: unknown[]) => Promise<unknown> }>;
+  webviewProviders: Map<string, { resolveWebviewView(view: unknown): void }>;
+  infos: string[];
+  clipboard: string;
+  /** Makes `editor` the active text editor. */
+  setActiveEditor(editor: unknown): void;
   logLines: string[];
   shownLogs: number;
   statusText: () => string;
@@ -24,6 +29,24 @@ export class Range {
 }
 export class InlineCompletionItem {
   constructor(readonly insertText: string, readonly range?: Range) {}
+}
+
+/** A webview view whose HTML and posted messages the test can read, and which it can send messages from. */
+export function fakeWebviewView() {
+  const fromView: Array<(m: unknown) => void> = [];
+  const view = {
+    posted: [] as Array<{ type: string; [k: string]: unknown }>,
+    webview: {
+      options: {}, html: '', cspSource: 'vscode-webview-resource:',
+      asWebviewUri: (u: { path: string }) => ({ toString: () => `vscode-webview-resource:${u.path}` }),
+      postMessage: async (m: { type: string }) => { view.posted.push(m); return true; },
+      onDidReceiveMessage: (l: (m: unknown) => void) => { fromView.push(l); return { dispose: () => undefined }; },
+    },
+    onDidDispose: () => ({ dispose: () => undefined }),
+    /** The webview script sends a message to the extension. */
+    send: (m: unknown) => { for (const l of fromView) l(m); },
+  };
+  return view;
 }
 
 /** A text document over a string, with the cursor given by offset. */
@@ -51,6 +74,10 @@ export function installFakeVscode(initialSettings: Record<string, unknown> = {})
   const state: FakeVscode = {
     registeredCommands: new Map(),
     inlineProviders: [],
+    webviewProviders: new Map(),
+    infos: [],
+    clipboard: '',
+    setActiveEditor: (editor) => { (vscode.window as { activeTextEditor: unknown }).activeTextEditor = editor; },
     logLines: [],
     shownLogs: 0,
     statusText: () => statusItem.text,
@@ -74,6 +101,27 @@ export function installFakeVscode(initialSettings: Record<string, unknown> = {})
   };
   const vscode = {
     Position, Range, InlineCompletionItem,
+    Uri: {
+      joinPath: (base: { path: string }, ...parts: string[]) => ({ path: [base.path, ...parts].join('/'), toString() { return this.path; } }),
+      file: (p: string) => ({ path: p, fsPath: p, toString: () => `file://${p}` }),
+    },
+    CancellationTokenSource: class {
+      private listeners: Array<() => void> = [];
+      token = {
+        isCancellationRequested: false,
+        onCancellationRequested: (l: () => void) => {
+          this.listeners.push(l);
+          return { dispose: () => undefined };
+        },
+      };
+      cancel() {
+        if (this.token.isCancellationRequested) return;
+        this.token.isCancellationRequested = true;
+        for (const l of this.listeners) l();
+      }
+      dispose() {}
+    },
+    env: { clipboard: { writeText: async (t: string) => { state.clipboard = t; } } },
     InlineCompletionTriggerKind: { Invoke: 0, Automatic: 1 },
     StatusBarAlignment: { Left: 1, Right: 2 },
     ConfigurationTarget: { Global: 1, Workspace: 2, WorkspaceFolder: 3 },
@@ -81,9 +129,14 @@ export function installFakeVscode(initialSettings: Record<string, unknown> = {})
     window: {
       createOutputChannel: () => channel,
       createStatusBarItem: () => statusItem,
-      activeTextEditor: undefined,
+      activeTextEditor: undefined as unknown,
       showErrorMessage: async (m: string) => { state.errors.push(m); return undefined; },
-      showInformationMessage: async () => undefined,
+      showInformationMessage: async (m: string) => { state.infos.push(m); return undefined; },
+      registerWebviewViewProvider: (id: string, provider: { resolveWebviewView(view: unknown): void }) => {
+        state.webviewProviders.set(id, provider);
+        return { dispose: () => undefined };
+      },
+      onDidChangeActiveTextEditor: () => ({ dispose: () => undefined }),
       showQuickPick: async () => undefined,
       showOpenDialog: async () => undefined,
     },

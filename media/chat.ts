@@ -1,0 +1,133 @@
+// The chat webview: shows the conversation (model output as sanitised markdown), streams the
+// answer, and sends the user's actions to the extension. It holds no state the extension does
+// not have: every 'state' message redraws it.
+import { renderMarkdown } from './lib/markdown';
+
+interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+type HostMessage =
+  | { type: 'state'; messages: ChatMessage[]; busy: boolean; hasModel: boolean; error?: string }
+  | { type: 'delta'; text: string }
+  | { type: 'focus' };
+
+declare function acquireVsCodeApi(): { postMessage(message: unknown): void };
+const vscode = acquireVsCodeApi();
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const log = $<HTMLDivElement>('messages');
+const input = $<HTMLTextAreaElement>('input');
+const send = $<HTMLButtonElement>('send');
+const stop = $<HTMLButtonElement>('stop');
+const welcome = $<HTMLDivElement>('welcome');
+const composer = $<HTMLFormElement>('composer');
+const errorBox = $<HTMLDivElement>('error');
+
+let streaming: { element: HTMLDivElement; text: string } | undefined;
+let renderQueued = false;
+
+function button(icon: string, label: string, onClick: () => void): HTMLButtonElement {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = 'icon-button';
+  b.title = label;
+  b.setAttribute('aria-label', label);
+  const i = document.createElement('span');
+  i.className = `codicon codicon-${icon}`;
+  b.append(i);
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+/** Markdown into an element, then Copy and Insert buttons on every code block. */
+function renderInto(element: HTMLElement, text: string): void {
+  element.innerHTML = renderMarkdown(text);  // renderMarkdown escapes raw HTML and unsafe links
+  for (const pre of Array.from(element.querySelectorAll<HTMLPreElement>('pre.code-block'))) {
+    const code = pre.querySelector('code')?.textContent ?? '';
+    const bar = document.createElement('div');
+    bar.className = 'code-actions';
+    bar.append(
+      button('copy', 'Copy code', () => vscode.postMessage({ type: 'copy', code })),
+      button('insert', 'Insert code at the cursor', () => vscode.postMessage({ type: 'insert', code })),
+    );
+    pre.before(bar);
+  }
+}
+
+function messageElement(m: ChatMessage): HTMLDivElement {
+  const wrap = document.createElement('div');
+  wrap.className = `message ${m.role}`;
+  const who = document.createElement('div');
+  who.className = 'role';
+  who.textContent = m.role === 'user' ? 'You' : 'SmallThinker';
+  const body = document.createElement('div');
+  body.className = 'body';
+  if (m.role === 'user') body.textContent = m.content;
+  else renderInto(body, m.content);
+  wrap.append(who, body);
+  return wrap;
+}
+
+function setBusy(busy: boolean): void {
+  send.hidden = busy;
+  stop.hidden = !busy;
+  input.setAttribute('aria-busy', String(busy));
+}
+
+function applyState(s: Extract<HostMessage, { type: 'state' }>): void {
+  welcome.hidden = s.hasModel;
+  composer.hidden = !s.hasModel;
+  log.hidden = !s.hasModel;
+  log.replaceChildren(...s.messages.filter((m) => m.role !== 'system').map(messageElement));
+  errorBox.hidden = !s.error;
+  errorBox.textContent = s.error ?? '';
+  streaming = undefined;
+  if (s.busy) {
+    const element = messageElement({ role: 'assistant', content: '' });
+    element.classList.add('streaming');
+    log.append(element);
+    streaming = { element: element.querySelector('.body') as HTMLDivElement, text: '' };
+  }
+  setBusy(s.busy);
+  log.scrollTop = log.scrollHeight;
+}
+
+window.addEventListener('message', (event: MessageEvent<HostMessage>) => {
+  const m = event.data;
+  if (m.type === 'state') applyState(m);
+  else if (m.type === 'delta' && streaming) {
+    streaming.text += m.text;
+    if (!renderQueued) {
+      renderQueued = true;
+      requestAnimationFrame(() => {
+        renderQueued = false;
+        if (!streaming) return;
+        renderInto(streaming.element, streaming.text);
+        log.scrollTop = log.scrollHeight;
+      });
+    }
+  } else if (m.type === 'focus') input.focus();
+});
+
+composer.addEventListener('submit', (e) => {
+  e.preventDefault();
+  const text = input.value.trim();
+  if (!text || !stop.hidden) return;
+  vscode.postMessage({ type: 'ask', text, attachSelection: $<HTMLInputElement>('attach').checked });
+  input.value = '';
+});
+input.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' && !e.shiftKey) {
+    e.preventDefault();
+    composer.requestSubmit();
+  } else if (e.key === 'Escape' && !stop.hidden) {
+    vscode.postMessage({ type: 'stop' });
+  }
+});
+stop.addEventListener('click', () => vscode.postMessage({ type: 'stop' }));
+$<HTMLButtonElement>('new-chat').addEventListener('click', () => vscode.postMessage({ type: 'newChat' }));
+$<HTMLButtonElement>('select-model').addEventListener('click', () => vscode.postMessage({ type: 'selectModel' }));
+
+vscode.postMessage({ type: 'ready' });

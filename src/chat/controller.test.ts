@@ -1,0 +1,79 @@
+// The conversation logic with a scripted engine: streaming, stop, new chat, history, errors.
+import assert from 'node:assert/strict';
+import type { ChatParams, ChatResult } from '../../engine/protocol';
+import { attachmentBlock, ChatController, type ChatEngine, type ViewMessage } from './controller';
+
+function scriptedEngine(pieces: string[], opts: { failWith?: Error; waitForCancel?: boolean } = {}) {
+  const calls: ChatParams[] = [];
+  const engine: ChatEngine = {
+    chat: async (params, signal, onDelta): Promise<ChatResult> => {
+      calls.push(params);
+      if (opts.failWith) throw opts.failWith;
+      for (const p of pieces) onDelta(p);
+      if (opts.waitForCancel) {
+        await new Promise<void>((resolve) => signal.onCancel(resolve));
+        throw Object.assign(new Error('request cancelled'), { code: -32800 });
+      }
+      return { text: pieces.join(''), stopReason: 'eog', timings: { promptTokens: 1, reusedTokens: 0, generatedTokens: pieces.length, promptMs: 1, generateMs: 1, decodeTokensPerSecond: 0 } };
+    },
+  };
+  return { engine, calls };
+}
+
+function memoryStore() {
+  let saved: { chatId: string; messages: { role: 'system' | 'user' | 'assistant'; content: string }[] } | undefined;
+  return { load: () => saved, save: (v: typeof saved) => { saved = v && JSON.parse(JSON.stringify(v)); }, get: () => saved };
+}
+
+const settings = () => ({ maxTokens: 64, temperature: 0 });
+
+describe('chat controller', () => {
+  it('streams an answer to the view and keeps it in the history, with a system prompt first', async () => {
+    const { engine, calls } = scriptedEngine(['Hello', ', world']);
+    const posted: ViewMessage[] = [];
+    const store = memoryStore();
+    const chat = new ChatController(engine, store, (m) => posted.push(m), () => true, settings);
+    await chat.ask('Hi');
+    assert.deepEqual(posted.filter((m) => m.type === 'delta').map((m) => (m as { text: string }).text), ['Hello', ', world']);
+    const last = posted.at(-1) as Extract<ViewMessage, { type: 'state' }>;
+    assert.deepEqual(last.messages, [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello, world' }]);
+    assert.equal(last.busy, false);
+    assert.equal(calls[0].messages[0].role, 'system');
+    assert.deepEqual(store.get()!.messages.length, 2);
+    // A new controller (the window reloaded) restores the conversation.
+    const restored = new ChatController(engine, store, () => {}, () => true, settings);
+    assert.equal(restored.history.length, 2);
+  });
+
+  it('Stop keeps what was streamed; New Chat starts empty with a new id', async () => {
+    const { engine, calls } = scriptedEngine(['partial answer'], { waitForCancel: true });
+    const chat = new ChatController(engine, memoryStore(), () => {}, () => true, settings);
+    const running = chat.ask('Tell me a story');
+    assert.equal(chat.busy, true);
+    chat.stop();
+    await running;
+    assert.equal(chat.busy, false);
+    assert.deepEqual(chat.history.at(-1), { role: 'assistant', content: 'partial answer' });
+    chat.newChat();
+    assert.equal(chat.history.length, 0);
+    const again = chat.ask('again');
+    chat.stop();
+    await again;
+    assert.notEqual(calls[1].chatId, calls[0].chatId);
+  });
+
+  it('shows an engine failure as an error, not as an answer', async () => {
+    const { engine } = scriptedEngine([], { failWith: new Error('the engine was killed (SIGKILL) while answering') });
+    const posted: ViewMessage[] = [];
+    const chat = new ChatController(engine, memoryStore(), (m) => posted.push(m), () => true, settings);
+    await chat.ask('Hi');
+    const last = posted.at(-1) as Extract<ViewMessage, { type: 'state' }>;
+    assert.match(last.error ?? '', /could not answer: the engine was killed/);
+    assert.equal(last.messages.length, 1);
+  });
+
+  it('attaches code as a fenced block that its own backticks cannot break', () => {
+    assert.equal(attachmentBlock({ code: 'x = 1', languageId: 'python', filePath: 'a.py' }), '\n\nFrom `a.py`:\n```python\nx = 1\n```');
+    assert.match(attachmentBlock({ code: 'see ```', languageId: 'markdown', filePath: '' }), /^\n\n````markdown\nsee ```\n````$/);
+  });
+});
