@@ -129,5 +129,6 @@ input.addEventListener('keydown', (e) => {
 stop.addEventListener('click', () => vscode.postMessage({ type: 'stop' }));
 $<HTMLButtonElement>('new-chat').addEventListener('click', () => vscode.postMessage({ type: 'newChat' }));
 $<HTMLButtonElement>('select-model').addEventListener('click', () => vscode.postMessage({ type: 'selectModel' }));
+$<HTMLButtonElement>('download-model').addEventListener('click', () => vscode.postMessage({ type: 'downloadModel' }));
 
 vscode.postMessage({ type: 'ready' });

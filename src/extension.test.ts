@@ -4,6 +4,10 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import type { AddressInfo } from 'node:net';
+import { MODEL_CATALOG } from './download/catalog';
 import { fakeDocument, fakeWebviewView, installFakeVscode, Position, Range, type FakeVscode } from '../test/support/fake-vscode';
 import { ensureModel } from '../test/generator/index';
 
@@ -120,6 +124,48 @@ describe('extension (bundled dist/extension.js)', function () {
       for (const s of subscriptions) s.dispose();
       await ext.deactivate();
       fake.restore();
+    }
+  });
+
+  it('downloads a model from the configured base URL with progress, then loads it', async () => {
+    const model = await ensureModel({ preset: 'tiny', type: 'q4_0', vocab: 'qwen' });
+    const storage = fs.mkdtempSync(path.join(os.tmpdir(), 'st-storage-'));
+    const server = http.createServer((req, res) => {
+      const file = fs.readFileSync(model);
+      if (req.url !== `/${MODEL_CATALOG[0].path}`) {
+        res.writeHead(404);
+        res.end();
+        return;
+      }
+      res.writeHead(200, { 'content-length': file.length });
+      res.end(file);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const fake = installFakeVscode({ 'smallthinker.download.baseUrl': baseUrl, 'smallthinker.threads': 2 });
+    fake.quickPick = (items) => items[0];
+    const bundle = path.join(root, 'dist', 'extension.js');
+    delete require.cache[bundle];
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const ext = require(bundle) as Extension;
+    const subscriptions: { dispose(): void }[] = [];
+    ext.activate({
+      subscriptions, extension: { packageJSON: manifest }, extensionUri: { path: root }, globalStorageUri: { path: storage, fsPath: storage },
+      workspaceState: { get: () => undefined, update: async () => undefined },
+    });
+    try {
+      await fake.registeredCommands.get('smallthinker.downloadModel')!();
+      const dest = fake.settings.get('smallthinker.modelPath') as string;
+      assert.equal(dest, path.join(storage, 'models', MODEL_CATALOG[0].fileName));
+      assert.ok(fs.readFileSync(dest).equals(fs.readFileSync(model)));
+      assert.match(fake.progress.at(-1)!, /MB · [\d.]+ MB\/s/);
+      await until(() => /sparkle/.test(fake.statusText()), 'the downloaded model to load');
+    } finally {
+      for (const s of subscriptions) s.dispose();
+      await ext.deactivate();
+      fake.restore();
+      server.close();
+      fs.rmSync(storage, { recursive: true, force: true });
     }
   });
 

@@ -7,6 +7,8 @@ import * as vscode from 'vscode';
 import { ChatDeltaNotification, ChatRequest, CompletionRequest, StatsRequest, type ChatMessage } from '../engine/protocol';
 import { ChatController, type ChatEngine } from './chat/controller';
 import { ChatViewProvider } from './chat/view';
+import { MODEL_CATALOG } from './download/catalog';
+import { downloadFile } from './download/downloader';
 import { CompletionPipeline, type CompletionSettings } from './completion/pipeline';
 import { InlineProvider } from './completion/provider';
 import { EngineSupervisor } from './engine-supervisor';
@@ -85,6 +87,7 @@ export function activate(context: vscode.ExtensionContext): void {
   let lastEditor = vscode.window.activeTextEditor;
   const chatView = new ChatViewProvider(context.extensionUri, () => chat, {
     selectModel: () => void vscode.commands.executeCommand('smallthinker.selectModel'),
+    downloadModel: () => void vscode.commands.executeCommand('smallthinker.downloadModel'),
     insert: (code) => {
       const editor = lastEditor;
       if (!editor) return void vscode.window.showInformationMessage('Open an editor to insert the code into.');
@@ -151,12 +154,48 @@ export function activate(context: vscode.ExtensionContext): void {
       });
       if (picked?.[0]) await vscode.workspace.getConfiguration('smallthinker').update('modelPath', picked[0].fsPath, vscode.ConfigurationTarget.Global);
     }),
+    vscode.commands.registerCommand('smallthinker.downloadModel', async () => {
+      const pick = await vscode.window.showQuickPick(MODEL_CATALOG.map((m) => ({ label: m.label, detail: m.detail, model: m })),
+        { title: 'Download a SmallThinker model' });
+      if (!pick) return;
+      const base = vscode.workspace.getConfiguration('smallthinker.download').get<string>('baseUrl', 'https://huggingface.co').replace(/\/+$/, '');
+      const folder = vscode.Uri.joinPath(context.globalStorageUri, 'models');
+      await vscode.workspace.fs.createDirectory(folder);
+      const dest = vscode.Uri.joinPath(folder, pick.model.fileName).fsPath;
+      const mb = (n: number) => (n / 1e6).toFixed(0);
+      try {
+        await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Downloading ${pick.model.fileName}`, cancellable: true },
+          async (progress, token) => {
+            const abort = new AbortController();
+            token.onCancellationRequested(() => abort.abort());
+            let shown = 0;
+            await downloadFile({
+              url: `${base}/${pick.model.path}`, dest, expectedBytes: pick.model.bytes, sha256: pick.model.sha256, signal: abort.signal,
+              onProgress: (p) => {
+                const pct = p.total ? (100 * p.received) / p.total : 0;
+                progress.report({
+                  increment: pct - shown,
+                  message: `${mb(p.received)}${p.total ? ` of ${mb(p.total)}` : ''} MB · ${(p.bytesPerSecond / 1e6).toFixed(1)} MB/s`,
+                });
+                shown = pct;
+              },
+            });
+          });
+      } catch (err) {
+        log.error(`download of ${pick.model.fileName} failed: ${(err as Error).message}`);
+        void vscode.window.showErrorMessage(`The download did not finish: ${(err as Error).message}. Run "Download Model…" again to resume.`);
+        return;
+      }
+      log.info(`downloaded ${dest}`);
+      await vscode.workspace.getConfiguration('smallthinker').update('modelPath', dest, vscode.ConfigurationTarget.Global);
+    }),
     vscode.commands.registerCommand('smallthinker.statusMenu', async () => {
       const enabled = completionSettings().enabled;
       const items = [
         { label: '$(comment-discussion) Open Chat', command: 'smallthinker.openChat' },
         { label: enabled ? '$(debug-pause) Turn Inline Completions Off' : '$(play) Turn Inline Completions On', command: 'smallthinker.toggleInlineCompletions' },
         { label: '$(file) Select Model File…', command: 'smallthinker.selectModel' },
+        { label: '$(cloud-download) Download Model…', command: 'smallthinker.downloadModel' },
         { label: '$(output) Show Logs', command: 'smallthinker.showLogs' },
         { label: '$(debug-restart) Restart Engine', command: 'smallthinker.restartEngine' },
       ];

@@ -28,6 +28,7 @@ export function chatHtml(webview: Pick<vscode.Webview, 'cspSource' | 'asWebviewU
 <div id="welcome" class="welcome" hidden>
   <p>SmallThinker runs a local model on your CPU. Choose a SmallThinker GGUF file to start.</p>
   <button id="select-model" type="button" class="primary">Select Model File…</button>
+  <button id="download-model" type="button" class="secondary">Download Model…</button>
 </div>
 <div class="toolbar"><button id="new-chat" type="button" class="icon-button" title="New Chat" aria-label="New Chat"><span class="codicon codicon-add"></span></button></div>
 <div id="messages" class="messages" role="log" aria-live="polite" aria-label="Conversation"></div>
@@ -48,6 +49,7 @@ export function chatHtml(webview: Pick<vscode.Webview, 'cspSource' | 'asWebviewU
 
 export interface WebviewRequests {
   selectModel(): void;
+  downloadModel(): void;
   insert(code: string): void;
   selection(): { code: string; languageId: string; filePath: string } | undefined;
 }
@@ -85,6 +87,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider {
         case 'copy': if (typeof m.code === 'string') void vscode.env.clipboard.writeText(m.code); break;
         case 'insert': if (typeof m.code === 'string') this.requests.insert(m.code); break;
         case 'selectModel': this.requests.selectModel(); break;
+        case 'downloadModel': this.requests.downloadModel(); break;
       }
     });
   }

@@ -9,6 +9,9 @@ export interface FakeVscode {
   webviewProviders: Map<string, { resolveWebviewView(view: unknown): void }>;
   infos: string[];
   clipboard: string;
+  /** Answers showQuickPick (absent: the user dismisses it). */
+  quickPick?: (items: unknown[]) => unknown;
+  progress: string[];
   /** Makes `editor` the active text editor. */
   setActiveEditor(editor: unknown): void;
   logLines: string[];
@@ -77,6 +80,7 @@ export function installFakeVscode(initialSettings: Record<string, unknown> = {})
     webviewProviders: new Map(),
     infos: [],
     clipboard: '',
+    progress: [],
     setActiveEditor: (editor) => { (vscode.window as { activeTextEditor: unknown }).activeTextEditor = editor; },
     logLines: [],
     shownLogs: 0,
@@ -102,7 +106,10 @@ export function installFakeVscode(initialSettings: Record<string, unknown> = {})
   const vscode = {
     Position, Range, InlineCompletionItem,
     Uri: {
-      joinPath: (base: { path: string }, ...parts: string[]) => ({ path: [base.path, ...parts].join('/'), toString() { return this.path; } }),
+      joinPath: (base: { path: string }, ...parts: string[]) => {
+        const p = [base.path, ...parts].join('/');
+        return { path: p, fsPath: p, toString: () => p };
+      },
       file: (p: string) => ({ path: p, fsPath: p, toString: () => `file://${p}` }),
     },
     CancellationTokenSource: class {
@@ -125,6 +132,7 @@ export function installFakeVscode(initialSettings: Record<string, unknown> = {})
     InlineCompletionTriggerKind: { Invoke: 0, Automatic: 1 },
     StatusBarAlignment: { Left: 1, Right: 2 },
     ConfigurationTarget: { Global: 1, Workspace: 2, WorkspaceFolder: 3 },
+    ProgressLocation: { SourceControl: 1, Window: 10, Notification: 15 },
     ThemeColor: class { constructor(readonly id: string) {} },
     window: {
       createOutputChannel: () => channel,
@@ -137,7 +145,9 @@ export function installFakeVscode(initialSettings: Record<string, unknown> = {})
         return { dispose: () => undefined };
       },
       onDidChangeActiveTextEditor: () => ({ dispose: () => undefined }),
-      showQuickPick: async () => undefined,
+      showQuickPick: async (items: unknown[]) => (state.quickPick ? state.quickPick(items) : undefined),
+      withProgress: async (_o: unknown, task: (p: { report(v: { message?: string }): void }, t: unknown) => Promise<unknown>) =>
+        task({ report: (v) => state.progress.push(v.message ?? '') }, { isCancellationRequested: false, onCancellationRequested: () => ({ dispose() {} }) }),
       showOpenDialog: async () => undefined,
     },
     workspace: {
@@ -150,6 +160,7 @@ export function installFakeVscode(initialSettings: Record<string, unknown> = {})
         return { dispose: () => undefined };
       },
       asRelativePath: (uri: { fsPath: string }) => uri.fsPath.replace(/^\//, ''),
+      fs: { createDirectory: async (uri: { fsPath: string }) => void (await import('node:fs')).mkdirSync(uri.fsPath, { recursive: true }) },
     },
     languages: {
       registerInlineCompletionItemProvider: (_selector: unknown, provider: FakeVscode['inlineProviders'][number]) => {
