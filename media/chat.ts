@@ -127,7 +127,6 @@ input.addEventListener('keydown', (e) => {
   }
 });
 stop.addEventListener('click', () => vscode.postMessage({ type: 'stop' }));
-$<HTMLButtonElement>('new-chat').addEventListener('click', () => vscode.postMessage({ type: 'newChat' }));
 $<HTMLButtonElement>('select-model').addEventListener('click', () => vscode.postMessage({ type: 'selectModel' }));
 $<HTMLButtonElement>('download-model').addEventListener('click', () => vscode.postMessage({ type: 'downloadModel' }));
 

@@ -43,6 +43,7 @@ export function activate(context: vscode.ExtensionContext): void {
     const config = vscode.workspace.getConfiguration('smallthinker');
     const modelPath = config.get<string>('modelPath', '');
     readyModel = undefined;
+    chat.show();
     if (!modelPath) {
       status.set({ kind: 'no-model' });
       return;
@@ -117,7 +118,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const provider = new InlineProvider(pipeline, log, (tps) => {
     status.speed(tps);
     supervisor.request0(StatsRequest).then((s) => status.memory(s.memory.rssBytes), () => undefined);
-  });
+  }, () => readyModel !== undefined);
 
   context.subscriptions.push(
     vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, provider),

@@ -30,7 +30,6 @@ export function chatHtml(webview: Pick<vscode.Webview, 'cspSource' | 'asWebviewU
   <button id="select-model" type="button" class="primary">Select Model File…</button>
   <button id="download-model" type="button" class="secondary">Download Model…</button>
 </div>
-<div class="toolbar"><button id="new-chat" type="button" class="icon-button" title="New Chat" aria-label="New Chat"><span class="codicon codicon-add"></span></button></div>
 <div id="messages" class="messages" role="log" aria-live="polite" aria-label="Conversation"></div>
 <div id="error" class="error" role="alert" hidden></div>
 <form id="composer" class="composer" hidden>

@@ -9,11 +9,15 @@ const SUFFIX_CHARS = 6_000;
 
 export class InlineProvider implements vscode.InlineCompletionItemProvider {
   constructor(private readonly pipeline: CompletionPipeline, private readonly log: vscode.LogOutputChannel,
-    private readonly onResult: (tokensPerSecond: number) => void) {}
+    private readonly onResult: (tokensPerSecond: number) => void, private readonly modelReady: () => boolean) {}
 
   async provideInlineCompletionItems(
     document: vscode.TextDocument, position: vscode.Position, context: vscode.InlineCompletionContext, token: vscode.CancellationToken,
   ): Promise<vscode.InlineCompletionItem[] | undefined> {
+    if (!this.modelReady()) {
+      this.log.trace('no completion: no model is loaded');
+      return undefined;
+    }
     const offset = document.offsetAt(position);
     const text = document.getText();
     const editor = vscode.window.activeTextEditor;

