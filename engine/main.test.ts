@@ -9,7 +9,8 @@ import {
 } from 'vscode-jsonrpc/node';
 import {
   ChatDeltaNotification, ChatRequest, CompletionRequest, EngineErrorCodes, InspectRequest, LoadModelRequest,
-  LoadProgressNotification, ShutdownRequest, StatsRequest, TokenizeRequest, type CompletionParams, type LoadProgressParams,
+  LoadProgressNotification, ShutdownRequest, StatsRequest, TokenizeRequest, WarmCompletionNotification, type CompletionParams,
+  type LoadProgressParams,
 } from './protocol';
 import { ensureModel } from '../test/generator/index';
 
@@ -98,6 +99,20 @@ describe('engine process (dist/engine.js)', function () {
     assert.deepEqual(stats.slots.map((s) => s.key).sort(), ['completion:file:///b.ts', 'completion:file:///src/math.ts']);
     assert.ok(stats.memory.kvCacheBytes <= stats.memory.kvBudgetBytes);
     assert.equal(stats.requests.completed >= 3, true);
+  });
+
+  it('warms a document\'s slot in the background, so its first completion only evaluates the last tokens', async () => {
+    const { connection } = startEngine();
+    await connection.sendRequest(LoadModelRequest, { modelPath: model, threads: 2 });
+    const { maxTokens: _unused, ...warm } = completion(code, { documentId: 'file:///warm.ts' });
+    void connection.sendNotification(WarmCompletionNotification, warm);
+    for (let i = 0; i < 100; i++) {
+      const slot = (await connection.sendRequest(StatsRequest)).slots.find((s) => s.key === 'completion:file:///warm.ts');
+      if (slot && slot.nPast > 0) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const first = await connection.sendRequest(CompletionRequest, completion(code, { documentId: 'file:///warm.ts' }));
+    assert.ok(first.timings.reusedTokens > 0 && first.timings.promptTokens <= 2, JSON.stringify(first.timings));
   });
 
   it('stops a completion at a stop string and at the line limit', async () => {

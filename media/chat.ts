@@ -115,7 +115,7 @@ composer.addEventListener('submit', (e) => {
   e.preventDefault();
   const text = input.value.trim();
   if (!text || !stop.hidden) return;
-  vscode.postMessage({ type: 'ask', text, attachSelection: $<HTMLInputElement>('attach').checked });
+  vscode.postMessage({ type: 'ask', text, attachSelection: $<HTMLInputElement>('attach').checked, attachFile: $<HTMLInputElement>('attach-file').checked });
   input.value = '';
 });
 input.addEventListener('keydown', (e) => {

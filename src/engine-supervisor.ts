@@ -73,6 +73,12 @@ export class EngineSupervisor {
     this.stateListeners.push(listener);
   }
 
+  /** Sends a notification if the engine is running with a model; dropped otherwise (it is only a hint). */
+  notify<P>(type: NotificationType<P>, params: P): void {
+    if (!this.connection || !this.modelReady) return;
+    void this.connection.sendNotification(type.method, params);
+  }
+
   onNotification<P>(type: NotificationType<P>, handler: (params: P) => void): void {
     this.notificationHandlers.push({ type: type as NotificationType<unknown>, handler: handler as (p: unknown) => void });
     this.connection?.onNotification(type, handler);

@@ -75,6 +75,10 @@ describe('extension (bundled dist/extension.js)', function () {
       // A random-weight model may say something the filters drop; either way the log says what happened.
       const logged = fake.logLines.join('\n');
       assert.ok(items?.[0]?.insertText || /completion dropped/.test(logged), logged);
+      // Opening another file warms its completion state in the background.
+      const other = fakeDocument('file:///work/src/mul.ts', 'typescript', 'export function mul(a: number, b: number) {\n  \n}\n');
+      fake.setActiveEditor({ document: other, selection: { isEmpty: true, active: new Position(1, 2) } });
+      await until(() => /warming the completion state of file:\/\/\/work\/src\/mul\.ts/.test(fake.logLines.join('\n')), 'a warm-up');
       fake.setSetting('smallthinker.modelPath', '/no/such/model.gguf');
       await until(() => /error/.test(fake.statusText()), 'the error state');
       assert.match(fake.errors.join('\n'), /could not load the model: .*\/no\/such\/model\.gguf/);
@@ -116,10 +120,13 @@ describe('extension (bundled dist/extension.js)', function () {
 
       const text = 'function square(x) {\n  return x * x;\n}\n';
       const doc = fakeDocument('file:///work/sq.js', 'javascript', text);
-      fake.setActiveEditor({ document: { ...doc, getText: (r?: Range) => (r ? text.slice(0, 36) : text) }, selection: { isEmpty: false, start: new Position(0, 0), end: new Position(2, 1) } });
+      fake.setActiveEditor({ document: { ...doc, getText: (r?: Range) => (r ? text.slice(0, 36) : text) }, selection: { isEmpty: false, start: new Position(0, 0), end: new Position(2, 1), active: new Position(2, 1) } });
       await fake.registeredCommands.get('smallthinker.explainSelection')!();
       await until(() => states().at(-1)!.messages.length === 4 && !states().at(-1)!.busy, 'the explanation');
       assert.match(states().at(-1)!.messages[2].content, /^Explain what this javascript code does\.\n\nFrom `work\/sq\.js`:\n```javascript\nfunction square/);
+      view.send({ type: 'ask', text: 'Summarise this file.', attachFile: true });
+      await until(() => states().at(-1)!.messages.length === 6 && !states().at(-1)!.busy, 'the answer about the file');
+      assert.match(states().at(-1)!.messages[4].content, /^Summarise this file\.\n\nFrom `work\/sq\.js`:\n```javascript\nfunction square\(x\) \{\n  return x \* x;\n\}\n/);
     } finally {
       for (const s of subscriptions) s.dispose();
       await ext.deactivate();

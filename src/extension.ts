@@ -4,13 +4,13 @@
 // deactivation.
 import path from 'node:path';
 import * as vscode from 'vscode';
-import { ChatDeltaNotification, ChatRequest, CompletionRequest, StatsRequest, type ChatMessage } from '../engine/protocol';
+import { ChatDeltaNotification, ChatRequest, CompletionRequest, StatsRequest, WarmCompletionNotification, type ChatMessage } from '../engine/protocol';
 import { ChatController, type ChatEngine } from './chat/controller';
 import { ChatViewProvider } from './chat/view';
 import { MODEL_CATALOG } from './download/catalog';
 import { downloadFile } from './download/downloader';
 import { CompletionPipeline, type CompletionSettings } from './completion/pipeline';
-import { InlineProvider } from './completion/provider';
+import { cursorText, InlineProvider } from './completion/provider';
 import { EngineSupervisor } from './engine-supervisor';
 import { StatusBar } from './status';
 
@@ -77,15 +77,49 @@ export function activate(context: vscode.ExtensionContext): void {
       const source = new vscode.CancellationTokenSource();
       signal.onCancel(() => source.cancel());
       deltaHandlers.set(params.chatId, onDelta);
+      log.info(`chat request: ${params.messages.length} messages, up to ${params.maxTokens} tokens`);
+      if (readyModel) status.set({ kind: 'generating', model: readyModel });
       try {
-        return await supervisor.request(ChatRequest, params, source.token as never);
+        const result = await supervisor.request(ChatRequest, params, source.token as never);
+        log.info(`chat answer: ${result.timings.generatedTokens} tokens (${result.stopReason}), ${result.timings.promptTokens} prompt tokens evaluated, ` +
+          `${result.timings.reusedTokens} reused, ${result.timings.decodeTokensPerSecond.toFixed(1)} tokens/s`);
+        status.speed(result.timings.decodeTokensPerSecond);
+        return result;
+      } catch (err) {
+        log.info(`chat request ended: ${(err as Error).message}`);
+        throw err;
       } finally {
         deltaHandlers.delete(params.chatId);
         source.dispose();
+        if (status.current.kind === 'generating') status.set(readyModel ? { kind: 'ready', model: readyModel } : { kind: 'no-model' });
       }
     },
   };
   let lastEditor = vscode.window.activeTextEditor;
+  // Warm-ups: evaluate a document's completion prompt while the engine is idle (the engine
+  // ignores them when busy), so the first suggestion after opening a file or jumping is fast.
+  const lastLine = new Map<string, number>();
+  let warmTimer: NodeJS.Timeout | undefined;
+  const warm = (editor: vscode.TextEditor) => {
+    clearTimeout(warmTimer);
+    warmTimer = setTimeout(() => {
+      try {
+        warmNow(editor);
+      } catch (err) {
+        log.warn(`warm-up skipped: ${(err as Error).message}`);
+      }
+    }, 300);
+  };
+  const warmNow = (editor: vscode.TextEditor) => {
+    const s = completionSettings();
+    const doc = editor.document;
+    if (!readyModel || !s.enabled || doc.uri.scheme === 'output' || !(s.languages[doc.languageId] ?? s.languages['*'] ?? true)) return;
+    const { prefix, suffix } = cursorText(doc, editor.selection.active);
+    supervisor.notify(WarmCompletionNotification, {
+      documentId: doc.uri.toString(), languageId: doc.languageId, filePath: vscode.workspace.asRelativePath(doc.uri, false), prefix, suffix,
+    });
+    log.debug(`warming the completion state of ${doc.uri.toString()}`);
+  };
   const chatView = new ChatViewProvider(context.extensionUri, () => chat, {
     selectModel: () => void vscode.commands.executeCommand('smallthinker.selectModel'),
     downloadModel: () => void vscode.commands.executeCommand('smallthinker.downloadModel'),
@@ -98,6 +132,12 @@ export function activate(context: vscode.ExtensionContext): void {
       const editor = lastEditor;
       if (!editor || editor.selection.isEmpty) return undefined;
       return { code: editor.document.getText(editor.selection), languageId: editor.document.languageId, filePath: vscode.workspace.asRelativePath(editor.document.uri, false) };
+    },
+    file: () => {
+      const doc = lastEditor?.document;
+      if (!doc) return undefined;
+      // The engine's prompt cap still applies; a huge file is cut here so the request stays reasonable.
+      return { code: doc.getText().slice(0, 24_000), languageId: doc.languageId, filePath: vscode.workspace.asRelativePath(doc.uri, false) };
     },
   });
   const chat = new ChatController(chatEngine, {
@@ -124,7 +164,16 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, provider),
     vscode.window.registerWebviewViewProvider('smallthinker.chat', chatView, { webviewOptions: { retainContextWhenHidden: true } }),
     vscode.window.onDidChangeActiveTextEditor((e) => {
-      if (e) lastEditor = e;
+      if (!e) return;
+      lastEditor = e;
+      warm(e);
+    }),
+    vscode.window.onDidChangeTextEditorSelection((e) => {
+      // A jump (a click or a search, not typing) moves the cursor by more than a line.
+      const line = e.selections[0]?.active.line ?? 0;
+      const jumped = Math.abs(line - (lastLine.get(e.textEditor.document.uri.toString()) ?? line)) > 1;
+      lastLine.set(e.textEditor.document.uri.toString(), line);
+      if (jumped && e.kind !== vscode.TextEditorSelectionChangeKind.Command) warm(e.textEditor);
     }),
     vscode.commands.registerCommand('smallthinker.openChat', () => vscode.commands.executeCommand('smallthinker.chat.focus')),
     vscode.commands.registerCommand('smallthinker.newChat', async () => {

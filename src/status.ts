@@ -6,6 +6,7 @@ export type StatusState =
   | { kind: 'no-model' }
   | { kind: 'loading'; detail: string }
   | { kind: 'ready'; model: string }
+  | { kind: 'generating'; model: string }
   | { kind: 'error'; message: string }
   | { kind: 'disabled' };
 
@@ -63,6 +64,10 @@ export class StatusBar implements vscode.Disposable {
       case 'ready':
         this.item.text = `$(sparkle) SmallThinker${speed}${mib}`;
         this.item.tooltip = `SmallThinker: ${s.model} is ready${speed}${mib}`;
+        break;
+      case 'generating':
+        this.item.text = `$(loading~spin) SmallThinker${speed}${mib}`;
+        this.item.tooltip = `SmallThinker: ${s.model} is answering`;
         break;
       case 'disabled':
         this.item.text = '$(debug-pause) SmallThinker';

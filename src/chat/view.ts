@@ -36,7 +36,8 @@ export function chatHtml(webview: Pick<vscode.Webview, 'cspSource' | 'asWebviewU
   <label for="input" class="visually-hidden">Ask SmallThinker</label>
   <textarea id="input" rows="3" placeholder="Ask about your code (Enter to send, Shift+Enter for a new line)"></textarea>
   <div class="composer-actions">
-    <label class="attach"><input id="attach" type="checkbox"> Attach the selection</label>
+    <span class="attach"><label><input id="attach" type="checkbox"> Attach the selection</label>
+    <label><input id="attach-file" type="checkbox"> the file</label></span>
     <button id="send" type="submit" class="primary" aria-label="Send">Send</button>
     <button id="stop" type="button" class="secondary" aria-label="Stop generating" hidden><span class="codicon codicon-debug-stop"></span> Stop</button>
   </div>
@@ -51,6 +52,7 @@ export interface WebviewRequests {
   downloadModel(): void;
   insert(code: string): void;
   selection(): { code: string; languageId: string; filePath: string } | undefined;
+  file(): { code: string; languageId: string; filePath: string } | undefined;
 }
 
 export class ChatViewProvider implements vscode.WebviewViewProvider {
@@ -71,7 +73,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider {
     view.webview.options = { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(this.extensionUri, 'dist'), vscode.Uri.joinPath(this.extensionUri, 'media')] };
     view.webview.html = chatHtml(view.webview, this.extensionUri, randomBytes(16).toString('base64'));
     view.onDidDispose(() => (this.view = undefined));
-    view.webview.onDidReceiveMessage((m: { type: string; text?: string; code?: string; attachSelection?: boolean }) => {
+    view.webview.onDidReceiveMessage((m: { type: string; text?: string; code?: string; attachSelection?: boolean; attachFile?: boolean }) => {
       const c = this.controller();
       switch (m.type) {
         case 'ready':
@@ -79,7 +81,9 @@ export class ChatViewProvider implements vscode.WebviewViewProvider {
           c.show();
           break;
         case 'ask':
-          if (typeof m.text === 'string') void c.ask(m.text, m.attachSelection ? this.requests.selection() : undefined);
+          if (typeof m.text === 'string') {
+            void c.ask(m.text, (m.attachSelection ? this.requests.selection() : undefined) ?? (m.attachFile ? this.requests.file() : undefined));
+          }
           break;
         case 'stop': c.stop(); break;
         case 'newChat': c.newChat(); break;

@@ -7,6 +7,13 @@ import type { CompletionPipeline, CompletionInput } from './pipeline';
 const PREFIX_CHARS = 24_000;
 const SUFFIX_CHARS = 6_000;
 
+/** The completion request's text for a cursor position (also what a warm-up evaluates). */
+export function cursorText(document: vscode.TextDocument, position: vscode.Position): { prefix: string; suffix: string; documentChars: number } {
+  const offset = document.offsetAt(position);
+  const text = document.getText();
+  return { prefix: text.slice(Math.max(0, offset - PREFIX_CHARS), offset), suffix: text.slice(offset, offset + SUFFIX_CHARS), documentChars: text.trim().length };
+}
+
 export class InlineProvider implements vscode.InlineCompletionItemProvider {
   constructor(private readonly pipeline: CompletionPipeline, private readonly log: vscode.LogOutputChannel,
     private readonly onResult: (tokensPerSecond: number) => void, private readonly modelReady: () => boolean) {}
@@ -18,16 +25,12 @@ export class InlineProvider implements vscode.InlineCompletionItemProvider {
       this.log.trace('no completion: no model is loaded');
       return undefined;
     }
-    const offset = document.offsetAt(position);
-    const text = document.getText();
     const editor = vscode.window.activeTextEditor;
     const input: CompletionInput = {
       documentId: document.uri.toString(),
       languageId: document.languageId,
       filePath: vscode.workspace.asRelativePath(document.uri, false),
-      prefix: text.slice(Math.max(0, offset - PREFIX_CHARS), offset),
-      suffix: text.slice(offset, offset + SUFFIX_CHARS),
-      documentChars: text.trim().length,
+      ...cursorText(document, position),
       hasSelection: editor?.document === document && !editor.selection.isEmpty,
       explicit: context.triggerKind === vscode.InlineCompletionTriggerKind.Invoke,
     };

@@ -12,7 +12,7 @@ export interface FakeVscode {
   /** Answers showQuickPick (absent: the user dismisses it). */
   quickPick?: (items: unknown[]) => unknown;
   progress: string[];
-  /** Makes `editor` the active text editor. */
+  /** Makes `editor` the active text editor (and tells the extension, as opening a file does). */
   setActiveEditor(editor: unknown): void;
   logLines: string[];
   shownLogs: number;
@@ -73,6 +73,7 @@ export function fakeDocument(uri: string, languageId: string, text: string) {
 
 export function installFakeVscode(initialSettings: Record<string, unknown> = {}): FakeVscode {
   const listeners: Array<(e: { affectsConfiguration: (s: string) => boolean }) => void> = [];
+  const editorListeners: Array<(e: unknown) => void> = [];
   const statusItem = { text: '', tooltip: '', name: '', command: '', backgroundColor: undefined as unknown, show() {}, dispose() {} };
   const state: FakeVscode = {
     registeredCommands: new Map(),
@@ -81,7 +82,10 @@ export function installFakeVscode(initialSettings: Record<string, unknown> = {})
     infos: [],
     clipboard: '',
     progress: [],
-    setActiveEditor: (editor) => { (vscode.window as { activeTextEditor: unknown }).activeTextEditor = editor; },
+    setActiveEditor: (editor) => {
+      (vscode.window as { activeTextEditor: unknown }).activeTextEditor = editor;
+      for (const l of editorListeners) l(editor);
+    },
     logLines: [],
     shownLogs: 0,
     statusText: () => statusItem.text,
@@ -133,6 +137,7 @@ export function installFakeVscode(initialSettings: Record<string, unknown> = {})
     StatusBarAlignment: { Left: 1, Right: 2 },
     ConfigurationTarget: { Global: 1, Workspace: 2, WorkspaceFolder: 3 },
     ProgressLocation: { SourceControl: 1, Window: 10, Notification: 15 },
+    TextEditorSelectionChangeKind: { Keyboard: 1, Mouse: 2, Command: 3 },
     ThemeColor: class { constructor(readonly id: string) {} },
     window: {
       createOutputChannel: () => channel,
@@ -144,7 +149,11 @@ export function installFakeVscode(initialSettings: Record<string, unknown> = {})
         state.webviewProviders.set(id, provider);
         return { dispose: () => undefined };
       },
-      onDidChangeActiveTextEditor: () => ({ dispose: () => undefined }),
+      onDidChangeActiveTextEditor: (l: (e: unknown) => void) => {
+        editorListeners.push(l);
+        return { dispose: () => undefined };
+      },
+      onDidChangeTextEditorSelection: () => ({ dispose: () => undefined }),
       showQuickPick: async (items: unknown[]) => (state.quickPick ? state.quickPick(items) : undefined),
       withProgress: async (_o: unknown, task: (p: { report(v: { message?: string }): void }, t: unknown) => Promise<unknown>) =>
         task({ report: (v) => state.progress.push(v.message ?? '') }, { isCancellationRequested: false, onCancellationRequested: () => ({ dispose() {} }) }),
