@@ -126,7 +126,7 @@ describe('extension (bundled dist/extension.js)', function () {
       assert.match(states().at(-1)!.messages[2].content, /^Explain what this javascript code does\.\n\nFrom `work\/sq\.js`:\n```javascript\nfunction square/);
       view.send({ type: 'ask', text: 'Summarise this file.', attachFile: true });
       await until(() => states().at(-1)!.messages.length === 6 && !states().at(-1)!.busy, 'the answer about the file');
-      assert.match(states().at(-1)!.messages[4].content, /^Summarise this file\.\n\nFrom `work\/sq\.js`:\n```javascript\nfunction square\(x\) \{\n  return x \* x;\n\}\n/);
+      assert.match(states().at(-1)!.messages[4].content, /^Summarise this file\.\n\nFrom `work\/sq\.js`:\n```javascript\nfunction square\(x\) \{\n {2}return x \* x;\n\}\n/);
     } finally {
       for (const s of subscriptions) s.dispose();
       await ext.deactivate();
