@@ -11,19 +11,19 @@ import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
 export const root = path.resolve(__dirname, '..', '..');
 const cache = path.join(root, '.cache', 'e2e');
 
-function node24(): string {
+export function node24(): string {
   const bin = path.join(cache, 'node24', 'node_modules', 'node', 'bin', 'node');
   if (!fs.existsSync(bin)) throw new Error('Node 24 is missing: run test/e2e/setup.sh');
   return bin;
 }
 
-function codeServerEntry(): string {
+export function codeServerEntry(): string {
   const entry = path.join(cache, 'code-server', 'node_modules', 'code-server', 'out', 'node', 'entry.js');
   if (!fs.existsSync(entry)) throw new Error('code-server is missing: run test/e2e/setup.sh');
   return entry;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const s = net.createServer();
     s.listen(0, '127.0.0.1', () => {
