@@ -19,14 +19,18 @@ interface Extension {
   deactivate(): Promise<void>;
 }
 
-function activate(settings: Record<string, unknown> = {}): { fake: FakeVscode; ext: Extension; subscriptions: { dispose(): void }[] } {
+function activate(settings: Record<string, unknown> = {}, context: Record<string, unknown> = {}):
+  { fake: FakeVscode; ext: Extension; subscriptions: { dispose(): void }[] } {
   const fake = installFakeVscode(settings);
   const bundle = path.join(root, 'dist', 'extension.js');
   delete require.cache[bundle];
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ext = require(bundle) as Extension;
   const subscriptions: { dispose(): void }[] = [];
-  ext.activate({ subscriptions, extension: { packageJSON: manifest }, extensionUri: { path: root }, workspaceState: { get: () => undefined, update: async () => undefined } });
+  ext.activate({
+    subscriptions, extension: { packageJSON: manifest }, extensionUri: { path: root },
+    workspaceState: { get: () => undefined, update: async () => undefined }, ...context,
+  });
   return { fake, ext, subscriptions };
 }
 
@@ -92,14 +96,7 @@ describe('extension (bundled dist/extension.js)', function () {
   it('chats in the sidebar view through the engine, and Explain Selection streams into it', async () => {
     const model = await ensureModel({ preset: 'tiny', type: 'q4_0', vocab: 'qwen' });
     const workspaceState = new Map<string, unknown>();
-    const fake = installFakeVscode({ 'smallthinker.modelPath': model, 'smallthinker.threads': 2, 'smallthinker.chat.maxTokens': 16 });
-    const bundle = path.join(root, 'dist', 'extension.js');
-    delete require.cache[bundle];
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const ext = require(bundle) as Extension;
-    const subscriptions: { dispose(): void }[] = [];
-    ext.activate({
-      subscriptions, extension: { packageJSON: manifest }, extensionUri: { path: root },
+    const { fake, ext, subscriptions } = activate({ 'smallthinker.modelPath': model, 'smallthinker.threads': 2, 'smallthinker.chat.maxTokens': 16 }, {
       workspaceState: { get: (k: string) => workspaceState.get(k), update: async (k: string, v: unknown) => void workspaceState.set(k, v) },
     });
     try {
@@ -149,17 +146,9 @@ describe('extension (bundled dist/extension.js)', function () {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const fake = installFakeVscode({ 'smallthinker.download.baseUrl': baseUrl, 'smallthinker.threads': 2 });
+    const { fake, ext, subscriptions } = activate({ 'smallthinker.download.baseUrl': baseUrl, 'smallthinker.threads': 2 },
+      { globalStorageUri: { path: storage, fsPath: storage } });
     fake.quickPick = (items) => items[0];
-    const bundle = path.join(root, 'dist', 'extension.js');
-    delete require.cache[bundle];
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const ext = require(bundle) as Extension;
-    const subscriptions: { dispose(): void }[] = [];
-    ext.activate({
-      subscriptions, extension: { packageJSON: manifest }, extensionUri: { path: root }, globalStorageUri: { path: storage, fsPath: storage },
-      workspaceState: { get: () => undefined, update: async () => undefined },
-    });
     try {
       await fake.registeredCommands.get('smallthinker.downloadModel')!();
       const dest = fake.settings.get('smallthinker.modelPath') as string;

@@ -16,6 +16,14 @@ import { StatusBar } from './status';
 
 let engine: EngineSupervisor | undefined;
 
+/** Code from a document (the selection, or the whole text up to a cap) as a chat attachment. */
+function attachmentFrom(editor: vscode.TextEditor, what: 'selection' | 'file') {
+  const doc = editor.document;
+  // The engine's prompt cap still applies; a huge file is cut here so the request stays reasonable.
+  const code = what === 'selection' ? doc.getText(editor.selection) : doc.getText().slice(0, 24_000);
+  return { code, languageId: doc.languageId, filePath: vscode.workspace.asRelativePath(doc.uri, false) };
+}
+
 function completionSettings(): CompletionSettings {
   const c = vscode.workspace.getConfiguration('smallthinker.inlineCompletion');
   return {
@@ -128,17 +136,8 @@ export function activate(context: vscode.ExtensionContext): void {
       if (!editor) return void vscode.window.showInformationMessage('Open an editor to insert the code into.');
       void editor.edit((b) => b.replace(editor.selection, code));
     },
-    selection: () => {
-      const editor = lastEditor;
-      if (!editor || editor.selection.isEmpty) return undefined;
-      return { code: editor.document.getText(editor.selection), languageId: editor.document.languageId, filePath: vscode.workspace.asRelativePath(editor.document.uri, false) };
-    },
-    file: () => {
-      const doc = lastEditor?.document;
-      if (!doc) return undefined;
-      // The engine's prompt cap still applies; a huge file is cut here so the request stays reasonable.
-      return { code: doc.getText().slice(0, 24_000), languageId: doc.languageId, filePath: vscode.workspace.asRelativePath(doc.uri, false) };
-    },
+    selection: () => (lastEditor && !lastEditor.selection.isEmpty ? attachmentFrom(lastEditor, 'selection') : undefined),
+    file: () => (lastEditor ? attachmentFrom(lastEditor, 'file') : undefined),
   });
   const chat = new ChatController(chatEngine, {
     load: () => context.workspaceState.get<{ chatId: string; messages: ChatMessage[] }>('smallthinker.chat'),
@@ -184,7 +183,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('smallthinker.explainSelection', async () => {
       const editor = vscode.window.activeTextEditor ?? lastEditor;
       if (!editor || editor.selection.isEmpty) return void vscode.window.showInformationMessage('Select some code to explain first.');
-      const attachment = { code: editor.document.getText(editor.selection), languageId: editor.document.languageId, filePath: vscode.workspace.asRelativePath(editor.document.uri, false) };
+      const attachment = attachmentFrom(editor, 'selection');
       await vscode.commands.executeCommand('smallthinker.chat.focus');
       void chat.ask(`Explain what this ${attachment.languageId} code does.`, attachment);
     }),

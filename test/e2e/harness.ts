@@ -45,16 +45,28 @@ export interface Harness {
 
 export const screenshotsDir = path.join(root, 'test-results', 'e2e');
 
-export async function startCodeServer(vsix: string, settings: Record<string, unknown>, files: Record<string, string>): Promise<Harness> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'st-e2e-'));
+export interface CodeServer {
+  server: ChildProcess;
+  base: string;
+  userData: string;
+  extensionsDir: string;
+  /** The Machine settings file (machine-scoped settings such as the model path live there). */
+  settingsFile: string;
+  log: () => string;
+}
+
+/**
+ * Installs the VSIX into a code-server whose state all lives in `dir` (user data, extensions,
+ * XDG directories), starts it on 127.0.0.1 without auth, telemetry or update checks, and waits
+ * until it answers. Used by the end-to-end suite and by `npm start`.
+ */
+export async function launchCodeServer(dir: string, vsix: string, settings: Record<string, unknown>, workspace: string): Promise<CodeServer> {
   const userData = path.join(dir, 'user-data');
   const extensionsDir = path.join(dir, 'extensions');
-  const workspace = path.join(dir, 'workspace');
   const xdg = { XDG_CONFIG_HOME: path.join(dir, 'xdg-config'), XDG_DATA_HOME: path.join(dir, 'xdg-data'), XDG_CACHE_HOME: path.join(dir, 'xdg-cache') };
   for (const d of [userData, extensionsDir, workspace, ...Object.values(xdg), path.join(userData, 'User'), path.join(userData, 'Machine')]) {
     fs.mkdirSync(d, { recursive: true });
   }
-  for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(workspace, name), text);
   // code-server is a remote setup: machine-scoped settings (the model path) are read from the
   // Machine settings, the rest from the User settings; both get everything.
   const settingsFile = path.join(userData, 'Machine', 'settings.json');
@@ -62,7 +74,7 @@ export async function startCodeServer(vsix: string, settings: Record<string, unk
   fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify(settings, null, 2));
   const env = { ...process.env, ...xdg, HOME: dir };
   const common = ['--user-data-dir', userData, '--extensions-dir', extensionsDir];
-  execFileSync(node24(), [codeServerEntry(), ...common, '--install-extension', vsix], { env, stdio: 'pipe' });
+  execFileSync(node24(), [codeServerEntry(), ...common, '--install-extension', vsix, '--force'], { env, stdio: 'pipe' });
 
   const port = await freePort();
   const config = path.join(dir, 'config.yaml');
@@ -82,6 +94,15 @@ export async function startCodeServer(vsix: string, settings: Record<string, unk
     if (i > 300 || server.exitCode !== null) throw new Error(`code-server did not start:\n${serverLog}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+  return { server, base, userData, extensionsDir, settingsFile, log: () => serverLog };
+}
+
+export async function startCodeServer(vsix: string, settings: Record<string, unknown>, files: Record<string, string>): Promise<Harness> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'st-e2e-'));
+  const workspace = path.join(dir, 'workspace');
+  fs.mkdirSync(workspace, { recursive: true });
+  for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(workspace, name), text);
+  const { server, base, userData, extensionsDir, settingsFile, log: serverLog } = await launchCodeServer(dir, vsix, settings, workspace);
 
   const browser: Browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
@@ -98,7 +119,7 @@ export async function startCodeServer(vsix: string, settings: Record<string, unk
     close: async () => {
       // Keep the logs (the extension's output channel, the extension host's) with the screenshots.
       fs.cpSync(path.join(userData, 'logs'), path.join(screenshotsDir, 'logs'), { recursive: true, force: true });
-      fs.writeFileSync(path.join(screenshotsDir, 'logs', 'code-server.log'), serverLog);
+      fs.writeFileSync(path.join(screenshotsDir, 'logs', 'code-server.log'), serverLog());
       await browser.close().catch(() => undefined);
       server.kill('SIGTERM');
       await new Promise((r) => setTimeout(r, 300));
