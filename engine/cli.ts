@@ -18,13 +18,20 @@ commands:
                              measure prefill and decode speed
 
 common options: --threads N (default: physical cores), --context N, --kv-type f16|q8_0|f32,
-                --allow-context-overflow, --json`;
+                --allow-context-overflow, --json
+memory budget:  --memory-budget MIB (0 = no bound: the file is memory-mapped), under a budget:
+                --cache-policy frequency|lru, --no-prefetch, --predict-next-layer,
+                --expert-slots N (cap the expert cache below what the budget allows)`;
 
 const COMMON_OPTIONS: Record<string, OptionKind> = {
   model: 'string',
   threads: 'number',
   context: 'number',
   'memory-budget': 'number',
+  'cache-policy': 'string',
+  'no-prefetch': 'flag',
+  'predict-next-layer': 'flag',
+  'expert-slots': 'number',
   'kv-type': 'string',
   json: 'flag',
   help: 'flag',

@@ -23,6 +23,61 @@ export interface SessionOptions {
   allowContextOverflow?: boolean;
   /** KV cache element type: 'f16' (default), 'q8_0' (half the memory) or 'f32' (exactness checks). */
   kvType?: 'f16' | 'q8_0' | 'f32';
+  /**
+   * Bound on everything the process holds, in MiB (0 or absent: no bound, the file is
+   * memory-mapped). Under a budget the non-expert weights are read into memory and the
+   * experts go through an expert cache sized by the memory plan.
+   */
+  memoryBudgetMiB?: number;
+  /** The KV caches the plan reserves: these slot contexts' (default: the session's own context). */
+  plannedSlots?: number[];
+  /** Or that many bytes of KV cache. */
+  plannedKvBytes?: number;
+  /** The expert cache's replacement policy (default 'frequency'). */
+  cachePolicy?: 'frequency' | 'lru';
+  /** Read a layer's experts as soon as its router has chosen them (default true). */
+  prefetch?: boolean;
+  /** Also read the experts the next layer's router would choose from this layer's input (default false). */
+  predictNextLayer?: boolean;
+  /** At most this many expert-cache slots, even if the budget allows more (benchmarks, tests). */
+  maxExpertSlots?: number;
+}
+
+export interface MemoryPlanInfo {
+  budget_bytes: number;
+  baseline_bytes: number;
+  resident_weights_bytes: number;
+  kv_cache_bytes: number;
+  scratch_bytes: number;
+  expert_cache_bytes: number;
+  expert_slots: number;
+  expert_slot_bytes: number;
+  experts_total: number;
+  minimum_bytes: number;
+  direct_io: boolean;
+  /** One line, for logs. */
+  summary: string;
+}
+
+export interface ExpertCacheStats {
+  hits: number;
+  misses: number;
+  bytesRead: number;
+  stallMs: number;
+  prefetches: number;
+  slots: number;
+  pinned: number;
+}
+
+export interface RoutingStats {
+  /** Uses of expert e in layer l at [l · nExpert + e]. */
+  expertUses: number[];
+  neuronsActive: number;
+  neuronsTotal: number;
+  tokens: number;
+  nLayer: number;
+  nExpert: number;
+  nExpertUsed: number;
 }
 
 export interface SessionInfo {
@@ -35,6 +90,8 @@ export interface SessionInfo {
   kv_cache_bytes: number;
   scratch_bytes: number;
   weights_bytes: number;
+  /** The memory budget's split, or null without a budget. */
+  memory_plan: MemoryPlanInfo | null;
 }
 
 export interface SamplerParams {
@@ -72,6 +129,10 @@ export interface NativeSession {
   createSlot(options?: { context?: number }): NativeSlot;
   /** The KV cache bytes a slot of this context would take. */
   slotKvCacheBytes(context: number): number;
+  /** The expert cache's counters since load, or null without a memory budget. */
+  expertCacheStats(): ExpertCacheStats | null;
+  /** Expert uses and neuron sparsity of the session's own context. */
+  routingStats(): RoutingStats;
 }
 
 export interface GenerateOptions {

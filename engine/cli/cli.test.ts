@@ -59,7 +59,9 @@ describe('smallthinker CLI', function () {
   it('bench --json reports speeds, memory and the expert-cache counters', () => {
     const out = JSON.parse(run('bench', '--model', model, '--prompt-tokens', '16', '--gen-tokens', '4', '--json').stdout);
     assert.ok(out.prefill_tokens_per_s > 0 && out.decode_tokens_per_s > 0 && out.peak_rss_bytes > 0);
-    assert.deepEqual(Object.keys(out.expert_cache).sort(), ['bytes_read', 'hits', 'misses', 'stall_ms']);
+    assert.deepEqual(Object.keys(out.expert_cache).sort(), ['bytes_read', 'decode_per_token', 'hits', 'misses', 'stall_ms']);
+    assert.equal(out.memory_plan, null);  // no budget: the file is mapped, nothing is read explicitly
+    assert.equal(out.routing.expert_uses.length, out.routing.n_layer * out.routing.n_expert);
   });
 
   for (const [what, args, pattern] of [

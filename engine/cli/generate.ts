@@ -9,22 +9,48 @@ export interface SessionArgs {
   threads: number;
   context?: number;
   kvType?: 'f16' | 'q8_0' | 'f32';
+  memoryBudgetMiB: number;
+  cachePolicy?: 'frequency' | 'lru';
+  prefetch: boolean;
+  predictNextLayer: boolean;
+  expertSlots?: number;
 }
 
 export function sessionArgs(args: ParsedArgs): SessionArgs {
   const model = args.options.get('model') as string | undefined;
   if (!model) throw new UsageError('--model PATH is required');
   const context = args.options.get('context') as number | undefined;
-  if (((args.options.get('memory-budget') as number | undefined) ?? 0) > 0) {
-    throw new UsageError('--memory-budget is not supported by this build yet (only 0, no bound)');
-  }
+  const memoryBudgetMiB = (args.options.get('memory-budget') as number | undefined) ?? 0;
+  if (!(memoryBudgetMiB >= 0)) throw new UsageError('--memory-budget must be a number of MiB (0 = no bound)');
+  const cachePolicy = args.options.get('cache-policy') as string | undefined;
+  if (cachePolicy !== undefined && !['frequency', 'lru'].includes(cachePolicy)) throw new UsageError('--cache-policy must be frequency or lru');
   const kvType = args.options.get('kv-type') as string | undefined;
   if (kvType !== undefined && !['f16', 'q8_0', 'f32'].includes(kvType)) throw new UsageError('--kv-type must be f16, q8_0 or f32');
-  return { model, threads: (args.options.get('threads') as number | undefined) ?? 0, context, kvType: kvType as SessionArgs['kvType'] };
+  return {
+    model, threads: (args.options.get('threads') as number | undefined) ?? 0, context, kvType: kvType as SessionArgs['kvType'],
+    memoryBudgetMiB, cachePolicy: cachePolicy as SessionArgs['cachePolicy'],
+    prefetch: args.options.get('no-prefetch') !== true, predictNextLayer: args.options.get('predict-next-layer') === true,
+    expertSlots: args.options.get('expert-slots') as number | undefined,
+  };
 }
 
-function openSession(addon: NativeAddon, s: SessionArgs, allowOverflow: boolean): NativeSession {
-  return addon.createSession(s.model, { threads: s.threads, context: s.context, kvType: s.kvType, allowContextOverflow: allowOverflow });
+function openSession(addon: NativeAddon, s: SessionArgs, allowOverflow: boolean, json = false): NativeSession {
+  const session = addon.createSession(s.model, {
+    threads: s.threads, context: s.context, kvType: s.kvType, allowContextOverflow: allowOverflow,
+    memoryBudgetMiB: s.memoryBudgetMiB, cachePolicy: s.cachePolicy, prefetch: s.prefetch, predictNextLayer: s.predictNextLayer,
+    maxExpertSlots: s.expertSlots,
+  });
+  // The plan goes to stderr so that stdout stays the command's output.
+  if (session.info.memory_plan && !json) process.stderr.write(`${session.info.memory_plan.summary}\n`);
+  return session;
+}
+
+/** The expert cache counters of SPEC §3 (zeros without a budget: every expert is in the mapping). */
+function expertCacheReport(session: NativeSession) {
+  const c = session.expertCacheStats();
+  return c
+    ? { hits: c.hits, misses: c.misses, bytes_read: c.bytesRead, stall_ms: c.stallMs, prefetches: c.prefetches, slots: c.slots, pinned: c.pinned }
+    : { hits: 0, misses: 0, bytes_read: 0, stall_ms: 0 };
 }
 
 function readPrompt(args: ParsedArgs): string {
@@ -133,7 +159,8 @@ export function runBench(addon: NativeAddon, args: ParsedArgs, write: (s: string
   const promptTokens = (args.options.get('prompt-tokens') as number | undefined) ?? 512;
   const genTokens = (args.options.get('gen-tokens') as number | undefined) ?? 64;
   if (promptTokens < 1 || genTokens < 2) throw new UsageError('--prompt-tokens must be ≥ 1 and --gen-tokens ≥ 2');
-  const session = openSession(addon, { ...s, context: s.context ?? promptTokens + genTokens }, false);
+  const json = args.options.get('json') === true;
+  const session = openSession(addon, { ...s, context: s.context ?? promptTokens + genTokens }, false, json);
   // The same deterministic prompt the llama.cpp side of `npm run bench` uses.
   const n = session.info.n_vocab;
   const prompt = Int32Array.from({ length: promptTokens }, (_, i) => (1000 + ((i * 7919) % 20000)) % n);
@@ -141,22 +168,37 @@ export function runBench(addon: NativeAddon, args: ParsedArgs, write: (s: string
   const t0 = performance.now();
   let logits = session.evaluate(prompt);
   const t1 = performance.now();
+  const afterPrefill = expertCacheReport(session);
   let next = sampler.sample(logits);
   for (let i = 1; i < genTokens; i++) {
     logits = session.evaluate(Int32Array.of(next));
     next = sampler.sample(logits);
   }
   const t2 = performance.now();
+  const total = expertCacheReport(session);
+  // Per generated token: decode only (the first token's evaluation is part of the prompt).
+  const perToken = (key: 'hits' | 'misses' | 'bytes_read' | 'stall_ms') => (total[key] - afterPrefill[key]) / (genTokens - 1);
+  const routing = session.routingStats();
   const result = {
     prefill_tokens_per_s: promptTokens / ((t1 - t0) / 1000),
     decode_tokens_per_s: (genTokens - 1) / ((t2 - t1) / 1000),
     peak_rss_bytes: addon.peakRssBytes(),
-    // Without a memory budget every expert is in the mapped file: there is no expert cache,
-    // so nothing is hit, missed or read (the budgeted mode will report its counters here).
-    expert_cache: { hits: 0, misses: 0, bytes_read: 0, stall_ms: 0 },
+    expert_cache: {
+      ...total,
+      decode_per_token: { hits: perToken('hits'), misses: perToken('misses'), bytes_read: perToken('bytes_read'), stall_ms: perToken('stall_ms') },
+    },
+    memory_plan: session.info.memory_plan,
+    routing: {
+      tokens: routing.tokens, n_layer: routing.nLayer, n_expert: routing.nExpert, n_expert_used: routing.nExpertUsed,
+      expert_uses: routing.expertUses,
+      neuron_sparsity: routing.neuronsTotal > 0 ? 1 - routing.neuronsActive / routing.neuronsTotal : 0,
+    },
     threads: session.info.threads,
     isa: session.info.isa,
   };
-  write(args.options.get('json') === true ? `${JSON.stringify(result)}\n`
-    : `prefill ${result.prefill_tokens_per_s.toFixed(1)} tok/s, decode ${result.decode_tokens_per_s.toFixed(1)} tok/s, peak RSS ${(result.peak_rss_bytes / 2 ** 20).toFixed(0)} MiB (${result.threads} threads, ${result.isa})\n`);
+  const cacheLine = session.info.memory_plan
+    ? `, expert cache: ${(100 * total.hits / Math.max(1, total.hits + total.misses)).toFixed(1)}% hits, ${(result.expert_cache.decode_per_token.bytes_read / 2 ** 20).toFixed(1)} MiB read and ${result.expert_cache.decode_per_token.stall_ms.toFixed(1)} ms stalled per decoded token`
+    : '';
+  write(json ? `${JSON.stringify(result)}\n`
+    : `prefill ${result.prefill_tokens_per_s.toFixed(1)} tok/s, decode ${result.decode_tokens_per_s.toFixed(1)} tok/s, peak RSS ${(result.peak_rss_bytes / 2 ** 20).toFixed(0)} MiB (${result.threads} threads, ${result.isa})${cacheLine}\n`);
 }

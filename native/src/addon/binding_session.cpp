@@ -10,11 +10,13 @@
 #include <chrono>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "kernels/kernels.h"
 #include "model/forward.h"
+#include "model/memory_plan.h"
 #include "model/model.h"
 #include "registry.h"
 #include "sampling/sampler.h"
@@ -112,6 +114,8 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
       InstanceMethod("createSampler", &SessionWrap::CreateSampler),
       InstanceMethod("createSlot", &SessionWrap::CreateSlotMethod),
       InstanceMethod("slotKvCacheBytes", &SessionWrap::SlotKvCacheBytes),
+      InstanceMethod("expertCacheStats", &SessionWrap::ExpertCacheStatsMethod),
+      InstanceMethod("routingStats", &SessionWrap::RoutingStatsMethod),
     });
   }
 
@@ -123,6 +127,10 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     int64_t context = 0;
     bool allow_overflow = false;
     KvType kv_type = KvType::F16;
+    double budget_mib = 0, planned_kv_bytes = -1;
+    std::vector<int32_t> planned_slots;
+    ExpertCacheConfig cache;
+    int32_t max_slots = 0;
     if (info.Length() > 1 && info[1].IsObject()) {
       Napi::Object o = info[1].As<Napi::Object>();
       if (o.Get("threads").IsNumber()) threads = o.Get("threads").As<Napi::Number>().Int32Value();
@@ -135,31 +143,94 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
         else if (k == "q8_0") kv_type = KvType::Q8_0;
         else if (k != "f16") throw Napi::TypeError::New(env, "kvType must be 'f16', 'q8_0' or 'f32'");
       }
+      Napi::Value budget = o.Get("memoryBudgetMiB");
+      if (!budget.IsUndefined() && !budget.IsNull()) {
+        if (!budget.IsNumber() || !(budget.As<Napi::Number>().DoubleValue() >= 0)) {
+          throw Napi::TypeError::New(env, "memoryBudgetMiB must be a number of MiB (0: no bound)");
+        }
+        budget_mib = budget.As<Napi::Number>().DoubleValue();
+      }
+      if (o.Get("plannedKvBytes").IsNumber()) planned_kv_bytes = o.Get("plannedKvBytes").As<Napi::Number>().DoubleValue();
+      if (o.Get("plannedSlots").IsArray()) {
+        Napi::Array a = o.Get("plannedSlots").As<Napi::Array>();
+        for (uint32_t i = 0; i < a.Length(); i++) planned_slots.push_back(a.Get(i).ToNumber().Int32Value());
+      }
+      Napi::Value policy = o.Get("cachePolicy");
+      if (policy.IsString()) {
+        const std::string p = policy.As<Napi::String>().Utf8Value();
+        if (p == "lru") cache.policy = CachePolicy::Lru;
+        else if (p != "frequency") throw Napi::TypeError::New(env, "cachePolicy must be 'frequency' or 'lru'");
+      }
+      if (o.Get("prefetch").IsBoolean()) cache.prefetch = o.Get("prefetch").ToBoolean();
+      if (o.Get("predictNextLayer").IsBoolean()) cache.predict_next_layer = o.Get("predictNextLayer").ToBoolean();
+      if (o.Get("pinHotSet").IsBoolean()) cache.pin_hot_set = o.Get("pinHotSet").ToBoolean();
+      if (o.Get("maxExpertSlots").IsNumber()) max_slots = o.Get("maxExpertSlots").As<Napi::Number>().Int32Value();
     }
     if (threads < 0 || threads > 256) throw Napi::RangeError::New(env, "threads must be between 0 (auto) and 256");
+    if (budget_mib > (1 << 24)) throw Napi::RangeError::New(env, "memoryBudgetMiB is too large");
+    const int n_threads = threads > 0 ? threads : default_thread_count();
     core_ = std::make_shared<SessionCore>();
     try {
-      core_->model = Model::load(path);
+      if (budget_mib > 0) {
+        // Plan first (reading only the header), then load what the plan says fits.
+        SmallThinkerFile file = SmallThinkerFile::open(path);
+        const int32_t n_ctx_train = file.hparams.n_ctx_train;
+        // Under a budget the default context is modest: its KV cache comes out of the budget.
+        if (context == 0) context = std::min<int64_t>(n_ctx_train, kBudgetedDefaultContext);
+        check_context(env, context, n_ctx_train, allow_overflow);
+        uint64_t kv_bytes = 0;
+        if (planned_kv_bytes >= 0) {
+          kv_bytes = static_cast<uint64_t>(planned_kv_bytes);
+        } else if (!planned_slots.empty()) {
+          for (int32_t c : planned_slots) kv_bytes += KvCache::bytes_for(file.hparams, c, kv_type, InferenceContext::kSlotRewindSlack);
+        } else {
+          kv_bytes = KvCache::bytes_for(file.hparams, static_cast<int32_t>(context), kv_type);
+        }
+        plan_ = plan_memory(file, static_cast<uint64_t>(budget_mib * (1 << 20)), kv_bytes, static_cast<int32_t>(context), n_threads,
+                            max_slots);
+        cache.slots = plan_->slots;
+        core_->model = Model::load_budgeted(path, cache);
+      } else {
+        core_->model = Model::load(path);
+      }
+    } catch (const Napi::Error&) {
+      throw;
     } catch (const std::exception& e) {
       throw Napi::Error::New(env, e.what());
     }
     model_ = core_->model.get();
     const int32_t n_ctx_train = model_->hparams().n_ctx_train;
-    if (context < 0) throw Napi::RangeError::New(env, "context must be positive");
     if (context == 0) context = n_ctx_train;
+    check_context(env, context, n_ctx_train, allow_overflow);
+    core_->pool = std::make_unique<ThreadPool>(n_threads);
+    pool_ = core_->pool.get();
+    kv_type_ = kv_type;
+    context_ = static_cast<int32_t>(context);
+    // The session's own context (used by evaluate; the engine process uses slots only) is
+    // allocated on first use, so a process that never evaluates here holds no KV cache for it.
+    if (planned_slots.empty() && planned_kv_bytes < 0) {
+      try {
+        ctx();
+      } catch (const std::exception& e) {
+        throw Napi::Error::New(env, e.what());
+      }
+    }
+  }
+
+  static constexpr int64_t kBudgetedDefaultContext = 4096;
+
+  static void check_context(Napi::Env env, int64_t context, int32_t n_ctx_train, bool allow_overflow) {
+    if (context < 0) throw Napi::RangeError::New(env, "context must be positive");
     if (context > n_ctx_train && !allow_overflow) {
       throw Napi::RangeError::New(env, "a context of " + std::to_string(context) + " tokens is more than the model's " +
                                            std::to_string(n_ctx_train) + " (pass --allow-context-overflow to insist)");
     }
     if (context > (1 << 24)) throw Napi::RangeError::New(env, "context is too large");
-    core_->pool = std::make_unique<ThreadPool>(threads > 0 ? threads : default_thread_count());
-    pool_ = core_->pool.get();
-    kv_type_ = kv_type;
-    try {
-      ctx_ = std::make_unique<InferenceContext>(*model_, static_cast<int32_t>(context), kv_type, *pool_);
-    } catch (const std::exception& e) {
-      throw Napi::Error::New(env, e.what());
-    }
+  }
+
+  InferenceContext& ctx() {
+    if (!ctx_) ctx_ = std::make_unique<InferenceContext>(*model_, context_, kv_type_, *pool_);
+    return *ctx_;
   }
 
  private:
@@ -185,7 +256,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   Napi::Value Evaluate(const Napi::CallbackInfo& info) {
     SyncUse use(info.Env(), *core_);
     std::vector<int32_t> tokens = tokens_arg(info);
-    guarded(info.Env(), [&] { ctx_->evaluate(tokens.data(), static_cast<int32_t>(tokens.size()), false, logits_); });
+    guarded(info.Env(), [&] { ctx().evaluate(tokens.data(), static_cast<int32_t>(tokens.size()), false, logits_); });
     Napi::Float32Array out = Napi::Float32Array::New(info.Env(), logits_.size());
     std::copy(logits_.begin(), logits_.end(), out.Data());
     return out;
@@ -205,7 +276,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     constexpr size_t kChunk = 128;
     for (size_t c = 0; c < tokens.size(); c += kChunk) {
       const size_t m = std::min(kChunk, tokens.size() - c);
-      guarded(env, [&] { ctx_->evaluate(&tokens[c], static_cast<int32_t>(m), true, logits_); });
+      guarded(env, [&] { ctx().evaluate(&tokens[c], static_cast<int32_t>(m), true, logits_); });
       for (size_t i = 0; i < m; i++) {
         const float* row = logits_.data() + i * n_vocab;
         for (int32_t v = 0; v < n_vocab; v++) order[v] = v;
@@ -227,7 +298,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
 
   Napi::Value Reset(const Napi::CallbackInfo& info) {
     SyncUse use(info.Env(), *core_);
-    ctx_ = std::make_unique<InferenceContext>(*model_, ctx_->n_ctx(), ctx_->kv_cache().type(), *pool_);
+    ctx_ = std::make_unique<InferenceContext>(*model_, context_, kv_type_, *pool_);
     return info.Env().Undefined();
   }
 
@@ -235,7 +306,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     return SamplerWrap::constructor->New({info.Length() > 0 ? info[0] : info.Env().Undefined()});
   }
 
-  Napi::Value NPast(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), ctx_->n_past()); }
+  Napi::Value NPast(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), ctx_ ? ctx_->n_past() : 0); }
 
   // The KV cache a slot of this context would take, without allocating it.
   Napi::Value SlotKvCacheBytes(const Napi::CallbackInfo& info) {
@@ -249,7 +320,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   // createSlot({context?}): context defaults to the session's.
   Napi::Value CreateSlotMethod(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    int64_t context = ctx_->n_ctx();
+    int64_t context = context_;
     KvType kv_type = kv_type_;
     if (info.Length() > 0 && info[0].IsObject()) {
       Napi::Object o = info[0].As<Napi::Object>();
@@ -259,8 +330,8 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
         context = c.As<Napi::Number>().Int64Value();
       }
     }
-    if (context < 1 || context > ctx_->n_ctx()) {
-      throw Napi::RangeError::New(env, "a slot's context must be between 1 and the session's " + std::to_string(ctx_->n_ctx()));
+    if (context < 1 || context > context_) {
+      throw Napi::RangeError::New(env, "a slot's context must be between 1 and the session's " + std::to_string(context_));
     }
     return CreateSlot(env, core_, static_cast<int32_t>(context), kv_type);
   }
@@ -270,14 +341,73 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     const SmallThinkerHParams& hp = model_->hparams();
     Napi::Object o = Napi::Object::New(env);
     o.Set("n_vocab", hp.n_vocab);
-    o.Set("n_ctx", ctx_->n_ctx());
+    o.Set("n_ctx", context_);
     o.Set("n_ctx_train", hp.n_ctx_train);
     o.Set("threads", pool_->size());
     o.Set("isa", kernels::active_isa_name());
     o.Set("flavour", model_->transposed_down() ? "powerinfer" : "upstream");
-    o.Set("kv_cache_bytes", static_cast<double>(ctx_->kv_cache().bytes()));
-    o.Set("scratch_bytes", static_cast<double>(ctx_->scratch_bytes()));
+    o.Set("kv_cache_bytes", static_cast<double>(ctx_ ? ctx_->kv_cache().bytes() : 0));
+    o.Set("scratch_bytes", static_cast<double>(ctx_ ? ctx_->scratch_bytes() : 0));
     o.Set("weights_bytes", static_cast<double>(model_->weights_bytes()));
+    if (plan_) {
+      Napi::Object p = Napi::Object::New(env);
+      p.Set("budget_bytes", static_cast<double>(plan_->budget));
+      p.Set("baseline_bytes", static_cast<double>(plan_->baseline));
+      p.Set("resident_weights_bytes", static_cast<double>(plan_->resident_weights));
+      p.Set("kv_cache_bytes", static_cast<double>(plan_->kv_cache));
+      p.Set("scratch_bytes", static_cast<double>(plan_->scratch));
+      p.Set("expert_cache_bytes", static_cast<double>(plan_->expert_cache));
+      p.Set("expert_slots", plan_->slots);
+      p.Set("expert_slot_bytes", static_cast<double>(plan_->slot_bytes));
+      p.Set("experts_total", static_cast<double>(plan_->experts_total));
+      p.Set("minimum_bytes", static_cast<double>(plan_->minimum));
+      p.Set("direct_io", model_->expert_cache() && model_->reads_direct());
+      p.Set("summary", plan_->describe());
+      o.Set("memory_plan", p);
+    } else {
+      o.Set("memory_plan", env.Null());
+    }
+    return o;
+  }
+
+  // {hits, misses, bytesRead, stallMs, prefetches, slots, pinned}, or null without a budget.
+  Napi::Value ExpertCacheStatsMethod(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const ExpertCache* cache = model_->expert_cache();
+    if (!cache) return env.Null();
+    const ExpertCacheStats s = cache->stats();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("hits", static_cast<double>(s.hits));
+    o.Set("misses", static_cast<double>(s.misses));
+    o.Set("bytesRead", static_cast<double>(s.bytes_read));
+    o.Set("stallMs", s.stall_ms);
+    o.Set("prefetches", static_cast<double>(s.prefetches));
+    o.Set("slots", cache->slots());
+    o.Set("pinned", cache->pinned());
+    return o;
+  }
+
+  // What the router and the experts of this session's own context did so far.
+  Napi::Value RoutingStatsMethod(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const SmallThinkerHParams& hp = model_->hparams();
+    Napi::Object o = Napi::Object::New(env);
+    Napi::Array uses = Napi::Array::New(env);
+    if (ctx_) {
+      const RoutingStats& r = ctx_->routing_stats();
+      for (size_t i = 0; i < r.expert_uses.size(); i++) uses.Set(static_cast<uint32_t>(i), static_cast<double>(r.expert_uses[i]));
+      o.Set("neuronsActive", static_cast<double>(r.neurons_active));
+      o.Set("neuronsTotal", static_cast<double>(r.neurons_total));
+      o.Set("tokens", static_cast<double>(r.tokens));
+    } else {
+      o.Set("neuronsActive", 0);
+      o.Set("neuronsTotal", 0);
+      o.Set("tokens", 0);
+    }
+    o.Set("expertUses", uses);
+    o.Set("nLayer", hp.n_layer);
+    o.Set("nExpert", hp.n_expert);
+    o.Set("nExpertUsed", hp.n_expert_used);
     return o;
   }
 
@@ -285,7 +415,9 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   Model* model_ = nullptr;      // owned by core_
   ThreadPool* pool_ = nullptr;  // owned by core_
   KvType kv_type_ = KvType::F16;
-  std::unique_ptr<InferenceContext> ctx_;
+  int32_t context_ = 0;
+  std::unique_ptr<InferenceContext> ctx_;  // see ctx()
+  std::optional<MemoryPlan> plan_;
   std::vector<float> logits_;
 };
 

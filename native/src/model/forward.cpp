@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "file_reader.h"
 #include "ops.h"
 #include "runtime/thread_pool.h"
 
@@ -38,6 +39,29 @@ InferenceContext::InferenceContext(const Model& model, int32_t n_ctx, KvType kv_
   rope_sin_.resize(rope_inv_freq_.size());
   query_scratch_.resize(size_t(pool.size()) * hp_.head_dim * sizeof(float));
   x_prepared_.resize(ops::prepared_bytes(std::max<int64_t>(std::max(E, Q), K * F)));
+  routing_.expert_uses.assign(size_t(hp_.n_layer) * hp_.n_expert, 0);
+  if (model.expert_cache()) {
+    gate_base_.assign(hp_.n_expert, nullptr);
+    up_base_.assign(hp_.n_expert, nullptr);
+    down_base_.assign(hp_.n_expert, nullptr);
+    embd_scratch_.resize(model.embedding_scratch_bytes());
+    router_next_.resize(hp_.n_expert);
+    predicted_.resize(K);
+  }
+}
+
+size_t InferenceContext::scratch_bytes_for(const SmallThinkerHParams& hp, int32_t n_ctx, int threads) {
+  const size_t E = hp.n_embd, Q = size_t(hp.n_head) * hp.head_dim, KVW = size_t(hp.n_head_kv) * hp.head_dim,
+               F = hp.n_ff_exp, K = hp.n_expert_used, N = hp.n_expert, B = kMaxBatch, V = hp.n_vocab;
+  const size_t prepared = sizeof(float) * std::max({E, Q, K * F});
+  const size_t token = sizeof(float) * (4 * E + 2 * Q + 2 * KVW + N + size_t(hp.n_head) * n_ctx + K * F + threads * size_t(hp.head_dim)) +
+                       prepared + sizeof(uint64_t) * size_t(hp.n_layer) * N;
+  const size_t kv_row = 2 * KVW * sizeof(float);  // at most F32 rows
+  const size_t batch = sizeof(float) * (B * (4 * E + 2 * Q + 2 * KVW + N + K * F + K + 2 * size_t(hp.head_dim)) + size_t(threads) * n_ctx) +
+                       B * prepared + B * kv_row;
+  // The logits: one row per token, and a batch of rows when all positions are asked for.
+  const size_t logits = sizeof(float) * V * (1 + B);
+  return token + batch + logits;
 }
 
 size_t InferenceContext::scratch_bytes() const {
@@ -94,8 +118,10 @@ void InferenceContext::rope_tables(int32_t pos, float* cos, float* sin) const {
 
 void InferenceContext::forward_token(int32_t token, int32_t pos, float* logits_out) {
   const ModelWeights& w = model_.weights();
-  ops::dequantize_row(w.token_embd, token, x_.data());  // no embedding scale
+  ExpertCache* cache = model_.expert_cache();
+  ops::dequantize_row(model_.embedding_row(token, aligned_scratch(embd_scratch_)), 0, x_.data());  // no embedding scale
   rope_tables(pos, rope_cos_.data(), rope_sin_.data());
+  routing_.tokens++;
 
   for (int l = 0; l < hp_.n_layer; l++) {
     check_cancel();  // a decode step is ~50 ms on the 4b shape: stop between layers, not after it
@@ -103,6 +129,13 @@ void InferenceContext::forward_token(int32_t token, int32_t pos, float* logits_o
     // 1. Router logits from the raw residual, before any norm: this is what lets expert
     //    loading start before attention (the memory-budget mode prefetches here).
     ops::matvec(lw.router, x_.data(), router_.data(), x_prepared_.data(), pool_);
+    select_experts(router_.data(), selected_.data(), expert_weight_.data());
+    if (cache) {
+      cache->begin_step();
+      // Their reads overlap the attention below.
+      if (cache->config().prefetch) cache->prefetch(l, selected_.data(), hp_.n_expert_used);
+      if (cache->config().predict_next_layer && l + 1 < hp_.n_layer) predict_next_layer(l);
+    }
 
     // 2. Attention block.
     ops::rms_norm(x_.data(), lw.attn_norm, xn_.data(), hp_.n_embd, hp_.rms_eps);
@@ -189,15 +222,80 @@ void InferenceContext::select_experts(const float* router, int32_t* selected, fl
 void InferenceContext::moe_ffn(int l) {
   const LayerWeights& lw = model_.weights().layers[l];
   const int K = hp_.n_expert_used, F = hp_.n_ff_exp;
-
-  select_experts(router_.data(), selected_.data(), expert_weight_.data());
+  ExpertCache* cache = model_.expert_cache();
+  ExpertMatrices gate = lw.ffn_gate, up = lw.ffn_up, down = lw.ffn_down;
 
   // ReGLU with exact ReLU sparsity: every gate row is needed, but the up row (and the down
   // column) of a neuron whose relu(gate) is 0 contributes nothing and is never read.
-  ops::sparse_reglu(lw.ffn_gate, lw.ffn_up, selected_.data(), K, xn_.data(), gate_.data(), x_prepared_.data(), pool_);
-  // gate_ now holds relu(gate)·up per selected expert (0 for inactive neurons).
-  ops::expert_down(lw.ffn_down, lw.ffn_down_rows_are_neurons, selected_.data(), expert_weight_.data(), K,
-                   gate_.data(), F, ffn_out_.data(), x_prepared_.data(), pool_);
+  // gate_ then holds relu(gate)·up per selected expert (0 for inactive neurons).
+  held_.clear();
+  try {
+    bool all_ready = true;
+    for (int j = 0; cache && j < K; j++) all_ready = all_ready && cache->ready(l, selected_[j]);
+    if (!cache || all_ready) {
+      if (cache) acquire_experts(l, selected_.data(), K, gate, up, down);
+      ops::sparse_reglu(gate, up, selected_.data(), K, xn_.data(), gate_.data(), x_prepared_.data(), pool_);
+    } else {
+      // Experts already in memory first, the others as their reads finish. Each expert's
+      // activations are its own, so the order changes no value.
+      std::vector<int> order;
+      for (int j = 0; j < K; j++) if (cache->ready(l, selected_[j])) order.push_back(j);
+      for (int j = 0; j < K; j++) if (std::find(order.begin(), order.end(), j) == order.end()) order.push_back(j);
+      for (int j : order) {
+        acquire_experts(l, &selected_[j], 1, gate, up, down);
+        ops::sparse_reglu(gate, up, &selected_[j], 1, xn_.data(), gate_.data() + size_t(j) * F, x_prepared_.data(), pool_);
+      }
+    }
+    ops::expert_down(down, lw.ffn_down_rows_are_neurons, selected_.data(), expert_weight_.data(), K, gate_.data(), F,
+                     ffn_out_.data(), x_prepared_.data(), pool_);
+  } catch (...) {
+    release_experts(l);
+    throw;
+  }
+  release_experts(l);
+  count_routing(l, selected_.data(), gate_.data(), K);
+}
+
+void InferenceContext::acquire_experts(int l, const int32_t* experts, int n, ExpertMatrices& gate, ExpertMatrices& up,
+                                       ExpertMatrices& down) {
+  ExpertCache* cache = model_.expert_cache();
+  for (int i = 0; i < n; i++) {
+    const ExpertCache::Expert e = cache->acquire(l, experts[i]);
+    held_.push_back(experts[i]);
+    gate_base_[experts[i]] = e.gate;
+    up_base_[experts[i]] = e.up;
+    down_base_[experts[i]] = e.down;
+  }
+  gate.base = gate_base_.data();
+  up.base = up_base_.data();
+  down.base = down_base_.data();
+}
+
+void InferenceContext::release_experts(int l) {
+  for (int32_t e : held_) model_.expert_cache()->release(l, e);
+  held_.clear();
+}
+
+// The next layer's router applied to this layer's input residual: the residual changes
+// little across one layer, so its top-k often matches what the next layer will choose, a
+// whole layer earlier than the real router output.
+void InferenceContext::predict_next_layer(int l) {
+  const LayerWeights& next = model_.weights().layers[l + 1];
+  ops::matvec(next.router, x_.data(), router_next_.data(), x_prepared_.data(), pool_);
+  std::vector<float> w(hp_.n_expert_used);
+  select_experts(router_next_.data(), predicted_.data(), w.data());
+  model_.expert_cache()->prefetch_speculative(l + 1, predicted_.data(), hp_.n_expert_used);
+}
+
+void InferenceContext::count_routing(int l, const int32_t* selected, const float* act, int64_t n_slots) {
+  const int F = hp_.n_ff_exp;
+  uint64_t active = 0;
+  for (int64_t s = 0; s < n_slots; s++) {
+    routing_.expert_uses[size_t(l) * hp_.n_expert + selected[s]]++;
+    for (int i = 0; i < F; i++) active += act[s * F + i] != 0.0f;
+  }
+  routing_.neurons_active += active;
+  routing_.neurons_total += uint64_t(n_slots) * F;
 }
 
 }  // namespace st

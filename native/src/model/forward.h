@@ -13,6 +13,15 @@ namespace st {
 
 class ThreadPool;
 
+// What the router and the experts did: per-expert uses (the popularity the expert cache
+// learns from) and how many neurons of the used experts had relu(gate) > 0.
+struct RoutingStats {
+  std::vector<uint64_t> expert_uses;  // [layer · n_expert + expert]
+  uint64_t neurons_active = 0;
+  uint64_t neurons_total = 0;
+  uint64_t tokens = 0;
+};
+
 // Thrown by evaluate() when its cancel flag is raised; the positions of the unfinished batch
 // are not kept (n_past() is where that batch began).
 struct EvaluationCancelled : std::runtime_error {
@@ -48,17 +57,31 @@ class InferenceContext {
   int32_t n_ctx() const { return kv_.n_ctx(); }
   const KvCache& kv_cache() const { return kv_; }
   size_t scratch_bytes() const;
+  // The scratch a context of these parameters allocates, for the memory plan (batch
+  // scratch included: it is allocated on the first prompt).
+  static size_t scratch_bytes_for(const SmallThinkerHParams& hp, int32_t n_ctx, int threads);
+
+  const RoutingStats& routing_stats() const { return routing_; }
 
  private:
   void forward_batch(const int32_t* tokens, int32_t n, int32_t pos0, float* logits_out, bool all_logits);
   void attention_batch(int layer, int32_t n, int32_t pos0);
+  void route_batch(int layer, int32_t n);
   void moe_ffn_batch(int layer, int32_t n);
+  void moe_ffn_chunk(int layer, int32_t n, int c0, int c1, const ExpertMatrices& gate, const ExpertMatrices& up,
+                     const ExpertMatrices& down);
   void select_experts(const float* router_logits, int32_t* selected, float* weights) const;
   void rope_tables(int32_t pos, float* cos, float* sin) const;
 
   void forward_token(int32_t token, int32_t pos, float* logits_out);
   void attention(int layer, int32_t pos);
   void moe_ffn(int layer);
+  // Experts of one layer held from the expert cache for the current computation.
+  void acquire_experts(int layer, const int32_t* experts, int n, ExpertMatrices& gate, ExpertMatrices& up,
+                       ExpertMatrices& down);
+  void release_experts(int layer);  // everything acquire_experts() holds
+  void predict_next_layer(int layer);
+  void count_routing(int layer, const int32_t* selected, const float* act, int64_t n_slots);
 
   const Model& model_;
   const SmallThinkerHParams& hp_;
@@ -85,10 +108,21 @@ class InferenceContext {
   struct Batch {
     std::vector<float> x, xn, q, k, v, attn_out, proj, router, act, ffn_out, weights, scores, rope_cos, rope_sin;
     std::vector<int32_t> selected;
+    std::vector<std::vector<int32_t>> routed;  // expert -> its (token·K + j) slots
+    std::vector<int32_t> active;               // experts with at least one slot, ascending
+    int chunk = 1;                             // experts per FFN pass (see route_batch)
     std::vector<uint8_t> prepared;
     std::vector<uint8_t> k_rows, v_rows;  // the batch's keys and values in the cache's format
   } batch_;
   void ensure_batch_scratch();
+
+  // The budgeted mode's per-expert matrix addresses (see ExpertMatrices::base).
+  std::vector<const uint8_t*> gate_base_, up_base_, down_base_;
+  std::vector<int32_t> held_;          // experts acquired from the cache right now
+  std::vector<uint8_t> embd_scratch_;  // an embedding row read on demand (4096-aligned inside)
+  std::vector<float> router_next_;
+  std::vector<int32_t> predicted_;
+  RoutingStats routing_;
 
   std::vector<double> rope_inv_freq_;        // base^(−2i/d), i < d/2
   std::vector<float> rope_cos_, rope_sin_;   // for the token being evaluated // the activation in the kernels' dot-product format

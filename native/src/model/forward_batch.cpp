@@ -41,13 +41,15 @@ void InferenceContext::forward_batch(const int32_t* tokens, int32_t n, int32_t p
   Batch& b = batch_;
   const ModelWeights& w = model_.weights();
   const int E = hp_.n_embd;
+  routing_.tokens += n;
   for (int32_t t = 0; t < n; t++) {
-    ops::dequantize_row(w.token_embd, tokens[t], b.x.data() + size_t(t) * E);
+    ops::dequantize_row(model_.embedding_row(tokens[t], aligned_scratch(embd_scratch_)), 0, b.x.data() + size_t(t) * E);
     rope_tables(pos0 + t, b.rope_cos.data() + t * rope_inv_freq_.size(), b.rope_sin.data() + t * rope_inv_freq_.size());
   }
   for (int l = 0; l < hp_.n_layer; l++) {
     const LayerWeights& lw = w.layers[l];
     ops::matmul(lw.router, b.x.data(), n, b.router.data(), b.prepared.data(), pool_);
+    route_batch(l, n);  // with an expert cache, the first experts' reads overlap attention
     for (int32_t t = 0; t < n; t++) ops::rms_norm(&b.x[size_t(t) * E], lw.attn_norm, &b.xn[size_t(t) * E], E, hp_.rms_eps);
     check_cancel();  // a batch takes ~0.1 s per layer on the 4b shape: stop between blocks
     attention_batch(l, n, pos0);
@@ -125,45 +127,95 @@ void InferenceContext::attention_batch(int l, int32_t n, int32_t pos0) {
   ops::matmul(lw.attn_output, b.attn_out.data(), n, b.proj.data(), b.prepared.data(), pool_);
 }
 
+void InferenceContext::route_batch(int l, int32_t n) {
+  Batch& b = batch_;
+  const int N = hp_.n_expert, K = hp_.n_expert_used;
+  for (int32_t t = 0; t < n; t++) select_experts(&b.router[size_t(t) * N], &b.selected[t * K], &b.weights[t * K]);
+  // Group the (token, slot) pairs by expert so each expert's rows are read once per batch.
+  b.routed.assign(N, {});
+  for (int32_t t = 0; t < n; t++)
+    for (int j = 0; j < K; j++) b.routed[b.selected[t * K + j]].push_back(t * K + j);
+  b.active.clear();
+  for (int e = 0; e < N; e++) if (!b.routed[e].empty()) b.active.push_back(e);
+  // The experts go through the FFN in chunks that fit the expert cache with room for the
+  // next chunk's reads (all at once without a cache). Ascending expert order either way, so
+  // every output sums in the same order with or without a budget.
+  ExpertCache* cache = model_.expert_cache();
+  b.chunk = cache ? std::max(1, (cache->slots() - K) / 2) : std::max<int>(1, int(b.active.size()));
+  if (cache) {
+    cache->begin_step();
+    if (cache->config().prefetch) cache->prefetch(l, b.active.data(), std::min<int>(b.chunk, int(b.active.size())));
+  }
+}
+
 void InferenceContext::moe_ffn_batch(int l, int32_t n) {
   Batch& b = batch_;
-  const LayerWeights& lw = model_.weights().layers[l];
-  const int N = hp_.n_expert, K = hp_.n_expert_used, F = hp_.n_ff_exp, E = hp_.n_embd;
-  for (int32_t t = 0; t < n; t++) select_experts(&b.router[size_t(t) * N], &b.selected[t * K], &b.weights[t * K]);
+  const int E = hp_.n_embd;
+  ExpertCache* cache = model_.expert_cache();
+  std::fill(b.ffn_out.begin(), b.ffn_out.begin() + size_t(n) * E, 0.0f);
+  const int n_active = int(b.active.size());
+  for (int c0 = 0; c0 < n_active; c0 += b.chunk) {
+    const int c1 = std::min(n_active, c0 + b.chunk);
+    ExpertMatrices gate = model_.weights().layers[l].ffn_gate, up = model_.weights().layers[l].ffn_up,
+                   down = model_.weights().layers[l].ffn_down;
+    held_.clear();
+    try {
+      if (cache) {
+        acquire_experts(l, &b.active[c0], c1 - c0, gate, up, down);
+        // The next chunk loads while this one computes.
+        cache->begin_step();
+        if (c1 < n_active && cache->config().prefetch) cache->prefetch(l, &b.active[c1], std::min(b.chunk, n_active - c1));
+      }
+      moe_ffn_chunk(l, n, c0, c1, gate, up, down);
+    } catch (...) {
+      if (cache) release_experts(l);
+      throw;
+    }
+    if (cache) release_experts(l);
+  }
+  for (int e : b.active) {
+    for (int32_t slot : b.routed[e]) count_routing(l, &b.selected[slot], &b.act[size_t(slot) * hp_.n_ff_exp], 1);
+  }
+}
 
-  // Group the (token, slot) pairs by expert so each expert's rows are read once per batch.
-  std::vector<std::vector<int32_t>> routed(N);  // expert -> t·K + j
-  for (int32_t t = 0; t < n; t++)
-    for (int j = 0; j < K; j++) routed[b.selected[t * K + j]].push_back(t * K + j);
-  std::vector<int32_t> active;
-  for (int e = 0; e < N; e++) if (!routed[e].empty()) active.push_back(e);
+// Experts b.active[c0 .. c1) for their tokens: gate and up rows, then the down projection
+// added into b.ffn_out.
+void InferenceContext::moe_ffn_chunk(int l, int32_t n, int c0, int c1, const ExpertMatrices& gate_m,
+                                     const ExpertMatrices& up_m, const ExpertMatrices& down_m) {
+  Batch& b = batch_;
+  const LayerWeights& lw = model_.weights().layers[l];
+  const int K = hp_.n_expert_used, F = hp_.n_ff_exp, E = hp_.n_embd;
+  const std::vector<std::vector<int32_t>>& routed = b.routed;
+  const int32_t* active = b.active.data() + c0;
+  const int n_chunk = c1 - c0;
 
   // Gate and up: every gate row, and the up row only where relu(gate) > 0.
-  const void* xq = ops::prepare_rows(lw.ffn_gate.type, b.xn.data(), n, E, b.prepared.data());
+  const void* xq = ops::prepare_rows(gate_m.type, b.xn.data(), n, E, b.prepared.data());
   const size_t xstride = ops::prepared_row_bytes(E);
   auto x_row = [&](int32_t t) { return static_cast<const uint8_t*>(xq) + size_t(t) * xstride; };
   // Up rows take the same prepared input as the gate rows: one type for both, which the
   // model loader checks (every published file has it).
-  std::vector<std::vector<const void*>> inputs(N);  // expert -> its tokens' activations
-  for (int e : active) for (int32_t slot : routed[e]) inputs[e].push_back(x_row(slot / K));
-  pool_.parallel_for(int64_t(active.size()) * F, [&](int64_t i0, int64_t i1, int) {
+  std::vector<std::vector<const void*>> inputs(n_chunk);  // chunk expert -> its tokens' activations
+  for (int i = 0; i < n_chunk; i++) for (int32_t slot : routed[active[i]]) inputs[i].push_back(x_row(slot / K));
+  pool_.parallel_for(int64_t(n_chunk) * F, [&](int64_t i0, int64_t i1, int) {
     std::vector<float> gate(kMaxBatch);
     std::vector<const void*> up_inputs;
     std::vector<int32_t> up_slots;
     std::vector<float> up(kMaxBatch);
     for (int64_t i = i0; i < i1; i++) {
       if ((i & 63) == 0 && cancelled()) return;  // the batch is dropped: stop early
-      const int e = active[i / F];
+      const int ci = int(i / F);
+      const int e = active[ci];
       const int64_t r = i % F;
-      const WeightMatrix g = lw.ffn_gate.expert(e), u = lw.ffn_up.expert(e);
+      const WeightMatrix g = gate_m.expert(e), u = up_m.expert(e);
       const std::vector<int32_t>& slots = routed[e];
-      ops::dot_row_many(g, r, inputs[e].data(), int64_t(slots.size()), gate.data());
+      ops::dot_row_many(g, r, inputs[ci].data(), int64_t(slots.size()), gate.data());
       // The up row only for the tokens whose relu(gate) is positive.
       up_inputs.clear();
       up_slots.clear();
       for (size_t s = 0; s < slots.size(); s++) {
         b.act[size_t(slots[s]) * F + r] = 0.0f;
-        if (gate[s] > 0.0f) { up_inputs.push_back(inputs[e][s]); up_slots.push_back(int32_t(s)); }
+        if (gate[s] > 0.0f) { up_inputs.push_back(inputs[ci][s]); up_slots.push_back(int32_t(s)); }
       }
       ops::dot_row_many(u, r, up_inputs.data(), int64_t(up_inputs.size()), up.data());
       for (size_t j = 0; j < up_slots.size(); j++) b.act[size_t(slots[up_slots[j]]) * F + r] = gate[up_slots[j]] * up[j];
@@ -171,43 +223,47 @@ void InferenceContext::moe_ffn_batch(int l, int32_t n) {
   }, 8);
   check_cancel();
 
-  std::fill(b.ffn_out.begin(), b.ffn_out.begin() + size_t(n) * E, 0.0f);
   if (lw.ffn_down_rows_are_neurons) {
     // Transposed down: each thread owns a column slice of every token's output.
-    pool_.parallel_for(E, [&](int64_t c0, int64_t c1, int) {
-      for (int e : active) {
+    pool_.parallel_for(E, [&](int64_t col0, int64_t col1, int) {
+      for (int i = 0; i < n_chunk; i++) {
         if (cancelled()) return;
-        const WeightMatrix d = lw.ffn_down.expert(e);
+        const WeightMatrix d = down_m.expert(active[i]);
         for (int64_t r = 0; r < F; r++) {
-          for (int32_t slot : routed[e]) {
+          for (int32_t slot : routed[active[i]]) {
             const float a = b.act[size_t(slot) * F + r];
             if (a == 0.0f) continue;
-            ops::axpy_row(d, r, c0, b.weights[slot] * a, &b.ffn_out[size_t(slot / K) * E + c0], c1 - c0);
+            ops::axpy_row(d, r, col0, b.weights[slot] * a, &b.ffn_out[size_t(slot / K) * E + col0], col1 - col0);
           }
         }
       }
     }, 32);
+    check_cancel();
     return;
   }
   // Upstream down (E rows of F per expert): dense against each (token, slot) activation.
-  const void* aq = ops::prepare_rows(lw.ffn_down.type, b.act.data(), int64_t(n) * K, F, b.prepared.data());
+  // Only this chunk's slots are prepared, each at its own row of the scratch.
   const size_t astride = ops::prepared_row_bytes(F);
-  std::vector<std::vector<const void*>> act_inputs(N);  // expert -> its slots' activations
-  for (int e : active) {
-    for (int32_t slot : routed[e]) act_inputs[e].push_back(static_cast<const uint8_t*>(aq) + size_t(slot) * astride);
+  std::vector<std::vector<const void*>> act_inputs(n_chunk);  // chunk expert -> its slots' activations
+  for (int i = 0; i < n_chunk; i++) {
+    for (int32_t slot : routed[active[i]]) {
+      uint8_t* dst = b.prepared.data() + size_t(slot) * astride;
+      act_inputs[i].push_back(ops::prepare_rows(down_m.type, &b.act[size_t(slot) * F], 1, F, dst));
+    }
   }
   pool_.parallel_for(E, [&](int64_t r0, int64_t r1, int) {
     std::vector<float> out(kMaxBatch);
-    for (int e : active) {
+    for (int i = 0; i < n_chunk; i++) {
       if (cancelled()) return;
-      const WeightMatrix d = lw.ffn_down.expert(e);
-      const std::vector<int32_t>& slots = routed[e];
+      const WeightMatrix d = down_m.expert(active[i]);
+      const std::vector<int32_t>& slots = routed[active[i]];
       for (int64_t r = r0; r < r1; r++) {
-        ops::dot_row_many(d, r, act_inputs[e].data(), int64_t(slots.size()), out.data());
+        ops::dot_row_many(d, r, act_inputs[i].data(), int64_t(slots.size()), out.data());
         for (size_t s = 0; s < slots.size(); s++) b.ffn_out[size_t(slots[s] / K) * E + r] += b.weights[slots[s]] * out[s];
       }
     }
   }, 16);
+  check_cancel();
 }
 
 }  // namespace st

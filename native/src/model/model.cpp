@@ -7,6 +7,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
+#include <map>
 #include <stdexcept>
 
 namespace st {
@@ -40,25 +42,58 @@ class MappedFile {
 
 Model::~Model() = default;
 
-static WeightMatrix matrix_view(const MappedFile& map, const gguf::TensorInfo& t) {
+static bool is_expert_tensor(const std::string& name) { return name.find("_exps.") != std::string::npos; }
+
+// Where each tensor's bytes are: in the mapping, or in the budgeted mode's resident buffer.
+using TensorData = std::function<const uint8_t*(const gguf::TensorInfo&)>;
+
+static WeightMatrix matrix_view(const TensorData& data, const gguf::TensorInfo& t) {
   WeightMatrix m;
   m.type = t.type;
-  m.data = map.data() + t.file_offset;
+  m.data = data(t);
   m.cols = t.ne[0];
   m.rows = static_cast<int64_t>(t.n_elements / t.ne[0]);
   m.row_bytes = static_cast<size_t>(t.n_bytes / m.rows);
   return m;
 }
 
-static ExpertMatrices experts_view(const MappedFile& map, const gguf::TensorInfo& t) {
+static ExpertMatrices experts_view(const TensorData& data, const gguf::TensorInfo& t) {
   ExpertMatrices e;
   e.type = t.type;
-  e.data = map.data() + t.file_offset;
+  e.data = data(t);
   e.cols = t.ne[0];
   e.rows = t.ne[1];
   e.n_expert = t.ne[2];
   e.row_bytes = static_cast<size_t>(t.n_bytes / (t.ne[1] * t.ne[2]));
   return e;
+}
+
+// The views of every weight; `data` says where a tensor's bytes are (nullptr: not resident).
+static void build_views(Model& model, const SmallThinkerFile& file, const TensorData& data, ModelWeights& w) {
+  auto tensor = [&](const std::string& name) -> const gguf::TensorInfo& { return *file.gguf.find_tensor(name); };
+  auto norm = [&](const std::string& name) { return reinterpret_cast<const float*>(data(tensor(name))); };
+  w.token_embd = matrix_view(data, tensor("token_embd.weight"));
+  w.output_norm = norm("output_norm.weight");
+  w.output = file.tied_embeddings ? w.token_embd : matrix_view(data, tensor("output.weight"));
+  for (int l = 0; l < file.hparams.n_layer; l++) {
+    const std::string b = "blk." + std::to_string(l) + ".";
+    LayerWeights lw;
+    lw.attn_norm = norm(b + "attn_norm.weight");
+    lw.attn_q = matrix_view(data, tensor(b + "attn_q.weight"));
+    lw.attn_k = matrix_view(data, tensor(b + "attn_k.weight"));
+    lw.attn_v = matrix_view(data, tensor(b + "attn_v.weight"));
+    lw.attn_output = matrix_view(data, tensor(b + "attn_output.weight"));
+    lw.ffn_norm = norm(b + "ffn_norm.weight");
+    lw.router = matrix_view(data, tensor(b + "ffn_gate_inp.weight"));
+    lw.ffn_gate = experts_view(data, tensor(b + "ffn_gate_exps.weight"));
+    lw.ffn_up = experts_view(data, tensor(b + "ffn_up_exps.weight"));
+    lw.ffn_down = experts_view(data, tensor(b + "ffn_down_exps.weight"));
+    lw.ffn_down_rows_are_neurons = model.transposed_down();
+    if (lw.ffn_gate.type != lw.ffn_up.type) {
+      throw std::runtime_error(file.gguf.name() + ": " + b + "ffn_gate_exps and ffn_up_exps have different types (not supported)");
+    }
+    w.layers.push_back(lw);
+  }
 }
 
 std::unique_ptr<Model> Model::load(const std::string& path) {
@@ -70,34 +105,91 @@ std::unique_ptr<Model> Model::load(const std::string& path) {
   model->hparams_ = file.hparams;
   model->transposed_down_ = file.flavour == Flavour::PowerInfer;
   for (const auto& t : file.gguf.tensors()) model->weights_bytes_ += t.n_bytes;
+  build_views(*model, file, [&](const gguf::TensorInfo& t) { return map.data() + t.file_offset; }, model->weights_);
+  return model;
+}
 
-  auto tensor = [&](const std::string& name) -> const gguf::TensorInfo& { return *file.gguf.find_tensor(name); };
-  auto norm = [&](const std::string& name) { return reinterpret_cast<const float*>(map.data() + tensor(name).file_offset); };
+// In the budgeted mode these tensors are read at load and stay resident; token_embd too when
+// it doubles as the output matrix, else its rows are read per token.
+static bool resident_when_budgeted(const SmallThinkerFile& file, const gguf::TensorInfo& t) {
+  if (is_expert_tensor(t.name)) return false;
+  return t.name != "token_embd.weight" || file.tied_embeddings;
+}
 
-  ModelWeights& w = model->weights_;
-  w.token_embd = matrix_view(map, tensor("token_embd.weight"));
-  w.output_norm = norm("output_norm.weight");
-  w.output = file.tied_embeddings ? w.token_embd : matrix_view(map, tensor("output.weight"));
+size_t Model::resident_bytes_budgeted(const SmallThinkerFile& file) {
+  size_t total = 0;
+  for (const auto& t : file.gguf.tensors()) {
+    if (resident_when_budgeted(file, t)) total += FileReader::span_bytes(t.file_offset, t.n_bytes);
+  }
+  return total;
+}
+
+size_t Model::expert_slot_bytes(const SmallThinkerFile& file) {
+  const int64_t N = file.hparams.n_expert;
+  auto per_expert = [&](const char* kind) { return static_cast<size_t>(file.gguf.find_tensor(std::string("blk.0.") + kind)->n_bytes / N); };
+  return ExpertCache::slot_bytes_for(per_expert("ffn_gate_exps.weight"), per_expert("ffn_up_exps.weight"), per_expert("ffn_down_exps.weight"));
+}
+
+std::unique_ptr<Model> Model::load_budgeted(const std::string& path, const ExpertCacheConfig& cache) {
+  SmallThinkerFile file = SmallThinkerFile::open(path);
+  std::unique_ptr<Model> model(new Model());
+  model->reader_ = std::make_shared<FileReader>(path);
+  model->hparams_ = file.hparams;
+  model->transposed_down_ = file.flavour == Flavour::PowerInfer;
+  for (const auto& t : file.gguf.tensors()) model->weights_bytes_ += t.n_bytes;
+
+  // One buffer for every resident tensor, each read as its own aligned span.
+  model->resident_ = AlignedBuffer(resident_bytes_budgeted(file));
+  std::map<std::string, const uint8_t*> where;
+  size_t used = 0;
+  for (const auto& t : file.gguf.tensors()) {
+    if (!resident_when_budgeted(file, t)) continue;
+    where[t.name] = model->reader_->read(t.file_offset, t.n_bytes, model->resident_.data() + used);
+    used += FileReader::span_bytes(t.file_offset, t.n_bytes);
+  }
+  build_views(*model, file, [&](const gguf::TensorInfo& t) -> const uint8_t* {
+    auto it = where.find(t.name);
+    return it == where.end() ? nullptr : it->second;
+  }, model->weights_);
+  const gguf::TensorInfo* embd = file.gguf.find_tensor("token_embd.weight");
+  model->embd_offset_ = embd->file_offset;
+
+  // Where each expert's matrices are in the file, layer by layer.
+  const int32_t N = file.hparams.n_expert;
+  std::vector<ExpertLocation> locations(static_cast<size_t>(file.hparams.n_layer) * N);
   for (int l = 0; l < file.hparams.n_layer; l++) {
     const std::string b = "blk." + std::to_string(l) + ".";
-    LayerWeights lw;
-    lw.attn_norm = norm(b + "attn_norm.weight");
-    lw.attn_q = matrix_view(map, tensor(b + "attn_q.weight"));
-    lw.attn_k = matrix_view(map, tensor(b + "attn_k.weight"));
-    lw.attn_v = matrix_view(map, tensor(b + "attn_v.weight"));
-    lw.attn_output = matrix_view(map, tensor(b + "attn_output.weight"));
-    lw.ffn_norm = norm(b + "ffn_norm.weight");
-    lw.router = matrix_view(map, tensor(b + "ffn_gate_inp.weight"));
-    lw.ffn_gate = experts_view(map, tensor(b + "ffn_gate_exps.weight"));
-    lw.ffn_up = experts_view(map, tensor(b + "ffn_up_exps.weight"));
-    lw.ffn_down = experts_view(map, tensor(b + "ffn_down_exps.weight"));
-    lw.ffn_down_rows_are_neurons = model->transposed_down_;
-    if (lw.ffn_gate.type != lw.ffn_up.type) {
-      throw std::runtime_error(path + ": " + b + "ffn_gate_exps and ffn_up_exps have different types (not supported)");
+    const gguf::TensorInfo* g = file.gguf.find_tensor(b + "ffn_gate_exps.weight");
+    const gguf::TensorInfo* u = file.gguf.find_tensor(b + "ffn_up_exps.weight");
+    const gguf::TensorInfo* d = file.gguf.find_tensor(b + "ffn_down_exps.weight");
+    for (int e = 0; e < N; e++) {
+      locations[static_cast<size_t>(l) * N + e] = {g->file_offset + e * (g->n_bytes / N), u->file_offset + e * (u->n_bytes / N),
+                                                    d->file_offset + e * (d->n_bytes / N)};
     }
-    w.layers.push_back(lw);
   }
+  const gguf::TensorInfo* g0 = file.gguf.find_tensor("blk.0.ffn_gate_exps.weight");
+  const gguf::TensorInfo* u0 = file.gguf.find_tensor("blk.0.ffn_up_exps.weight");
+  const gguf::TensorInfo* d0 = file.gguf.find_tensor("blk.0.ffn_down_exps.weight");
+  model->expert_cache_ = std::make_unique<ExpertCache>(model->reader_, std::move(locations), N, g0->n_bytes / N,
+                                                       u0->n_bytes / N, d0->n_bytes / N, cache);
   return model;
+}
+
+WeightMatrix Model::embedding_row(int32_t token, uint8_t* scratch) const {
+  WeightMatrix row = weights_.token_embd;
+  row.rows = 1;
+  if (row.data) {
+    row.data = weights_.token_embd.row(token);
+  } else {
+    row.data = reader_->read(embd_offset_ + static_cast<uint64_t>(token) * row.row_bytes, row.row_bytes, scratch);
+  }
+  return row;
+}
+
+size_t Model::embedding_scratch_bytes() const {
+  // The widest aligned span of one row, plus room to align the scratch's start.
+  const size_t a = FileReader::kAlign;
+  return (weights_.token_embd.row_bytes + a - 1) / a * a + a + a;
 }
 
 }  // namespace st

@@ -1,10 +1,17 @@
-// A SmallThinker model ready for inference: the validated file, memory-mapped read-only,
-// with views of every weight (weights.h). Loading reads no tensor data: pages come in on use.
+// A SmallThinker model ready for inference: the validated file and views of every weight
+// (weights.h). Two ways to hold the weights:
+// - mapped (the default): the file is memory-mapped read-only; loading reads no tensor data,
+//   pages come in on use and the kernel may drop them;
+// - budgeted (an expert cache is configured): the non-expert weights are read into memory
+//   with explicit reads, embedding rows are read on demand and experts live in the
+//   ExpertCache. Nothing is mapped, so resident memory is what the budget planned.
 #pragma once
 #include <cstddef>
 #include <memory>
 #include <string>
 
+#include "expert_cache.h"
+#include "file_reader.h"
 #include "smallthinker_file.h"
 #include "weights.h"
 
@@ -15,7 +22,23 @@ class MappedFile;
 class Model {
  public:
   static std::unique_ptr<Model> load(const std::string& path);
+  // The budgeted mode, with an expert cache of `cache.slots` slots.
+  static std::unique_ptr<Model> load_budgeted(const std::string& path, const ExpertCacheConfig& cache);
   ~Model();
+
+  // Bytes the budgeted mode keeps resident besides the expert cache (non-expert weights as
+  // read, aligned), and the size of one expert-cache slot, for the memory plan.
+  static size_t resident_bytes_budgeted(const SmallThinkerFile& file);
+  static size_t expert_slot_bytes(const SmallThinkerFile& file);
+
+  // The embedding row of `token` as a 1-row matrix: in the mapping, or read into `scratch`
+  // (embedding_scratch_bytes() long, 4096-aligned) in the budgeted mode.
+  WeightMatrix embedding_row(int32_t token, uint8_t* scratch) const;
+  size_t embedding_scratch_bytes() const;
+  // nullptr in the mapped mode.
+  ExpertCache* expert_cache() const { return expert_cache_.get(); }
+  // Budgeted mode: whether reads bypass the page cache (O_DIRECT).
+  bool reads_direct() const { return reader_ && reader_->direct(); }
 
   const SmallThinkerHParams& hparams() const { return hparams_; }
   const ModelWeights& weights() const { return weights_; }
@@ -29,6 +52,11 @@ class Model {
   bool transposed_down_ = false;
   size_t weights_bytes_ = 0;
   std::unique_ptr<MappedFile> mapping_;
+  // Budgeted mode.
+  std::shared_ptr<FileReader> reader_;
+  AlignedBuffer resident_;
+  uint64_t embd_offset_ = 0;  // token_embd's file offset when its rows are read on demand
+  std::unique_ptr<ExpertCache> expert_cache_;
 };
 
 }  // namespace st

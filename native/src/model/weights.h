@@ -1,4 +1,4 @@
-// Views of the model's weights inside the memory-mapped file: what each layer's tensors are,
+// Views of the model's weights (in the memory-mapped file, or in memory read from it): what each layer's tensors are,
 // with their type and shape in the engine's terms (rows of `cols` contiguous elements).
 #pragma once
 #include <cstddef>
@@ -30,9 +30,13 @@ struct ExpertMatrices {
   int64_t cols = 0;
   int64_t n_expert = 0;
   size_t row_bytes = 0;
+  // With an expert cache the experts are not back to back: base[e] is expert e's first byte
+  // (filled for the experts a layer uses; see forward.cpp).
+  const uint8_t* const* base = nullptr;
 
+  size_t expert_bytes() const { return static_cast<size_t>(rows) * row_bytes; }
   WeightMatrix expert(int64_t e) const {
-    return {type, data + static_cast<size_t>(e) * static_cast<size_t>(rows) * row_bytes, rows, cols, row_bytes};
+    return {type, base ? base[e] : data + static_cast<size_t>(e) * expert_bytes(), rows, cols, row_bytes};
   }
 };
 
@@ -55,7 +59,7 @@ struct LayerWeights {
 };
 
 struct ModelWeights {
-  WeightMatrix token_embd;    // V rows of E
+  WeightMatrix token_embd;    // V rows of E (data is nullptr when rows are read on demand)
   const float* output_norm = nullptr;
   WeightMatrix output;        // V rows of E (token_embd when the file has no output.weight)
   std::vector<LayerWeights> layers;

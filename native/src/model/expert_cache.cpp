@@ -1,0 +1,244 @@
+#include "expert_cache.h"
+
+#include <algorithm>
+#include <chrono>
+#include <stdexcept>
+
+namespace st {
+
+namespace {
+// How often (in expert uses) the pinned hot set is recomputed: ~32 tokens of the 4B shape.
+constexpr uint64_t kRepinEvery = 4096;
+
+size_t worst_span(size_t bytes) { return (bytes + FileReader::kAlign - 1) / FileReader::kAlign * FileReader::kAlign + FileReader::kAlign; }
+}  // namespace
+
+size_t ExpertCache::slot_bytes_for(size_t gate_bytes, size_t up_bytes, size_t down_bytes) {
+  return worst_span(gate_bytes) + worst_span(up_bytes) + worst_span(down_bytes);
+}
+
+ExpertCache::ExpertCache(std::shared_ptr<FileReader> file, std::vector<ExpertLocation> locations, int32_t n_expert,
+                         size_t gate_bytes, size_t up_bytes, size_t down_bytes, const ExpertCacheConfig& config)
+    : file_(std::move(file)),
+      locations_(std::move(locations)),
+      n_expert_(n_expert),
+      gate_bytes_(gate_bytes),
+      up_bytes_(up_bytes),
+      down_bytes_(down_bytes),
+      gate_span_(worst_span(gate_bytes)),
+      up_span_(worst_span(up_bytes)),
+      down_span_(worst_span(down_bytes)),
+      slot_bytes_(gate_span_ + up_span_ + down_span_),
+      config_(config) {
+  if (config.slots < 1) throw std::invalid_argument("the expert cache needs at least one slot");
+  memory_ = AlignedBuffer(slot_bytes_ * static_cast<size_t>(config.slots));
+  slots_.resize(config.slots);
+  data_.resize(config.slots);
+  slot_of_.assign(locations_.size(), -1);
+  frequency_.assign(locations_.size(), 0.0);
+  total_uses_.assign(locations_.size(), 0);
+  pinned_.assign(locations_.size(), 0);
+  io_thread_ = std::thread([this] { io_loop(); });
+}
+
+ExpertCache::~ExpertCache() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  work_.notify_all();
+  io_thread_.join();
+}
+
+void ExpertCache::begin_step() {
+  std::lock_guard<std::mutex> lock(mu_);
+  step_++;
+}
+
+void ExpertCache::touch_locked(int32_t k) {
+  clock_++;
+  frequency_[k] += 1.0;
+  total_uses_[k]++;
+  // Aging: halving every `slots` uses keeps the counts about what recently mattered.
+  if (++uses_since_aging_ >= slots_.size()) {
+    uses_since_aging_ = 0;
+    for (double& f : frequency_) f *= 0.5;
+  }
+  if (config_.policy == CachePolicy::Frequency && config_.pin_hot_set && ++uses_since_repin_ >= kRepinEvery) {
+    uses_since_repin_ = 0;
+    // The hot set: the experts used most since the start, at most half the slots, and only
+    // those used more than an average expert (uniform routing pins next to nothing).
+    std::vector<int32_t> order(total_uses_.size());
+    for (size_t i = 0; i < order.size(); i++) order[i] = static_cast<int32_t>(i);
+    uint64_t sum = 0;
+    for (uint64_t u : total_uses_) sum += u;
+    const double mean = static_cast<double>(sum) / static_cast<double>(total_uses_.size());
+    const size_t limit = std::min(order.size(), slots_.size() / 2);
+    std::partial_sort(order.begin(), order.begin() + limit, order.end(),
+                      [&](int32_t a, int32_t b) { return total_uses_[a] > total_uses_[b] || (total_uses_[a] == total_uses_[b] && a < b); });
+    std::fill(pinned_.begin(), pinned_.end(), 0);
+    for (size_t i = 0; i < limit && static_cast<double>(total_uses_[order[i]]) > 2.0 * mean; i++) pinned_[order[i]] = 1;
+  }
+  const int32_t s = slot_of_[k];
+  if (s >= 0) slots_[s].last_use = clock_;
+}
+
+int32_t ExpertCache::pick_victim_locked(bool speculative) const {
+  // Tiers, best first: free or cold slots; then the pinned hot set; then, only so that a
+  // step asking for more experts than fit never waits forever, experts this step asked for
+  // but nobody holds. A speculative read takes the first tier only.
+  int32_t best[3] = {-1, -1, -1};
+  auto better = [&](int32_t a, int32_t b) {  // is slot a a better victim than slot b?
+    if (b < 0) return true;
+    const Slot &sa = slots_[a], &sb = slots_[b];
+    if ((sa.state == SlotState::Empty) != (sb.state == SlotState::Empty)) return sa.state == SlotState::Empty;
+    if (config_.policy == CachePolicy::Frequency && sa.key >= 0 && sb.key >= 0) {
+      const double fa = frequency_[sa.key], fb = frequency_[sb.key];
+      if (fa != fb) return fa < fb;
+    }
+    return sa.last_use < sb.last_use;
+  };
+  for (int32_t s = 0; s < static_cast<int32_t>(slots_.size()); s++) {
+    const Slot& slot = slots_[s];
+    if (slot.state == SlotState::Loading || slot.users > 0) continue;
+    const bool used = slot.state != SlotState::Empty && slot.key >= 0;
+    const int tier = slot.step == step_ ? 2 : used && pinned_[slot.key] ? 1 : 0;
+    if (better(s, best[tier])) best[tier] = s;
+  }
+  if (best[0] >= 0 || speculative) return best[0];
+  return best[1] >= 0 ? best[1] : best[2];
+}
+
+int32_t ExpertCache::request_locked(int32_t k, bool count, bool speculative) {
+  if (count) touch_locked(k);
+  int32_t s = slot_of_[k];
+  if (s >= 0) {
+    if (count) stats_.hits++;
+    if (!speculative) slots_[s].step = step_;
+    return s;
+  }
+  s = pick_victim_locked(speculative);
+  if (s < 0) return -1;
+  if (count) stats_.misses++;
+  Slot& slot = slots_[s];
+  if (slot.key >= 0) slot_of_[slot.key] = -1;
+  slot.key = k;
+  slot.state = SlotState::Loading;
+  slot.step = speculative ? 0 : step_;
+  slot.last_use = clock_;
+  slot.error.clear();
+  slot_of_[k] = s;
+  queue_.push_back(s);
+  work_.notify_one();
+  return s;
+}
+
+void ExpertCache::prefetch(int layer, const int32_t* experts, int n) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (int i = 0; i < n; i++) {
+    const int32_t k = key(layer, experts[i]);
+    const bool missing = slot_of_[k] < 0;
+    if (request_locked(k, true, false) >= 0 && missing) stats_.prefetches++;
+  }
+}
+
+void ExpertCache::prefetch_speculative(int layer, const int32_t* experts, int n) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (int i = 0; i < n; i++) {
+    const int32_t k = key(layer, experts[i]);
+    if (slot_of_[k] < 0) request_locked(k, false, true);
+  }
+}
+
+bool ExpertCache::ready(int layer, int expert) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const int32_t s = slot_of_[key(layer, expert)];
+  return s >= 0 && slots_[s].state == SlotState::Ready;
+}
+
+ExpertCache::Expert ExpertCache::acquire(int layer, int expert) {
+  const int32_t k = key(layer, expert);
+  std::unique_lock<std::mutex> lock(mu_);
+  int32_t s = slot_of_[k];
+  const auto t0 = std::chrono::steady_clock::now();
+  bool waited = false;
+  while (s < 0 || slots_[s].state == SlotState::Loading) {
+    if (s < 0) s = request_locked(k, true, false);  // not asked for this step: a miss now
+    if (s >= 0 && slots_[s].state != SlotState::Loading) break;
+    if (s < 0 && std::none_of(slots_.begin(), slots_.end(), [](const Slot& x) { return x.state == SlotState::Loading; })) {
+      // Every slot is held by the caller: nothing will ever free one.
+      throw std::logic_error("the expert cache has no free slot (" + std::to_string(slots_.size()) + " slots, all in use)");
+    }
+    waited = true;
+    loaded_.wait(lock);  // a read finished (ours, or one that frees a slot)
+    s = slot_of_[k];
+  }
+  if (waited) stats_.stall_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  Slot& slot = slots_[s];
+  if (slot.state == SlotState::Failed) {
+    const std::string error = slot.error;
+    slot_of_[k] = -1;
+    slot.key = -1;
+    slot.state = SlotState::Empty;
+    throw std::runtime_error(error);
+  }
+  slot.users++;
+  slot.step = step_;
+  return data_[s];
+}
+
+void ExpertCache::release(int layer, int expert) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const int32_t s = slot_of_[key(layer, expert)];
+  if (s >= 0 && slots_[s].users > 0) slots_[s].users--;
+  loaded_.notify_all();  // an acquire may be waiting for a slot to free up
+}
+
+void ExpertCache::io_loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    work_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    if (stopping_) return;
+    const int32_t s = queue_.front();
+    queue_.pop_front();
+    const ExpertLocation where = locations_[slots_[s].key];
+    lock.unlock();
+    uint8_t* base = memory_.data() + static_cast<size_t>(s) * slot_bytes_;
+    Expert e;
+    std::string error;
+    try {
+      e.gate = file_->read(where.gate_offset, gate_bytes_, base);
+      e.up = file_->read(where.up_offset, up_bytes_, base + gate_span_);
+      e.down = file_->read(where.down_offset, down_bytes_, base + gate_span_ + up_span_);
+    } catch (const std::exception& ex) {
+      error = std::string("reading an expert from the model file failed: ") + ex.what();
+    }
+    lock.lock();
+    Slot& slot = slots_[s];
+    if (error.empty()) {
+      data_[s] = e;
+      slot.state = SlotState::Ready;
+      stats_.bytes_read += FileReader::span_bytes(where.gate_offset, gate_bytes_) +
+                           FileReader::span_bytes(where.up_offset, up_bytes_) +
+                           FileReader::span_bytes(where.down_offset, down_bytes_);
+    } else {
+      slot.state = SlotState::Failed;
+      slot.error = error;
+    }
+    loaded_.notify_all();
+  }
+}
+
+ExpertCacheStats ExpertCache::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+int32_t ExpertCache::pinned() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  int32_t n = 0;
+  for (size_t k = 0; k < pinned_.size(); k++) n += pinned_[k] && slot_of_[k] >= 0;
+  return n;
+}
+
+}  // namespace st

@@ -1,0 +1,138 @@
+// The memory-budget mode's expert cache (issue: bounded memory): one cache shared by every
+// layer, holding whole experts (gate, up and down matrices together) in fixed-size slots,
+// filled from the model file by an I/O thread.
+//
+// How a layer uses it (forward.cpp): as soon as the router logits exist, before attention,
+// prefetch() queues the reads of the chosen experts that are missing; attention runs while
+// they load; the FFN then acquire()s each expert (present ones first), computes, and
+// release()s them. A slot in use or wanted by the current layer is never evicted.
+//
+// Replacement: `lru`, or `frequency` (the default): the least frequently used expert goes,
+// with counts that halve every `slots` uses so the cache follows a change of topic, and ties
+// broken by recency. On top of it, a hot set learned while running is pinned: every
+// kRepinEvery uses, the most used experts (up to half the slots) become unevictable.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "file_reader.h"
+
+namespace st {
+
+enum class CachePolicy { Lru, Frequency };
+
+// Where one expert's three matrices are in the file.
+struct ExpertLocation {
+  uint64_t gate_offset = 0, up_offset = 0, down_offset = 0;
+};
+
+struct ExpertCacheStats {
+  uint64_t hits = 0;        // expert uses found resident (or already loading) when requested
+  uint64_t misses = 0;      // expert uses that had to be read
+  uint64_t bytes_read = 0;
+  double stall_ms = 0;      // time the compute thread waited for a read to finish
+  uint64_t prefetches = 0;  // reads started before the expert was needed
+};
+
+struct ExpertCacheConfig {
+  int32_t slots = 0;
+  CachePolicy policy = CachePolicy::Frequency;
+  bool pin_hot_set = true;
+  // Read a layer's experts as soon as its router has chosen them (before attention). Off:
+  // each expert is read when the FFN reaches it (the baseline prefetch is measured against).
+  bool prefetch = true;
+  // Also read what the next layer's router, applied to this layer's input, would choose.
+  bool predict_next_layer = false;
+};
+
+class ExpertCache {
+ public:
+  // Pointers to one resident expert's matrices (valid while acquired).
+  struct Expert {
+    const uint8_t* gate = nullptr;
+    const uint8_t* up = nullptr;
+    const uint8_t* down = nullptr;
+  };
+
+  // `locations[l * n_expert + e]`; every matrix of one kind has the same byte size.
+  ExpertCache(std::shared_ptr<FileReader> file, std::vector<ExpertLocation> locations, int32_t n_expert,
+              size_t gate_bytes, size_t up_bytes, size_t down_bytes, const ExpertCacheConfig& config);
+  ~ExpertCache();
+  ExpertCache(const ExpertCache&) = delete;
+  ExpertCache& operator=(const ExpertCache&) = delete;
+
+  // The bytes one slot takes (the three matrices, each read as an aligned span).
+  static size_t slot_bytes_for(size_t gate_bytes, size_t up_bytes, size_t down_bytes);
+  size_t slot_bytes() const { return slot_bytes_; }
+  int32_t slots() const { return static_cast<int32_t>(slots_.size()); }
+
+  // Starts a new step (one layer of one token, or one chunk of a batch): the experts
+  // requested from now on are protected from eviction until the next step.
+  void begin_step();
+  // Queues reads of the missing experts among `experts` (no wait). Counts hits and misses.
+  void prefetch(int layer, const int32_t* experts, int n);
+  // Best-effort reads for a predicted future need: never evicts what this step protects and
+  // counts neither hits nor misses.
+  void prefetch_speculative(int layer, const int32_t* experts, int n);
+  bool ready(int layer, int expert) const;
+  // Waits until the expert is resident (reading it now if nobody asked before) and holds it.
+  Expert acquire(int layer, int expert);
+  void release(int layer, int expert);
+
+  const ExpertCacheConfig& config() const { return config_; }
+  ExpertCacheStats stats() const;
+  int32_t pinned() const;
+
+ private:
+  enum class SlotState : uint8_t { Empty, Loading, Ready, Failed };
+  struct Slot {
+    int32_t key = -1;  // layer · n_expert + expert
+    SlotState state = SlotState::Empty;
+    int32_t users = 0;
+    uint64_t step = 0;  // the step that last requested it (protected while current)
+    uint64_t last_use = 0;
+    std::string error;
+  };
+
+  int32_t key(int layer, int expert) const { return layer * n_expert_ + expert; }
+  // Under mu_: the slot of `k` (requesting its read if needed), or -1 when every slot is
+  // busy. `count` says whether this use counts as a hit or a miss.
+  int32_t request_locked(int32_t k, bool count, bool speculative);
+  int32_t pick_victim_locked(bool speculative) const;
+  void touch_locked(int32_t k);
+  void io_loop();
+  Expert expert_in(int32_t slot) const;
+
+  std::shared_ptr<FileReader> file_;
+  std::vector<ExpertLocation> locations_;
+  int32_t n_expert_;
+  size_t gate_bytes_, up_bytes_, down_bytes_;
+  size_t gate_span_, up_span_, down_span_, slot_bytes_;
+  ExpertCacheConfig config_;
+  AlignedBuffer memory_;
+  // Per slot, where each matrix's first byte landed (spans are aligned reads).
+  std::vector<Expert> data_;
+
+  mutable std::mutex mu_;
+  std::condition_variable loaded_;   // a read finished
+  std::condition_variable work_;     // the I/O thread has something to read
+  std::vector<Slot> slots_;
+  std::vector<int32_t> slot_of_;     // key -> slot, or -1
+  std::vector<double> frequency_;    // key -> aged use count
+  std::vector<uint64_t> total_uses_; // key -> uses since start (the hot set is learned from it)
+  std::vector<uint8_t> pinned_;      // key -> in the hot set
+  std::deque<int32_t> queue_;        // slots waiting for their read (at most one entry per slot)
+  uint64_t step_ = 1, clock_ = 0, uses_since_aging_ = 0, uses_since_repin_ = 0;
+  ExpertCacheStats stats_;
+  bool stopping_ = false;
+  std::thread io_thread_;
+};
+
+}  // namespace st

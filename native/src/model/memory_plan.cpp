@@ -1,0 +1,73 @@
+#include "memory_plan.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <stdexcept>
+
+#include "forward.h"
+#include "model.h"
+
+namespace st {
+
+namespace {
+constexpr uint64_t kMiB = 1ull << 20;
+// What the process may still grow by after the plan: the JS heap between collections, the
+// tokenizer's tables, thread stacks and allocator slack. Measured on the 4B shape under the
+// CLI and the engine process (docs/memory.md).
+constexpr uint64_t kGrowthMargin = 64 * kMiB;
+
+std::string mib(uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.0f MiB", static_cast<double>(bytes) / kMiB);
+  return buf;
+}
+}  // namespace
+
+uint64_t current_rss_bytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  }
+  return 0;
+}
+
+std::string MemoryPlan::describe() const {
+  return "memory plan for a budget of " + mib(budget) + ": baseline " + mib(baseline) + ", resident weights " +
+         mib(resident_weights) + ", KV cache " + mib(kv_cache) + ", scratch " + mib(scratch) + ", expert cache " +
+         mib(expert_cache) + " (" + std::to_string(slots) + " slots of " + mib(slot_bytes) + ", " +
+         std::to_string(experts_total ? 100 * slots / experts_total : 0) + "% of the experts)";
+}
+
+MemoryPlan plan_memory(const SmallThinkerFile& file, uint64_t budget_bytes, uint64_t kv_bytes, int32_t n_ctx, int threads,
+                       int32_t max_slots) {
+  const SmallThinkerHParams& hp = file.hparams;
+  MemoryPlan p;
+  p.budget = budget_bytes;
+  p.baseline = current_rss_bytes() + kGrowthMargin;
+  p.resident_weights = Model::resident_bytes_budgeted(file);
+  p.kv_cache = kv_bytes;
+  p.scratch = InferenceContext::scratch_bytes_for(hp, n_ctx, threads);
+  p.slot_bytes = Model::expert_slot_bytes(file);
+  p.experts_total = uint64_t(hp.n_layer) * hp.n_expert;
+  // A decode step holds the k experts of its layer while the next k may be on their way; a
+  // prompt batch needs k plus two chunks of at least one.
+  p.min_slots = 3 * hp.n_expert_used;
+  const uint64_t fixed = p.baseline + p.resident_weights + p.kv_cache + p.scratch;
+  p.minimum = fixed + uint64_t(p.min_slots) * p.slot_bytes;
+  if (budget_bytes < p.minimum) {
+    throw std::runtime_error("a memory budget of " + mib(budget_bytes) + " is too small for this model: it needs at least " +
+                             mib(p.minimum + kMiB - 1) + " (baseline " + mib(p.baseline) + ", resident weights " +
+                             mib(p.resident_weights) + ", KV cache " + mib(p.kv_cache) + " for " + std::to_string(n_ctx) +
+                             " tokens, scratch " + mib(p.scratch) + ", " + std::to_string(p.min_slots) + " expert slots of " +
+                             mib(p.slot_bytes) + ")");
+  }
+  // No point caching more than every expert.
+  p.slots = static_cast<int32_t>(std::min<uint64_t>((budget_bytes - fixed) / p.slot_bytes, p.experts_total));
+  if (max_slots > 0) p.slots = std::max(p.min_slots, std::min(p.slots, max_slots));
+  p.expert_cache = uint64_t(p.slots) * p.slot_bytes;
+  return p;
+}
+
+}  // namespace st
