@@ -20,7 +20,8 @@ commands:
 common options: --threads N (default: physical cores), --context N, --kv-type f16|q8_0|f32,
                 --allow-context-overflow, --json
 memory budget:  --memory-budget MIB (0 = no bound: the file is memory-mapped), under a budget:
-                --cache-policy frequency|lru, --no-prefetch, --predict-next-layer,
+                --cache-policy frequency|lru, --no-prefetch (no early reads at all),
+                --no-predict-next-layer (prefetch only what the router chose),
                 --expert-slots N (cap the expert cache below what the budget allows)`;
 
 const COMMON_OPTIONS: Record<string, OptionKind> = {
@@ -30,7 +31,7 @@ const COMMON_OPTIONS: Record<string, OptionKind> = {
   'memory-budget': 'number',
   'cache-policy': 'string',
   'no-prefetch': 'flag',
-  'predict-next-layer': 'flag',
+  'no-predict-next-layer': 'flag',
   'expert-slots': 'number',
   'kv-type': 'string',
   json: 'flag',

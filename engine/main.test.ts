@@ -82,6 +82,26 @@ describe('engine process (dist/engine.js)', function () {
     await assert.rejects(connection.sendRequest(LoadModelRequest, { modelPath: '/nope.gguf' }), errorCode(EngineErrorCodes.InvalidModel));
   });
 
+  it('runs under a memory budget: the plan, the expert cache in stats, the same completion; a budget too small fails clearly', async () => {
+    const { connection } = startEngine();
+    const free = await connection.sendRequest(LoadModelRequest, { modelPath: model, threads: 2 });
+    assert.equal(free.memory.budgetPlan, null);
+    const unbounded = await connection.sendRequest(CompletionRequest, completion(code));
+    assert.deepEqual((await connection.sendRequest(StatsRequest)).expertCache, { hits: 0, misses: 0, bytesRead: 0, stallMs: 0, slots: 0 });
+
+    await assert.rejects(connection.sendRequest(LoadModelRequest, { modelPath: model, threads: 2, memoryBudgetMiB: 16 }),
+      (err: { code: number; message: string }) => err.code === EngineErrorCodes.InvalidModel &&
+        /memory budget of 16 MiB is too small for this model: it needs at least \d+ MiB/.test(err.message));
+    const info = await connection.sendRequest(LoadModelRequest, { modelPath: model, threads: 2, memoryBudgetMiB: 2048 });
+    assert.match(info.memory.budgetPlan ?? '', /^memory plan for a budget of 2048 MiB: .* expert cache/);
+    assert.ok(info.memory.expertSlots > 0 && info.memory.expertsTotal > 0);
+    const bounded = await connection.sendRequest(CompletionRequest, completion(code));
+    assert.equal(bounded.text, unbounded.text);
+    const stats = await connection.sendRequest(StatsRequest);
+    assert.ok(stats.expertCache.misses > 0 && stats.expertCache.bytesRead > 0, JSON.stringify(stats.expertCache));
+    assert.equal(stats.expertCache.slots, info.memory.expertSlots);
+  });
+
   it('completes code, and the next keystroke reuses the document\'s KV state', async () => {
     const { connection } = startEngine();
     await connection.sendRequest(LoadModelRequest, { modelPath: model, threads: 2 });

@@ -37,7 +37,7 @@ export interface SessionOptions {
   cachePolicy?: 'frequency' | 'lru';
   /** Read a layer's experts as soon as its router has chosen them (default true). */
   prefetch?: boolean;
-  /** Also read the experts the next layer's router would choose from this layer's input (default false). */
+  /** Also read the experts the next layer's router would choose from this layer's input (default true). */
   predictNextLayer?: boolean;
   /** At most this many expert-cache slots, even if the budget allows more (benchmarks, tests). */
   maxExpertSlots?: number;
@@ -65,6 +65,8 @@ export interface ExpertCacheStats {
   bytesRead: number;
   stallMs: number;
   prefetches: number;
+  /** Hits on experts read early because the next-layer prediction asked for them. */
+  predicted: number;
   slots: number;
   pinned: number;
 }

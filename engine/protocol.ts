@@ -27,8 +27,14 @@ export interface LoadModelParams {
   contextLength?: number;
   /** Longest prompt a request may send, in tokens (the oversize-prompt cap); absent: the chat context. */
   maxPromptTokens?: number;
-  /** Bound on all slots' KV caches together, in MiB; absent: room for 4 slots. */
+  /** Bound on all slots' KV caches together, in MiB; absent: room for 4 slots (2 under a memory budget). */
   kvBudgetMiB?: number;
+  /**
+   * Bound on everything the engine process holds, in MiB; 0 or absent: no bound (the model
+   * file is memory-mapped). Under a budget the experts live in an expert cache that the
+   * memory plan sizes; a budget below the plan's minimum fails with that minimum named.
+   */
+  memoryBudgetMiB?: number;
 }
 
 /** What the engine holds and how it plans memory, in bytes. */
@@ -40,6 +46,11 @@ export interface MemoryPlan {
   chatSlotKvBytes: number;
   /** All slots' KV caches together stay under this; the least recently used slot goes first. */
   kvBudgetBytes: number;
+  /** The memory budget's split (one line), or null without a budget. */
+  budgetPlan: string | null;
+  /** Expert-cache slots under a budget (0 without one) and how many experts the model has. */
+  expertSlots: number;
+  expertsTotal: number;
 }
 
 export interface ModelInfo {
@@ -171,8 +182,8 @@ export interface EngineStats {
   requests: { completed: number; cancelled: number; failed: number };
   lastCompletion: Timings | null;
   lastChat: Timings | null;
-  /** The expert cache of the memory-budget mode; zeros while the whole model is mapped. */
-  expertCache: { hits: number; misses: number; bytesRead: number };
+  /** The expert cache of the memory-budget mode (since load); zeros while the whole model is mapped. */
+  expertCache: { hits: number; misses: number; bytesRead: number; stallMs: number; slots: number };
 }
 
 export const StatsRequest = new RequestType0<EngineStats, void>('smallthinker/stats');

@@ -125,6 +125,7 @@ export class EngineServer {
     const chatContext = Math.min(nCtxTrain, num(o, 'contextLength', 'loadModel', 256, 1 << 20, DEFAULT_CHAT_CONTEXT));
     const completionContext = Math.min(nCtxTrain, COMPLETION_CONTEXT);
     const maxPromptTokens = num(o, 'maxPromptTokens', 'loadModel', 16, 1 << 20, chatContext);
+    const memoryBudgetMiB = num(o, 'memoryBudgetMiB', 'loadModel', 0, 1 << 24, 0);
     // Wait for running work to finish with the old model before replacing it.
     return this.scheduler.submit({
       kind: 'chat',
@@ -132,18 +133,26 @@ export class EngineServer {
         progress('loading', `mapping ${report.tensors.length} tensors`);
         this.model?.slots.releaseAll();
         this.model = undefined;
+        // The slots' KV caches come out of a memory budget first; without kvBudgetMiB a
+        // budgeted engine keeps room for one slot of each kind instead of two.
+        const explicitKv = o.kvBudgetMiB !== undefined ? num(o, 'kvBudgetMiB', 'loadModel', 1, 1 << 20) * 2 ** 20 : undefined;
+        const plannedSlots = memoryBudgetMiB > 0 ? [completionContext, chatContext]
+          : [completionContext, completionContext, chatContext, chatContext];
         let session: NativeSession;
         try {
-          session = addon.createSession(modelPath, { threads, context: Math.max(chatContext, completionContext) });
+          session = addon.createSession(modelPath, {
+            threads, context: Math.max(chatContext, completionContext), memoryBudgetMiB,
+            ...(explicitKv !== undefined ? { plannedKvBytes: explicitKv } : { plannedSlots }),
+          });
         } catch (err) {
           throw new ResponseError(EngineErrorCodes.InvalidModel, (err as Error).message);
         }
+        const plan = session.info.memory_plan;
+        if (plan) this.log(`engine: ${plan.summary}`);
         const tokenizer = addon.tokenizerFromModel(modelPath);
         const completionSlotKvBytes = session.slotKvCacheBytes(completionContext);
         const chatSlotKvBytes = session.slotKvCacheBytes(chatContext);
-        const kvBudgetBytes = o.kvBudgetMiB !== undefined
-          ? num(o, 'kvBudgetMiB', 'loadModel', 1, 1 << 20) * 2 ** 20
-          : 2 * completionSlotKvBytes + 2 * chatSlotKvBytes;
+        const kvBudgetBytes = explicitKv ?? plannedSlots.reduce((sum, c) => sum + session.slotKvCacheBytes(c), 0);
         if (kvBudgetBytes < Math.max(completionSlotKvBytes, chatSlotKvBytes)) {
           throw invalid(`kvBudgetMiB is too small: one chat slot needs ${Math.ceil(chatSlotKvBytes / 2 ** 20)} MiB`);
         }
@@ -157,6 +166,8 @@ export class EngineServer {
           memory: {
             weightsBytes: session.info.weights_bytes, scratchBytes: session.info.scratch_bytes,
             completionSlotKvBytes, chatSlotKvBytes, kvBudgetBytes,
+            budgetPlan: plan?.summary ?? null, expertSlots: plan?.expert_slots ?? 0,
+            expertsTotal: Number(report.hparams.n_layer) * Number(report.hparams.n_expert),
           },
         };
         this.model = {
@@ -331,7 +342,13 @@ export class EngineServer {
       queue: { running: s.running, queued: s.queued, limit: s.limit },
       requests: { completed: s.completed, cancelled: s.cancelled, failed: s.failed },
       lastCompletion: this.lastCompletion, lastChat: this.lastChat,
-      expertCache: { hits: 0, misses: 0, bytesRead: 0 },
+      expertCache: this.expertCacheStats(m?.session),
     };
+  }
+
+  private expertCacheStats(session: NativeSession | undefined): EngineStats['expertCache'] {
+    const c = session?.expertCacheStats();
+    return c ? { hits: c.hits, misses: c.misses, bytesRead: c.bytesRead, stallMs: c.stallMs, slots: c.slots }
+      : { hits: 0, misses: 0, bytesRead: 0, stallMs: 0, slots: 0 };
   }
 }

@@ -83,6 +83,10 @@ describe('extension (bundled dist/extension.js)', function () {
       const other = fakeDocument('file:///work/src/mul.ts', 'typescript', 'export function mul(a: number, b: number) {\n  \n}\n');
       fake.setActiveEditor({ document: other, selection: { isEmpty: true, active: new Position(1, 2) } });
       await until(() => /warming the completion state of file:\/\/\/work\/src\/mul\.ts/.test(fake.logLines.join('\n')), 'a warm-up');
+      // A memory budget reloads the model under it and logs the plan.
+      fake.setSetting('smallthinker.memoryBudgetMiB', 2048);
+      await until(() => /memory plan for a budget of 2048 MiB/.test(fake.logLines.join('\n')), 'the memory plan');
+      await until(() => /sparkle/.test(fake.statusText()), 'the model to load under the budget');
       fake.setSetting('smallthinker.modelPath', '/no/such/model.gguf');
       await until(() => /error/.test(fake.statusText()), 'the error state');
       assert.match(fake.errors.join('\n'), /could not load the model: .*\/no\/such\/model\.gguf/);

@@ -60,8 +60,10 @@ export function activate(context: vscode.ExtensionContext): void {
     try {
       const info = await supervisor.loadModel({
         modelPath, threads: config.get<number>('threads', 0), contextLength: config.get<number>('contextLength', 8192) || undefined,
+        memoryBudgetMiB: config.get<number>('memoryBudgetMiB', 0),
       });
       log.info(`model ready: ${info.name} (${info.isa}, ${info.threads} threads, chat template: ${info.chatTemplate}, completions: ${info.completionFormat})`);
+      if (info.memory.budgetPlan) log.info(info.memory.budgetPlan);
       readyModel = info.name;
       chat.show();
       status.set(completionSettings().enabled ? { kind: 'ready', model: info.name } : { kind: 'disabled' });
@@ -252,7 +254,7 @@ export function activate(context: vscode.ExtensionContext): void {
       if (pick) await vscode.commands.executeCommand(pick.command);
     }),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (['modelPath', 'threads', 'contextLength'].some((k) => e.affectsConfiguration(`smallthinker.${k}`))) void loadModel();
+      if (['modelPath', 'threads', 'contextLength', 'memoryBudgetMiB'].some((k) => e.affectsConfiguration(`smallthinker.${k}`))) void loadModel();
       else if (e.affectsConfiguration('smallthinker.inlineCompletion.enabled') && status.current.kind !== 'error') {
         if (!completionSettings().enabled) status.set({ kind: 'disabled' });
         else status.set(readyModel ? { kind: 'ready', model: readyModel } : { kind: 'no-model' });

@@ -29,7 +29,7 @@ export function sessionArgs(args: ParsedArgs): SessionArgs {
   return {
     model, threads: (args.options.get('threads') as number | undefined) ?? 0, context, kvType: kvType as SessionArgs['kvType'],
     memoryBudgetMiB, cachePolicy: cachePolicy as SessionArgs['cachePolicy'],
-    prefetch: args.options.get('no-prefetch') !== true, predictNextLayer: args.options.get('predict-next-layer') === true,
+    prefetch: args.options.get('no-prefetch') !== true, predictNextLayer: args.options.get('no-predict-next-layer') !== true,
     expertSlots: args.options.get('expert-slots') as number | undefined,
   };
 }
@@ -49,7 +49,10 @@ function openSession(addon: NativeAddon, s: SessionArgs, allowOverflow: boolean,
 function expertCacheReport(session: NativeSession) {
   const c = session.expertCacheStats();
   return c
-    ? { hits: c.hits, misses: c.misses, bytes_read: c.bytesRead, stall_ms: c.stallMs, prefetches: c.prefetches, slots: c.slots, pinned: c.pinned }
+    ? {
+      hits: c.hits, misses: c.misses, bytes_read: c.bytesRead, stall_ms: c.stallMs, prefetches: c.prefetches,
+      predicted_hits: c.predicted, slots: c.slots, pinned: c.pinned,
+    }
     : { hits: 0, misses: 0, bytes_read: 0, stall_ms: 0 };
 }
 

@@ -42,7 +42,7 @@ describe('smallthinker --memory-budget', function () {
       const evalArgs = ['eval', '--model', model, '--prompt-file', promptFile, '--top', '8', '--json', '--context', '2048'];
       const unbounded = run(...evalArgs);
       assert.equal(unbounded.status, 0, unbounded.stderr);
-      for (const variant of [[], ['--cache-policy', 'lru'], ['--no-prefetch'], ['--predict-next-layer']]) {
+      for (const variant of [[], ['--cache-policy', 'lru'], ['--no-prefetch'], ['--no-predict-next-layer']]) {
         const bounded = run(...evalArgs, '--memory-budget', budget, '--expert-slots', '12', ...variant);
         assert.equal(bounded.status, 0, bounded.stderr);
         assert.equal(bounded.stdout, unbounded.stdout, `eval differs under ${budget} MiB ${variant.join(' ')}`);

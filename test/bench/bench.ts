@@ -3,11 +3,17 @@
 // the ratios and peak memory; `--json` prints the whole table as one object.
 // Then the typing benchmark (./typing.ts) on the same file, unless --no-typing.
 //   npm run bench -- [--preset 4b|21b] [--threads 2] [--rounds 3] [--prompt-tokens 512] [--gen-tokens 64] [--no-typing]
+// With --memory-budget MIB: the bounded-memory benchmark instead (./memory-bench.ts), each
+// engine in a memory cgroup of MIB with the page cache dropped first (root, cgroup v1):
+//   npm run bench -- --memory-budget 1024 [--preset 4b] [--routing default|uniform|realistic]
+//     [--prompt-tokens 64] [--gen-tokens 48] [--llama-gen-tokens 8] [--variants] [--no-cgroup]
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { ensureModel } from '../generator/index';
 import { typingBenchmark } from './typing';
+import { boundedMemoryBenchmark, boundedTable } from './memory-bench';
+import { MemoryCgroup } from './cgroup';
 
 interface Run { engine: string; prefill_tokens_per_s: number; decode_tokens_per_s: number; peak_rss_bytes: number }
 
@@ -31,6 +37,11 @@ async function main(): Promise<void> {
   const rounds = Number(option('rounds', '3'));
   const promptTokens = Number(option('prompt-tokens', '512'));
   const genTokens = Number(option('gen-tokens', '64'));
+  const budgetMiB = Number(option('memory-budget', '0'));
+  if (budgetMiB > 0) {
+    await boundedMain(preset, threads, budgetMiB);
+    return;
+  }
   const model = await ensureModel({ preset, type: 'q4_0', vocab: 'qwen', flavour: 'upstream', seed: 1 });
 
   const ours: Run[] = [];
@@ -86,6 +97,31 @@ async function main(): Promise<void> {
       '',
     ].join('\n'));
   }
+}
+
+async function boundedMain(preset: '4b' | '21b', threads: number, budgetMiB: number): Promise<void> {
+  const model = await ensureModel({ preset, type: 'q4_0', vocab: 'qwen', flavour: 'upstream', seed: 1 });
+  const useCgroup = !process.argv.includes('--no-cgroup');
+  if (useCgroup && !MemoryCgroup.available()) {
+    throw new Error('the bounded-memory benchmark needs root and cgroup v1 (/sys/fs/cgroup/memory); pass --no-cgroup to run without');
+  }
+  const runs = boundedMemoryBenchmark({
+    root, model, budgetMiB, threads,
+    promptTokens: Number(option('prompt-tokens', '64')),
+    genTokens: Number(option('gen-tokens', '48')),
+    llamaGenTokens: Number(option('llama-gen-tokens', '8')),
+    variants: process.argv.includes('--variants'),
+    useCgroup,
+    timeoutMs: Number(option('timeout-s', '600')) * 1000,
+  });
+  const machine = `${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} logical cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`;
+  if (process.argv.includes('--json')) {
+    process.stdout.write(`${JSON.stringify({ machine, model: path.basename(model), threads, budget_mib: budgetMiB, cgroup: useCgroup, runs })}\n`);
+    return;
+  }
+  process.stdout.write(`${machine}; ${path.basename(model)}; ${threads} threads; ` +
+    `${useCgroup ? `each engine alone in a ${budgetMiB} MiB memory cgroup, page cache dropped first` : `budget ${budgetMiB} MiB, no cgroup`}\n` +
+    `${boundedTable(runs)}\n`);
 }
 
 main().catch((err) => {

@@ -163,6 +163,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
       }
       if (o.Get("prefetch").IsBoolean()) cache.prefetch = o.Get("prefetch").ToBoolean();
       if (o.Get("predictNextLayer").IsBoolean()) cache.predict_next_layer = o.Get("predictNextLayer").ToBoolean();
+      if (!cache.prefetch) cache.predict_next_layer = false;  // no early reads of any kind
       if (o.Get("pinHotSet").IsBoolean()) cache.pin_hot_set = o.Get("pinHotSet").ToBoolean();
       if (o.Get("maxExpertSlots").IsNumber()) max_slots = o.Get("maxExpertSlots").As<Napi::Number>().Int32Value();
     }
@@ -189,6 +190,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
         plan_ = plan_memory(file, static_cast<uint64_t>(budget_mib * (1 << 20)), kv_bytes, static_cast<int32_t>(context), n_threads,
                             max_slots);
         cache.slots = plan_->slots;
+        cache.bypass_experts = file.hparams.n_expert_used;
         core_->model = Model::load_budgeted(path, cache);
       } else {
         core_->model = Model::load(path);
@@ -382,6 +384,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     o.Set("bytesRead", static_cast<double>(s.bytes_read));
     o.Set("stallMs", s.stall_ms);
     o.Set("prefetches", static_cast<double>(s.prefetches));
+    o.Set("predicted", static_cast<double>(s.predicted));
     o.Set("slots", cache->slots());
     o.Set("pinned", cache->pinned());
     return o;

@@ -33,12 +33,18 @@ ExpertCache::ExpertCache(std::shared_ptr<FileReader> file, std::vector<ExpertLoc
   if (config.slots < 1) throw std::invalid_argument("the expert cache needs at least one slot");
   memory_ = AlignedBuffer(slot_bytes_ * static_cast<size_t>(config.slots));
   slots_.resize(config.slots);
+  // The frequency policy keeps a bypass area of two layers' worth of experts for the ones it
+  // does not admit (see pick_victim_locked); LRU uses every slot alike.
+  const int32_t bypass = config.policy == CachePolicy::Frequency ? std::min(config.slots / 2, 2 * config.bypass_experts) : 0;
+  main_slots_ = config.slots - bypass;
   data_.resize(config.slots);
   slot_of_.assign(locations_.size(), -1);
   frequency_.assign(locations_.size(), 0.0);
   total_uses_.assign(locations_.size(), 0);
   pinned_.assign(locations_.size(), 0);
-  io_thread_ = std::thread([this] { io_loop(); });
+  // Two readers keep two requests in flight: the device serves them in parallel, and one
+  // expert's three reads are not serialised behind another's.
+  for (int i = 0; i < kIoThreads; i++) io_threads_.emplace_back([this] { io_loop(); });
 }
 
 ExpertCache::~ExpertCache() {
@@ -47,7 +53,7 @@ ExpertCache::~ExpertCache() {
     stopping_ = true;
   }
   work_.notify_all();
-  io_thread_.join();
+  for (std::thread& t : io_threads_) t.join();
 }
 
 void ExpertCache::begin_step() {
@@ -59,8 +65,10 @@ void ExpertCache::touch_locked(int32_t k) {
   clock_++;
   frequency_[k] += 1.0;
   total_uses_[k]++;
-  // Aging: halving every `slots` uses keeps the counts about what recently mattered.
-  if (++uses_since_aging_ >= slots_.size()) {
+  // Aging: halving every four passes over all experts' worth of uses keeps the counts about
+  // what recently mattered (tens of tokens), yet long enough that an expert used once per
+  // token does not look cold between two of its uses.
+  if (++uses_since_aging_ >= 4 * std::max(slots_.size(), frequency_.size())) {
     uses_since_aging_ = 0;
     for (double& f : frequency_) f *= 0.5;
   }
@@ -83,30 +91,46 @@ void ExpertCache::touch_locked(int32_t k) {
   if (s >= 0) slots_[s].last_use = clock_;
 }
 
-int32_t ExpertCache::pick_victim_locked(bool speculative) const {
+int32_t ExpertCache::pick_victim_locked(int32_t incoming, bool speculative) const {
   // Tiers, best first: free or cold slots; then the pinned hot set; then, only so that a
   // step asking for more experts than fit never waits forever, experts this step asked for
   // but nobody holds. A speculative read takes the first tier only.
-  int32_t best[3] = {-1, -1, -1};
-  auto better = [&](int32_t a, int32_t b) {  // is slot a a better victim than slot b?
-    if (b < 0) return true;
-    const Slot &sa = slots_[a], &sb = slots_[b];
-    if ((sa.state == SlotState::Empty) != (sb.state == SlotState::Empty)) return sa.state == SlotState::Empty;
-    if (config_.policy == CachePolicy::Frequency && sa.key >= 0 && sb.key >= 0) {
-      const double fa = frequency_[sa.key], fb = frequency_[sb.key];
-      if (fa != fb) return fa < fb;
+  auto candidates = [&](int32_t begin, int32_t end, int32_t best[3]) {
+    auto better = [&](int32_t a, int32_t b) {  // is slot a a better victim than slot b?
+      if (b < 0) return true;
+      const Slot &sa = slots_[a], &sb = slots_[b];
+      if ((sa.state == SlotState::Empty) != (sb.state == SlotState::Empty)) return sa.state == SlotState::Empty;
+      if (config_.policy == CachePolicy::Frequency && a < main_slots_ && sa.key >= 0 && sb.key >= 0) {
+        const double fa = frequency_[sa.key], fb = frequency_[sb.key];
+        if (fa != fb) return fa < fb;
+      }
+      return sa.last_use < sb.last_use;
+    };
+    for (int32_t s = begin; s < end; s++) {
+      const Slot& slot = slots_[s];
+      if (slot.state == SlotState::Loading || slot.users > 0) continue;
+      const bool used = slot.state != SlotState::Empty && slot.key >= 0;
+      const int tier = slot.step == step_ ? 2 : used && pinned_[slot.key] ? 1 : 0;
+      if (better(s, best[tier])) best[tier] = s;
     }
-    return sa.last_use < sb.last_use;
   };
-  for (int32_t s = 0; s < static_cast<int32_t>(slots_.size()); s++) {
-    const Slot& slot = slots_[s];
-    if (slot.state == SlotState::Loading || slot.users > 0) continue;
-    const bool used = slot.state != SlotState::Empty && slot.key >= 0;
-    const int tier = slot.step == step_ ? 2 : used && pinned_[slot.key] ? 1 : 0;
-    if (better(s, best[tier])) best[tier] = s;
-  }
-  if (best[0] >= 0 || speculative) return best[0];
-  return best[1] >= 0 ? best[1] : best[2];
+  const int32_t n = static_cast<int32_t>(slots_.size());
+  int32_t main[3] = {-1, -1, -1};
+  candidates(0, main_slots_, main);
+  // Admission (frequency policy): an expert displaces a cached one only if it has been used
+  // more often lately; otherwise it streams through the small bypass area. Without this, a
+  // working set a little larger than the cache (every token touching the same experts in
+  // layer order) would evict each expert just before its next use, as LRU does.
+  const int32_t v = main[0];
+  const bool admit = v >= 0 && (slots_[v].state == SlotState::Empty || main_slots_ == n ||
+                                frequency_[incoming] > frequency_[slots_[v].key]);
+  if (admit) return v;
+  int32_t bypass[3] = {-1, -1, -1};
+  candidates(main_slots_, n, bypass);
+  if (bypass[0] >= 0) return bypass[0];
+  if (v >= 0 || speculative) return v;
+  if (main[1] >= 0) return main[1];
+  return main[2] >= 0 ? main[2] : bypass[2];
 }
 
 int32_t ExpertCache::request_locked(int32_t k, bool count, bool speculative) {
@@ -114,17 +138,22 @@ int32_t ExpertCache::request_locked(int32_t k, bool count, bool speculative) {
   int32_t s = slot_of_[k];
   if (s >= 0) {
     if (count) stats_.hits++;
-    if (!speculative) slots_[s].step = step_;
+    if (count && slots_[s].speculative) stats_.predicted++;
+    if (!speculative) {
+      slots_[s].step = step_;
+      slots_[s].speculative = false;
+    }
     return s;
   }
-  s = pick_victim_locked(speculative);
+  if (count) stats_.misses++;  // even when no slot is free yet: the caller retries uncounted
+  s = pick_victim_locked(k, speculative);
   if (s < 0) return -1;
-  if (count) stats_.misses++;
   Slot& slot = slots_[s];
   if (slot.key >= 0) slot_of_[slot.key] = -1;
   slot.key = k;
   slot.state = SlotState::Loading;
   slot.step = speculative ? 0 : step_;
+  slot.speculative = speculative;
   slot.last_use = clock_;
   slot.error.clear();
   slot_of_[k] = s;
@@ -160,10 +189,12 @@ ExpertCache::Expert ExpertCache::acquire(int layer, int expert) {
   const int32_t k = key(layer, expert);
   std::unique_lock<std::mutex> lock(mu_);
   int32_t s = slot_of_[k];
+  // Not asked for in this step (no prefetch): this is the use, a hit or a miss.
+  if (s < 0 || slots_[s].step != step_) s = request_locked(k, true, false);
   const auto t0 = std::chrono::steady_clock::now();
   bool waited = false;
   while (s < 0 || slots_[s].state == SlotState::Loading) {
-    if (s < 0) s = request_locked(k, true, false);  // not asked for this step: a miss now
+    if (s < 0) s = request_locked(k, false, false);  // waiting for a free slot
     if (s >= 0 && slots_[s].state != SlotState::Loading) break;
     if (s < 0 && std::none_of(slots_.begin(), slots_.end(), [](const Slot& x) { return x.state == SlotState::Loading; })) {
       // Every slot is held by the caller: nothing will ever free one.

@@ -8,9 +8,11 @@
 // release()s them. A slot in use or wanted by the current layer is never evicted.
 //
 // Replacement: `lru`, or `frequency` (the default): the least frequently used expert goes,
-// with counts that halve every `slots` uses so the cache follows a change of topic, and ties
-// broken by recency. On top of it, a hot set learned while running is pinned: every
-// kRepinEvery uses, the most used experts (up to half the slots) become unevictable.
+// with counts that halve every few tokens so the cache follows a change of topic, and ties
+// broken by recency; a missing expert is admitted only if it was used more often lately than
+// the one it would displace, else it passes through a small bypass area. On top of it, a hot
+// set learned while running is pinned: every kRepinEvery uses, the most used experts (up to
+// half the slots) become unevictable.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -39,6 +41,7 @@ struct ExpertCacheStats {
   uint64_t bytes_read = 0;
   double stall_ms = 0;      // time the compute thread waited for a read to finish
   uint64_t prefetches = 0;  // reads started before the expert was needed
+  uint64_t predicted = 0;   // hits on experts read because the next-layer prediction asked
 };
 
 struct ExpertCacheConfig {
@@ -48,8 +51,11 @@ struct ExpertCacheConfig {
   // Read a layer's experts as soon as its router has chosen them (before attention). Off:
   // each expert is read when the FFN reaches it (the baseline prefetch is measured against).
   bool prefetch = true;
-  // Also read what the next layer's router, applied to this layer's input, would choose.
-  bool predict_next_layer = false;
+  // Also read what the next layer's router, applied to this layer's input, would choose
+  // (measured: it halves the stall time; see docs/memory.md).
+  bool predict_next_layer = true;
+  // Experts one layer uses (k): the frequency policy's bypass area holds twice that.
+  int32_t bypass_experts = 0;
 };
 
 class ExpertCache {
@@ -98,6 +104,7 @@ class ExpertCache {
     int32_t users = 0;
     uint64_t step = 0;  // the step that last requested it (protected while current)
     uint64_t last_use = 0;
+    bool speculative = false;  // read for a prediction and not used yet
     std::string error;
   };
 
@@ -105,7 +112,7 @@ class ExpertCache {
   // Under mu_: the slot of `k` (requesting its read if needed), or -1 when every slot is
   // busy. `count` says whether this use counts as a hit or a miss.
   int32_t request_locked(int32_t k, bool count, bool speculative);
-  int32_t pick_victim_locked(bool speculative) const;
+  int32_t pick_victim_locked(int32_t incoming, bool speculative) const;
   void touch_locked(int32_t k);
   void io_loop();
   Expert expert_in(int32_t slot) const;
@@ -123,7 +130,8 @@ class ExpertCache {
   mutable std::mutex mu_;
   std::condition_variable loaded_;   // a read finished
   std::condition_variable work_;     // the I/O thread has something to read
-  std::vector<Slot> slots_;
+  std::vector<Slot> slots_;         // [0, main_slots_): the cache proper; the rest: bypass
+  int32_t main_slots_ = 0;
   std::vector<int32_t> slot_of_;     // key -> slot, or -1
   std::vector<double> frequency_;    // key -> aged use count
   std::vector<uint64_t> total_uses_; // key -> uses since start (the hot set is learned from it)
@@ -132,7 +140,8 @@ class ExpertCache {
   uint64_t step_ = 1, clock_ = 0, uses_since_aging_ = 0, uses_since_repin_ = 0;
   ExpertCacheStats stats_;
   bool stopping_ = false;
-  std::thread io_thread_;
+  static constexpr int kIoThreads = 2;
+  std::vector<std::thread> io_threads_;
 };
 
 }  // namespace st

@@ -1,0 +1,105 @@
+// The bounded-memory benchmark (`npm run bench -- --memory-budget MIB`): our engine under the
+// budget and llama.cpp, each alone in a cgroup-v1 memory cgroup of that size with the page
+// cache dropped first, on the same generated file with the same threads. Prints decode speed,
+// the expert cache's hit rate, bytes read and stall time per token, peak RSS, the cgroup's
+// peak (page cache charged) and whether the kernel killed the process.
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { MemoryCgroup, dropPageCache } from './cgroup';
+
+export interface BoundedRun {
+  name: string;
+  killed: boolean;
+  error?: string;
+  decode_tokens_per_s?: number;
+  prefill_tokens_per_s?: number;
+  peak_rss_bytes?: number;
+  cgroup_peak_bytes?: number;
+  hit_rate?: number;
+  mib_read_per_token?: number;
+  stall_ms_per_token?: number;
+}
+
+export interface BoundedOptions {
+  root: string;
+  model: string;
+  budgetMiB: number;
+  threads: number;
+  promptTokens: number;
+  genTokens: number;
+  /** llama.cpp crawls under a small cgroup: fewer tokens keep the run short. */
+  llamaGenTokens: number;
+  /** Also run LRU, prefetch off and prediction off. */
+  variants: boolean;
+  useCgroup: boolean;
+  timeoutMs: number;
+}
+
+export function boundedMemoryBenchmark(o: BoundedOptions): BoundedRun[] {
+  const cgroup = o.useCgroup ? MemoryCgroup.create(`smallthinker-bench-${process.pid}`, o.budgetMiB * 2 ** 20) : undefined;
+  const cli = path.join(o.root, 'dist', 'cli.js');
+  const ours = (name: string, extra: string[]) => ({
+    name,
+    cmd: process.execPath,
+    args: [cli, 'bench', '--model', o.model, '--threads', String(o.threads), '--prompt-tokens', String(o.promptTokens),
+      '--gen-tokens', String(o.genTokens), '--memory-budget', String(o.budgetMiB), '--json', ...extra],
+  });
+  const runs = [ours('smallthinker', [])];
+  if (o.variants) {
+    runs.push(ours('  lru policy', ['--cache-policy', 'lru', '--no-predict-next-layer']));
+    runs.push(ours('  no prediction', ['--no-predict-next-layer']));
+    runs.push(ours('  no prefetch', ['--no-prefetch']));
+  }
+  runs.push({
+    name: 'llama.cpp', cmd: process.execPath,
+    args: ['--import=tsx', path.join(__dirname, 'llama-cpp-child.ts'), o.model, String(o.threads), String(o.promptTokens), String(o.llamaGenTokens)],
+  });
+  const results: BoundedRun[] = [];
+  try {
+    for (const r of runs) {
+      if (cgroup) {
+        dropPageCache();
+        cgroup.resetPeak();
+      }
+      const killsBefore = cgroup?.oomKills() ?? 0;
+      const [cmd, args] = cgroup ? cgroup.wrap(r.cmd, r.args) : [r.cmd, r.args];
+      const p = spawnSync(cmd, args, { cwd: o.root, encoding: 'utf8', maxBuffer: 64 << 20, timeout: o.timeoutMs });
+      const killed = (cgroup ? cgroup.oomKills() > killsBefore : false) || p.signal === 'SIGKILL';
+      const run: BoundedRun = { name: r.name.trim(), killed, cgroup_peak_bytes: cgroup?.peakBytes() };
+      if (p.status !== 0 || p.error) {
+        run.error = p.error ? String(p.error.message) : killed ? 'killed (out of memory)' : (p.stderr.trim().split('\n').pop() ?? `exit ${p.status}`);
+      } else {
+        const out = JSON.parse(p.stdout.trim().split('\n').pop() ?? '{}');
+        Object.assign(run, {
+          decode_tokens_per_s: out.decode_tokens_per_s, prefill_tokens_per_s: out.prefill_tokens_per_s, peak_rss_bytes: out.peak_rss_bytes,
+        });
+        const c = out.expert_cache?.decode_per_token;
+        if (c && out.memory_plan) {
+          run.hit_rate = c.hits / Math.max(1, c.hits + c.misses);
+          run.mib_read_per_token = c.bytes_read / 2 ** 20;
+          run.stall_ms_per_token = c.stall_ms;
+        }
+      }
+      process.stderr.write(`  ${r.name.trim()}: ${run.error ?? `decode ${run.decode_tokens_per_s?.toFixed(1)} tok/s`}\n`);
+      results.push(run);
+    }
+  } finally {
+    cgroup?.remove();
+  }
+  return results;
+}
+
+export function boundedTable(runs: BoundedRun[]): string {
+  const mib = (n?: number) => (n === undefined ? '-' : `${(n / 2 ** 20).toFixed(0)} MiB`);
+  const f = (n: number | undefined, d: number) => (n === undefined ? '-' : n.toFixed(d));
+  const lines = [
+    '| engine           | decode/s | hits (decode) | MiB read/token | stall ms/token | peak RSS | cgroup peak | killed |',
+    '|------------------|----------|---------------|----------------|----------------|----------|-------------|--------|',
+  ];
+  for (const r of runs) {
+    lines.push(`| ${r.name.padEnd(16)} | ${(r.error && !r.decode_tokens_per_s ? r.killed ? 'OOM' : 'failed' : f(r.decode_tokens_per_s, 1)).padStart(8)} | ` +
+      `${(r.hit_rate === undefined ? '-' : `${(100 * r.hit_rate).toFixed(1)} %`).padStart(13)} | ${f(r.mib_read_per_token, 1).padStart(14)} | ` +
+      `${f(r.stall_ms_per_token, 1).padStart(14)} | ${mib(r.peak_rss_bytes).padStart(8)} | ${mib(r.cgroup_peak_bytes).padStart(11)} | ${(r.killed ? 'yes' : 'no').padStart(6)} |`);
+  }
+  return lines.join('\n');
+}
