@@ -87,7 +87,8 @@ describe('engine process (dist/engine.js)', function () {
     const free = await connection.sendRequest(LoadModelRequest, { modelPath: model, threads: 2 });
     assert.equal(free.memory.budgetPlan, null);
     const unbounded = await connection.sendRequest(CompletionRequest, completion(code));
-    assert.deepEqual((await connection.sendRequest(StatsRequest)).expertCache, { hits: 0, misses: 0, bytesRead: 0, stallMs: 0, slots: 0 });
+    assert.deepEqual((await connection.sendRequest(StatsRequest)).expertCache,
+      { hits: 0, misses: 0, bytesRead: 0, stallMs: 0, slots: 0, perToken: { hits: 0, misses: 0, bytesRead: 0, stallMs: 0 } });
 
     await assert.rejects(connection.sendRequest(LoadModelRequest, { modelPath: model, threads: 2, memoryBudgetMiB: 16 }),
       (err: { code: number; message: string }) => err.code === EngineErrorCodes.InvalidModel &&
@@ -100,6 +101,8 @@ describe('engine process (dist/engine.js)', function () {
     const stats = await connection.sendRequest(StatsRequest);
     assert.ok(stats.expertCache.misses > 0 && stats.expertCache.bytesRead > 0, JSON.stringify(stats.expertCache));
     assert.equal(stats.expertCache.slots, info.memory.expertSlots);
+    const per = stats.expertCache.perToken;
+    assert.ok(per.bytesRead > 0 && per.bytesRead < stats.expertCache.bytesRead && per.hits + per.misses > 0, JSON.stringify(per));
   });
 
   it('completes code, and the next keystroke reuses the document\'s KV state', async () => {

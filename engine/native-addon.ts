@@ -67,6 +67,8 @@ export interface ExpertCacheStats {
   prefetches: number;
   /** Hits on experts read early because the next-layer prediction asked for them. */
   predicted: number;
+  /** Tokens evaluated through the cache (prompt and generated). */
+  tokens: number;
   slots: number;
   pinned: number;
 }

@@ -183,7 +183,11 @@ export interface EngineStats {
   lastCompletion: Timings | null;
   lastChat: Timings | null;
   /** The expert cache of the memory-budget mode (since load); zeros while the whole model is mapped. */
-  expertCache: { hits: number; misses: number; bytesRead: number; stallMs: number; slots: number };
+  expertCache: {
+    hits: number; misses: number; bytesRead: number; stallMs: number; slots: number;
+    /** The same per evaluated token (prompt and generated), since load. */
+    perToken: { hits: number; misses: number; bytesRead: number; stallMs: number };
+  };
 }
 
 export const StatsRequest = new RequestType0<EngineStats, void>('smallthinker/stats');

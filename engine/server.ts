@@ -348,7 +348,13 @@ export class EngineServer {
 
   private expertCacheStats(session: NativeSession | undefined): EngineStats['expertCache'] {
     const c = session?.expertCacheStats();
-    return c ? { hits: c.hits, misses: c.misses, bytesRead: c.bytesRead, stallMs: c.stallMs, slots: c.slots }
-      : { hits: 0, misses: 0, bytesRead: 0, stallMs: 0, slots: 0 };
+    if (!c) {
+      return { hits: 0, misses: 0, bytesRead: 0, stallMs: 0, slots: 0, perToken: { hits: 0, misses: 0, bytesRead: 0, stallMs: 0 } };
+    }
+    const per = (x: number) => x / Math.max(1, c.tokens);
+    return {
+      hits: c.hits, misses: c.misses, bytesRead: c.bytesRead, stallMs: c.stallMs, slots: c.slots,
+      perToken: { hits: per(c.hits), misses: per(c.misses), bytesRead: per(c.bytesRead), stallMs: per(c.stallMs) },
+    };
   }
 }

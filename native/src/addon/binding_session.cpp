@@ -385,6 +385,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     o.Set("stallMs", s.stall_ms);
     o.Set("prefetches", static_cast<double>(s.prefetches));
     o.Set("predicted", static_cast<double>(s.predicted));
+    o.Set("tokens", static_cast<double>(s.tokens));
     o.Set("slots", cache->slots());
     o.Set("pinned", cache->pinned());
     return o;

@@ -61,6 +61,11 @@ void ExpertCache::begin_step() {
   step_++;
 }
 
+void ExpertCache::count_tokens(uint64_t n) {
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.tokens += n;
+}
+
 void ExpertCache::touch_locked(int32_t k) {
   clock_++;
   frequency_[k] += 1.0;

@@ -42,6 +42,7 @@ struct ExpertCacheStats {
   double stall_ms = 0;      // time the compute thread waited for a read to finish
   uint64_t prefetches = 0;  // reads started before the expert was needed
   uint64_t predicted = 0;   // hits on experts read because the next-layer prediction asked
+  uint64_t tokens = 0;      // tokens evaluated through the cache (for per-token figures)
 };
 
 struct ExpertCacheConfig {
@@ -82,6 +83,7 @@ class ExpertCache {
   // Starts a new step (one layer of one token, or one chunk of a batch): the experts
   // requested from now on are protected from eviction until the next step.
   void begin_step();
+  void count_tokens(uint64_t n);
   // Queues reads of the missing experts among `experts` (no wait). Counts hits and misses.
   void prefetch(int layer, const int32_t* experts, int n);
   // Best-effort reads for a predicted future need: never evicts what this step protects and

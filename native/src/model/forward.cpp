@@ -122,6 +122,7 @@ void InferenceContext::forward_token(int32_t token, int32_t pos, float* logits_o
   ops::dequantize_row(model_.embedding_row(token, aligned_scratch(embd_scratch_)), 0, x_.data());  // no embedding scale
   rope_tables(pos, rope_cos_.data(), rope_sin_.data());
   routing_.tokens++;
+  if (cache) cache->count_tokens(1);
 
   for (int l = 0; l < hp_.n_layer; l++) {
     check_cancel();  // a decode step is ~50 ms on the 4b shape: stop between layers, not after it

@@ -42,6 +42,7 @@ void InferenceContext::forward_batch(const int32_t* tokens, int32_t n, int32_t p
   const ModelWeights& w = model_.weights();
   const int E = hp_.n_embd;
   routing_.tokens += n;
+  if (model_.expert_cache()) model_.expert_cache()->count_tokens(n);
   for (int32_t t = 0; t < n; t++) {
     ops::dequantize_row(model_.embedding_row(tokens[t], aligned_scratch(embd_scratch_)), 0, b.x.data() + size_t(t) * E);
     rope_tables(pos0 + t, b.rope_cos.data() + t * rope_inv_freq_.size(), b.rope_sin.data() + t * rope_inv_freq_.size());
