@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The GGUF reader under AddressSanitizer + UndefinedBehaviorSanitizer, then a coverage-guided
-# libFuzzer run (clang) of at least FUZZ_SECONDS (default 60). Installs clang when missing.
+# The GGUF reader under AddressSanitizer + UndefinedBehaviorSanitizer, the expert cache under
+# ThreadSanitizer and ASan, then a coverage-guided libFuzzer run (clang) of at least
+# FUZZ_SECONDS (default 60). Installs clang when missing.
 # Run from anywhere: `npm run test:native`.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -41,6 +42,21 @@ if [ -d "$root/.cache/models" ]; then
   while IFS= read -r f; do models+=("$f"); done < <(find "$root/.cache/models" -name 'st-*-tiny*.gguf' | head -8)
 fi
 ASAN_OPTIONS=detect_leaks=1 "$out/gguf_check_asan" "$native"/fuzz/corpus/* "$mutants"/* "${models[@]}" | tail -1
+
+echo "== the expert cache (I/O threads + compute threads) under ThreadSanitizer, then ASan+UBSan"
+cache_models=()
+for name in st-g1-tiny-q4_0-small-upstream-s1 st-g1-tiny-q4_0-small-powerinfer-s1 st-g1-tiny-swa-f32-small-upstream-s1; do
+  [ -f "$root/.cache/models/$name.gguf" ] && cache_models+=("$root/.cache/models/$name.gguf")
+done
+[ "${#cache_models[@]}" -gt 0 ] || { echo "no generated tiny models in .cache/models (run npm test first)"; exit 1; }
+bash "$native/test/build-model-test.sh" "$native/test/expert_cache_test.cpp" "$out/expert_cache_tsan" "-fsanitize=thread"
+bash "$native/test/build-model-test.sh" "$native/test/expert_cache_test.cpp" "$out/expert_cache_asan" \
+  "-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+for f in "${cache_models[@]}"; do
+  echo "-- $(basename "$f")"
+  TSAN_OPTIONS=halt_on_error=1 "$out/expert_cache_tsan" "$f" | tail -1
+  ASAN_OPTIONS=detect_leaks=1 "$out/expert_cache_asan" "$f" | tail -1
+done
 
 echo "== libFuzzer (clang, ASan+UBSan) for ${fuzz_seconds}s"
 clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
