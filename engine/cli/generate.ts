@@ -180,7 +180,8 @@ export function runBench(addon: NativeAddon, args: ParsedArgs, write: (s: string
   const t2 = performance.now();
   const total = expertCacheReport(session);
   // Per generated token: decode only (the first token's evaluation is part of the prompt).
-  const perToken = (key: 'hits' | 'misses' | 'bytes_read' | 'stall_ms') => (total[key] - afterPrefill[key]) / (genTokens - 1);
+  const perToken = (key: 'hits' | 'misses' | 'bytes_read' | 'stall_ms' | 'predicted_hits') =>
+    ((total[key] ?? 0) - (afterPrefill[key] ?? 0)) / (genTokens - 1);
   const routing = session.routingStats();
   const result = {
     prefill_tokens_per_s: promptTokens / ((t1 - t0) / 1000),
@@ -188,7 +189,10 @@ export function runBench(addon: NativeAddon, args: ParsedArgs, write: (s: string
     peak_rss_bytes: addon.peakRssBytes(),
     expert_cache: {
       ...total,
-      decode_per_token: { hits: perToken('hits'), misses: perToken('misses'), bytes_read: perToken('bytes_read'), stall_ms: perToken('stall_ms') },
+      decode_per_token: {
+        hits: perToken('hits'), misses: perToken('misses'), bytes_read: perToken('bytes_read'), stall_ms: perToken('stall_ms'),
+        predicted_hits: perToken('predicted_hits'),
+      },
     },
     memory_plan: session.info.memory_plan,
     routing: {

@@ -100,7 +100,12 @@ async function main(): Promise<void> {
 }
 
 async function boundedMain(preset: '4b' | '21b', threads: number, budgetMiB: number): Promise<void> {
-  const model = await ensureModel({ preset, type: 'q4_0', vocab: 'qwen', flavour: 'upstream', seed: 1 });
+  const routing = option('routing', 'default');
+  if (!['default', 'uniform', 'realistic'].includes(routing)) throw new Error('--routing must be default, uniform or realistic');
+  const model = await ensureModel({
+    preset, type: 'q4_0', vocab: 'qwen', flavour: 'upstream', seed: 1,
+    ...(routing === 'default' ? {} : { routing: routing as 'uniform' | 'realistic' }),
+  });
   const useCgroup = !process.argv.includes('--no-cgroup');
   if (useCgroup && !MemoryCgroup.available()) {
     throw new Error('the bounded-memory benchmark needs root and cgroup v1 (/sys/fs/cgroup/memory); pass --no-cgroup to run without');

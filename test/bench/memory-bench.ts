@@ -15,7 +15,10 @@ export interface BoundedRun {
   prefill_tokens_per_s?: number;
   peak_rss_bytes?: number;
   cgroup_peak_bytes?: number;
+  /** Share of the experts a layer asked for that were already resident or on their way. */
   hit_rate?: number;
+  /** The part of hit_rate that the next-layer prediction's early reads provided. */
+  predicted_rate?: number;
   mib_read_per_token?: number;
   stall_ms_per_token?: number;
 }
@@ -76,6 +79,7 @@ export function boundedMemoryBenchmark(o: BoundedOptions): BoundedRun[] {
         const c = out.expert_cache?.decode_per_token;
         if (c && out.memory_plan) {
           run.hit_rate = c.hits / Math.max(1, c.hits + c.misses);
+          run.predicted_rate = c.predicted_hits / Math.max(1, c.hits + c.misses);
           run.mib_read_per_token = c.bytes_read / 2 ** 20;
           run.stall_ms_per_token = c.stall_ms;
         }
@@ -93,12 +97,13 @@ export function boundedTable(runs: BoundedRun[]): string {
   const mib = (n?: number) => (n === undefined ? '-' : `${(n / 2 ** 20).toFixed(0)} MiB`);
   const f = (n: number | undefined, d: number) => (n === undefined ? '-' : n.toFixed(d));
   const lines = [
-    '| engine           | decode/s | hits (decode) | MiB read/token | stall ms/token | peak RSS | cgroup peak | killed |',
-    '|------------------|----------|---------------|----------------|----------------|----------|-------------|--------|',
+    '| engine           | decode/s | hits (decode) | of which predicted | MiB read/token | stall ms/token | peak RSS | cgroup peak | killed |',
+    '|------------------|----------|---------------|--------------------|----------------|----------------|----------|-------------|--------|',
   ];
   for (const r of runs) {
     lines.push(`| ${r.name.padEnd(16)} | ${(r.error && !r.decode_tokens_per_s ? r.killed ? 'OOM' : 'failed' : f(r.decode_tokens_per_s, 1)).padStart(8)} | ` +
-      `${(r.hit_rate === undefined ? '-' : `${(100 * r.hit_rate).toFixed(1)} %`).padStart(13)} | ${f(r.mib_read_per_token, 1).padStart(14)} | ` +
+      `${(r.hit_rate === undefined ? '-' : `${(100 * r.hit_rate).toFixed(1)} %`).padStart(13)} | ` +
+      `${(r.predicted_rate === undefined ? '-' : `${(100 * r.predicted_rate).toFixed(1)} %`).padStart(18)} | ${f(r.mib_read_per_token, 1).padStart(14)} | ` +
       `${f(r.stall_ms_per_token, 1).padStart(14)} | ${mib(r.peak_rss_bytes).padStart(8)} | ${mib(r.cgroup_peak_bytes).padStart(11)} | ${(r.killed ? 'yes' : 'no').padStart(6)} |`);
   }
   return lines.join('\n');

@@ -1,4 +1,5 @@
 // npm run models -- --preset tiny [--type q4_0] [--vocab small|qwen] [--flavour upstream|powerinfer] [--seed 1]
+//   [--routing uniform|realistic] (4b and 21b at q4_0: see ModelOptions.routing)
 // Generates (or finds in the cache) a synthetic model and prints its path.
 import { ensureModel, type ModelOptions } from './index';
 import { PRESETS } from './presets';
@@ -19,6 +20,7 @@ async function main(): Promise<void> {
     flavour: (arg('flavour') ?? 'upstream') as ModelOptions['flavour'],
     seed: Number(arg('seed') ?? 1),
     tiedEmbeddings: process.argv.includes('--tied'),
+    routing: arg('routing') as ModelOptions['routing'],
   });
   process.stderr.write(`ready in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   process.stdout.write(`${file}\n`);

@@ -16,7 +16,8 @@ export const CACHE_DIR = path.resolve(__dirname, '..', '..', '.cache', 'models')
 
 export function modelFileName(options: Partial<ModelOptions> & Pick<ModelOptions, 'preset'>): string {
   const o = { ...DEFAULTS, ...options };
-  const extras = [o.tiedEmbeddings ? 'tied' : '', o.gating ? `gating-${o.gating}` : '', o.ggufVersion === 2 ? 'v2' : '']
+  const extras = [o.tiedEmbeddings ? 'tied' : '', o.gating ? `gating-${o.gating}` : '', o.ggufVersion === 2 ? 'v2' : '',
+    o.routing ? `routing-${o.routing}` : '']
     .filter(Boolean).join('-');
   return `st-g${GENERATOR_VERSION}-${o.preset}-${o.type}-${o.vocab}-${o.flavour}-s${o.seed}${extras ? `-${extras}` : ''}.gguf`;
 }

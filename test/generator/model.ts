@@ -16,6 +16,16 @@ export interface ModelOptions {
   tiedEmbeddings?: boolean;
   gating?: 'sigmoid' | 'softmax' | 'absent';
   ggufVersion?: 2 | 3;
+  /**
+   * Routing and sparsity of the big presets' random weights (absent: the original random
+   * blocks, whose weights all lean negative: every token ends up in the same k experts from
+   * layer 2 on and nearly no neuron is ReLU-zero). 'uniform': zero-mean weights, so routing is
+   * spread evenly (the expert cache's worst case) and about half the neurons are zero.
+   * 'realistic': as 'uniform' plus a bias channel (below) that gives each layer a hot set of
+   * 2k experts picked by ~45 % of tokens each while the rest share the remainder, and makes
+   * relu(gate) zero for about three quarters of the neurons, like the released models.
+   */
+  routing?: 'uniform' | 'realistic';
 }
 
 export const DEFAULTS: Omit<ModelOptions, 'preset'> = { type: 'f32', vocab: 'small', flavour: 'upstream', seed: 1 };
@@ -45,18 +55,23 @@ function floatTensor(name: string, dims: number[], type: WeightType, seed: numbe
   };
 }
 
+/** Rewrites parts of a tensor's bytes as they stream out; `offset` is the chunk's offset in the tensor. */
+type Patch = (chunk: Buffer, offset: number) => void;
+
 /**
  * Random quantised blocks with a sane scale, streamed from a per-type pool at a per-tensor
  * offset: fast enough for the 2.4 GB 4b file, and every expert matrix still differs.
+ * `balanced`: Q4_0 nibbles uniform on 1..15 (values −7..7, mean 0) instead of 0..15 (mean −½).
  */
 const pools = new Map<string, Buffer>();
-function randomBlocksTensor(name: string, dims: number[], type: WeightType, seed: number, std: number): TensorSpec {
+function randomBlocksTensor(name: string, dims: number[], type: WeightType, seed: number, std: number,
+  balanced = false, patch?: Patch): TensorSpec {
   const n = dims.reduce((a, b) => a * b, 1);
   const nbytes = bytesFor(type, n);
   return {
     name, dims, type: GGML_TYPE_ID[type], nbytes,
     write: (emit) => {
-      const key = `${type}:${std}:${seed}`;
+      const key = `${type}:${std}:${seed}:${balanced}`;
       let pool = pools.get(key);
       const blockBytes = type === 'q4_0' ? 18 : type === 'q8_0' ? 34 : 2;
       if (!pool) {
@@ -70,20 +85,54 @@ function randomBlocksTensor(name: string, dims: number[], type: WeightType, seed
             const v = std * rng.normal();
             pool.writeUInt16LE(type === 'f16' ? f32ToF16(v) : f32ToBf16(v), b * 2);
           }
+          if (balanced && type === 'q4_0') {
+            for (let j = 2; j < 18; j++) pool[b * 18 + j] = (1 + Math.floor(rng.next() * 15)) | ((1 + Math.floor(rng.next() * 15)) << 4);
+          }
         }
         pools.set(key, pool);
       }
       let offset = (hashString(name) % Math.floor(pool.length / blockBytes)) * blockBytes;
       let left = nbytes;
+      let written = 0;
       while (left > 0) {
         const take = Math.min(left, pool.length - offset);
-        emit(pool.subarray(offset, offset + take));
+        if (patch) {
+          const chunk = Buffer.from(pool.subarray(offset, offset + take));
+          patch(chunk, written);
+          emit(chunk);
+        } else {
+          emit(pool.subarray(offset, offset + take));
+        }
         left -= take;
+        written += take;
         offset = 0;
       }
     },
   };
 }
+
+// The bias channel of the 'realistic' option. Element 0 of the residual is a constant: every
+// token embedding starts with ~1 there, and nothing writes it afterwards (row 0 of every
+// attention output and expert down matrix is zero). Reading that element, each router row
+// adds a per-expert bias (hot experts +2, relative to router noise of about 1), and each
+// gate row a negative bias, so most relu(gate) are 0.
+const Q4_0_BLOCK = 18;
+const HOT_BIAS = 2.0;
+/** ffn_norm[0]: how much of the constant the expert input carries (×1/RMS of the residual). */
+const GATE_CHANNEL_GAIN = 6;
+const ATTENTION_DAMPING = 0.25;
+
+/** For every Q4_0 row of `rowBytes` in the chunk, calls fn(chunk, rowStart) on rows that start in it. */
+function forEachRow(chunk: Buffer, offset: number, rowBytes: number, fn: (rowStart: number) => void): void {
+  for (let r = Math.ceil(offset / rowBytes) * rowBytes; r < offset + chunk.length; r += rowBytes) fn(r - offset);
+}
+/** Sets element 0 of the Q4_0 block at `at` to the nibble q (value q − 8 times the block scale). */
+function setFirstNibble(chunk: Buffer, at: number, q: number): void {
+  if (at + 2 < chunk.length && at >= 0) chunk[at + 2] = (chunk[at + 2] & 0xf0) | q;
+}
+
+/** The residual's typical RMS before layer l of the zero-mean model (it grows as each layer adds to it). */
+const residualScale = (l: number) => Math.sqrt(1 + l / 4);
 
 export function buildModelSpec(opts: ModelOptions): GgufSpec {
   const shape = PRESETS[opts.preset];
@@ -93,12 +142,43 @@ export function buildModelSpec(opts: ModelOptions): GgufSpec {
   const V = vocab.tokens.length;
   const { nEmbd: E, nHead: H, nHeadKv: KVH, headDim: HD, nExpert: N, nFfExp: F } = shape;
   const seed = opts.seed >>> 0;
-  const matrix = (name: string, dims: number[], std: number): TensorSpec =>
-    big ? randomBlocksTensor(name, dims, opts.type, seed, std) : floatTensor(name, dims, opts.type, seed, std);
-  const f32Tensor = (name: string, dims: number[], std: number, mean = 0) => floatTensor(name, dims, 'f32', seed, std, mean);
+  if (opts.routing && !(big && opts.type === 'q4_0')) throw new Error('the routing options are for the 4b and 21b presets at q4_0');
+  const realistic = opts.routing === 'realistic';
+  const matrix = (name: string, dims: number[], std: number, patch?: Patch): TensorSpec =>
+    big ? randomBlocksTensor(name, dims, opts.type, seed, std, opts.routing !== undefined, realistic ? patch : undefined)
+      : floatTensor(name, dims, opts.type, seed, std);
+  const f32Tensor = (name: string, dims: number[], std: number, mean = 0, generateAll?: (rng: Rng) => Float32Array) =>
+    floatTensor(name, dims, 'f32', seed, std, mean, generateAll);
+  const rowBytes = (cols: number) => (cols / 32) * Q4_0_BLOCK;
+  // Row 0 of a matrix with `cols` columns per row and `rows` rows per expert: all zero blocks.
+  const zeroRow0 = (cols: number, rows: number): Patch => (chunk, offset) => {
+    const matrixBytes = rows * rowBytes(cols);
+    for (let m = Math.floor(offset / matrixBytes) * matrixBytes; m < offset + chunk.length; m += matrixBytes) {
+      for (let at = Math.max(m, offset); at < Math.min(m + rowBytes(cols), offset + chunk.length); at++) chunk[at - offset] = 0;
+    }
+  };
+  const realisticNorm = (l: number) => (rng: Rng) => {
+    const w = rng.fillNormal(new Float32Array(E), 0.1, 1);
+    w[0] = GATE_CHANNEL_GAIN * residualScale(l);  // the expert input carries ~GAIN of the constant
+    return w;
+  };
+  const realisticRouter = (l: number) => (rng: Rng) => {
+    // Router noise of ~1 whatever the residual's scale; hot experts +HOT_BIAS via element 0.
+    const w = rng.fillNormal(new Float32Array(E * N), 1 / (Math.sqrt(E) * residualScale(l)));
+    const hot = new Set<number>();
+    while (hot.size < Math.min(N, 2 * shape.nExpertUsed)) hot.add(Math.floor(rng.next() * N));
+    for (let e = 0; e < N; e++) w[e * E] = hot.has(e) ? HOT_BIAS : 0;
+    return w;
+  };
 
   const tensors: TensorSpec[] = [];
-  tensors.push(matrix('token_embd.weight', [E, V], 1));
+  // The constant element 0: q = 15 (value 7) with scale 1/7 in every row's first block.
+  tensors.push(matrix('token_embd.weight', [E, V], 1, (chunk, offset) => forEachRow(chunk, offset, rowBytes(E), (at) => {
+    if (at >= 0 && at + 2 < chunk.length) {
+      chunk.writeUInt16LE(f32ToF16(1 / 7), at);
+      setFirstNibble(chunk, at, 15);
+    }
+  })));
   tensors.push(f32Tensor('output_norm.weight', [E], 0.1, 1));
   if (!opts.tiedEmbeddings) tensors.push(matrix('output.weight', [E, V], 3 / Math.sqrt(E)));
   for (let l = 0; l < shape.nLayer; l++) {
@@ -107,14 +187,24 @@ export function buildModelSpec(opts: ModelOptions): GgufSpec {
     tensors.push(matrix(`${b}attn_q.weight`, [E, H * HD], 1 / Math.sqrt(E)));
     tensors.push(matrix(`${b}attn_k.weight`, [E, KVH * HD], 1 / Math.sqrt(E)));
     tensors.push(matrix(`${b}attn_v.weight`, [E, KVH * HD], 1 / Math.sqrt(E)));
-    tensors.push(matrix(`${b}attn_output.weight`, [H * HD, E], 1 / Math.sqrt(H * HD)));
-    tensors.push(f32Tensor(`${b}ffn_norm.weight`, [E], 0.1, 1));
-    tensors.push(f32Tensor(`${b}ffn_gate_inp.weight`, [E, N], 1 / Math.sqrt(E)));
-    tensors.push(matrix(`${b}ffn_gate_exps.weight`, [E, F, N], 1 / Math.sqrt(E)));
+    // With the routing options the attention output is scaled down: a random model's attention
+    // averages its values over the context, which adds nearly the same vector to every token's
+    // residual in every layer; left at full strength that shared part steers all tokens of the
+    // deep layers to the same experts.
+    tensors.push(matrix(`${b}attn_output.weight`, [H * HD, E], (opts.routing ? ATTENTION_DAMPING : 1) / Math.sqrt(H * HD),
+      zeroRow0(H * HD, E)));
+    tensors.push(f32Tensor(`${b}ffn_norm.weight`, [E], 0.1, 1, realistic ? realisticNorm(l) : undefined));
+    tensors.push(f32Tensor(`${b}ffn_gate_inp.weight`, [E, N], 1 / Math.sqrt(E), 0, realistic ? realisticRouter(l) : undefined));
+    // Gate element 0 = −8 × scale: with the constant input, a negative bias on every neuron.
+    tensors.push(matrix(`${b}ffn_gate_exps.weight`, [E, F, N], 1 / Math.sqrt(E),
+      (chunk, offset) => forEachRow(chunk, offset, rowBytes(E), (at) => setFirstNibble(chunk, at, 0))));
     tensors.push(matrix(`${b}ffn_up_exps.weight`, [E, F, N], 1 / Math.sqrt(E)));
     const downStd = 1 / Math.sqrt(F);
     if (opts.flavour === 'upstream' || big) {
-      const t = matrix(`${b}ffn_down_exps.weight`, opts.flavour === 'upstream' ? [F, E, N] : [E, F, N], downStd);
+      const t = opts.flavour === 'upstream'
+        ? matrix(`${b}ffn_down_exps.weight`, [F, E, N], downStd, zeroRow0(F, E))
+        : matrix(`${b}ffn_down_exps.weight`, [E, F, N], downStd,
+          (chunk, offset) => forEachRow(chunk, offset, rowBytes(E), (at) => setFirstNibble(chunk, at, 8)));
       tensors.push(t);
     } else {
       // Transposed: the same weights as the upstream file of this seed, one row per neuron.
