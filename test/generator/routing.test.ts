@@ -21,7 +21,10 @@ function tensorBytes(options: ModelOptions, name: string): Buffer {
 function meanNibble(q4: Buffer): number {
   let sum = 0, n = 0;
   for (let b = 0; b + 18 <= q4.length; b += 18) {
-    for (let j = 2; j < 18; j++) sum += (q4[b + j] & 15) - 8 + (q4[b + j] >> 4) - 8, n += 2;
+    for (let j = 2; j < 18; j++) {
+      sum += (q4[b + j] & 15) - 8 + (q4[b + j] >> 4) - 8;
+      n += 2;
+    }
   }
   return sum / n;
 }
