@@ -19,6 +19,10 @@ if [ "$("$cxx" -dumpmachine | cut -d- -f1)" = "x86_64" ]; then
   o="$objdir/kernels_avx2.o"
   "$cxx" -std=c++17 -O2 -mavx2 -mfma -mf16c -I"$native/src" -c "$native/src/kernels/kernels_avx2.cpp" -o "$o"
   objs+=("$o")
+  o="$objdir/kernels_avx512.o"
+  "$cxx" -std=c++17 -O2 -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx2 -mfma -mf16c -I"$native/src" \
+    -c "$native/src/kernels/kernels_avx512.cpp" -o "$o"
+  objs+=("$o")
 fi
 "$cxx" -static-libstdc++ "${objs[@]}" -o "$out"
 echo "$out"

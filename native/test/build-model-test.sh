@@ -13,6 +13,7 @@ for s in "$native"/src/gguf/*.cpp "$native"/src/model/*.cpp "$native"/src/runtim
   isa=""
   case "$s" in
     *_avx2.cpp) [ "$(uname -m)" = x86_64 ] || continue; isa="-mavx2 -mfma -mf16c" ;;
+    *_avx512.cpp) [ "$(uname -m)" = x86_64 ] || continue; isa="-mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx2 -mfma -mf16c" ;;
   esac
   o="$objdir/$(basename "$s" .cpp).o"
   # shellcheck disable=SC2086

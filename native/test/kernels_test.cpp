@@ -86,6 +86,7 @@ static void test_table(const KernelTable& ref, const KernelTable& simd, int64_t 
 int main() {
   std::vector<const KernelTable*> tables;
   if (avx2_table() && cpu_has_avx2_fma_f16c()) tables.push_back(avx2_table());
+  if (avx512_table() && cpu_has_avx512_vnni()) tables.push_back(avx512_table());
   if (neon_table()) tables.push_back(neon_table());
   // Halfway cases must round away from zero in every ISA.
   {
@@ -103,8 +104,10 @@ int main() {
     }
   }
   for (const KernelTable* t : tables) {
-    for (int64_t n : {32, 64, 768, 1536, 4096}) test_table(scalar_table(), *t, n);
+    for (int64_t n : {32, 64, 96, 288, 768, 1536, 4096}) test_table(scalar_table(), *t, n);
   }
-  std::printf("kernels (%s): %d passed, %d failed\n", tables.empty() ? "scalar only" : tables[0]->isa, passed, failed);
+  std::string isas = tables.empty() ? "scalar only" : "";
+  for (const KernelTable* t : tables) isas += (isas.empty() ? "" : ", ") + std::string(t->isa);
+  std::printf("kernels (%s): %d passed, %d failed\n", isas.c_str(), passed, failed);
   return failed == 0 ? 0 : 1;
 }

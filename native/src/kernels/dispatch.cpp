@@ -1,5 +1,5 @@
-// Picks the kernel table once: the best the CPU supports, unless SMALLTHINKER_ISA says
-// otherwise (tests run every ISA this way).
+// Picks the kernel table once: the best the CPU supports (AVX-512 VNNI, then AVX2, on x86-64),
+// unless SMALLTHINKER_ISA says otherwise (tests run every ISA this way).
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -16,8 +16,19 @@ namespace st::kernels {
 #if defined(__x86_64__) || defined(_M_X64)
 const KernelTable* avx2_table_impl();  // kernels_avx2.cpp, built with -mavx2 -mfma -mf16c
 const KernelTable* avx2_table() { return avx2_table_impl(); }
+void avx512_overrides(KernelTable& t);  // kernels_avx512.cpp, built with AVX-512 F/BW/VL/VNNI
+const KernelTable* avx512_table() {
+  // AVX2 for everything the AVX-512 file does not replace.
+  static const KernelTable table = [] {
+    KernelTable t = *avx2_table_impl();
+    avx512_overrides(t);
+    return t;
+  }();
+  return &table;
+}
 #else
 const KernelTable* avx2_table() { return nullptr; }
+const KernelTable* avx512_table() { return nullptr; }
 #endif
 
 bool cpu_has_avx2_fma_f16c() {
@@ -37,16 +48,34 @@ bool cpu_has_avx2_fma_f16c() {
 #endif
 }
 
+bool cpu_has_avx512_vnni() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (!cpu_has_avx2_fma_f16c()) return false;
+  unsigned a, b, c, d;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  const bool f = b & (1u << 16), bw = b & (1u << 30), vl = b & (1u << 31), vnni = c & (1u << 11);
+  if (!(f && bw && vl && vnni)) return false;
+  // The OS must save the opmask and all ZMM state (XCR0 bits 5, 6 and 7).
+  unsigned xcr0_lo, xcr0_hi;
+  __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+  return (xcr0_lo & 0xe0) == 0xe0;
+#else
+  return false;
+#endif
+}
+
 static const KernelTable& choose() {
   const char* forced = std::getenv("SMALLTHINKER_ISA");
   if (forced && *forced) {
     const std::string want = forced;
     if (want == "scalar") return scalar_table();
     if (want == "avx2" && avx2_table() && cpu_has_avx2_fma_f16c()) return *avx2_table();
+    if (want == "avx512" && avx512_table() && cpu_has_avx512_vnni()) return *avx512_table();
     if (want == "neon" && neon_table()) return *neon_table();
     throw std::runtime_error("SMALLTHINKER_ISA=" + want + " is not available on this CPU or build");
   }
   if (neon_table()) return *neon_table();
+  if (avx512_table() && cpu_has_avx512_vnni()) return *avx512_table();
   if (avx2_table() && cpu_has_avx2_fma_f16c()) return *avx2_table();
   return scalar_table();
 }

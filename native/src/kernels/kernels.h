@@ -1,4 +1,5 @@
-// The compute kernels, kept per weight type and per instruction set (scalar, AVX2+FMA, NEON)
+// The compute kernels, kept per weight type and per instruction set (scalar, AVX2+FMA,
+// AVX-512 VNNI, NEON)
 // and chosen once at run time by CPU detection. The model never names an ISA: it calls
 // through `kernels::active()`.
 //
@@ -37,14 +38,17 @@ struct KernelTable {
 };
 
 const KernelTable& scalar_table();
-const KernelTable* avx2_table();  // nullptr when not compiled in
+const KernelTable* avx2_table();    // nullptr when not compiled in
+const KernelTable* avx512_table();  // AVX2 with AVX-512 VNNI dot products; nullptr when not compiled in
 const KernelTable* neon_table();  // nullptr when not compiled in
 
-// The table for this CPU; SMALLTHINKER_ISA=scalar|avx2|neon forces one (for tests).
+// The table for this CPU; SMALLTHINKER_ISA=scalar|avx2|avx512|neon forces one (for tests).
 const KernelTable& active();
 const char* active_isa_name();
 
 // Whether the CPU and OS support AVX2, FMA and F16C (x86-64 only).
 bool cpu_has_avx2_fma_f16c();
+// ... and AVX-512 F, BW, VL and VNNI with the ZMM state saved.
+bool cpu_has_avx512_vnni();
 
 }  // namespace st::kernels
