@@ -58,6 +58,24 @@ static void test_table(const KernelTable& ref, const KernelTable& simd, int64_t 
     const float single = simd.dot_q4_0_q8_0(w4.data(), w8.data() + t * n / 32, n);
     check(close(out_ref[t], out_simd[t], std::fabs(out_ref[t]) + 1) && close(single, out_simd[t], std::fabs(single) + 1), tag + "dot_q4_0_q8_0_x4 token " + std::to_string(t));
   }
+  if (simd.dot_q4_0_q8_0_sums) {
+    // The variants that take the activation's block sums compute the same products.
+    std::vector<int32_t> sums(n / 32), sums_t[4];
+    q8_0_block_sums(xq_ref.data(), sums.data(), n / 32);
+    check(close(ref.dot_q4_0_q8_0(w4.data(), xq_ref.data(), n), simd.dot_q4_0_q8_0_sums(w4.data(), xq_ref.data(), sums.data(), n), s4),
+          tag + "dot_q4_0_q8_0_sums");
+    const int32_t* sp[4];
+    for (int t = 0; t < 4; t++) {
+      sums_t[t].resize(n / 32);
+      q8_0_block_sums(xs[t], sums_t[t].data(), n / 32);
+      sp[t] = sums_t[t].data();
+    }
+    float out_sums[4];
+    simd.dot_q4_0_q8_0_x4_sums(w4.data(), xs, sp, n, out_sums);
+    for (int t = 0; t < 4; t++) {
+      check(close(out_ref[t], out_sums[t], std::fabs(out_ref[t]) + 1), tag + "dot_q4_0_q8_0_x4_sums token " + std::to_string(t));
+    }
+  }
   const float s8 = std::fabs(ref.dot_q8_0_q8_0(w8.data(), xq_ref.data(), n)) + 1;
   check(close(ref.dot_q8_0_q8_0(w8.data(), xq_ref.data(), n), simd.dot_q8_0_q8_0(w8.data(), xq_ref.data(), n), s8), tag + "dot_q8_0_q8_0");
   check(close(ref.dot_f32_f32(w.data(), x.data(), n), simd.dot_f32_f32(w.data(), x.data(), n), 10), tag + "dot_f32_f32");

@@ -35,7 +35,16 @@ struct KernelTable {
   void (*axpy_f32)(const float* row, float s, float* y, int64_t n);
   void (*axpy_f16)(const uint16_t* row, float s, float* y, int64_t n);
   void (*axpy_bf16)(const uint16_t* row, float s, float* y, int64_t n);
+  // Optional (nullptr where a table has none): Q4_0·Q8_0 taking the activation's per-block
+  // sums Σx (from q8_0_block_sums), so the Q4_0 zero point (8) comes off once per block of
+  // the activation instead of once per block of every weight row.
+  float (*dot_q4_0_q8_0_sums)(const BlockQ4_0* w, const BlockQ8_0* x, const int32_t* xsum, int64_t n);
+  void (*dot_q4_0_q8_0_x4_sums)(const BlockQ4_0* w, const BlockQ8_0* const* xs, const int32_t* const* xsums, int64_t n,
+                                float* out);
 };
+
+// Σ of each Q8_0 block's 32 values (the input of the *_sums dot products).
+void q8_0_block_sums(const BlockQ8_0* x, int32_t* sums, int64_t n_blocks);
 
 const KernelTable& scalar_table();
 const KernelTable* avx2_table();    // nullptr when not compiled in

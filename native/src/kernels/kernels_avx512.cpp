@@ -121,6 +121,59 @@ void dot_q4_0_q8_0_x4(const BlockQ4_0* w, const BlockQ8_0* const* xs, int64_t n,
   for (int t = 0; t < 4; t++) out[t] = _mm512_reduce_add_ps(acc[t]) + tail[t];
 }
 
+// With the activation's block sums: Σ_b d_b·(Σq·x − 8·Σx_b), where the first part takes one
+// VPDPBUSD per pair and the zero point is one F32 multiply-add per eight blocks.
+float dot_q4_0_q8_0_sums(const BlockQ4_0* w, const BlockQ8_0* x, const int32_t* xsum, int64_t n) {
+  const int64_t nb = n / kQK4_0;
+  const __m512i zero = _mm512_setzero_si512();
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  __m256 zp = _mm256_setzero_ps();
+  int64_t b = 0;
+  for (; b + 8 <= nb; b += 8) {
+    const __m256 s = _mm256_mul_ps(scales8(reinterpret_cast<const uint8_t*>(&w[b].d), sizeof(BlockQ4_0)),
+                                   scales8(reinterpret_cast<const uint8_t*>(&x[b].d), sizeof(BlockQ8_0)));
+    zp = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xsum + b))), s, zp);
+    const __m512 s8 = _mm512_castps256_ps512(s);
+    acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, q4_0_pair(w + b), q8_0_pair(x + b))), pair_scale(s8, 0), acc0);
+    acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, q4_0_pair(w + b + 2), q8_0_pair(x + b + 2))), pair_scale(s8, 1), acc1);
+    acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, q4_0_pair(w + b + 4), q8_0_pair(x + b + 4))), pair_scale(s8, 2), acc0);
+    acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, q4_0_pair(w + b + 6), q8_0_pair(x + b + 6))), pair_scale(s8, 3), acc1);
+  }
+  const __m128 z4 = _mm_add_ps(_mm256_castps256_ps128(zp), _mm256_extractf128_ps(zp, 1));
+  const __m128 z2 = _mm_add_ps(z4, _mm_movehl_ps(z4, z4));
+  float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) - 8.0f * _mm_cvtss_f32(_mm_add_ss(z2, _mm_movehdup_ps(z2)));
+  return sum + dot_q4_0_q8_0(w + b, x + b, (nb - b) * kQK4_0);
+}
+
+void dot_q4_0_q8_0_x4_sums(const BlockQ4_0* w, const BlockQ8_0* const* xs, const int32_t* const* xsums, int64_t n, float* out) {
+  const int64_t nb = n / kQK4_0;
+  const __m512i zero = _mm512_setzero_si512();
+  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+  __m256 zp[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  int64_t b = 0;
+  for (; b + 8 <= nb; b += 8) {
+    const __m256 sw = scales8(reinterpret_cast<const uint8_t*>(&w[b].d), sizeof(BlockQ4_0));
+    __m512 s8[4];
+    for (int t = 0; t < 4; t++) {
+      const __m256 s = _mm256_mul_ps(sw, scales8(reinterpret_cast<const uint8_t*>(&xs[t][b].d), sizeof(BlockQ8_0)));
+      zp[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xsums[t] + b))), s, zp[t]);
+      s8[t] = _mm512_castps256_ps512(s);
+    }
+    for (int p = 0; p < 4; p++) {
+      const __m512i q = q4_0_pair(w + b + 2 * p);
+      for (int t = 0; t < 4; t++) {
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, q, q8_0_pair(xs[t] + b + 2 * p))), pair_scale(s8[t], p), acc[t]);
+      }
+    }
+  }
+  for (int t = 0; t < 4; t++) {
+    const __m128 z4 = _mm_add_ps(_mm256_castps256_ps128(zp[t]), _mm256_extractf128_ps(zp[t], 1));
+    const __m128 z2 = _mm_add_ps(z4, _mm_movehl_ps(z4, z4));
+    out[t] = _mm512_reduce_add_ps(acc[t]) - 8.0f * _mm_cvtss_f32(_mm_add_ss(z2, _mm_movehdup_ps(z2)));
+    if (b < nb) out[t] += dot_q4_0_q8_0(w + b, xs[t] + b, (nb - b) * kQK4_0);
+  }
+}
+
 // Q8_0·Q8_0: signed × signed, so the weight's sign moves onto the activation and VPDPBUSD
 // takes |w| (at most 127 after quantisation, so |w| fits an unsigned byte exactly).
 float dot_q8_0_q8_0(const BlockQ8_0* w, const BlockQ8_0* x, int64_t n) {
@@ -151,6 +204,8 @@ void avx512_overrides(KernelTable& t) {
   t.dot_q4_0_q8_0 = dot_q4_0_q8_0;
   t.dot_q4_0_q8_0_x4 = dot_q4_0_q8_0_x4;
   t.dot_q8_0_q8_0 = dot_q8_0_q8_0;
+  t.dot_q4_0_q8_0_sums = dot_q4_0_q8_0_sums;
+  t.dot_q4_0_q8_0_x4_sums = dot_q4_0_q8_0_x4_sums;
 }
 
 }  // namespace st::kernels

@@ -107,9 +107,18 @@ void axpy_bf16(const uint16_t* row, float s, float* y, int64_t n) {
 const KernelTable kScalar = {
     "scalar", quantize_row_q8_0, dot_q4_0_q8_0, dot_q4_0_q8_0_x4, dot_q8_0_q8_0, dot_f32_f32, dot_f16_f32, dot_bf16_f32, dot_f16_f16, dot_bf16_bf16,
     axpy_q4_0, axpy_q8_0, axpy_f32, axpy_f16, axpy_bf16,
+    nullptr, nullptr,  // no *_sums dot products: the plain ones above serve
 };
 
 }  // namespace
+
+void q8_0_block_sums(const BlockQ8_0* x, int32_t* sums, int64_t n_blocks) {
+  for (int64_t b = 0; b < n_blocks; b++) {
+    int32_t t = 0;
+    for (int j = 0; j < kQK8_0; j++) t += x[b].qs[j];
+    sums[b] = t;
+  }
+}
 
 const KernelTable& scalar_table() { return kScalar; }
 

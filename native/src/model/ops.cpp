@@ -22,10 +22,23 @@ size_t prepared_stride(int64_t n) { return static_cast<size_t>(n) * sizeof(float
 // activation can be prepared for weights of different types at once.
 size_t half_form_offset(int64_t n) { return (static_cast<size_t>(n / kQK8_0) * sizeof(BlockQ8_0) + 31) / 32 * 32; }
 
+// After both forms: the Q8_0 form's per-block sums, for the kernels that take them.
+size_t block_sums_offset(int64_t n) { return half_form_offset(n) + static_cast<size_t>(n) * sizeof(uint16_t); }
+static_assert(sizeof(BlockQ8_0) == 34, "the slot layout assumes 34-byte Q8_0 blocks (fits: 1.07n + 2n + n/8 < 4n)");
+
+const int32_t* block_sums(const void* q8_0_form, int64_t n) {
+  return reinterpret_cast<const int32_t*>(static_cast<const uint8_t*>(q8_0_form) + block_sums_offset(n));
+}
+
 // The activation in the format the weight type's dot product takes (see kernels.h).
 const void* prepare(const KernelTable& k, GgmlType wtype, const float* x, int64_t n, uint8_t* slot) {
   switch (wtype) {
     case GgmlType::Q4_0:
+      k.quantize_row_q8_0(x, reinterpret_cast<BlockQ8_0*>(slot), n);
+      if (k.dot_q4_0_q8_0_sums) {
+        kernels::q8_0_block_sums(reinterpret_cast<const BlockQ8_0*>(slot), reinterpret_cast<int32_t*>(slot + block_sums_offset(n)), n / kQK8_0);
+      }
+      return slot;
     case GgmlType::Q8_0:
       k.quantize_row_q8_0(x, reinterpret_cast<BlockQ8_0*>(slot), n);
       return slot;
@@ -46,7 +59,11 @@ const void* prepare(const KernelTable& k, GgmlType wtype, const float* x, int64_
 
 float dot(const KernelTable& k, GgmlType t, const uint8_t* row, const void* x, int64_t n) {
   switch (t) {
-    case GgmlType::Q4_0: return k.dot_q4_0_q8_0(reinterpret_cast<const BlockQ4_0*>(row), static_cast<const BlockQ8_0*>(x), n);
+    case GgmlType::Q4_0:
+      if (k.dot_q4_0_q8_0_sums) {
+        return k.dot_q4_0_q8_0_sums(reinterpret_cast<const BlockQ4_0*>(row), static_cast<const BlockQ8_0*>(x), block_sums(x, n), n);
+      }
+      return k.dot_q4_0_q8_0(reinterpret_cast<const BlockQ4_0*>(row), static_cast<const BlockQ8_0*>(x), n);
     case GgmlType::Q8_0: return k.dot_q8_0_q8_0(reinterpret_cast<const BlockQ8_0*>(row), static_cast<const BlockQ8_0*>(x), n);
     case GgmlType::F32: return k.dot_f32_f32(reinterpret_cast<const float*>(row), static_cast<const float*>(x), n);
     case GgmlType::F16: return k.dot_f16_f16(reinterpret_cast<const uint16_t*>(row), static_cast<const uint16_t*>(x), n);
@@ -195,7 +212,14 @@ void dot_row_many(const WeightMatrix& w, int64_t row, const void* const* xs, int
   int64_t t = 0;
   if (w.type == GgmlType::Q4_0) {
     for (; t + 4 <= n; t += 4) {
-      k.dot_q4_0_q8_0_x4(reinterpret_cast<const BlockQ4_0*>(r), reinterpret_cast<const BlockQ8_0* const*>(xs + t), w.cols, out + t);
+      if (k.dot_q4_0_q8_0_x4_sums) {
+        const int32_t* sums[4] = {block_sums(xs[t], w.cols), block_sums(xs[t + 1], w.cols), block_sums(xs[t + 2], w.cols),
+                                  block_sums(xs[t + 3], w.cols)};
+        k.dot_q4_0_q8_0_x4_sums(reinterpret_cast<const BlockQ4_0*>(r), reinterpret_cast<const BlockQ8_0* const*>(xs + t), sums,
+                                w.cols, out + t);
+      } else {
+        k.dot_q4_0_q8_0_x4(reinterpret_cast<const BlockQ4_0*>(r), reinterpret_cast<const BlockQ8_0* const*>(xs + t), w.cols, out + t);
+      }
     }
   }
   for (; t < n; t++) out[t] = dot(k, w.type, r, xs[t], w.cols);
