@@ -37,7 +37,11 @@ InferenceContext::InferenceContext(const Model& model, int32_t n_ctx, KvType kv_
   }
   rope_cos_.resize(rope_inv_freq_.size());
   rope_sin_.resize(rope_inv_freq_.size());
-  query_scratch_.resize(size_t(pool.size()) * hp_.head_dim * sizeof(float));
+  if (hp_.n_head / hp_.n_head_kv > kMaxQueryGroup) {
+    throw std::runtime_error("more than " + std::to_string(kMaxQueryGroup) + " query heads per KV head are not supported");
+  }
+  // Per worker: the query heads of one KV head, each in the cache's dot format.
+  query_scratch_.resize(size_t(pool.size()) * (hp_.n_head / hp_.n_head_kv) * hp_.head_dim * sizeof(float));
   x_prepared_.resize(ops::prepared_bytes(std::max<int64_t>(std::max(E, Q), K * F)));
   routing_.expert_uses.assign(size_t(hp_.n_layer) * hp_.n_expert, 0);
   if (model.expert_cache()) {
@@ -47,6 +51,9 @@ InferenceContext::InferenceContext(const Model& model, int32_t n_ctx, KvType kv_
     embd_scratch_.resize(model.embedding_scratch_bytes());
     router_next_.resize(hp_.n_expert);
     predicted_.resize(K);
+    predicted_weight_.resize(K);
+    expert_order_.reserve(K);
+    held_.reserve(size_t(hp_.n_expert));
   }
 }
 
@@ -54,7 +61,7 @@ size_t InferenceContext::scratch_bytes_for(const SmallThinkerHParams& hp, int32_
   const size_t E = hp.n_embd, Q = size_t(hp.n_head) * hp.head_dim, KVW = size_t(hp.n_head_kv) * hp.head_dim,
                F = hp.n_ff_exp, K = hp.n_expert_used, N = hp.n_expert, B = kMaxBatch, V = hp.n_vocab;
   const size_t prepared = sizeof(float) * std::max({E, Q, K * F});
-  const size_t token = sizeof(float) * (4 * E + 2 * Q + 2 * KVW + N + size_t(hp.n_head) * n_ctx + K * F + threads * size_t(hp.head_dim)) +
+  const size_t token = sizeof(float) * (4 * E + 2 * Q + 2 * KVW + N + size_t(hp.n_head) * n_ctx + K * F + threads * Q) +
                        prepared + sizeof(uint64_t) * size_t(hp.n_layer) * N;
   const size_t kv_row = 2 * KVW * sizeof(float);  // at most F32 rows
   const size_t batch = sizeof(float) * (B * (4 * E + 2 * Q + 2 * KVW + N + K * F + K + 2 * size_t(hp.head_dim)) + size_t(threads) * n_ctx) +
@@ -174,23 +181,40 @@ void InferenceContext::attention(int l, int32_t pos) {
   const int group = H / KVH;
   const size_t head_bytes = kv.head_bytes();
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  pool_.parallel_for(H, [&](int64_t h_begin, int64_t h_end, int worker) {
-    uint8_t* q_scratch = query_scratch_.data() + size_t(worker) * hd * sizeof(float);
-    for (int64_t h = h_begin; h < h_end; h++) {
-      const size_t kv_offset = static_cast<size_t>(h / group) * head_bytes;
-      const void* qh = kv.prepare_query(q_.data() + h * hd, q_scratch);
-      float* sc = scores_.data() + h * kv_.n_ctx();
-      float max_s = -INFINITY;
-      for (int32_t t = 0; t < n_keys; t++) {
-        sc[t] = kv.dot(kv_.key(l, first + t) + kv_offset, qh) * scale;
-        max_s = std::max(max_s, sc[t]);
+  // One KV head at a time with all the query heads that share it, so each key and value row is
+  // read once per token instead of once per query head. Every score and every output is
+  // computed exactly as head by head (same calls, same order over positions).
+  pool_.parallel_for(KVH, [&](int64_t g_begin, int64_t g_end, int worker) {
+    uint8_t* q_scratch = query_scratch_.data() + size_t(worker) * group * hd * sizeof(float);
+    const void* qh[kMaxQueryGroup];
+    float* sc[kMaxQueryGroup];
+    float max_s[kMaxQueryGroup], inv[kMaxQueryGroup];
+    for (int64_t g = g_begin; g < g_end; g++) {
+      const size_t kv_offset = static_cast<size_t>(g) * head_bytes;
+      for (int i = 0; i < group; i++) {
+        const int64_t h = g * group + i;
+        qh[i] = kv.prepare_query(q_.data() + h * hd, q_scratch + size_t(i) * hd * sizeof(float));
+        sc[i] = scores_.data() + h * kv_.n_ctx();
+        max_s[i] = -INFINITY;
       }
-      float sum = 0;
-      for (int32_t t = 0; t < n_keys; t++) sum += sc[t] = std::exp(sc[t] - max_s);
-      const float inv = 1.0f / sum;
-      float* out = attn_out_.data() + h * hd;
-      std::fill(out, out + hd, 0.0f);
-      for (int32_t t = 0; t < n_keys; t++) kv.add(kv_.value(l, first + t) + kv_offset, sc[t] * inv, out);
+      for (int32_t t = 0; t < n_keys; t++) {
+        const uint8_t* key = kv_.key(l, first + t) + kv_offset;
+        for (int i = 0; i < group; i++) {
+          sc[i][t] = kv.dot(key, qh[i]) * scale;
+          max_s[i] = std::max(max_s[i], sc[i][t]);
+        }
+      }
+      for (int i = 0; i < group; i++) {
+        float sum = 0;
+        for (int32_t t = 0; t < n_keys; t++) sum += sc[i][t] = std::exp(sc[i][t] - max_s[i]);
+        inv[i] = 1.0f / sum;
+        float* out = attn_out_.data() + (g * group + i) * hd;
+        std::fill(out, out + hd, 0.0f);
+      }
+      for (int32_t t = 0; t < n_keys; t++) {
+        const uint8_t* value = kv_.value(l, first + t) + kv_offset;
+        for (int i = 0; i < group; i++) kv.add(value, sc[i][t] * inv[i], attn_out_.data() + (g * group + i) * hd);
+      }
     }
   });
   ops::matvec(lw.attn_output, attn_out_.data(), proj_.data(), x_prepared_.data(), pool_);
@@ -239,7 +263,8 @@ void InferenceContext::moe_ffn(int l) {
     } else {
       // Experts already in memory first, the others as their reads finish. Each expert's
       // activations are its own, so the order changes no value.
-      std::vector<int> order;
+      std::vector<int32_t>& order = expert_order_;
+      order.clear();
       for (int j = 0; j < K; j++) if (cache->ready(l, selected_[j])) order.push_back(j);
       for (int j = 0; j < K; j++) if (std::find(order.begin(), order.end(), j) == order.end()) order.push_back(j);
       for (int j : order) {
@@ -283,8 +308,7 @@ void InferenceContext::release_experts(int l) {
 void InferenceContext::predict_next_layer(int l) {
   const LayerWeights& next = model_.weights().layers[l + 1];
   ops::matvec(next.router, x_.data(), router_next_.data(), x_prepared_.data(), pool_);
-  std::vector<float> w(hp_.n_expert_used);
-  select_experts(router_next_.data(), predicted_.data(), w.data());
+  select_experts(router_next_.data(), predicted_.data(), predicted_weight_.data());
   model_.expert_cache()->prefetch_speculative(l + 1, predicted_.data(), hp_.n_expert_used);
 }
 

@@ -32,6 +32,8 @@ class InferenceContext {
  public:
   // Up to kMaxBatch prompt tokens at once: every weight row is read once for the whole batch.
   static constexpr int32_t kMaxBatch = 128;
+  // Query heads per KV head the decode attention handles (SmallThinker: 6 and 7).
+  static constexpr int kMaxQueryGroup = 64;
   // A cancelled batch may have overwritten up to kMaxBatch ring rows, so a cancellable context
   // needs at least that much slack; with 512 a slot whose window has wrapped can still rewind
   // a few hundred positions exactly (further back it starts over).
@@ -120,8 +122,8 @@ class InferenceContext {
   std::vector<const uint8_t*> gate_base_, up_base_, down_base_;
   std::vector<int32_t> held_;          // experts acquired from the cache right now
   std::vector<uint8_t> embd_scratch_;  // an embedding row read on demand (4096-aligned inside)
-  std::vector<float> router_next_;
-  std::vector<int32_t> predicted_;
+  std::vector<float> router_next_, predicted_weight_;
+  std::vector<int32_t> predicted_, expert_order_;
   RoutingStats routing_;
 
   std::vector<double> rope_inv_freq_;        // base^(−2i/d), i < d/2
