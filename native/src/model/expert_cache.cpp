@@ -80,7 +80,8 @@ void ExpertCache::touch_locked(int32_t k) {
   if (config_.policy == CachePolicy::Frequency && config_.pin_hot_set && ++uses_since_repin_ >= kRepinEvery) {
     uses_since_repin_ = 0;
     // The hot set: the experts used most since the start, at most half the slots, and only
-    // those used more than an average expert (uniform routing pins next to nothing).
+    // those used more than twice as often as an average expert (uniform routing pins next to
+    // nothing).
     std::vector<int32_t> order(total_uses_.size());
     for (size_t i = 0; i < order.size(); i++) order[i] = static_cast<int32_t>(i);
     uint64_t sum = 0;
