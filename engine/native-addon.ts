@@ -91,6 +91,7 @@ export interface SessionInfo {
   threads: number;
   isa: string;
   flavour: 'upstream' | 'powerinfer';
+  /** The session's own context's KV cache and scratch (planned sizes until its first evaluation). */
   kv_cache_bytes: number;
   scratch_bytes: number;
   weights_bytes: number;

@@ -348,8 +348,11 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     o.Set("threads", pool_->size());
     o.Set("isa", kernels::active_isa_name());
     o.Set("flavour", model_->transposed_down() ? "powerinfer" : "upstream");
-    o.Set("kv_cache_bytes", static_cast<double>(ctx_ ? ctx_->kv_cache().bytes() : 0));
-    o.Set("scratch_bytes", static_cast<double>(ctx_ ? ctx_->scratch_bytes() : 0));
+    // Before the session's own context exists (the engine process only uses slots), what one
+    // context of this size would take.
+    o.Set("kv_cache_bytes", static_cast<double>(ctx_ ? ctx_->kv_cache().bytes() : KvCache::bytes_for(hp, context_, kv_type_)));
+    o.Set("scratch_bytes", static_cast<double>(ctx_ ? ctx_->scratch_bytes()
+                                                    : InferenceContext::scratch_bytes_for(hp, context_, pool_->size())));
     o.Set("weights_bytes", static_cast<double>(model_->weights_bytes()));
     if (plan_) {
       Napi::Object p = Napi::Object::New(env);
