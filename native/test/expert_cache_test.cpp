@@ -42,7 +42,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   ThreadPool pool(2);
-  const std::vector<float> mapped = run(*Model::load(argv[1]), pool);
+  const std::unique_ptr<Model> mapped_model = Model::load(argv[1]);
+  const std::vector<float> mapped = run(*mapped_model, pool);
+  const SmallThinkerHParams& hp = mapped_model->hparams();
   int failed = 0, passed = 0;
   for (CachePolicy policy : {CachePolicy::Frequency, CachePolicy::Lru}) {
     for (int variant = 0; variant < 3; variant++) {
@@ -50,14 +52,10 @@ int main(int argc, char** argv) {
       config.policy = policy;
       config.prefetch = variant != 2;
       config.predict_next_layer = variant == 0;
-      std::unique_ptr<Model> budgeted;
-      {
-        // 3k + 1 slots: far fewer than the model's experts, so they are evicted and re-read.
-        const SmallThinkerHParams hp = Model::load(argv[1])->hparams();
-        config.slots = 3 * hp.n_expert_used + 1;
-        config.bypass_experts = hp.n_expert_used;
-      }
-      budgeted = Model::load_budgeted(argv[1], config);
+      // 3k + 1 slots: far fewer than the model's experts, so they are evicted and re-read.
+      config.slots = 3 * hp.n_expert_used + 1;
+      config.bypass_experts = hp.n_expert_used;
+      const std::unique_ptr<Model> budgeted = Model::load_budgeted(argv[1], config);
       const std::vector<float> got = run(*budgeted, pool);
       const ExpertCacheStats s = budgeted->expert_cache()->stats();
       const bool same = got.size() == mapped.size() && std::memcmp(got.data(), mapped.data(), got.size() * sizeof(float)) == 0;

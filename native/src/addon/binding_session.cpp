@@ -191,7 +191,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
                             max_slots);
         cache.slots = plan_->slots;
         cache.bypass_experts = file.hparams.n_expert_used;
-        core_->model = Model::load_budgeted(path, cache);
+        core_->model = Model::load_budgeted(path, file, cache);
       } else {
         core_->model = Model::load(path);
       }

@@ -1,6 +1,7 @@
 // AVX-512 (F, BW, VL) + VNNI kernels for the integer dot products, which are >85 % of the
 // time on quantised models. Compiled with those flags into their own library and used only
-// after dispatch.cpp has checked the CPU and OS; every other entry of the table stays AVX2.
+// after dispatch.cpp has checked the CPU and OS; every other entry of the table stays AVX2
+// (the plain four-token Q4_0 entry too: ops always has block sums for Q4_0 here).
 //
 // Q4_0·Q8_0, two blocks per 512-bit step: the nibbles q (0..15) are unsigned, so VPDPBUSD
 // multiplies them with the signed Q8_0 bytes directly, and the zero point comes off as
@@ -58,6 +59,12 @@ inline __m512 pair_scale(__m512 s8, int p) {
 
 inline float half(uint16_t h) { return _cvtsh_ss(h); }
 
+inline float hsum256(__m256 v) {
+  const __m128 v4 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 v2 = _mm_add_ps(v4, _mm_movehl_ps(v4, v4));
+  return _mm_cvtss_f32(_mm_add_ss(v2, _mm_movehdup_ps(v2)));
+}
+
 // [a × 8 lanes | b × 8 lanes] (AVX-512F only: no DQ insert).
 inline __m512 two_scales(float a, float b) {
   return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_set1_ps(a)), _mm256_castps_pd(_mm256_set1_ps(b)), 1));
@@ -76,49 +83,19 @@ inline float q4_0_block(const BlockQ4_0& w, const BlockQ8_0& x) {
   return half(w.d) * half(x.d) * static_cast<float>(total);
 }
 
+// Without the activation's block sums: the zero point comes off per pair of blocks. Only the
+// tails of the *_sums kernels below (and callers without sums) come here.
 float dot_q4_0_q8_0(const BlockQ4_0* w, const BlockQ8_0* x, int64_t n) {
   const int64_t nb = n / kQK4_0;
-  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  __m512 acc = _mm512_setzero_ps();
   int64_t b = 0;
-  for (; b + 8 <= nb; b += 8) {
-    const __m256 s = _mm256_mul_ps(scales8(reinterpret_cast<const uint8_t*>(&w[b].d), sizeof(BlockQ4_0)),
-                                   scales8(reinterpret_cast<const uint8_t*>(&x[b].d), sizeof(BlockQ8_0)));
-    const __m512 s8 = _mm512_castps256_ps512(s);
-    acc0 = _mm512_fmadd_ps(q4_0_times_q8_0(q4_0_pair(w + b), q8_0_pair(x + b)), pair_scale(s8, 0), acc0);
-    acc1 = _mm512_fmadd_ps(q4_0_times_q8_0(q4_0_pair(w + b + 2), q8_0_pair(x + b + 2)), pair_scale(s8, 1), acc1);
-    acc0 = _mm512_fmadd_ps(q4_0_times_q8_0(q4_0_pair(w + b + 4), q8_0_pair(x + b + 4)), pair_scale(s8, 2), acc0);
-    acc1 = _mm512_fmadd_ps(q4_0_times_q8_0(q4_0_pair(w + b + 6), q8_0_pair(x + b + 6)), pair_scale(s8, 3), acc1);
-  }
   for (; b + 2 <= nb; b += 2) {
     const __m512 s = two_scales(half(w[b].d) * half(x[b].d), half(w[b + 1].d) * half(x[b + 1].d));
-    acc0 = _mm512_fmadd_ps(q4_0_times_q8_0(q4_0_pair(w + b), q8_0_pair(x + b)), s, acc0);
+    acc = _mm512_fmadd_ps(q4_0_times_q8_0(q4_0_pair(w + b), q8_0_pair(x + b)), s, acc);
   }
-  float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+  float sum = _mm512_reduce_add_ps(acc);
   for (; b < nb; b++) sum += q4_0_block(w[b], x[b]);
   return sum;
-}
-
-// One weight row against four activations: each pair of weight blocks is unpacked once.
-void dot_q4_0_q8_0_x4(const BlockQ4_0* w, const BlockQ8_0* const* xs, int64_t n, float* out) {
-  const int64_t nb = n / kQK4_0;
-  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-  int64_t b = 0;
-  for (; b + 8 <= nb; b += 8) {
-    const __m256 sw = scales8(reinterpret_cast<const uint8_t*>(&w[b].d), sizeof(BlockQ4_0));
-    __m512 s8[4];
-    for (int t = 0; t < 4; t++) {
-      s8[t] = _mm512_castps256_ps512(_mm256_mul_ps(sw, scales8(reinterpret_cast<const uint8_t*>(&xs[t][b].d), sizeof(BlockQ8_0))));
-    }
-    for (int p = 0; p < 4; p++) {
-      const __m512i q = q4_0_pair(w + b + 2 * p);
-      for (int t = 0; t < 4; t++) acc[t] = _mm512_fmadd_ps(q4_0_times_q8_0(q, q8_0_pair(xs[t] + b + 2 * p)), pair_scale(s8[t], p), acc[t]);
-    }
-  }
-  float tail[4] = {0, 0, 0, 0};
-  for (; b < nb; b++) {
-    for (int t = 0; t < 4; t++) tail[t] += q4_0_block(w[b], xs[t][b]);
-  }
-  for (int t = 0; t < 4; t++) out[t] = _mm512_reduce_add_ps(acc[t]) + tail[t];
 }
 
 // With the activation's block sums: Σ_b d_b·(Σq·x − 8·Σx_b), where the first part takes one
@@ -139,9 +116,7 @@ float dot_q4_0_q8_0_sums(const BlockQ4_0* w, const BlockQ8_0* x, const int32_t* 
     acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, q4_0_pair(w + b + 4), q8_0_pair(x + b + 4))), pair_scale(s8, 2), acc0);
     acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, q4_0_pair(w + b + 6), q8_0_pair(x + b + 6))), pair_scale(s8, 3), acc1);
   }
-  const __m128 z4 = _mm_add_ps(_mm256_castps256_ps128(zp), _mm256_extractf128_ps(zp, 1));
-  const __m128 z2 = _mm_add_ps(z4, _mm_movehl_ps(z4, z4));
-  float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) - 8.0f * _mm_cvtss_f32(_mm_add_ss(z2, _mm_movehdup_ps(z2)));
+  const float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) - 8.0f * hsum256(zp);
   return sum + dot_q4_0_q8_0(w + b, x + b, (nb - b) * kQK4_0);
 }
 
@@ -167,9 +142,7 @@ void dot_q4_0_q8_0_x4_sums(const BlockQ4_0* w, const BlockQ8_0* const* xs, const
     }
   }
   for (int t = 0; t < 4; t++) {
-    const __m128 z4 = _mm_add_ps(_mm256_castps256_ps128(zp[t]), _mm256_extractf128_ps(zp[t], 1));
-    const __m128 z2 = _mm_add_ps(z4, _mm_movehl_ps(z4, z4));
-    out[t] = _mm512_reduce_add_ps(acc[t]) - 8.0f * _mm_cvtss_f32(_mm_add_ss(z2, _mm_movehdup_ps(z2)));
+    out[t] = _mm512_reduce_add_ps(acc[t]) - 8.0f * hsum256(zp[t]);
     if (b < nb) out[t] += dot_q4_0_q8_0(w + b, xs[t] + b, (nb - b) * kQK4_0);
   }
 }
@@ -202,7 +175,6 @@ float dot_q8_0_q8_0(const BlockQ8_0* w, const BlockQ8_0* x, int64_t n) {
 void avx512_overrides(KernelTable& t) {
   t.isa = "avx512";
   t.dot_q4_0_q8_0 = dot_q4_0_q8_0;
-  t.dot_q4_0_q8_0_x4 = dot_q4_0_q8_0_x4;
   t.dot_q8_0_q8_0 = dot_q8_0_q8_0;
   t.dot_q4_0_q8_0_sums = dot_q4_0_q8_0_sums;
   t.dot_q4_0_q8_0_x4_sums = dot_q4_0_q8_0_x4_sums;

@@ -185,10 +185,12 @@ void ExpertCache::prefetch_speculative(int layer, const int32_t* experts, int n)
   }
 }
 
-bool ExpertCache::ready(int layer, int expert) const {
+void ExpertCache::readiness(int layer, const int32_t* experts, int n, bool* ready) const {
   std::lock_guard<std::mutex> lock(mu_);
-  const int32_t s = slot_of_[key(layer, expert)];
-  return s >= 0 && slots_[s].state == SlotState::Ready;
+  for (int i = 0; i < n; i++) {
+    const int32_t s = slot_of_[key(layer, experts[i])];
+    ready[i] = s >= 0 && slots_[s].state == SlotState::Ready;
+  }
 }
 
 ExpertCache::Expert ExpertCache::acquire(int layer, int expert) {
@@ -224,10 +226,14 @@ ExpertCache::Expert ExpertCache::acquire(int layer, int expert) {
   return data_[s];
 }
 
-void ExpertCache::release(int layer, int expert) {
-  std::lock_guard<std::mutex> lock(mu_);
-  const int32_t s = slot_of_[key(layer, expert)];
-  if (s >= 0 && slots_[s].users > 0) slots_[s].users--;
+void ExpertCache::release(int layer, const int32_t* experts, int n) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (int i = 0; i < n; i++) {
+      const int32_t s = slot_of_[key(layer, experts[i])];
+      if (s >= 0 && slots_[s].users > 0) slots_[s].users--;
+    }
+  }
   loaded_.notify_all();  // an acquire may be waiting for a slot to free up
 }
 

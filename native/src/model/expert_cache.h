@@ -89,10 +89,12 @@ class ExpertCache {
   // Best-effort reads for a predicted future need: never evicts what this step protects and
   // counts neither hits nor misses.
   void prefetch_speculative(int layer, const int32_t* experts, int n);
-  bool ready(int layer, int expert) const;
+  // ready[i]: whether experts[i] is resident now (one lock for the whole list).
+  void readiness(int layer, const int32_t* experts, int n, bool* ready) const;
   // Waits until the expert is resident (reading it now if nobody asked before) and holds it.
   Expert acquire(int layer, int expert);
-  void release(int layer, int expert);
+  // Lets go of experts acquired before.
+  void release(int layer, const int32_t* experts, int n);
 
   const ExpertCacheConfig& config() const { return config_; }
   ExpertCacheStats stats() const;

@@ -37,6 +37,9 @@ InferenceContext::InferenceContext(const Model& model, int32_t n_ctx, KvType kv_
   }
   rope_cos_.resize(rope_inv_freq_.size());
   rope_sin_.resize(rope_inv_freq_.size());
+  if (hp_.n_expert_used > kMaxExpertsUsed) {
+    throw std::runtime_error("more than " + std::to_string(kMaxExpertsUsed) + " experts per token are not supported");
+  }
   if (hp_.n_head / hp_.n_head_kv > kMaxQueryGroup) {
     throw std::runtime_error("more than " + std::to_string(kMaxQueryGroup) + " query heads per KV head are not supported");
   }
@@ -255,8 +258,9 @@ void InferenceContext::moe_ffn(int l) {
   // gate_ then holds relu(gate)·up per selected expert (0 for inactive neurons).
   held_.clear();
   try {
-    bool all_ready = true;
-    for (int j = 0; cache && j < K; j++) all_ready = all_ready && cache->ready(l, selected_[j]);
+    bool ready[kMaxExpertsUsed];
+    if (cache) cache->readiness(l, selected_.data(), K, ready);
+    const bool all_ready = std::all_of(ready, ready + (cache ? K : 0), [](bool r) { return r; });
     if (!cache || all_ready) {
       if (cache) acquire_experts(l, selected_.data(), K, gate, up, down);
       ops::sparse_reglu(gate, up, selected_.data(), K, xn_.data(), gate_.data(), x_prepared_.data(), pool_);
@@ -265,8 +269,8 @@ void InferenceContext::moe_ffn(int l) {
       // activations are its own, so the order changes no value.
       std::vector<int32_t>& order = expert_order_;
       order.clear();
-      for (int j = 0; j < K; j++) if (cache->ready(l, selected_[j])) order.push_back(j);
-      for (int j = 0; j < K; j++) if (std::find(order.begin(), order.end(), j) == order.end()) order.push_back(j);
+      for (int j = 0; j < K; j++) if (ready[j]) order.push_back(j);
+      for (int j = 0; j < K; j++) if (!ready[j]) order.push_back(j);
       for (int j : order) {
         acquire_experts(l, &selected_[j], 1, gate, up, down);
         ops::sparse_reglu(gate, up, &selected_[j], 1, xn_.data(), gate_.data() + size_t(j) * F, x_prepared_.data(), pool_);
@@ -298,7 +302,7 @@ void InferenceContext::acquire_experts(int l, const int32_t* experts, int n, Exp
 }
 
 void InferenceContext::release_experts(int l) {
-  for (int32_t e : held_) model_.expert_cache()->release(l, e);
+  if (!held_.empty()) model_.expert_cache()->release(l, held_.data(), static_cast<int>(held_.size()));
   held_.clear();
 }
 

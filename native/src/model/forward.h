@@ -34,6 +34,8 @@ class InferenceContext {
   static constexpr int32_t kMaxBatch = 128;
   // Query heads per KV head the decode attention handles (SmallThinker: 6 and 7).
   static constexpr int kMaxQueryGroup = 64;
+  // Experts per token the decode FFN handles (SmallThinker: 4 and 6; select_experts: ≤ 256).
+  static constexpr int kMaxExpertsUsed = 256;
   // A cancelled batch may have overwritten up to kMaxBatch ring rows, so a cancellable context
   // needs at least that much slack; with 512 a slot whose window has wrapped can still rewind
   // a few hundred positions exactly (further back it starts over).

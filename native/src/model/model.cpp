@@ -124,14 +124,20 @@ size_t Model::resident_bytes_budgeted(const SmallThinkerFile& file) {
   return total;
 }
 
+// Bytes of one expert's matrix of `kind` (gate, up or down): every layer has the same.
+static size_t expert_matrix_bytes(const SmallThinkerFile& file, const char* kind) {
+  return static_cast<size_t>(file.gguf.find_tensor(std::string("blk.0.ffn_") + kind + "_exps.weight")->n_bytes / file.hparams.n_expert);
+}
+
 size_t Model::expert_slot_bytes(const SmallThinkerFile& file) {
-  const int64_t N = file.hparams.n_expert;
-  auto per_expert = [&](const char* kind) { return static_cast<size_t>(file.gguf.find_tensor(std::string("blk.0.") + kind)->n_bytes / N); };
-  return ExpertCache::slot_bytes_for(per_expert("ffn_gate_exps.weight"), per_expert("ffn_up_exps.weight"), per_expert("ffn_down_exps.weight"));
+  return ExpertCache::slot_bytes_for(expert_matrix_bytes(file, "gate"), expert_matrix_bytes(file, "up"), expert_matrix_bytes(file, "down"));
 }
 
 std::unique_ptr<Model> Model::load_budgeted(const std::string& path, const ExpertCacheConfig& cache) {
-  SmallThinkerFile file = SmallThinkerFile::open(path);
+  return load_budgeted(path, SmallThinkerFile::open(path), cache);
+}
+
+std::unique_ptr<Model> Model::load_budgeted(const std::string& path, const SmallThinkerFile& file, const ExpertCacheConfig& cache) {
   std::unique_ptr<Model> model(new Model());
   model->reader_ = std::make_shared<FileReader>(path);
   model->hparams_ = file.hparams;
@@ -167,11 +173,8 @@ std::unique_ptr<Model> Model::load_budgeted(const std::string& path, const Exper
                                                     d->file_offset + e * (d->n_bytes / N)};
     }
   }
-  const gguf::TensorInfo* g0 = file.gguf.find_tensor("blk.0.ffn_gate_exps.weight");
-  const gguf::TensorInfo* u0 = file.gguf.find_tensor("blk.0.ffn_up_exps.weight");
-  const gguf::TensorInfo* d0 = file.gguf.find_tensor("blk.0.ffn_down_exps.weight");
-  model->expert_cache_ = std::make_unique<ExpertCache>(model->reader_, std::move(locations), N, g0->n_bytes / N,
-                                                       u0->n_bytes / N, d0->n_bytes / N, cache);
+  model->expert_cache_ = std::make_unique<ExpertCache>(model->reader_, std::move(locations), N, expert_matrix_bytes(file, "gate"),
+                                                       expert_matrix_bytes(file, "up"), expert_matrix_bytes(file, "down"), cache);
   return model;
 }
 

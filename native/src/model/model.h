@@ -24,6 +24,8 @@ class Model {
   static std::unique_ptr<Model> load(const std::string& path);
   // The budgeted mode, with an expert cache of `cache.slots` slots.
   static std::unique_ptr<Model> load_budgeted(const std::string& path, const ExpertCacheConfig& cache);
+  // The same with the file already opened and validated (the memory plan needed it first).
+  static std::unique_ptr<Model> load_budgeted(const std::string& path, const SmallThinkerFile& file, const ExpertCacheConfig& cache);
   ~Model();
 
   // Bytes the budgeted mode keeps resident besides the expert cache (non-expert weights as
