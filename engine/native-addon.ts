@@ -95,6 +95,8 @@ export interface SessionInfo {
   kv_cache_bytes: number;
   scratch_bytes: number;
   weights_bytes: number;
+  /** Of those, the Q4_0 weights held packed 16 rows at a time for the kernels (0: none; see docs/engine.md). */
+  packed_weights_bytes: number;
   /** The memory budget's split, or null without a budget. */
   memory_plan: MemoryPlanInfo | null;
 }

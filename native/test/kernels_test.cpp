@@ -101,6 +101,54 @@ static void test_table(const KernelTable& ref, const KernelTable& simd, int64_t 
   axpy_check("axpy_bf16", [&](float* y) { ref.axpy_bf16(wb16.data(), 0.7f, y, n); }, [&](float* y) { simd.axpy_bf16(wb16.data(), 0.7f, y, n); });
 }
 
+// Packed Q4_0×16: the packed kernels of `t` give exactly the scalar table's values (the packed
+// contract fixes every rounding), each row of a group equals the single-row kernel, and both
+// are the plain row-by-row dot product up to summation order.
+static void test_packed(const KernelTable& t, int64_t n) {
+  const KernelTable& ref = scalar_table();
+  std::mt19937 rng(static_cast<unsigned>(n) + 7);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int64_t nb = n / 32;
+  const std::string tag = std::string(t.isa) + " packed n=" + std::to_string(n) + ": ";
+  std::vector<BlockQ4_0> rows(kPackRows * nb);
+  for (BlockQ4_0& b : rows) {
+    b.d = fp32_to_fp16(0.01f + 0.02f * std::fabs(normal(rng)));
+    for (uint8_t& q : b.qs) q = static_cast<uint8_t>(rng() & 0xff);
+  }
+  std::vector<uint8_t> packed(nb * kPackedBlockBytes);
+  pack_q4_0x16(rows.data(), nb, nb, packed.data());
+  check(packed.size() == rows.size() * sizeof(BlockQ4_0), tag + "packing keeps the size");
+  std::vector<std::vector<BlockQ8_0>> xq(kMaxPackedActivations, std::vector<BlockQ8_0>(nb));
+  std::vector<std::vector<int32_t>> sums(kMaxPackedActivations, std::vector<int32_t>(nb));
+  const BlockQ8_0* xs[kMaxPackedActivations];
+  const int32_t* xsums[kMaxPackedActivations];
+  for (int a = 0; a < kMaxPackedActivations; a++) {
+    std::vector<float> x(n);
+    for (float& v : x) v = normal(rng);
+    ref.quantize_row_q8_0(x.data(), xq[a].data(), n);
+    q8_0_block_sums(xq[a].data(), sums[a].data(), nb);
+    xs[a] = xq[a].data();
+    xsums[a] = sums[a].data();
+  }
+  for (int n_x = 1; n_x <= kMaxPackedActivations; n_x++) {
+    std::vector<float> want(n_x * kPackRows), got(n_x * kPackRows);
+    ref.gemm_q4_0x16(packed.data(), nb, xs, xsums, n_x, want.data());
+    t.gemm_q4_0x16(packed.data(), nb, xs, xsums, n_x, got.data());
+    check(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) == 0, tag + "gemm bit-identical to scalar, " + std::to_string(n_x) + " activations");
+  }
+  float group[kPackRows];
+  t.gemm_q4_0x16(packed.data(), nb, xs, xsums, 1, group);
+  bool rows_equal = true, near_plain = true;
+  for (int r = 0; r < kPackRows; r++) {
+    const float one = t.dot_q4_0x16_row(packed.data(), nb, r, xs[0], xsums[0]);
+    rows_equal = rows_equal && std::memcmp(&one, &group[r], sizeof one) == 0;
+    const float plain = ref.dot_q4_0_q8_0(rows.data() + r * nb, xs[0], n);
+    near_plain = near_plain && close(plain, group[r], std::fabs(plain) + 1);
+  }
+  check(rows_equal, tag + "single row = its lane of the group");
+  check(near_plain, tag + "= the unpacked dot product up to rounding");
+}
+
 int main() {
   std::vector<const KernelTable*> tables;
   if (avx2_table() && cpu_has_avx2_fma_f16c()) tables.push_back(avx2_table());
@@ -124,6 +172,11 @@ int main() {
   for (const KernelTable* t : tables) {
     for (int64_t n : {32, 64, 96, 288, 768, 1536, 4096}) test_table(scalar_table(), *t, n);
   }
+  for (const KernelTable* t : tables) {
+    if (!t->gemm_q4_0x16) continue;
+    for (int64_t n : {32, 64, 768, 1536}) test_packed(*t, n);
+  }
+  for (int64_t n : {32, 768}) test_packed(scalar_table(), n);
   std::string isas = tables.empty() ? "scalar only" : "";
   for (const KernelTable* t : tables) isas += (isas.empty() ? "" : ", ") + std::string(t->isa);
   std::printf("kernels (%s): %d passed, %d failed\n", isas.c_str(), passed, failed);

@@ -354,6 +354,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     o.Set("scratch_bytes", static_cast<double>(ctx_ ? ctx_->scratch_bytes()
                                                     : InferenceContext::scratch_bytes_for(hp, context_, pool_->size())));
     o.Set("weights_bytes", static_cast<double>(model_->weights_bytes()));
+    o.Set("packed_weights_bytes", static_cast<double>(model_->packed_weights_bytes()));
     if (plan_) {
       Napi::Object p = Napi::Object::New(env);
       p.Set("budget_bytes", static_cast<double>(plan_->budget));

@@ -41,7 +41,31 @@ struct KernelTable {
   float (*dot_q4_0_q8_0_sums)(const BlockQ4_0* w, const BlockQ8_0* x, const int32_t* xsum, int64_t n);
   void (*dot_q4_0_q8_0_x4_sums)(const BlockQ4_0* w, const BlockQ8_0* const* xs, const int32_t* const* xsums, int64_t n,
                                 float* out);
+  // Optional (nullptr: the model keeps Q4_0 rows as they are in the file): Q4_0 weights
+  // packed 16 rows at a time (see pack_q4_0x16). One group of 16 rows (nb blocks each)
+  // against n_x (1..kMaxPackedActivations) activations with their block sums:
+  // out[t·16 + r] for activation t and row r.
+  void (*gemm_q4_0x16)(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const int32_t* const* xsums, int n_x,
+                       float* out);
+  // Row `lane` of a packed group against one activation: exactly the value gemm_q4_0x16
+  // gives for that row (for the up rows of the few active neurons of a group).
+  float (*dot_q4_0x16_row)(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const int32_t* xsum);
 };
+
+// Q4_0 rows packed 16 at a time ("Q4_0×16"), so that one 512-bit VNNI instruction multiplies
+// four elements of sixteen rows. A group of 16 rows is nb packed blocks of kPackedBlockBytes,
+// one per block column b: the 16 rows' F16 scales, then four 64-byte vectors where vector s
+// (0..3) holds for row r (bytes 4r..4r+3) that row's qs[4s .. 4s+4): elements 4s..4s+3 in the
+// low nibbles and 16+4s..16+4s+3 in the high ones. Same size as the 16 rows it packs.
+//
+// The value of every packed kernel for one row is defined exactly, independent of the ISA and
+// of how many rows or activations a call covers: with i_b = Σ_j (q_j − 8)·x_j over block b
+// (an exact integer), acc = fma(float(i_b), d_w,b · d_x,b, acc) for b = 0, 1, …, from acc = 0.
+constexpr int kPackRows = 16;
+constexpr size_t kPackedBlockBytes = kPackRows * sizeof(BlockQ4_0);
+constexpr int kMaxPackedActivations = 8;
+// Packs rows[0..16) (row r starts at rows + r·row_stride blocks; nb blocks each) into `out`.
+void pack_q4_0x16(const BlockQ4_0* rows, int64_t row_stride, int64_t nb, uint8_t* out);
 
 // Σ of each Q8_0 block's 32 values (the input of the *_sums dot products).
 void q8_0_block_sums(const BlockQ8_0* x, int32_t* sums, int64_t n_blocks);

@@ -10,6 +10,8 @@
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 
+#include <cmath>
+
 #include "kernels.h"
 
 namespace st::kernels {
@@ -170,9 +172,84 @@ float dot_q8_0_q8_0(const BlockQ8_0* w, const BlockQ8_0* x, int64_t n) {
   return sum;
 }
 
+// Packed Q4_0 (16 rows per group, see pack_q4_0x16): lane r of every vector is row r, so
+// one VPDPBUSD multiplies four elements of all sixteen rows with four activation bytes
+// broadcast to every lane, and a block's integer sum is complete before its one conversion
+// and multiply-add per row (acc = fma(float(i_b), d_w·d_x, acc), the packed contract).
+inline int32_t load_i32(const int8_t* p) {
+  int32_t v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+
+template <int N>
+void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const int32_t* const* xsums, float* out) {
+  const __m512i low4 = _mm512_set1_epi8(0x0f);
+  __m512 acc[N];
+  for (int t = 0; t < N; t++) acc[t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; b++) {
+    const uint8_t* block = group + b * kPackedBlockBytes;
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block)));
+    __m512i w[8];  // w[s]: elements 4s..4s+3 of every row; w[4+s]: elements 16+4s..
+    for (int s = 0; s < 4; s++) {
+      const __m512i v = _mm512_loadu_si512(block + kPackRows * sizeof(uint16_t) + 64 * s);
+      w[s] = _mm512_and_si512(v, low4);
+      w[4 + s] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+    }
+    for (int t = 0; t < N; t++) {
+      const BlockQ8_0& x = xs[t][b];
+      // Two independent chains; integer addition is exact, so the split changes nothing.
+      __m512i i0 = _mm512_dpbusd_epi32(_mm512_set1_epi32(-8 * xsums[t][b]), w[0], _mm512_set1_epi32(load_i32(x.qs)));
+      __m512i i1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[4], _mm512_set1_epi32(load_i32(x.qs + 16)));
+      for (int s = 1; s < 4; s++) {
+        i0 = _mm512_dpbusd_epi32(i0, w[s], _mm512_set1_epi32(load_i32(x.qs + 4 * s)));
+        i1 = _mm512_dpbusd_epi32(i1, w[4 + s], _mm512_set1_epi32(load_i32(x.qs + 16 + 4 * s)));
+      }
+      const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(half(x.d)));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(i0, i1)), d, acc[t]);
+    }
+  }
+  for (int t = 0; t < N; t++) _mm512_storeu_ps(out + t * kPackRows, acc[t]);
+}
+
+void gemm_q4_0x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const int32_t* const* xsums, int n_x, float* out) {
+  switch (n_x) {
+    case 1: return gemm_q4_0x16_n<1>(group, nb, xs, xsums, out);
+    case 2: return gemm_q4_0x16_n<2>(group, nb, xs, xsums, out);
+    case 3: return gemm_q4_0x16_n<3>(group, nb, xs, xsums, out);
+    case 4: return gemm_q4_0x16_n<4>(group, nb, xs, xsums, out);
+    case 5: return gemm_q4_0x16_n<5>(group, nb, xs, xsums, out);
+    case 6: return gemm_q4_0x16_n<6>(group, nb, xs, xsums, out);
+    case 7: return gemm_q4_0x16_n<7>(group, nb, xs, xsums, out);
+    default: return gemm_q4_0x16_n<8>(group, nb, xs, xsums, out);
+  }
+}
+
+// One row of a packed group: its four 4-byte pieces per block gathered back into the
+// block's 16 bytes, then the plain one-block product.
+float dot_q4_0x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const int32_t* xsum) {
+  float acc = 0;
+  const int8_t* q = reinterpret_cast<const int8_t*>(group + kPackRows * sizeof(uint16_t) + 4 * lane);
+  const __m256i zero = _mm256_setzero_si256();
+  for (int64_t b = 0; b < nb; b++, q += kPackedBlockBytes) {
+    const __m128i qs = _mm_setr_epi32(load_i32(q), load_i32(q + 64), load_i32(q + 128), load_i32(q + 192));
+    const __m256i qq = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(qs, 4), qs), _mm256_set1_epi8(0x0f));
+    const __m256i v = _mm256_dpbusd_epi32(zero, qq, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs)));
+    const __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    const __m128i s2 = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    const int32_t total = _mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, _MM_SHUFFLE(2, 3, 0, 1)))) - 8 * xsum[b];
+    uint16_t dw;
+    __builtin_memcpy(&dw, group + b * kPackedBlockBytes + lane * sizeof(uint16_t), sizeof dw);
+    acc = std::fma(static_cast<float>(total), half(dw) * half(x[b].d), acc);
+  }
+  return acc;
+}
+
 }  // namespace
 
 void avx512_overrides(KernelTable& t) {
+  t.gemm_q4_0x16 = gemm_q4_0x16;
+  t.dot_q4_0x16_row = dot_q4_0x16_row;
   t.isa = "avx512";
   t.dot_q4_0_q8_0 = dot_q4_0_q8_0;
   t.dot_q8_0_q8_0 = dot_q8_0_q8_0;

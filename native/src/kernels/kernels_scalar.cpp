@@ -1,5 +1,6 @@
 // Portable reference kernels: plain loops, the numerics every SIMD version must match.
 #include <cmath>
+#include <cstring>
 
 #include "fp16.h"
 #include "kernels.h"
@@ -104,10 +105,45 @@ void axpy_bf16(const uint16_t* row, float s, float* y, int64_t n) {
   for (int64_t i = 0; i < n; i++) y[i] += s * bf16_to_fp32(row[i]);
 }
 
+// Σ_j (q_j − 8)·x_j of row `lane`'s block in a packed block (see pack_q4_0x16).
+int32_t packed_block_dot(const uint8_t* block, int lane, const BlockQ8_0& x) {
+  int32_t acc = 0;
+  for (int s = 0; s < 4; s++) {
+    const uint8_t* q = block + kPackRows * sizeof(uint16_t) + 64 * s + 4 * lane;
+    for (int i = 0; i < 4; i++) {
+      acc += ((q[i] & 0x0f) - 8) * x.qs[4 * s + i];
+      acc += ((q[i] >> 4) - 8) * x.qs[16 + 4 * s + i];
+    }
+  }
+  return acc;
+}
+
+float packed_scale(const uint8_t* block, int lane) {
+  uint16_t d;
+  std::memcpy(&d, block + lane * sizeof(uint16_t), sizeof d);
+  return fp16_to_fp32(d);
+}
+
+float dot_q4_0x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const int32_t*) {
+  float acc = 0;
+  for (int64_t b = 0; b < nb; b++) {
+    const uint8_t* block = group + b * kPackedBlockBytes;
+    acc = std::fma(static_cast<float>(packed_block_dot(block, lane, x[b])), packed_scale(block, lane) * fp16_to_fp32(x[b].d), acc);
+  }
+  return acc;
+}
+
+void gemm_q4_0x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const int32_t* const* xsums, int n_x, float* out) {
+  for (int t = 0; t < n_x; t++) {
+    for (int r = 0; r < kPackRows; r++) out[t * kPackRows + r] = dot_q4_0x16_row(group, nb, r, xs[t], xsums[t]);
+  }
+}
+
 const KernelTable kScalar = {
     "scalar", quantize_row_q8_0, dot_q4_0_q8_0, dot_q4_0_q8_0_x4, dot_q8_0_q8_0, dot_f32_f32, dot_f16_f32, dot_bf16_f32, dot_f16_f16, dot_bf16_bf16,
     axpy_q4_0, axpy_q8_0, axpy_f32, axpy_f16, axpy_bf16,
     nullptr, nullptr,  // no *_sums dot products: the plain ones above serve
+    gemm_q4_0x16, dot_q4_0x16_row,
 };
 
 }  // namespace
@@ -117,6 +153,17 @@ void q8_0_block_sums(const BlockQ8_0* x, int32_t* sums, int64_t n_blocks) {
     int32_t t = 0;
     for (int j = 0; j < kQK8_0; j++) t += x[b].qs[j];
     sums[b] = t;
+  }
+}
+
+void pack_q4_0x16(const BlockQ4_0* rows, int64_t row_stride, int64_t nb, uint8_t* out) {
+  for (int64_t b = 0; b < nb; b++) {
+    uint8_t* block = out + b * kPackedBlockBytes;
+    for (int r = 0; r < kPackRows; r++) {
+      const BlockQ4_0& src = rows[r * row_stride + b];
+      std::memcpy(block + r * sizeof(uint16_t), &src.d, sizeof(uint16_t));
+      for (int s = 0; s < 4; s++) std::memcpy(block + kPackRows * sizeof(uint16_t) + 64 * s + 4 * r, src.qs + 4 * s, 4);
+    }
   }
 }
 

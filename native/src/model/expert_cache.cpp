@@ -253,6 +253,12 @@ void ExpertCache::io_loop() {
       e.gate = file_->read(where.gate_offset, gate_bytes_, base);
       e.up = file_->read(where.up_offset, up_bytes_, base + gate_span_);
       e.down = file_->read(where.down_offset, down_bytes_, base + gate_span_ + up_span_);
+      if (config_.after_read) {
+        // The slot is this thread's until it is marked loaded below.
+        config_.after_read(ExpertMatrixKind::Gate, const_cast<uint8_t*>(e.gate), gate_bytes_);
+        config_.after_read(ExpertMatrixKind::Up, const_cast<uint8_t*>(e.up), up_bytes_);
+        config_.after_read(ExpertMatrixKind::Down, const_cast<uint8_t*>(e.down), down_bytes_);
+      }
     } catch (const std::exception& ex) {
       error = std::string("reading an expert from the model file failed: ") + ex.what();
     }

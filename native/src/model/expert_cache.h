@@ -18,6 +18,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -45,6 +46,8 @@ struct ExpertCacheStats {
   uint64_t tokens = 0;      // tokens evaluated through the cache (for per-token figures)
 };
 
+enum class ExpertMatrixKind { Gate, Up, Down };
+
 struct ExpertCacheConfig {
   int32_t slots = 0;
   CachePolicy policy = CachePolicy::Frequency;
@@ -57,6 +60,9 @@ struct ExpertCacheConfig {
   bool predict_next_layer = true;
   // Experts one layer uses (k): the frequency policy's bypass area holds twice that.
   int32_t bypass_experts = 0;
+  // Called on an I/O thread for each matrix of an expert just read, before anyone can use it
+  // (the model repacks Q4_0 matrices for the kernels here). Empty: kept as read.
+  std::function<void(ExpertMatrixKind kind, uint8_t* data, size_t bytes)> after_read;
 };
 
 class ExpertCache {

@@ -74,6 +74,8 @@ class InferenceContext {
   void moe_ffn_batch(int layer, int32_t n);
   void moe_ffn_chunk(int layer, int32_t n, int c0, int c1, const ExpertMatrices& gate, const ExpertMatrices& up,
                      const ExpertMatrices& down);
+  void gate_up_packed(const ExpertMatrices& gate, const ExpertMatrices& up, int n_chunk, const int32_t* active,
+                      const std::vector<std::vector<const void*>>& inputs);
   void select_experts(const float* router_logits, int32_t* selected, float* weights) const;
   void rope_tables(int32_t pos, float* cos, float* sin) const;
 

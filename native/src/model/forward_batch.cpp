@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "forward.h"
+#include "kernels/kernels.h"
 #include "ops.h"
 #include "runtime/thread_pool.h"
 
@@ -198,6 +199,9 @@ void InferenceContext::moe_ffn_chunk(int l, int32_t n, int c0, int c1, const Exp
   // model loader checks (every published file has it).
   std::vector<std::vector<const void*>> inputs(n_chunk);  // chunk expert -> its tokens' activations
   for (int i = 0; i < n_chunk; i++) for (int32_t slot : routed[active[i]]) inputs[i].push_back(x_row(slot / K));
+  if (gate_m.expert(active[0]).packed && up_m.expert(active[0]).packed) {
+    gate_up_packed(gate_m, up_m, n_chunk, active, inputs);
+  } else {
   pool_.parallel_for(int64_t(n_chunk) * F, [&](int64_t i0, int64_t i1, int) {
     std::vector<float> gate(kMaxBatch);
     std::vector<const void*> up_inputs;
@@ -222,6 +226,7 @@ void InferenceContext::moe_ffn_chunk(int l, int32_t n, int c0, int c1, const Exp
       for (size_t j = 0; j < up_slots.size(); j++) b.act[size_t(slots[up_slots[j]]) * F + r] = gate[up_slots[j]] * up[j];
     }
   }, 8);
+  }
   check_cancel();
 
   if (lw.ffn_down_rows_are_neurons) {
@@ -252,6 +257,32 @@ void InferenceContext::moe_ffn_chunk(int l, int32_t n, int c0, int c1, const Exp
       act_inputs[i].push_back(ops::prepare_rows(down_m.type, &b.act[size_t(slot) * F], 1, F, dst));
     }
   }
+  if (down_m.expert(active[0]).packed) {
+    // Packed: 16 output rows at a time for up to 8 of an expert's tokens. Each output still
+    // adds the chunk's experts in ascending order.
+    const int64_t R = kernels::kPackRows, A = kernels::kMaxPackedActivations;
+    pool_.parallel_for(E / R, [&](int64_t g0, int64_t g1, int) {
+      float out[kernels::kMaxPackedActivations * kernels::kPackRows];
+      for (int i = 0; i < n_chunk; i++) {
+        if (cancelled()) return;
+        const WeightMatrix d = down_m.expert(active[i]);
+        const std::vector<int32_t>& slots = routed[active[i]];
+        for (int64_t g = g0; g < g1; g++) {
+          for (size_t t0 = 0; t0 < slots.size(); t0 += A) {
+            const int m = int(std::min<size_t>(A, slots.size() - t0));
+            ops::dot_group(d, g, act_inputs[i].data() + t0, m, out);
+            for (int j = 0; j < m; j++) {
+              const int32_t slot = slots[t0 + j];
+              float* y = &b.ffn_out[size_t(slot / K) * E + g * R];
+              for (int r = 0; r < R; r++) y[r] += b.weights[slot] * out[j * R + r];
+            }
+          }
+        }
+      }
+    });
+    check_cancel();
+    return;
+  }
   pool_.parallel_for(E, [&](int64_t r0, int64_t r1, int) {
     std::vector<float> out(kMaxBatch);
     for (int i = 0; i < n_chunk; i++) {
@@ -265,6 +296,54 @@ void InferenceContext::moe_ffn_chunk(int l, int32_t n, int c0, int c1, const Exp
     }
   }, 16);
   check_cancel();
+}
+
+// Gate and up with packed weights: a chunk expert's 16-row group against its tokens, up to 8
+// at a time. The up rows of a token go 16 at a time when more than a few of the group's
+// neurons are active for it, else one by one; both give each row's exact packed value.
+void InferenceContext::gate_up_packed(const ExpertMatrices& gate_m, const ExpertMatrices& up_m, int n_chunk, const int32_t* active,
+                                      const std::vector<std::vector<const void*>>& inputs) {
+  Batch& b = batch_;
+  const int F = hp_.n_ff_exp;
+  const int64_t R = kernels::kPackRows, A = kernels::kMaxPackedActivations, groups = F / R;
+  pool_.parallel_for(int64_t(n_chunk) * groups, [&](int64_t i0, int64_t i1, int) {
+    std::vector<float> gate(size_t(kMaxBatch) * R), up(size_t(kMaxBatch) * R), out(size_t(A) * R);
+    std::vector<const void*> dense_inputs;
+    std::vector<int32_t> dense;
+    for (int64_t i = i0; i < i1; i++) {
+      if ((i & 7) == 0 && cancelled()) return;  // the batch is dropped: stop early
+      const int ci = int(i / groups);
+      const int64_t g = i % groups;
+      const int e = active[ci];
+      const WeightMatrix gm = gate_m.expert(e), um = up_m.expert(e);
+      const std::vector<int32_t>& slots = b.routed[e];
+      const std::vector<const void*>& xs = inputs[ci];
+      const size_t ns = slots.size();
+      for (size_t t0 = 0; t0 < ns; t0 += A) ops::dot_group(gm, g, xs.data() + t0, int(std::min<size_t>(A, ns - t0)), &gate[t0 * R]);
+      dense.clear();
+      dense_inputs.clear();
+      for (size_t s = 0; s < ns; s++) {
+        const float* gs = &gate[s * R];
+        int n_active = 0;
+        for (int r = 0; r < R; r++) n_active += gs[r] > 0.0f;
+        if (n_active > ops::kPackedUpRowsOneByOne) {
+          dense.push_back(int32_t(s));
+          dense_inputs.push_back(xs[s]);
+          continue;
+        }
+        for (int r = 0; r < R; r++) up[s * R + r] = gs[r] > 0.0f ? ops::dot_packed_row(um, g * R + r, xs[s]) : 0.0f;
+      }
+      for (size_t t0 = 0; t0 < dense.size(); t0 += A) {
+        const int m = int(std::min<size_t>(A, dense.size() - t0));
+        ops::dot_group(um, g, dense_inputs.data() + t0, m, out.data());
+        for (int j = 0; j < m; j++) std::copy(&out[j * R], &out[(j + 1) * R], &up[dense[t0 + j] * R]);
+      }
+      for (size_t s = 0; s < ns; s++) {
+        float* a = &b.act[size_t(slots[s]) * F + g * R];
+        for (int r = 0; r < R; r++) a[r] = gate[s * R + r] > 0.0f ? gate[s * R + r] * up[s * R + r] : 0.0f;
+      }
+    }
+  });
 }
 
 }  // namespace st

@@ -5,11 +5,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <cstdlib>
+#include <thread>
 #include <cstring>
 #include <functional>
 #include <map>
 #include <stdexcept>
+
+#include "kernels/kernels.h"
 
 namespace st {
 
@@ -33,6 +39,13 @@ class MappedFile {
   }
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
+  // Drops this process's pages of [p, p+n) (whole pages inside it); the file is unchanged and
+  // the pages come back on the next touch.
+  void release(const uint8_t* p, size_t n) const {
+    const uintptr_t page = 4096, begin = (reinterpret_cast<uintptr_t>(p) + page - 1) & ~(page - 1),
+                    end = (reinterpret_cast<uintptr_t>(p) + n) & ~(page - 1);
+    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+  }
 
  private:
   int fd_ = -1;
@@ -41,6 +54,85 @@ class MappedFile {
 };
 
 Model::~Model() = default;
+
+// Whether the active kernels take Q4_0 packed 16 rows at a time and these weights can be
+// (SMALLTHINKER_PACK=0 keeps every row as in the file, for comparisons).
+static bool pack_wanted() {
+  const char* env = std::getenv("SMALLTHINKER_PACK");
+  return kernels::active().gemm_q4_0x16 && !(env && std::strcmp(env, "0") == 0);
+}
+bool Model::packable(GgmlType type, int64_t rows) { return type == GgmlType::Q4_0 && rows % kernels::kPackRows == 0 && pack_wanted(); }
+
+void Model::pack_rows(const uint8_t* src, int64_t rows, int64_t cols, uint8_t* dst) {
+  const int64_t nb = cols / kQK4_0, R = kernels::kPackRows;
+  const size_t group_bytes = static_cast<size_t>(nb) * kernels::kPackedBlockBytes;
+  for (int64_t g = 0; g < rows / R; g++) {
+    kernels::pack_q4_0x16(reinterpret_cast<const BlockQ4_0*>(src) + g * R * nb, nb, nb, dst + g * group_bytes);
+  }
+}
+
+void Model::pack_rows_in_place(uint8_t* data, int64_t rows, int64_t cols) {
+  const int64_t nb = cols / kQK4_0, R = kernels::kPackRows;
+  const size_t group_bytes = static_cast<size_t>(nb) * kernels::kPackedBlockBytes;
+  thread_local std::vector<uint8_t> group;
+  group.resize(group_bytes);
+  for (int64_t g = 0; g < rows / R; g++) {
+    // A group takes exactly the bytes of the 16 rows it packs.
+    kernels::pack_q4_0x16(reinterpret_cast<const BlockQ4_0*>(data + g * group_bytes), nb, nb, group.data());
+    std::memcpy(data + g * group_bytes, group.data(), group_bytes);
+  }
+}
+
+// The packed copies of every packable matrix (the mapped mode): one anonymous buffer (huge
+// pages where the kernel gives them: fewer TLB misses on 2+ GB of weights read per token), and
+// the mapping's pages of what was packed are given back, so they do not count twice.
+void Model::pack_mapped() {
+  struct Job { const uint8_t* src; int64_t rows, cols; size_t bytes; const uint8_t** packed; const uint8_t** data; };
+  std::vector<Job> jobs;
+  auto add = [&](const uint8_t*& data, const uint8_t*& packed, GgmlType type, int64_t rows, int64_t cols, size_t bytes) {
+    if (!packable(type, rows)) return;
+    jobs.push_back({data, rows, cols, bytes, &packed, &data});
+  };
+  for (LayerWeights& lw : weights_.layers) {
+    for (WeightMatrix* m : {&lw.attn_q, &lw.attn_k, &lw.attn_v, &lw.attn_output}) add(m->data, m->packed, m->type, m->rows, m->cols, m->bytes());
+    for (ExpertMatrices* m : {&lw.ffn_gate, &lw.ffn_up, &lw.ffn_down}) {
+      if (m == &lw.ffn_down && lw.ffn_down_rows_are_neurons) continue;  // read row by row (axpy), never packed
+      add(m->data, m->packed, m->type, m->rows * m->n_expert, m->cols, m->expert_bytes() * m->n_expert);
+    }
+  }
+  WeightMatrix& out = weights_.output;
+  add(out.data, out.packed, out.type, out.rows, out.cols, out.bytes());
+  if (jobs.empty()) return;
+  size_t total = 0;
+  for (const Job& j : jobs) total += j.bytes;
+  packed_ = AlignedBuffer(total);
+  packed_bytes_ = total;
+  ::madvise(packed_.data(), packed_.size(), MADV_HUGEPAGE);
+  std::vector<uint8_t*> dst;
+  size_t used = 0;
+  for (const Job& j : jobs) {
+    dst.push_back(packed_.data() + used);
+    used += j.bytes;
+  }
+  // A few threads: packing is a copy with a shuffle, bound by reading the file.
+  const int n_threads = std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
+  std::atomic<size_t> next{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < n_threads; t++) {
+    threads.emplace_back([&] {
+      for (size_t i; (i = next.fetch_add(1)) < jobs.size();) {
+        pack_rows(jobs[i].src, jobs[i].rows, jobs[i].cols, dst[i]);
+        mapping_->release(jobs[i].src, jobs[i].bytes);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (size_t i = 0; i < jobs.size(); i++) {
+    *jobs[i].packed = dst[i];
+    // Tied embeddings: the embedding lookup keeps reading token_embd's rows (its own view).
+    *jobs[i].data = nullptr;
+  }
+}
 
 static bool is_expert_tensor(const std::string& name) { return name.find("_exps.") != std::string::npos; }
 
@@ -106,6 +198,7 @@ std::unique_ptr<Model> Model::load(const std::string& path) {
   model->transposed_down_ = file.flavour == Flavour::PowerInfer;
   for (const auto& t : file.gguf.tensors()) model->weights_bytes_ += t.n_bytes;
   build_views(*model, file, [&](const gguf::TensorInfo& t) { return map.data() + t.file_offset; }, model->weights_);
+  model->pack_mapped();
   return model;
 }
 
@@ -159,6 +252,55 @@ std::unique_ptr<Model> Model::load_budgeted(const std::string& path, const Small
   }, model->weights_);
   const gguf::TensorInfo* embd = file.gguf.find_tensor("token_embd.weight");
   model->embd_offset_ = embd->file_offset;
+  // Resident matrices packed where they are (the budgeted mode holds one copy of everything).
+  auto pack_resident = [&model](WeightMatrix& m) {
+    if (!m.data || !packable(m.type, m.rows)) return;
+    pack_rows_in_place(const_cast<uint8_t*>(m.data), m.rows, m.cols);
+    model->packed_bytes_ += m.bytes();
+    m.packed = m.data;
+    m.data = nullptr;
+  };
+  for (LayerWeights& lw : model->weights_.layers) {
+    for (WeightMatrix* m : {&lw.attn_q, &lw.attn_k, &lw.attn_v, &lw.attn_output}) pack_resident(*m);
+  }
+  if (file.tied_embeddings) {
+    // token_embd is resident and doubles as the output: its rows stay as they are for the
+    // embedding lookup, so the output gets its own packed copy.
+    WeightMatrix& out = model->weights_.output;
+    if (packable(out.type, out.rows)) {
+      model->packed_ = AlignedBuffer(out.bytes());
+      pack_rows(out.data, out.rows, out.cols, model->packed_.data());
+      out.packed = model->packed_.data();
+      out.data = nullptr;
+      model->packed_bytes_ += out.bytes();
+    }
+  } else {
+    pack_resident(model->weights_.output);
+  }
+  // Experts are packed by the cache's I/O threads as they arrive.
+  ExpertCacheConfig config = cache;
+  const LayerWeights& l0 = model->weights_.layers[0];
+  const bool pack_gate = packable(l0.ffn_gate.type, l0.ffn_gate.rows), pack_up = packable(l0.ffn_up.type, l0.ffn_up.rows),
+             pack_down = !model->transposed_down_ && packable(l0.ffn_down.type, l0.ffn_down.rows);
+  const int64_t cols[3] = {l0.ffn_gate.cols, l0.ffn_up.cols, l0.ffn_down.cols};
+  const bool pack[3] = {pack_gate, pack_up, pack_down};
+  if (pack_gate || pack_up || pack_down) {
+    config.after_read = [cols, pack](ExpertMatrixKind kind, uint8_t* data, size_t bytes) {
+      const int k = static_cast<int>(kind);
+      if (!pack[k]) return;
+      const int64_t row_bytes = cols[k] / kQK4_0 * static_cast<int64_t>(sizeof(BlockQ4_0));
+      pack_rows_in_place(data, static_cast<int64_t>(bytes) / row_bytes, cols[k]);
+    };
+  }
+  for (LayerWeights& lw : model->weights_.layers) {
+    for (const ExpertMatrices* m : {&lw.ffn_gate, &lw.ffn_up, &lw.ffn_down}) {
+      const bool packed = m == &lw.ffn_gate ? pack_gate : m == &lw.ffn_up ? pack_up : pack_down;
+      if (packed) model->packed_bytes_ += m->expert_bytes() * m->n_expert;
+    }
+    lw.ffn_gate.base_is_packed = pack_gate;
+    lw.ffn_up.base_is_packed = pack_up;
+    lw.ffn_down.base_is_packed = pack_down;
+  }
 
   // Where each expert's matrices are in the file, layer by layer.
   const int32_t N = file.hparams.n_expert;
@@ -174,7 +316,7 @@ std::unique_ptr<Model> Model::load_budgeted(const std::string& path, const Small
     }
   }
   model->expert_cache_ = std::make_unique<ExpertCache>(model->reader_, std::move(locations), N, expert_matrix_bytes(file, "gate"),
-                                                       expert_matrix_bytes(file, "up"), expert_matrix_bytes(file, "down"), cache);
+                                                       expert_matrix_bytes(file, "up"), expert_matrix_bytes(file, "down"), config);
   return model;
 }
 

@@ -46,6 +46,8 @@ class Model {
   const ModelWeights& weights() const { return weights_; }
   bool transposed_down() const { return transposed_down_; }
   size_t weights_bytes() const { return weights_bytes_; }
+  // Bytes of the file's weights the kernels read packed (Q4_0 ×16), 0 when none are.
+  size_t packed_weights_bytes() const { return packed_bytes_; }
 
  private:
   Model() = default;
@@ -53,12 +55,25 @@ class Model {
   ModelWeights weights_;
   bool transposed_down_ = false;
   size_t weights_bytes_ = 0;
+  size_t packed_bytes_ = 0;
   std::unique_ptr<MappedFile> mapping_;
   // Budgeted mode.
   std::shared_ptr<FileReader> reader_;
   AlignedBuffer resident_;
   uint64_t embd_offset_ = 0;  // token_embd's file offset when its rows are read on demand
   std::unique_ptr<ExpertCache> expert_cache_;
+  // The packed copies of the Q4_0 matrices (pack_mapped); budgeted mode: of a tied output.
+  AlignedBuffer packed_;
+
+  void pack_mapped();
+
+ public:
+  // Whether a matrix of this type and row count is kept packed (kernels::pack_q4_0x16): Q4_0,
+  // whole groups of 16 rows, and kernels for packed weights on this CPU.
+  static bool packable(GgmlType type, int64_t rows);
+  // Packs `rows` rows of `cols` Q4_0 elements (rows a multiple of 16) from src into dst.
+  static void pack_rows(const uint8_t* src, int64_t rows, int64_t cols, uint8_t* dst);
+  static void pack_rows_in_place(uint8_t* data, int64_t rows, int64_t cols);
 };
 
 }  // namespace st

@@ -13,10 +13,13 @@ namespace st {
 // ne = [cols, rows] is exactly this.
 struct WeightMatrix {
   GgmlType type = GgmlType::F32;
-  const uint8_t* data = nullptr;
+  const uint8_t* data = nullptr;  // the rows as in the file (nullptr when only `packed` is kept)
   int64_t rows = 0;
   int64_t cols = 0;
   size_t row_bytes = 0;
+  // Q4_0 rows packed 16 at a time (kernels::pack_q4_0x16) when the CPU's kernels take them:
+  // group g (rows 16g..16g+15) starts at packed + g·16·row_bytes.
+  const uint8_t* packed = nullptr;
 
   const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
   size_t bytes() const { return static_cast<size_t>(rows) * row_bytes; }
@@ -30,13 +33,18 @@ struct ExpertMatrices {
   int64_t cols = 0;
   int64_t n_expert = 0;
   size_t row_bytes = 0;
+  // The same, packed (see WeightMatrix::packed), or nullptr.
+  const uint8_t* packed = nullptr;
   // With an expert cache the experts are not back to back: base[e] is expert e's first byte
-  // (filled for the experts a layer uses; see forward.cpp).
+  // (filled for the experts a layer uses; see forward.cpp), packed when `base_is_packed`.
   const uint8_t* const* base = nullptr;
+  bool base_is_packed = false;
 
   size_t expert_bytes() const { return static_cast<size_t>(rows) * row_bytes; }
   WeightMatrix expert(int64_t e) const {
-    return {type, base ? base[e] : data + static_cast<size_t>(e) * expert_bytes(), rows, cols, row_bytes};
+    const size_t offset = static_cast<size_t>(e) * expert_bytes();
+    if (base) return {type, base_is_packed ? nullptr : base[e], rows, cols, row_bytes, base_is_packed ? base[e] : nullptr};
+    return {type, data ? data + offset : nullptr, rows, cols, row_bytes, packed ? packed + offset : nullptr};
   }
 };
 
