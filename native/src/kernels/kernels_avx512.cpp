@@ -245,9 +245,26 @@ float dot_q4_0x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_
   return acc;
 }
 
+// F16·F16 with one 16-lane accumulator over the row and one final reduction (the order
+// llama.cpp's AVX-512 build uses for its dense F16 products; matching it did not change the F16
+// agreement measured in test/llama-parity.test.ts: 94.4 % against 94.0 %).
+float dot_f16_f16(const uint16_t* w, const uint16_t* x, int64_t n) {
+  __m512 acc = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 wf = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i)));
+    const __m512 xf = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i)));
+    acc = _mm512_fmadd_ps(wf, xf, acc);
+  }
+  float sum = _mm512_reduce_add_ps(acc);
+  for (; i < n; i++) sum += half(w[i]) * half(x[i]);
+  return sum;
+}
+
 }  // namespace
 
 void avx512_overrides(KernelTable& t) {
+  t.dot_f16_f16 = dot_f16_f16;
   t.gemm_q4_0x16 = gemm_q4_0x16;
   t.dot_q4_0x16_row = dot_q4_0x16_row;
   t.isa = "avx512";

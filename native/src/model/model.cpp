@@ -13,6 +13,7 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <stdexcept>
 
 #include "kernels/kernels.h"
@@ -39,12 +40,17 @@ class MappedFile {
   }
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
-  // Drops this process's pages of [p, p+n) (whole pages inside it); the file is unchanged and
-  // the pages come back on the next touch.
-  void release(const uint8_t* p, size_t n) const {
-    const uintptr_t page = 4096, begin = (reinterpret_cast<uintptr_t>(p) + page - 1) & ~(page - 1),
-                    end = (reinterpret_cast<uintptr_t>(p) + n) & ~(page - 1);
-    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+  // Copies the n bytes the mapping shows at p into dst with pread (without faulting them in).
+  void read(const uint8_t* p, size_t n, uint8_t* dst) const {
+    off_t offset = p - data_;
+    while (n > 0) {
+      const ssize_t got = ::pread(fd_, dst, n, offset);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) throw std::runtime_error(std::string("cannot read the model file: ") + (got < 0 ? std::strerror(errno) : "it is shorter than expected"));
+      dst += got;
+      offset += got;
+      n -= static_cast<size_t>(got);
+    }
   }
 
  private:
@@ -84,8 +90,7 @@ void Model::pack_rows_in_place(uint8_t* data, int64_t rows, int64_t cols) {
 }
 
 // The packed copies of every packable matrix (the mapped mode): one anonymous buffer (huge
-// pages where the kernel gives them: fewer TLB misses on 2+ GB of weights read per token), and
-// the mapping's pages of what was packed are given back, so they do not count twice.
+// pages where the kernel gives them: fewer TLB misses on the weights read per token).
 void Model::pack_mapped() {
   struct Job { const uint8_t* src; int64_t rows, cols; size_t bytes; const uint8_t** packed; const uint8_t** data; };
   std::vector<Job> jobs;
@@ -114,19 +119,35 @@ void Model::pack_mapped() {
     dst.push_back(packed_.data() + used);
     used += j.bytes;
   }
-  // A few threads: packing is a copy with a shuffle, bound by reading the file.
-  const int n_threads = std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
+  // Each matrix is read with pread straight into its place (no page faults on the mapping,
+  // which stays untouched) and packed there, a cache-sized piece at a time. Two threads: one
+  // can pack while the other waits for the disk.
+  const int n_threads = std::max(1u, std::min(2u, std::thread::hardware_concurrency()));
   std::atomic<size_t> next{0};
   std::vector<std::thread> threads;
+  std::string error;
+  std::mutex error_mu;
   for (int t = 0; t < n_threads; t++) {
     threads.emplace_back([&] {
-      for (size_t i; (i = next.fetch_add(1)) < jobs.size();) {
-        pack_rows(jobs[i].src, jobs[i].rows, jobs[i].cols, dst[i]);
-        mapping_->release(jobs[i].src, jobs[i].bytes);
+      try {
+        for (size_t i; (i = next.fetch_add(1)) < jobs.size();) {
+          const Job& j = jobs[i];
+          const size_t group_bytes = j.bytes / (j.rows / kernels::kPackRows);
+          const size_t piece = std::max<size_t>(1, (size_t(1) << 20) / group_bytes) * group_bytes;
+          for (size_t off = 0; off < j.bytes; off += piece) {
+            const size_t n = std::min(piece, j.bytes - off);
+            mapping_->read(j.src + off, n, dst[i] + off);
+            pack_rows_in_place(dst[i] + off, static_cast<int64_t>(n / group_bytes) * kernels::kPackRows, j.cols);
+          }
+        }
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lock(error_mu);
+        error = e.what();
       }
     });
   }
   for (std::thread& t : threads) t.join();
+  if (!error.empty()) throw std::runtime_error(error);
   for (size_t i = 0; i < jobs.size(); i++) {
     *jobs[i].packed = dst[i];
     // Tied embeddings: the embedding lookup keeps reading token_embd's rows (its own view).
