@@ -8,12 +8,15 @@
 // in a dot product (our summation order versus that of whichever llama.cpp CPU build runs on
 // the machine) now and then flips one activation's rounding; on a model with random weights
 // that perturbation tips near-tied router decisions (about 0.3 % of them are within 1e-3) and
-// the flat random output layer turns them into different top-1 tokens. Measured on the same
-// file: 99.2 % on an AVX2 machine, 94 % on an AVX-512 one, and our own engine against itself
-// with one accumulator reordered: 91.5 %. llama.cpp against itself (batch 512 vs 128, 1 vs 2
-// threads) agrees 100 %, because its order does not change with those. So the F16 test asks
-// for ≥ 90 %, and that every disagreement is a near miss: llama.cpp's token is among our best
-// few candidates, which a real bug (a wrong layer, a wrong rotation) would not give.
+// the flat random output layer turns them into different top-1 tokens. Our engine against
+// itself with one accumulator reordered agrees 91.5 %; llama.cpp against itself (batch 512 vs
+// 128, 1 vs 2 threads) 100 %, because its order does not change with those. Our AVX-512 F16
+// dot product therefore sums in the order of llama.cpp's AVX-512 build (four 16-lane
+// accumulators): measured 98.3 % here (94.4 % with one accumulator); our AVX2 one measured
+// 99.2 % on an AVX2 machine but 94 % against llama.cpp's AVX-512 build. So the F16 test asks for
+// ≥ 97 % when our AVX-512 kernels run (≥ 90 % otherwise), and that every disagreement is a near
+// miss: llama.cpp's token is among our best few candidates, which a real bug (a wrong layer, a
+// wrong rotation) would not give.
 import assert from 'node:assert/strict';
 import { loadNativeAddon } from '../engine/native-addon';
 import { ensureModel } from './generator/index';
@@ -26,8 +29,9 @@ const NEAR_MISS_TOP_N = 256;
 
 (process.env.SMALLTHINKER_SLOW ? describe : describe.skip)('teacher-forced agreement with llama.cpp (4b shape)', function () {
   this.timeout(1_800_000);
-  for (const [type, needed] of [['q4_0', 0.98], ['f16', 0.9]] as const) {
-    it(`${type}: top-1 agrees on ≥ ${needed * 100} % of 520 positions, every disagreement a near miss`, async () => {
+  const bar = { q4_0: '≥ 98 %', f16: '≥ 97 % with our AVX-512 kernels, else ≥ 90 %,' };
+  for (const type of ['q4_0', 'f16'] as const) {
+    it(`${type}: top-1 agrees on ${bar[type]} of 520 positions, every disagreement a near miss`, async () => {
       const file = await ensureModel({ preset: '4b', type, vocab: 'qwen' });
       const addon = loadNativeAddon();
       const text = sourceFiles(40).map((f) => f.text).join('\n');
@@ -36,6 +40,7 @@ const NEAR_MISS_TOP_N = 256;
 
       const session = addon.createSession(file, { threads: 2, context: 1024 });
       const ours = session.evaluateTopN(tokens, NEAR_MISS_TOP_N);
+      const needed = type === 'q4_0' ? 0.98 : session.info.isa === 'avx512' ? 0.97 : 0.9;
 
       const { getLlama } = await import('node-llama-cpp');
       const llama = await getLlama({ gpu: false, build: 'never', logLevel: 'error' as never });
@@ -50,7 +55,7 @@ const NEAR_MISS_TOP_N = 256;
       const disagreements = ours.flatMap((top, i) => (top[0][0] === theirs[i] ? [] : [i]));
       const agree = 1 - disagreements.length / ours.length;
       const farMisses = disagreements.filter((i) => !ours[i].some(([id]) => id === theirs[i]));
-      console.log(`      ${type}: top-1 agreement ${(agree * 100).toFixed(1)} % over ${ours.length} positions; ` +
+      console.log(`      ${type} (${session.info.isa}): top-1 agreement ${(agree * 100).toFixed(1)} % over ${ours.length} positions; ` +
         `${disagreements.length - farMisses.length} near misses, ${farMisses.length} far`);
       assert.ok(agree >= needed, `top-1 agreement ${agree}`);
       assert.deepEqual(farMisses, [], 'positions where llama.cpp picked a token outside our best candidates');

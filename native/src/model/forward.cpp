@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "attention.h"
 #include "file_reader.h"
 #include "ops.h"
 #include "runtime/thread_pool.h"
@@ -191,7 +192,7 @@ void InferenceContext::attention(int l, int32_t pos) {
     uint8_t* q_scratch = query_scratch_.data() + size_t(worker) * group * hd * sizeof(float);
     const void* qh[kMaxQueryGroup];
     float* sc[kMaxQueryGroup];
-    float max_s[kMaxQueryGroup], inv[kMaxQueryGroup];
+    float max_s[kMaxQueryGroup];
     for (int64_t g = g_begin; g < g_end; g++) {
       const size_t kv_offset = static_cast<size_t>(g) * head_bytes;
       for (int i = 0; i < group; i++) {
@@ -208,15 +209,8 @@ void InferenceContext::attention(int l, int32_t pos) {
         }
       }
       for (int i = 0; i < group; i++) {
-        float sum = 0;
-        for (int32_t t = 0; t < n_keys; t++) sum += sc[i][t] = std::exp(sc[i][t] - max_s[i]);
-        inv[i] = 1.0f / sum;
-        float* out = attn_out_.data() + (g * group + i) * hd;
-        std::fill(out, out + hd, 0.0f);
-      }
-      for (int32_t t = 0; t < n_keys; t++) {
-        const uint8_t* value = kv_.value(l, first + t) + kv_offset;
-        for (int i = 0; i < group; i++) kv.add(value, sc[i][t] * inv[i], attn_out_.data() + (g * group + i) * hd);
+        softmax_values(kv, sc[i], first, n_keys, max_s[i], [&](int32_t p) { return kv_.value(l, p) + kv_offset; },
+                       attn_out_.data() + (g * group + i) * hd);
       }
     }
   });

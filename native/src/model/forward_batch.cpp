@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "attention.h"
 #include "forward.h"
 #include "kernels/kernels.h"
 #include "ops.h"
@@ -114,12 +115,7 @@ void InferenceContext::attention_batch(int l, int32_t n, int32_t pos0) {
         sc[j] = kv.dot(key_row(first + j) + kv_offset, qh) * scale;
         max_s = std::max(max_s, sc[j]);
       }
-      float sum = 0;
-      for (int32_t j = 0; j < n_keys; j++) sum += sc[j] = std::exp(sc[j] - max_s);
-      const float inv = 1.0f / sum;
-      float* out = &b.attn_out[t * QW + h * hd];
-      std::fill(out, out + hd, 0.0f);
-      for (int32_t j = 0; j < n_keys; j++) kv.add(value_row(first + j) + kv_offset, sc[j] * inv, out);
+      softmax_values(kv, sc, first, n_keys, max_s, [&](int32_t p) { return value_row(p) + kv_offset; }, &b.attn_out[t * QW + h * hd]);
     }
   });
   for (int32_t t = 0; t < n; t++) {
