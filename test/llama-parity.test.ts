@@ -4,19 +4,21 @@
 // Q4_0 must agree on ≥ 98 % of positions, and does (100 % measured): activations quantised to
 // Q8_0 absorb the last-bit differences between the two engines' summation orders.
 //
-// F16 is held to a lower bar on purpose. F16 activations keep ~11 bits, so a last-bit difference
-// in a dot product (our summation order versus that of whichever llama.cpp CPU build runs on
-// the machine) now and then flips one activation's rounding; on a model with random weights
-// that perturbation tips near-tied router decisions (about 0.3 % of them are within 1e-3) and
-// the flat random output layer turns them into different top-1 tokens. Our engine against
-// itself with one accumulator reordered agrees 91.5 %; llama.cpp against itself (batch 512 vs
-// 128, 1 vs 2 threads) 100 %, because its order does not change with those. Our AVX-512 F16
-// dot product therefore sums in the order of llama.cpp's AVX-512 build (four 16-lane
-// accumulators): measured 98.3 % here (94.4 % with one accumulator); our AVX2 one measured
-// 99.2 % on an AVX2 machine but 94 % against llama.cpp's AVX-512 build. So the F16 test asks for
-// ≥ 97 % when our AVX-512 kernels run (≥ 90 % otherwise), and that every disagreement is a near
-// miss: llama.cpp's token is among our best few candidates, which a real bug (a wrong layer, a
-// wrong rotation) would not give.
+// F16 needs care. F16 activations keep ~11 bits, so a last-bit difference in a dot product
+// (our summation order versus that of whichever llama.cpp CPU build runs on the machine) now
+// and then flips one activation's rounding; on a model with random weights that perturbation
+// tips near-tied router decisions (about 0.3 % of them are within 1e-3) and the flat random
+// output layer turns them into different top-1 tokens. Our engine against itself with one
+// accumulator reordered agrees only 91.5 %; llama.cpp against itself (batch 512 vs 128, 1 vs 2
+// threads) 100 %, because its order does not change with those. So where it is cheap we round
+// as llama.cpp does: the AVX-512 F16 dot product sums in the order of llama.cpp's AVX-512 build
+// (four 16-lane accumulators: 94.4 → 98.3 %), and a prompt batch adds each token's expert
+// outputs in the router's order like the token-by-token pass (98.3 → 99.0 %). Measured on an
+// AVX-512 machine: 99.0 %, the issue's bar, which the test asks for when our AVX-512 kernels run.
+// Other ISAs meet llama.cpp builds with other orders (our AVX2 build measured 99.2 % against
+// llama.cpp's AVX2 build, 94 % against its AVX-512 one), so elsewhere the test asks for ≥ 90 %.
+// Every disagreement must be a near miss: llama.cpp's token is among our best few candidates,
+// which a real bug (a wrong layer, a wrong rotation) would not give.
 import assert from 'node:assert/strict';
 import { loadNativeAddon } from '../engine/native-addon';
 import { ensureModel } from './generator/index';
@@ -29,7 +31,7 @@ const NEAR_MISS_TOP_N = 256;
 
 (process.env.SMALLTHINKER_SLOW ? describe : describe.skip)('teacher-forced agreement with llama.cpp (4b shape)', function () {
   this.timeout(1_800_000);
-  const bar = { q4_0: '≥ 98 %', f16: '≥ 97 % with our AVX-512 kernels, else ≥ 90 %,' };
+  const bar = { q4_0: '≥ 98 %', f16: '≥ 99 % with our AVX-512 kernels (else ≥ 90 %)' };
   for (const type of ['q4_0', 'f16'] as const) {
     it(`${type}: top-1 agrees on ${bar[type]} of 520 positions, every disagreement a near miss`, async () => {
       const file = await ensureModel({ preset: '4b', type, vocab: 'qwen' });
@@ -40,7 +42,7 @@ const NEAR_MISS_TOP_N = 256;
 
       const session = addon.createSession(file, { threads: 2, context: 1024 });
       const ours = session.evaluateTopN(tokens, NEAR_MISS_TOP_N);
-      const needed = type === 'q4_0' ? 0.98 : session.info.isa === 'avx512' ? 0.97 : 0.9;
+      const needed = type === 'q4_0' ? 0.98 : session.info.isa === 'avx512' ? 0.99 : 0.9;
 
       const { getLlama } = await import('node-llama-cpp');
       const llama = await getLlama({ gpu: false, build: 'never', logLevel: 'error' as never });

@@ -86,6 +86,32 @@ static void test_table(const KernelTable& ref, const KernelTable& simd, int64_t 
   check(close(ref.dot_f16_f16(w16.data(), x16.data(), n), simd.dot_f16_f16(w16.data(), x16.data(), n), 10), tag + "dot_f16_f16");
   check(close(ref.dot_bf16_bf16(wb16.data(), xb16.data(), n), simd.dot_bf16_bf16(wb16.data(), xb16.data(), n), 10), tag + "dot_bf16_bf16");
 
+  if (simd.dot_f16_f32_heads) {
+    // One F16 head against several query heads: bit for bit the one-head kernels.
+    const int m = 6;
+    std::vector<std::vector<float>> q(m, std::vector<float>(n)), y(m, x), y1(m, x);
+    const float* qs[m];
+    float* ys[m];
+    float s[m], got[m];
+    for (int j = 0; j < m; j++) {
+      for (float& v : q[j]) v = normal(rng);
+      qs[j] = q[j].data();
+      ys[j] = y[j].data();
+      s[j] = 0.1f * (j + 1);
+    }
+    simd.dot_f16_f32_heads(w16.data(), qs, m, n, got);
+    simd.axpy_f16_heads(w16.data(), s, ys, m, n);
+    bool dots = true, axpys = true;
+    for (int j = 0; j < m; j++) {
+      const float one = simd.dot_f16_f32(w16.data(), q[j].data(), n);
+      dots = dots && std::memcmp(&one, &got[j], sizeof one) == 0;
+      simd.axpy_f16(w16.data(), s[j], y1[j].data(), n);
+      axpys = axpys && std::memcmp(y1[j].data(), y[j].data(), n * sizeof(float)) == 0;
+    }
+    check(dots, tag + "dot_f16_f32_heads = dot_f16_f32 per head, bit for bit");
+    check(axpys, tag + "axpy_f16_heads = axpy_f16 per head, bit for bit");
+  }
+
   auto axpy_check = [&](const char* name, auto fn_ref, auto fn_simd) {
     std::vector<float> ya(x), yb(x);
     fn_ref(ya.data());

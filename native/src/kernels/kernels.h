@@ -35,6 +35,11 @@ struct KernelTable {
   void (*axpy_f32)(const float* row, float s, float* y, int64_t n);
   void (*axpy_f16)(const uint16_t* row, float s, float* y, int64_t n);
   void (*axpy_bf16)(const uint16_t* row, float s, float* y, int64_t n);
+  // Optional (nullptr: callers loop over the one-row kernels above): one F16 row (a cached key
+  // or value head) against m query heads, reading and converting the row once. Each result is
+  // bit for bit what dot_f16_f32(row, qs[j], n) / axpy_f16(row, s[j], outs[j], n) gives.
+  void (*dot_f16_f32_heads)(const uint16_t* row, const float* const* qs, int m, int64_t n, float* out);
+  void (*axpy_f16_heads)(const uint16_t* row, const float* s, float* const* outs, int m, int64_t n);
   // Optional (nullptr where a table has none): Q4_0·Q8_0 taking the activation's per-block
   // sums Σx (from q8_0_block_sums), so the Q4_0 zero point (8) comes off once per block of
   // the activation instead of once per block of every weight row.

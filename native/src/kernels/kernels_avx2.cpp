@@ -3,7 +3,9 @@
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "fp16.h"
 #include "kernels.h"
@@ -223,11 +225,117 @@ void axpy_bf16(const uint16_t* row, float s, float* y, int64_t n) {
   for (; i < n; i++) y[i] += s * bf16_to_fp32(row[i]);
 }
 
+// Attention: one cached F16 head converted once for up to 8 query heads at a time; per head
+// the same operations in the same order as dot_f16_f32 / axpy_f16 above.
+void dot_f16_f32_heads(const uint16_t* row, const float* const* qs, int m, int64_t n, float* out) {
+  for (int j0 = 0; j0 < m; j0 += 8) {
+    const int mj = std::min(8, m - j0);
+    __m256 acc[8];
+    for (int j = 0; j < mj; j++) acc[j] = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      const __m256 wf = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + i)));
+      for (int j = 0; j < mj; j++) acc[j] = _mm256_fmadd_ps(wf, _mm256_loadu_ps(qs[j0 + j] + i), acc[j]);
+    }
+    for (int j = 0; j < mj; j++) {
+      float sum = hsum(acc[j]);
+      for (int64_t k = i; k < n; k++) sum += half(row[k]) * qs[j0 + j][k];
+      out[j0 + j] = sum;
+    }
+  }
+}
+
+void axpy_f16_heads(const uint16_t* row, const float* s, float* const* outs, int m, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 f = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + i)));
+    for (int j = 0; j < m; j++) _mm256_storeu_ps(outs[j] + i, _mm256_fmadd_ps(_mm256_set1_ps(s[j]), f, _mm256_loadu_ps(outs[j] + i)));
+  }
+  for (; i < n; i++) {
+    for (int j = 0; j < m; j++) outs[j][i] += s[j] * half(row[i]);
+  }
+}
+
+// Packed Q4_0 (16 rows per group, see pack_q4_0x16), in two halves of 8 rows per 256-bit
+// vector: lane r is row r. Four activation bytes broadcast to every lane meet four nibbles
+// of each row in VPMADDUBSW; the block's eight 16-bit partial sums stay below 8·2·15·128 =
+// 30720, so they add up in 16 bits before one VPMADDWD makes them 32-bit. The block's integer
+// sum is exact, and each row then gets the packed contract's one multiply-add.
+inline int32_t load_i32(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+template <int N>
+void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const int32_t* const* xsums, float* out) {
+  const __m256i low4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+  __m256 acc[N][2];
+  for (int t = 0; t < N; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; b++) {
+    const uint8_t* block = group + b * kPackedBlockBytes;
+    for (int h = 0; h < 2; h++) {
+      const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * h)));
+      __m256i w[8];  // w[s]: elements 4s..4s+3 of rows 8h..8h+7; w[4+s]: elements 16+4s..
+      for (int s = 0; s < 4; s++) {
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + kPackRows * sizeof(uint16_t) + 64 * s + 32 * h));
+        w[s] = _mm256_and_si256(v, low4);
+        w[4 + s] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+      }
+      for (int t = 0; t < N; t++) {
+        const BlockQ8_0& x = xs[t][b];
+        __m256i p = _mm256_maddubs_epi16(w[0], _mm256_set1_epi32(load_i32(x.qs)));
+        for (int s = 1; s < 4; s++) p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w[s], _mm256_set1_epi32(load_i32(x.qs + 4 * s))));
+        for (int s = 0; s < 4; s++) p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w[4 + s], _mm256_set1_epi32(load_i32(x.qs + 16 + 4 * s))));
+        const __m256i i32 = _mm256_sub_epi32(_mm256_madd_epi16(p, ones), _mm256_set1_epi32(8 * xsums[t][b]));
+        acc[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32), _mm256_mul_ps(dw, _mm256_set1_ps(half(x.d))), acc[t][h]);
+      }
+    }
+  }
+  for (int t = 0; t < N; t++) {
+    _mm256_storeu_ps(out + t * kPackRows, acc[t][0]);
+    _mm256_storeu_ps(out + t * kPackRows + 8, acc[t][1]);
+  }
+}
+
+void gemm_q4_0x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const int32_t* const* xsums, int n_x, float* out) {
+  // Four activations at a time keep the accumulators and one half's weights in registers.
+  for (int t0 = 0; t0 < n_x; t0 += 4) {
+    switch (std::min(4, n_x - t0)) {
+      case 1: gemm_q4_0x16_n<1>(group, nb, xs + t0, xsums + t0, out + t0 * kPackRows); break;
+      case 2: gemm_q4_0x16_n<2>(group, nb, xs + t0, xsums + t0, out + t0 * kPackRows); break;
+      case 3: gemm_q4_0x16_n<3>(group, nb, xs + t0, xsums + t0, out + t0 * kPackRows); break;
+      default: gemm_q4_0x16_n<4>(group, nb, xs + t0, xsums + t0, out + t0 * kPackRows); break;
+    }
+  }
+}
+
+// One row of a packed group: its four 4-byte pieces per block gathered back into the block's
+// 16 bytes, then the plain one-block product.
+float dot_q4_0x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const int32_t* xsum) {
+  float acc = 0;
+  const int8_t* q = reinterpret_cast<const int8_t*>(group + kPackRows * sizeof(uint16_t) + 4 * lane);
+  const __m256i low4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+  for (int64_t b = 0; b < nb; b++, q += kPackedBlockBytes) {
+    const __m128i qs = _mm_setr_epi32(load_i32(q), load_i32(q + 64), load_i32(q + 128), load_i32(q + 192));
+    const __m256i qq = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(qs, 4), qs), low4);
+    const __m256i v = _mm256_madd_epi16(_mm256_maddubs_epi16(qq, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs))), ones);
+    const __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    const __m128i s2 = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    const int32_t total = _mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, _MM_SHUFFLE(2, 3, 0, 1)))) - 8 * xsum[b];
+    uint16_t dw;
+    std::memcpy(&dw, group + b * kPackedBlockBytes + lane * sizeof(uint16_t), sizeof dw);
+    acc = std::fma(static_cast<float>(total), half(dw) * half(x[b].d), acc);
+  }
+  return acc;
+}
+
 const KernelTable kAvx2 = {
     "avx2", quantize_row_q8_0, dot_q4_0_q8_0, dot_q4_0_q8_0_x4, dot_q8_0_q8_0, dot_f32_f32, dot_f16_f32, dot_bf16_f32, dot_f16_f16, dot_bf16_bf16,
     axpy_q4_0, axpy_q8_0, axpy_f32, axpy_f16, axpy_bf16,
+    dot_f16_f32_heads, axpy_f16_heads,
     nullptr, nullptr,  // no *_sums dot products: the plain ones above serve
-    nullptr, nullptr,  // no packed Q4_0: rows stay as in the file
+    gemm_q4_0x16, dot_q4_0x16_row,
 };
 
 }  // namespace

@@ -171,6 +171,7 @@ void axpy_bf16(const uint16_t* row, float s, float* y, int64_t n) {
 const KernelTable kNeon = {
     "neon", quantize_row_q8_0, dot_q4_0_q8_0, dot_q4_0_q8_0_x4, dot_q8_0_q8_0, dot_f32_f32, dot_f16_f32, dot_bf16_f32, dot_f16_f16, dot_bf16_bf16,
     axpy_q4_0, axpy_q8_0, axpy_f32, axpy_f16, axpy_bf16,
+    nullptr, nullptr,  // no fused multi-head F16 attention rows: one head at a time
     nullptr, nullptr,  // no *_sums dot products: the plain ones above serve
     nullptr, nullptr,  // no packed Q4_0: rows stay as in the file
 };

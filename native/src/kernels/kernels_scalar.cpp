@@ -142,6 +142,7 @@ void gemm_q4_0x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, 
 const KernelTable kScalar = {
     "scalar", quantize_row_q8_0, dot_q4_0_q8_0, dot_q4_0_q8_0_x4, dot_q8_0_q8_0, dot_f32_f32, dot_f16_f32, dot_bf16_f32, dot_f16_f16, dot_bf16_bf16,
     axpy_q4_0, axpy_q8_0, axpy_f32, axpy_f16, axpy_bf16,
+    nullptr, nullptr,  // no fused multi-head F16 attention rows: one head at a time
     nullptr, nullptr,  // no *_sums dot products: the plain ones above serve
     gemm_q4_0x16, dot_q4_0x16_row,
 };

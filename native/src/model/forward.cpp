@@ -68,7 +68,7 @@ size_t InferenceContext::scratch_bytes_for(const SmallThinkerHParams& hp, int32_
   const size_t token = sizeof(float) * (4 * E + 2 * Q + 2 * KVW + N + size_t(hp.n_head) * n_ctx + K * F + threads * Q) +
                        prepared + sizeof(uint64_t) * size_t(hp.n_layer) * N;
   const size_t kv_row = 2 * KVW * sizeof(float);  // at most F32 rows
-  const size_t batch = sizeof(float) * (B * (4 * E + 2 * Q + 2 * KVW + N + K * F + K + 2 * size_t(hp.head_dim)) + size_t(threads) * n_ctx) +
+  const size_t batch = sizeof(float) * (B * (4 * E + 2 * Q + 2 * KVW + N + K * F + K * E + K + 2 * size_t(hp.head_dim)) + size_t(threads) * (hp.n_head / hp.n_head_kv) * n_ctx) +
                        B * prepared + B * kv_row;
   // The logits: one row per token, and a batch of rows when all positions are asked for.
   const size_t logits = sizeof(float) * V * (1 + B);
@@ -192,26 +192,17 @@ void InferenceContext::attention(int l, int32_t pos) {
     uint8_t* q_scratch = query_scratch_.data() + size_t(worker) * group * hd * sizeof(float);
     const void* qh[kMaxQueryGroup];
     float* sc[kMaxQueryGroup];
-    float max_s[kMaxQueryGroup];
+    float* out[kMaxQueryGroup];
     for (int64_t g = g_begin; g < g_end; g++) {
       const size_t kv_offset = static_cast<size_t>(g) * head_bytes;
       for (int i = 0; i < group; i++) {
         const int64_t h = g * group + i;
         qh[i] = kv.prepare_query(q_.data() + h * hd, q_scratch + size_t(i) * hd * sizeof(float));
         sc[i] = scores_.data() + h * kv_.n_ctx();
-        max_s[i] = -INFINITY;
+        out[i] = attn_out_.data() + h * hd;
       }
-      for (int32_t t = 0; t < n_keys; t++) {
-        const uint8_t* key = kv_.key(l, first + t) + kv_offset;
-        for (int i = 0; i < group; i++) {
-          sc[i][t] = kv.dot(key, qh[i]) * scale;
-          max_s[i] = std::max(max_s[i], sc[i][t]);
-        }
-      }
-      for (int i = 0; i < group; i++) {
-        softmax_values(kv, sc[i], first, n_keys, max_s[i], [&](int32_t p) { return kv_.value(l, p) + kv_offset; },
-                       attn_out_.data() + (g * group + i) * hd);
-      }
+      attend_group(kv, qh, group, first, n_keys, scale, [&](int32_t p) { return kv_.key(l, p) + kv_offset; },
+                   [&](int32_t p) { return kv_.value(l, p) + kv_offset; }, sc, out);
     }
   });
   ops::matvec(lw.attn_output, attn_out_.data(), proj_.data(), x_prepared_.data(), pool_);

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "attention.h"
 #include "kv_cache.h"
 #include "model.h"
 
@@ -33,7 +34,6 @@ class InferenceContext {
   // Up to kMaxBatch prompt tokens at once: every weight row is read once for the whole batch.
   static constexpr int32_t kMaxBatch = 128;
   // Query heads per KV head the decode attention handles (SmallThinker: 6 and 7).
-  static constexpr int kMaxQueryGroup = 64;
   // Experts per token the decode FFN handles (SmallThinker: 4 and 6; select_experts: ≤ 256).
   static constexpr int kMaxExpertsUsed = 256;
   // A cancelled batch may have overwritten up to kMaxBatch ring rows, so a cancellable context
@@ -113,6 +113,7 @@ class InferenceContext {
   // Batch scratch (kMaxBatch rows each), sized on first use.
   struct Batch {
     std::vector<float> x, xn, q, k, v, attn_out, proj, router, act, ffn_out, weights, scores, rope_cos, rope_sin;
+    std::vector<float> slot_out;  // upstream down: each (token, expert slot)'s weighted output
     std::vector<int32_t> selected;
     std::vector<std::vector<int32_t>> routed;  // expert -> its (token·K + j) slots
     std::vector<int32_t> active;               // experts with at least one slot, ascending

@@ -28,9 +28,10 @@ void InferenceContext::ensure_batch_scratch() {
   b.router.resize(B * hp_.n_expert);
   b.act.resize(B * K * F);
   b.ffn_out.resize(B * E);
+  b.slot_out.resize(B * K * E);
   b.weights.resize(B * K);
   b.selected.resize(B * K);
-  b.scores.resize(size_t(pool_.size()) * kv_.n_ctx());
+  b.scores.resize(size_t(pool_.size()) * (hp_.n_head / hp_.n_head_kv) * kv_.n_ctx());
   b.rope_cos.resize(B * rope_inv_freq_.size());
   b.rope_sin.resize(B * rope_inv_freq_.size());
   b.prepared.resize(ops::prepared_bytes(int64_t(B) * std::max({E, Q, K * F})));
@@ -101,21 +102,25 @@ void InferenceContext::attention_batch(int l, int32_t n, int32_t pos0) {
   auto value_row = [&](int32_t p) { return p >= pos0 ? b.v_rows.data() + size_t(p - pos0) * row_bytes : kv_.value(l, p); };
   const int group = H / KVH;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  pool_.parallel_for(int64_t(n) * H, [&](int64_t i0, int64_t i1, int worker) {
-    float* sc = b.scores.data() + size_t(worker) * kv_.n_ctx();
-    uint8_t* q_scratch = query_scratch_.data() + size_t(worker) * hd * sizeof(float);
+  // One (token, KV head) pair at a time with all the query heads that share the KV head.
+  pool_.parallel_for(int64_t(n) * KVH, [&](int64_t i0, int64_t i1, int worker) {
+    uint8_t* q_scratch = query_scratch_.data() + size_t(worker) * group * hd * sizeof(float);
+    const void* qh[kMaxQueryGroup];
+    float* sc[kMaxQueryGroup];
+    float* out[kMaxQueryGroup];
     for (int64_t i = i0; i < i1; i++) {
-      const int32_t t = static_cast<int32_t>(i / H);
-      const int h = static_cast<int>(i % H);
-      const size_t kv_offset = static_cast<size_t>(h / group) * head_bytes;
+      const int32_t t = static_cast<int32_t>(i / KVH);
+      const int g = static_cast<int>(i % KVH);
+      const size_t kv_offset = static_cast<size_t>(g) * head_bytes;
       const int32_t pos = pos0 + t, first = kv_.first_visible(l, pos), n_keys = pos - first + 1;
-      const void* qh = kv.prepare_query(&b.q[t * QW + h * hd], q_scratch);
-      float max_s = -INFINITY;
-      for (int32_t j = 0; j < n_keys; j++) {
-        sc[j] = kv.dot(key_row(first + j) + kv_offset, qh) * scale;
-        max_s = std::max(max_s, sc[j]);
+      for (int j = 0; j < group; j++) {
+        const int h = g * group + j;
+        qh[j] = kv.prepare_query(&b.q[t * QW + h * hd], q_scratch + size_t(j) * hd * sizeof(float));
+        sc[j] = b.scores.data() + (size_t(worker) * group + j) * kv_.n_ctx();
+        out[j] = &b.attn_out[t * QW + h * hd];
       }
-      softmax_values(kv, sc, first, n_keys, max_s, [&](int32_t p) { return value_row(p) + kv_offset; }, &b.attn_out[t * QW + h * hd]);
+      attend_group(kv, qh, group, first, n_keys, scale, [&](int32_t p) { return key_row(p) + kv_offset; },
+                   [&](int32_t p) { return value_row(p) + kv_offset; }, sc, out);
     }
   });
   for (int32_t t = 0; t < n; t++) {
@@ -170,6 +175,21 @@ void InferenceContext::moe_ffn_batch(int l, int32_t n) {
       throw;
     }
     if (cache) release_experts(l);
+  }
+  if (!model_.weights().layers[l].ffn_down_rows_are_neurons) {
+    // Each token's weighted expert outputs added in its router's order, as the token-by-token
+    // pass (and llama.cpp) add them, so a prompt evaluated in a batch rounds like one
+    // evaluated token by token.
+    const int K = hp_.n_expert_used;
+    pool_.parallel_for(n, [&](int64_t t0, int64_t t1, int) {
+      for (int64_t t = t0; t < t1; t++) {
+        float* y = &b.ffn_out[size_t(t) * E];
+        for (int j = 0; j < K; j++) {
+          const float* o = &b.slot_out[(size_t(t) * K + j) * E];
+          for (int r = 0; r < E; r++) y[r] += o[r];
+        }
+      }
+    });
   }
   for (int e : b.active) {
     for (int32_t slot : b.routed[e]) count_routing(l, &b.selected[slot], &b.act[size_t(slot) * hp_.n_ff_exp], 1);
@@ -243,7 +263,9 @@ void InferenceContext::moe_ffn_chunk(int l, int32_t n, int c0, int c1, const Exp
     check_cancel();
     return;
   }
-  // Upstream down (E rows of F per expert): dense against each (token, slot) activation.
+  // Upstream down (E rows of F per expert): dense against each (token, slot) activation, each
+  // weighted output kept per slot and summed per token once all chunks are done
+  // (moe_ffn_batch), in the token's own expert order.
   // Only this chunk's slots are prepared, each at its own row of the scratch.
   const size_t astride = ops::prepared_row_bytes(F);
   std::vector<std::vector<const void*>> act_inputs(n_chunk);  // chunk expert -> its slots' activations
@@ -254,8 +276,7 @@ void InferenceContext::moe_ffn_chunk(int l, int32_t n, int c0, int c1, const Exp
     }
   }
   if (down_m.expert(active[0]).packed) {
-    // Packed: 16 output rows at a time for up to 8 of an expert's tokens. Each output still
-    // adds the chunk's experts in ascending order.
+    // Packed: 16 output rows at a time for up to 8 of an expert's tokens.
     const int64_t R = kernels::kPackRows, A = kernels::kMaxPackedActivations;
     pool_.parallel_for(E / R, [&](int64_t g0, int64_t g1, int) {
       float out[kernels::kMaxPackedActivations * kernels::kPackRows];
@@ -269,8 +290,8 @@ void InferenceContext::moe_ffn_chunk(int l, int32_t n, int c0, int c1, const Exp
             ops::dot_group(d, g, act_inputs[i].data() + t0, m, out);
             for (int j = 0; j < m; j++) {
               const int32_t slot = slots[t0 + j];
-              float* y = &b.ffn_out[size_t(slot / K) * E + g * R];
-              for (int r = 0; r < R; r++) y[r] += b.weights[slot] * out[j * R + r];
+              float* y = &b.slot_out[size_t(slot) * E + g * R];
+              for (int r = 0; r < R; r++) y[r] = b.weights[slot] * out[j * R + r];
             }
           }
         }
@@ -287,7 +308,7 @@ void InferenceContext::moe_ffn_chunk(int l, int32_t n, int c0, int c1, const Exp
       const std::vector<int32_t>& slots = routed[active[i]];
       for (int64_t r = r0; r < r1; r++) {
         ops::dot_row_many(d, r, act_inputs[i].data(), int64_t(slots.size()), out.data());
-        for (size_t s = 0; s < slots.size(); s++) b.ffn_out[size_t(slots[s] / K) * E + r] += b.weights[slots[s]] * out[s];
+        for (size_t s = 0; s < slots.size(); s++) b.slot_out[size_t(slots[s]) * E + r] = b.weights[slots[s]] * out[s];
       }
     }
   }, 16);

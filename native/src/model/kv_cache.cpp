@@ -51,6 +51,24 @@ float KvRowFormat::dot(const uint8_t* head, const void* q) const {
   return 0;
 }
 
+void KvRowFormat::dot_heads(const uint8_t* head, const void* const* qs, int m, float* out) const {
+  const kernels::KernelTable& k = kernels::active();
+  if (type == KvType::F16 && k.dot_f16_f32_heads) {
+    k.dot_f16_f32_heads(reinterpret_cast<const uint16_t*>(head), reinterpret_cast<const float* const*>(qs), m, head_dim, out);
+    return;
+  }
+  for (int j = 0; j < m; j++) out[j] = dot(head, qs[j]);
+}
+
+void KvRowFormat::add_heads(const uint8_t* head, const float* s, float* const* outs, int m) const {
+  const kernels::KernelTable& k = kernels::active();
+  if (type == KvType::F16 && k.axpy_f16_heads) {
+    k.axpy_f16_heads(reinterpret_cast<const uint16_t*>(head), s, outs, m, head_dim);
+    return;
+  }
+  for (int j = 0; j < m; j++) add(head, s[j], outs[j]);
+}
+
 void KvRowFormat::add(const uint8_t* head, float s, float* out) const {
   const kernels::KernelTable& k = kernels::active();
   switch (type) {

@@ -29,7 +29,12 @@ struct KvRowFormat {
   // `scratch` holds head_dim floats.
   const void* prepare_query(const float* q, uint8_t* scratch) const;
   float dot(const uint8_t* head, const void* prepared_query) const;
+  // The same for m prepared query heads that share this cached head (GQA): out[j] is exactly
+  // dot(head, qs[j]); an F16 head is read and converted once for all of them.
+  void dot_heads(const uint8_t* head, const void* const* qs, int m, float* out) const;
   void add(const uint8_t* head, float s, float* out) const;  // out += s·value head
+  // outs[j] += s[j]·value head for m outputs, each exactly as add().
+  void add_heads(const uint8_t* head, const float* s, float* const* outs, int m) const;
 };
 
 class KvCache {
