@@ -31,8 +31,11 @@ const NEAR_MISS_TOP_N = 256;
 
 (process.env.SMALLTHINKER_SLOW ? describe : describe.skip)('teacher-forced agreement with llama.cpp (4b shape)', function () {
   this.timeout(1_800_000);
-  const bar = { q4_0: '≥ 98 %', f16: '≥ 99 % with our AVX-512 kernels (else ≥ 90 %)' };
-  for (const type of ['q4_0', 'f16'] as const) {
+  const bar = { q4_0: '≥ 98 %', f16: '≥ 99 % with our AVX-512 kernels (else ≥ 90 %)', f32: '≥ 99 %' };
+  // F32 only when asked (SMALLTHINKER_PARITY_F32=1): its file is 17 GB, more than the disk of a
+  // machine already holding the other generated files may have free. Measured 2026-11-25: 100 %.
+  const types = process.env.SMALLTHINKER_PARITY_F32 ? (['q4_0', 'f16', 'f32'] as const) : (['q4_0', 'f16'] as const);
+  for (const type of types) {
     it(`${type}: top-1 agrees on ${bar[type]} of 520 positions, every disagreement a near miss`, async () => {
       const file = await ensureModel({ preset: '4b', type, vocab: 'qwen' });
       const addon = loadNativeAddon();
@@ -42,7 +45,7 @@ const NEAR_MISS_TOP_N = 256;
 
       const session = addon.createSession(file, { threads: 2, context: 1024 });
       const ours = session.evaluateTopN(tokens, NEAR_MISS_TOP_N);
-      const needed = type === 'q4_0' ? 0.98 : session.info.isa === 'avx512' ? 0.99 : 0.9;
+      const needed = type === 'q4_0' ? 0.98 : type === 'f32' || session.info.isa === 'avx512' ? 0.99 : 0.9;
 
       const { getLlama } = await import('node-llama-cpp');
       const llama = await getLlama({ gpu: false, build: 'never', logLevel: 'error' as never });

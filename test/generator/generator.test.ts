@@ -42,6 +42,19 @@ describe('synthetic model generator', () => {
     assert.equal(PRESETS['21b'].nHead * PRESETS['21b'].headDim, 3584);
   });
 
+  it('generates the 4b shape at F32 (for the F32 parity check), but not the 84 GB 21b one', () => {
+    const spec = buildModelSpec({ preset: '4b', type: 'f32', vocab: 'small', flavour: 'upstream', seed: 1 });
+    const q = spec.tensors.find((t) => t.name === 'blk.0.attn_q.weight')!;
+    assert.equal(q.nbytes, 1536 * 1536 * 4);
+    const chunks: Buffer[] = [];
+    q.write((b) => chunks.push(Buffer.from(b)));
+    const values = new Float32Array(new Uint8Array(Buffer.concat(chunks)).buffer);
+    assert.equal(values.length, 1536 * 1536);
+    const rms = Math.sqrt(values.reduce((s, v) => s + v * v, 0) / values.length);
+    assert.ok(rms > 0.01 && rms < 0.1 && values.every(Number.isFinite), `rms ${rms}`);
+    assert.throws(() => buildModelSpec({ preset: '21b', type: 'f32', vocab: 'small', flavour: 'upstream', seed: 1 }), /84 GB/);
+  });
+
   it('transposes ffn_down_exps in the powerinfer flavour', () => {
     const spec = buildModelSpec({ preset: 'tiny', type: 'f32', vocab: 'small', flavour: 'powerinfer', seed: 1 });
     assert.deepEqual(spec.tensors.find((t) => t.name === 'blk.0.ffn_down_exps.weight')!.dims, [128, 64, 8]);

@@ -73,7 +73,7 @@ function randomBlocksTensor(name: string, dims: number[], type: WeightType, seed
     write: (emit) => {
       const key = `${type}:${std}:${seed}:${balanced}`;
       let pool = pools.get(key);
-      const blockBytes = type === 'q4_0' ? 18 : type === 'q8_0' ? 34 : 2;
+      const blockBytes = type === 'q4_0' ? 18 : type === 'q8_0' ? 34 : type === 'f32' ? 4 : 2;
       if (!pool) {
         const rng = new Rng(seed ^ 0x5eed);
         const blocks = Math.floor((8 << 20) / blockBytes);
@@ -81,6 +81,7 @@ function randomBlocksTensor(name: string, dims: number[], type: WeightType, seed
         for (let b = 0; b < blocks; b++) {
           if (type === 'q4_0') pool.writeUInt16LE(f32ToF16((std / 4.6) * (0.75 + 0.5 * rng.next())), b * 18);
           else if (type === 'q8_0') pool.writeUInt16LE(f32ToF16((std / 73.6) * (0.75 + 0.5 * rng.next())), b * 34);
+          else if (type === 'f32') pool.writeFloatLE(std * rng.normal(), b * 4);
           else {
             const v = std * rng.normal();
             pool.writeUInt16LE(type === 'f16' ? f32ToF16(v) : f32ToBf16(v), b * 2);
@@ -137,7 +138,7 @@ const residualScale = (l: number) => Math.sqrt(1 + l / 4);
 export function buildModelSpec(opts: ModelOptions): GgufSpec {
   const shape = PRESETS[opts.preset];
   const big = isBig(opts.preset);
-  if (big && opts.type === 'f32') throw new Error(`the ${opts.preset} preset is not generated at f32 (use f16, bf16, q8_0 or q4_0)`);
+  if (opts.preset === '21b' && opts.type === 'f32') throw new Error('the 21b preset is not generated at f32 (it would take 84 GB; use f16, bf16, q8_0 or q4_0)');
   const vocab: Vocabulary = opts.vocab === 'qwen' ? qwenVocabulary() : smallVocabulary();
   const V = vocab.tokens.length;
   const { nEmbd: E, nHead: H, nHeadKv: KVH, headDim: HD, nExpert: N, nFfExp: F } = shape;
