@@ -1,5 +1,6 @@
 // AVX-512 (F, BW, VL) + VNNI kernels for the integer dot products, which are >85 % of the
-// time on quantised models. Compiled with those flags into their own library and used only
+// time on quantised models (packed Q4_0 groups above all), and the F16 dot product in
+// llama.cpp's AVX-512 order. Compiled with those flags into their own library and used only
 // after dispatch.cpp has checked the CPU and OS; every other entry of the table stays AVX2
 // (the plain four-token Q4_0 entry too: ops always has block sums for Q4_0 here).
 //

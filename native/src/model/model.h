@@ -1,7 +1,9 @@
 // A SmallThinker model ready for inference: the validated file and views of every weight
 // (weights.h). Two ways to hold the weights:
 // - mapped (the default): the file is memory-mapped read-only; loading reads no tensor data,
-//   pages come in on use and the kernel may drop them;
+//   pages come in on use and the kernel may drop them — except that, where the kernels take
+//   packed Q4_0 (AVX-512, AVX2), the Q4_0 matrices are read once at load into an anonymous
+//   packed copy (pack_mapped), which then stays resident;
 // - budgeted (an expert cache is configured): the non-expert weights are read into memory
 //   with explicit reads, embedding rows are read on demand and experts live in the
 //   ExpertCache. Nothing is mapped, so resident memory is what the budget planned.
