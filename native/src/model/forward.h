@@ -33,7 +33,6 @@ class InferenceContext {
  public:
   // Up to kMaxBatch prompt tokens at once: every weight row is read once for the whole batch.
   static constexpr int32_t kMaxBatch = 128;
-  // Query heads per KV head the decode attention handles (SmallThinker: 6 and 7).
   // Experts per token the decode FFN handles (SmallThinker: 4 and 6; select_experts: ≤ 256).
   static constexpr int kMaxExpertsUsed = 256;
   // A cancelled batch may have overwritten up to kMaxBatch ring rows, so a cancellable context

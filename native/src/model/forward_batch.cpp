@@ -341,9 +341,7 @@ void InferenceContext::gate_up_packed(const ExpertMatrices& gate_m, const Expert
       dense_inputs.clear();
       for (size_t s = 0; s < ns; s++) {
         const float* gs = &gate[s * R];
-        int n_active = 0;
-        for (int r = 0; r < R; r++) n_active += gs[r] > 0.0f;
-        if (n_active > ops::kPackedUpRowsOneByOne) {
+        if (!ops::packed_up_rows_one_by_one(gs)) {
           dense.push_back(int32_t(s));
           dense_inputs.push_back(xs[s]);
           continue;

@@ -9,12 +9,12 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
-#include <thread>
 #include <cstring>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
 
 #include "kernels/kernels.h"
 
@@ -61,29 +61,42 @@ class MappedFile {
 
 Model::~Model() = default;
 
-// Whether the active kernels take Q4_0 packed 16 rows at a time and these weights can be
-// (SMALLTHINKER_PACK=0 keeps every row as in the file, for comparisons).
+// Whether the active kernels take Q4_0 packed 16 rows at a time (SMALLTHINKER_PACK=0 keeps
+// every row as in the file, for comparisons).
 static bool pack_wanted() {
   const char* env = std::getenv("SMALLTHINKER_PACK");
   return kernels::active().gemm_q4_0x16 && !(env && std::strcmp(env, "0") == 0);
 }
-bool Model::packable(GgmlType type, int64_t rows) { return type == GgmlType::Q4_0 && rows % kernels::kPackRows == 0 && pack_wanted(); }
 
-void Model::pack_rows(const uint8_t* src, int64_t rows, int64_t cols, uint8_t* dst) {
-  const int64_t nb = cols / kQK4_0, R = kernels::kPackRows;
-  const size_t group_bytes = static_cast<size_t>(nb) * kernels::kPackedBlockBytes;
-  for (int64_t g = 0; g < rows / R; g++) {
-    kernels::pack_q4_0x16(reinterpret_cast<const BlockQ4_0*>(src) + g * R * nb, nb, nb, dst + g * group_bytes);
-  }
+// Whether a matrix of this type and row count is kept packed (kernels::pack_q4_0x16): Q4_0,
+// whole groups of 16 rows, and kernels for packed weights on this CPU.
+static bool packable(GgmlType type, int64_t rows) { return type == GgmlType::Q4_0 && rows % kernels::kPackRows == 0 && pack_wanted(); }
+
+// Whether an expert tensor is kept packed: each expert's rows in whole groups (so no group
+// spans two experts); the transposed down projection is read row by row (AXPY of the active
+// neurons), so it never is.
+static bool experts_packable(const ExpertMatrices& m, bool transposed_down) {
+  return !transposed_down && packable(m.type, m.rows);
 }
 
-void Model::pack_rows_in_place(uint8_t* data, int64_t rows, int64_t cols) {
+// The non-expert matrices kept packed where packable: attention and the output.
+static std::vector<WeightMatrix*> dense_matrices(ModelWeights& w) {
+  std::vector<WeightMatrix*> out;
+  for (LayerWeights& lw : w.layers) {
+    for (WeightMatrix* m : {&lw.attn_q, &lw.attn_k, &lw.attn_v, &lw.attn_output}) out.push_back(m);
+  }
+  out.push_back(&w.output);
+  return out;
+}
+
+// Packs `rows` rows of `cols` Q4_0 elements (a multiple of 16 rows) where they are: a group
+// takes exactly the bytes of the 16 rows it packs.
+static void pack_rows_in_place(uint8_t* data, int64_t rows, int64_t cols) {
   const int64_t nb = cols / kQK4_0, R = kernels::kPackRows;
   const size_t group_bytes = static_cast<size_t>(nb) * kernels::kPackedBlockBytes;
   thread_local std::vector<uint8_t> group;
   group.resize(group_bytes);
   for (int64_t g = 0; g < rows / R; g++) {
-    // A group takes exactly the bytes of the 16 rows it packs.
     kernels::pack_q4_0x16(reinterpret_cast<const BlockQ4_0*>(data + g * group_bytes), nb, nb, group.data());
     std::memcpy(data + g * group_bytes, group.data(), group_bytes);
   }
@@ -95,18 +108,15 @@ void Model::pack_mapped() {
   struct Job { const uint8_t* src; int64_t rows, cols; size_t bytes; const uint8_t** packed; const uint8_t** data; };
   std::vector<Job> jobs;
   auto add = [&](const uint8_t*& data, const uint8_t*& packed, GgmlType type, int64_t rows, int64_t cols, size_t bytes) {
-    if (!packable(type, rows)) return;
-    jobs.push_back({data, rows, cols, bytes, &packed, &data});
+    if (packable(type, rows)) jobs.push_back({data, rows, cols, bytes, &packed, &data});
   };
+  for (WeightMatrix* m : dense_matrices(weights_)) add(m->data, m->packed, m->type, m->rows, m->cols, m->bytes());
   for (LayerWeights& lw : weights_.layers) {
-    for (WeightMatrix* m : {&lw.attn_q, &lw.attn_k, &lw.attn_v, &lw.attn_output}) add(m->data, m->packed, m->type, m->rows, m->cols, m->bytes());
     for (ExpertMatrices* m : {&lw.ffn_gate, &lw.ffn_up, &lw.ffn_down}) {
-      if (m == &lw.ffn_down && lw.ffn_down_rows_are_neurons) continue;  // read row by row (axpy), never packed
+      if (!experts_packable(*m, m == &lw.ffn_down && lw.ffn_down_rows_are_neurons)) continue;
       add(m->data, m->packed, m->type, m->rows * m->n_expert, m->cols, m->expert_bytes() * m->n_expert);
     }
   }
-  WeightMatrix& out = weights_.output;
-  add(out.data, out.packed, out.type, out.rows, out.cols, out.bytes());
   if (jobs.empty()) return;
   size_t total = 0;
   for (const Job& j : jobs) total += j.bytes;
@@ -274,38 +284,28 @@ std::unique_ptr<Model> Model::load_budgeted(const std::string& path, const Small
   const gguf::TensorInfo* embd = file.gguf.find_tensor("token_embd.weight");
   model->embd_offset_ = embd->file_offset;
   // Resident matrices packed where they are (the budgeted mode holds one copy of everything).
-  auto pack_resident = [&model](WeightMatrix& m) {
-    if (!m.data || !packable(m.type, m.rows)) return;
-    pack_rows_in_place(const_cast<uint8_t*>(m.data), m.rows, m.cols);
-    model->packed_bytes_ += m.bytes();
-    m.packed = m.data;
-    m.data = nullptr;
-  };
-  for (LayerWeights& lw : model->weights_.layers) {
-    for (WeightMatrix* m : {&lw.attn_q, &lw.attn_k, &lw.attn_v, &lw.attn_output}) pack_resident(*m);
-  }
-  if (file.tied_embeddings) {
-    // token_embd is resident and doubles as the output: its rows stay as they are for the
-    // embedding lookup, so the output gets its own packed copy.
-    WeightMatrix& out = model->weights_.output;
-    if (packable(out.type, out.rows)) {
-      model->packed_ = AlignedBuffer(out.bytes());
-      pack_rows(out.data, out.rows, out.cols, model->packed_.data());
-      out.packed = model->packed_.data();
-      out.data = nullptr;
-      model->packed_bytes_ += out.bytes();
+  WeightMatrix& output = model->weights_.output;
+  for (WeightMatrix* m : dense_matrices(model->weights_)) {
+    if (!m->data || !packable(m->type, m->rows)) continue;
+    uint8_t* where = const_cast<uint8_t*>(m->data);
+    if (m == &output && file.tied_embeddings) {
+      // token_embd doubles as the output: its rows stay as they are for the embedding
+      // lookup, so the output gets its own packed copy.
+      model->packed_ = AlignedBuffer(m->bytes());
+      where = static_cast<uint8_t*>(std::memcpy(model->packed_.data(), m->data, m->bytes()));
     }
-  } else {
-    pack_resident(model->weights_.output);
+    pack_rows_in_place(where, m->rows, m->cols);
+    model->packed_bytes_ += m->bytes();
+    m->packed = where;
+    m->data = nullptr;
   }
   // Experts are packed by the cache's I/O threads as they arrive.
-  ExpertCacheConfig config = cache;
   const LayerWeights& l0 = model->weights_.layers[0];
-  const bool pack_gate = packable(l0.ffn_gate.type, l0.ffn_gate.rows), pack_up = packable(l0.ffn_up.type, l0.ffn_up.rows),
-             pack_down = !model->transposed_down_ && packable(l0.ffn_down.type, l0.ffn_down.rows);
+  const bool pack[3] = {experts_packable(l0.ffn_gate, false), experts_packable(l0.ffn_up, false),
+                        experts_packable(l0.ffn_down, model->transposed_down_)};
   const int64_t cols[3] = {l0.ffn_gate.cols, l0.ffn_up.cols, l0.ffn_down.cols};
-  const bool pack[3] = {pack_gate, pack_up, pack_down};
-  if (pack_gate || pack_up || pack_down) {
+  ExpertCacheConfig config = cache;
+  if (pack[0] || pack[1] || pack[2]) {
     config.after_read = [cols, pack](ExpertMatrixKind kind, uint8_t* data, size_t bytes) {
       const int k = static_cast<int>(kind);
       if (!pack[k]) return;
@@ -314,13 +314,11 @@ std::unique_ptr<Model> Model::load_budgeted(const std::string& path, const Small
     };
   }
   for (LayerWeights& lw : model->weights_.layers) {
-    for (const ExpertMatrices* m : {&lw.ffn_gate, &lw.ffn_up, &lw.ffn_down}) {
-      const bool packed = m == &lw.ffn_gate ? pack_gate : m == &lw.ffn_up ? pack_up : pack_down;
-      if (packed) model->packed_bytes_ += m->expert_bytes() * m->n_expert;
+    ExpertMatrices* kinds[3] = {&lw.ffn_gate, &lw.ffn_up, &lw.ffn_down};
+    for (int k = 0; k < 3; k++) {
+      kinds[k]->base_is_packed = pack[k];
+      if (pack[k]) model->packed_bytes_ += kinds[k]->expert_bytes() * kinds[k]->n_expert;
     }
-    lw.ffn_gate.base_is_packed = pack_gate;
-    lw.ffn_up.base_is_packed = pack_up;
-    lw.ffn_down.base_is_packed = pack_down;
   }
 
   // Where each expert's matrices are in the file, layer by layer.

@@ -68,14 +68,6 @@ class Model {
   AlignedBuffer packed_;
 
   void pack_mapped();
-
- public:
-  // Whether a matrix of this type and row count is kept packed (kernels::pack_q4_0x16): Q4_0,
-  // whole groups of 16 rows, and kernels for packed weights on this CPU.
-  static bool packable(GgmlType type, int64_t rows);
-  // Packs `rows` rows of `cols` Q4_0 elements (rows a multiple of 16) from src into dst.
-  static void pack_rows(const uint8_t* src, int64_t rows, int64_t cols, uint8_t* dst);
-  static void pack_rows_in_place(uint8_t* data, int64_t rows, int64_t cols);
 };
 
 }  // namespace st

@@ -103,30 +103,35 @@ namespace {
 
 const uint8_t* packed_group(const WeightMatrix& w, int64_t g) { return w.packed + static_cast<size_t>(g) * kernels::kPackRows * w.row_bytes; }
 
-// Packed groups [g0, g1) of W against n prepared activations xs (n ≤ kMaxPackedActivations):
-// out[t·16·(g1−g0) + …] is not used; each group's 16 × n results go to sink(g, out16xn).
-template <typename Sink>
-void packed_groups(const KernelTable& k, const WeightMatrix& w, int64_t g0, int64_t g1, const void* const* xs, int n, Sink sink) {
+}  // namespace
+
+void dot_group(const WeightMatrix& w, int64_t g, const void* const* xs, int n, float* out) {
   const BlockQ8_0* xq[kernels::kMaxPackedActivations];
   const int32_t* sums[kernels::kMaxPackedActivations];
   for (int t = 0; t < n; t++) {
     xq[t] = static_cast<const BlockQ8_0*>(xs[t]);
     sums[t] = block_sums(xs[t], w.cols);
   }
-  float out[kernels::kMaxPackedActivations * kernels::kPackRows];
-  for (int64_t g = g0; g < g1; g++) {
-    k.gemm_q4_0x16(packed_group(w, g), w.cols / kQK4_0, xq, sums, n, out);
-    sink(g, out);
-  }
+  kernels::active().gemm_q4_0x16(packed_group(w, g), w.cols / kQK4_0, xq, sums, n, out);
 }
 
-}  // namespace
+float dot_packed_row(const WeightMatrix& w, int64_t row, const void* x) {
+  const int64_t R = kernels::kPackRows;
+  return kernels::active().dot_q4_0x16_row(packed_group(w, row / R), w.cols / kQK4_0, int(row % R), static_cast<const BlockQ8_0*>(x),
+                                          block_sums(x, w.cols));
+}
+
+bool packed_up_rows_one_by_one(const float* gate) {
+  int active = 0;
+  for (int r = 0; r < kernels::kPackRows; r++) active += gate[r] > 0.0f;
+  return active <= 2;
+}
 
 // Rows [r0, r1) of W·x into out[0 .. r1-r0) (multiples of 16 when W is packed).
 void dot_rows(const KernelTable& k, const WeightMatrix& w, int64_t r0, int64_t r1, const void* xp, float* out) {
   if (w.packed) {
     const int64_t R = kernels::kPackRows;
-    packed_groups(k, w, r0 / R, r1 / R, &xp, 1, [&](int64_t g, const float* o) { std::copy(o, o + R, out + g * R - r0); });
+    for (int64_t g = r0 / R; g < r1 / R; g++) dot_group(w, g, &xp, 1, out + g * R - r0);
     return;
   }
   for (int64_t r = r0; r < r1; r++) out[r - r0] = dot(k, w.type, w.row(r), xp, w.cols);
@@ -174,21 +179,16 @@ void sparse_reglu(const ExpertMatrices& gate, const ExpertMatrices& up, const in
     const int64_t R = kernels::kPackRows, groups = F / R;
     pool.parallel_for(static_cast<int64_t>(k_used) * groups, [&](int64_t i0, int64_t i1, int) {
       float gv[kernels::kPackRows], uv[kernels::kPackRows];
-      const auto* xq = static_cast<const BlockQ8_0*>(xu);
       for (int64_t i = i0; i < i1; i++) {
         const int64_t j = i / groups, g = i % groups;
         const WeightMatrix gm = gate.expert(experts[j]), um = up.expert(experts[j]);
-        packed_groups(k, gm, g, g + 1, &xg, 1, [&](int64_t, const float* o) { std::copy(o, o + R, gv); });
-        int active = 0;
-        for (int r = 0; r < R; r++) active += gv[r] > 0.0f;
+        dot_group(gm, g, &xg, 1, gv);
         float* a = act + j * F + g * R;
-        if (active > kPackedUpRowsOneByOne) {
-          packed_groups(k, um, g, g + 1, &xu, 1, [&](int64_t, const float* o) { std::copy(o, o + R, uv); });
-          for (int r = 0; r < R; r++) a[r] = gv[r] > 0.0f ? gv[r] * uv[r] : 0.0f;
+        if (packed_up_rows_one_by_one(gv)) {
+          for (int r = 0; r < R; r++) a[r] = gv[r] > 0.0f ? gv[r] * dot_packed_row(um, g * R + r, xu) : 0.0f;
         } else {
-          for (int r = 0; r < R; r++) {
-            a[r] = gv[r] > 0.0f ? gv[r] * k.dot_q4_0x16_row(packed_group(um, g), um.cols / kQK4_0, r, xq, block_sums(xu, um.cols)) : 0.0f;
-          }
+          dot_group(um, g, &xu, 1, uv);
+          for (int r = 0; r < R; r++) a[r] = gv[r] > 0.0f ? gv[r] * uv[r] : 0.0f;
         }
       }
     });
@@ -235,10 +235,13 @@ void expert_down(const ExpertMatrices& down, bool rows_are_neurons, const int32_
     const int64_t R = kernels::kPackRows;
     pool.parallel_for(down.rows / R, [&](int64_t g0, int64_t g1, int) {
       std::fill(y + g0 * R, y + g1 * R, 0.0f);
+      float o[kernels::kPackRows];
       for (int j = 0; j < k_used; j++) {  // the same order of terms as the row-by-row loop below
-        packed_groups(k, down.expert(experts[j]), g0, g1, &xs[j], 1, [&](int64_t g, const float* o) {
+        const WeightMatrix d = down.expert(experts[j]);
+        for (int64_t g = g0; g < g1; g++) {
+          dot_group(d, g, &xs[j], 1, o);
           for (int r = 0; r < R; r++) y[g * R + r] += weights[j] * o[r];
-        });
+        }
       }
     });
     return;
@@ -291,16 +294,6 @@ void dot_row_many(const WeightMatrix& w, int64_t row, const void* const* xs, int
   for (; t < n; t++) out[t] = dot(k, w.type, r, xs[t], w.cols);
 }
 
-void dot_group(const WeightMatrix& w, int64_t g, const void* const* xs, int n, float* out) {
-  packed_groups(kernels::active(), w, g, g + 1, xs, n, [&](int64_t, const float* o) { std::copy(o, o + n * kernels::kPackRows, out); });
-}
-
-float dot_packed_row(const WeightMatrix& w, int64_t row, const void* x) {
-  const int64_t R = kernels::kPackRows;
-  return kernels::active().dot_q4_0x16_row(packed_group(w, row / R), w.cols / kQK4_0, int(row % R), static_cast<const BlockQ8_0*>(x),
-                                          block_sums(x, w.cols));
-}
-
 void axpy_row(const WeightMatrix& w, int64_t row, int64_t c0, float s, float* y, int64_t n) {
   axpy(kernels::active(), w.type, w.row(row) + row_prefix_bytes(w.type, c0), s, y, n);
 }
@@ -312,15 +305,14 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, u
   std::vector<const void*> xs(n_tokens);
   for (int64_t t = 0; t < n_tokens; t++) xs[t] = base + t * stride;
   if (w.packed) {
-    const KernelTable& k = kernels::active();
     const int64_t R = kernels::kPackRows, A = kernels::kMaxPackedActivations;
     pool.parallel_for(w.rows / R, [&](int64_t g0, int64_t g1, int) {
+      float o[kernels::kMaxPackedActivations * kernels::kPackRows];
       for (int64_t g = g0; g < g1; g++) {
         for (int64_t t = 0; t < n_tokens; t += A) {
           const int m = static_cast<int>(std::min(A, n_tokens - t));
-          packed_groups(k, w, g, g + 1, xs.data() + t, m, [&](int64_t, const float* o) {
-            for (int j = 0; j < m; j++) std::copy(o + j * R, o + (j + 1) * R, y + (t + j) * w.rows + g * R);
-          });
+          dot_group(w, g, xs.data() + t, m, o);
+          for (int j = 0; j < m; j++) std::copy(o + j * R, o + (j + 1) * R, y + (t + j) * w.rows + g * R);
         }
       }
     });

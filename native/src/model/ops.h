@@ -53,15 +53,14 @@ float dot_row(const WeightMatrix& w, int64_t row, const void* prepared_x);
 // unpacked once per four activations.
 void dot_row_many(const WeightMatrix& w, int64_t row, const void* const* xs, int64_t n, float* out);
 
-// A packed group's up rows go one by one (reading only those rows' bytes) when at most this
-// many of its 16 neurons are active; above it the 16-row kernel is cheaper.
-constexpr int kPackedUpRowsOneByOne = 2;
-
 // Packed W (w.packed, see weights.h): rows 16g..16g+15 against n (1..8) prepared
 // activations into out[t·16 + r].
 void dot_group(const WeightMatrix& w, int64_t g, const void* const* xs, int n, float* out);
 // One row of a packed W against a prepared activation: the value dot_group gives for it.
 float dot_packed_row(const WeightMatrix& w, int64_t row, const void* x);
+// Given a packed group's 16 gate values: whether its up rows should go one by one (reading
+// only the active rows' bytes; at most 2 active) rather than 16 at once.
+bool packed_up_rows_one_by_one(const float* gate);
 
 // y[0..n) += s · W[row][c0 .. c0+n), c0 a multiple of 32.
 void axpy_row(const WeightMatrix& w, int64_t row, int64_t c0, float s, float* y, int64_t n);
