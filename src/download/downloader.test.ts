@@ -1,13 +1,16 @@
 // Model downloads against a local HTTP server on 127.0.0.1: progress, a redirect, resume after
-// an interrupted transfer, and a corrupted file rejected by its checksum and never used.
+// an interrupted transfer, and a corrupted file rejected by its checksum and never used; one
+// download per destination, in this process and across processes (a lock file next to the part).
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { downloadFile, type DownloadProgress } from './downloader';
+import { downloadFile, isDownloading, type DownloadProgress } from './downloader';
 
 // A fake model: GGUF magic and 3 MiB of deterministic bytes.
 const body = Buffer.alloc(3 << 20);
@@ -24,6 +27,11 @@ async function serve(options: ServerOptions) {
     requests.push({ url: req.url!, range: req.headers.range });
     if (req.url === '/redirect') {
       res.writeHead(302, { location: '/model.gguf' });
+      res.end();
+      return;
+    }
+    if (req.url !== '/model.gguf') {
+      res.writeHead(404);
       res.end();
       return;
     }
@@ -132,6 +140,108 @@ describe('model download', function () {
       const running = downloadFile({ url: `${s.base}/model.gguf`, dest, signal: abort.signal, onProgress: () => abort.abort() });
       await assert.rejects(running);
       assert.ok(!fs.existsSync(dest));
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('downloads a destination once at a time in this process: a second download is refused while the first runs', async () => {
+    const s = await serve({});
+    try {
+      const dest = path.join(dir, 'model.gguf');
+      const first = downloadFile({ url: `${s.base}/model.gguf`, dest, sha256 });
+      assert.ok(isDownloading(dest));
+      await assert.rejects(downloadFile({ url: `${s.base}/model.gguf`, dest, sha256 }), /model\.gguf is already downloading/);
+      await first;
+      assert.ok(!isDownloading(dest));
+      assert.ok(fs.readFileSync(dest).equals(body));
+      assert.equal(s.requests.length, 1, 'the second download sent no request');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('refuses a destination another live process holds the lock of, and takes the lock over once that process is gone', async () => {
+    const s = await serve({});
+    // Another VS Code window, as far as the lock can tell: a live process of this user.
+    const other = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    try {
+      const dest = path.join(dir, 'model.gguf');
+      const lock = `${dest}.part.lock`;
+      const held = JSON.stringify({ pid: other.pid, host: os.hostname(), startedAt: new Date().toISOString(), token: 'the other window' });
+      fs.writeFileSync(lock, held);
+      await assert.rejects(downloadFile({ url: `${s.base}/model.gguf`, dest, sha256 }),
+        new RegExp(`model\\.gguf is being downloaded by another process \\(pid ${other.pid}, since .*\\), probably another VS Code window; if none is running, delete .*model\\.gguf\\.part\\.lock`));
+      assert.equal(fs.readFileSync(lock, 'utf8'), held, 'a live lock is left alone');
+      assert.equal(s.requests.length, 0);
+
+      other.kill();
+      await once(other, 'exit');
+      await downloadFile({ url: `${s.base}/model.gguf`, dest, sha256 });
+      assert.ok(fs.readFileSync(dest).equals(body));
+      assert.ok(!fs.existsSync(lock));
+    } finally {
+      other.kill();
+      await s.close();
+    }
+  });
+
+  it('takes over a lock whose holder stopped touching it long ago, even if its pid is in use again', async () => {
+    const s = await serve({});
+    try {
+      const dest = path.join(dir, 'model.gguf');
+      const lock = `${dest}.part.lock`;
+      // A pid reused after a crash: alive, but the lock's heartbeat (its mtime) stopped an hour ago.
+      fs.writeFileSync(lock, JSON.stringify({ pid: process.pid, host: os.hostname(), startedAt: '2020-01-01T00:00:00.000Z', token: 'crashed' }));
+      const anHourAgo = new Date(Date.now() - 3600_000);
+      fs.utimesSync(lock, anHourAgo, anHourAgo);
+      await downloadFile({ url: `${s.base}/model.gguf`, dest, sha256 });
+      assert.ok(fs.readFileSync(dest).equals(body));
+      assert.ok(!fs.existsSync(lock));
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('holds an exclusive lock (pid and start time) while it downloads and removes it however the download ends', async () => {
+    const s = await serve({});
+    const bad = await serve({ corrupt: true });
+    try {
+      const dest = path.join(dir, 'model.gguf');
+      const lock = `${dest}.part.lock`;
+      const seen: Array<{ pid: number; startedAt: string }> = [];
+      const look = () => seen.push(JSON.parse(fs.readFileSync(lock, 'utf8')));
+      await downloadFile({ url: `${s.base}/model.gguf`, dest, sha256, onProgress: look });
+      assert.ok(seen.length > 0 && seen.every((l) => l.pid === process.pid && !Number.isNaN(Date.parse(l.startedAt))));
+      assert.ok(!fs.existsSync(lock), 'removed after success');
+      fs.rmSync(dest);
+
+      await assert.rejects(downloadFile({ url: `${s.base}/missing.gguf`, dest }), /answered 404/);
+      assert.ok(!fs.existsSync(lock), 'removed after a server error');
+      const abort = new AbortController();
+      await assert.rejects(downloadFile({ url: `${s.base}/model.gguf`, dest, signal: abort.signal, onProgress: () => abort.abort() }));
+      assert.ok(!fs.existsSync(lock), 'removed after cancellation');
+      fs.rmSync(`${dest}.part`, { force: true });
+      await assert.rejects(downloadFile({ url: `${bad.base}/model.gguf`, dest, sha256 }), /SHA-256/);
+      assert.ok(!fs.existsSync(lock), 'removed after a checksum failure');
+    } finally {
+      await s.close();
+      await bad.close();
+    }
+  });
+
+  it('does not move the file into place after another process took its lock over', async () => {
+    const s = await serve({});
+    try {
+      const dest = path.join(dir, 'model.gguf');
+      const lock = `${dest}.part.lock`;
+      const theirs = JSON.stringify({ pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), token: 'theirs' });
+      const takeOver = (p: DownloadProgress) => {
+        if (p.received === body.length) fs.writeFileSync(lock, theirs);
+      };
+      await assert.rejects(downloadFile({ url: `${s.base}/model.gguf`, dest, sha256, onProgress: takeOver }), /another process took over/);
+      assert.ok(!fs.existsSync(dest));
+      assert.equal(fs.readFileSync(lock, 'utf8'), theirs, 'their lock is theirs to remove');
     } finally {
       await s.close();
     }

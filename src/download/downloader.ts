@@ -1,11 +1,16 @@
 // Downloads a model file safely: into `<dest>.part`, resuming a previous partial transfer with
 // an HTTP Range request, following redirects (Hugging Face sends files from a CDN), reporting
 // progress, and checking the size, the SHA-256 (when known) and the GGUF magic before the file
-// is moved into place. A partial or corrupt file is never at `dest`. No `vscode` import.
+// is moved into place. A partial or corrupt file is never at `dest`. One download per
+// destination at a time: in this process (a set of destinations) and across processes (an
+// exclusive lock file, `<dest>.part.lock`). No `vscode` import.
 import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import { FileLock, LockHeldError } from './lock';
 
 export interface DownloadProgress {
   received: number;
@@ -49,8 +54,44 @@ async function hashFile(file: string, hash: Hash): Promise<void> {
   for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
 }
 
+/** The destinations this process is downloading, as absolute paths. */
+const downloading = new Set<string>();
+
+export function isDownloading(dest: string): boolean {
+  return downloading.has(path.resolve(dest));
+}
+
+function lockDestination(dest: string): FileLock {
+  const file = `${dest}.part.lock`;
+  try {
+    return FileLock.acquire(file);
+  } catch (err) {
+    if (!(err instanceof LockHeldError)) throw err;
+    const who = err.owner ? `pid ${err.owner.pid}${err.owner.host === os.hostname() ? '' : ` on ${err.owner.host}`}, since ${err.owner.startedAt}` : 'unknown';
+    throw new DownloadError(`${path.basename(dest)} is being downloaded by another process (${who}), probably another VS Code window; ` +
+      `if none is running, delete ${file}`);
+  }
+}
+
 /** Resolves with `dest` once the verified file is in place. */
 export async function downloadFile(o: DownloadOptions): Promise<string> {
+  // Checked and claimed before the first await, so two calls in the same tick cannot both pass.
+  const key = path.resolve(o.dest);
+  if (downloading.has(key)) throw new DownloadError(`${path.basename(o.dest)} is already downloading`);
+  downloading.add(key);
+  try {
+    const lock = lockDestination(o.dest);
+    try {
+      return await transfer(o, lock);
+    } finally {
+      lock.release();
+    }
+  } finally {
+    downloading.delete(key);
+  }
+}
+
+async function transfer(o: DownloadOptions, lock: FileLock): Promise<string> {
   const part = `${o.dest}.part`;
   let have = fs.existsSync(part) ? fs.statSync(part).size : 0;
   const res = await get(o.url, have > 0 ? { range: `bytes=${have}-` } : {}, o.signal);
@@ -59,7 +100,7 @@ export async function downloadFile(o: DownloadOptions): Promise<string> {
     // The part is already complete (or longer than the file): start over rather than guess.
     res.resume();
     fs.rmSync(part, { force: true });
-    return downloadFile(o);
+    return transfer(o, lock);
   }
   if (status !== 200 && status !== 206) {
     res.resume();
@@ -118,6 +159,7 @@ export async function downloadFile(o: DownloadOptions): Promise<string> {
   fs.readSync(fd, magic, 0, 4, 0);
   fs.closeSync(fd);
   if (magic.toString('latin1') !== 'GGUF') reject('the downloaded file is not a GGUF model');
+  if (!lock.held()) throw new DownloadError(`another process took over the download of ${path.basename(o.dest)}; its file was left to it`);
   fs.renameSync(part, o.dest);
   return o.dest;
 }
