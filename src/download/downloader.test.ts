@@ -246,4 +246,21 @@ describe('model download', function () {
       await s.close();
     }
   });
+
+  it('checks the size of the file on disk, not the count of bytes received', async () => {
+    const s = await serve({});
+    try {
+      const dest = path.join(dir, 'model.gguf');
+      // A writer that ignores the lock (an older version of the extension) appends to the part.
+      const meddle = (p: DownloadProgress) => {
+        if (p.received === body.length) fs.appendFileSync(`${dest}.part`, 'trailing bytes');
+      };
+      await assert.rejects(downloadFile({ url: `${s.base}/model.gguf`, dest, onProgress: meddle }),
+        /the file on disk is 3145742 bytes, not the 3145728 announced; the file was deleted/);
+      assert.ok(!fs.existsSync(dest));
+      assert.ok(!fs.existsSync(`${dest}.part`));
+    } finally {
+      await s.close();
+    }
+  });
 });

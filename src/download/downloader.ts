@@ -152,6 +152,9 @@ async function transfer(o: DownloadOptions, lock: FileLock): Promise<string> {
   if (total !== undefined && received !== total) {
     throw new DownloadError(`received ${received} of ${total} bytes; run the download again to resume`);
   }
+  // What counts is the file that will be moved into place, not what went through this process.
+  const onDisk = fs.statSync(part).size;
+  if (onDisk !== (total ?? received)) reject(`the file on disk is ${onDisk} bytes, not the ${total ?? received} ${total !== undefined ? 'announced' : 'received'}`);
   const digest = hash.digest('hex');
   if (o.sha256 && digest !== o.sha256.toLowerCase()) reject(`the file's SHA-256 is ${digest}, not the expected ${o.sha256}`);
   const fd = fs.openSync(part, 'r');
