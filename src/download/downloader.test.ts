@@ -18,32 +18,67 @@ body.write('GGUF', 0, 'latin1');
 for (let i = 4; i < body.length; i++) body[i] = (i * 2654435761) >>> 24;
 const sha256 = createHash('sha256').update(body).digest('hex');
 
-interface ServerOptions { cutAfter?: number; corrupt?: boolean; noRange?: boolean }
+// A second version of the model, as if it changed upstream between two attempts: other bytes
+// from the start, and another length.
+const body2 = Buffer.concat([body.subarray(0, 4096), Buffer.alloc(5000, 7), body.subarray(4096)]);
+body2.write('v2', 100, 'latin1');
 
+/** `file` holds exactly `expected` (a failed assert.ok without a message is slow to report: it parses the test's source). */
+function assertFile(file: string, expected: Buffer, what = 'the expected bytes'): void {
+  const digest = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+  assert.equal(digest(fs.readFileSync(file)), digest(expected), `${file} does not hold ${what}`);
+}
+
+function etagOf(file: Buffer): string {
+  return `"${createHash('sha256').update(file).digest('hex').slice(0, 16)}"`;
+}
+
+interface ServerOptions {
+  cutAfter?: number;  // the first transfer dies after this many bytes
+  corrupt?: boolean;  // a byte near the end flipped
+  noRange?: boolean;  // Range ignored: always the whole file
+  ignoreIfRange?: boolean;  // Range honoured even when If-Range names another version
+  rangeStartsEarlier?: number;  // a proxy that answers a range from this many bytes before the one asked for
+}
+
+// A file server with what resuming relies on: an ETag per version of the file, Range answered
+// with 206 and Content-Range, If-Range honoured (a changed file is sent whole, with 200), and
+// 416 past the end. The options make it misbehave the ways servers and proxies do.
 async function serve(options: ServerOptions) {
-  const requests: Array<{ url: string; range?: string }> = [];
+  const requests: Array<{ url: string; range?: string; ifRange?: string; status?: number }> = [];
+  let file: Buffer = body;
   let served = 0;
   const server = http.createServer((req, res) => {
-    requests.push({ url: req.url!, range: req.headers.range });
+    const request = { url: req.url!, range: req.headers.range, ifRange: req.headers['if-range'] as string | undefined, status: 0 };
+    requests.push(request);
+    const head = (status: number, headers: http.OutgoingHttpHeaders) => res.writeHead((request.status = status), headers);
     if (req.url === '/redirect') {
-      res.writeHead(302, { location: '/model.gguf' });
+      head(302, { location: '/model.gguf' });
       res.end();
       return;
     }
     if (req.url !== '/model.gguf') {
-      res.writeHead(404);
+      head(404, {});
       res.end();
       return;
     }
-    let start = 0;
+    const etag = etagOf(file);
     const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
-    if (m && !options.noRange) start = Number(m[1]);
-    const data = Buffer.from(body.subarray(start));
+    const honoured = m !== null && !options.noRange && (options.ignoreIfRange || !request.ifRange || request.ifRange === etag);
+    const start = honoured ? Math.max(0, Number(m[1]) - (options.rangeStartsEarlier ?? 0)) : 0;
+    if (honoured && start >= file.length) {
+      head(416, { 'content-range': `bytes */${file.length}`, etag });
+      res.end();
+      return;
+    }
+    const data = Buffer.from(file.subarray(start));
     if (options.corrupt) data[data.length - 10] ^= 0xff;
-    res.writeHead(start > 0 ? 206 : 200, { 'content-length': data.length, ...(start > 0 ? { 'content-range': `bytes ${start}-${body.length - 1}/${body.length}` } : {}) });
+    head(honoured ? 206 : 200, {
+      'content-length': data.length, etag, ...(honoured ? { 'content-range': `bytes ${start}-${file.length - 1}/${file.length}` } : {}),
+    });
     const first = served++ === 0;
     if (first && options.cutAfter !== undefined) {
-      // The first transfer dies half way.
+      // The first transfer dies part way.
       res.write(data.subarray(0, options.cutAfter), () => res.destroy());
       return;
     }
@@ -51,7 +86,13 @@ async function serve(options: ServerOptions) {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { base, requests, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return {
+    base, requests,
+    etag: () => etagOf(file),
+    /** A new version of the file upstream. */
+    publish: (next: Buffer) => (file = next),
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }
 
 describe('model download', function () {
@@ -66,40 +107,46 @@ describe('model download', function () {
       const progress: DownloadProgress[] = [];
       const dest = path.join(dir, 'model.gguf');
       await downloadFile({ url: `${s.base}/redirect`, dest, expectedBytes: body.length, sha256, onProgress: (p) => progress.push(p) });
-      assert.ok(fs.readFileSync(dest).equals(body));
-      assert.ok(!fs.existsSync(`${dest}.part`));
+      assertFile(dest, body);
+      assert.ok(!fs.existsSync(`${dest}.part`), 'no part left');
       assert.equal(progress.at(-1)!.received, body.length);
       assert.equal(progress.at(-1)!.total, body.length);
-      assert.ok(progress.every((p, i) => i === 0 || p.received >= progress[i - 1].received));
-      assert.ok(progress.at(-1)!.bytesPerSecond > 0);
+      assert.ok(progress.every((p, i) => i === 0 || p.received >= progress[i - 1].received), 'progress only goes forward');
+      assert.ok(progress.at(-1)!.bytesPerSecond > 0, 'a speed');
     } finally {
       await s.close();
     }
   });
 
-  it('resumes an interrupted transfer with a Range request; the partial file is never the model', async () => {
+  it('resumes an interrupted transfer with a Range request and If-Range; the partial file is never the model', async () => {
     const s = await serve({ cutAfter: 1 << 20 });
     try {
       const dest = path.join(dir, 'model.gguf');
-      await assert.rejects(downloadFile({ url: `${s.base}/model.gguf`, dest, sha256 }), /closed before the end of the file.*resume/);
+      const url = `${s.base}/model.gguf`;
+      await assert.rejects(downloadFile({ url, dest, sha256 }), /closed before the end of the file.*resume/);
       assert.ok(!fs.existsSync(dest), 'nothing at the destination');
       const partial = fs.statSync(`${dest}.part`).size;
-      assert.ok(partial > 0 && partial < body.length);
-      await downloadFile({ url: `${s.base}/model.gguf`, dest, sha256 });
-      assert.equal(s.requests.at(-1)!.range, `bytes=${partial}-`);
-      assert.ok(fs.readFileSync(dest).equals(body));
+      assert.ok(partial > 0 && partial < body.length, `a part of ${partial} bytes`);
+      // What the first response said about the file, kept to resume only the same version.
+      assert.deepEqual(JSON.parse(fs.readFileSync(`${dest}.part.json`, 'utf8')), { url, validator: s.etag(), total: body.length });
+      await downloadFile({ url, dest, sha256 });
+      assert.deepEqual(s.requests.at(-1), { url: '/model.gguf', range: `bytes=${partial}-`, ifRange: s.etag(), status: 206 });
+      assertFile(dest, body);
+      assert.ok(!fs.existsSync(`${dest}.part`) && !fs.existsSync(`${dest}.part.json`), 'no part or sidecar left');
     } finally {
       await s.close();
     }
   });
 
   it('starts over when the server ignores Range', async () => {
-    const s = await serve({ noRange: true });
+    const s = await serve({ noRange: true, cutAfter: 1 << 20 });
     try {
       const dest = path.join(dir, 'model.gguf');
-      fs.writeFileSync(`${dest}.part`, Buffer.from('GGUF-stale-bytes'));
+      await assert.rejects(downloadFile({ url: `${s.base}/model.gguf`, dest, sha256 }), /closed before the end/);
       await downloadFile({ url: `${s.base}/model.gguf`, dest, sha256 });
-      assert.ok(fs.readFileSync(dest).equals(body));
+      assert.match(s.requests.at(-1)!.range!, /^bytes=\d+-$/);
+      assert.equal(s.requests.at(-1)!.status, 200);
+      assertFile(dest, body);
     } finally {
       await s.close();
     }
@@ -110,8 +157,8 @@ describe('model download', function () {
     try {
       const dest = path.join(dir, 'model.gguf');
       await assert.rejects(downloadFile({ url: `${s.base}/model.gguf`, dest, sha256 }), /SHA-256 is [0-9a-f]{64}, not the expected .*deleted/);
-      assert.ok(!fs.existsSync(dest));
-      assert.ok(!fs.existsSync(`${dest}.part`));
+      assert.ok(!fs.existsSync(dest), 'nothing at the destination');
+      assert.ok(!fs.existsSync(`${dest}.part`), 'no part left');
     } finally {
       await s.close();
     }
@@ -139,7 +186,7 @@ describe('model download', function () {
       const abort = new AbortController();
       const running = downloadFile({ url: `${s.base}/model.gguf`, dest, signal: abort.signal, onProgress: () => abort.abort() });
       await assert.rejects(running);
-      assert.ok(!fs.existsSync(dest));
+      assert.ok(!fs.existsSync(dest), 'nothing at the destination');
     } finally {
       await s.close();
     }
@@ -150,11 +197,11 @@ describe('model download', function () {
     try {
       const dest = path.join(dir, 'model.gguf');
       const first = downloadFile({ url: `${s.base}/model.gguf`, dest, sha256 });
-      assert.ok(isDownloading(dest));
+      assert.ok(isDownloading(dest), 'downloading');
       await assert.rejects(downloadFile({ url: `${s.base}/model.gguf`, dest, sha256 }), /model\.gguf is already downloading/);
       await first;
-      assert.ok(!isDownloading(dest));
-      assert.ok(fs.readFileSync(dest).equals(body));
+      assert.ok(!isDownloading(dest), 'no longer downloading');
+      assertFile(dest, body);
       assert.equal(s.requests.length, 1, 'the second download sent no request');
     } finally {
       await s.close();
@@ -178,8 +225,8 @@ describe('model download', function () {
       other.kill();
       await once(other, 'exit');
       await downloadFile({ url: `${s.base}/model.gguf`, dest, sha256 });
-      assert.ok(fs.readFileSync(dest).equals(body));
-      assert.ok(!fs.existsSync(lock));
+      assertFile(dest, body);
+      assert.ok(!fs.existsSync(lock), 'the lock removed');
     } finally {
       other.kill();
       await s.close();
@@ -196,8 +243,8 @@ describe('model download', function () {
       const anHourAgo = new Date(Date.now() - 3600_000);
       fs.utimesSync(lock, anHourAgo, anHourAgo);
       await downloadFile({ url: `${s.base}/model.gguf`, dest, sha256 });
-      assert.ok(fs.readFileSync(dest).equals(body));
-      assert.ok(!fs.existsSync(lock));
+      assertFile(dest, body);
+      assert.ok(!fs.existsSync(lock), 'the lock removed');
     } finally {
       await s.close();
     }
@@ -212,7 +259,7 @@ describe('model download', function () {
       const seen: Array<{ pid: number; startedAt: string }> = [];
       const look = () => seen.push(JSON.parse(fs.readFileSync(lock, 'utf8')));
       await downloadFile({ url: `${s.base}/model.gguf`, dest, sha256, onProgress: look });
-      assert.ok(seen.length > 0 && seen.every((l) => l.pid === process.pid && !Number.isNaN(Date.parse(l.startedAt))));
+      assert.ok(seen.length > 0 && seen.every((l) => l.pid === process.pid && !Number.isNaN(Date.parse(l.startedAt))), 'this process holds the lock');
       assert.ok(!fs.existsSync(lock), 'removed after success');
       fs.rmSync(dest);
 
@@ -240,7 +287,7 @@ describe('model download', function () {
         if (p.received === body.length) fs.writeFileSync(lock, theirs);
       };
       await assert.rejects(downloadFile({ url: `${s.base}/model.gguf`, dest, sha256, onProgress: takeOver }), /another process took over/);
-      assert.ok(!fs.existsSync(dest));
+      assert.ok(!fs.existsSync(dest), 'nothing at the destination');
       assert.equal(fs.readFileSync(lock, 'utf8'), theirs, 'their lock is theirs to remove');
     } finally {
       await s.close();
@@ -257,10 +304,108 @@ describe('model download', function () {
       };
       await assert.rejects(downloadFile({ url: `${s.base}/model.gguf`, dest, onProgress: meddle }),
         /the file on disk is 3145742 bytes, not the 3145728 announced; the file was deleted/);
-      assert.ok(!fs.existsSync(dest));
-      assert.ok(!fs.existsSync(`${dest}.part`));
+      assert.ok(!fs.existsSync(dest), 'nothing at the destination');
+      assert.ok(!fs.existsSync(`${dest}.part`), 'no part left');
     } finally {
       await s.close();
+    }
+  });
+
+  it('starts over from byte 0 when the file changed upstream between two attempts (If-Range: the server sends it whole)', async () => {
+    const s = await serve({ cutAfter: 1 << 20 });
+    try {
+      const dest = path.join(dir, 'model.gguf');
+      const url = `${s.base}/model.gguf`;
+      await assert.rejects(downloadFile({ url, dest }), /closed before the end/);
+      const firstVersion = s.etag();
+      s.publish(body2);
+      await downloadFile({ url, dest });
+      assert.equal(s.requests.at(-1)!.ifRange, firstVersion);
+      assert.equal(s.requests.at(-1)!.status, 200);
+      assertFile(dest, body2, 'the new version, not a splice of two');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('accepts a 206 only when its Content-Range starts at the bytes on disk and names the same total; otherwise starts over', async () => {
+    const url = (s: { base: string }) => `${s.base}/model.gguf`;
+    // A proxy answering from another offset than the one asked for.
+    const early = await serve({ cutAfter: 1 << 20, rangeStartsEarlier: 4096 });
+    // A server without If-Range, while the file changed (and its length with it).
+    const noIfRange = await serve({ cutAfter: 1 << 20, ignoreIfRange: true });
+    try {
+      const dest = path.join(dir, 'model.gguf');
+      await assert.rejects(downloadFile({ url: url(early), dest }), /closed before the end/);
+      await downloadFile({ url: url(early), dest });
+      assertFile(dest, body);
+      assert.equal(early.requests.at(-2)!.status, 206, 'a 206 from the wrong offset…');
+      assert.equal(early.requests.at(-1)!.range, undefined, '…is refused and the file asked for whole');
+      fs.rmSync(dest);
+
+      await assert.rejects(downloadFile({ url: url(noIfRange), dest }), /closed before the end/);
+      noIfRange.publish(body2);
+      await downloadFile({ url: url(noIfRange), dest });
+      assertFile(dest, body2);
+      assert.match(noIfRange.requests.at(-2)!.range!, /^bytes=\d+-$/);
+      assert.equal(noIfRange.requests.at(-1)!.range, undefined);
+    } finally {
+      await early.close();
+      await noIfRange.close();
+    }
+  });
+
+  it('does not resume a part without a sidecar, or with a sidecar for another URL', async () => {
+    const s = await serve({});
+    try {
+      const dest = path.join(dir, 'model.gguf');
+      const url = `${s.base}/model.gguf`;
+      const stale = Buffer.from('GGUF and bytes of who knows what');
+      fs.writeFileSync(`${dest}.part`, stale);
+      await downloadFile({ url, dest });
+      assert.equal(s.requests.at(-1)!.range, undefined);
+      assertFile(dest, body);
+      fs.rmSync(dest);
+
+      fs.writeFileSync(`${dest}.part`, stale);
+      fs.writeFileSync(`${dest}.part.json`, JSON.stringify({ url: `${s.base}/another.gguf`, validator: s.etag(), total: body.length }));
+      await downloadFile({ url, dest });
+      assert.equal(s.requests.at(-1)!.range, undefined);
+      assertFile(dest, body);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('checks a part that is already whole (the last run stopped while verifying it) without downloading it again', async () => {
+    const s = await serve({});
+    try {
+      const dest = path.join(dir, 'model.gguf');
+      const url = `${s.base}/model.gguf`;
+      fs.writeFileSync(`${dest}.part`, body);
+      fs.writeFileSync(`${dest}.part.json`, JSON.stringify({ url, validator: s.etag(), total: body.length }));
+      await downloadFile({ url, dest, sha256 });
+      assert.deepEqual(s.requests.map((r) => r.status), [416]);
+      assertFile(dest, body);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('ends with a clear error, not a loop, when the server answers 416 whatever it is asked', async () => {
+    const server = http.createServer((_q, r) => {
+      r.writeHead(416, { 'content-range': 'bytes */10' });
+      r.end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const dest = path.join(dir, 'model.gguf');
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/model.gguf`;
+      fs.writeFileSync(`${dest}.part`, 'GGUF');
+      fs.writeFileSync(`${dest}.part.json`, JSON.stringify({ url, validator: '"v1"', total: 10 }));
+      await assert.rejects(downloadFile({ url, dest }), /the server answered 416/);
+    } finally {
+      server.close();
     }
   });
 });

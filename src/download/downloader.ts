@@ -91,36 +91,110 @@ export async function downloadFile(o: DownloadOptions): Promise<string> {
   }
 }
 
+/**
+ * What the first response said about the file, kept next to the part (`<dest>.part.json`) so a
+ * later attempt resumes only the same file: the same URL, the same version (the validator sent
+ * as If-Range) and the same length.
+ */
+interface Sidecar {
+  url: string;
+  /** A strong ETag, or a Last-Modified date. */
+  validator: string;
+  total: number;
+}
+
+function readSidecar(file: string): Sidecar | undefined {
+  try {
+    const s = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<Sidecar>;
+    if (typeof s.url === 'string' && typeof s.validator === 'string' && s.validator && Number.isSafeInteger(s.total)) return s as Sidecar;
+  } catch {
+    // Missing or unreadable: the part cannot be resumed.
+  }
+  return undefined;
+}
+
+/** The response's validator for If-Range, which takes only a strong ETag or a date. */
+function validatorOf(res: http.IncomingMessage): string | undefined {
+  const etag = res.headers.etag;
+  if (etag && !etag.startsWith('W/')) return etag;
+  return res.headers['last-modified'];
+}
+
+/** `Content-Range: bytes <start>-<end>/<total>`, or `bytes *\/<total>` on a 416 (start and end -1). */
+function contentRange(res: http.IncomingMessage): { start: number; end: number; total: number } | undefined {
+  const m = /^bytes (?:(\d+)-(\d+)|\*)\/(\d+)$/.exec(res.headers['content-range'] ?? '');
+  if (!m) return undefined;
+  return { start: m[1] === undefined ? -1 : Number(m[1]), end: m[2] === undefined ? -1 : Number(m[2]), total: Number(m[3]) };
+}
+
+function contentLength(res: http.IncomingMessage): number | undefined {
+  const header = res.headers['content-length'];
+  return header !== undefined && /^\d+$/.test(header) ? Number(header) : undefined;
+}
+
 async function transfer(o: DownloadOptions, lock: FileLock): Promise<string> {
   const part = `${o.dest}.part`;
-  let have = fs.existsSync(part) ? fs.statSync(part).size : 0;
-  const res = await get(o.url, have > 0 ? { range: `bytes=${have}-` } : {}, o.signal);
-  const status = res.statusCode ?? 0;
-  if (status === 416 && have > 0) {
-    // The part is already complete (or longer than the file): start over rather than guess.
+  const sidecarFile = `${part}.json`;
+  // Resume only a part whose sidecar names this URL and a length the part has not passed.
+  const sidecar = readSidecar(sidecarFile);
+  const partSize = fs.existsSync(part) ? fs.statSync(part).size : 0;
+  let resume = sidecar && sidecar.url === o.url && partSize > 0 && partSize <= sidecar.total ? { have: partSize, sidecar } : undefined;
+
+  let res: http.IncomingMessage;
+  let have = 0;
+  let total: number | undefined;
+  let whole = false;  // the part on disk is already the whole file
+  // At most two requests: a ranged one, then, if its answer cannot be appended, the whole file.
+  while (true) {
+    res = await get(o.url, resume ? { range: `bytes=${resume.have}-`, 'if-range': resume.sidecar.validator } : {}, o.signal);
+    const status = res.statusCode ?? 0;
+    const range = contentRange(res);
+    if (resume && status === 206) {
+      // Appended only when it continues exactly the bytes on disk, of a file of the same length.
+      const length = contentLength(res);
+      if (range && range.start === resume.have && range.total === resume.sidecar.total && range.end === range.total - 1 &&
+          (length === undefined || length === range.end - range.start + 1)) {
+        have = resume.have;
+        total = range.total;
+        break;
+      }
+    } else if (resume && status === 416 && range?.total === resume.sidecar.total && resume.have === range.total) {
+      // Nothing left to send: an earlier run received it all and stopped before moving it into place.
+      have = resume.have;
+      total = range.total;
+      whole = true;
+      res.resume();
+      break;
+    } else if (status === 200) {
+      // A 200 to a ranged request: the file changed upstream (If-Range) or ranges are not
+      // supported. Either way it starts over from byte 0.
+      total = contentLength(res) ?? o.expectedBytes;
+      break;
+    }
     res.resume();
-    fs.rmSync(part, { force: true });
-    return transfer(o, lock);
+    if (!resume) throw new DownloadError(`the server answered ${status} for ${o.url}`);
+    resume = undefined;  // an answer that cannot continue the part: ask for the whole file
   }
-  if (status !== 200 && status !== 206) {
-    res.resume();
-    throw new DownloadError(`the server answered ${status} for ${o.url}`);
-  }
-  if (status === 200) have = 0;  // no resume support: start from the beginning
-  const length = Number(res.headers['content-length'] ?? NaN);
-  const total = Number.isFinite(length) ? have + length : o.expectedBytes;
   if (o.expectedBytes !== undefined && total !== undefined && total !== o.expectedBytes) {
     res.resume();
     throw new DownloadError(`the server offers ${total} bytes but the model is ${o.expectedBytes}`);
   }
+  if (have === 0) {
+    // A fresh start: the old sidecar goes before the part is truncated, the new one is written
+    // before any byte, so a sidecar never describes bytes of another version.
+    fs.rmSync(sidecarFile, { force: true });
+    fs.writeFileSync(part, '');
+    const validator = validatorOf(res);
+    if (validator && total !== undefined) fs.writeFileSync(sidecarFile, JSON.stringify({ url: o.url, validator, total } satisfies Sidecar));
+  }
   const hash = createHash('sha256');
   if (have > 0) await hashFile(part, hash);
-  const out = fs.createWriteStream(part, { flags: have > 0 ? 'a' : 'w' });
+  const out = fs.createWriteStream(part, { flags: 'a' });
   let received = have;
   const t0 = Date.now();
   let lastReport = 0;
   try {
-    await new Promise<void>((resolve, reject) => {
+    if (!whole) await new Promise<void>((resolve, reject) => {
       res.on('data', (chunk: Buffer) => {
         hash.update(chunk);
         received += chunk.length;
@@ -142,7 +216,7 @@ async function transfer(o: DownloadOptions, lock: FileLock): Promise<string> {
   } finally {
     await new Promise<void>((resolve) => out.end(resolve));
   }
-  if (!res.complete) throw new DownloadError('the connection was closed before the end of the file; run the download again to resume');
+  if (!whole && !res.complete) throw new DownloadError('the connection was closed before the end of the file; run the download again to resume');
   o.onProgress?.({ received, total, bytesPerSecond: ((received - have) * 1000) / Math.max(1, Date.now() - t0) });
 
   const reject = (why: string) => {
@@ -164,5 +238,6 @@ async function transfer(o: DownloadOptions, lock: FileLock): Promise<string> {
   if (magic.toString('latin1') !== 'GGUF') reject('the downloaded file is not a GGUF model');
   if (!lock.held()) throw new DownloadError(`another process took over the download of ${path.basename(o.dest)}; its file was left to it`);
   fs.renameSync(part, o.dest);
+  fs.rmSync(sidecarFile, { force: true });
   return o.dest;
 }
