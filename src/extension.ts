@@ -223,6 +223,10 @@ export function activate(context: vscode.ExtensionContext): void {
             await downloadFile({
               url: `${base}/${pick.model.path}`, dest, expectedBytes: pick.model.bytes, sha256: pick.model.sha256, signal: abort.signal,
               onProgress: (p) => {
+                if (p.phase === 'verifying') {
+                  progress.report({ message: `checking the file: ${Math.floor((100 * p.verified) / Math.max(1, p.total))} %` });
+                  return;
+                }
                 const pct = p.total ? (100 * p.received) / p.total : 0;
                 progress.report({
                   increment: pct - shown,

@@ -33,17 +33,23 @@ function etagOf(file: Buffer): string {
   return `"${createHash('sha256').update(file).digest('hex').slice(0, 16)}"`;
 }
 
+/** How the Hub names an LFS file's SHA-256: a quoted hex ETag, sometimes weak. */
+const linkedEtag = (file: Buffer, weak = false) => `${weak ? 'W/' : ''}"${createHash('sha256').update(file).digest('hex')}"`;
+
 interface ServerOptions {
   cutAfter?: number;  // the first transfer dies after this many bytes
   corrupt?: boolean;  // a byte near the end flipped
   noRange?: boolean;  // Range ignored: always the whole file
   ignoreIfRange?: boolean;  // Range honoured even when If-Range names another version
   rangeStartsEarlier?: number;  // a proxy that answers a range from this many bytes before the one asked for
+  linked?: { etag?: string; size?: string };  // the Hub's X-Linked-* headers, if not those of the file served
 }
 
 // A file server with what resuming relies on: an ETag per version of the file, Range answered
 // with 206 and Content-Range, If-Range honoured (a changed file is sent whole, with 200), and
-// 416 past the end. The options make it misbehave the ways servers and proxies do.
+// 416 past the end. Like the Hugging Face Hub, /resolve/model.gguf redirects to a CDN
+// (/cdn/model.gguf) and only that redirect names the file's SHA-256 and size (X-Linked-Etag,
+// X-Linked-Size). The options make it misbehave the ways servers and proxies do.
 async function serve(options: ServerOptions) {
   const requests: Array<{ url: string; range?: string; ifRange?: string; status?: number }> = [];
   let file: Buffer = body;
@@ -57,7 +63,14 @@ async function serve(options: ServerOptions) {
       res.end();
       return;
     }
-    if (req.url !== '/model.gguf') {
+    if (req.url === '/resolve/model.gguf') {
+      head(302, {
+        location: '/cdn/model.gguf', 'x-linked-etag': options.linked?.etag ?? linkedEtag(file), 'x-linked-size': options.linked?.size ?? file.length,
+      });
+      res.end();
+      return;
+    }
+    if (req.url !== '/model.gguf' && req.url !== '/cdn/model.gguf') {
       head(404, {});
       res.end();
       return;
@@ -109,10 +122,13 @@ describe('model download', function () {
       await downloadFile({ url: `${s.base}/redirect`, dest, expectedBytes: body.length, sha256, onProgress: (p) => progress.push(p) });
       assertFile(dest, body);
       assert.ok(!fs.existsSync(`${dest}.part`), 'no part left');
-      assert.equal(progress.at(-1)!.received, body.length);
-      assert.equal(progress.at(-1)!.total, body.length);
-      assert.ok(progress.every((p, i) => i === 0 || p.received >= progress[i - 1].received), 'progress only goes forward');
-      assert.ok(progress.at(-1)!.bytesPerSecond > 0, 'a speed');
+      const received = progress.flatMap((p) => (p.phase === 'downloading' ? [p] : []));
+      assert.equal(received.at(-1)!.received, body.length);
+      assert.equal(received.at(-1)!.total, body.length);
+      assert.ok(received.every((p, i) => i === 0 || p.received >= received[i - 1].received), 'progress only goes forward');
+      assert.ok(received.at(-1)!.bytesPerSecond > 0, 'a speed');
+      // Then the file is read back from the disk and hashed.
+      assert.deepEqual(progress.at(-1), { phase: 'verifying', verified: body.length, total: body.length });
     } finally {
       await s.close();
     }
@@ -284,7 +300,7 @@ describe('model download', function () {
       const lock = `${dest}.part.lock`;
       const theirs = JSON.stringify({ pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), token: 'theirs' });
       const takeOver = (p: DownloadProgress) => {
-        if (p.received === body.length) fs.writeFileSync(lock, theirs);
+        if (p.phase === 'downloading' && p.received === body.length) fs.writeFileSync(lock, theirs);
       };
       await assert.rejects(downloadFile({ url: `${s.base}/model.gguf`, dest, sha256, onProgress: takeOver }), /another process took over/);
       assert.ok(!fs.existsSync(dest), 'nothing at the destination');
@@ -300,7 +316,7 @@ describe('model download', function () {
       const dest = path.join(dir, 'model.gguf');
       // A writer that ignores the lock (an older version of the extension) appends to the part.
       const meddle = (p: DownloadProgress) => {
-        if (p.received === body.length) fs.appendFileSync(`${dest}.part`, 'trailing bytes');
+        if (p.phase === 'downloading' && p.received === body.length) fs.appendFileSync(`${dest}.part`, 'trailing bytes');
       };
       await assert.rejects(downloadFile({ url: `${s.base}/model.gguf`, dest, onProgress: meddle }),
         /the file on disk is 3145742 bytes, not the 3145728 announced; the file was deleted/);
@@ -406,6 +422,64 @@ describe('model download', function () {
       await assert.rejects(downloadFile({ url, dest }), /the server answered 416/);
     } finally {
       server.close();
+    }
+  });
+
+  it('without a pinned SHA-256, checks the file against the SHA-256 and size the Hub names on its redirect (X-Linked-Etag, X-Linked-Size)', async () => {
+    const corrupt = await serve({ corrupt: true });
+    const weak = await serve({ linked: { etag: linkedEtag(body, true) } });
+    const wrongSize = await serve({ linked: { size: String(body.length + 1) } });
+    try {
+      const dest = path.join(dir, 'model.gguf');
+      await assert.rejects(downloadFile({ url: `${corrupt.base}/resolve/model.gguf`, dest }),
+        new RegExp(`the file's SHA-256 is [0-9a-f]{64}, not the expected ${sha256} \\(X-Linked-Etag\\); the file was deleted`));
+      assert.ok(!fs.existsSync(`${dest}.part`) && !fs.existsSync(`${dest}.part.json`), 'no part or sidecar left');
+
+      const progress: DownloadProgress[] = [];
+      await downloadFile({ url: `${weak.base}/resolve/model.gguf`, dest, onProgress: (p) => progress.push(p) });
+      assertFile(dest, body);
+      assert.deepEqual(progress.at(-1), { phase: 'verifying', verified: body.length, total: body.length }, 'a W/ prefix is still a SHA-256');
+      fs.rmSync(dest);
+
+      await assert.rejects(downloadFile({ url: `${wrongSize.base}/resolve/model.gguf`, dest }),
+        /the server offers 3145728 bytes but X-Linked-Size says 3145729/);
+      assert.ok(!fs.existsSync(dest), 'nothing at the destination');
+    } finally {
+      await corrupt.close();
+      await weak.close();
+      await wrongSize.close();
+    }
+  });
+
+  it('ignores an X-Linked-Etag that is not a SHA-256 (a git blob id)', async () => {
+    const s = await serve({ linked: { etag: '"0123456789abcdef0123456789abcdef01234567"' } });
+    try {
+      const dest = path.join(dir, 'model.gguf');
+      const progress: DownloadProgress[] = [];
+      await downloadFile({ url: `${s.base}/resolve/model.gguf`, dest, onProgress: (p) => progress.push(p) });
+      assertFile(dest, body);
+      assert.ok(progress.every((p) => p.phase === 'downloading'), 'nothing to verify against');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('hashes the file on disk, not the bytes it received', async () => {
+    const s = await serve({});
+    try {
+      const dest = path.join(dir, 'model.gguf');
+      // A byte flipped on disk after it was written (a bad sector, another writer).
+      const flip = (p: DownloadProgress) => {
+        if (p.phase !== 'downloading' || p.received !== body.length) return;
+        const fd = fs.openSync(`${dest}.part`, 'r+');
+        fs.writeSync(fd, Buffer.from([body[1000] ^ 0xff]), 0, 1, 1000);
+        fs.closeSync(fd);
+      };
+      await assert.rejects(downloadFile({ url: `${s.base}/model.gguf`, dest, sha256, onProgress: flip }),
+        new RegExp(`SHA-256 is [0-9a-f]{64}, not the expected ${sha256} \\(the catalog\\); the file was deleted`));
+      assert.ok(!fs.existsSync(dest) && !fs.existsSync(`${dest}.part`), 'neither the model nor the part');
+    } finally {
+      await s.close();
     }
   });
 });

@@ -1,10 +1,12 @@
 // Downloads a model file safely: into `<dest>.part`, resuming a previous partial transfer with
 // an HTTP Range request, following redirects (Hugging Face sends files from a CDN), reporting
-// progress, and checking the size, the SHA-256 (when known) and the GGUF magic before the file
-// is moved into place. A partial or corrupt file is never at `dest`. One download per
+// progress, and checking the size, the SHA-256 and the GGUF magic of the file on disk before it
+// is moved into place. The SHA-256 is the catalog's or, without one, the one the Hugging Face
+// Hub names for LFS files (X-Linked-Etag, with X-Linked-Size, on its redirect to the CDN).
+// A partial or corrupt file is never at `dest`. One download per
 // destination at a time: in this process (a set of destinations) and across processes (an
 // exclusive lock file, `<dest>.part.lock`). No `vscode` import.
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -12,11 +14,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { FileLock, LockHeldError } from './lock';
 
-export interface DownloadProgress {
-  received: number;
-  total: number | undefined;
-  bytesPerSecond: number;
-}
+/** While the bytes arrive, then while the file on disk is read back and hashed. */
+export type DownloadProgress =
+  | { phase: 'downloading'; received: number; total: number | undefined; bytesPerSecond: number }
+  | { phase: 'verifying'; verified: number; total: number };
 
 export interface DownloadOptions {
   url: string;
@@ -31,27 +32,59 @@ export class DownloadError extends Error {}
 
 const MAX_REDIRECTS = 5;
 
-function get(url: string, headers: Record<string, string>, signal: AbortSignal | undefined, redirects = 0): Promise<http.IncomingMessage> {
+/** What the Hub says about an LFS file, on whichever response of the redirect chain said it. */
+interface Linked {
+  etag?: string;
+  size?: string;
+}
+
+interface Response {
+  res: http.IncomingMessage;
+  linked: Linked;
+}
+
+function get(url: string, headers: Record<string, string>, signal: AbortSignal | undefined, redirects = 0, linked: Linked = {}): Promise<Response> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     if (u.protocol !== 'https:' && u.protocol !== 'http:') return reject(new DownloadError(`unsupported URL ${url}`));
     const client = u.protocol === 'https:' ? https : http;
     const req = client.get(u, { headers: { 'user-agent': 'smallthinker-vscode', ...headers }, signal }, (res) => {
+      // The Hub names them on its 302 and the CDN's final response does not: the first wins.
+      linked = { etag: linked.etag ?? (res.headers['x-linked-etag'] as string | undefined), size: linked.size ?? (res.headers['x-linked-size'] as string | undefined) };
       const status = res.statusCode ?? 0;
       if (status >= 300 && status < 400 && res.headers.location) {
         res.resume();
         if (redirects >= MAX_REDIRECTS) return reject(new DownloadError(`too many redirects from ${url}`));
-        resolve(get(new URL(res.headers.location, u).toString(), headers, signal, redirects + 1));
+        resolve(get(new URL(res.headers.location, u).toString(), headers, signal, redirects + 1, linked));
         return;
       }
-      resolve(res);
+      resolve({ res, linked });
     });
     req.on('error', (err) => reject(signal?.aborted ? new DownloadError('the download was cancelled') : err));
   });
 }
 
-async function hashFile(file: string, hash: Hash): Promise<void> {
-  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
+/** The SHA-256 an X-Linked-Etag names (`"<hex>"`, maybe `W/`-prefixed), if it names one. */
+function linkedSha256(etag: string | undefined): string | undefined {
+  return /^(?:W\/)?"?([0-9a-fA-F]{64})"?$/.exec(etag ?? '')?.[1].toLowerCase();
+}
+
+/** Reads the file back from the disk and hashes it, reporting progress. */
+async function sha256OnDisk(file: string, size: number, o: DownloadOptions): Promise<string> {
+  const hash = createHash('sha256');
+  let verified = 0;
+  let lastReport = 0;
+  for await (const chunk of fs.createReadStream(file, { signal: o.signal })) {
+    hash.update(chunk as Buffer);
+    verified += (chunk as Buffer).length;
+    const now = Date.now();
+    if (now - lastReport >= 100) {
+      lastReport = now;
+      o.onProgress?.({ phase: 'verifying', verified, total: size });
+    }
+  }
+  o.onProgress?.({ phase: 'verifying', verified, total: size });
+  return hash.digest('hex');
 }
 
 /** The destinations this process is downloading, as absolute paths. */
@@ -141,12 +174,13 @@ async function transfer(o: DownloadOptions, lock: FileLock): Promise<string> {
   let resume = sidecar && sidecar.url === o.url && partSize > 0 && partSize <= sidecar.total ? { have: partSize, sidecar } : undefined;
 
   let res: http.IncomingMessage;
+  let linked: Linked;
   let have = 0;
   let total: number | undefined;
   let whole = false;  // the part on disk is already the whole file
   // At most two requests: a ranged one, then, if its answer cannot be appended, the whole file.
   while (true) {
-    res = await get(o.url, resume ? { range: `bytes=${resume.have}-`, 'if-range': resume.sidecar.validator } : {}, o.signal);
+    ({ res, linked } = await get(o.url, resume ? { range: `bytes=${resume.have}-`, 'if-range': resume.sidecar.validator } : {}, o.signal));
     const status = res.statusCode ?? 0;
     const range = contentRange(res);
     if (resume && status === 206) {
@@ -175,10 +209,18 @@ async function transfer(o: DownloadOptions, lock: FileLock): Promise<string> {
     if (!resume) throw new DownloadError(`the server answered ${status} for ${o.url}`);
     resume = undefined;  // an answer that cannot continue the part: ask for the whole file
   }
+  const linkedSize = /^\d+$/.test(linked.size ?? '') ? Number(linked.size) : undefined;
+  total ??= linkedSize;
   if (o.expectedBytes !== undefined && total !== undefined && total !== o.expectedBytes) {
     res.resume();
     throw new DownloadError(`the server offers ${total} bytes but the model is ${o.expectedBytes}`);
   }
+  if (linkedSize !== undefined && total !== undefined && total !== linkedSize) {
+    res.resume();
+    throw new DownloadError(`the server offers ${total} bytes but X-Linked-Size says ${linkedSize}`);
+  }
+  const sha256 = o.sha256?.toLowerCase() ?? linkedSha256(linked.etag);
+  const sha256From = o.sha256 ? 'the catalog' : 'X-Linked-Etag';
   if (have === 0) {
     // A fresh start: the old sidecar goes before the part is truncated, the new one is written
     // before any byte, so a sidecar never describes bytes of another version.
@@ -187,8 +229,6 @@ async function transfer(o: DownloadOptions, lock: FileLock): Promise<string> {
     const validator = validatorOf(res);
     if (validator && total !== undefined) fs.writeFileSync(sidecarFile, JSON.stringify({ url: o.url, validator, total } satisfies Sidecar));
   }
-  const hash = createHash('sha256');
-  if (have > 0) await hashFile(part, hash);
   const out = fs.createWriteStream(part, { flags: 'a' });
   let received = have;
   const t0 = Date.now();
@@ -196,7 +236,6 @@ async function transfer(o: DownloadOptions, lock: FileLock): Promise<string> {
   try {
     if (!whole) await new Promise<void>((resolve, reject) => {
       res.on('data', (chunk: Buffer) => {
-        hash.update(chunk);
         received += chunk.length;
         if (!out.write(chunk)) {
           res.pause();
@@ -205,7 +244,7 @@ async function transfer(o: DownloadOptions, lock: FileLock): Promise<string> {
         const now = Date.now();
         if (now - lastReport >= 100) {
           lastReport = now;
-          o.onProgress?.({ received, total, bytesPerSecond: ((received - have) * 1000) / Math.max(1, now - t0) });
+          o.onProgress?.({ phase: 'downloading', received, total, bytesPerSecond: ((received - have) * 1000) / Math.max(1, now - t0) });
         }
       });
       res.on('end', resolve);
@@ -217,10 +256,11 @@ async function transfer(o: DownloadOptions, lock: FileLock): Promise<string> {
     await new Promise<void>((resolve) => out.end(resolve));
   }
   if (!whole && !res.complete) throw new DownloadError('the connection was closed before the end of the file; run the download again to resume');
-  o.onProgress?.({ received, total, bytesPerSecond: ((received - have) * 1000) / Math.max(1, Date.now() - t0) });
+  o.onProgress?.({ phase: 'downloading', received, total, bytesPerSecond: ((received - have) * 1000) / Math.max(1, Date.now() - t0) });
 
   const reject = (why: string) => {
     fs.rmSync(part, { force: true });
+    fs.rmSync(sidecarFile, { force: true });
     throw new DownloadError(`${why}; the file was deleted`);
   };
   if (total !== undefined && received !== total) {
@@ -229,8 +269,10 @@ async function transfer(o: DownloadOptions, lock: FileLock): Promise<string> {
   // What counts is the file that will be moved into place, not what went through this process.
   const onDisk = fs.statSync(part).size;
   if (onDisk !== (total ?? received)) reject(`the file on disk is ${onDisk} bytes, not the ${total ?? received} ${total !== undefined ? 'announced' : 'received'}`);
-  const digest = hash.digest('hex');
-  if (o.sha256 && digest !== o.sha256.toLowerCase()) reject(`the file's SHA-256 is ${digest}, not the expected ${o.sha256}`);
+  if (sha256) {
+    const digest = await sha256OnDisk(part, onDisk, o);
+    if (digest !== sha256) reject(`the file's SHA-256 is ${digest}, not the expected ${sha256} (${sha256From})`);
+  }
   const fd = fs.openSync(part, 'r');
   const magic = Buffer.alloc(4);
   fs.readSync(fd, magic, 0, 4, 0);
