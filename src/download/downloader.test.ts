@@ -10,7 +10,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { downloadFile, isDownloading, type DownloadProgress } from './downloader';
+import { DownloadCancelledError, downloadFile, isDownloading, type DownloadProgress } from './downloader';
 
 // A fake model: GGUF magic and 3 MiB of deterministic bytes.
 const body = Buffer.alloc(3 << 20);
@@ -108,6 +108,33 @@ async function serve(options: ServerOptions) {
   };
 }
 
+// A server sending a file too big to finish (a GGUF header, then bytes for as long as the client
+// reads them): does a failed download hang up, or keep reading in the background?
+async function serveEndless() {
+  const closed: Array<Promise<void>> = [];
+  const chunk = Buffer.alloc(1 << 16, 1);
+  const server = http.createServer((_req, res) => {
+    closed.push(new Promise((r) => res.on('close', r)));
+    res.writeHead(200, { 'content-length': 2 ** 40, etag: '"endless"' });
+    res.write('GGUF');
+    const pump = () => {
+      while (!res.destroyed && res.write(chunk));
+      if (!res.destroyed) res.once('drain', pump);
+    };
+    pump();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    /** Resolves once the client closed the last connection; rejects if it goes on reading. */
+    hungUp: () => Promise.race([closed.at(-1)!, new Promise((_r, reject) => setTimeout(() => reject(new Error('still reading')), 2000))]),
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
 describe('model download', function () {
   this.timeout(30_000);
   let dir: string;
@@ -195,14 +222,54 @@ describe('model download', function () {
     }
   });
 
-  it('can be cancelled, keeping the part for a later resume', async () => {
+  it('can be cancelled, while downloading or verifying, keeping the part and its sidecar for a later resume', async () => {
     const s = await serve({});
     try {
       const dest = path.join(dir, 'model.gguf');
-      const abort = new AbortController();
-      const running = downloadFile({ url: `${s.base}/model.gguf`, dest, signal: abort.signal, onProgress: () => abort.abort() });
-      await assert.rejects(running);
+      const url = `${s.base}/model.gguf`;
+      const cancelled = (err: Error) => err instanceof DownloadCancelledError && /the download was cancelled; run it again to resume/.test(err.message);
+      let abort = new AbortController();
+      await assert.rejects(downloadFile({ url, dest, sha256, signal: abort.signal, onProgress: () => abort.abort() }), cancelled);
       assert.ok(!fs.existsSync(dest), 'nothing at the destination');
+      assert.ok(fs.statSync(`${dest}.part`).size < body.length && fs.existsSync(`${dest}.part.json`), 'a part to resume');
+
+      abort = new AbortController();
+      const whileVerifying = (p: DownloadProgress) => p.phase === 'verifying' && abort.abort();
+      await assert.rejects(downloadFile({ url, dest, sha256, signal: abort.signal, onProgress: whileVerifying }), cancelled);
+      assert.equal(fs.statSync(`${dest}.part`).size, body.length, 'the whole file, to check again');
+      await downloadFile({ url, dest, sha256 });
+      assert.equal(s.requests.at(-1)!.status, 416, 'not downloaded a third time');
+      assertFile(dest, body);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('hangs up when a download fails or is cancelled, instead of reading the rest of the file in the background', async function () {
+    const s = await serveEndless();
+    try {
+      const dest = path.join(dir, 'model.gguf');
+      const url = `${s.base}/model.gguf`;
+      await assert.rejects(downloadFile({ url, dest, expectedBytes: 123 }), /offers 1099511627776 bytes but the model is 123/);
+      await s.hungUp();
+
+      const abort = new AbortController();
+      await assert.rejects(downloadFile({ url, dest, signal: abort.signal, onProgress: () => abort.abort() }), /cancelled/);
+      await s.hungUp();
+
+      const throwing = () => {
+        throw new Error('the progress bar is gone');
+      };
+      await assert.rejects(downloadFile({ url, dest, onProgress: throwing }), /the progress callback failed: the progress bar is gone; run the download again to resume/);
+      await s.hungUp();
+
+      if (!fs.existsSync('/dev/full')) return;
+      // A full disk: every write to /dev/full fails with ENOSPC.
+      fs.rmSync(`${dest}.part`, { force: true });
+      fs.symlinkSync('/dev/full', `${dest}.part`);
+      await assert.rejects(downloadFile({ url, dest }), /could not write .*model\.gguf\.part: ENOSPC/);
+      await s.hungUp();
+      assert.ok(!fs.existsSync(`${dest}.part.lock`), 'the lock removed');
     } finally {
       await s.close();
     }

@@ -3,13 +3,15 @@
 // progress, and checking the size, the SHA-256 and the GGUF magic of the file on disk before it
 // is moved into place. The SHA-256 is the catalog's or, without one, the one the Hugging Face
 // Hub names for LFS files (X-Linked-Etag, with X-Linked-Size, on its redirect to the CDN).
-// A partial or corrupt file is never at `dest`. One download per
+// A partial or corrupt file is never at `dest`. On any failure or cancellation the connection is
+// closed and the file too; the part stays only where it can be resumed. One download per
 // destination at a time: in this process (a set of destinations) and across processes (an
 // exclusive lock file, `<dest>.part.lock`). No `vscode` import.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import { pipeline } from 'node:stream/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { FileLock, LockHeldError } from './lock';
@@ -29,6 +31,12 @@ export interface DownloadOptions {
 }
 
 export class DownloadError extends Error {}
+
+/** The download was cancelled through its signal; the part stays for a later resume where it can. */
+export class DownloadCancelledError extends DownloadError {}
+
+/** Another process took the destination's lock over: its part is not ours to touch. */
+class LostLockError extends DownloadError {}
 
 const MAX_REDIRECTS = 5;
 
@@ -60,7 +68,7 @@ function get(url: string, headers: Record<string, string>, signal: AbortSignal |
       }
       resolve({ res, linked });
     });
-    req.on('error', (err) => reject(signal?.aborted ? new DownloadError('the download was cancelled') : err));
+    req.on('error', reject);
   });
 }
 
@@ -71,6 +79,7 @@ function linkedSha256(etag: string | undefined): string | undefined {
 
 /** Reads the file back from the disk and hashes it, reporting progress. */
 async function sha256OnDisk(file: string, size: number, o: DownloadOptions): Promise<string> {
+  const report = reporter(o);
   const hash = createHash('sha256');
   let verified = 0;
   let lastReport = 0;
@@ -80,10 +89,10 @@ async function sha256OnDisk(file: string, size: number, o: DownloadOptions): Pro
     const now = Date.now();
     if (now - lastReport >= 100) {
       lastReport = now;
-      o.onProgress?.({ phase: 'verifying', verified, total: size });
+      report({ phase: 'verifying', verified, total: size });
     }
   }
-  o.onProgress?.({ phase: 'verifying', verified, total: size });
+  report({ phase: 'verifying', verified, total: size });
   return hash.digest('hex');
 }
 
@@ -99,7 +108,7 @@ function lockDestination(dest: string): FileLock {
   try {
     return FileLock.acquire(file);
   } catch (err) {
-    if (!(err instanceof LockHeldError)) throw err;
+    if (!(err instanceof LockHeldError)) throw new DownloadError(`could not lock ${file}: ${(err as Error).message}`, { cause: err });
     const who = err.owner ? `pid ${err.owner.pid}${err.owner.host === os.hostname() ? '' : ` on ${err.owner.host}`}, since ${err.owner.startedAt}` : 'unknown';
     throw new DownloadError(`${path.basename(dest)} is being downloaded by another process (${who}), probably another VS Code window; ` +
       `if none is running, delete ${file}`);
@@ -165,22 +174,41 @@ function contentLength(res: http.IncomingMessage): number | undefined {
   return header !== undefined && /^\d+$/.test(header) ? Number(header) : undefined;
 }
 
-async function transfer(o: DownloadOptions, lock: FileLock): Promise<string> {
-  const part = `${o.dest}.part`;
-  const sidecarFile = `${part}.json`;
+/** A throw from the caller's progress callback, told apart from the download's own failures. */
+class ProgressCallbackError extends Error {}
+
+/** A transfer that stopped early, which running the download again may resume: a closed
+ * connection, a failed write to the part (a full disk, a read-only folder). */
+class Interrupted extends Error {}
+
+function reporter(o: DownloadOptions): (p: DownloadProgress) => void {
+  return (p) => {
+    try {
+      o.onProgress?.(p);
+    } catch (err) {
+      throw new ProgressCallbackError((err as Error).message, { cause: err });
+    }
+  };
+}
+
+interface Answer extends Response {
+  /** The bytes of the part this answer continues (0: a fresh start). */
+  have: number;
+  total: number | undefined;
+  /** The part on disk is already the whole file: nothing left to receive. */
+  whole: boolean;
+}
+
+/** Asks for the rest of the part, or for the whole file, until an answer can be written. */
+async function request(o: DownloadOptions, part: string, sidecarFile: string, onResponse: (res: http.IncomingMessage) => void): Promise<Answer> {
   // Resume only a part whose sidecar names this URL and a length the part has not passed.
   const sidecar = readSidecar(sidecarFile);
   const partSize = fs.existsSync(part) ? fs.statSync(part).size : 0;
   let resume = sidecar && sidecar.url === o.url && partSize > 0 && partSize <= sidecar.total ? { have: partSize, sidecar } : undefined;
-
-  let res: http.IncomingMessage;
-  let linked: Linked;
-  let have = 0;
-  let total: number | undefined;
-  let whole = false;  // the part on disk is already the whole file
   // At most two requests: a ranged one, then, if its answer cannot be appended, the whole file.
   while (true) {
-    ({ res, linked } = await get(o.url, resume ? { range: `bytes=${resume.have}-`, 'if-range': resume.sidecar.validator } : {}, o.signal));
+    const { res, linked } = await get(o.url, resume ? { range: `bytes=${resume.have}-`, 'if-range': resume.sidecar.validator } : {}, o.signal);
+    onResponse(res);
     const status = res.statusCode ?? 0;
     const range = contentRange(res);
     if (resume && status === 206) {
@@ -188,98 +216,130 @@ async function transfer(o: DownloadOptions, lock: FileLock): Promise<string> {
       const length = contentLength(res);
       if (range && range.start === resume.have && range.total === resume.sidecar.total && range.end === range.total - 1 &&
           (length === undefined || length === range.end - range.start + 1)) {
-        have = resume.have;
-        total = range.total;
-        break;
+        return { res, linked, have: resume.have, total: range.total, whole: false };
       }
     } else if (resume && status === 416 && range?.total === resume.sidecar.total && resume.have === range.total) {
       // Nothing left to send: an earlier run received it all and stopped before moving it into place.
-      have = resume.have;
-      total = range.total;
-      whole = true;
       res.resume();
-      break;
+      return { res, linked, have: resume.have, total: range.total, whole: true };
     } else if (status === 200) {
       // A 200 to a ranged request: the file changed upstream (If-Range) or ranges are not
       // supported. Either way it starts over from byte 0.
-      total = contentLength(res) ?? o.expectedBytes;
-      break;
+      return { res, linked, have: 0, total: contentLength(res), whole: false };
     }
-    res.resume();
+    res.destroy();
     if (!resume) throw new DownloadError(`the server answered ${status} for ${o.url}`);
     resume = undefined;  // an answer that cannot continue the part: ask for the whole file
   }
-  const linkedSize = /^\d+$/.test(linked.size ?? '') ? Number(linked.size) : undefined;
-  total ??= linkedSize;
-  if (o.expectedBytes !== undefined && total !== undefined && total !== o.expectedBytes) {
-    res.resume();
-    throw new DownloadError(`the server offers ${total} bytes but the model is ${o.expectedBytes}`);
-  }
-  if (linkedSize !== undefined && total !== undefined && total !== linkedSize) {
-    res.resume();
-    throw new DownloadError(`the server offers ${total} bytes but X-Linked-Size says ${linkedSize}`);
-  }
-  const sha256 = o.sha256?.toLowerCase() ?? linkedSha256(linked.etag);
-  const sha256From = o.sha256 ? 'the catalog' : 'X-Linked-Etag';
-  if (have === 0) {
-    // A fresh start: the old sidecar goes before the part is truncated, the new one is written
-    // before any byte, so a sidecar never describes bytes of another version.
-    fs.rmSync(sidecarFile, { force: true });
-    fs.writeFileSync(part, '');
-    const validator = validatorOf(res);
-    if (validator && total !== undefined) fs.writeFileSync(sidecarFile, JSON.stringify({ url: o.url, validator, total } satisfies Sidecar));
-  }
-  const out = fs.createWriteStream(part, { flags: 'a' });
+}
+
+/** Streams the response onto the end of the part; resolves with the size of the part by then. */
+async function receive(o: DownloadOptions, res: http.IncomingMessage, part: string, have: number, total: number | undefined): Promise<number> {
+  const report = reporter(o);
   let received = have;
   const t0 = Date.now();
   let lastReport = 0;
+  const speed = () => ((received - have) * 1000) / Math.max(1, Date.now() - t0);
+  const out = fs.createWriteStream(part, { flags: 'a' });
+  let writeError: Error | undefined;
+  out.on('error', (err) => (writeError = err));
   try {
-    if (!whole) await new Promise<void>((resolve, reject) => {
-      res.on('data', (chunk: Buffer) => {
+    // On any failure (the connection, the disk, the progress callback) or cancellation, pipeline
+    // destroys the response, which closes the connection, and the file.
+    await pipeline(res, async function* (chunks: AsyncIterable<Buffer>) {
+      for await (const chunk of chunks) {
         received += chunk.length;
-        if (!out.write(chunk)) {
-          res.pause();
-          out.once('drain', () => res.resume());
-        }
         const now = Date.now();
         if (now - lastReport >= 100) {
           lastReport = now;
-          o.onProgress?.({ phase: 'downloading', received, total, bytesPerSecond: ((received - have) * 1000) / Math.max(1, now - t0) });
+          report({ phase: 'downloading', received, total, bytesPerSecond: speed() });
         }
-      });
-      res.on('end', resolve);
-      res.on('aborted', () => reject(new DownloadError('the connection was closed before the end of the file; run the download again to resume')));
-      res.on('error', (err) => reject(o.signal?.aborted ? new DownloadError('the download was cancelled') : err));
-      out.on('error', reject);
-    });
+        yield chunk;
+      }
+    }, out, { signal: o.signal });
+  } catch (err) {
+    throw writeError ? new Interrupted(`could not write ${part}: ${writeError.message}`) : err;
   } finally {
-    await new Promise<void>((resolve) => out.end(resolve));
+    // Closed before anything else touches the part (a check, a rename, a delete, a resume).
+    if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
   }
-  if (!whole && !res.complete) throw new DownloadError('the connection was closed before the end of the file; run the download again to resume');
-  o.onProgress?.({ phase: 'downloading', received, total, bytesPerSecond: ((received - have) * 1000) / Math.max(1, Date.now() - t0) });
+  if (!res.complete) throw new Interrupted('the connection was closed before the end of the file');
+  report({ phase: 'downloading', received, total, bytesPerSecond: speed() });
+  return received;
+}
 
-  const reject = (why: string) => {
-    fs.rmSync(part, { force: true });
+async function transfer(o: DownloadOptions, lock: FileLock): Promise<string> {
+  const part = `${o.dest}.part`;
+  const sidecarFile = `${part}.json`;
+  let res: http.IncomingMessage | undefined;
+  try {
+    const answer = await request(o, part, sidecarFile, (r) => {
+      res = r;
+      // Failures are reported by the pipeline or the checks; one after the download ended (the
+      // connection reset after a cancellation) has nowhere to go and must not crash the host.
+      r.on('error', () => undefined);
+    });
+    const { linked, have, whole } = answer;
+    const linkedSize = /^\d+$/.test(linked.size ?? '') ? Number(linked.size) : undefined;
+    const total = answer.total ?? o.expectedBytes ?? linkedSize;
+    if (o.expectedBytes !== undefined && total !== undefined && total !== o.expectedBytes) {
+      throw new DownloadError(`the server offers ${total} bytes but the model is ${o.expectedBytes}`);
+    }
+    if (linkedSize !== undefined && total !== undefined && total !== linkedSize) {
+      throw new DownloadError(`the server offers ${total} bytes but X-Linked-Size says ${linkedSize}`);
+    }
+    const sha256 = o.sha256?.toLowerCase() ?? linkedSha256(linked.etag);
+    const sha256From = o.sha256 ? 'the catalog' : 'X-Linked-Etag';
+    if (have === 0) {
+      // A fresh start: the old sidecar goes before the part is truncated, the new one is written
+      // before any byte, so a sidecar never describes bytes of another version.
+      fs.rmSync(sidecarFile, { force: true });
+      fs.writeFileSync(part, '');
+      const validator = validatorOf(answer.res);
+      if (validator && total !== undefined) fs.writeFileSync(sidecarFile, JSON.stringify({ url: o.url, validator, total } satisfies Sidecar));
+    }
+    const received = whole ? have : await receive(o, answer.res, part, have, total);
+
+    const reject = (why: string) => {
+      fs.rmSync(part, { force: true });
+      fs.rmSync(sidecarFile, { force: true });
+      throw new DownloadError(`${why}; the file was deleted`);
+    };
+    if (total !== undefined && received !== total) throw new Interrupted(`received ${received} of ${total} bytes`);
+    // What counts is the file that will be moved into place, not what went through this process.
+    const onDisk = fs.statSync(part).size;
+    if (onDisk !== (total ?? received)) reject(`the file on disk is ${onDisk} bytes, not the ${total ?? received} ${total !== undefined ? 'announced' : 'received'}`);
+    if (sha256) {
+      const digest = await sha256OnDisk(part, onDisk, o);
+      if (digest !== sha256) reject(`the file's SHA-256 is ${digest}, not the expected ${sha256} (${sha256From})`);
+    }
+    const fd = fs.openSync(part, 'r');
+    const magic = Buffer.alloc(4);
+    fs.readSync(fd, magic, 0, 4, 0);
+    fs.closeSync(fd);
+    if (magic.toString('latin1') !== 'GGUF') reject('the downloaded file is not a GGUF model');
+    if (!lock.held()) throw new LostLockError(`another process took over the download of ${path.basename(o.dest)}; its file was left to it`);
+    fs.renameSync(part, o.dest);
     fs.rmSync(sidecarFile, { force: true });
-    throw new DownloadError(`${why}; the file was deleted`);
-  };
-  if (total !== undefined && received !== total) {
-    throw new DownloadError(`received ${received} of ${total} bytes; run the download again to resume`);
+    return o.dest;
+  } catch (err) {
+    // Never read on in the background.
+    (res as http.IncomingMessage | undefined)?.destroy();
+    if (err instanceof LostLockError) throw err;  // the part is someone else's now
+    // A part is kept only to be resumed, which takes its sidecar.
+    const resumable = fs.existsSync(sidecarFile) && fs.existsSync(part);
+    if (!resumable) fs.rmSync(part, { force: true });
+    throw failure(err, o, resumable);
   }
-  // What counts is the file that will be moved into place, not what went through this process.
-  const onDisk = fs.statSync(part).size;
-  if (onDisk !== (total ?? received)) reject(`the file on disk is ${onDisk} bytes, not the ${total ?? received} ${total !== undefined ? 'announced' : 'received'}`);
-  if (sha256) {
-    const digest = await sha256OnDisk(part, onDisk, o);
-    if (digest !== sha256) reject(`the file's SHA-256 is ${digest}, not the expected ${sha256} (${sha256From})`);
-  }
-  const fd = fs.openSync(part, 'r');
-  const magic = Buffer.alloc(4);
-  fs.readSync(fd, magic, 0, 4, 0);
-  fs.closeSync(fd);
-  if (magic.toString('latin1') !== 'GGUF') reject('the downloaded file is not a GGUF model');
-  if (!lock.held()) throw new DownloadError(`another process took over the download of ${path.basename(o.dest)}; its file was left to it`);
-  fs.renameSync(part, o.dest);
-  fs.rmSync(sidecarFile, { force: true });
-  return o.dest;
+}
+
+/** What the user reads: what went wrong, then what running the download again will do. */
+function failure(err: unknown, o: DownloadOptions, resumable: boolean): DownloadError {
+  const again = resumable ? 'run the download again to resume' : 'run the download again to start over';
+  if (o.signal?.aborted) return new DownloadCancelledError(`the download was cancelled${resumable ? '; run it again to resume' : ''}`);
+  if (err instanceof DownloadError) return err;  // says all there is to say
+  if (err instanceof ProgressCallbackError) return new DownloadError(`the progress callback failed: ${err.message}; ${again}`, { cause: err.cause });
+  const code = (err as NodeJS.ErrnoException).code;
+  const what = code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' ? 'the connection was closed before the end of the file' : (err as Error).message;
+  return new DownloadError(`${what}; ${again}`, { cause: err });
 }

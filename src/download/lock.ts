@@ -132,8 +132,13 @@ export class FileLock {
     return readLock(this.file)?.text === this.text;
   }
 
+  /** Never throws: it runs in `finally` blocks, where it would hide the error that got there. */
   release(): void {
     clearInterval(this.heartbeat);
-    if (this.held()) fs.rmSync(this.file, { force: true });
+    try {
+      if (this.held()) fs.rmSync(this.file, { force: true });
+    } catch {
+      // Unreadable now: left for a later download to judge stale.
+    }
   }
 }
