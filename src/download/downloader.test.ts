@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -134,6 +135,25 @@ async function serveEndless() {
     },
   };
 }
+
+// A self-signed certificate for 127.0.0.1 (valid until 2126), trusted by the one test that
+// needs an https server.
+const tlsKey = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgLfUGBf1kO+wlnurI
+oj2cxjz6pzEF96ACmioSmOM5qEahRANCAASsV+9zYGukiguKoD+eGsFuVRk/R93j
+nESpK3KQQiL42VWoUUwbs3wR4JvvjcwwLG39gVNUVRI19pIBWP5Ra4LO
+-----END PRIVATE KEY-----`;
+const tlsCert = `-----BEGIN CERTIFICATE-----
+MIIBkDCCATagAwIBAgIUN5N5rsoPmn5hv5EiphwyxBhEszowCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJMTI3LjAuMC4xMCAXDTI2MTEzMDE0MDA1N1oYDzIxMjYxMTA2
+MTQwMDU3WjAUMRIwEAYDVQQDDAkxMjcuMC4wLjEwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAASsV+9zYGukiguKoD+eGsFuVRk/R93jnESpK3KQQiL42VWoUUwbs3wR
+4JvvjcwwLG39gVNUVRI19pIBWP5Ra4LOo2QwYjAdBgNVHQ4EFgQUVaFGOvLMZA+5
+jsQ7kpTZXWWc+ywwHwYDVR0jBBgwFoAUVaFGOvLMZA+5jsQ7kpTZXWWc+ywwDwYD
+VR0TAQH/BAUwAwEB/zAPBgNVHREECDAGhwR/AAABMAoGCCqGSM49BAMCA0gAMEUC
+IQCKOwiqbLVEv7RxDyiMnLk81bGWuG23Z5iqQNUazudm+gIgbyW5pipKOtHeeS8X
+BRbb6YUauX/qzBIYvxkrIpJX+8A=
+-----END CERTIFICATE-----`;
 
 describe('model download', function () {
   this.timeout(30_000);
@@ -547,6 +567,29 @@ describe('model download', function () {
       assert.ok(!fs.existsSync(dest) && !fs.existsSync(`${dest}.part`), 'neither the model nor the part');
     } finally {
       await s.close();
+    }
+  });
+
+  it('refuses a redirect from https to http', async () => {
+    const plain = await serve({});
+    const secure = https.createServer({ key: tlsKey, cert: tlsCert }, (_req, res) => {
+      res.writeHead(302, { location: `${plain.base}/model.gguf` });
+      res.end();
+    });
+    await new Promise<void>((r) => secure.listen(0, '127.0.0.1', r));
+    const trusted = https.globalAgent.options.ca;
+    https.globalAgent.options.ca = tlsCert;
+    try {
+      const dest = path.join(dir, 'model.gguf');
+      const url = `https://127.0.0.1:${(secure.address() as AddressInfo).port}/model.gguf`;
+      await assert.rejects(downloadFile({ url, dest }), new RegExp(`refused the redirect from ${url} to ${plain.base}/model.gguf: it would drop the encryption`));
+      assert.equal(plain.requests.length, 0, 'the http URL was never asked');
+      assert.ok(!fs.existsSync(`${dest}.part.lock`), 'the lock removed');
+    } finally {
+      https.globalAgent.options.ca = trusted;
+      secure.closeAllConnections();
+      secure.close();
+      await plain.close();
     }
   });
 });

@@ -63,7 +63,12 @@ function get(url: string, headers: Record<string, string>, signal: AbortSignal |
       if (status >= 300 && status < 400 && res.headers.location) {
         res.resume();
         if (redirects >= MAX_REDIRECTS) return reject(new DownloadError(`too many redirects from ${url}`));
-        resolve(get(new URL(res.headers.location, u).toString(), headers, signal, redirects + 1, linked));
+        const next = new URL(res.headers.location, u);
+        // http to http stays allowed (a mirror or a test server on the local network).
+        if (u.protocol === 'https:' && next.protocol === 'http:') {
+          return reject(new DownloadError(`refused the redirect from ${url} to ${next}: it would drop the encryption`));
+        }
+        resolve(get(next.toString(), headers, signal, redirects + 1, linked));
         return;
       }
       resolve({ res, linked });
