@@ -44,6 +44,8 @@ interface ServerOptions {
   ignoreIfRange?: boolean;  // Range honoured even when If-Range names another version
   rangeStartsEarlier?: number;  // a proxy that answers a range from this many bytes before the one asked for
   linked?: { etag?: string; size?: string };  // the Hub's X-Linked-* headers, if not those of the file served
+  stallAfter?: number;  // the first transfer stops sending after this many bytes, the connection left open
+  shortRanges?: number;  // a 206's Content-Length (and body) this many bytes short of its Content-Range
 }
 
 // A file server with what resuming relies on: an ETag per version of the file, Range answered
@@ -71,6 +73,12 @@ async function serve(options: ServerOptions) {
       res.end();
       return;
     }
+    const loop = /^\/loop\/(a|b)$/.exec(req.url!);
+    if (loop) {
+      head(302, { location: loop[1] === 'a' ? '/loop/b' : '/loop/a' });
+      res.end();
+      return;
+    }
     if (req.url !== '/model.gguf' && req.url !== '/cdn/model.gguf') {
       head(404, {});
       res.end();
@@ -85,8 +93,9 @@ async function serve(options: ServerOptions) {
       res.end();
       return;
     }
-    const data = Buffer.from(file.subarray(start));
+    let data = Buffer.from(file.subarray(start));
     if (options.corrupt) data[data.length - 10] ^= 0xff;
+    if (honoured && options.shortRanges) data = data.subarray(0, data.length - options.shortRanges);
     head(honoured ? 206 : 200, {
       'content-length': data.length, etag, ...(honoured ? { 'content-range': `bytes ${start}-${file.length - 1}/${file.length}` } : {}),
     });
@@ -94,6 +103,10 @@ async function serve(options: ServerOptions) {
     if (first && options.cutAfter !== undefined) {
       // The first transfer dies part way.
       res.write(data.subarray(0, options.cutAfter), () => res.destroy());
+      return;
+    }
+    if (first && options.stallAfter !== undefined) {
+      res.write(data.subarray(0, options.stallAfter));
       return;
     }
     res.end(data);
@@ -105,18 +118,21 @@ async function serve(options: ServerOptions) {
     etag: () => etagOf(file),
     /** A new version of the file upstream. */
     publish: (next: Buffer) => (file = next),
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((r) => server.close(() => r()));
+    },
   };
 }
 
 // A server sending a file too big to finish (a GGUF header, then bytes for as long as the client
 // reads them): does a failed download hang up, or keep reading in the background?
-async function serveEndless() {
+async function serveEndless(options: { chunked?: boolean } = {}) {
   const closed: Array<Promise<void>> = [];
   const chunk = Buffer.alloc(1 << 16, 1);
   const server = http.createServer((_req, res) => {
     closed.push(new Promise((r) => res.on('close', r)));
-    res.writeHead(200, { 'content-length': 2 ** 40, etag: '"endless"' });
+    res.writeHead(200, { ...(options.chunked ? {} : { 'content-length': 2 ** 40 }), etag: '"endless"' });
     res.write('GGUF');
     const pump = () => {
       while (!res.destroyed && res.write(chunk));
@@ -154,6 +170,11 @@ VR0TAQH/BAUwAwEB/zAPBgNVHREECDAGhwR/AAABMAoGCCqGSM49BAMCA0gAMEUC
 IQCKOwiqbLVEv7RxDyiMnLk81bGWuG23Z5iqQNUazudm+gIgbyW5pipKOtHeeS8X
 BRbb6YUauX/qzBIYvxkrIpJX+8A=
 -----END CERTIFICATE-----`;
+
+/** `promise`, or a failure if it takes longer than `ms`: a download that never ends fails its test quickly. */
+function within<T>(ms: number, promise: Promise<T>): Promise<T> {
+  return Promise.race([promise, new Promise<never>((_r, reject) => setTimeout(() => reject(new Error(`still running after ${ms} ms`)), ms))]);
+}
 
 describe('model download', function () {
   this.timeout(30_000);
@@ -590,6 +611,58 @@ describe('model download', function () {
       secure.closeAllConnections();
       secure.close();
       await plain.close();
+    }
+  });
+
+  it('stops reading when the server sends more than the size announced, and deletes the part', async () => {
+    // Chunked: no Content-Length to stop the HTTP parser, only the size the catalog announced.
+    const s = await serveEndless({ chunked: true });
+    try {
+      const dest = path.join(dir, 'model.gguf');
+      await assert.rejects(within(2000, downloadFile({ url: `${s.base}/model.gguf`, dest, expectedBytes: 1 << 20 })),
+        /the server sent more than the 1048576 bytes announced; the file was deleted/);
+      await s.hungUp();
+      assert.ok(!fs.existsSync(`${dest}.part`) && !fs.existsSync(`${dest}.part.json`), 'no part or sidecar left');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('refuses a 206 whose Content-Length disagrees with its Content-Range, and asks for the whole file', async () => {
+    const s = await serve({ cutAfter: 1 << 20, shortRanges: 10 });
+    try {
+      const dest = path.join(dir, 'model.gguf');
+      await assert.rejects(downloadFile({ url: `${s.base}/model.gguf`, dest }), /closed before the end/);
+      await downloadFile({ url: `${s.base}/model.gguf`, dest });
+      assert.deepEqual(s.requests.map((r) => r.status), [200, 206, 200]);
+      assertFile(dest, body);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('names a redirect loop', async () => {
+    const s = await serve({});
+    try {
+      await assert.rejects(downloadFile({ url: `${s.base}/loop/a`, dest: path.join(dir, 'model.gguf') }), /the redirects from .*\/loop\/a loop back to .*\/loop\/a/);
+      assert.equal(s.requests.length, 2, 'stopped as soon as a URL came back');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('gives up on a connection that stalls, keeping the part to resume', async () => {
+    const s = await serve({ stallAfter: 1 << 20 });
+    try {
+      const dest = path.join(dir, 'model.gguf');
+      await assert.rejects(within(2000, downloadFile({ url: `${s.base}/model.gguf`, dest, idleTimeoutMs: 200 })),
+        /the server sent nothing for 0\.2 s; run the download again to resume/);
+      assert.ok(fs.existsSync(`${dest}.part`) && fs.existsSync(`${dest}.part.json`), 'a part to resume');
+      await downloadFile({ url: `${s.base}/model.gguf`, dest, sha256, idleTimeoutMs: 200 });
+      assert.equal(s.requests.at(-1)!.status, 206);
+      assertFile(dest, body);
+    } finally {
+      await s.close();
     }
   });
 });

@@ -28,6 +28,8 @@ export interface DownloadOptions {
   sha256?: string;
   onProgress?: (p: DownloadProgress) => void;
   signal?: AbortSignal;
+  /** How long the server may send nothing before the attempt is given up (resumable); 60 s by default. */
+  idleTimeoutMs?: number;
 }
 
 export class DownloadError extends Error {}
@@ -37,6 +39,17 @@ export class DownloadCancelledError extends DownloadError {}
 
 /** Another process took the destination's lock over: its part is not ours to touch. */
 class LostLockError extends DownloadError {}
+
+/** The part is not the file (a wrong checksum, more bytes than announced...): it is deleted. */
+class RejectedFile extends DownloadError {
+  constructor(why: string) {
+    super(`${why}; the file was deleted`);
+  }
+}
+
+/** A transfer that stopped early, which running the download again may resume: a closed
+ * connection, a silent server, a failed write to the part (a full disk, a read-only folder). */
+class Interrupted extends Error {}
 
 const MAX_REDIRECTS = 5;
 
@@ -51,29 +64,42 @@ interface Response {
   linked: Linked;
 }
 
-function get(url: string, headers: Record<string, string>, signal: AbortSignal | undefined, redirects = 0, linked: Linked = {}): Promise<Response> {
+/** GETs `url`, following redirects; `chain` is the URLs already visited on the way. */
+function get(o: DownloadOptions, url: string, headers: Record<string, string>, chain: string[] = [], linked: Linked = {}): Promise<Response> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     if (u.protocol !== 'https:' && u.protocol !== 'http:') return reject(new DownloadError(`unsupported URL ${url}`));
     const client = u.protocol === 'https:' ? https : http;
-    const req = client.get(u, { headers: { 'user-agent': 'smallthinker-vscode', ...headers }, signal }, (res) => {
+    const idleMs = o.idleTimeoutMs ?? 60_000;
+    let response: http.IncomingMessage | undefined;
+    const req = client.get(u, { headers: { 'user-agent': 'smallthinker-vscode', ...headers }, signal: o.signal }, (res) => {
+      response = res;
       // The Hub names them on its 302 and the CDN's final response does not: the first wins.
       linked = { etag: linked.etag ?? (res.headers['x-linked-etag'] as string | undefined), size: linked.size ?? (res.headers['x-linked-size'] as string | undefined) };
       const status = res.statusCode ?? 0;
       if (status >= 300 && status < 400 && res.headers.location) {
         res.resume();
-        if (redirects >= MAX_REDIRECTS) return reject(new DownloadError(`too many redirects from ${url}`));
         const next = new URL(res.headers.location, u);
+        const visited = [...chain, u.toString()];
+        if (visited.includes(next.toString())) return reject(new DownloadError(`the redirects from ${visited[0]} loop back to ${next}`));
+        if (visited.length > MAX_REDIRECTS) return reject(new DownloadError(`too many redirects from ${visited[0]}`));
         // http to http stays allowed (a mirror or a test server on the local network).
         if (u.protocol === 'https:' && next.protocol === 'http:') {
           return reject(new DownloadError(`refused the redirect from ${url} to ${next}: it would drop the encryption`));
         }
-        resolve(get(next.toString(), headers, signal, redirects + 1, linked));
+        resolve(get(o, next.toString(), headers, visited, linked));
         return;
       }
       resolve({ res, linked });
     });
     req.on('error', reject);
+    // A connection that stays silent (a stalled server or network) would otherwise wait forever.
+    req.setTimeout(idleMs, () => {
+      const err = new Interrupted(`the server sent nothing for ${idleMs / 1000} s`);
+      // Once the body streams, its reader must see this error, not a bare reset.
+      if (response) response.destroy(err);
+      else req.destroy(err);
+    });
   });
 }
 
@@ -182,10 +208,6 @@ function contentLength(res: http.IncomingMessage): number | undefined {
 /** A throw from the caller's progress callback, told apart from the download's own failures. */
 class ProgressCallbackError extends Error {}
 
-/** A transfer that stopped early, which running the download again may resume: a closed
- * connection, a failed write to the part (a full disk, a read-only folder). */
-class Interrupted extends Error {}
-
 function reporter(o: DownloadOptions): (p: DownloadProgress) => void {
   return (p) => {
     try {
@@ -212,7 +234,7 @@ async function request(o: DownloadOptions, part: string, sidecarFile: string, on
   let resume = sidecar && sidecar.url === o.url && partSize > 0 && partSize <= sidecar.total ? { have: partSize, sidecar } : undefined;
   // At most two requests: a ranged one, then, if its answer cannot be appended, the whole file.
   while (true) {
-    const { res, linked } = await get(o.url, resume ? { range: `bytes=${resume.have}-`, 'if-range': resume.sidecar.validator } : {}, o.signal);
+    const { res, linked } = await get(o, o.url, resume ? { range: `bytes=${resume.have}-`, 'if-range': resume.sidecar.validator } : {});
     onResponse(res);
     const status = res.statusCode ?? 0;
     const range = contentRange(res);
@@ -254,6 +276,8 @@ async function receive(o: DownloadOptions, res: http.IncomingMessage, part: stri
     await pipeline(res, async function* (chunks: AsyncIterable<Buffer>) {
       for await (const chunk of chunks) {
         received += chunk.length;
+        // Without a Content-Length (chunked), nothing else stops a server that sends too much.
+        if (total !== undefined && received > total) throw new RejectedFile(`the server sent more than the ${total} bytes announced`);
         const now = Date.now();
         if (now - lastReport >= 100) {
           lastReport = now;
@@ -276,10 +300,10 @@ async function receive(o: DownloadOptions, res: http.IncomingMessage, part: stri
 async function transfer(o: DownloadOptions, lock: FileLock): Promise<string> {
   const part = `${o.dest}.part`;
   const sidecarFile = `${part}.json`;
-  let res: http.IncomingMessage | undefined;
+  const current: { res?: http.IncomingMessage } = {};
   try {
     const answer = await request(o, part, sidecarFile, (r) => {
-      res = r;
+      current.res = r;
       // Failures are reported by the pipeline or the checks; one after the download ended (the
       // connection reset after a cancellation) has nowhere to go and must not crash the host.
       r.on('error', () => undefined);
@@ -305,32 +329,31 @@ async function transfer(o: DownloadOptions, lock: FileLock): Promise<string> {
     }
     const received = whole ? have : await receive(o, answer.res, part, have, total);
 
-    const reject = (why: string) => {
-      fs.rmSync(part, { force: true });
-      fs.rmSync(sidecarFile, { force: true });
-      throw new DownloadError(`${why}; the file was deleted`);
-    };
     if (total !== undefined && received !== total) throw new Interrupted(`received ${received} of ${total} bytes`);
     // What counts is the file that will be moved into place, not what went through this process.
     const onDisk = fs.statSync(part).size;
-    if (onDisk !== (total ?? received)) reject(`the file on disk is ${onDisk} bytes, not the ${total ?? received} ${total !== undefined ? 'announced' : 'received'}`);
+    if (onDisk !== (total ?? received)) throw new RejectedFile(`the file on disk is ${onDisk} bytes, not the ${total ?? received} ${total !== undefined ? 'announced' : 'received'}`);
     if (sha256) {
       const digest = await sha256OnDisk(part, onDisk, o);
-      if (digest !== sha256) reject(`the file's SHA-256 is ${digest}, not the expected ${sha256} (${sha256From})`);
+      if (digest !== sha256) throw new RejectedFile(`the file's SHA-256 is ${digest}, not the expected ${sha256} (${sha256From})`);
     }
     const fd = fs.openSync(part, 'r');
     const magic = Buffer.alloc(4);
     fs.readSync(fd, magic, 0, 4, 0);
     fs.closeSync(fd);
-    if (magic.toString('latin1') !== 'GGUF') reject('the downloaded file is not a GGUF model');
+    if (magic.toString('latin1') !== 'GGUF') throw new RejectedFile('the downloaded file is not a GGUF model');
     if (!lock.held()) throw new LostLockError(`another process took over the download of ${path.basename(o.dest)}; its file was left to it`);
     fs.renameSync(part, o.dest);
     fs.rmSync(sidecarFile, { force: true });
     return o.dest;
   } catch (err) {
     // Never read on in the background.
-    (res as http.IncomingMessage | undefined)?.destroy();
+    current.res?.destroy();
     if (err instanceof LostLockError) throw err;  // the part is someone else's now
+    if (err instanceof RejectedFile) {
+      fs.rmSync(part, { force: true });
+      fs.rmSync(sidecarFile, { force: true });
+    }
     // A part is kept only to be resumed, which takes its sidecar.
     const resumable = fs.existsSync(sidecarFile) && fs.existsSync(part);
     if (!resumable) fs.rmSync(part, { force: true });
