@@ -8,7 +8,7 @@ import { ChatDeltaNotification, ChatRequest, CompletionRequest, StatsRequest, Wa
 import { ChatController, type ChatEngine } from './chat/controller';
 import { ChatViewProvider } from './chat/view';
 import { MODEL_CATALOG } from './download/catalog';
-import { downloadFile } from './download/downloader';
+import { DownloadBusyError, DownloadCancelledError, downloadFile, isDownloading } from './download/downloader';
 import { CompletionPipeline, type CompletionSettings } from './completion/pipeline';
 import { cursorText, InlineProvider } from './completion/provider';
 import { EngineSupervisor } from './engine-supervisor';
@@ -213,6 +213,7 @@ export function activate(context: vscode.ExtensionContext): void {
       const folder = vscode.Uri.joinPath(context.globalStorageUri, 'models');
       await vscode.workspace.fs.createDirectory(folder);
       const dest = vscode.Uri.joinPath(folder, pick.model.fileName).fsPath;
+      if (isDownloading(dest)) return void vscode.window.showInformationMessage(`${pick.model.fileName} is already downloading.`);
       const mb = (n: number) => (n / 1e6).toFixed(0);
       try {
         await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Downloading ${pick.model.fileName}`, cancellable: true },
@@ -237,8 +238,16 @@ export function activate(context: vscode.ExtensionContext): void {
             });
           });
       } catch (err) {
-        log.error(`download of ${pick.model.fileName} failed: ${(err as Error).message}`);
-        void vscode.window.showErrorMessage(`The download did not finish: ${(err as Error).message}. Run "Download Model…" again to resume.`);
+        const message = (err as Error).message;
+        // A cancellation, or a download already running, is not an error. The messages end with
+        // what running the download again will do, or with a path: no period after them.
+        if (err instanceof DownloadCancelledError || err instanceof DownloadBusyError) {
+          log.info(`download of ${pick.model.fileName}: ${message}`);
+          void vscode.window.showInformationMessage(`SmallThinker: ${message}`);
+        } else {
+          log.error(`download of ${pick.model.fileName} failed: ${message}`);
+          void vscode.window.showErrorMessage(`The download of ${pick.model.fileName} did not finish: ${message}`);
+        }
         return;
       }
       log.info(`downloaded ${dest}`);

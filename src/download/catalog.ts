@@ -2,7 +2,9 @@
 // to the `smallthinker.download.baseUrl` setting (Hugging Face by default), so tests and
 // mirrors can serve them from elsewhere. Sizes and SHA-256 sums are not known to this project
 // (the files could not be fetched where it was built); where they are absent the download
-// still checks that the size matches what the server announced and that the file is GGUF.
+// checks the file on disk against the SHA-256 and size the Hugging Face Hub names for it
+// (X-Linked-Etag and X-Linked-Size on its redirect), or, from a mirror that names none,
+// against the size the server announced; and that the file is GGUF.
 export interface CatalogModel {
   id: string;
   label: string;

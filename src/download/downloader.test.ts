@@ -11,7 +11,7 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { DownloadCancelledError, downloadFile, isDownloading, type DownloadProgress } from './downloader';
+import { DownloadBusyError, DownloadCancelledError, downloadFile, isDownloading, type DownloadProgress } from './downloader';
 
 // A fake model: GGUF magic and 3 MiB of deterministic bytes.
 const body = Buffer.alloc(3 << 20);
@@ -322,7 +322,7 @@ describe('model download', function () {
       const dest = path.join(dir, 'model.gguf');
       const first = downloadFile({ url: `${s.base}/model.gguf`, dest, sha256 });
       assert.ok(isDownloading(dest), 'downloading');
-      await assert.rejects(downloadFile({ url: `${s.base}/model.gguf`, dest, sha256 }), /model\.gguf is already downloading/);
+      await assert.rejects(downloadFile({ url: `${s.base}/model.gguf`, dest, sha256 }), (err: Error) => err instanceof DownloadBusyError && /model\.gguf is already downloading/.test(err.message));
       await first;
       assert.ok(!isDownloading(dest), 'no longer downloading');
       assertFile(dest, body);
@@ -341,6 +341,7 @@ describe('model download', function () {
       const lock = `${dest}.part.lock`;
       const held = JSON.stringify({ pid: other.pid, host: os.hostname(), startedAt: new Date().toISOString(), token: 'the other window' });
       fs.writeFileSync(lock, held);
+      await assert.rejects(downloadFile({ url: `${s.base}/model.gguf`, dest, sha256 }), DownloadBusyError);
       await assert.rejects(downloadFile({ url: `${s.base}/model.gguf`, dest, sha256 }),
         new RegExp(`model\\.gguf is being downloaded by another process \\(pid ${other.pid}, since .*\\), probably another VS Code window; if none is running, delete .*model\\.gguf\\.part\\.lock`));
       assert.equal(fs.readFileSync(lock, 'utf8'), held, 'a live lock is left alone');

@@ -37,6 +37,9 @@ export class DownloadError extends Error {}
 /** The download was cancelled through its signal; the part stays for a later resume where it can. */
 export class DownloadCancelledError extends DownloadError {}
 
+/** The destination is already being downloaded, by this process or another one. */
+export class DownloadBusyError extends DownloadError {}
+
 /** Another process took the destination's lock over: its part is not ours to touch. */
 class LostLockError extends DownloadError {}
 
@@ -141,7 +144,7 @@ function lockDestination(dest: string): FileLock {
   } catch (err) {
     if (!(err instanceof LockHeldError)) throw new DownloadError(`could not lock ${file}: ${(err as Error).message}`, { cause: err });
     const who = err.owner ? `pid ${err.owner.pid}${err.owner.host === os.hostname() ? '' : ` on ${err.owner.host}`}, since ${err.owner.startedAt}` : 'unknown';
-    throw new DownloadError(`${path.basename(dest)} is being downloaded by another process (${who}), probably another VS Code window; ` +
+    throw new DownloadBusyError(`${path.basename(dest)} is being downloaded by another process (${who}), probably another VS Code window; ` +
       `if none is running, delete ${file}`);
   }
 }
@@ -150,7 +153,7 @@ function lockDestination(dest: string): FileLock {
 export async function downloadFile(o: DownloadOptions): Promise<string> {
   // Checked and claimed before the first await, so two calls in the same tick cannot both pass.
   const key = path.resolve(o.dest);
-  if (downloading.has(key)) throw new DownloadError(`${path.basename(o.dest)} is already downloading`);
+  if (downloading.has(key)) throw new DownloadBusyError(`${path.basename(o.dest)} is already downloading`);
   downloading.add(key);
   try {
     const lock = lockDestination(o.dest);
