@@ -1,10 +1,13 @@
-// Model downloads against a local HTTP server on 127.0.0.1: progress, a redirect, resume after
-// an interrupted transfer, and a corrupted file rejected by its checksum and never used; one
-// download per destination, in this process and across processes (a lock file next to the part).
+// Model downloads against local HTTP(S) servers on 127.0.0.1, real files and real connections:
+// progress, redirects (the Hub's, a loop, https to http), resume after an interrupted transfer
+// (only of the same file: sidecar, If-Range, Content-Range), a file that is not the model
+// (checksum, the Hub's X-Linked-* headers, sizes) rejected and never used, failures and
+// cancellation that hang up and close the file, and one download per destination, in this
+// process and across processes (a lock file next to the part).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';

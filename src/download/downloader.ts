@@ -11,9 +11,9 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import { pipeline } from 'node:stream/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { FileLock, LockHeldError } from './lock';
 
 /** While the bytes arrive, then while the file on disk is read back and hashed. */
@@ -263,7 +263,7 @@ async function request(o: DownloadOptions, part: string, sidecarFile: string, on
   }
 }
 
-/** Streams the response onto the end of the part; resolves with the size of the part by then. */
+/** Streams the response onto the end of the part; resolves with `have` plus the bytes received. */
 async function receive(o: DownloadOptions, res: http.IncomingMessage, part: string, have: number, total: number | undefined): Promise<number> {
   const report = reporter(o);
   let received = have;
