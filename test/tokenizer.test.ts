@@ -5,6 +5,14 @@ import { loadNativeAddon, type NativeTokenizer } from '../engine/native-addon';
 import { ensureModel } from './generator/index';
 import { EDGE_CASES, sourceFiles } from './tokenizer-corpus';
 
+// The control and user-defined tokens of the Qwen vocabulary (test/generator/vocab.ts).
+const QWEN_SPECIAL_TOKENS = [
+  '<|endoftext|>', '<|im_start|>', '<|im_end|>', '<|object_ref_start|>', '<|object_ref_end|>', '<|box_start|>', '<|box_end|>',
+  '<|quad_start|>', '<|quad_end|>', '<|vision_start|>', '<|vision_end|>', '<|vision_pad|>', '<|image_pad|>', '<|video_pad|>',
+  '<tool_call>', '</tool_call>', '<|fim_prefix|>', '<|fim_middle|>', '<|fim_suffix|>', '<|fim_pad|>', '<|repo_name|>',
+  '<|file_sep|>', '<tool_response>', '</tool_response>', '<think>', '</think>',
+];
+
 type LlamaModel = { tokenize(text: string, special?: boolean): readonly number[]; dispose(): Promise<void> };
 
 async function loadLlamaVocab(modelPath: string): Promise<LlamaModel> {
@@ -44,6 +52,25 @@ describe('tokenizer', function () {
           }
         }
       });
+
+      // llama.cpp splits the special tokens out first, longest first, each at its leftmost
+      // occurrences within what is left: done naively that rescans the text for every
+      // fragment, and a prompt of many short pieces between special tokens took seconds.
+      if (vocab === 'qwen') {
+        it('splits special tokens out of 130k characters in linear time, as llama.cpp does', () => {
+          const specials = QWEN_SPECIAL_TOKENS;
+          let text = '';
+          for (let i = 0; text.length < 128_000; i++) text += `<|object_ref_start|><p><b>${i}</b></p>`;
+          text += specials.join(' ');  // every other special token occurs only at the very end
+          for (const special of [true, false]) {
+            const t0 = performance.now();
+            const a = Array.from(ours.encode(text, { parseSpecial: special }));
+            const ms = performance.now() - t0;
+            assert.ok(ms < 1000, `parseSpecial ${special}: ${text.length} characters took ${ms.toFixed(0)} ms`);
+            assert.deepEqual(a, Array.from(theirs.tokenize(text, special)), `parseSpecial ${special}`);
+          }
+        });
+      }
 
       it('round-trips text through encode and decode', () => {
         for (const text of [...EDGE_CASES, ...files.slice(0, 20).map((f) => f.text)]) {
