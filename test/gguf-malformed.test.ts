@@ -136,6 +136,58 @@ describe('GGUF reader: malformed files give clear errors', () => {
   it('an unsupported tensor type', () => expectError('q41.gguf', fromSpec((s) => { const t = s.tensors.find((x) => x.name === 'blk.0.attn_v.weight')!; t.type = 3; t.nbytes = (128 * 64 / 32) * 20; }), /tensor 'blk.0.attn_v.weight' has unsupported tensor type Q4_1/));
   it('a vocabulary that does not match the embedding', () => expectError('vocab.gguf', fromSpec((s) => setKey(s, 'tokenizer.ggml.tokens', { type: GgufType.ARRAY, elementType: GgufType.STRING, value: ['a', 'b'] })), /the vocabulary has 2 tokens but token_embd.weight has \d+ rows/));
 
+  describe('hostile metadata costs at most the reader\'s memory budget', function () {
+    this.timeout(60_000);
+    // The base file with `counts.length` extra keys, key i an array of counts[i] empty arrays:
+    // 12 bytes each in the file (all zero: element type uint8, count 0), but a whole parsed
+    // value each in memory. Counts are multiples of 8 so the tensor data stays aligned.
+    function emptyArrays(counts: number[]): Buffer {
+      const s = baseSpec();
+      counts.forEach((_, i) => setKey(s, `test.nested.${i}`, { type: GgufType.ARRAY, elementType: GgufType.ARRAY, value: [] }));
+      const { bytes, layout } = buildGgufBuffer(s);
+      const parts: Buffer[] = [];
+      let pos = 0;
+      counts.forEach((n, i) => {
+        const countAt = layout.kvEntries.find((e) => e.key === `test.nested.${i}`)!.valueOffset + 4;
+        const count = Buffer.alloc(8);
+        count.writeBigUInt64LE(BigInt(n));
+        parts.push(bytes.subarray(pos, countAt), count, Buffer.alloc(n * 12));
+        pos = countAt + 8;
+      });
+      parts.push(bytes.subarray(pos));
+      return Buffer.concat(parts);
+    }
+
+    // Inspects in a fresh process, so its peak resident set measures this file alone.
+    function inspectAlone(file: string): { message: string; ms: number; growthMiB: number } {
+      const script = `
+        const addon = require(${JSON.stringify(path.resolve(__dirname, '..', 'engine', 'native-addon.ts'))}).loadNativeAddon();
+        const before = addon.peakRssBytes();
+        const t0 = performance.now();
+        let message = '';
+        try { addon.inspect(${JSON.stringify(file)}); } catch (err) { message = err.message; }
+        process.stdout.write(JSON.stringify({ message, ms: performance.now() - t0, growthMiB: (addon.peakRssBytes() - before) / 2 ** 20 }));`;
+      const r = spawnSync(process.execPath, ['--import=tsx', '-e', script], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout);
+    }
+
+    it('refuses one array of 4 million empty arrays (48 MB) at its count, before allocating', () => {
+      const r = inspectAlone(write('empty-arrays.gguf', emptyArrays([4_000_000])));
+      assert.match(r.message, /empty-arrays\.gguf: metadata 'test\.nested\.0' at offset \d+: .*more than 64 MiB in memory/);
+      assert.ok(!r.message.includes('\n'), 'one line');
+      assert.ok(r.ms < 1000, `took ${r.ms.toFixed(0)} ms`);
+      assert.ok(r.growthMiB < 16, `grew by ${r.growthMiB.toFixed(0)} MiB`);
+    });
+
+    it('refuses 40 arrays of 100,000 empty arrays once together they pass the budget', () => {
+      const r = inspectAlone(write('many-empty-arrays.gguf', emptyArrays(new Array(40).fill(100_000))));
+      assert.match(r.message, /many-empty-arrays\.gguf: metadata 'test\.nested\.\d+' at offset \d+: .*more than 64 MiB in memory/);
+      assert.ok(r.ms < 1000, `took ${r.ms.toFixed(0)} ms`);
+      assert.ok(r.growthMiB < 64 + 16, `grew by ${r.growthMiB.toFixed(0)} MiB`);
+    });
+  });
+
   it('the CLI prints one error line and exits 1, for each kind of damage', () => {
     const cases: Array<[string, Buffer, RegExp]> = [
       ['cli-magic.gguf', patched((b) => b.write('XXXX', 0)), /not a GGUF file/],

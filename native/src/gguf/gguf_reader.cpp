@@ -113,6 +113,19 @@ class Parser {
 
   uint64_t pos() const { return pos_; }
   uint64_t remaining() const { return size_ - pos_; }
+  uint64_t parsed_bytes() const { return parsed_bytes_; }
+
+  // Counts `n_items` allocations of `item_bytes` each against the memory budget, before
+  // they are made (the product cannot overflow: it is compared by division).
+  void charge(uint64_t n_items, uint64_t item_bytes, const std::string& field, uint64_t at) {
+    const uint64_t left = limits_.max_parsed_bytes - parsed_bytes_;
+    if (item_bytes != 0 && n_items > left / item_bytes) {
+      const uint64_t limit = limits_.max_parsed_bytes;
+      const std::string amount = limit % (1 << 20) == 0 ? std::to_string(limit >> 20) + " MiB" : std::to_string(limit) + " bytes";
+      fail(field, at, "the parsed header would take more than " + amount + " in memory (the reader's limit)");
+    }
+    parsed_bytes_ += n_items * item_bytes;
+  }
 
   void need(uint64_t n, const std::string& field) const {
     if (n > remaining()) {
@@ -137,6 +150,7 @@ class Parser {
     }
     string_bytes_ += len;
     if (string_bytes_ > limits_.max_string_bytes_total) fail(field, at, "metadata strings exceed the reader's limit");
+    charge(1, len, field, at);  // its object is counted where it is kept
     std::string s(static_cast<size_t>(len), '\0');
     if (len) src_.read(pos_, s.data(), static_cast<size_t>(len));
     pos_ += len;
@@ -205,6 +219,12 @@ class Parser {
     const size_t n = static_cast<size_t>(count);
     Value elem;
     switch (v.array_type) {
+      case ValueType::STRING: charge(count, sizeof(std::string), field, count_at); break;
+      case ValueType::ARRAY: charge(count, sizeof(Value), field, count_at); break;
+      case ValueType::FLOAT32: case ValueType::FLOAT64: charge(count, sizeof(double), field, count_at); break;
+      default: charge(count, sizeof(int64_t), field, count_at); break;
+    }
+    switch (v.array_type) {
       case ValueType::STRING:
         v.strings.reserve(n);
         for (size_t k = 0; k < n; k++) v.strings.push_back(string(field + "[" + std::to_string(k) + "]"));
@@ -236,7 +256,12 @@ class Parser {
   uint64_t pos_ = 0;
   uint64_t array_elements_ = 0;
   uint64_t string_bytes_ = 0;
+  uint64_t parsed_bytes_ = 0;
 };
+
+// What one entry of a name -> index map costs besides the name's bytes: the node (next
+// pointer, key object, index, cached hash) and its bucket.
+constexpr uint64_t kIndexEntryBytes = sizeof(void*) + sizeof(std::string) + sizeof(size_t) + sizeof(size_t) + sizeof(void*);
 
 bool mul_overflows(uint64_t a, uint64_t b, uint64_t& out) {
   if (a != 0 && b > std::numeric_limits<uint64_t>::max() / a) return true;
@@ -297,12 +322,14 @@ GgufFile GgufFile::parse(ByteSource& src, const std::string& name, const ReaderL
   check_count(n_tensors, limits.max_tensors, 33, "tensor count", 8);
   check_count(n_kv, limits.max_kv, 13, "metadata count", 16);
 
+  p.charge(n_kv, sizeof(f.kv_[0]) + kIndexEntryBytes, "metadata count", 16);
   f.kv_.reserve(static_cast<size_t>(n_kv));
   for (uint64_t k = 0; k < n_kv; k++) {
     const std::string entry = "metadata entry #" + std::to_string(k);
     const uint64_t at = p.pos();
     std::string key = p.string(entry + " key");
     if (key.empty()) p.fail(entry + " key", at, "empty key");
+    p.charge(1, key.size(), entry + " key", at);  // the index's copy
     const std::string field = "metadata '" + key + "'";
     if (f.kv_index_.count(key)) p.fail(field, at, "duplicate key");
     Value v;
@@ -320,6 +347,7 @@ GgufFile GgufFile::parse(ByteSource& src, const std::string& name, const ReaderL
     f.alignment_ = static_cast<uint32_t>(a->i);
   }
 
+  p.charge(n_tensors, sizeof(TensorInfo) + kIndexEntryBytes, "tensor count", 8);
   f.tensors_.reserve(static_cast<size_t>(n_tensors));
   for (uint64_t k = 0; k < n_tensors; k++) {
     TensorInfo t;
@@ -327,6 +355,7 @@ GgufFile GgufFile::parse(ByteSource& src, const std::string& name, const ReaderL
     std::string entry = "tensor info #" + std::to_string(k);
     t.name = p.string(entry + " name");
     if (t.name.empty()) p.fail(entry + " name", t.info_offset, "empty tensor name");
+    p.charge(1, t.name.size(), entry + " name", t.info_offset);  // the index's copy
     entry += " (" + t.name + ")";
     if (f.tensor_index_.count(t.name)) p.fail(entry, t.info_offset, "duplicate tensor name");
     const uint64_t dims_at = p.pos();
@@ -378,6 +407,7 @@ GgufFile GgufFile::parse(ByteSource& src, const std::string& name, const ReaderL
     }
     t.file_offset = f.data_offset_ + t.offset;
   }
+  f.parsed_bytes_ = p.parsed_bytes();
   return f;
 }
 

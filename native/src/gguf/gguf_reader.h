@@ -75,6 +75,14 @@ struct ReaderLimits {
   uint64_t max_array_elements_total = 4u << 20;  // a 152k vocabulary + merges needs ~0.5M
   uint64_t max_string_bytes_total = 256u << 20;
   uint32_t max_array_depth = 4;
+  // What the parsed header may take in memory, counted before each allocation: a Value per
+  // metadata entry and per nested array element, a std::string object plus its bytes per
+  // string, 8 bytes per number in an array, a TensorInfo per tensor, an index entry per key
+  // and tensor name. Few bytes in the file can cost many here (an empty nested array is 12
+  // bytes on disk and a whole Value parsed). The real Qwen2 vocabulary of the SmallThinker
+  // files (151,936 tokens, 151,387 merges, token types) counts 13.2 MiB (and the whole
+  // process peaks at 15 MiB parsing it), so 64 MiB leaves a margin of almost 5x.
+  uint64_t max_parsed_bytes = 64u << 20;
 };
 
 class GgufFile {
@@ -88,6 +96,8 @@ class GgufFile {
   uint64_t data_offset() const { return data_offset_; }
   uint32_t alignment() const { return alignment_; }
   const std::string& name() const { return name_; }
+  // What the parsed header takes in memory, as ReaderLimits::max_parsed_bytes counts it.
+  uint64_t parsed_bytes() const { return parsed_bytes_; }
 
   const std::vector<std::pair<std::string, Value>>& metadata() const { return kv_; }
   const Value* find(const std::string& key) const;
@@ -100,6 +110,7 @@ class GgufFile {
   uint64_t file_size_ = 0;
   uint64_t data_offset_ = 0;
   uint32_t alignment_ = 32;
+  uint64_t parsed_bytes_ = 0;
   std::vector<std::pair<std::string, Value>> kv_;
   std::unordered_map<std::string, size_t> kv_index_;
   std::vector<TensorInfo> tensors_;
