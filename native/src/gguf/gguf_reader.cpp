@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <limits>
@@ -29,8 +30,8 @@ const char* value_type_name(ValueType t) {
   return "unknown";
 }
 
-bool Value::is_integer() const {
-  switch (type) {
+bool is_integer_type(ValueType t) {
+  switch (t) {
     case ValueType::UINT8: case ValueType::INT8: case ValueType::UINT16: case ValueType::INT16:
     case ValueType::UINT32: case ValueType::INT32: case ValueType::UINT64: case ValueType::INT64:
       return true;
@@ -38,6 +39,26 @@ bool Value::is_integer() const {
       return false;
   }
 }
+
+std::string printable(const std::string& s) {
+  static const char kHex[] = "0123456789abcdef";
+  // Cut after 64 bytes, at a character boundary (not inside a UTF-8 sequence).
+  size_t cut = std::min<size_t>(s.size(), 64);
+  while (cut > 0 && cut < s.size() && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) cut--;
+  std::string out;
+  for (size_t i = 0; i < cut; i++) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == '\n') out += "\\n";
+    else if (c == '\r') out += "\\r";
+    else if (c == '\t') out += "\\t";
+    else if (c == '\\' || c == '\'') out += {'\\', static_cast<char>(c)};
+    else if (c < 0x20 || c == 0x7f) out += {'\\', 'x', kHex[c >> 4], kHex[c & 15]};
+    else out += static_cast<char>(c);
+  }
+  return cut < s.size() ? out + "..." : out;
+}
+
+std::string quote(const std::string& s) { return "'" + printable(s) + "'"; }
 
 size_t Value::array_size() const {
   return ints.size() + floats.size() + strings.size() + arrays.size();
@@ -330,7 +351,7 @@ GgufFile GgufFile::parse(ByteSource& src, const std::string& name, const ReaderL
     std::string key = p.string(entry + " key");
     if (key.empty()) p.fail(entry + " key", at, "empty key");
     p.charge(1, key.size(), entry + " key", at);  // the index's copy
-    const std::string field = "metadata '" + key + "'";
+    const std::string field = "metadata " + quote(key);
     if (f.kv_index_.count(key)) p.fail(field, at, "duplicate key");
     Value v;
     const ValueType t = p.value_type(field + " type");
@@ -356,7 +377,7 @@ GgufFile GgufFile::parse(ByteSource& src, const std::string& name, const ReaderL
     t.name = p.string(entry + " name");
     if (t.name.empty()) p.fail(entry + " name", t.info_offset, "empty tensor name");
     p.charge(1, t.name.size(), entry + " name", t.info_offset);  // the index's copy
-    entry += " (" + t.name + ")";
+    entry += " (" + printable(t.name) + ")";
     if (f.tensor_index_.count(t.name)) p.fail(entry, t.info_offset, "duplicate tensor name");
     const uint64_t dims_at = p.pos();
     t.n_dims = p.scalar<uint32_t>(entry + " n_dims");
@@ -402,7 +423,7 @@ GgufFile GgufFile::parse(ByteSource& src, const std::string& name, const ReaderL
   for (TensorInfo& t : f.tensors_) {
     const uint64_t avail = f.file_size_ - std::min(f.file_size_, f.data_offset_);
     if (t.offset > avail || t.n_bytes > avail - t.offset) {
-      p.fail("tensor '" + t.name + "' data", f.data_offset_ + t.offset,
+      p.fail("tensor " + quote(t.name) + " data", f.data_offset_ + t.offset,
              std::to_string(t.n_bytes) + " bytes extend past the end of the file (" + std::to_string(f.file_size_) + " bytes)");
     }
     t.file_offset = f.data_offset_ + t.offset;

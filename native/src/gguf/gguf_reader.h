@@ -23,6 +23,13 @@ enum class ValueType : uint32_t {
   STRING = 8, ARRAY = 9, UINT64 = 10, INT64 = 11, FLOAT64 = 12,
 };
 const char* value_type_name(ValueType t);
+bool is_integer_type(ValueType t);
+
+// A string from the file as a message shows it: control characters escaped and cut after
+// 64 bytes, so an error stays one readable line whatever the file holds; quote() puts it in
+// single quotes.
+std::string printable(const std::string& s);
+std::string quote(const std::string& s);
 
 // One metadata value. Arrays keep their elements in the vector matching their element type,
 // so a 151936-entry token list is one vector of strings, not 151936 Values.
@@ -39,7 +46,7 @@ struct Value {
   std::vector<std::string> strings;         // string elements
   std::vector<Value> arrays;                // nested arrays
 
-  bool is_integer() const;
+  bool is_integer() const { return is_integer_type(type); }
   bool is_float() const { return type == ValueType::FLOAT32 || type == ValueType::FLOAT64; }
   size_t array_size() const;
 };

@@ -47,8 +47,7 @@ BpeTokenizer::BpeTokenizer(std::vector<std::string> tokens, std::vector<int32_t>
                    [&](int32_t a, int32_t b) { return tokens_[a].size() > tokens_[b].size(); });
   merge_ranks_.reserve(merges.size());
   for (size_t r = 0; r < merges.size(); r++) {
-    const size_t space = merges[r].find(' ', 1);
-    if (space == std::string::npos) throw std::invalid_argument("merge #" + std::to_string(r) + " has no separator: " + merges[r]);
+    if (!is_merge(merges[r])) throw std::invalid_argument("merge #" + std::to_string(r) + " has no separator: " + merges[r]);
     merge_ranks_.emplace(merges[r], static_cast<int32_t>(r));
   }
   // GPT-2's reversible byte <-> printable character map.

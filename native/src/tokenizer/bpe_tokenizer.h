@@ -31,6 +31,9 @@ class BpeTokenizer {
   // The Qwen2 pre-tokenizer split (exposed for tests): byte offsets of the pieces.
   static std::vector<std::string> pre_tokenize(const std::string& text);
 
+  // Whether a merge rule has its form "left right" (a space after a non-empty left part).
+  static bool is_merge(const std::string& rule) { return rule.find(' ', 1) != std::string::npos; }
+
  private:
   void encode_fragment(const std::string& text, std::vector<int32_t>& out) const;
   void encode_word(const std::string& word, std::vector<int32_t>& out) const;
