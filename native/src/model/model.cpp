@@ -17,24 +17,29 @@
 #include <thread>
 
 #include "kernels/kernels.h"
+#include "mapped_files.h"
 
 namespace st {
 
 // The model file mapped read-only. Pages are read on first touch and can be dropped by the
-// kernel under pressure (the memory-budget mode replaces this with explicit reads).
+// kernel under pressure (the memory-budget mode replaces this with explicit reads). The
+// mapping is recorded in mapped_files, so a SIGBUS from reading it after the file shrank
+// can name the file.
 class MappedFile {
  public:
   explicit MappedFile(const std::string& path) {
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0) throw std::runtime_error(path + ": cannot open: " + std::strerror(errno));
     struct stat st {};
-    if (::fstat(fd_, &st) != 0) throw std::runtime_error(path + ": cannot stat: " + std::strerror(errno));
+    if (::fstat(fd_, &st) != 0) fail(path + ": cannot stat: " + std::strerror(errno));
     size_ = static_cast<size_t>(st.st_size);
     void* p = ::mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd_, 0);
-    if (p == MAP_FAILED) throw std::runtime_error(path + ": cannot map: " + std::strerror(errno));
+    if (p == MAP_FAILED) fail(path + ": cannot map: " + std::strerror(errno));
     data_ = static_cast<const uint8_t*>(p);
+    registry_slot_ = mapped_files::add(data_, size_, path);
   }
   ~MappedFile() {
+    mapped_files::remove(registry_slot_);
     if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
     if (fd_ >= 0) ::close(fd_);
   }
@@ -54,9 +59,14 @@ class MappedFile {
   }
 
  private:
+  [[noreturn]] void fail(const std::string& message) {
+    ::close(fd_);  // the destructor does not run for a constructor that throws
+    throw std::runtime_error(message);
+  }
   int fd_ = -1;
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
+  int registry_slot_ = -1;
 };
 
 Model::~Model() = default;
