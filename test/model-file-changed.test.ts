@@ -1,8 +1,9 @@
-// A mapped model file truncated while the engine uses it: reading a page the truncation took
-// away raises SIGBUS, which the addon turns into one line on stderr naming the file and exit
-// status MODEL_FILE_CHANGED_EXIT_CODE (its supervisor then restarts it with the file as it is
-// now). Any other SIGBUS still kills the process as before, and a file replaced by renaming
-// is harmless. Each case runs in its own Node process, on a copy of a generated model.
+// A model file that changes on disk while the engine uses it: the engine ends with one line
+// on stderr naming the file and exit status MODEL_FILE_CHANGED_EXIT_CODE (its supervisor then
+// restarts it with the file as it is now), whether the change is found by a read of a page the
+// truncation took away (SIGBUS) or before an evaluation. Any other SIGBUS still kills the
+// process as before, and a file replaced by renaming is harmless. Each case runs in its own
+// Node process, on a copy of a generated model.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,7 +14,7 @@ import { ensureModel } from './generator/index';
 
 const addonModule = path.resolve(__dirname, '..', 'engine', 'native-addon.ts');
 
-// Loads the model without a memory budget (so it is mapped), evaluates, runs `script`.
+// Loads the model (mapped unless `options` set a budget), evaluates, runs `script`.
 function runChild(model: string, script: string, options: object = {}) {
   const code = `
     const fs = require('node:fs');
@@ -26,7 +27,7 @@ function runChild(model: string, script: string, options: object = {}) {
   return spawnSync(process.execPath, ['--import=tsx', '-e', code], { encoding: 'utf8', timeout: 60_000 });
 }
 
-describe('a mapped model file that changes on disk while in use', function () {
+describe('a model file that changes on disk while in use', function () {
   this.timeout(120_000);
   let dir: string;
   let copy: string;
@@ -65,7 +66,8 @@ describe('a mapped model file that changes on disk while in use', function () {
   });
 
   it('truncated during a generation: the read of a lost page (SIGBUS) ends it the same way', () => {
-    // The generation runs on a native thread while the cut happens.
+    // The generation runs on a native thread and checks the file only when it starts, so the
+    // pages it reads after the cut fault.
     const r = runChild(copy, `
       let cut = false;
       session.createSlot().generate({ prompt: Int32Array.of(7, 8, 9), maxTokens: 8000 }, () => {
@@ -75,6 +77,24 @@ describe('a mapped model file that changes on disk while in use', function () {
         process.stdout.write('truncated during the generation\\n');
       }).then(() => process.stdout.write('generation finished\\n'));`);
     assertReported(r, 'evaluated before the change\ntruncated during the generation\n');
+  });
+
+  it('rewritten in place without changing size: the next evaluation ends it the same way', () => {
+    const r = runChild(copy, `
+      const fd = fs.openSync(model, 'r+');
+      fs.writeSync(fd, Buffer.alloc(4096, 0x7f), 0, 4096, ${dataStart});
+      fs.closeSync(fd);
+      session.evaluate(Int32Array.of(4, 5, 6));
+      process.stdout.write('evaluated after the change\\n');`);
+    assertReported(r, 'evaluated before the change\n');
+  });
+
+  it('under a memory budget (nothing mapped), truncated: the next evaluation ends it the same way', () => {
+    const r = runChild(copy, `
+      fs.truncateSync(model, ${dataStart});
+      session.evaluate(Int32Array.of(4, 5, 6));
+      process.stdout.write('evaluated after the change\\n');`, { memoryBudgetMiB: 256, context: 256 });
+    assertReported(r, 'evaluated before the change\n');
   });
 
   it('replaced by renaming another file over it: keeps working on the file it loaded', () => {

@@ -1,19 +1,23 @@
-// The SIGBUS handler, installed once when the addon loads. A mapped model file that shrinks
-// on disk (truncated, or rewritten in place) loses pages, and the next read of one raises
-// SIGBUS: without this the engine dies and nobody learns why. When the faulting address is
-// inside a model mapping (model/mapped_files.h), the handler writes one line naming the file
-// to stderr and exits with kModelFileChangedExitCode (the engine's supervisor restarts the
-// engine, which loads the file as it is now); any other SIGBUS goes to whatever handled it
-// before (by default the process dies by the signal, as a real bug should). Only
-// async-signal-safe calls (write, pause, _exit, sigaction, raise) and lock-free atomics are
-// used in the handler.
-#include <napi.h>
+// What happens when the model file changes on disk while the engine uses it: one line on
+// stderr naming the file and exit status kModelFileChangedExitCode (the engine's supervisor
+// restarts the engine, which loads the file as it is now).
+// - The SIGBUS handler, installed once when the addon loads: a mapped file that shrinks
+//   (truncated, or rewritten in place) loses pages, and the next read of one raises SIGBUS.
+//   When the faulting address is inside a model mapping (model/mapped_files.h) the handler
+//   reports; any other SIGBUS goes to whatever handled it before (by default the process
+//   dies by the signal, as a real bug should). Only async-signal-safe calls (write, pause,
+//   _exit, sigaction, raise) and lock-free atomics are used there.
+// - exit_if_model_file_changed(), before each evaluation: a file rewritten in place without
+//   shrinking raises no signal, the model would just compute with other weights.
+#include "model_file_guard.h"
+
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <mutex>
+#include <string>
 
 #include "model/mapped_files.h"
 #include "registry.h"
@@ -78,6 +82,15 @@ void install() {
   sigemptyset(&action.sa_mask);
   ::sigaction(SIGBUS, &action, &previous_action);
 }
+
+}  // namespace
+
+void exit_if_model_file_changed(const Model& model) {
+  if (!model.file_changed()) return;
+  report_and_exit(mapped_files::printable_path(model.path()).c_str());
+}
+
+namespace {
 
 Registration reg([](Napi::Env, Napi::Object) {
   static std::once_flag once;  // the addon may be loaded by several threads (workers)

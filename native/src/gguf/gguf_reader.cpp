@@ -60,6 +60,21 @@ std::string printable(const std::string& s) {
 
 std::string quote(const std::string& s) { return "'" + printable(s) + "'"; }
 
+FileIdentity FileIdentity::of(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return {};
+  FileIdentity id;
+  id.device = static_cast<uint64_t>(st.st_dev);
+  id.inode = static_cast<uint64_t>(st.st_ino);
+  id.size = static_cast<uint64_t>(st.st_size);
+#ifdef __APPLE__
+  id.modified_ns = static_cast<int64_t>(st.st_mtimespec.tv_sec) * 1000000000 + st.st_mtimespec.tv_nsec;
+#else
+  id.modified_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+#endif
+  return id;
+}
+
 size_t Value::array_size() const {
   return ints.size() + floats.size() + strings.size() + arrays.size();
 }
@@ -70,9 +85,10 @@ namespace {
 
 class FileSource : public ByteSource {
  public:
-  FileSource(int fd, uint64_t size) : fd_(fd), size_(size) {}
+  FileSource(int fd, uint64_t size) : fd_(fd), size_(size), identity_(FileIdentity::of(fd)) {}
   ~FileSource() override { ::close(fd_); }
   uint64_t size() const override { return size_; }
+  FileIdentity identity() const override { return identity_; }
   void read(uint64_t offset, void* dst, size_t n) override {
     // Small header reads go through a window so parsing a 150k-token vocabulary does not
     // cost 450k system calls.
@@ -104,6 +120,7 @@ class FileSource : public ByteSource {
   }
   int fd_;
   uint64_t size_;
+  FileIdentity identity_;
   std::vector<uint8_t> win_;
   uint64_t win_start_ = 0;
 };
@@ -321,6 +338,7 @@ GgufFile GgufFile::parse(ByteSource& src, const std::string& name, const ReaderL
   GgufFile f;
   f.name_ = name;
   f.file_size_ = src.size();
+  f.identity_ = src.identity();
   Parser p(src, name, limits);
 
   if (f.file_size_ == 0) p.fail("header", 0, "the file is empty");

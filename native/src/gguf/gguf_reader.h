@@ -63,6 +63,22 @@ struct TensorInfo {
   uint64_t info_offset = 0;   // where its tensor info starts in the file (for messages)
 };
 
+// Which file, in which state: the model compares the file it maps or reads with the one
+// whose header was parsed (a file replaced in between is refused), and later with itself
+// (a file rewritten in place since loading is noticed). All zero for memory.
+struct FileIdentity {
+  uint64_t device = 0;
+  uint64_t inode = 0;
+  uint64_t size = 0;
+  int64_t modified_ns = 0;
+
+  static FileIdentity of(int fd);  // fstat; all zero when it fails
+  bool operator==(const FileIdentity& o) const {
+    return device == o.device && inode == o.inode && size == o.size && modified_ns == o.modified_ns;
+  }
+  bool operator!=(const FileIdentity& o) const { return !(*this == o); }
+};
+
 // Where the bytes come from: a file read in bounded chunks, or memory (the fuzzer).
 class ByteSource {
  public:
@@ -70,6 +86,7 @@ class ByteSource {
   virtual uint64_t size() const = 0;
   // Copies n bytes at `offset`; the caller has checked the range.
   virtual void read(uint64_t offset, void* dst, size_t n) = 0;
+  virtual FileIdentity identity() const { return {}; }
 };
 
 std::unique_ptr<ByteSource> open_file_source(const std::string& path);          // throws GgufError
@@ -105,6 +122,8 @@ class GgufFile {
   const std::string& name() const { return name_; }
   // What the parsed header takes in memory, as ReaderLimits::max_parsed_bytes counts it.
   uint64_t parsed_bytes() const { return parsed_bytes_; }
+  // The file as it was when parsed (all zero when parsed from memory).
+  const FileIdentity& identity() const { return identity_; }
 
   const std::vector<std::pair<std::string, Value>>& metadata() const { return kv_; }
   const Value* find(const std::string& key) const;
@@ -118,6 +137,7 @@ class GgufFile {
   uint64_t data_offset_ = 0;
   uint32_t alignment_ = 32;
   uint64_t parsed_bytes_ = 0;
+  FileIdentity identity_;
   std::vector<std::pair<std::string, Value>> kv_;
   std::unordered_map<std::string, size_t> kv_index_;
   std::vector<TensorInfo> tensors_;

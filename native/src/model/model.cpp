@@ -45,6 +45,7 @@ class MappedFile {
   }
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
+  gguf::FileIdentity identity() const { return gguf::FileIdentity::of(fd_); }
   // Copies the n bytes the mapping shows at p into dst with pread (without faulting them in).
   void read(const uint8_t* p, size_t n, uint8_t* dst) const {
     off_t offset = p - data_;
@@ -234,7 +235,10 @@ std::unique_ptr<Model> Model::load(const std::string& path) {
   std::unique_ptr<Model> model(new Model());
   model->mapping_ = std::make_unique<MappedFile>(path);
   const MappedFile& map = *model->mapping_;
-  if (map.size() != file.gguf.file_size()) throw std::runtime_error(path + ": the file changed while loading");
+  // The file mapped must be the file validated (not one renamed over it, or rewritten, since).
+  if (map.identity() != file.gguf.identity()) throw std::runtime_error(path + ": the file changed while loading");
+  model->path_ = path;
+  model->loaded_file_ = file.gguf.identity();
   model->hparams_ = file.hparams;
   model->transposed_down_ = file.flavour == Flavour::PowerInfer;
   for (const auto& t : file.gguf.tensors()) model->weights_bytes_ += t.n_bytes;
@@ -274,6 +278,10 @@ std::unique_ptr<Model> Model::load_budgeted(const std::string& path, const Exper
 std::unique_ptr<Model> Model::load_budgeted(const std::string& path, const SmallThinkerFile& file, const ExpertCacheConfig& cache) {
   std::unique_ptr<Model> model(new Model());
   model->reader_ = std::make_shared<FileReader>(path);
+  // The file read must be the file validated and planned for.
+  if (model->reader_->identity() != file.gguf.identity()) throw std::runtime_error(path + ": the file changed while loading");
+  model->path_ = path;
+  model->loaded_file_ = file.gguf.identity();
   model->hparams_ = file.hparams;
   model->transposed_down_ = file.flavour == Flavour::PowerInfer;
   for (const auto& t : file.gguf.tensors()) model->weights_bytes_ += t.n_bytes;
@@ -347,6 +355,10 @@ std::unique_ptr<Model> Model::load_budgeted(const std::string& path, const Small
   model->expert_cache_ = std::make_unique<ExpertCache>(model->reader_, std::move(locations), N, expert_matrix_bytes(file, "gate"),
                                                        expert_matrix_bytes(file, "up"), expert_matrix_bytes(file, "down"), config);
   return model;
+}
+
+bool Model::file_changed() const {
+  return (mapping_ ? mapping_->identity() : reader_->identity()) != loaded_file_;
 }
 
 WeightMatrix Model::embedding_row(int32_t token, uint8_t* scratch) const {
