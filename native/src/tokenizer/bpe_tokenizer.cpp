@@ -188,8 +188,15 @@ void BpeTokenizer::encode_word(const std::string& word, std::vector<int32_t>& ou
       if (c != token_ids_.end()) ids.push_back(c->second);
     }
   }
-  if (word_cache_.size() >= kWordCacheLimit) word_cache_.clear();
-  word_cache_.emplace(word, ids);
+  const size_t cost = word.size() + ids.size() * sizeof(int32_t) + 96;  // 96: node, key and vector objects
+  if (cost <= kWordCacheBytes / 64) {
+    if (word_cache_bytes_ + cost > kWordCacheBytes) {
+      word_cache_.clear();
+      word_cache_bytes_ = 0;
+    }
+    word_cache_.emplace(word, ids);
+    word_cache_bytes_ += cost;
+  }
   out.insert(out.end(), ids.begin(), ids.end());
 }
 
