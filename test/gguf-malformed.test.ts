@@ -163,9 +163,12 @@ describe('GGUF reader: malformed files give clear errors', () => {
       const report = addon.inspect(write('pad.gguf', fromSpec((s) => setKey(s, 'tokenizer.ggml.padding_token_id', u32(1 << 20)))));
       assert.ok(report.warnings.some((w) => /'tokenizer.ggml.padding_token_id' = 1048576 is not a token id \(ignored\)/.test(w)), report.warnings.join('; '));
     });
-    it('warns about a pre-tokenizer other than Qwen2\'s', () => {
-      const report = addon.inspect(write('pre.gguf', fromSpec((s) => setKey(s, 'tokenizer.ggml.pre', str('llama-bpe')))));
-      assert.ok(report.warnings.some((w) => /tokenizer.ggml.pre is 'llama-bpe'/.test(w)), report.warnings.join('; '));
+    it('warns about a pre-tokenizer other than Qwen2\'s, or none', () => {
+      const warnings = (pre: string | undefined) =>
+        addon.inspect(write('pre.gguf', fromSpec((s) => setKey(s, 'tokenizer.ggml.pre', pre === undefined ? undefined : str(pre))))).warnings;
+      assert.ok(warnings('llama-bpe').some((w) => /tokenizer.ggml.pre is 'llama-bpe': text is split as Qwen2's/.test(w)));
+      assert.ok(warnings(undefined).some((w) => /tokenizer.ggml.pre is missing/.test(w)));
+      assert.deepEqual(warnings('deepseek-r1-qwen'), [], 'llama.cpp splits it as Qwen2');
     });
     it('the engine\'s tokenizer refuses the same files with the same messages', () => {
       const file = write('bos-again.gguf', fromSpec((s) => setKey(s, 'tokenizer.ggml.bos_token_id', u32(100_000))));

@@ -33,11 +33,14 @@ CheckedMetadata check_metadata(const gguf::GgufFile& file) {
   const gguf::Value* model = file.find("tokenizer.ggml.model");
   if (!model || model->type != ValueType::STRING) fail("missing 'tokenizer.ggml.model'");
   if (model->str != "gpt2") fail("unsupported tokenizer " + gguf::quote(model->str) + " (expected gpt2 byte-level BPE)");
-  if (const gguf::Value* pre = file.find("tokenizer.ggml.pre")) {
-    if (pre->type != ValueType::STRING || pre->str != "qwen2") {
-      out.warnings.push_back("tokenizer.ggml.pre is " + (pre->type == ValueType::STRING ? gguf::quote(pre->str) : "not a string") +
-                             ": text is split as Qwen2's pre-tokenizer does, which may not match this model");
-    }
+  // The names llama.cpp splits with the Qwen2 expression, the only one this engine has.
+  const gguf::Value* pre = file.find("tokenizer.ggml.pre");
+  const bool qwen2_split = pre && pre->type == ValueType::STRING &&
+                           (pre->str == "qwen2" || pre->str == "deepseek-r1-qwen" || pre->str == "megrez" || pre->str == "kormo" ||
+                            pre->str == "f2llmv2");
+  if (!qwen2_split) {
+    const std::string what = !pre ? "missing" : pre->type == ValueType::STRING ? gguf::quote(pre->str) : "not a string";
+    out.warnings.push_back("tokenizer.ggml.pre is " + what + ": text is split as Qwen2's pre-tokenizer does, which may not match this model");
   }
   out.tokens = file.find("tokenizer.ggml.tokens");
   if (!out.tokens || out.tokens->type != ValueType::ARRAY || out.tokens->array_type != ValueType::STRING || out.tokens->strings.empty()) {
