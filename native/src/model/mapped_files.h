@@ -8,9 +8,9 @@
 
 namespace st::mapped_files {
 
-// More live mappings than slots (many sessions at once) are not covered: their SIGBUS
-// stays a plain crash.
-constexpr int kSlots = 16;
+// More live mappings than slots (sessions not yet garbage-collected count too) are not
+// covered: their SIGBUS stays a plain crash.
+constexpr int kSlots = 64;
 constexpr size_t kMaxPathBytes = 1024;  // longer paths are cut
 
 // Records [begin, begin + size) as a mapping of `path`; returns its slot, or -1 when every
