@@ -3,6 +3,14 @@
 import path from 'node:path';
 import fs from 'node:fs';
 
+/**
+ * The exit status of an engine process whose mapped model file changed on disk while it was
+ * in use (truncated or rewritten in place): the addon's SIGBUS handler writes one line naming
+ * the file to stderr and exits with it (native/src/addon/model_file_guard.cpp; EX_TEMPFAIL:
+ * restarting the engine reloads the file).
+ */
+export const MODEL_FILE_CHANGED_EXIT_CODE = 75;
+
 /** What `inspect` reports about a GGUF file (SPEC §3, `inspect --json`). */
 export interface InspectReport {
   arch: string;

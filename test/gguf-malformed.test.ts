@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { loadNativeAddon } from '../engine/native-addon';
-import { buildGgufBuffer, u32, str, GgufType, type GgufSpec, type GgufValue } from './generator/gguf-writer';
+import { buildGgufBuffer, u32, str, i32Array, GgufType, type GgufSpec, type GgufValue } from './generator/gguf-writer';
 import { buildModelSpec } from './generator/index';
 
 const addon = loadNativeAddon();
@@ -136,11 +136,116 @@ describe('GGUF reader: malformed files give clear errors', () => {
   it('an unsupported tensor type', () => expectError('q41.gguf', fromSpec((s) => { const t = s.tensors.find((x) => x.name === 'blk.0.attn_v.weight')!; t.type = 3; t.nbytes = (128 * 64 / 32) * 20; }), /tensor 'blk.0.attn_v.weight' has unsupported tensor type Q4_1/));
   it('a vocabulary that does not match the embedding', () => expectError('vocab.gguf', fromSpec((s) => setKey(s, 'tokenizer.ggml.tokens', { type: GgufType.ARRAY, elementType: GgufType.STRING, value: ['a', 'b'] })), /the vocabulary has 2 tokens but token_embd.weight has \d+ rows/));
 
+  describe('the tokenizer is checked by inspect, before any load', () => {
+    const strings = (value: string[]): GgufValue => ({ type: GgufType.ARRAY, elementType: GgufType.STRING, value });
+    it('a BOS id outside the vocabulary', () => expectError('bos.gguf', fromSpec((s) => setKey(s, 'tokenizer.ggml.bos_token_id', u32(100_000))),
+      /bos\.gguf: 'tokenizer.ggml.bos_token_id' = 100000 is not a token id \(the vocabulary has \d+ tokens\)/));
+    it('an EOS id that is not an integer', () => expectError('eos.gguf', fromSpec((s) => setKey(s, 'tokenizer.ggml.eos_token_id', str('3'))),
+      /'tokenizer.ggml.eos_token_id' must be an integer token id, not string/));
+    it('a token_type array of the wrong length', () => expectError('types.gguf', fromSpec((s) => setKey(s, 'tokenizer.ggml.token_type', i32Array([1, 1, 3]))),
+      /types\.gguf: 'tokenizer.ggml.token_type' has 3 entries for \d+ tokens/));
+    it('token types that are not integers', () => expectError('types-str.gguf', fromSpec((s) => {
+      const n = (s.metadata.find(([k]) => k === 'tokenizer.ggml.tokens')![1].value as string[]).length;
+      setKey(s, 'tokenizer.ggml.token_type', strings(new Array(n).fill('1')));
+    }), /'tokenizer.ggml.token_type' must be an integer array, not an array of string/));
+    it('a merge without separator', () => expectError('merge.gguf', fromSpec((s) => setKey(s, 'tokenizer.ggml.merges', strings(['a b', 'ab', 'c d']))),
+      /merge\.gguf: 'tokenizer.ggml.merges' #1 'ab' has no space between its two parts/));
+    it('a merge with a line break, shown escaped', () => expectError('merge-nl.gguf', fromSpec((s) => setKey(s, 'tokenizer.ggml.merges', strings(['a b', 'x\ny']))),
+      /'tokenizer.ggml.merges' #1 'x\\ny' has no space/));
+    it('merges that are not strings', () => expectError('merge-int.gguf', fromSpec((s) => setKey(s, 'tokenizer.ggml.merges', i32Array([1]))),
+      /'tokenizer.ggml.merges' must be an array of strings/));
+    it('tokens that are not strings', () => expectError('tokens.gguf', fromSpec((s) => setKey(s, 'tokenizer.ggml.tokens', i32Array([1, 2]))),
+      /'tokenizer.ggml.tokens' must be a non-empty array of strings/));
+    it('no tokenizer', () => expectError('no-tok.gguf', fromSpec((s) => setKey(s, 'tokenizer.ggml.model', undefined)), /missing 'tokenizer.ggml.model'/));
+    it('a tokenizer other than byte-level BPE', () => expectError('spm.gguf', fromSpec((s) => setKey(s, 'tokenizer.ggml.model', str('llama'))),
+      /unsupported tokenizer 'llama' \(expected gpt2 byte-level BPE\)/));
+    it('warns about a special id this engine does not use that is outside the vocabulary', () => {
+      const report = addon.inspect(write('pad.gguf', fromSpec((s) => setKey(s, 'tokenizer.ggml.padding_token_id', u32(1 << 20)))));
+      assert.ok(report.warnings.some((w) => /'tokenizer.ggml.padding_token_id' = 1048576 is not a token id \(ignored\)/.test(w)), report.warnings.join('; '));
+    });
+    it('warns about a pre-tokenizer other than Qwen2\'s, or none', () => {
+      const warnings = (pre: string | undefined) =>
+        addon.inspect(write('pre.gguf', fromSpec((s) => setKey(s, 'tokenizer.ggml.pre', pre === undefined ? undefined : str(pre))))).warnings;
+      assert.ok(warnings('llama-bpe').some((w) => /tokenizer.ggml.pre is 'llama-bpe': text is split as Qwen2's/.test(w)));
+      assert.ok(warnings(undefined).some((w) => /tokenizer.ggml.pre is missing/.test(w)));
+      assert.deepEqual(warnings('deepseek-r1-qwen'), [], 'llama.cpp splits it as Qwen2');
+    });
+    it('the engine\'s tokenizer refuses the same files with the same messages', () => {
+      const file = write('bos-again.gguf', fromSpec((s) => setKey(s, 'tokenizer.ggml.bos_token_id', u32(100_000))));
+      assert.throws(() => addon.tokenizerFromModel(file), /'tokenizer.ggml.bos_token_id' = 100000 is not a token id/);
+    });
+  });
+
+  describe('hostile metadata costs at most the reader\'s memory budget', function () {
+    this.timeout(60_000);
+    // The base file with `counts.length` extra keys, key i an array of counts[i] empty arrays:
+    // 12 bytes each in the file (all zero: element type uint8, count 0), but a whole parsed
+    // value each in memory. Counts are multiples of 8 so the tensor data stays aligned.
+    function emptyArrays(counts: number[]): Buffer {
+      const s = baseSpec();
+      counts.forEach((_, i) => setKey(s, `test.nested.${i}`, { type: GgufType.ARRAY, elementType: GgufType.ARRAY, value: [] }));
+      const { bytes, layout } = buildGgufBuffer(s);
+      const parts: Buffer[] = [];
+      let pos = 0;
+      counts.forEach((n, i) => {
+        const countAt = layout.kvEntries.find((e) => e.key === `test.nested.${i}`)!.valueOffset + 4;
+        const count = Buffer.alloc(8);
+        count.writeBigUInt64LE(BigInt(n));
+        parts.push(bytes.subarray(pos, countAt), count, Buffer.alloc(n * 12));
+        pos = countAt + 8;
+      });
+      parts.push(bytes.subarray(pos));
+      return Buffer.concat(parts);
+    }
+
+    // Inspects in a fresh process, so its peak resident set measures this file alone.
+    function inspectAlone(file: string): { message: string; ms: number; growthMiB: number } {
+      const script = `
+        const addon = require(${JSON.stringify(path.resolve(__dirname, '..', 'engine', 'native-addon.ts'))}).loadNativeAddon();
+        const before = addon.peakRssBytes();
+        const t0 = performance.now();
+        let message = '';
+        try { addon.inspect(${JSON.stringify(file)}); } catch (err) { message = err.message; }
+        process.stdout.write(JSON.stringify({ message, ms: performance.now() - t0, growthMiB: (addon.peakRssBytes() - before) / 2 ** 20 }));`;
+      const r = spawnSync(process.execPath, ['--import=tsx', '-e', script], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout);
+    }
+
+    it('refuses one array of 4 million empty arrays (48 MB) at its count, before allocating', () => {
+      const r = inspectAlone(write('empty-arrays.gguf', emptyArrays([4_000_000])));
+      assert.match(r.message, /empty-arrays\.gguf: metadata 'test\.nested\.0' at offset \d+: .*more than 64 MiB in memory/);
+      assert.ok(!r.message.includes('\n'), 'one line');
+      assert.ok(r.ms < 1000, `took ${r.ms.toFixed(0)} ms`);
+      assert.ok(r.growthMiB < 16, `grew by ${r.growthMiB.toFixed(0)} MiB`);
+    });
+
+    it('refuses 40 arrays of 100,000 empty arrays once together they pass the budget', () => {
+      const r = inspectAlone(write('many-empty-arrays.gguf', emptyArrays(new Array(40).fill(100_000))));
+      assert.match(r.message, /many-empty-arrays\.gguf: metadata 'test\.nested\.\d+' at offset \d+: .*more than 64 MiB in memory/);
+      assert.ok(r.ms < 1000, `took ${r.ms.toFixed(0)} ms`);
+      assert.ok(r.growthMiB < 64 + 16, `grew by ${r.growthMiB.toFixed(0)} MiB`);
+    });
+  });
+
+  describe('strings from the file stay one readable line in messages', () => {
+    it('an architecture with a line break', () => expectError('arch-nl.gguf', fromSpec((s) => setKey(s, 'general.architecture', str('llama\nsmallthinker'))),
+      /wrong architecture 'llama\\nsmallthinker' \(expected smallthinker\)/));
+    it('a 10,000-character architecture is cut', () => expectError('arch-long.gguf', fromSpec((s) => setKey(s, 'general.architecture', str('é'.repeat(5000)))),
+      /wrong architecture '(é){32}\.\.\.' \(expected smallthinker\)/));
+    it('a key with control characters', () => expectError('key-nl.gguf', fromSpec((s) => { s.metadata.push(['bad\r\nkey\u0001', str('a')], ['bad\r\nkey\u0001', str('b')]); }),
+      /metadata 'bad\\r\\nkey\\x01' at offset \d+: duplicate key/));
+    it('a tensor name with a line break', () => expectError('tensor-nl.gguf', fromSpec((s) => { s.tensors[1].name = 'output\nnorm'; s.tensors[1].type = 31; }),
+      /tensor info #1 \(output\\nnorm\) type at offset \d+: unknown ggml type 31/));
+  });
+
   it('the CLI prints one error line and exits 1, for each kind of damage', () => {
     const cases: Array<[string, Buffer, RegExp]> = [
       ['cli-magic.gguf', patched((b) => b.write('XXXX', 0)), /not a GGUF file/],
       ['cli-trunc.gguf', base.bytes.subarray(0, base.layout.tensorInfosStart + 5), /file truncated/],
       ['cli-arch.gguf', fromSpec((s) => setKey(s, 'general.architecture', str('qwen2'))), /wrong architecture 'qwen2'/],
+      ['cli-arch-nl.gguf', fromSpec((s) => setKey(s, 'general.architecture', str('qwen2\nsmallthinker: looks fine'))), /wrong architecture 'qwen2\\nsmallthinker: looks fine'/],
+      ['cli-bos.gguf', fromSpec((s) => setKey(s, 'tokenizer.ggml.bos_token_id', u32(100_000))), /'tokenizer.ggml.bos_token_id' = 100000 is not a token id/],
     ];
     for (const [name, bytes, pattern] of cases) {
       const r = spawnSync(process.execPath, [cli, 'inspect', write(name, bytes)], { encoding: 'utf8' });

@@ -44,5 +44,6 @@ export const EDGE_CASES: string[] = [
   'combining é (e + U+0301), zalgo ḁ̶̵͓', 'Ωμέγα ΑΒΓ кириллица', 'عربي עברית', '١٢٣ ٣ ⅷ ① ²',
   'trailing spaces   \n   \n', 'nbsp\u00a0and\u3000ideographic', 'zero\u200bwidth', '<|im_start|>user\nhi<|im_end|>\n',
   'literal <|endoftext|> in text', 'html <s>struck</s> and <b>bold</b>', '```ts\nconst x = 1;\n```',
-  '    '.repeat(50), '\n\n\n\n', 'a'.repeat(3000), '\u{1F600}'.repeat(10), 'mixed123abc456', '$$$$%%%%^^^^',
+  '<|im_start|><|im_start|><|im_end|>', '<|im_<|im_end|>start|>', '<|<|endoftext|>|>x', '<think></think><tool_call>\n</tool_call>',
+  '<|fim_prefix|>a<|fim_suffix|>b<|fim_middle|>', '<|im_end|'.repeat(20), '    '.repeat(50), '\n\n\n\n', 'a'.repeat(3000), '\u{1F600}'.repeat(10), 'mixed123abc456', '$$$$%%%%^^^^',
 ];

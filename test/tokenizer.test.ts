@@ -1,9 +1,19 @@
 // Our tokenizer gives the same ids as llama.cpp on real source code and on edge cases, for
 // the real Qwen vocabulary and the small test one; decoding streams across split characters.
 import assert from 'node:assert/strict';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { loadNativeAddon, type NativeTokenizer } from '../engine/native-addon';
 import { ensureModel } from './generator/index';
 import { EDGE_CASES, sourceFiles } from './tokenizer-corpus';
+
+// The control and user-defined tokens of the Qwen vocabulary (test/generator/vocab.ts).
+const QWEN_SPECIAL_TOKENS = [
+  '<|endoftext|>', '<|im_start|>', '<|im_end|>', '<|object_ref_start|>', '<|object_ref_end|>', '<|box_start|>', '<|box_end|>',
+  '<|quad_start|>', '<|quad_end|>', '<|vision_start|>', '<|vision_end|>', '<|vision_pad|>', '<|image_pad|>', '<|video_pad|>',
+  '<tool_call>', '</tool_call>', '<|fim_prefix|>', '<|fim_middle|>', '<|fim_suffix|>', '<|fim_pad|>', '<|repo_name|>',
+  '<|file_sep|>', '<tool_response>', '</tool_response>', '<think>', '</think>',
+];
 
 type LlamaModel = { tokenize(text: string, special?: boolean): readonly number[]; dispose(): Promise<void> };
 
@@ -45,6 +55,25 @@ describe('tokenizer', function () {
         }
       });
 
+      // llama.cpp splits the special tokens out first, longest first, each at its leftmost
+      // occurrences within what is left: done naively that rescans the text for every
+      // fragment, and a prompt of many short pieces between special tokens took seconds.
+      if (vocab === 'qwen') {
+        it('splits special tokens out of 130k characters in linear time, as llama.cpp does', () => {
+          const specials = QWEN_SPECIAL_TOKENS;
+          let text = '';
+          for (let i = 0; text.length < 128_000; i++) text += `<|object_ref_start|><p><b>${i}</b></p>`;
+          text += specials.join(' ');  // every other special token occurs only at the very end
+          for (const special of [true, false]) {
+            const t0 = performance.now();
+            const a = Array.from(ours.encode(text, { parseSpecial: special }));
+            const ms = performance.now() - t0;
+            assert.ok(ms < 1000, `parseSpecial ${special}: ${text.length} characters took ${ms.toFixed(0)} ms`);
+            assert.deepEqual(a, Array.from(theirs.tokenize(text, special)), `parseSpecial ${special}`);
+          }
+        });
+      }
+
       it('round-trips text through encode and decode', () => {
         for (const text of [...EDGE_CASES, ...files.slice(0, 20).map((f) => f.text)]) {
           if (text.includes('\ufffd')) continue;  // invalid UTF-8 in the file is not restored
@@ -80,6 +109,24 @@ describe('tokenizer', function () {
     it('rejects ids outside the vocabulary', () => {
       assert.throws(() => tok.decode(Int32Array.of(tok.tokenCount)), /outside the vocabulary/);
     });
+  });
+
+  it('keeps its cache of merged words small, however long the words', async () => {
+    // 100 different runs of 130k punctuation characters: each is one pre-tokenizer word (and,
+    // in the small vocabulary, 130k tokens). Measured in a fresh process, whose peak resident
+    // set is this work's alone.
+    const model = await ensureModel({ preset: 'tiny', type: 'q4_0', vocab: 'small' });
+    const script = `
+      const addon = require(${JSON.stringify(path.resolve(__dirname, '..', 'engine', 'native-addon.ts'))}).loadNativeAddon();
+      const tok = addon.tokenizerFromModel(${JSON.stringify(model)});
+      const marks = '~^*&%$#@!?;:|/<>-_=+.,';
+      const before = addon.peakRssBytes();
+      for (let i = 0; i < 100; i++) tok.encode((marks[i % 20] + marks[Math.floor(i / 20)]).repeat(65_250));
+      process.stdout.write(String((addon.peakRssBytes() - before) / 2 ** 20));`;
+    const growthMiB = Number(execFileSync(process.execPath, ['--import=tsx', '-e', script], { encoding: 'utf8' }));
+    // Measured: 12 MiB (merging one such word needs that while it runs); 82 MiB when every
+    // word was kept.
+    assert.ok(growthMiB < 40, `grew by ${growthMiB.toFixed(0)} MiB`);
   });
 
   it('tokenises 1 MB of source code well under a second', async () => {

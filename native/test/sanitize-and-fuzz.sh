@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The GGUF reader under AddressSanitizer + UndefinedBehaviorSanitizer, the expert cache under
-# ThreadSanitizer and ASan, then a coverage-guided libFuzzer run (clang) of at least
-# FUZZ_SECONDS (default 60). Installs clang when missing.
+# The GGUF reader and the tokenizer built from a file under AddressSanitizer +
+# UndefinedBehaviorSanitizer, the expert cache under ThreadSanitizer and ASan, then a
+# coverage-guided libFuzzer run (clang) of at least FUZZ_SECONDS (default 60). Installs clang
+# when missing.
 # Run from anywhere: `npm run test:native`.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -10,7 +11,8 @@ root="$(dirname "$native")"
 out="$native/test/build"
 mkdir -p "$out"
 fuzz_seconds="${FUZZ_SECONDS:-60}"
-reader_sources=("$native/src/gguf/gguf_reader.cpp" "$native/src/model/smallthinker_file.cpp")
+reader_sources=("$native/src/gguf/gguf_reader.cpp" "$native/src/model/smallthinker_file.cpp" "$native/src/tokenizer/model_tokenizer.cpp"
+  "$native/src/tokenizer/bpe_tokenizer.cpp" "$native/src/tokenizer/unicode.cpp")
 
 if ! command -v clang++ >/dev/null 2>&1 || ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; then
   echo "== installing clang and its sanitizer/fuzzer runtime (Debian: clang, libclang-rt-14-dev)"

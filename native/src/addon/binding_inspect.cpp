@@ -1,9 +1,10 @@
 // inspect(path): validates a SmallThinker GGUF file (header only, no tensor data read) and
-// describes it in the shape of `smallthinker inspect --json` (SPEC §3).
+// its tokenizer, and describes it in the shape of `smallthinker inspect --json` (SPEC §3).
 #include <napi.h>
 
 #include "model/smallthinker_file.h"
 #include "registry.h"
+#include "tokenizer/model_tokenizer.h"
 
 namespace st::addon {
 namespace {
@@ -14,6 +15,8 @@ Napi::Value Inspect(const Napi::CallbackInfo& info) {
   SmallThinkerFile m;
   try {
     m = SmallThinkerFile::open(info[0].As<Napi::String>().Utf8Value());
+    // Whatever would stop the engine building the tokenizer stops the file here, before a load.
+    for (std::string& w : ModelTokenizer::check(m.gguf)) m.warnings.push_back(std::move(w));
   } catch (const std::exception& e) {
     throw Napi::Error::New(env, e.what());
   }

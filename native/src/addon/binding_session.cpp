@@ -18,6 +18,7 @@
 #include "model/forward.h"
 #include "model/memory_plan.h"
 #include "model/model.h"
+#include "model_file_guard.h"
 #include "registry.h"
 #include "sampling/sampler.h"
 #include "runtime/thread_pool.h"
@@ -258,6 +259,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   Napi::Value Evaluate(const Napi::CallbackInfo& info) {
     SyncUse use(info.Env(), *core_);
     std::vector<int32_t> tokens = tokens_arg(info);
+    exit_if_model_file_changed(*model_);
     guarded(info.Env(), [&] { ctx().evaluate(tokens.data(), static_cast<int32_t>(tokens.size()), false, logits_); });
     Napi::Float32Array out = Napi::Float32Array::New(info.Env(), logits_.size());
     std::copy(logits_.begin(), logits_.end(), out.Data());
@@ -272,6 +274,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     const int64_t top = info[1].As<Napi::Number>().Int64Value();
     const int32_t n_vocab = model_->hparams().n_vocab;
     if (top < 1 || top > n_vocab) throw Napi::RangeError::New(env, "top must be between 1 and the vocabulary size");
+    exit_if_model_file_changed(*model_);
     Napi::Array positions = Napi::Array::New(env, tokens.size());
     std::vector<int32_t> order(n_vocab);
     // Batches of the prefill size keep memory at batch × n_vocab logits, whatever the length.
@@ -462,6 +465,7 @@ class GenerateWorker : public Napi::AsyncProgressQueueWorker<int32_t> {
     using clock = std::chrono::steady_clock;
     const int32_t n_vocab = core_->model->hparams().n_vocab;
     ctx_.set_cancel_flag(&cancel_);
+    exit_if_model_file_changed(*core_->model);
     try {
       const auto t0 = clock::now();
       if (!job_.prompt.empty()) ctx_.evaluate(job_.prompt.data(), static_cast<int32_t>(job_.prompt.size()), false, logits_);

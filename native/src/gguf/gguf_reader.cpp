@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <limits>
@@ -29,14 +30,49 @@ const char* value_type_name(ValueType t) {
   return "unknown";
 }
 
-bool Value::is_integer() const {
-  switch (type) {
+bool is_integer_type(ValueType t) {
+  switch (t) {
     case ValueType::UINT8: case ValueType::INT8: case ValueType::UINT16: case ValueType::INT16:
     case ValueType::UINT32: case ValueType::INT32: case ValueType::UINT64: case ValueType::INT64:
       return true;
     default:
       return false;
   }
+}
+
+std::string printable(const std::string& s) {
+  static const char kHex[] = "0123456789abcdef";
+  // Cut after 64 bytes, at a character boundary (not inside a UTF-8 sequence).
+  size_t cut = std::min<size_t>(s.size(), 64);
+  while (cut > 0 && cut < s.size() && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) cut--;
+  std::string out;
+  for (size_t i = 0; i < cut; i++) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == '\n') out += "\\n";
+    else if (c == '\r') out += "\\r";
+    else if (c == '\t') out += "\\t";
+    else if (c == '\\' || c == '\'') out += {'\\', static_cast<char>(c)};
+    else if (c < 0x20 || c == 0x7f) out += {'\\', 'x', kHex[c >> 4], kHex[c & 15]};
+    else out += static_cast<char>(c);
+  }
+  return cut < s.size() ? out + "..." : out;
+}
+
+std::string quote(const std::string& s) { return "'" + printable(s) + "'"; }
+
+FileIdentity FileIdentity::of(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return {};
+  FileIdentity id;
+  id.device = static_cast<uint64_t>(st.st_dev);
+  id.inode = static_cast<uint64_t>(st.st_ino);
+  id.size = static_cast<uint64_t>(st.st_size);
+#ifdef __APPLE__
+  id.modified_ns = static_cast<int64_t>(st.st_mtimespec.tv_sec) * 1000000000 + st.st_mtimespec.tv_nsec;
+#else
+  id.modified_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+#endif
+  return id;
 }
 
 size_t Value::array_size() const {
@@ -49,9 +85,10 @@ namespace {
 
 class FileSource : public ByteSource {
  public:
-  FileSource(int fd, uint64_t size) : fd_(fd), size_(size) {}
+  FileSource(int fd, uint64_t size) : fd_(fd), size_(size), identity_(FileIdentity::of(fd)) {}
   ~FileSource() override { ::close(fd_); }
   uint64_t size() const override { return size_; }
+  FileIdentity identity() const override { return identity_; }
   void read(uint64_t offset, void* dst, size_t n) override {
     // Small header reads go through a window so parsing a 150k-token vocabulary does not
     // cost 450k system calls.
@@ -83,6 +120,7 @@ class FileSource : public ByteSource {
   }
   int fd_;
   uint64_t size_;
+  FileIdentity identity_;
   std::vector<uint8_t> win_;
   uint64_t win_start_ = 0;
 };
@@ -113,6 +151,19 @@ class Parser {
 
   uint64_t pos() const { return pos_; }
   uint64_t remaining() const { return size_ - pos_; }
+  uint64_t parsed_bytes() const { return parsed_bytes_; }
+
+  // Counts `n_items` allocations of `item_bytes` each against the memory budget, before
+  // they are made (the product cannot overflow: it is compared by division).
+  void charge(uint64_t n_items, uint64_t item_bytes, const std::string& field, uint64_t at) {
+    const uint64_t left = limits_.max_parsed_bytes - parsed_bytes_;
+    if (item_bytes != 0 && n_items > left / item_bytes) {
+      const uint64_t limit = limits_.max_parsed_bytes;
+      const std::string amount = limit % (1 << 20) == 0 ? std::to_string(limit >> 20) + " MiB" : std::to_string(limit) + " bytes";
+      fail(field, at, "the parsed header would take more than " + amount + " in memory (the reader's limit)");
+    }
+    parsed_bytes_ += n_items * item_bytes;
+  }
 
   void need(uint64_t n, const std::string& field) const {
     if (n > remaining()) {
@@ -137,6 +188,7 @@ class Parser {
     }
     string_bytes_ += len;
     if (string_bytes_ > limits_.max_string_bytes_total) fail(field, at, "metadata strings exceed the reader's limit");
+    charge(1, len, field, at);  // its object is counted where it is kept
     std::string s(static_cast<size_t>(len), '\0');
     if (len) src_.read(pos_, s.data(), static_cast<size_t>(len));
     pos_ += len;
@@ -205,6 +257,12 @@ class Parser {
     const size_t n = static_cast<size_t>(count);
     Value elem;
     switch (v.array_type) {
+      case ValueType::STRING: charge(count, sizeof(std::string), field, count_at); break;
+      case ValueType::ARRAY: charge(count, sizeof(Value), field, count_at); break;
+      case ValueType::FLOAT32: case ValueType::FLOAT64: charge(count, sizeof(double), field, count_at); break;
+      default: charge(count, sizeof(int64_t), field, count_at); break;
+    }
+    switch (v.array_type) {
       case ValueType::STRING:
         v.strings.reserve(n);
         for (size_t k = 0; k < n; k++) v.strings.push_back(string(field + "[" + std::to_string(k) + "]"));
@@ -236,7 +294,12 @@ class Parser {
   uint64_t pos_ = 0;
   uint64_t array_elements_ = 0;
   uint64_t string_bytes_ = 0;
+  uint64_t parsed_bytes_ = 0;
 };
+
+// What one entry of a name -> index map costs besides the name's bytes: the node (next
+// pointer, key object, index, cached hash) and its bucket.
+constexpr uint64_t kIndexEntryBytes = sizeof(void*) + sizeof(std::string) + sizeof(size_t) + sizeof(size_t) + sizeof(void*);
 
 bool mul_overflows(uint64_t a, uint64_t b, uint64_t& out) {
   if (a != 0 && b > std::numeric_limits<uint64_t>::max() / a) return true;
@@ -275,6 +338,7 @@ GgufFile GgufFile::parse(ByteSource& src, const std::string& name, const ReaderL
   GgufFile f;
   f.name_ = name;
   f.file_size_ = src.size();
+  f.identity_ = src.identity();
   Parser p(src, name, limits);
 
   if (f.file_size_ == 0) p.fail("header", 0, "the file is empty");
@@ -297,13 +361,15 @@ GgufFile GgufFile::parse(ByteSource& src, const std::string& name, const ReaderL
   check_count(n_tensors, limits.max_tensors, 33, "tensor count", 8);
   check_count(n_kv, limits.max_kv, 13, "metadata count", 16);
 
+  p.charge(n_kv, sizeof(f.kv_[0]) + kIndexEntryBytes, "metadata count", 16);
   f.kv_.reserve(static_cast<size_t>(n_kv));
   for (uint64_t k = 0; k < n_kv; k++) {
     const std::string entry = "metadata entry #" + std::to_string(k);
     const uint64_t at = p.pos();
     std::string key = p.string(entry + " key");
     if (key.empty()) p.fail(entry + " key", at, "empty key");
-    const std::string field = "metadata '" + key + "'";
+    p.charge(1, key.size(), entry + " key", at);  // the index's copy
+    const std::string field = "metadata " + quote(key);
     if (f.kv_index_.count(key)) p.fail(field, at, "duplicate key");
     Value v;
     const ValueType t = p.value_type(field + " type");
@@ -320,6 +386,7 @@ GgufFile GgufFile::parse(ByteSource& src, const std::string& name, const ReaderL
     f.alignment_ = static_cast<uint32_t>(a->i);
   }
 
+  p.charge(n_tensors, sizeof(TensorInfo) + kIndexEntryBytes, "tensor count", 8);
   f.tensors_.reserve(static_cast<size_t>(n_tensors));
   for (uint64_t k = 0; k < n_tensors; k++) {
     TensorInfo t;
@@ -327,7 +394,8 @@ GgufFile GgufFile::parse(ByteSource& src, const std::string& name, const ReaderL
     std::string entry = "tensor info #" + std::to_string(k);
     t.name = p.string(entry + " name");
     if (t.name.empty()) p.fail(entry + " name", t.info_offset, "empty tensor name");
-    entry += " (" + t.name + ")";
+    p.charge(1, t.name.size(), entry + " name", t.info_offset);  // the index's copy
+    entry += " (" + printable(t.name) + ")";
     if (f.tensor_index_.count(t.name)) p.fail(entry, t.info_offset, "duplicate tensor name");
     const uint64_t dims_at = p.pos();
     t.n_dims = p.scalar<uint32_t>(entry + " n_dims");
@@ -373,11 +441,12 @@ GgufFile GgufFile::parse(ByteSource& src, const std::string& name, const ReaderL
   for (TensorInfo& t : f.tensors_) {
     const uint64_t avail = f.file_size_ - std::min(f.file_size_, f.data_offset_);
     if (t.offset > avail || t.n_bytes > avail - t.offset) {
-      p.fail("tensor '" + t.name + "' data", f.data_offset_ + t.offset,
+      p.fail("tensor " + quote(t.name) + " data", f.data_offset_ + t.offset,
              std::to_string(t.n_bytes) + " bytes extend past the end of the file (" + std::to_string(f.file_size_) + " bytes)");
     }
     t.file_offset = f.data_offset_ + t.offset;
   }
+  f.parsed_bytes_ = p.parsed_bytes();
   return f;
 }
 

@@ -23,6 +23,13 @@ enum class ValueType : uint32_t {
   STRING = 8, ARRAY = 9, UINT64 = 10, INT64 = 11, FLOAT64 = 12,
 };
 const char* value_type_name(ValueType t);
+bool is_integer_type(ValueType t);
+
+// A string from the file as a message shows it: control characters escaped and cut after
+// 64 bytes, so an error stays one readable line whatever the file holds; quote() puts it in
+// single quotes.
+std::string printable(const std::string& s);
+std::string quote(const std::string& s);
 
 // One metadata value. Arrays keep their elements in the vector matching their element type,
 // so a 151936-entry token list is one vector of strings, not 151936 Values.
@@ -39,7 +46,7 @@ struct Value {
   std::vector<std::string> strings;         // string elements
   std::vector<Value> arrays;                // nested arrays
 
-  bool is_integer() const;
+  bool is_integer() const { return is_integer_type(type); }
   bool is_float() const { return type == ValueType::FLOAT32 || type == ValueType::FLOAT64; }
   size_t array_size() const;
 };
@@ -56,6 +63,22 @@ struct TensorInfo {
   uint64_t info_offset = 0;   // where its tensor info starts in the file (for messages)
 };
 
+// Which file, in which state: the model compares the file it maps or reads with the one
+// whose header was parsed (a file replaced in between is refused), and later with itself
+// (a file rewritten in place since loading is noticed). All zero for memory.
+struct FileIdentity {
+  uint64_t device = 0;
+  uint64_t inode = 0;
+  uint64_t size = 0;
+  int64_t modified_ns = 0;
+
+  static FileIdentity of(int fd);  // fstat; all zero when it fails
+  bool operator==(const FileIdentity& o) const {
+    return device == o.device && inode == o.inode && size == o.size && modified_ns == o.modified_ns;
+  }
+  bool operator!=(const FileIdentity& o) const { return !(*this == o); }
+};
+
 // Where the bytes come from: a file read in bounded chunks, or memory (the fuzzer).
 class ByteSource {
  public:
@@ -63,6 +86,7 @@ class ByteSource {
   virtual uint64_t size() const = 0;
   // Copies n bytes at `offset`; the caller has checked the range.
   virtual void read(uint64_t offset, void* dst, size_t n) = 0;
+  virtual FileIdentity identity() const { return {}; }
 };
 
 std::unique_ptr<ByteSource> open_file_source(const std::string& path);          // throws GgufError
@@ -75,6 +99,14 @@ struct ReaderLimits {
   uint64_t max_array_elements_total = 4u << 20;  // a 152k vocabulary + merges needs ~0.5M
   uint64_t max_string_bytes_total = 256u << 20;
   uint32_t max_array_depth = 4;
+  // What the parsed header may take in memory, counted before each allocation: a Value per
+  // metadata entry and per nested array element, a std::string object plus its bytes per
+  // string, 8 bytes per number in an array, a TensorInfo per tensor, an index entry per key
+  // and tensor name. Few bytes in the file can cost many here (an empty nested array is 12
+  // bytes on disk and a whole Value parsed). The real Qwen2 vocabulary of the SmallThinker
+  // files (151,936 tokens, 151,387 merges, token types) counts 13.2 MiB (and the whole
+  // process peaks at 15 MiB parsing it), so 64 MiB leaves a margin of almost 5x.
+  uint64_t max_parsed_bytes = 64u << 20;
 };
 
 class GgufFile {
@@ -88,6 +120,10 @@ class GgufFile {
   uint64_t data_offset() const { return data_offset_; }
   uint32_t alignment() const { return alignment_; }
   const std::string& name() const { return name_; }
+  // What the parsed header takes in memory, as ReaderLimits::max_parsed_bytes counts it.
+  uint64_t parsed_bytes() const { return parsed_bytes_; }
+  // The file as it was when parsed (all zero when parsed from memory).
+  const FileIdentity& identity() const { return identity_; }
 
   const std::vector<std::pair<std::string, Value>>& metadata() const { return kv_; }
   const Value* find(const std::string& key) const;
@@ -100,6 +136,8 @@ class GgufFile {
   uint64_t file_size_ = 0;
   uint64_t data_offset_ = 0;
   uint32_t alignment_ = 32;
+  uint64_t parsed_bytes_ = 0;
+  FileIdentity identity_;
   std::vector<std::pair<std::string, Value>> kv_;
   std::unordered_map<std::string, size_t> kv_index_;
   std::vector<TensorInfo> tensors_;

@@ -40,6 +40,10 @@ FileReader::FileReader(const std::string& path) : path_(path) {
   if (buffered_fd_ < 0) throw std::runtime_error(path + ": cannot open: " + std::strerror(errno));
 #ifdef O_DIRECT
   direct_fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT);  // tmpfs and some others refuse it
+  if (direct_fd_ >= 0 && gguf::FileIdentity::of(direct_fd_) != gguf::FileIdentity::of(buffered_fd_)) {
+    ::close(direct_fd_);  // the path names another file than a moment ago: read only the first
+    direct_fd_ = -1;
+  }
   use_direct_.store(direct_fd_ >= 0);
 #endif
 }

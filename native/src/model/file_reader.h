@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "gguf/gguf_reader.h"
+
 namespace st {
 
 // Memory aligned for O_DIRECT (4096 bytes), obtained with mmap so it is returned to the
@@ -52,6 +54,7 @@ class FileReader {
 
   bool direct() const { return use_direct_.load(std::memory_order_relaxed); }
   const std::string& path() const { return path_; }
+  gguf::FileIdentity identity() const { return gguf::FileIdentity::of(buffered_fd_); }
 
  private:
   void read_buffered(uint64_t offset, size_t len, uint8_t* dst);

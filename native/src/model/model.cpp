@@ -17,29 +17,35 @@
 #include <thread>
 
 #include "kernels/kernels.h"
+#include "mapped_files.h"
 
 namespace st {
 
 // The model file mapped read-only. Pages are read on first touch and can be dropped by the
-// kernel under pressure (the memory-budget mode replaces this with explicit reads).
+// kernel under pressure (the memory-budget mode replaces this with explicit reads). The
+// mapping is recorded in mapped_files, so a SIGBUS from reading it after the file shrank
+// can name the file.
 class MappedFile {
  public:
   explicit MappedFile(const std::string& path) {
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0) throw std::runtime_error(path + ": cannot open: " + std::strerror(errno));
     struct stat st {};
-    if (::fstat(fd_, &st) != 0) throw std::runtime_error(path + ": cannot stat: " + std::strerror(errno));
+    if (::fstat(fd_, &st) != 0) fail(path + ": cannot stat: " + std::strerror(errno));
     size_ = static_cast<size_t>(st.st_size);
     void* p = ::mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd_, 0);
-    if (p == MAP_FAILED) throw std::runtime_error(path + ": cannot map: " + std::strerror(errno));
+    if (p == MAP_FAILED) fail(path + ": cannot map: " + std::strerror(errno));
     data_ = static_cast<const uint8_t*>(p);
+    registry_slot_ = mapped_files::add(data_, size_, path);
   }
   ~MappedFile() {
+    mapped_files::remove(registry_slot_);
     if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
     if (fd_ >= 0) ::close(fd_);
   }
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
+  gguf::FileIdentity identity() const { return gguf::FileIdentity::of(fd_); }
   // Copies the n bytes the mapping shows at p into dst with pread (without faulting them in).
   void read(const uint8_t* p, size_t n, uint8_t* dst) const {
     off_t offset = p - data_;
@@ -54,9 +60,14 @@ class MappedFile {
   }
 
  private:
+  [[noreturn]] void fail(const std::string& message) {
+    ::close(fd_);  // the destructor does not run for a constructor that throws
+    throw std::runtime_error(message);
+  }
   int fd_ = -1;
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
+  int registry_slot_ = -1;
 };
 
 Model::~Model() = default;
@@ -224,7 +235,10 @@ std::unique_ptr<Model> Model::load(const std::string& path) {
   std::unique_ptr<Model> model(new Model());
   model->mapping_ = std::make_unique<MappedFile>(path);
   const MappedFile& map = *model->mapping_;
-  if (map.size() != file.gguf.file_size()) throw std::runtime_error(path + ": the file changed while loading");
+  // The file mapped must be the file validated (not one renamed over it, or rewritten, since).
+  if (map.identity() != file.gguf.identity()) throw std::runtime_error(path + ": the file changed while loading");
+  model->path_ = path;
+  model->loaded_file_ = file.gguf.identity();
   model->hparams_ = file.hparams;
   model->transposed_down_ = file.flavour == Flavour::PowerInfer;
   for (const auto& t : file.gguf.tensors()) model->weights_bytes_ += t.n_bytes;
@@ -264,6 +278,10 @@ std::unique_ptr<Model> Model::load_budgeted(const std::string& path, const Exper
 std::unique_ptr<Model> Model::load_budgeted(const std::string& path, const SmallThinkerFile& file, const ExpertCacheConfig& cache) {
   std::unique_ptr<Model> model(new Model());
   model->reader_ = std::make_shared<FileReader>(path);
+  // The file read must be the file validated and planned for.
+  if (model->reader_->identity() != file.gguf.identity()) throw std::runtime_error(path + ": the file changed while loading");
+  model->path_ = path;
+  model->loaded_file_ = file.gguf.identity();
   model->hparams_ = file.hparams;
   model->transposed_down_ = file.flavour == Flavour::PowerInfer;
   for (const auto& t : file.gguf.tensors()) model->weights_bytes_ += t.n_bytes;
@@ -337,6 +355,10 @@ std::unique_ptr<Model> Model::load_budgeted(const std::string& path, const Small
   model->expert_cache_ = std::make_unique<ExpertCache>(model->reader_, std::move(locations), N, expert_matrix_bytes(file, "gate"),
                                                        expert_matrix_bytes(file, "up"), expert_matrix_bytes(file, "down"), config);
   return model;
+}
+
+bool Model::file_changed() const {
+  return (mapping_ ? mapping_->identity() : reader_->identity()) != loaded_file_;
 }
 
 WeightMatrix Model::embedding_row(int32_t token, uint8_t* scratch) const {

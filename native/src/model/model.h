@@ -44,6 +44,12 @@ class Model {
   // Budgeted mode: whether reads bypass the page cache (O_DIRECT).
   bool reads_direct() const { return reader_ && reader_->direct(); }
 
+  const std::string& path() const { return path_; }
+  // Whether the file on disk differs from the one loaded (size or modification time): a
+  // file rewritten in place would feed the model other weights (mapped mode) or a mix of
+  // old and new experts (budgeted mode) without any error.
+  bool file_changed() const;
+
   const SmallThinkerHParams& hparams() const { return hparams_; }
   const ModelWeights& weights() const { return weights_; }
   bool transposed_down() const { return transposed_down_; }
@@ -53,6 +59,8 @@ class Model {
 
  private:
   Model() = default;
+  std::string path_;
+  gguf::FileIdentity loaded_file_;
   SmallThinkerHParams hparams_;
   ModelWeights weights_;
   bool transposed_down_ = false;

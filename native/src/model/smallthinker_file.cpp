@@ -81,7 +81,7 @@ SmallThinkerFile SmallThinkerFile::check(gguf::GgufFile file) {
   const Value* arch = f.find("general.architecture");
   if (!arch) fail(f, "missing 'general.architecture' (not a model file?)");
   if (arch->type != ValueType::STRING) fail(f, "'general.architecture' must be a string");
-  if (arch->str != "smallthinker") fail(f, "wrong architecture '" + arch->str + "' (expected smallthinker)");
+  if (arch->str != "smallthinker") fail(f, "wrong architecture " + gguf::quote(arch->str) + " (expected smallthinker)");
 
   const std::string p = "smallthinker.";
   SmallThinkerHParams& hp = m.hparams;
@@ -125,7 +125,7 @@ SmallThinkerFile SmallThinkerFile::check(gguf::GgufFile file) {
   if (embd->n_dims != 2) fail(f, "tensor 'token_embd.weight' has shape " + shape_str(shape_of(*embd)) + ", expected [" + std::to_string(E) + ", n_vocab]");
   hp.n_vocab = static_cast<int32_t>(std::min<int64_t>(embd->ne[1], INT32_MAX));
   if (const Value* tokens = f.find("tokenizer.ggml.tokens")) {
-    if (tokens->type == ValueType::ARRAY && static_cast<int64_t>(tokens->strings.size()) != embd->ne[1]) {
+    if (tokens->type == ValueType::ARRAY && tokens->array_type == ValueType::STRING && static_cast<int64_t>(tokens->strings.size()) != embd->ne[1]) {
       fail(f, "the vocabulary has " + std::to_string(tokens->strings.size()) + " tokens but token_embd.weight has " + std::to_string(embd->ne[1]) + " rows");
     }
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <queue>
 #include <stdexcept>
+#include <string_view>
 
 #include "unicode.h"
 
@@ -46,8 +47,7 @@ BpeTokenizer::BpeTokenizer(std::vector<std::string> tokens, std::vector<int32_t>
                    [&](int32_t a, int32_t b) { return tokens_[a].size() > tokens_[b].size(); });
   merge_ranks_.reserve(merges.size());
   for (size_t r = 0; r < merges.size(); r++) {
-    const size_t space = merges[r].find(' ', 1);
-    if (space == std::string::npos) throw std::invalid_argument("merge #" + std::to_string(r) + " has no separator: " + merges[r]);
+    if (!is_merge(merges[r])) throw std::invalid_argument("merge #" + std::to_string(r) + " has no separator: " + merges[r]);
     merge_ranks_.emplace(merges[r], static_cast<int32_t>(r));
   }
   // GPT-2's reversible byte <-> printable character map.
@@ -188,8 +188,15 @@ void BpeTokenizer::encode_word(const std::string& word, std::vector<int32_t>& ou
       if (c != token_ids_.end()) ids.push_back(c->second);
     }
   }
-  if (word_cache_.size() >= kWordCacheLimit) word_cache_.clear();
-  word_cache_.emplace(word, ids);
+  const size_t cost = word.size() + ids.size() * sizeof(int32_t) + 96;  // 96: node, key and vector objects
+  if (cost <= kWordCacheBytes / 64) {
+    if (word_cache_bytes_ + cost > kWordCacheBytes) {
+      word_cache_.clear();
+      word_cache_bytes_ = 0;
+    }
+    word_cache_.emplace(word, ids);
+    word_cache_bytes_ += cost;
+  }
   out.insert(out.end(), ids.begin(), ids.end());
 }
 
@@ -199,23 +206,24 @@ void BpeTokenizer::encode_fragment(const std::string& text, std::vector<int32_t>
 
 std::vector<int32_t> BpeTokenizer::encode(const std::string& text, bool parse_special) const {
   std::vector<int32_t> out;
-  // Split out special tokens first (longest first, leftmost occurrence), as llama.cpp does.
+  // Split out special tokens first, as llama.cpp does: one pass per token, longest first,
+  // taking its leftmost non-overlapping occurrences inside the fragments of plain text that
+  // the passes before left. A search must stop at its fragment's end: searching on to the
+  // end of the text made every pass cost (fragments × text length).
   struct Fragment { size_t begin, end; int32_t id; };  // id >= 0: a special token
-  std::vector<Fragment> fragments{{0, text.size(), -1}};
+  std::vector<Fragment> fragments{{0, text.size(), -1}}, next;
   for (int32_t id : special_ids_) {
     if (!parse_special && types_[id] == TokenType::Control) continue;
     const std::string& s = tokens_[id];
     if (s.empty()) continue;
-    std::vector<Fragment> next;
+    next.clear();
     for (const Fragment& f : fragments) {
       if (f.id >= 0) { next.push_back(f); continue; }
+      const std::string_view upto_end(text.data(), f.end);
       size_t start = f.begin;
-      for (;;) {
-        const size_t hit = text.find(s, start);
-        if (hit == std::string::npos || hit + s.size() > f.end) break;
+      for (size_t hit; (hit = upto_end.find(s, start)) != std::string_view::npos; start = hit + s.size()) {
         if (hit > start) next.push_back({start, hit, -1});
         next.push_back({hit, hit + s.size(), id});
-        start = hit + s.size();
       }
       if (start < f.end) next.push_back({start, f.end, -1});
     }

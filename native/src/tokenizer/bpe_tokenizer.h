@@ -31,6 +31,9 @@ class BpeTokenizer {
   // The Qwen2 pre-tokenizer split (exposed for tests): byte offsets of the pieces.
   static std::vector<std::string> pre_tokenize(const std::string& text);
 
+  // Whether a merge rule has its form "left right" (a space after a non-empty left part).
+  static bool is_merge(const std::string& rule) { return rule.find(' ', 1) != std::string::npos; }
+
  private:
   void encode_fragment(const std::string& text, std::vector<int32_t>& out) const;
   void encode_word(const std::string& word, std::vector<int32_t>& out) const;
@@ -42,9 +45,13 @@ class BpeTokenizer {
   std::vector<int32_t> special_ids_;                      // control + user-defined, longest first
   std::string byte_chars_[256];                           // GPT-2 byte -> UTF-8 of its char
   std::unordered_map<uint32_t, uint8_t> char_bytes_;      // and back
-  // Words already merged. Bounded: cleared when it outgrows kWordCacheLimit.
+  // Words already merged, bounded by what they take in memory (counted as the word, its ids
+  // and a map node's overhead): cleared when it outgrows kWordCacheBytes. A word that would
+  // take more than a 64th of that alone (a long run of one character class) is not kept: it
+  // would push out thousands of ordinary words for one that rarely comes back.
   mutable std::unordered_map<std::string, std::vector<int32_t>> word_cache_;
-  static constexpr size_t kWordCacheLimit = 1 << 16;
+  mutable size_t word_cache_bytes_ = 0;
+  static constexpr size_t kWordCacheBytes = 8u << 20;
 };
 
 // Turns token ids into text as they stream: emits only complete UTF-8 sequences, holding a
