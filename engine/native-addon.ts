@@ -3,13 +3,8 @@
 import path from 'node:path';
 import fs from 'node:fs';
 
-/**
- * The exit status of an engine process whose mapped model file changed on disk while it was
- * in use (truncated or rewritten in place): the addon's SIGBUS handler writes one line naming
- * the file to stderr and exits with it (native/src/addon/model_file_guard.cpp; EX_TEMPFAIL:
- * restarting the engine reloads the file).
- */
-export const MODEL_FILE_CHANGED_EXIT_CODE = 75;
+// The addon's exit status when the model file changed under it (native/src/addon/model_file_guard.cpp).
+export { MODEL_FILE_CHANGED_EXIT_CODE } from './protocol';
 
 /** What `inspect` reports about a GGUF file (SPEC §3, `inspect --json`). */
 export interface InspectReport {
@@ -204,6 +199,12 @@ export interface NativeTokenizer {
   readonly chatTemplate: string;
   /** parseSpecial: control tokens written in the text become their ids. */
   encode(text: string, options?: { parseSpecial?: boolean }): Int32Array;
+  /**
+   * Encodes the parts' texts as one string, except that control tokens are recognised only
+   * inside parts with parseSpecial (a chat template's markup), never in the others (message
+   * contents), so text that spells <|im_end|> stays text.
+   */
+  encodeParts(parts: ReadonlyArray<{ text: string; parseSpecial: boolean }>): Int32Array;
   decode(tokens: Int32Array, options?: { renderSpecial?: boolean }): string;
   createStreamingDecoder(options?: { renderSpecial?: boolean }): StreamingDecoder;
 }
@@ -215,27 +216,29 @@ export interface NativeAddon {
   inspect(modelPath: string): InspectReport;
   /** Loads a model for inference (memory-mapped weights). Throws a clear Error on bad input. */
   createSession(modelPath: string, options: SessionOptions): NativeSession;
+  /** The same load on a native worker thread: the event loop stays free while the weights are read. */
+  createSessionAsync(modelPath: string, options: SessionOptions): Promise<NativeSession>;
   /** Peak resident set of this process (VmHWM), in bytes. */
   peakRssBytes(): number;
+  /** Native work done so far in this process (layers computed, tensors loaded): it moves while work advances. */
+  workCounter(): number;
 }
 
 let cached: NativeAddon | undefined;
 
-/** Candidate locations: next to the bundle (VSIX: dist/../native/...) and in the source tree. */
-function addonCandidates(): string[] {
-  const override = process.env.SMALLTHINKER_ADDON;
-  const roots = [path.resolve(__dirname, '..'), path.resolve(__dirname, '..', '..'), process.cwd()];
-  const found = roots.map((r) => path.join(r, 'native', 'build', 'Release', 'smallthinker.node'));
-  return override ? [override, ...found] : found;
+/**
+ * The one place the addon is loaded from: next to the code that loads it (dist/engine.js and
+ * dist/cli.js in the VSIX and the source tree, engine/*.ts under tsx), never the working
+ * directory or an environment variable, so a workspace cannot make the engine run its code.
+ */
+export function addonPath(): string {
+  return path.resolve(__dirname, '..', 'native', 'build', 'Release', 'smallthinker.node');
 }
 
 export function loadNativeAddon(): NativeAddon {
   if (cached) return cached;
-  const candidates = addonCandidates();
-  const file = candidates.find((c) => fs.existsSync(c));
-  if (!file) {
-    throw new Error(`the native engine is not built (looked for ${candidates.join(', ')}); run \`npm install\``);
-  }
+  const file = addonPath();
+  if (!fs.existsSync(file)) throw new Error(`the native engine is not built (looked for ${file}); run \`npm install\``);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   cached = require(file) as NativeAddon;
   return cached;

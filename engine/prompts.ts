@@ -9,9 +9,12 @@
 // completion filters cut a suggestion where that text begins anyway. Without FIM tokens the
 // prompt is the path comment and the code before the cursor.
 //
-// Chat: the model file's tokenizer.chat_template rendered with @huggingface/jinja; ChatML when
-// the file has none or it fails to render. A conversation only grows at its end, so each turn
-// reuses the slot's state for all earlier turns.
+// Chat: the model file's tokenizer.chat_template rendered with @huggingface/jinja (bounded in
+// time and output; ChatML when the file has none or it misbehaves), with the messages'
+// contents kept apart from the template's markup so that only the markup can become control
+// tokens. A conversation only grows at its end, so each turn reuses the slot's state for all
+// earlier turns.
+import vm from 'node:vm';
 import { Template } from '@huggingface/jinja';
 import type { NativeTokenizer } from './native-addon';
 import type { ChatMessage } from './protocol';
@@ -115,36 +118,164 @@ export function completionTokens(
 // ---------------------------------------------------------------------------------------------
 // Chat
 
-function chatml(messages: ChatMessage[]): string {
-  return messages.map((m) => `<|im_start|>${m.role}\n${m.content}<|im_end|>\n`).join('') + '<|im_start|>assistant\n';
+/**
+ * A piece of a rendered chat prompt. Only markup (what the template itself writes) may turn
+ * into control tokens such as <|im_start|>; a message's content is always plain text, so a
+ * question or an attached file that contains "<|im_end|><|im_start|>system" stays text.
+ */
+export interface PromptPart {
+  text: string;
+  markup: boolean;
 }
 
+/** Rendering the file's template may take this long before ChatML takes over for good. */
+export const TEMPLATE_TIMEOUT_MS = 250;
+/** A template longer than this is not run (real ones are a few kilobytes). */
+export const TEMPLATE_SOURCE_LIMIT = 64 * 1024;
+/** The template's own output (markup, not counting the messages) may be at most this long. */
+export const TEMPLATE_MARKUP_LIMIT = 64 * 1024;
+
+function chatml(messages: readonly ChatMessage[]): PromptPart[] {
+  const parts: PromptPart[] = [];
+  for (const m of messages) {
+    parts.push({ text: `<|im_start|>${m.role}\n`, markup: true }, { text: m.content, markup: false }, { text: '<|im_end|>\n', markup: true });
+  }
+  parts.push({ text: '<|im_start|>assistant\n', markup: true });
+  return parts;
+}
+
+/** The prompt's text as one string (for logs and tests). */
+export function partsText(parts: readonly PromptPart[]): string {
+  return parts.map((p) => p.text).join('');
+}
+
+/**
+ * Renders conversations with the model file's tokenizer.chat_template (@huggingface/jinja),
+ * or ChatML when the file has none or its template misbehaves. The template is code from the
+ * model file: it runs with a time limit, its output is bounded, and it never sees the
+ * messages' text, only placeholders that are replaced by the contents afterwards, as plain text.
+ * A template that fails once is not tried again.
+ */
 export class ChatRenderer {
-  private readonly template: Template | undefined;
-  readonly source: 'file' | 'chatml';
+  private template: Template | undefined;
+  private readonly sandbox = vm.createContext({ job: () => '' });
 
   constructor(templateText: string, private readonly onWarning: (message: string) => void = () => {}) {
-    let template: Template | undefined;
-    if (templateText) {
+    if (templateText.length > TEMPLATE_SOURCE_LIMIT) {
+      onWarning(`the model's chat template is ${templateText.length} characters long (limit ${TEMPLATE_SOURCE_LIMIT}); using ChatML`);
+    } else if (templateText) {
       try {
-        template = new Template(templateText);
+        this.template = new Template(templateText);
       } catch (err) {
         onWarning(`the model's chat template does not parse (${(err as Error).message}); using ChatML`);
       }
     }
-    this.template = template;
-    this.source = template ? 'file' : 'chatml';
   }
 
-  /** The prompt text for these messages, ending where the assistant's answer begins. */
-  render(messages: ChatMessage[]): string {
+  get source(): 'file' | 'chatml' {
+    return this.template ? 'file' : 'chatml';
+  }
+
+  /** The prompt for these messages, ending where the assistant's answer begins. */
+  render(messages: readonly ChatMessage[]): PromptPart[] {
     if (this.template) {
       try {
-        return this.template.render({ messages, add_generation_prompt: true, bos_token: '', eos_token: '' });
+        return this.renderTemplate(this.template, messages);
       } catch (err) {
-        this.onWarning(`the model's chat template failed to render (${(err as Error).message}); using ChatML`);
+        this.template = undefined;
+        this.onWarning(`the model's chat template failed (${(err as Error).message}); using ChatML from now on`);
       }
     }
     return chatml(messages);
   }
+
+  private renderTemplate(template: Template, messages: readonly ChatMessage[]): PromptPart[] {
+    // Placeholders made of private-use characters and a fresh nonce: no message contains one.
+    const nonce = Math.random().toString(36).slice(2, 10);
+    const placeholder = (i: number) => `\uE000${nonce}:${i}\uE001`;
+    const placeholders = messages.map((m, i) => ({ role: m.role, content: placeholder(i) }));
+    this.sandbox.job = () => template.render({ messages: placeholders, add_generation_prompt: true, bos_token: '', eos_token: '' });
+    let rendered: string;
+    try {
+      rendered = vm.runInContext('job()', this.sandbox, { timeout: TEMPLATE_TIMEOUT_MS }) as string;
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
+        throw new Error(`it ran for more than ${TEMPLATE_TIMEOUT_MS} ms`, { cause: err });
+      }
+      throw err;
+    } finally {
+      this.sandbox.job = () => '';
+    }
+    if (typeof rendered !== 'string') throw new Error('it did not produce text');
+    const parts: PromptPart[] = [];
+    const pattern = new RegExp(`\uE000${nonce}:(\\d+)\uE001`, 'g');
+    let markupChars = 0;
+    let at = 0;
+    const markup = (text: string) => {
+      if (text.includes('\uE000')) throw new Error('it changed the message contents it was given');
+      markupChars += text.length;
+      if (markupChars > TEMPLATE_MARKUP_LIMIT) throw new Error(`its output is over ${TEMPLATE_MARKUP_LIMIT} characters besides the messages`);
+      if (text) parts.push({ text, markup: true });
+    };
+    for (const match of rendered.matchAll(pattern)) {
+      markup(rendered.slice(at, match.index));
+      const message = messages[Number(match[1])];
+      if (!message) throw new Error('it wrote a message that does not exist');
+      if (message.content) parts.push({ text: message.content, markup: false });
+      at = match.index! + match[0].length;
+    }
+    markup(rendered.slice(at));
+    return parts;
+  }
+}
+
+export class PromptTooLongError extends Error {}
+
+/**
+ * The tokens of a conversation within `limit` tokens. Whole turns go, oldest first (a turn
+ * starts at a user message); the leading system messages and the last message always stay.
+ * Turns are first dropped by characters (at most `charsPerToken` per allowed token, no
+ * tokenising), then the earliest start that fits in tokens is found by bisection, so a long
+ * history costs a few renderings, not one per turn.
+ */
+export function chatPromptTokens(
+  chat: ChatRenderer, tokenizer: NativeTokenizer, messages: readonly ChatMessage[], limit: number, charsPerToken: number,
+): number[] {
+  let system = 0;
+  while (system < messages.length - 1 && messages[system].role === 'system') system++;
+  const last = messages.length - 1;
+  const starts: number[] = [];
+  for (let i = system; i <= last; i++) if (messages[i].role === 'user' || i === last) starts.push(i);
+  const head = messages.slice(0, system);
+  const encode = (start: number) => {
+    const parts = chat.render([...head, ...messages.slice(start)]);
+    return Array.from(tokenizer.encodeParts(parts.map((p) => ({ text: p.text, parseSpecial: p.markup }))));
+  };
+  const charCap = limit * charsPerToken;
+  const length = (from: number, to: number) => messages.slice(from, to).reduce((n, x) => n + x.content.length, 0);
+  let lo = 0;
+  let chars = length(0, system) + length(starts[0], last + 1);
+  while (lo < starts.length - 1 && chars > charCap) {
+    chars -= length(starts[lo], starts[lo + 1]);
+    lo++;
+  }
+  if (chars > charCap) {
+    throw new PromptTooLongError(`the question is ${chars} characters long; the prompt cap is ${limit} tokens`);
+  }
+  let hi = starts.length - 1;
+  let best = encode(starts[hi]);  // always the encoding of starts[hi]
+  if (best.length > limit) {
+    throw new PromptTooLongError(`the question needs ${best.length} tokens with the system prompt; the prompt cap is ${limit} tokens`);
+  }
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const tokens = encode(starts[mid]);
+    if (tokens.length <= limit) {
+      best = tokens;
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  return best;
 }

@@ -173,6 +173,8 @@ export interface EngineStats {
   memory: {
     rssBytes: number;
     peakRssBytes: number;
+    /** The engine's JavaScript heap in use. */
+    jsHeapBytes: number;
     weightsBytes: number;
     kvCacheBytes: number;
     kvBudgetBytes: number;
@@ -191,6 +193,29 @@ export interface EngineStats {
 }
 
 export const StatsRequest = new RequestType0<EngineStats, void>('smallthinker/stats');
+
+// ---------------------------------------------------------------------------------------------
+// Liveness
+
+/**
+ * Sent every HEARTBEAT_INTERVAL_MS while the engine has work (a request running or queued, a
+ * model loading). `work` is the native work counter: it moves with every layer computed and
+ * every tensor loaded, so a heartbeat whose counter stands still says the event loop is
+ * alive but the native work is not advancing.
+ */
+export interface HeartbeatParams {
+  work: number;
+}
+export const HeartbeatNotification = new NotificationType<HeartbeatParams>('smallthinker/heartbeat');
+export const HEARTBEAT_INTERVAL_MS = 1000;
+
+/**
+ * The exit status of an engine process whose model file changed on disk while it was in use
+ * (truncated or rewritten in place): the addon writes one line naming the file to stderr and
+ * exits with it, from its SIGBUS handler or its check before each evaluation
+ * (native/src/addon/model_file_guard.cpp; EX_TEMPFAIL: restarting the engine reloads the file).
+ */
+export const MODEL_FILE_CHANGED_EXIT_CODE = 75;
 
 /** Asks the engine to finish its work and exit cleanly. */
 export const ShutdownRequest = new RequestType0<void, void>('shutdown');

@@ -1,15 +1,18 @@
 // The engine's request handlers: validates every request, loads the model, schedules native
 // work and streams chat text. Transport-agnostic: main.ts wires it to stdio.
+import fs from 'node:fs';
 import path from 'node:path';
 import { ResponseError, type CancellationToken, type MessageConnection } from 'vscode-jsonrpc';
 import type { NativeAddon, NativeSession, NativeTokenizer } from './native-addon';
 import {
-  ChatDeltaNotification, ChatRequest, CompletionRequest, EngineErrorCodes, InspectRequest, LoadModelRequest,
-  LoadProgressNotification, StatsRequest, TokenizeRequest, WarmCompletionNotification,
+  ChatDeltaNotification, ChatRequest, CompletionRequest, EngineErrorCodes, HEARTBEAT_INTERVAL_MS, HeartbeatNotification, InspectRequest,
+  LoadModelRequest, LoadProgressNotification, StatsRequest, TokenizeRequest, WarmCompletionNotification,
   type ChatMessage, type ChatParams, type CompletionParams, type EngineStats, type LoadModelParams, type ModelInfo,
   type StopReason, type Timings,
 } from './protocol';
-import { ChatRenderer, completionTokens, findFimTokens, PrefixWindow, suffixContext, type FimTokens } from './prompts';
+import {
+  ChatRenderer, chatPromptTokens, completionTokens, findFimTokens, PrefixWindow, PromptTooLongError, suffixContext, type FimTokens,
+} from './prompts';
 import { Scheduler, type RunningJob } from './scheduler';
 import { generateWithReuse, SlotPool, type SlotEntry } from './slots';
 import { StopStringMatcher } from './stop-strings';
@@ -21,8 +24,24 @@ const DEFAULT_CHAT_CONTEXT = 8192;
 const SUFFIX_BUDGET = 256;
 /** Request text beyond this many characters per prompt token allowed is refused before tokenising. */
 const CHARS_PER_TOKEN_CAP = 16;
+/** A chat request carrying more text than this in all its messages is refused outright (the extension sends far less). */
+const CHAT_REQUEST_CHARS_LIMIT = 16 << 20;
+
+/** Size, modification time and inode of the model file: a change means it was rewritten under us. */
+function fileStamp(file: string): string {
+  try {
+    const st = fs.statSync(file);
+    return `${st.size}:${st.mtimeMs}:${st.ino}`;
+  } catch (err) {
+    return `missing: ${(err as Error).message}`;
+  }
+}
 
 interface LoadedModel {
+  /** What loaded it, to load it again when the file changes. */
+  params: Record<string, unknown>;
+  /** The file as it was when loaded (fileStamp). */
+  stamp: string;
   info: ModelInfo;
   session: NativeSession;
   tokenizer: NativeTokenizer;
@@ -66,6 +85,8 @@ function timings(promptTokens: number, reusedTokens: number, r: { tokens: number
 
 export class EngineServer {
   private model: LoadedModel | undefined;
+  /** After the model file changed and could not be loaded again: what to retry once it changes again. */
+  private lost: { params: Record<string, unknown>; stamp: string; message: string } | undefined;
   private readonly scheduler = new Scheduler();
   private lastCompletion: Timings | null = null;
   private lastChat: Timings | null = null;
@@ -94,11 +115,24 @@ export class EngineServer {
       return { tokens: Array.from(m.tokenizer.encode(text)) };
     });
     c.onRequest(StatsRequest, () => this.stats());
+    // While there is work, say so every second with the native work counter, so the supervisor
+    // can tell a long prompt or answer (the counter moves) from a stuck engine (it does not).
+    setInterval(() => {
+      if (this.scheduler.idle) return;
+      void c.sendNotification(HeartbeatNotification, { work: this.addon().workCounter() });
+    }, HEARTBEAT_INTERVAL_MS).unref();
   }
 
   private requireModel(): LoadedModel {
-    if (!this.model) throw new ResponseError(EngineErrorCodes.NoModel, 'no model is loaded (send smallthinker/loadModel first)');
-    return this.model;
+    const m = this.expectModel();
+    if (!m) throw new ResponseError(EngineErrorCodes.InvalidModel, this.lost!.message);
+    return m;
+  }
+
+  /** The model, or undefined when its file changed and a job will try loading it again (currentModel). */
+  private expectModel(): LoadedModel | undefined {
+    if (this.model || this.lost) return this.model;
+    throw new ResponseError(EngineErrorCodes.NoModel, 'no model is loaded (send smallthinker/loadModel first)');
   }
 
   private tooLong(chars: number, m: LoadedModel): ResponseError<void> {
@@ -109,15 +143,34 @@ export class EngineServer {
   // -------------------------------------------------------------------------------------------
   private async loadModel(raw: LoadModelParams): Promise<ModelInfo> {
     const o = requireObject(raw, 'loadModel');
+    // Every field is checked now, so a bad request fails at once rather than after queued work.
+    str(o, 'modelPath', 'loadModel');
+    num(o, 'threads', 'loadModel', 0, 256, 0);
+    num(o, 'contextLength', 'loadModel', 256, 1 << 20, DEFAULT_CHAT_CONTEXT);
+    num(o, 'maxPromptTokens', 'loadModel', 16, 1 << 20, DEFAULT_CHAT_CONTEXT);
+    num(o, 'memoryBudgetMiB', 'loadModel', 0, 1 << 24, 0);
+    if (o.kvBudgetMiB !== undefined) num(o, 'kvBudgetMiB', 'loadModel', 1, 1 << 20);
+    // Wait for running work to finish with the old model before replacing it.
+    return this.scheduler.submit({ kind: 'chat', run: () => this.load(o) });
+  }
+
+  /**
+   * Loads a model in place of the current one. Everything that can be checked without the
+   * weights (the file, its tokenizer, its chat template) is checked before the current model
+   * is let go, so a bad file leaves the user with the model they had.
+   */
+  private async load(o: Record<string, unknown>): Promise<ModelInfo> {
     const modelPath = str(o, 'modelPath', 'loadModel');
     const threads = num(o, 'threads', 'loadModel', 0, 256, 0);
     const addon = this.addon();
     const progress = (stage: 'validating' | 'loading' | 'ready', message: string) =>
       void this.connection.sendNotification(LoadProgressNotification, { stage, message });
     progress('validating', `checking ${modelPath}`);
-    let report;
+    const stamp = fileStamp(modelPath);
+    let report, tokenizer;
     try {
       report = addon.inspect(modelPath);
+      tokenizer = addon.tokenizerFromModel(modelPath);
     } catch (err) {
       throw new ResponseError(EngineErrorCodes.InvalidModel, (err as Error).message);
     }
@@ -126,58 +179,83 @@ export class EngineServer {
     const completionContext = Math.min(nCtxTrain, COMPLETION_CONTEXT);
     const maxPromptTokens = num(o, 'maxPromptTokens', 'loadModel', 16, 1 << 20, chatContext);
     const memoryBudgetMiB = num(o, 'memoryBudgetMiB', 'loadModel', 0, 1 << 24, 0);
-    // Wait for running work to finish with the old model before replacing it.
-    return this.scheduler.submit({
-      kind: 'chat',
-      run: async () => {
-        progress('loading', `mapping ${report.tensors.length} tensors`);
-        this.model?.slots.releaseAll();
-        this.model = undefined;
-        // The slots' KV caches come out of a memory budget first; without kvBudgetMiB a
-        // budgeted engine keeps room for one slot of each kind instead of two.
-        const explicitKv = o.kvBudgetMiB !== undefined ? num(o, 'kvBudgetMiB', 'loadModel', 1, 1 << 20) * 2 ** 20 : undefined;
-        const plannedSlots = memoryBudgetMiB > 0 ? [completionContext, chatContext]
-          : [completionContext, completionContext, chatContext, chatContext];
-        let session: NativeSession;
-        try {
-          session = addon.createSession(modelPath, {
-            threads, context: Math.max(chatContext, completionContext), memoryBudgetMiB,
-            ...(explicitKv !== undefined ? { plannedKvBytes: explicitKv } : { plannedSlots }),
-          });
-        } catch (err) {
-          throw new ResponseError(EngineErrorCodes.InvalidModel, (err as Error).message);
-        }
-        const plan = session.info.memory_plan;
-        if (plan) this.log(`engine: ${plan.summary}`);
-        const tokenizer = addon.tokenizerFromModel(modelPath);
-        const completionSlotKvBytes = session.slotKvCacheBytes(completionContext);
-        const chatSlotKvBytes = session.slotKvCacheBytes(chatContext);
-        const kvBudgetBytes = explicitKv ?? plannedSlots.reduce((sum, c) => sum + session.slotKvCacheBytes(c), 0);
-        if (kvBudgetBytes < Math.max(completionSlotKvBytes, chatSlotKvBytes)) {
-          throw invalid(`kvBudgetMiB is too small: one chat slot needs ${Math.ceil(chatSlotKvBytes / 2 ** 20)} MiB`);
-        }
-        const fim = findFimTokens(tokenizer);
-        const chat = new ChatRenderer(tokenizer.chatTemplate, (w) => this.log(`engine: ${w}`));
-        const stopIds = [...tokenizer.endOfGenerationIds, ...(fim ? [fim.prefix, fim.suffix, fim.middle] : [])];
-        const info: ModelInfo = {
-          modelPath, name: path.basename(modelPath, '.gguf'), nVocab: session.info.n_vocab, nCtxTrain, chatContext, completionContext,
-          maxPromptTokens, threads: session.info.threads, isa: session.info.isa, flavour: session.info.flavour,
-          chatTemplate: chat.source, completionFormat: fim ? 'spm' : 'prefix-only',
-          memory: {
-            weightsBytes: session.info.weights_bytes, scratchBytes: session.info.scratch_bytes,
-            completionSlotKvBytes, chatSlotKvBytes, kvBudgetBytes,
-            budgetPlan: plan?.summary ?? null, expertSlots: plan?.expert_slots ?? 0,
-            expertsTotal: Number(report.hparams.n_layer) * Number(report.hparams.n_expert),
-          },
-        };
-        this.model = {
-          info, session, tokenizer, fim, stopIds, chat, prefixWindow: new PrefixWindow(),
-          slots: new SlotPool(session, { completion: completionContext, chat: chatContext }, kvBudgetBytes),
-        };
-        progress('ready', `${info.name || modelPath} is ready`);
-        return info;
+    const chat = new ChatRenderer(tokenizer.chatTemplate, (w) => this.log(`engine: ${w}`));
+    chat.render([{ role: 'user', content: 'hello' }]);  // a template that fails here is replaced by ChatML now, not mid-chat
+    const fim = findFimTokens(tokenizer);
+
+    progress('loading', `loading ${report.tensors.length} tensors`);
+    this.model?.slots.releaseAll();
+    this.model = undefined;
+    this.lost = undefined;
+    // The slots' KV caches come out of a memory budget first; without kvBudgetMiB a
+    // budgeted engine keeps room for one slot of each kind instead of two.
+    const explicitKv = o.kvBudgetMiB !== undefined ? num(o, 'kvBudgetMiB', 'loadModel', 1, 1 << 20) * 2 ** 20 : undefined;
+    const plannedSlots = memoryBudgetMiB > 0 ? [completionContext, chatContext]
+      : [completionContext, completionContext, chatContext, chatContext];
+    let session: NativeSession;
+    try {
+      session = await addon.createSessionAsync(modelPath, {
+        threads, context: Math.max(chatContext, completionContext), memoryBudgetMiB,
+        ...(explicitKv !== undefined ? { plannedKvBytes: explicitKv } : { plannedSlots }),
+      });
+    } catch (err) {
+      throw new ResponseError(EngineErrorCodes.InvalidModel, (err as Error).message);
+    }
+    const plan = session.info.memory_plan;
+    if (plan) this.log(`engine: ${plan.summary}`);
+    const completionSlotKvBytes = session.slotKvCacheBytes(completionContext);
+    const chatSlotKvBytes = session.slotKvCacheBytes(chatContext);
+    const kvBudgetBytes = explicitKv ?? plannedSlots.reduce((sum, c) => sum + session.slotKvCacheBytes(c), 0);
+    if (kvBudgetBytes < Math.max(completionSlotKvBytes, chatSlotKvBytes)) {
+      throw invalid(`kvBudgetMiB is too small: one chat slot needs ${Math.ceil(chatSlotKvBytes / 2 ** 20)} MiB`);
+    }
+    const stopIds = [...tokenizer.endOfGenerationIds, ...(fim ? [fim.prefix, fim.suffix, fim.middle] : [])];
+    const info: ModelInfo = {
+      modelPath, name: path.basename(modelPath, '.gguf'), nVocab: session.info.n_vocab, nCtxTrain, chatContext, completionContext,
+      maxPromptTokens, threads: session.info.threads, isa: session.info.isa, flavour: session.info.flavour,
+      chatTemplate: chat.source, completionFormat: fim ? 'spm' : 'prefix-only',
+      memory: {
+        weightsBytes: session.info.weights_bytes, scratchBytes: session.info.scratch_bytes,
+        completionSlotKvBytes, chatSlotKvBytes, kvBudgetBytes,
+        budgetPlan: plan?.summary ?? null, expertSlots: plan?.expert_slots ?? 0,
+        expertsTotal: Number(report.hparams.n_layer) * Number(report.hparams.n_expert),
       },
-    });
+    };
+    this.model = {
+      params: o, stamp, info, session, tokenizer, fim, stopIds, chat, prefixWindow: new PrefixWindow(),
+      slots: new SlotPool(session, { completion: completionContext, chat: chatContext }, kvBudgetBytes),
+    };
+    progress('ready', `${info.name || modelPath} is ready`);
+    return info;
+  }
+
+  /**
+   * The model for a job that is about to run. If its file changed on disk since it was
+   * loaded (a new download, a copy over it, a truncation), it is loaded again first; if that
+   * fails the request says so, naming the file, and a later request tries again once the
+   * file changes once more.
+   */
+  private async currentModel(): Promise<LoadedModel> {
+    const m = this.model;
+    const retry = m ?? this.lost;
+    if (!retry) throw new ResponseError(EngineErrorCodes.NoModel, 'no model is loaded (send smallthinker/loadModel first)');
+    const modelPath = str(retry.params, 'modelPath', 'loadModel');
+    const now = fileStamp(modelPath);
+    if (now === retry.stamp) {
+      if (m) return m;
+      throw new ResponseError(EngineErrorCodes.InvalidModel, this.lost!.message);
+    }
+    this.log(`engine: the model file ${modelPath} changed on disk; loading it again`);
+    this.model?.slots.releaseAll();
+    this.model = undefined;
+    try {
+      await this.load(retry.params);
+      return this.model!;
+    } catch (err) {
+      const message = `the model file ${modelPath} changed on disk and cannot be loaded: ${(err as Error).message}`;
+      this.lost = { params: retry.params, stamp: now, message };
+      throw new ResponseError(EngineErrorCodes.InvalidModel, message);
+    }
   }
 
   // -------------------------------------------------------------------------------------------
@@ -201,8 +279,8 @@ export class EngineServer {
       if (!Array.isArray(o.stop) || !o.stop.every((s) => typeof s === 'string')) throw invalid('complete: stop must be an array of strings');
       p.stop = o.stop as string[];
     }
-    const m = this.requireModel();
-    if (p.prefix.length + p.suffix.length > m.info.maxPromptTokens * CHARS_PER_TOKEN_CAP * 4) {
+    const m = this.expectModel();
+    if (m && p.prefix.length + p.suffix.length > m.info.maxPromptTokens * CHARS_PER_TOKEN_CAP * 4) {
       throw this.tooLong(p.prefix.length + p.suffix.length, m);
     }
     return p;
@@ -213,7 +291,7 @@ export class EngineServer {
     return this.scheduler.submit({
       kind: 'completion', documentId: p.documentId, token,
       run: async (job) => {
-        const m = this.requireModel();
+        const m = await this.currentModel();
         const prompt = this.completionPrompt(m, p, p.maxTokens);
         const entry = m.slots.acquire('completion', p.documentId);
         const out = await this.generateText(m, entry, prompt, job, {
@@ -237,7 +315,7 @@ export class EngineServer {
     void this.scheduler.submit({
       kind: 'warm', documentId: p.documentId,
       run: async (job) => {
-        const m = this.requireModel();
+        const m = await this.currentModel();
         const entry = m.slots.acquire('completion', p.documentId);
         const prompt = this.completionPrompt(m, p, 64);
         job.onCancel = () => entry.slot.cancel();
@@ -259,13 +337,15 @@ export class EngineServer {
       if (role !== 'system' && role !== 'user' && role !== 'assistant') throw invalid(`chat: messages[${i}].role must be system, user or assistant`);
       return { role, content: str(mo, 'content', `chat message ${i}`) };
     });
-    const m = this.requireModel();
-    const chars = messages.reduce((n, x) => n + x.content.length, 0);
-    if (chars > m.info.maxPromptTokens * CHARS_PER_TOKEN_CAP) throw this.tooLong(chars, m);
-    const prompt = this.chatPrompt(m, messages, maxTokens);
+    if (messages.reduce((n, x) => n + x.content.length, 0) > CHAT_REQUEST_CHARS_LIMIT) {
+      throw invalid(`chat: the messages hold more than ${CHAT_REQUEST_CHARS_LIMIT} characters`);
+    }
+    this.expectModel();
     return this.scheduler.submit({
       kind: 'chat', token,
       run: async (job) => {
+        const m = await this.currentModel();
+        const prompt = this.chatPrompt(m, messages, maxTokens);
         const entry = m.slots.acquire('chat', chatId);
         const out = await this.generateText(m, entry, prompt, job, { maxTokens, temperature, stop: [], maxLines: Infinity },
           (text) => void this.connection.sendNotification(ChatDeltaNotification, { chatId, text }));
@@ -275,19 +355,13 @@ export class EngineServer {
     });
   }
 
-  /** The rendered conversation, dropping the oldest turns (never the system prompt or the last message) to fit. */
   private chatPrompt(m: LoadedModel, messages: ChatMessage[], maxTokens: number): number[] {
     const limit = Math.min(m.info.maxPromptTokens, m.info.chatContext - Math.min(maxTokens, m.info.chatContext / 2));
-    const kept = [...messages];
-    for (;;) {
-      const tokens = Array.from(m.tokenizer.encode(m.chat.render(kept), { parseSpecial: true }));
-      if (tokens.length <= limit) return tokens;
-      const drop = kept.findIndex((x, i) => x.role !== 'system' && i < kept.length - 1);
-      if (drop < 0) {
-        throw new ResponseError(EngineErrorCodes.PromptTooLong,
-          `the conversation needs ${tokens.length} tokens; the prompt cap is ${limit} tokens`);
-      }
-      kept.splice(drop, 1);
+    try {
+      return chatPromptTokens(m.chat, m.tokenizer, messages, limit, CHARS_PER_TOKEN_CAP);
+    } catch (err) {
+      if (err instanceof PromptTooLongError) throw new ResponseError(EngineErrorCodes.PromptTooLong, err.message);
+      throw err;
     }
   }
 
@@ -332,7 +406,7 @@ export class EngineServer {
     return {
       model: m?.info ?? null,
       memory: {
-        rssBytes: process.memoryUsage().rss, peakRssBytes: addon.peakRssBytes(),
+        rssBytes: process.memoryUsage().rss, peakRssBytes: addon.peakRssBytes(), jsHeapBytes: process.memoryUsage().heapUsed,
         weightsBytes: m?.info.memory.weightsBytes ?? 0, kvCacheBytes: m?.slots.totalBytes ?? 0,
         kvBudgetBytes: m?.info.memory.kvBudgetBytes ?? 0,
       },

@@ -22,6 +22,7 @@
 #include "registry.h"
 #include "sampling/sampler.h"
 #include "runtime/thread_pool.h"
+#include "runtime/work_counter.h"
 
 namespace st::addon {
 namespace {
@@ -101,6 +102,126 @@ class SyncUse {
   SessionCore& core_;
 };
 
+// What createSession's arguments ask for, checked on the JS thread.
+struct SessionSpec {
+  std::string path;
+  int threads = 0;
+  int64_t context = 0;
+  bool allow_overflow = false;
+  KvType kv_type = KvType::F16;
+  double budget_mib = 0;
+  double planned_kv_bytes = -1;
+  std::vector<int32_t> planned_slots;
+  ExpertCacheConfig cache;
+  int32_t max_slots = 0;
+};
+
+// A loaded model with its threads, ready to be wrapped on the JS thread.
+struct LoadedSession {
+  std::shared_ptr<SessionCore> core;
+  std::optional<MemoryPlan> plan;
+  KvType kv_type = KvType::F16;
+  int32_t context = 0;
+  bool eager_context = false;  // allocate the session's own context now (no planned slots)
+};
+
+SessionSpec parse_session_spec(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "createSession needs a model path");
+  SessionSpec s;
+  s.path = info[0].As<Napi::String>().Utf8Value();
+  if (info.Length() > 1 && info[1].IsObject()) {
+    Napi::Object o = info[1].As<Napi::Object>();
+    if (o.Get("threads").IsNumber()) s.threads = o.Get("threads").As<Napi::Number>().Int32Value();
+    if (o.Get("context").IsNumber()) s.context = o.Get("context").As<Napi::Number>().Int64Value();
+    s.allow_overflow = o.Get("allowContextOverflow").ToBoolean();
+    Napi::Value kv = o.Get("kvType");
+    if (kv.IsString()) {
+      const std::string k = kv.As<Napi::String>().Utf8Value();
+      if (k == "f32") s.kv_type = KvType::F32;
+      else if (k == "q8_0") s.kv_type = KvType::Q8_0;
+      else if (k != "f16") throw Napi::TypeError::New(env, "kvType must be 'f16', 'q8_0' or 'f32'");
+    }
+    Napi::Value budget = o.Get("memoryBudgetMiB");
+    if (!budget.IsUndefined() && !budget.IsNull()) {
+      if (!budget.IsNumber() || !(budget.As<Napi::Number>().DoubleValue() >= 0)) {
+        throw Napi::TypeError::New(env, "memoryBudgetMiB must be a number of MiB (0: no bound)");
+      }
+      s.budget_mib = budget.As<Napi::Number>().DoubleValue();
+    }
+    if (o.Get("plannedKvBytes").IsNumber()) s.planned_kv_bytes = o.Get("plannedKvBytes").As<Napi::Number>().DoubleValue();
+    if (o.Get("plannedSlots").IsArray()) {
+      Napi::Array a = o.Get("plannedSlots").As<Napi::Array>();
+      for (uint32_t i = 0; i < a.Length(); i++) s.planned_slots.push_back(a.Get(i).ToNumber().Int32Value());
+    }
+    Napi::Value policy = o.Get("cachePolicy");
+    if (policy.IsString()) {
+      const std::string p = policy.As<Napi::String>().Utf8Value();
+      if (p == "lru") s.cache.policy = CachePolicy::Lru;
+      else if (p != "frequency") throw Napi::TypeError::New(env, "cachePolicy must be 'frequency' or 'lru'");
+    }
+    if (o.Get("prefetch").IsBoolean()) s.cache.prefetch = o.Get("prefetch").ToBoolean();
+    if (o.Get("predictNextLayer").IsBoolean()) s.cache.predict_next_layer = o.Get("predictNextLayer").ToBoolean();
+    if (!s.cache.prefetch) s.cache.predict_next_layer = false;  // no early reads of any kind
+    if (o.Get("pinHotSet").IsBoolean()) s.cache.pin_hot_set = o.Get("pinHotSet").ToBoolean();
+    if (o.Get("maxExpertSlots").IsNumber()) s.max_slots = o.Get("maxExpertSlots").As<Napi::Number>().Int32Value();
+  }
+  if (s.threads < 0 || s.threads > 256) throw Napi::RangeError::New(env, "threads must be between 0 (auto) and 256");
+  if (s.budget_mib > (1 << 24)) throw Napi::RangeError::New(env, "memoryBudgetMiB is too large");
+  if (s.context < 0) throw Napi::RangeError::New(env, "context must be positive");
+  if (s.context > (1 << 24)) throw Napi::RangeError::New(env, "context is too large");
+  return s;
+}
+
+// Under a budget the default context is modest: its KV cache comes out of the budget.
+constexpr int64_t kBudgetedDefaultContext = 4096;
+
+void check_context(int64_t context, int32_t n_ctx_train, bool allow_overflow) {
+  if (context > n_ctx_train && !allow_overflow) {
+    throw std::range_error("a context of " + std::to_string(context) + " tokens is more than the model's " +
+                           std::to_string(n_ctx_train) + " (pass --allow-context-overflow to insist)");
+  }
+}
+
+// Plans memory, loads the model and starts the threads. Touches no JS value, so it can run on
+// a worker thread (createSessionAsync); throws std::exception with a message for the user.
+LoadedSession load_session(SessionSpec spec) {
+  const int n_threads = spec.threads > 0 ? spec.threads : default_thread_count();
+  LoadedSession out;
+  out.core = std::make_shared<SessionCore>();
+  int64_t context = spec.context;
+  if (spec.budget_mib > 0) {
+    // Plan first (reading only the header), then load what the plan says fits.
+    SmallThinkerFile file = SmallThinkerFile::open(spec.path);
+    const int32_t n_ctx_train = file.hparams.n_ctx_train;
+    if (context == 0) context = std::min<int64_t>(n_ctx_train, kBudgetedDefaultContext);
+    check_context(context, n_ctx_train, spec.allow_overflow);
+    uint64_t kv_bytes = 0;
+    if (spec.planned_kv_bytes >= 0) {
+      kv_bytes = static_cast<uint64_t>(spec.planned_kv_bytes);
+    } else if (!spec.planned_slots.empty()) {
+      for (int32_t c : spec.planned_slots) kv_bytes += KvCache::bytes_for(file.hparams, c, spec.kv_type, InferenceContext::kSlotRewindSlack);
+    } else {
+      kv_bytes = KvCache::bytes_for(file.hparams, static_cast<int32_t>(context), spec.kv_type);
+    }
+    out.plan = plan_memory(file, static_cast<uint64_t>(spec.budget_mib * (1 << 20)), kv_bytes, static_cast<int32_t>(context),
+                           n_threads, spec.max_slots);
+    spec.cache.slots = out.plan->slots;
+    spec.cache.bypass_experts = file.hparams.n_expert_used;
+    out.core->model = Model::load_budgeted(spec.path, file, spec.cache);
+  } else {
+    out.core->model = Model::load(spec.path);
+  }
+  const int32_t n_ctx_train = out.core->model->hparams().n_ctx_train;
+  if (context == 0) context = n_ctx_train;
+  check_context(context, n_ctx_train, spec.allow_overflow);
+  out.core->pool = std::make_unique<ThreadPool>(n_threads);
+  out.kv_type = spec.kv_type;
+  out.context = static_cast<int32_t>(context);
+  out.eager_context = spec.planned_slots.empty() && spec.planned_kv_bytes < 0;
+  return out;
+}
+
 Napi::Value CreateSlot(Napi::Env env, std::shared_ptr<SessionCore> core, int32_t context, KvType kv_type);
 
 class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
@@ -120,115 +241,36 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     });
   }
 
+  // new NativeSession(path, options) loads synchronously (the CLI, tests);
+  // new NativeSession(External<LoadedSession>) adopts what LoadSessionWorker loaded off the JS thread.
   explicit SessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SessionWrap>(info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "createSession needs a model path");
-    const std::string path = info[0].As<Napi::String>().Utf8Value();
-    int threads = 0;
-    int64_t context = 0;
-    bool allow_overflow = false;
-    KvType kv_type = KvType::F16;
-    double budget_mib = 0, planned_kv_bytes = -1;
-    std::vector<int32_t> planned_slots;
-    ExpertCacheConfig cache;
-    int32_t max_slots = 0;
-    if (info.Length() > 1 && info[1].IsObject()) {
-      Napi::Object o = info[1].As<Napi::Object>();
-      if (o.Get("threads").IsNumber()) threads = o.Get("threads").As<Napi::Number>().Int32Value();
-      if (o.Get("context").IsNumber()) context = o.Get("context").As<Napi::Number>().Int64Value();
-      allow_overflow = o.Get("allowContextOverflow").ToBoolean();
-      Napi::Value kv = o.Get("kvType");
-      if (kv.IsString()) {
-        const std::string k = kv.As<Napi::String>().Utf8Value();
-        if (k == "f32") kv_type = KvType::F32;
-        else if (k == "q8_0") kv_type = KvType::Q8_0;
-        else if (k != "f16") throw Napi::TypeError::New(env, "kvType must be 'f16', 'q8_0' or 'f32'");
+    LoadedSession loaded;
+    if (info.Length() == 1 && info[0].IsExternal()) {
+      loaded = std::move(*info[0].As<Napi::External<LoadedSession>>().Data());
+    } else {
+      SessionSpec spec = parse_session_spec(info);
+      try {
+        loaded = load_session(std::move(spec));
+      } catch (const std::exception& e) {
+        throw Napi::Error::New(env, e.what());
       }
-      Napi::Value budget = o.Get("memoryBudgetMiB");
-      if (!budget.IsUndefined() && !budget.IsNull()) {
-        if (!budget.IsNumber() || !(budget.As<Napi::Number>().DoubleValue() >= 0)) {
-          throw Napi::TypeError::New(env, "memoryBudgetMiB must be a number of MiB (0: no bound)");
-        }
-        budget_mib = budget.As<Napi::Number>().DoubleValue();
-      }
-      if (o.Get("plannedKvBytes").IsNumber()) planned_kv_bytes = o.Get("plannedKvBytes").As<Napi::Number>().DoubleValue();
-      if (o.Get("plannedSlots").IsArray()) {
-        Napi::Array a = o.Get("plannedSlots").As<Napi::Array>();
-        for (uint32_t i = 0; i < a.Length(); i++) planned_slots.push_back(a.Get(i).ToNumber().Int32Value());
-      }
-      Napi::Value policy = o.Get("cachePolicy");
-      if (policy.IsString()) {
-        const std::string p = policy.As<Napi::String>().Utf8Value();
-        if (p == "lru") cache.policy = CachePolicy::Lru;
-        else if (p != "frequency") throw Napi::TypeError::New(env, "cachePolicy must be 'frequency' or 'lru'");
-      }
-      if (o.Get("prefetch").IsBoolean()) cache.prefetch = o.Get("prefetch").ToBoolean();
-      if (o.Get("predictNextLayer").IsBoolean()) cache.predict_next_layer = o.Get("predictNextLayer").ToBoolean();
-      if (!cache.prefetch) cache.predict_next_layer = false;  // no early reads of any kind
-      if (o.Get("pinHotSet").IsBoolean()) cache.pin_hot_set = o.Get("pinHotSet").ToBoolean();
-      if (o.Get("maxExpertSlots").IsNumber()) max_slots = o.Get("maxExpertSlots").As<Napi::Number>().Int32Value();
     }
-    if (threads < 0 || threads > 256) throw Napi::RangeError::New(env, "threads must be between 0 (auto) and 256");
-    if (budget_mib > (1 << 24)) throw Napi::RangeError::New(env, "memoryBudgetMiB is too large");
-    const int n_threads = threads > 0 ? threads : default_thread_count();
-    core_ = std::make_shared<SessionCore>();
-    try {
-      if (budget_mib > 0) {
-        // Plan first (reading only the header), then load what the plan says fits.
-        SmallThinkerFile file = SmallThinkerFile::open(path);
-        const int32_t n_ctx_train = file.hparams.n_ctx_train;
-        // Under a budget the default context is modest: its KV cache comes out of the budget.
-        if (context == 0) context = std::min<int64_t>(n_ctx_train, kBudgetedDefaultContext);
-        check_context(env, context, n_ctx_train, allow_overflow);
-        uint64_t kv_bytes = 0;
-        if (planned_kv_bytes >= 0) {
-          kv_bytes = static_cast<uint64_t>(planned_kv_bytes);
-        } else if (!planned_slots.empty()) {
-          for (int32_t c : planned_slots) kv_bytes += KvCache::bytes_for(file.hparams, c, kv_type, InferenceContext::kSlotRewindSlack);
-        } else {
-          kv_bytes = KvCache::bytes_for(file.hparams, static_cast<int32_t>(context), kv_type);
-        }
-        plan_ = plan_memory(file, static_cast<uint64_t>(budget_mib * (1 << 20)), kv_bytes, static_cast<int32_t>(context), n_threads,
-                            max_slots);
-        cache.slots = plan_->slots;
-        cache.bypass_experts = file.hparams.n_expert_used;
-        core_->model = Model::load_budgeted(path, file, cache);
-      } else {
-        core_->model = Model::load(path);
-      }
-    } catch (const Napi::Error&) {
-      throw;
-    } catch (const std::exception& e) {
-      throw Napi::Error::New(env, e.what());
-    }
+    core_ = std::move(loaded.core);
+    plan_ = std::move(loaded.plan);
     model_ = core_->model.get();
-    const int32_t n_ctx_train = model_->hparams().n_ctx_train;
-    if (context == 0) context = n_ctx_train;
-    check_context(env, context, n_ctx_train, allow_overflow);
-    core_->pool = std::make_unique<ThreadPool>(n_threads);
     pool_ = core_->pool.get();
-    kv_type_ = kv_type;
-    context_ = static_cast<int32_t>(context);
+    kv_type_ = loaded.kv_type;
+    context_ = loaded.context;
     // The session's own context (used by evaluate; the engine process uses slots only) is
     // allocated on first use, so a process that never evaluates here holds no KV cache for it.
-    if (planned_slots.empty() && planned_kv_bytes < 0) {
+    if (loaded.eager_context) {
       try {
         ctx();
       } catch (const std::exception& e) {
         throw Napi::Error::New(env, e.what());
       }
     }
-  }
-
-  static constexpr int64_t kBudgetedDefaultContext = 4096;
-
-  static void check_context(Napi::Env env, int64_t context, int32_t n_ctx_train, bool allow_overflow) {
-    if (context < 0) throw Napi::RangeError::New(env, "context must be positive");
-    if (context > n_ctx_train && !allow_overflow) {
-      throw Napi::RangeError::New(env, "a context of " + std::to_string(context) + " tokens is more than the model's " +
-                                           std::to_string(n_ctx_train) + " (pass --allow-context-overflow to insist)");
-    }
-    if (context > (1 << 24)) throw Napi::RangeError::New(env, "context is too large");
   }
 
   InferenceContext& ctx() {
@@ -693,18 +735,61 @@ Napi::Value PeakRssBytes(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), 0);
 }
 
+Napi::FunctionReference* session_constructor = nullptr;
+
+// createSessionAsync: the same load as new NativeSession(path, options), on a libuv worker
+// thread, so the engine process keeps answering (heartbeats, stats, cancellations) while a
+// multi-gigabyte model is read and packed.
+class LoadSessionWorker : public Napi::AsyncWorker {
+ public:
+  LoadSessionWorker(Napi::Env env, SessionSpec spec)
+      : Napi::AsyncWorker(env, "smallthinker.loadSession"), deferred_(Napi::Promise::Deferred::New(env)), spec_(std::move(spec)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    try {
+      loaded_ = load_session(std::move(spec_));
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    try {
+      deferred_.Resolve(session_constructor->New({Napi::External<LoadedSession>::New(env, &loaded_)}));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  SessionSpec spec_;
+  LoadedSession loaded_;
+};
+
 Registration reg([](Napi::Env env, Napi::Object exports) {
   SamplerWrap::constructor = new Napi::FunctionReference(Napi::Persistent(SamplerWrap::Define(env)));
   SlotWrap::constructor = new Napi::FunctionReference(Napi::Persistent(SlotWrap::Define(env)));
-  Napi::Function session = SessionWrap::Define(env);
-  // Keep the constructor alive for the addon's lifetime; createSession(path, opts) == new NativeSession.
-  static Napi::FunctionReference* session_ctor = new Napi::FunctionReference(Napi::Persistent(session));
+  // Kept for the addon's lifetime; createSession(path, opts) == new NativeSession(path, opts).
+  session_constructor = new Napi::FunctionReference(Napi::Persistent(SessionWrap::Define(env)));
   exports.Set("createSession", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
     std::vector<napi_value> args(info.Length());
     for (size_t i = 0; i < info.Length(); i++) args[i] = info[i];
-    return session_ctor->New(args);
+    return session_constructor->New(args);
+  }));
+  exports.Set("createSessionAsync", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto* worker = new LoadSessionWorker(info.Env(), parse_session_spec(info));
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
   }));
   exports.Set("peakRssBytes", Napi::Function::New(env, PeakRssBytes));
+  exports.Set("workCounter", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(work_counter().load(std::memory_order_relaxed)));
+  }));
 });
 
 }  // namespace

@@ -42,6 +42,7 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "NativeTokenizer", {
       InstanceMethod("encode", &TokenizerWrap::Encode),
+      InstanceMethod("encodeParts", &TokenizerWrap::EncodeParts),
       InstanceMethod("decode", &TokenizerWrap::Decode),
       InstanceMethod("createStreamingDecoder", &TokenizerWrap::CreateDecoder),
       InstanceAccessor("tokenCount", &TokenizerWrap::TokenCount, nullptr),
@@ -67,6 +68,30 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
     if (info.Length() > 1 && info[1].IsObject()) parse_special = info[1].As<Napi::Object>().Get("parseSpecial").ToBoolean();
     const std::vector<int32_t> ids = tok_->bpe->encode(info[0].As<Napi::String>().Utf8Value(), parse_special);
     Napi::Int32Array out = Napi::Int32Array::New(info.Env(), ids.size());
+    std::copy(ids.begin(), ids.end(), out.Data());
+    return out;
+  }
+
+  // encodeParts([{text, parseSpecial}]): one text whose control tokens count only inside the
+  // parts with parseSpecial (a chat template's markup), never in the others (message contents).
+  Napi::Value EncodeParts(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "encodeParts needs an array of {text, parseSpecial}");
+    Napi::Array parts = info[0].As<Napi::Array>();
+    std::string text;
+    std::vector<BpeTokenizer::Span> spans;
+    for (uint32_t i = 0; i < parts.Length(); i++) {
+      Napi::Value v = parts.Get(i);
+      Napi::Value part_text = v.IsObject() ? v.As<Napi::Object>().Get("text") : env.Undefined();
+      if (!part_text.IsString()) throw Napi::TypeError::New(env, "encodeParts: part " + std::to_string(i) + " needs a text string");
+      const size_t begin = text.size();
+      text += part_text.As<Napi::String>().Utf8Value();
+      if (!v.As<Napi::Object>().Get("parseSpecial").ToBoolean() || text.size() == begin) continue;
+      if (!spans.empty() && spans.back().end == begin) spans.back().end = text.size();  // adjacent markup is one span
+      else spans.push_back({begin, text.size()});
+    }
+    const std::vector<int32_t> ids = tok_->bpe->encode(text, spans);
+    Napi::Int32Array out = Napi::Int32Array::New(env, ids.size());
     std::copy(ids.begin(), ids.end(), out.Data());
     return out;
   }

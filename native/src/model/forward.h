@@ -9,6 +9,7 @@
 #include "attention.h"
 #include "kv_cache.h"
 #include "model.h"
+#include "runtime/work_counter.h"
 
 namespace st {
 
@@ -96,7 +97,9 @@ class InferenceContext {
   int32_t written_end_ = 0;  // one past the highest position ever written (rings overwrite below it)
   const std::atomic<bool>* cancel_ = nullptr;
   bool cancelled() const { return cancel_ && cancel_->load(std::memory_order_relaxed); }
+  // Called at every layer boundary: also where the work counter moves.
   void check_cancel() const {
+    note_work();
     if (cancelled()) throw EvaluationCancelled();
   }
 

@@ -18,6 +18,7 @@
 
 #include "kernels/kernels.h"
 #include "mapped_files.h"
+#include "runtime/work_counter.h"
 
 namespace st {
 
@@ -159,6 +160,7 @@ void Model::pack_mapped() {
             const size_t n = std::min(piece, j.bytes - off);
             mapping_->read(j.src + off, n, dst[i] + off);
             pack_rows_in_place(dst[i] + off, static_cast<int64_t>(n / group_bytes) * kernels::kPackRows, j.cols);
+            note_work();
           }
         }
       } catch (const std::exception& e) {
@@ -294,6 +296,7 @@ std::unique_ptr<Model> Model::load_budgeted(const std::string& path, const Small
     if (!resident_when_budgeted(file, t)) continue;
     where[t.name] = model->reader_->read(t.file_offset, t.n_bytes, model->resident_.data() + used);
     used += FileReader::span_bytes(t.file_offset, t.n_bytes);
+    note_work();
   }
   build_views(*model, file, [&](const gguf::TensorInfo& t) -> const uint8_t* {
     auto it = where.find(t.name);

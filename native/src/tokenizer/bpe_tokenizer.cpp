@@ -1,6 +1,7 @@
 #include "bpe_tokenizer.h"
 
 #include <algorithm>
+#include <iterator>
 #include <queue>
 #include <stdexcept>
 #include <string_view>
@@ -205,7 +206,19 @@ void BpeTokenizer::encode_fragment(const std::string& text, std::vector<int32_t>
 }
 
 std::vector<int32_t> BpeTokenizer::encode(const std::string& text, bool parse_special) const {
+  std::vector<Span> everywhere;
+  if (parse_special) everywhere.push_back({0, text.size()});
+  return encode(text, everywhere);
+}
+
+std::vector<int32_t> BpeTokenizer::encode(const std::string& text, const std::vector<Span>& special_spans) const {
   std::vector<int32_t> out;
+  // Whether a control token found at [begin, end) may become its id: inside one span.
+  auto in_special_span = [&](size_t begin, size_t end) {
+    auto after = std::upper_bound(special_spans.begin(), special_spans.end(), begin,
+                                  [](size_t at, const Span& s) { return at < s.begin; });
+    return after != special_spans.begin() && end <= std::prev(after)->end;
+  };
   // Split out special tokens first, as llama.cpp does: one pass per token, longest first,
   // taking its leftmost non-overlapping occurrences inside the fragments of plain text that
   // the passes before left. A search must stop at its fragment's end: searching on to the
@@ -213,7 +226,8 @@ std::vector<int32_t> BpeTokenizer::encode(const std::string& text, bool parse_sp
   struct Fragment { size_t begin, end; int32_t id; };  // id >= 0: a special token
   std::vector<Fragment> fragments{{0, text.size(), -1}}, next;
   for (int32_t id : special_ids_) {
-    if (!parse_special && types_[id] == TokenType::Control) continue;
+    const bool control = types_[id] == TokenType::Control;
+    if (control && special_spans.empty()) continue;
     const std::string& s = tokens_[id];
     if (s.empty()) continue;
     next.clear();
@@ -221,9 +235,14 @@ std::vector<int32_t> BpeTokenizer::encode(const std::string& text, bool parse_sp
       if (f.id >= 0) { next.push_back(f); continue; }
       const std::string_view upto_end(text.data(), f.end);
       size_t start = f.begin;
-      for (size_t hit; (hit = upto_end.find(s, start)) != std::string_view::npos; start = hit + s.size()) {
+      for (size_t from = f.begin, hit; (hit = upto_end.find(s, from)) != std::string_view::npos;) {
+        if (control && !in_special_span(hit, hit + s.size())) {
+          from = hit + 1;  // text here, not markup: look further
+          continue;
+        }
         if (hit > start) next.push_back({start, hit, -1});
         next.push_back({hit, hit + s.size(), id});
+        start = from = hit + s.size();
       }
       if (start < f.end) next.push_back({start, f.end, -1});
     }

@@ -20,6 +20,14 @@ class BpeTokenizer {
   // always do, as in llama.cpp).
   std::vector<int32_t> encode(const std::string& text, bool parse_special) const;
 
+  // A byte range [begin, end) of a text.
+  struct Span { size_t begin, end; };
+  // The same, with control tokens recognised only where they lie wholly inside one of
+  // `special_spans` (sorted, disjoint): a chat template's markup. Text elsewhere (message
+  // contents) never becomes a control token, and plain fragments run across span boundaries
+  // exactly as in encode(), so benign text tokenises as if it were one string.
+  std::vector<int32_t> encode(const std::string& text, const std::vector<Span>& special_spans) const;
+
   // The bytes of one token; control tokens render their text only when `render_special`.
   std::string token_bytes(int32_t id, bool render_special) const;
 
