@@ -9,7 +9,7 @@ interface ChatMessage {
 }
 
 type HostMessage =
-  | { type: 'state'; messages: ChatMessage[]; busy: boolean; hasModel: boolean; error?: string }
+  | { type: 'state'; messages: ChatMessage[]; busy: boolean; hasModel: boolean; error?: string; draft?: string }
   | { type: 'delta'; text: string }
   | { type: 'focus' };
 
@@ -91,6 +91,7 @@ function applyState(s: Extract<HostMessage, { type: 'state' }>): void {
     streaming = { element: element.querySelector('.body') as HTMLDivElement, text: '' };
   }
   setBusy(s.busy);
+  if (s.draft && !input.value) input.value = s.draft;
   log.scrollTop = log.scrollHeight;
 }
 

@@ -83,9 +83,60 @@ describe('engine supervisor', function () {
   it('fails a request that gets no answer after the stall timeout, and restarts the engine', async () => {
     const { s, logs } = make(fakeEngine('process.stdin.resume(); setInterval(() => {}, 1000);'), { stallTimeoutMs: 300 });
     const t0 = Date.now();
-    await assert.rejects(s.request0(StatsRequest), (err: EngineError) => err.kind === 'stalled' && /within 0.3 s/.test(err.message));
+    await assert.rejects(s.request0(StatsRequest), (err: EngineError) => err.kind === 'stalled' && /no progress for 0.3 s/.test(err.message));
     assert.ok(Date.now() - t0 < 2000);
-    assert.ok(logs.some((l) => /no answer/.test(l)));
+    assert.ok(logs.some((l) => /no progress/.test(l)));
+  });
+
+  // A fake engine that answers one request after `ms`, sending `every` ms a message of the given kind meanwhile.
+  const slowAnswer = (kind: 'delta' | 'heartbeat' | 'frozen-heartbeat', ms: number, every: number) => fakeEngine(`
+    const { createMessageConnection, StreamMessageReader, StreamMessageWriter } = require(${JSON.stringify(require.resolve('vscode-jsonrpc/node'))});
+    const c = createMessageConnection(new StreamMessageReader(process.stdin), new StreamMessageWriter(process.stdout));
+    let work = 0;
+    c.onRequest('smallthinker/chat', (p) => new Promise((resolve) => {
+      const timer = setInterval(() => {
+        if (${JSON.stringify(kind)} === 'delta') c.sendNotification('smallthinker/chatDelta', { chatId: p.chatId, text: 'x' });
+        else c.sendNotification('smallthinker/heartbeat', { work: ${JSON.stringify(kind)} === 'heartbeat' ? ++work : 7 });
+      }, ${every});
+      setTimeout(() => { clearInterval(timer); resolve({ text: 'done', stopReason: 'eog' }); }, ${ms});
+    }));
+    c.listen();
+  `);
+  const chatParams = { chatId: 'c', maxTokens: 10, messages: [{ role: 'user' as const, content: 'hi' }] };
+
+  it('never kills an answer that keeps streaming, however long it takes', async () => {
+    const { s } = make(slowAnswer('delta', 1500, 50), { stallTimeoutMs: 500 });
+    let deltas = 0;
+    s.onNotification(ChatDeltaNotification, () => deltas++);  // its own handler: it must still count as progress
+    const result = await s.request(ChatRequest, chatParams);
+    assert.equal(result.text, 'done');
+    assert.ok(deltas > 15, `${deltas} deltas`);
+  });
+
+  it('never kills a long prompt evaluation whose heartbeat shows the native work advancing', async () => {
+    const { s } = make(slowAnswer('heartbeat', 1500, 100), { stallTimeoutMs: 500 });
+    assert.equal((await s.request(ChatRequest, chatParams)).text, 'done');
+  });
+
+  it('kills an engine whose heartbeat says it is alive but whose work does not advance', async () => {
+    const { s } = make(slowAnswer('frozen-heartbeat', 5000, 50), { stallTimeoutMs: 400 });
+    const t0 = Date.now();
+    await assert.rejects(s.request(ChatRequest, chatParams), (err: EngineError) => err.kind === 'stalled');
+    assert.ok(Date.now() - t0 < 1500);
+  });
+
+  it('restarts a crashing engine at the backoff\'s pace, not once per request', async () => {
+    const starts = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'st-starts-')), 'starts');
+    const { s } = make(fakeEngine(`require('fs').appendFileSync(${JSON.stringify(starts)}, 'x'); setTimeout(() => process.exit(3), 50);`),
+      { restartDelayMs: 400, maxCrashes: 100 });
+    await assert.rejects(s.request0(StatsRequest));
+    // The first crash happened; the engine is in its 400 ms backoff. A burst of requests meanwhile
+    // (a user typing) must wait for it rather than fork an engine each.
+    const burst = Array.from({ length: 10 }, () => s.request0(StatsRequest).catch(() => undefined));
+    await new Promise((r) => setTimeout(r, 250));
+    assert.equal(fs.readFileSync(starts, 'utf8').length, 1, 'no engine started during the backoff');
+    await Promise.all(burst);
+    assert.ok(fs.readFileSync(starts, 'utf8').length <= 3, `${fs.readFileSync(starts, 'utf8').length} starts`);
   });
 
   it('keeps only the last 200 stderr lines', async () => {

@@ -2,14 +2,23 @@
 // dist/engine.js, talks JSON-RPC over the child's stdio, restarts it after a crash (with
 // backoff, reloading the model it had), gives up after 5 crashes in 3 minutes with a clear
 // message, keeps the last 200 stderr lines for the log, fails pending requests instead of
-// leaving them hanging, applies a stall timeout to every request, and shuts the child down.
+// leaving them hanging, kills an engine that stops making progress, and shuts the child down.
 // It does not import `vscode`, so it is tested in plain Node against the real engine.
+//
+// Progress, not time, decides a stall: while it works the engine sends a heartbeat every
+// second carrying its native work counter (layers computed, tensors loaded), and every other
+// message it sends (a reply, a streamed delta) counts as progress too. A long answer or a long
+// prompt evaluation is never killed; an engine whose event loop is blocked (no heartbeat) or
+// whose native work is stuck (the counter does not move) is, after the stall timeout.
 import { fork, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import {
   CancellationTokenSource, createMessageConnection, StreamMessageReader, StreamMessageWriter,
   type CancellationToken, type MessageConnection, type NotificationType, type RequestType, type RequestType0,
 } from 'vscode-jsonrpc/node';
-import { LoadModelRequest, ShutdownRequest, type LoadModelParams, type ModelInfo } from '../engine/protocol';
+import {
+  HeartbeatNotification, LoadModelRequest, MODEL_FILE_CHANGED_EXIT_CODE, ShutdownRequest, type LoadModelParams, type ModelInfo,
+} from '../engine/protocol';
 
 export type EngineState = 'stopped' | 'starting' | 'ready' | 'restarting' | 'failed';
 
@@ -17,13 +26,20 @@ export interface SupervisorOptions {
   enginePath: string;
   /** Where engine stderr and lifecycle events go (the LogOutputChannel). */
   log: (level: 'info' | 'warn' | 'error', message: string) => void;
-  /** A request that sees no reply and no engine message for this long fails (and the engine is restarted). */
+  /**
+   * A request during which the engine shows no progress for this long (no heartbeat whose
+   * work counter moved, no reply, no other message) fails, and the engine is restarted.
+   */
   stallTimeoutMs?: number;
+  /** Loading a model may go this long without progress (default: the larger of 120 s and the stall timeout). */
+  loadStallTimeoutMs?: number;
   maxCrashes?: number;
   crashWindowMs?: number;
   /** First restart delay; doubles per crash in the window, up to 8 s. */
   restartDelayMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** The program that runs the engine (default: this Node); a wrapper that ends by exec'ing Node works too. */
+  execPath?: string;
 }
 
 export class EngineError extends Error {
@@ -34,10 +50,21 @@ export class EngineError extends Error {
 
 interface Pending {
   reject: (e: Error) => void;
-  stall: () => void;
+  /** The engine made progress: the request's stall timer starts again. */
+  progressed: () => void;
 }
 
 const STDERR_LINES = 200;
+
+/** Size, modification time and inode of a file ('' when it cannot be read): what changes when it is fixed. */
+function fileStamp(file: string): string {
+  try {
+    const st = fs.statSync(file);
+    return `${st.size}:${st.mtimeMs}:${st.ino}`;
+  } catch {
+    return '';
+  }
+}
 
 export class EngineSupervisor {
   private child: ChildProcess | undefined;
@@ -51,6 +78,12 @@ export class EngineSupervisor {
   private modelParams: LoadModelParams | undefined;
   private modelReady: Promise<ModelInfo> | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
+  /** Settles when the backoff after a crash is over; requests wait for it instead of forking at once. */
+  private restartDue: Promise<void> | undefined;
+  private endBackoff: (() => void) | undefined;
+  /** After a failed (re)load: the model file as it was then; a request retries once it has changed. */
+  private failedLoadFile: string | undefined;
+  private lastWork = -1;
   private failure: string | undefined;
   private disposed = false;
 
@@ -80,24 +113,32 @@ export class EngineSupervisor {
   }
 
   onNotification<P>(type: NotificationType<P>, handler: (params: P) => void): void {
-    this.notificationHandlers.push({ type: type as NotificationType<unknown>, handler: handler as (p: unknown) => void });
-    this.connection?.onNotification(type, handler);
+    const entry = { type: type as NotificationType<unknown>, handler: handler as (p: unknown) => void };
+    this.notificationHandlers.push(entry);
+    this.connection?.onNotification(type, this.progressing(entry.handler));
   }
 
-  /** Loads (or replaces) the model; after a crash the restarted engine loads it again by itself. */
+  /**
+   * Loads (or replaces) the model; after a crash the restarted engine loads it again by itself,
+   * and after a failed load the next request tries again (the file may have been fixed).
+   */
   loadModel(params: LoadModelParams): Promise<ModelInfo> {
     this.modelParams = params;
-    this.modelReady = this.send(LoadModelRequest, params, undefined, Math.max(this.stallMs, 120_000));
-    return this.modelReady;
+    return this.startLoad(params);
   }
 
   /** Sends a request once the engine (and the model, if one was asked for) is ready. */
   async request<P, R>(type: RequestType<P, R, void>, params: P, token?: CancellationToken): Promise<R> {
-    if (this.modelReady && type.method !== LoadModelRequest.method) await this.modelReady;
+    await this.restartDue;
+    if (this.modelParams && this.failedLoadFile !== undefined && fileStamp(this.modelParams.modelPath) !== this.failedLoadFile) {
+      void this.startLoad(this.modelParams).catch(() => undefined);
+    }
+    if (this.modelReady) await this.modelReady;
     return this.send(type, params, token, this.stallMs);
   }
 
   async request0<R>(type: RequestType0<R, void>, token?: CancellationToken): Promise<R> {
+    await this.restartDue;
     const connection = this.ensureRunning();
     return this.track((source) => connection.sendRequest(type, source.token), token, this.stallMs);
   }
@@ -107,17 +148,21 @@ export class EngineSupervisor {
     this.child?.kill(signal);
   }
 
-  /** Clears a give-up and starts again (the "Restart Engine" command). */
+  /** Clears a give-up and starts again now, without waiting for a backoff (the "Restart Engine" command). */
   restart(): void {
     this.failure = undefined;
     this.crashes.length = 0;
-    if (this.child) this.kill();
-    else this.ensureRunning();
+    if (this.child) {
+      this.kill();
+    } else {
+      this.finishBackoff();
+      this.ensureRunning();
+    }
   }
 
   async dispose(): Promise<void> {
     this.disposed = true;
-    clearTimeout(this.restartTimer);
+    this.finishBackoff();
     const child = this.child;
     const connection = this.connection;
     if (!child || !connection) return;
@@ -138,6 +183,50 @@ export class EngineSupervisor {
     return this.options.stallTimeoutMs ?? 30_000;
   }
 
+  private get loadStallMs(): number {
+    return this.options.loadStallTimeoutMs ?? Math.max(this.stallMs, 120_000);
+  }
+
+  private startLoad(params: LoadModelParams): Promise<ModelInfo> {
+    this.failedLoadFile = undefined;
+    const ready = (async () => {
+      await this.restartDue;
+      return this.send(LoadModelRequest, params, undefined, this.loadStallMs);
+    })();
+    this.watchLoad(ready);
+    return ready;
+  }
+
+  /** Remembers a failed load of the current model so that a request retries it once the file has changed. */
+  private watchLoad(ready: Promise<ModelInfo>): void {
+    this.modelReady = ready;
+    const stamp = this.modelParams ? fileStamp(this.modelParams.modelPath) : '';
+    ready.catch((err: unknown) => {
+      if (this.modelReady !== ready || (err instanceof EngineError && err.kind === 'stopped')) return;
+      this.failedLoadFile = stamp;
+    });
+  }
+
+  /** Wraps a notification handler so that the message also counts as progress. */
+  private progressing(handler: (p: unknown) => void): (p: unknown) => void {
+    return (p) => {
+      this.progressed();
+      handler(p);
+    };
+  }
+
+  private progressed(): void {
+    for (const p of this.pending) p.progressed();
+  }
+
+  private finishBackoff(): void {
+    clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    this.endBackoff?.();
+    this.endBackoff = undefined;
+    this.restartDue = undefined;
+  }
+
   private send<P, R>(type: RequestType<P, R, void>, params: P, token: CancellationToken | undefined, stallMs: number): Promise<R> {
     let connection: MessageConnection;
     try {
@@ -155,7 +244,7 @@ export class EngineSupervisor {
       let timer: NodeJS.Timeout;
       const entry: Pending = {
         reject: (e) => finish(() => reject(e)),
-        stall: () => {
+        progressed: () => {
           clearTimeout(timer);
           timer = setTimeout(onStall, stallMs);
         },
@@ -167,14 +256,14 @@ export class EngineSupervisor {
         settle();
       };
       const onStall = () => {
-        this.options.log('error', `engine: no answer for ${stallMs / 1000} s; restarting it`);
-        finish(() => reject(new EngineError(`the engine did not answer within ${stallMs / 1000} s`, 'stalled')));
+        this.options.log('error', `engine: no progress for ${stallMs / 1000} s; restarting it`);
+        finish(() => reject(new EngineError(`the engine made no progress for ${stallMs / 1000} s`, 'stalled')));
         source.cancel();
         this.kill();
       };
       const subscription = token?.onCancellationRequested(() => source.cancel());
       this.pending.add(entry);
-      entry.stall();
+      entry.progressed();
       start(source).then((v) => finish(() => resolve(v)), (e) => finish(() => reject(e)));
     });
   }
@@ -185,14 +274,19 @@ export class EngineSupervisor {
     if (this.connection) return this.connection;
     this.setState(this.crashes.length ? 'restarting' : 'starting');
     const child = fork(this.options.enginePath, [], {
-      stdio: ['pipe', 'pipe', 'pipe', 'ipc'], execArgv: [], env: this.options.env ?? process.env,
+      stdio: ['pipe', 'pipe', 'pipe', 'ipc'], execArgv: [], env: this.options.env ?? process.env, execPath: this.options.execPath,
     });
     const connection = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
-    for (const { type, handler } of this.notificationHandlers) connection.onNotification(type, handler);
-    // Any message from the engine shows it is alive: it resets every request's stall timer.
-    connection.onNotification(() => {
-      for (const p of this.pending) p.stall();
+    // vscode-jsonrpc gives a notification with its own handler only to that handler, so each
+    // one is wrapped to count as progress; the catch-all sees the rest.
+    for (const { type, handler } of this.notificationHandlers) connection.onNotification(type, this.progressing(handler));
+    this.lastWork = -1;
+    connection.onNotification(HeartbeatNotification, ({ work }) => {
+      if (work === this.lastWork) return;  // alive but not advancing: the stall timers keep running
+      this.lastWork = work;
+      this.progressed();
     });
+    connection.onNotification(() => this.progressed());
     let partial = '';
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (chunk: string) => {
@@ -216,8 +310,9 @@ export class EngineSupervisor {
     if (this.crashes.length && this.modelParams) {
       // Reload what the crashed engine had, so the next request finds its model.
       const params = this.modelParams;
-      this.modelReady = this.track((s) => connection.sendRequest(LoadModelRequest, params, s.token), undefined, Math.max(this.stallMs, 120_000));
-      this.modelReady.catch((err) => this.options.log('error', `engine: reloading the model failed: ${(err as Error).message}`));
+      const ready = this.track((s) => connection.sendRequest(LoadModelRequest, params, s.token), undefined, this.loadStallMs);
+      this.watchLoad(ready);
+      ready.catch((err) => this.options.log('error', `engine: reloading the model failed: ${(err as Error).message}`));
     }
     return connection;
   }
@@ -228,7 +323,9 @@ export class EngineSupervisor {
     this.child = undefined;
     this.connection = undefined;
     if (this.disposed) return;
-    const how = signal ? `was killed (${signal})` : `exited with code ${code}`;
+    const how = code === MODEL_FILE_CHANGED_EXIT_CODE
+      ? `stopped because the model file ${this.modelParams?.modelPath ?? ''} changed on disk while in use`
+      : signal ? `was killed (${signal})` : `exited with code ${code}`;
     const lastLines = this.stderrLines.slice(-5).join('\n');
     const message = `the engine ${how}${lastLines ? `; its last output:\n${lastLines}` : ''}`;
     this.options.log('error', message);
@@ -247,7 +344,11 @@ export class EngineSupervisor {
     }
     const delay = Math.min(8000, (this.options.restartDelayMs ?? 250) * 2 ** (this.crashes.length - 1));
     this.setState('restarting', `restarting in ${delay} ms`);
+    // Requests that arrive meanwhile wait for the timer: a crash loop restarts the engine at
+    // the backoff's pace, not on every keystroke.
+    this.restartDue = new Promise<void>((resolve) => (this.endBackoff = resolve));
     this.restartTimer = setTimeout(() => {
+      this.finishBackoff();
       try {
         this.ensureRunning();
       } catch (err) {

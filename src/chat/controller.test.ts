@@ -62,14 +62,37 @@ describe('chat controller', () => {
     assert.notEqual(calls[1].chatId, calls[0].chatId);
   });
 
-  it('shows an engine failure as an error, not as an answer', async () => {
+  it('shows an engine failure as an error, not as an answer, and gives the question back to the composer', async () => {
     const { engine } = scriptedEngine([], { failWith: new Error('the engine was killed (SIGKILL) while answering') });
     const posted: ViewMessage[] = [];
-    const chat = new ChatController(engine, memoryStore(), (m) => posted.push(m), () => true, settings);
-    await chat.ask('Hi');
+    const store = memoryStore();
+    const chat = new ChatController(engine, store, (m) => posted.push(m), () => true, settings);
+    await chat.ask('Hi', { code: 'x = 1', languageId: 'python', filePath: 'a.py' });
     const last = posted.at(-1) as Extract<ViewMessage, { type: 'state' }>;
     assert.match(last.error ?? '', /could not answer: the engine was killed/);
-    assert.equal(last.messages.length, 1);
+    assert.equal(last.messages.length, 0);
+    assert.equal(last.draft, 'Hi');
+    assert.equal(store.get()!.messages.length, 0);
+    chat.show();
+    assert.equal((posted.at(-1) as Extract<ViewMessage, { type: 'state' }>).draft, undefined, 'the draft is given back once');
+  });
+
+  it('does not send a refused question again with the next one', async () => {
+    let refuse = true;
+    const calls: ChatParams[] = [];
+    const engine: ChatEngine = {
+      chat: async (params) => {
+        calls.push(params);
+        if (refuse) throw Object.assign(new Error('the question needs 9000 tokens'), { code: -32003 });
+        return { text: 'ok', stopReason: 'eog', timings: { promptTokens: 1, reusedTokens: 0, generatedTokens: 1, promptMs: 1, generateMs: 1, decodeTokensPerSecond: 0 } };
+      },
+    };
+    const chat = new ChatController(engine, memoryStore(), () => {}, () => true, settings);
+    await chat.ask('a'.repeat(200_000));
+    refuse = false;
+    await chat.ask('short');
+    assert.deepEqual(calls[1].messages.slice(1), [{ role: 'user', content: 'short' }]);
+    assert.deepEqual(chat.history, [{ role: 'user', content: 'short' }, { role: 'assistant', content: 'ok' }]);
   });
 
   it('attaches code as a fenced block that its own backticks cannot break', () => {

@@ -1,7 +1,7 @@
 // One conversation at a time: the messages, the running request, and what the webview should
 // show. No `vscode` import: the view passes it a way to talk to the engine, a store for the
 // history and a function to post to the webview.
-import type { ChatMessage, ChatParams, ChatResult } from '../../engine/protocol';
+import { EngineErrorCodes, type ChatMessage, type ChatParams, type ChatResult } from '../../engine/protocol';
 
 export interface ChatEngine {
   chat(params: ChatParams, signal: { cancel(): void; onCancel(cb: () => void): void }, onDelta: (text: string) => void): Promise<ChatResult>;
@@ -19,7 +19,8 @@ export interface Attachment {
 }
 
 export type ViewMessage =
-  | { type: 'state'; messages: ChatMessage[]; busy: boolean; hasModel: boolean; error?: string }
+  /** draft: a question that was not answered, to put back into the empty composer. */
+  | { type: 'state'; messages: ChatMessage[]; busy: boolean; hasModel: boolean; error?: string; draft?: string }
   | { type: 'delta'; text: string }
   | { type: 'focus' };
 
@@ -40,6 +41,7 @@ export class ChatController {
   private messages: ChatMessage[];
   private running: { cancel(): void } | undefined;
   private error: string | undefined;
+  private draft: string | undefined;
   private turn = 0;  // an answer that arrives after a newer question (or New Chat) is dropped
 
   constructor(private readonly engine: ChatEngine, private readonly store: ChatStore, private readonly post: (m: ViewMessage) => void,
@@ -58,14 +60,16 @@ export class ChatController {
   }
 
   show(): void {
-    this.post({ type: 'state', messages: this.messages, busy: this.busy, hasModel: this.hasModel(), error: this.error });
+    this.post({ type: 'state', messages: this.messages, busy: this.busy, hasModel: this.hasModel(), error: this.error, draft: this.draft });
+    this.draft = undefined;
   }
 
   async ask(question: string, attachment?: Attachment): Promise<void> {
     if (this.running) this.stop();
     const turn = ++this.turn;
     const content = attachment ? question + attachmentBlock(attachment) : question;
-    this.messages.push({ role: 'user', content });
+    const asked: ChatMessage = { role: 'user', content };
+    this.messages.push(asked);
     this.error = undefined;
     const cancelListeners: Array<() => void> = [];
     const signal = { cancel: () => cancelListeners.forEach((cb) => cb()), onCancel: (cb: () => void) => cancelListeners.push(cb) };
@@ -85,12 +89,19 @@ export class ChatController {
     } catch (err) {
       const code = (err as { code?: number }).code;
       // A stopped answer keeps what was streamed; anything else is shown as an error.
-      if (code !== -32800) this.error = `The engine could not answer: ${(err as Error).message}`;
+      if (code !== EngineErrorCodes.RequestCancelled) this.error = `The engine could not answer: ${(err as Error).message}`;
     } finally {
       if (this.running === signal) this.running = undefined;
     }
     if (turn !== this.turn) return;
-    if (answer) this.messages.push({ role: 'assistant', content: answer });
+    if (answer) {
+      this.messages.push({ role: 'assistant', content: answer });
+    } else if (this.error && this.messages.at(-1) === asked) {
+      // Nothing was answered: the question leaves the history (a refused question would
+      // otherwise be sent again with every later one) and goes back into the composer.
+      this.messages.pop();
+      this.draft = question;
+    }
     this.save();
     this.show();
   }
