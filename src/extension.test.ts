@@ -181,4 +181,20 @@ describe('extension (bundled dist/extension.js)', function () {
       if (/path|executable/i.test(key)) assert.equal(prop.scope, 'machine', `${key} is machine-scoped`);
     }
   });
+
+  it('says what runs in Restricted Mode: everything local, but the workspace cannot set the engine\'s resources', () => {
+    const untrusted = manifest.capabilities?.untrustedWorkspaces;
+    assert.equal(untrusted?.supported, 'limited');
+    assert.ok(untrusted.description);
+    const settings = Object.keys(manifest.contributes.configuration.properties);
+    for (const key of untrusted.restrictedConfigurations) assert.ok(settings.includes(key), `${key} is a setting`);
+    // Every setting a workspace could use to make the engine take more than the user allowed is restricted;
+    // the machine-scoped ones cannot be set by a workspace at all.
+    for (const key of settings) {
+      const { scope } = manifest.contributes.configuration.properties[key];
+      if (/threads|context|memory|maxTokens|enabled|languages/.test(key) && scope !== 'machine') {
+        assert.ok(untrusted.restrictedConfigurations.includes(key), `${key} is restricted in untrusted workspaces`);
+      }
+    }
+  });
 });
