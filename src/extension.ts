@@ -37,10 +37,11 @@ function completionSettings(): CompletionSettings {
 export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel('SmallThinker', { log: true });
   context.subscriptions.push(log);
-  // The bundle lives in dist/, next to dist/engine.js.
-  // Stall timeout: a long chat prompt on the 4B prefills for a minute before its first delta.
+  // The bundle lives in dist/, next to dist/engine.js. The stall timeout counts time without
+  // progress (the engine's heartbeat shows its native work advancing every second), so a long
+  // prompt or answer never reaches it; 30 s of none is an engine that hangs.
   const supervisor = new EngineSupervisor({
-    enginePath: path.join(__dirname, 'engine.js'), log: (level, message) => log[level](message), stallTimeoutMs: 120_000,
+    enginePath: path.join(__dirname, 'engine.js'), log: (level, message) => log[level](message), stallTimeoutMs: 30_000,
   });
   engine = supervisor;
   const status = new StatusBar('smallthinker.statusMenu');
