@@ -342,6 +342,9 @@ describe('engine process (dist/engine.js)', function () {
     await connection.sendRequest(LoadModelRequest, { modelPath: model, threads: 2, maxPromptTokens: 256 });
     await assert.rejects(connection.sendRequest(CompletionRequest.method, { ...completion(code), maxTokens: 'ten' }), /maxTokens must be a number/);
     await assert.rejects(connection.sendRequest(CompletionRequest.method, [1, 2, 3]), errorCode(EngineErrorCodes.InvalidParams));
+    await assert.rejects(connection.sendRequest(CompletionRequest, { ...completion(code), stop: Array.from({ length: 1000 }, (_, i) => `s${i}`) }),
+      /at most 16 strings/);
+    await assert.rejects(connection.sendRequest(CompletionRequest, { ...completion(code), stop: ['x'.repeat(100_000)] }), /at most 256 characters/);
     await assert.rejects(connection.sendRequest(ChatRequest.method, { chatId: 'x', maxTokens: 4, messages: [{ role: 'robot', content: '' }] }),
       /role must be system, user or assistant/);
     await assert.rejects(connection.sendRequest(ChatRequest, { chatId: 'x', maxTokens: 4, messages: [{ role: 'user', content: 'word '.repeat(2000) }] }),

@@ -24,6 +24,9 @@ const DEFAULT_CHAT_CONTEXT = 8192;
 const SUFFIX_BUDGET = 256;
 /** Request text beyond this many characters per prompt token allowed is refused before tokenising. */
 const CHARS_PER_TOKEN_CAP = 16;
+/** Stop strings are matched against every generated piece: a few short ones. */
+const MAX_STOP_STRINGS = 16;
+const MAX_STOP_CHARS = 256;
 /** A chat request carrying more text than this in all its messages is refused outright (the extension sends far less). */
 const CHAT_REQUEST_CHARS_LIMIT = 16 << 20;
 
@@ -276,7 +279,9 @@ export class EngineServer {
       maxLines: num(o, 'maxLines', 'complete', 1, 10_000, 10_000), temperature: num(o, 'temperature', 'complete', 0, 5, 0),
     };
     if (o.stop !== undefined) {
-      if (!Array.isArray(o.stop) || !o.stop.every((s) => typeof s === 'string')) throw invalid('complete: stop must be an array of strings');
+      if (!Array.isArray(o.stop) || o.stop.length > MAX_STOP_STRINGS || !o.stop.every((s) => typeof s === 'string' && s.length <= MAX_STOP_CHARS)) {
+        throw invalid(`complete: stop must be an array of at most ${MAX_STOP_STRINGS} strings of at most ${MAX_STOP_CHARS} characters`);
+      }
       p.stop = o.stop as string[];
     }
     const m = this.expectModel();

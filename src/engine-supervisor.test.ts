@@ -139,6 +139,20 @@ describe('engine supervisor', function () {
     assert.ok(fs.readFileSync(starts, 'utf8').length <= 3, `${fs.readFileSync(starts, 'utf8').length} starts`);
   });
 
+  it('says which model file changed when the engine stops because of it', async () => {
+    const { s, logs } = make(fakeEngine(`
+      const { createMessageConnection, StreamMessageReader, StreamMessageWriter } = require(${JSON.stringify(require.resolve('vscode-jsonrpc/node'))});
+      const c = createMessageConnection(new StreamMessageReader(process.stdin), new StreamMessageWriter(process.stdout));
+      c.onRequest('smallthinker/loadModel', () => ({}));
+      c.onRequest('smallthinker/stats', () => { process.stderr.write('smallthinker: the model file /m.gguf changed on disk\\n'); setTimeout(() => process.exit(75), 20); return new Promise(() => {}); });
+      c.listen();
+    `), { maxCrashes: 1 });
+    await s.loadModel({ modelPath: '/models/my model.gguf' });
+    await assert.rejects(s.request0(StatsRequest), (err: EngineError) => err.kind === 'crashed' &&
+      /the model file \/models\/my model\.gguf changed on disk while in use/.test(err.message));
+    assert.ok(logs.some((l) => /smallthinker: the model file \/m\.gguf changed on disk/.test(l)), 'its own line is in the log');
+  });
+
   it('keeps only the last 200 stderr lines', async () => {
     const { s } = make(fakeEngine('for (let i = 0; i < 300; i++) process.stderr.write(`line ${i}\\n`); setTimeout(() => process.exit(1), 100);'),
       { maxCrashes: 1 });

@@ -170,6 +170,7 @@ export function activate(context: vscode.ExtensionContext): void {
       lastEditor = e;
       warm(e);
     }),
+    vscode.workspace.onDidCloseTextDocument((d) => lastLine.delete(d.uri.toString())),
     vscode.window.onDidChangeTextEditorSelection((e) => {
       // A jump (a click or a search, not typing) moves the cursor by more than a line.
       const line = e.selections[0]?.active.line ?? 0;

@@ -1,7 +1,7 @@
 // The conversation logic with a scripted engine: streaming, stop, new chat, history, errors.
 import assert from 'node:assert/strict';
 import type { ChatParams, ChatResult } from '../../engine/protocol';
-import { attachmentBlock, ChatController, type ChatEngine, type ViewMessage } from './controller';
+import { attachmentBlock, ChatController, MAX_ATTACHMENT_CHARS, type ChatEngine, type ViewMessage } from './controller';
 
 function scriptedEngine(pieces: string[], opts: { failWith?: Error; waitForCancel?: boolean } = {}) {
   const calls: ChatParams[] = [];
@@ -93,6 +93,30 @@ describe('chat controller', () => {
     await chat.ask('short');
     assert.deepEqual(calls[1].messages.slice(1), [{ role: 'user', content: 'short' }]);
     assert.deepEqual(chat.history, [{ role: 'user', content: 'short' }, { role: 'assistant', content: 'ok' }]);
+  });
+
+  it('refuses an attachment too long to send, before anything is sent or stored', async () => {
+    const { engine, calls } = scriptedEngine(['ok']);
+    const posted: ViewMessage[] = [];
+    const store = memoryStore();
+    const chat = new ChatController(engine, store, (m) => posted.push(m), () => true, settings);
+    await chat.ask('Explain', { code: 'x'.repeat(MAX_ATTACHMENT_CHARS + 1), languageId: 'python', filePath: 'big.py' });
+    assert.equal(calls.length, 0);
+    assert.equal(store.get(), undefined);
+    const last = posted.at(-1) as Extract<ViewMessage, { type: 'state' }>;
+    assert.match(last.error ?? '', /200,001 characters long; SmallThinker can take at most 200,000/);
+    assert.equal(last.draft, 'Explain');
+  });
+
+  it('keeps the stored history under a million characters, dropping the oldest turns', async () => {
+    const { engine } = scriptedEngine(['y'.repeat(50_000)]);
+    const store = memoryStore();
+    const chat = new ChatController(engine, store, () => {}, () => true, settings);
+    for (let i = 0; i < 15; i++) await chat.ask(`q${i} ${'x'.repeat(40_000)}`);
+    const stored = store.get()!.messages;
+    assert.ok(stored.reduce((n, m) => n + m.content.length, 0) <= 1_000_000);
+    assert.equal(stored.at(-1)!.role, 'assistant');
+    assert.match(stored.at(-2)!.content, /^q14 /);
   });
 
   it('attaches code as a fenced block that its own backticks cannot break', () => {

@@ -24,8 +24,11 @@ export type ViewMessage =
   | { type: 'delta'; text: string }
   | { type: 'focus' };
 
-/** Keeps history bounded: the oldest turns go first. */
+/** Keeps history bounded, in messages and in characters: the oldest turns go first. */
 const MAX_STORED_MESSAGES = 200;
+const MAX_STORED_CHARS = 1_000_000;
+/** An attachment longer than this is refused before anything is sent or stored (the engine's cap is lower still). */
+export const MAX_ATTACHMENT_CHARS = 200_000;
 
 const SYSTEM_PROMPT = 'You are SmallThinker, a concise coding assistant inside VS Code. Answer in markdown; put code in fenced blocks with a language.';
 
@@ -67,6 +70,13 @@ export class ChatController {
   async ask(question: string, attachment?: Attachment): Promise<void> {
     if (this.running) this.stop();
     const turn = ++this.turn;
+    if (attachment && attachment.code.length > MAX_ATTACHMENT_CHARS) {
+      this.error = `The selection is ${attachment.code.length.toLocaleString('en-US')} characters long; ` +
+        `SmallThinker can take at most ${MAX_ATTACHMENT_CHARS.toLocaleString('en-US')}. Select less and ask again.`;
+      this.draft = question;
+      this.show();
+      return;
+    }
     const content = attachment ? question + attachmentBlock(attachment) : question;
     const asked: ChatMessage = { role: 'user', content };
     this.messages.push(asked);
@@ -123,6 +133,8 @@ export class ChatController {
 
   private save(): void {
     if (this.messages.length > MAX_STORED_MESSAGES) this.messages.splice(0, this.messages.length - MAX_STORED_MESSAGES);
+    let chars = this.messages.reduce((n, m) => n + m.content.length, 0);
+    while (this.messages.length > 1 && chars > MAX_STORED_CHARS) chars -= this.messages.shift()!.content.length;
     this.store.save({ chatId: this.chatId, messages: this.messages });
   }
 }

@@ -168,6 +168,7 @@ export function installFakeVscode(initialSettings: Record<string, unknown> = {})
         listeners.push(l);
         return { dispose: () => undefined };
       },
+      onDidCloseTextDocument: () => ({ dispose: () => undefined }),
       asRelativePath: (uri: { fsPath: string }) => uri.fsPath.replace(/^\//, ''),
       fs: { createDirectory: async (uri: { fsPath: string }) => void (await import('node:fs')).mkdirSync(uri.fsPath, { recursive: true }) },
     },
