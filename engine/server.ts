@@ -2,7 +2,7 @@
 // work and streams chat text. Transport-agnostic: main.ts wires it to stdio.
 import fs from 'node:fs';
 import path from 'node:path';
-import { ResponseError, type CancellationToken, type MessageConnection } from 'vscode-jsonrpc';
+import { ResponseError, type CancellationToken, type MessageConnection, type NotificationType } from 'vscode-jsonrpc';
 import type { NativeAddon, NativeSession, NativeTokenizer } from './native-addon';
 import {
   ChatDeltaNotification, ChatRequest, CompletionRequest, EngineErrorCodes, HEARTBEAT_INTERVAL_MS, HeartbeatNotification, InspectRequest,
@@ -122,8 +122,13 @@ export class EngineServer {
     // can tell a long prompt or answer (the counter moves) from a stuck engine (it does not).
     setInterval(() => {
       if (this.scheduler.idle) return;
-      void c.sendNotification(HeartbeatNotification, { work: this.addon().workCounter() });
+      this.notify(HeartbeatNotification, { work: this.addon().workCounter() });
     }, HEARTBEAT_INTERVAL_MS).unref();
+  }
+
+  /** A notification to the extension; if it cannot be written the extension is gone, and the engine with it. */
+  private notify<P>(type: NotificationType<P>, params: P): void {
+    this.connection.sendNotification(type.method, params).catch(() => undefined);
   }
 
   private requireModel(): LoadedModel {
@@ -167,7 +172,7 @@ export class EngineServer {
     const threads = num(o, 'threads', 'loadModel', 0, 256, 0);
     const addon = this.addon();
     const progress = (stage: 'validating' | 'loading' | 'ready', message: string) =>
-      void this.connection.sendNotification(LoadProgressNotification, { stage, message });
+      this.notify(LoadProgressNotification, { stage, message });
     progress('validating', `checking ${modelPath}`);
     const stamp = fileStamp(modelPath);
     let report, tokenizer;
@@ -353,7 +358,7 @@ export class EngineServer {
         const prompt = this.chatPrompt(m, messages, maxTokens);
         const entry = m.slots.acquire('chat', chatId);
         const out = await this.generateText(m, entry, prompt, job, { maxTokens, temperature, stop: [], maxLines: Infinity },
-          (text) => void this.connection.sendNotification(ChatDeltaNotification, { chatId, text }));
+          (text) => this.notify(ChatDeltaNotification, { chatId, text }));
         this.lastChat = out.timings;
         return out;
       },

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CancellationTokenSource } from 'vscode-jsonrpc/node';
-import { ChatDeltaNotification, ChatRequest, CompletionRequest, StatsRequest } from '../engine/protocol';
+import { ChatDeltaNotification, ChatRequest, CompletionRequest, StatsRequest, WarmCompletionNotification } from '../engine/protocol';
 import { ensureModel } from '../test/generator/index';
 import { EngineError, EngineSupervisor, type EngineState } from './engine-supervisor';
 
@@ -151,6 +151,33 @@ describe('engine supervisor', function () {
     await assert.rejects(s.request0(StatsRequest), (err: EngineError) => err.kind === 'crashed' &&
       /the model file \/models\/my model\.gguf changed on disk while in use/.test(err.message));
     assert.ok(logs.some((l) => /smallthinker: the model file \/m\.gguf changed on disk/.test(l)), 'its own line is in the log');
+  });
+
+  it('drops a notification the engine cannot take without an unhandled rejection (which would take the host down)', async () => {
+    // An engine that stops reading (as a stopped one does: SIGSTOP), so that writes queue up,
+    // and is then killed: the queued writes fail once its stdin is destroyed.
+    const { s } = make(fakeEngine(`
+      const { createMessageConnection, StreamMessageReader, StreamMessageWriter } = require(${JSON.stringify(require.resolve('vscode-jsonrpc/node'))});
+      const c = createMessageConnection(new StreamMessageReader(process.stdin), new StreamMessageWriter(process.stdout));
+      c.onRequest('smallthinker/loadModel', () => { setTimeout(() => process.stdin.pause(), 20); return {}; });
+      c.listen();
+      setInterval(() => {}, 1000);
+    `));
+    await s.loadModel({ modelPath: '/m.gguf' });
+    await new Promise((r) => setTimeout(r, 100));
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const warm = { documentId: 'd', prefix: 'x'.repeat(100_000), suffix: '', languageId: 'js', filePath: 'a.js' };
+      for (let i = 0; i < 20; i++) s.notify(WarmCompletionNotification, warm);
+      await new Promise((r) => setTimeout(r, 100));
+      s.kill('SIGKILL');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(unhandled.map(String), []);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 
   it('keeps only the last 200 stderr lines', async () => {

@@ -109,7 +109,9 @@ export class EngineSupervisor {
   /** Sends a notification if the engine is running with a model; dropped otherwise (it is only a hint). */
   notify<P>(type: NotificationType<P>, params: P): void {
     if (!this.connection || !this.modelReady) return;
-    void this.connection.sendNotification(type.method, params);
+    // A write queued behind a stopped engine fails once it is killed: a hint lost, nothing more
+    // (unhandled, the rejection would reach the extension host's handler).
+    this.connection.sendNotification(type.method, params).catch(() => undefined);
   }
 
   onNotification<P>(type: NotificationType<P>, handler: (params: P) => void): void {
