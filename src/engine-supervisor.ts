@@ -84,6 +84,7 @@ export class EngineSupervisor {
   /** After a failed (re)load: the model file as it was then; a request retries once it has changed. */
   private failedLoadFile: string | undefined;
   private lastWork = -1;
+  private stalledChild: ChildProcess | undefined;
   private failure: string | undefined;
   private disposed = false;
 
@@ -258,10 +259,14 @@ export class EngineSupervisor {
         settle();
       };
       const onStall = () => {
-        this.options.log('error', `engine: no progress for ${stallMs / 1000} s; restarting it`);
         finish(() => reject(new EngineError(`the engine made no progress for ${stallMs / 1000} s`, 'stalled')));
         source.cancel();
-        this.kill();
+        // Requests that stall together (all waiting on one stuck engine) kill it once.
+        if (this.child && this.stalledChild !== this.child) {
+          this.options.log('error', `engine: no progress for ${stallMs / 1000} s; restarting it`);
+          this.stalledChild = this.child;
+          this.kill();
+        }
       };
       const subscription = token?.onCancellationRequested(() => source.cancel());
       this.pending.add(entry);
