@@ -143,7 +143,7 @@ export class EngineSupervisor {
   async request0<R>(type: RequestType0<R, void>, token?: CancellationToken): Promise<R> {
     await this.restartDue;
     const connection = this.ensureRunning();
-    return this.track((source) => connection.sendRequest(type, source.token), token, this.stallMs);
+    return this.track(connection, (source) => connection.sendRequest(type, source.token), token, this.stallMs);
   }
 
   /** Kills the engine now (the crash path restarts it): for "Restart Engine" and for tests. */
@@ -237,13 +237,19 @@ export class EngineSupervisor {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.track((source) => connection.sendRequest<R>(type.method, params, source.token), token, stallMs);
+    return this.track(connection, (source) => connection.sendRequest<R>(type.method, params, source.token), token, stallMs);
   }
 
   /** Runs a request with its own cancellation source, a stall timer and crash handling. */
-  private track<R>(start: (source: CancellationTokenSource) => Promise<R>, token: CancellationToken | undefined, stallMs: number): Promise<R> {
+  private track<R>(connection: MessageConnection, start: (source: CancellationTokenSource) => Promise<R>, token: CancellationToken | undefined,
+    stallMs: number): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       const source = new CancellationTokenSource();
+      // A cancellation goes to the engine only while the connection the request went out on is
+      // the live one (on a closed one vscode-jsonrpc throws from inside the cancel call).
+      const cancel = () => {
+        if (this.connection === connection) source.cancel();
+      };
       let timer: NodeJS.Timeout;
       const entry: Pending = {
         reject: (e) => finish(() => reject(e)),
@@ -260,7 +266,7 @@ export class EngineSupervisor {
       };
       const onStall = () => {
         finish(() => reject(new EngineError(`the engine made no progress for ${stallMs / 1000} s`, 'stalled')));
-        source.cancel();
+        cancel();
         // Requests that stall together (all waiting on one stuck engine) kill it once.
         if (this.child && this.stalledChild !== this.child) {
           this.options.log('error', `engine: no progress for ${stallMs / 1000} s; restarting it`);
@@ -268,7 +274,7 @@ export class EngineSupervisor {
           this.kill();
         }
       };
-      const subscription = token?.onCancellationRequested(() => source.cancel());
+      const subscription = token?.onCancellationRequested(cancel);
       this.pending.add(entry);
       entry.progressed();
       start(source).then((v) => finish(() => resolve(v)), (e) => finish(() => reject(e)));
@@ -317,7 +323,7 @@ export class EngineSupervisor {
     if (this.crashes.length && this.modelParams) {
       // Reload what the crashed engine had, so the next request finds its model.
       const params = this.modelParams;
-      const ready = this.track((s) => connection.sendRequest(LoadModelRequest, params, s.token), undefined, this.loadStallMs);
+      const ready = this.track(connection, (s) => connection.sendRequest(LoadModelRequest, params, s.token), undefined, this.loadStallMs);
       this.watchLoad(ready);
       ready.catch((err) => this.options.log('error', `engine: reloading the model failed: ${(err as Error).message}`));
     }
