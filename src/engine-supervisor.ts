@@ -84,6 +84,8 @@ export class EngineSupervisor {
   /** After a failed (re)load: the model file as it was then; a request retries once it has changed. */
   private failedLoadFile: string | undefined;
   private lastWork = -1;
+  /** The connection until its stream closes (which can come before the child's exit event). */
+  private openConnection: MessageConnection | undefined;
   private stalledChild: ChildProcess | undefined;
   private failure: string | undefined;
   private disposed = false;
@@ -246,9 +248,9 @@ export class EngineSupervisor {
     return new Promise<R>((resolve, reject) => {
       const source = new CancellationTokenSource();
       // A cancellation goes to the engine only while the connection the request went out on is
-      // the live one (on a closed one vscode-jsonrpc throws from inside the cancel call).
+      // open (on a closed one vscode-jsonrpc throws from inside the cancel call, and logs it).
       const cancel = () => {
-        if (this.connection === connection) source.cancel();
+        if (this.openConnection === connection) source.cancel();
       };
       let timer: NodeJS.Timeout;
       const entry: Pending = {
@@ -316,7 +318,11 @@ export class EngineSupervisor {
     // The stdin pipe errors (EPIPE) when the child dies mid-write; the exit handler deals with it.
     child.stdin!.on('error', () => {});
     connection.onError(([err]) => this.options.log('warn', `engine connection: ${err.message}`));
+    connection.onClose(() => {
+      if (this.openConnection === connection) this.openConnection = undefined;
+    });
     connection.listen();
+    this.openConnection = connection;
     this.child = child;
     this.connection = connection;
     this.setState('ready');
