@@ -1,4 +1,4 @@
-// Bundles the three programs of SPEC §1 (and the webview scripts, once media/ has any):
+// Bundles the three programs of README's "Where things live" (and the webview scripts, once media/ has any):
 //   src/extension.ts -> dist/extension.js   (VS Code extension host; `vscode` stays external)
 //   engine/main.ts   -> dist/engine.js      (the engine child process)
 //   engine/cli.ts    -> dist/cli.js         (the `smallthinker` command)

@@ -19,7 +19,7 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
-    // The extension host must never load the native addon (SPEC §1).
+    // The extension host must never load the native addon (README, "Where things live").
     files: ['src/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: ['**/native-addon', '**/native/**'], message: 'the extension host never loads the native addon' }] }],

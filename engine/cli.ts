@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `smallthinker` command line (SPEC §3). Every failure prints one clear line and exits 1.
+// The `smallthinker` command line (docs/cli.md). Every failure prints one clear line and exits 1.
 import { parseArgs, UsageError, type OptionKind } from './cli/args';
 import { loadNativeAddon } from './native-addon';
 import { runInspect } from './cli/inspect';

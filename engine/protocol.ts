@@ -89,7 +89,7 @@ export interface Timings {
   generatedTokens: number;
   promptMs: number;
   generateMs: number;
-  /** Generated tokens after the first over the time they took (SPEC §5); 0 with fewer than 2. */
+  /** Generated tokens after the first over the time they took (docs/benchmarks.md); 0 with fewer than 2. */
   decodeTokensPerSecond: number;
 }
 

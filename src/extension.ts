@@ -1,6 +1,6 @@
 // The extension host side: activation wires the commands, the inline-completion provider and
 // the status bar. It never loads the native addon: inference runs in the engine child process
-// (SPEC §1), which the supervisor starts on first use, restarts after a crash and stops on
+// (README, "Where things live"), which the supervisor starts on first use, restarts after a crash and stops on
 // deactivation.
 import path from 'node:path';
 import * as vscode from 'vscode';

@@ -1,4 +1,4 @@
-// The `smallthinker` command as users run it (dist/cli.js): outputs of SPEC §3 and one clear
+// The `smallthinker` command as users run it (dist/cli.js): outputs of docs/cli.md and one clear
 // error line with status 1 for bad input.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

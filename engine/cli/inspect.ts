@@ -1,4 +1,4 @@
-// `smallthinker inspect MODEL [--json]`: validates a GGUF file and describes it (SPEC §3).
+// `smallthinker inspect MODEL [--json]`: validates a GGUF file and describes it (docs/cli.md).
 import type { InspectReport, NativeAddon } from '../native-addon';
 
 function formatBytes(n: number): string {

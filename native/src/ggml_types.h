@@ -59,7 +59,7 @@ inline GgmlTypeTraits ggml_type_traits(uint32_t id) {
   return {nullptr, 0, 0};
 }
 
-// Types the engine can compute with (SPEC §2 / engine-core issue). Others are read but refused.
+// Types the engine can compute with (docs/model.md, "Weight types"). Others are read but refused.
 inline bool ggml_type_is_supported_weight(GgmlType t) {
   return t == GgmlType::F32 || t == GgmlType::F16 || t == GgmlType::BF16 ||
          t == GgmlType::Q8_0 || t == GgmlType::Q4_0;

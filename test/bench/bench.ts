@@ -1,5 +1,5 @@
 // `npm run bench`: our engine against llama.cpp on the same generated file, the same thread
-// count and this machine, alternating runs in one session (SPEC §5). Prints both speeds,
+// count and this machine, alternating runs in one session (docs/benchmarks.md). Prints both speeds,
 // the ratios and peak memory; `--json` prints the whole table as one object.
 // Then the typing benchmark (./typing.ts) on the same file, unless --no-typing.
 //   npm run bench -- [--preset 4b|21b] [--threads 2] [--rounds 3] [--prompt-tokens 512] [--gen-tokens 64] [--no-typing]

@@ -69,7 +69,7 @@ export class MemoryCgroup {
   }
 }
 
-/** Empties the page cache so every run starts cold (SPEC §5 memory-capped runs). */
+/** Empties the page cache so every run starts cold (memory-capped runs, docs/benchmarks.md). */
 export function dropPageCache(): void {
   execFileSync('sync');
   fs.writeFileSync('/proc/sys/vm/drop_caches', '3');

@@ -1,4 +1,4 @@
-// Builds the GGUF spec of a synthetic SmallThinker model: SPEC §2's keys, tensor names and
+// Builds the GGUF spec of a synthetic SmallThinker model: docs/model.md's keys, tensor names and
 // shapes, with seeded weights. Every tensor draws from its own stream (seed + name), so the
 // upstream and powerinfer flavours of one seed hold the same weights.
 import { bool, f32, str, strArray, u32, i32Array, type GgufSpec, type GgufValue, type TensorSpec } from './gguf-writer';

@@ -1,4 +1,4 @@
-// The engine computes exactly SPEC §2: against the float64 reference, on F32 models with an
+// The engine computes exactly docs/model.md: against the float64 reference, on F32 models with an
 // F32 KV cache, every logit agrees within 1e-3 and greedy decoding is identical, including
 // prompts longer than the 4096-token sliding window.
 import assert from 'node:assert/strict';

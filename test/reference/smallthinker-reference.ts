@@ -1,4 +1,4 @@
-// A float64 SmallThinker forward pass, written from SPEC §2 and nothing else: slow, plain and
+// A float64 SmallThinker forward pass, written from docs/model.md and nothing else: slow, plain and
 // meant to be read top to bottom. It is the judge of the C++ engine's exactness, so it shares
 // no code with native/ (the file header is parsed by node-llama-cpp, the data dequantised in
 // ./gguf-tensors.ts).
@@ -49,7 +49,7 @@ function readHParams(file: GgufTensorFile): HParams {
   if (nHead % nHeadKv !== 0 || headDim % 2 !== 0) throw new Error(`reference: unsupported heads ${nHead}/${nHeadKv} × ${headDim}`);
   const gatingFunc = file.meta('smallthinker.expert_gating_func');
   let gating: HParams['gating'];
-  if (gatingFunc === undefined) gating = 'sigmoid';              // SPEC §2: absent → sigmoid
+  if (gatingFunc === undefined) gating = 'sigmoid';              // docs/model.md: absent → sigmoid
   else if (Number(gatingFunc) === 1) gating = 'softmax';
   else if (Number(gatingFunc) === 2) gating = 'sigmoid';
   else throw new Error(`reference: expert_gating_func ${String(gatingFunc)} is neither 1 (softmax) nor 2 (sigmoid)`);

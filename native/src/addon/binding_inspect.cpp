@@ -1,5 +1,5 @@
 // inspect(path): validates a SmallThinker GGUF file (header only, no tensor data read) and
-// its tokenizer, and describes it in the shape of `smallthinker inspect --json` (SPEC §3).
+// its tokenizer, and describes it in the shape of `smallthinker inspect --json` (docs/cli.md).
 #include <napi.h>
 
 #include "model/smallthinker_file.h"
