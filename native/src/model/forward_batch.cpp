@@ -176,7 +176,7 @@ void InferenceContext::moe_ffn_batch(int l, int32_t n) {
     }
     if (cache) release_experts(l);
   }
-  if (!model_.weights().layers[l].ffn_down_rows_are_neurons) {
+  {
     // Each token's weighted expert outputs added in its router's order, as the token-by-token
     // pass (and llama.cpp) add them, so a prompt evaluated in a batch rounds like one
     // evaluated token by token.
@@ -251,11 +251,12 @@ void InferenceContext::moe_ffn_chunk(int l, int32_t n, int c0, int c1, const Exp
       for (int i = 0; i < n_chunk; i++) {
         if (cancelled()) return;
         const WeightMatrix d = down_m.expert(active[i]);
+        for (int32_t slot : routed[active[i]]) std::fill(&b.slot_out[size_t(slot) * E + col0], &b.slot_out[size_t(slot) * E + col1], 0.0f);
         for (int64_t r = 0; r < F; r++) {
           for (int32_t slot : routed[active[i]]) {
             const float a = b.act[size_t(slot) * F + r];
             if (a == 0.0f) continue;
-            ops::axpy_row(d, r, col0, b.weights[slot] * a, &b.ffn_out[size_t(slot / K) * E + col0], col1 - col0);
+            ops::axpy_row(d, r, col0, b.weights[slot] * a, &b.slot_out[size_t(slot) * E + col0], col1 - col0);
           }
         }
       }

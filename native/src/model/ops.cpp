@@ -216,13 +216,17 @@ void expert_down(const ExpertMatrices& down, bool rows_are_neurons, const int32_
     pool.parallel_for(E, [&](int64_t c0, int64_t c1, int) {
       std::fill(y + c0, y + c1, 0.0f);
       const size_t offset = row_prefix_bytes(down.type, c0);
+      std::vector<float> part(c1 - c0);
       for (int j = 0; j < k_used; j++) {
+        // Each expert's weighted output on its own, then added in router order.
+        std::fill(part.begin(), part.end(), 0.0f);
         const WeightMatrix d = down.expert(experts[j]);
         const float* a = act + j * n_ff;
         for (int64_t i = 0; i < n_ff; i++) {
           if (a[i] == 0.0f) continue;
-          axpy(k, d.type, d.row(i) + offset, weights[j] * a[i], y + c0, c1 - c0);
+          axpy(k, d.type, d.row(i) + offset, weights[j] * a[i], part.data(), c1 - c0);
         }
+        for (int64_t c = c0; c < c1; c++) y[c] += part[c - c0];
       }
     }, grain);
     return;

@@ -1,0 +1,122 @@
+// The engine's results, pinned to the bit: for each test model, load mode and kernel table,
+// the teacher-forced top-8 (ids and logits) of a prompt long enough for two prompt batches and
+// 16 greedily generated tokens, hashed, against the hashes kept in bit-identity.hashes.json.
+// A change of the code that is not meant to change any number (a refactoring, a new weight
+// format beside the old ones) must leave every hash as it is; one that is meant to must say
+// so in its commit and update the file (SMALLTHINKER_UPDATE_HASHES=1).
+// By default: the tiny models with this CPU's best kernels; with SMALLTHINKER_SLOW=1 every
+// kernel table the CPU has, and the 4B shape at Q4_0 and F16.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { ensureModel, type ModelOptions } from './generator/index';
+
+const root = path.resolve(__dirname, '..');
+const cli = path.join(root, 'dist', 'cli.js');
+const hashesFile = path.join(__dirname, 'bit-identity.hashes.json');
+const slow = !!process.env.SMALLTHINKER_SLOW;
+
+interface Case {
+  name: string;
+  model: Partial<ModelOptions> & Pick<ModelOptions, 'preset'>;
+  slow?: boolean;
+  /** The budgeted mode's budget (default 512 MiB, for the tiny models). */
+  budgetMiB?: number;
+}
+
+const cases: Case[] = [
+  { name: 'tiny q4_0 upstream', model: { preset: 'tiny', type: 'q4_0' } },
+  { name: 'tiny q4_0 transposed down', model: { preset: 'tiny', type: 'q4_0', flavour: 'powerinfer' } },
+  { name: 'tiny q8_0', model: { preset: 'tiny', type: 'q8_0' } },
+  { name: 'tiny f16', model: { preset: 'tiny', type: 'f16' } },
+  { name: 'tiny-swa q4_0 sliding window', model: { preset: 'tiny-swa', type: 'q4_0', flavour: 'powerinfer' } },
+  { name: 'tiny-swa f32 sliding window', model: { preset: 'tiny-swa', type: 'f32' } },
+  // The 4B shape with the SIMD tables only: the scalar one takes minutes per run there, and
+  // the tiny models pin it.
+  { name: '4b q4_0', model: { preset: '4b', type: 'q4_0', vocab: 'qwen' }, slow: true, budgetMiB: 1024 },
+  { name: '4b f16', model: { preset: '4b', type: 'f16', vocab: 'qwen' }, slow: true, budgetMiB: 2048 },
+];
+
+/** The kernel table a process gets with SMALLTHINKER_ISA=isa ('' = this CPU's best), or undefined when it has none such. */
+function tableName(isa: string, model: string): string | undefined {
+  const script = `const { loadNativeAddon } = require(${JSON.stringify(path.join(root, 'engine', 'native-addon.ts'))});
+    process.stdout.write(loadNativeAddon().createSession(${JSON.stringify(model)}, { threads: 1, context: 64 }).info.isa);`;
+  try {
+    return execFileSync(process.execPath, ['--import=tsx', '-e', script], {
+      encoding: 'utf8', env: { ...process.env, SMALLTHINKER_ISA: isa }, stdio: ['ignore', 'pipe', 'ignore'],
+    });
+  } catch {
+    return undefined;
+  }
+}
+
+/** The kernel tables this CPU runs: the best one by default, all of them in the slow run. */
+async function tables(): Promise<string[]> {
+  const model = await ensureModel({ preset: 'tiny', type: 'f32' });
+  if (!slow) return [tableName('', model)!];
+  return ['scalar', 'avx2', 'avx512', 'neon'].filter((isa) => tableName(isa, model) !== undefined);
+}
+
+const PROMPT = 'function fibonacci(n) {\n  if (n < 2) return n;\n  return fibonacci(n - 1) + fibonacci(n - 2);\n}\n'.repeat(8);
+
+function run(args: string[], isa: string): unknown {
+  const out = execFileSync(process.execPath, [cli, ...args, '--json', '--threads', '2'], {
+    encoding: 'utf8', maxBuffer: 256 << 20, env: { ...process.env, SMALLTHINKER_ISA: isa }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return JSON.parse(out.trim().split('\n').pop()!);
+}
+
+/** sha256 of the eval positions (ids and logits) and of the greedy tokens. */
+function resultHash(model: string, isa: string, budget: string[], promptFile: string): string {
+  const evaluated = run(['eval', '--model', model, '--prompt-file', promptFile, '--top', '8', ...budget], isa) as { positions: unknown };
+  const generated = run(['generate', '--model', model, '--prompt-file', promptFile, '--max-tokens', '16', ...budget], isa) as { tokens: number[] };
+  return createHash('sha256').update(JSON.stringify([evaluated.positions, generated.tokens])).digest('hex');
+}
+
+describe('bit identity: eval and greedy generation hash-equal to the kept hashes', function () {
+  this.timeout(slow ? 1_800_000 : 120_000);
+  const kept: Record<string, string> = fs.existsSync(hashesFile) ? JSON.parse(fs.readFileSync(hashesFile, 'utf8')) : {};
+  const update = !!process.env.SMALLTHINKER_UPDATE_HASHES;
+  let promptFile: string;
+  let isas: string[];
+  before(async () => {
+    isas = await tables();
+    promptFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'st-bits-')), 'prompt.txt');
+    fs.writeFileSync(promptFile, PROMPT);
+  });
+  after(() => {
+    if (update) fs.writeFileSync(hashesFile, `${JSON.stringify(Object.fromEntries(Object.entries(kept).sort()), null, 2)}\n`);
+  });
+
+  for (const c of cases) {
+    (c.slow && !slow ? it.skip : it)(c.name, async () => {
+      const model = await ensureModel(c.model);
+      // A budget with a small expert cache: experts are read, evicted and read again.
+      const big = c.model.preset === '4b';
+      const modes: Array<[string, string[]]> = [['mapped', []], ['budgeted', ['--memory-budget', String(c.budgetMiB ?? 512),
+        '--expert-slots', big ? '40' : '8']]];
+      const mismatches: string[] = [];
+      for (const isa of isas.filter((t) => !big || t !== 'scalar')) {
+        for (const [mode, budget] of modes) {
+          const key = `${c.name} / ${isa} / ${mode}`;
+          const hash = resultHash(model, isa, budget, promptFile);
+          if (update) kept[key] = hash;
+          else if (kept[key] === undefined) mismatches.push(`${key}: no kept hash (run with SMALLTHINKER_UPDATE_HASHES=1)`);
+          else if (kept[key] !== hash) mismatches.push(`${key}: ${hash} ≠ kept ${kept[key]}`);
+        }
+      }
+      assert.deepEqual(mismatches, []);
+    });
+  }
+
+  it('the mapped and the budgeted modes agree (the same hash) for every kept case', () => {
+    for (const [key, hash] of Object.entries(kept)) {
+      if (!key.endsWith('/ mapped')) continue;
+      const budgeted = kept[key.replace(/mapped$/, 'budgeted')];
+      if (budgeted !== undefined) assert.equal(budgeted, hash, key);
+    }
+  });
+});
