@@ -21,7 +21,8 @@ static std::vector<float> run(const Model& model, ThreadPool& pool) {
   const int32_t V = model.hparams().n_vocab;
   std::vector<int32_t> prompt(300);
   for (size_t i = 0; i < prompt.size(); i++) prompt[i] = static_cast<int32_t>((7 + i * 7919) % V);
-  InferenceContext ctx(model, 512, KvType::F16, pool);
+  Workspace workspace(model, 512, pool.size());
+  InferenceContext ctx(model, workspace, pool, 512, KvType::F16);
   std::vector<float> all, logits;
   ctx.evaluate(prompt.data(), static_cast<int32_t>(prompt.size()), true, logits);
   all = logits;

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "registry.h"
+#include "runtime/free_memory.h"
 #include "tokenizer/model_tokenizer.h"
 
 namespace st::addon {
@@ -49,6 +50,7 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
       InstanceAccessor("endOfGenerationIds", &TokenizerWrap::Eog, nullptr),
       InstanceAccessor("bosId", &TokenizerWrap::Bos, nullptr),
       InstanceAccessor("chatTemplate", &TokenizerWrap::ChatTemplate, nullptr),
+      InstanceMethod("release", &TokenizerWrap::Release),
     });
   }
 
@@ -66,7 +68,7 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
     if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "encode needs a string");
     bool parse_special = false;
     if (info.Length() > 1 && info[1].IsObject()) parse_special = info[1].As<Napi::Object>().Get("parseSpecial").ToBoolean();
-    const std::vector<int32_t> ids = tok_->bpe->encode(info[0].As<Napi::String>().Utf8Value(), parse_special);
+    const std::vector<int32_t> ids = tok(info.Env()).bpe->encode(info[0].As<Napi::String>().Utf8Value(), parse_special);
     Napi::Int32Array out = Napi::Int32Array::New(info.Env(), ids.size());
     std::copy(ids.begin(), ids.end(), out.Data());
     return out;
@@ -90,7 +92,7 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
       if (!spans.empty() && spans.back().end == begin) spans.back().end = text.size();  // adjacent markup is one span
       else spans.push_back({begin, text.size()});
     }
-    const std::vector<int32_t> ids = tok_->bpe->encode(text, spans);
+    const std::vector<int32_t> ids = tok(env).bpe->encode(text, spans);
     Napi::Int32Array out = Napi::Int32Array::New(env, ids.size());
     std::copy(ids.begin(), ids.end(), out.Data());
     return out;
@@ -102,7 +104,7 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
     const bool special = info.Length() > 1 && info[1].IsObject() && info[1].As<Napi::Object>().Get("renderSpecial").ToBoolean();
     std::string text;
     try {
-      for (size_t i = 0; i < ids.ElementLength(); i++) text += tok_->bpe->token_bytes(ids[i], special);
+      for (size_t i = 0; i < ids.ElementLength(); i++) text += tok(info.Env()).bpe->token_bytes(ids[i], special);
     } catch (const std::exception& e) {
       throw Napi::RangeError::New(info.Env(), e.what());
     }
@@ -111,18 +113,33 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
 
   Napi::Value CreateDecoder(const Napi::CallbackInfo& info) {
     const bool special = info.Length() > 0 && info[0].IsObject() && info[0].As<Napi::Object>().Get("renderSpecial").ToBoolean();
+    tok(info.Env());  // not released
     auto handle = Napi::External<std::shared_ptr<ModelTokenizer>>::New(info.Env(), new std::shared_ptr<ModelTokenizer>(tok_),
         [](Napi::Env, std::shared_ptr<ModelTokenizer>* p) { delete p; });
     return DecoderWrap::constructor->New({handle, Napi::Boolean::New(info.Env(), special)});
   }
 
-  Napi::Value TokenCount(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), tok_->bpe->size()); }
-  Napi::Value Bos(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), tok_->bos_id); }
-  Napi::Value ChatTemplate(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), tok_->chat_template); }
+  Napi::Value TokenCount(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), tok(info.Env()).bpe->size()); }
+  Napi::Value Bos(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), tok(info.Env()).bos_id); }
+  Napi::Value ChatTemplate(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), tok(info.Env()).chat_template); }
   Napi::Value Eog(const Napi::CallbackInfo& info) {
-    Napi::Array a = Napi::Array::New(info.Env(), tok_->end_of_generation_ids.size());
-    for (size_t i = 0; i < tok_->end_of_generation_ids.size(); i++) a.Set(static_cast<uint32_t>(i), tok_->end_of_generation_ids[i]);
+    const ModelTokenizer& t = tok(info.Env());
+    Napi::Array a = Napi::Array::New(info.Env(), t.end_of_generation_ids.size());
+    for (size_t i = 0; i < t.end_of_generation_ids.size(); i++) a.Set(static_cast<uint32_t>(i), t.end_of_generation_ids[i]);
     return a;
+  }
+
+  // The tokenizer, or a JS error once release() has freed it.
+  const ModelTokenizer& tok(Napi::Env env) const {
+    if (!tok_) throw Napi::Error::New(env, "the tokenizer has been released");
+    return *tok_;
+  }
+  // release(): frees the vocabulary's tables now (tens of MB), not at garbage collection;
+  // streaming decoders made before keep them until they go.
+  Napi::Value Release(const Napi::CallbackInfo& info) {
+    tok_.reset();
+    runtime::return_free_memory();
+    return info.Env().Undefined();
   }
 
   std::shared_ptr<ModelTokenizer> tok_;

@@ -1,11 +1,10 @@
 // Picks the kernel table once: the best the CPU supports (AVX-512 VNNI, then AVX2, on x86-64),
-// unless SMALLTHINKER_ISA says otherwise (tests run every ISA this way).
-#include <cstdlib>
-#include <cstring>
+// unless SMALLTHINKER_ISA says otherwise (runtime/switches.h; tests run every ISA this way).
 #include <stdexcept>
 #include <string>
 
 #include "kernels.h"
+#include "runtime/switches.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <cpuid.h>
@@ -65,9 +64,8 @@ bool cpu_has_avx512_vnni() {
 }
 
 static const KernelTable& choose() {
-  const char* forced = std::getenv("SMALLTHINKER_ISA");
-  if (forced && *forced) {
-    const std::string want = forced;
+  const std::string& want = runtime::switches().isa;
+  if (!want.empty()) {
     if (want == "scalar") return scalar_table();
     if (want == "avx2" && avx2_table() && cpu_has_avx2_fma_f16c()) return *avx2_table();
     if (want == "avx512" && avx512_table() && cpu_has_avx512_vnni()) return *avx512_table();

@@ -253,11 +253,11 @@ void ExpertCache::io_loop() {
       e.gate = file_->read(where.gate_offset, gate_bytes_, base);
       e.up = file_->read(where.up_offset, up_bytes_, base + gate_span_);
       e.down = file_->read(where.down_offset, down_bytes_, base + gate_span_ + up_span_);
-      if (config_.after_read) {
-        // The slot is this thread's until it is marked loaded below.
-        config_.after_read(ExpertMatrixKind::Gate, const_cast<uint8_t*>(e.gate), gate_bytes_);
-        config_.after_read(ExpertMatrixKind::Up, const_cast<uint8_t*>(e.up), up_bytes_);
-        config_.after_read(ExpertMatrixKind::Down, const_cast<uint8_t*>(e.down), down_bytes_);
+      // Laid out in the matrices' formats; the slot is this thread's until it is marked loaded below.
+      const uint8_t* read[3] = {e.gate, e.up, e.down};
+      for (int k = 0; k < 3; k++) {
+        const ExpertCacheConfig::Layout& layout = config_.layouts[k];
+        if (layout.format && layout.format->relays()) layout.format->lay_out(const_cast<uint8_t*>(read[k]), layout.rows, layout.cols);
       }
     } catch (const std::exception& ex) {
       error = std::string("reading an expert from the model file failed: ") + ex.what();

@@ -18,7 +18,6 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -26,6 +25,7 @@
 #include <vector>
 
 #include "file_reader.h"
+#include "formats/format.h"
 
 namespace st {
 
@@ -46,8 +46,6 @@ struct ExpertCacheStats {
   uint64_t tokens = 0;      // tokens evaluated through the cache (for per-token figures)
 };
 
-enum class ExpertMatrixKind { Gate, Up, Down };
-
 struct ExpertCacheConfig {
   int32_t slots = 0;
   CachePolicy policy = CachePolicy::Frequency;
@@ -60,9 +58,13 @@ struct ExpertCacheConfig {
   bool predict_next_layer = true;
   // Experts one layer uses (k): the frequency policy's bypass area holds twice that.
   int32_t bypass_experts = 0;
-  // Called on an I/O thread for each matrix of an expert just read, before anyone can use it
-  // (the model repacks Q4_0 matrices for the kernels here). Empty: kept as read.
-  std::function<void(ExpertMatrixKind kind, uint8_t* data, size_t bytes)> after_read;
+  // How each kind of matrix (gate, up, down) of an expert is laid out once read, on the I/O
+  // thread before anyone can use it: its format and one expert's shape (no format: as read).
+  struct Layout {
+    const Format* format = nullptr;
+    int64_t rows = 0, cols = 0;
+  };
+  Layout layouts[3];
 };
 
 class ExpertCache {
@@ -125,7 +127,6 @@ class ExpertCache {
   int32_t pick_victim_locked(int32_t incoming, bool speculative) const;
   void touch_locked(int32_t k);
   void io_loop();
-  Expert expert_in(int32_t slot) const;
 
   std::shared_ptr<FileReader> file_;
   std::vector<ExpertLocation> locations_;

@@ -1,84 +1,115 @@
-// The SmallThinker forward pass (SPEC §2), one token at a time:
-//   router logits from the raw residual -> attention (RoPE or NoPE, full or sliding window)
-//   -> top-k experts, ReGLU, exploiting exact ReLU sparsity -> next residual.
+// The SmallThinker forward pass (docs/model.md) for n tokens at once, decode being n = 1:
+//   embed → for each layer: router logits from the raw residual → attention (RoPE or NoPE,
+//   full or sliding window) → the top-k experts, grouped by the tokens routed to them, with
+//   exact ReLU sparsity → next residual → norm → logits.
+// Every weight row is read once for all n tokens. What only decode or only a memory budget
+// needs (the next layer's experts predicted early, the experts already in memory computed
+// first) is a condition inside the pass, not another copy of it.
 #include "forward.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
 #include "attention.h"
-#include "file_reader.h"
 #include "ops.h"
 #include "runtime/thread_pool.h"
 
 namespace st {
 
-InferenceContext::InferenceContext(const Model& model, int32_t n_ctx, KvType kv_type, ThreadPool& pool, int32_t rewind_slack)
-    : model_(model), hp_(model.hparams()), pool_(pool), kv_(model.hparams(), n_ctx, kv_type, rewind_slack) {
-  const size_t E = hp_.n_embd, Q = static_cast<size_t>(hp_.n_head) * hp_.head_dim,
-               KVW = static_cast<size_t>(hp_.n_head_kv) * hp_.head_dim, F = hp_.n_ff_exp,
-               K = hp_.n_expert_used;
-  x_.resize(E);
-  xn_.resize(E);
-  q_.resize(Q);
-  k_.resize(KVW);
-  v_.resize(KVW);
-  attn_out_.resize(Q);
-  proj_.resize(E);
-  router_.resize(hp_.n_expert);
-  ffn_out_.resize(E);
-  scores_.resize(static_cast<size_t>(hp_.n_head) * n_ctx);
-  gate_.resize(K * F);
-  selected_.resize(K);
-  expert_weight_.resize(K);
+// ---------------------------------------------------------------------------------------------
+// Workspace
+
+size_t Workspace::layout(const SmallThinkerHParams& hp, int32_t n_ctx, int threads, size_t embedding_scratch_bytes, Workspace* ws,
+                         uint8_t* base) {
+  const size_t B = kMaxBatch, E = hp.n_embd, Q = size_t(hp.n_head) * hp.head_dim, KVW = size_t(hp.n_head_kv) * hp.head_dim,
+               F = hp.n_ff_exp, K = hp.n_expert_used, N = hp.n_expert, T = threads, group = hp.n_head / hp.n_head_kv,
+               half = hp.head_dim / 2,
+               kv_row = KVW * sizeof(float);  // a cached row in the widest KV type (F32)
+  size_t used = 0;
+  // Places `count` items of T at the next 64-byte boundary (and sets *field when laying out).
+  auto place = [&](auto** field, size_t count) {
+    using Item = std::remove_pointer_t<std::remove_reference_t<decltype(*field)>>;
+    used = (used + 63) / 64 * 64;
+    if (base) *field = reinterpret_cast<Item*>(base + used);
+    used += count * sizeof(Item);
+  };
+  Workspace measuring;
+  Workspace& w = ws ? *ws : measuring;
+  for (float** row : {&w.x, &w.xn, &w.proj, &w.ffn_out}) place(row, B * E);
+  place(&w.q, B * Q);
+  place(&w.attn_out, B * Q);
+  place(&w.k, B * KVW);
+  place(&w.v, B * KVW);
+  place(&w.router, B * N);
+  place(&w.rope_cos, B * half);
+  place(&w.rope_sin, B * half);
+  place(&w.act, B * K * F);
+  place(&w.slot_out, B * K * E);
+  place(&w.weights, B * K);
+  place(&w.selected, B * K);
+  place(&w.prepared, B * prepared_row_bytes(std::max(E, Q)));
+  place(&w.prepared_acts, B * K * prepared_row_bytes(F));
+  place(&w.xs, B);
+  place(&w.xs_k, B);
+  place(&w.xs_v, B);
+  place(&w.expert_xs, B * K);
+  place(&w.act_xs, B * K);
+  place(&w.k_rows, B * kv_row);
+  place(&w.v_rows, B * kv_row);
+  place(&w.slots_by_expert, B * K);
+  place(&w.first, N + 1);
+  place(&w.next_slot, N);
+  place(&w.active, N);
+  place(&w.gate_base, N);
+  place(&w.up_base, N);
+  place(&w.down_base, N);
+  place(&w.held, N);
+  const size_t scores_stride = group * size_t(n_ctx), query_stride = group * hp.head_dim * sizeof(float);
+  place(&w.scores, T * scores_stride);
+  place(&w.query, T * query_stride);
+  place(&w.tiles, T * 3 * B * kTileRows);
+  place(&w.embedding_row, embedding_scratch_bytes);
+  place(&w.logits, size_t(hp.n_vocab));
+  place(&w.router_next, N);
+  place(&w.predicted_weight, K);
+  place(&w.predicted, K);
+  if (ws) {
+    ws->scores_stride_ = scores_stride;
+    ws->query_stride_ = query_stride;
+  }
+  return (used + 63) / 64 * 64;
+}
+
+size_t Workspace::bytes_for(const SmallThinkerHParams& hp, int32_t n_ctx, int threads, size_t embedding_scratch_bytes) {
+  return layout(hp, n_ctx, threads, embedding_scratch_bytes, nullptr, nullptr);
+}
+
+Workspace::Workspace(const Model& model, int32_t n_ctx, int threads) : n_ctx_(n_ctx) {
+  const SmallThinkerHParams& hp = model.hparams();
+  if (hp.n_expert_used > InferenceContext::kMaxExpertsUsed) {
+    throw std::runtime_error("more than " + std::to_string(InferenceContext::kMaxExpertsUsed) + " experts per token are not supported");
+  }
+  if (hp.n_head / hp.n_head_kv > kMaxQueryGroup) {
+    throw std::runtime_error("more than " + std::to_string(kMaxQueryGroup) + " query heads per KV head are not supported");
+  }
+  arena_ = AlignedBuffer(bytes_for(hp, n_ctx, threads, model.embedding_scratch_bytes()));
+  layout(hp, n_ctx, threads, model.embedding_scratch_bytes(), this, arena_.data());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The context
+
+InferenceContext::InferenceContext(const Model& model, Workspace& workspace, ThreadPool& pool, int32_t n_ctx, KvType kv_type,
+                                   int32_t rewind_slack)
+    : model_(model), hp_(model.hparams()), ws_(workspace), pool_(pool), kv_(model.hparams(), n_ctx, kv_type, rewind_slack) {
+  if (n_ctx > workspace.n_ctx()) throw std::logic_error("the workspace is smaller than this context");
   for (int i = 0; i < hp_.head_dim / 2; i++) {
     rope_inv_freq_.push_back(std::pow(static_cast<double>(hp_.rope_freq_base), -2.0 * i / hp_.head_dim));
   }
-  rope_cos_.resize(rope_inv_freq_.size());
-  rope_sin_.resize(rope_inv_freq_.size());
-  if (hp_.n_expert_used > kMaxExpertsUsed) {
-    throw std::runtime_error("more than " + std::to_string(kMaxExpertsUsed) + " experts per token are not supported");
-  }
-  if (hp_.n_head / hp_.n_head_kv > kMaxQueryGroup) {
-    throw std::runtime_error("more than " + std::to_string(kMaxQueryGroup) + " query heads per KV head are not supported");
-  }
-  // Per worker: the query heads of one KV head, each in the cache's dot format.
-  query_scratch_.resize(size_t(pool.size()) * (hp_.n_head / hp_.n_head_kv) * hp_.head_dim * sizeof(float));
-  x_prepared_.resize(ops::prepared_bytes(std::max<int64_t>(std::max(E, Q), K * F)));
   routing_.expert_uses.assign(size_t(hp_.n_layer) * hp_.n_expert, 0);
-  if (model.expert_cache()) {
-    gate_base_.assign(hp_.n_expert, nullptr);
-    up_base_.assign(hp_.n_expert, nullptr);
-    down_base_.assign(hp_.n_expert, nullptr);
-    embd_scratch_.resize(model.embedding_scratch_bytes());
-    router_next_.resize(hp_.n_expert);
-    predicted_.resize(K);
-    predicted_weight_.resize(K);
-    expert_order_.reserve(K);
-    held_.reserve(size_t(hp_.n_expert));
-  }
-}
-
-size_t InferenceContext::scratch_bytes_for(const SmallThinkerHParams& hp, int32_t n_ctx, int threads) {
-  const size_t E = hp.n_embd, Q = size_t(hp.n_head) * hp.head_dim, KVW = size_t(hp.n_head_kv) * hp.head_dim,
-               F = hp.n_ff_exp, K = hp.n_expert_used, N = hp.n_expert, B = kMaxBatch, V = hp.n_vocab;
-  const size_t prepared = sizeof(float) * std::max({E, Q, K * F});
-  const size_t token = sizeof(float) * (4 * E + 2 * Q + 2 * KVW + N + size_t(hp.n_head) * n_ctx + K * F + threads * Q) +
-                       prepared + sizeof(uint64_t) * size_t(hp.n_layer) * N;
-  const size_t kv_row = 2 * KVW * sizeof(float);  // at most F32 rows
-  const size_t batch = sizeof(float) * (B * (4 * E + 2 * Q + 2 * KVW + N + K * F + K * E + K + 2 * size_t(hp.head_dim)) + size_t(threads) * (hp.n_head / hp.n_head_kv) * n_ctx) +
-                       B * prepared + B * kv_row;
-  // The logits: one row per token, and a batch of rows when all positions are asked for.
-  const size_t logits = sizeof(float) * V * (1 + B);
-  return token + batch + logits;
-}
-
-size_t InferenceContext::scratch_bytes() const {
-  return sizeof(float) * (x_.size() + xn_.size() + q_.size() + k_.size() + v_.size() + attn_out_.size() +
-                          proj_.size() + router_.size() + ffn_out_.size() + scores_.size() + gate_.size()) +
-         x_prepared_.size();
 }
 
 void InferenceContext::evaluate(const int32_t* tokens, int32_t n, bool all_logits, std::vector<float>& logits) {
@@ -96,19 +127,13 @@ void InferenceContext::evaluate(const int32_t* tokens, int32_t n, bool all_logit
   const size_t V = hp_.n_vocab;
   logits.resize(all_logits ? V * n : V);
   check_cancel();
-  if (n == 1) {
-    written_end_ = std::max(written_end_, n_past_ + 1);
-    forward_token(tokens[0], n_past_, logits.data());
-    n_past_++;
-    return;
-  }
   // Prompts go through in batches; only the logits asked for are computed.
   for (int32_t i = 0; i < n; i += kMaxBatch) {
     const int32_t m = std::min(kMaxBatch, n - i);
     const bool last = i + m == n;
     float* out = all_logits ? logits.data() + V * i : (last ? logits.data() : nullptr);
     written_end_ = std::max(written_end_, n_past_ + m);  // before: a cancelled batch has written some rows
-    forward_batch(tokens + i, m, n_past_, out, all_logits);
+    forward(tokens + i, m, n_past_, out, all_logits);
     n_past_ += m;
   }
 }
@@ -127,85 +152,118 @@ void InferenceContext::rope_tables(int32_t pos, float* cos, float* sin) const {
   }
 }
 
-void InferenceContext::forward_token(int32_t token, int32_t pos, float* logits_out) {
+// ---------------------------------------------------------------------------------------------
+// The pass
+
+void InferenceContext::forward(const int32_t* tokens, int32_t n, int32_t pos0, float* logits_out, bool all_logits) {
   const ModelWeights& w = model_.weights();
-  ExpertCache* cache = model_.expert_cache();
-  ops::dequantize_row(model_.embedding_row(token, aligned_scratch(embd_scratch_)), 0, x_.data());  // no embedding scale
-  rope_tables(pos, rope_cos_.data(), rope_sin_.data());
-  routing_.tokens++;
-  if (cache) cache->count_tokens(1);
+  Workspace& s = ws_;
+  const int E = hp_.n_embd;
+  const size_t half = rope_inv_freq_.size();
+  routing_.tokens += n;
+  if (model_.expert_cache()) model_.expert_cache()->count_tokens(n);
+  for (int32_t t = 0; t < n; t++) {  // no embedding scale
+    const Matrix row = model_.embedding_row(tokens[t], s.embedding_row);
+    row.format->row_to_floats(row, 0, s.x + size_t(t) * E);
+    rope_tables(pos0 + t, s.rope_cos + t * half, s.rope_sin + t * half);
+  }
+  const auto norm_rows = [&](const float* weight) {
+    for (int32_t t = 0; t < n; t++) ops::rms_norm(s.x + size_t(t) * E, weight, s.xn + size_t(t) * E, E, hp_.rms_eps);
+  };
 
   for (int l = 0; l < hp_.n_layer; l++) {
-    check_cancel();  // a decode step is ~50 ms on the 4b shape: stop between layers, not after it
     const LayerWeights& lw = w.layers[l];
+    check_cancel();
     // 1. Router logits from the raw residual, before any norm: this is what lets expert
-    //    loading start before attention (the memory-budget mode prefetches here).
-    ops::matvec(lw.router, x_.data(), router_.data(), x_prepared_.data(), pool_);
-    select_experts(router_.data(), selected_.data(), expert_weight_.data());
-    if (cache) {
-      cache->begin_step();
-      // Their reads overlap the attention below.
-      if (cache->config().prefetch) cache->prefetch(l, selected_.data(), hp_.n_expert_used);
-      if (cache->config().predict_next_layer && l + 1 < hp_.n_layer) predict_next_layer(l);
-    }
+    //    loading start before attention (route() asks the expert cache for them now).
+    ops::prepare_rows(lw.router.type, s.x, n, E, s.prepared, s.xs);
+    ops::matmul(lw.router, s.xs, n, s.router, pool_);
+    route(l, n);
 
     // 2. Attention block.
-    ops::rms_norm(x_.data(), lw.attn_norm, xn_.data(), hp_.n_embd, hp_.rms_eps);
-    attention(l, pos);
-    for (int i = 0; i < hp_.n_embd; i++) x_[i] += proj_[i];
+    norm_rows(lw.attn_norm);
+    attention(l, n, pos0);
+    for (size_t i = 0; i < size_t(n) * E; i++) s.x[i] += s.proj[i];
+    check_cancel();
 
     // 3. Mixture of experts on the normalised post-attention residual, routed by step 1.
-    ops::rms_norm(x_.data(), lw.ffn_norm, xn_.data(), hp_.n_embd, hp_.rms_eps);
-    moe_ffn(l);
-    for (int i = 0; i < hp_.n_embd; i++) x_[i] += ffn_out_[i];
+    norm_rows(lw.ffn_norm);
+    experts(l, n);
+    for (size_t i = 0; i < size_t(n) * E; i++) s.x[i] += s.ffn_out[i];
   }
 
   if (!logits_out) return;
-  ops::rms_norm(x_.data(), w.output_norm, xn_.data(), hp_.n_embd, hp_.rms_eps);
-  ops::matvec(w.output, xn_.data(), logits_out, x_prepared_.data(), pool_);
+  if (all_logits) {
+    norm_rows(w.output_norm);
+    ops::prepare_rows(w.output.type, s.xn, n, E, s.prepared, s.xs);
+    ops::matmul(w.output, s.xs, n, logits_out, pool_);
+  } else {
+    ops::rms_norm(s.x + size_t(n - 1) * E, w.output_norm, s.xn, E, hp_.rms_eps);
+    ops::prepare_rows(w.output.type, s.xn, 1, E, s.prepared, s.xs);
+    ops::matmul(w.output, s.xs, 1, logits_out, pool_);
+  }
 }
 
-
-void InferenceContext::attention(int l, int32_t pos) {
+void InferenceContext::attention(int l, int32_t n, int32_t pos0) {
+  Workspace& s = ws_;
   const LayerWeights& lw = model_.weights().layers[l];
-  const int hd = hp_.head_dim, H = hp_.n_head, KVH = hp_.n_head_kv;
-  ops::matvec3(lw.attn_q, lw.attn_k, lw.attn_v, xn_.data(), q_.data(), k_.data(), v_.data(), x_prepared_.data(), pool_);
-
-  if (hp_.layer_uses_rope(l)) {
-    for (int h = 0; h < H; h++) ops::rope_neox(q_.data() + h * hd, hd, rope_cos_.data(), rope_sin_.data());
-    for (int h = 0; h < KVH; h++) ops::rope_neox(k_.data() + h * hd, hd, rope_cos_.data(), rope_sin_.data());
+  const int hd = hp_.head_dim, H = hp_.n_head, KVH = hp_.n_head_kv, E = hp_.n_embd;
+  const size_t QW = size_t(H) * hd, KVW = size_t(KVH) * hd, half = rope_inv_freq_.size();
+  // q, k and v in one parallel region; one prepared row serves every weight type at once
+  // (their forms do not overlap in it), so each type's form is written once.
+  ops::prepare_rows(lw.attn_q.type, s.xn, n, E, s.prepared, s.xs);
+  ops::prepare_rows(lw.attn_k.type, s.xn, n, E, s.prepared, s.xs_k);
+  ops::prepare_rows(lw.attn_v.type, s.xn, n, E, s.prepared, s.xs_v);
+  ops::matmul3(lw.attn_q, s.xs, s.q, lw.attn_k, s.xs_k, s.k, lw.attn_v, s.xs_v, s.v, n, pool_);
+  for (int32_t t = 0; t < n && hp_.layer_uses_rope(l); t++) {
+    const float* c = s.rope_cos + t * half;
+    const float* sn = s.rope_sin + t * half;
+    for (int h = 0; h < H; h++) ops::rope_neox(s.q + t * QW + h * hd, hd, c, sn);
+    for (int h = 0; h < KVH; h++) ops::rope_neox(s.k + t * KVW + h * hd, hd, c, sn);
   }
+  // The batch's keys and values are staged in the cache's own format, so in-batch positions
+  // read exactly what later tokens will read from the cache. Queries read older positions
+  // from the cache and in-batch ones from the staging rows; the batch goes into the cache
+  // only afterwards, so the sliding-window ring never overwrites a key an earlier query of
+  // this batch still needs.
   const KvRowFormat& kv = kv_.format();
-  kv.encode(k_.data(), kv_.key(l, pos));
-  kv.encode(v_.data(), kv_.value(l, pos));
-
-  // Causal GQA over the visible window: query head h reads KV head h / (H / KVH).
-  const int32_t first = kv_.first_visible(l, pos);
-  const int32_t n_keys = pos - first + 1;
+  const size_t row_bytes = kv.row_bytes(), head_bytes = kv.head_bytes();
+  for (int32_t t = 0; t < n; t++) {
+    kv.encode(s.k + t * KVW, s.k_rows + t * row_bytes);
+    kv.encode(s.v + t * KVW, s.v_rows + t * row_bytes);
+  }
+  auto key_row = [&](int32_t p) { return p >= pos0 ? s.k_rows + size_t(p - pos0) * row_bytes : kv_.key(l, p); };
+  auto value_row = [&](int32_t p) { return p >= pos0 ? s.v_rows + size_t(p - pos0) * row_bytes : kv_.value(l, p); };
   const int group = H / KVH;
-  const size_t head_bytes = kv.head_bytes();
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  // One KV head at a time with all the query heads that share it, so each key and value row is
-  // read once per token instead of once per query head. Every score and every output is
-  // computed exactly as head by head (same calls, same order over positions).
-  pool_.parallel_for(KVH, [&](int64_t g_begin, int64_t g_end, int worker) {
-    uint8_t* q_scratch = query_scratch_.data() + size_t(worker) * group * hd * sizeof(float);
+  // Causal GQA: one (token, KV head) pair at a time with all the query heads that share the
+  // KV head, so each key and value row is read once for them (attention.h).
+  pool_.parallel_for(int64_t(n) * KVH, [&](int64_t i0, int64_t i1, int worker) {
+    uint8_t* q_scratch = s.query + size_t(worker) * s.query_stride();
     const void* qh[kMaxQueryGroup];
     float* sc[kMaxQueryGroup];
     float* out[kMaxQueryGroup];
-    for (int64_t g = g_begin; g < g_end; g++) {
+    for (int64_t i = i0; i < i1; i++) {
+      const int32_t t = static_cast<int32_t>(i / KVH);
+      const int g = static_cast<int>(i % KVH);
       const size_t kv_offset = static_cast<size_t>(g) * head_bytes;
-      for (int i = 0; i < group; i++) {
-        const int64_t h = g * group + i;
-        qh[i] = kv.prepare_query(q_.data() + h * hd, q_scratch + size_t(i) * hd * sizeof(float));
-        sc[i] = scores_.data() + h * kv_.n_ctx();
-        out[i] = attn_out_.data() + h * hd;
+      const int32_t pos = pos0 + t, first = kv_.first_visible(l, pos), n_keys = pos - first + 1;
+      for (int j = 0; j < group; j++) {
+        const int h = g * group + j;
+        qh[j] = kv.prepare_query(s.q + t * QW + h * hd, q_scratch + size_t(j) * hd * sizeof(float));
+        sc[j] = s.scores + size_t(worker) * s.scores_stride() + size_t(j) * kv_.n_ctx();
+        out[j] = s.attn_out + t * QW + h * hd;
       }
-      attend_group(kv, qh, group, first, n_keys, scale, [&](int32_t p) { return kv_.key(l, p) + kv_offset; },
-                   [&](int32_t p) { return kv_.value(l, p) + kv_offset; }, sc, out);
+      attend_group(kv, qh, group, first, n_keys, scale, [&](int32_t p) { return key_row(p) + kv_offset; },
+                   [&](int32_t p) { return value_row(p) + kv_offset; }, sc, out);
     }
   });
-  ops::matvec(lw.attn_output, attn_out_.data(), proj_.data(), x_prepared_.data(), pool_);
+  for (int32_t t = 0; t < n; t++) {
+    std::memcpy(kv_.key(l, pos0 + t), s.k_rows + t * row_bytes, row_bytes);
+    std::memcpy(kv_.value(l, pos0 + t), s.v_rows + t * row_bytes, row_bytes);
+  }
+  ops::prepare_rows(lw.attn_output.type, s.attn_out, n, int64_t(QW), s.prepared, s.xs);
+  ops::matmul(lw.attn_output, s.xs, n, s.proj, pool_);
 }
 
 // Top-k by router logit (sigmoid and softmax are monotonic, so the choice is the same), ties
@@ -232,84 +290,235 @@ void InferenceContext::select_experts(const float* router, int32_t* selected, fl
   }
 }
 
-void InferenceContext::moe_ffn(int l) {
+// Each token's top-k, and the (token, slot) pairs grouped by expert so that each expert's
+// rows are read once for all its tokens. With an expert cache, the reads of what the FFN will
+// need start here, while attention computes.
+void InferenceContext::route(int l, int32_t n) {
+  Workspace& s = ws_;
+  const int N = hp_.n_expert, K = hp_.n_expert_used;
+  for (int32_t t = 0; t < n; t++) select_experts(s.router + size_t(t) * N, s.selected + t * K, s.weights + t * K);
+  // Counting sort of the slots by expert; ascending expert order, ascending slots within.
+  std::fill(s.first, s.first + N + 1, 0);
+  for (int32_t i = 0; i < n * K; i++) s.first[s.selected[i] + 1]++;
+  for (int e = 0; e < N; e++) s.first[e + 1] += s.first[e];
+  std::copy(s.first, s.first + N, s.next_slot);
+  for (int32_t i = 0; i < n * K; i++) s.slots_by_expert[s.next_slot[s.selected[i]]++] = i;
+  n_active_ = 0;
+  for (int e = 0; e < N; e++) if (s.first[e + 1] > s.first[e]) s.active[n_active_++] = e;
+
+  ExpertCache* cache = model_.expert_cache();
+  if (!cache) return;
+  cache->begin_step();
+  if (n == 1) {
+    // Decode: the token's experts, in its router's order, and the next layer's guessed ones.
+    if (cache->config().prefetch) cache->prefetch(l, s.selected, K);
+    if (cache->config().predict_next_layer && l + 1 < hp_.n_layer) predict_next_layer(l);
+  } else if (cache->config().prefetch) {
+    // A prompt batch: the first chunk of experts (experts() goes in chunks that fit the cache).
+    const int chunk = std::max(1, (cache->slots() - K) / 2);
+    cache->prefetch(l, s.active, std::min(chunk, n_active_));
+  }
+}
+
+// The experts of every token, as whole chunks of experts: ReGLU (every gate row, and the up
+// row only where relu(gate) > 0) and the down projection into each (token, slot)'s own
+// output; then each token's outputs are added in its router's order, so that a prompt rounds
+// like the same tokens one at a time (and like llama.cpp), whatever the chunks were.
+void InferenceContext::experts(int l, int32_t n) {
+  Workspace& s = ws_;
   const LayerWeights& lw = model_.weights().layers[l];
-  const int K = hp_.n_expert_used, F = hp_.n_ff_exp;
+  const int E = hp_.n_embd, K = hp_.n_expert_used;
   ExpertCache* cache = model_.expert_cache();
   ExpertMatrices gate = lw.ffn_gate, up = lw.ffn_up, down = lw.ffn_down;
-
-  // ReGLU with exact ReLU sparsity: every gate row is needed, but the up row (and the down
-  // column) of a neuron whose relu(gate) is 0 contributes nothing and is never read.
-  // gate_ then holds relu(gate)·up per selected expert (0 for inactive neurons).
-  held_.clear();
+  // Gate and up take the same prepared input: one type for both, which the loader checks.
+  ops::prepare_rows(gate.type, s.xn, n, E, s.prepared, s.xs);
+  n_held_ = 0;
   try {
-    bool ready[kMaxExpertsUsed];
-    if (cache) cache->readiness(l, selected_.data(), K, ready);
-    const bool all_ready = std::all_of(ready, ready + (cache ? K : 0), [](bool r) { return r; });
-    if (!cache || all_ready) {
-      if (cache) acquire_experts(l, selected_.data(), K, gate, up, down);
-      ops::sparse_reglu(gate, up, selected_.data(), K, xn_.data(), gate_.data(), x_prepared_.data(), pool_);
+    if (!cache) {
+      experts_chunk(l, s.active, n_active_, gate, up, down);
+    } else if (n == 1) {
+      // Decode: the experts already in memory first, all together; the others one by one as
+      // their reads finish.
+      bool ready[kMaxExpertsUsed];
+      cache->readiness(l, s.selected, K, ready);
+      int32_t order[kMaxExpertsUsed];
+      int n_ready = 0;
+      for (int j = 0; j < K; j++) if (ready[j]) order[n_ready++] = s.selected[j];
+      int at = n_ready;
+      for (int j = 0; j < K; j++) if (!ready[j]) order[at++] = s.selected[j];
+      if (n_ready > 0) {
+        acquire_experts(l, order, n_ready, gate, up, down);
+        experts_chunk(l, order, n_ready, gate, up, down);
+      }
+      for (int j = n_ready; j < K; j++) {
+        acquire_experts(l, &order[j], 1, gate, up, down);
+        experts_chunk(l, &order[j], 1, gate, up, down);
+      }
     } else {
-      // Experts already in memory first, the others as their reads finish. Each expert's
-      // activations are its own, so the order changes no value.
-      std::vector<int32_t>& order = expert_order_;
-      order.clear();
-      for (int j = 0; j < K; j++) if (ready[j]) order.push_back(j);
-      for (int j = 0; j < K; j++) if (!ready[j]) order.push_back(j);
-      for (int j : order) {
-        acquire_experts(l, &selected_[j], 1, gate, up, down);
-        ops::sparse_reglu(gate, up, &selected_[j], 1, xn_.data(), gate_.data() + size_t(j) * F, x_prepared_.data(), pool_);
+      // A prompt batch: chunks that fit the cache with room for the next chunk's reads.
+      const int chunk = std::max(1, (cache->slots() - K) / 2);
+      for (int c0 = 0; c0 < n_active_; c0 += chunk) {
+        const int c1 = std::min(n_active_, c0 + chunk);
+        acquire_experts(l, s.active + c0, c1 - c0, gate, up, down);
+        cache->begin_step();  // the next chunk loads while this one computes
+        if (c1 < n_active_ && cache->config().prefetch) cache->prefetch(l, s.active + c1, std::min(chunk, n_active_ - c1));
+        experts_chunk(l, s.active + c0, c1 - c0, gate, up, down);
+        release_experts(l);
       }
     }
-    ops::expert_down(down, lw.ffn_down_rows_are_neurons, selected_.data(), expert_weight_.data(), K, gate_.data(), F,
-                     ffn_out_.data(), x_prepared_.data(), pool_);
   } catch (...) {
-    release_experts(l);
+    if (cache) release_experts(l);
     throw;
   }
-  release_experts(l);
-  count_routing(l, selected_.data(), gate_.data(), K);
+  if (cache) release_experts(l);
+  // Each token's weighted expert outputs, added in its router's order.
+  pool_.parallel_for(n, [&](int64_t t0, int64_t t1, int) {
+    for (int64_t t = t0; t < t1; t++) {
+      float* y = s.ffn_out + size_t(t) * E;
+      std::fill(y, y + E, 0.0f);
+      for (int j = 0; j < K; j++) {
+        const float* o = s.slot_out + (size_t(t) * K + j) * E;
+        for (int r = 0; r < E; r++) y[r] += o[r];
+      }
+    }
+  });
+  count_routing(l, n);
+}
+
+// Experts chunk[0 .. n_chunk) for their tokens: act and slot_out of their slots.
+void InferenceContext::experts_chunk(int l, const int32_t* chunk, int n_chunk, const ExpertMatrices& gate_m,
+                                     const ExpertMatrices& up_m, const ExpertMatrices& down_m) {
+  Workspace& s = ws_;
+  const LayerWeights& lw = model_.weights().layers[l];
+  const int K = hp_.n_expert_used, F = hp_.n_ff_exp, E = hp_.n_embd;
+  const int64_t TR = Workspace::kTileRows;
+  // An expert's slots and, in the same order, their tokens' prepared rows.
+  auto slots_of = [&](int e) { return s.slots_by_expert + s.first[e]; };
+  auto count_of = [&](int e) { return s.first[e + 1] - s.first[e]; };
+  for (int i = 0; i < n_chunk; i++) {
+    const int e = chunk[i];
+    for (int32_t j = 0; j < count_of(e); j++) s.expert_xs[s.first[e] + j] = s.xs[slots_of(e)[j] / K];
+  }
+
+  // Gate and up, a tile of rows of one expert at a time: the gate rows, then the up rows
+  // where relu(gate) > 0 (how is the format's business: it may read only the active rows).
+  const int64_t tiles = (F + TR - 1) / TR;
+  pool_.parallel_for(int64_t(n_chunk) * tiles, [&](int64_t i0, int64_t i1, int worker) {
+    float* gates = s.tiles + size_t(worker) * 3 * kMaxBatch * TR;
+    float* ups = gates + kMaxBatch * TR;
+    for (int64_t i = i0; i < i1; i++) {
+      if ((i & 7) == 0 && cancelled()) return;  // the batch is dropped: stop early
+      const int e = chunk[i / tiles];
+      const int64_t r0 = (i % tiles) * TR, r1 = std::min<int64_t>(F, r0 + TR);
+      const Matrix g = gate_m.expert(e), u = up_m.expert(e);
+      const int32_t m = count_of(e);
+      const void* const* xs = s.expert_xs + s.first[e];
+      g.format->product(g, r0, r1, xs, m, gates, size_t(TR));
+      u.format->gated_product(u, r0, r1, xs, m, gates, size_t(TR), ups, size_t(TR));
+      for (int32_t j = 0; j < m; j++) std::copy(ups + j * TR, ups + j * TR + (r1 - r0), s.act + size_t(slots_of(e)[j]) * F + r0);
+    }
+  }, 8);
+  check_cancel();
+
+  if (lw.ffn_down_rows_are_neurons) {
+    // Transposed down: the rows of the active neurons only, added into each slot's output;
+    // each thread owns a column slice (block-aligned for every type).
+    pool_.parallel_for(E, [&](int64_t c0, int64_t c1, int) {
+      for (int i = 0; i < n_chunk; i++) {
+        if (cancelled()) return;
+        const int e = chunk[i];
+        const Matrix d = down_m.expert(e);
+        for (int32_t j = 0; j < count_of(e); j++) {
+          const int32_t slot = slots_of(e)[j];
+          const float* a = s.act + size_t(slot) * F;
+          float* y = s.slot_out + size_t(slot) * E + c0;
+          std::fill(y, y + (c1 - c0), 0.0f);
+          for (int64_t r = 0; r < F; r++) {
+            if (a[r] != 0.0f) d.format->add_row(d, r, c0, s.weights[slot] * a[r], y, c1 - c0);
+          }
+        }
+      }
+    }, 32);
+    check_cancel();
+    return;
+  }
+  // Upstream down (E rows of F per expert): dense against each slot's activation.
+  const size_t astride = prepared_row_bytes(F);
+  for (int i = 0; i < n_chunk; i++) {
+    const int e = chunk[i];
+    for (int32_t j = 0; j < count_of(e); j++) {
+      const int32_t slot = slots_of(e)[j];
+      s.act_xs[s.first[e] + j] = prepare_activation(down_m.type, s.act + size_t(slot) * F, F, s.prepared_acts + size_t(slot) * astride);
+    }
+  }
+  const int64_t block = std::max<int64_t>(TR, down_m.format->row_block());
+  pool_.parallel_for((E + block - 1) / block, [&](int64_t b0, int64_t b1, int worker) {
+    float* out = s.tiles + size_t(worker) * 3 * kMaxBatch * TR + 2 * kMaxBatch * TR;
+    for (int i = 0; i < n_chunk; i++) {
+      if (cancelled()) return;
+      const int e = chunk[i];
+      const Matrix d = down_m.expert(e);
+      const int32_t m = count_of(e);
+      for (int64_t b = b0; b < b1; b++) {
+        for (int64_t r0 = b * block; r0 < std::min<int64_t>(E, (b + 1) * block); r0 += TR) {
+          const int64_t r1 = std::min<int64_t>(E, r0 + TR);
+          d.format->product(d, r0, r1, s.act_xs + s.first[e], m, out, size_t(TR));
+          for (int32_t j = 0; j < m; j++) {
+            const int32_t slot = slots_of(e)[j];
+            float* y = s.slot_out + size_t(slot) * E;
+            for (int64_t r = r0; r < r1; r++) y[r] = s.weights[slot] * out[j * TR + (r - r0)];
+          }
+        }
+      }
+    }
+  });
+  check_cancel();
 }
 
 void InferenceContext::acquire_experts(int l, const int32_t* experts, int n, ExpertMatrices& gate, ExpertMatrices& up,
                                        ExpertMatrices& down) {
   ExpertCache* cache = model_.expert_cache();
+  Workspace& s = ws_;
   for (int i = 0; i < n; i++) {
     const ExpertCache::Expert e = cache->acquire(l, experts[i]);
-    held_.push_back(experts[i]);
-    gate_base_[experts[i]] = e.gate;
-    up_base_[experts[i]] = e.up;
-    down_base_[experts[i]] = e.down;
+    s.held[n_held_++] = experts[i];
+    s.gate_base[experts[i]] = e.gate;
+    s.up_base[experts[i]] = e.up;
+    s.down_base[experts[i]] = e.down;
   }
-  gate.base = gate_base_.data();
-  up.base = up_base_.data();
-  down.base = down_base_.data();
+  gate.base = s.gate_base;
+  up.base = s.up_base;
+  down.base = s.down_base;
 }
 
 void InferenceContext::release_experts(int l) {
-  if (!held_.empty()) model_.expert_cache()->release(l, held_.data(), static_cast<int>(held_.size()));
-  held_.clear();
+  if (n_held_ > 0) model_.expert_cache()->release(l, ws_.held, n_held_);
+  n_held_ = 0;
 }
 
 // The next layer's router applied to this layer's input residual: the residual changes
 // little across one layer, so its top-k often matches what the next layer will choose, a
 // whole layer earlier than the real router output.
 void InferenceContext::predict_next_layer(int l) {
+  Workspace& s = ws_;
   const LayerWeights& next = model_.weights().layers[l + 1];
-  ops::matvec(next.router, x_.data(), router_next_.data(), x_prepared_.data(), pool_);
-  select_experts(router_next_.data(), predicted_.data(), predicted_weight_.data());
-  model_.expert_cache()->prefetch_speculative(l + 1, predicted_.data(), hp_.n_expert_used);
+  const void* x[1];
+  ops::prepare_rows(next.router.type, s.x, 1, hp_.n_embd, s.prepared, x);
+  ops::matmul(next.router, x, 1, s.router_next, pool_);
+  select_experts(s.router_next, s.predicted, s.predicted_weight);
+  model_.expert_cache()->prefetch_speculative(l + 1, s.predicted, hp_.n_expert_used);
 }
 
-void InferenceContext::count_routing(int l, const int32_t* selected, const float* act, int64_t n_slots) {
-  const int F = hp_.n_ff_exp;
+void InferenceContext::count_routing(int l, int32_t n) {
+  const int F = hp_.n_ff_exp, K = hp_.n_expert_used;
   uint64_t active = 0;
-  for (int64_t s = 0; s < n_slots; s++) {
-    routing_.expert_uses[size_t(l) * hp_.n_expert + selected[s]]++;
-    for (int i = 0; i < F; i++) active += act[s * F + i] != 0.0f;
+  for (int32_t slot = 0; slot < n * K; slot++) {
+    routing_.expert_uses[size_t(l) * hp_.n_expert + ws_.selected[slot]]++;
+    const float* a = ws_.act + size_t(slot) * F;
+    for (int i = 0; i < F; i++) active += a[i] != 0.0f;
   }
   routing_.neurons_active += active;
-  routing_.neurons_total += uint64_t(n_slots) * F;
+  routing_.neurons_total += uint64_t(n) * K * F;
 }
 
 }  // namespace st

@@ -1,12 +1,14 @@
-// One SmallThinker inference context: the KV cache plus the scratch buffers of the forward
-// pass of SPEC §2, evaluated token by token. Read forward.cpp top to bottom for the math.
+// The SmallThinker forward pass (docs/model.md) over any number of tokens, decode being one:
+// InferenceContext is one sequence's KV cache and position; the Workspace is the scratch the
+// pass computes in, shared by every context of a model (only one computes at a time). Read
+// forward.cpp top to bottom for the math.
 #pragma once
 #include <atomic>
 #include <cstdint>
 #include <stdexcept>
 #include <vector>
 
-#include "attention.h"
+#include "file_reader.h"
 #include "kv_cache.h"
 #include "model.h"
 #include "runtime/work_counter.h"
@@ -30,11 +32,60 @@ struct EvaluationCancelled : std::runtime_error {
   EvaluationCancelled() : std::runtime_error("evaluation cancelled") {}
 };
 
+// Tokens the pass takes at once: every weight row is read once for the whole batch.
+constexpr int32_t kMaxBatch = 128;
+
+// The scratch of the forward pass for up to kMaxBatch tokens and contexts of up to n_ctx
+// positions, in one allocation. Its size comes from the same function that lays it out, so
+// the memory plan and the allocation cannot disagree.
+class Workspace {
+ public:
+  Workspace(const Model& model, int32_t n_ctx, int threads);
+  static size_t bytes_for(const SmallThinkerHParams& hp, int32_t n_ctx, int threads, size_t embedding_scratch_bytes);
+  size_t bytes() const { return arena_.size(); }
+  int32_t n_ctx() const { return n_ctx_; }
+
+  // Token rows (kMaxBatch of each).
+  float *x, *xn, *q, *k, *v, *attn_out, *proj, *router, *ffn_out, *rope_cos, *rope_sin;
+  float *act;       // (token, expert slot) → relu(gate)·up, n_ff each
+  float *slot_out;  // (token, expert slot) → that expert's weighted output, n_embd each
+  float *weights;   // (token, expert slot) → gate weight
+  int32_t* selected;  // (token, expert slot) → expert
+  uint8_t* prepared;       // token rows prepared for the kernels (prepared_row_bytes of the widest)
+  uint8_t* prepared_acts;  // (token, expert slot) activations prepared for the down projection
+  const void **xs, **xs_k, **xs_v;  // each token's prepared row (xs_k, xs_v: as k and v's types take it)
+  const void **expert_xs, **act_xs;  // per slot, in slots_by_expert order: its token's row, its activation
+  uint8_t *k_rows, *v_rows;  // the batch's keys and values in the cache's format
+  // Experts: the (token, slot) pairs of each expert (slots_by_expert[first[e] .. first[e + 1])).
+  int32_t *slots_by_expert, *first, *next_slot, *active;
+  const uint8_t **gate_base, **up_base, **down_base;  // with an expert cache: where each held expert is
+  int32_t* held;
+  // Per worker.
+  float* scores;           // the query heads of one KV head: group · n_ctx
+  uint8_t* query;          // those heads in the cache's dot format: group · head_dim floats' room
+  float* tiles;            // 3 · kMaxBatch · kTileRows floats: gate, up and down outputs of one row tile
+  uint8_t* embedding_row;  // one embedding row read on demand (budgeted mode)
+  float* logits;           // the last token's logits (n_vocab)
+  float *router_next, *predicted_weight;  // decode: the next layer's router, applied early
+  int32_t* predicted;
+
+  static constexpr int64_t kTileRows = 16;
+  size_t scores_stride() const { return scores_stride_; }
+  size_t query_stride() const { return query_stride_; }
+
+ private:
+  Workspace() = default;  // an unallocated one, for layout() to measure with
+  // Lays the buffers out in `base` (nullptr: only measures); returns the bytes needed.
+  static size_t layout(const SmallThinkerHParams& hp, int32_t n_ctx, int threads, size_t embedding_scratch_bytes, Workspace* ws,
+                       uint8_t* base);
+  AlignedBuffer arena_;
+  int32_t n_ctx_ = 0;
+  size_t scores_stride_ = 0, query_stride_ = 0;
+};
+
 class InferenceContext {
  public:
-  // Up to kMaxBatch prompt tokens at once: every weight row is read once for the whole batch.
-  static constexpr int32_t kMaxBatch = 128;
-  // Experts per token the decode FFN handles (SmallThinker: 4 and 6; select_experts: ≤ 256).
+  // Experts per token the pass handles (SmallThinker: 4 and 6).
   static constexpr int kMaxExpertsUsed = 256;
   // A cancelled batch may have overwritten up to kMaxBatch ring rows, so a cancellable context
   // needs at least that much slack; with 512 a slot whose window has wrapped can still rewind
@@ -44,7 +95,8 @@ class InferenceContext {
 
   // rewind_slack: extra positions each sliding-window ring keeps so that rewind() and
   // cancellation work (see KvCache); 0 for one-shot evaluation, kSlotRewindSlack for slots.
-  InferenceContext(const Model& model, int32_t n_ctx, KvType kv_type, ThreadPool& pool, int32_t rewind_slack = 0);
+  // The workspace must hold contexts of n_ctx positions.
+  InferenceContext(const Model& model, Workspace& workspace, ThreadPool& pool, int32_t n_ctx, KvType kv_type, int32_t rewind_slack = 0);
 
   // Evaluates `tokens` at positions n_past().. and appends them to the cache. When
   // `all_logits` is set, `logits` receives n·n_vocab values (one row per token), else only
@@ -60,81 +112,44 @@ class InferenceContext {
   void set_cancel_flag(const std::atomic<bool>* flag) { cancel_ = flag; }
   int32_t n_ctx() const { return kv_.n_ctx(); }
   const KvCache& kv_cache() const { return kv_; }
-  size_t scratch_bytes() const;
-  // The scratch a context of these parameters allocates, for the memory plan (batch
-  // scratch included: it is allocated on the first prompt).
-  static size_t scratch_bytes_for(const SmallThinkerHParams& hp, int32_t n_ctx, int threads);
-
   const RoutingStats& routing_stats() const { return routing_; }
 
  private:
-  void forward_batch(const int32_t* tokens, int32_t n, int32_t pos0, float* logits_out, bool all_logits);
-  void attention_batch(int layer, int32_t n, int32_t pos0);
-  void route_batch(int layer, int32_t n);
-  void moe_ffn_batch(int layer, int32_t n);
-  void moe_ffn_chunk(int layer, int32_t n, int c0, int c1, const ExpertMatrices& gate, const ExpertMatrices& up,
+  // The pass over n ≤ kMaxBatch tokens at positions pos0..; logits_out receives the last
+  // token's logits, or every token's with all_logits (nullptr: none).
+  void forward(const int32_t* tokens, int32_t n, int32_t pos0, float* logits_out, bool all_logits);
+  void route(int layer, int32_t n);
+  void attention(int layer, int32_t n, int32_t pos0);
+  void experts(int layer, int32_t n);
+  void experts_chunk(int layer, const int32_t* chunk, int n_chunk, const ExpertMatrices& gate, const ExpertMatrices& up,
                      const ExpertMatrices& down);
-  void gate_up_packed(const ExpertMatrices& gate, const ExpertMatrices& up, int n_chunk, const int32_t* active,
-                      const std::vector<std::vector<const void*>>& inputs);
   void select_experts(const float* router_logits, int32_t* selected, float* weights) const;
   void rope_tables(int32_t pos, float* cos, float* sin) const;
-
-  void forward_token(int32_t token, int32_t pos, float* logits_out);
-  void attention(int layer, int32_t pos);
-  void moe_ffn(int layer);
   // Experts of one layer held from the expert cache for the current computation.
-  void acquire_experts(int layer, const int32_t* experts, int n, ExpertMatrices& gate, ExpertMatrices& up,
-                       ExpertMatrices& down);
+  void acquire_experts(int layer, const int32_t* experts, int n, ExpertMatrices& gate, ExpertMatrices& up, ExpertMatrices& down);
   void release_experts(int layer);  // everything acquire_experts() holds
   void predict_next_layer(int layer);
-  void count_routing(int layer, const int32_t* selected, const float* act, int64_t n_slots);
+  void count_routing(int layer, int32_t n);
+
+  // At every layer boundary: stops a cancelled evaluation; also where the work counter moves.
+  void check_cancel() const {
+    note_work();
+    if (cancelled()) throw EvaluationCancelled();
+  }
+  bool cancelled() const { return cancel_ && cancel_->load(std::memory_order_relaxed); }
 
   const Model& model_;
   const SmallThinkerHParams& hp_;
+  Workspace& ws_;
   ThreadPool& pool_;
   KvCache kv_;
   int32_t n_past_ = 0;
   int32_t written_end_ = 0;  // one past the highest position ever written (rings overwrite below it)
   const std::atomic<bool>* cancel_ = nullptr;
-  bool cancelled() const { return cancel_ && cancel_->load(std::memory_order_relaxed); }
-  // Called at every layer boundary: also where the work counter moves.
-  void check_cancel() const {
-    note_work();
-    if (cancelled()) throw EvaluationCancelled();
-  }
-
-  // Scratch, sized once: nothing is allocated per token.
-  std::vector<float> x_, xn_, q_, k_, v_, attn_out_, proj_, router_, ffn_out_;
-  std::vector<float> scores_;       // n_head · n_ctx attention scores
-  std::vector<float> gate_;         // n_expert_used · n_ff: relu(gate)·up per selected expert
-  std::vector<float> partial_;      // per-thread partial sums for the down projection
-  std::vector<int32_t> selected_;   // chosen experts
-  std::vector<float> expert_weight_;
-  std::vector<uint8_t> x_prepared_;
-  std::vector<uint8_t> query_scratch_;     // per worker: one query head in the cache's dot format
-  // Batch scratch (kMaxBatch rows each), sized on first use.
-  struct Batch {
-    std::vector<float> x, xn, q, k, v, attn_out, proj, router, act, ffn_out, weights, scores, rope_cos, rope_sin;
-    std::vector<float> slot_out;  // upstream down: each (token, expert slot)'s weighted output
-    std::vector<int32_t> selected;
-    std::vector<std::vector<int32_t>> routed;  // expert -> its (token·K + j) slots
-    std::vector<int32_t> active;               // experts with at least one slot, ascending
-    int chunk = 1;                             // experts per FFN pass (see route_batch)
-    std::vector<uint8_t> prepared;
-    std::vector<uint8_t> k_rows, v_rows;  // the batch's keys and values in the cache's format
-  } batch_;
-  void ensure_batch_scratch();
-
-  // The budgeted mode's per-expert matrix addresses (see ExpertMatrices::base).
-  std::vector<const uint8_t*> gate_base_, up_base_, down_base_;
-  std::vector<int32_t> held_;          // experts acquired from the cache right now
-  std::vector<uint8_t> embd_scratch_;  // an embedding row read on demand (4096-aligned inside)
-  std::vector<float> router_next_, predicted_weight_;
-  std::vector<int32_t> predicted_, expert_order_;
+  int n_active_ = 0;  // experts the current layer's tokens use (ws_.active[0 .. n_active_))
+  int n_held_ = 0;    // experts acquired from the cache right now (ws_.held[0 .. n_held_))
   RoutingStats routing_;
-
-  std::vector<double> rope_inv_freq_;        // base^(−2i/d), i < d/2
-  std::vector<float> rope_cos_, rope_sin_;   // for the token being evaluated // the activation in the kernels' dot-product format
+  std::vector<double> rope_inv_freq_;  // base^(−2i/d), i < d/2
 };
 
 }  // namespace st

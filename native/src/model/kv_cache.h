@@ -1,5 +1,5 @@
 // The attention KV cache, bounded by construction: global layers hold up to n_ctx positions,
-// sliding-window layers a ring of `window` (SPEC §2: 4096) positions plus an optional slack.
+// sliding-window layers a ring of `window` (docs/model.md: 4096) positions plus an optional slack.
 // The slack is what lets a slot rewind to a shorter common prefix (prompt reuse) and drop an
 // evaluation cancelled mid-batch while every query still finds its whole window. Stored as F16
 // by default; Q8_0 to halve it again; F32 for exactness checks against the float64 reference.

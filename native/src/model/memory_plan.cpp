@@ -48,7 +48,9 @@ MemoryPlan plan_memory(const SmallThinkerFile& file, uint64_t budget_bytes, uint
   p.baseline = current_rss_bytes() + kGrowthMargin;
   p.resident_weights = Model::resident_bytes_budgeted(file);
   p.kv_cache = kv_bytes;
-  p.scratch = InferenceContext::scratch_bytes_for(hp, n_ctx, threads);
+  // The pass's workspace, and the logits of a whole prompt batch (eval asks for every position's).
+  p.scratch = Workspace::bytes_for(hp, n_ctx, threads, Model::embedding_scratch_bytes_for(file)) +
+              sizeof(float) * size_t(hp.n_vocab) * kMaxBatch;
   p.slot_bytes = Model::expert_slot_bytes(file);
   p.experts_total = uint64_t(hp.n_layer) * hp.n_expert;
   // A decode step holds the k experts of its layer while the next k may be on their way; a

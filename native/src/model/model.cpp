@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -16,7 +15,6 @@
 #include <stdexcept>
 #include <thread>
 
-#include "kernels/kernels.h"
 #include "mapped_files.h"
 #include "runtime/work_counter.h"
 
@@ -73,77 +71,107 @@ class MappedFile {
 
 Model::~Model() = default;
 
-// Whether the active kernels take Q4_0 packed 16 rows at a time (SMALLTHINKER_PACK=0 keeps
-// every row as in the file, for comparisons).
-static bool pack_wanted() {
-  const char* env = std::getenv("SMALLTHINKER_PACK");
-  return kernels::active().gemm_q4_0x16 && !(env && std::strcmp(env, "0") == 0);
+static bool is_expert_tensor(const std::string& name) { return name.find("_exps.") != std::string::npos; }
+
+// Where each tensor's bytes are: in the mapping, or in the budgeted mode's resident buffer.
+using TensorData = std::function<const uint8_t*(const gguf::TensorInfo&)>;
+
+static Matrix matrix_view(const TensorData& data, const gguf::TensorInfo& t, MatrixUse use) {
+  Matrix m;
+  m.type = t.type;
+  m.data = data(t);
+  m.cols = t.ne[0];
+  m.rows = static_cast<int64_t>(t.n_elements / t.ne[0]);
+  m.row_bytes = static_cast<size_t>(t.n_bytes / m.rows);
+  m.format = &choose_format(m.type, m.rows, use);
+  return m;
 }
 
-// Whether a matrix of this type and row count is kept packed (kernels::pack_q4_0x16): Q4_0,
-// whole groups of 16 rows, and kernels for packed weights on this CPU.
-static bool packable(GgmlType type, int64_t rows) { return type == GgmlType::Q4_0 && rows % kernels::kPackRows == 0 && pack_wanted(); }
-
-// Whether an expert tensor is kept packed: each expert's rows in whole groups (so no group
-// spans two experts); the transposed down projection is read row by row (AXPY of the active
-// neurons), so it never is.
-static bool experts_packable(const ExpertMatrices& m, bool transposed_down) {
-  return !transposed_down && packable(m.type, m.rows);
+// An expert tensor's format is chosen for one expert's rows, so no block of rows spans two.
+static ExpertMatrices experts_view(const TensorData& data, const gguf::TensorInfo& t, MatrixUse use) {
+  ExpertMatrices e;
+  e.type = t.type;
+  e.data = data(t);
+  e.cols = t.ne[0];
+  e.rows = t.ne[1];
+  e.n_expert = t.ne[2];
+  e.row_bytes = static_cast<size_t>(t.n_bytes / (t.ne[1] * t.ne[2]));
+  e.format = &choose_format(e.type, e.rows, use);
+  return e;
 }
 
-// The non-expert matrices kept packed where packable: attention and the output.
-static std::vector<WeightMatrix*> dense_matrices(ModelWeights& w) {
-  std::vector<WeightMatrix*> out;
-  for (LayerWeights& lw : w.layers) {
-    for (WeightMatrix* m : {&lw.attn_q, &lw.attn_k, &lw.attn_v, &lw.attn_output}) out.push_back(m);
+// The views of every weight; `data` says where a tensor's bytes are (nullptr: not resident).
+static void build_views(Model& model, const SmallThinkerFile& file, const TensorData& data, ModelWeights& w) {
+  auto tensor = [&](const std::string& name) -> const gguf::TensorInfo& { return *file.gguf.find_tensor(name); };
+  auto norm = [&](const std::string& name) { return reinterpret_cast<const float*>(data(tensor(name))); };
+  const MatrixUse products = MatrixUse::Products;
+  w.token_embd = matrix_view(data, tensor("token_embd.weight"), MatrixUse::RowsByIndex);
+  w.output_norm = norm("output_norm.weight");
+  w.output = matrix_view(data, tensor(file.tied_embeddings ? "token_embd.weight" : "output.weight"), products);
+  for (int l = 0; l < file.hparams.n_layer; l++) {
+    const std::string b = "blk." + std::to_string(l) + ".";
+    LayerWeights lw;
+    lw.attn_norm = norm(b + "attn_norm.weight");
+    lw.attn_q = matrix_view(data, tensor(b + "attn_q.weight"), products);
+    lw.attn_k = matrix_view(data, tensor(b + "attn_k.weight"), products);
+    lw.attn_v = matrix_view(data, tensor(b + "attn_v.weight"), products);
+    lw.attn_output = matrix_view(data, tensor(b + "attn_output.weight"), products);
+    lw.ffn_norm = norm(b + "ffn_norm.weight");
+    lw.router = matrix_view(data, tensor(b + "ffn_gate_inp.weight"), products);
+    lw.ffn_gate = experts_view(data, tensor(b + "ffn_gate_exps.weight"), products);
+    lw.ffn_up = experts_view(data, tensor(b + "ffn_up_exps.weight"), products);
+    // The transposed down projection (powerinfer flavour) is read a neuron's row at a time.
+    lw.ffn_down_rows_are_neurons = model.transposed_down();
+    lw.ffn_down = experts_view(data, tensor(b + "ffn_down_exps.weight"), lw.ffn_down_rows_are_neurons ? MatrixUse::RowsByIndex : products);
+    if (lw.ffn_gate.type != lw.ffn_up.type) {
+      throw std::runtime_error(file.gguf.name() + ": " + b + "ffn_gate_exps and ffn_up_exps have different types (not supported)");
+    }
+    w.layers.push_back(lw);
   }
-  out.push_back(&w.output);
+}
+
+// A matrix whose format lays it out differently from the file: where its bytes pointer is,
+// and its shape as the format sees it (an expert tensor: every expert's rows back to back).
+struct Relaid {
+  const uint8_t** data;
+  const Format* format;
+  int64_t rows, cols;
+  size_t bytes;
+};
+
+static std::vector<Relaid> relaid_matrices(ModelWeights& w) {
+  std::vector<Relaid> out;
+  auto add = [&](Matrix& m) {
+    if (m.data && m.format->relays()) out.push_back({&m.data, m.format, m.rows, m.cols, m.bytes()});
+  };
+  for (LayerWeights& lw : w.layers) {
+    for (Matrix* m : {&lw.attn_q, &lw.attn_k, &lw.attn_v, &lw.attn_output, &lw.router}) add(*m);
+    for (ExpertMatrices* e : {&lw.ffn_gate, &lw.ffn_up, &lw.ffn_down}) {
+      if (e->data && e->format->relays()) out.push_back({&e->data, e->format, e->rows * e->n_expert, e->cols, e->expert_bytes() * e->n_expert});
+    }
+  }
+  add(w.output);
   return out;
 }
 
-// Packs `rows` rows of `cols` Q4_0 elements (a multiple of 16 rows) where they are: a group
-// takes exactly the bytes of the 16 rows it packs.
-static void pack_rows_in_place(uint8_t* data, int64_t rows, int64_t cols) {
-  const int64_t nb = cols / kQK4_0, R = kernels::kPackRows;
-  const size_t group_bytes = static_cast<size_t>(nb) * kernels::kPackedBlockBytes;
-  thread_local std::vector<uint8_t> group;
-  group.resize(group_bytes);
-  for (int64_t g = 0; g < rows / R; g++) {
-    kernels::pack_q4_0x16(reinterpret_cast<const BlockQ4_0*>(data + g * group_bytes), nb, nb, group.data());
-    std::memcpy(data + g * group_bytes, group.data(), group_bytes);
-  }
-}
-
-// The packed copies of every packable matrix (the mapped mode): one anonymous buffer (huge
-// pages where the kernel gives them: fewer TLB misses on the weights read per token).
-void Model::pack_mapped() {
-  struct Job { const uint8_t* src; int64_t rows, cols; size_t bytes; const uint8_t** packed; const uint8_t** data; };
-  std::vector<Job> jobs;
-  auto add = [&](const uint8_t*& data, const uint8_t*& packed, GgmlType type, int64_t rows, int64_t cols, size_t bytes) {
-    if (packable(type, rows)) jobs.push_back({data, rows, cols, bytes, &packed, &data});
-  };
-  for (WeightMatrix* m : dense_matrices(weights_)) add(m->data, m->packed, m->type, m->rows, m->cols, m->bytes());
-  for (LayerWeights& lw : weights_.layers) {
-    for (ExpertMatrices* m : {&lw.ffn_gate, &lw.ffn_up, &lw.ffn_down}) {
-      if (!experts_packable(*m, m == &lw.ffn_down && lw.ffn_down_rows_are_neurons)) continue;
-      add(m->data, m->packed, m->type, m->rows * m->n_expert, m->cols, m->expert_bytes() * m->n_expert);
-    }
-  }
+// The mapped mode: every matrix in a format of its own is read (with pread, leaving the
+// mapping untouched) into one anonymous buffer and laid out there, a cache-sized piece at a
+// time; huge pages where the kernel gives them (fewer TLB misses on the weights read per
+// token). Two threads: one can lay out while the other waits for the disk.
+void Model::lay_out_mapped() {
+  std::vector<Relaid> jobs = relaid_matrices(weights_);
   if (jobs.empty()) return;
   size_t total = 0;
-  for (const Job& j : jobs) total += j.bytes;
-  packed_ = AlignedBuffer(total);
-  packed_bytes_ = total;
-  ::madvise(packed_.data(), packed_.size(), MADV_HUGEPAGE);
+  for (const Relaid& j : jobs) total += j.bytes;
+  relaid_ = AlignedBuffer(total);
+  relaid_bytes_ = total;
+  ::madvise(relaid_.data(), relaid_.size(), MADV_HUGEPAGE);
   std::vector<uint8_t*> dst;
   size_t used = 0;
-  for (const Job& j : jobs) {
-    dst.push_back(packed_.data() + used);
+  for (const Relaid& j : jobs) {
+    dst.push_back(relaid_.data() + used);
     used += j.bytes;
   }
-  // Each matrix is read with pread straight into its place (no page faults on the mapping,
-  // which stays untouched) and packed there, a cache-sized piece at a time. Two threads: one
-  // can pack while the other waits for the disk.
   const int n_threads = std::max(1u, std::min(2u, std::thread::hardware_concurrency()));
   std::atomic<size_t> next{0};
   std::vector<std::thread> threads;
@@ -153,13 +181,13 @@ void Model::pack_mapped() {
     threads.emplace_back([&] {
       try {
         for (size_t i; (i = next.fetch_add(1)) < jobs.size();) {
-          const Job& j = jobs[i];
-          const size_t group_bytes = j.bytes / (j.rows / kernels::kPackRows);
-          const size_t piece = std::max<size_t>(1, (size_t(1) << 20) / group_bytes) * group_bytes;
+          const Relaid& j = jobs[i];
+          const size_t block_bytes = j.bytes / j.rows * j.format->row_block();
+          const size_t piece = std::max<size_t>(1, (size_t(1) << 20) / block_bytes) * block_bytes;
           for (size_t off = 0; off < j.bytes; off += piece) {
             const size_t n = std::min(piece, j.bytes - off);
-            mapping_->read(j.src + off, n, dst[i] + off);
-            pack_rows_in_place(dst[i] + off, static_cast<int64_t>(n / group_bytes) * kernels::kPackRows, j.cols);
+            mapping_->read(*j.data + off, n, dst[i] + off);
+            j.format->lay_out(dst[i] + off, static_cast<int64_t>(n / (j.bytes / j.rows)), j.cols);
             note_work();
           }
         }
@@ -171,65 +199,7 @@ void Model::pack_mapped() {
   }
   for (std::thread& t : threads) t.join();
   if (!error.empty()) throw std::runtime_error(error);
-  for (size_t i = 0; i < jobs.size(); i++) {
-    *jobs[i].packed = dst[i];
-    // Tied embeddings: the embedding lookup keeps reading token_embd's rows (its own view).
-    *jobs[i].data = nullptr;
-  }
-}
-
-static bool is_expert_tensor(const std::string& name) { return name.find("_exps.") != std::string::npos; }
-
-// Where each tensor's bytes are: in the mapping, or in the budgeted mode's resident buffer.
-using TensorData = std::function<const uint8_t*(const gguf::TensorInfo&)>;
-
-static WeightMatrix matrix_view(const TensorData& data, const gguf::TensorInfo& t) {
-  WeightMatrix m;
-  m.type = t.type;
-  m.data = data(t);
-  m.cols = t.ne[0];
-  m.rows = static_cast<int64_t>(t.n_elements / t.ne[0]);
-  m.row_bytes = static_cast<size_t>(t.n_bytes / m.rows);
-  return m;
-}
-
-static ExpertMatrices experts_view(const TensorData& data, const gguf::TensorInfo& t) {
-  ExpertMatrices e;
-  e.type = t.type;
-  e.data = data(t);
-  e.cols = t.ne[0];
-  e.rows = t.ne[1];
-  e.n_expert = t.ne[2];
-  e.row_bytes = static_cast<size_t>(t.n_bytes / (t.ne[1] * t.ne[2]));
-  return e;
-}
-
-// The views of every weight; `data` says where a tensor's bytes are (nullptr: not resident).
-static void build_views(Model& model, const SmallThinkerFile& file, const TensorData& data, ModelWeights& w) {
-  auto tensor = [&](const std::string& name) -> const gguf::TensorInfo& { return *file.gguf.find_tensor(name); };
-  auto norm = [&](const std::string& name) { return reinterpret_cast<const float*>(data(tensor(name))); };
-  w.token_embd = matrix_view(data, tensor("token_embd.weight"));
-  w.output_norm = norm("output_norm.weight");
-  w.output = file.tied_embeddings ? w.token_embd : matrix_view(data, tensor("output.weight"));
-  for (int l = 0; l < file.hparams.n_layer; l++) {
-    const std::string b = "blk." + std::to_string(l) + ".";
-    LayerWeights lw;
-    lw.attn_norm = norm(b + "attn_norm.weight");
-    lw.attn_q = matrix_view(data, tensor(b + "attn_q.weight"));
-    lw.attn_k = matrix_view(data, tensor(b + "attn_k.weight"));
-    lw.attn_v = matrix_view(data, tensor(b + "attn_v.weight"));
-    lw.attn_output = matrix_view(data, tensor(b + "attn_output.weight"));
-    lw.ffn_norm = norm(b + "ffn_norm.weight");
-    lw.router = matrix_view(data, tensor(b + "ffn_gate_inp.weight"));
-    lw.ffn_gate = experts_view(data, tensor(b + "ffn_gate_exps.weight"));
-    lw.ffn_up = experts_view(data, tensor(b + "ffn_up_exps.weight"));
-    lw.ffn_down = experts_view(data, tensor(b + "ffn_down_exps.weight"));
-    lw.ffn_down_rows_are_neurons = model.transposed_down();
-    if (lw.ffn_gate.type != lw.ffn_up.type) {
-      throw std::runtime_error(file.gguf.name() + ": " + b + "ffn_gate_exps and ffn_up_exps have different types (not supported)");
-    }
-    w.layers.push_back(lw);
-  }
+  for (size_t i = 0; i < jobs.size(); i++) *jobs[i].data = dst[i];
 }
 
 std::unique_ptr<Model> Model::load(const std::string& path) {
@@ -245,7 +215,7 @@ std::unique_ptr<Model> Model::load(const std::string& path) {
   model->transposed_down_ = file.flavour == Flavour::PowerInfer;
   for (const auto& t : file.gguf.tensors()) model->weights_bytes_ += t.n_bytes;
   build_views(*model, file, [&](const gguf::TensorInfo& t) { return map.data() + t.file_offset; }, model->weights_);
-  model->pack_mapped();
+  model->lay_out_mapped();
   return model;
 }
 
@@ -302,44 +272,27 @@ std::unique_ptr<Model> Model::load_budgeted(const std::string& path, const Small
     auto it = where.find(t.name);
     return it == where.end() ? nullptr : it->second;
   }, model->weights_);
-  const gguf::TensorInfo* embd = file.gguf.find_tensor("token_embd.weight");
-  model->embd_offset_ = embd->file_offset;
-  // Resident matrices packed where they are (the budgeted mode holds one copy of everything).
-  WeightMatrix& output = model->weights_.output;
-  for (WeightMatrix* m : dense_matrices(model->weights_)) {
-    if (!m->data || !packable(m->type, m->rows)) continue;
-    uint8_t* where = const_cast<uint8_t*>(m->data);
-    if (m == &output && file.tied_embeddings) {
-      // token_embd doubles as the output: its rows stay as they are for the embedding
-      // lookup, so the output gets its own packed copy.
-      model->packed_ = AlignedBuffer(m->bytes());
-      where = static_cast<uint8_t*>(std::memcpy(model->packed_.data(), m->data, m->bytes()));
+  model->embd_offset_ = file.gguf.find_tensor("token_embd.weight")->file_offset;
+  // Resident matrices laid out where they were read (the budgeted mode holds one copy of
+  // everything), except a tied output: token_embd's rows stay as in the file for the
+  // embedding lookup, so the output gets its own copy.
+  for (const Relaid& m : relaid_matrices(model->weights_)) {
+    uint8_t* bytes = const_cast<uint8_t*>(*m.data);
+    if (*m.data == model->weights_.token_embd.data) {
+      model->relaid_ = AlignedBuffer(m.bytes);
+      bytes = static_cast<uint8_t*>(std::memcpy(model->relaid_.data(), *m.data, m.bytes));
+      *m.data = bytes;
     }
-    pack_rows_in_place(where, m->rows, m->cols);
-    model->packed_bytes_ += m->bytes();
-    m->packed = where;
-    m->data = nullptr;
+    m.format->lay_out(bytes, m.rows, m.cols);
+    model->relaid_bytes_ += m.bytes;
   }
-  // Experts are packed by the cache's I/O threads as they arrive.
-  const LayerWeights& l0 = model->weights_.layers[0];
-  const bool pack[3] = {experts_packable(l0.ffn_gate, false), experts_packable(l0.ffn_up, false),
-                        experts_packable(l0.ffn_down, model->transposed_down_)};
-  const int64_t cols[3] = {l0.ffn_gate.cols, l0.ffn_up.cols, l0.ffn_down.cols};
+  // Experts are laid out by the cache's I/O threads as they arrive.
   ExpertCacheConfig config = cache;
-  if (pack[0] || pack[1] || pack[2]) {
-    config.after_read = [cols, pack](ExpertMatrixKind kind, uint8_t* data, size_t bytes) {
-      const int k = static_cast<int>(kind);
-      if (!pack[k]) return;
-      const int64_t row_bytes = cols[k] / kQK4_0 * static_cast<int64_t>(sizeof(BlockQ4_0));
-      pack_rows_in_place(data, static_cast<int64_t>(bytes) / row_bytes, cols[k]);
-    };
-  }
-  for (LayerWeights& lw : model->weights_.layers) {
-    ExpertMatrices* kinds[3] = {&lw.ffn_gate, &lw.ffn_up, &lw.ffn_down};
-    for (int k = 0; k < 3; k++) {
-      kinds[k]->base_is_packed = pack[k];
-      if (pack[k]) model->packed_bytes_ += kinds[k]->expert_bytes() * kinds[k]->n_expert;
-    }
+  const LayerWeights& l0 = model->weights_.layers[0];
+  const ExpertMatrices* kinds[3] = {&l0.ffn_gate, &l0.ffn_up, &l0.ffn_down};
+  for (int k = 0; k < 3; k++) {
+    config.layouts[k] = {kinds[k]->format, kinds[k]->rows, kinds[k]->cols};
+    if (kinds[k]->format->relays()) model->relaid_bytes_ += kinds[k]->expert_bytes() * kinds[k]->n_expert * file.hparams.n_layer;
   }
 
   // Where each expert's matrices are in the file, layer by layer.
@@ -364,21 +317,28 @@ bool Model::file_changed() const {
   return (mapping_ ? mapping_->identity() : reader_->identity()) != loaded_file_;
 }
 
-WeightMatrix Model::embedding_row(int32_t token, uint8_t* scratch) const {
-  WeightMatrix row = weights_.token_embd;
+Matrix Model::embedding_row(int32_t token, uint8_t* scratch) const {
+  Matrix row = weights_.token_embd;
   row.rows = 1;
   if (row.data) {
-    row.data = weights_.token_embd.row(token);
+    row.data = weights_.token_embd.data + static_cast<size_t>(token) * row.row_bytes;
   } else {
     row.data = reader_->read(embd_offset_ + static_cast<uint64_t>(token) * row.row_bytes, row.row_bytes, scratch);
   }
   return row;
 }
 
-size_t Model::embedding_scratch_bytes() const {
-  // The widest aligned span of one row, plus room to align the scratch's start.
+// The widest aligned span of one row, plus room to align the scratch's start.
+static size_t embedding_scratch_for_row(size_t row_bytes) {
   const size_t a = FileReader::kAlign;
-  return (weights_.token_embd.row_bytes + a - 1) / a * a + a + a;
+  return (row_bytes + a - 1) / a * a + a + a;
+}
+
+size_t Model::embedding_scratch_bytes() const { return embedding_scratch_for_row(weights_.token_embd.row_bytes); }
+
+size_t Model::embedding_scratch_bytes_for(const SmallThinkerFile& file) {
+  const gguf::TensorInfo* t = file.gguf.find_tensor("token_embd.weight");
+  return embedding_scratch_for_row(static_cast<size_t>(t->n_bytes / (t->n_elements / t->ne[0])));
 }
 
 }  // namespace st

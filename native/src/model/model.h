@@ -1,9 +1,9 @@
 // A SmallThinker model ready for inference: the validated file and views of every weight
 // (weights.h). Two ways to hold the weights:
 // - mapped (the default): the file is memory-mapped read-only; loading reads no tensor data,
-//   pages come in on use and the kernel may drop them — except that, where the kernels take
-//   packed Q4_0 (AVX-512, AVX2), the Q4_0 matrices are read once at load into an anonymous
-//   packed copy (pack_mapped), which then stays resident;
+//   pages come in on use and the kernel may drop them — except the matrices whose format
+//   (formats/format.h) lays them out differently from the file: those are read once at load
+//   into an anonymous buffer and laid out there (lay_out_mapped), which then stays resident;
 // - budgeted (an expert cache is configured): the non-expert weights are read into memory
 //   with explicit reads, embedding rows are read on demand and experts live in the
 //   ExpertCache. Nothing is mapped, so resident memory is what the budget planned.
@@ -37,8 +37,9 @@ class Model {
 
   // The embedding row of `token` as a 1-row matrix: in the mapping, or read into `scratch`
   // (embedding_scratch_bytes() long, 4096-aligned) in the budgeted mode.
-  WeightMatrix embedding_row(int32_t token, uint8_t* scratch) const;
+  Matrix embedding_row(int32_t token, uint8_t* scratch) const;
   size_t embedding_scratch_bytes() const;
+  static size_t embedding_scratch_bytes_for(const SmallThinkerFile& file);
   // nullptr in the mapped mode.
   ExpertCache* expert_cache() const { return expert_cache_.get(); }
   // Budgeted mode: whether reads bypass the page cache (O_DIRECT).
@@ -54,8 +55,8 @@ class Model {
   const ModelWeights& weights() const { return weights_; }
   bool transposed_down() const { return transposed_down_; }
   size_t weights_bytes() const { return weights_bytes_; }
-  // Bytes of the file's weights the kernels read packed (Q4_0 ×16), 0 when none are.
-  size_t packed_weights_bytes() const { return packed_bytes_; }
+  // Bytes of the file's weights held in a format's own layout rather than as in the file.
+  size_t relaid_weights_bytes() const { return relaid_bytes_; }
 
  private:
   Model() = default;
@@ -65,17 +66,17 @@ class Model {
   ModelWeights weights_;
   bool transposed_down_ = false;
   size_t weights_bytes_ = 0;
-  size_t packed_bytes_ = 0;
+  size_t relaid_bytes_ = 0;
   std::unique_ptr<MappedFile> mapping_;
   // Budgeted mode.
   std::shared_ptr<FileReader> reader_;
   AlignedBuffer resident_;
   uint64_t embd_offset_ = 0;  // token_embd's file offset when its rows are read on demand
   std::unique_ptr<ExpertCache> expert_cache_;
-  // The packed copies of the Q4_0 matrices (pack_mapped); budgeted mode: of a tied output.
-  AlignedBuffer packed_;
+  // The laid-out copies of the mapped mode's matrices; budgeted mode: of a tied output.
+  AlignedBuffer relaid_;
 
-  void pack_mapped();
+  void lay_out_mapped();
 };
 
 }  // namespace st

@@ -115,7 +115,7 @@ SmallThinkerFile SmallThinkerFile::check(gguf::GgufFile file) {
   if (f.find(p + "attention.sliding_window")) {
     get_int(f, p + "attention.sliding_window", true, 0, 0, 1 << 24);  // type check only
     hp.has_swa = true;
-    hp.sliding_window = 4096;  // SPEC §2: exactly 4096, whatever the key stores
+    hp.sliding_window = 4096;  // docs/model.md: exactly 4096, whatever the key stores
   }
 
   const int64_t E = hp.n_embd, QW = int64_t(hp.n_head) * hp.head_dim, KVW = int64_t(hp.n_head_kv) * hp.head_dim,

@@ -1,4 +1,4 @@
-// The SmallThinker architecture check on top of the GGUF reader: hyper-parameters of SPEC §2,
+// The SmallThinker architecture check on top of the GGUF reader: hyper-parameters of docs/model.md,
 // every required tensor's presence, type and shape, and the file flavour.
 #pragma once
 #include <cstdint>
@@ -28,7 +28,7 @@ struct SmallThinkerHParams {
   bool has_swa = false;
   int32_t sliding_window = 0;  // 4096 when has_swa, whatever the file stores (as llama.cpp)
 
-  // SPEC §2 schedule: with SWA, layers l % 4 == 0 are global and NoPE, the rest RoPE + window.
+  // The layer schedule (docs/model.md): with SWA, layers l % 4 == 0 are global and NoPE, the rest RoPE + window.
   bool layer_is_swa(int l) const { return has_swa && l % 4 != 0; }
   bool layer_uses_rope(int l) const { return !has_swa || l % 4 != 0; }
 };

@@ -1,0 +1,43 @@
+// Which format each matrix gets: decided once per matrix at load, from its type, its row
+// count, how the model reads it, and what the active kernels take.
+#include <stdexcept>
+#include <string>
+
+#include "file_rows.h"
+#include "format.h"
+#include "kernels/kernels.h"
+#include "q4_0x16.h"
+#include "runtime/switches.h"
+
+namespace st {
+
+void Format::add_row(const Matrix&, int64_t, int64_t, float, float*, int64_t) const {
+  throw std::logic_error(std::string(name()) + " does not read rows by index");
+}
+
+void Format::row_to_floats(const Matrix&, int64_t, float*) const {
+  throw std::logic_error(std::string(name()) + " does not read rows by index");
+}
+
+const Format& choose_format(GgmlType type, int64_t rows, MatrixUse use) {
+  static const FileRows f32(GgmlType::F32), f16(GgmlType::F16), bf16(GgmlType::BF16), q8_0(GgmlType::Q8_0), q4_0(GgmlType::Q4_0);
+  static const Q4_0x16 q4_0x16;
+  switch (type) {
+    case GgmlType::Q4_0:
+      // Packed where whole 16-row groups are read by kernels that take them.
+      if (use == MatrixUse::Products && rows % kernels::kPackRows == 0 && kernels::active().gemm_q4_0x16 && runtime::switches().pack) {
+        return q4_0x16;
+      }
+      return q4_0;
+    case GgmlType::F32: return f32;
+    case GgmlType::F16: return f16;
+    case GgmlType::BF16: return bf16;
+    case GgmlType::Q8_0: return q8_0;
+    default: {
+      const char* name = ggml_type_traits(static_cast<uint32_t>(type)).name;
+      throw std::runtime_error(std::string("weights of type ") + (name ? name : "?") + " cannot be computed with (supported: F32, F16, BF16, Q8_0, Q4_0)");
+    }
+  }
+}
+
+}  // namespace st

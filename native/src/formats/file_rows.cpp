@@ -1,0 +1,116 @@
+// The rows as the file stores them, for every type the kernels compute with (F32, F16, BF16,
+// Q8_0, Q4_0): nothing to lay out, so a mapped file is used where it is. Products go row by
+// row; a Q4_0 row is unpacked once for four activations at a time.
+#include <stdexcept>
+#include <string>
+
+#include "activation_slot.h"
+#include "file_rows.h"
+#include "kernels/kernels.h"
+
+namespace st {
+namespace {
+
+using kernels::KernelTable;
+
+float dot(const KernelTable& k, GgmlType t, const uint8_t* row, const void* x, int64_t n) {
+  switch (t) {
+    case GgmlType::Q4_0:
+      if (k.dot_q4_0_q8_0_sums) {
+        return k.dot_q4_0_q8_0_sums(reinterpret_cast<const BlockQ4_0*>(row), static_cast<const BlockQ8_0*>(x),
+                                    activation_slot::block_sums(x, n), n);
+      }
+      return k.dot_q4_0_q8_0(reinterpret_cast<const BlockQ4_0*>(row), static_cast<const BlockQ8_0*>(x), n);
+    case GgmlType::Q8_0: return k.dot_q8_0_q8_0(reinterpret_cast<const BlockQ8_0*>(row), static_cast<const BlockQ8_0*>(x), n);
+    case GgmlType::F32: return k.dot_f32_f32(reinterpret_cast<const float*>(row), static_cast<const float*>(x), n);
+    case GgmlType::F16: return k.dot_f16_f16(reinterpret_cast<const uint16_t*>(row), static_cast<const uint16_t*>(x), n);
+    case GgmlType::BF16: return k.dot_bf16_bf16(reinterpret_cast<const uint16_t*>(row), static_cast<const uint16_t*>(x), n);
+    default: throw std::logic_error("no dot product for this weight type");
+  }
+}
+
+// One row against four activations (Q4_0: the row's blocks unpacked once for all four).
+void dot4(const KernelTable& k, GgmlType t, const uint8_t* row, const void* const* xs, int64_t n, float* out) {
+  if (t != GgmlType::Q4_0) {
+    for (int j = 0; j < 4; j++) out[j] = dot(k, t, row, xs[j], n);
+    return;
+  }
+  const auto* w = reinterpret_cast<const BlockQ4_0*>(row);
+  const auto* const* xq = reinterpret_cast<const BlockQ8_0* const*>(xs);
+  if (k.dot_q4_0_q8_0_x4_sums) {
+    const int32_t* sums[4] = {activation_slot::block_sums(xs[0], n), activation_slot::block_sums(xs[1], n),
+                              activation_slot::block_sums(xs[2], n), activation_slot::block_sums(xs[3], n)};
+    k.dot_q4_0_q8_0_x4_sums(w, xq, sums, n, out);
+  } else {
+    k.dot_q4_0_q8_0_x4(w, xq, n, out);
+  }
+}
+
+// Bytes of `cols` elements of a row of type t (cols a multiple of the block size).
+size_t prefix_bytes(GgmlType t, int64_t cols) {
+  const GgmlTypeTraits tr = ggml_type_traits(static_cast<uint32_t>(t));
+  return static_cast<size_t>(cols / tr.block_elems) * tr.block_bytes;
+}
+
+}  // namespace
+
+const char* FileRows::name() const { return ggml_type_traits(static_cast<uint32_t>(type_)).name; }
+
+void FileRows::product(const Matrix& w, int64_t r0, int64_t r1, const void* const* xs, int n, float* out, size_t ldo) const {
+  const KernelTable& k = kernels::active();
+  float four[4];
+  for (int64_t r = r0; r < r1; r++) {
+    const uint8_t* row = w.data + static_cast<size_t>(r) * w.row_bytes;
+    int t = 0;
+    for (; t + 4 <= n; t += 4) {
+      dot4(k, type_, row, xs + t, w.cols, four);
+      for (int j = 0; j < 4; j++) out[(t + j) * ldo + (r - r0)] = four[j];
+    }
+    for (; t < n; t++) out[t * ldo + (r - r0)] = dot(k, type_, row, xs[t], w.cols);
+  }
+}
+
+void FileRows::gated_product(const Matrix& w, int64_t r0, int64_t r1, const void* const* xs, int n, const float* gates, size_t ldg,
+                             float* out, size_t ldo) const {
+  const KernelTable& k = kernels::active();
+  for (int64_t r = r0; r < r1; r++) {
+    const uint8_t* row = w.data + static_cast<size_t>(r) * w.row_bytes;
+    // The activations whose gate is positive, four at a time, then the rest one by one.
+    const void* picked[4];
+    int at[4];
+    int m = 0;
+    float four[4];
+    for (int t = 0; t < n; t++) {
+      const float g = gates[t * ldg + (r - r0)];
+      out[t * ldo + (r - r0)] = 0.0f;
+      if (!(g > 0.0f)) continue;
+      picked[m] = xs[t];
+      at[m++] = t;
+      if (m < 4) continue;
+      dot4(k, type_, row, picked, w.cols, four);
+      for (int j = 0; j < 4; j++) out[at[j] * ldo + (r - r0)] = gates[at[j] * ldg + (r - r0)] * four[j];
+      m = 0;
+    }
+    for (int j = 0; j < m; j++) out[at[j] * ldo + (r - r0)] = gates[at[j] * ldg + (r - r0)] * dot(k, type_, row, picked[j], w.cols);
+  }
+}
+
+void FileRows::add_row(const Matrix& w, int64_t row, int64_t c0, float s, float* y, int64_t n) const {
+  const KernelTable& k = kernels::active();
+  const uint8_t* p = w.data + static_cast<size_t>(row) * w.row_bytes + prefix_bytes(type_, c0);
+  switch (type_) {
+    case GgmlType::Q4_0: k.axpy_q4_0(reinterpret_cast<const BlockQ4_0*>(p), s, y, n); return;
+    case GgmlType::Q8_0: k.axpy_q8_0(reinterpret_cast<const BlockQ8_0*>(p), s, y, n); return;
+    case GgmlType::F32: k.axpy_f32(reinterpret_cast<const float*>(p), s, y, n); return;
+    case GgmlType::F16: k.axpy_f16(reinterpret_cast<const uint16_t*>(p), s, y, n); return;
+    case GgmlType::BF16: k.axpy_bf16(reinterpret_cast<const uint16_t*>(p), s, y, n); return;
+    default: throw std::logic_error("no axpy for this weight type");
+  }
+}
+
+void FileRows::row_to_floats(const Matrix& w, int64_t row, float* out) const {
+  for (int64_t i = 0; i < w.cols; i++) out[i] = 0.0f;
+  add_row(w, row, 0, 1.0f, out, w.cols);
+}
+
+}  // namespace st

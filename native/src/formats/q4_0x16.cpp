@@ -1,0 +1,102 @@
+// Q4_0 packed 16 rows at a time (kernels::pack_q4_0x16), for kernels that multiply four
+// elements of sixteen rows in one instruction (AVX-512 VNNI, AVX2). Products go a 16-row
+// group at a time for up to 8 activations; each row's value is defined to the bit by the
+// kernels (kernels.h), so it is the same whichever way a group is computed.
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include "activation_slot.h"
+#include "q4_0x16.h"
+#include "kernels/kernels.h"
+
+namespace st {
+namespace {
+
+constexpr int64_t R = kernels::kPackRows;
+constexpr int A = kernels::kMaxPackedActivations;
+
+const uint8_t* group_of(const Matrix& w, int64_t g) { return w.data + static_cast<size_t>(g) * R * w.row_bytes; }
+
+// out[t·16 + r] for the 16 rows of group g and activations xs[0..m), m ≤ 8.
+void group_product(const Matrix& w, int64_t g, const void* const* xs, int m, float* out) {
+  const BlockQ8_0* xq[A];
+  const int32_t* sums[A];
+  for (int t = 0; t < m; t++) {
+    xq[t] = static_cast<const BlockQ8_0*>(xs[t]);
+    sums[t] = activation_slot::block_sums(xs[t], w.cols);
+  }
+  kernels::active().gemm_q4_0x16(group_of(w, g), w.cols / kQK4_0, xq, sums, m, out);
+}
+
+// A group's up rows go one by one (reading only the active rows' bytes) when at most this
+// many of its 16 gates are positive, else all 16 at once.
+constexpr int kRowsOneByOne = 2;
+
+}  // namespace
+
+void Q4_0x16::lay_out(uint8_t* data, int64_t rows, int64_t cols) const {
+  const int64_t nb = cols / kQK4_0;
+  const size_t group_bytes = static_cast<size_t>(nb) * kernels::kPackedBlockBytes;
+  thread_local std::vector<uint8_t> group;
+  group.resize(group_bytes);
+  for (int64_t g = 0; g < rows / R; g++) {
+    kernels::pack_q4_0x16(reinterpret_cast<const BlockQ4_0*>(data + g * group_bytes), nb, nb, group.data());
+    std::memcpy(data + g * group_bytes, group.data(), group_bytes);
+  }
+}
+
+void Q4_0x16::product(const Matrix& w, int64_t r0, int64_t r1, const void* const* xs, int n, float* out, size_t ldo) const {
+  float o[A * R];
+  for (int64_t g = r0 / R; g < r1 / R; g++) {
+    for (int t = 0; t < n; t += A) {
+      const int m = std::min(A, n - t);
+      group_product(w, g, xs + t, m, o);
+      for (int j = 0; j < m; j++) std::copy(o + j * R, o + (j + 1) * R, out + (t + j) * ldo + (g * R - r0));
+    }
+  }
+}
+
+void Q4_0x16::gated_product(const Matrix& w, int64_t r0, int64_t r1, const void* const* xs, int n, const float* gates,
+                            size_t ldg, float* out, size_t ldo) const {
+  const kernels::KernelTable& k = kernels::active();
+  const int64_t nb = w.cols / kQK4_0;
+  float o[A * R];
+  for (int64_t g = r0 / R; g < r1 / R; g++) {
+    const int64_t c = g * R - r0;  // the group's first column in gates and out
+    // Activations whose gates leave enough of the group active go 16 rows at a time, up to 8 together.
+    const void* dense[A];
+    int at[A];
+    int m = 0;
+    auto flush = [&] {
+      group_product(w, g, dense, m, o);
+      for (int j = 0; j < m; j++) {
+        const float* gs = gates + at[j] * ldg + c;
+        float* a = out + at[j] * ldo + c;
+        for (int r = 0; r < R; r++) a[r] = gs[r] > 0.0f ? gs[r] * o[j * R + r] : 0.0f;
+      }
+      m = 0;
+    };
+    for (int t = 0; t < n; t++) {
+      const float* gs = gates + t * ldg + c;
+      int active = 0;
+      for (int r = 0; r < R; r++) active += gs[r] > 0.0f;
+      if (active > kRowsOneByOne) {
+        dense[m] = xs[t];
+        at[m++] = t;
+        if (m == A) flush();
+        continue;
+      }
+      float* a = out + t * ldo + c;
+      for (int r = 0; r < R; r++) {
+        a[r] = gs[r] > 0.0f ? gs[r] * k.dot_q4_0x16_row(group_of(w, g), nb, r, static_cast<const BlockQ8_0*>(xs[t]),
+                                                          activation_slot::block_sums(xs[t], w.cols))
+                            : 0.0f;
+      }
+    }
+    if (m > 0) flush();
+  }
+}
+
+}  // namespace st

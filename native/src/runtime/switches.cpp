@@ -1,0 +1,19 @@
+#include "switches.h"
+
+#include <cstdlib>
+#include <cstring>
+
+namespace st::runtime {
+
+const Switches& switches() {
+  static const Switches s = [] {
+    Switches out;
+    if (const char* isa = std::getenv("SMALLTHINKER_ISA")) out.isa = isa;
+    const char* pack = std::getenv("SMALLTHINKER_PACK");
+    out.pack = !(pack && std::strcmp(pack, "0") == 0);
+    return out;
+  }();
+  return s;
+}
+
+}  // namespace st::runtime
