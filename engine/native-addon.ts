@@ -1,12 +1,12 @@
 // Loads the native engine addon. Only the engine process and the CLI load it, never the
-// extension host (SPEC §1). The addon's surface is typed here, once.
+// extension host (README: "Where things live"). The addon's surface is typed here, once.
 import path from 'node:path';
 import fs from 'node:fs';
 
 // The addon's exit status when the model file changed under it (native/src/addon/model_file_guard.cpp).
 export { MODEL_FILE_CHANGED_EXIT_CODE } from './protocol';
 
-/** What `inspect` reports about a GGUF file (SPEC §3, `inspect --json`). */
+/** What `inspect` reports about a GGUF file (docs/cli.md, `inspect --json`). */
 export interface InspectReport {
   arch: string;
   flavour: 'upstream' | 'powerinfer';
@@ -143,6 +143,11 @@ export interface NativeSession {
   expertCacheStats(): ExpertCacheStats | null;
   /** Expert uses and neuron sparsity of the session's own context. */
   routingStats(): RoutingStats;
+  /**
+   * Frees the weights, threads and scratch now, not at garbage collection (a reload then holds
+   * one model, not two); every later call of the session or its slots throws. Not while busy.
+   */
+  release(): void;
 }
 
 export interface GenerateOptions {
@@ -207,6 +212,8 @@ export interface NativeTokenizer {
   encodeParts(parts: ReadonlyArray<{ text: string; parseSpecial: boolean }>): Int32Array;
   decode(tokens: Int32Array, options?: { renderSpecial?: boolean }): string;
   createStreamingDecoder(options?: { renderSpecial?: boolean }): StreamingDecoder;
+  /** Frees the vocabulary's tables now, not at garbage collection; later calls throw. */
+  release(): void;
 }
 
 export interface NativeAddon {

@@ -15,7 +15,7 @@ import {
 } from './prompts';
 import { Scheduler, type RunningJob } from './scheduler';
 import { generateWithReuse, SlotPool, type SlotEntry } from './slots';
-import { StopStringMatcher } from './stop-strings';
+import { generateText } from './generation';
 
 /** Completion slots hold at most this context: prompts are trimmed to fit, so more is waste. */
 const COMPLETION_CONTEXT = 4096;
@@ -126,6 +126,20 @@ export class EngineServer {
     }, HEARTBEAT_INTERVAL_MS).unref();
   }
 
+  /** Lets go of the model now: its slots' KV caches and its weights (runs between jobs, so nothing is busy). */
+  private unload(): void {
+    const m = this.model;
+    this.model = undefined;
+    if (!m) return;
+    m.slots.releaseAll();
+    m.tokenizer.release();
+    try {
+      m.session.release();
+    } catch (err) {
+      this.log(`engine: the old model is freed later: ${(err as Error).message}`);
+    }
+  }
+
   /** A notification to the extension; if it cannot be written the extension is gone, and the engine with it. */
   private notify<P>(type: NotificationType<P>, params: P): void {
     this.connection.sendNotification(type.method, params).catch(() => undefined);
@@ -175,66 +189,73 @@ export class EngineServer {
       this.notify(LoadProgressNotification, { stage, message });
     progress('validating', `checking ${modelPath}`);
     const stamp = fileStamp(modelPath);
-    let report, tokenizer;
+    let report, tokenizer: NativeTokenizer;
     try {
       report = addon.inspect(modelPath);
       tokenizer = addon.tokenizerFromModel(modelPath);
     } catch (err) {
       throw new ResponseError(EngineErrorCodes.InvalidModel, (err as Error).message);
     }
-    const nCtxTrain = Number(report.hparams.n_ctx_train);
-    const chatContext = Math.min(nCtxTrain, num(o, 'contextLength', 'loadModel', 256, 1 << 20, DEFAULT_CHAT_CONTEXT));
-    const completionContext = Math.min(nCtxTrain, COMPLETION_CONTEXT);
-    const maxPromptTokens = num(o, 'maxPromptTokens', 'loadModel', 16, 1 << 20, chatContext);
-    const memoryBudgetMiB = num(o, 'memoryBudgetMiB', 'loadModel', 0, 1 << 24, 0);
-    const chat = new ChatRenderer(tokenizer.chatTemplate, (w) => this.log(`engine: ${w}`));
-    chat.render([{ role: 'user', content: 'hello' }]);  // a template that fails here is replaced by ChatML now, not mid-chat
-    const fim = findFimTokens(tokenizer);
-
-    progress('loading', `loading ${report.tensors.length} tensors`);
-    this.model?.slots.releaseAll();
-    this.model = undefined;
-    this.lost = undefined;
-    // The slots' KV caches come out of a memory budget first; without kvBudgetMiB a
-    // budgeted engine keeps room for one slot of each kind instead of two.
-    const explicitKv = o.kvBudgetMiB !== undefined ? num(o, 'kvBudgetMiB', 'loadModel', 1, 1 << 20) * 2 ** 20 : undefined;
-    const plannedSlots = memoryBudgetMiB > 0 ? [completionContext, chatContext]
-      : [completionContext, completionContext, chatContext, chatContext];
-    let session: NativeSession;
+    let session: NativeSession | undefined;
     try {
-      session = await addon.createSessionAsync(modelPath, {
-        threads, context: Math.max(chatContext, completionContext), memoryBudgetMiB,
-        ...(explicitKv !== undefined ? { plannedKvBytes: explicitKv } : { plannedSlots }),
-      });
+      const nCtxTrain = Number(report.hparams.n_ctx_train);
+      const chatContext = Math.min(nCtxTrain, num(o, 'contextLength', 'loadModel', 256, 1 << 20, DEFAULT_CHAT_CONTEXT));
+      const completionContext = Math.min(nCtxTrain, COMPLETION_CONTEXT);
+      const maxPromptTokens = num(o, 'maxPromptTokens', 'loadModel', 16, 1 << 20, chatContext);
+      const memoryBudgetMiB = num(o, 'memoryBudgetMiB', 'loadModel', 0, 1 << 24, 0);
+      const chat = new ChatRenderer(tokenizer.chatTemplate, (w) => this.log(`engine: ${w}`));
+      chat.render([{ role: 'user', content: 'hello' }]);  // a template that fails here is replaced by ChatML now, not mid-chat
+      const fim = findFimTokens(tokenizer);
+
+      progress('loading', `loading ${report.tensors.length} tensors`);
+      this.unload();
+      this.lost = undefined;
+      // The slots' KV caches come out of a memory budget first; without kvBudgetMiB a
+      // budgeted engine keeps room for one slot of each kind instead of two.
+      const explicitKv = o.kvBudgetMiB !== undefined ? num(o, 'kvBudgetMiB', 'loadModel', 1, 1 << 20) * 2 ** 20 : undefined;
+      const plannedSlots = memoryBudgetMiB > 0 ? [completionContext, chatContext]
+        : [completionContext, completionContext, chatContext, chatContext];
+      try {
+        session = await addon.createSessionAsync(modelPath, {
+          threads, context: Math.max(chatContext, completionContext), memoryBudgetMiB,
+          ...(explicitKv !== undefined ? { plannedKvBytes: explicitKv } : { plannedSlots }),
+        });
+      } catch (err) {
+        throw new ResponseError(EngineErrorCodes.InvalidModel, (err as Error).message);
+      }
+      const s = session;
+      const plan = s.info.memory_plan;
+      if (plan) this.log(`engine: ${plan.summary}`);
+      const completionSlotKvBytes = s.slotKvCacheBytes(completionContext);
+      const chatSlotKvBytes = s.slotKvCacheBytes(chatContext);
+      const kvBudgetBytes = explicitKv ?? plannedSlots.reduce((sum, c) => sum + s.slotKvCacheBytes(c), 0);
+      if (kvBudgetBytes < Math.max(completionSlotKvBytes, chatSlotKvBytes)) {
+        throw invalid(`kvBudgetMiB is too small: one chat slot needs ${Math.ceil(chatSlotKvBytes / 2 ** 20)} MiB`);
+      }
+      const stopIds = [...tokenizer.endOfGenerationIds, ...(fim ? [fim.prefix, fim.suffix, fim.middle] : [])];
+      const info: ModelInfo = {
+        modelPath, name: path.basename(modelPath, '.gguf'), nVocab: s.info.n_vocab, nCtxTrain, chatContext, completionContext,
+        maxPromptTokens, threads: s.info.threads, isa: s.info.isa, flavour: s.info.flavour,
+        chatTemplate: chat.source, completionFormat: fim ? 'spm' : 'prefix-only',
+        memory: {
+          weightsBytes: s.info.weights_bytes, scratchBytes: s.info.scratch_bytes,
+          completionSlotKvBytes, chatSlotKvBytes, kvBudgetBytes,
+          budgetPlan: plan?.summary ?? null, expertSlots: plan?.expert_slots ?? 0,
+          expertsTotal: Number(report.hparams.n_layer) * Number(report.hparams.n_expert),
+        },
+      };
+      this.model = {
+        params: o, stamp, info, session: s, tokenizer, fim, stopIds, chat, prefixWindow: new PrefixWindow(),
+        slots: new SlotPool(s, { completion: completionContext, chat: chatContext }, kvBudgetBytes),
+      };
+      progress('ready', `${info.name || modelPath} is ready`);
+      return info;
     } catch (err) {
-      throw new ResponseError(EngineErrorCodes.InvalidModel, (err as Error).message);
+      // Whatever this attempt made is freed now.
+      session?.release();
+      tokenizer.release();
+      throw err;
     }
-    const plan = session.info.memory_plan;
-    if (plan) this.log(`engine: ${plan.summary}`);
-    const completionSlotKvBytes = session.slotKvCacheBytes(completionContext);
-    const chatSlotKvBytes = session.slotKvCacheBytes(chatContext);
-    const kvBudgetBytes = explicitKv ?? plannedSlots.reduce((sum, c) => sum + session.slotKvCacheBytes(c), 0);
-    if (kvBudgetBytes < Math.max(completionSlotKvBytes, chatSlotKvBytes)) {
-      throw invalid(`kvBudgetMiB is too small: one chat slot needs ${Math.ceil(chatSlotKvBytes / 2 ** 20)} MiB`);
-    }
-    const stopIds = [...tokenizer.endOfGenerationIds, ...(fim ? [fim.prefix, fim.suffix, fim.middle] : [])];
-    const info: ModelInfo = {
-      modelPath, name: path.basename(modelPath, '.gguf'), nVocab: session.info.n_vocab, nCtxTrain, chatContext, completionContext,
-      maxPromptTokens, threads: session.info.threads, isa: session.info.isa, flavour: session.info.flavour,
-      chatTemplate: chat.source, completionFormat: fim ? 'spm' : 'prefix-only',
-      memory: {
-        weightsBytes: session.info.weights_bytes, scratchBytes: session.info.scratch_bytes,
-        completionSlotKvBytes, chatSlotKvBytes, kvBudgetBytes,
-        budgetPlan: plan?.summary ?? null, expertSlots: plan?.expert_slots ?? 0,
-        expertsTotal: Number(report.hparams.n_layer) * Number(report.hparams.n_expert),
-      },
-    };
-    this.model = {
-      params: o, stamp, info, session, tokenizer, fim, stopIds, chat, prefixWindow: new PrefixWindow(),
-      slots: new SlotPool(session, { completion: completionContext, chat: chatContext }, kvBudgetBytes),
-    };
-    progress('ready', `${info.name || modelPath} is ready`);
-    return info;
   }
 
   /**
@@ -254,8 +275,7 @@ export class EngineServer {
       throw new ResponseError(EngineErrorCodes.InvalidModel, this.lost!.message);
     }
     this.log(`engine: the model file ${modelPath} changed on disk; loading it again`);
-    this.model?.slots.releaseAll();
-    this.model = undefined;
+    this.unload();
     try {
       await this.load(retry.params);
       return this.model!;
@@ -376,37 +396,23 @@ export class EngineServer {
   }
 
   // -------------------------------------------------------------------------------------------
-  /** Generates in a slot, turning tokens into text, honouring stop strings and a line limit. */
+  /** Generates in a slot, reusing what it holds, as text (generation.ts). */
   private async generateText(
     m: LoadedModel, entry: SlotEntry, prompt: number[], job: RunningJob,
     o: { maxTokens: number; temperature: number; stop: string[]; maxLines: number }, onText?: (text: string) => void,
   ): Promise<{ text: string; stopReason: StopReason; timings: Timings }> {
-    const decoder = m.tokenizer.createStreamingDecoder();
-    const matcher = new StopStringMatcher(o.stop);
-    let text = '';
-    let textStop: StopReason | undefined;
-    const emit = (piece: string) => {
-      if (!piece || textStop) return;
-      let shown = matcher.push(piece);
-      if (matcher.stopped) textStop = 'stop';
-      const lines = (text + shown).split('\n');
-      if (lines.length > o.maxLines) {
-        shown = lines.slice(0, o.maxLines).join('\n').slice(text.length);
-        textStop = 'lines';
-      }
-      text += shown;
-      if (shown) onText?.(shown);
-      if (textStop) entry.slot.cancel();
-    };
     job.onCancel = () => entry.slot.cancel();
     if (job.cancelled) entry.slot.cancel();
-    const { result, reusedTokens } = await generateWithReuse(entry, prompt, {
-      maxTokens: o.maxTokens, stopIds: m.stopIds,
-      sampling: o.temperature > 0 ? { temperature: o.temperature, topK: 40, topP: 0.95, seed: Date.now() % 2 ** 31 } : {},
-    }, (t) => emit(decoder.push(t)));
-    if (!textStop && result.stopReason !== 'cancelled') emit(decoder.flush() + matcher.flush());
-    const stopReason: StopReason = textStop ?? (result.stopReason === 'cancelled' ? 'stop' : result.stopReason);
-    return { text, stopReason, timings: timings(prompt.length - reusedTokens, reusedTokens, result) };
+    let reused = 0;
+    const out = await generateText(entry.slot, m.tokenizer, o, async (onToken) => {
+      const { result, reusedTokens } = await generateWithReuse(entry, prompt, {
+        maxTokens: o.maxTokens, stopIds: m.stopIds,
+        sampling: o.temperature > 0 ? { temperature: o.temperature, topK: 40, topP: 0.95, seed: Date.now() % 2 ** 31 } : {},
+      }, onToken);
+      reused = reusedTokens;
+      return result;
+    }, onText);
+    return { text: out.text, stopReason: out.stopReason, timings: timings(prompt.length - reused, reused, out.result) };
   }
 
   private stats(): EngineStats {
