@@ -53,7 +53,7 @@ const COMMON_OPTIONS: Record<string, OptionKind> = {
 
 const write = (s: string) => process.stdout.write(s);
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === '--help' || command === 'help') {
     process.stdout.write(`${USAGE}\n`);
@@ -69,7 +69,7 @@ function main(argv: string[]): number {
       return 0;
     }
     case 'generate':
-      runGenerate(loadNativeAddon(), args, write);
+      await runGenerate(loadNativeAddon(), args, write);
       return 0;
     case 'eval':
       runEval(loadNativeAddon(), args, write);
@@ -82,10 +82,10 @@ function main(argv: string[]): number {
   }
 }
 
-try {
-  process.exitCode = main(process.argv.slice(2));
-} catch (err) {
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+}, (err: unknown) => {
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`smallthinker: ${message}\n`);
   process.exitCode = 1;
-}
+});

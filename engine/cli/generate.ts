@@ -1,8 +1,10 @@
-// `smallthinker generate`, `eval` and `bench` (SPEC §3): thin drivers over a native session.
+// `smallthinker generate`, `eval` and `bench` (docs/cli.md): thin drivers over a native session;
+// generate runs the engine process's own generation loop (../generation.ts).
 import fs from 'node:fs';
 import type { NativeAddon, NativeSession, SamplerParams } from '../native-addon';
 import { UsageError, type ParsedArgs } from './args';
-import { StopStringMatcher } from '../stop-strings';
+import { generateText } from '../generation';
+import { ChatRenderer } from '../prompts';
 
 export interface SessionArgs {
   model: string;
@@ -45,7 +47,7 @@ function openSession(addon: NativeAddon, s: SessionArgs, allowOverflow: boolean,
   return session;
 }
 
-/** The expert cache counters of SPEC §3 (zeros without a budget: every expert is in the mapping). */
+/** The expert cache counters of `bench --json` (docs/cli.md); zeros without a budget (every expert is in the mapping). */
 function expertCacheReport(session: NativeSession) {
   const c = session.expertCacheStats();
   return c
@@ -71,11 +73,6 @@ function readPrompt(args: ParsedArgs): string {
   return text;
 }
 
-/** ChatML, the SmallThinker chat format (the file's Jinja template is rendered by the engine process). */
-export function chatMlPrompt(user: string): string {
-  return `<|im_start|>user\n${user}<|im_end|>\n<|im_start|>assistant\n`;
-}
-
 export function samplerParams(args: ParsedArgs): SamplerParams {
   return {
     temperature: (args.options.get('temperature') as number | undefined) ?? 0,
@@ -85,58 +82,43 @@ export function samplerParams(args: ParsedArgs): SamplerParams {
   };
 }
 
-export function runGenerate(addon: NativeAddon, args: ParsedArgs, write: (s: string) => void): void {
+/** The prompt's tokens: with --chat, the file's chat template around it (its text stays text), else as written. */
+function promptTokens(addon: NativeAddon, model: string, args: ParsedArgs, prompt: string): Int32Array {
+  const tokenizer = addon.tokenizerFromModel(model);
+  if (args.options.get('chat') !== true) return tokenizer.encode(prompt, { parseSpecial: true });
+  const parts = new ChatRenderer(tokenizer.chatTemplate, (w) => process.stderr.write(`smallthinker: ${w}\n`)).render([{ role: 'user', content: prompt }]);
+  return tokenizer.encodeParts(parts.map((p) => ({ text: p.text, parseSpecial: p.markup })));
+}
+
+export async function runGenerate(addon: NativeAddon, args: ParsedArgs, write: (s: string) => void): Promise<void> {
   const s = sessionArgs(args);
   const json = args.options.get('json') === true;
   const maxTokens = (args.options.get('max-tokens') as number | undefined) ?? 128;
-  let prompt = readPrompt(args);
-  if (args.options.get('chat') === true) prompt = chatMlPrompt(prompt);
+  const prompt = readPrompt(args);
   const session = openSession(addon, s, args.options.get('allow-context-overflow') === true);
+  const tokens = promptTokens(addon, s.model, args, prompt);
+  if (tokens.length === 0) throw new UsageError('the prompt is empty');
+  if (tokens.length + maxTokens > session.info.n_ctx) {
+    throw new Error(`the prompt (${tokens.length} tokens) plus --max-tokens ${maxTokens} exceeds the context of ${session.info.n_ctx} tokens`);
+  }
   const tokenizer = addon.tokenizerFromModel(s.model);
-  const promptTokens = tokenizer.encode(prompt, { parseSpecial: true });
-  if (promptTokens.length === 0) throw new UsageError('the prompt is empty');
-  if (promptTokens.length + maxTokens > session.info.n_ctx) {
-    throw new Error(`the prompt (${promptTokens.length} tokens) plus --max-tokens ${maxTokens} exceeds the context of ${session.info.n_ctx} tokens`);
-  }
-  const sampler = session.createSampler(samplerParams(args));
-  for (const t of promptTokens) sampler.accept(t);
-  const eog = new Set(tokenizer.endOfGenerationIds);
-  const decoder = tokenizer.createStreamingDecoder();
-  const stops = new StopStringMatcher((args.options.get('stop') as string[] | undefined) ?? []);
-  const tokens: number[] = [];
-  let text = '';
-
-  const t0 = performance.now();
-  let logits = session.evaluate(promptTokens);
-  const t1 = performance.now();
-  let tDecodeStart = t1;
-  while (tokens.length < maxTokens) {
-    const next = sampler.sample(logits);
-    if (eog.has(next)) break;
-    tokens.push(next);
-    sampler.accept(next);
-    const piece = stops.push(decoder.push(next));
-    text += piece;
-    if (!json && piece) write(piece);
-    if (stops.stopped || tokens.length === maxTokens) break;
-    if (tokens.length === 1) tDecodeStart = performance.now();
-    logits = session.evaluate(Int32Array.of(next));
-  }
-  const t2 = performance.now();
-  const tail = stops.stopped ? '' : stops.push(decoder.flush()) + stops.flush();
-  text += tail;
+  const slot = session.createSlot();
+  // The engine process's generation loop, text and all (generation.ts).
+  const out = await generateText(slot, tokenizer, { stop: (args.options.get('stop') as string[] | undefined) ?? [], maxLines: Infinity },
+    (onToken) => slot.generate({ prompt: tokens, maxTokens, stopIds: tokenizer.endOfGenerationIds, sampling: samplerParams(args) }, onToken),
+    json ? undefined : write);
   if (!json) {
-    write(`${tail}\n`);
+    write('\n');
     return;
   }
-  // decode speed: tokens after the first over the time they took (SPEC §5).
-  const decodeEvaluated = Math.max(0, tokens.length - 1);
+  // decode speed: tokens after the first over the time they took (docs/benchmarks.md).
+  const r = out.result;
   write(`${JSON.stringify({
-    prompt_tokens: Array.from(promptTokens),
-    tokens,
-    text,
-    prefill_tokens_per_s: promptTokens.length / ((t1 - t0) / 1000),
-    decode_tokens_per_s: decodeEvaluated > 0 ? decodeEvaluated / ((t2 - tDecodeStart) / 1000) : 0,
+    prompt_tokens: Array.from(tokens),
+    tokens: out.tokens,
+    text: out.text,
+    prefill_tokens_per_s: tokens.length / (r.promptMs / 1000),
+    decode_tokens_per_s: r.tokens.length > 1 ? (r.tokens.length - 1) / (r.generateMs / 1000) : 0,
     peak_rss_bytes: addon.peakRssBytes(),
   })}\n`);
 }
@@ -157,6 +139,9 @@ export function runEval(addon: NativeAddon, args: ParsedArgs, write: (s: string)
   write(`${JSON.stringify({ prompt_tokens: Array.from(promptTokens), positions })}\n`);
 }
 
+// The forward pass's speed: the prompt, then greedy decode steps through evaluate() (a
+// measurement loop, not generation: no end-of-generation token stops it, and the expert
+// cache's counters are read right after the prompt).
 export function runBench(addon: NativeAddon, args: ParsedArgs, write: (s: string) => void): void {
   const s = sessionArgs(args);
   const promptTokens = (args.options.get('prompt-tokens') as number | undefined) ?? 512;
