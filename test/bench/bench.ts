@@ -2,7 +2,10 @@
 // count and this machine, alternating runs in one session (docs/benchmarks.md). Prints both speeds,
 // the ratios and peak memory; `--json` prints the whole table as one object.
 // Then the typing benchmark (./typing.ts) on the same file, unless --no-typing.
-//   npm run bench -- [--preset 4b|21b] [--threads 2] [--rounds 3] [--prompt-tokens 512] [--gen-tokens 64] [--no-typing]
+//   npm run bench -- [--preset 4b|21b] [--routing realistic] [--threads 2] [--rounds 3] [--prompt-tokens 512]
+//     [--gen-tokens 64] [--no-typing] [--against DIR]
+// --against DIR runs another checkout's build (DIR/dist/cli.js) in the same rounds: the
+// change's effect on speed, measured side by side.
 // With --memory-budget MIB: the bounded-memory benchmark instead (./memory-bench.ts), each
 // engine in a memory cgroup of MIB with the page cache dropped first (root, cgroup v1):
 //   npm run bench -- --memory-budget 1024 [--preset 4b] [--routing default|uniform|realistic]
@@ -42,15 +45,24 @@ async function main(): Promise<void> {
     await boundedMain(preset, threads, budgetMiB);
     return;
   }
-  const model = await ensureModel({ preset, type: 'q4_0', vocab: 'qwen', flavour: 'upstream', seed: 1 });
+  const routing = option('routing', 'default');
+  const model = await ensureModel({
+    preset, type: 'q4_0', vocab: 'qwen', flavour: 'upstream', seed: 1, ...(routing === 'default' ? {} : { routing: routing as 'realistic' }),
+  });
+  // --against DIR: another checkout's build (its dist/cli.js) in the same rounds, e.g. the last
+  // build before a change, to show what the change did to speed.
+  const against = option('against', '');
+  const cliArgs = ['bench', '--model', model, '--threads', String(threads), '--prompt-tokens', String(promptTokens), '--gen-tokens', String(genTokens), '--json'];
 
   const ours: Run[] = [];
   const theirs: Run[] = [];
+  const before: Run[] = [];
   for (let r = 0; r < rounds; r++) {
-    ours.push(runJson(process.execPath, [path.join(root, 'dist', 'cli.js'), 'bench', '--model', model, '--threads', String(threads),
-      '--prompt-tokens', String(promptTokens), '--gen-tokens', String(genTokens), '--json']));
+    ours.push(runJson(process.execPath, [path.join(root, 'dist', 'cli.js'), ...cliArgs]));
+    if (against) before.push(runJson(process.execPath, [path.join(path.resolve(against), 'dist', 'cli.js'), ...cliArgs]));
     theirs.push(runJson(process.execPath, ['--import=tsx', path.join(__dirname, 'llama-cpp-child.ts'), model, String(threads), String(promptTokens), String(genTokens)]));
-    process.stderr.write(`round ${r + 1}/${rounds}: ours decode ${ours[r].decode_tokens_per_s.toFixed(1)} tok/s, llama.cpp ${theirs[r].decode_tokens_per_s.toFixed(1)} tok/s\n`);
+    process.stderr.write(`round ${r + 1}/${rounds}: ours decode ${ours[r].decode_tokens_per_s.toFixed(1)} tok/s, ` +
+      `${against ? `the other build ${before[r].decode_tokens_per_s.toFixed(1)} tok/s, ` : ''}llama.cpp ${theirs[r].decode_tokens_per_s.toFixed(1)} tok/s\n`);
   }
   const summary = (runs: Run[]) => ({
     prefill_tokens_per_s: median(runs.map((x) => x.prefill_tokens_per_s)),
@@ -59,10 +71,11 @@ async function main(): Promise<void> {
   });
   const a = summary(ours);
   const b = summary(theirs);
+  const c = against ? summary(before) : undefined;
   const result = {
     machine: `${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} logical cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`,
     model: path.basename(model), threads, rounds, prompt_tokens: promptTokens, gen_tokens: genTokens,
-    smallthinker: a, llama_cpp: b,
+    smallthinker: a, llama_cpp: b, ...(c ? { other_build: { dir: path.resolve(against), ...c } } : {}),
     ratio: {
       decode: a.decode_tokens_per_s / b.decode_tokens_per_s,
       prefill: a.prefill_tokens_per_s / b.prefill_tokens_per_s,
@@ -82,8 +95,11 @@ async function main(): Promise<void> {
     '| engine       | decode/s | prefill/s |  peak RSS |',
     '|--------------|----------|-----------|-----------|',
     row('smallthinker', a),
+    ...(c ? [row('other build', c)] : []),
     row('llama.cpp', b),
     `| ratio        | ${result.ratio.decode.toFixed(2).padStart(7)}x | ${result.ratio.prefill.toFixed(2).padStart(8)}x | ${result.ratio.peak_rss.toFixed(2).padStart(8)}x |`,
+    ...(c ? [`| vs other     | ${(a.decode_tokens_per_s / c.decode_tokens_per_s).toFixed(2).padStart(7)}x | ` +
+      `${(a.prefill_tokens_per_s / c.prefill_tokens_per_s).toFixed(2).padStart(8)}x | ${(a.peak_rss_bytes / c.peak_rss_bytes).toFixed(2).padStart(8)}x |`] : []),
     '',
   ].join('\n'));
   const t = result.typing;

@@ -30,6 +30,8 @@ function option(name: string, fallback: string): string {
 const flag = (name: string) => process.argv.includes(`--${name}`);
 
 const root = path.resolve(__dirname, '..', '..');
+/** The extension's default pause before asking for a completion (smallthinker.inlineCompletion.debounceMs). */
+const DEBOUNCE_MS = 150;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** How a request ended. */
@@ -130,7 +132,7 @@ async function main(): Promise<void> {
       const code = (err as { code?: number }).code;
       entry.outcome = code === EngineErrorCodes.RequestCancelled ? 'cancelled' : code === EngineErrorCodes.Superseded ? 'superseded'
         : err instanceof EngineError && (err.kind === 'crashed' || err.kind === 'stalled') ? err.kind : 'error';
-      entry.message = (err as Error).message;
+      entry.message = err instanceof Error ? err.message : String(err);
       return undefined;
     } finally {
       entry.end = Date.now();
@@ -140,7 +142,9 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   const deadline = t0 + minutes * 60_000;
   const loadStart = Date.now();
-  await supervisor.loadModel({ modelPath: model, threads, memoryBudgetMiB: budgetMiB });
+  const info = await supervisor.loadModel({ modelPath: model, threads, memoryBudgetMiB: budgetMiB });
+  // What the engine plans to hold at most: weights (or the budget), every slot's KV cache, scratch.
+  const plannedBytes = budgetMiB > 0 ? budgetMiB * 2 ** 20 : info.memory.weightsBytes + info.memory.kvBudgetBytes + info.memory.scratchBytes;
   process.stderr.write(`soak: ${path.basename(model)} loaded in ${((Date.now() - loadStart) / 1000).toFixed(1)} s` +
     `${budgetMiB ? ` under a ${budgetMiB} MiB budget${cgroup ? ' in a memory cgroup of that size' : ''}` : ''}\n`);
   if (cgroup) cgroup.resetPeak();
@@ -204,16 +208,20 @@ async function main(): Promise<void> {
       const burst = 20 + Math.floor(rng.next() * 60);
       for (let k = 0; k < burst && Date.now() < deadline; k++) {
         previous?.cancel();  // VS Code cancels the request of the previous keystroke
-        const source = new CancellationTokenSource();
-        previous = source;
         cursor = Math.min(doc.text.length, cursor + 1);
-        const params = {
-          documentId: doc.id, languageId: doc.languageId, filePath: doc.filePath, maxTokens: 24, maxLines: 4,
-          prefix: doc.text.slice(Math.max(0, cursor - 24_000), cursor), suffix: suffixOf(cursor),
-        };
-        completions++;
-        void track('completion', () => supervisor.request(CompletionRequest, params, source.token));
-        await sleep(60 + rng.next() * 140);
+        const gap = 60 + rng.next() * 190;
+        // As the extension's debounce does: ask only once typing pauses for DEBOUNCE_MS.
+        if (gap >= DEBOUNCE_MS) {
+          const source = new CancellationTokenSource();
+          previous = source;
+          const params = {
+            documentId: doc.id, languageId: doc.languageId, filePath: doc.filePath, maxTokens: 24, maxLines: 4,
+            prefix: doc.text.slice(Math.max(0, cursor - 24_000), cursor), suffix: suffixOf(cursor),
+          };
+          completions++;
+          void track('completion', () => supervisor.request(CompletionRequest, params, source.token));
+        }
+        await sleep(gap);
         if (wantedCompletions && completions >= wantedCompletions) break;
       }
       await sleep(500 + rng.next() * 3000);  // a pause: the last suggestion is read
@@ -267,8 +275,8 @@ async function main(): Promise<void> {
   // What the failures said (a message per kind, with counts): every one must be clear.
   const errors: Record<string, number> = {};
   for (const r of tracked) {
-    if (!r.message || r.outcome === 'cancelled' || r.outcome === 'superseded') continue;
-    const key = `${r.kind} ${r.outcome}: ${r.message.split('\n')[0].replace(/\d+/g, 'N')}`;
+    if (r.outcome === 'answered' || r.outcome === 'cancelled' || r.outcome === 'superseded') continue;
+    const key = `${r.kind} ${r.outcome}: ${(r.message || '(no message)').split('\n')[0].replace(/\d+/g, 'N')}`;
     errors[key] = (errors[key] ?? 0) + 1;
   }
   const longestSettle = Math.max(0, ...tracked.filter((r) => r.end !== undefined).map((r) => r.end! - r.start));
@@ -295,6 +303,7 @@ async function main(): Promise<void> {
     supervisor_fds: ours.length ? { from: ours[0].ourFds, to: ours.at(-1)!.ourFds, max: Math.max(...ours.map((s) => s.ourFds)) } : null,
     supervisor_handles: ours.length ? { from: ours[0].ourHandles, to: ours.at(-1)!.ourHandles } : null,
     cgroup_peak_bytes: peak, cgroup_oom_kills: oomKills, engine_peak_rss_bytes: stats?.memory.peakRssBytes ?? 0,
+    planned_bytes: plannedBytes, max_engine_rss_bytes: Math.max(0, ...samples.map((x) => x.engineRss)),
   };
   if (flag('json')) {
     process.stdout.write(`${JSON.stringify(summary)}\n`);
@@ -312,7 +321,8 @@ async function main(): Promise<void> {
       summary.supervisor_fds ? `supervisor side: fds ${summary.supervisor_fds.from} → ${summary.supervisor_fds.to} (max ${summary.supervisor_fds.max}), ` +
         `handles ${summary.supervisor_handles!.from} → ${summary.supervisor_handles!.to}` : '',
       cgroup ? `memory cgroup of ${budgetMiB} MiB: peak ${mib(peak)} (${mib(budgetMiB * 2 ** 20 - peak)} below), OOM kills ${oomKills}` : '',
-      `engine peak RSS (last engine): ${mib(summary.engine_peak_rss_bytes)}`,
+      `engine RSS: at most ${mib(summary.max_engine_rss_bytes)} in any sample; planned: ${mib(plannedBytes)} ` +
+        `(${budgetMiB > 0 ? 'the budget' : 'weights + every slot\'s KV cache + scratch'})`,
     ];
     process.stdout.write(`${lines.filter(Boolean).join('\n')}\n`);
   }
