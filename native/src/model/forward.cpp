@@ -212,9 +212,12 @@ void InferenceContext::attention(int l, int32_t n, int32_t pos0) {
   // q, k and v in one parallel region; one prepared row serves every weight type at once
   // (their forms do not overlap in it), so each type's form is written once.
   ops::prepare_rows(lw.attn_q.type, s.xn, n, E, s.prepared, s.xs);
-  ops::prepare_rows(lw.attn_k.type, s.xn, n, E, s.prepared, s.xs_k);
-  ops::prepare_rows(lw.attn_v.type, s.xn, n, E, s.prepared, s.xs_v);
-  ops::matmul3(lw.attn_q, s.xs, s.q, lw.attn_k, s.xs_k, s.k, lw.attn_v, s.xs_v, s.v, n, pool_);
+  const void** xk = s.xs;
+  const void** xv = s.xs;
+  if (lw.attn_k.type != lw.attn_q.type) ops::prepare_rows(lw.attn_k.type, s.xn, n, E, s.prepared, xk = s.xs_k);
+  if (lw.attn_v.type == lw.attn_k.type) xv = xk;
+  else if (lw.attn_v.type != lw.attn_q.type) ops::prepare_rows(lw.attn_v.type, s.xn, n, E, s.prepared, xv = s.xs_v);
+  ops::matmul3(lw.attn_q, s.xs, s.q, lw.attn_k, xk, s.k, lw.attn_v, xv, s.v, n, pool_);
   for (int32_t t = 0; t < n && hp_.layer_uses_rope(l); t++) {
     const float* c = s.rope_cos + t * half;
     const float* sn = s.rope_sin + t * half;
