@@ -76,6 +76,24 @@ describe('smallthinker --memory-budget', function () {
     assert.ok(out.peak_rss_bytes <= plan.budget_bytes, `peak RSS ${out.peak_rss_bytes} over the budget ${plan.budget_bytes}`);
   });
 
+  it('keeps reading around the page cache (O_DIRECT) through prompts and decode where the file system allows it', async () => {
+    const model = await ensureModel({ preset: 'tiny', type: 'q4_0', vocab: 'qwen' });
+    // One unaligned read (say, of an embedding row into a misplaced buffer) would turn O_DIRECT
+    // off for good, and every expert read after it would go through the page cache.
+    const script = `const { loadNativeAddon } = require(${JSON.stringify(path.resolve(__dirname, '..', 'native-addon.ts'))});
+      const s = loadNativeAddon().createSession(${JSON.stringify(model)}, { threads: 2, context: 512, memoryBudgetMiB: 512, maxExpertSlots: 8 });
+      const atLoad = s.info.memory_plan.direct_io;
+      s.evaluate(Int32Array.from({ length: 200 }, (_, i) => (i * 31) % 1000));
+      for (let i = 0; i < 4; i++) s.evaluate(Int32Array.of(i + 5));
+      process.stdout.write(JSON.stringify({ atLoad, after: s.info.memory_plan.direct_io, misses: s.expertCacheStats().misses }));`;
+    const r = spawnSync(process.execPath, ['--import=tsx', '-e', script], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const { atLoad, after, misses } = JSON.parse(r.stdout);
+    assert.ok(misses > 0);
+    assert.equal(after, atLoad, `O_DIRECT ${atLoad ? 'worked at load but was turned off by evaluation' : 'was refused at load'}`);
+    if (!atLoad) console.log('      (this file system refuses O_DIRECT: reads are buffered with POSIX_FADV_DONTNEED)');
+  });
+
   it('prints the plan on stderr and refuses a context that does not fit', async () => {
     const model = await ensureModel({ preset: 'tiny', type: 'q4_0' });
     const min = minimumBudget(model);

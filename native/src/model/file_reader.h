@@ -33,12 +33,6 @@ class AlignedBuffer {
   size_t size_ = 0;
 };
 
-// The first kAlign-aligned byte of a scratch vector sized with kAlign bytes to spare.
-inline uint8_t* aligned_scratch(std::vector<uint8_t>& v) {
-  const uintptr_t p = reinterpret_cast<uintptr_t>(v.data());
-  return v.data() + ((4096 - p % 4096) % 4096);
-}
-
 class FileReader {
  public:
   static constexpr size_t kAlign = 4096;

@@ -29,10 +29,11 @@ size_t Workspace::layout(const SmallThinkerHParams& hp, int32_t n_ctx, int threa
                half = hp.head_dim / 2,
                kv_row = KVW * sizeof(float);  // a cached row in the widest KV type (F32)
   size_t used = 0;
-  // Places `count` items of T at the next 64-byte boundary (and sets *field when laying out).
-  auto place = [&](auto** field, size_t count) {
+  // Places `count` items of T at the next `align`-byte boundary (and sets *field when laying
+  // out); the arena itself starts on a page.
+  auto place = [&](auto** field, size_t count, size_t align = 64) {
     using Item = std::remove_pointer_t<std::remove_reference_t<decltype(*field)>>;
-    used = (used + 63) / 64 * 64;
+    used = (used + align - 1) / align * align;
     if (base) *field = reinterpret_cast<Item*>(base + used);
     used += count * sizeof(Item);
   };
@@ -71,7 +72,7 @@ size_t Workspace::layout(const SmallThinkerHParams& hp, int32_t n_ctx, int threa
   place(&w.scores, T * scores_stride);
   place(&w.query, T * query_stride);
   place(&w.tiles, T * 3 * B * kTileRows);
-  place(&w.embedding_row, embedding_scratch_bytes);
+  place(&w.embedding_row, embedding_scratch_bytes, FileReader::kAlign);  // O_DIRECT reads need an aligned buffer
   place(&w.logits, size_t(hp.n_vocab));
   place(&w.router_next, N);
   place(&w.predicted_weight, K);
