@@ -87,16 +87,22 @@ describe('prompts', function () {
       }
       messages.push({ role: 'user', content: 'the last question' });
       const t0 = Date.now();
-      const ids = chatPromptTokens(chat, tokenizer, messages, 2000, 16);
+      const { tokens: ids, start } = chatPromptTokens(chat, tokenizer, messages, 2000, 16);
       assert.ok(Date.now() - t0 < 2000, `${Date.now() - t0} ms`);
-      assert.ok(ids.length <= 2000);
+      assert.ok(ids.length <= 2000 * 0.75, `${ids.length} tokens: cut to three quarters, leaving room to grow`);
       const text = tokenizer.decode(Int32Array.from(ids), { renderSpecial: true });
       assert.match(text, /^<\|im_start\|>system\nBe brief\.<\|im_end\|>\n<\|im_start\|>user\nquestion \d+/, 'starts with the system prompt, then a user turn');
       assert.match(text, /the last question<\|im_end\|>\n<\|im_start\|>assistant\n$/);
-      // As many recent turns as fit: one more would not.
+      assert.match(messages[start].content, /^question \d+/);
+      // As many recent turns as fit in three quarters: one more would not.
       const first = Number(/question (\d+)/.exec(text)![1]);
       const more = chatPromptTokens(chat, tokenizer, [messages[0], ...messages.slice(1 + 2 * (first - 1))], 1_000_000, 16);
-      assert.ok(more.length > 2000);
+      assert.ok(more.tokens.length > 2000 * 0.75);
+      // The next turn keeps the same start (and with it the slot's cached state) while it fits.
+      const next = [...messages, { role: 'assistant' as const, content: 'ok' }, { role: 'user' as const, content: 'and then?' }];
+      const again = chatPromptTokens(chat, tokenizer, next, 2000, 16, start);
+      assert.equal(again.start, start);
+      assert.deepEqual(again.tokens.slice(0, ids.length - 2), ids.slice(0, ids.length - 2), 'the earlier prompt is a prefix of the next');
       assert.throws(() => chatPromptTokens(chat, tokenizer, [{ role: 'user', content: 'x '.repeat(5000) }], 2000, 16), PromptTooLongError);
     });
   });

@@ -231,16 +231,29 @@ export class ChatRenderer {
 
 export class PromptTooLongError extends Error {}
 
+/** A conversation's prompt and the message it starts from (after the leading system messages). */
+export interface ChatPrompt {
+  tokens: number[];
+  /** Index of the first message kept after the system messages. */
+  start: number;
+}
+
 /**
  * The tokens of a conversation within `limit` tokens. Whole turns go, oldest first (a turn
  * starts at a user message); the leading system messages and the last message always stay.
  * Turns are first dropped by characters (at most `charsPerToken` per allowed token, no
- * tokenising), then the earliest start that fits in tokens is found by bisection, so a long
- * history costs a few renderings, not one per turn.
+ * tokenising), then the start is found by bisection, so a long history costs a few
+ * renderings, not one per turn.
+ *
+ * When turns must go, the prompt is cut to three quarters of the limit, and `keepFrom` (the
+ * start the previous turn of this conversation used) is kept while the prompt from it still
+ * fits: the start, and with it the slot's cached state for the whole window, then moves once
+ * every several turns instead of on every turn.
  */
 export function chatPromptTokens(
   chat: ChatRenderer, tokenizer: NativeTokenizer, messages: readonly ChatMessage[], limit: number, charsPerToken: number,
-): number[] {
+  keepFrom?: number,
+): ChatPrompt {
   let system = 0;
   while (system < messages.length - 1 && messages[system].role === 'system') system++;
   const last = messages.length - 1;
@@ -251,6 +264,10 @@ export function chatPromptTokens(
     const parts = chat.render([...head, ...messages.slice(start)]);
     return Array.from(tokenizer.encodeParts(parts.map((p) => ({ text: p.text, parseSpecial: p.markup }))));
   };
+  if (keepFrom !== undefined && starts.includes(keepFrom) && keepFrom !== starts[0]) {
+    const tokens = encode(keepFrom);
+    if (tokens.length <= limit) return { tokens, start: keepFrom };
+  }
   const charCap = limit * charsPerToken;
   const length = (from: number, to: number) => messages.slice(from, to).reduce((n, x) => n + x.content.length, 0);
   let lo = 0;
@@ -267,15 +284,21 @@ export function chatPromptTokens(
   if (best.length > limit) {
     throw new PromptTooLongError(`the question needs ${best.length} tokens with the system prompt; the prompt cap is ${limit} tokens`);
   }
+  if (lo === 0) {
+    const whole = encode(starts[0]);
+    if (whole.length <= limit) return { tokens: whole, start: starts[0] };
+  }
+  // Turns must go: cut to three quarters of the limit (or as close as the last turn allows).
+  const target = Math.max(best.length, Math.floor(limit * 0.75));
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
     const tokens = encode(starts[mid]);
-    if (tokens.length <= limit) {
+    if (tokens.length <= target) {
       best = tokens;
       hi = mid;
     } else {
       lo = mid + 1;
     }
   }
-  return best;
+  return { tokens: best, start: starts[hi] };
 }

@@ -24,6 +24,8 @@ const DEFAULT_CHAT_CONTEXT = 8192;
 const SUFFIX_BUDGET = 256;
 /** Request text beyond this many characters per prompt token allowed is refused before tokenising. */
 const CHARS_PER_TOKEN_CAP = 16;
+/** Conversations whose prompt start is remembered (a few bytes each). */
+const MAX_CHATS_REMEMBERED = 64;
 /** Stop strings are matched against every generated piece: a few short ones. */
 const MAX_STOP_STRINGS = 16;
 const MAX_STOP_CHARS = 256;
@@ -93,6 +95,8 @@ export class EngineServer {
   private readonly scheduler = new Scheduler();
   private lastCompletion: Timings | null = null;
   private lastChat: Timings | null = null;
+  /** Per conversation: the text of the message its prompt starts from (chatPrompt), least recently used first. */
+  private readonly chatStarts = new Map<string, string>();
 
   constructor(private readonly connection: MessageConnection, private readonly addon: () => NativeAddon,
     private readonly log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)) {}
@@ -375,7 +379,7 @@ export class EngineServer {
       kind: 'chat', token,
       run: async (job) => {
         const m = await this.currentModel();
-        const prompt = this.chatPrompt(m, messages, maxTokens);
+        const prompt = this.chatPrompt(m, chatId, messages, maxTokens);
         const entry = m.slots.acquire('chat', chatId);
         const out = await this.generateText(m, entry, prompt, job, { maxTokens, temperature, stop: [], maxLines: Infinity },
           (text) => this.notify(ChatDeltaNotification, { chatId, text }));
@@ -385,10 +389,18 @@ export class EngineServer {
     });
   }
 
-  private chatPrompt(m: LoadedModel, messages: ChatMessage[], maxTokens: number): number[] {
+  private chatPrompt(m: LoadedModel, chatId: string, messages: ChatMessage[], maxTokens: number): number[] {
     const limit = Math.min(m.info.maxPromptTokens, m.info.chatContext - Math.min(maxTokens, m.info.chatContext / 2));
     try {
-      return chatPromptTokens(m.chat, m.tokenizer, messages, limit, CHARS_PER_TOKEN_CAP);
+      // The message this conversation's prompt started from last time, found again by its text
+      // (the extension sends the whole history, which may have lost old messages since).
+      const kept = this.chatStarts.get(chatId);
+      const keepFrom = kept === undefined ? undefined : messages.findIndex((x) => x.role === 'user' && x.content === kept);
+      const prompt = chatPromptTokens(m.chat, m.tokenizer, messages, limit, CHARS_PER_TOKEN_CAP, keepFrom === -1 ? undefined : keepFrom);
+      this.chatStarts.delete(chatId);
+      this.chatStarts.set(chatId, messages[prompt.start].content);
+      if (this.chatStarts.size > MAX_CHATS_REMEMBERED) this.chatStarts.delete(this.chatStarts.keys().next().value as string);
+      return prompt.tokens;
     } catch (err) {
       if (err instanceof PromptTooLongError) throw new ResponseError(EngineErrorCodes.PromptTooLong, err.message);
       throw err;
