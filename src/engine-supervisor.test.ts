@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CancellationTokenSource } from 'vscode-jsonrpc/node';
+import { CancellationTokenSource, RequestType } from 'vscode-jsonrpc/node';
 import { ChatDeltaNotification, ChatRequest, CompletionRequest, StatsRequest, WarmCompletionNotification } from '../engine/protocol';
 import { ensureModel } from '../test/generator/index';
 import { EngineError, EngineSupervisor, type EngineState } from './engine-supervisor';
@@ -178,6 +178,34 @@ describe('engine supervisor', function () {
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }
+  });
+
+  it('loads a model again once its file has changed after a failed load, and not before', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'st-reload-'));
+    const file = path.join(dir, 'model.gguf');
+    fs.writeFileSync(file, 'broken');
+    const loads = path.join(dir, 'loads');
+    // Loading succeeds only once the file says "whole"; every load is counted.
+    const { s } = make(fakeEngine(`
+      const fs = require('fs');
+      const { createMessageConnection, StreamMessageReader, StreamMessageWriter, ResponseError } = require(${JSON.stringify(require.resolve('vscode-jsonrpc/node'))});
+      const c = createMessageConnection(new StreamMessageReader(process.stdin), new StreamMessageWriter(process.stdout));
+      c.onRequest('smallthinker/loadModel', (p) => {
+        fs.appendFileSync(${JSON.stringify(loads)}, 'x');
+        if (fs.readFileSync(p.modelPath, 'utf8') !== 'whole') throw new ResponseError(-32001, p.modelPath + ': truncated');
+        return {};
+      });
+      c.onRequest('smallthinker/stats', () => ({ ok: true }));
+      c.listen();
+    `));
+    await assert.rejects(s.loadModel({ modelPath: file }), /model\.gguf: truncated/);
+    // A request that needs the model (request, not request0, waits for it).
+    const Ping = new RequestType<Record<string, never>, { ok: boolean }, void>('smallthinker/stats');
+    await assert.rejects(s.request(Ping, {}), /truncated/);
+    assert.equal(fs.readFileSync(loads, 'utf8').length, 1, 'an unchanged file is not loaded again');
+    fs.writeFileSync(file, 'whole');
+    assert.deepEqual(await s.request(Ping, {}), { ok: true });
+    assert.equal(fs.readFileSync(loads, 'utf8').length, 2);
   });
 
   it('keeps only the last 200 stderr lines', async () => {
