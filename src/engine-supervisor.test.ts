@@ -208,6 +208,20 @@ describe('engine supervisor', function () {
     assert.equal(fs.readFileSync(loads, 'utf8').length, 2);
   });
 
+  it('says the engine stopped, and restarts it, when the pipe to it breaks (not the pipe\'s own error)', async () => {
+    // The moment between an engine's death and its exit event: the pipe to it is destroyed, so
+    // writing the next request fails in the pipe ("Cannot call write after a stream was
+    // destroyed"), which the soak run met after SIGKILLs.
+    const { s, logs } = make(fakeEngine(`setInterval(() => {}, 1000);`));
+    s.restart();  // starts the engine
+    (s as unknown as { child: { stdin: { destroy(): void } } }).child.stdin.destroy();
+    await assert.rejects(s.request0(StatsRequest), (e: unknown) => e instanceof EngineError && e.kind === 'crashed' &&
+      /the engine stopped while answering; it is being restarted/.test(e.message));
+    assert.ok(logs.some((l) => /engine connection failed/.test(l)), logs.join('\n'));
+    for (let i = 0; i < 100 && !logs.some((l) => /was killed \(SIGKILL\)/.test(l)); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(logs.some((l) => /was killed \(SIGKILL\)/.test(l)), 'the engine with the broken pipe is killed');
+  });
+
   it('keeps only the last 200 stderr lines', async () => {
     const { s } = make(fakeEngine('for (let i = 0; i < 300; i++) process.stderr.write(`line ${i}\\n`); setTimeout(() => process.exit(1), 100);'),
       { maxCrashes: 1 });

@@ -13,7 +13,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import {
-  CancellationTokenSource, createMessageConnection, StreamMessageReader, StreamMessageWriter,
+  CancellationTokenSource, createMessageConnection, ErrorCodes, ResponseError, StreamMessageReader, StreamMessageWriter,
   type CancellationToken, type MessageConnection, type NotificationType, type RequestType, type RequestType0,
 } from 'vscode-jsonrpc/node';
 import {
@@ -279,8 +279,28 @@ export class EngineSupervisor {
       const subscription = token?.onCancellationRequested(cancel);
       this.pending.add(entry);
       entry.progressed();
-      start(source).then((v) => finish(() => resolve(v)), (e) => finish(() => reject(e)));
+      let started: Promise<R>;
+      try {
+        started = start(source);
+      } catch (e) {
+        started = Promise.reject(e);  // a connection closed meanwhile throws from sendRequest itself
+      }
+      started.then((v) => finish(() => resolve(v)), (e) => finish(() => reject(this.answerError(connection, e))));
     });
+  }
+
+  /**
+   * What a failed request tells the user. The engine's own errors pass through; a failure of
+   * the pipe to it (the engine died while the request was being written, or closed its end)
+   * means the engine is gone or unusable: it is killed if still running, and restarted.
+   */
+  private answerError(connection: MessageConnection, e: unknown): unknown {
+    const transport = !(e instanceof ResponseError) || e.code === ErrorCodes.MessageWriteError ||
+      e.code === ErrorCodes.MessageReadError || e.code === ErrorCodes.PendingResponseRejected || e.code === ErrorCodes.ConnectionInactive;
+    if (!transport) return e;
+    this.options.log('error', `engine connection failed: ${(e as Error).message}`);
+    if (this.connection === connection && this.child) this.kill();
+    return new EngineError('the engine stopped while answering; it is being restarted', 'crashed');
   }
 
   private ensureRunning(): MessageConnection {
