@@ -133,7 +133,7 @@ describe('GGUF reader: malformed files give clear errors', () => {
   it('an impossible hyper-parameter', () => expectError('experts.gguf', fromSpec((s) => setKey(s, 'smallthinker.expert_used_count', u32(9))), /expert_used_count 9 exceeds expert_count 8/));
   it('a missing SmallThinker tensor', () => expectError('missing.gguf', fromSpec((s) => { s.tensors = s.tensors.filter((t) => t.name !== 'blk.1.attn_k.weight'); }), /missing tensor 'blk.1.attn_k.weight'/));
   it('a mis-shaped SmallThinker tensor', () => expectError('shape.gguf', fromSpec((s) => { const t = s.tensors.find((x) => x.name === 'blk.0.attn_q.weight')!; t.dims = [64, 256]; }), /tensor 'blk.0.attn_q.weight' has shape \[64, 256\], expected \[128, 128\]/));
-  it('an unsupported tensor type', () => expectError('q41.gguf', fromSpec((s) => { const t = s.tensors.find((x) => x.name === 'blk.0.attn_v.weight')!; t.type = 3; t.nbytes = (128 * 64 / 32) * 20; }), /tensor 'blk.0.attn_v.weight' has unsupported tensor type Q4_1/));
+  it('an unsupported tensor type', () => expectError('q41.gguf', fromSpec((s) => { const t = s.tensors.find((x) => x.name === 'blk.0.attn_v.weight')!; t.type = 39; t.nbytes = (128 * 64 / 32) * 17; }), /tensor 'blk.0.attn_v.weight' has unsupported tensor type MXFP4/));
   it('a vocabulary that does not match the embedding', () => expectError('vocab.gguf', fromSpec((s) => setKey(s, 'tokenizer.ggml.tokens', { type: GgufType.ARRAY, elementType: GgufType.STRING, value: ['a', 'b'] })), /the vocabulary has 2 tokens but token_embd.weight has \d+ rows/));
 
   describe('the tokenizer is checked by inspect, before any load', () => {

@@ -3,10 +3,17 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { ensureModel, type ModelOptions } from './generator/index';
+import fs from 'node:fs';
+import os from 'node:os';
+import { buildModelSpec, ensureModel, type ModelOptions } from './generator/index';
+import { writeGgufFile } from './generator/gguf-writer';
+import { DEFAULTS, tensorTypes } from './generator/model';
 
 const cli = path.resolve(__dirname, '..', 'dist', 'cli.js');
-const TYPE_NAMES: Record<number, string> = { 0: 'F32', 1: 'F16', 2: 'Q4_0', 8: 'Q8_0', 30: 'BF16' };
+const TYPE_NAMES: Record<number, string> = {
+  0: 'F32', 1: 'F16', 2: 'Q4_0', 3: 'Q4_1', 6: 'Q5_0', 7: 'Q5_1', 8: 'Q8_0', 10: 'Q2_K', 11: 'Q3_K', 12: 'Q4_K', 13: 'Q5_K', 14: 'Q6_K',
+  20: 'IQ4_NL', 23: 'IQ4_XS', 30: 'BF16',
+};
 
 function inspectJson(file: string) {
   return JSON.parse(execFileSync(process.execPath, [cli, 'inspect', file, '--json'], { encoding: 'utf8' }));
@@ -20,6 +27,7 @@ describe('inspect --json against node-llama-cpp\'s GGUF reader', function () {
     { preset: 'tiny', type: 'bf16', ggufVersion: 2 },
     { preset: 'tiny-swa', type: 'q8_0' },
     { preset: 'tiny-swa', type: 'q4_0', flavour: 'powerinfer' },
+    { preset: 'tiny-256', type: 'q4_k_m' },
   ];
   for (const c of cases) {
     it(`${c.preset} ${c.type} ${c.flavour ?? 'upstream'}${c.tiedEmbeddings ? ' tied' : ''}${c.ggufVersion === 2 ? ' v2' : ''}`, async () => {
@@ -65,6 +73,36 @@ describe('inspect --json against node-llama-cpp\'s GGUF reader', function () {
       assert.ok(ours.estimated_bytes > ours.file_bytes, 'the estimate includes the KV cache');
     });
   }
+
+  it('names the mix of a llama-quantize preset: each type with its tensors by role', async () => {
+    const file = await ensureModel({ preset: 'tiny-256', type: 'q4_k_m' });
+    const report = inspectJson(file);
+    const want: Record<string, Record<string, number>> = {};
+    for (const [name, type] of tensorTypes({ preset: 'tiny-256', type: 'q4_k_m' })) {
+      const role = name.replace(/^blk\.\d+\./, '').replace(/\.weight$/, '');
+      const t = type.toUpperCase();
+      want[t] ??= {};
+      want[t][role] = (want[t][role] ?? 0) + 1;
+    }
+    assert.deepEqual(report.weight_types, want);
+    assert.equal(Object.keys(report.weight_types)[0], 'Q4_K', 'the largest share first');
+    const text = execFileSync(process.execPath, [cli, 'inspect', file], { encoding: 'utf8' });
+    assert.match(text, /weight types\s+Q4_K: token_embd, attn_q ×4, /);
+    assert.match(text, /\n\s+Q6_K: output, ffn_down_exps ×2/);
+  });
+
+  it('accepts a powerinfer file\'s lm_head_profiler.weight and says what it is and that it is not used', () => {
+    const spec = buildModelSpec({ ...DEFAULTS, preset: 'tiny', type: 'q4_0', flavour: 'powerinfer' });
+    const E = 128;
+    spec.tensors.push({ name: 'lm_head_profiler.weight', dims: [E, 1024], type: 0, nbytes: E * 1024 * 4, write: (emit) => emit(Buffer.alloc(E * 1024 * 4)) });
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'st-profiler-')), 'profiler.powerinfer.gguf');
+    writeGgufFile(file, spec);
+    const report = inspectJson(file);
+    assert.deepEqual(report.unused_tensors.map((t: { name: string }) => t.name), ['lm_head_profiler.weight']);
+    assert.match(execFileSync(process.execPath, [cli, 'inspect', file], { encoding: 'utf8' }), /not used\s+lm_head_profiler\.weight: PowerInfer's predictor/);
+    const out = JSON.parse(execFileSync(process.execPath, [cli, 'eval', '--model', file, '--prompt', 'function f', '--top', '1'], { encoding: 'utf8' }));
+    assert.equal(out.positions.length, out.prompt_tokens.length, 'the file runs');
+  });
 
   (process.env.SMALLTHINKER_SLOW ? it : it.skip)('answers on the 2.41 GB 4b Q4_0 file in well under a second (no full read)', async function () {
     this.timeout(300_000);

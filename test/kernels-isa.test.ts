@@ -6,10 +6,17 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import { ensureModel } from './generator/index';
+import { BLOCK, decode, encode, GGML_TYPE_ID } from './generator/quantize';
+import { Rng } from './generator/random';
 import type { ModelOptions } from './generator/model';
 
 const root = path.resolve(__dirname, '..');
+
+/** Byte offsets of each block type's fp16 scales (ggml's layouts). */
+const FP16_FIELDS = { q4_1: [0, 2], q5_0: [0], q5_1: [0, 2], iq4_nl: [0], q2_k: [80, 82], q3_k: [108], q4_k: [0, 2], q5_k: [0, 2], q6_k: [208], iq4_xs: [0] };
 
 function logitsWith(isa: string, model: string, env: Record<string, string> = {}): { isa: string; packed: number; rows: number[][] } {
   const script = `
@@ -33,6 +40,30 @@ describe('kernels: every instruction set agrees with the scalar reference', func
     const r = spawnSync(bin, { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /\d+ passed, 0 failed/);
+  });
+
+  it('the native decoders give the generator\'s values for every block type, bit for bit', () => {
+    // Two readings of each layout, written apart: the generator's (whose decoding llama.cpp
+    // reproduces exactly on its files) and the kernels'. Blocks from quantising random floats,
+    // plus blocks of random bytes (every code and scale bit pattern) with finite scales.
+    const bin = execFileSync('bash', [path.join(root, 'native', 'test', 'build-kernels-test.sh')], { encoding: 'utf8' }).trim();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'st-decode-'));
+    const rng = new Rng(3);
+    for (const type of ['q4_1', 'q5_0', 'q5_1', 'iq4_nl', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k', 'iq4_xs'] as const) {
+      const { elements, bytes } = BLOCK[type];
+      const n = elements * 64;
+      const blocks = Buffer.concat([encode(type, rng.fillNormal(new Float32Array(n), 0.02)), Buffer.from(rng.bytes(new Uint8Array(bytes * 64)))]);
+      // Random bytes may make an fp16 scale Inf or NaN, which no decoder need agree on: keep them finite.
+      for (let b = 64; b < 128; b++) for (const off of FP16_FIELDS[type]) blocks.writeUInt16LE(blocks.readUInt16LE(b * bytes + off) & 0x7bff, b * bytes + off);
+      const inFile = path.join(dir, `${type}.bin`), outFile = path.join(dir, `${type}.f32`);
+      fs.writeFileSync(inFile, blocks);
+      const r = spawnSync(bin, ['decode', String(GGML_TYPE_ID[type]), inFile, outFile], { encoding: 'utf8' });
+      assert.equal(r.status, 0, `${type}: ${r.stdout}${r.stderr}`);
+      const native = new Float32Array(new Uint8Array(fs.readFileSync(outFile)).buffer);
+      const ours = decode(type, blocks, 2 * n);
+      const first = ours.findIndex((v, i) => !Object.is(v, native[i]));
+      assert.equal(first, -1, `${type}: element ${first}: generator ${ours[first]}, native ${native[first]}`);
+    }
   });
 
   (process.env.SMALLTHINKER_SLOW ? it : it.skip)('NEON kernels match the scalar reference (aarch64 cross-build under qemu-user)', function () {

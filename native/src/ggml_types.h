@@ -60,9 +60,18 @@ inline GgmlTypeTraits ggml_type_traits(uint32_t id) {
 }
 
 // Types the engine can compute with (docs/model.md, "Weight types"). Others are read but refused.
+constexpr const char* kSupportedWeightTypes =
+    "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS";
 inline bool ggml_type_is_supported_weight(GgmlType t) {
-  return t == GgmlType::F32 || t == GgmlType::F16 || t == GgmlType::BF16 ||
-         t == GgmlType::Q8_0 || t == GgmlType::Q4_0;
+  switch (t) {
+    case GgmlType::F32: case GgmlType::F16: case GgmlType::BF16: case GgmlType::Q8_0: case GgmlType::Q4_0:
+    case GgmlType::Q4_1: case GgmlType::Q5_0: case GgmlType::Q5_1: case GgmlType::IQ4_NL:
+    case GgmlType::Q2_K: case GgmlType::Q3_K: case GgmlType::Q4_K: case GgmlType::Q5_K: case GgmlType::Q6_K:
+    case GgmlType::IQ4_XS:
+      return true;
+    default:
+      return false;
+  }
 }
 
 // Quantised block layouts shared by the reader's consumers and the kernels.
@@ -72,5 +81,31 @@ struct BlockQ4_0 { uint16_t d; uint8_t qs[kQK4_0 / 2]; };  // d is IEEE fp16
 struct BlockQ8_0 { uint16_t d; int8_t qs[kQK8_0]; };       // d is IEEE fp16
 static_assert(sizeof(BlockQ4_0) == 18, "Q4_0 block is 18 bytes");
 static_assert(sizeof(BlockQ8_0) == 34, "Q8_0 block is 34 bytes");
+
+// The other block types' layouts, as ggml defines them (docs/model.md, "Weight types"). Scales
+// are IEEE fp16 unless marked; K-quant super-blocks hold kQK_K elements.
+constexpr int kQK_K = 256;
+struct BlockQ4_1 { uint16_t d, m; uint8_t qs[16]; };              // d·q + m, q 0..15
+struct BlockQ5_0 { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; };  // d·(q − 16), bit 4 of q in qh
+struct BlockQ5_1 { uint16_t d, m; uint8_t qh[4]; uint8_t qs[16]; };
+struct BlockIQ4_NL { uint16_t d; uint8_t qs[16]; };               // d·kIQ4Values[q]
+struct BlockQ2_K { uint8_t scales[16]; uint8_t qs[64]; uint16_t d, dmin; };
+struct BlockQ3_K { uint8_t hmask[32]; uint8_t qs[64]; uint8_t scales[12]; uint16_t d; };
+struct BlockQ4_K { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[128]; };
+struct BlockQ5_K { uint16_t d, dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t qs[128]; };
+struct BlockQ6_K { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; };
+struct BlockIQ4_XS { uint16_t d; uint16_t scales_h; uint8_t scales_l[4]; uint8_t qs[128]; };
+// Activation forms: Q8_1 (for Q4_1, Q5_1) carries s = d·Σq; Q8_K (for the K-quants and
+// IQ4_XS) a float scale and the sums of each 16 values.
+struct BlockQ8_1 { uint16_t d, s; int8_t qs[32]; };
+struct BlockQ8_K { float d; int8_t qs[kQK_K]; int16_t bsums[kQK_K / 16]; };
+static_assert(sizeof(BlockQ4_1) == 20 && sizeof(BlockQ5_0) == 22 && sizeof(BlockQ5_1) == 24 && sizeof(BlockIQ4_NL) == 18,
+              "32-element block sizes");
+static_assert(sizeof(BlockQ2_K) == 84 && sizeof(BlockQ3_K) == 110 && sizeof(BlockQ4_K) == 144 && sizeof(BlockQ5_K) == 176 &&
+                  sizeof(BlockQ6_K) == 210 && sizeof(BlockIQ4_XS) == 136,
+              "super-block sizes");
+static_assert(sizeof(BlockQ8_1) == 36 && sizeof(BlockQ8_K) == 292, "activation block sizes");
+// The 16 values of IQ4_NL and IQ4_XS codes.
+constexpr int8_t kIQ4Values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
 }  // namespace st

@@ -8,7 +8,7 @@ out="${OUT:-$native/test/build/kernels_test}"
 mkdir -p "$(dirname "$out")"
 objdir="$(dirname "$out")/obj-$(basename "$out")"
 mkdir -p "$objdir"
-srcs=("$native/src/kernels/kernels_scalar.cpp" "$native/src/kernels/dispatch.cpp" "$native/src/kernels/kernels_neon.cpp" "$native/src/runtime/switches.cpp"
+srcs=("$native/src/kernels/kernels_scalar.cpp" "$native/src/kernels/kernels_scalar_blocks.cpp" "$native/src/kernels/dispatch.cpp" "$native/src/kernels/kernels_neon.cpp" "$native/src/runtime/switches.cpp"
   "$native/test/kernels_test.cpp")
 objs=()
 for s in "${srcs[@]}"; do

@@ -2,6 +2,8 @@
 // bytes, dot products and AXPYs equal up to float summation order. Prints one line per check
 // and "N passed, M failed" at the end; exits non-zero on any failure.
 #include <cmath>
+#include <cstddef>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <random>
@@ -175,7 +177,235 @@ static void test_packed(const KernelTable& t, int64_t n) {
   check(near_plain, tag + "= the unpacked dot product up to rounding");
 }
 
-int main() {
+// The other block types: random blocks (every code and packed scale byte random, the fp16
+// scales finite), the dot product against the activation in the type's form equals the sum of
+// the decoded weights times the decoded activation (computed in double) up to float rounding,
+// and every table gives the scalar table's values. Extreme blocks (all codes 0 or all bits set,
+// tiny and large scales) must stay finite and agree too.
+struct BlockTypeCase {
+  const char* name;
+  GgmlType type;
+  BlockTypeKernels KernelTable::*kernels;
+  size_t block_bytes;
+  int block_elems;
+  std::vector<size_t> fp16_fields;  // byte offsets of the block's fp16 scales
+};
+
+static std::vector<BlockTypeCase> block_type_cases() {
+  return {
+      {"Q4_1", GgmlType::Q4_1, &KernelTable::q4_1, sizeof(BlockQ4_1), 32, {offsetof(BlockQ4_1, d), offsetof(BlockQ4_1, m)}},
+      {"Q5_0", GgmlType::Q5_0, &KernelTable::q5_0, sizeof(BlockQ5_0), 32, {offsetof(BlockQ5_0, d)}},
+      {"Q5_1", GgmlType::Q5_1, &KernelTable::q5_1, sizeof(BlockQ5_1), 32, {offsetof(BlockQ5_1, d), offsetof(BlockQ5_1, m)}},
+      {"IQ4_NL", GgmlType::IQ4_NL, &KernelTable::iq4_nl, sizeof(BlockIQ4_NL), 32, {offsetof(BlockIQ4_NL, d)}},
+      {"Q2_K", GgmlType::Q2_K, &KernelTable::q2_K, sizeof(BlockQ2_K), 256, {offsetof(BlockQ2_K, d), offsetof(BlockQ2_K, dmin)}},
+      {"Q3_K", GgmlType::Q3_K, &KernelTable::q3_K, sizeof(BlockQ3_K), 256, {offsetof(BlockQ3_K, d)}},
+      {"Q4_K", GgmlType::Q4_K, &KernelTable::q4_K, sizeof(BlockQ4_K), 256, {offsetof(BlockQ4_K, d), offsetof(BlockQ4_K, dmin)}},
+      {"Q5_K", GgmlType::Q5_K, &KernelTable::q5_K, sizeof(BlockQ5_K), 256, {offsetof(BlockQ5_K, d), offsetof(BlockQ5_K, dmin)}},
+      {"Q6_K", GgmlType::Q6_K, &KernelTable::q6_K, sizeof(BlockQ6_K), 256, {offsetof(BlockQ6_K, d)}},
+      {"IQ4_XS", GgmlType::IQ4_XS, &KernelTable::iq4_xs, sizeof(BlockIQ4_XS), 256, {offsetof(BlockIQ4_XS, d)}},
+  };
+}
+
+// The activation in `form`, and its values decoded.
+struct PreparedActivation {
+  std::vector<uint8_t> bytes;
+  std::vector<double> values;
+};
+static PreparedActivation prepare(const KernelTable& t, ActivationForm form, const std::vector<float>& x) {
+  const int64_t n = static_cast<int64_t>(x.size());
+  PreparedActivation a;
+  a.values.resize(n);
+  if (form == ActivationForm::Q8_0) {
+    a.bytes.resize(n / 32 * sizeof(BlockQ8_0));
+    auto* b = reinterpret_cast<BlockQ8_0*>(a.bytes.data());
+    t.quantize_row_q8_0(x.data(), b, n);
+    for (int64_t i = 0; i < n; i++) a.values[i] = double(fp16_to_fp32(b[i / 32].d)) * b[i / 32].qs[i % 32];
+  } else if (form == ActivationForm::Q8_1) {
+    a.bytes.resize(n / 32 * sizeof(BlockQ8_1));
+    auto* b = reinterpret_cast<BlockQ8_1*>(a.bytes.data());
+    t.quantize_row_q8_1(x.data(), b, n);
+    for (int64_t i = 0; i < n; i++) a.values[i] = double(fp16_to_fp32(b[i / 32].d)) * b[i / 32].qs[i % 32];
+  } else {
+    a.bytes.resize(n / 256 * sizeof(BlockQ8_K));
+    auto* b = reinterpret_cast<BlockQ8_K*>(a.bytes.data());
+    t.quantize_row_q8_K(x.data(), b, n);
+    for (int64_t i = 0; i < n; i++) a.values[i] = double(b[i / 256].d) * b[i / 256].qs[i % 256];
+  }
+  return a;
+}
+
+static void test_activation_forms(const KernelTable& t) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(512);
+  for (float& v : x) v = normal(rng);
+  x[300] = -9.0f;  // the largest magnitude: Q8_K maps it to code −127 (then the scale is positive)
+  const std::string tag = std::string(t.isa) + ": ";
+  std::vector<BlockQ8_K> k(2);
+  t.quantize_row_q8_K(x.data(), k.data(), 512);
+  bool sums = true, within = true;
+  for (int b = 0; b < 2; b++) {
+    for (int g = 0; g < 16; g++) {
+      int s = 0;
+      for (int j = 0; j < 16; j++) s += k[b].qs[16 * g + j];
+      sums = sums && s == k[b].bsums[g];
+    }
+    for (int j = 0; j < 256; j++) within = within && std::fabs(x[256 * b + j] - k[b].d * k[b].qs[j]) <= std::fabs(k[b].d) * 0.5001f;
+  }
+  check(sums && within, tag + "Q8_K: block sums and values within half a step");
+  check(k[1].qs[300 - 256] == -127 && k[1].d > 0, tag + "Q8_K: the largest magnitude is code −127 (llama.cpp's sign convention)");
+  std::vector<float> zero(256, 0.0f);
+  t.quantize_row_q8_K(zero.data(), k.data(), 256);
+  check(k[0].d == 0 && k[0].qs[0] == 0 && k[0].bsums[0] == 0, tag + "Q8_K: an all-zero block");
+  std::vector<BlockQ8_1> q1(16);
+  t.quantize_row_q8_1(x.data(), q1.data(), 512);
+  bool s_ok = true;
+  for (const BlockQ8_1& b : q1) {
+    int s = 0;
+    for (int8_t q : b.qs) s += q;
+    // s is rounded from the unrounded scale: within an fp16 step of the rounded one's product.
+    const float want = fp16_to_fp32(b.d) * static_cast<float>(s);
+    s_ok = s_ok && std::fabs(fp16_to_fp32(b.s) - want) <= std::fabs(want) * 2e-3f + 1e-6f;
+  }
+  check(s_ok, tag + "Q8_1: s = d·Σq");
+}
+
+static void test_block_types(const KernelTable& t) {
+  const KernelTable& ref = scalar_table();
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int64_t n = 1024;
+  std::vector<float> x(n);
+  for (float& v : x) v = normal(rng);
+  for (const BlockTypeCase& c : block_type_cases()) {
+    const BlockTypeKernels& mine = t.*(c.kernels);
+    const BlockTypeKernels& scalar = ref.*(c.kernels);
+    const std::string tag = std::string(t.isa) + " " + c.name + ": ";
+    check(block_type_kernels(t, c.type) == &(t.*(c.kernels)) && mine.dot && mine.to_float, tag + "has kernels");
+    if (!mine.dot || !mine.to_float) continue;
+    const PreparedActivation a = prepare(t, activation_form(c.type), x);
+    const size_t row_bytes = n / c.block_elems * c.block_bytes;
+    // Random blocks, then the extremes: all codes 0, all bits set, tiny and large scales.
+    for (int variant = 0; variant < 5; variant++) {
+      std::vector<uint8_t> w(row_bytes);
+      for (uint8_t& b : w) b = variant == 1 ? 0x00 : variant == 2 ? 0xff : static_cast<uint8_t>(rng());
+      for (size_t b = 0; b < row_bytes; b += c.block_bytes) {
+        for (size_t off : c.fp16_fields) {
+          const float scale = variant == 3 ? 6e-8f : variant == 4 ? 60.0f : 0.001f + 0.01f * std::fabs(normal(rng));
+          const uint16_t h = fp32_to_fp16(scale);
+          std::memcpy(w.data() + b + off, &h, sizeof h);
+        }
+      }
+      std::vector<float> decoded(n), decoded_ref(n);
+      mine.to_float(w.data(), decoded.data(), n);
+      scalar.to_float(w.data(), decoded_ref.data(), n);
+      double want = 0, magnitude = 0;
+      for (int64_t i = 0; i < n; i++) {
+        want += double(decoded_ref[i]) * a.values[i];
+        magnitude += std::fabs(double(decoded_ref[i]) * a.values[i]);
+      }
+      if (activation_form(c.type) == ActivationForm::Q8_1) {
+        // The min's part uses the activation's sum s, which Q8_1 keeps as fp16 (2⁻¹¹ relative).
+        for (size_t b = 0; b < row_bytes / c.block_bytes; b++) {
+          uint16_t m;
+          std::memcpy(&m, w.data() + b * c.block_bytes + c.fp16_fields[1], sizeof m);
+          const BlockQ8_1& xb = reinterpret_cast<const BlockQ8_1*>(a.bytes.data())[b];
+          magnitude += std::fabs(double(fp16_to_fp32(m)) * fp16_to_fp32(xb.s)) * 30;
+        }
+      }
+      const float got = mine.dot(w.data(), a.bytes.data(), n), got_ref = scalar.dot(w.data(), a.bytes.data(), n);
+      const std::string v = "variant " + std::to_string(variant) + ": ";
+      check(std::memcmp(decoded.data(), decoded_ref.data(), n * sizeof(float)) == 0, tag + v + "decodes like scalar");
+      check(std::isfinite(got) && std::fabs(got - want) <= 2e-5 * magnitude + 1e-30, tag + v + "dot = Σ decoded·x (" +
+            std::to_string(got) + " vs " + std::to_string(want) + ")");
+      check(std::fabs(got - got_ref) <= 1e-5 * magnitude + 1e-30, tag + v + "dot = scalar's");
+    }
+  }
+}
+
+// Hand-made blocks whose values are known from the layout alone (a misread layout fails here
+// even where the dot product and the decoder agree with each other).
+static void test_known_blocks() {
+  const KernelTable& k = scalar_table();
+  const uint16_t one = fp32_to_fp16(1.0f), half = fp32_to_fp16(0.5f);
+  float y[256];
+  {
+    BlockQ5_0 b{};
+    b.d = one;
+    b.qs[3] = 0x5a;          // element 3: low nibble 10; element 19: high nibble 5
+    b.qh[2] = 0x08;          // bit 19: element 19 gets +16
+    k.q5_0.to_float(&b, y, 32);
+    check(y[3] == 10 - 16 && y[19] == 5 + 16 - 16 && y[0] == -16, "Q5_0 known block");
+  }
+  {
+    BlockQ4_K b{};
+    b.d = one;
+    b.dmin = half;
+    b.scales[1] = 3;         // sub-block 1: scale 3
+    b.scales[5] = 4;         // sub-block 1: min 4
+    b.scales[8] = 0x21;      // sub-block 4: scale low 1, min low 2
+    b.scales[0] = 0x40;      // sub-block 4: scale +16 (bits 6-7 of scales[0])
+    b.qs[5] = 0x70;          // element 37 (sub-block 1, low nibble of qs[5]... high nibble is element 37)
+    k.q4_K.to_float(&b, y, 256);
+    // qs[5] low nibble = element 5 (sub-block 0: scale 0, min 0) = 0; high nibble 7 = element 37.
+    check(y[5] == 0.0f && y[37] == 3 * 7 - 0.5f * 4 && y[36] == -0.5f * 4 && y[128] == 17 * 0 - 0.5f * 2, "Q4_K known block");
+  }
+  {
+    BlockQ6_K b{};
+    b.d = one;
+    for (int i = 0; i < 16; i++) b.scales[i] = static_cast<int8_t>(i - 8);
+    b.ql[0] = 0x21;          // element 0: low 1; element 64: low 2
+    b.qh[0] = 0x12;          // element 0: high bits 2 (→ 32+1); element 64: high bits 1 (→ 16+2)
+    k.q6_K.to_float(&b, y, 256);
+    check(y[0] == (-8) * (33 - 32) && y[64] == (4 - 8) * (18 - 32) && y[32] == (2 - 8) * -32, "Q6_K known block");
+  }
+  {
+    BlockQ3_K b{};
+    b.d = one;
+    // Sub-block 9: low nibble from scales[1] >> 4 (5), high bits from scales[9] bits 4-5 (2):
+    // 37 − 32 = 5. Sub-block 11: 0 − 32.
+    b.scales[1] = 0x50;
+    b.scales[9] = 0x20;
+    b.qs[48] = 0x0c;         // half 1, l = 16: shift 0 gives code 0 (element 144), shift 2 code 3 (element 176)
+    b.hmask[16] = 1u << 5;   // bit 4·1 + 1 set: element 176 has no −4; bit 4 clear: element 144 has
+    k.q3_K.to_float(&b, y, 256);
+    check(y[144] == 5 * (0 - 4) && y[176] == -32 * 3, "Q3_K known block");
+  }
+  {
+    BlockIQ4_XS b{};
+    b.d = half;
+    b.scales_l[1] = 0x30;    // sub-block 3: low nibble 3
+    b.scales_h = 2u << 6;    // sub-block 3: high bits 2 → 35 − 32 = 3
+    b.qs[16 * 3 + 2] = 0xf0; // element 96 + 18: kIQ4Values[15] = 113
+    k.iq4_xs.to_float(&b, y, 256);
+    check(y[96 + 18] == 0.5f * 3 * 113 && y[96 + 2] == 0.5f * 3 * -127, "IQ4_XS known block");
+  }
+}
+
+// `kernels_test decode TYPE_ID IN OUT`: decodes the blocks in IN with the scalar table and
+// writes the floats to OUT, so that test/kernels-isa.test.ts can compare them with the
+// generator's own decoders (written separately, from the same layouts).
+static int decode_file(int type_id, const char* in, const char* out) {
+  const BlockTypeKernels* k = block_type_kernels(scalar_table(), static_cast<GgmlType>(type_id));
+  const GgmlTypeTraits tr = ggml_type_traits(static_cast<uint32_t>(type_id));
+  std::FILE* f = std::fopen(in, "rb");
+  if (!k || !tr.name || !f) return 2;
+  std::vector<uint8_t> bytes;
+  uint8_t buf[4096];
+  for (size_t got; (got = std::fread(buf, 1, sizeof buf, f)) > 0;) bytes.insert(bytes.end(), buf, buf + got);
+  std::fclose(f);
+  const int64_t n = static_cast<int64_t>(bytes.size() / tr.block_bytes) * tr.block_elems;
+  std::vector<float> values(n);
+  k->to_float(bytes.data(), values.data(), n);
+  std::FILE* o = std::fopen(out, "wb");
+  if (!o) return 2;
+  std::fwrite(values.data(), sizeof(float), values.size(), o);
+  std::fclose(o);
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  if (argc == 5 && std::string(argv[1]) == "decode") return decode_file(std::atoi(argv[2]), argv[3], argv[4]);
   std::vector<const KernelTable*> tables;
   if (avx2_table() && cpu_has_avx2_fma_f16c()) tables.push_back(avx2_table());
   if (avx512_table() && cpu_has_avx512_vnni()) tables.push_back(avx512_table());
@@ -203,6 +433,13 @@ int main() {
     for (int64_t n : {32, 64, 768, 1536}) test_packed(*t, n);
   }
   for (int64_t n : {32, 768}) test_packed(scalar_table(), n);
+  test_known_blocks();
+  test_activation_forms(scalar_table());
+  test_block_types(scalar_table());
+  for (const KernelTable* t : tables) {
+    test_activation_forms(*t);
+    test_block_types(*t);
+  }
   std::string isas = tables.empty() ? "scalar only" : "";
   for (const KernelTable* t : tables) isas += (isas.empty() ? "" : ", ") + std::string(t->isa);
   std::printf("kernels (%s): %d passed, %d failed\n", isas.c_str(), passed, failed);

@@ -1,15 +1,19 @@
 // Builds the GGUF spec of a synthetic SmallThinker model: docs/model.md's keys, tensor names and
 // shapes, with seeded weights. Every tensor draws from its own stream (seed + name), so the
-// upstream and powerinfer flavours of one seed hold the same weights.
+// upstream and powerinfer flavours of one seed hold the same weights, and so do the files of
+// one seed at every type (each quantises the same floats). Which ggml type each tensor gets:
+// file-types.ts.
 import { bool, f32, str, strArray, u32, i32Array, type GgufSpec, type GgufValue, type TensorSpec } from './gguf-writer';
-import { GGML_TYPE_ID, bytesFor, encode, f32ToBf16, f32ToF16, type WeightType } from './quantize';
+import { BLOCK, GGML_TYPE_ID, WEIGHT_TYPES, bytesFor, encode, f32ToBf16, f32ToF16, type WeightType } from './quantize';
+import { LLAMA_FTYPE, tensorType, type FileType } from './file-types';
 import { PRESETS, isBig, type PresetName } from './presets';
 import { CHATML_TEMPLATE, qwenVocabulary, smallVocabulary, type Vocabulary } from './vocab';
 import { Rng, hashString } from './random';
 
 export interface ModelOptions {
   preset: PresetName;
-  type: WeightType;
+  /** f32, f16, bf16, q8_0, q4_0: every matrix at that type; else a llama-quantize mix (file-types.ts). */
+  type: FileType;
   vocab: 'small' | 'qwen';
   flavour: 'upstream' | 'powerinfer';
   seed: number;
@@ -64,6 +68,56 @@ type Patch = (chunk: Buffer, offset: number) => void;
  * `balanced`: Q4_0 nibbles uniform on 1..15 (values −7..7, mean 0) instead of 0..15 (mean −½).
  */
 const pools = new Map<string, Buffer>();
+const POOL_BYTES = 8 << 20;
+
+/** The original pool of the five original types: random bytes with a random scale per block. */
+function randomBytesPool(type: WeightType, seed: number, std: number, balanced: boolean): Buffer {
+  const blockBytes = BLOCK[type].bytes;
+  const rng = new Rng(seed ^ 0x5eed);
+  const blocks = Math.floor(POOL_BYTES / blockBytes);
+  const pool = Buffer.from(rng.bytes(new Uint8Array(blocks * blockBytes)));
+  for (let b = 0; b < blocks; b++) {
+    if (type === 'q4_0') pool.writeUInt16LE(f32ToF16((std / 4.6) * (0.75 + 0.5 * rng.next())), b * 18);
+    else if (type === 'q8_0') pool.writeUInt16LE(f32ToF16((std / 73.6) * (0.75 + 0.5 * rng.next())), b * 34);
+    else if (type === 'f32') pool.writeFloatLE(std * rng.normal(), b * 4);
+    else {
+      const v = std * rng.normal();
+      pool.writeUInt16LE(type === 'f16' ? f32ToF16(v) : f32ToBf16(v), b * 2);
+    }
+    if (balanced && type === 'q4_0') {
+      for (let j = 2; j < 18; j++) pool[b * 18 + j] = (1 + Math.floor(rng.next() * 15)) | ((1 + Math.floor(rng.next() * 15)) << 4);
+    }
+  }
+  return pool;
+}
+
+/**
+ * The pool of the other types: values distributed as the Q4_0 pool's (per 32 values a scale
+ * of about std/4.6, codes uniform on 0..15 around 8), quantised to the type (valid blocks, the
+ * right scale). Plain normal weights make a random 4b model so sensitive that our own scalar
+ * and AVX-512 builds agree on only ~60 % of top-1 tokens; these statistics, those of the Q4_0
+ * files, keep both engines' rounding differences from deciding the output.
+ */
+function quantisedPool(type: WeightType, seed: number, std: number): Buffer {
+  const { elements, bytes } = BLOCK[type];
+  const rng = new Rng((seed ^ 0x5eed ^ hashString(type)) >>> 0);
+  const blocks = Math.floor(POOL_BYTES / bytes);
+  const pool = Buffer.alloc(blocks * bytes);
+  const chunkBlocks = 4096;
+  for (let b = 0; b < blocks; b += chunkBlocks) {
+    const n = Math.min(chunkBlocks, blocks - b);
+    const x = new Float32Array(n * elements);
+    for (let i = 0; i < x.length; i += 32) {
+      const d = (std / 4.6) * (0.75 + 0.5 * rng.next());
+      for (let j = 0; j < 32; j++) x[i + j] = d * (Math.floor(rng.next() * 16) - 8);
+    }
+    encode(type, x).copy(pool, b * bytes);
+  }
+  return pool;
+}
+
+const ORIGINAL_POOL_TYPES: ReadonlySet<WeightType> = new Set<WeightType>(['f32', 'f16', 'bf16', 'q8_0', 'q4_0']);
+
 function randomBlocksTensor(name: string, dims: number[], type: WeightType, seed: number, std: number,
   balanced = false, patch?: Patch): TensorSpec {
   const n = dims.reduce((a, b) => a * b, 1);
@@ -73,23 +127,9 @@ function randomBlocksTensor(name: string, dims: number[], type: WeightType, seed
     write: (emit) => {
       const key = `${type}:${std}:${seed}:${balanced}`;
       let pool = pools.get(key);
-      const blockBytes = type === 'q4_0' ? 18 : type === 'q8_0' ? 34 : type === 'f32' ? 4 : 2;
+      const blockBytes = BLOCK[type].bytes;
       if (!pool) {
-        const rng = new Rng(seed ^ 0x5eed);
-        const blocks = Math.floor((8 << 20) / blockBytes);
-        pool = Buffer.from(rng.bytes(new Uint8Array(blocks * blockBytes)));
-        for (let b = 0; b < blocks; b++) {
-          if (type === 'q4_0') pool.writeUInt16LE(f32ToF16((std / 4.6) * (0.75 + 0.5 * rng.next())), b * 18);
-          else if (type === 'q8_0') pool.writeUInt16LE(f32ToF16((std / 73.6) * (0.75 + 0.5 * rng.next())), b * 34);
-          else if (type === 'f32') pool.writeFloatLE(std * rng.normal(), b * 4);
-          else {
-            const v = std * rng.normal();
-            pool.writeUInt16LE(type === 'f16' ? f32ToF16(v) : f32ToBf16(v), b * 2);
-          }
-          if (balanced && type === 'q4_0') {
-            for (let j = 2; j < 18; j++) pool[b * 18 + j] = (1 + Math.floor(rng.next() * 15)) | ((1 + Math.floor(rng.next() * 15)) << 4);
-          }
-        }
+        pool = ORIGINAL_POOL_TYPES.has(type) ? randomBytesPool(type, seed, std, balanced) : quantisedPool(type, seed, std);
         pools.set(key, pool);
       }
       let offset = (hashString(name) % Math.floor(pool.length / blockBytes)) * blockBytes;
@@ -138,6 +178,7 @@ const residualScale = (l: number) => Math.sqrt(1 + l / 4);
 export function buildModelSpec(opts: ModelOptions): GgufSpec {
   const shape = PRESETS[opts.preset];
   const big = isBig(opts.preset);
+  if (!(opts.type in LLAMA_FTYPE)) throw new Error(`unknown type ${opts.type}`);
   if (opts.preset === '21b' && opts.type === 'f32') throw new Error('the 21b preset is not generated at f32 (it would take 84 GB; use f16, bf16, q8_0 or q4_0)');
   const vocab: Vocabulary = opts.vocab === 'qwen' ? qwenVocabulary() : smallVocabulary();
   const V = vocab.tokens.length;
@@ -145,9 +186,13 @@ export function buildModelSpec(opts: ModelOptions): GgufSpec {
   const seed = opts.seed >>> 0;
   if (opts.routing && !(big && opts.type === 'q4_0')) throw new Error('the routing options are for the 4b and 21b presets at q4_0');
   const realistic = opts.routing === 'realistic';
+  /** The tensor's ggml type in this file (its layer from the name). */
+  const typeOf = (name: string, cols: number): WeightType =>
+    tensorType(opts.type, name, cols, Number(/^blk\.(\d+)\./.exec(name)?.[1] ?? -1), shape.nLayer,
+      { nExpert: N, nHead: H, nHeadKv: KVH, tiedEmbeddings: opts.tiedEmbeddings });
   const matrix = (name: string, dims: number[], std: number, patch?: Patch): TensorSpec =>
-    big ? randomBlocksTensor(name, dims, opts.type, seed, std, opts.routing !== undefined, realistic ? patch : undefined)
-      : floatTensor(name, dims, opts.type, seed, std);
+    big ? randomBlocksTensor(name, dims, typeOf(name, dims[0]), seed, std, opts.routing !== undefined, realistic ? patch : undefined)
+      : floatTensor(name, dims, typeOf(name, dims[0]), seed, std);
   const f32Tensor = (name: string, dims: number[], std: number, mean = 0, generateAll?: (rng: Rng) => Float32Array) =>
     floatTensor(name, dims, 'f32', seed, std, mean, generateAll);
   const rowBytes = (cols: number) => (cols / 32) * Q4_0_BLOCK;
@@ -210,7 +255,7 @@ export function buildModelSpec(opts: ModelOptions): GgufSpec {
     } else {
       // Transposed: the same weights as the upstream file of this seed, one row per neuron.
       const upstreamName = `${b}ffn_down_exps.weight`;
-      tensors.push(floatTensor(upstreamName, [E, F, N], opts.type, seed, downStd, 0, (rng) => {
+      tensors.push(floatTensor(upstreamName, [E, F, N], typeOf(upstreamName, E), seed, downStd, 0, (rng) => {
         const up = rng.fillNormal(new Float32Array(F * E * N), downStd);  // N experts × E rows × F
         const t = new Float32Array(F * E * N);                              // N experts × F rows × E
         for (let e = 0; e < N; e++) {
@@ -227,7 +272,7 @@ export function buildModelSpec(opts: ModelOptions): GgufSpec {
     ['general.architecture', str('smallthinker')],
     ['general.name', str(`synthetic-${opts.preset}-${opts.type}-${opts.vocab}-${opts.flavour}-seed${seed}`)],
     ['general.alignment', u32(32)],
-    ['general.file_type', u32({ f32: 0, f16: 1, q4_0: 2, q8_0: 7, bf16: 32 }[opts.type])],
+    ['general.file_type', u32(LLAMA_FTYPE[opts.type])],
     ['general.quantization_version', u32(2)],
     [`${p}block_count`, u32(shape.nLayer)],
     [`${p}context_length`, u32(shape.contextLength)],
@@ -259,4 +304,15 @@ export function buildModelSpec(opts: ModelOptions): GgufSpec {
     ['tokenizer.chat_template', str(CHATML_TEMPLATE)],
   );
   return { version: opts.ggufVersion ?? 3, alignment: 32, metadata, tensors };
+}
+
+const TYPE_BY_ID = new Map(WEIGHT_TYPES.map((t) => [GGML_TYPE_ID[t], t]));
+
+/**
+ * The type of every tensor (name → ggml type, in file order) of a file with these options
+ * (the defaults of ensureModel for the rest): the mix its `type` gives for its preset's shape.
+ */
+export function tensorTypes(options: Partial<ModelOptions> & Pick<ModelOptions, 'preset'>): Map<string, WeightType> {
+  const spec = buildModelSpec({ ...DEFAULTS, ...options });
+  return new Map(spec.tensors.map((t) => [t.name, TYPE_BY_ID.get(t.type)!]));
 }

@@ -1,7 +1,8 @@
 // Inside the formats: where the forms of one prepared activation sit in its slot (see
-// prepare_activation). The Q8_0 form starts the slot, the F16/BF16 form follows it, and the
-// Q8_0 blocks' sums (for the kernels that take the Q4_0 zero point off once per block of the
-// activation) come last; all of it fits in cols floats' worth of bytes.
+// prepare_activation). One slot holds every form at once, each at its own offset, so that
+// matrices of different types can take the same activation (q, k and v of a mixed file):
+// the Q8_0 form, the F16/BF16 form, the Q8_0 blocks' sums (for the kernels that take the
+// Q4_0 zero point off once per block of the activation), the Q8_1 form, the Q8_K form.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -10,9 +11,15 @@
 
 namespace st::activation_slot {
 
-inline size_t half_form_offset(int64_t cols) { return (static_cast<size_t>(cols / kQK8_0) * sizeof(BlockQ8_0) + 31) / 32 * 32; }
-inline size_t block_sums_offset(int64_t cols) { return half_form_offset(cols) + static_cast<size_t>(cols) * sizeof(uint16_t); }
-static_assert(sizeof(BlockQ8_0) == 34, "the slot layout assumes 34-byte Q8_0 blocks (fits: 1.07n + 2n + n/8 < 4n)");
+inline size_t align64(size_t n) { return (n + 63) / 64 * 64; }
+inline size_t half_form_offset(int64_t cols) { return align64(static_cast<size_t>(cols / kQK8_0) * sizeof(BlockQ8_0)); }
+inline size_t block_sums_offset(int64_t cols) { return half_form_offset(cols) + align64(static_cast<size_t>(cols) * sizeof(uint16_t)); }
+inline size_t q8_1_form_offset(int64_t cols) { return block_sums_offset(cols) + align64(static_cast<size_t>(cols / kQK8_0) * sizeof(int32_t)); }
+inline size_t q8_K_form_offset(int64_t cols) { return q8_1_form_offset(cols) + align64(static_cast<size_t>(cols / 32) * sizeof(BlockQ8_1)); }
+// The whole slot (the Q8_K form only for rows of whole super-blocks).
+inline size_t slot_bytes(int64_t cols) {
+  return q8_K_form_offset(cols) + align64(static_cast<size_t>((cols + kQK_K - 1) / kQK_K) * sizeof(BlockQ8_K));
+}
 
 // The per-block sums of a prepared Q8_0 form of `cols` values.
 inline const int32_t* block_sums(const void* q8_0_form, int64_t cols) {

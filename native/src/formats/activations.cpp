@@ -1,7 +1,7 @@
-// Activations prepared for the weight types' dot products (kernels.h): Q4_0 and Q8_0 weights
-// take the activation as Q8_0 blocks (with their sums where the kernels use them), F16 and
-// BF16 weights the same width, F32 weights the floats themselves, as llama.cpp's CPU backend
-// does, so that the two engines agree closely.
+// Activations prepared for the weight types' dot products, in the form llama.cpp's CPU
+// backend gives each type (kernels::activation_form): Q8_0 blocks (with their sums where the
+// kernels use them), Q8_1 or Q8_K blocks, F16 or BF16 of the same width, or the floats
+// themselves, so that the two engines agree closely.
 #include "activation_slot.h"
 #include "format.h"
 #include "kernels/fp16.h"
@@ -9,34 +9,42 @@
 
 namespace st {
 
-size_t prepared_row_bytes(int64_t cols) { return static_cast<size_t>(cols) * sizeof(float); }
+size_t prepared_row_bytes(int64_t cols) { return activation_slot::slot_bytes(cols); }
 
 const void* prepare_activation(GgmlType type, const float* x, int64_t n, uint8_t* slot) {
   const kernels::KernelTable& k = kernels::active();
-  switch (type) {
-    case GgmlType::Q4_0:
+  switch (kernels::activation_form(type)) {
+    case kernels::ActivationForm::Q8_0:
       k.quantize_row_q8_0(x, reinterpret_cast<BlockQ8_0*>(slot), n);
-      if (k.dot_q4_0_q8_0_sums || k.gemm_q4_0x16) {
+      if (type == GgmlType::Q4_0 && (k.dot_q4_0_q8_0_sums || k.gemm_q4_0x16)) {
         kernels::q8_0_block_sums(reinterpret_cast<const BlockQ8_0*>(slot),
                                  reinterpret_cast<int32_t*>(slot + activation_slot::block_sums_offset(n)), n / kQK8_0);
       }
       return slot;
-    case GgmlType::Q8_0:
-      k.quantize_row_q8_0(x, reinterpret_cast<BlockQ8_0*>(slot), n);
-      return slot;
-    case GgmlType::F16: {
+    case kernels::ActivationForm::Q8_1: {
+      auto* form = reinterpret_cast<BlockQ8_1*>(slot + activation_slot::q8_1_form_offset(n));
+      k.quantize_row_q8_1(x, form, n);
+      return form;
+    }
+    case kernels::ActivationForm::Q8_K: {
+      auto* form = reinterpret_cast<BlockQ8_K*>(slot + activation_slot::q8_K_form_offset(n));
+      k.quantize_row_q8_K(x, form, n);
+      return form;
+    }
+    case kernels::ActivationForm::F16: {
       auto* h = reinterpret_cast<uint16_t*>(slot + activation_slot::half_form_offset(n));
       for (int64_t i = 0; i < n; i++) h[i] = fp32_to_fp16(x[i]);
       return h;
     }
-    case GgmlType::BF16: {
+    case kernels::ActivationForm::BF16: {
       auto* h = reinterpret_cast<uint16_t*>(slot + activation_slot::half_form_offset(n));
       for (int64_t i = 0; i < n; i++) h[i] = fp32_to_bf16(x[i]);
       return h;
     }
-    default:
-      return x;
+    case kernels::ActivationForm::F32:
+      break;
   }
+  return x;
 }
 
 }  // namespace st

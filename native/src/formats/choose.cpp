@@ -33,9 +33,19 @@ const Format& choose_format(GgmlType type, int64_t rows, MatrixUse use) {
     case GgmlType::F16: return f16;
     case GgmlType::BF16: return bf16;
     case GgmlType::Q8_0: return q8_0;
+    case GgmlType::Q4_1: { static const FileRows f(type); return f; }
+    case GgmlType::Q5_0: { static const FileRows f(type); return f; }
+    case GgmlType::Q5_1: { static const FileRows f(type); return f; }
+    case GgmlType::IQ4_NL: { static const FileRows f(type); return f; }
+    case GgmlType::Q2_K: { static const FileRows f(type); return f; }
+    case GgmlType::Q3_K: { static const FileRows f(type); return f; }
+    case GgmlType::Q4_K: { static const FileRows f(type); return f; }
+    case GgmlType::Q5_K: { static const FileRows f(type); return f; }
+    case GgmlType::Q6_K: { static const FileRows f(type); return f; }
+    case GgmlType::IQ4_XS: { static const FileRows f(type); return f; }
     default: {
       const char* name = ggml_type_traits(static_cast<uint32_t>(type)).name;
-      throw std::runtime_error(std::string("weights of type ") + (name ? name : "?") + " cannot be computed with (supported: F32, F16, BF16, Q8_0, Q4_0)");
+      throw std::runtime_error(std::string("weights of type ") + (name ? name : "?") + " cannot be computed with (" + kSupportedWeightTypes + ")");
     }
   }
 }

@@ -1,6 +1,7 @@
 // The rows as the file stores them, for every type the kernels compute with (F32, F16, BF16,
-// Q8_0, Q4_0): nothing to lay out, so a mapped file is used where it is. Products go row by
-// row; a Q4_0 row is unpacked once for four activations at a time.
+// Q8_0, Q4_0 and the other block types): nothing to lay out, so a mapped file is used where
+// it is. Products go row by row; a Q4_0 row is unpacked once for four activations at a time.
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -25,7 +26,9 @@ float dot(const KernelTable& k, GgmlType t, const uint8_t* row, const void* x, i
     case GgmlType::F32: return k.dot_f32_f32(reinterpret_cast<const float*>(row), static_cast<const float*>(x), n);
     case GgmlType::F16: return k.dot_f16_f16(reinterpret_cast<const uint16_t*>(row), static_cast<const uint16_t*>(x), n);
     case GgmlType::BF16: return k.dot_bf16_bf16(reinterpret_cast<const uint16_t*>(row), static_cast<const uint16_t*>(x), n);
-    default: throw std::logic_error("no dot product for this weight type");
+    default:
+      if (const kernels::BlockTypeKernels* b = kernels::block_type_kernels(k, t)) return b->dot(row, x, n);
+      throw std::logic_error("no dot product for this weight type");
   }
 }
 
@@ -104,7 +107,17 @@ void FileRows::add_row(const Matrix& w, int64_t row, int64_t c0, float s, float*
     case GgmlType::F32: k.axpy_f32(reinterpret_cast<const float*>(p), s, y, n); return;
     case GgmlType::F16: k.axpy_f16(reinterpret_cast<const uint16_t*>(p), s, y, n); return;
     case GgmlType::BF16: k.axpy_bf16(reinterpret_cast<const uint16_t*>(p), s, y, n); return;
-    default: throw std::logic_error("no axpy for this weight type");
+    default: break;
+  }
+  const kernels::BlockTypeKernels* b = kernels::block_type_kernels(k, type_);
+  if (!b) throw std::logic_error("no axpy for this weight type");
+  // The other block types: decoded a super-block's worth at a time, then added.
+  const GgmlTypeTraits tr = ggml_type_traits(static_cast<uint32_t>(type_));
+  float decoded[kQK_K];
+  for (int64_t at = 0; at < n; at += kQK_K) {
+    const int64_t len = std::min<int64_t>(kQK_K, n - at);
+    b->to_float(p + static_cast<size_t>(at / tr.block_elems) * tr.block_bytes, decoded, len);
+    for (int64_t i = 0; i < len; i++) y[at + i] += s * decoded[i];
   }
 }
 

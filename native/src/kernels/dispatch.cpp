@@ -12,14 +12,32 @@
 
 namespace st::kernels {
 
+// The block types an ISA's table has no kernels for compute with the scalar ones.
+KernelTable with_scalar_fallbacks(const KernelTable& own) {
+  KernelTable t = own;
+  const KernelTable& s = scalar_table();
+  if (!t.quantize_row_q8_1) t.quantize_row_q8_1 = s.quantize_row_q8_1;
+  if (!t.quantize_row_q8_K) t.quantize_row_q8_K = s.quantize_row_q8_K;
+  for (BlockTypeKernels KernelTable::*type : {&KernelTable::q4_1, &KernelTable::q5_0, &KernelTable::q5_1, &KernelTable::iq4_nl,
+                                               &KernelTable::q2_K, &KernelTable::q3_K, &KernelTable::q4_K, &KernelTable::q5_K,
+                                               &KernelTable::q6_K, &KernelTable::iq4_xs}) {
+    if (!(t.*type).dot) (t.*type).dot = (s.*type).dot;
+    if (!(t.*type).to_float) (t.*type).to_float = (s.*type).to_float;
+  }
+  return t;
+}
+
 #if defined(__x86_64__) || defined(_M_X64)
 const KernelTable* avx2_table_impl();  // kernels_avx2.cpp, built with -mavx2 -mfma -mf16c
-const KernelTable* avx2_table() { return avx2_table_impl(); }
+const KernelTable* avx2_table() {
+  static const KernelTable table = with_scalar_fallbacks(*avx2_table_impl());
+  return &table;
+}
 void avx512_overrides(KernelTable& t);  // kernels_avx512.cpp, built with AVX-512 F/BW/VL/VNNI
 const KernelTable* avx512_table() {
   // AVX2 for everything the AVX-512 file does not replace.
   static const KernelTable table = [] {
-    KernelTable t = *avx2_table_impl();
+    KernelTable t = *avx2_table();
     avx512_overrides(t);
     return t;
   }();

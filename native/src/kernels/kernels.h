@@ -14,6 +14,22 @@
 
 namespace st::kernels {
 
+// The form a weight type's dot product takes its activation in (llama.cpp's choice for that
+// type, so that the engines agree): Q8_0 for Q4_0, Q5_0, Q8_0 and IQ4_NL; Q8_1 for Q4_1 and
+// Q5_1; Q8_K for the K-quants and IQ4_XS; F16/BF16/F32 for those types.
+enum class ActivationForm { F32, F16, BF16, Q8_0, Q8_1, Q8_K };
+ActivationForm activation_form(GgmlType t);
+
+// One of the block types beyond Q4_0 and Q8_0 (Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K … Q6_K, IQ4_XS).
+struct BlockTypeKernels {
+  // One weight row of n elements (n a multiple of the type's block) against an activation in
+  // the type's form. The integer part of each block is exact; the float part follows the
+  // order of llama.cpp's reference loops.
+  float (*dot)(const void* w, const void* x, int64_t n);
+  // n elements of a row, decoded: the values llama.cpp's dequantisation gives.
+  void (*to_float)(const void* w, float* y, int64_t n);
+};
+
 struct KernelTable {
   const char* isa;
   // x (n floats, n % 32 == 0) -> n/32 Q8_0 blocks.
@@ -55,7 +71,16 @@ struct KernelTable {
   // Row `lane` of a packed group against one activation: exactly the value gemm_q4_0x16
   // gives for that row (for the up rows of the few active neurons of a group).
   float (*dot_q4_0x16_row)(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const int32_t* xsum);
+
+  // The activation forms of the other block types (x: n floats, n a multiple of 32 or 256).
+  // An ISA's table that leaves these or the block types' kernels out gets the scalar ones.
+  void (*quantize_row_q8_1)(const float* x, BlockQ8_1* y, int64_t n);
+  void (*quantize_row_q8_K)(const float* x, BlockQ8_K* y, int64_t n);
+  BlockTypeKernels q4_1, q5_0, q5_1, iq4_nl, q2_K, q3_K, q4_K, q5_K, q6_K, iq4_xs;
 };
+
+// The kernels of block type t in table k; nullptr for the types with their own entries above.
+const BlockTypeKernels* block_type_kernels(const KernelTable& k, GgmlType t);
 
 // Q4_0 rows packed 16 at a time ("Q4_0×16"), so that one 512-bit VNNI instruction multiplies
 // four elements of sixteen rows. A group of 16 rows is nb packed blocks of kPackedBlockBytes,
@@ -74,6 +99,9 @@ void pack_q4_0x16(const BlockQ4_0* rows, int64_t row_stride, int64_t nb, uint8_t
 
 // Σ of each Q8_0 block's 32 values (the input of the *_sums dot products).
 void q8_0_block_sums(const BlockQ8_0* x, int32_t* sums, int64_t n_blocks);
+
+// `own` with the scalar kernels wherever it has none: every table below is complete.
+KernelTable with_scalar_fallbacks(const KernelTable& own);
 
 const KernelTable& scalar_table();
 const KernelTable* avx2_table();    // nullptr when not compiled in

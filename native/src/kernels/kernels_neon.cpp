@@ -178,7 +178,10 @@ const KernelTable kNeon = {
 
 }  // namespace
 
-const KernelTable* neon_table() { return &kNeon; }
+const KernelTable* neon_table() {
+  static const KernelTable table = with_scalar_fallbacks(kNeon);
+  return &table;
+}
 
 }  // namespace st::kernels
 

@@ -139,7 +139,7 @@ void gemm_q4_0x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, 
   }
 }
 
-const KernelTable kScalar = {
+const KernelTable kScalarOwn = {
     "scalar", quantize_row_q8_0, dot_q4_0_q8_0, dot_q4_0_q8_0_x4, dot_q8_0_q8_0, dot_f32_f32, dot_f16_f32, dot_bf16_f32, dot_f16_f16, dot_bf16_bf16,
     axpy_q4_0, axpy_q8_0, axpy_f32, axpy_f16, axpy_bf16,
     nullptr, nullptr,  // no fused multi-head F16 attention rows: one head at a time
@@ -168,6 +168,15 @@ void pack_q4_0x16(const BlockQ4_0* rows, int64_t row_stride, int64_t nb, uint8_t
   }
 }
 
-const KernelTable& scalar_table() { return kScalar; }
+void add_scalar_block_kernels(KernelTable& t);  // kernels_scalar_blocks.cpp
+
+const KernelTable& scalar_table() {
+  static const KernelTable table = [] {
+    KernelTable t = kScalarOwn;
+    add_scalar_block_kernels(t);
+    return t;
+  }();
+  return table;
+}
 
 }  // namespace st::kernels

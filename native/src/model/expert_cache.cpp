@@ -11,26 +11,34 @@ namespace {
 constexpr uint64_t kRepinEvery = 4096;
 
 size_t worst_span(size_t bytes) { return (bytes + FileReader::kAlign - 1) / FileReader::kAlign * FileReader::kAlign + FileReader::kAlign; }
+
+// The span a slot gives matrices of kind k: enough for that kind's largest in any layer.
+size_t kind_span(const std::vector<ExpertBytes>& bytes, int k) {
+  size_t most = 0;
+  for (const ExpertBytes& b : bytes) most = std::max(most, b[k]);
+  return worst_span(most);
+}
 }  // namespace
 
-size_t ExpertCache::slot_bytes_for(size_t gate_bytes, size_t up_bytes, size_t down_bytes) {
-  return worst_span(gate_bytes) + worst_span(up_bytes) + worst_span(down_bytes);
+size_t ExpertCache::slot_bytes_for(const std::vector<ExpertBytes>& bytes) {
+  return kind_span(bytes, 0) + kind_span(bytes, 1) + kind_span(bytes, 2);
 }
 
 ExpertCache::ExpertCache(std::shared_ptr<FileReader> file, std::vector<ExpertLocation> locations, int32_t n_expert,
-                         size_t gate_bytes, size_t up_bytes, size_t down_bytes, const ExpertCacheConfig& config)
+                         std::vector<ExpertBytes> bytes, const ExpertCacheConfig& config)
     : file_(std::move(file)),
       locations_(std::move(locations)),
       n_expert_(n_expert),
-      gate_bytes_(gate_bytes),
-      up_bytes_(up_bytes),
-      down_bytes_(down_bytes),
-      gate_span_(worst_span(gate_bytes)),
-      up_span_(worst_span(up_bytes)),
-      down_span_(worst_span(down_bytes)),
+      bytes_(std::move(bytes)),
+      gate_span_(kind_span(bytes_, 0)),
+      up_span_(kind_span(bytes_, 1)),
+      down_span_(kind_span(bytes_, 2)),
       slot_bytes_(gate_span_ + up_span_ + down_span_),
       config_(config) {
   if (config.slots < 1) throw std::invalid_argument("the expert cache needs at least one slot");
+  if (bytes_.size() * static_cast<size_t>(n_expert) != locations_.size() || (!config.layouts.empty() && config.layouts.size() != bytes_.size())) {
+    throw std::invalid_argument("the expert cache needs the sizes and layouts of every layer");
+  }
   memory_ = AlignedBuffer(slot_bytes_ * static_cast<size_t>(config.slots));
   slots_.resize(config.slots);
   // The frequency policy keeps a bypass area of two layers' worth of experts for the ones it
@@ -245,18 +253,21 @@ void ExpertCache::io_loop() {
     const int32_t s = queue_.front();
     queue_.pop_front();
     const ExpertLocation where = locations_[slots_[s].key];
+    const size_t layer = static_cast<size_t>(slots_[s].key / n_expert_);
+    const ExpertBytes& bytes = bytes_[layer];
     lock.unlock();
     uint8_t* base = memory_.data() + static_cast<size_t>(s) * slot_bytes_;
     Expert e;
     std::string error;
     try {
-      e.gate = file_->read(where.gate_offset, gate_bytes_, base);
-      e.up = file_->read(where.up_offset, up_bytes_, base + gate_span_);
-      e.down = file_->read(where.down_offset, down_bytes_, base + gate_span_ + up_span_);
+      e.gate = file_->read(where.gate_offset, bytes[0], base);
+      e.up = file_->read(where.up_offset, bytes[1], base + gate_span_);
+      e.down = file_->read(where.down_offset, bytes[2], base + gate_span_ + up_span_);
       // Laid out in the matrices' formats; the slot is this thread's until it is marked loaded below.
       const uint8_t* read[3] = {e.gate, e.up, e.down};
       for (int k = 0; k < 3; k++) {
-        const ExpertCacheConfig::Layout& layout = config_.layouts[k];
+        if (config_.layouts.empty()) break;
+        const ExpertCacheConfig::Layout& layout = config_.layouts[layer][k];
         if (layout.format && layout.format->relays()) layout.format->lay_out(const_cast<uint8_t*>(read[k]), layout.rows, layout.cols);
       }
     } catch (const std::exception& ex) {
@@ -267,9 +278,9 @@ void ExpertCache::io_loop() {
     if (error.empty()) {
       data_[s] = e;
       slot.state = SlotState::Ready;
-      stats_.bytes_read += FileReader::span_bytes(where.gate_offset, gate_bytes_) +
-                           FileReader::span_bytes(where.up_offset, up_bytes_) +
-                           FileReader::span_bytes(where.down_offset, down_bytes_);
+      stats_.bytes_read += FileReader::span_bytes(where.gate_offset, bytes[0]) +
+                           FileReader::span_bytes(where.up_offset, bytes[1]) +
+                           FileReader::span_bytes(where.down_offset, bytes[2]);
     } else {
       slot.state = SlotState::Failed;
       slot.error = error;

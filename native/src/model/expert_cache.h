@@ -14,6 +14,7 @@
 // set learned while running is pinned: every kRepinEvery uses, the most used experts (up to
 // half the slots) become unevictable.
 #pragma once
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -64,8 +65,13 @@ struct ExpertCacheConfig {
     const Format* format = nullptr;
     int64_t rows = 0, cols = 0;
   };
-  Layout layouts[3];
+  // Per layer: a file may give layers different types (llama-quantize's _M mixes keep some
+  // layers' down projections wider).
+  std::vector<std::array<Layout, 3>> layouts;
 };
+
+// One layer's expert matrices in bytes: gate, up, down.
+using ExpertBytes = std::array<size_t, 3>;
 
 class ExpertCache {
  public:
@@ -76,15 +82,16 @@ class ExpertCache {
     const uint8_t* down = nullptr;
   };
 
-  // `locations[l * n_expert + e]`; every matrix of one kind has the same byte size.
+  // `locations[l * n_expert + e]`; `bytes[l]`: the sizes of layer l's matrices (a slot fits
+  // the largest of each kind).
   ExpertCache(std::shared_ptr<FileReader> file, std::vector<ExpertLocation> locations, int32_t n_expert,
-              size_t gate_bytes, size_t up_bytes, size_t down_bytes, const ExpertCacheConfig& config);
+              std::vector<ExpertBytes> bytes, const ExpertCacheConfig& config);
   ~ExpertCache();
   ExpertCache(const ExpertCache&) = delete;
   ExpertCache& operator=(const ExpertCache&) = delete;
 
   // The bytes one slot takes (the three matrices, each read as an aligned span).
-  static size_t slot_bytes_for(size_t gate_bytes, size_t up_bytes, size_t down_bytes);
+  static size_t slot_bytes_for(const std::vector<ExpertBytes>& bytes);
   size_t slot_bytes() const { return slot_bytes_; }
   int32_t slots() const { return static_cast<int32_t>(slots_.size()); }
 
@@ -131,7 +138,7 @@ class ExpertCache {
   std::shared_ptr<FileReader> file_;
   std::vector<ExpertLocation> locations_;
   int32_t n_expert_;
-  size_t gate_bytes_, up_bytes_, down_bytes_;
+  std::vector<ExpertBytes> bytes_;
   size_t gate_span_, up_span_, down_span_, slot_bytes_;
   ExpertCacheConfig config_;
   AlignedBuffer memory_;

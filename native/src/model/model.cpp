@@ -234,14 +234,21 @@ size_t Model::resident_bytes_budgeted(const SmallThinkerFile& file) {
   return total;
 }
 
-// Bytes of one expert's matrix of `kind` (gate, up or down): every layer has the same.
-static size_t expert_matrix_bytes(const SmallThinkerFile& file, const char* kind) {
-  return static_cast<size_t>(file.gguf.find_tensor(std::string("blk.0.ffn_") + kind + "_exps.weight")->n_bytes / file.hparams.n_expert);
+// Bytes of one expert's gate, up and down matrices, layer by layer (a file may give layers
+// different types).
+static std::vector<ExpertBytes> expert_matrix_bytes(const SmallThinkerFile& file) {
+  std::vector<ExpertBytes> bytes(static_cast<size_t>(file.hparams.n_layer));
+  const char* kinds[3] = {"gate", "up", "down"};
+  for (int l = 0; l < file.hparams.n_layer; l++) {
+    for (int k = 0; k < 3; k++) {
+      const std::string name = "blk." + std::to_string(l) + ".ffn_" + kinds[k] + "_exps.weight";
+      bytes[l][k] = static_cast<size_t>(file.gguf.find_tensor(name)->n_bytes / file.hparams.n_expert);
+    }
+  }
+  return bytes;
 }
 
-size_t Model::expert_slot_bytes(const SmallThinkerFile& file) {
-  return ExpertCache::slot_bytes_for(expert_matrix_bytes(file, "gate"), expert_matrix_bytes(file, "up"), expert_matrix_bytes(file, "down"));
-}
+size_t Model::expert_slot_bytes(const SmallThinkerFile& file) { return ExpertCache::slot_bytes_for(expert_matrix_bytes(file)); }
 
 std::unique_ptr<Model> Model::load_budgeted(const std::string& path, const ExpertCacheConfig& cache) {
   return load_budgeted(path, SmallThinkerFile::open(path), cache);
@@ -288,11 +295,14 @@ std::unique_ptr<Model> Model::load_budgeted(const std::string& path, const Small
   }
   // Experts are laid out by the cache's I/O threads as they arrive.
   ExpertCacheConfig config = cache;
-  const LayerWeights& l0 = model->weights_.layers[0];
-  const ExpertMatrices* kinds[3] = {&l0.ffn_gate, &l0.ffn_up, &l0.ffn_down};
-  for (int k = 0; k < 3; k++) {
-    config.layouts[k] = {kinds[k]->format, kinds[k]->rows, kinds[k]->cols};
-    if (kinds[k]->format->relays()) model->relaid_bytes_ += kinds[k]->expert_bytes() * kinds[k]->n_expert * file.hparams.n_layer;
+  config.layouts.resize(static_cast<size_t>(file.hparams.n_layer));
+  for (int l = 0; l < file.hparams.n_layer; l++) {
+    const LayerWeights& lw = model->weights_.layers[l];
+    const ExpertMatrices* kinds[3] = {&lw.ffn_gate, &lw.ffn_up, &lw.ffn_down};
+    for (int k = 0; k < 3; k++) {
+      config.layouts[l][k] = {kinds[k]->format, kinds[k]->rows, kinds[k]->cols};
+      if (kinds[k]->format->relays()) model->relaid_bytes_ += kinds[k]->expert_bytes() * kinds[k]->n_expert;
+    }
   }
 
   // Where each expert's matrices are in the file, layer by layer.
@@ -308,8 +318,7 @@ std::unique_ptr<Model> Model::load_budgeted(const std::string& path, const Small
                                                     d->file_offset + e * (d->n_bytes / N)};
     }
   }
-  model->expert_cache_ = std::make_unique<ExpertCache>(model->reader_, std::move(locations), N, expert_matrix_bytes(file, "gate"),
-                                                       expert_matrix_bytes(file, "up"), expert_matrix_bytes(file, "down"), config);
+  model->expert_cache_ = std::make_unique<ExpertCache>(model->reader_, std::move(locations), N, expert_matrix_bytes(file), config);
   return model;
 }
 

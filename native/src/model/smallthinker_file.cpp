@@ -64,7 +64,7 @@ const gguf::TensorInfo* expect(const SmallThinkerFile& m, const std::string& nam
                   : kind == Kind::Router ? (t->type == GgmlType::F32 || t->type == GgmlType::F16)
                                          : ggml_type_is_supported_weight(t->type);
   if (!ok) {
-    const char* allowed = kind == Kind::Norm ? "F32" : kind == Kind::Router ? "F32 or F16" : "F32, F16, BF16, Q8_0 or Q4_0";
+    const char* allowed = kind == Kind::Norm ? "F32" : kind == Kind::Router ? "F32 or F16" : kSupportedWeightTypes;
     fail(m.gguf, "tensor '" + name + "' has unsupported tensor type " + type + " (supported here: " + allowed + ")");
   }
   return t;

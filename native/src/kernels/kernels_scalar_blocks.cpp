@@ -1,0 +1,473 @@
+// Reference kernels of the block types beyond Q4_0 and Q8_0: the legacy 32-element types
+// (Q4_1, Q5_0, Q5_1, IQ4_NL) and the 256-element super-blocks (Q2_K … Q6_K, IQ4_XS), with the
+// activation forms they dot with (Q8_1, Q8_K). Each dot product sums a block's integer
+// products exactly and scales them as llama.cpp's reference loops do; the decoders give the
+// values of llama.cpp's dequantisation. The layouts are in ggml_types.h and docs/model.md.
+#include <cmath>
+#include <cstring>
+
+#include "fp16.h"
+#include "kernels.h"
+
+namespace st::kernels {
+namespace {
+
+// ---- activation forms ----
+
+void quantize_row_q8_1(const float* x, BlockQ8_1* y, int64_t n) {
+  for (int64_t b = 0; b < n / 32; b++) {
+    const float* xb = x + b * 32;
+    float amax = 0;
+    for (int j = 0; j < 32; j++) amax = std::fmax(amax, std::fabs(xb[j]));
+    const float d = amax / 127.0f;
+    const float id = d != 0 ? 1.0f / d : 0.0f;
+    int sum = 0;
+    for (int j = 0; j < 32; j++) {
+      y[b].qs[j] = static_cast<int8_t>(std::roundf(xb[j] * id));
+      sum += y[b].qs[j];
+    }
+    y[b].d = fp32_to_fp16(d);
+    y[b].s = fp32_to_fp16(static_cast<float>(sum) * d);
+  }
+}
+
+// The scale maps the value of largest magnitude to −127 (llama.cpp's choice, which keeps
+// every code within ±127 and lets its SIMD versions skip a clamp).
+void quantize_row_q8_K(const float* x, BlockQ8_K* y, int64_t n) {
+  for (int64_t b = 0; b < n / kQK_K; b++) {
+    const float* xb = x + b * kQK_K;
+    float amax = 0, max = 0;
+    for (int j = 0; j < kQK_K; j++) {
+      const float a = std::fabs(xb[j]);
+      if (a > amax) {
+        amax = a;
+        max = xb[j];
+      }
+    }
+    if (amax == 0) {
+      y[b].d = 0;
+      std::memset(y[b].qs, 0, sizeof y[b].qs);
+      std::memset(y[b].bsums, 0, sizeof y[b].bsums);
+      continue;
+    }
+    const float iscale = -127.0f / max;
+    for (int j = 0; j < kQK_K; j++) {
+      const int v = static_cast<int>(std::nearbyint(iscale * xb[j]));
+      y[b].qs[j] = static_cast<int8_t>(v < 127 ? v : 127);
+    }
+    for (int g = 0; g < kQK_K / 16; g++) {
+      int sum = 0;
+      for (int j = 0; j < 16; j++) sum += y[b].qs[16 * g + j];
+      y[b].bsums[g] = static_cast<int16_t>(sum);
+    }
+    y[b].d = 1.0f / iscale;
+  }
+}
+
+// ---- 32-element types ----
+
+// Element j (0..15) of a block is the low nibble of qs[j], element j + 16 the high one; Q5
+// types take bit 4 from bit j (or j + 16) of qh.
+inline int nibble(const uint8_t* qs, int j) { return j < 16 ? qs[j] & 0x0f : qs[j - 16] >> 4; }
+inline int high_bit(const uint8_t* qh, int j) {
+  uint32_t h;
+  std::memcpy(&h, qh, sizeof h);
+  return static_cast<int>((h >> j) & 1) << 4;
+}
+
+float dot_q4_1(const void* wv, const void* xv, int64_t n) {
+  const auto* w = static_cast<const BlockQ4_1*>(wv);
+  const auto* x = static_cast<const BlockQ8_1*>(xv);
+  float sum = 0;
+  for (int64_t b = 0; b < n / 32; b++) {
+    int32_t acc = 0;
+    for (int j = 0; j < 32; j++) acc += nibble(w[b].qs, j) * x[b].qs[j];
+    sum += fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d) * static_cast<float>(acc) + fp16_to_fp32(w[b].m) * fp16_to_fp32(x[b].s);
+  }
+  return sum;
+}
+void to_float_q4_1(const void* wv, float* y, int64_t n) {
+  const auto* w = static_cast<const BlockQ4_1*>(wv);
+  for (int64_t b = 0; b < n / 32; b++) {
+    const float d = fp16_to_fp32(w[b].d), m = fp16_to_fp32(w[b].m);
+    for (int j = 0; j < 32; j++) y[b * 32 + j] = static_cast<float>(nibble(w[b].qs, j)) * d + m;
+  }
+}
+
+float dot_q5_0(const void* wv, const void* xv, int64_t n) {
+  const auto* w = static_cast<const BlockQ5_0*>(wv);
+  const auto* x = static_cast<const BlockQ8_0*>(xv);
+  float sum = 0;
+  for (int64_t b = 0; b < n / 32; b++) {
+    int32_t acc = 0;
+    for (int j = 0; j < 32; j++) acc += ((nibble(w[b].qs, j) | high_bit(w[b].qh, j)) - 16) * x[b].qs[j];
+    sum += fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d) * static_cast<float>(acc);
+  }
+  return sum;
+}
+void to_float_q5_0(const void* wv, float* y, int64_t n) {
+  const auto* w = static_cast<const BlockQ5_0*>(wv);
+  for (int64_t b = 0; b < n / 32; b++) {
+    const float d = fp16_to_fp32(w[b].d);
+    for (int j = 0; j < 32; j++) y[b * 32 + j] = static_cast<float>((nibble(w[b].qs, j) | high_bit(w[b].qh, j)) - 16) * d;
+  }
+}
+
+float dot_q5_1(const void* wv, const void* xv, int64_t n) {
+  const auto* w = static_cast<const BlockQ5_1*>(wv);
+  const auto* x = static_cast<const BlockQ8_1*>(xv);
+  float sum = 0;
+  for (int64_t b = 0; b < n / 32; b++) {
+    int32_t acc = 0;
+    for (int j = 0; j < 32; j++) acc += (nibble(w[b].qs, j) | high_bit(w[b].qh, j)) * x[b].qs[j];
+    sum += fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d) * static_cast<float>(acc) + fp16_to_fp32(w[b].m) * fp16_to_fp32(x[b].s);
+  }
+  return sum;
+}
+void to_float_q5_1(const void* wv, float* y, int64_t n) {
+  const auto* w = static_cast<const BlockQ5_1*>(wv);
+  for (int64_t b = 0; b < n / 32; b++) {
+    const float d = fp16_to_fp32(w[b].d), m = fp16_to_fp32(w[b].m);
+    for (int j = 0; j < 32; j++) y[b * 32 + j] = static_cast<float>(nibble(w[b].qs, j) | high_bit(w[b].qh, j)) * d + m;
+  }
+}
+
+float dot_iq4_nl(const void* wv, const void* xv, int64_t n) {
+  const auto* w = static_cast<const BlockIQ4_NL*>(wv);
+  const auto* x = static_cast<const BlockQ8_0*>(xv);
+  float sum = 0;
+  for (int64_t b = 0; b < n / 32; b++) {
+    int32_t acc = 0;
+    for (int j = 0; j < 32; j++) acc += kIQ4Values[nibble(w[b].qs, j)] * x[b].qs[j];
+    sum += fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d) * static_cast<float>(acc);
+  }
+  return sum;
+}
+void to_float_iq4_nl(const void* wv, float* y, int64_t n) {
+  const auto* w = static_cast<const BlockIQ4_NL*>(wv);
+  for (int64_t b = 0; b < n / 32; b++) {
+    const float d = fp16_to_fp32(w[b].d);
+    for (int j = 0; j < 32; j++) y[b * 32 + j] = d * static_cast<float>(kIQ4Values[nibble(w[b].qs, j)]);
+  }
+}
+
+// ---- 256-element super-blocks ----
+// Each super-block is decoded to its integer codes and per-sub-block scales (and mins), from
+// which the dot product and the decoder both compute: one reading of each layout.
+
+// Q4_K and Q5_K: eight 6-bit scales and mins for the sub-blocks of 32, packed in 12 bytes.
+void scale_min_k4(const uint8_t* s, int i, int* sc, int* mn) {
+  if (i < 4) {
+    *sc = s[i] & 63;
+    *mn = s[i + 4] & 63;
+  } else {
+    *sc = (s[i + 4] & 0x0f) | ((s[i - 4] >> 6) << 4);
+    *mn = (s[i + 4] >> 4) | ((s[i] >> 6) << 4);
+  }
+}
+
+// Q2_K: codes 0..3; sub-block i (16 values) has scales[i] & 15 as scale and scales[i] >> 4 as min.
+void codes_q2_K(const BlockQ2_K& b, int8_t* q) {
+  for (int h = 0; h < 2; h++) {
+    const uint8_t* qs = b.qs + 32 * h;
+    for (int j = 0; j < 4; j++) {
+      for (int l = 0; l < 32; l++) q[128 * h + 32 * j + l] = static_cast<int8_t>((qs[l] >> (2 * j)) & 3);
+    }
+  }
+}
+
+// Q3_K: codes −4..3 (two low bits in qs, the third in hmask, set meaning "no −4"); 16 six-bit
+// scales (value − 32).
+void codes_q3_K(const BlockQ3_K& b, int8_t* q, int* scales) {
+  for (int h = 0; h < 2; h++) {
+    const uint8_t* qs = b.qs + 32 * h;
+    for (int j = 0; j < 4; j++) {
+      const uint8_t m = static_cast<uint8_t>(1u << (4 * h + j));
+      for (int l = 0; l < 32; l++) {
+        q[128 * h + 32 * j + l] = static_cast<int8_t>(((qs[l] >> (2 * j)) & 3) - ((b.hmask[l] & m) ? 0 : 4));
+      }
+    }
+  }
+  for (int i = 0; i < 16; i++) {
+    const int low = i < 8 ? b.scales[i] & 0x0f : b.scales[i - 8] >> 4;
+    const int high = (b.scales[8 + i % 4] >> (2 * (i / 4))) & 3;
+    scales[i] = (low | (high << 4)) - 32;
+  }
+}
+
+// Q4_K / Q5_K: codes 0..15 (0..31), sub-block pair p from qs[32p .. 32p+32), low nibbles first.
+void codes_q4_K(const uint8_t* qs, int8_t* q) {
+  for (int p = 0; p < 4; p++) {
+    for (int l = 0; l < 32; l++) {
+      q[64 * p + l] = static_cast<int8_t>(qs[32 * p + l] & 0x0f);
+      q[64 * p + 32 + l] = static_cast<int8_t>(qs[32 * p + l] >> 4);
+    }
+  }
+}
+void codes_q5_K(const BlockQ5_K& b, int8_t* q) {
+  codes_q4_K(b.qs, q);
+  for (int p = 0; p < 4; p++) {
+    for (int l = 0; l < 32; l++) {
+      q[64 * p + l] = static_cast<int8_t>(q[64 * p + l] + (((b.qh[l] >> (2 * p)) & 1) << 4));
+      q[64 * p + 32 + l] = static_cast<int8_t>(q[64 * p + 32 + l] + (((b.qh[l] >> (2 * p + 1)) & 1) << 4));
+    }
+  }
+}
+
+// Q6_K: codes −32..31 from four low bits in ql and two high ones in qh; 16 int8 scales.
+void codes_q6_K(const BlockQ6_K& b, int8_t* q) {
+  for (int h = 0; h < 2; h++) {
+    const uint8_t* ql = b.ql + 64 * h;
+    const uint8_t* qh = b.qh + 32 * h;
+    int8_t* out = q + 128 * h;
+    for (int l = 0; l < 32; l++) {
+      out[l] = static_cast<int8_t>(((ql[l] & 0x0f) | (((qh[l] >> 0) & 3) << 4)) - 32);
+      out[l + 32] = static_cast<int8_t>(((ql[l + 32] & 0x0f) | (((qh[l] >> 2) & 3) << 4)) - 32);
+      out[l + 64] = static_cast<int8_t>(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
+      out[l + 96] = static_cast<int8_t>(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
+    }
+  }
+}
+
+// IQ4_XS: codes kIQ4Values[nibble], eight 6-bit scales (value − 32) for the sub-blocks of 32.
+void codes_iq4_xs(const BlockIQ4_XS& b, int8_t* q, int* scales) {
+  for (int ib = 0; ib < 8; ib++) {
+    const uint8_t* qs = b.qs + 16 * ib;
+    for (int j = 0; j < 16; j++) {
+      q[32 * ib + j] = kIQ4Values[qs[j] & 0x0f];
+      q[32 * ib + 16 + j] = kIQ4Values[qs[j] >> 4];
+    }
+    const int low = (b.scales_l[ib / 2] >> (4 * (ib % 2))) & 0x0f;
+    const int high = (b.scales_h >> (2 * ib)) & 3;
+    scales[ib] = (low | (high << 4)) - 32;
+  }
+}
+
+// Σ q·x over `len` values.
+inline int32_t idot(const int8_t* q, const int8_t* x, int len) {
+  int32_t s = 0;
+  for (int i = 0; i < len; i++) s += q[i] * x[i];
+  return s;
+}
+
+float dot_q2_K(const void* wv, const void* xv, int64_t n) {
+  const auto* w = static_cast<const BlockQ2_K*>(wv);
+  const auto* x = static_cast<const BlockQ8_K*>(xv);
+  float sum = 0;
+  int8_t q[kQK_K];
+  for (int64_t b = 0; b < n / kQK_K; b++) {
+    codes_q2_K(w[b], q);
+    int32_t scaled = 0, mins = 0;
+    for (int i = 0; i < 16; i++) {
+      scaled += (w[b].scales[i] & 0x0f) * idot(q + 16 * i, x[b].qs + 16 * i, 16);
+      mins += (w[b].scales[i] >> 4) * x[b].bsums[i];
+    }
+    const float dall = x[b].d * fp16_to_fp32(w[b].d), dmin = x[b].d * fp16_to_fp32(w[b].dmin);
+    sum += dall * static_cast<float>(scaled) - dmin * static_cast<float>(mins);
+  }
+  return sum;
+}
+void to_float_q2_K(const void* wv, float* y, int64_t n) {
+  const auto* w = static_cast<const BlockQ2_K*>(wv);
+  int8_t q[kQK_K];
+  for (int64_t b = 0; b < n / kQK_K; b++) {
+    codes_q2_K(w[b], q);
+    const float d = fp16_to_fp32(w[b].d), dmin = fp16_to_fp32(w[b].dmin);
+    for (int i = 0; i < 16; i++) {
+      const float dl = d * static_cast<float>(w[b].scales[i] & 0x0f), ml = dmin * static_cast<float>(w[b].scales[i] >> 4);
+      for (int l = 0; l < 16; l++) y[b * kQK_K + 16 * i + l] = dl * static_cast<float>(q[16 * i + l]) - ml;
+    }
+  }
+}
+
+float dot_q3_K(const void* wv, const void* xv, int64_t n) {
+  const auto* w = static_cast<const BlockQ3_K*>(wv);
+  const auto* x = static_cast<const BlockQ8_K*>(xv);
+  float sum = 0;
+  int8_t q[kQK_K];
+  int scales[16];
+  for (int64_t b = 0; b < n / kQK_K; b++) {
+    codes_q3_K(w[b], q, scales);
+    int32_t acc = 0;
+    for (int i = 0; i < 16; i++) acc += scales[i] * idot(q + 16 * i, x[b].qs + 16 * i, 16);
+    sum += fp16_to_fp32(w[b].d) * x[b].d * static_cast<float>(acc);
+  }
+  return sum;
+}
+void to_float_q3_K(const void* wv, float* y, int64_t n) {
+  const auto* w = static_cast<const BlockQ3_K*>(wv);
+  int8_t q[kQK_K];
+  int scales[16];
+  for (int64_t b = 0; b < n / kQK_K; b++) {
+    codes_q3_K(w[b], q, scales);
+    const float d = fp16_to_fp32(w[b].d);
+    for (int i = 0; i < 16; i++) {
+      const float dl = d * static_cast<float>(scales[i]);
+      for (int l = 0; l < 16; l++) y[b * kQK_K + 16 * i + l] = dl * static_cast<float>(q[16 * i + l]);
+    }
+  }
+}
+
+// Q4_K and Q5_K share everything but their codes.
+template <typename Block>
+float dot_k4(const Block& w, const int8_t* q, const BlockQ8_K& x) {
+  int32_t scaled = 0, mins = 0;
+  for (int i = 0; i < 8; i++) {
+    int sc, mn;
+    scale_min_k4(w.scales, i, &sc, &mn);
+    scaled += sc * idot(q + 32 * i, x.qs + 32 * i, 32);
+    mins += mn * (x.bsums[2 * i] + x.bsums[2 * i + 1]);
+  }
+  return x.d * fp16_to_fp32(w.d) * static_cast<float>(scaled) - x.d * fp16_to_fp32(w.dmin) * static_cast<float>(mins);
+}
+template <typename Block>
+void to_float_k4(const Block& w, const int8_t* q, float* y) {
+  const float d = fp16_to_fp32(w.d), dmin = fp16_to_fp32(w.dmin);
+  for (int i = 0; i < 8; i++) {
+    int sc, mn;
+    scale_min_k4(w.scales, i, &sc, &mn);
+    const float dl = d * static_cast<float>(sc), ml = dmin * static_cast<float>(mn);
+    for (int l = 0; l < 32; l++) y[32 * i + l] = dl * static_cast<float>(q[32 * i + l]) - ml;
+  }
+}
+
+float dot_q4_K(const void* wv, const void* xv, int64_t n) {
+  const auto* w = static_cast<const BlockQ4_K*>(wv);
+  const auto* x = static_cast<const BlockQ8_K*>(xv);
+  float sum = 0;
+  int8_t q[kQK_K];
+  for (int64_t b = 0; b < n / kQK_K; b++) {
+    codes_q4_K(w[b].qs, q);
+    sum += dot_k4(w[b], q, x[b]);
+  }
+  return sum;
+}
+void to_float_q4_K(const void* wv, float* y, int64_t n) {
+  const auto* w = static_cast<const BlockQ4_K*>(wv);
+  int8_t q[kQK_K];
+  for (int64_t b = 0; b < n / kQK_K; b++) {
+    codes_q4_K(w[b].qs, q);
+    to_float_k4(w[b], q, y + b * kQK_K);
+  }
+}
+
+float dot_q5_K(const void* wv, const void* xv, int64_t n) {
+  const auto* w = static_cast<const BlockQ5_K*>(wv);
+  const auto* x = static_cast<const BlockQ8_K*>(xv);
+  float sum = 0;
+  int8_t q[kQK_K];
+  for (int64_t b = 0; b < n / kQK_K; b++) {
+    codes_q5_K(w[b], q);
+    sum += dot_k4(w[b], q, x[b]);
+  }
+  return sum;
+}
+void to_float_q5_K(const void* wv, float* y, int64_t n) {
+  const auto* w = static_cast<const BlockQ5_K*>(wv);
+  int8_t q[kQK_K];
+  for (int64_t b = 0; b < n / kQK_K; b++) {
+    codes_q5_K(w[b], q);
+    to_float_k4(w[b], q, y + b * kQK_K);
+  }
+}
+
+float dot_q6_K(const void* wv, const void* xv, int64_t n) {
+  const auto* w = static_cast<const BlockQ6_K*>(wv);
+  const auto* x = static_cast<const BlockQ8_K*>(xv);
+  float sum = 0;
+  int8_t q[kQK_K];
+  for (int64_t b = 0; b < n / kQK_K; b++) {
+    codes_q6_K(w[b], q);
+    int32_t acc = 0;
+    for (int i = 0; i < 16; i++) acc += w[b].scales[i] * idot(q + 16 * i, x[b].qs + 16 * i, 16);
+    sum += fp16_to_fp32(w[b].d) * x[b].d * static_cast<float>(acc);
+  }
+  return sum;
+}
+void to_float_q6_K(const void* wv, float* y, int64_t n) {
+  const auto* w = static_cast<const BlockQ6_K*>(wv);
+  int8_t q[kQK_K];
+  for (int64_t b = 0; b < n / kQK_K; b++) {
+    codes_q6_K(w[b], q);
+    const float d = fp16_to_fp32(w[b].d);
+    for (int i = 0; i < 16; i++) {
+      const float dl = d * static_cast<float>(w[b].scales[i]);
+      for (int l = 0; l < 16; l++) y[b * kQK_K + 16 * i + l] = dl * static_cast<float>(q[16 * i + l]);
+    }
+  }
+}
+
+float dot_iq4_xs(const void* wv, const void* xv, int64_t n) {
+  const auto* w = static_cast<const BlockIQ4_XS*>(wv);
+  const auto* x = static_cast<const BlockQ8_K*>(xv);
+  float sum = 0;
+  int8_t q[kQK_K];
+  int scales[8];
+  for (int64_t b = 0; b < n / kQK_K; b++) {
+    codes_iq4_xs(w[b], q, scales);
+    int32_t acc = 0;
+    for (int i = 0; i < 8; i++) acc += scales[i] * idot(q + 32 * i, x[b].qs + 32 * i, 32);
+    sum += fp16_to_fp32(w[b].d) * x[b].d * static_cast<float>(acc);
+  }
+  return sum;
+}
+void to_float_iq4_xs(const void* wv, float* y, int64_t n) {
+  const auto* w = static_cast<const BlockIQ4_XS*>(wv);
+  int8_t q[kQK_K];
+  int scales[8];
+  for (int64_t b = 0; b < n / kQK_K; b++) {
+    codes_iq4_xs(w[b], q, scales);
+    const float d = fp16_to_fp32(w[b].d);
+    for (int i = 0; i < 8; i++) {
+      const float dl = d * static_cast<float>(scales[i]);
+      for (int l = 0; l < 32; l++) y[b * kQK_K + 32 * i + l] = dl * static_cast<float>(q[32 * i + l]);
+    }
+  }
+}
+
+}  // namespace
+
+void add_scalar_block_kernels(KernelTable& t) {
+  t.quantize_row_q8_1 = quantize_row_q8_1;
+  t.quantize_row_q8_K = quantize_row_q8_K;
+  t.q4_1 = {dot_q4_1, to_float_q4_1};
+  t.q5_0 = {dot_q5_0, to_float_q5_0};
+  t.q5_1 = {dot_q5_1, to_float_q5_1};
+  t.iq4_nl = {dot_iq4_nl, to_float_iq4_nl};
+  t.q2_K = {dot_q2_K, to_float_q2_K};
+  t.q3_K = {dot_q3_K, to_float_q3_K};
+  t.q4_K = {dot_q4_K, to_float_q4_K};
+  t.q5_K = {dot_q5_K, to_float_q5_K};
+  t.q6_K = {dot_q6_K, to_float_q6_K};
+  t.iq4_xs = {dot_iq4_xs, to_float_iq4_xs};
+}
+
+ActivationForm activation_form(GgmlType t) {
+  switch (t) {
+    case GgmlType::F16: return ActivationForm::F16;
+    case GgmlType::BF16: return ActivationForm::BF16;
+    case GgmlType::Q4_0: case GgmlType::Q5_0: case GgmlType::Q8_0: case GgmlType::IQ4_NL: return ActivationForm::Q8_0;
+    case GgmlType::Q4_1: case GgmlType::Q5_1: return ActivationForm::Q8_1;
+    case GgmlType::Q2_K: case GgmlType::Q3_K: case GgmlType::Q4_K: case GgmlType::Q5_K: case GgmlType::Q6_K: case GgmlType::IQ4_XS:
+      return ActivationForm::Q8_K;
+    default: return ActivationForm::F32;
+  }
+}
+
+const BlockTypeKernels* block_type_kernels(const KernelTable& k, GgmlType t) {
+  switch (t) {
+    case GgmlType::Q4_1: return &k.q4_1;
+    case GgmlType::Q5_0: return &k.q5_0;
+    case GgmlType::Q5_1: return &k.q5_1;
+    case GgmlType::IQ4_NL: return &k.iq4_nl;
+    case GgmlType::Q2_K: return &k.q2_K;
+    case GgmlType::Q3_K: return &k.q3_K;
+    case GgmlType::Q4_K: return &k.q4_K;
+    case GgmlType::Q5_K: return &k.q5_K;
+    case GgmlType::Q6_K: return &k.q6_K;
+    case GgmlType::IQ4_XS: return &k.iq4_xs;
+    default: return nullptr;
+  }
+}
+
+}  // namespace st::kernels
