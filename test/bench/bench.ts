@@ -2,8 +2,9 @@
 // count and this machine, alternating runs in one session (docs/benchmarks.md). Prints both speeds,
 // the ratios and peak memory; `--json` prints the whole table as one object.
 // Then the typing benchmark (./typing.ts) on the same file, unless --no-typing.
-//   npm run bench -- [--preset 4b|21b] [--routing realistic] [--threads 2] [--rounds 3] [--prompt-tokens 512]
-//     [--gen-tokens 64] [--no-typing] [--against DIR]
+//   npm run bench -- [--preset 4b|21b] [--type q4_0|q4_k_m|…] [--routing realistic] [--threads 2] [--rounds 3]
+//     [--prompt-tokens 512] [--gen-tokens 64] [--no-typing] [--against DIR]
+// --type: any of the generator's file types (llama-quantize's presets too); default q4_0.
 // --against DIR runs another checkout's build (DIR/dist/cli.js) in the same rounds: the
 // change's effect on speed, measured side by side.
 // With --memory-budget MIB: the bounded-memory benchmark instead (./memory-bench.ts), each
@@ -14,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { ensureModel } from '../generator/index';
+import { FILE_TYPES, isFileType } from '../generator/file-types';
 import { typingBenchmark } from './typing';
 import { boundedMemoryBenchmark, boundedTable } from './memory-bench';
 import { MemoryCgroup } from './cgroup';
@@ -46,8 +48,10 @@ async function main(): Promise<void> {
     return;
   }
   const routing = option('routing', 'default');
+  const type = option('type', 'q4_0');
+  if (!isFileType(type)) throw new Error(`--type ${type}: not a file type the generator writes (${FILE_TYPES.join(', ')})`);
   const model = await ensureModel({
-    preset, type: 'q4_0', vocab: 'qwen', flavour: 'upstream', seed: 1, ...(routing === 'default' ? {} : { routing: routing as 'realistic' }),
+    preset, type, vocab: 'qwen', flavour: 'upstream', seed: 1, ...(routing === 'default' ? {} : { routing: routing as 'realistic' }),
   });
   // --against DIR: another checkout's build (its dist/cli.js) in the same rounds, e.g. the last
   // build before a change, to show what the change did to speed.
