@@ -110,6 +110,22 @@ describe('weight types: the same results as llama.cpp', function () {
     }
   });
 
+  it('tiny-256 q4_k_m, transposed down (powerinfer layout): threads split its rows on whole super-blocks', async () => {
+    // Each thread adds a column slice of the active neurons' rows; a slice starting inside a
+    // 256-value super-block would decode the wrong values, so 2 threads must give 1 thread's logits.
+    const file = await ensureModel({ preset: 'tiny-256', type: 'q4_k_m', flavour: 'powerinfer' });
+    const addon = loadNativeAddon();
+    const tokens = addon.tokenizerFromModel(file).encode('function add(a, b) { return a + b; }');
+    const one = addon.createSession(file, { threads: 1, context: 64 });
+    const two = addon.createSession(file, { threads: 2, context: 64 });
+    try {
+      assert.deepEqual(two.evaluateTopN(tokens, 4), one.evaluateTopN(tokens, 4));
+    } finally {
+      one.release();
+      two.release();
+    }
+  });
+
   (slow ? it : it.skip)('4b q4_k_m: top-1 agrees with llama.cpp on ≥ 99 % of 520 positions', async () => {
     const file = await ensureModel({ preset: '4b', type: 'q4_k_m', vocab: 'qwen' });
     const r = await agreement(file, 520, 1024, false);

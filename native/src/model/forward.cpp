@@ -426,7 +426,8 @@ void InferenceContext::experts_chunk(int l, const int32_t* chunk, int n_chunk, c
 
   if (lw.ffn_down_rows_are_neurons) {
     // Transposed down: the rows of the active neurons only, added into each slot's output;
-    // each thread owns a column slice (block-aligned for every type).
+    // each thread owns a column slice, aligned to the type's blocks (32, or 256 for K-quants).
+    const int64_t column_grain = std::max<int64_t>(32, ggml_type_traits(static_cast<uint32_t>(down_m.type)).block_elems);
     pool_.parallel_for(E, [&](int64_t c0, int64_t c1, int) {
       for (int i = 0; i < n_chunk; i++) {
         if (cancelled()) return;
@@ -442,7 +443,7 @@ void InferenceContext::experts_chunk(int l, const int32_t* chunk, int n_chunk, c
           }
         }
       }
-    }, 32);
+    }, column_grain);
     check_cancel();
     return;
   }
