@@ -91,6 +91,7 @@ export async function generateWithReuse(
   const { slot } = entry;
   let reuse = Math.min(commonPrefixLength(entry.tokens, prompt), Math.max(0, prompt.length - 1));
   if (options.maxTokens === 0) reuse = Math.min(commonPrefixLength(entry.tokens, prompt), prompt.length);
+  reuse = Math.min(reuse, slot.nPast);  // what the slot holds, whatever the record says
   if (reuse < slot.nPast && !slot.rewind(reuse)) {
     slot.reset();
     reuse = 0;

@@ -77,6 +77,22 @@ describe('slots (generation on a native thread)', function () {
     assert.deepEqual(reused.tokens, greedyReference(session, Int32Array.from([...long.slice(0, 4600), ...tail]), 6));
   });
 
+  it('resets after the sliding window has wrapped, and a new prompt then runs from position 0', async () => {
+    // A long conversation that lost its start: the engine cannot rewind into a wrapped window,
+    // so it resets the slot; the reset used to be refused there too (the slot kept its 4700
+    // positions and the next prompt overflowed it: "the prompt needs 9400 positions").
+    const file = await ensureModel({ preset: 'tiny-swa', type: 'f32' });
+    const session = addon.createSession(file, { threads: 2, context: 5200 });
+    const slot = session.createSlot({ context: 5200 });
+    await slot.generate({ prompt: promptOf(4700), maxTokens: 0 });
+    assert.equal(slot.rewind(100), false);
+    slot.reset();
+    assert.equal(slot.nPast, 0);
+    const fresh = promptOf(4700, 5);
+    const again = await slot.generate({ prompt: fresh, maxTokens: 4 });
+    assert.deepEqual(again.tokens, greedyReference(session, fresh, 4));
+  });
+
   it('cancels a long prefill within a layer, keeps the slot usable, and frees the session', async () => {
     const file = await ensureModel({ preset: 'tiny-swa', type: 'f32' });
     const session = addon.createSession(file, { threads: 2, context: 5200 });

@@ -6,7 +6,7 @@
 // timeout allows, and that memory and open handles stay flat after warm-up; with
 // --memory-budget and --cgroup the engine runs in a memory cgroup of that size and the peak
 // is reported against it.
-//   npm run soak -- [--minutes 30] [--preset 4b|21b|tiny] [--routing realistic] [--threads 2]
+//   npm run soak -- [--minutes 30] [--preset 4b|21b|tiny|tiny-swa] [--routing realistic] [--threads 2]
 //     [--memory-budget MIB] [--cgroup] [--completions N] [--chat-turns N] [--no-chaos]
 //     [--stall-ms 30000] [--seed 1] [--json]
 // With --completions/--chat-turns the run ends when both counts are reached (or --minutes).
@@ -86,8 +86,8 @@ const rssOf = (pid: number) => {
 
 async function main(): Promise<void> {
   const minutes = Number(option('minutes', '30'));
-  const preset = option('preset', '4b') as '4b' | '21b' | 'tiny';
-  const routing = option('routing', preset === 'tiny' ? '' : 'realistic');
+  const preset = option('preset', '4b') as '4b' | '21b' | 'tiny' | 'tiny-swa';
+  const routing = option('routing', preset.startsWith('tiny') ? '' : 'realistic');
   const threads = Number(option('threads', '2'));
   const budgetMiB = Number(option('memory-budget', '0'));
   const wantedCompletions = Number(option('completions', '0'));

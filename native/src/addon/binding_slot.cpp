@@ -133,7 +133,7 @@ class SlotWrap : public Napi::ObjectWrap<SlotWrap> {
 
   Napi::Value Reset(const Napi::CallbackInfo& info) {
     not_running(info.Env());
-    ctx(info.Env()).rewind(0);  // position 0 needs nothing from the cache, so this always succeeds
+    ctx(info.Env()).rewind(0);  // back to position 0 always succeeds, whatever the rings overwrote
     return info.Env().Undefined();
   }
 

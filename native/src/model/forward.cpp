@@ -140,6 +140,13 @@ void InferenceContext::evaluate(const int32_t* tokens, int32_t n, bool all_logit
 }
 
 bool InferenceContext::rewind(int32_t n) {
+  if (n == 0) {
+    // Back to an empty context: nothing in the cache is needed any more, so whatever the
+    // sliding-window rings overwrote does not matter (they start again from position 0).
+    n_past_ = 0;
+    written_end_ = 0;
+    return true;
+  }
   if (n < 0 || n > n_past_ || !kv_.can_rewind(written_end_, n)) return false;
   n_past_ = n;
   return true;

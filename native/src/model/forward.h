@@ -105,7 +105,8 @@ class InferenceContext {
 
   int32_t n_past() const { return n_past_; }
   // Forgets positions n.. so the next token is at position n; false (and nothing changed)
-  // when a sliding-window ring no longer holds what position n would attend to.
+  // when a sliding-window ring no longer holds what position n would attend to. Back to 0
+  // (a reset) always succeeds.
   bool rewind(int32_t n);
   // While *flag is true, evaluate() stops at the next layer boundary and throws
   // EvaluationCancelled. nullptr: never cancelled.
