@@ -329,7 +329,11 @@ async function main(): Promise<void> {
   if (unsettled > 0 || oomKills > 0) process.exitCode = 1;
 }
 
-main().catch((err) => {
+main().then(() => {
+  // The supervisor is disposed and the engine gone; a timer of the typing emulation may still
+  // be pending (one run lingered after its report), so end now.
+  process.exit();
+}, (err) => {
   process.stderr.write(`soak: ${(err as Error).stack ?? err}\n`);
   process.exit(1);
 });
