@@ -250,181 +250,98 @@ inline int32_t idot(const int8_t* q, const int8_t* x, int len) {
   return s;
 }
 
-float dot_q2_K(const void* wv, const void* xv, int64_t n) {
-  const auto* w = static_cast<const BlockQ2_K*>(wv);
+// One super-block decoded: its codes, each sub-block's integer scale and min, and the two
+// float scales. Every 256-element type is read into this form, from which one dot product
+// and one decoder compute (value = d·scale·code − dmin·min, as llama.cpp's loops round it).
+struct SuperBlock {
+  int8_t q[kQK_K];
+  int scale[16];
+  int min[16];
+  int sub;  // values per sub-block: 16 or 32
+  float d, dmin;
+};
+
+void decode(const BlockQ2_K& b, SuperBlock& s) {
+  codes_q2_K(b, s.q);
+  for (int i = 0; i < 16; i++) {
+    s.scale[i] = b.scales[i] & 0x0f;
+    s.min[i] = b.scales[i] >> 4;
+  }
+  s.sub = 16;
+  s.d = fp16_to_fp32(b.d);
+  s.dmin = fp16_to_fp32(b.dmin);
+}
+void decode(const BlockQ3_K& b, SuperBlock& s) {
+  codes_q3_K(b, s.q, s.scale);
+  std::memset(s.min, 0, sizeof s.min);
+  s.sub = 16;
+  s.d = fp16_to_fp32(b.d);
+  s.dmin = 0;
+}
+template <typename Block>  // Q4_K and Q5_K: eight 6-bit scales and mins
+void scales_k4(const Block& b, SuperBlock& s) {
+  for (int i = 0; i < 8; i++) scale_min_k4(b.scales, i, &s.scale[i], &s.min[i]);
+  s.sub = 32;
+  s.d = fp16_to_fp32(b.d);
+  s.dmin = fp16_to_fp32(b.dmin);
+}
+void decode(const BlockQ4_K& b, SuperBlock& s) {
+  codes_q4_K(b.qs, s.q);
+  scales_k4(b, s);
+}
+void decode(const BlockQ5_K& b, SuperBlock& s) {
+  codes_q5_K(b, s.q);
+  scales_k4(b, s);
+}
+void decode(const BlockQ6_K& b, SuperBlock& s) {
+  codes_q6_K(b, s.q);
+  for (int i = 0; i < 16; i++) s.scale[i] = b.scales[i];
+  std::memset(s.min, 0, sizeof s.min);
+  s.sub = 16;
+  s.d = fp16_to_fp32(b.d);
+  s.dmin = 0;
+}
+void decode(const BlockIQ4_XS& b, SuperBlock& s) {
+  codes_iq4_xs(b, s.q, s.scale);
+  std::memset(s.min, 0, sizeof s.min);
+  s.sub = 32;
+  s.d = fp16_to_fp32(b.d);
+  s.dmin = 0;
+}
+
+// The integer part is exact; the block adds (x.d·d)·Σ scale·(q·x) − (x.d·dmin)·Σ min·Σx.
+template <typename Block>
+float dot_super(const void* wv, const void* xv, int64_t n) {
+  const auto* w = static_cast<const Block*>(wv);
   const auto* x = static_cast<const BlockQ8_K*>(xv);
   float sum = 0;
-  int8_t q[kQK_K];
+  SuperBlock s;
   for (int64_t b = 0; b < n / kQK_K; b++) {
-    codes_q2_K(w[b], q);
+    decode(w[b], s);
     int32_t scaled = 0, mins = 0;
-    for (int i = 0; i < 16; i++) {
-      scaled += (w[b].scales[i] & 0x0f) * idot(q + 16 * i, x[b].qs + 16 * i, 16);
-      mins += (w[b].scales[i] >> 4) * x[b].bsums[i];
+    for (int i = 0; i < kQK_K / s.sub; i++) {
+      scaled += s.scale[i] * idot(s.q + s.sub * i, x[b].qs + s.sub * i, s.sub);
+      int32_t xsum = 0;
+      for (int g = i * s.sub / 16; g < (i + 1) * s.sub / 16; g++) xsum += x[b].bsums[g];
+      mins += s.min[i] * xsum;
     }
-    const float dall = x[b].d * fp16_to_fp32(w[b].d), dmin = x[b].d * fp16_to_fp32(w[b].dmin);
-    sum += dall * static_cast<float>(scaled) - dmin * static_cast<float>(mins);
+    sum += x[b].d * s.d * static_cast<float>(scaled) - x[b].d * s.dmin * static_cast<float>(mins);
   }
   return sum;
 }
-void to_float_q2_K(const void* wv, float* y, int64_t n) {
-  const auto* w = static_cast<const BlockQ2_K*>(wv);
-  int8_t q[kQK_K];
-  for (int64_t b = 0; b < n / kQK_K; b++) {
-    codes_q2_K(w[b], q);
-    const float d = fp16_to_fp32(w[b].d), dmin = fp16_to_fp32(w[b].dmin);
-    for (int i = 0; i < 16; i++) {
-      const float dl = d * static_cast<float>(w[b].scales[i] & 0x0f), ml = dmin * static_cast<float>(w[b].scales[i] >> 4);
-      for (int l = 0; l < 16; l++) y[b * kQK_K + 16 * i + l] = dl * static_cast<float>(q[16 * i + l]) - ml;
-    }
-  }
-}
 
-float dot_q3_K(const void* wv, const void* xv, int64_t n) {
-  const auto* w = static_cast<const BlockQ3_K*>(wv);
-  const auto* x = static_cast<const BlockQ8_K*>(xv);
-  float sum = 0;
-  int8_t q[kQK_K];
-  int scales[16];
-  for (int64_t b = 0; b < n / kQK_K; b++) {
-    codes_q3_K(w[b], q, scales);
-    int32_t acc = 0;
-    for (int i = 0; i < 16; i++) acc += scales[i] * idot(q + 16 * i, x[b].qs + 16 * i, 16);
-    sum += fp16_to_fp32(w[b].d) * x[b].d * static_cast<float>(acc);
-  }
-  return sum;
-}
-void to_float_q3_K(const void* wv, float* y, int64_t n) {
-  const auto* w = static_cast<const BlockQ3_K*>(wv);
-  int8_t q[kQK_K];
-  int scales[16];
-  for (int64_t b = 0; b < n / kQK_K; b++) {
-    codes_q3_K(w[b], q, scales);
-    const float d = fp16_to_fp32(w[b].d);
-    for (int i = 0; i < 16; i++) {
-      const float dl = d * static_cast<float>(scales[i]);
-      for (int l = 0; l < 16; l++) y[b * kQK_K + 16 * i + l] = dl * static_cast<float>(q[16 * i + l]);
-    }
-  }
-}
-
-// Q4_K and Q5_K share everything but their codes.
 template <typename Block>
-float dot_k4(const Block& w, const int8_t* q, const BlockQ8_K& x) {
-  int32_t scaled = 0, mins = 0;
-  for (int i = 0; i < 8; i++) {
-    int sc, mn;
-    scale_min_k4(w.scales, i, &sc, &mn);
-    scaled += sc * idot(q + 32 * i, x.qs + 32 * i, 32);
-    mins += mn * (x.bsums[2 * i] + x.bsums[2 * i + 1]);
-  }
-  return x.d * fp16_to_fp32(w.d) * static_cast<float>(scaled) - x.d * fp16_to_fp32(w.dmin) * static_cast<float>(mins);
-}
-template <typename Block>
-void to_float_k4(const Block& w, const int8_t* q, float* y) {
-  const float d = fp16_to_fp32(w.d), dmin = fp16_to_fp32(w.dmin);
-  for (int i = 0; i < 8; i++) {
-    int sc, mn;
-    scale_min_k4(w.scales, i, &sc, &mn);
-    const float dl = d * static_cast<float>(sc), ml = dmin * static_cast<float>(mn);
-    for (int l = 0; l < 32; l++) y[32 * i + l] = dl * static_cast<float>(q[32 * i + l]) - ml;
-  }
-}
-
-float dot_q4_K(const void* wv, const void* xv, int64_t n) {
-  const auto* w = static_cast<const BlockQ4_K*>(wv);
-  const auto* x = static_cast<const BlockQ8_K*>(xv);
-  float sum = 0;
-  int8_t q[kQK_K];
+void to_float_super(const void* wv, float* y, int64_t n) {
+  const auto* w = static_cast<const Block*>(wv);
+  SuperBlock s;
   for (int64_t b = 0; b < n / kQK_K; b++) {
-    codes_q4_K(w[b].qs, q);
-    sum += dot_k4(w[b], q, x[b]);
-  }
-  return sum;
-}
-void to_float_q4_K(const void* wv, float* y, int64_t n) {
-  const auto* w = static_cast<const BlockQ4_K*>(wv);
-  int8_t q[kQK_K];
-  for (int64_t b = 0; b < n / kQK_K; b++) {
-    codes_q4_K(w[b].qs, q);
-    to_float_k4(w[b], q, y + b * kQK_K);
-  }
-}
-
-float dot_q5_K(const void* wv, const void* xv, int64_t n) {
-  const auto* w = static_cast<const BlockQ5_K*>(wv);
-  const auto* x = static_cast<const BlockQ8_K*>(xv);
-  float sum = 0;
-  int8_t q[kQK_K];
-  for (int64_t b = 0; b < n / kQK_K; b++) {
-    codes_q5_K(w[b], q);
-    sum += dot_k4(w[b], q, x[b]);
-  }
-  return sum;
-}
-void to_float_q5_K(const void* wv, float* y, int64_t n) {
-  const auto* w = static_cast<const BlockQ5_K*>(wv);
-  int8_t q[kQK_K];
-  for (int64_t b = 0; b < n / kQK_K; b++) {
-    codes_q5_K(w[b], q);
-    to_float_k4(w[b], q, y + b * kQK_K);
-  }
-}
-
-float dot_q6_K(const void* wv, const void* xv, int64_t n) {
-  const auto* w = static_cast<const BlockQ6_K*>(wv);
-  const auto* x = static_cast<const BlockQ8_K*>(xv);
-  float sum = 0;
-  int8_t q[kQK_K];
-  for (int64_t b = 0; b < n / kQK_K; b++) {
-    codes_q6_K(w[b], q);
-    int32_t acc = 0;
-    for (int i = 0; i < 16; i++) acc += w[b].scales[i] * idot(q + 16 * i, x[b].qs + 16 * i, 16);
-    sum += fp16_to_fp32(w[b].d) * x[b].d * static_cast<float>(acc);
-  }
-  return sum;
-}
-void to_float_q6_K(const void* wv, float* y, int64_t n) {
-  const auto* w = static_cast<const BlockQ6_K*>(wv);
-  int8_t q[kQK_K];
-  for (int64_t b = 0; b < n / kQK_K; b++) {
-    codes_q6_K(w[b], q);
-    const float d = fp16_to_fp32(w[b].d);
-    for (int i = 0; i < 16; i++) {
-      const float dl = d * static_cast<float>(w[b].scales[i]);
-      for (int l = 0; l < 16; l++) y[b * kQK_K + 16 * i + l] = dl * static_cast<float>(q[16 * i + l]);
+    decode(w[b], s);
+    for (int i = 0; i < kQK_K / s.sub; i++) {
+      const float dl = s.d * static_cast<float>(s.scale[i]), ml = s.dmin * static_cast<float>(s.min[i]);
+      for (int l = 0; l < s.sub; l++) y[b * kQK_K + s.sub * i + l] = dl * static_cast<float>(s.q[s.sub * i + l]) - ml;
     }
   }
 }
-
-float dot_iq4_xs(const void* wv, const void* xv, int64_t n) {
-  const auto* w = static_cast<const BlockIQ4_XS*>(wv);
-  const auto* x = static_cast<const BlockQ8_K*>(xv);
-  float sum = 0;
-  int8_t q[kQK_K];
-  int scales[8];
-  for (int64_t b = 0; b < n / kQK_K; b++) {
-    codes_iq4_xs(w[b], q, scales);
-    int32_t acc = 0;
-    for (int i = 0; i < 8; i++) acc += scales[i] * idot(q + 32 * i, x[b].qs + 32 * i, 32);
-    sum += fp16_to_fp32(w[b].d) * x[b].d * static_cast<float>(acc);
-  }
-  return sum;
-}
-void to_float_iq4_xs(const void* wv, float* y, int64_t n) {
-  const auto* w = static_cast<const BlockIQ4_XS*>(wv);
-  int8_t q[kQK_K];
-  int scales[8];
-  for (int64_t b = 0; b < n / kQK_K; b++) {
-    codes_iq4_xs(w[b], q, scales);
-    const float d = fp16_to_fp32(w[b].d);
-    for (int i = 0; i < 8; i++) {
-      const float dl = d * static_cast<float>(scales[i]);
-      for (int l = 0; l < 32; l++) y[b * kQK_K + 32 * i + l] = dl * static_cast<float>(q[32 * i + l]);
-    }
-  }
-}
-
 }  // namespace
 
 void add_scalar_block_kernels(KernelTable& t) {
@@ -434,12 +351,12 @@ void add_scalar_block_kernels(KernelTable& t) {
   t.q5_0 = {dot_q5_0, to_float_q5_0};
   t.q5_1 = {dot_q5_1, to_float_q5_1};
   t.iq4_nl = {dot_iq4_nl, to_float_iq4_nl};
-  t.q2_K = {dot_q2_K, to_float_q2_K};
-  t.q3_K = {dot_q3_K, to_float_q3_K};
-  t.q4_K = {dot_q4_K, to_float_q4_K};
-  t.q5_K = {dot_q5_K, to_float_q5_K};
-  t.q6_K = {dot_q6_K, to_float_q6_K};
-  t.iq4_xs = {dot_iq4_xs, to_float_iq4_xs};
+  t.q2_K = {dot_super<BlockQ2_K>, to_float_super<BlockQ2_K>};
+  t.q3_K = {dot_super<BlockQ3_K>, to_float_super<BlockQ3_K>};
+  t.q4_K = {dot_super<BlockQ4_K>, to_float_super<BlockQ4_K>};
+  t.q5_K = {dot_super<BlockQ5_K>, to_float_super<BlockQ5_K>};
+  t.q6_K = {dot_super<BlockQ6_K>, to_float_super<BlockQ6_K>};
+  t.iq4_xs = {dot_super<BlockIQ4_XS>, to_float_super<BlockIQ4_XS>};
 }
 
 ActivationForm activation_form(GgmlType t) {
