@@ -4,6 +4,7 @@ import { parseArgs, UsageError, type OptionKind } from './cli/args';
 import { loadNativeAddon } from './native-addon';
 import { runInspect } from './cli/inspect';
 import { runBench, runEval, runGenerate } from './cli/generate';
+import { runEvalCompletions } from './cli/eval-completions';
 
 const USAGE = `usage: smallthinker <command> [options]
 
@@ -16,6 +17,8 @@ commands:
                              teacher-forced top-N logits at every prompt position
   bench --model M [--prompt-tokens 512] [--gen-tokens 64] [--json]
                              measure prefill and decode speed
+  eval-completions --model M [--format prefix|fim-spm|fim-psm] [--cases FILE] [--limit N] [--json]
+                             score inline completions on the versioned infill cases
 
 common options: --threads N (default: physical cores), --context N, --kv-type f16|q8_0|f32,
                 --allow-context-overflow, --json
@@ -49,6 +52,9 @@ const COMMON_OPTIONS: Record<string, OptionKind> = {
   stop: 'list',
   'prompt-tokens': 'number',
   'gen-tokens': 'number',
+  format: 'string',
+  cases: 'string',
+  limit: 'number',
 };
 
 const write = (s: string) => process.stdout.write(s);
@@ -76,6 +82,9 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'bench':
       runBench(loadNativeAddon(), args, write);
+      return 0;
+    case 'eval-completions':
+      await runEvalCompletions(args, write);
       return 0;
     default:
       throw new UsageError(`unknown command "${command}" (try --help)`);

@@ -80,7 +80,7 @@ describe('engine process (dist/engine.js)', function () {
     const info = await connection.sendRequest(LoadModelRequest, { modelPath: model, threads: 2 });
     assert.deepEqual(stages, ['validating', 'loading', 'ready']);
     assert.equal(info.chatTemplate, 'file');
-    assert.equal(info.completionFormat, 'spm');
+    assert.deepEqual(info.completionFormats, ['prefix', 'fim-spm', 'fim-psm']);
     assert.ok(info.memory.weightsBytes > 0 && info.memory.chatSlotKvBytes > 0);
     assert.ok(info.memory.kvBudgetBytes >= info.memory.chatSlotKvBytes);
     await assert.rejects(connection.sendRequest(LoadModelRequest, { modelPath: '/nope.gguf' }), errorCode(EngineErrorCodes.InvalidModel));
@@ -126,6 +126,43 @@ describe('engine process (dist/engine.js)', function () {
     assert.deepEqual(stats.slots.map((s) => s.key).sort(), ['completion:file:///b.ts', 'completion:file:///src/math.ts']);
     assert.ok(stats.memory.kvCacheBytes <= stats.memory.kvBudgetBytes);
     assert.equal(stats.requests.completed >= 3, true);
+  });
+
+  it('lays the prompt out in the format asked (prefix, fim-spm, fim-psm), each reusing the slot as typing goes on', async () => {
+    const { connection } = startEngine();
+    await connection.sendRequest(LoadModelRequest, { modelPath: model, threads: 2 });
+    const suffix = '\n}\n\nexport function gcd(a: number, b: number): number {\n  return b === 0 ? a : gcd(b, a % b);\n}\n';
+    const evaluated: Record<string, number[]> = {};
+    for (const format of ['prefix', 'fim-spm', 'fim-psm'] as const) {
+      const documentId = `file:///${format}.ts`;
+      const first = await connection.sendRequest(CompletionRequest, completion(code, { documentId, suffix, format }));
+      const second = await connection.sendRequest(CompletionRequest, completion(code + '  if', { documentId, suffix, format }));
+      evaluated[format] = [first.timings.promptTokens, second.timings.promptTokens];
+    }
+    const [prefixFirst, prefixNext] = evaluated.prefix;
+    const [spmFirst, spmNext] = evaluated['fim-spm'];
+    const [psmFirst, psmNext] = evaluated['fim-psm'];
+    const detail = JSON.stringify(evaluated);
+    // The FIM prompts carry the suffix (and three FIM tokens) on top of the same code.
+    assert.ok(spmFirst > prefixFirst + 10 && psmFirst === spmFirst, detail);
+    // A keystroke: prefix and SPM evaluate its own tokens; PSM the suffix after them too.
+    assert.ok(prefixNext <= 4 && spmNext <= 5, detail);
+    assert.ok(psmNext > spmNext + 10, detail);
+    await assert.rejects(connection.sendRequest(CompletionRequest, completion(code, { format: 'fim' as never })),
+      (err: { code: number; message: string }) => err.code === EngineErrorCodes.InvalidParams && /format must be one of prefix, fim-spm, fim-psm/.test(err.message));
+  });
+
+  it('puts context chunks at the start of the prompt, and a keystroke with the same context still only appends', async () => {
+    const { connection } = startEngine();
+    await connection.sendRequest(LoadModelRequest, { modelPath: model, threads: 2 });
+    const context = [{ path: 'src/stats.ts', text: 'export function mean(xs: number[]): number {\n  return xs.reduce((a, b) => a + b, 0) / xs.length;\n}' }];
+    const plain = await connection.sendRequest(CompletionRequest, completion(code, { documentId: 'file:///plain.ts' }));
+    const first = await connection.sendRequest(CompletionRequest, completion(code, { documentId: 'file:///ctx.ts', context }));
+    assert.ok(first.timings.promptTokens > plain.timings.promptTokens + 20, 'the chunk is in the prompt');
+    const next = await connection.sendRequest(CompletionRequest, completion(code + '  if', { documentId: 'file:///ctx.ts', context }));
+    assert.ok(next.timings.promptTokens <= 4, `evaluated ${next.timings.promptTokens}`);
+    await assert.rejects(connection.sendRequest(CompletionRequest, completion(code, { context: [{ path: 1 }] as never })),
+      (err: { code: number; message: string }) => err.code === EngineErrorCodes.InvalidParams && /context must be an array/.test(err.message));
   });
 
   it('warms a document\'s slot in the background, so its first completion only evaluates the last tokens', async () => {

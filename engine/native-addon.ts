@@ -229,6 +229,8 @@ export interface NativeAddon {
   peakRssBytes(): number;
   /** Native work done so far in this process (layers computed, tensors loaded): it moves while work advances. */
   workCounter(): number;
+  /** Bytes per second `threads` threads read from a buffer of `mib` MiB (for the benchmark's bandwidth fraction). */
+  readBandwidth(mib: number, threads: number): number;
 }
 
 let cached: NativeAddon | undefined;

@@ -1,13 +1,23 @@
 // Turns requests into token sequences laid out for KV reuse.
 //
-// Completion, with fill-in-the-middle tokens in the vocabulary (Qwen2 family), suffix first:
-//   <|fim_suffix|>{lines after the cursor's line}<|fim_prefix|>{path comment}{code before the cursor}<|fim_middle|>
-// Typing only appends to the code before the cursor, so each keystroke re-evaluates the last
-// few tokens plus <|fim_middle|>; everything before them is reused from the slot. The rest of
-// the cursor's own line is left out of the suffix on purpose: auto-closed brackets and quotes
-// change it on nearly every keystroke, which would invalidate the whole prompt, and the
-// completion filters cut a suggestion where that text begins anyway. Without FIM tokens the
-// prompt is the path comment and the code before the cursor.
+// Completion, in one of three formats (CompletionPromptFormat, the extension's
+// smallthinker.completion.promptFormat setting):
+//   prefix   {path comment}{code before the cursor}
+//   fim-spm  <|fim_suffix|>{suffix}<|fim_prefix|>{path comment}{code before the cursor}<|fim_middle|>
+//   fim-psm  <|fim_prefix|>{path comment}{code before the cursor}<|fim_suffix|>{suffix}<|fim_middle|>
+// `prefix` is a plain continuation and works with any causal model; it is the default because
+// nothing shows that SmallThinker learned fill-in-the-middle (its vocabulary has the tokens
+// whatever the training did). The FIM formats exist for files that did learn it: PSM is the
+// order the Qwen2.5-Coder family is trained on, SPM is what keeps typing cheapest.
+// Typing only appends to the code before the cursor. In `prefix` and `fim-spm` that is the end
+// of the prompt (before <|fim_middle|>), so a keystroke re-evaluates its own few tokens (plus
+// <|fim_middle|>) and reuses everything before them from the slot. In `fim-psm` the suffix
+// follows the code, so every keystroke also re-evaluates the suffix: it gets a smaller budget
+// (PSM_SUFFIX_BUDGET) to bound that. The rest of the cursor's own line is left out of the
+// suffix on purpose: auto-closed brackets and quotes change it on nearly every keystroke, which
+// would invalidate the prompt from there on, and the completion filters cut a suggestion where
+// that text begins anyway. A FIM format asked of a vocabulary without the three tokens falls
+// back to `prefix`.
 //
 // Chat: the model file's tokenizer.chat_template rendered with @huggingface/jinja (bounded in
 // time and output; ChatML when the file has none or it misbehaves), with the messages'
@@ -17,7 +27,7 @@
 import vm from 'node:vm';
 import { Template } from '@huggingface/jinja';
 import type { NativeTokenizer } from './native-addon';
-import type { ChatMessage } from './protocol';
+import type { ChatMessage, CompletionPromptFormat, ContextChunk } from './protocol';
 
 const LINE_COMMENT: Record<string, [string, string]> = {
   python: ['# ', ''], shellscript: ['# ', ''], ruby: ['# ', ''], perl: ['# ', ''], r: ['# ', ''], yaml: ['# ', ''],
@@ -31,6 +41,33 @@ const LINE_COMMENT: Record<string, [string, string]> = {
 export function pathComment(languageId: string, filePath: string): string {
   const [open, close] = LINE_COMMENT[languageId] ?? ['// ', ''];
   return `${open}${filePath}${close}\n`;
+}
+
+/** Text as comments in a language, line by line (context from other files stays out of the code's syntax). */
+function commentLines(languageId: string, text: string): string {
+  const [open, close] = LINE_COMMENT[languageId] ?? ['// ', ''];
+  return text.split('\n').map((l) => `${open}${l}${close}`.trimEnd()).join('\n');
+}
+
+/** Tokens of context from other files a completion prompt may carry (within the prompt budget). */
+export const CONTEXT_BUDGET = 1024;
+
+/**
+ * The start of a completion prompt: chunks of other files as comments in the current file's
+ * language, each under the file it comes from, as many as fit `budget` tokens in the order
+ * given (the most relevant first). Empty without chunks.
+ */
+export function contextHeader(languageId: string, chunks: readonly ContextChunk[], budget: number, count: (text: string) => number): string {
+  let header = '';
+  let used = 0;
+  for (const chunk of chunks) {
+    const block = `${commentLines(languageId, `Compare this snippet from ${chunk.path}:\n${chunk.text.replace(/\n+$/, '')}`)}\n`;
+    const cost = count(block);
+    if (used + cost > budget) continue;
+    header += block;
+    used += cost;
+  }
+  return header;
 }
 
 export interface FimTokens {
@@ -49,12 +86,40 @@ export function findFimTokens(tokenizer: NativeTokenizer): FimTokens | undefined
   return prefix !== undefined && suffix !== undefined && middle !== undefined ? { prefix, suffix, middle } : undefined;
 }
 
+/**
+ * contextHeader, remembered: a document's requests carry the same chunks from one pause to the
+ * next, so each keystroke would otherwise tokenise up to CONTEXT_BUDGET tokens of them again.
+ */
+export class ContextHeaders {
+  private readonly headers = new Map<string, { text: string; tokens: number }>();
+
+  constructor(private readonly capacity = 16) {}
+
+  get(languageId: string, chunks: readonly ContextChunk[], budget: number, count: (text: string) => number): { text: string; tokens: number } {
+    const key = `${languageId}\u0000${budget}\u0000${chunks.map((c) => `${c.path}\u0000${c.text}`).join('\u0000')}`;
+    let held = this.headers.get(key);
+    if (held) {
+      this.headers.delete(key);
+    } else {
+      const text = contextHeader(languageId, chunks, budget, count);
+      held = { text, tokens: text ? count(text) : 0 };
+      if (this.headers.size >= this.capacity) this.headers.delete(this.headers.keys().next().value as string);
+    }
+    this.headers.set(key, held);
+    return held;
+  }
+}
+
 export interface CompletionPromptInput {
   prefix: string;
   suffix: string;
   languageId: string;
   filePath: string;
 }
+
+/** Bounds on a request's context chunks (validated by the engine). */
+export const MAX_CONTEXT_CHUNKS = 32;
+export const MAX_CONTEXT_CHUNK_CHARS = 16_000;
 
 /**
  * Where to start the code before the cursor when it is too long. Remembered per document and
@@ -106,13 +171,34 @@ export function suffixContext(suffix: string, budget: number, count: (text: stri
   return lines.join('\n');
 }
 
+/** Tokens of the lines after the cursor's line that a fill-in-the-middle prompt carries. */
+export const SPM_SUFFIX_BUDGET = 256;
+/** Smaller for PSM: its suffix comes after the code, so every keystroke evaluates it again. */
+export const PSM_SUFFIX_BUDGET = 64;
+
+/** The format a request gets on this vocabulary: a FIM format needs all three FIM tokens. */
+export function effectiveFormat(asked: CompletionPromptFormat | undefined, fim: FimTokens | undefined): CompletionPromptFormat {
+  return asked && asked !== 'prefix' && fim ? asked : 'prefix';
+}
+
+/** The suffix budget of a format (0: the format has no suffix). */
+export function suffixBudget(format: CompletionPromptFormat): number {
+  return format === 'fim-spm' ? SPM_SUFFIX_BUDGET : format === 'fim-psm' ? PSM_SUFFIX_BUDGET : 0;
+}
+
+/** The completion prompt in `format` (already effective: FIM formats only with `fim`). */
 export function completionTokens(
-  tokenizer: NativeTokenizer, fim: FimTokens | undefined, input: CompletionPromptInput, fittedPrefix: string, suffixText: string,
+  tokenizer: NativeTokenizer, format: CompletionPromptFormat, fim: FimTokens | undefined, input: CompletionPromptInput,
+  fittedPrefix: string, suffixText: string, context = '',
 ): number[] {
-  const header = pathComment(input.languageId, input.filePath);
-  const body = Array.from(tokenizer.encode(header + fittedPrefix));
-  if (!fim) return body;
-  return [fim.suffix, ...tokenizer.encode(suffixText), fim.prefix, ...body, fim.middle];
+  // Context first: it only changes when the user pauses, so typing still only appends.
+  const header = context + pathComment(input.languageId, input.filePath);
+  const code = Array.from(tokenizer.encode(header + fittedPrefix));
+  if (format === 'prefix' || !fim) return code;
+  const suffix = Array.from(tokenizer.encode(suffixText));
+  return format === 'fim-spm'
+    ? [fim.suffix, ...suffix, fim.prefix, ...code, fim.middle]
+    : [fim.prefix, ...code, fim.suffix, ...suffix, fim.middle];
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -66,8 +66,8 @@ export interface ModelInfo {
   flavour: string;
   /** 'file' when the model's own chat template renders chats, 'chatml' for the fallback. */
   chatTemplate: 'file' | 'chatml';
-  /** 'spm' when the vocabulary has fill-in-the-middle tokens, else 'prefix-only'. */
-  completionFormat: 'spm' | 'prefix-only';
+  /** The completion prompt formats this vocabulary allows: the FIM ones need its three FIM tokens. */
+  completionFormats: CompletionPromptFormat[];
   memory: MemoryPlan;
 }
 
@@ -95,6 +95,14 @@ export interface Timings {
 
 export type StopReason = 'eog' | 'length' | 'context' | 'stop' | 'lines';
 
+/**
+ * How a completion prompt is laid out (engine/prompts.ts): the code before the cursor alone, or
+ * with the code after it through the fill-in-the-middle tokens, suffix first (SPM) or prefix
+ * first (PSM).
+ */
+export type CompletionPromptFormat = 'prefix' | 'fim-spm' | 'fim-psm';
+export const COMPLETION_PROMPT_FORMATS: readonly CompletionPromptFormat[] = ['prefix', 'fim-spm', 'fim-psm'];
+
 export interface CompletionParams {
   /** Identifies the document: its slot keeps the KV state between keystrokes. */
   documentId: string;
@@ -108,6 +116,20 @@ export interface CompletionParams {
   /** Stop after this many complete lines. */
   maxLines?: number;
   temperature?: number;
+  /** The prompt's layout; 'prefix' when absent or when the vocabulary has no FIM tokens. */
+  format?: CompletionPromptFormat;
+  /**
+   * Code from other files, most relevant first, put at the start of the prompt as comments
+   * (engine/prompts.ts); chunks that do not fit the context budget are left out from the end.
+   * Keep it the same between keystrokes, or the prompt's reuse starts over.
+   */
+  context?: ContextChunk[];
+}
+
+export interface ContextChunk {
+  /** The file it comes from, as the user knows it (workspace-relative). */
+  path: string;
+  text: string;
 }
 
 export interface CompletionResult {

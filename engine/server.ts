@@ -5,13 +5,14 @@ import path from 'node:path';
 import { ResponseError, type CancellationToken, type MessageConnection, type NotificationType } from 'vscode-jsonrpc';
 import type { NativeAddon, NativeSession, NativeTokenizer } from './native-addon';
 import {
-  ChatDeltaNotification, ChatRequest, CompletionRequest, EngineErrorCodes, HEARTBEAT_INTERVAL_MS, HeartbeatNotification, InspectRequest,
+  ChatDeltaNotification, ChatRequest, COMPLETION_PROMPT_FORMATS, CompletionRequest, EngineErrorCodes, HEARTBEAT_INTERVAL_MS, HeartbeatNotification, InspectRequest,
   LoadModelRequest, LoadProgressNotification, StatsRequest, TokenizeRequest, WarmCompletionNotification,
-  type ChatMessage, type ChatParams, type CompletionParams, type EngineStats, type LoadModelParams, type ModelInfo,
+  type ChatMessage, type ChatParams, type CompletionParams, type CompletionPromptFormat, type ContextChunk, type EngineStats, type LoadModelParams, type ModelInfo,
   type StopReason, type Timings,
 } from './protocol';
 import {
-  ChatRenderer, chatPromptTokens, completionTokens, findFimTokens, PrefixWindow, PromptTooLongError, suffixContext, type FimTokens,
+  ChatRenderer, chatPromptTokens, completionTokens, CONTEXT_BUDGET, ContextHeaders, effectiveFormat, findFimTokens, MAX_CONTEXT_CHUNK_CHARS,
+  MAX_CONTEXT_CHUNKS, PrefixWindow, PromptTooLongError, suffixBudget, suffixContext, type FimTokens,
 } from './prompts';
 import { Scheduler, type RunningJob } from './scheduler';
 import { generateWithReuse, SlotPool, type SlotEntry } from './slots';
@@ -21,7 +22,6 @@ import { generateText } from './generation';
 const COMPLETION_CONTEXT = 4096;
 const DEFAULT_CHAT_CONTEXT = 8192;
 /** Suffix tokens a completion prompt carries at most (lines after the cursor's line). */
-const SUFFIX_BUDGET = 256;
 /** Request text beyond this many characters per prompt token allowed is refused before tokenising. */
 const CHARS_PER_TOKEN_CAP = 16;
 /** Conversations whose prompt start is remembered (a few bytes each). */
@@ -55,6 +55,7 @@ interface LoadedModel {
   chat: ChatRenderer;
   slots: SlotPool;
   prefixWindow: PrefixWindow;
+  contextHeaders: ContextHeaders;
 }
 
 function invalid(message: string): ResponseError<void> {
@@ -240,7 +241,7 @@ export class EngineServer {
       const info: ModelInfo = {
         modelPath, name: path.basename(modelPath, '.gguf'), nVocab: s.info.n_vocab, nCtxTrain, chatContext, completionContext,
         maxPromptTokens, threads: s.info.threads, isa: s.info.isa, flavour: s.info.flavour,
-        chatTemplate: chat.source, completionFormat: fim ? 'spm' : 'prefix-only',
+        chatTemplate: chat.source, completionFormats: fim ? [...COMPLETION_PROMPT_FORMATS] : ['prefix'],
         memory: {
           weightsBytes: s.info.weights_bytes, scratchBytes: s.info.scratch_bytes,
           completionSlotKvBytes, chatSlotKvBytes, kvBudgetBytes,
@@ -249,7 +250,7 @@ export class EngineServer {
         },
       };
       this.model = {
-        params: o, stamp, info, session: s, tokenizer, fim, stopIds, chat, prefixWindow: new PrefixWindow(),
+        params: o, stamp, info, session: s, tokenizer, fim, stopIds, chat, prefixWindow: new PrefixWindow(), contextHeaders: new ContextHeaders(),
         slots: new SlotPool(s, { completion: completionContext, chat: chatContext }, kvBudgetBytes),
       };
       progress('ready', `${info.name || modelPath} is ready`);
@@ -293,10 +294,15 @@ export class EngineServer {
   // -------------------------------------------------------------------------------------------
   private completionPrompt(m: LoadedModel, p: CompletionParams, maxTokens: number): number[] {
     const count = (t: string) => m.tokenizer.encode(t).length;
-    const suffixText = m.fim ? suffixContext(p.suffix, SUFFIX_BUDGET, count) : '';
-    const budget = Math.min(m.info.maxPromptTokens, m.info.completionContext - maxTokens) - count(suffixText) - 16;
-    const prefix = m.prefixWindow.fit(p.documentId, p.prefix, Math.max(16, budget), count);
-    return completionTokens(m.tokenizer, m.fim, p, prefix, suffixText);
+    const format = effectiveFormat(p.format, m.fim);
+    const suffixText = format === 'prefix' ? '' : suffixContext(p.suffix, suffixBudget(format), count);
+    const total = Math.min(m.info.maxPromptTokens, m.info.completionContext - maxTokens) - count(suffixText) - 16;
+    // Context from other files takes at most a quarter of what is left: the code before the cursor comes first.
+    const context = p.context?.length
+      ? m.contextHeaders.get(p.languageId, p.context, Math.min(CONTEXT_BUDGET, Math.floor(total / 4)), count)
+      : { text: '', tokens: 0 };
+    const prefix = m.prefixWindow.fit(p.documentId, p.prefix, Math.max(16, total - context.tokens), count);
+    return completionTokens(m.tokenizer, format, m.fim, p, prefix, suffixText, context.text);
   }
 
   private validateCompletion(raw: unknown, needsMaxTokens: boolean): CompletionParams {
@@ -307,6 +313,20 @@ export class EngineServer {
       maxTokens: needsMaxTokens ? num(o, 'maxTokens', 'complete', 1, 4096) : 0,
       maxLines: num(o, 'maxLines', 'complete', 1, 10_000, 10_000), temperature: num(o, 'temperature', 'complete', 0, 5, 0),
     };
+    if (o.context !== undefined) {
+      if (!Array.isArray(o.context) || o.context.length > MAX_CONTEXT_CHUNKS || !o.context.every((c) => c && typeof c === 'object' &&
+        typeof c.path === 'string' && typeof c.text === 'string' && c.path.length <= 1024 && c.text.length <= MAX_CONTEXT_CHUNK_CHARS)) {
+        throw invalid(`complete: context must be an array of at most ${MAX_CONTEXT_CHUNKS} {path, text} chunks of at most ` +
+          `${MAX_CONTEXT_CHUNK_CHARS} characters`);
+      }
+      p.context = (o.context as ContextChunk[]).map((c) => ({ path: c.path, text: c.text }));
+    }
+    if (o.format !== undefined) {
+      if (!COMPLETION_PROMPT_FORMATS.includes(o.format as CompletionPromptFormat)) {
+        throw invalid(`complete: format must be one of ${COMPLETION_PROMPT_FORMATS.join(', ')}`);
+      }
+      p.format = o.format as CompletionPromptFormat;
+    }
     if (o.stop !== undefined) {
       if (!Array.isArray(o.stop) || o.stop.length > MAX_STOP_STRINGS || !o.stop.every((s) => typeof s === 'string' && s.length <= MAX_STOP_CHARS)) {
         throw invalid(`complete: stop must be an array of at most ${MAX_STOP_STRINGS} strings of at most ${MAX_STOP_CHARS} characters`);

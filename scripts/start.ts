@@ -25,7 +25,8 @@ async function main(): Promise<void> {
   }
   const settings = { 'smallthinker.modelPath': model, 'workbench.startupEditor': 'none', 'security.workspace.trust.enabled': false };
   const { server, base } = await launchCodeServer(dir, vsix, settings, workspace);
-  process.on('SIGINT', () => server.kill('SIGTERM'));
+  // code-server runs in its own process group (with its extension host): Ctrl+C stops them all.
+  process.on('SIGINT', () => process.kill(-server.pid!, 'SIGTERM'));
   process.stdout.write(`\nSmallThinker in VS Code (code-server), model ${path.basename(model)}:\n\n  ${base}/?folder=${encodeURIComponent(workspace)}\n\nCtrl+C stops it.\n`);
   server.on('exit', (code) => process.exit(code ?? 0));
 }

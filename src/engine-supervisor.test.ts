@@ -222,6 +222,42 @@ describe('engine supervisor', function () {
     assert.ok(logs.some((l) => /was killed \(SIGKILL\)/.test(l)), 'the engine with the broken pipe is killed');
   });
 
+  it('unloads the model when asked (the engine process ends, not counted as a crash) and loads it again for the next request', async () => {
+    const model = await ensureModel({ preset: 'tiny', type: 'q4_0', vocab: 'qwen' });
+    const { s, logs } = make(engineBundle);
+    const states: Array<[EngineState, string | undefined]> = [];
+    s.onStateChange((st, detail) => states.push([st, detail]));
+    await s.loadModel({ modelPath: model, threads: 2 });
+    const pid = s.pid!;
+    const request = { documentId: 'd', prefix: 'function add(a, b) {\n', suffix: '', languageId: 'javascript', filePath: 'a.js', maxTokens: 4 };
+    const before = await s.request(CompletionRequest, request);
+    assert.equal(await s.unload(), true);
+    assert.equal(s.unloaded, true);
+    assert.equal(s.pid, undefined);
+    assert.throws(() => process.kill(pid, 0), 'the engine process is gone');
+    assert.deepEqual(states.at(-1), ['stopped', 'unloaded while idle']);
+    assert.equal(await s.unload(), false, 'nothing left to unload');
+    // Hints are dropped while unloaded: a warm-up does not bring the model back.
+    s.notify(WarmCompletionNotification, { ...request, maxTokens: undefined } as never);
+    assert.equal(s.pid, undefined);
+    const after = await s.request(CompletionRequest, request);
+    assert.equal(after.text, before.text, 'the same model answers');
+    assert.equal(s.unloaded, false);
+    assert.notEqual(s.pid, pid);
+    assert.ok(!logs.some((l) => /exited with code|was killed/.test(l)), logs.join('\n'));
+    assert.ok(logs.some((l) => /loading .* again \(it was unloaded while idle\)/.test(l)));
+  });
+
+  it('does not unload while a request runs', async () => {
+    const model = await ensureModel({ preset: 'tiny', type: 'q4_0', vocab: 'qwen' });
+    const { s } = make(engineBundle);
+    await s.loadModel({ modelPath: model, threads: 2 });
+    const answer = s.request(ChatRequest, { chatId: 'c', maxTokens: 64, temperature: 0, messages: [{ role: 'user', content: 'hi' }] });
+    assert.equal(await s.unload(), false);
+    await answer;
+    assert.equal(await s.unload(), true);
+  });
+
   it('keeps only the last 200 stderr lines', async () => {
     const { s } = make(fakeEngine('for (let i = 0; i < 300; i++) process.stderr.write(`line ${i}\\n`); setTimeout(() => process.exit(1), 100);'),
       { maxCrashes: 1 });

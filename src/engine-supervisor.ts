@@ -55,6 +55,8 @@ interface Pending {
 }
 
 const STDERR_LINES = 200;
+/** How long a crash report waits for the rest of the engine's stderr after it exited. */
+const STDERR_DRAIN_MS = 250;
 
 /** Size, modification time and inode of a file ('' when it cannot be read): what changes when it is fixed. */
 function fileStamp(file: string): string {
@@ -89,6 +91,12 @@ export class EngineSupervisor {
   private stalledChild: ChildProcess | undefined;
   private failure: string | undefined;
   private disposed = false;
+  /** The engine that unload() is stopping: its exit is no crash. */
+  private unloading: ChildProcess | undefined;
+  /** The model was unloaded to free memory; the next request loads it again. */
+  private unloadedModel = false;
+  /** Calls of request() not yet settled (some still wait for a restart or the model). */
+  private requestsInFlight = 0;
 
   constructor(private readonly options: SupervisorOptions) {}
 
@@ -132,9 +140,54 @@ export class EngineSupervisor {
     return this.startLoad(params);
   }
 
+  /** Whether the model was unloaded (unload()) and not asked for since. */
+  get unloaded(): boolean {
+    return this.unloadedModel;
+  }
+
+  /**
+   * Stops the engine process to give its memory back (after a long idle time) and remembers the
+   * model: the next request starts the engine and loads it again. Refused (false) while a
+   * request is in flight or nothing is loaded.
+   */
+  async unload(): Promise<boolean> {
+    const child = this.child;
+    const connection = this.connection;
+    if (!child || !connection || !this.modelParams || this.requestsInFlight > 0 || this.pending.size > 0 || this.disposed) return false;
+    this.unloading = child;
+    this.unloadedModel = true;
+    this.modelReady = undefined;
+    await this.stopChild(child, connection);
+    // Forget it now rather than at its exit event (which waits for stderr to end): a request
+    // that comes in meanwhile starts a new engine instead of writing to this one's closed pipe.
+    if (this.child === child) {
+      connection.dispose();
+      this.child = undefined;
+      this.connection = undefined;
+      this.unloading = undefined;
+      this.options.log('info', 'the engine stopped: the model was unloaded while idle');
+      this.setState('stopped', 'unloaded while idle');
+    }
+    return true;
+  }
+
   /** Sends a request once the engine (and the model, if one was asked for) is ready. */
   async request<P, R>(type: RequestType<P, R, void>, params: P, token?: CancellationToken): Promise<R> {
+    this.requestsInFlight++;
+    try {
+      return await this.requestNow(type, params, token);
+    } finally {
+      this.requestsInFlight--;
+    }
+  }
+
+  private async requestNow<P, R>(type: RequestType<P, R, void>, params: P, token?: CancellationToken): Promise<R> {
     await this.restartDue;
+    if (this.unloadedModel && this.modelParams) {
+      this.unloadedModel = false;
+      this.options.log('info', `loading ${this.modelParams.modelPath} again (it was unloaded while idle)`);
+      void this.startLoad(this.modelParams).catch(() => undefined);
+    }
     if (this.modelParams && this.failedLoadFile !== undefined && fileStamp(this.modelParams.modelPath) !== this.failedLoadFile) {
       void this.startLoad(this.modelParams).catch(() => undefined);
     }
@@ -171,7 +224,16 @@ export class EngineSupervisor {
     const child = this.child;
     const connection = this.connection;
     if (!child || !connection) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    await this.stopChild(child, connection);
+    this.setState('stopped');
+  }
+
+  /** Asks the engine to shut down, and kills it if it has not exited 2 s later. */
+  private async stopChild(child: ChildProcess, connection: MessageConnection): Promise<void> {
+    const exited = new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) resolve();
+      else child.once('exit', () => resolve());
+    });
     try {
       await Promise.race([connection.sendRequest(ShutdownRequest), new Promise((r) => setTimeout(r, 1000))]);
     } catch {
@@ -180,7 +242,6 @@ export class EngineSupervisor {
     const killer = setTimeout(() => child.kill('SIGKILL'), 2000);
     await exited;
     clearTimeout(killer);
-    this.setState('stopped');
   }
 
   // -------------------------------------------------------------------------------------------
@@ -334,7 +395,13 @@ export class EngineSupervisor {
       if (this.stderrLines.length > STDERR_LINES) this.stderrLines.splice(0, this.stderrLines.length - STDERR_LINES);
     });
     child.on('error', (err) => this.options.log('error', `engine: ${err.message}`));
-    child.on('exit', (code, signal) => this.onExit(child, code, signal));
+    // The crash report quotes the engine's last stderr lines, which may still be in the pipe when
+    // 'exit' fires: wait for stderr to end, but not for long (a grandchild could hold it open).
+    const stderrEnded = new Promise<void>((resolve) => child.stderr!.once('close', () => resolve()));
+    child.on('exit', (code, signal) => {
+      const late = new Promise<void>((resolve) => setTimeout(resolve, STDERR_DRAIN_MS).unref());
+      void Promise.race([stderrEnded, late]).then(() => this.onExit(child, code, signal));
+    });
     // The stdin pipe errors (EPIPE) when the child dies mid-write; the exit handler deals with it.
     child.stdin!.on('error', () => {});
     connection.onError(([err]) => this.options.log('warn', `engine connection: ${err.message}`));
@@ -362,6 +429,12 @@ export class EngineSupervisor {
     this.child = undefined;
     this.connection = undefined;
     if (this.disposed) return;
+    if (child === this.unloading) {
+      this.unloading = undefined;
+      this.options.log('info', 'the engine stopped: the model was unloaded while idle');
+      this.setState('stopped', 'unloaded while idle');
+      return;
+    }
     const how = code === MODEL_FILE_CHANGED_EXIT_CODE
       ? `stopped because the model file ${this.modelParams?.modelPath ?? ''} changed on disk while in use`
       : signal ? `was killed (${signal})` : `exited with code ${code}`;

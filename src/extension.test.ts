@@ -97,6 +97,66 @@ describe('extension (bundled dist/extension.js)', function () {
     }
   });
 
+  it('unloads the model after the idle minutes (the status bar says so) and loads it again for the next completion', async () => {
+    const model = await ensureModel({ preset: 'tiny', type: 'q4_0', vocab: 'qwen' });
+    // 0.005 minutes: 300 ms without a request.
+    const { fake, ext, subscriptions } = activate({ 'smallthinker.modelPath': model, 'smallthinker.threads': 2,
+      'smallthinker.inlineCompletion.debounceMs': 0, 'smallthinker.idleUnloadMinutes': 0.005 });
+    try {
+      await until(() => /circle-outline/.test(fake.statusText()), 'the model to load, then be unloaded');
+      assert.match(fake.logLines.join('\n'), /model unloaded after 0.005 minutes without a request/);
+      const text = 'export function add(a: number, b: number): number {\n  \n}\n';
+      const doc = fakeDocument('file:///work/src/add.ts', 'typescript', text);
+      const token = { isCancellationRequested: false, onCancellationRequested: () => ({ dispose() {} }) };
+      await fake.inlineProviders[0].provideInlineCompletionItems(doc, new Position(1, 2), { triggerKind: 1 }, token);
+      assert.match(fake.logLines.join('\n'), /loading .* again \(it was unloaded while idle\)/);
+      assert.match(fake.logLines.join('\n'), /completion (in \d+ ms|dropped)/, 'the request was answered by the reloaded model');
+      await until(() => /circle-outline/.test(fake.statusText()), 'the idle clock to run again after the request');
+    } finally {
+      for (const s of subscriptions) s.dispose();
+      await ext.deactivate();
+      fake.restore();
+    }
+  });
+
+  it('puts code from other files in completion prompts: an edited file and an import, named in the debug log; none when turned off', async () => {
+    const model = await ensureModel({ preset: 'tiny', type: 'q4_0', vocab: 'qwen' });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'st-context-'));
+    fs.writeFileSync(path.join(dir, 'stats.ts'), 'export function mean(xs: number[]): number {\n  return 0;\n}\nconst hidden = 1;\n');
+    const { fake, ext, subscriptions } = activate({ 'smallthinker.modelPath': model, 'smallthinker.threads': 2 });
+    try {
+      await until(() => /sparkle/.test(fake.statusText()), 'the model to load');
+      const other = fakeDocument(`file://${dir}/notes.ts`, 'typescript', 'const a = 1;\nexport const answer = 42;\n');
+      fake.changeDocument(other, 1);
+      const main = fakeDocument(`file://${dir}/main.ts`, 'typescript', "import { mean } from './stats';\n\nexport function spread(xs: number[]) {\n  \n}\n");
+      await new Promise((r) => setTimeout(r, 1600));  // the edit's chunk is taken, and the user has paused
+      const token = { isCancellationRequested: false, onCancellationRequested: () => ({ dispose() {} }) };
+      await fake.inlineProviders[0].provideInlineCompletionItems(main, new Position(3, 2), { triggerKind: 0 }, token);
+      const line = fake.logLines.find((l) => /^debug completion context:/.test(l)) ?? '';
+      assert.match(line, /notes\.ts \(\d+ lines\)/, fake.logLines.join('\n'));
+      assert.match(line, /stats\.ts \(1 lines\)/, 'the imported file\'s declaration');
+      // Code copied in the editor: a selection, then the clipboard holding its text.
+      const copiedText = 'function variance(xs: number[]) { return 0; }';
+      const lib = fakeDocument(`file://${dir}/lib.ts`, 'typescript', `${copiedText}\n`);
+      fake.changeSelection({ document: { ...lib, getText: () => copiedText }, selection: { isEmpty: false, active: new Position(0, 10) } });
+      fake.clipboard = copiedText;
+      fake.logLines.length = 0;
+      // Another document (the same one would be answered from the suggestion cache).
+      const second = fakeDocument(`file://${dir}/second.ts`, 'typescript', 'export function range(xs: number[]) {\n  \n}\n');
+      await fake.inlineProviders[0].provideInlineCompletionItems(second, new Position(1, 2), { triggerKind: 0 }, token);
+      assert.match(fake.logLines.find((l) => /completion context:/.test(l)) ?? '', /lib\.ts \(1 lines\)/, fake.logLines.join('\n'));
+      fake.setSetting('smallthinker.completion.context.enabled', false);
+      fake.logLines.length = 0;
+      const third = fakeDocument(`file://${dir}/third.ts`, 'typescript', 'export function median(xs: number[]) {\n  \n}\n');
+      await fake.inlineProviders[0].provideInlineCompletionItems(third, new Position(1, 2), { triggerKind: 0 }, token);
+      assert.ok(!fake.logLines.some((l) => /completion context:/.test(l)), 'nothing sent when turned off');
+    } finally {
+      for (const s of subscriptions) s.dispose();
+      await ext.deactivate();
+      fake.restore();
+    }
+  });
+
   it('chats in the sidebar view through the engine, and Explain Selection streams into it', async () => {
     const model = await ensureModel({ preset: 'tiny', type: 'q4_0', vocab: 'qwen' });
     const workspaceState = new Map<string, unknown>();
@@ -182,6 +242,37 @@ describe('extension (bundled dist/extension.js)', function () {
     }
   });
 
+  it('gives its everyday commands keys that do not collide: Shift+Tab takes one line of a suggestion only while one shows', () => {
+    const commands = new Set(manifest.contributes.commands.map((c: { command: string }) => c.command));
+    const bindings: Array<{ command: string; key: string; mac?: string; when?: string }> = manifest.contributes.keybindings;
+    for (const b of bindings) assert.ok(commands.has(b.command), `${b.command} is a contributed command`);
+    const byCommand = new Map(bindings.map((b) => [b.command, b]));
+    for (const c of ['smallthinker.openChat', 'smallthinker.newChat', 'smallthinker.explainSelection', 'smallthinker.toggleInlineCompletions',
+      'smallthinker.acceptNextLine']) assert.ok(byCommand.has(c), `${c} has a key`);
+    for (const platform of ['key', 'mac'] as const) {
+      const keys = bindings.map((b) => (platform === 'mac' ? b.mac ?? b.key : b.key));
+      assert.equal(new Set(keys).size, keys.length, `no two commands share a ${platform} key`);
+    }
+    const acceptLine = byCommand.get('smallthinker.acceptNextLine')!;
+    assert.equal(acceptLine.key, 'shift+tab');
+    assert.match(acceptLine.when ?? '', /inlineSuggestionVisible/, 'Shift+Tab outdents as usual when no suggestion shows');
+    assert.match(byCommand.get('smallthinker.explainSelection')!.when ?? '', /editorHasSelection/);
+  });
+
+  it('accepts the next line of a suggestion through VS Code\'s partial accept', async () => {
+    const { fake, ext, subscriptions } = activate();
+    try {
+      const called: string[] = [];
+      fake.registeredCommands.set('editor.action.inlineSuggest.acceptNextLine', () => called.push('acceptNextLine'));
+      await fake.registeredCommands.get('smallthinker.acceptNextLine')!();
+      assert.deepEqual(called, ['acceptNextLine']);
+    } finally {
+      for (const s of subscriptions) s.dispose();
+      await ext.deactivate();
+      fake.restore();
+    }
+  });
+
   it('says what runs in Restricted Mode: everything local, but the workspace cannot set the engine\'s resources', () => {
     const untrusted = manifest.capabilities?.untrustedWorkspaces;
     assert.equal(untrusted?.supported, 'limited');
@@ -192,7 +283,7 @@ describe('extension (bundled dist/extension.js)', function () {
     // the machine-scoped ones cannot be set by a workspace at all.
     for (const key of settings) {
       const { scope } = manifest.contributes.configuration.properties[key];
-      if (/threads|context|memory|maxTokens|enabled|languages/.test(key) && scope !== 'machine') {
+      if (/threads|context|memory|maxTokens|enabled|languages|idleUnload/.test(key) && scope !== 'machine') {
         assert.ok(untrusted.restrictedConfigurations.includes(key), `${key} is restricted in untrusted workspaces`);
       }
     }

@@ -4,15 +4,19 @@
 // deactivation.
 import path from 'node:path';
 import * as vscode from 'vscode';
-import { ChatDeltaNotification, ChatRequest, CompletionRequest, StatsRequest, WarmCompletionNotification, type ChatMessage } from '../engine/protocol';
+import { ChatDeltaNotification, ChatRequest, CompletionRequest, StatsRequest, WarmCompletionNotification, type ChatMessage,
+  type CompletionPromptFormat } from '../engine/protocol';
 import { ChatController, type ChatEngine } from './chat/controller';
 import { ChatViewProvider } from './chat/view';
 import { MODEL_CATALOG } from './download/catalog';
 import { DownloadBusyError, DownloadCancelledError, downloadFile, isDownloading } from './download/downloader';
 import { CompletionPipeline, type CompletionSettings } from './completion/pipeline';
+import { CompletionContextSources } from './completion/context-sources';
 import { cursorText, InlineProvider } from './completion/provider';
 import { EngineSupervisor } from './engine-supervisor';
-import { StatusBar } from './status';
+import { IdleUnload } from './idle-unload';
+import { PowerWatch } from './power';
+import { StatusBar, type StatusState } from './status';
 
 let engine: EngineSupervisor | undefined;
 
@@ -24,13 +28,18 @@ function attachmentFrom(editor: vscode.TextEditor, what: 'selection' | 'file') {
   return { code, languageId: doc.languageId, filePath: vscode.workspace.asRelativePath(doc.uri, false) };
 }
 
+// Read only while smallthinker.inlineCompletion.pauseOnBattery is on (the platform is asked at most once a minute).
+const power = new PowerWatch();
+
 function completionSettings(): CompletionSettings {
   const c = vscode.workspace.getConfiguration('smallthinker.inlineCompletion');
   return {
+    pausedOnBattery: c.get<boolean>('pauseOnBattery', false) && power.current() === 'battery',
     enabled: c.get<boolean>('enabled', true),
     debounceMs: c.get<number>('debounceMs', 150),
     maxTokens: c.get<number>('maxTokens', 64),
     languages: c.get<Record<string, boolean>>('languages', { '*': true }),
+    promptFormat: vscode.workspace.getConfiguration('smallthinker.completion').get<CompletionPromptFormat>('promptFormat', 'prefix'),
   };
 }
 
@@ -47,11 +56,42 @@ export function activate(context: vscode.ExtensionContext): void {
   const status = new StatusBar('smallthinker.statusMenu');
   context.subscriptions.push(status);
   let readyModel: string | undefined;  // the loaded model's name
+  const readyStatus = (): StatusState =>
+    !readyModel ? { kind: 'no-model' } : completionSettings().enabled ? { kind: 'ready', model: readyModel } : { kind: 'disabled' };
+  // After smallthinker.idleUnloadMinutes without a request the engine process ends and its memory
+  // goes back to the system; the next completion or chat loads the model again.
+  const idle = new IdleUnload({
+    minutes: () => vscode.workspace.getConfiguration('smallthinker').get<number>('idleUnloadMinutes', 30),
+    unload: () => supervisor.unload(),
+    onUnloaded: (minutes) => {
+      log.info(`model unloaded after ${minutes} minutes without a request; the next one loads it again`);
+      if (readyModel) status.set({ kind: 'unloaded', model: readyModel, minutes });
+      status.memory(0);
+    },
+  });
+  context.subscriptions.push({ dispose: () => idle.stop() });
+  // Code from other files for completion prompts (smallthinker.completion.context.enabled).
+  const contextSources = new CompletionContextSources(
+    () => vscode.workspace.getConfiguration('smallthinker.completion.context').get<boolean>('enabled', true));
+  context.subscriptions.push(contextSources);
+  /** Runs one engine request under the idle clock, saying so in the status bar when it has to load the model again. */
+  const engineRequest = async <R>(run: () => Promise<R>): Promise<R> => {
+    const end = idle.begin();
+    const reloading = supervisor.unloaded && readyModel !== undefined;
+    if (reloading) status.set({ kind: 'loading', detail: `loading ${readyModel} again` });
+    try {
+      return await run();
+    } finally {
+      end();
+      if (reloading && status.current.kind === 'loading') status.set(readyStatus());
+    }
+  };
 
   const loadModel = async () => {
     const config = vscode.workspace.getConfiguration('smallthinker');
     const modelPath = config.get<string>('modelPath', '');
     readyModel = undefined;
+    idle.stop();
     chat.show();
     if (!modelPath) {
       status.set({ kind: 'no-model' });
@@ -63,11 +103,12 @@ export function activate(context: vscode.ExtensionContext): void {
         modelPath, threads: config.get<number>('threads', 0), contextLength: config.get<number>('contextLength', 8192) || undefined,
         memoryBudgetMiB: config.get<number>('memoryBudgetMiB', 0),
       });
-      log.info(`model ready: ${info.name} (${info.isa}, ${info.threads} threads, chat template: ${info.chatTemplate}, completions: ${info.completionFormat})`);
+      log.info(`model ready: ${info.name} (${info.isa}, ${info.threads} threads, chat template: ${info.chatTemplate}, completion formats: ${info.completionFormats.join(', ')})`);
       if (info.memory.budgetPlan) log.info(info.memory.budgetPlan);
       readyModel = info.name;
       chat.show();
-      status.set(completionSettings().enabled ? { kind: 'ready', model: info.name } : { kind: 'disabled' });
+      status.set(readyStatus());
+      idle.start();
       status.memory((await supervisor.request0(StatsRequest)).memory.rssBytes);
     } catch (err) {
       const message = (err as Error).message;
@@ -91,7 +132,7 @@ export function activate(context: vscode.ExtensionContext): void {
       log.info(`chat request: ${params.messages.length} messages, up to ${params.maxTokens} tokens`);
       if (readyModel) status.set({ kind: 'generating', model: readyModel });
       try {
-        const result = await supervisor.request(ChatRequest, params, source.token as never);
+        const result = await engineRequest(() => supervisor.request(ChatRequest, params, source.token as never));
         log.info(`chat answer: ${result.timings.generatedTokens} tokens (${result.stopReason}), ${result.timings.promptTokens} prompt tokens evaluated, ` +
           `${result.timings.reusedTokens} reused, ${result.timings.decodeTokensPerSecond.toFixed(1)} tokens/s`);
         status.speed(result.timings.decodeTokensPerSecond);
@@ -126,10 +167,14 @@ export function activate(context: vscode.ExtensionContext): void {
     const doc = editor.document;
     if (!readyModel || !s.enabled || doc.uri.scheme === 'output' || !(s.languages[doc.languageId] ?? s.languages['*'] ?? true)) return;
     const { prefix, suffix } = cursorText(doc, editor.selection.active);
-    supervisor.notify(WarmCompletionNotification, {
-      documentId: doc.uri.toString(), languageId: doc.languageId, filePath: vscode.workspace.asRelativePath(doc.uri, false), prefix, suffix,
-    });
-    log.debug(`warming the completion state of ${doc.uri.toString()}`);
+    // The same context the next completion will carry, so that the warmed state is reused.
+    void contextSources.forDocument(doc).then((chunks) => {
+      supervisor.notify(WarmCompletionNotification, {
+        documentId: doc.uri.toString(), languageId: doc.languageId, filePath: vscode.workspace.asRelativePath(doc.uri, false), prefix, suffix,
+        format: s.promptFormat, ...(chunks.length ? { context: chunks } : {}),
+      });
+      log.debug(`warming the completion state of ${doc.uri.toString()}`);
+    }, (err: unknown) => log.warn(`warm-up skipped: ${(err as Error).message}`));
   };
   const chatView = new ChatViewProvider(context.extensionUri, () => chat, {
     selectModel: () => void vscode.commands.executeCommand('smallthinker.selectModel'),
@@ -156,11 +201,11 @@ export function activate(context: vscode.ExtensionContext): void {
   });
 
   const pipeline = new CompletionPipeline(completionSettings,
-    (params, token) => supervisor.request(CompletionRequest, params, token as never), (m) => log.debug(m));
+    (params, token) => engineRequest(() => supervisor.request(CompletionRequest, params, token as never)), (m) => log.debug(m));
   const provider = new InlineProvider(pipeline, log, (tps) => {
     status.speed(tps);
     supervisor.request0(StatsRequest).then((s) => status.memory(s.memory.rssBytes), () => undefined);
-  }, () => readyModel !== undefined);
+  }, () => readyModel !== undefined, (document) => contextSources.forDocument(document));
 
   context.subscriptions.push(
     vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, provider),
@@ -191,6 +236,9 @@ export function activate(context: vscode.ExtensionContext): void {
       await vscode.commands.executeCommand('smallthinker.chat.focus');
       void chat.ask(`Explain what this ${attachment.languageId} code does.`, attachment);
     }),
+    // One line of a multi-line suggestion at a time (Shift+Tab while ghost text shows): VS Code's
+    // own partial accept, so the rest stays on screen and the next press takes the next line.
+    vscode.commands.registerCommand('smallthinker.acceptNextLine', () => vscode.commands.executeCommand('editor.action.inlineSuggest.acceptNextLine')),
     vscode.commands.registerCommand('smallthinker.showLogs', () => log.show()),
     vscode.commands.registerCommand('smallthinker.restartEngine', () => {
       log.info('restarting the engine on request');
@@ -270,9 +318,9 @@ export function activate(context: vscode.ExtensionContext): void {
     }),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (['modelPath', 'threads', 'contextLength', 'memoryBudgetMiB'].some((k) => e.affectsConfiguration(`smallthinker.${k}`))) void loadModel();
+      else if (e.affectsConfiguration('smallthinker.idleUnloadMinutes') && readyModel && !supervisor.unloaded) idle.start();
       else if (e.affectsConfiguration('smallthinker.inlineCompletion.enabled') && status.current.kind !== 'error') {
-        if (!completionSettings().enabled) status.set({ kind: 'disabled' });
-        else status.set(readyModel ? { kind: 'ready', model: readyModel } : { kind: 'no-model' });
+        status.set(readyStatus());
       }
     }),
   );

@@ -8,7 +8,8 @@ export type StatusState =
   | { kind: 'ready'; model: string }
   | { kind: 'generating'; model: string }
   | { kind: 'error'; message: string }
-  | { kind: 'disabled' };
+  | { kind: 'disabled' }
+  | { kind: 'unloaded'; model: string; minutes: number };
 
 export class StatusBar implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
@@ -72,6 +73,11 @@ export class StatusBar implements vscode.Disposable {
       case 'disabled':
         this.item.text = '$(debug-pause) SmallThinker';
         this.item.tooltip = 'SmallThinker: inline completions are off. Click for the menu.';
+        break;
+      case 'unloaded':
+        this.item.text = '$(circle-outline) SmallThinker';
+        this.item.tooltip = `SmallThinker: ${s.model} was unloaded after ${s.minutes} minutes without a request, to free its memory. ` +
+          'The next completion or chat loads it again.';
         break;
       case 'error':
         this.item.text = '$(error) SmallThinker';

@@ -12,6 +12,8 @@
 
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
+#include "runtime/float_mode.h"
+#include "runtime/thread_pool.h"
 
 using namespace st;
 using namespace st::kernels;
@@ -253,6 +255,17 @@ static void test_activation_forms(const KernelTable& t) {
     for (int j = 0; j < 256; j++) within = within && std::fabs(x[256 * b + j] - k[b].d * k[b].qs[j]) <= std::fabs(k[b].d) * 0.5001f;
   }
   check(sums && within, tag + "Q8_K: block sums and values within half a step");
+  {
+    // Byte for byte the scalar reference's blocks, with a tie for the largest magnitude and
+    // values halfway between codes (nearbyint rounds them to even).
+    std::vector<float> v = x;
+    v[20] = 9.0f;  // the first of the tie: the scale maps +9 to −127
+    for (int j = 40; j < 60; j++) v[j] = 9.0f / 127.0f * (j - 40 + 0.5f);
+    std::vector<BlockQ8_K> mine(2), ref(2);
+    t.quantize_row_q8_K(v.data(), mine.data(), 512);
+    scalar_table().quantize_row_q8_K(v.data(), ref.data(), 512);
+    check(std::memcmp(mine.data(), ref.data(), 2 * sizeof(BlockQ8_K)) == 0 && mine[0].d < 0, tag + "Q8_K: bytes = scalar's (ties, halfway codes)");
+  }
   check(k[1].qs[300 - 256] == -127 && k[1].d > 0, tag + "Q8_K: the largest magnitude is code −127 (llama.cpp's sign convention)");
   std::vector<float> zero(256, 0.0f);
   t.quantize_row_q8_K(zero.data(), k.data(), 256);
@@ -319,6 +332,26 @@ static void test_block_types(const KernelTable& t) {
       check(std::isfinite(got) && std::fabs(got - want) <= 2e-5 * magnitude + 1e-30, tag + v + "dot = Σ decoded·x (" +
             std::to_string(got) + " vs " + std::to_string(want) + ")");
       check(std::fabs(got - got_ref) <= 1e-5 * magnitude + 1e-30, tag + v + "dot = scalar's");
+      if (mine.dot4) {
+        // Four activations (this one and three others) against the row: each as dot gives it,
+        // up to rounding (an ISA may take dot4 from wider kernels than dot).
+        std::vector<PreparedActivation> acts = {a};
+        for (int j = 1; j < 4; j++) {
+          std::vector<float> other(n);
+          for (float& f : other) f = normal(rng) * (variant == 4 ? 100.0f : 1.0f);
+          acts.push_back(prepare(t, activation_form(c.type), other));
+        }
+        const void* xs[4] = {acts[0].bytes.data(), acts[1].bytes.data(), acts[2].bytes.data(), acts[3].bytes.data()};
+        float four[4];
+        mine.dot4(w.data(), xs, n, four);
+        bool same = true;
+        for (int j = 0; j < 4; j++) {
+          double mag = 0;
+          for (int64_t i = 0; i < n; i++) mag += std::fabs(double(decoded_ref[i]) * acts[j].values[i]);
+          same = same && std::fabs(four[j] - mine.dot(w.data(), xs[j], n)) <= 1e-5 * mag + 1e-30;
+        }
+        check(same, tag + v + "dot4 = dot for each of four activations (up to rounding)");
+      }
     }
   }
 }
@@ -404,6 +437,75 @@ static int decode_file(int type_id, const char* in, const char* out) {
   return 0;
 }
 
+// Q4_K packed 16 rows at a time: every ISA's packed kernels give exactly the reference's value
+// per row (kernels.h), whatever the number of activations, and the unpacked dot product's up
+// to rounding.
+static void test_packed_q4_K(const KernelTable& t) {
+  const std::string tag = std::string(t.isa) + " Q4_Kx16: ";
+  std::mt19937 rng(23);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int64_t n = 1536, nb = n / 256;
+  std::vector<BlockQ4_K> rows(kPackRows * nb);
+  for (BlockQ4_K& b : rows) {
+    auto* bytes = reinterpret_cast<uint8_t*>(&b);
+    for (size_t i = 0; i < sizeof b; i++) bytes[i] = static_cast<uint8_t>(rng());
+    b.d = fp32_to_fp16(0.001f + 0.01f * std::fabs(normal(rng)));
+    b.dmin = fp32_to_fp16(0.001f + 0.01f * std::fabs(normal(rng)));
+  }
+  rows[3 * nb + 1].d = rows[3 * nb + 1].dmin = 0;  // an all-zero-scale block
+  std::memset(rows[5 * nb + 2].scales, 0xff, 12);   // all scales and mins 63
+  std::vector<uint8_t> packed(kPackedQ4KBytes * nb);
+  pack_q4_Kx16(rows.data(), nb, nb, packed.data());
+  check(packed.size() == rows.size() * sizeof(BlockQ4_K), tag + "packing keeps the size");
+  std::vector<std::vector<BlockQ8_K>> xq(kMaxPackedActivations, std::vector<BlockQ8_K>(nb));
+  const BlockQ8_K* xs[kMaxPackedActivations];
+  for (int j = 0; j < kMaxPackedActivations; j++) {
+    std::vector<float> x(n);
+    for (float& v : x) v = normal(rng) * (j == 7 ? 1000.0f : 1.0f);
+    t.quantize_row_q8_K(x.data(), xq[j].data(), n);
+    xs[j] = xq[j].data();
+  }
+  for (int n_x : {1, 3, 4, 5, 8}) {
+    std::vector<float> want(n_x * kPackRows), got(n_x * kPackRows);
+    gemm_q4_Kx16_reference(packed.data(), nb, xs, n_x, want.data());
+    t.gemm_q4_Kx16(packed.data(), nb, xs, n_x, got.data());
+    check(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) == 0,
+          tag + "gemm bit-identical to the reference, " + std::to_string(n_x) + " activations");
+  }
+  std::vector<float> want(kMaxPackedActivations * kPackRows);
+  gemm_q4_Kx16_reference(packed.data(), nb, xs, kMaxPackedActivations, want.data());
+  bool rows_equal = true, near_plain = true;
+  for (int j = 0; j < kMaxPackedActivations; j++) {
+    for (int r = 0; r < kPackRows; r++) {
+      rows_equal = rows_equal && t.dot_q4_Kx16_row(packed.data(), nb, r, xs[j]) == want[j * kPackRows + r];
+      const float plain = scalar_table().q4_K.dot(&rows[r * nb], xs[j], n);
+      near_plain = near_plain && std::fabs(plain - want[j * kPackRows + r]) <= 1e-4f * (std::fabs(plain) + 1) * (j == 7 ? 1000 : 1);
+    }
+  }
+  check(rows_equal, tag + "single row = its lane of the group");
+  check(near_plain, tag + "= the unpacked dot product up to rounding");
+}
+
+// Subnormal floats are flushed on every thread that computes (runtime/float_mode.h): the
+// pool's workers for good, the calling thread (Node's) only inside a scope.
+static void test_float_mode() {
+  volatile float tiny = 1e-39f;  // subnormal: FLT_MIN is 1.18e-38
+  volatile float one = 1.0f;
+  const bool flushed_before = denormals_flushed_on_this_thread();
+  check(!flushed_before && tiny * one != 0.0f, "float mode: the calling thread keeps subnormals by default");
+  {
+    DenormalsFlushedScope scope;
+    check(denormals_flushed_on_this_thread() && tiny * one == 0.0f, "float mode: inside the scope a subnormal operand is zero");
+    volatile float small = 1e-30f;
+    check(small * small == 0.0f, "float mode: inside the scope a subnormal result is zero");
+  }
+  check(!denormals_flushed_on_this_thread() && tiny * one != 0.0f, "float mode: the scope restores the caller's mode");
+  ThreadPool pool(3);
+  std::vector<int> workers_flushed(3, 0);
+  pool.run_on_all([&](int w) { workers_flushed[w] = denormals_flushed_on_this_thread() ? 1 : 0; });
+  check(workers_flushed[1] == 1 && workers_flushed[2] == 1, "float mode: the pool's workers flush subnormals");
+}
+
 int main(int argc, char** argv) {
   if (argc == 5 && std::string(argv[1]) == "decode") return decode_file(std::atoi(argv[2]), argv[3], argv[4]);
   std::vector<const KernelTable*> tables;
@@ -433,6 +535,10 @@ int main(int argc, char** argv) {
     for (int64_t n : {32, 64, 768, 1536}) test_packed(*t, n);
   }
   for (int64_t n : {32, 768}) test_packed(scalar_table(), n);
+  for (const KernelTable* t : tables) {
+    if (t->gemm_q4_Kx16) test_packed_q4_K(*t);
+  }
+  test_float_mode();
   test_known_blocks();
   test_activation_forms(scalar_table());
   test_block_types(scalar_table());

@@ -1,7 +1,10 @@
 // Each filter, written as "document with the cursor at ║" + "what the model said" → "what the
 // user sees" (undefined: nothing is shown).
 import assert from 'node:assert/strict';
-import { applyFilters, cutAtLineSuffix, dropBlank, dropRepetitive, noDuplicateClosers, singleLineInsideLine, stopAtDedent, type Filter } from './filters';
+import {
+  applyFilters, cutAtFence, cutAtLineSuffix, dropBlank, dropProse, dropRepetitive, noDuplicateClosers, singleLineInsideLine, stopAtDedent,
+  type Filter,
+} from './filters';
 
 function at(doc: string) {
   const i = doc.indexOf('║');
@@ -49,6 +52,27 @@ describe('completion filters', () => {
     check(dropRepetitive, 'log(1);\nlog(2);\n║', 'log(1);\nlog(2);', undefined);
     check(dropRepetitive, 'x = ║', '))))))))))))))', undefined);
     check(dropRepetitive, 'a();\n║', 'b();\nc();', 'b();\nc();');
+  });
+
+  it('drops a suggestion that opens a markdown fence and cuts one before a fence further down', () => {
+    check(cutAtFence, 'def area(r):\n    ║', '```python\ndef area(r):\n    return 3.14 * r * r\n```', undefined);
+    check(cutAtFence, 'def area(r):\n    ║', '\n```\nreturn r', undefined);
+    check(cutAtFence, 'def area(r):\n    ║', 'return 3.14 * r * r\n```\n\nThis computes the area.', 'return 3.14 * r * r');
+    check(cutAtFence, 'x = ║', '1', '1');
+    // Fences that belong to the document (markdown, a docstring with an example) are left alone.
+    check(cutAtFence, '# Usage\n\n```sh\nnpm ║', 'install\n```', 'install\n```');
+  });
+
+  it('drops a suggestion that starts a line with a sentence about the code', () => {
+    check(dropProse, 'function add(a, b) {\n  ║\n}', 'Here is the completed function:\n  return a + b;', undefined);
+    check(dropProse, 'def f():\n    ║', 'Sure! I can help with that.', undefined);
+    check(dropProse, 'def f():\n    ║', 'To complete this function, return the sum.', undefined);
+    // Code, and words where words are what the user writes, stay.
+    check(dropProse, 'function add(a, b) {\n  ║\n}', 'return a + b;', 'return a + b;');
+    check(dropProse, '// ║', 'Here is why: the cache is cold.', 'Here is why: the cache is cold.');
+    check(dropProse, 'x = ║', 'This is fine.', 'This is fine.');
+    check(dropProse, 'fn main() {\n    ║', 'let x = 1;', 'let x = 1;');
+    check(dropProse, 'class A:\n    ║', 'I = 1', 'I = 1');
   });
 
   it('runs as one pipeline and names the filter that dropped a suggestion', () => {

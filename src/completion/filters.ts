@@ -96,8 +96,44 @@ export const dropRepetitive: Filter = (text, ctx) => {
   return keep(text);
 };
 
+const FENCE = /^\s*(```|~~~)/;
+
+/**
+ * Chat-tuned models sometimes answer a completion as they would a question, with a markdown
+ * code fence. A fence that opens the suggestion drops it (what follows is an answer, not the
+ * code at the cursor); a fence further down cuts the suggestion before it. Where the text
+ * before the cursor has fences itself (a markdown file, a docstring with examples) they are
+ * the code's own, and nothing is touched.
+ */
+export const cutAtFence: Filter = (text, ctx) => {
+  if (/```|~~~/.test(ctx.prefix)) return keep(text);
+  const lines = text.split('\n');
+  const at = lines.findIndex((l) => FENCE.test(l));
+  if (at < 0) return keep(text);
+  if (lines.slice(0, at).join('').trim() === '') return drop('opens a markdown code fence');
+  return keep(lines.slice(0, at).join('\n').trimEnd());
+};
+
+// How chat answers start. A line of code rarely starts with one of these words followed by a
+// space and has no code punctuation.
+const PROSE_START = /^(Sure|Certainly|Of course|Here(?:'s| is| are)|Below|I(?:'ll|'m| will| have| can)?|Let(?:'s| me)|To (?:complete|implement|fix|do)|This (?:code|function|will|is)|The (?:code|function|following)|You can|Note)\b[ ,!:]/;
+
+/**
+ * A suggestion that starts a new line with a sentence ("Here is the completed function:") is
+ * an answer about the code, not code: dropped. Only at the start of a line (inside a line,
+ * or after a comment marker, words are what the user is writing).
+ */
+export const dropProse: Filter = (text, ctx) => {
+  if (linePrefix(ctx).trim() !== '') return keep(text);
+  const first = text.split('\n').find((l) => l.trim() !== '')?.trim() ?? '';
+  if (PROSE_START.test(first) && !/[(){};=<>[\]]/.test(first) && /[.:!]$/.test(first)) return drop('starts with prose');
+  return keep(text);
+};
+
 /** The pipeline, in order. */
 export const DEFAULT_FILTERS: Array<[string, Filter]> = [
+  ['cutAtFence', cutAtFence],
+  ['dropProse', dropProse],
   ['singleLineInsideLine', singleLineInsideLine],
   ['cutAtLineSuffix', cutAtLineSuffix],
   ['stopAtDedent', stopAtDedent],

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import type { CompletionParams, CompletionResult } from '../../engine/protocol';
 import { CompletionPipeline, insideString, skipReason, type Cancellation, type CompletionInput, type CompletionSettings } from './pipeline';
 
-const settings: CompletionSettings = { enabled: true, debounceMs: 5, maxTokens: 32, languages: { '*': true, markdown: false } };
+const settings: CompletionSettings = { enabled: true, debounceMs: 5, maxTokens: 32, languages: { '*': true, markdown: false }, promptFormat: 'prefix',
+  pausedOnBattery: false };
 
 function input(doc: string, extra: Partial<CompletionInput> = {}): CompletionInput {
   const i = doc.indexOf('║');
@@ -34,6 +35,16 @@ describe('completion pipeline', () => {
     assert.equal(calls[0].maxLines, 8);
     assert.equal(calls[1].maxLines, 1);
     assert.equal(calls[0].prefix, 'function f() {\n  ');
+  });
+
+  it('asks in the prompt format of the settings, read at each request', async () => {
+    const { engine, calls } = scripted('x');
+    let format: CompletionSettings['promptFormat'] = 'prefix';
+    const p = new CompletionPipeline(() => ({ ...settings, promptFormat: format }), engine, () => {});
+    await p.provide(input('let a = ║'), never);
+    format = 'fim-psm';
+    await p.provide(input('let b = ║'), never);
+    assert.deepEqual(calls.map((c) => c.format), ['prefix', 'fim-psm']);
   });
 
   it('serves a repeat from the cache without asking the engine', async () => {
@@ -72,6 +83,8 @@ describe('completion pipeline', () => {
     assert.equal(skipReason(input('const s = "hello ║ world";'), settings), 'inside a string, before more of it');
     assert.equal(skipReason(input('const s = "hello ║";'), settings), undefined, 'at the end of a string is fine');
     assert.equal(skipReason(input('let total = su║m + 1;', { explicit: true }), settings), undefined);
+    assert.equal(skipReason(input('let a = ║'), { ...settings, pausedOnBattery: true }), 'paused on battery power');
+    assert.equal(skipReason(input('let a = ║', { explicit: true }), { ...settings, pausedOnBattery: true }), undefined);
   });
 
   it('knows when the cursor is inside a string literal', () => {

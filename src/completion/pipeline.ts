@@ -1,7 +1,7 @@
 // One inline-completion request from the editor to a suggestion, without `vscode`: skip rules,
 // the cache, the adaptive debounce, the engine request (cancelled with the editor's token) and
 // the filters. Every outcome has a reason for the log.
-import type { CompletionParams, CompletionResult } from '../../engine/protocol';
+import type { CompletionParams, CompletionPromptFormat, CompletionResult, ContextChunk } from '../../engine/protocol';
 import { SuggestionCache } from './cache';
 import { AdaptiveDebounce, delay } from './debounce';
 import { applyFilters, lineSuffix, linePrefix, type CursorContext } from './filters';
@@ -15,6 +15,8 @@ export interface CompletionInput extends CursorContext {
   hasSelection: boolean;
   /** Invoked explicitly (keyboard shortcut or command) rather than by typing. */
   explicit: boolean;
+  /** Code from other files for the prompt's start (./context.ts), read once the debounce is over. */
+  context?: () => Promise<ContextChunk[]>;
 }
 
 export interface CompletionSettings {
@@ -23,6 +25,10 @@ export interface CompletionSettings {
   maxTokens: number;
   /** Language id → enabled; '*' is the default. */
   languages: Record<string, boolean>;
+  /** How the prompt is laid out (smallthinker.completion.promptFormat). */
+  promptFormat: CompletionPromptFormat;
+  /** Pause while the machine runs on battery (the setting is on and the platform says so). */
+  pausedOnBattery: boolean;
 }
 
 export interface Cancellation {
@@ -63,6 +69,7 @@ export function insideString(line: string): boolean {
 export function skipReason(input: CompletionInput, settings: CompletionSettings): string | undefined {
   if (!settings.enabled && !input.explicit) return 'inline completions are turned off';
   if (!languageEnabled(settings, input.languageId) && !input.explicit) return `turned off for ${input.languageId}`;
+  if (settings.pausedOnBattery && !input.explicit) return 'paused on battery power';
   if (input.hasSelection) return 'text is selected';
   if (input.documentChars < 4 && !input.explicit) return 'the file is almost empty';
   const after = lineSuffix(input);
@@ -91,10 +98,16 @@ export class CompletionPipeline {
     if (wait > 0 && !(await delay(wait, (cb) => token.onCancellationRequested(cb)))) return { skipped: 'cancelled while waiting (typing went on)' };
     if (token.isCancellationRequested) return { skipped: 'cancelled' };
     const multiline = lineSuffix(input).trim() === '';
+    const context = (await input.context?.()) ?? [];
+    if (token.isCancellationRequested) return { skipped: 'cancelled' };
     const params: CompletionParams = {
       documentId: input.documentId, prefix: input.prefix, suffix: input.suffix, languageId: input.languageId, filePath: input.filePath,
-      maxTokens: settings.maxTokens, maxLines: multiline ? MULTILINE_MAX_LINES : 1,
+      maxTokens: settings.maxTokens, maxLines: multiline ? MULTILINE_MAX_LINES : 1, format: settings.promptFormat,
+      ...(context.length ? { context } : {}),
     };
+    if (context.length) {
+      this.log(`completion context: ${context.map((c) => `${c.path} (${c.text.split('\n').length} lines)`).join(', ')}`);
+    }
     const t0 = Date.now();
     const result = await this.engine(params, token);
     const filtered = applyFilters(result.text, input);

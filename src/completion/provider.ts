@@ -1,6 +1,7 @@
 // The VS Code side of inline completions: turns a document and a position into the pipeline's
 // input, forwards VS Code's cancellation, and returns ghost text at the cursor.
 import * as vscode from 'vscode';
+import type { ContextChunk } from '../../engine/protocol';
 import type { CompletionPipeline, CompletionInput } from './pipeline';
 
 /** Text the request carries around the cursor; the engine trims it to its token budget. */
@@ -16,7 +17,8 @@ export function cursorText(document: vscode.TextDocument, position: vscode.Posit
 
 export class InlineProvider implements vscode.InlineCompletionItemProvider {
   constructor(private readonly pipeline: CompletionPipeline, private readonly log: vscode.LogOutputChannel,
-    private readonly onResult: (tokensPerSecond: number) => void, private readonly modelReady: () => boolean) {}
+    private readonly onResult: (tokensPerSecond: number) => void, private readonly modelReady: () => boolean,
+    private readonly context: (document: vscode.TextDocument) => Promise<ContextChunk[]> = async () => []) {}
 
   async provideInlineCompletionItems(
     document: vscode.TextDocument, position: vscode.Position, context: vscode.InlineCompletionContext, token: vscode.CancellationToken,
@@ -33,6 +35,7 @@ export class InlineProvider implements vscode.InlineCompletionItemProvider {
       ...cursorText(document, position),
       hasSelection: editor?.document === document && !editor.selection.isEmpty,
       explicit: context.triggerKind === vscode.InlineCompletionTriggerKind.Invoke,
+      context: () => this.context(document),
     };
     try {
       const outcome = await this.pipeline.provide(input, token);

@@ -2,8 +2,17 @@
 // count and this machine, alternating runs in one session (docs/benchmarks.md). Prints both speeds,
 // the ratios and peak memory; `--json` prints the whole table as one object.
 // Then the typing benchmark (./typing.ts) on the same file, unless --no-typing.
-//   npm run bench -- [--preset 4b|21b] [--type q4_0|q4_k_m|…] [--routing realistic] [--threads 2] [--rounds 3]
-//     [--prompt-tokens 512] [--gen-tokens 64] [--no-typing] [--against DIR]
+//   npm run bench -- [--preset 4b|21b] [--type q4_0|q4_k_m|…] [--routing realistic|default] [--threads 2] [--rounds 3]
+//     [--prompt-tokens 512] [--gen-tokens 64] [--no-typing] [--against DIR] [--no-subnormal-case] [--isa avx2|avx512|scalar]
+//     [--llama-variant haswell|zen4|…|best]
+// Without --routing: the realistic-routing file (the main case, with the typing benchmark)
+// and then the default file. Each table names the CPU, its caches and the read bandwidth
+// measured here, and decode speed as a fraction of bandwidth ÷ bytes per token.
+// --isa: our engine on that kernel table (e.g. avx2 on an AVX-512 machine), llama.cpp on the
+// matching CPU library of its prebuilt package (./llama-variant.ts); --llama-variant NAME|best overrides.
+// Every round also runs our engine with subnormal floats kept (SMALLTHINKER_SUBNORMALS=keep):
+// the engine flushes them because Intel cores slow down several-fold on them (a Xeon ran
+// prefill at a third of the speed), and this row shows what the flushing buys on this CPU.
 // --type: any of the generator's file types (llama-quantize's presets too); default q4_0.
 // --against DIR runs another checkout's build (DIR/dist/cli.js) in the same rounds: the
 // change's effect on speed, measured side by side.
@@ -11,6 +20,7 @@
 // engine in a memory cgroup of MIB with the page cache dropped first (root, cgroup v1):
 //   npm run bench -- --memory-budget 1024 [--preset 4b] [--routing default|uniform|realistic]
 //     [--prompt-tokens 64] [--gen-tokens 48] [--llama-gen-tokens 8] [--variants] [--no-cgroup]
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -19,8 +29,10 @@ import { FILE_TYPES, isFileType } from '../generator/file-types';
 import { typingBenchmark } from './typing';
 import { boundedMemoryBenchmark, boundedTable } from './memory-bench';
 import { MemoryCgroup } from './cgroup';
+import { loadNativeAddon } from '../../engine/native-addon';
+import { LLAMA_VARIANT_FOR_ISA, llamaChildCommand } from './llama-variant';
 
-interface Run { engine: string; prefill_tokens_per_s: number; decode_tokens_per_s: number; peak_rss_bytes: number }
+interface Run { engine: string; prefill_tokens_per_s: number; decode_tokens_per_s: number; peak_rss_bytes: number; cpu_library?: string }
 
 function option(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -30,41 +42,112 @@ function option(name: string, fallback: string): string {
 const root = path.resolve(__dirname, '..', '..');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-function runJson(cmd: string, args: string[]): Run {
-  const out = execFileSync(cmd, args, { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'inherit'] });
+function runJson(cmd: string, args: string[], env: Record<string, string> = {}): Run {
+  const out = execFileSync(cmd, args, {
+    cwd: root, encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env },
+  });
   const line = out.trim().split('\n').pop() ?? '';
   return JSON.parse(line) as Run;
+}
+
+/** The CPU, its caches (where the OS tells them) and the read bandwidth measured with `threads` threads. */
+function machineInfo(threads: number) {
+  const caches: string[] = [];
+  const dir = '/sys/devices/system/cpu/cpu0/cache';
+  try {
+    for (const index of fs.readdirSync(dir).filter((d) => d.startsWith('index')).sort()) {
+      const read = (f: string) => fs.readFileSync(path.join(dir, index, f), 'utf8').trim();
+      const type = read('type');
+      caches.push(`L${read('level')}${type === 'Data' ? 'd' : type === 'Instruction' ? 'i' : ''} ${read('size')}`);
+    }
+  } catch {
+    // not exposed (some VMs): reported as unknown
+  }
+  const bandwidth = loadNativeAddon().readBandwidth(1024, threads);
+  return {
+    cpu: os.cpus()[0]?.model ?? 'cpu',
+    logical_cores: os.cpus().length,
+    memory_gib: Math.round(os.totalmem() / 2 ** 30),
+    caches: caches.length ? caches.join(', ') : 'unknown',
+    read_bandwidth_bytes_per_s: bandwidth,
+  };
+}
+
+interface RoutingReport { n_layer: number; n_expert: number; n_expert_used: number; neuron_sparsity: number }
+
+/**
+ * The bytes one decode step must read, from the file's tensor sizes and the run's routing:
+ * all attention and router weights, the active experts' gate rows, the up rows that ReLU
+ * sparsity does not skip and their down rows, one embedding row and the output head.
+ */
+function bytesPerToken(model: string, routing: RoutingReport): number {
+  const report = loadNativeAddon().inspect(model);
+  const bytes = new Map(report.tensors.map((t) => [t.name, t.bytes]));
+  const get = (name: string) => bytes.get(name) ?? 0;
+  const active = 1 - routing.neuron_sparsity;
+  let total = get('output_norm.weight') + (bytes.has('output.weight') ? get('output.weight') : get('token_embd.weight'));
+  total += get('token_embd.weight') / Number(report.hparams.n_vocab);
+  for (let l = 0; l < routing.n_layer; l++) {
+    const b = `blk.${l}.`;
+    for (const t of ['attn_norm', 'attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_norm', 'ffn_gate_inp']) total += get(`${b}${t}.weight`);
+    const perExpert = (t: string) => get(`${b}${t}.weight`) / routing.n_expert;
+    total += routing.n_expert_used * (perExpert('ffn_gate_exps') + active * (perExpert('ffn_up_exps') + perExpert('ffn_down_exps')));
+  }
+  return total;
 }
 
 async function main(): Promise<void> {
   const preset = option('preset', '4b') as '4b' | '21b';
   const threads = Number(option('threads', '2'));
-  const rounds = Number(option('rounds', '3'));
-  const promptTokens = Number(option('prompt-tokens', '512'));
-  const genTokens = Number(option('gen-tokens', '64'));
   const budgetMiB = Number(option('memory-budget', '0'));
   if (budgetMiB > 0) {
     await boundedMain(preset, threads, budgetMiB);
     return;
   }
-  const routing = option('routing', 'default');
   const type = option('type', 'q4_0');
   if (!isFileType(type)) throw new Error(`--type ${type}: not a file type the generator writes (${FILE_TYPES.join(', ')})`);
-  const model = await ensureModel({
-    preset, type, vocab: 'qwen', flavour: 'upstream', seed: 1, ...(routing === 'default' ? {} : { routing: routing as 'realistic' }),
-  });
+  // The realistic-routing file is the main case (diverse experts and ReLU zeros, like a trained
+  // model); the default file, whose tokens all take the same experts, is the second.
+  const routings = option('routing', '') ? [option('routing', '')] : ['realistic', 'default'];
+  const machine = machineInfo(threads);
+  const cases = [];
+  for (const [i, routing] of routings.entries()) {
+    if (!['default', 'realistic'].includes(routing)) throw new Error('--routing must be default or realistic');
+    const model = await ensureModel({
+      preset, type, vocab: 'qwen', flavour: 'upstream', seed: 1, ...(routing === 'default' ? {} : { routing: routing as 'realistic' }),
+    });
+    cases.push(await benchCase(model, threads, machine, i === 0 && !process.argv.includes('--no-typing')));
+  }
+  if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify({ machine, cases })}\n`);
+}
+
+async function benchCase(model: string, threads: number, machine: ReturnType<typeof machineInfo>, typing: boolean) {
+  const rounds = Number(option('rounds', '3'));
+  const promptTokens = Number(option('prompt-tokens', '512'));
+  const genTokens = Number(option('gen-tokens', '64'));
+  // --isa NAME: our engine on that kernel table, and llama.cpp on the matching CPU library
+  // (AVX2: its haswell build) unless --llama-variant says otherwise (best: llama.cpp chooses).
+  const isa = option('isa', '');
+  const ourEnv: Record<string, string> = isa ? { SMALLTHINKER_ISA: isa } : {};
+  const llamaVariant = option('llama-variant', LLAMA_VARIANT_FOR_ISA[isa] ?? 'best');
+  const llamaChild = llamaChildCommand('llama-cpp-child.ts', llamaVariant);
   // --against DIR: another checkout's build (its dist/cli.js) in the same rounds, e.g. the last
   // build before a change, to show what the change did to speed.
   const against = option('against', '');
   const cliArgs = ['bench', '--model', model, '--threads', String(threads), '--prompt-tokens', String(promptTokens), '--gen-tokens', String(genTokens), '--json'];
 
-  const ours: Run[] = [];
+  const ours: Array<Run & { routing?: RoutingReport; isa?: string }> = [];
   const theirs: Run[] = [];
   const before: Run[] = [];
+  const subnormalsKept: Run[] = [];
+  const subnormalCase = !process.argv.includes('--no-subnormal-case');
   for (let r = 0; r < rounds; r++) {
-    ours.push(runJson(process.execPath, [path.join(root, 'dist', 'cli.js'), ...cliArgs]));
+    ours.push(runJson(process.execPath, [path.join(root, 'dist', 'cli.js'), ...cliArgs], ourEnv));
+    if (subnormalCase) {
+      subnormalsKept.push(runJson(process.execPath, [path.join(root, 'dist', 'cli.js'), ...cliArgs], { ...ourEnv, SMALLTHINKER_SUBNORMALS: 'keep' }));
+    }
     if (against) before.push(runJson(process.execPath, [path.join(path.resolve(against), 'dist', 'cli.js'), ...cliArgs]));
-    theirs.push(runJson(process.execPath, ['--import=tsx', path.join(__dirname, 'llama-cpp-child.ts'), model, String(threads), String(promptTokens), String(genTokens)]));
+    theirs.push(runJson(process.execPath, [...llamaChild, model, String(threads), String(promptTokens), String(genTokens)]));
     process.stderr.write(`round ${r + 1}/${rounds}: ours decode ${ours[r].decode_tokens_per_s.toFixed(1)} tok/s, ` +
       `${against ? `the other build ${before[r].decode_tokens_per_s.toFixed(1)} tok/s, ` : ''}llama.cpp ${theirs[r].decode_tokens_per_s.toFixed(1)} tok/s\n`);
   }
@@ -76,34 +159,46 @@ async function main(): Promise<void> {
   const a = summary(ours);
   const b = summary(theirs);
   const c = against ? summary(before) : undefined;
+  const kept = subnormalCase ? summary(subnormalsKept) : undefined;
+  // Decode against the machine's limit: read bandwidth ÷ the bytes a token must read.
+  const routing = ours[0].routing;
+  const perToken = routing ? bytesPerToken(model, routing) : 0;
+  const limit = perToken > 0 ? machine.read_bandwidth_bytes_per_s / perToken : 0;
   const result = {
-    machine: `${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} logical cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`,
     model: path.basename(model), threads, rounds, prompt_tokens: promptTokens, gen_tokens: genTokens,
+    isa: ours[0].isa ?? '', llama_cpp_cpu_library: theirs[0].cpu_library ?? '', bytes_per_token: perToken, bandwidth_limit_tokens_per_s: limit,
+    fraction_of_limit: limit > 0 ? a.decode_tokens_per_s / limit : 0,
     smallthinker: a, llama_cpp: b, ...(c ? { other_build: { dir: path.resolve(against), ...c } } : {}),
+    ...(kept ? { subnormals_kept: kept } : {}),
     ratio: {
       decode: a.decode_tokens_per_s / b.decode_tokens_per_s,
       prefill: a.prefill_tokens_per_s / b.prefill_tokens_per_s,
       peak_rss: a.peak_rss_bytes / b.peak_rss_bytes,
     },
-    typing: process.argv.includes('--no-typing') ? undefined : await typingBenchmark(model, threads, root),
+    typing: typing ? await typingBenchmark(model, threads, root) : undefined,
   };
-  if (process.argv.includes('--json')) {
-    process.stdout.write(`${JSON.stringify(result)}\n`);
-    return;
-  }
+  if (process.argv.includes('--json')) return result;
   const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
   const row = (name: string, s: typeof a) =>
     `| ${name.padEnd(12)} | ${s.decode_tokens_per_s.toFixed(1).padStart(8)} | ${s.prefill_tokens_per_s.toFixed(1).padStart(9)} | ${mib(s.peak_rss_bytes).padStart(9)} |`;
   process.stdout.write([
-    `${result.machine}; ${result.model}; ${threads} threads; medians of ${rounds} alternating rounds`,
+    `${machine.cpu} (${machine.logical_cores} logical cores, ${machine.memory_gib} GiB; caches ${machine.caches}; ` +
+      `read bandwidth ${(machine.read_bandwidth_bytes_per_s / 1e9).toFixed(1)} GB/s with ${threads} threads)`,
+    `${result.model}; ${threads} threads; kernels ${result.isa} (llama.cpp: ${result.llama_cpp_cpu_library || 'unknown'}); medians of ${rounds} alternating rounds`,
     '| engine       | decode/s | prefill/s |  peak RSS |',
     '|--------------|----------|-----------|-----------|',
     row('smallthinker', a),
     ...(c ? [row('other build', c)] : []),
+    ...(kept ? [row('subnorm kept', kept)] : []),
     row('llama.cpp', b),
     `| ratio        | ${result.ratio.decode.toFixed(2).padStart(7)}x | ${result.ratio.prefill.toFixed(2).padStart(8)}x | ${result.ratio.peak_rss.toFixed(2).padStart(8)}x |`,
     ...(c ? [`| vs other     | ${(a.decode_tokens_per_s / c.decode_tokens_per_s).toFixed(2).padStart(7)}x | ` +
       `${(a.prefill_tokens_per_s / c.prefill_tokens_per_s).toFixed(2).padStart(8)}x | ${(a.peak_rss_bytes / c.peak_rss_bytes).toFixed(2).padStart(8)}x |`] : []),
+    ...(kept ? [`| flush buys   | ${(a.decode_tokens_per_s / kept.decode_tokens_per_s).toFixed(2).padStart(7)}x | ` +
+      `${(a.prefill_tokens_per_s / kept.prefill_tokens_per_s).toFixed(2).padStart(8)}x |           |`] : []),
+    ...(limit > 0 ? [`decode at ${(result.fraction_of_limit * 100).toFixed(0)} % of the machine's limit: ` +
+      `${(perToken / 1e6).toFixed(0)} MB per token (neuron sparsity ${((routing?.neuron_sparsity ?? 0) * 100).toFixed(0)} %) ` +
+      `at ${(machine.read_bandwidth_bytes_per_s / 1e9).toFixed(1)} GB/s = ${limit.toFixed(1)} tokens/s`] : []),
     '',
   ].join('\n'));
   const t = result.typing;
@@ -112,11 +207,14 @@ async function main(): Promise<void> {
       `typing (engine process, ${t.file_tokens}-token file, ${t.keystrokes} keystrokes appending to the prefix):`,
       `  request -> first completion token, warm: median ${t.warm_first_token_ms.median.toFixed(0)} ms ` +
         `(p90 ${t.warm_first_token_ms.p90.toFixed(0)}, max ${t.warm_first_token_ms.max.toFixed(0)})`,
+      `  the same with ${t.warm_with_context_first_token_ms.chunks} context chunks from other files: median ` +
+        `${t.warm_with_context_first_token_ms.median.toFixed(0)} ms (p90 ${t.warm_with_context_first_token_ms.p90.toFixed(0)})`,
       `  whole prompt re-evaluated: ${t.full_prompt_first_token_ms.toFixed(0)} ms  -> ${t.speedup.toFixed(0)}x faster with reuse`,
       `  chat, ${t.chat_question_tokens}-token question: first token after ${t.chat_first_token_ms.toFixed(0)} ms`,
       '',
     ].join('\n'));
   }
+  return result;
 }
 
 async function boundedMain(preset: '4b' | '21b', threads: number, budgetMiB: number): Promise<void> {

@@ -14,7 +14,15 @@ async function main(): Promise<void> {
   const promptTokens = Number(promptArg);
   const genTokens = Number(genArg);
   const { getLlama } = await import('node-llama-cpp');
-  const llama = await getLlama({ gpu: false, build: 'never', logLevel: 'error' as never });
+  // The log says which CPU library (instruction-set level) llama.cpp loaded; errors go to stderr.
+  let cpuLibrary = '';
+  const llama = await getLlama({
+    gpu: false, build: 'never', logLevel: 'log' as never,
+    logger: (level: string, message: string) => {
+      cpuLibrary = /loaded CPU backend from .*libggml-cpu-([\w-]+)\.so/.exec(message)?.[1] ?? cpuLibrary;
+      if (level === 'error' || level === 'fatal') process.stderr.write(`llama.cpp: ${message}\n`);
+    },
+  } as never);
   const model = await llama.loadModel({ modelPath, gpuLayers: 0, useMmap: true });
   const context = await model.createContext({ contextSize: promptTokens + genTokens + 16, threads, batchSize: promptTokens, flashAttention: false });
   const sequence = context.getSequence();
@@ -38,6 +46,7 @@ async function main(): Promise<void> {
     prefill_tokens_per_s: promptTokens / ((t1 - t0) / 1000),
     decode_tokens_per_s: (generated - 1) / ((t2 - t1) / 1000),
     peak_rss_bytes: peakRss(),
+    cpu_library: cpuLibrary,
   }) + '\n');
   await context.dispose();
   await model.dispose();

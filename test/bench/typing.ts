@@ -16,6 +16,8 @@ export interface TypingResult {
   file_tokens: number;
   keystrokes: number;
   warm_first_token_ms: { median: number; p90: number; max: number };
+  /** The same keystrokes with context chunks from other files at the prompt's start. */
+  warm_with_context_first_token_ms: { median: number; p90: number; chunks: number };
   full_prompt_first_token_ms: number;
   speedup: number;
   chat_question_tokens: number;
@@ -66,6 +68,20 @@ export async function typingBenchmark(model: string, threads: number, root: stri
     }
     process.stderr.write(`typing: 50 keystrokes, median ${median(times).toFixed(0)} ms to the first token\n`);
 
+    // The same with context from other files at the prompt's start (as the extension sends it:
+    // the same chunks while typing goes on): four chunks of 24 lines from other sources.
+    const context = sourceFiles(200).filter((f) => /\.(ts|js|py)$/.test(f.name)).slice(-4)
+      .map((f) => ({ path: f.name, text: f.text.split('\n').slice(0, 24).join('\n') }));
+    let withContext = file;
+    const contextRequest = (p: string): CompletionParams => ({ ...request('file:///typing-context.ts', p), context });
+    await timed(contextRequest(withContext));
+    const contextTimes: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      withContext += typed[i % typed.length];
+      contextTimes.push(await timed(contextRequest(withContext)));
+    }
+    process.stderr.write(`typing: with ${context.length} context chunks, median ${median(contextTimes).toFixed(0)} ms\n`);
+
     // Chat: time to the first streamed token of a ~300-token question.
     let question = 'Explain what this code does and how to make it faster:\n';
     for (const line of file.split('\n')) {
@@ -85,6 +101,7 @@ export async function typingBenchmark(model: string, threads: number, root: stri
     return {
       file_tokens: fileTokens, keystrokes: times.length,
       warm_first_token_ms: { median: median(times), p90: quantile(times, 0.9), max: Math.max(...times) },
+      warm_with_context_first_token_ms: { median: median(contextTimes), p90: quantile(contextTimes, 0.9), chunks: context.length },
       full_prompt_first_token_ms: full, speedup: full / median(times),
       chat_question_tokens: questionTokens, chat_first_token_ms: firstDelta,
     };

@@ -67,7 +67,7 @@ describe('end to end in code-server', function () {
       'workbench.startupEditor': 'none',
       'security.workspace.trust.enabled': false,
       'workbench.colorTheme': 'Default Dark Modern',
-    }, { 'stats.ts': code });
+    }, { 'stats.ts': code, 'helpers.ts': 'export function clamp(x: number, lo: number, hi: number): number {\n  return Math.min(hi, Math.max(lo, x));\n}\n' });
   });
 
   afterEach(async function () {
@@ -96,6 +96,46 @@ describe('end to end in code-server', function () {
     const want = ghost.replace(/\s+/g, '').slice(0, 8);
     for (let i = 0; i < 50 && !fs.readFileSync(file, 'utf8').replace(/\s+/g, '').includes(want); i++) await page.waitForTimeout(100);
     assert.ok(fs.readFileSync(file, 'utf8').replace(/\s+/g, '').includes(want), `the document holds the accepted "${ghost}"`);
+  });
+
+  it('takes one line of a suggestion with Shift+Tab, and a completion\'s prompt holds a chunk of another edited file', async () => {
+    const { page } = h;
+    // Edit another file: its lines around the edit become context half a second later.
+    await page.getByRole('treeitem', { name: /helpers\.ts/ }).click({ timeout: 30_000 });
+    await page.waitForTimeout(500);
+    await page.click('.monaco-editor .view-lines');
+    await page.keyboard.press('Control+End');
+    await page.keyboard.type('export const HELPERS_MARKER = 1;\n', { delay: 20 });
+    await page.keyboard.press('Control+S');
+    await page.waitForTimeout(800);
+    await page.getByRole('treeitem', { name: /stats\.ts/ }).click();
+    await page.waitForTimeout(500);
+    await page.click('.monaco-editor .view-lines');
+    await page.keyboard.press('Control+End');
+    await page.waitForTimeout(1200);  // a pause: the document's context is refreshed
+    const ghost = await typeUntilGhostText(h, ['\n  ', 'const', ' m', ' =', ' 1;\n  ', 'return', ' m', ';\n  ']);
+    await page.waitForTimeout(500);
+    const before = fs.readFileSync(path.join(h.workspace, 'stats.ts'), 'utf8');
+    await page.keyboard.press('Shift+Tab');
+    await page.waitForTimeout(300);
+    await page.keyboard.press('Control+S');
+    const file = path.join(h.workspace, 'stats.ts');
+    for (let i = 0; i < 50 && fs.readFileSync(file, 'utf8') === before; i++) await page.waitForTimeout(100);
+    const after = fs.readFileSync(file, 'utf8');
+    // What Shift+Tab inserted: the text between the common start and end of the two versions.
+    let start = 0;
+    while (start < before.length && before[start] === after[start]) start++;
+    let end = 0;
+    while (end < before.length - start && before[before.length - 1 - end] === after[after.length - 1 - end]) end++;
+    const inserted = after.slice(start, after.length - end);
+    assert.ok(inserted.trim().length > 0, `Shift+Tab accepted part of the suggestion ${JSON.stringify(ghost)}`);
+    assert.ok(inserted.replace(/^\n/, '').split('\n').length <= 2, `one line at most: ${JSON.stringify(inserted)}`);
+    // The extension's log (debug level) names the chunk of helpers.ts in a completion's context.
+    const logs = (function find(dir: string): string[] {
+      return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? find(path.join(dir, e.name))
+        : /SmallThinker/.test(e.name) ? [fs.readFileSync(path.join(dir, e.name), 'utf8')] : []));
+    })(path.join(h.userData, 'logs')).join('\n');
+    assert.match(logs, /completion context: [^\n]*helpers\.ts/, 'a completion carried the edited file\'s chunk');
   });
 
   it('opens the chat from the activity bar; a question streams an answer, and Stop stops one', async () => {

@@ -39,6 +39,8 @@ export interface Harness {
   workspace: string;
   extensionsDir: string;
   settingsFile: string;
+  /** VS Code's user data directory (its logs/ holds the extension's output channel). */
+  userData: string;
   screenshot(name: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -60,7 +62,8 @@ export interface CodeServer {
  * XDG directories), starts it on 127.0.0.1 without auth, telemetry or update checks, and waits
  * until it answers. Used by the end-to-end suite and by `npm start`.
  */
-export async function launchCodeServer(dir: string, vsix: string, settings: Record<string, unknown>, workspace: string): Promise<CodeServer> {
+export async function launchCodeServer(dir: string, vsix: string, settings: Record<string, unknown>, workspace: string,
+  extraArgs: string[] = []): Promise<CodeServer> {
   const userData = path.join(dir, 'user-data');
   const extensionsDir = path.join(dir, 'extensions');
   const xdg = { XDG_CONFIG_HOME: path.join(dir, 'xdg-config'), XDG_DATA_HOME: path.join(dir, 'xdg-data'), XDG_CACHE_HOME: path.join(dir, 'xdg-cache') };
@@ -80,7 +83,9 @@ export async function launchCodeServer(dir: string, vsix: string, settings: Reco
   const config = path.join(dir, 'config.yaml');
   fs.writeFileSync(config, `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\n`);
   const server: ChildProcess = spawn(node24(), [codeServerEntry(), '--config', config, ...common, '--disable-telemetry',
-    '--disable-update-check', '--disable-workspace-trust', workspace], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    '--disable-update-check', '--disable-workspace-trust', ...extraArgs, workspace], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // Its own process group: closing it kills the extension host and language servers it forks
+  // too (left behind, they kept CI's output open after the suite had passed).
   let serverLog = '';
   server.stdout!.on('data', (d) => (serverLog += d));
   server.stderr!.on('data', (d) => (serverLog += d));
@@ -102,7 +107,9 @@ export async function startCodeServer(vsix: string, settings: Record<string, unk
   const workspace = path.join(dir, 'workspace');
   fs.mkdirSync(workspace, { recursive: true });
   for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(workspace, name), text);
-  const { server, base, userData, extensionsDir, settingsFile, log: serverLog } = await launchCodeServer(dir, vsix, settings, workspace);
+  // Debug level: the extension's log then names each completion's context chunks.
+  const { server, base, userData, extensionsDir, settingsFile, log: serverLog } = await launchCodeServer(dir, vsix, settings, workspace,
+    ['--log', 'debug']);
 
   const browser: Browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
@@ -114,16 +121,23 @@ export async function startCodeServer(vsix: string, settings: Record<string, unk
   await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
   fs.mkdirSync(screenshotsDir, { recursive: true });
   return {
-    page, dir, workspace, extensionsDir, settingsFile,
+    page, dir, workspace, extensionsDir, settingsFile, userData,
     screenshot: async (name) => void (await page.screenshot({ path: path.join(screenshotsDir, `${name}.png`) })),
     close: async () => {
       // Keep the logs (the extension's output channel, the extension host's) with the screenshots.
       fs.cpSync(path.join(userData, 'logs'), path.join(screenshotsDir, 'logs'), { recursive: true, force: true });
       fs.writeFileSync(path.join(screenshotsDir, 'logs', 'code-server.log'), serverLog());
       await browser.close().catch(() => undefined);
-      server.kill('SIGTERM');
+      const group = (signal: NodeJS.Signals) => {
+        try {
+          process.kill(-server.pid!, signal);
+        } catch {
+          // already gone
+        }
+      };
+      group('SIGTERM');
       await new Promise((r) => setTimeout(r, 300));
-      if (server.exitCode === null) server.kill('SIGKILL');
+      group('SIGKILL');
       // The engine child of the extension host goes with code-server; make sure.
       try {
         execFileSync('pkill', ['-9', '-f', `${extensionsDir}.*engine.js`]);

@@ -1,5 +1,5 @@
 // npm run models -- --preset tiny [--type q4_0] [--vocab small|qwen] [--flavour upstream|powerinfer] [--seed 1]
-//   [--tied] [--routing uniform|realistic] (4b and 21b at q4_0: see ModelOptions.routing)
+//   [--tied] [--routing uniform|realistic] (4b and 21b: see ModelOptions.routing)
 // Generates (or finds in the cache) a synthetic model and prints its path. --help lists the choices.
 import { ensureModel, type ModelOptions } from './index';
 import { FILE_TYPES, isFileType } from './file-types';
@@ -10,7 +10,8 @@ const USAGE = `usage: npm run models -- [--preset ${Object.keys(PRESETS).join('|
 TYPE: ${FILE_TYPES.join(', ')} (default f32)
   f32, f16, bf16, q8_0, q4_0: every matrix at that type; the others: llama-quantize's mix of that
   name (test/generator/file-types.ts). 'tiny-256' has every row a multiple of 256, so the K-quants
-  and IQ4_XS need no fallback; --routing is for 4b and 21b at q4_0.
+  and IQ4_XS need no fallback; --routing is for 4b and 21b (built at q4_0; another type
+  re-quantises those weights, which takes minutes).
 Prints the path of the generated (or cached) file.
 `;
 

@@ -374,7 +374,29 @@ describe('synthetic model generator: llama-quantize file types', () => {
       const rms = Math.sqrt(v.reduce((s, x) => s + x * x, 0) / v.length);
       assert.ok(Math.abs(rms / std - 1) < 0.05, `${name}: rms ${rms}, std ${std}`);
     }
-    assert.throws(() => buildModelSpec({ ...o, routing: 'uniform' }), /routing options are for the 4b and 21b presets at q4_0/);
+  });
+
+  it('writes the routing options at a K-quant mix as the Q4_0 file\'s weights quantised again', function () {
+    this.timeout(120_000);
+    const o = { ...opts('4b', 'q4_k_m'), routing: 'realistic' as const };
+    const base = { ...o, type: 'q4_0' as const };
+    const spec = buildModelSpec(o);
+    assert.equal(spec.metadata.find(([k]) => k === 'general.file_type')![1].value, LLAMA_FTYPE.q4_k_m);
+    const types = new Map(spec.tensors.map((t) => [t.name, t.type]));
+    assert.equal(types.get('output.weight'), GGML_TYPE_ID.q6_k);
+    assert.equal(types.get('blk.0.ffn_norm.weight'), GGML_TYPE_ID.f32);
+    for (const [name, type] of [['blk.3.attn_q.weight', 'q4_k'], ['blk.0.attn_v.weight', 'q6_k']] as const) {
+      assert.equal(types.get(name), GGML_TYPE_ID[type], name);
+      const n = spec.tensors.find((t) => t.name === name)!.dims.reduce((a, b) => a * b, 1);
+      const mine = decode(type, tensorBytes(o, name), n);
+      const theirs = decode('q4_0', tensorBytes(base, name), n);
+      let err = 0, ref = 0;
+      for (let i = 0; i < n; i++) {
+        err += (mine[i] - theirs[i]) ** 2;
+        ref += theirs[i] ** 2;
+      }
+      assert.ok(Math.sqrt(err / ref) < (type === 'q6_k' ? 0.03 : 0.12), `${name}: relative error ${Math.sqrt(err / ref)}`);
+    }
   });
 
   it('writes valid blocks in every tensor of every tiny-256 file type, and names the files by type', () => {

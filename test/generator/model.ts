@@ -4,7 +4,7 @@
 // one seed at every type (each quantises the same floats). Which ggml type each tensor gets:
 // file-types.ts.
 import { bool, f32, str, strArray, u32, i32Array, type GgufSpec, type GgufValue, type TensorSpec } from './gguf-writer';
-import { BLOCK, GGML_TYPE_ID, WEIGHT_TYPES, bytesFor, encode, f32ToBf16, f32ToF16, type WeightType } from './quantize';
+import { BLOCK, GGML_TYPE_ID, WEIGHT_TYPES, bytesFor, decode, encode, f32ToBf16, f32ToF16, type WeightType } from './quantize';
 import { LLAMA_FTYPE, tensorType, type FileType } from './file-types';
 import { PRESETS, isBig, type PresetName } from './presets';
 import { CHATML_TEMPLATE, qwenVocabulary, smallVocabulary, type Vocabulary } from './vocab';
@@ -28,6 +28,8 @@ export interface ModelOptions {
    * 'realistic': as 'uniform' plus a bias channel (below) that gives each layer a hot set of
    * 2k experts picked by ~45 % of tokens each while the rest share the remainder, and makes
    * relu(gate) zero for about three quarters of the neurons, like the released models.
+   * Built into Q4_0 blocks; at another type the Q4_0 file's weights are quantised again to
+   * that type's mix (which takes minutes: every block is quantised).
    */
   routing?: 'uniform' | 'realistic';
 }
@@ -184,7 +186,8 @@ export function buildModelSpec(opts: ModelOptions): GgufSpec {
   const V = vocab.tokens.length;
   const { nEmbd: E, nHead: H, nHeadKv: KVH, headDim: HD, nExpert: N, nFfExp: F } = shape;
   const seed = opts.seed >>> 0;
-  if (opts.routing && !(big && opts.type === 'q4_0')) throw new Error('the routing options are for the 4b and 21b presets at q4_0');
+  if (opts.routing && !big) throw new Error('the routing options are for the 4b and 21b presets');
+  if (opts.routing && opts.type !== 'q4_0') return requantised(buildModelSpec({ ...opts, type: 'q4_0' }), opts);
   const realistic = opts.routing === 'realistic';
   /** The tensor's ggml type in this file (its layer from the name). */
   const typeOf = (name: string, cols: number): WeightType =>
@@ -307,6 +310,50 @@ export function buildModelSpec(opts: ModelOptions): GgufSpec {
 }
 
 const TYPE_BY_ID = new Map(WEIGHT_TYPES.map((t) => [GGML_TYPE_ID[t], t]));
+
+/**
+ * The routing options at another type: the Q4_0 file's weights (whose routing is built into
+ * its Q4_0 blocks) decoded and quantised again to the tensor types `opts.type` gives, as
+ * llama-quantize would from those weights. Every block is quantised (no pool), so these
+ * files take minutes to write.
+ */
+function requantised(base: GgufSpec, opts: ModelOptions): GgufSpec {
+  const shape = PRESETS[opts.preset];
+  const metadata = base.metadata.map(([k, v]): [string, GgufValue] =>
+    k === 'general.file_type' ? [k, u32(LLAMA_FTYPE[opts.type])]
+      : k === 'general.name' ? [k, str(`${(v as { value: string }).value}-as-${opts.type}`)] : [k, v]);
+  const tensors = base.tensors.map((t): TensorSpec => {
+    const from = TYPE_BY_ID.get(t.type)!;
+    if (from === 'f32') return t;
+    const to = tensorType(opts.type, t.name, t.dims[0], Number(/^blk\.(\d+)\./.exec(t.name)?.[1] ?? -1), shape.nLayer,
+      { nExpert: shape.nExpert, nHead: shape.nHead, nHeadKv: shape.nHeadKv, tiedEmbeddings: opts.tiedEmbeddings });
+    if (to === from) return t;
+    const cols = t.dims[0];
+    const rowsIn = bytesFor(from, cols);
+    const n = t.dims.reduce((a, b) => a * b, 1);
+    return {
+      name: t.name, dims: t.dims, type: GGML_TYPE_ID[to], nbytes: bytesFor(to, n),
+      write: (emit) => {
+        // Whole rows at a time (a few MB), whatever the chunks the source emits.
+        const batchRows = Math.max(1, Math.floor((4 << 20) / rowsIn));
+        let pending = Buffer.alloc(0);
+        const flush = (final: boolean) => {
+          while (pending.length >= (final ? rowsIn : rowsIn * batchRows)) {
+            const rows = Math.min(batchRows, Math.floor(pending.length / rowsIn));
+            emit(encode(to, decode(from, pending.subarray(0, rows * rowsIn), rows * cols)));
+            pending = pending.subarray(rows * rowsIn);
+          }
+        };
+        t.write((chunk) => {
+          pending = pending.length ? Buffer.concat([pending, chunk]) : Buffer.from(chunk);
+          flush(false);
+        });
+        flush(true);
+      },
+    };
+  });
+  return { ...base, metadata, tensors };
+}
 
 /**
  * The type of every tensor (name → ggml type, in file order) of a file with these options

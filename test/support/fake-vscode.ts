@@ -2,6 +2,7 @@
 // plain Node test, see what it registers and call its inline-completion provider against the
 // real engine. Real-editor behaviour is tested end to end.
 import Module from 'node:module';
+import path from 'node:path';
 
 export interface FakeVscode {
   registeredCommands: Map<string, (...args: unknown[]) => unknown>;
@@ -14,6 +15,10 @@ export interface FakeVscode {
   progress: string[];
   /** Makes `editor` the active text editor (and tells the extension, as opening a file does). */
   setActiveEditor(editor: unknown): void;
+  /** Tells the extension a document changed at `line`, as typing does. */
+  changeDocument(document: unknown, line: number): void;
+  /** Tells the extension an editor's selection changed, as selecting text does. */
+  changeSelection(editor: unknown): void;
   logLines: string[];
   shownLogs: number;
   statusText: () => string;
@@ -55,8 +60,9 @@ export function fakeWebviewView() {
 /** A text document over a string, with the cursor given by offset. */
 export function fakeDocument(uri: string, languageId: string, text: string) {
   return {
-    uri: { toString: () => uri, fsPath: uri.replace('file://', '') },
+    uri: { toString: () => uri, fsPath: uri.replace('file://', ''), path: uri.replace('file://', ''), scheme: uri.split(':')[0] },
     languageId,
+    version: 1,
     getText: () => text,
     offsetAt: (p: Position) => {
       const lines = text.split('\n');
@@ -74,6 +80,8 @@ export function fakeDocument(uri: string, languageId: string, text: string) {
 export function installFakeVscode(initialSettings: Record<string, unknown> = {}): FakeVscode {
   const listeners: Array<(e: { affectsConfiguration: (s: string) => boolean }) => void> = [];
   const editorListeners: Array<(e: unknown) => void> = [];
+  const documentListeners: Array<(e: unknown) => void> = [];
+  const selectionListeners: Array<(e: unknown) => void> = [];
   const statusItem = { text: '', tooltip: '', name: '', command: '', backgroundColor: undefined as unknown, show() {}, dispose() {} };
   const state: FakeVscode = {
     registeredCommands: new Map(),
@@ -85,6 +93,12 @@ export function installFakeVscode(initialSettings: Record<string, unknown> = {})
     setActiveEditor: (editor) => {
       (vscode.window as { activeTextEditor: unknown }).activeTextEditor = editor;
       for (const l of editorListeners) l(editor);
+    },
+    changeDocument: (document, line) => {
+      for (const l of documentListeners) l({ document, contentChanges: [{ range: new Range(new Position(line, 0), new Position(line, 0)) }] });
+    },
+    changeSelection: (editor) => {
+      for (const l of selectionListeners) l({ textEditor: editor, selections: [(editor as { selection: unknown }).selection] });
     },
     logLines: [],
     shownLogs: 0,
@@ -111,7 +125,7 @@ export function installFakeVscode(initialSettings: Record<string, unknown> = {})
     Position, Range, InlineCompletionItem,
     Uri: {
       joinPath: (base: { path: string }, ...parts: string[]) => {
-        const p = [base.path, ...parts].join('/');
+        const p = path.posix.join(base.path, ...parts);
         return { path: p, fsPath: p, toString: () => p };
       },
       file: (p: string) => ({ path: p, fsPath: p, toString: () => `file://${p}` }),
@@ -132,7 +146,8 @@ export function installFakeVscode(initialSettings: Record<string, unknown> = {})
       }
       dispose() {}
     },
-    env: { clipboard: { writeText: async (t: string) => { state.clipboard = t; } } },
+    UIKind: { Desktop: 1, Web: 2 },
+    env: { uiKind: 1, clipboard: { writeText: async (t: string) => { state.clipboard = t; }, readText: async () => state.clipboard } },
     InlineCompletionTriggerKind: { Invoke: 0, Automatic: 1 },
     StatusBarAlignment: { Left: 1, Right: 2 },
     ConfigurationTarget: { Global: 1, Workspace: 2, WorkspaceFolder: 3 },
@@ -153,7 +168,11 @@ export function installFakeVscode(initialSettings: Record<string, unknown> = {})
         editorListeners.push(l);
         return { dispose: () => undefined };
       },
-      onDidChangeTextEditorSelection: () => ({ dispose: () => undefined }),
+      onDidChangeTextEditorSelection: (l: (e: unknown) => void) => {
+        selectionListeners.push(l);
+        return { dispose: () => undefined };
+      },
+      onDidChangeTextEditorVisibleRanges: () => ({ dispose: () => undefined }),
       showQuickPick: async (items: unknown[]) => (state.quickPick ? state.quickPick(items) : undefined),
       withProgress: async (_o: unknown, task: (p: { report(v: { message?: string }): void }, t: unknown) => Promise<unknown>) =>
         task({ report: (v) => state.progress.push(v.message ?? '') }, { isCancellationRequested: false, onCancellationRequested: () => ({ dispose() {} }) }),
@@ -169,8 +188,17 @@ export function installFakeVscode(initialSettings: Record<string, unknown> = {})
         return { dispose: () => undefined };
       },
       onDidCloseTextDocument: () => ({ dispose: () => undefined }),
+      onDidChangeTextDocument: (l: (e: unknown) => void) => {
+        documentListeners.push(l);
+        return { dispose: () => undefined };
+      },
+      onDidDeleteFiles: () => ({ dispose: () => undefined }),
+      getWorkspaceFolder: () => undefined,
       asRelativePath: (uri: { fsPath: string }) => uri.fsPath.replace(/^\//, ''),
-      fs: { createDirectory: async (uri: { fsPath: string }) => void (await import('node:fs')).mkdirSync(uri.fsPath, { recursive: true }) },
+      fs: {
+        createDirectory: async (uri: { fsPath: string }) => void (await import('node:fs')).mkdirSync(uri.fsPath, { recursive: true }),
+        readFile: async (uri: { fsPath: string }) => new Uint8Array((await import('node:fs')).readFileSync(uri.fsPath)),
+      },
     },
     languages: {
       registerInlineCompletionItemProvider: (_selector: unknown, provider: FakeVscode['inlineProviders'][number]) => {

@@ -7,6 +7,7 @@
 #include "format.h"
 #include "kernels/kernels.h"
 #include "q4_0x16.h"
+#include "q4_kx16.h"
 #include "runtime/switches.h"
 
 namespace st {
@@ -39,7 +40,14 @@ const Format& choose_format(GgmlType type, int64_t rows, MatrixUse use) {
     case GgmlType::IQ4_NL: { static const FileRows f(type); return f; }
     case GgmlType::Q2_K: { static const FileRows f(type); return f; }
     case GgmlType::Q3_K: { static const FileRows f(type); return f; }
-    case GgmlType::Q4_K: { static const FileRows f(type); return f; }
+    case GgmlType::Q4_K: {
+      static const FileRows f(type);
+      static const Q4_Kx16 packed;
+      if (use == MatrixUse::Products && rows % kernels::kPackRows == 0 && kernels::active().gemm_q4_Kx16 && runtime::switches().pack) {
+        return packed;
+      }
+      return f;
+    }
     case GgmlType::Q5_K: { static const FileRows f(type); return f; }
     case GgmlType::Q6_K: { static const FileRows f(type); return f; }
     case GgmlType::IQ4_XS: { static const FileRows f(type); return f; }

@@ -1,6 +1,7 @@
 // The rows as the file stores them, for every type the kernels compute with (F32, F16, BF16,
 // Q8_0, Q4_0 and the other block types): nothing to lay out, so a mapped file is used where
-// it is. Products go row by row; a Q4_0 row is unpacked once for four activations at a time.
+// it is. Products go row by row; a row is unpacked once for four activations at a time where
+// the type's kernels can (Q4_0, and the K-quants with SIMD).
 #include <algorithm>
 #include <stdexcept>
 #include <string>
@@ -35,6 +36,11 @@ float dot(const KernelTable& k, GgmlType t, const uint8_t* row, const void* x, i
 // One row against four activations (Q4_0: the row's blocks unpacked once for all four).
 void dot4(const KernelTable& k, GgmlType t, const uint8_t* row, const void* const* xs, int64_t n, float* out) {
   if (t != GgmlType::Q4_0) {
+    const kernels::BlockTypeKernels* b = kernels::block_type_kernels(k, t);
+    if (b && b->dot4) {
+      b->dot4(row, xs, n, out);
+      return;
+    }
     for (int j = 0; j < 4; j++) out[j] = dot(k, t, row, xs[j], n);
     return;
   }
@@ -59,31 +65,53 @@ size_t prefix_bytes(GgmlType t, int64_t cols) {
 
 const char* FileRows::name() const { return ggml_type_traits(static_cast<uint32_t>(type_)).name; }
 
+// Products over many activations (prefill) go tile by tile: a tile of rows (at most
+// kTileBytes of weights, kept in L2) against a chunk of kChunkActivations activations (kept
+// in L1), so neither is streamed from memory once per row or once per activation.
+namespace {
+
+constexpr size_t kTileBytes = 64 * 1024;
+constexpr int kChunkActivations = 16;
+
+// fn(r, c0, c1) for every row r in [r0, r1) and chunk [c0, c1) of the n activations, tile by tile.
+template <typename Fn>
+void for_each_tile(const Matrix& w, int64_t r0, int64_t r1, int n, Fn fn) {
+  const int64_t tile = std::max<int64_t>(1, static_cast<int64_t>(kTileBytes / std::max<size_t>(1, w.row_bytes)));
+  for (int64_t rt = r0; rt < r1; rt += tile) {
+    for (int c0 = 0; c0 < n; c0 += kChunkActivations) {
+      const int c1 = std::min(n, c0 + kChunkActivations);
+      for (int64_t r = rt; r < std::min(r1, rt + tile); r++) fn(r, c0, c1);
+    }
+  }
+}
+
+}  // namespace
+
 void FileRows::product(const Matrix& w, int64_t r0, int64_t r1, const void* const* xs, int n, float* out, size_t ldo) const {
   const KernelTable& k = kernels::active();
-  float four[4];
-  for (int64_t r = r0; r < r1; r++) {
+  for_each_tile(w, r0, r1, n, [&](int64_t r, int c0, int c1) {
     const uint8_t* row = w.data + static_cast<size_t>(r) * w.row_bytes;
-    int t = 0;
-    for (; t + 4 <= n; t += 4) {
+    float four[4];
+    int t = c0;
+    for (; t + 4 <= c1; t += 4) {
       dot4(k, type_, row, xs + t, w.cols, four);
       for (int j = 0; j < 4; j++) out[(t + j) * ldo + (r - r0)] = four[j];
     }
-    for (; t < n; t++) out[t * ldo + (r - r0)] = dot(k, type_, row, xs[t], w.cols);
-  }
+    for (; t < c1; t++) out[t * ldo + (r - r0)] = dot(k, type_, row, xs[t], w.cols);
+  });
 }
 
 void FileRows::gated_product(const Matrix& w, int64_t r0, int64_t r1, const void* const* xs, int n, const float* gates, size_t ldg,
                              float* out, size_t ldo) const {
   const KernelTable& k = kernels::active();
-  for (int64_t r = r0; r < r1; r++) {
+  for_each_tile(w, r0, r1, n, [&](int64_t r, int c0, int c1) {
     const uint8_t* row = w.data + static_cast<size_t>(r) * w.row_bytes;
     // The activations whose gate is positive, four at a time, then the rest one by one.
     const void* picked[4];
     int at[4];
     int m = 0;
     float four[4];
-    for (int t = 0; t < n; t++) {
+    for (int t = c0; t < c1; t++) {
       const float g = gates[t * ldg + (r - r0)];
       out[t * ldo + (r - r0)] = 0.0f;
       if (!(g > 0.0f)) continue;
@@ -95,7 +123,7 @@ void FileRows::gated_product(const Matrix& w, int64_t r0, int64_t r1, const void
       m = 0;
     }
     for (int j = 0; j < m; j++) out[at[j] * ldo + (r - r0)] = gates[at[j] * ldg + (r - r0)] * dot(k, type_, row, picked[j], w.cols);
-  }
+  });
 }
 
 void FileRows::add_row(const Matrix& w, int64_t row, int64_t c0, float s, float* y, int64_t n) const {

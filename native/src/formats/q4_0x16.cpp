@@ -2,12 +2,11 @@
 // elements of sixteen rows in one instruction (AVX-512 VNNI, AVX2). Products go a 16-row
 // group at a time for up to 8 activations; each row's value is defined to the bit by the
 // kernels (kernels.h), so it is the same whichever way a group is computed.
-#include <algorithm>
 #include <cstring>
-#include <stdexcept>
 #include <vector>
 
 #include "activation_slot.h"
+#include "packed_groups.h"
 #include "q4_0x16.h"
 #include "kernels/kernels.h"
 
@@ -15,7 +14,7 @@ namespace st {
 namespace {
 
 constexpr int64_t R = kernels::kPackRows;
-constexpr int A = kernels::kMaxPackedActivations;
+constexpr int A = kernels::kMaxPackedActivations;  // activations per group product
 
 const uint8_t* group_of(const Matrix& w, int64_t g) { return w.data + static_cast<size_t>(g) * R * w.row_bytes; }
 
@@ -29,10 +28,6 @@ void group_product(const Matrix& w, int64_t g, const void* const* xs, int m, flo
   }
   kernels::active().gemm_q4_0x16(group_of(w, g), w.cols / kQK4_0, xq, sums, m, out);
 }
-
-// A group's up rows go one by one (reading only the active rows' bytes) when at most this
-// many of its 16 gates are positive, else all 16 at once.
-constexpr int kRowsOneByOne = 2;
 
 }  // namespace
 
@@ -48,55 +43,18 @@ void Q4_0x16::lay_out(uint8_t* data, int64_t rows, int64_t cols) const {
 }
 
 void Q4_0x16::product(const Matrix& w, int64_t r0, int64_t r1, const void* const* xs, int n, float* out, size_t ldo) const {
-  float o[A * R];
-  for (int64_t g = r0 / R; g < r1 / R; g++) {
-    for (int t = 0; t < n; t += A) {
-      const int m = std::min(A, n - t);
-      group_product(w, g, xs + t, m, o);
-      for (int j = 0; j < m; j++) std::copy(o + j * R, o + (j + 1) * R, out + (t + j) * ldo + (g * R - r0));
-    }
-  }
+  packed_groups::product(r0, r1, xs, n, out, ldo, [&](int64_t g, const void* const* x, int m, float* o) { group_product(w, g, x, m, o); });
 }
 
 void Q4_0x16::gated_product(const Matrix& w, int64_t r0, int64_t r1, const void* const* xs, int n, const float* gates,
                             size_t ldg, float* out, size_t ldo) const {
   const kernels::KernelTable& k = kernels::active();
   const int64_t nb = w.cols / kQK4_0;
-  float o[A * R];
-  for (int64_t g = r0 / R; g < r1 / R; g++) {
-    const int64_t c = g * R - r0;  // the group's first column in gates and out
-    // Activations whose gates leave enough of the group active go 16 rows at a time, up to 8 together.
-    const void* dense[A];
-    int at[A];
-    int m = 0;
-    auto flush = [&] {
-      group_product(w, g, dense, m, o);
-      for (int j = 0; j < m; j++) {
-        const float* gs = gates + at[j] * ldg + c;
-        float* a = out + at[j] * ldo + c;
-        for (int r = 0; r < R; r++) a[r] = gs[r] > 0.0f ? gs[r] * o[j * R + r] : 0.0f;
-      }
-      m = 0;
-    };
-    for (int t = 0; t < n; t++) {
-      const float* gs = gates + t * ldg + c;
-      int active = 0;
-      for (int r = 0; r < R; r++) active += gs[r] > 0.0f;
-      if (active > kRowsOneByOne) {
-        dense[m] = xs[t];
-        at[m++] = t;
-        if (m == A) flush();
-        continue;
-      }
-      float* a = out + t * ldo + c;
-      for (int r = 0; r < R; r++) {
-        a[r] = gs[r] > 0.0f ? gs[r] * k.dot_q4_0x16_row(group_of(w, g), nb, r, static_cast<const BlockQ8_0*>(xs[t]),
-                                                          activation_slot::block_sums(xs[t], w.cols))
-                            : 0.0f;
-      }
-    }
-    if (m > 0) flush();
-  }
+  packed_groups::gated_product(
+      r0, r1, xs, n, gates, ldg, out, ldo, [&](int64_t g, const void* const* x, int m, float* o) { group_product(w, g, x, m, o); },
+      [&](int64_t g, int r, const void* x) {
+        return k.dot_q4_0x16_row(group_of(w, g), nb, r, static_cast<const BlockQ8_0*>(x), activation_slot::block_sums(x, w.cols));
+      });
 }
 
 }  // namespace st

@@ -28,17 +28,26 @@ KernelTable with_scalar_fallbacks(const KernelTable& own) {
 }
 
 #if defined(__x86_64__) || defined(_M_X64)
-const KernelTable* avx2_table_impl();  // kernels_avx2.cpp, built with -mavx2 -mfma -mf16c
+const KernelTable* avx2_table_impl();            // kernels_avx2.cpp, built with -mavx2 -mfma -mf16c
+void add_avx2_kquant_kernels(KernelTable& t);   // kquants_avx2.cpp, the same flags
+void add_avx2_block32_kernels(KernelTable& t);  // blocks32_avx2.cpp, the same flags
 const KernelTable* avx2_table() {
-  static const KernelTable table = with_scalar_fallbacks(*avx2_table_impl());
+  static const KernelTable table = [] {
+    KernelTable t = *avx2_table_impl();
+    add_avx2_kquant_kernels(t);
+    add_avx2_block32_kernels(t);
+    return with_scalar_fallbacks(t);
+  }();
   return &table;
 }
-void avx512_overrides(KernelTable& t);  // kernels_avx512.cpp, built with AVX-512 F/BW/VL/VNNI
+void avx512_overrides(KernelTable& t);           // kernels_avx512.cpp, built with AVX-512 F/BW/VL/VNNI
+void add_avx512_kquant_kernels(KernelTable& t);  // kquants_avx512.cpp, the same flags
 const KernelTable* avx512_table() {
-  // AVX2 for everything the AVX-512 file does not replace.
+  // AVX2 for everything the AVX-512 files do not replace.
   static const KernelTable table = [] {
     KernelTable t = *avx2_table();
     avx512_overrides(t);
+    add_avx512_kquant_kernels(t);
     return t;
   }();
   return &table;

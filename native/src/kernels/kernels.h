@@ -24,10 +24,14 @@ ActivationForm activation_form(GgmlType t);
 struct BlockTypeKernels {
   // One weight row of n elements (n a multiple of the type's block) against an activation in
   // the type's form. The integer part of each block is exact; the float part follows the
-  // order of llama.cpp's reference loops.
+  // order of llama.cpp's reference loops (scalar) or sums in vector lanes (SIMD), so the ISAs
+  // agree up to float rounding.
   float (*dot)(const void* w, const void* x, int64_t n);
   // n elements of a row, decoded: the values llama.cpp's dequantisation gives.
   void (*to_float)(const void* w, float* y, int64_t n);
+  // Optional (nullptr: callers call dot four times): the row against four activations, each
+  // block decoded once for all four (prefill). out[0..4), each what dot gives up to rounding.
+  void (*dot4)(const void* w, const void* const* xs, int64_t n, float* out);
 };
 
 struct KernelTable {
@@ -77,6 +81,11 @@ struct KernelTable {
   void (*quantize_row_q8_1)(const float* x, BlockQ8_1* y, int64_t n);
   void (*quantize_row_q8_K)(const float* x, BlockQ8_K* y, int64_t n);
   BlockTypeKernels q4_1, q5_0, q5_1, iq4_nl, q2_K, q3_K, q4_K, q5_K, q6_K, iq4_xs;
+  // Optional (nullptr: Q4_K rows stay as in the file): Q4_K packed 16 rows at a time (see
+  // pack_q4_Kx16). One group of 16 rows (nb super-blocks each) against n_x
+  // (1..kMaxPackedActivations) Q8_K activations: out[t·16 + r]; and one row of a group.
+  void (*gemm_q4_Kx16)(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out);
+  float (*dot_q4_Kx16_row)(const uint8_t* group, int64_t nb, int lane, const BlockQ8_K* x);
 };
 
 // The kernels of block type t in table k; nullptr for the types with their own entries above.
@@ -96,6 +105,29 @@ constexpr size_t kPackedBlockBytes = kPackRows * sizeof(BlockQ4_0);
 constexpr int kMaxPackedActivations = 8;
 // Packs rows[0..16) (row r starts at rows + r·row_stride blocks; nb blocks each) into `out`.
 void pack_q4_0x16(const BlockQ4_0* rows, int64_t row_stride, int64_t nb, uint8_t* out);
+
+// Q4_K rows packed 16 at a time ("Q4_K×16"), so that one 512-bit VNNI instruction multiplies
+// four codes of sixteen rows. A group of 16 rows is nb packed super-blocks of
+// kPackedQ4KBytes, one per super-block column b: the rows' packed scale bytes as three
+// vectors of 16 little-endian words (word w of row r at 4·(16w + r)), their F16 d (16 × 2
+// bytes) and dmin (16 × 2), then 32 vectors of 64 bytes where vector 8p + s holds for row r
+// (bytes 4r..4r+3) that row's qs[32p + 4s .. +4]: codes 4s..4s+3 of sub-block 2p in the low
+// nibbles and of sub-block 2p+1 in the high ones. Same size as the 16 rows it packs.
+//
+// The value of every packed kernel for one row is defined exactly: with I_b = Σ_i scale_i ·
+// Σ(q·x over sub-block i) and M_b = Σ_i min_i · Σ(x over sub-block i) (exact integers),
+// acc = fma(float(I_b), d_b·x_b.d, acc), then acc = fma(−float(M_b), dmin_b·x_b.d, acc), for
+// b = 0, 1, … from acc = 0.
+constexpr size_t kPackedQ4KBytes = kPackRows * sizeof(BlockQ4_K);
+// Byte offsets within a packed super-block: the scale words, d, dmin, the code vectors.
+constexpr size_t kQ4KxScaleWords = 0, kQ4KxD = 3 * 64, kQ4KxDmin = kQ4KxD + 32, kQ4KxCodes = kQ4KxDmin + 32;
+static_assert(kQ4KxCodes + 32 * 64 == kPackedQ4KBytes, "the packed Q4_K layout fills exactly the 16 rows' bytes");
+// Row `lane` of a packed super-block read back into its Q4_K block (the one-row kernels).
+void unpack_q4_Kx16_row(const uint8_t* block, int lane, BlockQ4_K& out);
+void pack_q4_Kx16(const BlockQ4_K* rows, int64_t row_stride, int64_t nb, uint8_t* out);
+// The scalar reference of the packed kernels (not in the scalar table: rows stay as in the
+// file there; tests compare every ISA's packed kernels with it).
+void gemm_q4_Kx16_reference(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out);
 
 // Σ of each Q8_0 block's 32 values (the input of the *_sums dot products).
 void q8_0_block_sums(const BlockQ8_0* x, int32_t* sums, int64_t n_blocks);

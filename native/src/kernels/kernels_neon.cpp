@@ -8,21 +8,12 @@
 #include <cmath>
 
 #include "fp16.h"
+#include "neon_dot.h"
 
 namespace st::kernels {
 namespace {
 
 inline float half(uint16_t h) { return fp16_to_fp32(h); }
-
-inline int32x4_t dot_i8x16(int32x4_t acc, int8x16_t a, int8x16_t b) {
-#if defined(__ARM_FEATURE_DOTPROD)
-  return vdotq_s32(acc, a, b);
-#else
-  const int16x8_t lo = vmull_s8(vget_low_s8(a), vget_low_s8(b));
-  const int16x8_t hi = vmull_s8(vget_high_s8(a), vget_high_s8(b));
-  return vaddq_s32(acc, vaddq_s32(vpaddlq_s16(lo), vpaddlq_s16(hi)));
-#endif
-}
 
 void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t n) {
   for (int64_t b = 0; b < n / kQK8_0; b++) {
@@ -178,8 +169,16 @@ const KernelTable kNeon = {
 
 }  // namespace
 
+void add_neon_kquant_kernels(KernelTable& t);   // kquants_neon.cpp
+void add_neon_block32_kernels(KernelTable& t);  // blocks32_neon.cpp
+
 const KernelTable* neon_table() {
-  static const KernelTable table = with_scalar_fallbacks(kNeon);
+  static const KernelTable table = [] {
+    KernelTable t = kNeon;
+    add_neon_kquant_kernels(t);
+    add_neon_block32_kernels(t);
+    return with_scalar_fallbacks(t);
+  }();
   return &table;
 }
 

@@ -344,6 +344,62 @@ void to_float_super(const void* wv, float* y, int64_t n) {
 }
 }  // namespace
 
+// ---- Q4_K packed 16 rows at a time (kernels.h) ----
+
+namespace {
+
+// The exact per-row value the packed kernels give (kernels.h), from one Q4_K block.
+float q4_Kx16_block(const BlockQ4_K& w, const BlockQ8_K& x, float acc) {
+  int32_t isum = 0, msum = 0;
+  for (int i = 0; i < 8; i++) {
+    int sc, mn;
+    scale_min_k4(w.scales, i, &sc, &mn);
+    const uint8_t* qs = w.qs + 32 * (i / 2);
+    int32_t s = 0;
+    for (int l = 0; l < 32; l++) s += (i % 2 ? qs[l] >> 4 : qs[l] & 0x0f) * x.qs[32 * i + l];
+    isum += sc * s;
+    msum += mn * (x.bsums[2 * i] + x.bsums[2 * i + 1]);
+  }
+  acc = std::fma(static_cast<float>(isum), fp16_to_fp32(w.d) * x.d, acc);
+  return std::fma(-static_cast<float>(msum), fp16_to_fp32(w.dmin) * x.d, acc);
+}
+
+}  // namespace
+
+void unpack_q4_Kx16_row(const uint8_t* block, int lane, BlockQ4_K& b) {
+  for (int w = 0; w < 3; w++) std::memcpy(b.scales + 4 * w, block + kQ4KxScaleWords + 4 * (16 * w + lane), 4);
+  std::memcpy(&b.d, block + kQ4KxD + 2 * lane, 2);
+  std::memcpy(&b.dmin, block + kQ4KxDmin + 2 * lane, 2);
+  for (int v = 0; v < 32; v++) std::memcpy(b.qs + 4 * v, block + kQ4KxCodes + 64 * v + 4 * lane, 4);
+}
+
+void pack_q4_Kx16(const BlockQ4_K* rows, int64_t row_stride, int64_t nb, uint8_t* out) {
+  for (int64_t b = 0; b < nb; b++) {
+    uint8_t* block = out + b * kPackedQ4KBytes;
+    for (int r = 0; r < kPackRows; r++) {
+      const BlockQ4_K& w = rows[r * row_stride + b];
+      for (int k = 0; k < 3; k++) std::memcpy(block + kQ4KxScaleWords + 4 * (16 * k + r), w.scales + 4 * k, 4);
+      std::memcpy(block + kQ4KxD + 2 * r, &w.d, 2);
+      std::memcpy(block + kQ4KxDmin + 2 * r, &w.dmin, 2);
+      for (int v = 0; v < 32; v++) std::memcpy(block + kQ4KxCodes + 64 * v + 4 * r, w.qs + 4 * v, 4);
+    }
+  }
+}
+
+void gemm_q4_Kx16_reference(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out) {
+  for (int t = 0; t < n_x; t++) {
+    for (int r = 0; r < kPackRows; r++) {
+      float acc = 0;
+      BlockQ4_K w;
+      for (int64_t b = 0; b < nb; b++) {
+        unpack_q4_Kx16_row(group + b * kPackedQ4KBytes, r, w);
+        acc = q4_Kx16_block(w, xs[t][b], acc);
+      }
+      out[t * kPackRows + r] = acc;
+    }
+  }
+}
+
 void add_scalar_block_kernels(KernelTable& t) {
   t.quantize_row_q8_1 = quantize_row_q8_1;
   t.quantize_row_q8_K = quantize_row_q8_K;

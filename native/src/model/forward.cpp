@@ -15,6 +15,7 @@
 
 #include "attention.h"
 #include "ops.h"
+#include "runtime/float_mode.h"
 #include "runtime/thread_pool.h"
 
 namespace st {
@@ -115,6 +116,7 @@ InferenceContext::InferenceContext(const Model& model, Workspace& workspace, Thr
 
 void InferenceContext::evaluate(const int32_t* tokens, int32_t n, bool all_logits, std::vector<float>& logits) {
   if (n <= 0) throw std::invalid_argument("evaluate needs at least one token");
+  const DenormalsFlushedScope flush_subnormals;  // the pool's workers flush for good; this is Node's thread
   if (n_past_ + n > kv_.n_ctx()) {
     throw std::length_error("the prompt needs " + std::to_string(n_past_ + n) + " positions but the context holds " +
                             std::to_string(kv_.n_ctx()));

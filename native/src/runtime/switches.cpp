@@ -11,6 +11,8 @@ const Switches& switches() {
     if (const char* isa = std::getenv("SMALLTHINKER_ISA")) out.isa = isa;
     const char* pack = std::getenv("SMALLTHINKER_PACK");
     out.pack = !(pack && std::strcmp(pack, "0") == 0);
+    const char* subnormals = std::getenv("SMALLTHINKER_SUBNORMALS");
+    out.flush_subnormals = !(subnormals && std::strcmp(subnormals, "keep") == 0);
     return out;
   }();
   return s;

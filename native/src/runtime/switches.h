@@ -1,7 +1,8 @@
 // The environment switches the engine reads, in one place and once per process: they exist
 // for tests and comparisons, not for users.
 //   SMALLTHINKER_ISA=scalar|avx2|avx512|neon  use this kernel table (kernels/dispatch.cpp)
-//   SMALLTHINKER_PACK=0                       keep Q4_0 rows as in the file (formats/choose.cpp)
+//   SMALLTHINKER_PACK=0                       keep Q4_0 and Q4_K rows as in the file (formats/choose.cpp)
+//   SMALLTHINKER_SUBNORMALS=keep              compute with subnormal floats (runtime/float_mode.h)
 #pragma once
 #include <string>
 
@@ -10,6 +11,7 @@ namespace st::runtime {
 struct Switches {
   std::string isa;   // empty: the best table for this CPU
   bool pack = true;
+  bool flush_subnormals = true;
 };
 
 const Switches& switches();

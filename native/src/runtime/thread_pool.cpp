@@ -1,5 +1,7 @@
 #include "thread_pool.h"
 
+#include "float_mode.h"
+
 #include <algorithm>
 #include <fstream>
 #include <set>
@@ -36,6 +38,7 @@ ThreadPool::~ThreadPool() {
 }
 
 void ThreadPool::worker_loop(int worker) {
+  flush_denormals_on_this_thread();
   uint64_t seen = 0;
   for (;;) {
     uint64_t g = generation_.load(std::memory_order_acquire);

@@ -1,0 +1,70 @@
+// The products of the formats that pack 16 rows at a time (Q4_0x16, Q4_Kx16), whatever the
+// packing: a 16-row group at a time for up to kMaxPackedActivations activations, and for a
+// ReGLU's up rows, the activations that leave only a few of a group's neurons active go row
+// by row (reading only those rows' bytes).
+//   group_product(g, xs, m, out): out[t·16 + r] for group g, activations xs[0..m)
+//   row_dot(g, r, x): row r of group g against one activation
+#pragma once
+#include <algorithm>
+
+#include "format.h"
+#include "kernels/kernels.h"
+
+namespace st::packed_groups {
+
+constexpr int64_t R = kernels::kPackRows;
+constexpr int A = kernels::kMaxPackedActivations;
+
+// A group's up rows go one by one when at most this many of its 16 gates are positive, else
+// all 16 at once.
+constexpr int kRowsOneByOne = 2;
+
+template <typename GroupProduct>
+void product(int64_t r0, int64_t r1, const void* const* xs, int n, float* out, size_t ldo, GroupProduct group_product) {
+  float o[A * R];
+  for (int64_t g = r0 / R; g < r1 / R; g++) {
+    for (int t = 0; t < n; t += A) {
+      const int m = std::min(A, n - t);
+      group_product(g, xs + t, m, o);
+      for (int j = 0; j < m; j++) std::copy(o + j * R, o + (j + 1) * R, out + (t + j) * ldo + (g * R - r0));
+    }
+  }
+}
+
+template <typename GroupProduct, typename RowDot>
+void gated_product(int64_t r0, int64_t r1, const void* const* xs, int n, const float* gates, size_t ldg, float* out, size_t ldo,
+                   GroupProduct group_product, RowDot row_dot) {
+  float o[A * R];
+  for (int64_t g = r0 / R; g < r1 / R; g++) {
+    const int64_t c = g * R - r0;  // the group's first column in gates and out
+    // Activations whose gates leave enough of the group active go 16 rows at a time, up to 8 together.
+    const void* dense[A];
+    int at[A];
+    int m = 0;
+    auto flush = [&] {
+      group_product(g, dense, m, o);
+      for (int j = 0; j < m; j++) {
+        const float* gs = gates + at[j] * ldg + c;
+        float* a = out + at[j] * ldo + c;
+        for (int r = 0; r < R; r++) a[r] = gs[r] > 0.0f ? gs[r] * o[j * R + r] : 0.0f;
+      }
+      m = 0;
+    };
+    for (int t = 0; t < n; t++) {
+      const float* gs = gates + t * ldg + c;
+      int active = 0;
+      for (int r = 0; r < R; r++) active += gs[r] > 0.0f;
+      if (active > kRowsOneByOne) {
+        dense[m] = xs[t];
+        at[m++] = t;
+        if (m == A) flush();
+        continue;
+      }
+      float* a = out + t * ldo + c;
+      for (int r = 0; r < R; r++) a[r] = gs[r] > 0.0f ? gs[r] * row_dot(g, r, xs[t]) : 0.0f;
+    }
+    if (m > 0) flush();
+  }
+}
+
+}  // namespace st::packed_groups

@@ -1,0 +1,51 @@
+// Q4_K packed 16 rows at a time (kernels::pack_q4_Kx16), for kernels that multiply four codes
+// of sixteen rows in one instruction (AVX-512 VNNI): the layout of the K-quant mixes' bulk
+// (llama-quantize's Q4_K_M and Q4_K_S) for prefill, where a row's codes and scales are then
+// read once for up to four activations without a horizontal sum per row. Products go a
+// 16-row group at a time; each row's value is defined to the bit by the kernels (kernels.h),
+// so it is the same whichever way a group is computed.
+#include <cstring>
+#include <vector>
+
+#include "packed_groups.h"
+#include "q4_kx16.h"
+
+namespace st {
+namespace {
+
+constexpr int64_t R = kernels::kPackRows;
+
+const uint8_t* group_of(const Matrix& w, int64_t g) { return w.data + static_cast<size_t>(g) * R * w.row_bytes; }
+
+// out[t·16 + r] for the 16 rows of group g and activations xs[0..m), m ≤ 8.
+void group_product(const Matrix& w, int64_t g, const void* const* xs, int m, float* out) {
+  kernels::active().gemm_q4_Kx16(group_of(w, g), w.cols / kQK_K, reinterpret_cast<const BlockQ8_K* const*>(xs), m, out);
+}
+
+}  // namespace
+
+void Q4_Kx16::lay_out(uint8_t* data, int64_t rows, int64_t cols) const {
+  const int64_t nb = cols / kQK_K;
+  const size_t group_bytes = static_cast<size_t>(nb) * kernels::kPackedQ4KBytes;
+  thread_local std::vector<uint8_t> group;
+  group.resize(group_bytes);
+  for (int64_t g = 0; g < rows / R; g++) {
+    kernels::pack_q4_Kx16(reinterpret_cast<const BlockQ4_K*>(data + g * group_bytes), nb, nb, group.data());
+    std::memcpy(data + g * group_bytes, group.data(), group_bytes);
+  }
+}
+
+void Q4_Kx16::product(const Matrix& w, int64_t r0, int64_t r1, const void* const* xs, int n, float* out, size_t ldo) const {
+  packed_groups::product(r0, r1, xs, n, out, ldo, [&](int64_t g, const void* const* x, int m, float* o) { group_product(w, g, x, m, o); });
+}
+
+void Q4_Kx16::gated_product(const Matrix& w, int64_t r0, int64_t r1, const void* const* xs, int n, const float* gates,
+                            size_t ldg, float* out, size_t ldo) const {
+  const kernels::KernelTable& k = kernels::active();
+  const int64_t nb = w.cols / kQK_K;
+  packed_groups::gated_product(
+      r0, r1, xs, n, gates, ldg, out, ldo, [&](int64_t g, const void* const* x, int m, float* o) { group_product(w, g, x, m, o); },
+      [&](int64_t g, int r, const void* x) { return k.dot_q4_Kx16_row(group_of(w, g), nb, r, static_cast<const BlockQ8_K*>(x)); });
+}
+
+}  // namespace st

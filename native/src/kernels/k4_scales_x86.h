@@ -1,0 +1,24 @@
+// Q4_K and Q5_K scale unpacking shared by the x86 kernel files (SSE2 only, so any of them
+// may include it whatever its instruction-set flags).
+#pragma once
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+namespace st::kernels {
+
+// Q4_K and Q5_K: the eight 6-bit scales (bytes 0..7) and mins (bytes 8..15) of the
+// sub-blocks of 32, from their 12 packed bytes, four at a time in 32-bit words (scalar bytes
+// written to the stack and read back as a vector stall the store forwarding).
+inline __m128i scales_mins_k4(const uint8_t* packed) {
+  uint32_t u[3];
+  std::memcpy(u, packed, sizeof u);
+  const uint32_t m63 = 0x3f3f3f3f, m15 = 0x0f0f0f0f, m3 = 0x03030303;
+  const uint32_t sc_lo = u[0] & m63, mn_lo = u[1] & m63;
+  const uint32_t sc_hi = (u[2] & m15) | (((u[0] >> 6) & m3) << 4);
+  const uint32_t mn_hi = ((u[2] >> 4) & m15) | (((u[1] >> 6) & m3) << 4);
+  return _mm_set_epi32(static_cast<int>(mn_hi), static_cast<int>(mn_lo), static_cast<int>(sc_hi), static_cast<int>(sc_lo));
+}
+
+}  // namespace st::kernels

@@ -1,0 +1,527 @@
+// AVX2 Q8_K activations and dot products of the K-quants that llama-quantize's common presets are made of (Q4_K,
+// Q5_K, Q6_K) against the Q8_K activation, on the blocks as the file stores them. Each
+// super-block's integer sum is exact, as in the scalar reference
+// (kernels_scalar_blocks.cpp), and scaled by the same float expression, so the two agree to
+// rounding. Compiled with -mavx2 -mfma -mf16c and used only after dispatch.cpp has checked
+// the CPU; the AVX-512 table takes them too.
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <type_traits>
+
+#include "fp16.h"
+#include "kernels.h"
+#include "k4_scales_x86.h"
+#include "unroll.h"
+
+namespace st::kernels {
+namespace {
+
+inline float half(uint16_t h) { return _cvtsh_ss(h); }
+
+inline int32_t hsum_i32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(s);
+}
+
+inline __m256i load(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+
+
+// Σ min_i · Σx over sub-block i (the activation's sums of 16, two per sub-block of 32), as
+// four int32 partial sums.
+inline __m128i mins_dot_sums(__m128i mins16, const int16_t* bsums) {
+  const __m128i pairs = _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums)),
+                                       _mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums + 8)));
+  return _mm_madd_epi16(pairs, mins16);
+}
+
+// Every 16-bit lane of the result holds 16-bit lane i of `both` (both halves alike).
+inline __m256i broadcast_lane(__m256i both, int i) {
+  const __m256i pick = _mm256_set1_epi16(static_cast<int16_t>((2 * i) | ((2 * i + 1) << 8)));
+  return _mm256_shuffle_epi8(both, pick);
+}
+
+inline float hsum(__m256 v) {
+  __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+  return _mm_cvtss_f32(lo);
+}
+
+inline float hsum(__m128 v) {
+  v = _mm_add_ps(v, _mm_movehl_ps(v, v));
+  v = _mm_add_ss(v, _mm_movehdup_ps(v));
+  return _mm_cvtss_f32(v);
+}
+
+// The weight side of one super-block, read for however many activations it meets: code(i)
+// gives the codes of values 32i .. 32i+32 as unsigned bytes, scale(i) their scales as 16-bit
+// lanes, and offset() what comes off the integer sum (Q4_K/Q5_K's mins times dmin, Q6_K's
+// code offset 32 times d), as four float partial sums.
+
+// Q4_K and Q5_K: eight 6-bit scales and mins for the sub-blocks of 32.
+struct K4Scales {
+  __m256i scales;  // the eight scales as 16-bit lanes, in both halves
+  __m128i mins16;
+  float d, dmin;
+  K4Scales(const uint8_t* packed, uint16_t d16, uint16_t dmin16) {
+    const __m128i bytes = scales_mins_k4(packed);
+    scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(bytes));
+    mins16 = _mm_cvtepu8_epi16(_mm_srli_si128(bytes, 8));
+    d = half(d16);
+    dmin = half(dmin16);
+  }
+  __m256i scale(int i) const { return broadcast_lane(scales, i); }
+  __m128 offset(const BlockQ8_K& x, __m128 acc) const {
+    return _mm_fmadd_ps(_mm_set1_ps(x.d * dmin), _mm_cvtepi32_ps(mins_dot_sums(mins16, x.bsums)), acc);
+  }
+};
+
+// Nibbles of sub-block i: sub-block pair p is qs[32p .. 32p+32), the low nibbles first.
+inline __m256i nibbles(const uint8_t* qs, int i) {
+  const __m256i q = load(qs + 32 * (i / 2));
+  return _mm256_and_si256(i % 2 ? _mm256_srli_epi16(q, 4) : q, _mm256_set1_epi8(0x0f));
+}
+
+struct Q4KBlock : K4Scales {
+  const BlockQ4_K& w;
+  explicit Q4KBlock(const BlockQ4_K& b) : K4Scales(b.scales, b.d, b.dmin), w(b) {}
+  __m256i code(int i) const { return nibbles(w.qs, i); }
+};
+
+// Q5_K: Q4_K's nibbles plus a fifth bit per value in qh (bit i for sub-block i), moved to
+// bit 4 of each byte (shifting 16-bit lanes is safe: each byte holds 0 or 1 after the mask).
+struct Q5KBlock : K4Scales {
+  const BlockQ5_K& w;
+  explicit Q5KBlock(const BlockQ5_K& b) : K4Scales(b.scales, b.d, b.dmin), w(b) {}
+  __m256i code(int i) const {
+    const __m256i high = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(load(w.qh), i), _mm256_set1_epi8(1)), 4);
+    return _mm256_or_si256(nibbles(w.qs, i), high);
+  }
+};
+
+// Q6_K: codes 0..63 (four bits in ql, two in qh) that stand for code − 32; sixteen int8 scales
+// of 16 values each, so the scale vector of a 32 holds two of them (values 0..15, then 16..31).
+// Values 128h + 32v + l: low bits from ql[64h + 32(v%2) + l] (high nibble when v ≥ 2), high
+// bits from qh[32h + l] >> 2v.
+struct Q6KBlock {
+  const BlockQ6_K& w;
+  __m128i scales16[2];
+  __m256i halves[2];  // each half's eight scales as 16-bit lanes, in both halves of the vector
+  float d;
+  explicit Q6KBlock(const BlockQ6_K& b) : w(b) {
+    const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales));
+    scales16[0] = _mm_cvtepi8_epi16(sc8);
+    scales16[1] = _mm_cvtepi8_epi16(_mm_srli_si128(sc8, 8));
+    halves[0] = _mm256_broadcastsi128_si256(scales16[0]);
+    halves[1] = _mm256_broadcastsi128_si256(scales16[1]);
+    d = half(b.d);
+  }
+  __m256i code(int i) const {
+    const int h = i / 4, v = i % 4;
+    const __m256i l = load(w.ql + 64 * h + 32 * (v % 2));
+    const __m256i low = _mm256_and_si256(v >= 2 ? _mm256_srli_epi16(l, 4) : l, _mm256_set1_epi8(0x0f));
+    const __m256i high = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(load(w.qh + 32 * h), 2 * v), _mm256_set1_epi8(3)), 4);
+    return _mm256_or_si256(low, high);
+  }
+  __m256i scale(int i) const {
+    const int h = i / 4, v = i % 4;
+    return _mm256_permute2x128_si256(broadcast_lane(halves[h], 2 * v), broadcast_lane(halves[h], 2 * v + 1), 0x20);
+  }
+  // The code offset 32 comes off the integer sums (exact), not as a float afterwards: the two
+  // large terms would cancel in float and lose the low bits (llama.cpp folds it the same way).
+  __m256i folded(__m256i sums, const BlockQ8_K& x) const {
+    const __m128i prod = _mm_add_epi32(_mm_madd_epi16(scales16[0], _mm_loadu_si128(reinterpret_cast<const __m128i*>(x.bsums))),
+                                       _mm_madd_epi16(scales16[1], _mm_loadu_si128(reinterpret_cast<const __m128i*>(x.bsums + 8))));
+    return _mm256_sub_epi32(sums, _mm256_inserti128_si256(_mm256_setzero_si256(), _mm_slli_epi32(prod, 5), 0));
+  }
+  __m128 offset(const BlockQ8_K&, __m128 acc) const { return acc; }
+};
+
+// Scale vectors for sub-blocks of 16 (Q2_K, Q3_K): sixteen int16 scales in two halves of 8;
+// the scale vector of values 32i .. 32i+32 holds scale 2i in its low 128 bits and 2i+1 in the
+// high ones.
+struct Scales16 {
+  __m128i scales16[2];
+  __m256i halves[2];
+  explicit Scales16(__m128i sc8_signed) {
+    scales16[0] = _mm_cvtepi8_epi16(sc8_signed);
+    scales16[1] = _mm_cvtepi8_epi16(_mm_srli_si128(sc8_signed, 8));
+    halves[0] = _mm256_broadcastsi128_si256(scales16[0]);
+    halves[1] = _mm256_broadcastsi128_si256(scales16[1]);
+  }
+  __m256i scale(int i) const {
+    const __m256i& h = halves[i / 4];
+    return _mm256_permute2x128_si256(broadcast_lane(h, 2 * (i % 4)), broadcast_lane(h, 2 * (i % 4) + 1), 0x20);
+  }
+  // Σ_k scale_k · Σx over the k-th 16 values, as four int32 partial sums.
+  __m128i times_sums(const BlockQ8_K& x) const {
+    return _mm_add_epi32(_mm_madd_epi16(scales16[0], _mm_loadu_si128(reinterpret_cast<const __m128i*>(x.bsums))),
+                         _mm_madd_epi16(scales16[1], _mm_loadu_si128(reinterpret_cast<const __m128i*>(x.bsums + 8))));
+  }
+};
+
+// Two-bit fields j of qs[32h .. 32h+32): values 128h + 32j + l (Q2_K and Q3_K).
+inline __m256i two_bits(const uint8_t* qs, int i) {
+  return _mm256_and_si256(_mm256_srli_epi16(load(qs + 32 * (i / 4)), 2 * (i % 4)), _mm256_set1_epi8(3));
+}
+
+// Q2_K: codes 0..3, sixteen scales (low nibbles) and mins (high nibbles) of 16 values.
+struct Q2KBlock {
+  const BlockQ2_K& w;
+  Scales16 scales, mins;
+  float d, dmin;
+  explicit Q2KBlock(const BlockQ2_K& b)
+      : w(b),
+        scales(_mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)), _mm_set1_epi8(0x0f))),
+        mins(_mm_and_si128(_mm_srli_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)), 4), _mm_set1_epi8(0x0f))),
+        d(half(b.d)),
+        dmin(half(b.dmin)) {}
+  __m256i code(int i) const { return two_bits(w.qs, i); }
+  __m256i scale(int i) const { return scales.scale(i); }
+  __m128 offset(const BlockQ8_K& x, __m128 acc) const {
+    return _mm_fmadd_ps(_mm_set1_ps(x.d * dmin), _mm_cvtepi32_ps(mins.times_sums(x)), acc);
+  }
+};
+
+// Q3_K: codes 0..7 standing for code − 4 (two bits in qs, the third in hmask: bit 4h+j of
+// hmask[l] for values 128h + 32j + l); sixteen six-bit scales (value − 32), unpacked four at a
+// time in 32-bit words.
+inline __m128i q3_scales(const uint8_t* s) {
+  uint32_t a[3];
+  std::memcpy(a, s, sizeof a);
+  const uint32_t m4 = 0x0f0f0f0f, m2 = 0x03030303;
+  const uint32_t w0 = (a[0] & m4) | ((a[2] & m2) << 4);
+  const uint32_t w1 = (a[1] & m4) | (((a[2] >> 2) & m2) << 4);
+  const uint32_t w2 = ((a[0] >> 4) & m4) | (((a[2] >> 4) & m2) << 4);
+  const uint32_t w3 = ((a[1] >> 4) & m4) | (((a[2] >> 6) & m2) << 4);
+  return _mm_sub_epi8(_mm_set_epi32(static_cast<int>(w3), static_cast<int>(w2), static_cast<int>(w1), static_cast<int>(w0)),
+                      _mm_set1_epi8(32));
+}
+struct Q3KBlock {
+  const BlockQ3_K& w;
+  Scales16 scales;
+  float d;
+  explicit Q3KBlock(const BlockQ3_K& b) : w(b), scales(q3_scales(b.scales)), d(half(b.d)) {}
+  __m256i code(int i) const {
+    const __m256i high = _mm256_and_si256(_mm256_srli_epi16(load(w.hmask), i), _mm256_set1_epi8(1));
+    return _mm256_or_si256(two_bits(w.qs, i), _mm256_slli_epi16(high, 2));
+  }
+  __m256i scale(int i) const { return scales.scale(i); }
+  // The code offset 4 comes off the integer sums (exact), as Q6_K's 32 does.
+  __m256i folded(__m256i sums, const BlockQ8_K& x) const {
+    return _mm256_sub_epi32(sums, _mm256_inserti128_si256(_mm256_setzero_si256(), _mm_slli_epi32(scales.times_sums(x), 2), 0));
+  }
+  __m128 offset(const BlockQ8_K&, __m128 acc) const { return acc; }
+};
+
+// IQ4_XS: signed codes kIQ4Values[nibble] (values 32i + j from the low nibbles of
+// qs[16i + j], 32i + 16 + j from the high ones); eight six-bit scales (value − 32).
+struct IQ4XSBlock {
+  static constexpr bool kSigned = true;
+  const BlockIQ4_XS& w;
+  __m256i scales;  // the eight scales as 16-bit lanes, in both halves
+  float d;
+  explicit IQ4XSBlock(const BlockIQ4_XS& b) : w(b), d(half(b.d)) {
+    uint32_t low;
+    std::memcpy(&low, b.scales_l, sizeof low);
+    int16_t sc[8];
+    for (int i = 0; i < 8; i++) sc[i] = static_cast<int16_t>((((low >> (4 * i)) & 0x0f) | (((b.scales_h >> (2 * i)) & 3) << 4)) - 32);
+    scales = _mm256_broadcastsi128_si256(_mm_setr_epi16(sc[0], sc[1], sc[2], sc[3], sc[4], sc[5], sc[6], sc[7]));
+  }
+  __m256i code(int i) const {
+    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.qs + 16 * i));
+    const __m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0x0f));
+    const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4Values)));
+    return _mm256_shuffle_epi8(table, nib);
+  }
+  __m256i scale(int i) const { return broadcast_lane(scales, i); }
+  __m128 offset(const BlockQ8_K&, __m128 acc) const { return acc; }
+};
+
+template <typename Block> struct Reader;
+template <> struct Reader<BlockQ4_K> { using type = Q4KBlock; };
+template <> struct Reader<BlockQ5_K> { using type = Q5KBlock; };
+template <> struct Reader<BlockQ6_K> { using type = Q6KBlock; };
+template <> struct Reader<BlockQ2_K> { using type = Q2KBlock; };
+template <> struct Reader<BlockQ3_K> { using type = Q3KBlock; };
+template <> struct Reader<BlockIQ4_XS> { using type = IQ4XSBlock; };
+
+// Whether a reader's codes are signed (then the products take the sign trick: |c| · ±x).
+template <typename Read, typename = void> struct SignedCodes { static constexpr bool value = false; };
+template <typename Read> struct SignedCodes<Read, std::void_t<decltype(Read::kSigned)>> { static constexpr bool value = Read::kSigned; };
+// Readers whose codes stand for code − offset (Q3_K, Q6_K) take it off the integer sums.
+template <typename Read, typename = void> struct CodeOffset {
+  static __m256i fold(const Read&, __m256i sums, const BlockQ8_K&) { return sums; }
+};
+template <typename Read> struct CodeOffset<Read, std::void_t<decltype(&Read::folded)>> {
+  static __m256i fold(const Read& r, __m256i sums, const BlockQ8_K& x) { return r.folded(sums, x); }
+};
+
+// m activations (1..4) against one row: each 32 of a super-block's codes decoded once for all
+// of them. The integer sums of a super-block are exact; the float sums run in vector lanes
+// (as llama.cpp's SIMD kernels do), so the result equals the scalar reference's up to float
+// rounding.
+template <typename Block, int m>
+void dot_rows(const void* wv, const BlockQ8_K* const* xs, int64_t n, float* out) {
+  using Read = typename Reader<Block>::type;
+  const auto* w = static_cast<const Block*>(wv);
+  __m256 acc[m];
+  __m128 off[m];
+  ST_UNROLL
+  for (int t = 0; t < m; t++) {
+    acc[t] = _mm256_setzero_ps();
+    off[t] = _mm_setzero_ps();
+  }
+  for (int64_t b = 0; b < n / kQK_K; b++) {
+    const Read r(w[b]);
+    __m256i sums[m];
+    ST_UNROLL
+    for (int t = 0; t < m; t++) sums[t] = _mm256_setzero_si256();
+    ST_UNROLL
+    for (int i = 0; i < 8; i++) {
+      const __m256i c = r.code(i), sc = r.scale(i);
+      ST_UNROLL
+      for (int t = 0; t < m; t++) {
+        const __m256i x = load(xs[t][b].qs + 32 * i);
+        // Signed codes (|c| ≤ 127): |c|·(±x) keeps each pair sum within 2·127·127 < 2¹⁵.
+        const __m256i p = SignedCodes<Read>::value ? _mm256_maddubs_epi16(_mm256_sign_epi8(c, c), _mm256_sign_epi8(x, c))
+                                                   : _mm256_maddubs_epi16(c, x);
+        sums[t] = _mm256_add_epi32(sums[t], _mm256_madd_epi16(p, sc));
+      }
+    }
+    ST_UNROLL
+    for (int t = 0; t < m; t++) {
+      const BlockQ8_K& x = xs[t][b];
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(x.d * r.d), _mm256_cvtepi32_ps(CodeOffset<Read>::fold(r, sums[t], x)), acc[t]);
+      off[t] = r.offset(x, off[t]);
+    }
+  }
+  for (int t = 0; t < m; t++) out[t] = hsum(acc[t]) - hsum(off[t]);
+}
+
+template <typename Block>
+float dot(const void* w, const void* x, int64_t n) {
+  const BlockQ8_K* xs[1] = {static_cast<const BlockQ8_K*>(x)};
+  float out;
+  dot_rows<Block, 1>(w, xs, n, &out);
+  return out;
+}
+
+template <typename Block>
+void dot4(const void* w, const void* const* xs, int64_t n, float* out) {
+  dot_rows<Block, 4>(w, reinterpret_cast<const BlockQ8_K* const*>(xs), n, out);
+}
+
+// ---- Q4_K packed 16 rows at a time (pack_q4_Kx16), in two halves of 8 rows per 256-bit
+// vector: lane r is row r. Four activation bytes broadcast to every lane meet four codes of
+// each row in VPMADDUBSW; a sub-block's eight 16-bit partial sums stay below 8·2·15·127 =
+// 30480, so they add up in 16 bits before one VPMADDWD multiplies them by the row's scale
+// (in both 16-bit halves of its lane). The integer sums are exact, and each row then gets
+// the packed contract's two fused multiply-adds (kernels.h). ----
+
+inline int32_t load_i32(const void* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+constexpr size_t kScaleWords = kQ4KxScaleWords, kD = kQ4KxD, kDmin = kQ4KxDmin, kCodes = kQ4KxCodes;
+
+// Rows 8h..8h+7 of a packed super-block: each sub-block's scales as 32-bit lanes repeated in
+// both 16-bit halves, the mins paired by sub-block (2k in the low half, 2k+1 in the high).
+struct PackedHalfScales {
+  __m256i sc16[8], mn_pairs[4];
+  PackedHalfScales(const uint8_t* block, int h) {
+    const __m256i u0 = load(block + kScaleWords + 32 * h), u1 = load(block + kScaleWords + 64 + 32 * h),
+                  u2 = load(block + kScaleWords + 128 + 32 * h);
+    const __m256i m63 = _mm256_set1_epi32(0x3f3f3f3f), m15 = _mm256_set1_epi32(0x0f0f0f0f), m3 = _mm256_set1_epi32(0x03030303);
+    const __m256i sc_words[2] = {
+        _mm256_and_si256(u0, m63),
+        _mm256_or_si256(_mm256_and_si256(u2, m15), _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u0, 6), m3), 4))};
+    const __m256i mn_words[2] = {
+        _mm256_and_si256(u1, m63),
+        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(u2, 4), m15), _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u1, 6), m3), 4))};
+    const __m256i byte = _mm256_set1_epi32(0xff);
+    auto field = [&](const __m256i* words, int i) { return _mm256_and_si256(_mm256_srli_epi32(words[i / 4], 8 * (i % 4)), byte); };
+    for (int i = 0; i < 8; i++) {
+      const __m256i sc = field(sc_words, i);
+      sc16[i] = _mm256_or_si256(sc, _mm256_slli_epi32(sc, 16));
+    }
+    for (int k = 0; k < 4; k++) mn_pairs[k] = _mm256_or_si256(field(mn_words, 2 * k), _mm256_slli_epi32(field(mn_words, 2 * k + 1), 16));
+  }
+  // Σ_i min_i · Σx over sub-block i, per row.
+  __m256i mins(const BlockQ8_K& x) const {
+    __m256i msum = _mm256_setzero_si256();
+    for (int k = 0; k < 4; k++) {
+      const int32_t s0 = x.bsums[4 * k] + x.bsums[4 * k + 1], s1 = x.bsums[4 * k + 2] + x.bsums[4 * k + 3];
+      const uint32_t pair = (static_cast<uint32_t>(s0) & 0xffff) | (static_cast<uint32_t>(s1) << 16);
+      msum = _mm256_add_epi32(msum, _mm256_madd_epi16(mn_pairs[k], _mm256_set1_epi32(static_cast<int32_t>(pair))));
+    }
+    return msum;
+  }
+};
+
+// N activations (1 or 2) against the 16 rows: each broadcast of four activation bytes serves
+// both halves, and the 16-bit sums (low and high nibbles, two halves, N activations) stay in
+// registers.
+template <int N>
+void gemm_q4_Kx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, float* out) {
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  __m256 acc[N][2];
+  for (int t = 0; t < N; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; b++) {
+    const uint8_t* block = group + b * kPackedQ4KBytes;
+    const PackedHalfScales scales[2] = {PackedHalfScales(block, 0), PackedHalfScales(block, 1)};
+    __m256i isum[N][2];
+    for (int t = 0; t < N; t++) isum[t][0] = isum[t][1] = _mm256_setzero_si256();
+    for (int p = 0; p < 4; p++) {
+      __m256i lo_sum[N][2], hi_sum[N][2];
+      ST_UNROLL
+      for (int t = 0; t < N; t++) lo_sum[t][0] = lo_sum[t][1] = hi_sum[t][0] = hi_sum[t][1] = _mm256_setzero_si256();
+      ST_UNROLL
+      for (int s4 = 0; s4 < 8; s4++) {
+        __m256i xlo[N], xhi[N];
+        ST_UNROLL
+        for (int t = 0; t < N; t++) {
+          const int8_t* x = xs[t][b].qs + 64 * p + 4 * s4;
+          xlo[t] = _mm256_set1_epi32(load_i32(x));
+          xhi[t] = _mm256_set1_epi32(load_i32(x + 32));
+        }
+        ST_UNROLL
+        for (int h = 0; h < 2; h++) {
+          const __m256i v = load(block + kCodes + 64 * (8 * p + s4) + 32 * h);
+          const __m256i lo = _mm256_and_si256(v, low4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+          ST_UNROLL
+          for (int t = 0; t < N; t++) {
+            lo_sum[t][h] = _mm256_add_epi16(lo_sum[t][h], _mm256_maddubs_epi16(lo, xlo[t]));
+            hi_sum[t][h] = _mm256_add_epi16(hi_sum[t][h], _mm256_maddubs_epi16(hi, xhi[t]));
+          }
+        }
+      }
+      ST_UNROLL
+      for (int t = 0; t < N; t++) {
+        for (int h = 0; h < 2; h++) {
+          isum[t][h] = _mm256_add_epi32(isum[t][h], _mm256_add_epi32(_mm256_madd_epi16(lo_sum[t][h], scales[h].sc16[2 * p]),
+                                                                     _mm256_madd_epi16(hi_sum[t][h], scales[h].sc16[2 * p + 1])));
+        }
+      }
+    }
+    for (int h = 0; h < 2; h++) {
+      const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kD + 16 * h)));
+      const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kDmin + 16 * h)));
+      for (int t = 0; t < N; t++) {
+        const BlockQ8_K& x = xs[t][b];
+        const __m256 xd = _mm256_set1_ps(x.d);
+        acc[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t][h]), _mm256_mul_ps(d, xd), acc[t][h]);
+        acc[t][h] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(scales[h].mins(x)), _mm256_mul_ps(dmin, xd), acc[t][h]);
+      }
+    }
+  }
+  for (int t = 0; t < N; t++) {
+    _mm256_storeu_ps(out + t * kPackRows, acc[t][0]);
+    _mm256_storeu_ps(out + t * kPackRows + 8, acc[t][1]);
+  }
+}
+
+void gemm_q4_Kx16(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out) {
+  int t0 = 0;
+  for (; t0 + 2 <= n_x; t0 += 2) gemm_q4_Kx16_n<2>(group, nb, xs + t0, out + t0 * kPackRows);
+  if (t0 < n_x) gemm_q4_Kx16_n<1>(group, nb, xs + t0, out + t0 * kPackRows);
+}
+
+// One row of a packed group (the up rows of the few active neurons): its block gathered back,
+// then its exact integer sums and the same two fused multiply-adds per super-block.
+float dot_q4_Kx16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_K* x) {
+  float acc = 0;
+  BlockQ4_K w;
+  for (int64_t b = 0; b < nb; b++) {
+    unpack_q4_Kx16_row(group + b * kPackedQ4KBytes, lane, w);
+    const Q4KBlock r(w);
+    __m256i sums = _mm256_setzero_si256();
+    for (int i = 0; i < 8; i++) sums = _mm256_add_epi32(sums, _mm256_madd_epi16(_mm256_maddubs_epi16(r.code(i), load(x[b].qs + 32 * i)), r.scale(i)));
+    const __m128i m4 = mins_dot_sums(r.mins16, x[b].bsums);
+    const __m128i m2 = _mm_add_epi32(m4, _mm_shuffle_epi32(m4, _MM_SHUFFLE(1, 0, 3, 2)));
+    const int32_t msum = _mm_cvtsi128_si32(_mm_add_epi32(m2, _mm_shuffle_epi32(m2, _MM_SHUFFLE(2, 3, 0, 1))));
+    acc = std::fma(static_cast<float>(hsum_i32(sums)), r.d * x[b].d, acc);
+    acc = std::fma(-static_cast<float>(msum), r.dmin * x[b].d, acc);
+  }
+  return acc;
+}
+
+// x (n floats, n a multiple of 256) as Q8_K blocks, byte for byte what the scalar reference
+// writes: the value of largest magnitude (the first, on a tie) maps to −127, codes are
+// rounded to nearest even (nearbyint in the default mode) and capped at 127.
+void quantize_row_q8_K(const float* x, BlockQ8_K* y, int64_t n) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  for (int64_t b = 0; b < n / kQK_K; b++) {
+    const float* xb = x + b * kQK_K;
+    __m256 amax_v = _mm256_setzero_ps();
+    for (int j = 0; j < kQK_K; j += 8) amax_v = _mm256_max_ps(amax_v, _mm256_andnot_ps(sign, _mm256_loadu_ps(xb + j)));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax_v), _mm256_extractf128_ps(amax_v, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float amax = _mm_cvtss_f32(m4);
+    if (amax == 0) {
+      std::memset(&y[b], 0, sizeof y[b]);
+      continue;
+    }
+    float max = 0;
+    const __m256 target = _mm256_set1_ps(amax);
+    for (int j = 0; j < kQK_K; j += 8) {
+      const int hits = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(xb + j)), target, _CMP_EQ_OQ));
+      if (hits) {
+        max = xb[j + __builtin_ctz(static_cast<unsigned>(hits))];
+        break;
+      }
+    }
+    const float iscale = -127.0f / max;
+    const __m256 scale = _mm256_set1_ps(iscale);
+    const __m256i cap = _mm256_set1_epi32(127);
+    for (int g = 0; g < kQK_K / 16; g++) {
+      __m256i q[2];
+      for (int h = 0; h < 2; h++) {
+        const __m256 v = _mm256_mul_ps(scale, _mm256_loadu_ps(xb + 16 * g + 8 * h));
+        q[h] = _mm256_min_epi32(_mm256_cvtps_epi32(_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)), cap);
+      }
+      // 16 int32 -> 16 int8 in order (the packs work within 128-bit lanes).
+      const __m256i w16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(q[0], q[1]), _MM_SHUFFLE(3, 1, 2, 0));
+      const __m128i w8 = _mm_packs_epi16(_mm256_castsi256_si128(w16), _mm256_extracti128_si256(w16, 1));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(y[b].qs + 16 * g), w8);
+      __m256i sum8 = _mm256_add_epi32(q[0], q[1]);
+      __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum8), _mm256_extracti128_si256(sum8, 1));
+      s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(1, 0, 3, 2)));
+      s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(2, 3, 0, 1)));
+      y[b].bsums[g] = static_cast<int16_t>(_mm_cvtsi128_si32(s4));
+    }
+    y[b].d = 1.0f / iscale;
+  }
+}
+
+}  // namespace
+
+void add_avx2_kquant_kernels(KernelTable& t) {
+  t.gemm_q4_Kx16 = gemm_q4_Kx16;
+  t.dot_q4_Kx16_row = dot_q4_Kx16_row;
+  t.quantize_row_q8_K = quantize_row_q8_K;
+  t.q4_K.dot = dot<BlockQ4_K>;
+  t.q4_K.dot4 = dot4<BlockQ4_K>;
+  t.q5_K.dot = dot<BlockQ5_K>;
+  t.q5_K.dot4 = dot4<BlockQ5_K>;
+  t.q6_K.dot = dot<BlockQ6_K>;
+  t.q6_K.dot4 = dot4<BlockQ6_K>;
+  t.q2_K.dot = dot<BlockQ2_K>;
+  t.q2_K.dot4 = dot4<BlockQ2_K>;
+  t.q3_K.dot = dot<BlockQ3_K>;
+  t.q3_K.dot4 = dot4<BlockQ3_K>;
+  t.iq4_xs.dot = dot<BlockIQ4_XS>;
+  t.iq4_xs.dot4 = dot4<BlockIQ4_XS>;
+}
+
+}  // namespace st::kernels
+#endif
