@@ -414,9 +414,11 @@ describe('engine process (dist/engine.js)', function () {
     await assert.rejects(connection.sendRequest(CompletionRequest, { ...completion(code), stop: Array.from({ length: 1000 }, (_, i) => `s${i}`) }),
       /at most 16 strings/);
     await assert.rejects(connection.sendRequest(CompletionRequest, { ...completion(code), stop: ['x'.repeat(100_000)] }), /at most 256 characters/);
-    await assert.rejects(connection.sendRequest(ChatRequest.method, { chatId: 'x', maxTokens: 4, messages: [{ role: 'robot', content: '' }] }),
+    await assert.rejects(connection.sendRequest(ChatRequest.method, { chatId: 'x', maxTokens: 4, temperature: 0, messages: [{ role: 'robot', content: '' }] }),
       /role must be system, user or assistant/);
-    await assert.rejects(connection.sendRequest(ChatRequest, { chatId: 'x', maxTokens: 4, messages: [{ role: 'user', content: 'word '.repeat(2000) }] }),
+    await assert.rejects(connection.sendRequest(ChatRequest.method, { chatId: 'x', maxTokens: 4, messages: [{ role: 'user', content: 'hi' }] }),
+      /chat: temperature must be a number from 0 to 5/, 'the temperature is the client\'s to choose');
+    await assert.rejects(connection.sendRequest(ChatRequest, { chatId: 'x', maxTokens: 4, temperature: 0, messages: [{ role: 'user', content: 'word '.repeat(2000) }] }),
       errorCode(EngineErrorCodes.PromptTooLong));
     await assert.rejects(connection.sendRequest(TokenizeRequest, { text: 'y'.repeat(1 << 20) }), errorCode(EngineErrorCodes.PromptTooLong));
 

@@ -153,7 +153,8 @@ export interface ChatParams {
   chatId: string;
   messages: ChatMessage[];
   maxTokens: number;
-  temperature?: number;
+  /** Always given: its default is the client's (the extension's `smallthinker.chat.temperature`). */
+  temperature: number;
 }
 
 export interface ChatResult {

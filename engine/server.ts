@@ -383,7 +383,7 @@ export class EngineServer {
     const o = requireObject(raw, 'chat');
     const chatId = str(o, 'chatId', 'chat');
     const maxTokens = num(o, 'maxTokens', 'chat', 1, 1 << 16);
-    const temperature = num(o, 'temperature', 'chat', 0, 5, 0.6);
+    const temperature = num(o, 'temperature', 'chat', 0, 5);
     if (!Array.isArray(o.messages) || o.messages.length === 0) throw invalid('chat: messages must be a non-empty array');
     const messages: ChatMessage[] = o.messages.map((x, i) => {
       const mo = requireObject(x, `chat message ${i}`);

@@ -2,18 +2,9 @@
 // answer, and sends the user's actions to the extension. It holds no state the extension does
 // not have: every 'state' message redraws it.
 import { renderMarkdown } from './lib/markdown';
+import type { AttachmentChip, HostToView, ShownMessage, ViewToHost } from '../src/chat/messages';
 
-interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
-  content: string;
-}
-
-type HostMessage =
-  | { type: 'state'; messages: ChatMessage[]; busy: boolean; hasModel: boolean; error?: string; draft?: string }
-  | { type: 'delta'; text: string }
-  | { type: 'focus' };
-
-declare function acquireVsCodeApi(): { postMessage(message: unknown): void };
+declare function acquireVsCodeApi(): { postMessage(message: ViewToHost): void };
 const vscode = acquireVsCodeApi();
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -24,6 +15,9 @@ const stop = $<HTMLButtonElement>('stop');
 const welcome = $<HTMLDivElement>('welcome');
 const composer = $<HTMLFormElement>('composer');
 const errorBox = $<HTMLDivElement>('error');
+const chips = $<HTMLDivElement>('chips');
+const conversationBar = $<HTMLDivElement>('conversation-bar');
+const conversationTitle = $<HTMLSpanElement>('conversation-title');
 
 let streaming: { element: HTMLDivElement; text: string } | undefined;
 let renderQueued = false;
@@ -41,8 +35,8 @@ function button(icon: string, label: string, onClick: () => void): HTMLButtonEle
   return b;
 }
 
-/** Markdown into an element, then Copy and Insert buttons on every code block. */
-function renderInto(element: HTMLElement, text: string): void {
+/** Markdown into an element, then Copy, Insert and Apply buttons on every code block (`index`: the message's, for Apply). */
+function renderInto(element: HTMLElement, text: string, index: number): void {
   element.innerHTML = renderMarkdown(text);  // renderMarkdown escapes raw HTML and unsafe links
   for (const pre of Array.from(element.querySelectorAll<HTMLPreElement>('pre.code-block'))) {
     const code = pre.querySelector('code')?.textContent ?? '';
@@ -52,11 +46,12 @@ function renderInto(element: HTMLElement, text: string): void {
       button('copy', 'Copy code', () => vscode.postMessage({ type: 'copy', code })),
       button('insert', 'Insert code at the cursor', () => vscode.postMessage({ type: 'insert', code })),
     );
+    if (index >= 0) bar.append(button('diff', 'Apply to the file (shows a diff)', () => vscode.postMessage({ type: 'apply', code, message: index })));
     pre.before(bar);
   }
 }
 
-function messageElement(m: ChatMessage): HTMLDivElement {
+function messageElement(m: ShownMessage, index: number): HTMLDivElement {
   const wrap = document.createElement('div');
   wrap.className = `message ${m.role}`;
   const who = document.createElement('div');
@@ -65,7 +60,7 @@ function messageElement(m: ChatMessage): HTMLDivElement {
   const body = document.createElement('div');
   body.className = 'body';
   if (m.role === 'user') body.textContent = m.content;
-  else renderInto(body, m.content);
+  else renderInto(body, m.content, index);
   wrap.append(who, body);
   return wrap;
 }
@@ -76,16 +71,33 @@ function setBusy(busy: boolean): void {
   input.setAttribute('aria-busy', String(busy));
 }
 
-function applyState(s: Extract<HostMessage, { type: 'state' }>): void {
+function size(chars: number): string {
+  return chars < 1000 ? `${chars} chars` : `${(chars / 1000).toFixed(chars < 10_000 ? 1 : 0)}k chars`;
+}
+
+function chipElement(c: AttachmentChip): HTMLSpanElement {
+  const chip = document.createElement('span');
+  chip.className = 'chip';
+  chip.dataset.kind = c.kind;
+  const label = document.createElement('span');
+  label.textContent = `${c.label} · ${size(c.chars)}`;
+  chip.append(label, button('close', `Remove ${c.label}`, () => vscode.postMessage({ type: 'detach', id: c.id })));
+  return chip;
+}
+
+function applyState(s: Extract<HostToView, { type: 'state' }>): void {
   welcome.hidden = s.hasModel;
   composer.hidden = !s.hasModel;
   log.hidden = !s.hasModel;
-  log.replaceChildren(...s.messages.filter((m) => m.role !== 'system').map(messageElement));
+  conversationBar.hidden = !s.hasModel;
+  conversationTitle.textContent = s.conversation.title;
+  chips.replaceChildren(...s.attachments.map(chipElement));
+  log.replaceChildren(...s.messages.map((m, i) => messageElement(m, i)));
   errorBox.hidden = !s.error;
   errorBox.textContent = s.error ?? '';
   streaming = undefined;
   if (s.busy) {
-    const element = messageElement({ role: 'assistant', content: '' });
+    const element = messageElement({ role: 'assistant', content: '' }, -1);
     element.classList.add('streaming');
     log.append(element);
     streaming = { element: element.querySelector('.body') as HTMLDivElement, text: '' };
@@ -95,7 +107,7 @@ function applyState(s: Extract<HostMessage, { type: 'state' }>): void {
   log.scrollTop = log.scrollHeight;
 }
 
-window.addEventListener('message', (event: MessageEvent<HostMessage>) => {
+window.addEventListener('message', (event: MessageEvent<HostToView>) => {
   const m = event.data;
   if (m.type === 'state') applyState(m);
   else if (m.type === 'delta' && streaming) {
@@ -105,7 +117,7 @@ window.addEventListener('message', (event: MessageEvent<HostMessage>) => {
       requestAnimationFrame(() => {
         renderQueued = false;
         if (!streaming) return;
-        renderInto(streaming.element, streaming.text);
+        renderInto(streaming.element, streaming.text, -1);
         log.scrollTop = log.scrollHeight;
       });
     }
@@ -116,7 +128,7 @@ composer.addEventListener('submit', (e) => {
   e.preventDefault();
   const text = input.value.trim();
   if (!text || !stop.hidden) return;
-  vscode.postMessage({ type: 'ask', text, attachSelection: $<HTMLInputElement>('attach').checked, attachFile: $<HTMLInputElement>('attach-file').checked });
+  vscode.postMessage({ type: 'ask', text });
   input.value = '';
 });
 input.addEventListener('keydown', (e) => {
@@ -128,6 +140,10 @@ input.addEventListener('keydown', (e) => {
   }
 });
 stop.addEventListener('click', () => vscode.postMessage({ type: 'stop' }));
+for (const what of ['selection', 'file', 'files', 'problems'] as const) {
+  $<HTMLButtonElement>(`attach-${what}`).addEventListener('click', () => vscode.postMessage({ type: 'attach', what }));
+}
+$<HTMLButtonElement>('conversations').addEventListener('click', () => vscode.postMessage({ type: 'conversations' }));
 $<HTMLButtonElement>('select-model').addEventListener('click', () => vscode.postMessage({ type: 'selectModel' }));
 $<HTMLButtonElement>('download-model').addEventListener('click', () => vscode.postMessage({ type: 'downloadModel' }));
 

@@ -102,7 +102,7 @@ describe('engine supervisor', function () {
     }));
     c.listen();
   `);
-  const chatParams = { chatId: 'c', maxTokens: 10, messages: [{ role: 'user' as const, content: 'hi' }] };
+  const chatParams = { chatId: 'c', maxTokens: 10, temperature: 0, messages: [{ role: 'user' as const, content: 'hi' }] };
 
   it('never kills an answer that keeps streaming, however long it takes', async () => {
     const { s } = make(slowAnswer('delta', 1500, 50), { stallTimeoutMs: 500 });

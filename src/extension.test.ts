@@ -169,7 +169,7 @@ describe('extension (bundled dist/extension.js)', function () {
       assert.match(view.webview.html, /Content-Security-Policy/);
       view.send({ type: 'ready' });
       await until(() => /sparkle/.test(fake.statusText()), 'the model to load');
-      const states = () => view.posted.filter((m) => m.type === 'state') as unknown as Array<{ messages: { role: string; content: string }[]; busy: boolean; hasModel: boolean }>;
+      const states = () => view.posted.filter((m) => m.type === 'state') as unknown as Array<{ messages: { role: string; content: string }[]; busy: boolean; hasModel: boolean; attachments: Array<{ kind: string; label: string }> }>;
       await until(() => states().some((s) => s.hasModel), 'the view to know the model');
       view.send({ type: 'ask', text: 'What is a closure?' });
       await until(() => states().some((s) => !s.busy && s.messages.some((m) => m.role === 'assistant')), 'an answer');
@@ -177,7 +177,9 @@ describe('extension (bundled dist/extension.js)', function () {
       const answer = states().at(-1)!.messages.at(-1)!;
       assert.equal(answer.role, 'assistant');
       assert.equal(answer.content, deltas);
-      assert.equal((workspaceState.get('smallthinker.chat') as { messages: unknown[] }).messages.length, 2, 'history saved per workspace');
+      const conversations = workspaceState.get('smallthinker.conversations') as { active: string; entries: Array<{ id: string; title: string }> };
+      assert.deepEqual(conversations.entries.map((e) => e.title), ['What is a closure?'], 'conversations kept per workspace');
+      assert.equal((workspaceState.get(`smallthinker.conversation/${conversations.active}`) as unknown[]).length, 2);
 
       const text = 'function square(x) {\n  return x * x;\n}\n';
       const doc = fakeDocument('file:///work/sq.js', 'javascript', text);
@@ -185,9 +187,48 @@ describe('extension (bundled dist/extension.js)', function () {
       await fake.registeredCommands.get('smallthinker.explainSelection')!();
       await until(() => states().at(-1)!.messages.length === 4 && !states().at(-1)!.busy, 'the explanation');
       assert.match(states().at(-1)!.messages[2].content, /^Explain what this javascript code does\.\n\nFrom `work\/sq\.js`:\n```javascript\nfunction square/);
-      view.send({ type: 'ask', text: 'Summarise this file.', attachFile: true });
+      view.send({ type: 'attach', what: 'file' });
+      await until(() => states().at(-1)!.attachments.length === 1, 'the file as a chip');
+      assert.deepEqual(states().at(-1)!.attachments.map((a) => [a.kind, a.label]), [['file', 'work/sq.js']]);
+      view.send({ type: 'ask', text: 'Summarise this file.' });
       await until(() => states().at(-1)!.messages.length === 6 && !states().at(-1)!.busy, 'the answer about the file');
       assert.match(states().at(-1)!.messages[4].content, /^Summarise this file\.\n\nFrom `work\/sq\.js`:\n```javascript\nfunction square\(x\) \{\n {2}return x \* x;\n\}\n/);
+    } finally {
+      for (const s of subscriptions) s.dispose();
+      await ext.deactivate();
+      fake.restore();
+    }
+  });
+
+  it('applies code from an answer to the attached selection: a diff first, then one edit at that range', async () => {
+    const model = await ensureModel({ preset: 'tiny', type: 'q4_0', vocab: 'qwen' });
+    const { fake, ext, subscriptions } = activate({ 'smallthinker.modelPath': model, 'smallthinker.threads': 2, 'smallthinker.chat.maxTokens': 8 });
+    try {
+      const view = fakeWebviewView();
+      fake.webviewProviders.get('smallthinker.chat')!.resolveWebviewView(view);
+      view.send({ type: 'ready' });
+      await until(() => /sparkle/.test(fake.statusText()), 'the model to load');
+      const text = 'function cube(x) {\n  return x * x;\n}\n';
+      const doc = fakeDocument('file:///work/cube.js', 'javascript', text);
+      fake.documents.set('file:///work/cube.js', doc);
+      // The second line selected, as a user would before asking.
+      fake.setActiveEditor({ document: doc, selection: { isEmpty: false, start: new Position(1, 0), end: new Position(2, 0), active: new Position(2, 0) } });
+      view.send({ type: 'attach', what: 'selection' });
+      view.send({ type: 'ask', text: 'Make it a cube.' });
+      const states = () => view.posted.filter((m) => m.type === 'state') as unknown as Array<{ messages: { role: string }[]; busy: boolean }>;
+      await until(() => states().some((s) => !s.busy && s.messages.length === 2), 'an answer');
+      view.send({ type: 'apply', code: 'return x * x * x;', message: 1 });
+      await until(() => fake.builtinCommands.some(([id]) => id === 'vscode.diff'), 'the diff editor');
+      const [, left, right, title] = fake.builtinCommands.find(([id]) => id === 'vscode.diff')!;
+      assert.equal(String(left), 'file:///work/cube.js');
+      assert.match(String(right), /^smallthinker-proposal:\/\d+\/cube\.js$/);
+      assert.equal(title, 'SmallThinker: apply to work/cube.js');
+      assert.equal(fake.appliedEdits.length, 0, 'nothing changes before Accept');
+      await fake.registeredCommands.get('smallthinker.acceptProposal')!();
+      assert.equal(fake.appliedEdits.length, 1);
+      const [edit] = fake.appliedEdits;
+      assert.deepEqual([edit.uri, edit.range.start, edit.range.end, edit.text],
+        ['file:///work/cube.js', new Position(1, 0), new Position(2, 0), '  return x * x * x;\n'], 'the selected line, indented as it was');
     } finally {
       for (const s of subscriptions) s.dispose();
       await ext.deactivate();

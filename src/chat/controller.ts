@@ -1,140 +1,256 @@
-// One conversation at a time: the messages, the running request, and what the webview should
-// show. No `vscode` import: the view passes it a way to talk to the engine, a store for the
-// history and a function to post to the webview.
-import { EngineErrorCodes, type ChatMessage, type ChatParams, type ChatResult } from '../../engine/protocol';
+// The chat: the open conversation, the attachments waiting for the next question, the running
+// request, and what the webview should show. Conversations are kept by `Conversations`. No
+// `vscode` import: the caller passes a way to talk to the engine, the conversation store and a
+// function to post to the webview.
+import { EngineErrorCodes, type ChatParams, type ChatResult } from '../../engine/protocol';
+import { Conversations, newConversationId, titleFrom, type Conversation, type EditTarget, type StoredMessage } from './conversations';
+import type { AttachmentChip, AttachmentKind, HostToView, ShownMessage } from './messages';
 
 export interface ChatEngine {
   chat(params: ChatParams, signal: { cancel(): void; onCancel(cb: () => void): void }, onDelta: (text: string) => void): Promise<ChatResult>;
+  /** The number of tokens of a text in the loaded model's vocabulary. */
+  countTokens(text: string): Promise<number>;
 }
 
-export interface ChatStore {
-  load(): { chatId: string; messages: ChatMessage[] } | undefined;
-  save(value: { chatId: string; messages: ChatMessage[] }): void;
-}
-
+/** Something attached to a question: a selection, a file, or the current problems. */
 export interface Attachment {
-  code: string;
-  languageId: string;
-  filePath: string;
+  kind: AttachmentKind;
+  /** What the chip says, e.g. `src/a.ts:3-9`. */
+  label: string;
+  /** What goes into the question. */
+  text: string;
+  /** For code: where it came from, so code in the answer can replace it. */
+  target?: EditTarget;
 }
 
-export type ViewMessage =
-  /** draft: a question that was not answered, to put back into the empty composer. */
-  | { type: 'state'; messages: ChatMessage[]; busy: boolean; hasModel: boolean; error?: string; draft?: string }
-  | { type: 'delta'; text: string }
-  | { type: 'focus' };
+export interface ChatSettings {
+  maxTokens: number;
+  temperature: number;
+  /** The loaded model's context, in tokens (0: not known). */
+  contextTokens: number;
+}
 
-/** Keeps history bounded, in messages and in characters: the oldest turns go first. */
-const MAX_STORED_MESSAGES = 200;
-const MAX_STORED_CHARS = 1_000_000;
-/** An attachment longer than this is refused before anything is sent or stored (the engine's cap is lower still). */
+/** Attachments longer than this together are refused before anything is sent or stored. */
 export const MAX_ATTACHMENT_CHARS = 200_000;
+/** At most this many chips wait for the next question. */
+export const MAX_PENDING_ATTACHMENTS = 16;
 
 const SYSTEM_PROMPT = 'You are SmallThinker, a concise coding assistant inside VS Code. Answer in markdown; put code in fenced blocks with a language.';
 
-const newChatId = () => `chat-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-
-export function attachmentBlock(a: Attachment): string {
-  const fence = a.code.includes('```') ? '````' : '```';
-  return `\n\n${a.filePath ? `From \`${a.filePath}\`:\n` : ''}${fence}${a.languageId}\n${a.code}\n${fence}`;
+/** Code as a fenced block, with its path, that its own backticks cannot break. */
+export function codeBlock(code: string, languageId: string, filePath: string): string {
+  let fence = '```';
+  while (code.includes(fence)) fence += '`';
+  return `\n\n${filePath ? `From \`${filePath}\`:\n` : ''}${fence}${languageId}\n${code}\n${fence}`;
 }
 
+const number = (n: number) => n.toLocaleString('en-US');
+
 export class ChatController {
-  private chatId: string;
-  private messages: ChatMessage[];
+  private conversation: Conversation;
+  private pending: Array<AttachmentChip & { attachment: Attachment }> = [];
   private running: { cancel(): void } | undefined;
   private error: string | undefined;
   private draft: string | undefined;
-  private turn = 0;  // an answer that arrives after a newer question (or New Chat) is dropped
+  private turn = 0;  // an answer that arrives after a newer question (or another conversation) is dropped
+  private nextChip = 0;
 
-  constructor(private readonly engine: ChatEngine, private readonly store: ChatStore, private readonly post: (m: ViewMessage) => void,
-    private readonly hasModel: () => boolean, private readonly settings: () => { maxTokens: number; temperature: number }) {
-    const saved = store.load();
-    this.chatId = saved?.chatId ?? newChatId();
-    this.messages = saved?.messages ?? [];
+  constructor(private readonly engine: ChatEngine, private readonly conversations: Conversations, private readonly post: (m: HostToView) => void,
+    private readonly hasModel: () => boolean, private readonly settings: () => ChatSettings) {
+    const active = conversations.activeId;
+    this.conversation = (active && conversations.load(active)) || { id: newConversationId(), title: 'New chat', messages: [] };
   }
 
   get busy(): boolean {
     return this.running !== undefined;
   }
 
-  get history(): readonly ChatMessage[] {
-    return this.messages;
+  get history(): readonly StoredMessage[] {
+    return this.conversation.messages;
+  }
+
+  get id(): string {
+    return this.conversation.id;
   }
 
   show(): void {
-    this.post({ type: 'state', messages: this.messages, busy: this.busy, hasModel: this.hasModel(), error: this.error, draft: this.draft });
+    this.post({
+      type: 'state', messages: this.conversation.messages.map(({ role, content }) => ({ role, content }) as ShownMessage),
+      busy: this.busy, hasModel: this.hasModel(), error: this.error, draft: this.draft,
+      attachments: this.pending.map(({ id, kind, label, chars }) => ({ id, kind, label, chars })),
+      conversation: { id: this.conversation.id, title: this.conversation.title },
+    });
     this.draft = undefined;
   }
 
-  async ask(question: string, attachment?: Attachment): Promise<void> {
+  /** Adds a chip for the next question; the same selection or file twice is one chip. */
+  attach(attachment: Attachment): void {
+    this.pending = this.pending.filter((p) => p.label !== attachment.label);
+    this.pending.push({ id: `a${++this.nextChip}`, kind: attachment.kind, label: attachment.label, chars: attachment.text.length, attachment });
+    this.pending.splice(0, Math.max(0, this.pending.length - MAX_PENDING_ATTACHMENTS));
+    this.error = undefined;
+    this.show();
+  }
+
+  detach(id: string): void {
+    this.pending = this.pending.filter((p) => p.id !== id);
+    this.show();
+  }
+
+  /** Asks with the waiting chips and any `extra` attachments (Explain Selection brings its own). */
+  async ask(question: string, extra: Attachment[] = []): Promise<void> {
     if (this.running) this.stop();
     const turn = ++this.turn;
-    if (attachment && attachment.code.length > MAX_ATTACHMENT_CHARS) {
-      this.error = `The selection is ${attachment.code.length.toLocaleString('en-US')} characters long; ` +
-        `SmallThinker can take at most ${MAX_ATTACHMENT_CHARS.toLocaleString('en-US')}. Select less and ask again.`;
+    const cancelListeners: Array<() => void> = [];
+    const signal = { cancel: () => cancelListeners.splice(0).forEach((cb) => cb()), onCancel: (cb: () => void) => cancelListeners.push(cb) };
+    let stopped = false;
+    signal.onCancel(() => (stopped = true));
+    this.running = signal;  // busy from here: Stop works while the attachments are counted too
+    const attachments = [...this.pending.map((p) => p.attachment), ...extra];
+    const content = question + attachments.map((a) => a.text).join('');
+    const refused = this.sizeRefusal(attachments) ?? (attachments.length ? await this.contextRefusal(content) : undefined);
+    if (turn !== this.turn) return;
+    if (refused || stopped) {
+      this.running = undefined;
+      this.error = refused;
       this.draft = question;
       this.show();
       return;
     }
-    const content = attachment ? question + attachmentBlock(attachment) : question;
-    const asked: ChatMessage = { role: 'user', content };
-    this.messages.push(asked);
+    this.pending = [];
+    const targets = attachments.flatMap((a) => (a.target ? [a.target] : []));
+    const asked: StoredMessage = { role: 'user', content, ...(targets.length ? { targets } : {}) };
+    if (!this.conversation.messages.length) this.conversation.title = titleFrom(question);
+    this.conversation.messages.push(asked);
     this.error = undefined;
-    const cancelListeners: Array<() => void> = [];
-    const signal = { cancel: () => cancelListeners.forEach((cb) => cb()), onCancel: (cb: () => void) => cancelListeners.push(cb) };
-    this.running = signal;
     this.save();
     this.show();
     let answer = '';
+    let failure: string | undefined;
     const { maxTokens, temperature } = this.settings();
+    const conversation = this.conversation;
     try {
       const result = await this.engine.chat({
-        chatId: this.chatId, maxTokens, temperature, messages: [{ role: 'system', content: SYSTEM_PROMPT }, ...this.messages],
+        chatId: conversation.id, maxTokens, temperature,
+        messages: [{ role: 'system', content: SYSTEM_PROMPT }, ...conversation.messages.map(({ role, content }) => ({ role, content }))],
       }, signal, (text) => {
         answer += text;
-        this.post({ type: 'delta', text });
+        if (turn === this.turn) this.post({ type: 'delta', text });
       });
       answer = result.text;
     } catch (err) {
-      const code = (err as { code?: number }).code;
       // A stopped answer keeps what was streamed; anything else is shown as an error.
-      if (code !== EngineErrorCodes.RequestCancelled) this.error = `The engine could not answer: ${(err as Error).message}`;
+      if ((err as { code?: number }).code !== EngineErrorCodes.RequestCancelled) failure = `The engine could not answer: ${(err as Error).message}`;
     } finally {
       if (this.running === signal) this.running = undefined;
     }
-    if (turn !== this.turn) return;
+    if (turn !== this.turn) {
+      // A newer question in this conversation replaced this one: its answer is dropped. If the
+      // user moved to another conversation meanwhile, the answer is stored there, not shown.
+      if (conversation !== this.conversation) {
+        if (answer) conversation.messages.push({ role: 'assistant', content: answer });
+        else if (conversation.messages.at(-1) === asked) conversation.messages.pop();
+        this.conversations.save(conversation, false);
+      }
+      return;
+    }
+    this.error = failure;
     if (answer) {
-      this.messages.push({ role: 'assistant', content: answer });
-    } else if (this.error && this.messages.at(-1) === asked) {
+      conversation.messages.push({ role: 'assistant', content: answer });
+    } else if (failure && conversation.messages.at(-1) === asked) {
       // Nothing was answered: the question leaves the history (a refused question would
       // otherwise be sent again with every later one) and goes back into the composer.
-      this.messages.pop();
+      conversation.messages.pop();
       this.draft = question;
     }
     this.save();
     this.show();
+  }
+
+  /** Why the attachments are too long to send at all, or undefined. */
+  private sizeRefusal(attachments: Attachment[]): string | undefined {
+    const attached = attachments.reduce((n, a) => n + a.text.length, 0);
+    if (attached <= MAX_ATTACHMENT_CHARS) return undefined;
+    return `The attachments are ${number(attached)} characters long; SmallThinker can take at most ${number(MAX_ATTACHMENT_CHARS)}. ` +
+      'Remove one or attach less, and ask again.';
+  }
+
+  /** Why the question with its attachments does not fit the model's context, or undefined. */
+  private async contextRefusal(content: string): Promise<string | undefined> {
+    const { contextTokens, maxTokens } = this.settings();
+    if (!contextTokens) return undefined;
+    // The question with its attachments must fit the model's context with room for the answer;
+    // older turns are dropped by the engine, this one cannot be.
+    const room = contextTokens - Math.min(maxTokens, contextTokens / 2);
+    let tokens: number;
+    try {
+      tokens = await this.engine.countTokens(content);
+    } catch {
+      return undefined;  // the engine is not there to count: it will say so itself when asked
+    }
+    if (tokens <= room) return undefined;
+    return `The question with its attachments is ${number(tokens)} tokens; the model's context leaves room for ${number(Math.floor(room))} ` +
+      `(${number(contextTokens)} tokens, ${number(maxTokens)} kept for the answer). Remove an attachment or attach less, and ask again.`;
   }
 
   stop(): void {
     this.running?.cancel();
   }
 
+  /** Where code from the answer at `index` (of the shown messages) should go: the targets of the question it answers. */
+  targetsOf(index: number): EditTarget[] {
+    for (let i = Math.min(index, this.conversation.messages.length - 1); i >= 0; i--) {
+      const m = this.conversation.messages[i];
+      if (m.role === 'user') return m.targets ?? [];
+    }
+    return [];
+  }
+
   newChat(): void {
-    this.stop();
-    this.running = undefined;
-    this.turn++;
-    this.chatId = newChatId();
-    this.messages = [];
-    this.error = undefined;
+    this.leave();
+    this.conversation = { id: newConversationId(), title: 'New chat', messages: [] };
     this.save();
     this.show();
   }
 
+  list() {
+    return this.conversations.list();
+  }
+
+  switchTo(id: string): boolean {
+    const next = this.conversations.load(id);
+    if (!next) return false;
+    this.leave();
+    this.conversation = next;
+    this.save();
+    this.show();
+    return true;
+  }
+
+  rename(id: string, title: string): void {
+    this.conversations.rename(id, title);
+    if (id === this.conversation.id) this.conversation.title = this.conversations.load(id)?.title ?? this.conversation.title;
+    this.show();
+  }
+
+  delete(id: string): void {
+    this.conversations.delete(id);
+    if (id !== this.conversation.id) return this.show();
+    const next = this.conversations.list()[0];
+    if (next) this.switchTo(next.id);
+    else this.newChat();
+  }
+
+  private leave(): void {
+    this.stop();
+    this.running = undefined;
+    this.turn++;
+    this.error = undefined;
+    this.pending = [];
+  }
+
+  /** Stores the open conversation; its messages become the bounded ones (the same objects). */
   private save(): void {
-    if (this.messages.length > MAX_STORED_MESSAGES) this.messages.splice(0, this.messages.length - MAX_STORED_MESSAGES);
-    let chars = this.messages.reduce((n, m) => n + m.content.length, 0);
-    while (this.messages.length > 1 && chars > MAX_STORED_CHARS) chars -= this.messages.shift()!.content.length;
-    this.store.save({ chatId: this.chatId, messages: this.messages });
+    this.conversation.messages = this.conversations.save(this.conversation).messages;
   }
 }

@@ -1,7 +1,7 @@
 // The VS Code side of inline completions: turns a document and a position into the pipeline's
 // input, forwards VS Code's cancellation, and returns ghost text at the cursor.
 import * as vscode from 'vscode';
-import type { ContextChunk } from '../../engine/protocol';
+import { EngineErrorCodes, type ContextChunk } from '../../engine/protocol';
 import type { CompletionPipeline, CompletionInput } from './pipeline';
 
 /** Text the request carries around the cursor; the engine trims it to its token budget. */
@@ -47,7 +47,7 @@ export class InlineProvider implements vscode.InlineCompletionItemProvider {
       return [new vscode.InlineCompletionItem(outcome.text, new vscode.Range(position, position))];
     } catch (err) {
       // Cancellation is the normal end of most requests while typing.
-      if ((err as { code?: number }).code === -32800 || token.isCancellationRequested) return undefined;
+      if ((err as { code?: number }).code === EngineErrorCodes.RequestCancelled || token.isCancellationRequested) return undefined;
       this.log.warn(`completion failed: ${(err as Error).message}`);
       return undefined;
     }

@@ -27,6 +27,24 @@ function updateDocsScreenshots(): void {
   for (const f of fs.readdirSync(screenshotsDir)) if (/^0\d-[a-z-]+\.png$/.test(f) && !f.startsWith('01b')) fs.copyFileSync(path.join(screenshotsDir, f), path.join(docs, f));
 }
 
+/** Changes a setting in the User and the Machine settings (code-server watches both; Machine wins in a remote window). */
+function setSetting(h: Harness, key: string, value: unknown): void {
+  for (const file of [h.settingsFile, path.join(path.dirname(h.settingsFile), '..', 'User', 'settings.json')]) {
+    fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), [key]: value }, null, 2));
+  }
+}
+
+/** Opens a workspace file with Quick Open (the sidebar may show the chat rather than the Explorer). */
+async function openFile(h: Harness, name: string): Promise<void> {
+  await h.page.keyboard.press('Control+P');
+  await h.page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+  await h.page.keyboard.type(name);
+  await h.page.waitForSelector(`.quick-input-list .monaco-list-row[aria-label*="${name}"]`, { timeout: 20_000 });
+  await h.page.keyboard.press('Enter');
+  await h.page.waitForSelector(`.tab.active[aria-label*="${name}"]`, { timeout: 10_000 });
+  await h.page.waitForTimeout(300);
+}
+
 function vsixPath(): string {
   const { name, version } = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
   const file = path.join(root, `${name}-linux-x64-${version}.vsix`);
@@ -67,7 +85,7 @@ describe('end to end in code-server', function () {
       'workbench.startupEditor': 'none',
       'security.workspace.trust.enabled': false,
       'workbench.colorTheme': 'Default Dark Modern',
-    }, { 'stats.ts': code, 'helpers.ts': 'export function clamp(x: number, lo: number, hi: number): number {\n  return Math.min(hi, Math.max(lo, x));\n}\n' });
+    }, { 'stats.ts': code, 'broken.ts': 'export const count: number = "three";\n', 'helpers.ts': 'export function clamp(x: number, lo: number, hi: number): number {\n  return Math.min(hi, Math.max(lo, x));\n}\n' });
   });
 
   afterEach(async function () {
@@ -149,8 +167,7 @@ describe('end to end in code-server', function () {
     await chat.waitForSelector('#send:not([hidden])', { timeout: 60_000 });
     await h.screenshot('02-chat-dark');
     // A long answer (User settings are watched: allow 8000 tokens), stopped once it streams.
-    const userSettings = path.join(path.dirname(h.settingsFile), '..', 'User', 'settings.json');
-    fs.writeFileSync(userSettings, JSON.stringify({ ...JSON.parse(fs.readFileSync(userSettings, 'utf8')), 'smallthinker.chat.maxTokens': 8000 }, null, 2));
+    setSetting(h, 'smallthinker.chat.maxTokens', 8000);
     await page.waitForTimeout(1500);
     await chat.fill('#input', 'Write a very long essay about loops.');
     await chat.press('#input', 'Enter');
@@ -171,6 +188,121 @@ describe('end to end in code-server', function () {
     await chat.waitForFunction(() => Array.from(document.querySelectorAll('.message.user')).some((m) => m.textContent?.includes('Explain what this typescript code does')), undefined, { timeout: 30_000 });
     await chat.waitForSelector('#send:not([hidden])', { timeout: 60_000 });
     await h.screenshot('03-explain-selection');
+  });
+
+  it('Inline Edit (Ctrl+I) shows the change as a diff: Escape cancels, Reject leaves the file as it was, Accept changes it', async () => {
+    const { page } = h;
+    await openFile(h, 'stats.ts');
+    const file = path.join(h.workspace, 'stats.ts');
+    await page.click('.monaco-editor .view-lines');
+    await page.keyboard.press('Control+S');
+    await page.waitForTimeout(300);
+    const before = fs.readFileSync(file, 'utf8');
+    const editFirstLines = async () => {
+      await page.click('.monaco-editor .view-lines');
+      await page.keyboard.press('Control+Home');
+      for (let i = 0; i < 7; i++) await page.keyboard.press('Shift+ArrowDown');
+      await page.keyboard.press('Control+I');
+      await page.locator('.quick-input-widget input').waitFor({ state: 'visible', timeout: 10_000 });
+      await page.keyboard.type('use reduce instead of the loop');
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('.monaco-diff-editor', { timeout: 30_000 });
+    };
+    const proposed = page.locator('.notifications-toasts .notification-toast', { hasText: 'SmallThinker proposes a change' });
+    // A long answer (8000 tokens allowed), cancelled with Escape while it streams.
+    await editFirstLines();
+    await page.locator('.notifications-toasts .notification-toast', { hasText: 'SmallThinker: editing' }).waitFor({ timeout: 10_000 });
+    await page.waitForTimeout(500);
+    const focused = await page.evaluate(() => `${document.activeElement?.tagName}.${document.activeElement?.className}`);
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('.monaco-diff-editor', { state: 'detached', timeout: 15_000 }).catch((e: Error) => {
+      throw new Error(`${e.message} (focus was on ${focused})`);
+    });
+    assert.equal(await proposed.count(), 0, 'a cancelled edit proposes nothing');
+    setSetting(h, 'smallthinker.chat.maxTokens', 120);
+    await page.waitForTimeout(1500);
+    for (const decision of ['Reject', 'Accept'] as const) {
+      await editFirstLines();
+      await proposed.waitFor({ timeout: 60_000 });
+      if (decision === 'Reject') await h.screenshot('06-inline-edit-diff');
+      await proposed.getByRole('button', { name: decision }).click();
+      await page.waitForSelector('.monaco-diff-editor', { state: 'detached', timeout: 10_000 });
+      await page.waitForTimeout(300);
+      await page.keyboard.press('Control+S');
+      if (decision === 'Reject') {
+        await page.waitForTimeout(500);
+        assert.equal(fs.readFileSync(file, 'utf8'), before, 'Reject leaves the file unchanged');
+      }
+    }
+    for (let i = 0; i < 50 && fs.readFileSync(file, 'utf8') === before; i++) await page.waitForTimeout(100);
+    const after = fs.readFileSync(file, 'utf8');
+    assert.notEqual(after, before, 'Accept changed the file');
+    assert.ok(after.endsWith(before.slice(before.indexOf('\nexport function average'))), 'only the selected lines changed');
+    // One undo takes the whole change back.
+    await page.keyboard.press('Control+Z');
+    await page.keyboard.press('Control+S');
+    for (let i = 0; i < 50 && fs.readFileSync(file, 'utf8') !== before; i++) await page.waitForTimeout(100);
+    assert.equal(fs.readFileSync(file, 'utf8'), before, 'the accepted change is one undoable edit');
+  });
+
+  it('offers Fix with SmallThinker on a TypeScript error, and its change applies', async () => {
+    const { page } = h;
+    await openFile(h, 'broken.ts');
+    // The TypeScript server takes a while to start: wait for its squiggle.
+    await page.waitForSelector('.monaco-editor .squiggly-error', { timeout: 90_000 });
+    await page.click('.monaco-editor .view-lines');
+    await page.keyboard.press('Control+Home');
+    await page.keyboard.press('End');
+    await page.keyboard.press('Control+.');
+    const fix = page.locator('.action-widget .monaco-list-row, .context-view .action-item', { hasText: 'Fix with SmallThinker' }).first();
+    await fix.waitFor({ timeout: 20_000 });
+    await h.screenshot('07-fix-quick-fix');
+    await fix.click();
+    await page.waitForSelector('.monaco-diff-editor', { timeout: 30_000 });
+    const proposed = page.locator('.notifications-toasts .notification-toast', { hasText: 'SmallThinker proposes a change' });
+    await proposed.waitFor({ timeout: 60_000 });
+    const file = path.join(h.workspace, 'broken.ts');
+    const before = fs.readFileSync(file, 'utf8');
+    // Accept from the diff editor's title bar this time.
+    await page.locator('.editor-actions [aria-label^="Accept the Proposed Change"]').first().click();
+    await page.waitForSelector('.monaco-diff-editor', { state: 'detached', timeout: 10_000 });
+    await page.keyboard.press('Control+S');
+    for (let i = 0; i < 30 && fs.readFileSync(file, 'utf8') === before; i++) await page.waitForTimeout(100);
+    assert.notEqual(fs.readFileSync(file, 'utf8'), before, 'the fix changed the file');
+  });
+
+  it('keeps conversations: a second one, then back to the first with its history; attachments show as chips', async () => {
+    const { page } = h;
+    await runCommand(page, 'SmallThinker: New Chat');
+    const chat = await chatFrame(page);
+    await chat.waitForSelector('#input', { state: 'visible', timeout: 30_000 });
+    await chat.waitForFunction(() => document.querySelectorAll('.message').length === 0);
+    await chat.fill('#input', 'A second conversation about sorting.');
+    await chat.press('#input', 'Enter');
+    await chat.waitForSelector('.message.assistant .body:not(:empty)', { timeout: 30_000 });
+    await chat.waitForSelector('#send:not([hidden])', { timeout: 60_000 });
+    await runCommand(page, 'SmallThinker: Conversations…');
+    const first = page.locator('.quick-input-list .monaco-list-row', { hasText: 'How do I compute an average in TypeScript?' });
+    await first.waitFor({ timeout: 10_000 });
+    assert.ok(await page.locator('.quick-input-list .monaco-list-row', { hasText: 'A second conversation about sorting.' }).count());
+    await h.screenshot('08-conversations');
+    await first.click();
+    await chat.waitForFunction(() => document.querySelector('.message.user')?.textContent?.includes('How do I compute an average'), undefined, { timeout: 10_000 });
+    assert.match(await chat.textContent('#conversation-title') ?? '', /How do I compute an average/);
+    // Attach the selection and the problems: chips with sizes, removable.
+    await openFile(h, 'stats.ts');
+    await page.click('.monaco-editor .view-lines');
+    await page.keyboard.press('Control+Home');
+    await page.keyboard.press('Shift+ArrowDown');
+    await page.keyboard.press('Shift+ArrowDown');
+    await chat.click('#attach-selection');
+    await chat.waitForSelector('.chip', { timeout: 10_000 });
+    await chat.click('#attach-problems');
+    await chat.waitForFunction(() => document.querySelectorAll('.chip').length === 2, undefined, { timeout: 10_000 });
+    assert.match(await chat.textContent('.chip') ?? '', /stats\.ts:1-2 · \d+ chars/);
+    await h.screenshot('09-chat-attachments');
+    await chat.click('.chip:last-child .icon-button');
+    await chat.waitForFunction(() => document.querySelectorAll('.chip').length === 1);
   });
 
   it('recovers when the engine process is killed: the next completion works', async () => {

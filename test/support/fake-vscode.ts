@@ -26,6 +26,12 @@ export interface FakeVscode {
   /** Changes a setting and fires onDidChangeConfiguration, as the Settings editor would. */
   setSetting(key: string, value: unknown): void;
   errors: string[];
+  /** Documents openTextDocument can open, by URI. */
+  documents: Map<string, unknown>;
+  /** Commands run through executeCommand that the extension did not register (vscode.diff, setContext), with their arguments. */
+  builtinCommands: Array<[string, ...unknown[]]>;
+  /** Edits applied with workspace.applyEdit. */
+  appliedEdits: Array<{ uri: string; range: Range; text: string }>;
   restore(): void;
 }
 
@@ -95,7 +101,7 @@ export function installFakeVscode(initialSettings: Record<string, unknown> = {})
       for (const l of editorListeners) l(editor);
     },
     changeDocument: (document, line) => {
-      for (const l of documentListeners) l({ document, contentChanges: [{ range: new Range(new Position(line, 0), new Position(line, 0)) }] });
+      for (const l of documentListeners) l({ document, contentChanges: [{ range: new Range(new Position(line, 0), new Position(line, 0)), rangeOffset: 0, rangeLength: 0, text: '' }] });
     },
     changeSelection: (editor) => {
       for (const l of selectionListeners) l({ textEditor: editor, selections: [(editor as { selection: unknown }).selection] });
@@ -109,6 +115,9 @@ export function installFakeVscode(initialSettings: Record<string, unknown> = {})
       for (const l of listeners) l({ affectsConfiguration: (s) => key === s || key.startsWith(`${s}.`) });
     },
     errors: [],
+    documents: new Map(),
+    builtinCommands: [],
+    appliedEdits: [],
     restore: () => undefined,
   };
   const channel = {
@@ -129,6 +138,12 @@ export function installFakeVscode(initialSettings: Record<string, unknown> = {})
         return { path: p, fsPath: p, toString: () => p };
       },
       file: (p: string) => ({ path: p, fsPath: p, toString: () => `file://${p}` }),
+      parse: (u: string) => ({ path: u.replace(/^\w+:\/\//, ''), fsPath: u.replace(/^\w+:\/\//, ''), toString: () => u }),
+      from: (c: { scheme: string; path: string }) => ({ ...c, fsPath: c.path, toString: () => `${c.scheme}:${c.path}` }),
+    },
+    WorkspaceEdit: class {
+      edits: Array<{ uri: string; range: Range; text: string }> = [];
+      replace(uri: { toString(): string }, range: Range, text: string) { this.edits.push({ uri: uri.toString(), range, text }); }
     },
     CancellationTokenSource: class {
       private listeners: Array<() => void> = [];
@@ -154,12 +169,25 @@ export function installFakeVscode(initialSettings: Record<string, unknown> = {})
     ProgressLocation: { SourceControl: 1, Window: 10, Notification: 15 },
     TextEditorSelectionChangeKind: { Keyboard: 1, Mouse: 2, Command: 3 },
     ThemeColor: class { constructor(readonly id: string) {} },
+    ThemeIcon: class { constructor(readonly id: string) {} },
+    EventEmitter: class<T> {
+      private listeners: Array<(e: T) => void> = [];
+      event = (l: (e: T) => void) => { this.listeners.push(l); return { dispose: () => undefined }; };
+      fire(e: T) { for (const l of this.listeners) l(e); }
+      dispose() { this.listeners = []; }
+    },
+    SymbolKind: { Class: 4, Method: 5, Constructor: 8, Enum: 9, Interface: 10, Function: 11 },
+    CodeActionKind: { QuickFix: { value: 'quickfix' }, RefactorRewrite: { value: 'refactor.rewrite' } },
+    DiagnosticSeverity: { Error: 0, Warning: 1, Information: 2, Hint: 3 },
+    TabInputTextDiff: class { constructor(readonly original: unknown, readonly modified: unknown) {} },
     window: {
       createOutputChannel: () => channel,
       createStatusBarItem: () => statusItem,
       activeTextEditor: undefined as unknown,
       showErrorMessage: async (m: string) => { state.errors.push(m); return undefined; },
       showInformationMessage: async (m: string) => { state.infos.push(m); return undefined; },
+      showWarningMessage: async (m: string) => { state.infos.push(m); return undefined; },
+      showTextDocument: async () => undefined,
       registerWebviewViewProvider: (id: string, provider: { resolveWebviewView(view: unknown): void }) => {
         state.webviewProviders.set(id, provider);
         return { dispose: () => undefined };
@@ -173,6 +201,7 @@ export function installFakeVscode(initialSettings: Record<string, unknown> = {})
         return { dispose: () => undefined };
       },
       onDidChangeTextEditorVisibleRanges: () => ({ dispose: () => undefined }),
+      tabGroups: { all: [], onDidChangeTabs: () => ({ dispose: () => undefined }), close: async () => true },
       showQuickPick: async (items: unknown[]) => (state.quickPick ? state.quickPick(items) : undefined),
       withProgress: async (_o: unknown, task: (p: { report(v: { message?: string }): void }, t: unknown) => Promise<unknown>) =>
         task({ report: (v) => state.progress.push(v.message ?? '') }, { isCancellationRequested: false, onCancellationRequested: () => ({ dispose() {} }) }),
@@ -193,6 +222,13 @@ export function installFakeVscode(initialSettings: Record<string, unknown> = {})
         return { dispose: () => undefined };
       },
       onDidDeleteFiles: () => ({ dispose: () => undefined }),
+      registerTextDocumentContentProvider: () => ({ dispose: () => undefined }),
+      openTextDocument: async (uri: { toString(): string }) => {
+        const doc = state.documents.get(uri.toString());
+        if (!doc) throw new Error(`no document ${uri.toString()}`);
+        return doc;
+      },
+      applyEdit: async (edit: { edits: FakeVscode['appliedEdits'] }) => { state.appliedEdits.push(...edit.edits); return true; },
       getWorkspaceFolder: () => undefined,
       asRelativePath: (uri: { fsPath: string }) => uri.fsPath.replace(/^\//, ''),
       fs: {
@@ -205,6 +241,8 @@ export function installFakeVscode(initialSettings: Record<string, unknown> = {})
         state.inlineProviders.push(provider);
         return { dispose: () => undefined };
       },
+      registerCodeActionsProvider: () => ({ dispose: () => undefined }),
+      getDiagnostics: () => [],
     },
     commands: {
       registerCommand: (id: string, fn: (...args: unknown[]) => unknown) => {
@@ -212,7 +250,12 @@ export function installFakeVscode(initialSettings: Record<string, unknown> = {})
         state.registeredCommands.set(id, fn);
         return { dispose: () => state.registeredCommands.delete(id) };
       },
-      executeCommand: async (id: string, ...args: unknown[]) => state.registeredCommands.get(id)?.(...args),
+      executeCommand: async (id: string, ...args: unknown[]) => {
+        const command = state.registeredCommands.get(id);
+        if (command) return command(...args);
+        state.builtinCommands.push([id, ...args]);
+        return undefined;
+      },
     },
   };
   type Loader = (request: string, parent: unknown, isMain: boolean) => unknown;
