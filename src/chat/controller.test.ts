@@ -2,7 +2,7 @@
 // several conversations, history bounds, errors.
 import assert from 'node:assert/strict';
 import type { ChatParams, ChatResult } from '../../engine/protocol';
-import { codeBlock, ChatController, MAX_ATTACHMENT_CHARS, type Attachment, type ChatEngine, type ChatSettings } from './controller';
+import { codeBlock, ChatController, DELTA_INTERVAL_MS, MAX_ATTACHMENT_CHARS, type Attachment, type ChatEngine, type ChatSettings } from './controller';
 import { Conversations, type Memento } from './conversations';
 import type { HostToView } from './messages';
 
@@ -52,7 +52,8 @@ describe('chat controller', () => {
     const state = memento();
     const chat = new ChatController(engine, new Conversations(state), (m) => posted.push(m), () => true, settings());
     await chat.ask('Hi');
-    assert.deepEqual(posted.filter((m) => m.type === 'delta').map((m) => (m as { text: string }).text), ['Hello', ', world']);
+    assert.deepEqual(posted.filter((m) => m.type === 'delta').map((m) => (m as { text: string }).text), [],
+      'a quick answer: the final state carries it, no delta was due yet');
     const last = lastState(posted);
     assert.deepEqual(last.messages, [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello, world' }]);
     assert.equal(last.busy, false);
@@ -62,6 +63,29 @@ describe('chat controller', () => {
     const restored = new ChatController(engine, new Conversations(state), () => {}, () => true, settings());
     assert.equal(restored.history.length, 2);
     assert.equal(restored.id, chat.id);
+  });
+
+  it('posts streamed text gathered, at most every DELTA_INTERVAL_MS, not a message per token', async () => {
+    let finish!: () => void;
+    const engine: ChatEngine = {
+      chat: async (_p, _s, onDelta) => {
+        for (let i = 0; i < 500; i++) onDelta('x');
+        await new Promise((r) => setTimeout(r, DELTA_INTERVAL_MS * 3));
+        for (let i = 0; i < 500; i++) onDelta('y');
+        await new Promise<void>((r) => (finish = r));
+        return { text: 'x'.repeat(500) + 'y'.repeat(500), stopReason: 'eog', timings };
+      },
+      countTokens: async () => 1,
+    };
+    const posted: HostToView[] = [];
+    const chat = new ChatController(engine, new Conversations(memento()), (m) => posted.push(m), () => true, settings());
+    const running = chat.ask('Go');
+    await new Promise((r) => setTimeout(r, DELTA_INTERVAL_MS * 5));
+    const deltas = posted.filter((m): m is Extract<HostToView, { type: 'delta' }> => m.type === 'delta').map((m) => m.text);
+    assert.deepEqual(deltas, ['x'.repeat(500), 'y'.repeat(500)]);
+    finish();
+    await running;
+    assert.equal(lastState(posted).messages.at(-1)!.content.length, 1000);
   });
 
   it('Stop keeps what was streamed; New Chat starts empty with a new id', async () => {
@@ -177,10 +201,16 @@ describe('chat controller', () => {
       [['selection', 'a.py:1-1'], ['problems', 'Problems (1)'], ['selection', 'b.py:1-1']]);
     chat.detach(lastState(posted).attachments[1].id);
     assert.equal(lastState(posted).attachments[0].chars, codeBlock('x = 1', 'python', 'a.py').length);
+    // Explain Selection brings its own attachment and leaves the chips for the question being written.
+    await chat.ask('Explain', [selection('z = 3', 'c.py')]);
+    assert.equal(calls[0].messages.at(-1)!.content, 'Explain\n\nFrom `c.py`:\n```python\nz = 3\n```');
+    assert.equal(lastState(posted).attachments.length, 2);
+    calls.length = 0;
     await chat.ask('Compare');
     assert.equal(calls[0].messages.at(-1)!.content, 'Compare\n\nFrom `a.py`:\n```python\nx = 1\n```\n\nFrom `b.py`:\n```python\ny = 2\n```');
     assert.deepEqual(lastState(posted).attachments, []);
-    assert.deepEqual(chat.targetsOf(1).map((t) => t.label), ['a.py:1-1', 'b.py:1-1'], 'code in the answer goes where the attachments came from');
+    assert.deepEqual(chat.targetsOf(3).map((t) => t.label), ['a.py:1-1', 'b.py:1-1'], 'code in the answer goes where the attachments came from');
+    assert.deepEqual(chat.targetsOf(1).map((t) => t.label), ['c.py:1-1']);
   });
 
   it('refuses attachments too long to send, before anything is sent or stored, keeping the chips', async () => {

@@ -41,10 +41,17 @@ const SYSTEM_PROMPT = 'You are SmallThinker, a concise coding assistant inside V
 export function codeBlock(code: string, languageId: string, filePath: string): string {
   let fence = '```';
   while (code.includes(fence)) fence += '`';
-  return `\n\n${filePath ? `From \`${filePath}\`:\n` : ''}${fence}${languageId}\n${code}\n${fence}`;
+  return `\n\n${filePath ? `From \`${filePath}\`:\n` : ''}${fence}${languageId}\n${code.replace(/\n$/, '')}\n${fence}`;
 }
 
 const number = (n: number) => n.toLocaleString('en-US');
+
+/**
+ * Streamed text goes to the view at most this often, gathered: a fast model writes a thousand
+ * tokens a second, and a message per token queued up behind each other on the way to the view
+ * (and Stop's message on the way back) for seconds.
+ */
+export const DELTA_INTERVAL_MS = 50;
 
 export class ChatController {
   private conversation: Conversation;
@@ -54,6 +61,8 @@ export class ChatController {
   private draft: string | undefined;
   private turn = 0;  // an answer that arrives after a newer question (or another conversation) is dropped
   private nextChip = 0;
+  private unsent = '';  // streamed text not yet posted to the view
+  private deltaTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly engine: ChatEngine, private readonly conversations: Conversations, private readonly post: (m: HostToView) => void,
     private readonly hasModel: () => boolean, private readonly settings: () => ChatSettings) {
@@ -74,6 +83,7 @@ export class ChatController {
   }
 
   show(): void {
+    this.dropUnsent();  // the state carries the whole conversation
     this.post({
       type: 'state', messages: this.conversation.messages.map(({ role, content }) => ({ role, content }) as ShownMessage),
       busy: this.busy, hasModel: this.hasModel(), error: this.error, draft: this.draft,
@@ -97,8 +107,11 @@ export class ChatController {
     this.show();
   }
 
-  /** Asks with the waiting chips and any `extra` attachments (Explain Selection brings its own). */
-  async ask(question: string, extra: Attachment[] = []): Promise<void> {
+  /**
+   * Asks with the waiting chips, or, when `own` is given (Explain Selection brings its own
+   * attachment), with those alone: the chips stay for the question the user is writing.
+   */
+  async ask(question: string, own?: Attachment[]): Promise<void> {
     if (this.running) this.stop();
     const turn = ++this.turn;
     const cancelListeners: Array<() => void> = [];
@@ -106,7 +119,7 @@ export class ChatController {
     let stopped = false;
     signal.onCancel(() => (stopped = true));
     this.running = signal;  // busy from here: Stop works while the attachments are counted too
-    const attachments = [...this.pending.map((p) => p.attachment), ...extra];
+    const attachments = own ?? this.pending.map((p) => p.attachment);
     const content = question + attachments.map((a) => a.text).join('');
     const refused = this.sizeRefusal(attachments) ?? (attachments.length ? await this.contextRefusal(content) : undefined);
     if (turn !== this.turn) return;
@@ -117,7 +130,7 @@ export class ChatController {
       this.show();
       return;
     }
-    this.pending = [];
+    if (!own) this.pending = [];
     const targets = attachments.flatMap((a) => (a.target ? [a.target] : []));
     const asked: StoredMessage = { role: 'user', content, ...(targets.length ? { targets } : {}) };
     if (!this.conversation.messages.length) this.conversation.title = titleFrom(question);
@@ -135,7 +148,7 @@ export class ChatController {
         messages: [{ role: 'system', content: SYSTEM_PROMPT }, ...conversation.messages.map(({ role, content }) => ({ role, content }))],
       }, signal, (text) => {
         answer += text;
-        if (turn === this.turn) this.post({ type: 'delta', text });
+        if (turn === this.turn) this.postDelta(text);
       });
       answer = result.text;
     } catch (err) {
@@ -247,6 +260,22 @@ export class ChatController {
     this.turn++;
     this.error = undefined;
     this.pending = [];
+  }
+
+  private postDelta(text: string): void {
+    this.unsent += text;
+    this.deltaTimer ??= setTimeout(() => {
+      this.deltaTimer = undefined;
+      const unsent = this.unsent;
+      this.unsent = '';
+      if (unsent) this.post({ type: 'delta', text: unsent });
+    }, DELTA_INTERVAL_MS);
+  }
+
+  private dropUnsent(): void {
+    clearTimeout(this.deltaTimer);
+    this.deltaTimer = undefined;
+    this.unsent = '';
   }
 
   /** Stores the open conversation; its messages become the bounded ones (the same objects). */

@@ -68,7 +68,14 @@ export function registerChat(context: vscode.ExtensionContext, model: Model, eng
           files.map((uri) => ({ label: vscode.workspace.asRelativePath(uri, false), uri })).sort((a, b) => a.label.localeCompare(b.label)),
           { canPickMany: true, title: 'Attach files to the next question', matchOnDescription: true });
         const out: Attachment[] = [];
-        for (const p of picks ?? []) out.push(codeAttachment(await vscode.workspace.openTextDocument(p.uri), undefined, edits.tracker));
+        for (const p of picks ?? []) {
+          try {
+            out.push(codeAttachment(await vscode.workspace.openTextDocument(p.uri), undefined, edits.tracker));
+          } catch (err) {
+            // A binary file, or one VS Code will not open as text.
+            void vscode.window.showWarningMessage(`${p.label} cannot be attached: ${(err as Error).message}`);
+          }
+        }
         return out;
       }
       case 'problems': {

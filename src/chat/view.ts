@@ -91,7 +91,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider {
     view.webview.onDidReceiveMessage((raw: unknown) => {
       const m = parseViewMessage(raw);
       if (!m) return this.log(`ignored a malformed message from the chat view: ${JSON.stringify(raw)?.slice(0, 200)}`);
-      void this.handle(view, m);
+      this.handle(view, m).catch((err: unknown) => this.log(`the chat view's ${m.type} failed: ${(err as Error).message}`));
     });
   }
 

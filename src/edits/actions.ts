@@ -71,8 +71,9 @@ export class EditActions {
     const original = input.code;
     const what = `${relative(job.document)}, ${lineSpan(job.document, job.range)}`;
     const proposal = await this.proposals.propose(job.document, job.range, original, `SmallThinker: ${job.kind === 'edit' ? 'edit' : job.kind} ${what}`);
+    // Closing the diff (or a newer proposal) while the model writes stops it.
     const answer = await this.stream(input, `SmallThinker: ${job.kind === 'edit' ? 'editing' : job.kind === 'fix' ? 'fixing' : 'documenting'} ${what}…`,
-      (text) => this.proposals.update(proposal, fitReplacement(extractCode(text), original)));
+      (text) => this.proposals.update(proposal, fitReplacement(extractCode(text), original)), proposal.settled);
     if (this.proposals.active !== proposal) return;  // closed meanwhile
     const code = extractCode(answer.text);
     if (answer.outcome !== 'done' || !code.trim()) {
@@ -157,11 +158,12 @@ export class EditActions {
   }
 
   /** One engine chat request with a notification that can cancel it: the text it gave and how it ended. */
-  private async stream(input: EditPromptInput, title: string, onText: (text: string) => void):
+  private async stream(input: EditPromptInput, title: string, onText: (text: string) => void, stopWhen?: Promise<unknown>):
     Promise<{ text: string; outcome: 'done' | 'cancelled' | 'failed' }> {
     this.cancel();
     const listeners: Array<() => void> = [];
     const signal = { cancel: () => listeners.splice(0).forEach((cb) => cb()), onCancel: (cb: () => void) => listeners.push(cb) };
+    void stopWhen?.then(() => signal.cancel());
     this.running = signal;
     await vscode.commands.executeCommand('setContext', RUNNING_KEY, true);
     let text = '';

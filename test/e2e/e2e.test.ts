@@ -24,7 +24,7 @@ function updateDocsScreenshots(): void {
   if (!process.env.SMALLTHINKER_UPDATE_SCREENSHOTS) return;
   const docs = path.join(root, 'docs', 'screenshots');
   fs.mkdirSync(docs, { recursive: true });
-  for (const f of fs.readdirSync(screenshotsDir)) if (/^0\d-[a-z-]+\.png$/.test(f) && !f.startsWith('01b')) fs.copyFileSync(path.join(screenshotsDir, f), path.join(docs, f));
+  for (const f of fs.readdirSync(screenshotsDir)) if (/^\d\d-[a-z-]+\.png$/.test(f) && !f.startsWith('01b')) fs.copyFileSync(path.join(screenshotsDir, f), path.join(docs, f));
 }
 
 /** Changes a setting in the User and the Machine settings (code-server watches both; Machine wins in a remote window). */
@@ -34,12 +34,24 @@ function setSetting(h: Harness, key: string, value: unknown): void {
   }
 }
 
+/** The extension's output channel so far (its log files under the user data). */
+function extensionLog(h: Harness): string {
+  return (function find(dir: string): string[] {
+    return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? find(path.join(dir, e.name))
+      : /SmallThinker/.test(e.name) ? [fs.readFileSync(path.join(dir, e.name), 'utf8')] : []));
+  })(path.join(h.userData, 'logs')).join('\n');
+}
+
 /** Opens a workspace file with Quick Open (the sidebar may show the chat rather than the Explorer). */
 async function openFile(h: Harness, name: string): Promise<void> {
+  // Keys typed while the chat view has focus go to its webview: give the editor group focus.
+  const tab = h.page.locator('.tab.active');
+  if (await tab.count()) await tab.first().click();
   await h.page.keyboard.press('Control+P');
   await h.page.waitForSelector('.quick-input-widget input', { state: 'visible' });
   await h.page.keyboard.type(name);
-  await h.page.waitForSelector(`.quick-input-list .monaco-list-row[aria-label*="${name}"]`, { timeout: 20_000 });
+  // The focused row, not any: the list of recent files shows before the filter applies.
+  await h.page.waitForSelector(`.quick-input-list .monaco-list-row.focused[aria-label*="${name}"]`, { timeout: 20_000 });
   await h.page.keyboard.press('Enter');
   await h.page.waitForSelector(`.tab.active[aria-label*="${name}"]`, { timeout: 10_000 });
   await h.page.waitForTimeout(300);
@@ -70,7 +82,9 @@ describe('end to end in code-server', function () {
     const model = await ensureModel({ preset: 'tiny', type: 'q4_0', vocab: 'qwen' });
     h = await startCodeServer(vsixPath(), {
       'smallthinker.modelPath': model,
-      'smallthinker.threads': 2,
+      // One thread: the other core is left to code-server, the extension host and the browser, which
+      // otherwise starve while an answer streams (Stop and Escape then take seconds to arrive).
+      'smallthinker.threads': 1,
       'smallthinker.inlineCompletion.debounceMs': 50,
       'smallthinker.chat.maxTokens': 300,
       'smallthinker.contextLength': 8192,
@@ -149,11 +163,7 @@ describe('end to end in code-server', function () {
     assert.ok(inserted.trim().length > 0, `Shift+Tab accepted part of the suggestion ${JSON.stringify(ghost)}`);
     assert.ok(inserted.replace(/^\n/, '').split('\n').length <= 2, `one line at most: ${JSON.stringify(inserted)}`);
     // The extension's log (debug level) names the chunk of helpers.ts in a completion's context.
-    const logs = (function find(dir: string): string[] {
-      return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? find(path.join(dir, e.name))
-        : /SmallThinker/.test(e.name) ? [fs.readFileSync(path.join(dir, e.name), 'utf8')] : []));
-    })(path.join(h.userData, 'logs')).join('\n');
-    assert.match(logs, /completion context: [^\n]*helpers\.ts/, 'a completion carried the edited file\'s chunk');
+    assert.match(extensionLog(h), /completion context: [^\n]*helpers\.ts/, 'a completion carried the edited file\'s chunk');
   });
 
   it('opens the chat from the activity bar; a question streams an answer, and Stop stops one', async () => {
@@ -173,9 +183,20 @@ describe('end to end in code-server', function () {
     await chat.press('#input', 'Enter');
     await chat.waitForSelector('#stop:not([hidden])', { timeout: 10_000 });
     await chat.waitForSelector('.message.streaming .body:not(:empty)', { timeout: 30_000 });
+    const clicked = Date.now();
     await chat.click('#stop');
-    await chat.waitForSelector('#send:not([hidden])', { timeout: 5000 });
+    await chat.waitForSelector('#send:not([hidden])', { timeout: 5000 }).catch((e: Error) => {
+      throw new Error(`${e.message} (Stop clicked at ${new Date(clicked).toISOString()})`);
+    });
     assert.equal(await chat.$$eval('.message.assistant', (els) => els.length), 2);
+    // From the click to the extension host cancelling the request (its log's clock is this machine's).
+    const cancelled = [...extensionLog(h).matchAll(/^(\S+ \S+) \[debug\] chat request \S+: cancelling$/gm)].at(-1);
+    assert.ok(cancelled, 'the extension logged the cancel');
+    const latency = new Date(cancelled[1].replace(' ', 'T')).getTime() - clicked;
+    console.log(`      Stop: the request was cancelled ${latency} ms after the click`);
+    assert.ok(latency < 2000, `Stop took ${latency} ms to reach the engine`);
+    setSetting(h, 'smallthinker.chat.maxTokens', 300);
+    await page.waitForTimeout(1500);
   });
 
   it('Explain Selection streams an explanation of the selected code into the chat', async () => {
@@ -209,16 +230,28 @@ describe('end to end in code-server', function () {
       await page.waitForSelector('.monaco-diff-editor', { timeout: 30_000 });
     };
     const proposed = page.locator('.notifications-toasts .notification-toast', { hasText: 'SmallThinker proposes a change' });
-    // A long answer (8000 tokens allowed), cancelled with Escape while it streams.
-    await editFirstLines();
-    await page.locator('.notifications-toasts .notification-toast', { hasText: 'SmallThinker: editing' }).waitFor({ timeout: 10_000 });
-    await page.waitForTimeout(500);
+    // A long answer (8000 tokens allowed), cancelled with Escape while it streams. A random
+    // model may end its answer at once: then the round proposes, is rejected and runs again.
+    setSetting(h, 'smallthinker.chat.maxTokens', 8000);
+    await page.waitForTimeout(1500);
+    for (let round = 0; ; round++) {
+      await editFirstLines();
+      await page.locator('.notifications-toasts .notification-toast', { hasText: 'SmallThinker: editing' }).waitFor({ timeout: 10_000 });
+      await page.waitForTimeout(300);
+      if (await proposed.count() && round < 4) {
+        await proposed.getByRole('button', { name: 'Reject' }).click();
+        await page.waitForSelector('.monaco-diff-editor', { state: 'detached', timeout: 10_000 });
+        continue;
+      }
+      break;
+    }
     const focused = await page.evaluate(() => `${document.activeElement?.tagName}.${document.activeElement?.className}`);
     await page.keyboard.press('Escape');
     await page.waitForSelector('.monaco-diff-editor', { state: 'detached', timeout: 15_000 }).catch((e: Error) => {
       throw new Error(`${e.message} (focus was on ${focused})`);
     });
     assert.equal(await proposed.count(), 0, 'a cancelled edit proposes nothing');
+    assert.match(extensionLog(h), /edit request cancelled/);
     setSetting(h, 'smallthinker.chat.maxTokens', 120);
     await page.waitForTimeout(1500);
     for (const decision of ['Reject', 'Accept'] as const) {
@@ -273,6 +306,12 @@ describe('end to end in code-server', function () {
 
   it('keeps conversations: a second one, then back to the first with its history; attachments show as chips', async () => {
     const { page } = h;
+    // A selection to attach later (the chat view takes the keyboard from here on).
+    await openFile(h, 'stats.ts');
+    await page.click('.monaco-editor .view-lines');
+    await page.keyboard.press('Control+Home');
+    await page.keyboard.press('Shift+ArrowDown');
+    await page.keyboard.press('Shift+ArrowDown');
     await runCommand(page, 'SmallThinker: New Chat');
     const chat = await chatFrame(page);
     await chat.waitForSelector('#input', { state: 'visible', timeout: 30_000 });
@@ -289,12 +328,7 @@ describe('end to end in code-server', function () {
     await first.click();
     await chat.waitForFunction(() => document.querySelector('.message.user')?.textContent?.includes('How do I compute an average'), undefined, { timeout: 10_000 });
     assert.match(await chat.textContent('#conversation-title') ?? '', /How do I compute an average/);
-    // Attach the selection and the problems: chips with sizes, removable.
-    await openFile(h, 'stats.ts');
-    await page.click('.monaco-editor .view-lines');
-    await page.keyboard.press('Control+Home');
-    await page.keyboard.press('Shift+ArrowDown');
-    await page.keyboard.press('Shift+ArrowDown');
+    // Attach the selection (made above) and the problems: chips with sizes, removable.
     await chat.click('#attach-selection');
     await chat.waitForSelector('.chip', { timeout: 10_000 });
     await chat.click('#attach-problems');
@@ -313,6 +347,45 @@ describe('end to end in code-server', function () {
     await page.keyboard.press('Control+End');
     await typeUntilGhostText(h, ['\n  // sum', ' of', ' values', '\n  let', ' n']);
     await h.screenshot('04-after-engine-crash');
+  });
+
+  it('Apply on a code block of an answer shows the change to the attached selection as a diff, and Accept makes it', async () => {
+    const { page } = h;
+    // A generated model that always answers "```\nreturn x ** 3;\n```" (test/generator: script).
+    const scripted = await ensureModel({ preset: 'tiny', type: 'q4_0', vocab: 'qwen', script: 'code-answer' });
+    setSetting(h, 'smallthinker.modelPath', scripted);
+    for (let i = 0; i < 100 && !/model ready: [^\n]*script-code-answer/.test(extensionLog(h)); i++) await page.waitForTimeout(200);
+    assert.match(extensionLog(h), /model ready: [^\n]*script-code-answer/);
+    await runCommand(page, 'SmallThinker: New Chat');
+    await openFile(h, 'helpers.ts');
+    const file = path.join(h.workspace, 'helpers.ts');
+    await page.click('.monaco-editor .view-lines');
+    await page.keyboard.press('Control+S');
+    const before = fs.readFileSync(file, 'utf8');
+    await page.keyboard.press('Control+Home');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Shift+ArrowDown');  // line 2, whole
+    const chat = await chatFrame(page);
+    await chat.click('#attach-selection');
+    await chat.waitForSelector('.chip', { timeout: 10_000 });
+    await chat.fill('#input', 'Make it a cube.');
+    await chat.press('#input', 'Enter');
+    await chat.waitForSelector('#send:not([hidden])', { timeout: 60_000 });
+    const apply = chat.locator('.message.assistant').last().locator('[aria-label^="Apply"]');
+    await apply.waitFor({ timeout: 10_000 });
+    await apply.click();
+    await page.waitForSelector('.monaco-diff-editor', { timeout: 30_000 });
+    const ask = page.locator('.notifications-toasts .notification-toast', { hasText: 'Apply this change to helpers.ts, line 2?' });
+    await ask.waitFor({ timeout: 10_000 });
+    await h.screenshot('10-apply-diff');
+    assert.equal(fs.readFileSync(file, 'utf8'), before, 'nothing changes before Accept');
+    await ask.getByRole('button', { name: 'Accept' }).click();
+    await page.waitForSelector('.monaco-diff-editor', { state: 'detached', timeout: 10_000 });
+    await page.waitForTimeout(300);
+    await page.keyboard.press('Control+S');
+    for (let i = 0; i < 50 && fs.readFileSync(file, 'utf8') === before; i++) await page.waitForTimeout(100);
+    assert.equal(fs.readFileSync(file, 'utf8'), before.replace('  return Math.min(hi, Math.max(lo, x));\n', '  return x ** 3;\n'),
+      'the selected line replaced by the answer\'s code, indented as it was');
   });
 });
 

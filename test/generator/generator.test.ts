@@ -1,12 +1,14 @@
 // The generator is deterministic, writes what its layout says, and quantises like ggml.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
+import path from 'node:path';
 import { buildGgufBuffer } from './gguf-writer';
 import { buildModelSpec, tensorTypes, type ModelOptions } from './model';
 import { BLOCK, GGML_TYPE_ID, WEIGHT_TYPES, bf16ToF32, bytesFor, decode, dequantizeQ4_0, dequantizeQ8_0, encode, f16ToF32,
   f32ToBf16, f32ToF16, quantizeQ4_0, quantizeQ8_0, type WeightType } from './quantize';
 import { FILE_TYPES, LLAMA_FTYPE, fallbackType, tensorType, useMoreBits, type FileType } from './file-types';
-import { modelFileName } from './index';
+import { ensureModel, modelFileName } from './index';
 import { Rng } from './random';
 import { PRESETS } from './presets';
 
@@ -123,6 +125,22 @@ const tensorBytes = (options: ModelOptions, name: string): Buffer => {
   t.write((b) => parts.push(Buffer.from(b)));
   return Buffer.concat(parts);
 };
+
+describe('synthetic model generator: a scripted model', function () {
+  this.timeout(120_000);
+
+  it('answers every question with its script, through the engine (a fixture for what the extension does with a known answer)', async () => {
+    const model = await ensureModel({ preset: 'tiny', type: 'q4_0', vocab: 'qwen', script: 'code-answer' });
+    const cli = path.resolve(__dirname, '..', '..', 'dist', 'cli.js');
+    for (const [prompt, temperature] of [['Make it a cube.', '0'], ['How do I sort a slice in Go? ``` return x', '0.6']]) {
+      const out = execFileSync(process.execPath, [cli, 'generate', '--model', model, '--chat', '--prompt', prompt, '--temperature', temperature,
+        '--seed', '7', '--max-tokens', '40', '--threads', '1'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      assert.equal(out.trimEnd(), '```\nreturn x ** 3;\n```', `${prompt} at temperature ${temperature}`);
+    }
+    assert.throws(() => buildModelSpec({ preset: 'tiny', type: 'q4_0', vocab: 'small', flavour: 'upstream', seed: 1, script: 'code-answer' }),
+      /tiny upstream one with the Qwen vocabulary/);
+  });
+});
 
 describe('synthetic model generator: the other ggml weight types', () => {
   // Relative RMS error of decode(encode(x)) on normal weights (measured over seeds 9..12, then

@@ -6,7 +6,7 @@
 import { bool, f32, str, strArray, u32, i32Array, type GgufSpec, type GgufValue, type TensorSpec } from './gguf-writer';
 import { BLOCK, GGML_TYPE_ID, WEIGHT_TYPES, bytesFor, decode, encode, f32ToBf16, f32ToF16, type WeightType } from './quantize';
 import { LLAMA_FTYPE, tensorType, type FileType } from './file-types';
-import { PRESETS, isBig, type PresetName } from './presets';
+import { PRESETS, isBig, type PresetName, type Shape } from './presets';
 import { CHATML_TEMPLATE, qwenVocabulary, smallVocabulary, type Vocabulary } from './vocab';
 import { Rng, hashString } from './random';
 
@@ -32,7 +32,21 @@ export interface ModelOptions {
    * that type's mix (which takes minutes: every block is quantised).
    */
   routing?: 'uniform' | 'realistic';
+  /**
+   * A tiny Qwen-vocabulary model that always answers with a known text (SCRIPTS): every layer's
+   * output is zero, so the last hidden state is the current token's embedding, and the head
+   * maps each token of the script to the next (the first follows any other token, through a
+   * constant embedding element). A fixture for end-to-end tests of what the extension does
+   * with a known answer (a code block to Apply); the weights of a real model play no part.
+   */
+  script?: keyof typeof SCRIPTS;
 }
+
+/** The scripted answers, as Qwen token ids (each id once, so the current token decides the next). */
+export const SCRIPTS = {
+  // "```\nreturn x ** 3;\n```" then <|im_end|>: "``" "`\n" "return" " x" " **" " " "3" ";\n" "```"
+  'code-answer': [13874, 3989, 689, 856, 3070, 220, 18, 280, 73594, 151645],
+} as const;
 
 export const DEFAULTS: Omit<ModelOptions, 'preset'> = { type: 'f32', vocab: 'small', flavour: 'upstream', seed: 1 };
 
@@ -220,6 +234,8 @@ export function buildModelSpec(opts: ModelOptions): GgufSpec {
     return w;
   };
 
+  if (opts.script) return scripted(opts, shape, vocab, typeOf, f32Tensor, metadataOf);
+
   const tensors: TensorSpec[] = [];
   // The constant element 0: q = 15 (value 7) with scale 1/7 in every row's first block.
   tensors.push(matrix('token_embd.weight', [E, V], 1, (chunk, offset) => forEachRow(chunk, offset, rowBytes(E), (at) => {
@@ -269,6 +285,9 @@ export function buildModelSpec(opts: ModelOptions): GgufSpec {
     }
   }
 
+  return { version: opts.ggufVersion ?? 3, alignment: 32, metadata: metadataOf(), tensors };
+
+  function metadataOf(): Array<[string, GgufValue]> {
   const p = 'smallthinker.';
   const gating = opts.gating ?? shape.gating;
   const metadata: Array<[string, GgufValue]> = [
@@ -306,7 +325,70 @@ export function buildModelSpec(opts: ModelOptions): GgufSpec {
     ['tokenizer.ggml.add_bos_token', bool(false)],
     ['tokenizer.chat_template', str(CHATML_TEMPLATE)],
   );
-  return { version: opts.ggufVersion ?? 3, alignment: 32, metadata, tensors };
+  return metadata;
+  }
+}
+
+/** The model of `opts.script` (see ModelOptions.script): the same tensors, most of them zero. */
+function scripted(opts: ModelOptions, shape: Shape, vocab: Vocabulary, typeOf: (name: string, cols: number) => WeightType,
+  f32Tensor: (name: string, dims: number[], std: number, mean?: number, generateAll?: (rng: Rng) => Float32Array) => TensorSpec,
+  metadataOf: () => Array<[string, GgufValue]>): GgufSpec {
+  if (opts.preset !== 'tiny' || opts.vocab !== 'qwen' || opts.flavour !== 'upstream' || opts.tiedEmbeddings) {
+    throw new Error('a scripted model is a tiny upstream one with the Qwen vocabulary and its own head');
+  }
+  const script = SCRIPTS[opts.script!];
+  const V = vocab.tokens.length;
+  const { nEmbd: E, nHead: H, nHeadKv: KVH, headDim: HD, nExpert: N, nFfExp: F } = shape;
+  const seed = opts.seed >>> 0;
+  const tensor = (name: string, dims: number[], fill: (rng: Rng) => Float32Array) =>
+    floatTensor(name, dims, typeOf(name, dims[0]), seed, 1, 0, fill);
+  const zeros = (name: string, dims: number[]) => tensor(name, dims, () => new Float32Array(dims.reduce((a, b) => a * b, 1)));
+  const ones = (n: number) => () => new Float32Array(n).fill(1);
+  // Embeddings: normal rows with element 0 a constant, the same sign in every token's hidden state.
+  const CONSTANT = 3;
+  const embedding = (rng: Rng) => {
+    const w = rng.fillNormal(new Float32Array(E * V), 1);
+    for (let t = 0; t < V; t++) w[t * E] = CONSTANT;
+    return w;
+  };
+  // With every layer's output zero and the output norm's weight one, the head sees the current
+  // token's embedding divided by its RMS; a script token's row is a multiple of its
+  // predecessor's, and the first one's leans on the constant element.
+  const head = (rng: Rng) => {
+    const emb = embedding(new Rng(seed ^ hashString('token_embd.weight')));
+    const w = rng.fillNormal(new Float32Array(E * V), 1 / Math.sqrt(E));
+    // The direction of a token's hidden state without the constant element (shared by all).
+    const direction = (t: number) => {
+      const x = Array.from(emb.subarray(t * E, (t + 1) * E));
+      x[0] = 0;
+      const norm = Math.hypot(...x);
+      return x.map((v) => v / norm);
+    };
+    // A transition's logit is about 12·√E (≈ 136) for its own predecessor and ~N(0, 12) for
+    // any other token; the first token's 24 × the constant (≈ 70 after the norm) sits between.
+    w[script[0] * E] += 24;
+    for (let i = 1; i < script.length; i++) {
+      const from = direction(script[i - 1]);
+      for (let j = 1; j < E; j++) w[script[i] * E + j] += 12 * from[j];
+    }
+    return w;
+  };
+  const tensors: TensorSpec[] = [tensor('token_embd.weight', [E, V], embedding), f32Tensor('output_norm.weight', [E], 0, 1, ones(E)),
+    tensor('output.weight', [E, V], head)];
+  for (let l = 0; l < shape.nLayer; l++) {
+    const b = `blk.${l}.`;
+    tensors.push(f32Tensor(`${b}attn_norm.weight`, [E], 0.1, 1));
+    tensors.push(tensor(`${b}attn_q.weight`, [E, H * HD], (rng) => rng.fillNormal(new Float32Array(E * H * HD), 1 / Math.sqrt(E))));
+    tensors.push(tensor(`${b}attn_k.weight`, [E, KVH * HD], (rng) => rng.fillNormal(new Float32Array(E * KVH * HD), 1 / Math.sqrt(E))));
+    tensors.push(tensor(`${b}attn_v.weight`, [E, KVH * HD], (rng) => rng.fillNormal(new Float32Array(E * KVH * HD), 1 / Math.sqrt(E))));
+    tensors.push(zeros(`${b}attn_output.weight`, [H * HD, E]));
+    tensors.push(f32Tensor(`${b}ffn_norm.weight`, [E], 0.1, 1));
+    tensors.push(f32Tensor(`${b}ffn_gate_inp.weight`, [E, N], 1 / Math.sqrt(E)));
+    tensors.push(tensor(`${b}ffn_gate_exps.weight`, [E, F, N], (rng) => rng.fillNormal(new Float32Array(E * F * N), 1 / Math.sqrt(E))));
+    tensors.push(tensor(`${b}ffn_up_exps.weight`, [E, F, N], (rng) => rng.fillNormal(new Float32Array(E * F * N), 1 / Math.sqrt(E))));
+    tensors.push(zeros(`${b}ffn_down_exps.weight`, [F, E, N]));
+  }
+  return { version: opts.ggufVersion ?? 3, alignment: 32, metadata: metadataOf(), tensors };
 }
 
 const TYPE_BY_ID = new Map(WEIGHT_TYPES.map((t) => [GGML_TYPE_ID[t], t]));
