@@ -13,7 +13,9 @@ export function createChatEngine(model: Model, log: vscode.LogOutputChannel): Ch
   return {
     chat: async (params, signal, onDelta) => {
       const source = new vscode.CancellationTokenSource();
+      let settled = false;
       signal.onCancel(() => {
+        if (settled) return;
         log.debug(`chat request ${params.chatId}: cancelling`);
         source.cancel();
       });
@@ -30,6 +32,7 @@ export function createChatEngine(model: Model, log: vscode.LogOutputChannel): Ch
         log.info(`chat request ended: ${(err as Error).message}`);
         throw err;
       } finally {
+        settled = true;
         deltaHandlers.delete(params.chatId);
         source.dispose();
         done();

@@ -163,7 +163,9 @@ export class EditActions {
     this.cancel();
     const listeners: Array<() => void> = [];
     const signal = { cancel: () => listeners.splice(0).forEach((cb) => cb()), onCancel: (cb: () => void) => listeners.push(cb) };
-    void stopWhen?.then(() => signal.cancel());
+    void stopWhen?.then(() => {
+      if (this.running === signal) signal.cancel();
+    });
     this.running = signal;
     await vscode.commands.executeCommand('setContext', RUNNING_KEY, true);
     let text = '';
