@@ -44,17 +44,26 @@ function extensionLog(h: Harness): string {
 
 /** Opens a workspace file with Quick Open (the sidebar may show the chat rather than the Explorer). */
 async function openFile(h: Harness, name: string): Promise<void> {
-  // Keys typed while the chat view has focus go to its webview: give the editor group focus.
-  const tab = h.page.locator('.tab.active');
-  if (await tab.count()) await tab.first().click();
-  await h.page.keyboard.press('Control+P');
-  await h.page.waitForSelector('.quick-input-widget input', { state: 'visible' });
-  await h.page.keyboard.type(name);
-  // The focused row, not any: the list of recent files shows before the filter applies.
-  await h.page.waitForSelector(`.quick-input-list .monaco-list-row.focused[aria-label*="${name}"]`, { timeout: 20_000 });
-  await h.page.keyboard.press('Enter');
-  await h.page.waitForSelector(`.tab.active[aria-label*="${name}"]`, { timeout: 10_000 });
-  await h.page.waitForTimeout(300);
+  // Keys typed while the chat view has focus go to its webview, and Quick Open can miss a
+  // key while the workbench is busy: give the editor group focus, and try again if need be.
+  for (let attempt = 0; ; attempt++) {
+    const tab = h.page.locator('.tab.active');
+    if (await tab.count()) await tab.first().click();
+    await h.page.keyboard.press('Control+P');
+    try {
+      await h.page.waitForSelector('.quick-input-widget input[placeholder^="Search files"]', { state: 'visible', timeout: 5000 });
+      await h.page.keyboard.type(name);
+      // The focused row, not any: the list of recent files shows before the filter applies.
+      await h.page.waitForSelector(`.quick-input-list .monaco-list-row.focused[aria-label*="${name}"]`, { timeout: 8000 });
+      await h.page.keyboard.press('Enter');
+      await h.page.waitForSelector(`.tab.active[aria-label*="${name}"]`, { timeout: 10_000 });
+      await h.page.waitForTimeout(300);
+      return;
+    } catch (err) {
+      if (attempt >= 2) throw err;
+      await h.page.keyboard.press('Escape');
+    }
+  }
 }
 
 function vsixPath(): string {
@@ -179,16 +188,24 @@ describe('end to end in code-server', function () {
     // A long answer (User settings are watched: allow 8000 tokens), stopped once it streams.
     setSetting(h, 'smallthinker.chat.maxTokens', 8000);
     await page.waitForTimeout(1500);
-    await chat.fill('#input', 'Write a very long essay about loops.');
-    await chat.press('#input', 'Enter');
-    await chat.waitForSelector('#stop:not([hidden])', { timeout: 10_000 });
-    await chat.waitForSelector('.message.streaming .body:not(:empty)', { timeout: 30_000 });
-    const clicked = Date.now();
-    await chat.click('#stop');
+    // A random model may end its answer before Stop is clicked: then it asks again (at most 5 times).
+    let clicked = 0;
+    for (let round = 0; round < 5 && !clicked; round++) {
+      await chat.fill('#input', `Write a very long essay about loops (${round + 1}).`);
+      await chat.press('#input', 'Enter');
+      await chat.waitForSelector('#stop:not([hidden])', { timeout: 10_000 });
+      await chat.waitForSelector('.message.streaming .body:not(:empty)', { timeout: 30_000 }).catch(() => undefined);
+      clicked = Date.now();
+      if (!(await chat.click('#stop', { timeout: 2000 }).then(() => true, () => false))) {
+        clicked = 0;
+        await chat.waitForSelector('#send:not([hidden])', { timeout: 60_000 });
+      }
+    }
+    assert.ok(clicked, 'Stop was clicked while an answer streamed');
     await chat.waitForSelector('#send:not([hidden])', { timeout: 5000 }).catch((e: Error) => {
       throw new Error(`${e.message} (Stop clicked at ${new Date(clicked).toISOString()})`);
     });
-    assert.equal(await chat.$$eval('.message.assistant', (els) => els.length), 2);
+    assert.ok(await chat.$$eval('.message.assistant', (els) => els.length) >= 2);
     // From the click to the extension host cancelling the request (its log's clock is this machine's).
     const cancelled = [...extensionLog(h).matchAll(/^(\S+ \S+) \[debug\] chat request \S+: cancelling$/gm)].at(-1);
     assert.ok(cancelled, 'the extension logged the cancel');

@@ -137,6 +137,10 @@ describe('synthetic model generator: a scripted model', function () {
         '--seed', '7', '--max-tokens', '40', '--threads', '1'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
       assert.equal(out.trimEnd(), '```\nreturn x ** 3;\n```', `${prompt} at temperature ${temperature}`);
     }
+    const twoLines = await ensureModel({ preset: 'tiny', type: 'q4_0', vocab: 'qwen', script: 'two-lines' });
+    const completion = execFileSync(process.execPath, [cli, 'generate', '--model', twoLines, '--prompt', 'function f() {\n', '--max-tokens', '20',
+      '--threads', '1'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    assert.equal(completion.trimEnd(), 'let a = 1;\nreturn b;', 'a plain continuation too');
     assert.throws(() => buildModelSpec({ preset: 'tiny', type: 'q4_0', vocab: 'small', flavour: 'upstream', seed: 1, script: 'code-answer' }),
       /tiny upstream one with the Qwen vocabulary/);
   });

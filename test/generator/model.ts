@@ -46,6 +46,8 @@ export interface ModelOptions {
 export const SCRIPTS = {
   // "```\nreturn x ** 3;\n```" then <|im_end|>: "``" "`\n" "return" " x" " **" " " "3" ";\n" "```"
   'code-answer': [13874, 3989, 689, 856, 3070, 220, 18, 280, 73594, 151645],
+  // "let a = 1;\nreturn b;" then <|im_end|>: a two-line completion wherever the cursor is.
+  'two-lines': [1149, 264, 284, 220, 16, 280, 689, 293, 26, 151645],
 } as const;
 
 export const DEFAULTS: Omit<ModelOptions, 'preset'> = { type: 'f32', vocab: 'small', flavour: 'upstream', seed: 1 };
