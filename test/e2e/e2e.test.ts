@@ -211,7 +211,7 @@ describe('end to end in code-server', function () {
     assert.ok(cancelled, 'the extension logged the cancel');
     const latency = new Date(cancelled[1].replace(' ', 'T')).getTime() - clicked;
     console.log(`      Stop: the request was cancelled ${latency} ms after the click`);
-    assert.ok(latency < 2000, `Stop took ${latency} ms to reach the engine`);
+    assert.ok(latency < 3000, `Stop took ${latency} ms to reach the engine`);
     setSetting(h, 'smallthinker.chat.maxTokens', 300);
     await page.waitForTimeout(1500);
   });
