@@ -1,16 +1,32 @@
-// The products of the formats that pack 16 rows at a time (Q4_0x16, Q4_Kx16), whatever the
-// packing: a 16-row group at a time for up to kMaxPackedActivations activations, and for a
+// What the formats that pack 16 rows at a time (Q4_0x16, Q4_Kx16) share, whatever the packing: laying a tensor out in place, and the products:
+// a 16-row group at a time for up to kMaxPackedActivations activations, and for a
 // ReGLU's up rows, the activations that leave only a few of a group's neurons active go row
 // by row (reading only those rows' bytes).
 //   group_product(g, xs, m, out): out[t·16 + r] for group g, activations xs[0..m)
 //   row_dot(g, r, x): row r of group g against one activation
 #pragma once
 #include <algorithm>
+#include <cstring>
+#include <vector>
 
 #include "format.h"
 #include "kernels/kernels.h"
 
 namespace st::packed_groups {
+
+/**
+ * Rewrites a tensor's rows, kRows at a time, from the file's blocks into a packed layout of the
+ * same size, in place: each group is packed into a scratch buffer (`pack(src, dst)`) and copied back.
+ */
+template <typename Pack>
+void lay_out_in_place(uint8_t* data, int64_t rows, size_t group_bytes, Pack pack) {
+  thread_local std::vector<uint8_t> group;
+  group.resize(group_bytes);
+  for (int64_t g = 0; g < rows / kernels::kPackRows; g++) {
+    pack(data + g * group_bytes, group.data());
+    std::memcpy(data + g * group_bytes, group.data(), group_bytes);
+  }
+}
 
 constexpr int64_t R = kernels::kPackRows;
 constexpr int A = kernels::kMaxPackedActivations;

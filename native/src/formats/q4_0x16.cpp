@@ -2,8 +2,6 @@
 // elements of sixteen rows in one instruction (AVX-512 VNNI, AVX2). Products go a 16-row
 // group at a time for up to 8 activations; each row's value is defined to the bit by the
 // kernels (kernels.h), so it is the same whichever way a group is computed.
-#include <cstring>
-#include <vector>
 
 #include "activation_slot.h"
 #include "packed_groups.h"
@@ -33,13 +31,9 @@ void group_product(const Matrix& w, int64_t g, const void* const* xs, int m, flo
 
 void Q4_0x16::lay_out(uint8_t* data, int64_t rows, int64_t cols) const {
   const int64_t nb = cols / kQK4_0;
-  const size_t group_bytes = static_cast<size_t>(nb) * kernels::kPackedBlockBytes;
-  thread_local std::vector<uint8_t> group;
-  group.resize(group_bytes);
-  for (int64_t g = 0; g < rows / R; g++) {
-    kernels::pack_q4_0x16(reinterpret_cast<const BlockQ4_0*>(data + g * group_bytes), nb, nb, group.data());
-    std::memcpy(data + g * group_bytes, group.data(), group_bytes);
-  }
+  packed_groups::lay_out_in_place(data, rows, static_cast<size_t>(nb) * kernels::kPackedBlockBytes, [nb](const uint8_t* src, uint8_t* dst) {
+    kernels::pack_q4_0x16(reinterpret_cast<const BlockQ4_0*>(src), nb, nb, dst);
+  });
 }
 
 void Q4_0x16::product(const Matrix& w, int64_t r0, int64_t r1, const void* const* xs, int n, float* out, size_t ldo) const {

@@ -4,8 +4,6 @@
 // read once for up to four activations without a horizontal sum per row. Products go a
 // 16-row group at a time; each row's value is defined to the bit by the kernels (kernels.h),
 // so it is the same whichever way a group is computed.
-#include <cstring>
-#include <vector>
 
 #include "packed_groups.h"
 #include "q4_kx16.h"
@@ -26,13 +24,9 @@ void group_product(const Matrix& w, int64_t g, const void* const* xs, int m, flo
 
 void Q4_Kx16::lay_out(uint8_t* data, int64_t rows, int64_t cols) const {
   const int64_t nb = cols / kQK_K;
-  const size_t group_bytes = static_cast<size_t>(nb) * kernels::kPackedQ4KBytes;
-  thread_local std::vector<uint8_t> group;
-  group.resize(group_bytes);
-  for (int64_t g = 0; g < rows / R; g++) {
-    kernels::pack_q4_Kx16(reinterpret_cast<const BlockQ4_K*>(data + g * group_bytes), nb, nb, group.data());
-    std::memcpy(data + g * group_bytes, group.data(), group_bytes);
-  }
+  packed_groups::lay_out_in_place(data, rows, static_cast<size_t>(nb) * kernels::kPackedQ4KBytes, [nb](const uint8_t* src, uint8_t* dst) {
+    kernels::pack_q4_Kx16(reinterpret_cast<const BlockQ4_K*>(src), nb, nb, dst);
+  });
 }
 
 void Q4_Kx16::product(const Matrix& w, int64_t r0, int64_t r1, const void* const* xs, int n, float* out, size_t ldo) const {
