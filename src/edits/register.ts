@@ -13,14 +13,28 @@ const DIAGNOSTIC_MARGIN_LINES = 3;
 const CODE_SYMBOLS = new Set([vscode.SymbolKind.Function, vscode.SymbolKind.Method, vscode.SymbolKind.Constructor,
   vscode.SymbolKind.Class, vscode.SymbolKind.Interface, vscode.SymbolKind.Enum]);
 
+// The lightbulb asks for code actions on every cursor move: the symbols of the last document
+// version asked about are kept, so moving the cursor does not ask the language server again.
+let symbolCache: { uri: string; version: number; symbols: Promise<vscode.DocumentSymbol[] | undefined> } | undefined;
+
+function documentSymbols(document: vscode.TextDocument): Promise<vscode.DocumentSymbol[] | undefined> {
+  const uri = document.uri.toString();
+  if (symbolCache?.uri !== uri || symbolCache.version !== document.version) {
+    const symbols = Promise.resolve(vscode.commands.executeCommand<vscode.DocumentSymbol[]>('vscode.executeDocumentSymbolProvider', document.uri))
+      .catch(() => undefined);
+    const entry = { uri, version: document.version, symbols };
+    symbolCache = entry;
+    // A language server still starting answers with nothing: ask again next time.
+    void symbols.then((found) => {
+      if (!found?.length && symbolCache === entry) symbolCache = undefined;
+    });
+  }
+  return symbolCache.symbols;
+}
+
 /** The innermost function, method or class around a position, from the language's symbol provider. */
 async function enclosingSymbol(document: vscode.TextDocument, position: vscode.Position): Promise<vscode.DocumentSymbol | undefined> {
-  let symbols: vscode.DocumentSymbol[] | undefined;
-  try {
-    symbols = await vscode.commands.executeCommand<vscode.DocumentSymbol[]>('vscode.executeDocumentSymbolProvider', document.uri);
-  } catch {
-    return undefined;
-  }
+  const symbols = await documentSymbols(document);
   let found: vscode.DocumentSymbol | undefined;
   let level = (symbols ?? []).filter((s) => 'children' in s);
   for (;;) {

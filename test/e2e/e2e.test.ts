@@ -251,22 +251,24 @@ describe('end to end in code-server', function () {
     // model may end its answer at once: then the round proposes, is rejected and runs again.
     setSetting(h, 'smallthinker.chat.maxTokens', 8000);
     await page.waitForTimeout(1500);
+    let focused: string;
     for (let round = 0; ; round++) {
       await editFirstLines();
       await page.locator('.notifications-toasts .notification-toast', { hasText: 'SmallThinker: editing' }).waitFor({ timeout: 10_000 });
       await page.waitForTimeout(300);
-      if (await proposed.count() && round < 4) {
-        await proposed.getByRole('button', { name: 'Reject' }).click();
-        await page.waitForSelector('.monaco-diff-editor', { state: 'detached', timeout: 10_000 });
-        continue;
-      }
-      break;
+      focused = await page.evaluate(() => `${document.activeElement?.tagName}.${document.activeElement?.className}`);
+      if (!(await proposed.count())) await page.keyboard.press('Escape');
+      const outcome = await Promise.race([
+        page.waitForSelector('.monaco-diff-editor', { state: 'detached', timeout: 15_000 }).then(() => 'closed', () => 'timeout'),
+        proposed.waitFor({ timeout: 15_000 }).then(() => 'proposed', () => 'timeout'),
+      ]);
+      assert.notEqual(outcome, 'timeout', `Escape neither closed the diff nor did the answer end (focus was on ${focused})`);
+      if (outcome === 'closed') break;
+      // The answer ended before Escape: reject it and try again.
+      assert.ok(round < 4, 'every answer ended before Escape could stop it');
+      await proposed.getByRole('button', { name: 'Reject' }).click();
+      await page.waitForSelector('.monaco-diff-editor', { state: 'detached', timeout: 10_000 });
     }
-    const focused = await page.evaluate(() => `${document.activeElement?.tagName}.${document.activeElement?.className}`);
-    await page.keyboard.press('Escape');
-    await page.waitForSelector('.monaco-diff-editor', { state: 'detached', timeout: 15_000 }).catch((e: Error) => {
-      throw new Error(`${e.message} (focus was on ${focused})`);
-    });
     assert.equal(await proposed.count(), 0, 'a cancelled edit proposes nothing');
     assert.match(extensionLog(h), /edit request cancelled/);
     setSetting(h, 'smallthinker.chat.maxTokens', 120);
