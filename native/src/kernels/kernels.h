@@ -86,7 +86,17 @@ struct KernelTable {
   // (1..kMaxPackedActivations) Q8_K activations: out[t·16 + r]; and one row of a group.
   void (*gemm_q4_Kx16)(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out);
   float (*dot_q4_Kx16_row)(const uint8_t* group, int64_t nb, int lane, const BlockQ8_K* x);
+
+  // Optional (nullptr: callers call axpy_f16_heads row by row): value heads of n_rows
+  // consecutive positions (1..kMaxAxpyRows) added to m outputs, outs[j] += s[r][j]·rows[r]
+  // for r in order. Each output is bit for bit what axpy_f16_heads gives row after row; the
+  // outputs stay in registers across the rows instead of making a round trip through memory
+  // per row (attention's value sums at decode were bound by those stores).
+  void (*axpy_f16_rows_heads)(const uint16_t* const* rows, int n_rows, const float* const* s, float* const* outs, int m, int64_t n);
 };
+
+// The most rows axpy_f16_rows_heads takes at once.
+constexpr int kMaxAxpyRows = 4;
 
 // The kernels of block type t in table k; nullptr for the types with their own entries above.
 const BlockTypeKernels* block_type_kernels(const KernelTable& k, GgmlType t);

@@ -227,20 +227,37 @@ void axpy_bf16(const uint16_t* row, float s, float* y, int64_t n) {
 
 // Attention: one cached F16 head converted once for up to 8 query heads at a time; per head
 // the same operations in the same order as dot_f16_f32 / axpy_f16 above.
+// MJ heads (compile-time, so the accumulators stay in registers: with a run-time count they
+// lived in a stack array zeroed by `rep stos` for every cached row).
+template <int MJ>
+void dot_f16_f32_heads_n(const uint16_t* row, const float* const* qs, int64_t n, float* out) {
+  __m256 acc[MJ];
+  for (int j = 0; j < MJ; j++) acc[j] = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 wf = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + i)));
+    for (int j = 0; j < MJ; j++) acc[j] = _mm256_fmadd_ps(wf, _mm256_loadu_ps(qs[j] + i), acc[j]);
+  }
+  for (int j = 0; j < MJ; j++) {
+    float sum = hsum(acc[j]);
+    for (int64_t k = i; k < n; k++) sum += half(row[k]) * qs[j][k];
+    out[j] = sum;
+  }
+}
+
 void dot_f16_f32_heads(const uint16_t* row, const float* const* qs, int m, int64_t n, float* out) {
   for (int j0 = 0; j0 < m; j0 += 8) {
-    const int mj = std::min(8, m - j0);
-    __m256 acc[8];
-    for (int j = 0; j < mj; j++) acc[j] = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-      const __m256 wf = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + i)));
-      for (int j = 0; j < mj; j++) acc[j] = _mm256_fmadd_ps(wf, _mm256_loadu_ps(qs[j0 + j] + i), acc[j]);
-    }
-    for (int j = 0; j < mj; j++) {
-      float sum = hsum(acc[j]);
-      for (int64_t k = i; k < n; k++) sum += half(row[k]) * qs[j0 + j][k];
-      out[j0 + j] = sum;
+    const float* const* q = qs + j0;
+    float* o = out + j0;
+    switch (std::min(8, m - j0)) {
+      case 1: dot_f16_f32_heads_n<1>(row, q, n, o); break;
+      case 2: dot_f16_f32_heads_n<2>(row, q, n, o); break;
+      case 3: dot_f16_f32_heads_n<3>(row, q, n, o); break;
+      case 4: dot_f16_f32_heads_n<4>(row, q, n, o); break;
+      case 5: dot_f16_f32_heads_n<5>(row, q, n, o); break;
+      case 6: dot_f16_f32_heads_n<6>(row, q, n, o); break;
+      case 7: dot_f16_f32_heads_n<7>(row, q, n, o); break;
+      default: dot_f16_f32_heads_n<8>(row, q, n, o); break;
     }
   }
 }
@@ -253,6 +270,24 @@ void axpy_f16_heads(const uint16_t* row, const float* s, float* const* outs, int
   }
   for (; i < n; i++) {
     for (int j = 0; j < m; j++) outs[j][i] += s[j] * half(row[i]);
+  }
+}
+
+void axpy_f16_rows_heads(const uint16_t* const* rows, int n_rows, const float* const* s, float* const* outs, int m, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 f[kMaxAxpyRows];
+    for (int r = 0; r < n_rows; r++) f[r] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[r] + i)));
+    for (int j = 0; j < m; j++) {
+      __m256 acc = _mm256_loadu_ps(outs[j] + i);
+      for (int r = 0; r < n_rows; r++) acc = _mm256_fmadd_ps(_mm256_set1_ps(s[r][j]), f[r], acc);
+      _mm256_storeu_ps(outs[j] + i, acc);
+    }
+  }
+  for (; i < n; i++) {
+    for (int r = 0; r < n_rows; r++) {
+      for (int j = 0; j < m; j++) outs[j][i] += s[r][j] * half(rows[r][i]);
+    }
   }
 }
 
@@ -340,7 +375,14 @@ const KernelTable kAvx2 = {
 
 }  // namespace
 
-const KernelTable* avx2_table_impl() { return &kAvx2; }
+const KernelTable* avx2_table_impl() {
+  static const KernelTable table = [] {
+    KernelTable t = kAvx2;
+    t.axpy_f16_rows_heads = axpy_f16_rows_heads;
+    return t;
+  }();
+  return &table;
+}
 
 }  // namespace st::kernels
 #endif

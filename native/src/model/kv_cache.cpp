@@ -1,5 +1,7 @@
 #include "kv_cache.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
@@ -69,6 +71,15 @@ void KvRowFormat::add_heads(const uint8_t* head, const float* s, float* const* o
   for (int j = 0; j < m; j++) add(head, s[j], outs[j]);
 }
 
+void KvRowFormat::add_rows_heads(const uint8_t* const* heads, int n_rows, const float* const* s, float* const* outs, int m) const {
+  const kernels::KernelTable& k = kernels::active();
+  if (type == KvType::F16 && k.axpy_f16_rows_heads) {
+    k.axpy_f16_rows_heads(reinterpret_cast<const uint16_t* const*>(heads), n_rows, s, outs, m, head_dim);
+    return;
+  }
+  for (int r = 0; r < n_rows; r++) add_heads(heads[r], s[r], outs, m);
+}
+
 void KvRowFormat::add(const uint8_t* head, float s, float* out) const {
   const kernels::KernelTable& k = kernels::active();
   switch (type) {
@@ -94,9 +105,16 @@ KvCache::KvCache(const SmallThinkerHParams& hp, int32_t n_ctx, KvType type, int3
     const int32_t cap = layer_capacity(hp, l, n_ctx, rewind_slack);
     window_.push_back(hp.layer_is_swa(l) ? hp.sliding_window : 0);
     capacity_.push_back(cap);
-    k_.emplace_back(static_cast<size_t>(cap) * row_bytes_);
-    v_.emplace_back(static_cast<size_t>(cap) * row_bytes_);
     bytes_ += 2 * static_cast<size_t>(cap) * row_bytes_;
+  }
+  store_ = AlignedBuffer(bytes_);
+  ::madvise(store_.data(), store_.size(), MADV_HUGEPAGE);  // a hint: without huge pages it works the same
+  size_t used = 0;
+  for (int l = 0; l < hp.n_layer; l++) {
+    const size_t layer_bytes = static_cast<size_t>(capacity_[l]) * row_bytes_;
+    k_.push_back(store_.data() + used);
+    v_.push_back(store_.data() + used + layer_bytes);
+    used += 2 * layer_bytes;
   }
 }
 

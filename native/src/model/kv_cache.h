@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "file_reader.h"
 #include "smallthinker_file.h"
 
 namespace st {
@@ -35,6 +36,9 @@ struct KvRowFormat {
   void add(const uint8_t* head, float s, float* out) const;  // out += s·value head
   // outs[j] += s[j]·value head for m outputs, each exactly as add().
   void add_heads(const uint8_t* head, const float* s, float* const* outs, int m) const;
+  // The same for the value heads of n_rows (≤ kernels::kMaxAxpyRows) consecutive positions,
+  // in order: outs[j] += s[r][j]·heads[r], each exactly as add_heads() row after row.
+  void add_rows_heads(const uint8_t* const* heads, int n_rows, const float* const* s, float* const* outs, int m) const;
 };
 
 class KvCache {
@@ -66,9 +70,9 @@ class KvCache {
   static size_t bytes_for(const SmallThinkerHParams& hp, int32_t n_ctx, KvType type, int32_t rewind_slack = 0);
 
  private:
-  uint8_t* slot(std::vector<uint8_t>& store, int layer, int32_t pos) {
+  uint8_t* slot(uint8_t* rows, int layer, int32_t pos) {
     const int32_t cap = capacity_[layer];
-    return store.data() + static_cast<size_t>(pos % cap) * row_bytes_;
+    return rows + static_cast<size_t>(pos % cap) * row_bytes_;
   }
 
   int32_t n_ctx_;
@@ -77,7 +81,11 @@ class KvCache {
   size_t bytes_ = 0;
   std::vector<int32_t> window_;    // 0 for global layers
   std::vector<int32_t> capacity_;  // positions held per layer
-  std::vector<std::vector<uint8_t>> k_, v_;
+  // Every layer's keys and values in one anonymous mapping on huge pages where the kernel gives
+  // them: a token's attention reads the cache row by row across tens of megabytes, and on 4 KiB
+  // pages every eighth row was a TLB miss. Pages are zero and only become resident when written.
+  AlignedBuffer store_;
+  std::vector<uint8_t*> k_, v_;  // each layer's rows in store_
 };
 
 }  // namespace st
