@@ -143,6 +143,8 @@ export interface NativeSession {
   expertCacheStats(): ExpertCacheStats | null;
   /** Expert uses and neuron sparsity of the session's own context. */
   routingStats(): RoutingStats;
+  /** The root mean square of each token's embedding row (decoded from the file's type). */
+  embeddingRowRms(ids: Int32Array): Float64Array;
   /**
    * Frees the weights, threads and scratch now, not at garbage collection (a reload then holds
    * one model, not two); every later call of the session or its slots throws. Not while busy.
@@ -211,6 +213,8 @@ export interface NativeTokenizer {
    */
   encodeParts(parts: ReadonlyArray<{ text: string; parseSpecial: boolean }>): Int32Array;
   decode(tokens: Int32Array, options?: { renderSpecial?: boolean }): string;
+  /** The ids whose tokenizer.ggml.token_type is `type` (1 normal, 3 control, 5 unused padding). */
+  idsOfType(type: number): Int32Array;
   createStreamingDecoder(options?: { renderSpecial?: boolean }): StreamingDecoder;
   /** Frees the vocabulary's tables now, not at garbage collection; later calls throw. */
   release(): void;

@@ -145,6 +145,10 @@ describe('prompts', function () {
       assert.equal(effectiveFormat('fim-psm', undefined), 'prefix');
       assert.equal(effectiveFormat('fim-spm', fim), 'fim-spm');
       assert.equal(effectiveFormat(undefined, fim), 'prefix');
+      // auto is what the file's FIM rows allow (engine/fim-check.ts), and still needs the tokens
+      assert.equal(effectiveFormat('auto', fim, 'fim-psm'), 'fim-psm');
+      assert.equal(effectiveFormat('auto', fim, 'prefix'), 'prefix');
+      assert.equal(effectiveFormat('auto', undefined, 'fim-psm'), 'prefix');
       assert.equal(suffixBudget('prefix'), 0);
       assert.ok(suffixBudget('fim-psm') < suffixBudget('fim-spm'));
     });

@@ -27,7 +27,7 @@
 import vm from 'node:vm';
 import { Template } from '@huggingface/jinja';
 import type { NativeTokenizer } from './native-addon';
-import type { ChatMessage, CompletionPromptFormat, ContextChunk } from './protocol';
+import type { ChatMessage, CompletionFormatChoice, CompletionPromptFormat, ContextChunk } from './protocol';
 
 const LINE_COMMENT: Record<string, [string, string]> = {
   python: ['# ', ''], shellscript: ['# ', ''], ruby: ['# ', ''], perl: ['# ', ''], r: ['# ', ''], yaml: ['# ', ''],
@@ -176,9 +176,14 @@ export const SPM_SUFFIX_BUDGET = 256;
 /** Smaller for PSM: its suffix comes after the code, so every keystroke evaluates it again. */
 export const PSM_SUFFIX_BUDGET = 64;
 
-/** The format a request gets on this vocabulary: a FIM format needs all three FIM tokens. */
-export function effectiveFormat(asked: CompletionPromptFormat | undefined, fim: FimTokens | undefined): CompletionPromptFormat {
-  return asked && asked !== 'prefix' && fim ? asked : 'prefix';
+/**
+ * The format a request gets on this vocabulary: a FIM format needs all three FIM tokens;
+ * `auto` is `autoFormat`, what the file's FIM rows allow (engine/fim-check.ts).
+ */
+export function effectiveFormat(asked: CompletionFormatChoice | undefined, fim: FimTokens | undefined,
+  autoFormat: CompletionPromptFormat = 'prefix'): CompletionPromptFormat {
+  const format = asked === 'auto' ? autoFormat : asked;
+  return format && format !== 'prefix' && fim ? format : 'prefix';
 }
 
 /** The suffix budget of a format (0: the format has no suffix). */

@@ -68,6 +68,8 @@ export interface ModelInfo {
   chatTemplate: 'file' | 'chatml';
   /** The completion prompt formats this vocabulary allows: the FIM ones need its three FIM tokens. */
   completionFormats: CompletionPromptFormat[];
+  /** Whether the FIM tokens look trained (engine/fim-check.ts), and so what `auto` lays prompts out as. */
+  fim: FimVerdict;
   memory: MemoryPlan;
 }
 
@@ -102,6 +104,19 @@ export type StopReason = 'eog' | 'length' | 'context' | 'stop' | 'lines';
  */
 export type CompletionPromptFormat = 'prefix' | 'fim-spm' | 'fim-psm';
 export const COMPLETION_PROMPT_FORMATS: readonly CompletionPromptFormat[] = ['prefix', 'fim-spm', 'fim-psm'];
+/** What a request may ask for: a format, or `auto` (a FIM format only when the FIM tokens look trained). */
+export type CompletionFormatChoice = CompletionPromptFormat | 'auto';
+export const COMPLETION_FORMAT_CHOICES: readonly CompletionFormatChoice[] = [...COMPLETION_PROMPT_FORMATS, 'auto'];
+
+/** What the engine concluded about a file's FIM tokens from their embedding rows. */
+export interface FimVerdict {
+  /** 'absent': the vocabulary lacks one of the three tokens. */
+  verdict: 'trained' | 'untrained' | 'undecidable' | 'absent';
+  /** The figures behind it, for the log and `eval-completions`. */
+  reason: string;
+  /** The layout `auto` gives this file: a FIM format only when 'trained'. */
+  autoFormat: CompletionPromptFormat;
+}
 
 export interface CompletionParams {
   /** Identifies the document: its slot keeps the KV state between keystrokes. */
@@ -117,7 +132,7 @@ export interface CompletionParams {
   maxLines?: number;
   temperature?: number;
   /** The prompt's layout; 'prefix' when absent or when the vocabulary has no FIM tokens. */
-  format?: CompletionPromptFormat;
+  format?: CompletionFormatChoice;
   /**
    * Code from other files, most relevant first, put at the start of the prompt as comments
    * (engine/prompts.ts); chunks that do not fit the context budget are left out from the end.

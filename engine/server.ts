@@ -5,11 +5,12 @@ import path from 'node:path';
 import { ResponseError, type CancellationToken, type MessageConnection, type NotificationType } from 'vscode-jsonrpc';
 import type { NativeAddon, NativeSession, NativeTokenizer } from './native-addon';
 import {
-  ChatDeltaNotification, ChatRequest, COMPLETION_PROMPT_FORMATS, CompletionRequest, EngineErrorCodes, HEARTBEAT_INTERVAL_MS, HeartbeatNotification, InspectRequest,
+  ChatDeltaNotification, ChatRequest, COMPLETION_FORMAT_CHOICES, COMPLETION_PROMPT_FORMATS, CompletionRequest, EngineErrorCodes, HEARTBEAT_INTERVAL_MS, HeartbeatNotification, InspectRequest,
   LoadModelRequest, LoadProgressNotification, StatsRequest, TokenizeRequest, WarmCompletionNotification,
-  type ChatMessage, type ChatParams, type CompletionParams, type CompletionPromptFormat, type ContextChunk, type EngineStats, type LoadModelParams, type ModelInfo,
-  type StopReason, type Timings,
+  type ChatMessage, type ChatParams, type CompletionFormatChoice, type CompletionParams, type ContextChunk, type EngineStats, type LoadModelParams, type ModelInfo,
+  type FimVerdict, type StopReason, type Timings,
 } from './protocol';
+import { judgeFimRows, sampleEvenly } from './fim-check';
 import {
   ChatRenderer, chatPromptTokens, completionTokens, CONTEXT_BUDGET, ContextHeaders, effectiveFormat, findFimTokens, MAX_CONTEXT_CHUNK_CHARS,
   MAX_CONTEXT_CHUNKS, PrefixWindow, PromptTooLongError, suffixBudget, suffixContext, type FimTokens,
@@ -40,6 +41,18 @@ function fileStamp(file: string): string {
   } catch (err) {
     return `missing: ${(err as Error).message}`;
   }
+}
+
+/** What the FIM tokens' embedding rows say about their training (engine/fim-check.ts). */
+function judgeFim(session: NativeSession, tokenizer: NativeTokenizer, fim: FimTokens | undefined): FimVerdict {
+  if (!fim) return { verdict: 'absent', reason: 'the vocabulary lacks <|fim_prefix|>, <|fim_suffix|> or <|fim_middle|>', autoFormat: 'prefix' };
+  const UNUSED = 5, NORMAL = 1;  // tokenizer.ggml.token_type values
+  const rms = (ids: ArrayLike<number>) => Array.from(ids.length ? session.embeddingRowRms(Int32Array.from(ids)) : []);
+  return judgeFimRows({
+    fim: rms([fim.prefix, fim.suffix, fim.middle]),
+    padding: rms(tokenizer.idsOfType(UNUSED).filter((id) => id < session.info.n_vocab)),
+    used: rms(sampleEvenly(tokenizer.idsOfType(NORMAL).filter((id) => id < session.info.n_vocab))),
+  });
 }
 
 interface LoadedModel {
@@ -237,11 +250,13 @@ export class EngineServer {
       if (kvBudgetBytes < Math.max(completionSlotKvBytes, chatSlotKvBytes)) {
         throw invalid(`kvBudgetMiB is too small: one chat slot needs ${Math.ceil(chatSlotKvBytes / 2 ** 20)} MiB`);
       }
+      const fimVerdict = judgeFim(s, tokenizer, fim);
+      this.log(`engine: fill-in-the-middle tokens ${fimVerdict.verdict}: ${fimVerdict.reason}; the auto prompt format is ${fimVerdict.autoFormat}`);
       const stopIds = [...tokenizer.endOfGenerationIds, ...(fim ? [fim.prefix, fim.suffix, fim.middle] : [])];
       const info: ModelInfo = {
         modelPath, name: path.basename(modelPath, '.gguf'), nVocab: s.info.n_vocab, nCtxTrain, chatContext, completionContext,
         maxPromptTokens, threads: s.info.threads, isa: s.info.isa, flavour: s.info.flavour,
-        chatTemplate: chat.source, completionFormats: fim ? [...COMPLETION_PROMPT_FORMATS] : ['prefix'],
+        chatTemplate: chat.source, completionFormats: fim ? [...COMPLETION_PROMPT_FORMATS] : ['prefix'], fim: fimVerdict,
         memory: {
           weightsBytes: s.info.weights_bytes, scratchBytes: s.info.scratch_bytes,
           completionSlotKvBytes, chatSlotKvBytes, kvBudgetBytes,
@@ -294,7 +309,7 @@ export class EngineServer {
   // -------------------------------------------------------------------------------------------
   private completionPrompt(m: LoadedModel, p: CompletionParams, maxTokens: number): number[] {
     const count = (t: string) => m.tokenizer.encode(t).length;
-    const format = effectiveFormat(p.format, m.fim);
+    const format = effectiveFormat(p.format, m.fim, m.info.fim.autoFormat);
     const suffixText = format === 'prefix' ? '' : suffixContext(p.suffix, suffixBudget(format), count);
     const total = Math.min(m.info.maxPromptTokens, m.info.completionContext - maxTokens) - count(suffixText) - 16;
     // Context from other files takes at most a quarter of what is left: the code before the cursor comes first.
@@ -322,10 +337,10 @@ export class EngineServer {
       p.context = (o.context as ContextChunk[]).map((c) => ({ path: c.path, text: c.text }));
     }
     if (o.format !== undefined) {
-      if (!COMPLETION_PROMPT_FORMATS.includes(o.format as CompletionPromptFormat)) {
-        throw invalid(`complete: format must be one of ${COMPLETION_PROMPT_FORMATS.join(', ')}`);
+      if (!COMPLETION_FORMAT_CHOICES.includes(o.format as CompletionFormatChoice)) {
+        throw invalid(`complete: format must be one of ${COMPLETION_FORMAT_CHOICES.join(', ')}`);
       }
-      p.format = o.format as CompletionPromptFormat;
+      p.format = o.format as CompletionFormatChoice;
     }
     if (o.stop !== undefined) {
       if (!Array.isArray(o.stop) || o.stop.length > MAX_STOP_STRINGS || !o.stop.every((s) => typeof s === 'string' && s.length <= MAX_STOP_CHARS)) {

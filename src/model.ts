@@ -88,6 +88,7 @@ export class Model implements vscode.Disposable {
       });
       this.log.info(`model ready: ${info.name} (${info.isa}, ${info.threads} threads, chat template: ${info.chatTemplate}, ` +
         `completion formats: ${info.completionFormats.join(', ')})`);
+      if (info.fim) this.log.info(`fill-in-the-middle tokens ${info.fim.verdict}: ${info.fim.reason}; the auto prompt format is ${info.fim.autoFormat}`);
       if (info.memory.budgetPlan) this.log.info(info.memory.budgetPlan);
       this.info = info;
       this.notifyLoaded();

@@ -52,10 +52,23 @@ describe('smallthinker eval-completions', function () {
     }
   });
 
+  it('--format auto picks fim-psm only for a file whose FIM tokens\' embedding rows look trained', async () => {
+    const expected = { trained: 'fim-psm', untrained: 'prefix', alike: 'prefix' } as const;
+    for (const [rows, format] of Object.entries(expected)) {
+      const file = await ensureModel({ preset: 'tiny', vocab: 'qwen', ...(rows === 'alike' ? {} : { fimRows: rows as 'trained' | 'untrained' }) });
+      const r = run('eval-completions', '--model', file, '--threads', '2', '--format', 'auto', '--limit', '2', '--json');
+      assert.equal(r.status, 0, r.stderr);
+      const out = JSON.parse(r.stdout);
+      assert.equal(out.auto_format, format, rows);
+      assert.equal(out.fim_tokens, rows === 'alike' ? 'undecidable' : rows);
+      assert.match(r.stderr, new RegExp(`auto is ${format} for this model`));
+    }
+  });
+
   it('refuses an unknown format and a file that is not a case set, with one clear line', () => {
     const bad = run('eval-completions', '--model', model, '--format', 'fim');
     assert.equal(bad.status, 1);
-    assert.match(bad.stderr, /--format must be one of prefix, fim-spm, fim-psm/);
+    assert.match(bad.stderr, /--format must be one of prefix, fim-spm, fim-psm, auto/);
     const notCases = run('eval-completions', '--model', model, '--cases', path.join(root, 'package.json'));
     assert.equal(notCases.status, 1);
     assert.match(notCases.stderr, /is not a completion case file/);

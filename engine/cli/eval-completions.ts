@@ -1,4 +1,4 @@
-// `smallthinker eval-completions --model M [--format prefix|fim-spm|fim-psm] [--cases FILE]`:
+// `smallthinker eval-completions --model M [--format prefix|fim-spm|fim-psm|auto] [--cases FILE]`:
 // the versioned infill cases (eval/completion-cases/) run through the engine process exactly
 // as the extension asks it (a fresh document each, the extension's token and line limits, then
 // the extension's completion filters), scored against what the file's author wrote. A table per
@@ -7,7 +7,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fork } from 'node:child_process';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
-import { COMPLETION_PROMPT_FORMATS, CompletionRequest, LoadModelRequest, ShutdownRequest, type CompletionPromptFormat } from '../protocol';
+import {
+  COMPLETION_FORMAT_CHOICES, CompletionRequest, LoadModelRequest, ShutdownRequest, type CompletionFormatChoice, type CompletionPromptFormat, type FimVerdict,
+} from '../protocol';
 // The filters the extension applies to every suggestion: the score is of what the user would see.
 import { applyFilters } from '../../src/completion/filters';
 import { UsageError, type ParsedArgs } from './args';
@@ -76,8 +78,8 @@ function summarise(results: CaseResult[]) {
 export async function runEvalCompletions(args: ParsedArgs, write: (s: string) => void): Promise<void> {
   const s = sessionArgs(args);
   const format = (args.options.get('format') as string | undefined) ?? 'prefix';
-  if (!COMPLETION_PROMPT_FORMATS.includes(format as CompletionPromptFormat)) {
-    throw new UsageError(`--format must be one of ${COMPLETION_PROMPT_FORMATS.join(', ')}`);
+  if (!COMPLETION_FORMAT_CHOICES.includes(format as CompletionFormatChoice)) {
+    throw new UsageError(`--format must be one of ${COMPLETION_FORMAT_CHOICES.join(', ')}`);
   }
   const casesFile = (args.options.get('cases') as string | undefined) ?? defaultCasesFile();
   const { version, cases } = readCases(casesFile);
@@ -91,18 +93,22 @@ export async function runEvalCompletions(args: ParsedArgs, write: (s: string) =>
   connection.listen();
   const results: CaseResult[] = [];
   let formats: CompletionPromptFormat[] | undefined;
+  let fim: FimVerdict | undefined;
   try {
     const info = await connection.sendRequest(LoadModelRequest, {
       modelPath: s.model, threads: s.threads, contextLength: s.context, memoryBudgetMiB: s.memoryBudgetMiB,
     });
     formats = info.completionFormats;
-    if (!formats.includes(format as CompletionPromptFormat)) {
+    fim = info.fim;
+    if (format === 'auto') {
+      process.stderr.write(`smallthinker: auto is ${fim.autoFormat} for this model: fill-in-the-middle tokens ${fim.verdict} (${fim.reason})\n`);
+    } else if (!formats.includes(format as CompletionPromptFormat)) {
       process.stderr.write(`smallthinker: this model has no fill-in-the-middle tokens; ${format} falls back to prefix\n`);
     }
     for (const c of picked) {
       const r = await connection.sendRequest(CompletionRequest, {
         documentId: `eval:${c.id}`, prefix: c.prefix, suffix: c.suffix, languageId: c.language, filePath: c.source.file,
-        maxTokens: MAX_TOKENS, maxLines: MAX_LINES, format: format as CompletionPromptFormat,
+        maxTokens: MAX_TOKENS, maxLines: MAX_LINES, format: format as CompletionFormatChoice,
       });
       const filtered = applyFilters(r.text, { prefix: c.prefix, suffix: c.suffix });
       const suggestion = 'text' in filtered ? filtered.text : '';
@@ -123,6 +129,7 @@ export async function runEvalCompletions(args: ParsedArgs, write: (s: string) =>
   if (json) {
     write(`${JSON.stringify({
       model: path.basename(s.model), format, cases_file: path.basename(casesFile), cases_version: version, model_formats: formats ?? [],
+      ...(fim ? { fim_tokens: fim.verdict, auto_format: fim.autoFormat } : {}),
       total, per_language: perLanguage, cases: results,
     })}\n`);
     return;
@@ -132,7 +139,7 @@ export async function runEvalCompletions(args: ParsedArgs, write: (s: string) =>
     `| ${name.padEnd(10)} | ${String(t.cases).padStart(5)} | ${pct(t.exact_first_line).padStart(10)} | ${t.edit_similarity.toFixed(3).padStart(10)} | ` +
     `${t.accepted_chars.toFixed(1).padStart(14)} | ${String(t.dropped_by_filters).padStart(7)} | ${t.first_token_ms_median.toFixed(0).padStart(14)} |`;
   write([
-    `${path.basename(s.model)}; format ${format}; ${picked.length} cases of ${path.basename(casesFile)} (version ${version})`,
+    `${path.basename(s.model)}; format ${format === 'auto' && fim ? `auto (${fim.autoFormat})` : format}; ${picked.length} cases of ${path.basename(casesFile)} (version ${version})`,
     '| language   | cases | exact line | similarity | accepted chars | dropped | first token ms |',
     '|------------|-------|------------|------------|----------------|---------|----------------|',
     ...languages.map((l) => row(l, perLanguage[l])),

@@ -1,7 +1,7 @@
 // One inline-completion request from the editor to a suggestion, without `vscode`: skip rules,
 // the cache, the adaptive debounce, the engine request (cancelled with the editor's token) and
 // the filters. Every outcome has a reason for the log.
-import type { CompletionParams, CompletionPromptFormat, CompletionResult, ContextChunk } from '../../engine/protocol';
+import type { CompletionFormatChoice, CompletionParams, CompletionResult, ContextChunk } from '../../engine/protocol';
 import { SuggestionCache } from './cache';
 import { AdaptiveDebounce, delay } from './debounce';
 import { applyFilters, lineSuffix, linePrefix, type CursorContext } from './filters';
@@ -26,7 +26,7 @@ export interface CompletionSettings {
   /** Language id → enabled; '*' is the default. */
   languages: Record<string, boolean>;
   /** How the prompt is laid out (smallthinker.completion.promptFormat). */
-  promptFormat: CompletionPromptFormat;
+  promptFormat: CompletionFormatChoice;
   /** Pause while the machine runs on battery (the setting is on and the platform says so). */
   pausedOnBattery: boolean;
 }

@@ -207,8 +207,10 @@ async function benchCase(model: string, threads: number, machine: ReturnType<typ
       `typing (engine process, ${t.file_tokens}-token file, ${t.keystrokes} keystrokes appending to the prefix):`,
       `  request -> first completion token, warm: median ${t.warm_first_token_ms.median.toFixed(0)} ms ` +
         `(p90 ${t.warm_first_token_ms.p90.toFixed(0)}, max ${t.warm_first_token_ms.max.toFixed(0)})`,
-      `  the same with ${t.warm_with_context_first_token_ms.chunks} context chunks from other files: median ` +
-        `${t.warm_with_context_first_token_ms.median.toFixed(0)} ms (p90 ${t.warm_with_context_first_token_ms.p90.toFixed(0)})`,
+      `  the same with ${t.warm_with_context_first_token_ms.chunks} context chunks from other files ` +
+        `(${t.warm_with_context_first_token_ms.context_tokens} tokens more in the prompt): median ` +
+        `${t.warm_with_context_first_token_ms.median.toFixed(0)} ms (p90 ${t.warm_with_context_first_token_ms.p90.toFixed(0)}), ` +
+        `${((t.warm_with_context_first_token_ms.median / t.warm_first_token_ms.median - 1) * 100).toFixed(0)} % from without`,
       `  whole prompt re-evaluated: ${t.full_prompt_first_token_ms.toFixed(0)} ms  -> ${t.speedup.toFixed(0)}x faster with reuse`,
       `  chat, ${t.chat_question_tokens}-token question: first token after ${t.chat_first_token_ms.toFixed(0)} ms`,
       '',

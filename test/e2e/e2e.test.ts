@@ -108,7 +108,8 @@ describe('end to end in code-server', function () {
       'workbench.startupEditor': 'none',
       'security.workspace.trust.enabled': false,
       'workbench.colorTheme': 'Default Dark Modern',
-    }, { 'stats.ts': code, 'broken.ts': 'export const count: number = "three";\n', 'helpers.ts': 'export function clamp(x: number, lo: number, hi: number): number {\n  return Math.min(hi, Math.max(lo, x));\n}\n' });
+    }, { 'stats.ts': code, 'broken.ts': 'export const count: number = "three";\n', 'helpers.ts': 'export function clamp(x: number, lo: number, hi: number): number {\n  return Math.min(hi, Math.max(lo, x));\n}\n',
+      'scratch.ts': 'export const first = 1;\n' });
   });
 
   afterEach(async function () {
@@ -405,6 +406,40 @@ describe('end to end in code-server', function () {
     for (let i = 0; i < 50 && fs.readFileSync(file, 'utf8') === before; i++) await page.waitForTimeout(100);
     assert.equal(fs.readFileSync(file, 'utf8'), before.replace('  return Math.min(hi, Math.max(lo, x));\n', '  return x ** 3;\n'),
       'the selected line replaced by the answer\'s code, indented as it was');
+  });
+
+  it('Accept Next Line (Shift+Tab) takes one line of a multi-line suggestion, Tab the rest', async () => {
+    const { page } = h;
+    // A generated model whose every completion is "let a = 1;\nreturn b;" (test/generator: script).
+    const scripted = await ensureModel({ preset: 'tiny', type: 'q4_0', vocab: 'qwen', script: 'two-lines' });
+    setSetting(h, 'smallthinker.modelPath', scripted);
+    for (let i = 0; i < 100 && !/model ready: [^\n]*script-two-lines/.test(extensionLog(h)); i++) await page.waitForTimeout(200);
+    assert.match(extensionLog(h), /model ready: [^\n]*script-two-lines/);
+    await openFile(h, 'scratch.ts');
+    const file = path.join(h.workspace, 'scratch.ts');
+    await page.click('.monaco-editor .view-lines');
+    await page.keyboard.press('Control+End');  // an empty line at the top level: room for several lines
+    await typeUntilGhostText(h, ['\n', '\n', '\n']);
+    // The ghost text's first line sits in the cursor's (empty) line, the rest in lines below it.
+    const cursorLine = await page.locator('.ghost-text-decoration').first().evaluate((e) => e.closest('.view-line')?.textContent ?? '');
+    assert.equal(cursorLine.replace(/\u00a0/g, ' ').trim(), 'let a = 1;', 'the first line of the suggestion shows where the cursor is');
+    await page.locator('.monaco-editor').getByText(/return.b;/).first().waitFor({ timeout: 5000 });
+    await page.waitForTimeout(300);
+    await page.keyboard.press('Shift+Tab');
+    await page.waitForTimeout(300);
+    await page.keyboard.press('Control+S');
+    for (let i = 0; i < 50 && !fs.readFileSync(file, 'utf8').includes('let a = 1;'); i++) await page.waitForTimeout(100);
+    const oneLine = fs.readFileSync(file, 'utf8');
+    assert.match(oneLine, /let a = 1;/, 'Shift+Tab took the first line');
+    assert.doesNotMatch(oneLine, /return b;/, 'and only the first line');
+    // The rest stays suggested on the next line: Tab takes it.
+    await page.waitForSelector('.ghost-text-decoration, .ghost-text-decoration-preview', { timeout: 10_000 });
+    await h.screenshot('11-accept-next-line');
+    await page.keyboard.press('Tab');
+    await page.waitForTimeout(300);
+    await page.keyboard.press('Control+S');
+    for (let i = 0; i < 50 && !fs.readFileSync(file, 'utf8').includes('return b;'); i++) await page.waitForTimeout(100);
+    assert.match(fs.readFileSync(file, 'utf8'), /let a = 1;\s*\n\s*return b;/, 'Tab took the second line');
   });
 });
 

@@ -19,7 +19,7 @@ export const CACHE_DIR = path.resolve(__dirname, '..', '..', '.cache', 'models')
 export function modelFileName(options: Partial<ModelOptions> & Pick<ModelOptions, 'preset'>): string {
   const o = { ...DEFAULTS, ...options };
   const extras = [o.tiedEmbeddings ? 'tied' : '', o.gating ? `gating-${o.gating}` : '', o.ggufVersion === 2 ? 'v2' : '',
-    o.routing ? `routing-${o.routing}` : '', o.script ? `script-${o.script}` : '']
+    o.routing ? `routing-${o.routing}` : '', o.script ? `script-${o.script}` : '', o.fimRows ? `fim-${o.fimRows}` : '']
     .filter(Boolean).join('-');
   return `st-g${GENERATOR_VERSION}-${o.preset}-${o.type}-${o.vocab}-${o.flavour}-s${o.seed}${extras ? `-${extras}` : ''}.gguf`;
 }

@@ -40,6 +40,14 @@ export interface ModelOptions {
    * with a known answer (a code block to Apply); the weights of a real model play no part.
    */
   script?: keyof typeof SCRIPTS;
+  /**
+   * A small Qwen-vocabulary preset whose token embedding has trained-looking and untrained
+   * rows, for the check behind the `auto` completion format (engine/fim-check.ts): used
+   * tokens' rows have RMS ~1, the padding rows ([PAD…], token type 5) stay at an
+   * initialisation scale of 0.02, and the three FIM tokens get the padding rows' scale
+   * ('untrained') or the used tokens' ('trained'). Absent: every row alike.
+   */
+  fimRows?: 'trained' | 'untrained';
 }
 
 /** The scripted answers, as Qwen token ids (each id once, so the current token decides the next). */
@@ -239,6 +247,11 @@ export function buildModelSpec(opts: ModelOptions): GgufSpec {
   if (opts.script) return scripted(opts, shape, vocab, typeOf, f32Tensor, metadataOf);
 
   const tensors: TensorSpec[] = [];
+  if (opts.fimRows) {
+    if (big || opts.vocab !== 'qwen') throw new Error('fimRows is for the small presets with the Qwen vocabulary');
+    tensors.push(floatTensor('token_embd.weight', [E, V], typeOf('token_embd.weight', E), seed, 1, 0,
+      (rng) => embeddingWithUntrainedRows(rng, E, vocab, opts.fimRows!)));
+  } else {
   // The constant element 0: q = 15 (value 7) with scale 1/7 in every row's first block.
   tensors.push(matrix('token_embd.weight', [E, V], 1, (chunk, offset) => forEachRow(chunk, offset, rowBytes(E), (at) => {
     if (at >= 0 && at + 2 < chunk.length) {
@@ -246,6 +259,7 @@ export function buildModelSpec(opts: ModelOptions): GgufSpec {
       setFirstNibble(chunk, at, 15);
     }
   })));
+  }
   tensors.push(f32Tensor('output_norm.weight', [E], 0.1, 1));
   if (!opts.tiedEmbeddings) tensors.push(matrix('output.weight', [E, V], 3 / Math.sqrt(E)));
   for (let l = 0; l < shape.nLayer; l++) {
@@ -329,6 +343,21 @@ export function buildModelSpec(opts: ModelOptions): GgufSpec {
   );
   return metadata;
   }
+}
+
+/** Initialisation scale of the rows no text trains (ModelOptions.fimRows). */
+const UNTRAINED_ROW_STD = 0.02;
+
+/** token_embd for ModelOptions.fimRows: used rows at std 1, padding (and untrained FIM) rows at UNTRAINED_ROW_STD. */
+function embeddingWithUntrainedRows(rng: Rng, E: number, vocab: Vocabulary, fimRows: 'trained' | 'untrained'): Float32Array {
+  const w = rng.fillNormal(new Float32Array(E * vocab.tokens.length), 1);
+  const fim = new Set(['<|fim_prefix|>', '<|fim_suffix|>', '<|fim_middle|>']);
+  vocab.tokens.forEach((token, id) => {
+    if (vocab.tokenTypes[id] === 5 || (fimRows === 'untrained' && fim.has(token))) {
+      for (let j = 0; j < E; j++) w[id * E + j] *= UNTRAINED_ROW_STD;
+    }
+  });
+  return w;
 }
 
 /** The model of `opts.script` (see ModelOptions.script): the same tensors, most of them zero. */

@@ -4,6 +4,7 @@
 // release() frees the weights at once, so a reload never holds two models.
 #include <napi.h>
 
+#include <cmath>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -36,6 +37,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
       InstanceMethod("slotKvCacheBytes", &SessionWrap::SlotKvCacheBytes),
       InstanceMethod("expertCacheStats", &SessionWrap::ExpertCacheStats),
       InstanceMethod("routingStats", &SessionWrap::RoutingStats),
+      InstanceMethod("embeddingRowRms", &SessionWrap::EmbeddingRowRms),
       InstanceMethod("release", &SessionWrap::Release),
     });
   }
@@ -98,6 +100,36 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
       }
       out.Set(static_cast<uint32_t>(i), best);
     }
+    return out;
+  }
+
+  // embeddingRowRms(ids): the root mean square of each token's embedding row, decoded from the
+  // file's type (engine/fim-check.ts tells trained rows from never-used ones with it).
+  Napi::Value EmbeddingRowRms(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Session& s = session(env);
+    SyncUse use(env, s);
+    const std::vector<int32_t> ids = token_array(env, info.Length() > 0 ? info[0] : env.Undefined(), "embeddingRowRms");
+    const Model& model = s.model();
+    const int32_t n_vocab = model.hparams().n_vocab;
+    for (int32_t t : ids) {
+      if (t < 0 || t >= n_vocab) throw Napi::RangeError::New(env, "token id " + std::to_string(t) + " is outside the vocabulary");
+    }
+    exit_if_model_file_changed(model);
+    Napi::Float64Array out = Napi::Float64Array::New(env, ids.size());
+    guarded(env, [&] {
+      const int64_t n_embd = model.hparams().n_embd;
+      AlignedBuffer scratch(model.embedding_scratch_bytes());
+      std::vector<float> row(static_cast<size_t>(n_embd));
+      for (size_t i = 0; i < ids.size(); i++) {
+        const Matrix r = model.embedding_row(ids[i], scratch.data());
+        r.format->row_to_floats(r, 0, row.data());
+        double sum = 0;
+        for (float v : row) sum += double(v) * v;
+        out[i] = std::sqrt(sum / double(n_embd));
+      }
+      return 0;
+    });
     return out;
   }
 

@@ -46,6 +46,7 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
       InstanceMethod("encodeParts", &TokenizerWrap::EncodeParts),
       InstanceMethod("decode", &TokenizerWrap::Decode),
       InstanceMethod("createStreamingDecoder", &TokenizerWrap::CreateDecoder),
+      InstanceMethod("idsOfType", &TokenizerWrap::IdsOfType),
       InstanceAccessor("tokenCount", &TokenizerWrap::TokenCount, nullptr),
       InstanceAccessor("endOfGenerationIds", &TokenizerWrap::Eog, nullptr),
       InstanceAccessor("bosId", &TokenizerWrap::Bos, nullptr),
@@ -117,6 +118,20 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
     auto handle = Napi::External<std::shared_ptr<ModelTokenizer>>::New(info.Env(), new std::shared_ptr<ModelTokenizer>(tok_),
         [](Napi::Env, std::shared_ptr<ModelTokenizer>* p) { delete p; });
     return DecoderWrap::constructor->New({handle, Napi::Boolean::New(info.Env(), special)});
+  }
+
+  // idsOfType(type): the ids whose tokenizer.ggml.token_type is `type` (5: the unused [PAD…] rows).
+  Napi::Value IdsOfType(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "idsOfType needs a token type");
+    const int32_t type = info[0].As<Napi::Number>().Int32Value();
+    const BpeTokenizer& bpe = *tok(info.Env()).bpe;
+    std::vector<int32_t> ids;
+    for (int32_t id = 0; id < bpe.size(); id++) {
+      if (static_cast<int32_t>(bpe.type(id)) == type) ids.push_back(id);
+    }
+    Napi::Int32Array out = Napi::Int32Array::New(info.Env(), ids.size());
+    std::copy(ids.begin(), ids.end(), out.Data());
+    return out;
   }
 
   Napi::Value TokenCount(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), tok(info.Env()).bpe->size()); }
