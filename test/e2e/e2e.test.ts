@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ensureModel } from '../generator/index';
+import { ensureModel, type ModelOptions } from '../generator/index';
 import { chatFrame, root, runCommand, screenshotsDir, startCodeServer, type Harness } from './harness';
 
 const code = `export function total(prices: number[]): number {
@@ -40,6 +40,14 @@ function extensionLog(h: Harness): string {
     return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? find(path.join(dir, e.name))
       : /SmallThinker/.test(e.name) ? [fs.readFileSync(path.join(dir, e.name), 'utf8')] : []));
   })(path.join(h.userData, 'logs')).join('\n');
+}
+
+/** Switches the extension to a generated model that always answers the same (test/generator: script), once it is loaded. */
+async function useScriptedModel(h: Harness, script: NonNullable<ModelOptions['script']>): Promise<void> {
+  setSetting(h, 'smallthinker.modelPath', await ensureModel({ preset: 'tiny', type: 'q4_0', vocab: 'qwen', script }));
+  const ready = new RegExp(`model ready: [^\\n]*script-${script}`);
+  for (let i = 0; i < 100 && !ready.test(extensionLog(h)); i++) await h.page.waitForTimeout(200);
+  assert.match(extensionLog(h), ready);
 }
 
 /** Opens a workspace file with Quick Open (the sidebar may show the chat rather than the Explorer). */
@@ -371,11 +379,8 @@ describe('end to end in code-server', function () {
 
   it('Apply on a code block of an answer shows the change to the attached selection as a diff, and Accept makes it', async () => {
     const { page } = h;
-    // A generated model that always answers "```\nreturn x ** 3;\n```" (test/generator: script).
-    const scripted = await ensureModel({ preset: 'tiny', type: 'q4_0', vocab: 'qwen', script: 'code-answer' });
-    setSetting(h, 'smallthinker.modelPath', scripted);
-    for (let i = 0; i < 100 && !/model ready: [^\n]*script-code-answer/.test(extensionLog(h)); i++) await page.waitForTimeout(200);
-    assert.match(extensionLog(h), /model ready: [^\n]*script-code-answer/);
+    // A generated model that always answers "```\nreturn x ** 3;\n```".
+    await useScriptedModel(h, 'code-answer');
     await runCommand(page, 'SmallThinker: New Chat');
     await openFile(h, 'helpers.ts');
     const file = path.join(h.workspace, 'helpers.ts');
@@ -410,11 +415,8 @@ describe('end to end in code-server', function () {
 
   it('Accept Next Line (Shift+Tab) takes one line of a multi-line suggestion, Tab the rest', async () => {
     const { page } = h;
-    // A generated model whose every completion is "let a = 1;\nreturn b;" (test/generator: script).
-    const scripted = await ensureModel({ preset: 'tiny', type: 'q4_0', vocab: 'qwen', script: 'two-lines' });
-    setSetting(h, 'smallthinker.modelPath', scripted);
-    for (let i = 0; i < 100 && !/model ready: [^\n]*script-two-lines/.test(extensionLog(h)); i++) await page.waitForTimeout(200);
-    assert.match(extensionLog(h), /model ready: [^\n]*script-two-lines/);
+    // A generated model whose every completion is "let a = 1;\nreturn b;".
+    await useScriptedModel(h, 'two-lines');
     await openFile(h, 'scratch.ts');
     const file = path.join(h.workspace, 'scratch.ts');
     await page.click('.monaco-editor .view-lines');
