@@ -252,13 +252,13 @@ export function buildModelSpec(opts: ModelOptions): GgufSpec {
     tensors.push(floatTensor('token_embd.weight', [E, V], typeOf('token_embd.weight', E), seed, 1, 0,
       (rng) => embeddingWithUntrainedRows(rng, E, vocab, opts.fimRows!)));
   } else {
-  // The constant element 0: q = 15 (value 7) with scale 1/7 in every row's first block.
-  tensors.push(matrix('token_embd.weight', [E, V], 1, (chunk, offset) => forEachRow(chunk, offset, rowBytes(E), (at) => {
-    if (at >= 0 && at + 2 < chunk.length) {
-      chunk.writeUInt16LE(f32ToF16(1 / 7), at);
-      setFirstNibble(chunk, at, 15);
-    }
-  })));
+    // The constant element 0: q = 15 (value 7) with scale 1/7 in every row's first block.
+    tensors.push(matrix('token_embd.weight', [E, V], 1, (chunk, offset) => forEachRow(chunk, offset, rowBytes(E), (at) => {
+      if (at >= 0 && at + 2 < chunk.length) {
+        chunk.writeUInt16LE(f32ToF16(1 / 7), at);
+        setFirstNibble(chunk, at, 15);
+      }
+    })));
   }
   tensors.push(f32Tensor('output_norm.weight', [E], 0.1, 1));
   if (!opts.tiedEmbeddings) tensors.push(matrix('output.weight', [E, V], 3 / Math.sqrt(E)));
