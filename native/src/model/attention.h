@@ -14,11 +14,6 @@ namespace st {
 // Query heads per KV head the attention handles (forward.cpp checks the model at load).
 constexpr int kMaxQueryGroup = 64;
 
-// The m query heads qs[0..m) (prepared by kv.prepare_query) attend to positions first ..
-// first+n−1, whose cached heads key(p) and value(p) give. scores[j] holds n floats of scratch;
-// outs[j] receives head j's output (head_dim floats). Each key and value head is read once for
-// all m query heads; per head the operations and their order are those of one head alone:
-// score = (k·q)·scale, softmax with an F32 sum in position order, then Σ p·v in position order.
 // Cached heads are read a few positions ahead of their use: one token's attention walks tens of
 // megabytes of cache, head by head and layer by layer, and the CPU's own prefetchers left
 // decode at 2,000 positions waiting on those reads (about 40 % of its time in the two kernels).
@@ -27,6 +22,11 @@ inline void prefetch_head(const uint8_t* head, size_t bytes) {
   for (size_t b = 0; b < bytes; b += 64) __builtin_prefetch(head + b);
 }
 
+// The m query heads qs[0..m) (prepared by kv.prepare_query) attend to positions first ..
+// first+n−1, whose cached heads key(p) and value(p) give. scores[j] holds n floats of scratch;
+// outs[j] receives head j's output (head_dim floats). Each key and value head is read once for
+// all m query heads; per head the operations and their order are those of one head alone:
+// score = (k·q)·scale, softmax with an F32 sum in position order, then Σ p·v in position order.
 template <typename KeyHead, typename ValueHead>
 void attend_group(const KvRowFormat& kv, const void* const* qs, int m, int32_t first, int32_t n, float scale, KeyHead key,
                   ValueHead value, float* const* scores, float* const* outs) {
