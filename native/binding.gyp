@@ -2,7 +2,7 @@
   "variables": {
     "avx2_source_count": "<!(node gyp-sources.js avx2-count)",
     "avx512_source_count": "<!(node gyp-sources.js avx512-count)",
-    "common_cflags": ["-O3", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"]
+    "common_cflags": ["-O3", "-ffp-contract=off", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"]
   },
   "targets": [
     {
@@ -16,7 +16,7 @@
       "xcode_settings": {
         "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
         "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
-        "OTHER_CPLUSPLUSFLAGS": ["-O3"]
+        "OTHER_CPLUSPLUSFLAGS": ["-O3", "-ffp-contract=off"]
       },
       "msvs_settings": { "VCCLCompilerTool": { "ExceptionHandling": 1, "Optimization": 2 } },
       "conditions": [
@@ -31,7 +31,7 @@
       "include_dirs": ["src"],
       "cflags_cc": ["-std=c++17", "<@(common_cflags)", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512vnni", "-mavx2", "-mfma", "-mf16c", "-fPIC"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++1y", "-std=gnu++20"],
-      "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512vnni", "-mavx2", "-mfma", "-mf16c"] },
+      "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-ffp-contract=off", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512vnni", "-mavx2", "-mfma", "-mf16c"] },
       "msvs_settings": { "VCCLCompilerTool": { "EnableEnhancedInstructionSet": 5 } },
       "conditions": [["target_arch!='x64' or avx512_source_count=='0'", { "type": "none" }]]
     },
@@ -42,7 +42,7 @@
       "include_dirs": ["src"],
       "cflags_cc": ["-std=c++17", "<@(common_cflags)", "-mavx2", "-mfma", "-mf16c", "-fPIC"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++1y", "-std=gnu++20"],
-      "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-mavx2", "-mfma", "-mf16c"] },
+      "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-ffp-contract=off", "-mavx2", "-mfma", "-mf16c"] },
       "msvs_settings": { "VCCLCompilerTool": { "EnableEnhancedInstructionSet": 5 } },
       "conditions": [["target_arch!='x64' or avx2_source_count=='0'", { "type": "none" }]]
     }

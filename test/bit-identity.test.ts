@@ -7,38 +7,16 @@
 // By default: the tiny models with this CPU's best kernels; with SMALLTHINKER_SLOW=1 every
 // kernel table the CPU has, and the 4B shape at Q4_0 and F16.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { ensureModel, type ModelOptions } from './generator/index';
+import { ensureModel } from './generator/index';
+import { BIT_CASES as cases, PROMPT, loadModes, readKeptHashes, resultHash, writeKeptHashes } from './support/bit-hash';
 
 const root = path.resolve(__dirname, '..');
 const cli = path.join(root, 'dist', 'cli.js');
-const hashesFile = path.join(__dirname, 'bit-identity.hashes.json');
 const slow = !!process.env.SMALLTHINKER_SLOW;
-
-interface Case {
-  name: string;
-  model: Partial<ModelOptions> & Pick<ModelOptions, 'preset'>;
-  slow?: boolean;
-  /** The budgeted mode's budget (default 512 MiB, for the tiny models). */
-  budgetMiB?: number;
-}
-
-const cases: Case[] = [
-  { name: 'tiny q4_0 upstream', model: { preset: 'tiny', type: 'q4_0' } },
-  { name: 'tiny q4_0 transposed down', model: { preset: 'tiny', type: 'q4_0', flavour: 'powerinfer' } },
-  { name: 'tiny q8_0', model: { preset: 'tiny', type: 'q8_0' } },
-  { name: 'tiny f16', model: { preset: 'tiny', type: 'f16' } },
-  { name: 'tiny-swa q4_0 sliding window', model: { preset: 'tiny-swa', type: 'q4_0', flavour: 'powerinfer' } },
-  { name: 'tiny-swa f32 sliding window', model: { preset: 'tiny-swa', type: 'f32' } },
-  // The 4B shape with the SIMD tables only: the scalar one takes minutes per run there, and
-  // the tiny models pin it.
-  { name: '4b q4_0', model: { preset: '4b', type: 'q4_0', vocab: 'qwen' }, slow: true, budgetMiB: 1024 },
-  { name: '4b f16', model: { preset: '4b', type: 'f16', vocab: 'qwen' }, slow: true, budgetMiB: 2048 },
-];
 
 /** The kernel table a process gets with SMALLTHINKER_ISA=isa ('' = this CPU's best), or undefined when it has none such. */
 function tableName(isa: string, model: string): string | undefined {
@@ -60,8 +38,6 @@ async function tables(): Promise<string[]> {
   return ['scalar', 'avx2', 'avx512', 'neon'].filter((isa) => tableName(isa, model) !== undefined);
 }
 
-const PROMPT = 'function fibonacci(n) {\n  if (n < 2) return n;\n  return fibonacci(n - 1) + fibonacci(n - 2);\n}\n'.repeat(8);
-
 function run(args: string[], isa: string): unknown {
   const out = execFileSync(process.execPath, [cli, ...args, '--json', '--threads', '2'], {
     encoding: 'utf8', maxBuffer: 256 << 20, env: { ...process.env, SMALLTHINKER_ISA: isa }, stdio: ['ignore', 'pipe', 'pipe'],
@@ -69,17 +45,11 @@ function run(args: string[], isa: string): unknown {
   return JSON.parse(out.trim().split('\n').pop()!);
 }
 
-/** sha256 of the eval positions (ids and logits) and of the greedy tokens. */
-function resultHash(model: string, isa: string, budget: string[], promptFile: string): string {
-  const evaluated = run(['eval', '--model', model, '--prompt-file', promptFile, '--top', '8', ...budget], isa) as { positions: unknown };
-  const generated = run(['generate', '--model', model, '--prompt-file', promptFile, '--max-tokens', '16', ...budget], isa) as { tokens: number[] };
-  return createHash('sha256').update(JSON.stringify([evaluated.positions, generated.tokens])).digest('hex');
-}
-
 describe('bit identity: eval and greedy generation hash-equal to the kept hashes', function () {
   this.timeout(slow ? 1_800_000 : 120_000);
-  const kept: Record<string, string> = fs.existsSync(hashesFile) ? JSON.parse(fs.readFileSync(hashesFile, 'utf8')) : {};
+  const kept = readKeptHashes();
   const update = !!process.env.SMALLTHINKER_UPDATE_HASHES;
+  const updated: Record<string, string> = {};
   let promptFile: string;
   let isas: string[];
   before(async () => {
@@ -88,22 +58,19 @@ describe('bit identity: eval and greedy generation hash-equal to the kept hashes
     fs.writeFileSync(promptFile, PROMPT);
   });
   after(() => {
-    if (update) fs.writeFileSync(hashesFile, `${JSON.stringify(Object.fromEntries(Object.entries(kept).sort()), null, 2)}\n`);
+    if (update) writeKeptHashes(updated);
   });
 
   for (const c of cases) {
     (c.slow && !slow ? it.skip : it)(c.name, async () => {
       const model = await ensureModel(c.model);
-      // A budget with a small expert cache: experts are read, evicted and read again.
       const big = c.model.preset === '4b';
-      const modes: Array<[string, string[]]> = [['mapped', []], ['budgeted', ['--memory-budget', String(c.budgetMiB ?? 512),
-        '--expert-slots', big ? '40' : '8']]];
       const mismatches: string[] = [];
       for (const isa of isas.filter((t) => !big || t !== 'scalar')) {
-        for (const [mode, budget] of modes) {
+        for (const [mode, budget] of loadModes(c)) {
           const key = `${c.name} / ${isa} / ${mode}`;
-          const hash = resultHash(model, isa, budget, promptFile);
-          if (update) kept[key] = hash;
+          const hash = resultHash(run, model, isa, budget, promptFile);
+          if (update) updated[key] = hash;
           else if (kept[key] === undefined) mismatches.push(`${key}: no kept hash (run with SMALLTHINKER_UPDATE_HASHES=1)`);
           else if (kept[key] !== hash) mismatches.push(`${key}: ${hash} ≠ kept ${kept[key]}`);
         }

@@ -9,29 +9,29 @@ mkdir -p "$(dirname "$out")"
 objdir="$(dirname "$out")/obj-$(basename "$out")"
 mkdir -p "$objdir"
 srcs=("$native/src/kernels/kernels_scalar.cpp" "$native/src/kernels/kernels_scalar_blocks.cpp" "$native/src/kernels/dispatch.cpp" "$native/src/kernels/kernels_neon.cpp" "$native/src/kernels/kquants_neon.cpp" "$native/src/kernels/blocks32_neon.cpp" "$native/src/runtime/switches.cpp"
-  "$native/src/runtime/float_mode.cpp" "$native/src/runtime/thread_pool.cpp"
+  "$native/src/runtime/float_mode.cpp" "$native/src/runtime/thread_pool.cpp" "$native/src/platform/platform_posix.cpp"
   "$native/test/kernels_test.cpp")
 objs=()
 for s in "${srcs[@]}"; do
   o="$objdir/$(basename "$s" .cpp).o"
-  "$cxx" -std=c++17 -O2 -I"$native/src" -c "$s" -o "$o"
+  "$cxx" -std=c++17 -O2 -ffp-contract=off -I"$native/src" -c "$s" -o "$o"
   objs+=("$o")
 done
 if [ "$("$cxx" -dumpmachine | cut -d- -f1)" = "x86_64" ]; then
   o="$objdir/kernels_avx2.o"
-  "$cxx" -std=c++17 -O2 -mavx2 -mfma -mf16c -I"$native/src" -c "$native/src/kernels/kernels_avx2.cpp" -o "$o"
+  "$cxx" -std=c++17 -O2 -ffp-contract=off -mavx2 -mfma -mf16c -I"$native/src" -c "$native/src/kernels/kernels_avx2.cpp" -o "$o"
   objs+=("$o")
   for f in kquants_avx2 blocks32_avx2; do
     o="$objdir/$f.o"
-    "$cxx" -std=c++17 -O2 -mavx2 -mfma -mf16c -I"$native/src" -c "$native/src/kernels/$f.cpp" -o "$o"
+    "$cxx" -std=c++17 -O2 -ffp-contract=off -mavx2 -mfma -mf16c -I"$native/src" -c "$native/src/kernels/$f.cpp" -o "$o"
     objs+=("$o")
   done
   o="$objdir/kernels_avx512.o"
-  "$cxx" -std=c++17 -O2 -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx2 -mfma -mf16c -I"$native/src" \
+  "$cxx" -std=c++17 -O2 -ffp-contract=off -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx2 -mfma -mf16c -I"$native/src" \
     -c "$native/src/kernels/kernels_avx512.cpp" -o "$o"
   objs+=("$o")
   o="$objdir/kquants_avx512.o"
-  "$cxx" -std=c++17 -O2 -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx2 -mfma -mf16c -I"$native/src" \
+  "$cxx" -std=c++17 -O2 -ffp-contract=off -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx2 -mfma -mf16c -I"$native/src" \
     -c "$native/src/kernels/kquants_avx512.cpp" -o "$o"
   objs+=("$o")
 fi

@@ -9,7 +9,7 @@ test_src="$1"; out="$2"; extra="${3:-}"
 objdir="$out.obj"
 mkdir -p "$objdir"
 objs=()
-for s in "$native"/src/gguf/*.cpp "$native"/src/formats/*.cpp "$native"/src/model/*.cpp "$native"/src/runtime/*.cpp "$native"/src/kernels/*.cpp "$test_src"; do
+for s in "$native"/src/gguf/*.cpp "$native"/src/formats/*.cpp "$native"/src/model/*.cpp "$native"/src/runtime/*.cpp "$native"/src/kernels/*.cpp "$native"/src/platform/*.cpp "$test_src"; do
   isa=""
   case "$s" in
     *_avx2.cpp) [ "$(uname -m)" = x86_64 ] || continue; isa="-mavx2 -mfma -mf16c" ;;
@@ -17,7 +17,7 @@ for s in "$native"/src/gguf/*.cpp "$native"/src/formats/*.cpp "$native"/src/mode
   esac
   o="$objdir/$(basename "$s" .cpp).o"
   # shellcheck disable=SC2086
-  g++ -std=c++17 -g -O1 $extra $isa -I"$native/src" -c "$s" -o "$o"
+  g++ -std=c++17 -ffp-contract=off -g -O1 $extra $isa -I"$native/src" -c "$s" -o "$o"
   objs+=("$o")
 done
 # shellcheck disable=SC2086

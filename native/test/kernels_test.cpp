@@ -10,9 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "kernels/exact_ops.h"
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
 #include "runtime/float_mode.h"
+#include "runtime/portable_math.h"
 #include "runtime/thread_pool.h"
 
 using namespace st;
@@ -530,6 +532,44 @@ static void test_float_mode() {
   check(workers_flushed[1] == 1 && workers_flushed[2] == 1, "float mode: the pool's workers flush subnormals");
 }
 
+// The exact operations and the portable math agree with a correct C library (glibc here):
+// bit for bit where the operation is exactly defined, within an ulp where it is not.
+static void test_exact_ops() {
+  uint64_t state = 88172645463325252ull;
+  auto rnd = [&] {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return static_cast<uint32_t>(state);
+  };
+  int fma_bad = 0, round_bad = 0, exp_far = 0, trig_far = 0;
+  for (int i = 0; i < 2000000; i++) {
+    const float a = static_cast<float>(rnd() >> 8) / (1 << 12), b = static_cast<float>(rnd() >> 8) / (1 << 20);
+    const float c = (i & 1 ? 1.0f : -1.0f) * static_cast<float>(rnd() >> 8) / (1 << 8);
+    if (st::kernels::fma_exact(a, b, c) != std::fma(a, b, c)) fma_bad++;
+    const float x = static_cast<float>(static_cast<int32_t>(rnd())) / 65536.0f;
+    if (static_cast<float>(st::kernels::round_half_away(x)) != std::roundf(x)) round_bad++;
+    if (static_cast<float>(st::kernels::round_half_even(x)) != std::nearbyint(x)) round_bad++;
+    const float e = static_cast<float>(static_cast<int32_t>(rnd())) / 2.2e7f;  // about ±98
+    const float mine = st::portable_math::exp(e), libm = std::exp(e);  // glibc's is not always correctly rounded
+    int32_t mine_bits, libm_bits;
+    std::memcpy(&mine_bits, &mine, 4);
+    std::memcpy(&libm_bits, &libm, 4);
+    if (std::abs(mine_bits - libm_bits) > 1) exp_far++;
+    const double t = static_cast<double>(rnd()) / 4096.0;  // RoPE angles up to 1e6
+    double s, co;
+    st::portable_math::sincos(t, &s, &co);
+    if (std::fabs(s - std::sin(t)) > 1e-15 || std::fabs(co - std::cos(t)) > 1e-15) trig_far++;
+  }
+  check(fma_bad == 0, "fma_exact = fma, bit for bit (" + std::to_string(fma_bad) + " differ)");
+  check(st::kernels::round_half_away(0.49999997f) == 0 && st::kernels::round_half_away(-2.5f) == -3 && round_bad == 0,
+        "round_half_away = roundf and round_half_even = nearbyint (" + std::to_string(round_bad) + " differ)");
+  check(exp_far == 0, "portable exp within an ulp of expf (" + std::to_string(exp_far) + " further)");
+  check(trig_far == 0, "portable sin and cos within 1e-15 of libm's (" + std::to_string(trig_far) + " further)");
+  const double inv_freq = st::portable_math::pow(1.5e6, -2.0 * 17 / 128);
+  check(std::fabs(inv_freq / std::pow(1.5e6, -2.0 * 17 / 128) - 1) < 1e-14, "portable pow close to libm's");
+}
+
 int main(int argc, char** argv) {
   if (argc == 5 && std::string(argv[1]) == "decode") return decode_file(std::atoi(argv[2]), argv[3], argv[4]);
   std::vector<const KernelTable*> tables;
@@ -563,6 +603,7 @@ int main(int argc, char** argv) {
     if (t->gemm_q4_Kx16) test_packed_q4_K(*t);
   }
   test_float_mode();
+  test_exact_ops();
   test_known_blocks();
   test_activation_forms(scalar_table());
   test_block_types(scalar_table());

@@ -11,7 +11,7 @@ root="$(dirname "$native")"
 out="$native/test/build"
 mkdir -p "$out"
 fuzz_seconds="${FUZZ_SECONDS:-60}"
-reader_sources=("$native/src/gguf/gguf_reader.cpp" "$native/src/model/smallthinker_file.cpp" "$native/src/tokenizer/model_tokenizer.cpp"
+reader_sources=("$native/src/gguf/gguf_reader.cpp" "$native/src/platform/platform_posix.cpp" "$native/src/model/smallthinker_file.cpp" "$native/src/tokenizer/model_tokenizer.cpp"
   "$native/src/tokenizer/bpe_tokenizer.cpp" "$native/src/tokenizer/unicode.cpp")
 
 if ! command -v clang++ >/dev/null 2>&1 || ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; then

@@ -5,15 +5,14 @@
 #include <napi.h>
 
 #include <cmath>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "model_file_guard.h"
 #include "options.h"
+#include "platform/platform.h"
 #include "registry.h"
-#include "runtime/free_memory.h"
 #include "runtime/work_counter.h"
 #include "session_handle.h"
 #include "stats.h"
@@ -148,7 +147,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     if (handle_->session->busy().load()) throw Napi::Error::New(env, "the session is busy with a generation");
     ctx_.reset();
     handle_->session.reset();
-    runtime::return_free_memory();
+    platform::return_free_memory();
     return env.Undefined();
   }
 
@@ -230,12 +229,7 @@ class LoadSessionWorker : public Napi::AsyncWorker {
 };
 
 Napi::Value PeakRssBytes(const Napi::CallbackInfo& info) {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return Napi::Number::New(info.Env(), std::stod(line.substr(6)) * 1024.0);
-  }
-  return Napi::Number::New(info.Env(), 0);
+  return Napi::Number::New(info.Env(), static_cast<double>(platform::peak_resident_bytes()));
 }
 
 Registration reg([](Napi::Env env, Napi::Object exports) {

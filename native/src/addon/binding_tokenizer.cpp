@@ -4,7 +4,7 @@
 #include <memory>
 
 #include "registry.h"
-#include "runtime/free_memory.h"
+#include "platform/platform.h"
 #include "tokenizer/model_tokenizer.h"
 
 namespace st::addon {
@@ -153,7 +153,7 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
   // streaming decoders made before keep them until they go.
   Napi::Value Release(const Napi::CallbackInfo& info) {
     tok_.reset();
-    runtime::return_free_memory();
+    platform::return_free_memory();
     return info.Env().Undefined();
   }
 

@@ -1,13 +1,10 @@
 #include "gguf_reader.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <utility>
 
 namespace st::gguf {
 
@@ -60,21 +57,6 @@ std::string printable(const std::string& s) {
 
 std::string quote(const std::string& s) { return "'" + printable(s) + "'"; }
 
-FileIdentity FileIdentity::of(int fd) {
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) return {};
-  FileIdentity id;
-  id.device = static_cast<uint64_t>(st.st_dev);
-  id.inode = static_cast<uint64_t>(st.st_ino);
-  id.size = static_cast<uint64_t>(st.st_size);
-#ifdef __APPLE__
-  id.modified_ns = static_cast<int64_t>(st.st_mtimespec.tv_sec) * 1000000000 + st.st_mtimespec.tv_nsec;
-#else
-  id.modified_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-#endif
-  return id;
-}
-
 size_t Value::array_size() const {
   return ints.size() + floats.size() + strings.size() + arrays.size();
 }
@@ -85,8 +67,7 @@ namespace {
 
 class FileSource : public ByteSource {
  public:
-  FileSource(int fd, uint64_t size) : fd_(fd), size_(size), identity_(FileIdentity::of(fd)) {}
-  ~FileSource() override { ::close(fd_); }
+  explicit FileSource(platform::File file) : file_(std::move(file)), size_(file_.size()), identity_(file_.identity()) {}
   uint64_t size() const override { return size_; }
   FileIdentity identity() const override { return identity_; }
   void read(uint64_t offset, void* dst, size_t n) override {
@@ -97,7 +78,7 @@ class FileSource : public ByteSource {
       std::memcpy(dst, win_.data() + (offset - win_start_), n);
       return;
     }
-    pread_all(offset, static_cast<uint8_t*>(dst), n);
+    read_all(offset, static_cast<uint8_t*>(dst), n);
   }
 
  private:
@@ -105,20 +86,19 @@ class FileSource : public ByteSource {
   void fill(uint64_t offset) {
     const uint64_t n = std::min<uint64_t>(kWindow, size_ - offset);
     win_.resize(n);
-    pread_all(offset, win_.data(), n);
+    read_all(offset, win_.data(), n);
     win_start_ = offset;
   }
-  void pread_all(uint64_t offset, uint8_t* dst, size_t n) {
-    while (n > 0) {
-      const ssize_t r = ::pread(fd_, dst, n, static_cast<off_t>(offset));
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) throw GgufError(std::string("read failed: ") + (r < 0 ? std::strerror(errno) : "unexpected end of file"));
-      dst += r;
-      offset += r;
-      n -= r;
+  void read_all(uint64_t offset, uint8_t* dst, size_t n) {
+    size_t got = 0;
+    try {
+      got = file_.read_at(offset, dst, n);
+    } catch (const platform::ReadError& e) {
+      throw GgufError(e.what());
     }
+    if (got < n) throw GgufError("read failed: unexpected end of file");
   }
-  int fd_;
+  platform::File file_;
   uint64_t size_;
   FileIdentity identity_;
   std::vector<uint8_t> win_;
@@ -310,19 +290,13 @@ bool mul_overflows(uint64_t a, uint64_t b, uint64_t& out) {
 }  // namespace
 
 std::unique_ptr<ByteSource> open_file_source(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw GgufError(path + ": cannot open: " + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const int e = errno;
-    ::close(fd);
-    throw GgufError(path + ": cannot stat: " + std::strerror(e));
+  try {
+    return std::make_unique<FileSource>(platform::File(path, platform::File::Caching::normal));
+  } catch (const GgufError&) {
+    throw;
+  } catch (const std::runtime_error& e) {
+    throw GgufError(e.what());  // "<path>: cannot open: ..." or "<path>: not a regular file"
   }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw GgufError(path + ": not a regular file");
-  }
-  return std::make_unique<FileSource>(fd, static_cast<uint64_t>(st.st_size));
 }
 
 std::unique_ptr<ByteSource> memory_source(const uint8_t* data, size_t size) {

@@ -9,6 +9,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "platform/platform.h"
+
 #include "ggml_types.h"
 
 namespace st::gguf {
@@ -63,21 +65,9 @@ struct TensorInfo {
   uint64_t info_offset = 0;   // where its tensor info starts in the file (for messages)
 };
 
-// Which file, in which state: the model compares the file it maps or reads with the one
-// whose header was parsed (a file replaced in between is refused), and later with itself
-// (a file rewritten in place since loading is noticed). All zero for memory.
-struct FileIdentity {
-  uint64_t device = 0;
-  uint64_t inode = 0;
-  uint64_t size = 0;
-  int64_t modified_ns = 0;
-
-  static FileIdentity of(int fd);  // fstat; all zero when it fails
-  bool operator==(const FileIdentity& o) const {
-    return device == o.device && inode == o.inode && size == o.size && modified_ns == o.modified_ns;
-  }
-  bool operator!=(const FileIdentity& o) const { return !(*this == o); }
-};
+// Which file, in which state (platform/platform.h): the model compares the file it maps or
+// reads with the one whose header was parsed, and later with itself. All zero for memory.
+using FileIdentity = platform::FileIdentity;
 
 // Where the bytes come from: a file read in bounded chunks, or memory (the fuzzer).
 class ByteSource {

@@ -4,6 +4,7 @@
 
 #include "fp16.h"
 #include "kernels.h"
+#include "exact_ops.h"
 
 namespace st::kernels {
 namespace {
@@ -16,7 +17,7 @@ void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t n) {
     const float d = amax / 127.0f;
     const float id = d != 0 ? 1.0f / d : 0.0f;
     y[b].d = fp32_to_fp16(d);
-    for (int j = 0; j < kQK8_0; j++) y[b].qs[j] = static_cast<int8_t>(std::roundf(xb[j] * id));
+    for (int j = 0; j < kQK8_0; j++) y[b].qs[j] = static_cast<int8_t>(round_half_away(xb[j] * id));
   }
 }
 
@@ -128,7 +129,7 @@ float dot_q4_0x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_
   float acc = 0;
   for (int64_t b = 0; b < nb; b++) {
     const uint8_t* block = group + b * kPackedBlockBytes;
-    acc = std::fma(static_cast<float>(packed_block_dot(block, lane, x[b])), packed_scale(block, lane) * fp16_to_fp32(x[b].d), acc);
+    acc = fma_exact(static_cast<float>(packed_block_dot(block, lane, x[b])), packed_scale(block, lane) * fp16_to_fp32(x[b].d), acc);
   }
   return acc;
 }

@@ -8,6 +8,7 @@
 
 #include "fp16.h"
 #include "kernels.h"
+#include "exact_ops.h"
 
 namespace st::kernels {
 namespace {
@@ -23,7 +24,7 @@ void quantize_row_q8_1(const float* x, BlockQ8_1* y, int64_t n) {
     const float id = d != 0 ? 1.0f / d : 0.0f;
     int sum = 0;
     for (int j = 0; j < 32; j++) {
-      y[b].qs[j] = static_cast<int8_t>(std::roundf(xb[j] * id));
+      y[b].qs[j] = static_cast<int8_t>(round_half_away(xb[j] * id));
       sum += y[b].qs[j];
     }
     y[b].d = fp32_to_fp16(d);
@@ -52,7 +53,7 @@ void quantize_row_q8_K(const float* x, BlockQ8_K* y, int64_t n) {
     }
     const float iscale = -127.0f / max;
     for (int j = 0; j < kQK_K; j++) {
-      const int v = static_cast<int>(std::nearbyint(iscale * xb[j]));
+      const int v = round_half_even(iscale * xb[j]);
       y[b].qs[j] = static_cast<int8_t>(v < 127 ? v : 127);
     }
     for (int g = 0; g < kQK_K / 16; g++) {
@@ -360,8 +361,8 @@ float q4_Kx16_block(const BlockQ4_K& w, const BlockQ8_K& x, float acc) {
     isum += sc * s;
     msum += mn * (x.bsums[2 * i] + x.bsums[2 * i + 1]);
   }
-  acc = std::fma(static_cast<float>(isum), fp16_to_fp32(w.d) * x.d, acc);
-  return std::fma(-static_cast<float>(msum), fp16_to_fp32(w.dmin) * x.d, acc);
+  acc = fma_exact(static_cast<float>(isum), fp16_to_fp32(w.d) * x.d, acc);
+  return fma_exact(-static_cast<float>(msum), fp16_to_fp32(w.dmin) * x.d, acc);
 }
 
 }  // namespace

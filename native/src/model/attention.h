@@ -8,6 +8,7 @@
 
 #include "kernels/kernels.h"
 #include "kv_cache.h"
+#include "runtime/portable_math.h"
 
 namespace st {
 
@@ -44,7 +45,7 @@ void attend_group(const KvRowFormat& kv, const void* const* qs, int m, int32_t f
   }
   for (int j = 0; j < m; j++) {
     float sum = 0;
-    for (int32_t t = 0; t < n; t++) sum += scores[j][t] = std::exp(scores[j][t] - max_s[j]);
+    for (int32_t t = 0; t < n; t++) sum += scores[j][t] = portable_math::exp(scores[j][t] - max_s[j]);
     inv[j] = 1.0f / sum;
     std::fill(outs[j], outs[j] + kv.head_dim, 0.0f);
   }

@@ -1,6 +1,7 @@
-// Explicit reads of a model file for the memory-budget mode: O_DIRECT where the file system
-// allows it, so what we read never lands in the page cache (which a memory cgroup charges to
-// us), and buffered reads followed by "drop these pages" where it does not.
+// Explicit reads of a model file for the memory-budget mode: reads that bypass the page cache
+// where the file system allows it (O_DIRECT, F_NOCACHE, unbuffered on Windows), so what we
+// read never lands in the page cache (which a memory cgroup charges to us), and buffered reads
+// followed by "drop these pages" where it does not.
 #pragma once
 #include <cstddef>
 #include <atomic>
@@ -10,11 +11,13 @@
 #include <vector>
 
 #include "gguf/gguf_reader.h"
+#include "platform/platform.h"
 
 namespace st {
 
-// Memory aligned for O_DIRECT (4096 bytes), obtained with mmap so it is returned to the
-// system on release and its resident size is exactly what was touched.
+// Memory aligned for reads that bypass the cache (4096 bytes), straight from the OS
+// (platform::allocate_pages), so it is returned on release and its resident size is exactly
+// what was touched.
 class AlignedBuffer {
  public:
   AlignedBuffer() = default;
@@ -35,10 +38,9 @@ class AlignedBuffer {
 
 class FileReader {
  public:
-  static constexpr size_t kAlign = 4096;
+  static constexpr size_t kAlign = platform::File::kDirectAlign;
 
   explicit FileReader(const std::string& path);
-  ~FileReader();
 
   // Bytes a read of [offset, offset + len) occupies in a buffer: the aligned span around it.
   static size_t span_bytes(uint64_t offset, size_t len);
@@ -48,15 +50,15 @@ class FileReader {
 
   bool direct() const { return use_direct_.load(std::memory_order_relaxed); }
   const std::string& path() const { return path_; }
-  gguf::FileIdentity identity() const { return gguf::FileIdentity::of(buffered_fd_); }
+  gguf::FileIdentity identity() const { return buffered_.identity(); }
 
  private:
   void read_buffered(uint64_t offset, size_t len, uint8_t* dst);
 
   std::string path_;
-  int direct_fd_ = -1;  // O_DIRECT, when the file system accepts it
-  int buffered_fd_ = -1;
-  std::atomic<bool> use_direct_{false};  // cleared for good after the first EINVAL
+  platform::File direct_;  // bypassing the cache, when the file system accepts it
+  platform::File buffered_;
+  std::atomic<bool> use_direct_{false};  // cleared for good after the first refused read
 };
 
 }  // namespace st

@@ -15,6 +15,7 @@
 
 #include "attention.h"
 #include "ops.h"
+#include "runtime/portable_math.h"
 #include "runtime/float_mode.h"
 #include "runtime/thread_pool.h"
 
@@ -109,7 +110,7 @@ InferenceContext::InferenceContext(const Model& model, Workspace& workspace, Thr
     : model_(model), hp_(model.hparams()), ws_(workspace), pool_(pool), kv_(model.hparams(), n_ctx, kv_type, rewind_slack) {
   if (n_ctx > workspace.n_ctx()) throw std::logic_error("the workspace is smaller than this context");
   for (int i = 0; i < hp_.head_dim / 2; i++) {
-    rope_inv_freq_.push_back(std::pow(static_cast<double>(hp_.rope_freq_base), -2.0 * i / hp_.head_dim));
+    rope_inv_freq_.push_back(portable_math::pow(static_cast<double>(hp_.rope_freq_base), -2.0 * i / hp_.head_dim));
   }
   routing_.expert_uses.assign(size_t(hp_.n_layer) * hp_.n_expert, 0);
 }
@@ -156,9 +157,10 @@ bool InferenceContext::rewind(int32_t n) {
 
 void InferenceContext::rope_tables(int32_t pos, float* cos, float* sin) const {
   for (size_t i = 0; i < rope_inv_freq_.size(); i++) {
-    const double theta = static_cast<double>(pos) * rope_inv_freq_[i];
-    cos[i] = static_cast<float>(std::cos(theta));
-    sin[i] = static_cast<float>(std::sin(theta));
+    double s, c;
+    portable_math::sincos(static_cast<double>(pos) * rope_inv_freq_[i], &s, &c);
+    cos[i] = static_cast<float>(c);
+    sin[i] = static_cast<float>(s);
   }
 }
 
@@ -292,9 +294,9 @@ void InferenceContext::select_experts(const float* router, int32_t* selected, fl
   if (hp_.gating == ExpertGating::Softmax) {
     // softmax over all experts, then restricted to the top k: the common denominator cancels.
     const float max_l = router[order[0]];
-    for (int j = 0; j < K; j++) sum += weights[j] = std::exp(router[order[j]] - max_l);
+    for (int j = 0; j < K; j++) sum += weights[j] = portable_math::exp(router[order[j]] - max_l);
   } else {
-    for (int j = 0; j < K; j++) sum += weights[j] = 1.0f / (1.0f + std::exp(-router[order[j]]));
+    for (int j = 0; j < K; j++) sum += weights[j] = 1.0f / (1.0f + portable_math::exp(-router[order[j]]));
   }
   sum = std::max(sum, 6.103515625e-5f);  // as llama.cpp: never divide by ~0
   for (int j = 0; j < K; j++) {

@@ -1,13 +1,12 @@
 #include "kv_cache.h"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
+#include "platform/platform.h"
 
 namespace st {
 
@@ -108,7 +107,7 @@ KvCache::KvCache(const SmallThinkerHParams& hp, int32_t n_ctx, KvType type, int3
     bytes_ += 2 * static_cast<size_t>(cap) * row_bytes_;
   }
   store_ = AlignedBuffer(bytes_);
-  ::madvise(store_.data(), store_.size(), MADV_HUGEPAGE);  // a hint: without huge pages it works the same
+  platform::advise_large_pages(store_.data(), store_.size());  // a hint: without huge pages it works the same
   size_t used = 0;
   for (int l = 0; l < hp.n_layer; l++) {
     const size_t layer_bytes = static_cast<size_t>(capacity_[l]) * row_bytes_;

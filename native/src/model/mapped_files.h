@@ -1,6 +1,6 @@
-// Which model files are mapped where, for the addon's SIGBUS handler: when a file shrinks
-// under its mapping, reading a lost page raises SIGBUS, and the handler looks the faulting
-// address up here to name the file. Updated on map and unmap; the lookup is
+// Which model files are mapped where, for the addon's fault handler: when a file shrinks
+// under its mapping, reading a lost page faults (SIGBUS; an in-page error on Windows), and
+// the handler looks the faulting address up here to name the file. Updated on map and unmap; the lookup is
 // async-signal-safe (fixed slots of atomics and inline paths: no locks, no allocation).
 #pragma once
 #include <cstddef>
@@ -9,7 +9,7 @@
 namespace st::mapped_files {
 
 // More live mappings than slots (sessions not yet garbage-collected count too) are not
-// covered: their SIGBUS stays a plain crash.
+// covered: their fault stays a plain crash.
 constexpr int kSlots = 64;
 constexpr size_t kMaxPathBytes = 1024;  // longer paths are cut
 

@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <stdexcept>
 
 #include "forward.h"
 #include "model.h"
+#include "platform/platform.h"
 
 namespace st {
 
@@ -24,15 +24,6 @@ std::string mib(uint64_t bytes) {
 }
 }  // namespace
 
-uint64_t current_rss_bytes() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
-  }
-  return 0;
-}
-
 std::string MemoryPlan::describe() const {
   return "memory plan for a budget of " + mib(budget) + ": baseline " + mib(baseline) + ", resident weights " +
          mib(resident_weights) + ", KV cache " + mib(kv_cache) + ", scratch " + mib(scratch) + ", expert cache " +
@@ -45,7 +36,7 @@ MemoryPlan plan_memory(const SmallThinkerFile& file, uint64_t budget_bytes, uint
   const SmallThinkerHParams& hp = file.hparams;
   MemoryPlan p;
   p.budget = budget_bytes;
-  p.baseline = current_rss_bytes() + kGrowthMargin;
+  p.baseline = platform::resident_bytes() + kGrowthMargin;
   p.resident_weights = Model::resident_bytes_budgeted(file);
   p.kv_cache = kv_bytes;
   // The pass's workspace, and the logits of a whole prompt batch (eval asks for every position's).

@@ -27,9 +27,6 @@ struct MemoryPlan {
   std::string describe() const;   // one line, MiB
 };
 
-// The process's resident set now (VmRSS), in bytes; 0 where /proc is missing.
-uint64_t current_rss_bytes();
-
 // kv_bytes: what the contexts' KV caches will take in total; max_slots > 0 caps the expert
 // cache below what the budget allows (benchmarks of small caches). Throws
 // std::runtime_error when the budget is below the minimum.

@@ -1,13 +1,7 @@
 #include "model.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -16,56 +10,37 @@
 #include <thread>
 
 #include "mapped_files.h"
+#include "platform/platform.h"
 #include "runtime/work_counter.h"
 
 namespace st {
 
 // The model file mapped read-only. Pages are read on first touch and can be dropped by the
-// kernel under pressure (the memory-budget mode replaces this with explicit reads). The
-// mapping is recorded in mapped_files, so a SIGBUS from reading it after the file shrank
-// can name the file.
+// OS under pressure (the memory-budget mode replaces this with explicit reads). The mapping
+// is recorded in mapped_files, so a fault from reading it after the file shrank can name the
+// file.
 class MappedFile {
  public:
-  explicit MappedFile(const std::string& path) {
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) throw std::runtime_error(path + ": cannot open: " + std::strerror(errno));
-    struct stat st {};
-    if (::fstat(fd_, &st) != 0) fail(path + ": cannot stat: " + std::strerror(errno));
-    size_ = static_cast<size_t>(st.st_size);
-    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd_, 0);
-    if (p == MAP_FAILED) fail(path + ": cannot map: " + std::strerror(errno));
-    data_ = static_cast<const uint8_t*>(p);
-    registry_slot_ = mapped_files::add(data_, size_, path);
+  explicit MappedFile(const std::string& path) : mapping_(path) {
+    registry_slot_ = mapped_files::add(mapping_.data(), mapping_.size(), path);
   }
-  ~MappedFile() {
-    mapped_files::remove(registry_slot_);
-    if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
-    if (fd_ >= 0) ::close(fd_);
-  }
-  const uint8_t* data() const { return data_; }
-  size_t size() const { return size_; }
-  gguf::FileIdentity identity() const { return gguf::FileIdentity::of(fd_); }
-  // Copies the n bytes the mapping shows at p into dst with pread (without faulting them in).
+  ~MappedFile() { mapped_files::remove(registry_slot_); }
+  const uint8_t* data() const { return mapping_.data(); }
+  size_t size() const { return mapping_.size(); }
+  gguf::FileIdentity identity() const { return mapping_.file().identity(); }
+  // Copies the n bytes the mapping shows at p into dst with a read (without faulting them in).
   void read(const uint8_t* p, size_t n, uint8_t* dst) const {
-    off_t offset = p - data_;
-    while (n > 0) {
-      const ssize_t got = ::pread(fd_, dst, n, offset);
-      if (got < 0 && errno == EINTR) continue;
-      if (got <= 0) throw std::runtime_error(std::string("cannot read the model file: ") + (got < 0 ? std::strerror(errno) : "it is shorter than expected"));
-      dst += got;
-      offset += got;
-      n -= static_cast<size_t>(got);
+    size_t got = 0;
+    try {
+      got = mapping_.file().read_at(static_cast<uint64_t>(p - mapping_.data()), dst, n);
+    } catch (const platform::ReadError& e) {
+      throw std::runtime_error(std::string("cannot read the model file: ") + e.what());
     }
+    if (got < n) throw std::runtime_error("cannot read the model file: it is shorter than expected");
   }
 
  private:
-  [[noreturn]] void fail(const std::string& message) {
-    ::close(fd_);  // the destructor does not run for a constructor that throws
-    throw std::runtime_error(message);
-  }
-  int fd_ = -1;
-  const uint8_t* data_ = nullptr;
-  size_t size_ = 0;
+  platform::FileMapping mapping_;
   int registry_slot_ = -1;
 };
 
@@ -154,7 +129,7 @@ static std::vector<Relaid> relaid_matrices(ModelWeights& w) {
   return out;
 }
 
-// The mapped mode: every matrix in a format of its own is read (with pread, leaving the
+// The mapped mode: every matrix in a format of its own is read (with reads, leaving the
 // mapping untouched) into one anonymous buffer and laid out there, a cache-sized piece at a
 // time; huge pages where the kernel gives them (fewer TLB misses on the weights read per
 // token). Two threads: one can lay out while the other waits for the disk.
@@ -165,7 +140,7 @@ void Model::lay_out_mapped() {
   for (const Relaid& j : jobs) total += j.bytes;
   relaid_ = AlignedBuffer(total);
   relaid_bytes_ = total;
-  ::madvise(relaid_.data(), relaid_.size(), MADV_HUGEPAGE);
+  platform::advise_large_pages(relaid_.data(), relaid_.size());
   std::vector<uint8_t*> dst;
   size_t used = 0;
   for (const Relaid& j : jobs) {

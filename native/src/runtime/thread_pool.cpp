@@ -3,10 +3,9 @@
 #include "float_mode.h"
 
 #include <algorithm>
-#include <fstream>
-#include <set>
-#include <string>
 #include <utility>
+
+#include "platform/platform.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
@@ -94,19 +93,6 @@ void ThreadPool::parallel_for(int64_t n, const RangeFn& fn, int64_t grain) {
   });
 }
 
-int default_thread_count() {
-  std::set<std::pair<std::string, std::string>> cores;
-  for (unsigned cpu = 0; cpu < 4096; cpu++) {
-    const std::string base = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/";
-    std::ifstream core(base + "core_id"), pkg(base + "physical_package_id");
-    if (!core) break;
-    std::string c, p;
-    core >> c;
-    pkg >> p;
-    cores.emplace(p, c);
-  }
-  if (!cores.empty()) return static_cast<int>(cores.size());
-  return std::max(1u, std::thread::hardware_concurrency());
-}
+int default_thread_count() { return platform::physical_core_count(); }
 
 }  // namespace st

@@ -45,7 +45,8 @@ class ThreadPool {
   std::condition_variable wake_;
 };
 
-// Physical cores (not hyper-threads) on Linux, else the hardware concurrency.
+// Physical cores (not hyper-threads; on Apple silicon the performance cores), else the
+// hardware threads.
 int default_thread_count();
 
 }  // namespace st

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "runtime/portable_math.h"
+
 namespace st {
 
 Sampler::Sampler(const SamplerParams& params) : params_(params), rng_state_(params.seed) {}
@@ -66,7 +68,7 @@ int32_t Sampler::sample(const float* logits, int32_t n_vocab) {
   const double inv_t = 1.0 / params_.temperature;
   const double max_l = candidates_[0].first;
   double sum = 0;
-  for (size_t i = 0; i < keep; i++) sum += probs[i] = std::exp((candidates_[i].first - max_l) * inv_t);
+  for (size_t i = 0; i < keep; i++) sum += probs[i] = portable_math::exp((candidates_[i].first - max_l) * inv_t);
   for (double& p : probs) p /= sum;
 
   // min-p: drop tokens less likely than min_p times the best one.

@@ -1,0 +1,132 @@
+// What the engine needs from the operating system, in one place: opening, reading and mapping
+// files, page-granular memory, the process's memory use, the machine's cores, and a hook for
+// reads of a mapped file that fail. Nothing outside native/src/platform/ includes an OS header;
+// platform_posix.cpp implements this for Linux and macOS, platform_windows.cpp for Windows.
+// Paths are UTF-8 everywhere (Windows converts them to UTF-16 for its wide-character calls, so
+// user folders with spaces and non-ASCII names work).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace st::platform {
+
+// Which file a handle reads, compared when a file is opened twice (the second open must see the
+// file whose header was parsed) and later with itself (a file rewritten in place since loading
+// is noticed). All zero for memory, or when the OS cannot say.
+struct FileIdentity {
+  uint64_t device = 0;
+  uint64_t inode = 0;  // the file index on Windows
+  uint64_t size = 0;
+  int64_t modified_ns = 0;
+
+  bool operator==(const FileIdentity& o) const {
+    return device == o.device && inode == o.inode && size == o.size && modified_ns == o.modified_ns;
+  }
+  bool operator!=(const FileIdentity& o) const { return !(*this == o); }
+};
+
+// A regular file opened read-only. Moves, does not copy; closes on destruction. Other processes
+// may still rename, replace or delete the file while it is open (as POSIX allows; Windows is
+// asked for the same sharing), which is how a download replaces a model in use.
+class File {
+ public:
+  enum class Caching {
+    normal,
+    // Reads bypass the page cache (O_DIRECT on Linux, F_NOCACHE on macOS, no buffering on
+    // Windows). Offsets, lengths and buffers must then be multiples of kDirectAlign. Such an
+    // open may fail where a normal one succeeds (tmpfs, some network file systems): check
+    // is_open().
+    bypass,
+  };
+  static constexpr size_t kDirectAlign = 4096;
+
+  File() = default;
+  // Throws std::runtime_error naming the path when a normal open fails or the path is not a
+  // regular file; a bypassing open that fails leaves the File closed instead.
+  File(const std::string& path, Caching caching);
+  ~File();
+  File(File&& o) noexcept;
+  File& operator=(File&& o) noexcept;
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
+
+  bool is_open() const;
+  uint64_t size() const;  // as fstat says now
+  FileIdentity identity() const;
+
+  // Reads up to n bytes at `offset` into dst; returns how many there were before the end of the
+  // file. Throws ReadError on failure.
+  size_t read_at(uint64_t offset, void* dst, size_t n) const;
+  // A hint that [offset, offset + n) will not be read again through the page cache: it may drop
+  // those pages (Linux does; elsewhere nothing happens).
+  void drop_cached(uint64_t offset, uint64_t n) const;
+
+ private:
+  friend class FileMapping;
+  intptr_t handle_ = -1;  // a file descriptor, or a Windows HANDLE
+};
+
+// A failed read. `refused_alignment` says the OS refused a bypassing read for its alignment or
+// size (EINVAL, ERROR_INVALID_PARAMETER): the caller may read again through the cache.
+struct ReadError : std::runtime_error {
+  ReadError(const std::string& what, bool refused_alignment) : std::runtime_error(what), refused_alignment(refused_alignment) {}
+  bool refused_alignment;
+};
+
+// A whole file mapped read-only and shared: pages are read on first touch and the OS may drop
+// them under pressure. Throws std::runtime_error naming the path when it cannot.
+class FileMapping {
+ public:
+  explicit FileMapping(const std::string& path);
+  ~FileMapping();
+  FileMapping(const FileMapping&) = delete;
+  FileMapping& operator=(const FileMapping&) = delete;
+
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+  const File& file() const { return file_; }
+
+ private:
+  File file_;
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+  intptr_t mapping_ = 0;  // the section handle on Windows
+};
+
+// Zeroed memory straight from the OS, aligned to at least File::kDirectAlign, returned to the OS
+// by free_pages (so the resident size is what was touched). Throws std::runtime_error when the
+// OS refuses.
+void* allocate_pages(size_t bytes);
+void free_pages(void* p, size_t bytes);
+// Asks for large pages behind [p, p + bytes) where the OS gives them without privileges
+// (transparent huge pages on Linux); elsewhere nothing happens, and everything works the same.
+void advise_large_pages(void* p, size_t bytes);
+
+// The process's resident memory now and at its peak, in bytes; 0 where the OS cannot say.
+uint64_t resident_bytes();
+uint64_t peak_resident_bytes();
+
+// Hands memory the C library's allocator keeps after large frees back to the OS (glibc keeps
+// it in its arenas), so releasing a model shows in the resident set at once.
+void return_free_memory();
+
+// Physical cores (not hardware threads) of the machine; falls back to the hardware threads, at
+// least 1.
+int physical_core_count();
+
+// Reads of a mapped file whose pages are gone (the file shrank under its mapping) fault: SIGBUS
+// on POSIX, EXCEPTION_IN_PAGE_ERROR on Windows. The handler gets the faulting address; when it
+// returns (the address is not one it knows), the fault goes on as before it was installed (by
+// default the process dies). It runs in a signal handler or an exception filter: it may only
+// call the async-signal-safe functions below and use lock-free atomics. Installed once.
+using MappedReadFaultHandler = void (*)(const void* address);
+void install_mapped_read_fault_handler(MappedReadFaultHandler handler);
+// Async-signal-safe: writes the bytes to standard error as one write, ends the process at once
+// with `code`, or blocks this thread for good.
+void write_stderr(const char* text, size_t n);
+[[noreturn]] void exit_now(int code);
+[[noreturn]] void block_forever();
+
+}  // namespace st::platform

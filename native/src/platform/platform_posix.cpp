@@ -1,0 +1,263 @@
+// platform.h for Linux and macOS.
+#if !defined(_WIN32)
+#include "platform.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+#if defined(__APPLE__)
+#include <mach/mach.h>
+#include <sys/sysctl.h>
+#endif
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <thread>
+#include <utility>
+
+namespace st::platform {
+
+static int fd_of(intptr_t handle) { return static_cast<int>(handle); }
+
+static std::string errno_text() { return std::strerror(errno); }
+
+File::File(const std::string& path, Caching caching) {
+  int flags = O_RDONLY | O_CLOEXEC;
+#if defined(O_DIRECT)
+  if (caching == Caching::bypass) flags |= O_DIRECT;
+#endif
+  const int fd = ::open(path.c_str(), flags);
+  if (fd < 0) {
+    if (caching == Caching::bypass) return;
+    throw std::runtime_error(path + ": cannot open: " + errno_text());
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    const std::string why = S_ISREG(st.st_mode) ? "cannot stat: " + errno_text() : "not a regular file";
+    ::close(fd);
+    if (caching == Caching::bypass) return;
+    throw std::runtime_error(path + ": " + why);
+  }
+#if defined(__APPLE__)
+  // macOS has no O_DIRECT: F_NOCACHE keeps this descriptor's reads out of the unified buffer cache.
+  if (caching == Caching::bypass && ::fcntl(fd, F_NOCACHE, 1) != 0) {
+    ::close(fd);
+    return;
+  }
+#elif !defined(O_DIRECT)
+  if (caching == Caching::bypass) {
+    ::close(fd);
+    return;
+  }
+#endif
+  handle_ = fd;
+}
+
+File::~File() {
+  if (handle_ >= 0) ::close(fd_of(handle_));
+}
+
+File::File(File&& o) noexcept : handle_(std::exchange(o.handle_, -1)) {}
+
+File& File::operator=(File&& o) noexcept {
+  if (this != &o) {
+    if (handle_ >= 0) ::close(fd_of(handle_));
+    handle_ = std::exchange(o.handle_, -1);
+  }
+  return *this;
+}
+
+bool File::is_open() const { return handle_ >= 0; }
+
+uint64_t File::size() const {
+  struct stat st {};
+  return handle_ >= 0 && ::fstat(fd_of(handle_), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+}
+
+FileIdentity File::identity() const {
+  struct stat st {};
+  if (handle_ < 0 || ::fstat(fd_of(handle_), &st) != 0) return {};
+  FileIdentity id;
+  id.device = static_cast<uint64_t>(st.st_dev);
+  id.inode = static_cast<uint64_t>(st.st_ino);
+  id.size = static_cast<uint64_t>(st.st_size);
+#if defined(__APPLE__)
+  id.modified_ns = static_cast<int64_t>(st.st_mtimespec.tv_sec) * 1000000000 + st.st_mtimespec.tv_nsec;
+#else
+  id.modified_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+#endif
+  return id;
+}
+
+size_t File::read_at(uint64_t offset, void* dst, size_t n) const {
+  auto* out = static_cast<uint8_t*>(dst);
+  size_t done = 0;
+  while (done < n) {
+    const ssize_t got = ::pread(fd_of(handle_), out + done, n - done, static_cast<off_t>(offset + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) throw ReadError("read failed: " + errno_text(), errno == EINVAL);
+    if (got == 0) break;
+    done += static_cast<size_t>(got);
+  }
+  return done;
+}
+
+void File::drop_cached(uint64_t offset, uint64_t n) const {
+#if defined(POSIX_FADV_DONTNEED)
+  ::posix_fadvise(fd_of(handle_), static_cast<off_t>(offset), static_cast<off_t>(n), POSIX_FADV_DONTNEED);
+#else
+  (void)offset;
+  (void)n;
+#endif
+}
+
+FileMapping::FileMapping(const std::string& path) : file_(path, File::Caching::normal) {
+  size_ = static_cast<size_t>(file_.size());
+  if (size_ == 0) throw std::runtime_error(path + ": the file is empty");
+  void* p = ::mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd_of(file_.handle_), 0);
+  if (p == MAP_FAILED) throw std::runtime_error(path + ": cannot map: " + errno_text());
+  data_ = static_cast<const uint8_t*>(p);
+}
+
+FileMapping::~FileMapping() {
+  if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
+}
+
+void* allocate_pages(size_t bytes) {
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::runtime_error("cannot allocate " + std::to_string(bytes >> 20) + " MiB: " + errno_text());
+  return p;
+}
+
+void free_pages(void* p, size_t bytes) {
+  if (p) ::munmap(p, bytes);
+}
+
+void advise_large_pages(void* p, size_t bytes) {
+#if defined(MADV_HUGEPAGE)
+  ::madvise(p, bytes, MADV_HUGEPAGE);
+#else
+  (void)p;
+  (void)bytes;
+#endif
+}
+
+#if defined(__linux__)
+// A "Vm...:  1234 kB" line of /proc/self/status, in bytes.
+static uint64_t proc_status_bytes(const char* key) {
+  std::ifstream status("/proc/self/status");
+  const size_t key_len = std::strlen(key);
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.compare(0, key_len, key) == 0) return std::stoull(line.substr(key_len)) * 1024;
+  }
+  return 0;
+}
+uint64_t resident_bytes() { return proc_status_bytes("VmRSS:"); }
+uint64_t peak_resident_bytes() { return proc_status_bytes("VmHWM:"); }
+#elif defined(__APPLE__)
+uint64_t resident_bytes() {
+  mach_task_basic_info_data_t info{};
+  mach_msg_type_number_t count = MACH_TASK_BASIC_INFO_COUNT;
+  if (task_info(mach_task_self(), MACH_TASK_BASIC_INFO, reinterpret_cast<task_info_t>(&info), &count) != KERN_SUCCESS) return 0;
+  return info.resident_size;
+}
+uint64_t peak_resident_bytes() {
+  struct rusage usage {};
+  return ::getrusage(RUSAGE_SELF, &usage) == 0 ? static_cast<uint64_t>(usage.ru_maxrss) : 0;  // bytes on macOS
+}
+#else
+uint64_t resident_bytes() { return 0; }
+uint64_t peak_resident_bytes() {
+  struct rusage usage {};
+  return ::getrusage(RUSAGE_SELF, &usage) == 0 ? static_cast<uint64_t>(usage.ru_maxrss) * 1024 : 0;
+}
+#endif
+
+void return_free_memory() {
+#if defined(__GLIBC__)
+  malloc_trim(0);  // every arena, not only the main heap's top
+#endif
+}
+
+int physical_core_count() {
+#if defined(__linux__)
+  std::set<std::pair<std::string, std::string>> cores;  // (package, core) pairs
+  for (unsigned cpu = 0; cpu < 4096; cpu++) {
+    const std::string base = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/";
+    std::ifstream core(base + "core_id"), pkg(base + "physical_package_id");
+    if (!core) break;
+    std::string c, p;
+    core >> c;
+    pkg >> p;
+    cores.emplace(p, c);
+  }
+  if (!cores.empty()) return static_cast<int>(cores.size());
+#elif defined(__APPLE__)
+  int n = 0;
+  size_t len = sizeof n;
+  // Apple silicon: the performance cores when the OS says (the efficiency cores slow every barrier down).
+  if (::sysctlbyname("hw.perflevel0.physicalcpu", &n, &len, nullptr, 0) == 0 && n > 0) return n;
+  len = sizeof n;
+  if (::sysctlbyname("hw.physicalcpu", &n, &len, nullptr, 0) == 0 && n > 0) return n;
+#endif
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+namespace {
+
+struct sigaction previous_action;
+MappedReadFaultHandler fault_handler = nullptr;
+
+void on_sigbus(int sig, siginfo_t* info, void* context) {
+  // A fault the kernel raised has si_code > 0 and the address; kill() and friends have neither.
+  if (info && info->si_code > 0 && fault_handler) fault_handler(info->si_addr);
+  if (previous_action.sa_flags & SA_SIGINFO) {
+    previous_action.sa_sigaction(sig, info, context);
+  } else if (previous_action.sa_handler != SIG_DFL && previous_action.sa_handler != SIG_IGN) {
+    previous_action.sa_handler(sig);
+  } else {
+    // Back to the previous disposition, then the same signal again: it is blocked while this
+    // handler runs, so it is delivered (and the process ends) as soon as the handler returns.
+    ::sigaction(SIGBUS, &previous_action, nullptr);
+    ::raise(SIGBUS);
+  }
+}
+
+}  // namespace
+
+void install_mapped_read_fault_handler(MappedReadFaultHandler handler) {
+  fault_handler = handler;
+  struct sigaction action {};
+  action.sa_sigaction = on_sigbus;
+  action.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGBUS, &action, &previous_action);
+}
+
+void write_stderr(const char* text, size_t n) {
+  for (size_t done = 0; done < n;) {
+    const ssize_t w = ::write(STDERR_FILENO, text + done, n - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) break;
+    done += static_cast<size_t>(w);
+  }
+}
+
+void exit_now(int code) { ::_exit(code); }
+
+void block_forever() {
+  for (;;) ::pause();
+}
+
+}  // namespace st::platform
+#endif
