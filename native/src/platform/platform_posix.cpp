@@ -41,8 +41,9 @@ File::File(const std::string& path, Caching caching) {
     throw std::runtime_error(path + ": cannot open: " + errno_text());
   }
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    const std::string why = S_ISREG(st.st_mode) ? "cannot stat: " + errno_text() : "not a regular file";
+  const bool stat_ok = ::fstat(fd, &st) == 0;
+  if (!stat_ok || !S_ISREG(st.st_mode)) {
+    const std::string why = stat_ok ? "not a regular file" : "cannot stat: " + errno_text();
     ::close(fd);
     if (caching == Caching::bypass) return;
     throw std::runtime_error(path + ": " + why);
