@@ -1,7 +1,6 @@
 #include "gguf_reader.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <limits>
 #include <utility>
