@@ -2,13 +2,15 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { buildGgufBuffer } from './gguf-writer';
 import { buildModelSpec, tensorTypes, type ModelOptions } from './model';
 import { BLOCK, GGML_TYPE_ID, WEIGHT_TYPES, bf16ToF32, bytesFor, decode, dequantizeQ4_0, dequantizeQ8_0, encode, f16ToF32,
   f32ToBf16, f32ToF16, quantizeQ4_0, quantizeQ8_0, type WeightType } from './quantize';
 import { FILE_TYPES, LLAMA_FTYPE, fallbackType, tensorType, useMoreBits, type FileType } from './file-types';
-import { ensureModel, modelFileName } from './index';
+import { ensureModel, makeRoomFor, modelFileName } from './index';
 import { Rng } from './random';
 import { PRESETS } from './presets';
 
@@ -433,5 +435,49 @@ describe('synthetic model generator: llama-quantize file types', () => {
       }
     }
     assert.equal(modelFileName({ preset: 'tiny-256', type: 'q4_k_m' }), 'st-g1-tiny-256-q4_k_m-small-upstream-s1.gguf');
+  });
+});
+
+describe('synthetic model generator: the cache makes room on a full disk', () => {
+  // Sparse files stand in for generated models; `free` is a disk whose free space grows by what
+  // is removed, so the test does not depend on this machine's disk.
+  const GB = 1e9;
+  let dir: string;
+  const model = (name: string, bytes: number, usedSecondsAgo: number) => {
+    const f = path.join(dir, name);
+    fs.writeFileSync(f, '');
+    fs.truncateSync(f, bytes);
+    const t = new Date(Date.now() - usedSecondsAgo * 1000);
+    fs.utimesSync(f, t, t);
+    return f;
+  };
+  const sizeOf = (d: string) => fs.readdirSync(d).reduce((sum, n) => sum + fs.statSync(path.join(d, n)).size, 0);
+  /** A disk with `freeNow` bytes free that gains whatever is removed from `dir` from now on. */
+  const diskWith = (freeNow: number) => {
+    const before = sizeOf(dir);
+    return (d: string) => freeNow + before - sizeOf(d);
+  };
+  beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'st-cache-')); });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('removes the least recently used big files first, and only as many as it needs', () => {
+    model('old.gguf', 3 * GB, 300);
+    model('recent.gguf', 3 * GB, 10);
+    model('tiny.gguf', 4e6, 900);
+    makeRoomFor(dir, 2.4 * GB, path.join(dir, 'new.gguf'), diskWith(2 * GB));
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['recent.gguf', 'tiny.gguf']);
+  });
+
+  it('never removes the file asked for, and says how much is needed and free when it cannot fit', () => {
+    const asked = model('asked.gguf', 3 * GB, 900);
+    assert.throws(() => makeRoomFor(dir, 8.5 * GB, asked, diskWith(1 * GB)),
+      /not enough disk to generate asked\.gguf: it takes 8\.5 GB plus a 2\.1 GB margin, and 1\.0 GB is free/);
+    assert.ok(fs.existsSync(asked));
+  });
+
+  it('leaves everything alone when there is room', () => {
+    model('old.gguf', 3 * GB, 300);
+    makeRoomFor(dir, 2.4 * GB, path.join(dir, 'new.gguf'), diskWith(50 * GB));
+    assert.deepEqual(fs.readdirSync(dir), ['old.gguf']);
   });
 });

@@ -3,7 +3,7 @@
 // renamed when complete, so an interrupted run never leaves a file that looks finished.
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeGgufFile } from './gguf-writer';
+import { buildGgufHeader, writeGgufFile } from './gguf-writer';
 import { buildModelSpec, DEFAULTS, type ModelOptions } from './model';
 
 export type { ModelOptions } from './model';
@@ -27,15 +27,68 @@ export function modelFileName(options: Partial<ModelOptions> & Pick<ModelOptions
 export async function ensureModel(options: Partial<ModelOptions> & Pick<ModelOptions, 'preset'>): Promise<string> {
   const o: ModelOptions = { ...DEFAULTS, ...options };
   const file = path.join(CACHE_DIR, modelFileName(o));
-  if (fs.existsSync(file)) return file;
+  if (fs.existsSync(file)) {
+    markUsed(file);
+    return file;
+  }
   fs.mkdirSync(CACHE_DIR, { recursive: true });
+  const spec = buildModelSpec(o);
+  makeRoomFor(CACHE_DIR, buildGgufHeader(spec).layout.fileBytes, file);
   const tmp = `${file}.partial-${process.pid}`;
   try {
-    writeGgufFile(tmp, buildModelSpec(o));
+    writeGgufFile(tmp, spec);
     fs.renameSync(tmp, file);
   } catch (err) {
     fs.rmSync(tmp, { force: true });
     throw err;
   }
   return file;
+}
+
+// The cache is bounded by the disk it is on, which other work shares: the slow tests alone would
+// keep about 20 GB of 4B-shape files. Before a file is written, the least recently used generated
+// files are removed until it fits with a margin; a removed file is generated again when next
+// asked for. If it still cannot fit, the error says how much is needed and free, rather than a
+// test failing later with ENOSPC in the middle of a write.
+const DISK_MARGIN_BYTES = 2 * 1024 ** 3;
+/** Files smaller than this are never worth evicting (the tiny models are a few MB). */
+const EVICTABLE_BYTES = 256 * 1024 ** 2;
+
+function freeBytes(dir: string): number {
+  const s = fs.statfsSync(dir);
+  return s.bavail * s.bsize;
+}
+
+/** A cache hit counts as a use: eviction goes by access time, which this moves. The modification
+ * time stays, since the engine and its supervisor take a changed one to mean a new model file. */
+function markUsed(file: string): void {
+  try {
+    fs.utimesSync(file, new Date(), fs.statSync(file).mtime);
+  } catch { /* read-only cache: eviction order is only a preference */ }
+}
+
+/** Removes the least recently used big generated files in `dir` (never `file`) until `bytes`
+ * plus the margin are free; throws, naming the sizes, if that is not enough. */
+export function makeRoomFor(dir: string, bytes: number, file: string, free: (dir: string) => number = freeBytes): void {
+  const needed = bytes + DISK_MARGIN_BYTES;
+  if (free(dir) >= needed) return;
+  const candidates = fs.readdirSync(dir)
+    .map((name) => path.join(dir, name))
+    .filter((f) => f !== file && f.endsWith('.gguf'))
+    .map((f) => ({ f, st: fs.statSync(f) }))
+    .filter(({ st }) => st.isFile() && st.size >= EVICTABLE_BYTES)
+    .sort((a, b) => a.st.atimeMs - b.st.atimeMs);
+  const removed: string[] = [];
+  for (const { f } of candidates) {
+    if (free(dir) >= needed) break;
+    fs.rmSync(f, { force: true });
+    removed.push(path.basename(f));
+  }
+  if (removed.length) console.warn(`generator: removed ${removed.join(', ')} from ${dir} to make room`);
+  const left = free(dir);
+  if (left < needed) {
+    const gb = (n: number) => (n / 1e9).toFixed(1);
+    throw new Error(`not enough disk to generate ${path.basename(file)}: it takes ${gb(bytes)} GB plus a ` +
+      `${gb(DISK_MARGIN_BYTES)} GB margin, and ${gb(left)} GB is free on ${dir}`);
+  }
 }
