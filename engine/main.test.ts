@@ -309,12 +309,20 @@ describe('engine process (dist/engine.js)', function () {
     connection.onNotification(HeartbeatNotification, (h) => {
       beats.push(h.work);
     });
+    // The engine stays busy for the whole wait: a sampled answer can end early on an end token,
+    // so another chat follows one that ended.
     const source = new CancellationTokenSource();
-    const running = connection.sendRequest(ChatRequest, {
-      chatId: 'beat', maxTokens: 60_000, temperature: 1, messages: [{ role: 'user', content: 'Go on forever.' }],
-    }, source.token).catch(() => undefined);
+    let waiting = true;
+    const running = (async () => {
+      while (waiting) {
+        await connection.sendRequest(ChatRequest, {
+          chatId: 'beat', maxTokens: 60_000, temperature: 1, messages: [{ role: 'user', content: 'Go on forever.' }],
+        }, source.token).catch(() => undefined);
+      }
+    })();
     const t0 = Date.now();
     while (beats.length < 3 && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 50));
+    waiting = false;
     source.cancel();
     await running;
     assert.ok(beats.length >= 3, `${beats.length} heartbeats`);

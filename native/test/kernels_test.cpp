@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -570,6 +571,43 @@ static void test_exact_ops() {
   check(std::fabs(inv_freq / std::pow(1.5e6, -2.0 * 17 / 128) - 1) < 1e-14, "portable pow close to libm's");
 }
 
+// The softmax exponentials: every table's exp_shifted gives the scalar portable exp bit for bit,
+// over the whole range a softmax reaches, its edges (−104, 88.8, NaN, ±inf, subnormal results),
+// every tail length, and with subnormals flushed as the engine's threads run.
+static void test_exp_shifted(const KernelTable& t) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> wide(-120.0f, 100.0f), softmax(-30.0f, 0.0f);
+  std::vector<float> args;
+  for (int i = 0; i < 1000000; i++) args.push_back(i & 1 ? wide(rng) : softmax(rng));
+  for (float edge : {-104.0f, std::nextafter(-104.0f, 0.0f), std::nextafter(-104.0f, -200.0f), 88.8f,
+                     std::nextafter(88.8f, 0.0f), std::nextafter(88.8f, 100.0f), -87.3f, -103.5f, 0.0f, -0.0f,
+                     NAN, INFINITY, -INFINITY, 1e-30f, -1e-30f, -1e30f, 1e30f})
+    args.push_back(edge);
+  const std::string tag = std::string(t.isa) + ": exp_shifted";
+  for (bool flushed : {false, true}) {
+    std::unique_ptr<DenormalsFlushedScope> scope(flushed ? new DenormalsFlushedScope : nullptr);
+    for (float shift : {0.0f, 3.25f, -7.5f}) {
+      std::vector<float> mine(args), want(args);
+      t.exp_shifted(mine.data(), shift, static_cast<int64_t>(mine.size()));
+      scalar_table().exp_shifted(want.data(), shift, static_cast<int64_t>(want.size()));
+      size_t differ = 0;
+      for (size_t i = 0; i < args.size(); i++) {
+        const bool same = std::memcmp(&mine[i], &want[i], 4) == 0 || (std::isnan(mine[i]) && std::isnan(want[i]));
+        if (!same) differ++;
+      }
+      check(differ == 0, tag + " = scalar bit for bit over " + std::to_string(args.size()) + " arguments, shift " +
+                             std::to_string(shift) + (flushed ? ", subnormals flushed" : "") + " (" + std::to_string(differ) +
+                             " differ)");
+    }
+  }
+  for (int64_t n = 0; n <= 9; n++) {  // every tail length, and nothing written past n
+    std::vector<float> mine(16, -1.5f), want(16, -1.5f);
+    t.exp_shifted(mine.data(), 0.5f, n);
+    scalar_table().exp_shifted(want.data(), 0.5f, n);
+    check(std::memcmp(mine.data(), want.data(), 16 * sizeof(float)) == 0, tag + " n=" + std::to_string(n));
+  }
+}
+
 int main(int argc, char** argv) {
   if (argc == 5 && std::string(argv[1]) == "decode") return decode_file(std::atoi(argv[2]), argv[3], argv[4]);
   std::vector<const KernelTable*> tables;
@@ -604,6 +642,13 @@ int main(int argc, char** argv) {
   }
   test_float_mode();
   test_exact_ops();
+  for (const KernelTable* t : tables) test_exp_shifted(*t);
+  {
+    std::vector<float> x = {0.0f, -1.0f, -104.5f, 89.0f};
+    scalar_table().exp_shifted(x.data(), 0.0f, 4);
+    check(x[0] == 1.0f && std::fabs(x[1] - 0.36787944f) < 1e-7f && x[2] == 0.0f && std::isinf(x[3]),
+          "scalar exp_shifted: 1, 1/e, 0 below -104, inf above 88.8");
+  }
   test_known_blocks();
   test_activation_forms(scalar_table());
   test_block_types(scalar_table());

@@ -93,6 +93,11 @@ struct KernelTable {
   // outputs stay in registers across the rows instead of making a round trip through memory
   // per row (attention's value sums at decode were bound by those stores).
   void (*axpy_f16_rows_heads)(const uint16_t* const* rows, int n_rows, const float* const* s, float* const* outs, int m, int64_t n);
+
+  // x[i] = portable_math::exp(x[i] − shift) for i in [0, n): attention's softmax, thousands of
+  // exponentials per head per token. Every table gives exactly the scalar values (the vector
+  // versions do the same double-precision operations in the same order, lane by lane).
+  void (*exp_shifted)(float* x, float shift, int64_t n);
 };
 
 // The most rows axpy_f16_rows_heads takes at once.

@@ -9,6 +9,7 @@
 
 #include "fp16.h"
 #include "kernels.h"
+#include "runtime/portable_math.h"
 
 namespace st::kernels {
 namespace {
@@ -365,6 +366,39 @@ float dot_q4_0x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_
   return acc;
 }
 
+// portable_math::exp of 4 floats, each lane in double with the scalar version's operations in
+// its order (no FMA: the build passes -ffp-contract=off), so each result is the scalar one.
+inline __m128 exp4(__m128 x) {
+  namespace pm = portable_math;
+  const __m256d xd = _mm256_cvtps_pd(x);
+  const __m256d n = _mm256_floor_pd(_mm256_add_pd(_mm256_mul_pd(xd, _mm256_set1_pd(pm::kExpInvLn2Over64)), _mm256_set1_pd(0.5)));
+  const __m256d r = _mm256_sub_pd(_mm256_sub_pd(xd, _mm256_mul_pd(n, _mm256_set1_pd(pm::kExpLn2Over64Hi))),
+                                  _mm256_mul_pd(n, _mm256_set1_pd(pm::kExpLn2Over64Lo)));
+  // n is an integer; where the lane's result is used (-104 <= x <= 88.8), |n| < 10,000.
+  const __m128i ni = _mm256_cvtpd_epi32(n);
+  const __m256d table = _mm256_i32gather_pd(pm::detail::kExp2Table, _mm_and_si128(ni, _mm_set1_epi32(63)), 8);
+  __m256d p = _mm256_add_pd(_mm256_set1_pd(1.0 / 24), _mm256_mul_pd(r, _mm256_set1_pd(1.0 / 120)));
+  p = _mm256_add_pd(_mm256_set1_pd(1.0 / 6), _mm256_mul_pd(r, p));
+  p = _mm256_add_pd(_mm256_set1_pd(1.0 / 2), _mm256_mul_pd(r, p));
+  p = _mm256_add_pd(_mm256_set1_pd(1.0), _mm256_mul_pd(r, p));
+  p = _mm256_add_pd(_mm256_set1_pd(1.0), _mm256_mul_pd(r, p));
+  // 2^k with k = (n − j)/64 = n >> 6, from its bits.
+  const __m256i k = _mm256_cvtepi32_epi64(_mm_srai_epi32(ni, 6));
+  const __m256d scale = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(k, _mm256_set1_epi64x(1023)), 52));
+  __m128 y = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_mul_pd(table, p), scale));
+  // The scalar version's special cases: 0 below −104, +inf above 88.8, NaN stays.
+  y = _mm_andnot_ps(_mm_cmp_ps(x, _mm_set1_ps(pm::kExpFloatMin), _CMP_LT_OQ), y);
+  y = _mm_blendv_ps(y, _mm_set1_ps(HUGE_VALF), _mm_cmp_ps(x, _mm_set1_ps(pm::kExpFloatMax), _CMP_GT_OQ));
+  return _mm_blendv_ps(y, x, _mm_cmp_ps(x, x, _CMP_UNORD_Q));
+}
+
+void exp_shifted(float* x, float shift, int64_t n) {
+  const __m128 s = _mm_set1_ps(shift);
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) _mm_storeu_ps(x + i, exp4(_mm_sub_ps(_mm_loadu_ps(x + i), s)));
+  for (; i < n; i++) x[i] = portable_math::exp(x[i] - shift);
+}
+
 const KernelTable kAvx2 = {
     "avx2", quantize_row_q8_0, dot_q4_0_q8_0, dot_q4_0_q8_0_x4, dot_q8_0_q8_0, dot_f32_f32, dot_f16_f32, dot_bf16_f32, dot_f16_f16, dot_bf16_bf16,
     axpy_q4_0, axpy_q8_0, axpy_f32, axpy_f16, axpy_bf16,
@@ -379,6 +413,7 @@ const KernelTable* avx2_table_impl() {
   static const KernelTable table = [] {
     KernelTable t = kAvx2;
     t.axpy_f16_rows_heads = axpy_f16_rows_heads;
+    t.exp_shifted = exp_shifted;
     return t;
   }();
   return &table;

@@ -9,6 +9,7 @@
 
 #include "fp16.h"
 #include "neon_dot.h"
+#include "runtime/portable_math.h"
 
 namespace st::kernels {
 namespace {
@@ -159,6 +160,41 @@ void axpy_bf16(const uint16_t* row, float s, float* y, int64_t n) {
   for (; i < n; i++) y[i] += s * bf16_to_fp32(row[i]);
 }
 
+// portable_math::exp of 2 floats (as doubles), lane by lane the scalar version's operations
+// in its order (no FMA: the build passes -ffp-contract=off), so each result is the scalar one.
+inline float64x2_t exp2_lanes(float64x2_t xd) {
+  namespace pm = portable_math;
+  const float64x2_t n = vrndmq_f64(vaddq_f64(vmulq_f64(xd, vdupq_n_f64(pm::kExpInvLn2Over64)), vdupq_n_f64(0.5)));
+  const float64x2_t r = vsubq_f64(vsubq_f64(xd, vmulq_f64(n, vdupq_n_f64(pm::kExpLn2Over64Hi))),
+                                  vmulq_f64(n, vdupq_n_f64(pm::kExpLn2Over64Lo)));
+  const int64x2_t ni = vcvtq_s64_f64(n);  // n is an integer: exact
+  const float64x2_t table = {pm::detail::kExp2Table[vgetq_lane_s64(ni, 0) & 63], pm::detail::kExp2Table[vgetq_lane_s64(ni, 1) & 63]};
+  float64x2_t p = vaddq_f64(vdupq_n_f64(1.0 / 24), vmulq_f64(r, vdupq_n_f64(1.0 / 120)));
+  p = vaddq_f64(vdupq_n_f64(1.0 / 6), vmulq_f64(r, p));
+  p = vaddq_f64(vdupq_n_f64(1.0 / 2), vmulq_f64(r, p));
+  p = vaddq_f64(vdupq_n_f64(1.0), vmulq_f64(r, p));
+  p = vaddq_f64(vdupq_n_f64(1.0), vmulq_f64(r, p));
+  // 2^k with k = (n − j)/64 = n >> 6, from its bits.
+  const int64x2_t bits = vshlq_n_s64(vaddq_s64(vshrq_n_s64(ni, 6), vdupq_n_s64(1023)), 52);
+  return vmulq_f64(vmulq_f64(table, p), vreinterpretq_f64_s64(bits));
+}
+
+inline float32x4_t exp4(float32x4_t x) {
+  namespace pm = portable_math;
+  float32x4_t y = vcvt_high_f32_f64(vcvt_f32_f64(exp2_lanes(vcvt_f64_f32(vget_low_f32(x)))), exp2_lanes(vcvt_high_f64_f32(x)));
+  // The scalar version's special cases: 0 below −104, +inf above 88.8, NaN stays.
+  y = vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(y), vcltq_f32(x, vdupq_n_f32(pm::kExpFloatMin))));
+  y = vbslq_f32(vcgtq_f32(x, vdupq_n_f32(pm::kExpFloatMax)), vdupq_n_f32(HUGE_VALF), y);
+  return vbslq_f32(vceqq_f32(x, x), y, x);
+}
+
+void exp_shifted(float* x, float shift, int64_t n) {
+  const float32x4_t s = vdupq_n_f32(shift);
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) vst1q_f32(x + i, exp4(vsubq_f32(vld1q_f32(x + i), s)));
+  for (; i < n; i++) x[i] = portable_math::exp(x[i] - shift);
+}
+
 const KernelTable kNeon = {
     "neon", quantize_row_q8_0, dot_q4_0_q8_0, dot_q4_0_q8_0_x4, dot_q8_0_q8_0, dot_f32_f32, dot_f16_f32, dot_bf16_f32, dot_f16_f16, dot_bf16_bf16,
     axpy_q4_0, axpy_q8_0, axpy_f32, axpy_f16, axpy_bf16,
@@ -175,6 +211,7 @@ void add_neon_block32_kernels(KernelTable& t);  // blocks32_neon.cpp
 const KernelTable* neon_table() {
   static const KernelTable table = [] {
     KernelTable t = kNeon;
+    t.exp_shifted = exp_shifted;
     add_neon_kquant_kernels(t);
     add_neon_block32_kernels(t);
     return with_scalar_fallbacks(t);

@@ -5,6 +5,7 @@
 #include "fp16.h"
 #include "kernels.h"
 #include "exact_ops.h"
+#include "runtime/portable_math.h"
 
 namespace st::kernels {
 namespace {
@@ -140,6 +141,10 @@ void gemm_q4_0x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, 
   }
 }
 
+void exp_shifted(float* x, float shift, int64_t n) {
+  for (int64_t i = 0; i < n; i++) x[i] = portable_math::exp(x[i] - shift);
+}
+
 const KernelTable kScalarOwn = {
     "scalar", quantize_row_q8_0, dot_q4_0_q8_0, dot_q4_0_q8_0_x4, dot_q8_0_q8_0, dot_f32_f32, dot_f16_f32, dot_bf16_f32, dot_f16_f16, dot_bf16_bf16,
     axpy_q4_0, axpy_q8_0, axpy_f32, axpy_f16, axpy_bf16,
@@ -174,6 +179,7 @@ void add_scalar_block_kernels(KernelTable& t);  // kernels_scalar_blocks.cpp
 const KernelTable& scalar_table() {
   static const KernelTable table = [] {
     KernelTable t = kScalarOwn;
+    t.exp_shifted = exp_shifted;
     add_scalar_block_kernels(t);
     return t;
   }();

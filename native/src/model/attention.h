@@ -8,7 +8,6 @@
 
 #include "kernels/kernels.h"
 #include "kv_cache.h"
-#include "runtime/portable_math.h"
 
 namespace st {
 
@@ -43,9 +42,11 @@ void attend_group(const KvRowFormat& kv, const void* const* qs, int m, int32_t f
       max_s[j] = std::max(max_s[j], scores[j][t]);
     }
   }
+  const kernels::KernelTable& k = kernels::active();
   for (int j = 0; j < m; j++) {
+    k.exp_shifted(scores[j], max_s[j], n);
     float sum = 0;
-    for (int32_t t = 0; t < n; t++) sum += scores[j][t] = portable_math::exp(scores[j][t] - max_s[j]);
+    for (int32_t t = 0; t < n; t++) sum += scores[j][t];
     inv[j] = 1.0f / sum;
     std::fill(outs[j], outs[j] + kv.head_dim, 0.0f);
   }

@@ -54,15 +54,17 @@ inline double exp_small(double r) {
 
 // e^x for a float x, rounded to float. x = (64k + j)·ln2/64 + r with |r| <= ln2/128, and
 // e^x = 2^k · 2^(j/64) · e^r; ln2/64 is split in two so that k·hi is exact.
+// The kernels' vector versions (kernels::KernelTable::exp_shifted) use these same constants.
+constexpr float kExpFloatMax = 88.8f, kExpFloatMin = -104.0f;
+constexpr double kExpInvLn2Over64 = 0x1.71547652b82fep+6;
+constexpr double kExpLn2Over64Hi = 0x1.62e42ff000000p-7, kExpLn2Over64Lo = -0x1.718432a1b0e26p-41;
 inline float exp(float x) {
   if (x != x) return x;
-  if (x > 88.8f) return HUGE_VALF;
-  if (x < -104.0f) return 0.0f;
-  constexpr double kInvLn2Over64 = 0x1.71547652b82fep+6;
-  constexpr double kLn2Over64Hi = 0x1.62e42ff000000p-7, kLn2Over64Lo = -0x1.718432a1b0e26p-41;
+  if (x > kExpFloatMax) return HUGE_VALF;
+  if (x < kExpFloatMin) return 0.0f;
   const double xd = x;
-  const double n = std::floor(xd * kInvLn2Over64 + 0.5);
-  const double r = (xd - n * kLn2Over64Hi) - n * kLn2Over64Lo;
+  const double n = std::floor(xd * kExpInvLn2Over64 + 0.5);
+  const double r = (xd - n * kExpLn2Over64Hi) - n * kExpLn2Over64Lo;
   const int64_t ni = static_cast<int64_t>(n);
   const int64_t j = ni & 63, k = (ni - j) / 64;
   return static_cast<float>(detail::kExp2Table[j] * detail::exp_small(r) * detail::pow2(k));
