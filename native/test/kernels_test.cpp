@@ -141,6 +141,36 @@ static void test_table(const KernelTable& ref, const KernelTable& simd, int64_t 
       }
       check(rows_ok, tag + "axpy_f16_rows_heads = axpy_f16_heads row after row, bit for bit");
     }
+    if (simd.dot_f16_f32_rows_heads) {
+      // Several key rows at once: bit for bit dot_f16_f32_heads row by row, for every group
+      // size up to 8 query heads (the kernel's register plan covers 6; more go row by row).
+      bool rows_ok = true;
+      std::vector<std::vector<float>> q8(8, std::vector<float>(n));
+      const float* q8s[8];
+      for (int j = 0; j < 8; j++) {
+        for (float& v : q8[j]) v = normal(rng);
+        q8s[j] = q8[j].data();
+      }
+      for (int heads = 1; heads <= 8; heads++) {
+        for (int n_rows = 1; n_rows <= kMaxDotRows; n_rows++) {
+          std::vector<std::vector<uint16_t>> rows(n_rows, std::vector<uint16_t>(n));
+          const uint16_t* row_ptrs[kMaxDotRows];
+          float got_rows[kMaxDotRows][8], want[8];
+          float* outs[kMaxDotRows];
+          for (int r = 0; r < n_rows; r++) {
+            for (auto& v : rows[r]) v = fp32_to_fp16(normal(rng));
+            row_ptrs[r] = rows[r].data();
+            outs[r] = got_rows[r];
+          }
+          simd.dot_f16_f32_rows_heads(row_ptrs, n_rows, q8s, heads, n, outs);
+          for (int r = 0; r < n_rows; r++) {
+            simd.dot_f16_f32_heads(row_ptrs[r], q8s, heads, n, want);
+            rows_ok = rows_ok && std::memcmp(want, got_rows[r], heads * sizeof(float)) == 0;
+          }
+        }
+      }
+      check(rows_ok, tag + "dot_f16_f32_rows_heads = dot_f16_f32_heads row by row, bit for bit");
+    }
   }
 
   auto axpy_check = [&](const char* name, auto fn_ref, auto fn_simd) {

@@ -94,14 +94,22 @@ struct KernelTable {
   // per row (attention's value sums at decode were bound by those stores).
   void (*axpy_f16_rows_heads)(const uint16_t* const* rows, int n_rows, const float* const* s, float* const* outs, int m, int64_t n);
 
+  // Optional (nullptr: callers call dot_f16_f32_heads row by row): the key heads of n_rows
+  // (1..kMaxDotRows) positions against m query heads, outs[r][j] bit for bit what
+  // dot_f16_f32_heads(rows[r], qs, m, n) gives for head j. The rows' sums run side by side, so
+  // the FMA latency of one row's chain no longer sets the pace (attention's key dots at decode).
+  void (*dot_f16_f32_rows_heads)(const uint16_t* const* rows, int n_rows, const float* const* qs, int m, int64_t n,
+                                 float* const* outs);
+
   // x[i] = portable_math::exp(x[i] − shift) for i in [0, n): attention's softmax, thousands of
   // exponentials per head per token. Every table gives exactly the scalar values (the vector
   // versions do the same double-precision operations in the same order, lane by lane).
   void (*exp_shifted)(float* x, float shift, int64_t n);
 };
 
-// The most rows axpy_f16_rows_heads takes at once.
-constexpr int kMaxAxpyRows = 4;
+// The most rows axpy_f16_rows_heads and dot_f16_f32_rows_heads take at once.
+constexpr int kMaxAxpyRows = 8;
+constexpr int kMaxDotRows = 2;
 
 // The kernels of block type t in table k; nullptr for the types with their own entries above.
 const BlockTypeKernels* block_type_kernels(const KernelTable& k, GgmlType t);

@@ -263,6 +263,51 @@ void dot_f16_f32_heads(const uint16_t* row, const float* const* qs, int m, int64
   }
 }
 
+// Two rows' dots side by side: each row's accumulators take the same FMAs in the same order as
+// in dot_f16_f32_heads_n, so each result is that one's; 2·MJ independent chains instead of MJ.
+template <int MJ>
+void dot_f16_f32_2rows_heads_n(const uint16_t* row0, const uint16_t* row1, const float* const* qs, int64_t n, float* out0,
+                               float* out1) {
+  __m256 acc0[MJ], acc1[MJ];
+  for (int j = 0; j < MJ; j++) acc0[j] = acc1[j] = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row0 + i)));
+    const __m256 w1 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row1 + i)));
+    for (int j = 0; j < MJ; j++) {
+      const __m256 q = _mm256_loadu_ps(qs[j] + i);
+      acc0[j] = _mm256_fmadd_ps(w0, q, acc0[j]);
+      acc1[j] = _mm256_fmadd_ps(w1, q, acc1[j]);
+    }
+  }
+  for (int j = 0; j < MJ; j++) {
+    float sum0 = hsum(acc0[j]), sum1 = hsum(acc1[j]);
+    for (int64_t k = i; k < n; k++) {
+      sum0 += half(row0[k]) * qs[j][k];
+      sum1 += half(row1[k]) * qs[j][k];
+    }
+    out0[j] = sum0;
+    out1[j] = sum1;
+  }
+}
+
+void dot_f16_f32_rows_heads(const uint16_t* const* rows, int n_rows, const float* const* qs, int m, int64_t n,
+                            float* const* outs) {
+  // Two rows of up to 6 heads keep their 12 accumulators in registers; otherwise row by row.
+  if (n_rows != 2 || m > 6) {
+    for (int r = 0; r < n_rows; r++) dot_f16_f32_heads(rows[r], qs, m, n, outs[r]);
+    return;
+  }
+  switch (m) {
+    case 1: dot_f16_f32_2rows_heads_n<1>(rows[0], rows[1], qs, n, outs[0], outs[1]); break;
+    case 2: dot_f16_f32_2rows_heads_n<2>(rows[0], rows[1], qs, n, outs[0], outs[1]); break;
+    case 3: dot_f16_f32_2rows_heads_n<3>(rows[0], rows[1], qs, n, outs[0], outs[1]); break;
+    case 4: dot_f16_f32_2rows_heads_n<4>(rows[0], rows[1], qs, n, outs[0], outs[1]); break;
+    case 5: dot_f16_f32_2rows_heads_n<5>(rows[0], rows[1], qs, n, outs[0], outs[1]); break;
+    default: dot_f16_f32_2rows_heads_n<6>(rows[0], rows[1], qs, n, outs[0], outs[1]); break;
+  }
+}
+
 void axpy_f16_heads(const uint16_t* row, const float* s, float* const* outs, int m, int64_t n) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -274,21 +319,38 @@ void axpy_f16_heads(const uint16_t* row, const float* s, float* const* outs, int
   }
 }
 
-void axpy_f16_rows_heads(const uint16_t* const* rows, int n_rows, const float* const* s, float* const* outs, int m, int64_t n) {
+// The row count is a template parameter so that the converted rows stay in registers (with a
+// run-time count they were spilled to the stack and reloaded for every output head).
+template <int R>
+void axpy_f16_rows_heads_n(const uint16_t* const* rows, const float* const* s, float* const* outs, int m, int64_t n) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    __m256 f[kMaxAxpyRows];
-    for (int r = 0; r < n_rows; r++) f[r] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[r] + i)));
+    __m256 f[R];
+    for (int r = 0; r < R; r++) f[r] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[r] + i)));
     for (int j = 0; j < m; j++) {
       __m256 acc = _mm256_loadu_ps(outs[j] + i);
-      for (int r = 0; r < n_rows; r++) acc = _mm256_fmadd_ps(_mm256_set1_ps(s[r][j]), f[r], acc);
+      for (int r = 0; r < R; r++) acc = _mm256_fmadd_ps(_mm256_set1_ps(s[r][j]), f[r], acc);
       _mm256_storeu_ps(outs[j] + i, acc);
     }
   }
   for (; i < n; i++) {
-    for (int r = 0; r < n_rows; r++) {
+    for (int r = 0; r < R; r++) {
       for (int j = 0; j < m; j++) outs[j][i] += s[r][j] * half(rows[r][i]);
     }
+  }
+}
+
+void axpy_f16_rows_heads(const uint16_t* const* rows, int n_rows, const float* const* s, float* const* outs, int m, int64_t n) {
+  static_assert(kMaxAxpyRows == 8, "one case per row count");
+  switch (n_rows) {
+    case 1: axpy_f16_rows_heads_n<1>(rows, s, outs, m, n); break;
+    case 2: axpy_f16_rows_heads_n<2>(rows, s, outs, m, n); break;
+    case 3: axpy_f16_rows_heads_n<3>(rows, s, outs, m, n); break;
+    case 4: axpy_f16_rows_heads_n<4>(rows, s, outs, m, n); break;
+    case 5: axpy_f16_rows_heads_n<5>(rows, s, outs, m, n); break;
+    case 6: axpy_f16_rows_heads_n<6>(rows, s, outs, m, n); break;
+    case 7: axpy_f16_rows_heads_n<7>(rows, s, outs, m, n); break;
+    default: axpy_f16_rows_heads_n<8>(rows, s, outs, m, n); break;
   }
 }
 
@@ -414,6 +476,7 @@ const KernelTable* avx2_table_impl() {
     KernelTable t = kAvx2;
     t.axpy_f16_rows_heads = axpy_f16_rows_heads;
     t.exp_shifted = exp_shifted;
+    t.dot_f16_f32_rows_heads = dot_f16_f32_rows_heads;
     return t;
   }();
   return &table;

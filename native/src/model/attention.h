@@ -31,23 +31,39 @@ template <typename KeyHead, typename ValueHead>
 void attend_group(const KvRowFormat& kv, const void* const* qs, int m, int32_t first, int32_t n, float scale, KeyHead key,
                   ValueHead value, float* const* scores, float* const* outs) {
   if (m > kMaxQueryGroup) throw std::logic_error("too many query heads per KV head");
-  float max_s[kMaxQueryGroup], dots[kMaxQueryGroup], inv[kMaxQueryGroup];
+  constexpr int D = kernels::kMaxDotRows;
+  float max_s[kMaxQueryGroup], dots[D][kMaxQueryGroup], inv[kMaxQueryGroup];
   std::fill(max_s, max_s + m, -INFINITY);
   const size_t head_bytes = kv.head_bytes();
-  for (int32_t t = 0; t < n; t++) {
-    if (t + kPrefetchAhead < n) prefetch_head(key(first + t + kPrefetchAhead), head_bytes);
-    kv.dot_heads(key(first + t), qs, m, dots);
-    for (int j = 0; j < m; j++) {
-      scores[j][t] = dots[j] * scale;
-      max_s[j] = std::max(max_s[j], scores[j][t]);
+  float* dot_rows[D];
+  for (int r = 0; r < D; r++) dot_rows[r] = dots[r];
+  const uint8_t* key_heads[D];
+  // Key dots a few positions at a time (each exactly what one position alone gives).
+  for (int32_t t = 0; t < n; t += D) {
+    const int rows = static_cast<int>(std::min<int32_t>(D, n - t));
+    for (int r = 0; r < rows; r++) {
+      if (t + r + kPrefetchAhead < n) prefetch_head(key(first + t + r + kPrefetchAhead), head_bytes);
+      key_heads[r] = key(first + t + r);
+    }
+    kv.dot_rows_heads(key_heads, rows, qs, m, dot_rows);
+    for (int r = 0; r < rows; r++) {
+      for (int j = 0; j < m; j++) {
+        scores[j][t + r] = dots[r][j] * scale;
+        max_s[j] = std::max(max_s[j], scores[j][t + r]);
+      }
     }
   }
   const kernels::KernelTable& k = kernels::active();
+  for (int j = 0; j < m; j++) k.exp_shifted(scores[j], max_s[j], n);
+  // Each head's sum in position order; the heads side by side, so that one addition's latency
+  // is not paid per position.
+  float sums[kMaxQueryGroup];
+  std::fill(sums, sums + m, 0.0f);
+  for (int32_t t = 0; t < n; t++) {
+    for (int j = 0; j < m; j++) sums[j] += scores[j][t];
+  }
   for (int j = 0; j < m; j++) {
-    k.exp_shifted(scores[j], max_s[j], n);
-    float sum = 0;
-    for (int32_t t = 0; t < n; t++) sum += scores[j][t];
-    inv[j] = 1.0f / sum;
+    inv[j] = 1.0f / sums[j];
     std::fill(outs[j], outs[j] + kv.head_dim, 0.0f);
   }
   // Σ p·v a few positions at a time (the same additions in the same order as one by one).

@@ -61,6 +61,16 @@ void KvRowFormat::dot_heads(const uint8_t* head, const void* const* qs, int m, f
   for (int j = 0; j < m; j++) out[j] = dot(head, qs[j]);
 }
 
+void KvRowFormat::dot_rows_heads(const uint8_t* const* heads, int n_rows, const void* const* qs, int m, float* const* outs) const {
+  const kernels::KernelTable& k = kernels::active();
+  if (type == KvType::F16 && k.dot_f16_f32_rows_heads) {
+    k.dot_f16_f32_rows_heads(reinterpret_cast<const uint16_t* const*>(heads), n_rows, reinterpret_cast<const float* const*>(qs), m,
+                             head_dim, outs);
+    return;
+  }
+  for (int r = 0; r < n_rows; r++) dot_heads(heads[r], qs, m, outs[r]);
+}
+
 void KvRowFormat::add_heads(const uint8_t* head, const float* s, float* const* outs, int m) const {
   const kernels::KernelTable& k = kernels::active();
   if (type == KvType::F16 && k.axpy_f16_heads) {

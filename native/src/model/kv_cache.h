@@ -33,6 +33,9 @@ struct KvRowFormat {
   // The same for m prepared query heads that share this cached head (GQA): out[j] is exactly
   // dot(head, qs[j]); an F16 head is read and converted once for all of them.
   void dot_heads(const uint8_t* head, const void* const* qs, int m, float* out) const;
+  // The same for the key heads of n_rows (≤ kernels::kMaxDotRows) positions: outs[r][j] is
+  // exactly dot(heads[r], qs[j]).
+  void dot_rows_heads(const uint8_t* const* heads, int n_rows, const void* const* qs, int m, float* const* outs) const;
   void add(const uint8_t* head, float s, float* out) const;  // out += s·value head
   // outs[j] += s[j]·value head for m outputs, each exactly as add().
   void add_heads(const uint8_t* head, const float* s, float* const* outs, int m) const;
@@ -71,8 +74,10 @@ class KvCache {
 
  private:
   uint8_t* slot(uint8_t* rows, int layer, int32_t pos) {
+    // Only sliding-window layers wrap: skipping the division elsewhere matters, as attention
+    // asks for every cached position of every layer at each token.
     const int32_t cap = capacity_[layer];
-    return rows + static_cast<size_t>(pos % cap) * row_bytes_;
+    return rows + static_cast<size_t>(pos < cap ? pos : pos % cap) * row_bytes_;
   }
 
   int32_t n_ctx_;
