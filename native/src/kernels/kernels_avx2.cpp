@@ -10,6 +10,7 @@
 #include "fp16.h"
 #include "kernels.h"
 #include "runtime/portable_math.h"
+#include "unroll.h"
 
 namespace st::kernels {
 namespace {
@@ -269,25 +270,28 @@ template <int MJ>
 void dot_f16_f32_2rows_heads_n(const uint16_t* row0, const uint16_t* row1, const float* const* qs, int64_t n, float* out0,
                                float* out1) {
   __m256 acc0[MJ], acc1[MJ];
-  for (int j = 0; j < MJ; j++) acc0[j] = acc1[j] = _mm256_setzero_ps();
+  ST_UNROLL for (int j = 0; j < MJ; j++) acc0[j] = acc1[j] = _mm256_setzero_ps();
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row0 + i)));
     const __m256 w1 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row1 + i)));
-    for (int j = 0; j < MJ; j++) {
+    ST_UNROLL for (int j = 0; j < MJ; j++) {
       const __m256 q = _mm256_loadu_ps(qs[j] + i);
       acc0[j] = _mm256_fmadd_ps(w0, q, acc0[j]);
       acc1[j] = _mm256_fmadd_ps(w1, q, acc1[j]);
     }
   }
-  for (int j = 0; j < MJ; j++) {
-    float sum0 = hsum(acc0[j]), sum1 = hsum(acc1[j]);
-    for (int64_t k = i; k < n; k++) {
-      sum0 += half(row0[k]) * qs[j][k];
-      sum1 += half(row1[k]) * qs[j][k];
+  // Reduced in an unrolled loop apart from the tail's, so the accumulators stay registers
+  // (otherwise the arrays live on the stack, zeroed by `rep stos` at every call).
+  ST_UNROLL for (int j = 0; j < MJ; j++) {
+    out0[j] = hsum(acc0[j]);
+    out1[j] = hsum(acc1[j]);
+  }
+  for (int64_t k = i; k < n; k++) {
+    for (int j = 0; j < MJ; j++) {
+      out0[j] += half(row0[k]) * qs[j][k];
+      out1[j] += half(row1[k]) * qs[j][k];
     }
-    out0[j] = sum0;
-    out1[j] = sum1;
   }
 }
 
