@@ -140,6 +140,25 @@ static void test_table(const KernelTable& ref, const KernelTable& simd, int64_t 
         for (int j = 0; j < m; j++) rows_ok = rows_ok && std::memcmp(as[j], bs[j], n * sizeof(float)) == 0;
       }
       check(rows_ok, tag + "axpy_f16_rows_heads = axpy_f16_heads row after row, bit for bit");
+      // More heads than the kernel takes in one block (16), with a partial last block.
+      const int many = 20;
+      std::vector<std::vector<float>> a(many, x), b(many, x), wts(kMaxAxpyRows, std::vector<float>(many));
+      std::vector<std::vector<uint16_t>> rows(kMaxAxpyRows, std::vector<uint16_t>(n));
+      const uint16_t* row_ptrs[kMaxAxpyRows];
+      const float* weight_ptrs[kMaxAxpyRows];
+      for (int r = 0; r < kMaxAxpyRows; r++) {
+        for (auto& v : rows[r]) v = fp32_to_fp16(normal(rng));
+        for (auto& v : wts[r]) v = normal(rng);
+        row_ptrs[r] = rows[r].data();
+        weight_ptrs[r] = wts[r].data();
+      }
+      std::vector<float*> as(many), bs(many);
+      for (int j = 0; j < many; j++) { as[j] = a[j].data(); bs[j] = b[j].data(); }
+      simd.axpy_f16_rows_heads(row_ptrs, kMaxAxpyRows, weight_ptrs, as.data(), many, n);
+      for (int r = 0; r < kMaxAxpyRows; r++) simd.axpy_f16_heads(row_ptrs[r], weight_ptrs[r], bs.data(), many, n);
+      bool many_ok = true;
+      for (int j = 0; j < many; j++) many_ok = many_ok && std::memcmp(as[j], bs[j], n * sizeof(float)) == 0;
+      check(many_ok, tag + "axpy_f16_rows_heads with 20 heads = axpy_f16_heads row after row, bit for bit");
     }
     if (simd.dot_f16_f32_rows_heads) {
       // Several key rows at once: bit for bit dot_f16_f32_heads row by row, for every group
