@@ -211,6 +211,8 @@ async function benchCase(model: string, threads: number, machine: ReturnType<typ
         `(${t.warm_with_context_first_token_ms.context_tokens} tokens more in the prompt): median ` +
         `${t.warm_with_context_first_token_ms.median.toFixed(0)} ms (p90 ${t.warm_with_context_first_token_ms.p90.toFixed(0)}), ` +
         `${((t.warm_with_context_first_token_ms.median / t.warm_first_token_ms.median - 1) * 100).toFixed(0)} % from without`,
+      `  of which the engine's prompt evaluation: median ${t.warm_first_token_ms.engine_median.toFixed(1)} ms without context, ` +
+        `${t.warm_with_context_first_token_ms.engine_median.toFixed(1)} ms with it`,
       `  whole prompt re-evaluated: ${t.full_prompt_first_token_ms.toFixed(0)} ms  -> ${t.speedup.toFixed(0)}x faster with reuse`,
       `  chat, ${t.chat_question_tokens}-token question: first token after ${t.chat_first_token_ms.toFixed(0)} ms`,
       '',
