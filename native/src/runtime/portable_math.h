@@ -2,7 +2,7 @@
 // differ in the last bit for some arguments (glibc picks an FMA variant on CPUs that have FMA,
 // Windows' runtime and Apple's libm are other code again), and one such bit in a softmax or a
 // RoPE angle changes every later logit: with these the engine's numbers are the same to the bit
-// on Linux, Windows and macOS, x64 and arm64 (test/cross-platform.test.ts checks it). Only
+// on Linux, Windows and macOS, x64 and arm64 (test/cross/platforms.test.ts checks it). Only
 // IEEE-754 double operations that are exact or correctly rounded everywhere are used (+, -, *,
 // /, floor, building a power of two from its bits), so no FMA may be contracted into them: the
 // builds pass -ffp-contract=off. Each result is the exact value to about 1e-16 (relative),
