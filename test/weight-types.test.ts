@@ -150,7 +150,7 @@ describe('weight types: the same results as llama.cpp', function () {
         console.log(`      4b ${type}: ${(r.agree * 100).toFixed(1)} % (${r.near} near misses, ${r.far} far)`);
         assert.ok(r.agree >= 0.99, `top-1 agreement ${r.agree}`);
       } finally {
-        if (!existed && type !== 'q4_k_m') fs.rmSync(file, { force: true });
+        if (!existed && type !== 'q4_k_m') for (const f of [file, `${file}.used`]) fs.rmSync(f, { force: true });
       }
     });
   }

@@ -475,6 +475,23 @@ describe('synthetic model generator: the cache makes room on a full disk', () =>
     assert.ok(fs.existsSync(asked));
   });
 
+  it('counts a cache hit as a use without touching the model file (the engine watches its times)', async () => {
+    const file = await ensureModel({ preset: 'tiny', type: 'q4_0' });
+    const before = fs.statSync(file, { bigint: true });
+    await ensureModel({ preset: 'tiny', type: 'q4_0' });
+    const after = fs.statSync(file, { bigint: true });
+    assert.equal(after.mtimeNs, before.mtimeNs);
+    assert.ok(fs.existsSync(`${file}.used`));
+  });
+
+  it('goes by the last use recorded beside a file, not only by when it was written', () => {
+    model('written-long-ago-used-now.gguf', 3 * GB, 900);
+    fs.writeFileSync(path.join(dir, 'written-long-ago-used-now.gguf.used'), '');
+    model('written-recently.gguf', 3 * GB, 60);
+    makeRoomFor(dir, 2.4 * GB, path.join(dir, 'new.gguf'), diskWith(2 * GB));
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['written-long-ago-used-now.gguf', 'written-long-ago-used-now.gguf.used']);
+  });
+
   it('leaves everything alone when there is room', () => {
     model('old.gguf', 3 * GB, 300);
     makeRoomFor(dir, 2.4 * GB, path.join(dir, 'new.gguf'), diskWith(50 * GB));

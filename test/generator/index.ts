@@ -59,12 +59,23 @@ function freeBytes(dir: string): number {
   return s.bavail * s.bsize;
 }
 
-/** A cache hit counts as a use: eviction goes by access time, which this moves. The modification
- * time stays, since the engine and its supervisor take a changed one to mean a new model file. */
+/** A cache hit counts as a use, recorded in a `.used` file beside the model: the model's own
+ * times must not move, since the engine and its supervisor take a changed modification time to
+ * mean a new model file (and JavaScript cannot set one back to the nanosecond). */
 function markUsed(file: string): void {
   try {
-    fs.utimesSync(file, new Date(), fs.statSync(file).mtime);
+    fs.writeFileSync(`${file}.used`, '');
   } catch { /* read-only cache: eviction order is only a preference */ }
+}
+
+/** When a generated file was last written or handed out. */
+function lastUse(file: string): number {
+  const written = fs.statSync(file).mtimeMs;
+  try {
+    return Math.max(written, fs.statSync(`${file}.used`).mtimeMs);
+  } catch {
+    return written;
+  }
 }
 
 /** Removes the least recently used big generated files in `dir` (never `file`) until `bytes`
@@ -75,13 +86,17 @@ export function makeRoomFor(dir: string, bytes: number, file: string, free: (dir
   const candidates = fs.readdirSync(dir)
     .map((name) => path.join(dir, name))
     .filter((f) => f !== file && f.endsWith('.gguf'))
-    .map((f) => ({ f, st: fs.statSync(f) }))
-    .filter(({ st }) => st.isFile() && st.size >= EVICTABLE_BYTES)
-    .sort((a, b) => a.st.atimeMs - b.st.atimeMs);
+    .filter((f) => {
+      const st = fs.statSync(f);
+      return st.isFile() && st.size >= EVICTABLE_BYTES;
+    })
+    .map((f) => ({ f, used: lastUse(f) }))
+    .sort((a, b) => a.used - b.used);
   const removed: string[] = [];
   for (const { f } of candidates) {
     if (free(dir) >= needed) break;
     fs.rmSync(f, { force: true });
+    fs.rmSync(`${f}.used`, { force: true });
     removed.push(path.basename(f));
   }
   if (removed.length) console.warn(`generator: removed ${removed.join(', ')} from ${dir} to make room`);
