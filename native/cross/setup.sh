@@ -17,12 +17,7 @@ command -v aarch64-linux-gnu-g++ >/dev/null 2>&1 || need_apt+=(g++-aarch64-linux
 command -v qemu-aarch64 >/dev/null 2>&1 || need_apt+=(qemu-user)
 [ -x /usr/lib/wine/wine64 ] || need_apt+=(wine64)
 command -v llvm-nm >/dev/null 2>&1 || need_apt+=(llvm)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "cross setup: apt-get install ${need_apt[*]}"
-  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
-fi
+bash "$root/scripts/apt-install.sh" "cross setup" "${need_apt[@]}"
 
 # Under `npm run`, the outer npm's settings (npm_config_*) would leak into these installs.
 clean_env=(env)

@@ -11,12 +11,7 @@ mkdir -p "$cache"
 need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 dpkg -s libkrb5-dev >/dev/null 2>&1 || need_apt+=(libkrb5-dev)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "e2e setup: apt-get install ${need_apt[*]}"
-  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
-fi
+bash "$root/scripts/apt-install.sh" "e2e setup" "${need_apt[@]}"
 
 # When this runs under `npm run`, the outer npm's settings (npm_config_*: nodedir, prefix,
 # allow-scripts, node-gyp, ...) would leak into the installs below: start them clean.
