@@ -19,10 +19,15 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
-    // The extension host must never load the native addon (README, "Where things live").
+    // The extension host must never load the native addon, and takes from engine/ only the
+    // protocol and the plain text of a completion prompt's start (README, "Where things live").
     files: ['src/**/*.ts'],
+    ignores: ['src/**/*.test.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/native-addon', '**/native/**'], message: 'the extension host never loads the native addon' }] }],
+      'no-restricted-imports': ['error', { patterns: [
+        { group: ['**/native-addon', '**/native/**'], message: 'the extension host never loads the native addon' },
+        { group: ['**/engine/*', '!**/engine/protocol', '!**/engine/prompt-text'], message: 'from engine/, the extension host imports only protocol.ts and prompt-text.ts' },
+      ] }],
     },
   },
 );

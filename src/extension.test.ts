@@ -29,9 +29,26 @@ function activate(settings: Record<string, unknown> = {}, context: Record<string
   const subscriptions: { dispose(): void }[] = [];
   ext.activate({
     subscriptions, extension: { packageJSON: manifest }, extensionUri: { path: root },
-    workspaceState: { get: () => undefined, update: async () => undefined }, ...context,
+    workspaceState: { get: () => undefined, update: async () => undefined }, globalState: memento(), secrets: fakeSecrets(), ...context,
   });
   return { fake, ext, subscriptions };
+}
+
+function memento() {
+  const values = new Map<string, unknown>();
+  return { get: (k: string, d?: unknown) => (values.has(k) ? values.get(k) : d), update: async (k: string, v: unknown) => void values.set(k, v) };
+}
+
+function fakeSecrets(initial: Record<string, string> = {}) {
+  const values = new Map(Object.entries(initial));
+  const listeners: Array<(e: { key: string }) => void> = [];
+  const changed = (key: string) => listeners.forEach((l) => l({ key }));
+  return {
+    get: async (k: string) => values.get(k),
+    store: async (k: string, v: string) => (values.set(k, v), changed(k)),
+    delete: async (k: string) => (values.delete(k), changed(k)),
+    onDidChange: (l: (e: { key: string }) => void) => (listeners.push(l), { dispose: () => undefined }),
+  };
 }
 
 async function until(check: () => boolean, what: string, ms = 20_000): Promise<void> {
@@ -197,6 +214,82 @@ describe('extension (bundled dist/extension.js)', function () {
       for (const s of subscriptions) s.dispose();
       await ext.deactivate();
       fake.restore();
+    }
+  });
+
+  it('answers from a remote server once the user agrees, with the key from secret storage; the built-in engine sends nothing', async () => {
+    const requests: Array<{ route: string; auth?: string; body: Record<string, unknown> }> = [];
+    const server = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        requests.push({ route: `${req.method} ${req.url}`, auth: req.headers.authorization, body: body ? JSON.parse(body) : {} });
+        if (req.url === '/v1/models') return res.end(JSON.stringify({ data: [{ id: 'team-model' }] }));
+        if (req.url === '/v1/completions') return res.end(JSON.stringify({ choices: [{ text: 'a + b;', finish_reason: 'stop' }] }));
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.end(['Closures ', 'capture ', 'variables.'].map((t) => `data: ${JSON.stringify({ choices: [{ delta: { content: t } }] })}\n\n`).join('') + 'data: [DONE]\n\n');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const token = { isCancellationRequested: false, onCancellationRequested: () => ({ dispose() {} }) };
+    const doc = fakeDocument('file:///work/src/add.ts', 'typescript', 'export function add(a: number, b: number): number {\n  return \n}\n');
+
+    // Local (the default) with a remote URL set: completions and chat never reach the server.
+    const local = activate({ 'smallthinker.remote.url': url, 'smallthinker.inlineCompletion.debounceMs': 0 });
+    try {
+      await local.fake.inlineProviders[0].provideInlineCompletionItems(doc, new Position(1, 9), { triggerKind: 0 }, token);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(requests.length, 0, 'no request left the machine');
+    } finally {
+      for (const s of local.subscriptions) s.dispose();
+      await local.ext.deactivate();
+      local.fake.restore();
+    }
+
+    const secrets = fakeSecrets({ 'smallthinker.remote.apiKey': 'sk-team-key' });
+    const { fake, ext, subscriptions } = activate({ 'smallthinker.engine': 'remote', 'smallthinker.remote.url': url, 'smallthinker.inlineCompletion.debounceMs': 0 },
+      { secrets });
+    try {
+      await until(() => /cloud/.test(fake.statusText()), 'the remote status');
+      assert.match(fake.statusText(), new RegExp(`SmallThinker · 127\\.0\\.0\\.1:\\d+`));
+      assert.doesNotMatch(fake.logLines.join('\n'), /engine starting/, 'no engine process');
+      // The first completion asks before sending code; refused, nothing is sent.
+      const first = await fake.inlineProviders[0].provideInlineCompletionItems(doc, new Position(1, 9), { triggerKind: 0 }, token);
+      assert.equal(first, undefined);
+      assert.match(fake.infos.join('\n'), new RegExp(`use the server at ${url.replace(/\./g, '\\.')}.*Send code to this server\\?`));
+      assert.deepEqual(requests.map((r) => r.route), ['GET /v1/models']);
+      await fake.inlineProviders[0].provideInlineCompletionItems(doc, new Position(1, 9), { triggerKind: 1 }, token);
+      assert.equal(fake.infos.filter((m) => /Send code to this server/.test(m)).length, 1, 'typing asks once, not with every keystroke');
+      fake.warningAnswer = (_m, buttons) => buttons.find((b) => b.startsWith('Send'));
+      const view = fakeWebviewView();
+      fake.webviewProviders.get('smallthinker.chat')!.resolveWebviewView(view);
+      view.send({ type: 'ready' });
+      const states = () => view.posted.filter((m) => m.type === 'state') as unknown as Array<{ messages: { role: string; content: string }[]; busy: boolean }>;
+      view.send({ type: 'ask', text: 'What is a closure?' });
+      await until(() => states().some((s) => !s.busy && s.messages.some((m) => m.role === 'assistant')), 'the streamed answer');
+      assert.equal(states().at(-1)!.messages.at(-1)!.content, 'Closures capture variables.');
+      const items = await fake.inlineProviders[0].provideInlineCompletionItems(doc, new Position(1, 9), { triggerKind: 0 }, token) as Array<{ insertText: string }>;
+      assert.equal(items[0].insertText, 'a + b;');
+      const completion = requests.find((r) => r.route === 'POST /v1/completions')!;
+      assert.match(String(completion.body.prompt), /^\/\/ work\/src\/add\.ts\nexport function add/);
+      assert.equal(completion.body.model, 'team-model');
+      assert.ok(requests.every((r) => r.auth === 'Bearer sk-team-key'), 'every request carries the key');
+      assert.doesNotMatch(fake.logLines.join('\n') + fake.statusText(), /sk-team-key/, 'the key is never logged or shown');
+      // Dismissed with a keystroke, asked again with the chat, then remembered for this server.
+      await fake.inlineProviders[0].provideInlineCompletionItems(doc, new Position(1, 9), { triggerKind: 1 }, token);
+      assert.equal(fake.infos.filter((m) => /Send code to this server/.test(m)).length, 2);
+      // A server that stops answering is an error in the status bar that names it.
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      fake.setSetting('smallthinker.remote.model', 'other');
+      await until(() => /error/.test(fake.statusText()), 'the error state');
+      assert.match(fake.logLines.join('\n'), /could not connect to http:\/\/127\.0\.0\.1:\d+: the connection was refused/);
+    } finally {
+      for (const s of subscriptions) s.dispose();
+      await ext.deactivate();
+      fake.restore();
+      server.close();
     }
   });
 

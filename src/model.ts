@@ -13,7 +13,10 @@ import { StatusBar, type StatusState } from './status';
 export type Log = vscode.LogOutputChannel;
 
 /** The settings whose change loads the model again. */
-const MODEL_SETTINGS = ['modelPath', 'threads', 'contextLength', 'memoryBudgetMiB'] as const;
+const MODEL_SETTINGS = ['engine', 'modelPath', 'threads', 'contextLength', 'memoryBudgetMiB'] as const;
+
+/** Whether the built-in engine answers (smallthinker.engine); with a remote server this model stays unloaded. */
+const localChosen = () => setting('engine') !== 'remote';
 
 export class Model implements vscode.Disposable {
   readonly supervisor: EngineSupervisor;
@@ -42,12 +45,12 @@ export class Model implements vscode.Disposable {
     });
     this.supervisor.onStateChange((state, detail) => {
       log.info(`engine ${state}${detail ? `: ${detail}` : ''}`);
-      if (state === 'failed') this.status.set({ kind: 'error', message: detail ?? 'the engine stopped' });
+      if (state === 'failed' && localChosen()) this.status.set({ kind: 'error', message: detail ?? 'the engine stopped' });
     });
     this.disposables.push(this.status, { dispose: () => this.idle.stop() }, vscode.workspace.onDidChangeConfiguration((e) => {
       if (MODEL_SETTINGS.some((k) => e.affectsConfiguration(`smallthinker.${k}`))) void this.load();
       else if (e.affectsConfiguration('smallthinker.idleUnloadMinutes') && this.info && !this.supervisor.unloaded) this.idle.start();
-      else if (e.affectsConfiguration('smallthinker.inlineCompletion.enabled') && this.status.current.kind !== 'error') this.status.set(this.readyStatus());
+      else if (e.affectsConfiguration('smallthinker.inlineCompletion.enabled') && localChosen() && this.status.current.kind !== 'error') this.status.set(this.readyStatus());
     }));
   }
 
@@ -77,6 +80,11 @@ export class Model implements vscode.Disposable {
     this.info = undefined;
     this.idle.stop();
     this.notifyLoaded();
+    if (!localChosen()) {
+      // A remote server answers: the engine process gives its memory back (it starts again if the built-in engine is chosen).
+      if (await this.supervisor.unload()) this.log.info('the built-in engine stopped: a remote server answers (smallthinker.engine)');
+      return;
+    }
     if (!modelPath) {
       this.status.set({ kind: 'no-model' });
       return;
@@ -153,6 +161,7 @@ export class Model implements vscode.Disposable {
           { label: enabled ? '$(debug-pause) Turn Inline Completions Off' : '$(play) Turn Inline Completions On', command: 'smallthinker.toggleInlineCompletions' },
           { label: '$(file) Select Model File…', command: 'smallthinker.selectModel' },
           { label: '$(cloud-download) Download Model…', command: 'smallthinker.downloadModel' },
+          { label: localChosen() ? '$(cloud) Use a Remote Server…' : '$(device-desktop) Choose Engine…', command: 'smallthinker.chooseEngine' },
           { label: '$(output) Show Logs', command: 'smallthinker.showLogs' },
           { label: '$(debug-restart) Restart Engine', command: 'smallthinker.restartEngine' },
         ];

@@ -9,7 +9,9 @@ export type StatusState =
   | { kind: 'generating'; model: string }
   | { kind: 'error'; message: string }
   | { kind: 'disabled' }
-  | { kind: 'unloaded'; model: string; minutes: number };
+  | { kind: 'unloaded'; model: string; minutes: number }
+  /** The remote engine answers: which server, its model, how long it took to answer the last check. */
+  | { kind: 'remote'; server: string; model: string; latencyMs: number };
 
 export class StatusBar implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
@@ -79,6 +81,13 @@ export class StatusBar implements vscode.Disposable {
         this.item.tooltip = `SmallThinker: ${s.model} was unloaded after ${s.minutes} minutes without a request, to free its memory. ` +
           'The next completion or chat loads it again.';
         break;
+      case 'remote': {
+        const host = s.server.replace(/^https?:\/\//, '');
+        this.item.text = `$(cloud) SmallThinker · ${host}${speed}`;
+        this.item.tooltip = `SmallThinker: answers come from ${s.model} on ${s.server} (${s.latencyMs} ms to answer)${speed}. ` +
+          'Code is sent there (smallthinker.engine).';
+        break;
+      }
       case 'error':
         this.item.text = '$(error) SmallThinker';
         this.item.tooltip = `SmallThinker: ${s.message}`;

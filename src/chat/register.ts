@@ -4,9 +4,9 @@
 import * as vscode from 'vscode';
 import type { EditActions } from '../edits/actions';
 import type { RangeTracker } from '../edits/locate';
-import type { Model } from '../model';
+import type { EngineChoice } from '../inference';
 import { setting } from '../settings';
-import { codeBlock, ChatController, type Attachment, type ChatEngine } from './controller';
+import { codeBlock, ChatController, type Attachment } from './controller';
 import { Conversations } from './conversations';
 import { ChatViewProvider } from './view';
 
@@ -49,7 +49,7 @@ function problemsAttachment(): Attachment | undefined {
   return { kind: 'problems', label: `Problems (${lines.length})`, text: `\n\nThe current problems in the workspace:\n${shown.join('\n')}${more}` };
 }
 
-export function registerChat(context: vscode.ExtensionContext, model: Model, engine: ChatEngine, edits: { actions: EditActions; tracker: RangeTracker },
+export function registerChat(context: vscode.ExtensionContext, engine: EngineChoice, edits: { actions: EditActions; tracker: RangeTracker },
   log: vscode.LogOutputChannel): vscode.Disposable[] {
   let lastEditor = vscode.window.activeTextEditor;
   const editor = () => vscode.window.activeTextEditor ?? lastEditor;
@@ -98,10 +98,10 @@ export function registerChat(context: vscode.ExtensionContext, model: Model, eng
     attachments,
     conversations: () => void vscode.commands.executeCommand('smallthinker.conversations'),
   }, (m) => log.warn(m));
-  const chat = new ChatController(engine, new Conversations(context.workspaceState), (m) => chatView.post(m), () => model.name !== undefined, () => ({
-    maxTokens: setting('chat.maxTokens'), temperature: setting('chat.temperature'), contextTokens: model.chatContext,
+  const chat = new ChatController(engine, new Conversations(context.workspaceState), (m) => chatView.post(m), () => engine.modelName !== undefined, () => ({
+    maxTokens: setting('chat.maxTokens'), temperature: setting('chat.temperature'), contextTokens: engine.chatContext,
   }));
-  model.onLoaded(() => chat.show());
+  engine.onChange(() => chat.show());
 
   const conversations = async () => {
     const rename = { iconPath: new vscode.ThemeIcon('edit'), tooltip: 'Rename' };

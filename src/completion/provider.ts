@@ -1,7 +1,7 @@
 // The VS Code side of inline completions: turns a document and a position into the pipeline's
 // input, forwards VS Code's cancellation, and returns ghost text at the cursor.
 import * as vscode from 'vscode';
-import { EngineErrorCodes, type ContextChunk } from '../../engine/protocol';
+import { EngineErrorCodes, type CompletionResult, type ContextChunk } from '../../engine/protocol';
 import type { CompletionPipeline, CompletionInput } from './pipeline';
 
 /** Text the request carries around the cursor; the engine trims it to its token budget. */
@@ -17,7 +17,7 @@ export function cursorText(document: vscode.TextDocument, position: vscode.Posit
 
 export class InlineProvider implements vscode.InlineCompletionItemProvider {
   constructor(private readonly pipeline: CompletionPipeline, private readonly log: vscode.LogOutputChannel,
-    private readonly onResult: (tokensPerSecond: number) => void, private readonly modelReady: () => boolean,
+    private readonly onResult: (result: CompletionResult) => void, private readonly modelReady: () => boolean,
     private readonly context: (document: vscode.TextDocument) => Promise<ContextChunk[]> = async () => []) {}
 
   async provideInlineCompletionItems(
@@ -43,7 +43,7 @@ export class InlineProvider implements vscode.InlineCompletionItemProvider {
         this.log.trace(`no completion: ${outcome.skipped}`);
         return undefined;
       }
-      if (outcome.result) this.onResult(outcome.result.timings.decodeTokensPerSecond);
+      if (outcome.result) this.onResult(outcome.result);
       return [new vscode.InlineCompletionItem(outcome.text, new vscode.Range(position, position))];
     } catch (err) {
       // Cancellation is the normal end of most requests while typing.

@@ -2,8 +2,7 @@
 // while the engine is idle, the code from other files the prompts carry, and the commands that
 // switch completions off and accept a suggestion line by line.
 import * as vscode from 'vscode';
-import { CompletionRequest, WarmCompletionNotification } from '../../engine/protocol';
-import type { Model } from '../model';
+import type { Inference } from '../inference';
 import { PowerWatch } from '../power';
 import { setting, updateSetting } from '../settings';
 import { CompletionContextSources } from './context-sources';
@@ -27,8 +26,7 @@ export function completionSettings(): CompletionSettings {
 /** Waits this long after the active editor changes or the cursor jumps before warming. */
 const WARM_DELAY_MS = 300;
 
-export function registerCompletions(model: Model, log: vscode.LogOutputChannel): vscode.Disposable[] {
-  const { supervisor } = model;
+export function registerCompletions(engine: Inference, log: vscode.LogOutputChannel): vscode.Disposable[] {
   // Code from other files for completion prompts (smallthinker.completion.context.enabled).
   const contextSources = new CompletionContextSources(() => setting('completion.context.enabled'));
 
@@ -39,11 +37,11 @@ export function registerCompletions(model: Model, log: vscode.LogOutputChannel):
   const warmNow = (editor: vscode.TextEditor) => {
     const s = completionSettings();
     const doc = editor.document;
-    if (!model.name || !s.enabled || doc.uri.scheme === 'output' || !(s.languages[doc.languageId] ?? s.languages['*'] ?? true)) return;
+    if (!engine.modelName || !s.enabled || doc.uri.scheme === 'output' || !(s.languages[doc.languageId] ?? s.languages['*'] ?? true)) return;
     const { prefix, suffix } = cursorText(doc, editor.selection.active);
     // The same context the next completion will carry, so that the warmed state is reused.
     void contextSources.forDocument(doc).then((chunks) => {
-      supervisor.notify(WarmCompletionNotification, {
+      engine.warm({
         documentId: doc.uri.toString(), languageId: doc.languageId, filePath: vscode.workspace.asRelativePath(doc.uri, false), prefix, suffix,
         format: s.promptFormat, ...(chunks.length ? { context: chunks } : {}),
       });
@@ -61,12 +59,9 @@ export function registerCompletions(model: Model, log: vscode.LogOutputChannel):
     }, WARM_DELAY_MS);
   };
 
-  const pipeline = new CompletionPipeline(completionSettings,
-    (params, token) => model.request(() => supervisor.request(CompletionRequest, params, token as never)), (m) => log.debug(m));
-  const provider = new InlineProvider(pipeline, log, (tps) => {
-    model.status.speed(tps);
-    model.refreshMemory();
-  }, () => model.name !== undefined, (document) => contextSources.forDocument(document));
+  const pipeline = new CompletionPipeline(completionSettings, (params, token) => engine.complete(params, token), (m) => log.debug(m));
+  const provider = new InlineProvider(pipeline, log, (result) => engine.completed(result), () => engine.modelName !== undefined,
+    (document) => contextSources.forDocument(document));
 
   return [
     contextSources,

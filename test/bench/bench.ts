@@ -1,9 +1,10 @@
 // `npm run bench`: our engine against llama.cpp on the same generated file, the same thread
 // count and this machine, alternating runs in one session (docs/benchmarks.md). Prints both speeds,
 // the ratios and peak memory; `--json` prints the whole table as one object.
-// Then the typing benchmark (./typing.ts) on the same file, unless --no-typing.
+// Then the typing benchmark (./typing.ts) on the same file, unless --no-typing; its keystrokes
+// also go to llama-server (the remote engine against this machine) unless --no-remote.
 //   npm run bench -- [--preset 4b|21b] [--type q4_0|q4_k_m|…] [--routing realistic|default] [--threads 2] [--rounds 3]
-//     [--prompt-tokens 512] [--gen-tokens 64] [--no-typing] [--against DIR] [--no-subnormal-case] [--isa avx2|avx512|scalar]
+//     [--prompt-tokens 512] [--gen-tokens 64] [--no-typing] [--no-remote] [--against DIR] [--no-subnormal-case] [--isa avx2|avx512|scalar]
 //     [--llama-variant haswell|zen4|…|best]
 // Without --routing: the realistic-routing file (the main case, with the typing benchmark)
 // and then the default file. Each table names the CPU, its caches and the read bandwidth
@@ -175,7 +176,7 @@ async function benchCase(model: string, threads: number, machine: ReturnType<typ
       prefill: a.prefill_tokens_per_s / b.prefill_tokens_per_s,
       peak_rss: a.peak_rss_bytes / b.peak_rss_bytes,
     },
-    typing: typing ? await typingBenchmark(model, threads, root) : undefined,
+    typing: typing ? await typingBenchmark(model, threads, root, !process.argv.includes('--no-remote')) : undefined,
   };
   if (process.argv.includes('--json')) return result;
   const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
@@ -215,6 +216,11 @@ async function benchCase(model: string, threads: number, machine: ReturnType<typ
         `${t.warm_with_context_first_token_ms.engine_median.toFixed(1)} ms with it`,
       `  whole prompt re-evaluated: ${t.full_prompt_first_token_ms.toFixed(0)} ms  -> ${t.speedup.toFixed(0)}x faster with reuse`,
       `  chat, ${t.chat_question_tokens}-token question: first token after ${t.chat_first_token_ms.toFixed(0)} ms`,
+      ...(t.llama_server ? [
+        `  the same keystrokes to llama-server on this machine (remote engine, ${t.llama_server.endpoint}): warm median ` +
+          `${t.llama_server.warm_first_token_ms.median.toFixed(0)} ms (p90 ${t.llama_server.warm_first_token_ms.p90.toFixed(0)}), ` +
+          `whole prompt ${t.llama_server.full_prompt_first_token_ms.toFixed(0)} ms`,
+      ] : []),
       '',
     ].join('\n'));
   }

@@ -2,7 +2,9 @@
 // model, a ~1500-token file, 50 keystrokes each appending one character to the code before
 // the cursor. Measures request → first completion token (maxTokens 1) once warm, against
 // evaluating the whole prompt from scratch, and a chat's time to first token for a
-// ~300-token question.
+// ~300-token question. The same keystrokes then go to llama.cpp's llama-server on the same
+// file and threads through the remote engine's client (what `smallthinker.engine: "remote"`
+// does against a server on this machine), unless `--no-remote`.
 import path from 'node:path';
 import { fork } from 'node:child_process';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
@@ -10,6 +12,9 @@ import {
   ChatDeltaNotification, ChatRequest, CompletionRequest, LoadModelRequest, ShutdownRequest, TokenizeRequest,
   type CompletionParams,
 } from '../../engine/protocol';
+import { RemoteClient } from '../../src/remote/client';
+import { remoteCompletionAsk } from '../../src/remote/prompt';
+import { ensureLlamaServer, startLlamaServer } from '../support/llama-server';
 import { sourceFiles } from '../tokenizer-corpus';
 
 export interface TypingResult {
@@ -22,12 +27,24 @@ export interface TypingResult {
   speedup: number;
   chat_question_tokens: number;
   chat_first_token_ms: number;
+  /** The same keystrokes through the remote engine's client to llama-server on this machine (absent with --no-remote). */
+  llama_server?: RemoteTypingResult;
+}
+
+export interface RemoteTypingResult {
+  warm_first_token_ms: { median: number; p90: number; max: number };
+  full_prompt_first_token_ms: number;
+  /** Which endpoint answered (the `prefix` format: /v1/completions). */
+  endpoint: string;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * q))];
 
-export async function typingBenchmark(model: string, threads: number, root: string): Promise<TypingResult> {
+/** What the 50 keystrokes type, one character each. */
+const TYPED = 'const total = items.reduce((sum, item) => sum + item.price, 0);\n';
+
+export async function typingBenchmark(model: string, threads: number, root: string, withRemote = true): Promise<TypingResult> {
   const child = fork(path.join(root, 'dist', 'engine.js'), [], { stdio: ['pipe', 'pipe', 'inherit', 'ipc'], execArgv: [] });
   const connection = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
   connection.listen();
@@ -77,7 +94,7 @@ export async function typingBenchmark(model: string, threads: number, root: stri
     const plainPromptTokens = lastPromptTokens;
     await timed(contextRequest(prefix));
     const contextTokens = lastPromptTokens - plainPromptTokens;
-    const typed = 'const total = items.reduce((sum, item) => sum + item.price, 0);\n';
+    const typed = TYPED;
     const times: number[] = [];
     const contextTimes: number[] = [];
     const engineTimes: number[] = [];
@@ -108,7 +125,9 @@ export async function typingBenchmark(model: string, threads: number, root: stri
     disposable.dispose();
     process.stderr.write(`typing: chat, ${questionTokens}-token question: first token after ${firstDelta.toFixed(0)} ms\n`);
 
+    const remote = withRemote ? await remoteTyping(model, threads, file) : undefined;
     return {
+      ...(remote ? { llama_server: remote } : {}),
       file_tokens: fileTokens, keystrokes: times.length,
       warm_first_token_ms: { median: median(times), p90: quantile(times, 0.9), max: Math.max(...times), engine_median: median(engineTimes) },
       warm_with_context_first_token_ms: {
@@ -122,5 +141,43 @@ export async function typingBenchmark(model: string, threads: number, root: stri
     await connection.sendRequest(ShutdownRequest).catch(() => undefined);
     connection.dispose();
     setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+  }
+}
+
+/**
+ * The typing keystrokes against llama-server (built from the llama.cpp sources node-llama-cpp
+ * ships) through the remote engine's client, as the extension sends them with the default
+ * `prefix` format: request -> the whole one-token answer, since /v1/completions is not streamed
+ * here. The server keeps the previous prompt (cache_prompt), as our slot does.
+ */
+async function remoteTyping(model: string, threads: number, file: string): Promise<RemoteTypingResult> {
+  const server = await startLlamaServer(ensureLlamaServer(), model, { threads, ctx: 4096 });
+  try {
+    const client = new RemoteClient({ url: server.url, timeoutMs: 120_000 });
+    await client.models();
+    const never = { aborted: false, onAbort: () => undefined };
+    let endpoint = '';
+    const timed = async (prefix: string, documentId: string) => {
+      const t0 = performance.now();
+      const answer = await client.complete(remoteCompletionAsk({ documentId, prefix, suffix: '\n', languageId: 'typescript', filePath: 'src/bench.ts', maxTokens: 1 }), never);
+      endpoint = answer.endpoint;
+      return performance.now() - t0;
+    };
+    // Cold: a different first line each time, so nothing of the prompt is cached.
+    const cold = [await timed(`// 1\n${file}`, 'cold-1'), await timed(`// 2\n${file}`, 'cold-2')];
+    let prefix = file;
+    await timed(prefix, 'typing');
+    const times: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      prefix += TYPED[i % TYPED.length];
+      times.push(await timed(prefix, 'typing'));
+    }
+    process.stderr.write(`typing: llama-server, 50 keystrokes, median ${median(times).toFixed(0)} ms to the first token\n`);
+    return {
+      warm_first_token_ms: { median: median(times), p90: quantile(times, 0.9), max: Math.max(...times) },
+      full_prompt_first_token_ms: cold.reduce((a, b) => a + b) / cold.length, endpoint,
+    };
+  } finally {
+    await server.stop();
   }
 }

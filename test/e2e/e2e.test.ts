@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ensureModel, type ModelOptions } from '../generator/index';
+import { ensureLlamaServer, startLlamaServer, type RunningServer } from '../support/llama-server';
 import { chatFrame, root, runCommand, screenshotsDir, startCodeServer, type Harness } from './harness';
 
 const code = `export function total(prices: number[]): number {
@@ -442,6 +443,92 @@ describe('end to end in code-server', function () {
     await page.keyboard.press('Control+S');
     for (let i = 0; i < 50 && !fs.readFileSync(file, 'utf8').includes('return b;'); i++) await page.waitForTimeout(100);
     assert.match(fs.readFileSync(file, 'utf8'), /let a = 1;\s*\n\s*return b;/, 'Tab took the second line');
+  });
+});
+
+describe('end to end in code-server, with a remote llama-server as the engine', function () {
+  this.timeout(600_000);
+  let h: Harness;
+  let server: RunningServer;
+
+  before(async () => {
+    const model = await ensureModel({ preset: 'tiny', type: 'q4_0', vocab: 'qwen' });
+    server = await startLlamaServer(ensureLlamaServer(), model, { threads: 1 });
+    h = await startCodeServer(vsixPath(), {
+      'smallthinker.engine': 'remote',
+      'smallthinker.remote.url': server.url,
+      'smallthinker.inlineCompletion.debounceMs': 50,
+      'smallthinker.chat.maxTokens': 64,
+      'editor.quickSuggestions': { other: false, comments: false, strings: false },
+      'editor.suggestOnTriggerCharacters': false,
+      'editor.parameterHints.enabled': false,
+      'editor.autoClosingBrackets': 'never',
+      'editor.inlineSuggest.enabled': true,
+      'chat.disableAIFeatures': true,
+      'workbench.secondarySideBar.defaultVisibility': 'hidden',
+      'workbench.startupEditor': 'none',
+      'security.workspace.trust.enabled': false,
+      'workbench.colorTheme': 'Default Dark Modern',
+    }, { 'stats.ts': code });
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed') await h?.screenshot(`failed-remote-${this.currentTest.title.slice(0, 40).replace(/\W+/g, '-')}`);
+  });
+
+  after(async () => {
+    await h?.close();
+    await server?.stop();
+  });
+
+  it('asks before sending code, then shows ghost text from the server while typing', async () => {
+    const { page } = h;
+    await page.getByRole('treeitem', { name: /stats\.ts/ }).click({ timeout: 30_000 });
+    await page.waitForSelector('.monaco-editor .view-lines');
+    await page.click('.monaco-editor .view-lines');
+    await page.keyboard.press('Control+End');
+    await page.keyboard.type('  if (', { delay: 30 });
+    // The first keystroke's completion asks where code would go; nothing is sent before the answer.
+    const send = page.getByRole('button', { name: 'Send Code to This Server' });
+    await send.waitFor({ timeout: 30_000 });
+    await h.screenshot('12-remote-consent');
+    assert.doesNotMatch(server.output(), /POST \/(v1\/completions|infill)/, 'no completion was sent before the answer');
+    await send.click();
+    const ghost = await typeUntilGhostText(h, ['values', '.length', ' === 0', ') return 0;\n  ', 'const', ' n', ' =', ' values', '.length;\n  ']);
+    assert.ok(ghost.length > 0);
+    assert.match(extensionLog(h), /remote engine: http:\/\/127\.0\.0\.1:\d+ serves /);
+    assert.match(extensionLog(h), /code may be sent to http:\/\/127\.0\.0\.1:\d+/);
+    assert.match(await page.locator('.statusbar-item[id*="smallthinker"], .statusbar-item:has-text("SmallThinker")').first().innerText(), /127\.0\.0\.1/);
+  });
+
+  it('streams a chat answer from the server, and Stop stops one', async () => {
+    const { page } = h;
+    await page.click('.activitybar [aria-label^="SmallThinker"]');
+    const chat = await chatFrame(page);
+    await chat.waitForSelector('#input', { state: 'visible', timeout: 30_000 });
+    await chat.fill('#input', 'How do I compute an average in TypeScript?');
+    await chat.press('#input', 'Enter');
+    await chat.waitForSelector('.message.assistant .body:not(:empty)', { timeout: 60_000 });
+    await chat.waitForSelector('#send:not([hidden])', { timeout: 60_000 });
+    await h.screenshot('13-remote-chat');
+    assert.match(extensionLog(h), /chat answer from http:\/\/127\.0\.0\.1:\d+: \d+ tokens/);
+    setSetting(h, 'smallthinker.chat.maxTokens', 4000);
+    await page.waitForTimeout(1500);
+    let clicked = 0;
+    for (let round = 0; round < 5 && !clicked; round++) {
+      await chat.fill('#input', `Write a very long essay about loops (${round + 1}).`);
+      await chat.press('#input', 'Enter');
+      await chat.waitForSelector('#stop:not([hidden])', { timeout: 10_000 });
+      await chat.waitForSelector('.message.streaming .body:not(:empty)', { timeout: 30_000 }).catch(() => undefined);
+      clicked = Date.now();
+      if (!(await chat.click('#stop', { timeout: 2000 }).then(() => true, () => false))) {
+        clicked = 0;
+        await chat.waitForSelector('#send:not([hidden])', { timeout: 60_000 });
+      }
+    }
+    assert.ok(clicked, 'Stop was clicked while an answer streamed');
+    await chat.waitForSelector('#send:not([hidden])', { timeout: 5000 });
+    assert.match(extensionLog(h), /chat request ended: cancelled/);
   });
 });
 

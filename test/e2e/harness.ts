@@ -3,10 +3,10 @@
 // data, extensions, XDG directories; bound to 127.0.0.1, no auth, no telemetry, no updates.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
+import { freePort } from '../support/net';
 
 export const root = path.resolve(__dirname, '..', '..');
 const cache = path.join(root, '.cache', 'e2e');
@@ -23,15 +23,7 @@ export function codeServerEntry(): string {
   return entry;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export interface Harness {
   page: Page;

@@ -12,6 +12,10 @@ export interface FakeVscode {
   clipboard: string;
   /** Answers showQuickPick (absent: the user dismisses it). */
   quickPick?: (items: unknown[]) => unknown;
+  /** Answers showWarningMessage with one of its buttons (absent: the user dismisses it). */
+  warningAnswer?: (message: string, buttons: string[]) => string | undefined;
+  /** Answers showInputBox (absent: the user dismisses it). */
+  inputBox?: (options: { password?: boolean; value?: string }) => string | undefined;
   progress: string[];
   /** Makes `editor` the active text editor (and tells the extension, as opening a file does). */
   setActiveEditor(editor: unknown): void;
@@ -186,7 +190,11 @@ export function installFakeVscode(initialSettings: Record<string, unknown> = {})
       activeTextEditor: undefined as unknown,
       showErrorMessage: async (m: string) => { state.errors.push(m); return undefined; },
       showInformationMessage: async (m: string) => { state.infos.push(m); return undefined; },
-      showWarningMessage: async (m: string) => { state.infos.push(m); return undefined; },
+      showWarningMessage: async (m: string, ...buttons: string[]) => {
+        state.infos.push(m);
+        return state.warningAnswer?.(m, buttons.filter((b) => typeof b === 'string'));
+      },
+      showInputBox: async (options: { password?: boolean; value?: string }) => state.inputBox?.(options),
       showTextDocument: async () => undefined,
       registerWebviewViewProvider: (id: string, provider: { resolveWebviewView(view: unknown): void }) => {
         state.webviewProviders.set(id, provider);
