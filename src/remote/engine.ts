@@ -83,6 +83,7 @@ export class RemoteEngine implements Inference {
     // Until the user has agreed, completions send nothing; typing asks at most once (a dismissed
     // question comes back with the next chat or explicit request, not with every keystroke).
     if (!this.consented()) {
+      this.log.debug(`completion not sent: waiting for consent to send code to ${displayUrl(setting('remote.url'))}`);
       if (!this.prompted) void this.consent();
       throw new RemoteError('waiting for consent to send code to the server', 'cancelled');
     }
@@ -141,6 +142,7 @@ export class RemoteEngine implements Inference {
     const server = consentId(url);
     if (!server) return Promise.resolve(false);
     this.prompted = true;
+    if (!this.consentAsked) this.log.info(`asking whether code may be sent to ${displayUrl(url)}`);
     this.consentAsked ??= this.askConsent(displayUrl(url)).then(async (yes) => {
       if (yes) await this.state.update(CONSENT_KEY, [...this.state.get<string[]>(CONSENT_KEY, []), server]);
       else this.consentAsked = undefined;  // asked again on the next explicit request

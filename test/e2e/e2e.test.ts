@@ -473,7 +473,9 @@ describe('end to end in code-server, with a remote llama-server as the engine', 
   });
 
   afterEach(async function () {
-    if (this.currentTest?.state === 'failed') await h?.screenshot(`failed-remote-${this.currentTest.title.slice(0, 40).replace(/\W+/g, '-')}`);
+    if (this.currentTest?.state !== 'failed') return;
+    await h?.screenshot(`failed-remote-${this.currentTest.title.slice(0, 40).replace(/\W+/g, '-')}`);
+    console.log(`      the extension's log:\n${extensionLog(h).slice(-4000)}\n      llama-server:\n${server.output().slice(-2000)}`);
   });
 
   after(async () => {
@@ -487,9 +489,18 @@ describe('end to end in code-server, with a remote llama-server as the engine', 
     await page.waitForSelector('.monaco-editor .view-lines');
     await page.click('.monaco-editor .view-lines');
     await page.keyboard.press('Control+End');
-    await page.keyboard.type('  if (', { delay: 30 });
-    // The first keystroke's completion asks where code would go; nothing is sent before the answer.
-    const send = page.getByRole('button', { name: 'Send Code to This Server' });
+    // The first completion asks where code would go; nothing is sent before the answer.
+    for (const keys of ['  if (', 'values', '.length']) {
+      await page.keyboard.type(keys, { delay: 30 });
+      for (let i = 0; i < 25 && !/asking whether code may be sent/.test(extensionLog(h)); i++) await page.waitForTimeout(200);
+      if (/asking whether code may be sent/.test(extensionLog(h))) break;
+    }
+    assert.match(extensionLog(h), /completion not sent: waiting for consent to send code to http:\/\/127\.0\.0\.1:\d+/);
+    // The question is a notification with buttons: a toast, or in the notification centre if the toast was hidden.
+    const send = page.getByRole('button', { name: 'Send Code to This Server' }).first();
+    if (!(await send.isVisible().catch(() => false))) {
+      await send.waitFor({ timeout: 3000 }).catch(() => runCommand(page, 'Notifications: Show Notifications'));
+    }
     await send.waitFor({ timeout: 30_000 });
     await h.screenshot('12-remote-consent');
     assert.doesNotMatch(server.output(), /POST \/(v1\/completions|infill)/, 'no completion was sent before the answer');
