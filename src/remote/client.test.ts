@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EngineErrorCodes } from '../../engine/protocol';
-import { RemoteClient, RemoteError, serverBase, type Abort } from './client';
+import { remoteFailure } from '../../test/support/remote-error';
+import { RemoteClient, serverBase, type Abort } from './client';
 
 type Handler = (req: http.IncomingMessage, body: string, res: http.ServerResponse) => void;
 
@@ -43,16 +44,6 @@ function sse(res: http.ServerResponse, events: unknown[]): string {
   return events.map((e) => `data: ${typeof e === 'string' ? e : JSON.stringify(e)}\n\n`).join('');
 }
 
-async function rejects(promise: Promise<unknown>): Promise<RemoteError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof RemoteError, `expected a RemoteError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected the request to fail');
-}
-
 describe('remote client', () => {
   it('accepts a base URL with or without /v1 and refuses what is not http', () => {
     assert.equal(serverBase('http://box:8080/v1/').href, 'http://box:8080/');
@@ -66,7 +57,7 @@ describe('remote client', () => {
     try {
       const listed = await new RemoteClient({ url: server.url, timeoutMs: 5000 }).models();
       assert.deepEqual(listed.ids, ['smallthinker-4b', 'qwen']);
-      const wrong = await rejects(new RemoteClient({ url: server.url, model: 'gpt-4', timeoutMs: 5000 }).models());
+      const wrong = await remoteFailure(new RemoteClient({ url: server.url, model: 'gpt-4', timeoutMs: 5000 }).models());
       assert.equal(wrong.kind, 'model');
       assert.match(wrong.message, /has no model named "gpt-4"; it serves "smallthinker-4b", "qwen"/);
     } finally {
@@ -122,7 +113,7 @@ describe('remote client', () => {
       const abort = abortable();
       const t0 = Date.now();
       let got = '';
-      const err = await rejects(new RemoteClient({ url: server.url, timeoutMs: 5000 }).chat([{ role: 'user', content: 'go on' }], 1000, 0, abort, (d) => {
+      const err = await remoteFailure(new RemoteClient({ url: server.url, timeoutMs: 5000 }).chat([{ role: 'user', content: 'go on' }], 1000, 0, abort, (d) => {
         got += d;
         if (got.length === 3) abort.abort();
       }));
@@ -141,7 +132,7 @@ describe('remote client', () => {
       res.end(JSON.stringify({ error: { message: `Invalid API Key: ${String(req.headers.authorization)}`, code: 401 } }));
     });
     try {
-      const err = await rejects(new RemoteClient({ url: server.url, apiKey: 'sk-very-secret', timeoutMs: 5000 }).models());
+      const err = await remoteFailure(new RemoteClient({ url: server.url, apiKey: 'sk-very-secret', timeoutMs: 5000 }).models());
       assert.equal(err.kind, 'auth');
       assert.match(err.message, /refused the API key \(401: Invalid API Key: Bearer \[key\]\)/);
       assert.doesNotMatch(err.message, /sk-very-secret/);
@@ -154,14 +145,14 @@ describe('remote client', () => {
     const closed = await serve(() => undefined);
     const url = closed.url;
     await closed.close();
-    const refused = await rejects(new RemoteClient({ url, timeoutMs: 5000 }).models());
+    const refused = await remoteFailure(new RemoteClient({ url, timeoutMs: 5000 }).models());
     assert.equal(refused.kind, 'refused');
     assert.match(refused.message, /could not connect to http:\/\/127\.0\.0\.1:\d+: the connection was refused/);
 
     const silent = await serve(() => undefined);
     try {
       const t0 = Date.now();
-      const timeout = await rejects(new RemoteClient({ url: silent.url, timeoutMs: 300 }).chat([{ role: 'user', content: 'hi' }], 8, 0, never, () => undefined));
+      const timeout = await remoteFailure(new RemoteClient({ url: silent.url, timeoutMs: 300 }).chat([{ role: 'user', content: 'hi' }], 8, 0, never, () => undefined));
       assert.equal(timeout.kind, 'timeout');
       assert.match(timeout.message, /did not answer \/v1\/chat\/completions within 0 s/);
       assert.ok(Date.now() - t0 < 3000);
@@ -174,7 +165,7 @@ describe('remote client', () => {
       res.end('<html>Not Found</html>');
     });
     try {
-      const missing = await rejects(new RemoteClient({ url: html.url, timeoutMs: 5000 }).models());
+      const missing = await remoteFailure(new RemoteClient({ url: html.url, timeoutMs: 5000 }).models());
       assert.equal(missing.kind, 'not-found');
       assert.match(missing.message, /has no \/v1\/models \(404: <html>Not Found<\/html>\): is it an OpenAI-compatible server\?/);
     } finally {
@@ -217,7 +208,7 @@ describe('remote client', () => {
   it('reports an error the server streams instead of an answer', async () => {
     const server = await serve((_req, _body, res) => res.end(sse(res, [{ error: { message: 'the request exceeds the available context size' } }])));
     try {
-      const err = await rejects(new RemoteClient({ url: server.url, timeoutMs: 5000 }).chat([{ role: 'user', content: 'hi' }], 8, 0, never, () => undefined));
+      const err = await remoteFailure(new RemoteClient({ url: server.url, timeoutMs: 5000 }).chat([{ role: 'user', content: 'hi' }], 8, 0, never, () => undefined));
       assert.equal(err.kind, 'server');
       assert.match(err.message, /stopped the answer: the request exceeds the available context size/);
     } finally {

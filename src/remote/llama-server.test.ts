@@ -6,21 +6,12 @@ import assert from 'node:assert/strict';
 import { EngineErrorCodes } from '../../engine/protocol';
 import { ensureModel } from '../../test/generator/index';
 import { ensureLlamaServer, startLlamaServer, type RunningServer } from '../../test/support/llama-server';
-import { RemoteClient, RemoteError, type Abort } from './client';
+import { remoteFailure } from '../../test/support/remote-error';
+import { RemoteClient, type Abort } from './client';
 import { remoteCompletionAsk } from './prompt';
 
 const slow = process.env.SMALLTHINKER_SLOW === '1';
 const never: Abort = { aborted: false, onAbort: () => undefined };
-
-async function failure(promise: Promise<unknown>): Promise<RemoteError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof RemoteError, `expected a RemoteError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected the request to fail');
-}
 
 (slow ? describe : describe.skip)('remote engine against a real llama-server (slow)', function () {
   this.timeout(1_800_000);
@@ -71,7 +62,7 @@ async function failure(promise: Promise<unknown>): Promise<RemoteError> {
     const abort = { aborted: false, onAbort: (l: () => void) => void listeners.push(l) };
     let pieces = 0;
     let stoppedAt = 0;
-    const err = await failure(client.chat([{ role: 'user', content: 'Write a long story.' }], 3000, 0.8, abort, () => {
+    const err = await remoteFailure(client.chat([{ role: 'user', content: 'Write a long story.' }], 3000, 0.8, abort, () => {
       if (++pieces === 3) {
         abort.aborted = true;
         stoppedAt = Date.now();
@@ -92,7 +83,7 @@ async function failure(promise: Promise<unknown>): Promise<RemoteError> {
     const client = new RemoteClient({ url: server.url, timeoutMs: 30_000 });
     await client.chat([{ role: 'user', content: 'Hi' }], 4, 0, never, () => undefined);
     await server.stop();
-    const down = await failure(client.chat([{ role: 'user', content: 'Hi' }], 4, 0, never, () => undefined));
+    const down = await remoteFailure(client.chat([{ role: 'user', content: 'Hi' }], 4, 0, never, () => undefined));
     assert.equal(down.kind, 'refused');
     assert.match(down.message, new RegExp(`could not connect to http://127\\.0\\.0\\.1:${port}: the connection was refused`));
     server = await startLlamaServer(binary, model, { port });
@@ -102,18 +93,18 @@ async function failure(promise: Promise<unknown>): Promise<RemoteError> {
 
   it('refuses a wrong key without showing it, and names the served model for a wrong model name', async () => {
     server = await startLlamaServer(binary, model, { apiKey: 'right-key-123' });
-    const wrong = await failure(new RemoteClient({ url: server.url, apiKey: 'wrong-key-456', timeoutMs: 30_000 })
+    const wrong = await remoteFailure(new RemoteClient({ url: server.url, apiKey: 'wrong-key-456', timeoutMs: 30_000 })
       .chat([{ role: 'user', content: 'Hi' }], 4, 0, never, () => undefined));
     assert.equal(wrong.kind, 'auth');
     assert.equal(wrong.status, 401);
     assert.match(wrong.message, /refused the API key \(401: Invalid API Key\)/);
     assert.doesNotMatch(wrong.message, /wrong-key-456|right-key-123/);
-    const none = await failure(new RemoteClient({ url: server.url, timeoutMs: 30_000 }).models());
+    const none = await remoteFailure(new RemoteClient({ url: server.url, timeoutMs: 30_000 }).models());
     assert.equal(none.kind, 'auth');
 
     const right = new RemoteClient({ url: server.url, apiKey: 'right-key-123', timeoutMs: 30_000 });
     const [served] = (await right.models()).ids;
-    const misnamed = await failure(new RemoteClient({ url: server.url, apiKey: 'right-key-123', model: 'no-such-model', timeoutMs: 30_000 }).models());
+    const misnamed = await remoteFailure(new RemoteClient({ url: server.url, apiKey: 'right-key-123', model: 'no-such-model', timeoutMs: 30_000 }).models());
     assert.equal(misnamed.kind, 'model');
     assert.ok(misnamed.message.includes(`has no model named "no-such-model"; it serves "${served}"`), misnamed.message);
   });

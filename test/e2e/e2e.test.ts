@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ensureModel, type ModelOptions } from '../generator/index';
 import { ensureLlamaServer, startLlamaServer, type RunningServer } from '../support/llama-server';
+import type { Frame } from 'playwright-core';
 import { chatFrame, root, runCommand, screenshotsDir, startCodeServer, type Harness } from './harness';
 
 const code = `export function total(prices: number[]): number {
@@ -92,6 +93,51 @@ async function typeUntilGhostText(h: Harness, keys: string[]): Promise<string> {
   throw new Error('no ghost text appeared');
 }
 
+/** The editor as the ghost-text tests need it, in a quiet workbench. */
+const EDITOR_SETTINGS = {
+  // The suggest widget and parameter hints would cover the ghost text and take Tab.
+  'editor.quickSuggestions': { other: false, comments: false, strings: false },
+  'editor.suggestOnTriggerCharacters': false,
+  'editor.parameterHints.enabled': false,
+  'editor.autoClosingBrackets': 'never',
+  'editor.inlineSuggest.enabled': true,
+  'chat.disableAIFeatures': true,
+  'workbench.secondarySideBar.defaultVisibility': 'hidden',
+  'workbench.startupEditor': 'none',
+  'security.workspace.trust.enabled': false,
+  'workbench.colorTheme': 'Default Dark Modern',
+};
+
+/** Opens the chat from the activity bar, asks a question and waits for the whole answer; a screenshot of it. */
+async function askInChat(h: Harness, question: string, screenshot: string): Promise<Frame> {
+  await h.page.click('.activitybar [aria-label^="SmallThinker"]');
+  const chat = await chatFrame(h.page);
+  await chat.waitForSelector('#input', { state: 'visible', timeout: 30_000 });
+  await chat.fill('#input', question);
+  await chat.press('#input', 'Enter');
+  await chat.waitForSelector('.message.assistant .body:not(:empty)', { timeout: 60_000 });
+  await chat.waitForSelector('#send:not([hidden])', { timeout: 60_000 });
+  await h.screenshot(screenshot);
+  return chat;
+}
+
+/**
+ * Asks for a long answer and clicks Stop once it streams; returns when Stop was clicked. A
+ * random model may end its answer before that: then it asks again (at most 5 times).
+ */
+async function stopALongAnswer(chat: Frame): Promise<number> {
+  for (let round = 0; round < 5; round++) {
+    await chat.fill('#input', `Write a very long essay about loops (${round + 1}).`);
+    await chat.press('#input', 'Enter');
+    await chat.waitForSelector('#stop:not([hidden])', { timeout: 10_000 });
+    await chat.waitForSelector('.message.streaming .body:not(:empty)', { timeout: 30_000 }).catch(() => undefined);
+    const clicked = Date.now();
+    if (await chat.click('#stop', { timeout: 2000 }).then(() => true, () => false)) return clicked;
+    await chat.waitForSelector('#send:not([hidden])', { timeout: 60_000 });
+  }
+  assert.fail('Stop was never clicked while an answer streamed');
+}
+
 describe('end to end in code-server', function () {
   this.timeout(300_000);
   let h: Harness;
@@ -106,17 +152,7 @@ describe('end to end in code-server', function () {
       'smallthinker.inlineCompletion.debounceMs': 50,
       'smallthinker.chat.maxTokens': 300,
       'smallthinker.contextLength': 8192,
-      // The suggest widget and parameter hints would cover the ghost text and take Tab.
-      'editor.quickSuggestions': { other: false, comments: false, strings: false },
-      'editor.suggestOnTriggerCharacters': false,
-      'editor.parameterHints.enabled': false,
-      'editor.autoClosingBrackets': 'never',
-      'editor.inlineSuggest.enabled': true,
-      'chat.disableAIFeatures': true,
-      'workbench.secondarySideBar.defaultVisibility': 'hidden',
-      'workbench.startupEditor': 'none',
-      'security.workspace.trust.enabled': false,
-      'workbench.colorTheme': 'Default Dark Modern',
+      ...EDITOR_SETTINGS,
     }, { 'stats.ts': code, 'broken.ts': 'export const count: number = "three";\n', 'helpers.ts': 'export function clamp(x: number, lo: number, hi: number): number {\n  return Math.min(hi, Math.max(lo, x));\n}\n',
       'scratch.ts': 'export const first = 1;\n' });
   });
@@ -187,31 +223,11 @@ describe('end to end in code-server', function () {
 
   it('opens the chat from the activity bar; a question streams an answer, and Stop stops one', async () => {
     const { page } = h;
-    await page.click('.activitybar [aria-label^="SmallThinker"]');
-    const chat = await chatFrame(page);
-    await chat.waitForSelector('#input', { state: 'visible', timeout: 30_000 });
-    await chat.fill('#input', 'How do I compute an average in TypeScript?');
-    await chat.press('#input', 'Enter');
-    await chat.waitForSelector('.message.assistant .body:not(:empty)', { timeout: 30_000 });
-    await chat.waitForSelector('#send:not([hidden])', { timeout: 60_000 });
-    await h.screenshot('02-chat-dark');
+    const chat = await askInChat(h, 'How do I compute an average in TypeScript?', '02-chat-dark');
     // A long answer (User settings are watched: allow 8000 tokens), stopped once it streams.
     setSetting(h, 'smallthinker.chat.maxTokens', 8000);
     await page.waitForTimeout(1500);
-    // A random model may end its answer before Stop is clicked: then it asks again (at most 5 times).
-    let clicked = 0;
-    for (let round = 0; round < 5 && !clicked; round++) {
-      await chat.fill('#input', `Write a very long essay about loops (${round + 1}).`);
-      await chat.press('#input', 'Enter');
-      await chat.waitForSelector('#stop:not([hidden])', { timeout: 10_000 });
-      await chat.waitForSelector('.message.streaming .body:not(:empty)', { timeout: 30_000 }).catch(() => undefined);
-      clicked = Date.now();
-      if (!(await chat.click('#stop', { timeout: 2000 }).then(() => true, () => false))) {
-        clicked = 0;
-        await chat.waitForSelector('#send:not([hidden])', { timeout: 60_000 });
-      }
-    }
-    assert.ok(clicked, 'Stop was clicked while an answer streamed');
+    const clicked = await stopALongAnswer(chat);
     await chat.waitForSelector('#send:not([hidden])', { timeout: 5000 }).catch((e: Error) => {
       throw new Error(`${e.message} (Stop clicked at ${new Date(clicked).toISOString()})`);
     });
@@ -459,16 +475,7 @@ describe('end to end in code-server, with a remote llama-server as the engine', 
       'smallthinker.remote.url': server.url,
       'smallthinker.inlineCompletion.debounceMs': 50,
       'smallthinker.chat.maxTokens': 64,
-      'editor.quickSuggestions': { other: false, comments: false, strings: false },
-      'editor.suggestOnTriggerCharacters': false,
-      'editor.parameterHints.enabled': false,
-      'editor.autoClosingBrackets': 'never',
-      'editor.inlineSuggest.enabled': true,
-      'chat.disableAIFeatures': true,
-      'workbench.secondarySideBar.defaultVisibility': 'hidden',
-      'workbench.startupEditor': 'none',
-      'security.workspace.trust.enabled': false,
-      'workbench.colorTheme': 'Default Dark Modern',
+      ...EDITOR_SETTINGS,
     }, { 'stats.ts': code });
   });
 
@@ -514,30 +521,11 @@ describe('end to end in code-server, with a remote llama-server as the engine', 
 
   it('streams a chat answer from the server, and Stop stops one', async () => {
     const { page } = h;
-    await page.click('.activitybar [aria-label^="SmallThinker"]');
-    const chat = await chatFrame(page);
-    await chat.waitForSelector('#input', { state: 'visible', timeout: 30_000 });
-    await chat.fill('#input', 'How do I compute an average in TypeScript?');
-    await chat.press('#input', 'Enter');
-    await chat.waitForSelector('.message.assistant .body:not(:empty)', { timeout: 60_000 });
-    await chat.waitForSelector('#send:not([hidden])', { timeout: 60_000 });
-    await h.screenshot('13-remote-chat');
+    const chat = await askInChat(h, 'How do I compute an average in TypeScript?', '13-remote-chat');
     assert.match(extensionLog(h), /chat answer from http:\/\/127\.0\.0\.1:\d+: \d+ tokens/);
     setSetting(h, 'smallthinker.chat.maxTokens', 4000);
     await page.waitForTimeout(1500);
-    let clicked = 0;
-    for (let round = 0; round < 5 && !clicked; round++) {
-      await chat.fill('#input', `Write a very long essay about loops (${round + 1}).`);
-      await chat.press('#input', 'Enter');
-      await chat.waitForSelector('#stop:not([hidden])', { timeout: 10_000 });
-      await chat.waitForSelector('.message.streaming .body:not(:empty)', { timeout: 30_000 }).catch(() => undefined);
-      clicked = Date.now();
-      if (!(await chat.click('#stop', { timeout: 2000 }).then(() => true, () => false))) {
-        clicked = 0;
-        await chat.waitForSelector('#send:not([hidden])', { timeout: 60_000 });
-      }
-    }
-    assert.ok(clicked, 'Stop was clicked while an answer streamed');
+    await stopALongAnswer(chat);
     await chat.waitForSelector('#send:not([hidden])', { timeout: 5000 });
     assert.match(extensionLog(h), /chat request ended: cancelled/);
   });
