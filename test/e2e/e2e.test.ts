@@ -438,9 +438,10 @@ describe('end to end in code-server', function () {
     await page.waitForSelector('.monaco-diff-editor', { state: 'detached', timeout: 10_000 });
     await page.waitForTimeout(300);
     await page.keyboard.press('Control+S');
-    for (let i = 0; i < 50 && fs.readFileSync(file, 'utf8') === before; i++) await page.waitForTimeout(100);
-    assert.equal(fs.readFileSync(file, 'utf8'), before.replace('  return Math.min(hi, Math.max(lo, x));\n', '  return x ** 3;\n'),
-      'the selected line replaced by the answer\'s code, indented as it was');
+    // Until the saved file says so: a read during the save can see it empty.
+    const want = before.replace('  return Math.min(hi, Math.max(lo, x));\n', '  return x ** 3;\n');
+    for (let i = 0; i < 50 && fs.readFileSync(file, 'utf8') !== want; i++) await page.waitForTimeout(100);
+    assert.equal(fs.readFileSync(file, 'utf8'), want, 'the selected line replaced by the answer\'s code, indented as it was');
   });
 
   it('Accept Next Line (Shift+Tab) takes one line of a multi-line suggestion, Tab the rest', async () => {
