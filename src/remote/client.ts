@@ -77,17 +77,22 @@ export function serverBase(url: string): URL {
 /** The URL as the status bar and messages show it: scheme, host and port, no credentials. */
 export function displayUrl(url: string): string {
   try {
-    const u = serverBase(url);
-    return `${u.protocol}//${u.host}${u.pathname.replace(/\/$/, '')}`;
+    return urlText(serverBase(url));
   } catch {
     return url;
   }
+}
+
+function urlText(u: URL): string {
+  return `${u.protocol}//${u.host}${u.pathname.replace(/\/$/, '')}`;
 }
 
 const FINISH: Record<string, StopReason> = { stop: 'eog', length: 'length', eos: 'eog', limit: 'length' };
 
 export class RemoteClient {
   private readonly base: URL;
+  /** The server as messages name it (displayUrl), from the URL parsed once. */
+  readonly where: string;
   private readonly fetchImpl: typeof fetch;
   /** Whether the server answered /infill; undefined until asked (llama-server has it, OpenAI servers do not). */
   private infillAvailable: boolean | undefined;
@@ -95,11 +100,8 @@ export class RemoteClient {
 
   constructor(private readonly options: RemoteOptions) {
     this.base = serverBase(options.url);
+    this.where = urlText(this.base);
     this.fetchImpl = options.fetch ?? fetch;
-  }
-
-  get where(): string {
-    return displayUrl(this.options.url);
   }
 
   /** The model requests ask for: the setting, else what the server listed first (after `models()`). */
