@@ -247,8 +247,8 @@ void InferenceContext::attention(int l, int32_t n, int32_t pos0) {
     kv.encode(s.k + t * KVW, s.k_rows + t * row_bytes);
     kv.encode(s.v + t * KVW, s.v_rows + t * row_bytes);
   }
-  auto key_row = [&](int32_t p) { return p >= pos0 ? s.k_rows + size_t(p - pos0) * row_bytes : kv_.key(l, p); };
-  auto value_row = [&](int32_t p) { return p >= pos0 ? s.v_rows + size_t(p - pos0) * row_bytes : kv_.value(l, p); };
+  auto key_head = [&](int32_t p, int g) { return p >= pos0 ? s.k_rows + size_t(p - pos0) * row_bytes + g * head_bytes : kv_.key(l, p, g); };
+  auto value_head = [&](int32_t p, int g) { return p >= pos0 ? s.v_rows + size_t(p - pos0) * row_bytes + g * head_bytes : kv_.value(l, p, g); };
   const int group = H / KVH;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   // Causal GQA: one (token, KV head) pair at a time with all the query heads that share the
@@ -261,7 +261,6 @@ void InferenceContext::attention(int l, int32_t n, int32_t pos0) {
     for (int64_t i = i0; i < i1; i++) {
       const int32_t t = static_cast<int32_t>(i / KVH);
       const int g = static_cast<int>(i % KVH);
-      const size_t kv_offset = static_cast<size_t>(g) * head_bytes;
       const int32_t pos = pos0 + t, first = kv_.first_visible(l, pos), n_keys = pos - first + 1;
       for (int j = 0; j < group; j++) {
         const int h = g * group + j;
@@ -269,14 +268,11 @@ void InferenceContext::attention(int l, int32_t n, int32_t pos0) {
         sc[j] = s.scores + size_t(worker) * s.scores_stride() + size_t(j) * kv_.n_ctx();
         out[j] = s.attn_out + t * QW + h * hd;
       }
-      attend_group(kv, qh, group, first, n_keys, scale, [&](int32_t p) { return key_row(p) + kv_offset; },
-                   [&](int32_t p) { return value_row(p) + kv_offset; }, sc, out);
+      attend_group(kv, qh, group, first, n_keys, scale, [&](int32_t p) { return key_head(p, g); },
+                   [&](int32_t p) { return value_head(p, g); }, sc, out);
     }
   });
-  for (int32_t t = 0; t < n; t++) {
-    std::memcpy(kv_.key(l, pos0 + t), s.k_rows + t * row_bytes, row_bytes);
-    std::memcpy(kv_.value(l, pos0 + t), s.v_rows + t * row_bytes, row_bytes);
-  }
+  for (int32_t t = 0; t < n; t++) kv_.store(l, pos0 + t, s.k_rows + t * row_bytes, s.v_rows + t * row_bytes);
   ops::prepare_rows(lw.attn_output.type, s.attn_out, n, int64_t(QW), s.prepared, s.xs);
   ops::matmul(lw.attn_output, s.xs, n, s.proj, pool_);
 }

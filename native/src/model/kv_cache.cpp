@@ -106,7 +106,7 @@ size_t KvCache::bytes_for(const SmallThinkerHParams& hp, int32_t n_ctx, KvType t
 }
 
 KvCache::KvCache(const SmallThinkerHParams& hp, int32_t n_ctx, KvType type, int32_t rewind_slack)
-    : n_ctx_(n_ctx), format_{type, hp.n_head_kv, hp.head_dim}, row_bytes_(format_.row_bytes()) {
+    : n_ctx_(n_ctx), format_{type, hp.n_head_kv, hp.head_dim}, row_bytes_(format_.row_bytes()), head_bytes_(format_.head_bytes()) {
   if (type == KvType::Q8_0 && hp.head_dim % kQK8_0 != 0) {
     throw std::invalid_argument("a Q8_0 KV cache needs a head dimension that is a multiple of 32");
   }
@@ -124,6 +124,13 @@ KvCache::KvCache(const SmallThinkerHParams& hp, int32_t n_ctx, KvType type, int3
     k_.push_back(store_.data() + used);
     v_.push_back(store_.data() + used + layer_bytes);
     used += 2 * layer_bytes;
+  }
+}
+
+void KvCache::store(int layer, int32_t pos, const uint8_t* key_row, const uint8_t* value_row) {
+  for (int h = 0; h < format_.n_heads; h++) {
+    std::memcpy(slot(k_[layer], layer, pos, h), key_row + h * head_bytes_, head_bytes_);
+    std::memcpy(slot(v_[layer], layer, pos, h), value_row + h * head_bytes_, head_bytes_);
   }
 }
 
