@@ -2,17 +2,17 @@
 // on purpose: crashes mid-request and recovery, a crash loop, a stall, stderr kept for the log.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { CancellationTokenSource, RequestType } from 'vscode-jsonrpc/node';
 import { ChatDeltaNotification, ChatRequest, CompletionRequest, StatsRequest, WarmCompletionNotification } from '../engine/protocol';
 import { ensureModel } from '../test/generator/index';
 import { EngineError, EngineSupervisor, type EngineState } from './engine-supervisor';
+import { tempDir } from '../test/support/temp-dir';
 
 const engineBundle = path.resolve(__dirname, '..', 'dist', 'engine.js');
 
 function fakeEngine(body: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'st-fake-engine-'));
+  const dir = tempDir('st-fake-engine-');
   const file = path.join(dir, 'engine.js');
   fs.writeFileSync(file, body);
   return file;
@@ -126,7 +126,7 @@ describe('engine supervisor', function () {
   });
 
   it('restarts a crashing engine at the backoff\'s pace, not once per request', async () => {
-    const starts = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'st-starts-')), 'starts');
+    const starts = path.join(tempDir('st-starts-'), 'starts');
     const { s } = make(fakeEngine(`require('fs').appendFileSync(${JSON.stringify(starts)}, 'x'); setTimeout(() => process.exit(3), 50);`),
       { restartDelayMs: 400, maxCrashes: 100 });
     await assert.rejects(s.request0(StatsRequest));
@@ -181,7 +181,7 @@ describe('engine supervisor', function () {
   });
 
   it('loads a model again once its file has changed after a failed load, and not before', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'st-reload-'));
+    const dir = tempDir('st-reload-');
     const file = path.join(dir, 'model.gguf');
     fs.writeFileSync(file, 'broken');
     const loads = path.join(dir, 'loads');

@@ -2,12 +2,12 @@
 // as each platform writes them.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { linuxPowerSource, parsePmset, parseWin32BatteryStatus, PowerWatch, type PowerSource } from './power';
+import { tempDir } from '../test/support/temp-dir';
 
 function sysfs(supplies: Record<string, Record<string, string>>): string {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'st-power-'));
+  const root = tempDir('st-power-');
   for (const [name, files] of Object.entries(supplies)) {
     fs.mkdirSync(path.join(root, name));
     for (const [f, v] of Object.entries(files)) fs.writeFileSync(path.join(root, name, f), `${v}\n`);

@@ -8,11 +8,11 @@
 // kernel table the CPU has, and the 4B shape at Q4_0 and F16.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { ensureModel } from './generator/index';
 import { BIT_CASES as cases, PROMPT, loadModes, readKeptHashes, resultHash, writeKeptHashes } from './support/bit-hash';
+import { tempDir } from './support/temp-dir';
 
 const root = path.resolve(__dirname, '..');
 const cli = path.join(root, 'dist', 'cli.js');
@@ -54,7 +54,7 @@ describe('bit identity: eval and greedy generation hash-equal to the kept hashes
   let isas: string[];
   before(async () => {
     isas = await tables();
-    promptFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'st-bits-')), 'prompt.txt');
+    promptFile = path.join(tempDir('st-bits-'), 'prompt.txt');
     fs.writeFileSync(promptFile, PROMPT);
   });
   after(() => {

@@ -3,11 +3,10 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
 import { buildModelSpec, ensureModel, type ModelOptions } from './generator/index';
 import { writeGgufFile } from './generator/gguf-writer';
 import { DEFAULTS, tensorTypes } from './generator/model';
+import { tempDir } from './support/temp-dir';
 
 const cli = path.resolve(__dirname, '..', 'dist', 'cli.js');
 const TYPE_NAMES: Record<number, string> = {
@@ -95,7 +94,7 @@ describe('inspect --json against node-llama-cpp\'s GGUF reader', function () {
     const spec = buildModelSpec({ ...DEFAULTS, preset: 'tiny', type: 'q4_0', flavour: 'powerinfer' });
     const E = 128;
     spec.tensors.push({ name: 'lm_head_profiler.weight', dims: [E, 1024], type: 0, nbytes: E * 1024 * 4, write: (emit) => emit(Buffer.alloc(E * 1024 * 4)) });
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'st-profiler-')), 'profiler.powerinfer.gguf');
+    const file = path.join(tempDir('st-profiler-'), 'profiler.powerinfer.gguf');
     writeGgufFile(file, spec);
     const report = inspectJson(file);
     assert.deepEqual(report.unused_tensors.map((t: { name: string }) => t.name), ['lm_head_profiler.weight']);

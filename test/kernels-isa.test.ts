@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import { ensureModel } from './generator/index';
 import { BLOCK, decode, encode, GGML_TYPE_ID } from './generator/quantize';
 import { Rng } from './generator/random';
 import type { ModelOptions } from './generator/model';
+import { tempDir } from './support/temp-dir';
 
 const root = path.resolve(__dirname, '..');
 
@@ -47,7 +47,7 @@ describe('kernels: every instruction set agrees with the scalar reference', func
     // reproduces exactly on its files) and the kernels'. Blocks from quantising random floats,
     // plus blocks of random bytes (every code and scale bit pattern) with finite scales.
     const bin = execFileSync('bash', [path.join(root, 'native', 'test', 'build-kernels-test.sh')], { encoding: 'utf8' }).trim();
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'st-decode-'));
+    const dir = tempDir('st-decode-');
     const rng = new Rng(3);
     for (const type of ['q4_1', 'q5_0', 'q5_1', 'iq4_nl', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k', 'iq4_xs'] as const) {
       const { elements, bytes } = BLOCK[type];

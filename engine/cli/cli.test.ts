@@ -2,10 +2,10 @@
 // error line with status 1 for bad input.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { ensureModel } from '../../test/generator/index';
+import { tempDir } from '../../test/support/temp-dir';
 
 const cli = path.resolve(__dirname, '..', '..', 'dist', 'cli.js');
 const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
@@ -38,7 +38,7 @@ describe('smallthinker CLI', function () {
   });
 
   it('eval --json: the top-N logits of every prompt position, best first', () => {
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'st-eval-')), 'p.txt');
+    const file = path.join(tempDir('st-eval-'), 'p.txt');
     fs.writeFileSync(file, 'const x = 1;\nconst y = x + 2;\n');
     const r = run('eval', '--model', model, '--prompt-file', file, '--top', '3', '--json');
     assert.equal(r.status, 0, r.stderr);

@@ -3,10 +3,10 @@
 // cache policy, with or without prefetch, across prompt batches and decode steps.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { ensureModel } from '../../test/generator/index';
+import { tempDir } from '../../test/support/temp-dir';
 
 const cli = path.resolve(__dirname, '..', '..', 'dist', 'cli.js');
 const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
@@ -23,7 +23,7 @@ function minimumBudget(model: string, ...extra: string[]): number {
 
 describe('smallthinker --memory-budget', function () {
   this.timeout(120_000);
-  const promptFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'st-budget-')), 'p.txt');
+  const promptFile = path.join(tempDir('st-budget-'), 'p.txt');
   before(() => {
     // About 300 tokens: three prompt batches of up to 128.
     fs.writeFileSync(promptFile, fs.readFileSync(path.resolve(__dirname, 'generate.ts'), 'utf8').slice(0, 1200));
