@@ -5,11 +5,11 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { MODEL_CATALOG } from './download/catalog';
 import { fakeDocument, fakeWebviewView, installFakeVscode, Position, Range, type FakeVscode } from '../test/support/fake-vscode';
 import { ensureModel } from '../test/generator/index';
+import { tempDir } from '../test/support/temp-dir';
 
 const root = path.resolve(__dirname, '..');
 const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
@@ -138,7 +138,7 @@ describe('extension (bundled dist/extension.js)', function () {
 
   it('puts code from other files in completion prompts: an edited file and an import, named in the debug log; none when turned off', async () => {
     const model = await ensureModel({ preset: 'tiny', type: 'q4_0', vocab: 'qwen' });
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'st-context-'));
+    const dir = tempDir('st-context-');
     fs.writeFileSync(path.join(dir, 'stats.ts'), 'export function mean(xs: number[]): number {\n  return 0;\n}\nconst hidden = 1;\n');
     const { fake, ext, subscriptions } = activate({ 'smallthinker.modelPath': model, 'smallthinker.threads': 2 });
     try {
@@ -279,12 +279,20 @@ describe('extension (bundled dist/extension.js)', function () {
       // Dismissed with a keystroke, asked again with the chat, then remembered for this server.
       await fake.inlineProviders[0].provideInlineCompletionItems(doc, new Position(1, 9), { triggerKind: 1 }, token);
       assert.equal(fake.infos.filter((m) => /Send code to this server/.test(m)).length, 2);
+      // Restart Engine asks the server again; no engine process starts.
+      const modelQueries = () => requests.filter((r) => r.route === 'GET /v1/models').length;
+      const before = modelQueries();
+      await fake.registeredCommands.get('smallthinker.restartEngine')!();
+      await until(() => modelQueries() === before + 1, 'the server asked again');
+      assert.match(fake.logLines.join('\n'), /restart requested while a remote server answers/);
+      assert.doesNotMatch(fake.logLines.join('\n'), /engine starting/, 'still no engine process');
       // A server that stops answering is an error in the status bar that names it.
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       fake.setSetting('smallthinker.remote.model', 'other');
       await until(() => /error/.test(fake.statusText()), 'the error state');
-      assert.match(fake.logLines.join('\n'), /could not connect to http:\/\/127\.0\.0\.1:\d+: the connection was refused/);
+      // (refused, or closed where the restart's kept-alive connection was still open)
+      assert.match(fake.logLines.join('\n'), /could not connect to http:\/\/127\.0\.0\.1:\d+: the connection was refused|the server at http:\/\/127\.0\.0\.1:\d+ closed the connection/);
     } finally {
       for (const s of subscriptions) s.dispose();
       await ext.deactivate();
@@ -331,7 +339,7 @@ describe('extension (bundled dist/extension.js)', function () {
 
   it('downloads a model from the configured base URL with progress, then loads it', async () => {
     const model = await ensureModel({ preset: 'tiny', type: 'q4_0', vocab: 'qwen' });
-    const storage = fs.mkdtempSync(path.join(os.tmpdir(), 'st-storage-'));
+    const storage = tempDir('st-storage-');
     const server = http.createServer((req, res) => {
       const file = fs.readFileSync(model);
       if (req.url !== `/${MODEL_CATALOG[0].path}`) {

@@ -29,7 +29,7 @@ export function activate(context: vscode.ExtensionContext): void {
   context.subscriptions.push(
     log,
     loaded,
-    ...loaded.commands(),
+    ...loaded.commands(() => remote.start()),
     ...remote.disposables,
     registerDownloadCommand(context, log),
     ...registerCompletions(engine, log),

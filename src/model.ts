@@ -140,10 +140,16 @@ export class Model implements vscode.Disposable {
     };
   }
 
-  commands(): vscode.Disposable[] {
+  /** `reconnectRemote`: what Restart Engine does while a remote server answers (the engine process stays stopped). */
+  commands(reconnectRemote: () => void): vscode.Disposable[] {
     return [
       vscode.commands.registerCommand('smallthinker.showLogs', () => this.log.show()),
       vscode.commands.registerCommand('smallthinker.restartEngine', () => {
+        if (!localChosen()) {
+          this.log.info('restart requested while a remote server answers: connecting to it again');
+          reconnectRemote();
+          return;
+        }
         this.log.info('restarting the engine on request');
         this.supervisor.restart();
         void this.load();
