@@ -51,7 +51,7 @@ class KvCache {
   // KV head `head` (head_dim elements of type()) of the key / value of `pos` in `layer`.
   // A layer keeps each KV head's positions contiguous ([head][position]), not a position's
   // heads together: the threads of one token's attention take a KV head each, and with the
-  // heads interleaved every thread read half of each line pair the memory system fetched
+  // heads interleaved the sequential prefetchers fetched the other thread's heads too
   // (one token's attention over 2,353 positions took about 1.4× as long in a microbenchmark).
   const uint8_t* key(int layer, int32_t pos, int head) const { return slot(k_[layer], layer, pos, head); }
   const uint8_t* value(int layer, int32_t pos, int head) const { return slot(v_[layer], layer, pos, head); }
