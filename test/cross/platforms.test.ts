@@ -14,6 +14,7 @@ import { createMessageConnection, SocketMessageReader, SocketMessageWriter, Stre
 import { ChatRequest, CompletionRequest, LoadModelRequest, ShutdownRequest } from '../../engine/protocol';
 import { ensureModel } from '../generator/index';
 import { BIT_CASES, PROMPT, loadModes, readKeptHashes, resultHash, writeKeptHashes, type RunCliJson } from '../support/bit-hash';
+import { tempDir } from '../support/temp-dir';
 
 const root = path.resolve(__dirname, '..', '..');
 const cache = path.join(root, '.cache', 'cross');
@@ -145,7 +146,7 @@ describe('other platforms: the cross-built addons under Wine and qemu, the macOS
   before(async () => {
     execFileSync('bash', [path.join(root, 'native', 'cross', 'setup.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
     execFileSync(process.execPath, [path.join(root, 'native', 'cross', 'build.mjs'), '--all'], { stdio: ['ignore', 'inherit', 'inherit'] });
-    promptFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'st-cross-prompt-')), 'prompt.txt');
+    promptFile = path.join(tempDir('st-cross-prompt-'), 'prompt.txt');
     fs.writeFileSync(promptFile, PROMPT);
     tinyModel = await ensureModel({ preset: 'tiny', type: 'q4_0', vocab: 'qwen' });
   });
@@ -193,7 +194,7 @@ describe('other platforms: the cross-built addons under Wine and qemu, the macOS
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       const port = (server.address() as net.AddressInfo).port;
       const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
-      const logs = fs.mkdtempSync(path.join(os.tmpdir(), 'st-cross-engine-'));
+      const logs = tempDir('st-cross-engine-');
       const errFd = fs.openSync(path.join(logs, 'err'), 'w');
       const child = spawn(wine.node[0], [wine.node[1], wine.path(path.join(dir, 'dist', 'engine.js')), '--connect', String(port)], {
         stdio: ['ignore', errFd, errFd], env: { ...process.env, ...wine.env },
