@@ -50,6 +50,16 @@ async function untilLogged(h: Harness, line: RegExp, ms = 15_000): Promise<void>
   assert.match(extensionLog(h), line);
 }
 
+/** Reads a saved file until `done` holds for its text or 5 s pass (the save lands a moment after Control+S); the last text read. */
+async function untilFile(h: Harness, file: string, done: (text: string) => boolean): Promise<string> {
+  let text = fs.readFileSync(file, 'utf8');
+  for (let i = 0; i < 50 && !done(text); i++) {
+    await h.page.waitForTimeout(100);
+    text = fs.readFileSync(file, 'utf8');
+  }
+  return text;
+}
+
 /** Switches the extension to a generated model that always answers the same (test/generator: script), once it is loaded. */
 async function useScriptedModel(h: Harness, script: NonNullable<ModelOptions['script']>): Promise<void> {
   setSetting(h, 'smallthinker.modelPath', await ensureModel({ preset: 'tiny', type: 'q4_0', vocab: 'qwen', script }));
@@ -187,8 +197,8 @@ describe('end to end in code-server', function () {
     await page.keyboard.press('Control+S');
     const file = path.join(h.workspace, 'stats.ts');
     const want = ghost.replace(/\s+/g, '').slice(0, 8);
-    for (let i = 0; i < 50 && !fs.readFileSync(file, 'utf8').replace(/\s+/g, '').includes(want); i++) await page.waitForTimeout(100);
-    assert.ok(fs.readFileSync(file, 'utf8').replace(/\s+/g, '').includes(want), `the document holds the accepted "${ghost}"`);
+    const holds = (text: string) => text.replace(/\s+/g, '').includes(want);
+    assert.ok(holds(await untilFile(h, file, holds)), `the document holds the accepted "${ghost}"`);
   });
 
   it('takes one line of a suggestion with Shift+Tab, and a completion\'s prompt holds a chunk of another edited file', async () => {
@@ -218,8 +228,7 @@ describe('end to end in code-server', function () {
       await page.keyboard.press('Shift+Tab');
       await page.waitForTimeout(300);
       await page.keyboard.press('Control+S');
-      for (let i = 0; i < 50 && fs.readFileSync(file, 'utf8') === before; i++) await page.waitForTimeout(100);
-      const after = fs.readFileSync(file, 'utf8');
+      const after = await untilFile(h, file, (text) => text !== before);
       // What Shift+Tab inserted: the text between the common start and end of the two versions.
       let start = 0;
       while (start < before.length && before[start] === after[start]) start++;
@@ -325,15 +334,13 @@ describe('end to end in code-server', function () {
         assert.equal(fs.readFileSync(file, 'utf8'), before, 'Reject leaves the file unchanged');
       }
     }
-    for (let i = 0; i < 50 && fs.readFileSync(file, 'utf8') === before; i++) await page.waitForTimeout(100);
-    const after = fs.readFileSync(file, 'utf8');
+    const after = await untilFile(h, file, (text) => text !== before);
     assert.notEqual(after, before, 'Accept changed the file');
     assert.ok(after.endsWith(before.slice(before.indexOf('\nexport function average'))), 'only the selected lines changed');
     // One undo takes the whole change back.
     await page.keyboard.press('Control+Z');
     await page.keyboard.press('Control+S');
-    for (let i = 0; i < 50 && fs.readFileSync(file, 'utf8') !== before; i++) await page.waitForTimeout(100);
-    assert.equal(fs.readFileSync(file, 'utf8'), before, 'the accepted change is one undoable edit');
+    assert.equal(await untilFile(h, file, (text) => text === before), before, 'the accepted change is one undoable edit');
   });
 
   it('offers Fix with SmallThinker on a TypeScript error, and its change applies', async () => {
@@ -358,8 +365,7 @@ describe('end to end in code-server', function () {
     await page.locator('.editor-actions [aria-label^="Accept the Proposed Change"]').first().click();
     await page.waitForSelector('.monaco-diff-editor', { state: 'detached', timeout: 10_000 });
     await page.keyboard.press('Control+S');
-    for (let i = 0; i < 30 && fs.readFileSync(file, 'utf8') === before; i++) await page.waitForTimeout(100);
-    assert.notEqual(fs.readFileSync(file, 'utf8'), before, 'the fix changed the file');
+    assert.notEqual(await untilFile(h, file, (text) => text !== before), before, 'the fix changed the file');
   });
 
   it('keeps conversations: a second one, then back to the first with its history; attachments show as chips', async () => {
@@ -440,8 +446,7 @@ describe('end to end in code-server', function () {
     await page.keyboard.press('Control+S');
     // Until the saved file says so: a read during the save can see it empty.
     const want = before.replace('  return Math.min(hi, Math.max(lo, x));\n', '  return x ** 3;\n');
-    for (let i = 0; i < 50 && fs.readFileSync(file, 'utf8') !== want; i++) await page.waitForTimeout(100);
-    assert.equal(fs.readFileSync(file, 'utf8'), want, 'the selected line replaced by the answer\'s code, indented as it was');
+    assert.equal(await untilFile(h, file, (text) => text === want), want, 'the selected line replaced by the answer\'s code, indented as it was');
   });
 
   it('Accept Next Line (Shift+Tab) takes one line of a multi-line suggestion, Tab the rest', async () => {
@@ -461,8 +466,7 @@ describe('end to end in code-server', function () {
     await page.keyboard.press('Shift+Tab');
     await page.waitForTimeout(300);
     await page.keyboard.press('Control+S');
-    for (let i = 0; i < 50 && !fs.readFileSync(file, 'utf8').includes('let a = 1;'); i++) await page.waitForTimeout(100);
-    const oneLine = fs.readFileSync(file, 'utf8');
+    const oneLine = await untilFile(h, file, (text) => text.includes('let a = 1;'));
     assert.match(oneLine, /let a = 1;/, 'Shift+Tab took the first line');
     assert.doesNotMatch(oneLine, /return b;/, 'and only the first line');
     // The rest stays suggested on the next line: Tab takes it.
@@ -471,8 +475,7 @@ describe('end to end in code-server', function () {
     await page.keyboard.press('Tab');
     await page.waitForTimeout(300);
     await page.keyboard.press('Control+S');
-    for (let i = 0; i < 50 && !fs.readFileSync(file, 'utf8').includes('return b;'); i++) await page.waitForTimeout(100);
-    assert.match(fs.readFileSync(file, 'utf8'), /let a = 1;\s*\n\s*return b;/, 'Tab took the second line');
+    assert.match(await untilFile(h, file, (text) => text.includes('return b;')), /let a = 1;\s*\n\s*return b;/, 'Tab took the second line');
   });
 });
 
