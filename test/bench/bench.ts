@@ -19,8 +19,9 @@
 // change's effect on speed, measured side by side.
 // With --memory-budget MIB: the bounded-memory benchmark instead (./memory-bench.ts), each
 // engine in a memory cgroup of MIB with the page cache dropped first (root, cgroup v1):
-//   npm run bench -- --memory-budget 1024 [--preset 4b] [--routing default|uniform|realistic]
+//   npm run bench -- --memory-budget 1024 [--preset 4b] [--routing default|uniform|realistic|smooth]
 //     [--prompt-tokens 64] [--gen-tokens 48] [--llama-gen-tokens 8] [--variants] [--no-cgroup]
+//   (without --routing: the realistic and the smooth file, one table each)
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -227,17 +228,27 @@ async function benchCase(model: string, threads: number, machine: ReturnType<typ
   return result;
 }
 
+// Without --routing, the two distributions a trained model's routing may resemble: a hot set of
+// experts ('realistic') and a Zipf-like fall-off with no hot set ('smooth').
 async function boundedMain(preset: '4b' | '21b', threads: number, budgetMiB: number): Promise<void> {
-  const routing = option('routing', 'default');
-  if (!['default', 'uniform', 'realistic'].includes(routing)) throw new Error('--routing must be default, uniform or realistic');
-  const model = await ensureModel({
-    preset, type: 'q4_0', vocab: 'qwen', flavour: 'upstream', seed: 1,
-    ...(routing === 'default' ? {} : { routing: routing as 'uniform' | 'realistic' }),
-  });
+  const routings = option('routing', '') ? [option('routing', '')] : ['realistic', 'smooth'];
+  for (const routing of routings) {
+    if (!['default', 'uniform', 'realistic', 'smooth'].includes(routing)) throw new Error('--routing must be default, uniform, realistic or smooth');
+  }
   const useCgroup = !process.argv.includes('--no-cgroup');
   if (useCgroup && !MemoryCgroup.available()) {
     throw new Error('the bounded-memory benchmark needs root and cgroup v1 (/sys/fs/cgroup/memory); pass --no-cgroup to run without');
   }
+  for (const routing of routings) {
+    const model = await ensureModel({
+      preset, type: 'q4_0', vocab: 'qwen', flavour: 'upstream', seed: 1,
+      ...(routing === 'default' ? {} : { routing: routing as 'uniform' | 'realistic' | 'smooth' }),
+    });
+    boundedCase(model, threads, budgetMiB, useCgroup);
+  }
+}
+
+function boundedCase(model: string, threads: number, budgetMiB: number, useCgroup: boolean): void {
   const runs = boundedMemoryBenchmark({
     root, model, budgetMiB, threads,
     promptTokens: Number(option('prompt-tokens', '64')),

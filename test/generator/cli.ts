@@ -1,12 +1,12 @@
 // npm run models -- --preset tiny [--type q4_0] [--vocab small|qwen] [--flavour upstream|powerinfer] [--seed 1]
-//   [--tied] [--routing uniform|realistic] (4b and 21b: see ModelOptions.routing)
+//   [--tied] [--routing uniform|realistic|smooth] (4b and 21b: see ModelOptions.routing)
 // Generates (or finds in the cache) a synthetic model and prints its path. --help lists the choices.
 import { ensureModel, type ModelOptions } from './index';
 import { FILE_TYPES, isFileType } from './file-types';
 import { PRESETS } from './presets';
 
 const USAGE = `usage: npm run models -- [--preset ${Object.keys(PRESETS).join('|')}] [--type TYPE]
-  [--vocab small|qwen] [--flavour upstream|powerinfer] [--seed N] [--tied] [--routing uniform|realistic]
+  [--vocab small|qwen] [--flavour upstream|powerinfer] [--seed N] [--tied] [--routing uniform|realistic|smooth]
 TYPE: ${FILE_TYPES.join(', ')} (default f32)
   f32, f16, bf16, q8_0, q4_0: every matrix at that type; the others: llama-quantize's mix of that
   name (test/generator/file-types.ts). 'tiny-256' has every row a multiple of 256, so the K-quants
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
     flavour: oneOf('flavour', arg('flavour') ?? 'upstream', ['upstream', 'powerinfer'] as const),
     seed: Number(arg('seed') ?? 1),
     tiedEmbeddings: process.argv.includes('--tied'),
-    routing: routing === undefined ? undefined : oneOf('routing', routing, ['uniform', 'realistic'] as const),
+    routing: routing === undefined ? undefined : oneOf('routing', routing, ['uniform', 'realistic', 'smooth'] as const),
   });
   process.stderr.write(`ready in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   process.stdout.write(`${file}\n`);

@@ -28,10 +28,14 @@ export interface ModelOptions {
    * 'realistic': as 'uniform' plus a bias channel (below) that gives each layer a hot set of
    * 2k experts picked by ~45 % of tokens each while the rest share the remainder, and makes
    * relu(gate) zero for about three quarters of the neurons, like the released models.
+   * 'smooth': the same bias channel, but each layer's experts get biases that fall off
+   * smoothly with their rank (smoothRoutingBiases, the ranks a per-layer permutation):
+   * Zipf-like popularity, a layer's busiest expert picked by ~75 % of tokens, the next ones by
+   * ~50, 38, 30, 25 % and a long tail, with no hot set for a cache to pin (routing.test.ts).
    * Built into Q4_0 blocks; at another type the Q4_0 file's weights are quantised again to
    * that type's mix (which takes minutes: every block is quantised).
    */
-  routing?: 'uniform' | 'realistic';
+  routing?: 'uniform' | 'realistic' | 'smooth';
   /**
    * A tiny Qwen-vocabulary model that always answers with a known text (SCRIPTS): every layer's
    * output is zero, so the last hidden state is the current token's embedding, and the head
@@ -189,6 +193,27 @@ const HOT_BIAS = 2.0;
 const GATE_CHANNEL_GAIN = 6;
 const ATTENTION_DAMPING = 0.25;
 
+/**
+ * The 'smooth' option's router biases for one layer (expert e's bias at index e): the expert of
+ * rank i (a random permutation) gets −c·ln(i+1)^0.8 with c in [SMOOTH_FALL_OFF] for this layer.
+ * The router logits' noise in the generated 4b is about 0.65 (against biases of this shape at
+ * c = 1, the engine measured 95, 70, 50, 37, 27 % for the first ranks); with c ≈ 0.65 the
+ * picks of 4 of 32 experts fall off like the description of issue 16's smooth file: about
+ * 75 % for a layer's busiest expert, then 50, 38, 30, 25 % and a long tail.
+ */
+export const SMOOTH_FALL_OFF = [0.6, 0.72] as const;
+export function smoothRoutingBiases(nExpert: number, rng: Rng): Float32Array {
+  const c = SMOOTH_FALL_OFF[0] + (SMOOTH_FALL_OFF[1] - SMOOTH_FALL_OFF[0]) * rng.next();
+  const order = [...Array(nExpert).keys()];
+  for (let i = nExpert - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  const bias = new Float32Array(nExpert);
+  order.forEach((e, rank) => { bias[e] = -c * Math.pow(Math.log(rank + 1), 0.8); });
+  return bias;
+}
+
 /** For every Q4_0 row of `rowBytes` in the chunk, calls fn(chunk, rowStart) on rows that start in it. */
 function forEachRow(chunk: Buffer, offset: number, rowBytes: number, fn: (rowStart: number) => void): void {
   for (let r = Math.ceil(offset / rowBytes) * rowBytes; r < offset + chunk.length; r += rowBytes) fn(r - offset);
@@ -212,13 +237,14 @@ export function buildModelSpec(opts: ModelOptions): GgufSpec {
   const seed = opts.seed >>> 0;
   if (opts.routing && !big) throw new Error('the routing options are for the 4b and 21b presets');
   if (opts.routing && opts.type !== 'q4_0') return requantised(buildModelSpec({ ...opts, type: 'q4_0' }), opts);
-  const realistic = opts.routing === 'realistic';
+  // The bias channel (above) serves both routings that shape the popularity of experts.
+  const biasChannel = opts.routing === 'realistic' || opts.routing === 'smooth';
   /** The tensor's ggml type in this file (its layer from the name). */
   const typeOf = (name: string, cols: number): WeightType =>
     tensorType(opts.type, name, cols, Number(/^blk\.(\d+)\./.exec(name)?.[1] ?? -1), shape.nLayer,
       { nExpert: N, nHead: H, nHeadKv: KVH, tiedEmbeddings: opts.tiedEmbeddings });
   const matrix = (name: string, dims: number[], std: number, patch?: Patch): TensorSpec =>
-    big ? randomBlocksTensor(name, dims, typeOf(name, dims[0]), seed, std, opts.routing !== undefined, realistic ? patch : undefined)
+    big ? randomBlocksTensor(name, dims, typeOf(name, dims[0]), seed, std, opts.routing !== undefined, biasChannel ? patch : undefined)
       : floatTensor(name, dims, typeOf(name, dims[0]), seed, std);
   const f32Tensor = (name: string, dims: number[], std: number, mean = 0, generateAll?: (rng: Rng) => Float32Array) =>
     floatTensor(name, dims, 'f32', seed, std, mean, generateAll);
@@ -238,6 +264,11 @@ export function buildModelSpec(opts: ModelOptions): GgufSpec {
   const realisticRouter = (l: number) => (rng: Rng) => {
     // Router noise of ~1 whatever the residual's scale; hot experts +HOT_BIAS via element 0.
     const w = rng.fillNormal(new Float32Array(E * N), 1 / (Math.sqrt(E) * residualScale(l)));
+    if (opts.routing === 'smooth') {
+      const bias = smoothRoutingBiases(N, rng);
+      for (let e = 0; e < N; e++) w[e * E] = bias[e];
+      return w;
+    }
     const hot = new Set<number>();
     while (hot.size < Math.min(N, 2 * shape.nExpertUsed)) hot.add(Math.floor(rng.next() * N));
     for (let e = 0; e < N; e++) w[e * E] = hot.has(e) ? HOT_BIAS : 0;
@@ -274,8 +305,8 @@ export function buildModelSpec(opts: ModelOptions): GgufSpec {
     // deep layers to the same experts.
     tensors.push(matrix(`${b}attn_output.weight`, [H * HD, E], (opts.routing ? ATTENTION_DAMPING : 1) / Math.sqrt(H * HD),
       zeroRow0(H * HD, E)));
-    tensors.push(f32Tensor(`${b}ffn_norm.weight`, [E], 0.1, 1, realistic ? realisticNorm(l) : undefined));
-    tensors.push(f32Tensor(`${b}ffn_gate_inp.weight`, [E, N], 1 / Math.sqrt(E), 0, realistic ? realisticRouter(l) : undefined));
+    tensors.push(f32Tensor(`${b}ffn_norm.weight`, [E], 0.1, 1, biasChannel ? realisticNorm(l) : undefined));
+    tensors.push(f32Tensor(`${b}ffn_gate_inp.weight`, [E, N], 1 / Math.sqrt(E), 0, biasChannel ? realisticRouter(l) : undefined));
     // Gate element 0 = −8 × scale: with the constant input, a negative bias on every neuron.
     tensors.push(matrix(`${b}ffn_gate_exps.weight`, [E, F, N], 1 / Math.sqrt(E),
       (chunk, offset) => forEachRow(chunk, offset, rowBytes(E), (at) => setFirstNibble(chunk, at, 0))));

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { buildModelSpec, ensureModel, modelFileName } from './index';
 import { f16ToF32 } from './quantize';
 import { routingReport } from '../bench/routing-stats';
-import type { ModelOptions } from './model';
+import { SMOOTH_FALL_OFF, type ModelOptions } from './model';
 
 const slow = Boolean(process.env.SMALLTHINKER_SLOW);
 
@@ -71,9 +71,31 @@ describe('generator routing options', function () {
     assert.equal(biases.filter((b) => b === 0).length, 24);
   });
 
-  (slow ? it : it.skip)('the engine routes the generated 4b as asked: uniform spreads, realistic has a hot quarter and > 60 % zero neurons', async () => {
+  it('smooth: the same bias channel, with biases that fall off with a per-layer rank', () => {
+    const o = { ...base, routing: 'smooth' } as const;
+    const rowBytes = (1536 / 32) * 18;
+    const gate = tensorBytes(o, 'blk.5.ffn_gate_exps.weight');
+    for (const row of [0, 1, 767, 768 * 31]) assert.equal(gate[row * rowBytes + 2] & 15, 0);
+    const biasesOf = (l: number) => {
+      const router = tensorBytes(o, `blk.${l}.ffn_gate_inp.weight`);
+      return Array.from({ length: 32 }, (_, e) => router.readFloatLE(e * 1536 * 4));
+    };
+    const layers = [3, 4, 5, 6].map(biasesOf);
+    for (const biases of layers) {
+      // Sorted, they are −c·ln(rank+1)^0.8 for one c of this layer: 0 for the first rank.
+      const sorted = [...biases].sort((a, b) => b - a);
+      const c = -sorted[31] / Math.pow(Math.log(32), 0.8);
+      assert.ok(c >= SMOOTH_FALL_OFF[0] && c <= SMOOTH_FALL_OFF[1], `c = ${c}`);
+      sorted.forEach((b, rank) => assert.ok(Math.abs(b + c * Math.pow(Math.log(rank + 1), 0.8)) < 1e-5, `rank ${rank}: ${b}`));
+    }
+    // Each layer ranks its experts its own way.
+    const order = (biases: number[]) => biases.map((b, e) => [b, e]).sort((x, y) => y[0] - x[0]).map(([, e]) => e).join(',');
+    assert.equal(new Set(layers.map(order)).size, layers.length);
+  });
+
+  (slow ? it : it.skip)('the engine routes the generated 4b as asked: uniform spreads, realistic has a hot quarter and > 60 % zero neurons, smooth falls off', async () => {
     const cli = path.resolve(__dirname, '..', '..', 'dist', 'cli.js');
-    const report = async (routing: 'uniform' | 'realistic') => {
+    const report = async (routing: 'uniform' | 'realistic' | 'smooth') => {
       const model = await ensureModel({ preset: '4b', type: 'q4_0', vocab: 'qwen', flavour: 'upstream', seed: 1, routing });
       const r = spawnSync(process.execPath, [cli, 'bench', '--model', model, '--prompt-tokens', '128', '--gen-tokens', '32', '--threads', '2', '--json'],
         { encoding: 'utf8' });
@@ -86,6 +108,15 @@ describe('generator routing options', function () {
     const realistic = await report('realistic');
     assert.ok(realistic.rareShare >= 0.7 && realistic.hotShare >= 0.15, JSON.stringify(realistic));
     assert.ok(realistic.neuronSparsity > 0.6, JSON.stringify(realistic));
+    // Smooth: each layer's busiest expert takes most tokens, the next ones fewer and fewer, a
+    // long tail, and the busiest expert is not the same one in every layer.
+    const smooth = await report('smooth');
+    const [first, second, third, fourth] = smooth.ranked;
+    assert.ok(first > 0.6 && first < 0.95, JSON.stringify(smooth));
+    assert.ok(second > 0.3 && second < first && third < second && fourth < third, JSON.stringify(smooth));
+    assert.ok(smooth.ranked[16] > 0 && smooth.ranked[16] < 0.15, JSON.stringify(smooth));
+    assert.ok(smooth.distinctBusiest >= 8, JSON.stringify(smooth));
+    assert.ok(smooth.neuronSparsity > 0.5, JSON.stringify(smooth));
   });
 
   (slow ? it : it.skip)('the realistic 4b in 1 GiB: the hot set is learned and pinned, and nearly every expert is a hit', async () => {
