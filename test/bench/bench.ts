@@ -265,7 +265,7 @@ function boundedCase(model: string, threads: number, budgetMiB: number, useCgrou
   }
   process.stdout.write(`${machine}; ${path.basename(model)}; ${threads} threads; ` +
     `${useCgroup ? `each engine alone in a ${budgetMiB} MiB memory cgroup, page cache dropped first` : `budget ${budgetMiB} MiB, no cgroup`}\n` +
-    `${boundedTable(runs)}\n`);
+    `${boundedTable(runs, useCgroup ? budgetMiB : undefined)}\n`);
 }
 
 main().catch((err) => {

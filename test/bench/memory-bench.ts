@@ -93,7 +93,8 @@ export function boundedMemoryBenchmark(o: BoundedOptions): BoundedRun[] {
   return results;
 }
 
-export function boundedTable(runs: BoundedRun[]): string {
+/** The table, then each run's cgroup peak against the budget: the headroom a budget must keep. */
+export function boundedTable(runs: BoundedRun[], budgetMiB?: number): string {
   const mib = (n?: number) => (n === undefined ? '-' : `${(n / 2 ** 20).toFixed(0)} MiB`);
   const f = (n: number | undefined, d: number) => (n === undefined ? '-' : n.toFixed(d));
   const lines = [
@@ -105,6 +106,11 @@ export function boundedTable(runs: BoundedRun[]): string {
       `${(r.hit_rate === undefined ? '-' : `${(100 * r.hit_rate).toFixed(1)} %`).padStart(13)} | ` +
       `${(r.predicted_rate === undefined ? '-' : `${(100 * r.predicted_rate).toFixed(1)} %`).padStart(18)} | ${f(r.mib_read_per_token, 1).padStart(14)} | ` +
       `${f(r.stall_ms_per_token, 1).padStart(14)} | ${mib(r.peak_rss_bytes).padStart(8)} | ${mib(r.cgroup_peak_bytes).padStart(11)} | ${(r.killed ? 'yes' : 'no').padStart(6)} |`);
+  }
+  const held = runs.filter((r) => !r.killed && r.cgroup_peak_bytes !== undefined);
+  if (budgetMiB !== undefined && held.length > 0) {
+    lines.push(`room left under the ${budgetMiB} MiB budget at the cgroup's peak: ` +
+      held.map((r) => `${r.name} ${(budgetMiB - r.cgroup_peak_bytes! / 2 ** 20).toFixed(0)} MiB`).join(', '));
   }
   return lines.join('\n');
 }
