@@ -26,7 +26,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { ensureModel } from '../generator/index';
+import { ensureModel, type ModelOptions } from '../generator/index';
 import { FILE_TYPES, isFileType } from '../generator/file-types';
 import { typingBenchmark } from './typing';
 import { boundedMemoryBenchmark, boundedTable } from './memory-bench';
@@ -231,10 +231,9 @@ async function benchCase(model: string, threads: number, machine: ReturnType<typ
 // Without --routing, the two distributions a trained model's routing may resemble: a hot set of
 // experts ('realistic') and a Zipf-like fall-off with no hot set ('smooth').
 async function boundedMain(preset: '4b' | '21b', threads: number, budgetMiB: number): Promise<void> {
-  const routings = option('routing', '') ? [option('routing', '')] : ['realistic', 'smooth'];
-  for (const routing of routings) {
-    if (!['default', 'uniform', 'realistic', 'smooth'].includes(routing)) throw new Error('--routing must be default, uniform, realistic or smooth');
-  }
+  const asked = option('routing', '');
+  if (asked && !['default', 'uniform', 'realistic', 'smooth'].includes(asked)) throw new Error('--routing must be default, uniform, realistic or smooth');
+  const routings = asked ? [asked] : ['realistic', 'smooth'];
   const useCgroup = !process.argv.includes('--no-cgroup');
   if (useCgroup && !MemoryCgroup.available()) {
     throw new Error('the bounded-memory benchmark needs root and cgroup v1 (/sys/fs/cgroup/memory); pass --no-cgroup to run without');
@@ -242,7 +241,7 @@ async function boundedMain(preset: '4b' | '21b', threads: number, budgetMiB: num
   for (const routing of routings) {
     const model = await ensureModel({
       preset, type: 'q4_0', vocab: 'qwen', flavour: 'upstream', seed: 1,
-      ...(routing === 'default' ? {} : { routing: routing as 'uniform' | 'realistic' | 'smooth' }),
+      ...(routing === 'default' ? {} : { routing: routing as NonNullable<ModelOptions['routing']> }),
     });
     boundedCase(model, threads, budgetMiB, useCgroup);
   }

@@ -256,13 +256,14 @@ export function buildModelSpec(opts: ModelOptions): GgufSpec {
       for (let at = Math.max(m, offset); at < Math.min(m + rowBytes(cols), offset + chunk.length); at++) chunk[at - offset] = 0;
     }
   };
-  const realisticNorm = (l: number) => (rng: Rng) => {
+  const biasedNorm = (l: number) => (rng: Rng) => {
     const w = rng.fillNormal(new Float32Array(E), 0.1, 1);
     w[0] = GATE_CHANNEL_GAIN * residualScale(l);  // the expert input carries ~GAIN of the constant
     return w;
   };
-  const realisticRouter = (l: number) => (rng: Rng) => {
-    // Router noise of ~1 whatever the residual's scale; hot experts +HOT_BIAS via element 0.
+  const biasedRouter = (l: number) => (rng: Rng) => {
+    // Router noise of ~1 whatever the residual's scale (the engine sees about 0.65); the
+    // experts' biases via element 0: a hot set at +HOT_BIAS, or the smooth fall-off.
     const w = rng.fillNormal(new Float32Array(E * N), 1 / (Math.sqrt(E) * residualScale(l)));
     if (opts.routing === 'smooth') {
       const bias = smoothRoutingBiases(N, rng);
@@ -305,8 +306,8 @@ export function buildModelSpec(opts: ModelOptions): GgufSpec {
     // deep layers to the same experts.
     tensors.push(matrix(`${b}attn_output.weight`, [H * HD, E], (opts.routing ? ATTENTION_DAMPING : 1) / Math.sqrt(H * HD),
       zeroRow0(H * HD, E)));
-    tensors.push(f32Tensor(`${b}ffn_norm.weight`, [E], 0.1, 1, biasChannel ? realisticNorm(l) : undefined));
-    tensors.push(f32Tensor(`${b}ffn_gate_inp.weight`, [E, N], 1 / Math.sqrt(E), 0, biasChannel ? realisticRouter(l) : undefined));
+    tensors.push(f32Tensor(`${b}ffn_norm.weight`, [E], 0.1, 1, biasChannel ? biasedNorm(l) : undefined));
+    tensors.push(f32Tensor(`${b}ffn_gate_inp.weight`, [E, N], 1 / Math.sqrt(E), 0, biasChannel ? biasedRouter(l) : undefined));
     // Gate element 0 = −8 × scale: with the constant input, a negative bias on every neuron.
     tensors.push(matrix(`${b}ffn_gate_exps.weight`, [E, F, N], 1 / Math.sqrt(E),
       (chunk, offset) => forEachRow(chunk, offset, rowBytes(E), (at) => setFirstNibble(chunk, at, 0))));
