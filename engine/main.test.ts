@@ -283,11 +283,14 @@ describe('engine process (dist/engine.js)', function () {
       rss.push((await connection.sendRequest(StatsRequest)).memory.rssBytes / 2 ** 20);
     }
     // The allocator settles once every thread that loads has its arena (libuv has 4): after
-    // that, reloads add less than one model's worth in all. Kept until garbage collection,
-    // each old model (weights, tokenizer, scratch) added ~40 MiB here, load after load.
+    // that, RSS wanders by tens of MiB from load to load (one CI run read 188, 190, 193, 220)
+    // but does not climb. Kept until garbage collection, each old model (weights, tokenizer,
+    // scratch) added ~40 MiB here, load after load: ~160 MiB between the medians of loads
+    // 6-8 and of loads 10-12, four loads apart. Medians, so one wandering reading decides nothing.
+    const median3 = (xs: number[]) => [...xs].sort((a, b) => a - b)[1];
     const oneModel = rss[1] - rss[0];
-    const growth = Math.max(...rss.slice(8)) - rss[7];
-    assert.ok(growth < oneModel, `RSS over 12 loads (MiB): ${rss.map((r) => r.toFixed(0)).join(', ')}`);
+    const growth = median3(rss.slice(9, 12)) - median3(rss.slice(5, 8));
+    assert.ok(growth < 2 * Math.max(oneModel, 20), `RSS over 12 loads (MiB): ${rss.map((r) => r.toFixed(0)).join(', ')}`);
   });
 
   (process.env.SMALLTHINKER_SLOW ? it : it.skip)('reloads the 4b shape with the peak RSS of one model, not two', async function () {
