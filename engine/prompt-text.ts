@@ -23,8 +23,14 @@ function commentLines(languageId: string, text: string): string {
   return text.split('\n').map((l) => `${open}${l}${close}`.trimEnd()).join('\n');
 }
 
-/** Tokens of context from other files a completion prompt may carry (within the prompt budget). */
-export const CONTEXT_BUDGET = 1024;
+/**
+ * Tokens of context from other files a completion prompt may carry (within the prompt budget).
+ * Sized by what it costs each keystroke, not by what the window could hold: every keystroke's
+ * token attends to every cached position, so on the 4B shape each 100 tokens of context add
+ * about 1 % to a warm keystroke (docs/benchmarks.md); at 1,024 the extension's 8 chunks made a
+ * keystroke 10-12 % slower, at 512 about 5 %.
+ */
+export const CONTEXT_BUDGET = 512;
 
 /**
  * The start of a completion prompt: chunks of other files as comments in the current file's

@@ -209,7 +209,7 @@ async function benchCase(model: string, threads: number, machine: ReturnType<typ
       `typing (engine process, ${t.file_tokens}-token file, ${t.keystrokes} keystrokes appending to the prefix):`,
       `  request -> first completion token, warm: median ${t.warm_first_token_ms.median.toFixed(0)} ms ` +
         `(p90 ${t.warm_first_token_ms.p90.toFixed(0)}, max ${t.warm_first_token_ms.max.toFixed(0)})`,
-      `  the same with ${t.warm_with_context_first_token_ms.chunks} context chunks from other files ` +
+      `  the same with ${t.warm_with_context_first_token_ms.chunks} context chunks of other files sent ` +
         `(${t.warm_with_context_first_token_ms.context_tokens} tokens more in the prompt): median ` +
         `${t.warm_with_context_first_token_ms.median.toFixed(0)} ms (p90 ${t.warm_with_context_first_token_ms.p90.toFixed(0)}), ` +
         `${((t.warm_with_context_first_token_ms.median / t.warm_first_token_ms.median - 1) * 100).toFixed(0)} % from without`,

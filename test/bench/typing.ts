@@ -16,6 +16,7 @@ import { RemoteClient } from '../../src/remote/client';
 import { remoteCompletionAsk } from '../../src/remote/prompt';
 import { ensureLlamaServer, startLlamaServer } from '../support/llama-server';
 import { sourceFiles } from '../tokenizer-corpus';
+import { REQUEST_CHUNKS } from '../../src/completion/context';
 
 export interface TypingResult {
   file_tokens: number;
@@ -83,9 +84,10 @@ export async function typingBenchmark(model: string, threads: number, root: stri
     // Warm: the document's slot holds the file; each keystroke appends one character. The same
     // keystrokes go, interleaved, to a second document whose requests carry context from other
     // files at the prompt's start (as the extension sends it: the same chunks while typing goes
-    // on; four chunks of 24 lines from other sources): interleaved, both medians are taken over
-    // the same minutes of the machine, whose speed drifts.
-    const context = sourceFiles(200).filter((f) => /\.(ts|js|py)$/.test(f.name)).slice(-4)
+    // on; as many 24-line chunks of other sources as it sends at most, so the engine fills its
+    // context budget): interleaved, both medians are taken over the same minutes of the
+    // machine, whose speed drifts.
+    const context = sourceFiles(200).filter((f) => /\.(ts|js|py)$/.test(f.name)).slice(-REQUEST_CHUNKS)
       .map((f) => ({ path: f.name, text: f.text.split('\n').slice(0, 24).join('\n') }));
     const plainRequest = (p: string) => request('file:///typing.ts', p);
     const contextRequest = (p: string): CompletionParams => ({ ...request('file:///typing-context.ts', p), context });
@@ -107,7 +109,7 @@ export async function typingBenchmark(model: string, threads: number, root: stri
       contextEngineTimes.push(lastEngineMs);
     }
     process.stderr.write(`typing: 50 keystrokes, median ${median(times).toFixed(0)} ms to the first token\n`);
-    process.stderr.write(`typing: with ${context.length} context chunks (${contextTokens} tokens more), median ${median(contextTimes).toFixed(0)} ms\n`);
+    process.stderr.write(`typing: with ${context.length} context chunks sent (${contextTokens} tokens more in the prompt), median ${median(contextTimes).toFixed(0)} ms\n`);
 
     // Chat: time to the first streamed token of a ~300-token question.
     let question = 'Explain what this code does and how to make it faster:\n';
