@@ -72,6 +72,12 @@ export interface ExpertCacheStats {
   predicted: number;
   /** Tokens evaluated through the cache (prompt and generated). */
   tokens: number;
+  /** Wall-clock ms with at least one expert read in flight. */
+  ioBusyMs: number;
+  /** Wall-clock ms with at least one needed (not only predicted) expert queued or being read. */
+  missOutstandingMs: number;
+  /** The same ms weighted by the share of the I/O threads not reading then: storage left idle while a miss waits. */
+  ioIdleWithMissMs: number;
   slots: number;
   pinned: number;
 }

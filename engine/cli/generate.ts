@@ -53,7 +53,8 @@ function expertCacheReport(session: NativeSession) {
   return c
     ? {
       hits: c.hits, misses: c.misses, bytes_read: c.bytesRead, stall_ms: c.stallMs, prefetches: c.prefetches,
-      predicted_hits: c.predicted, slots: c.slots, pinned: c.pinned,
+      predicted_hits: c.predicted, io_busy_ms: c.ioBusyMs, miss_outstanding_ms: c.missOutstandingMs, io_idle_with_miss_ms: c.ioIdleWithMissMs,
+      slots: c.slots, pinned: c.pinned,
     }
     : { hits: 0, misses: 0, bytes_read: 0, stall_ms: 0 };
 }
@@ -165,7 +166,7 @@ export function runBench(addon: NativeAddon, args: ParsedArgs, write: (s: string
   const t2 = performance.now();
   const total = expertCacheReport(session);
   // Per generated token: decode only (the first token's evaluation is part of the prompt).
-  const perToken = (key: 'hits' | 'misses' | 'bytes_read' | 'stall_ms' | 'predicted_hits') =>
+  const perToken = (key: 'hits' | 'misses' | 'bytes_read' | 'stall_ms' | 'predicted_hits' | 'io_busy_ms' | 'miss_outstanding_ms' | 'io_idle_with_miss_ms') =>
     ((total[key] ?? 0) - (afterPrefill[key] ?? 0)) / (genTokens - 1);
   const routing = session.routingStats();
   const result = {
@@ -177,6 +178,9 @@ export function runBench(addon: NativeAddon, args: ParsedArgs, write: (s: string
       decode_per_token: {
         hits: perToken('hits'), misses: perToken('misses'), bytes_read: perToken('bytes_read'), stall_ms: perToken('stall_ms'),
         predicted_hits: perToken('predicted_hits'),
+        // Storage over decode: busy, and left idle while a needed expert waited (ms per token).
+        io_busy_ms: perToken('io_busy_ms'), miss_outstanding_ms: perToken('miss_outstanding_ms'),
+        io_idle_with_miss_ms: perToken('io_idle_with_miss_ms'),
       },
     },
     memory_plan: session.info.memory_plan,

@@ -70,6 +70,8 @@ describe('smallthinker --memory-budget', function () {
     const c = out.expert_cache;
     assert.ok(c.misses > 0 && c.hits > 0 && c.bytes_read >= c.misses * plan.expert_slot_bytes / 2, JSON.stringify(c));
     assert.ok(c.slots === plan.expert_slots && c.stall_ms >= 0);
+    // Storage time: reads took some, and the idle share is part of the time a needed expert waited.
+    assert.ok(c.io_busy_ms > 0 && c.io_idle_with_miss_ms <= c.miss_outstanding_ms, JSON.stringify(c));
     // In decode every layer asks for its k experts once per token: each ask is a hit or a miss.
     const perToken = c.decode_per_token;
     assert.equal(perToken.hits + perToken.misses, out.routing.n_expert_used * out.routing.n_layer);

@@ -1,8 +1,9 @@
 // The bounded-memory benchmark (`npm run bench -- --memory-budget MIB`): our engine under the
 // budget and llama.cpp, each alone in a cgroup-v1 memory cgroup of that size with the page
 // cache dropped first, on the same generated file with the same threads. Prints decode speed,
-// the expert cache's hit rate, bytes read and stall time per token, peak RSS, the cgroup's
-// peak (page cache charged) and whether the kernel killed the process.
+// the expert cache's hit rate, bytes read and stall time per token, how much of decode the
+// storage was busy and how much it sat idle while a needed expert waited, peak RSS, the
+// cgroup's peak (page cache charged) and whether the kernel killed the process.
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { MemoryCgroup, dropPageCache } from './cgroup';
@@ -21,6 +22,10 @@ export interface BoundedRun {
   predicted_rate?: number;
   mib_read_per_token?: number;
   stall_ms_per_token?: number;
+  /** Share of decode time with an expert read in flight. */
+  io_busy_share?: number;
+  /** Share of decode time the I/O threads sat idle while a needed expert was queued or being read (per thread). */
+  io_idle_with_miss_share?: number;
 }
 
 export interface BoundedOptions {
@@ -82,6 +87,9 @@ export function boundedMemoryBenchmark(o: BoundedOptions): BoundedRun[] {
           run.predicted_rate = c.predicted_hits / Math.max(1, c.hits + c.misses);
           run.mib_read_per_token = c.bytes_read / 2 ** 20;
           run.stall_ms_per_token = c.stall_ms;
+          const msPerToken = 1000 / out.decode_tokens_per_s;
+          run.io_busy_share = c.io_busy_ms / msPerToken;
+          run.io_idle_with_miss_share = c.io_idle_with_miss_ms / msPerToken;
         }
       }
       process.stderr.write(`  ${r.name.trim()}: ${run.error ?? `decode ${run.decode_tokens_per_s?.toFixed(1)} tok/s`}\n`);
@@ -97,15 +105,17 @@ export function boundedMemoryBenchmark(o: BoundedOptions): BoundedRun[] {
 export function boundedTable(runs: BoundedRun[], budgetMiB?: number): string {
   const mib = (n?: number) => (n === undefined ? '-' : `${(n / 2 ** 20).toFixed(0)} MiB`);
   const f = (n: number | undefined, d: number) => (n === undefined ? '-' : n.toFixed(d));
+  const pct = (n: number | undefined) => (n === undefined ? '-' : `${(100 * n).toFixed(0)} %`);
   const lines = [
-    '| engine           | decode/s | hits (decode) | of which predicted | MiB read/token | stall ms/token | peak RSS | cgroup peak | killed |',
-    '|------------------|----------|---------------|--------------------|----------------|----------------|----------|-------------|--------|',
+    '| engine           | decode/s | hits (decode) | of which predicted | MiB read/token | stall ms/token | I/O busy | idle, miss waiting | peak RSS | cgroup peak | killed |',
+    '|------------------|----------|---------------|--------------------|----------------|----------------|----------|--------------------|----------|-------------|--------|',
   ];
   for (const r of runs) {
     lines.push(`| ${r.name.padEnd(16)} | ${(r.error && !r.decode_tokens_per_s ? r.killed ? 'OOM' : 'failed' : f(r.decode_tokens_per_s, 1)).padStart(8)} | ` +
       `${(r.hit_rate === undefined ? '-' : `${(100 * r.hit_rate).toFixed(1)} %`).padStart(13)} | ` +
       `${(r.predicted_rate === undefined ? '-' : `${(100 * r.predicted_rate).toFixed(1)} %`).padStart(18)} | ${f(r.mib_read_per_token, 1).padStart(14)} | ` +
-      `${f(r.stall_ms_per_token, 1).padStart(14)} | ${mib(r.peak_rss_bytes).padStart(8)} | ${mib(r.cgroup_peak_bytes).padStart(11)} | ${(r.killed ? 'yes' : 'no').padStart(6)} |`);
+      `${f(r.stall_ms_per_token, 1).padStart(14)} | ${pct(r.io_busy_share).padStart(8)} | ${pct(r.io_idle_with_miss_share).padStart(18)} | ` +
+      `${mib(r.peak_rss_bytes).padStart(8)} | ${mib(r.cgroup_peak_bytes).padStart(11)} | ${(r.killed ? 'yes' : 'no').padStart(6)} |`);
   }
   const held = runs.filter((r) => !r.killed && r.cgroup_peak_bytes !== undefined);
   if (budgetMiB !== undefined && held.length > 0) {

@@ -52,6 +52,9 @@ Napi::Value expert_cache_stats(Napi::Env env, const Model& model) {
   o.Set("prefetches", static_cast<double>(s.prefetches));
   o.Set("predicted", static_cast<double>(s.predicted));
   o.Set("tokens", static_cast<double>(s.tokens));
+  o.Set("ioBusyMs", s.io_busy_ms);
+  o.Set("missOutstandingMs", s.miss_outstanding_ms);
+  o.Set("ioIdleWithMissMs", s.io_idle_with_miss_ms);
   o.Set("slots", cache->slots());
   o.Set("pinned", cache->pinned());
   return o;

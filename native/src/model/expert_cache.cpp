@@ -105,6 +105,20 @@ void ExpertCache::touch_locked(int32_t k) {
   if (s >= 0) slots_[s].last_use = clock_;
 }
 
+void ExpertCache::add_io_time_locked(ExpertCacheStats& stats, double ms) const {
+  if (reading_ > 0) stats.io_busy_ms += ms;
+  if (needed_ > 0) {
+    stats.miss_outstanding_ms += ms;
+    stats.io_idle_with_miss_ms += ms * static_cast<double>(kIoThreads - std::min(reading_, kIoThreads)) / kIoThreads;
+  }
+}
+
+void ExpertCache::account_io_locked() {
+  const auto now = std::chrono::steady_clock::now();
+  add_io_time_locked(stats_, std::chrono::duration<double, std::milli>(now - io_mark_).count());
+  io_mark_ = now;
+}
+
 int32_t ExpertCache::pick_victim_locked(int32_t incoming, bool speculative) const {
   // Tiers, best first: free or cold slots; then the pinned hot set; then, only so that a
   // step asking for more experts than fit never waits forever, experts this step asked for
@@ -154,6 +168,10 @@ int32_t ExpertCache::request_locked(int32_t k, bool count, bool speculative) {
     if (count) stats_.hits++;
     if (count && slots_[s].speculative) stats_.predicted++;
     if (!speculative) {
+      if (slots_[s].state == SlotState::Loading && slots_[s].speculative) {
+        account_io_locked();
+        needed_++;  // a prediction's read in flight is now needed
+      }
       slots_[s].step = step_;
       slots_[s].speculative = false;
     }
@@ -171,6 +189,10 @@ int32_t ExpertCache::request_locked(int32_t k, bool count, bool speculative) {
   slot.last_use = clock_;
   slot.error.clear();
   slot_of_[k] = s;
+  if (!speculative) {
+    account_io_locked();
+    needed_++;
+  }
   queue_.push_back(s);
   work_.notify_one();
   return s;
@@ -255,6 +277,8 @@ void ExpertCache::io_loop() {
     const ExpertLocation where = locations_[slots_[s].key];
     const size_t layer = static_cast<size_t>(slots_[s].key / n_expert_);
     const ExpertBytes& bytes = bytes_[layer];
+    account_io_locked();
+    reading_++;
     lock.unlock();
     uint8_t* base = memory_.data() + static_cast<size_t>(s) * slot_bytes_;
     Expert e;
@@ -275,6 +299,9 @@ void ExpertCache::io_loop() {
     }
     lock.lock();
     Slot& slot = slots_[s];
+    account_io_locked();
+    reading_--;
+    if (!slot.speculative) needed_--;
     if (error.empty()) {
       data_[s] = e;
       slot.state = SlotState::Ready;
@@ -291,7 +318,9 @@ void ExpertCache::io_loop() {
 
 ExpertCacheStats ExpertCache::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return stats_;
+  ExpertCacheStats s = stats_;  // with the time since the last change of the I/O state
+  add_io_time_locked(s, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - io_mark_).count());
+  return s;
 }
 
 int32_t ExpertCache::pinned() const {

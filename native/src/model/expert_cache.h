@@ -16,6 +16,7 @@
 #pragma once
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -45,6 +46,10 @@ struct ExpertCacheStats {
   uint64_t prefetches = 0;  // reads started before the expert was needed
   uint64_t predicted = 0;   // hits on experts read because the next-layer prediction asked
   uint64_t tokens = 0;      // tokens evaluated through the cache (for per-token figures)
+  // Whether storage is kept busy (wall-clock time, over the cache's life):
+  double io_busy_ms = 0;              // at least one read in flight
+  double miss_outstanding_ms = 0;     // at least one needed (not speculative) read queued or in flight
+  double io_idle_with_miss_ms = 0;    // ... weighted by the share of I/O threads not reading then
 };
 
 struct ExpertCacheConfig {
@@ -133,6 +138,10 @@ class ExpertCache {
   int32_t request_locked(int32_t k, bool count, bool speculative);
   int32_t pick_victim_locked(int32_t incoming, bool speculative) const;
   void touch_locked(int32_t k);
+  // Adds the time since the last call to the I/O counters, for the current reading_ and
+  // needed_; called before either changes.
+  void account_io_locked();
+  void add_io_time_locked(ExpertCacheStats& stats, double ms) const;
   void io_loop();
 
   std::shared_ptr<FileReader> file_;
@@ -157,6 +166,9 @@ class ExpertCache {
   std::deque<int32_t> queue_;        // slots waiting for their read (at most one entry per slot)
   uint64_t step_ = 1, clock_ = 0, uses_since_aging_ = 0, uses_since_repin_ = 0;
   ExpertCacheStats stats_;
+  int32_t reading_ = 0;  // reads in flight
+  int32_t needed_ = 0;   // Loading slots a step asked for (not only a prediction)
+  std::chrono::steady_clock::time_point io_mark_ = std::chrono::steady_clock::now();
   bool stopping_ = false;
   static constexpr int kIoThreads = 2;
   std::vector<std::thread> io_threads_;
