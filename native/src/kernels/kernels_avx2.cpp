@@ -9,6 +9,7 @@
 
 #include "fp16.h"
 #include "kernels.h"
+#include "prefetch.h"
 #include "runtime/portable_math.h"
 #include "unroll.h"
 
@@ -387,6 +388,7 @@ void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs
   for (int t = 0; t < N; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; b++) {
     const uint8_t* block = group + b * kPackedBlockBytes;
+    if (N == 1) prefetch_span(block + 16 * kPackedBlockBytes, kPackedBlockBytes);  // one activation: prefetch.h
     for (int h = 0; h < 2; h++) {
       const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * h)));
       __m256i w[8];  // w[s]: elements 4s..4s+3 of rows 8h..8h+7; w[4+s]: elements 16+4s..
