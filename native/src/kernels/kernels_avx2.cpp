@@ -81,6 +81,7 @@ float dot_q4_0_q8_0(const BlockQ4_0* w, const BlockQ8_0* x, int64_t n) {
   __m256 acc = _mm256_setzero_ps();
   const int64_t nb = n / kQK4_0;
   for (int64_t b = 0; b < nb; b++) {
+    prefetch_span(w + b + kSmallBlocksAhead * 2, 1);  // one activation: prefetch.h
     const __m256 d = _mm256_set1_ps(half(w[b].d) * half(x[b].d));
     const __m256i wq = q4_0_bytes(w[b].qs);
     const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs));
@@ -110,6 +111,7 @@ void dot_q4_0_q8_0_x4(const BlockQ4_0* w, const BlockQ8_0* const* xs, int64_t n,
 float dot_q8_0_q8_0(const BlockQ8_0* w, const BlockQ8_0* x, int64_t n) {
   __m256 acc = _mm256_setzero_ps();
   for (int64_t b = 0; b < n / kQK8_0; b++) {
+    prefetch_span(w + b + kSmallBlocksAhead, 1);  // one activation: prefetch.h
     const __m256 d = _mm256_set1_ps(half(w[b].d) * half(x[b].d));
     const __m256i wq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs));
     const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs));
