@@ -27,8 +27,8 @@ function commentLines(languageId: string, text: string): string {
  * Tokens of context from other files a completion prompt may carry (within the prompt budget).
  * Sized by what it costs each keystroke, not by what the window could hold: every keystroke's
  * token attends to every cached position, so on the 4B shape each 100 tokens of context add
- * about 1 % to a warm keystroke (docs/benchmarks.md); at 1,024 the extension's 8 chunks made a
- * keystroke 10-12 % slower, at 512 about 5 %.
+ * about 1 % to a warm keystroke (docs/benchmarks.md): 845 tokens of context measured 7-11 %
+ * (a full 1,024 would cost more), the 455 that fit 512 measured 0-5.5 %.
  */
 export const CONTEXT_BUDGET = 512;
 
