@@ -100,7 +100,7 @@ void dot_rows(const void* wv, const void* const* xv, int64_t n, float* out) {
     extra[t] = 0;
   }
   for (int64_t b = 0; b < n / 32; b++) {
-    if (m == 1) prefetch_span(w + b + 2048 / sizeof(Block), 1);  // one activation: prefetch.h
+    if (m == 1) prefetch_ahead(w + b, kSmallBlockBytesAhead);  // one activation: prefetch.h
     const Read r{w[b]};
     const __m256i c = r.code();
     const float d = r.d();

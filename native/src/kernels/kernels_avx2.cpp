@@ -81,7 +81,7 @@ float dot_q4_0_q8_0(const BlockQ4_0* w, const BlockQ8_0* x, int64_t n) {
   __m256 acc = _mm256_setzero_ps();
   const int64_t nb = n / kQK4_0;
   for (int64_t b = 0; b < nb; b++) {
-    prefetch_span(w + b + kSmallBlocksAhead * 2, 1);  // one activation: prefetch.h
+    prefetch_ahead(w + b, kSmallBlockBytesAhead);  // one activation: prefetch.h
     const __m256 d = _mm256_set1_ps(half(w[b].d) * half(x[b].d));
     const __m256i wq = q4_0_bytes(w[b].qs);
     const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs));
@@ -111,7 +111,7 @@ void dot_q4_0_q8_0_x4(const BlockQ4_0* w, const BlockQ8_0* const* xs, int64_t n,
 float dot_q8_0_q8_0(const BlockQ8_0* w, const BlockQ8_0* x, int64_t n) {
   __m256 acc = _mm256_setzero_ps();
   for (int64_t b = 0; b < n / kQK8_0; b++) {
-    prefetch_span(w + b + kSmallBlocksAhead, 1);  // one activation: prefetch.h
+    prefetch_ahead(w + b, kSmallBlockBytesAhead);  // one activation: prefetch.h
     const __m256 d = _mm256_set1_ps(half(w[b].d) * half(x[b].d));
     const __m256i wq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs));
     const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs));
@@ -390,7 +390,7 @@ void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs
   for (int t = 0; t < N; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; b++) {
     const uint8_t* block = group + b * kPackedBlockBytes;
-    if (N == 1) prefetch_span(block + 16 * kPackedBlockBytes, kPackedBlockBytes);  // one activation: prefetch.h
+    if (N == 1) prefetch_ahead(block, kPackedBlocksAhead * kPackedBlockBytes, kPackedBlockBytes);  // one activation: prefetch.h
     for (int h = 0; h < 2; h++) {
       const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * h)));
       __m256i w[8];  // w[s]: elements 4s..4s+3 of rows 8h..8h+7; w[4+s]: elements 16+4s..

@@ -191,7 +191,7 @@ void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs
   for (int t = 0; t < N; t++) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; b++) {
     const uint8_t* block = group + b * kPackedBlockBytes;
-    if (N == 1) prefetch_span(block + 16 * kPackedBlockBytes, kPackedBlockBytes);  // as the AVX2 kernel (prefetch.h)
+    if (N == 1) prefetch_ahead(block, kPackedBlocksAhead * kPackedBlockBytes, kPackedBlockBytes);  // as the AVX2 kernel (prefetch.h)
     const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block)));
     __m512i w[8];  // w[s]: elements 4s..4s+3 of every row; w[4+s]: elements 16+4s..
     for (int s = 0; s < 4; s++) {

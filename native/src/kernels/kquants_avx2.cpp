@@ -268,10 +268,6 @@ template <typename Read> struct CodeOffset<Read, std::void_t<decltype(&Read::fol
 // of them. The integer sums of a super-block are exact; the float sums run in vector lanes
 // (as llama.cpp's SIMD kernels do), so the result equals the scalar reference's up to float
 // rounding.
-// One activation (decode): each super-block asks for the one kPrefetchBlocks ahead (prefetch.h;
-// past a row's end that is the next row, which the same thread takes next).
-constexpr int64_t kPrefetchBlocks = 4;
-
 template <typename Block, int m>
 void dot_rows(const void* wv, const BlockQ8_K* const* xs, int64_t n, float* out) {
   using Read = typename Reader<Block>::type;
@@ -284,7 +280,7 @@ void dot_rows(const void* wv, const BlockQ8_K* const* xs, int64_t n, float* out)
     off[t] = _mm_setzero_ps();
   }
   for (int64_t b = 0; b < n / kQK_K; b++) {
-    if (m == 1) prefetch_span(w + b + kPrefetchBlocks, sizeof(Block));
+    if (m == 1) prefetch_ahead(w + b, kSuperBlocksAhead * sizeof(Block), sizeof(Block));  // one activation: prefetch.h
     const Read r(w[b]);
     __m256i sums[m];
     ST_UNROLL
@@ -383,7 +379,7 @@ void gemm_q4_Kx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs
   for (int t = 0; t < N; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; b++) {
     const uint8_t* block = group + b * kPackedQ4KBytes;
-    if (N == 1) prefetch_span(block + 2 * kPackedQ4KBytes, kPackedQ4KBytes);  // one activation: prefetch.h
+    if (N == 1) prefetch_ahead(block, kPackedSuperBlocksAhead * kPackedQ4KBytes, kPackedQ4KBytes);  // one activation: prefetch.h
     const PackedHalfScales scales[2] = {PackedHalfScales(block, 0), PackedHalfScales(block, 1)};
     __m256i isum[N][2];
     for (int t = 0; t < N; t++) isum[t][0] = isum[t][1] = _mm256_setzero_si256();

@@ -203,7 +203,7 @@ void gemm_q4_Kx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs
   for (int t = 0; t < N; t++) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; b++) {
     const uint8_t* block = group + b * kPackedQ4KBytes;
-    if (N == 1) prefetch_span(block + 2 * kPackedQ4KBytes, kPackedQ4KBytes);  // as the AVX2 kernel (prefetch.h)
+    if (N == 1) prefetch_ahead(block, kPackedSuperBlocksAhead * kPackedQ4KBytes, kPackedQ4KBytes);  // as the AVX2 kernel (prefetch.h)
     __m512i sc[8], mn[8];
     packed_scales(block, sc, mn);
     // Mins in 16-bit pairs (each ≤ 63), for VPDPWSSD against pairs of the activation's sums.

@@ -7,18 +7,23 @@
 // batches reuse each block for several activations and are left as they were.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 
 namespace st::kernels {
 
-// Asks for the cache lines of [p, p + bytes) (a hint: never faults, whatever the address).
-inline void prefetch_span(const void* p, size_t bytes) {
-  const char* c = static_cast<const char*>(p);
-  for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(c + o);
-}
+// How far ahead each kind of stream asks, in one place (docs/benchmarks.md has the runs):
+constexpr size_t kPackedBlocksAhead = 16;       // packed Q4_0 groups, 288-byte blocks: 4.6 KiB
+constexpr size_t kPackedSuperBlocksAhead = 2;   // packed Q4_K groups, 2,304-byte super-blocks: 4.6 KiB
+constexpr size_t kSuperBlocksAhead = 4;         // a K-quant row's 144-210-byte super-blocks (past
+                                                // a row's end: the next row, the same thread's next)
+constexpr size_t kSmallBlockBytesAhead = 2048;  // 32-value blocks of 18-34 bytes: one line per
+                                                // block, as every line holds a block's start
 
-// Blocks of 32 values (18-34 bytes): each block asks for the line of the one this many blocks
-// ahead (about 2 KiB at Q8_0; twice as many for the 18-byte Q4_0 blocks). Every line holds a
-// block's start, so that covers the stream.
-constexpr int64_t kSmallBlocksAhead = 64;
+// Asks for the cache lines of [p + ahead, p + ahead + bytes). The address is computed on
+// integers: it may lie past the end of the weights, where a prefetch only asks and never faults.
+inline void prefetch_ahead(const void* p, size_t ahead, size_t bytes = 1) {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p) + ahead;
+  for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(reinterpret_cast<const void*>(a + o));
+}
 
 }  // namespace st::kernels
