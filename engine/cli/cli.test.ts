@@ -56,8 +56,10 @@ describe('smallthinker CLI', function () {
     assert.match(run('bench', '--model', model, '--kv-type', 'q4').stderr, /--kv-type must be f16, q8_0 or f32/);
   });
 
-  it('bench --json reports speeds, memory and the expert-cache counters', () => {
+  it('bench --json reports the load time, speeds, memory and the expert-cache counters', () => {
+    const started = performance.now();
     const out = JSON.parse(run('bench', '--model', model, '--prompt-tokens', '16', '--gen-tokens', '4', '--json').stdout);
+    assert.ok(out.load_ms > 0 && out.load_ms < performance.now() - started, `load_ms ${out.load_ms}`);
     assert.ok(out.prefill_tokens_per_s > 0 && out.decode_tokens_per_s > 0 && out.peak_rss_bytes > 0);
     assert.deepEqual(Object.keys(out.expert_cache).sort(), ['bytes_read', 'decode_per_token', 'hits', 'misses', 'stall_ms']);
     assert.equal(out.memory_plan, null);  // no budget: the file is mapped, nothing is read explicitly

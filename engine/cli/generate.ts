@@ -149,7 +149,9 @@ export function runBench(addon: NativeAddon, args: ParsedArgs, write: (s: string
   const genTokens = (args.options.get('gen-tokens') as number | undefined) ?? 64;
   if (promptTokens < 1 || genTokens < 2) throw new UsageError('--prompt-tokens must be ≥ 1 and --gen-tokens ≥ 2');
   const json = args.options.get('json') === true;
+  const loadStart = performance.now();
   const session = openSession(addon, { ...s, context: s.context ?? promptTokens + genTokens }, false, json);
+  const loadMs = performance.now() - loadStart;
   // The same deterministic prompt the llama.cpp side of `npm run bench` uses.
   const n = session.info.n_vocab;
   const prompt = Int32Array.from({ length: promptTokens }, (_, i) => (1000 + ((i * 7919) % 20000)) % n);
@@ -170,6 +172,7 @@ export function runBench(addon: NativeAddon, args: ParsedArgs, write: (s: string
     ((total[key] ?? 0) - (afterPrefill[key] ?? 0)) / (genTokens - 1);
   const routing = session.routingStats();
   const result = {
+    load_ms: loadMs,
     prefill_tokens_per_s: promptTokens / ((t1 - t0) / 1000),
     decode_tokens_per_s: (genTokens - 1) / ((t2 - t1) / 1000),
     peak_rss_bytes: addon.peakRssBytes(),
@@ -196,5 +199,5 @@ export function runBench(addon: NativeAddon, args: ParsedArgs, write: (s: string
     ? `, expert cache: ${(100 * total.hits / Math.max(1, total.hits + total.misses)).toFixed(1)}% hits, ${(result.expert_cache.decode_per_token.bytes_read / 2 ** 20).toFixed(1)} MiB read and ${result.expert_cache.decode_per_token.stall_ms.toFixed(1)} ms stalled per decoded token`
     : '';
   write(json ? `${JSON.stringify(result)}\n`
-    : `prefill ${result.prefill_tokens_per_s.toFixed(1)} tok/s, decode ${result.decode_tokens_per_s.toFixed(1)} tok/s, peak RSS ${(result.peak_rss_bytes / 2 ** 20).toFixed(0)} MiB (${result.threads} threads, ${result.isa})${cacheLine}\n`);
+    : `loaded in ${(loadMs / 1000).toFixed(2)} s, prefill ${result.prefill_tokens_per_s.toFixed(1)} tok/s, decode ${result.decode_tokens_per_s.toFixed(1)} tok/s, peak RSS ${(result.peak_rss_bytes / 2 ** 20).toFixed(0)} MiB (${result.threads} threads, ${result.isa})${cacheLine}\n`);
 }

@@ -5,7 +5,7 @@
 // also go to llama-server (the remote engine against this machine) unless --no-remote.
 //   npm run bench -- [--preset 4b|21b] [--type q4_0|q4_k_m|…] [--routing realistic|default] [--threads 2] [--rounds 3]
 //     [--prompt-tokens 512] [--gen-tokens 64] [--no-typing] [--no-remote] [--against DIR] [--no-subnormal-case] [--isa avx2|avx512|scalar]
-//     [--llama-variant haswell|zen4|…|best]
+//     [--llama-variant haswell|zen4|…|best] [--cold-load]
 // Without --routing: the realistic-routing file (the main case, with the typing benchmark)
 // and then the default file. Each table names the CPU, its caches and the read bandwidth
 // measured here, and decode speed as a fraction of bandwidth ÷ bytes per token.
@@ -15,6 +15,9 @@
 // the engine flushes them because Intel cores slow down several-fold on them (a Xeon ran
 // prefill at a third of the speed), and this row shows what the flushing buys on this CPU.
 // --type: any of the generator's file types (llama-quantize's presets too); default q4_0.
+// Each table has a load column: opening the file to a context ready to evaluate, the page cache
+// warm after the first round. --cold-load (root, Linux) adds one run of each engine after
+// dropping the page cache: the load a user waits for the first time.
 // --against DIR runs another checkout's build (DIR/dist/cli.js) in the same rounds: the
 // change's effect on speed, measured side by side.
 // With --memory-budget MIB: the bounded-memory benchmark instead (./memory-bench.ts), each
@@ -30,11 +33,11 @@ import { ensureModel, type ModelOptions } from '../generator/index';
 import { FILE_TYPES, isFileType } from '../generator/file-types';
 import { typingBenchmark } from './typing';
 import { boundedMemoryBenchmark, boundedTable } from './memory-bench';
-import { MemoryCgroup } from './cgroup';
+import { MemoryCgroup, dropPageCache } from './cgroup';
 import { loadNativeAddon } from '../../engine/native-addon';
 import { LLAMA_VARIANT_FOR_ISA, llamaChildCommand } from './llama-variant';
 
-interface Run { engine: string; prefill_tokens_per_s: number; decode_tokens_per_s: number; peak_rss_bytes: number; cpu_library?: string }
+interface Run { engine: string; load_ms: number; prefill_tokens_per_s: number; decode_tokens_per_s: number; peak_rss_bytes: number; cpu_library?: string }
 
 function option(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -153,7 +156,21 @@ async function benchCase(model: string, threads: number, machine: ReturnType<typ
     process.stderr.write(`round ${r + 1}/${rounds}: ours decode ${ours[r].decode_tokens_per_s.toFixed(1)} tok/s, ` +
       `${against ? `the other build ${before[r].decode_tokens_per_s.toFixed(1)} tok/s, ` : ''}llama.cpp ${theirs[r].decode_tokens_per_s.toFixed(1)} tok/s\n`);
   }
+  // Cold starts last, so that the rounds above keep their warm page cache.
+  const coldLoad = process.argv.includes('--cold-load')
+    ? (() => {
+      const cold = (run: () => Run) => {
+        dropPageCache();
+        return run().load_ms;
+      };
+      return {
+        smallthinker_ms: cold(() => runJson(process.execPath, [path.join(root, 'dist', 'cli.js'), ...cliArgs], ourEnv)),
+        llama_cpp_ms: cold(() => runJson(process.execPath, [...llamaChild, model, String(threads), String(promptTokens), String(genTokens)])),
+      };
+    })()
+    : undefined;
   const summary = (runs: Run[]) => ({
+    load_ms: median(runs.map((x) => x.load_ms)),
     prefill_tokens_per_s: median(runs.map((x) => x.prefill_tokens_per_s)),
     decode_tokens_per_s: median(runs.map((x) => x.decode_tokens_per_s)),
     peak_rss_bytes: median(runs.map((x) => x.peak_rss_bytes)),
@@ -172,6 +189,7 @@ async function benchCase(model: string, threads: number, machine: ReturnType<typ
     fraction_of_limit: limit > 0 ? a.decode_tokens_per_s / limit : 0,
     smallthinker: a, llama_cpp: b, ...(c ? { other_build: { dir: path.resolve(against), ...c } } : {}),
     ...(kept ? { subnormals_kept: kept } : {}),
+    ...(coldLoad ? { cold_load: coldLoad } : {}),
     ratio: {
       decode: a.decode_tokens_per_s / b.decode_tokens_per_s,
       prefill: a.prefill_tokens_per_s / b.prefill_tokens_per_s,
@@ -182,22 +200,23 @@ async function benchCase(model: string, threads: number, machine: ReturnType<typ
   if (process.argv.includes('--json')) return result;
   const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
   const row = (name: string, s: typeof a) =>
-    `| ${name.padEnd(12)} | ${s.decode_tokens_per_s.toFixed(1).padStart(8)} | ${s.prefill_tokens_per_s.toFixed(1).padStart(9)} | ${mib(s.peak_rss_bytes).padStart(9)} |`;
+    `| ${name.padEnd(12)} | ${s.decode_tokens_per_s.toFixed(1).padStart(8)} | ${s.prefill_tokens_per_s.toFixed(1).padStart(9)} | ${mib(s.peak_rss_bytes).padStart(9)} | ${`${(s.load_ms / 1000).toFixed(2)} s`.padStart(6)} |`;
   process.stdout.write([
     `${machine.cpu} (${machine.logical_cores} logical cores, ${machine.memory_gib} GiB; caches ${machine.caches}; ` +
       `read bandwidth ${(machine.read_bandwidth_bytes_per_s / 1e9).toFixed(1)} GB/s with ${threads} threads)`,
     `${result.model}; ${threads} threads; kernels ${result.isa} (llama.cpp: ${result.llama_cpp_cpu_library || 'unknown'}); medians of ${rounds} alternating rounds`,
-    '| engine       | decode/s | prefill/s |  peak RSS |',
-    '|--------------|----------|-----------|-----------|',
+    '| engine       | decode/s | prefill/s |  peak RSS |   load |',
+    '|--------------|----------|-----------|-----------|--------|',
     row('smallthinker', a),
     ...(c ? [row('other build', c)] : []),
     ...(kept ? [row('subnorm kept', kept)] : []),
     row('llama.cpp', b),
-    `| ratio        | ${result.ratio.decode.toFixed(2).padStart(7)}x | ${result.ratio.prefill.toFixed(2).padStart(8)}x | ${result.ratio.peak_rss.toFixed(2).padStart(8)}x |`,
+    `| ratio        | ${result.ratio.decode.toFixed(2).padStart(7)}x | ${result.ratio.prefill.toFixed(2).padStart(8)}x | ${result.ratio.peak_rss.toFixed(2).padStart(8)}x | ${`${(a.load_ms / b.load_ms).toFixed(2)}x`.padStart(6)} |`,
     ...(c ? [`| vs other     | ${(a.decode_tokens_per_s / c.decode_tokens_per_s).toFixed(2).padStart(7)}x | ` +
-      `${(a.prefill_tokens_per_s / c.prefill_tokens_per_s).toFixed(2).padStart(8)}x | ${(a.peak_rss_bytes / c.peak_rss_bytes).toFixed(2).padStart(8)}x |`] : []),
+      `${(a.prefill_tokens_per_s / c.prefill_tokens_per_s).toFixed(2).padStart(8)}x | ${(a.peak_rss_bytes / c.peak_rss_bytes).toFixed(2).padStart(8)}x | ${`${(a.load_ms / c.load_ms).toFixed(2)}x`.padStart(6)} |`] : []),
     ...(kept ? [`| flush buys   | ${(a.decode_tokens_per_s / kept.decode_tokens_per_s).toFixed(2).padStart(7)}x | ` +
-      `${(a.prefill_tokens_per_s / kept.prefill_tokens_per_s).toFixed(2).padStart(8)}x |           |`] : []),
+      `${(a.prefill_tokens_per_s / kept.prefill_tokens_per_s).toFixed(2).padStart(8)}x |           |        |`] : []),
+    ...(coldLoad ? [`from a cold page cache: loaded in ${(coldLoad.smallthinker_ms / 1000).toFixed(2)} s, llama.cpp ${(coldLoad.llama_cpp_ms / 1000).toFixed(2)} s`] : []),
     ...(limit > 0 ? [`decode at ${(result.fraction_of_limit * 100).toFixed(0)} % of the machine's limit: ` +
       `${(perToken / 1e6).toFixed(0)} MB per token (neuron sparsity ${((routing?.neuron_sparsity ?? 0) * 100).toFixed(0)} %) ` +
       `at ${(machine.read_bandwidth_bytes_per_s / 1e9).toFixed(1)} GB/s = ${limit.toFixed(1)} tokens/s`] : []),

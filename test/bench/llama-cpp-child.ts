@@ -23,9 +23,12 @@ async function main(): Promise<void> {
       if (level === 'error' || level === 'fatal') process.stderr.write(`llama.cpp: ${message}\n`);
     },
   } as never);
+  // Loading counts from the model file to a context ready to evaluate, as `smallthinker bench`'s load_ms.
+  const loadStart = performance.now();
   const model = await llama.loadModel({ modelPath, gpuLayers: 0, useMmap: true });
   const context = await model.createContext({ contextSize: promptTokens + genTokens + 16, threads, batchSize: promptTokens, flashAttention: false });
   const sequence = context.getSequence();
+  const loadMs = performance.now() - loadStart;
 
   // A deterministic prompt of ordinary token ids (skip the first 1000: bytes and rare pieces).
   const prompt = Array.from({ length: promptTokens }, (_, i) => 1000 + ((i * 7919) % 20000)) as never[];
@@ -43,6 +46,7 @@ async function main(): Promise<void> {
   // The first next() covers prefill plus one sampled token's evaluation-free pick.
   process.stdout.write(JSON.stringify({
     engine: 'llama.cpp',
+    load_ms: loadMs,
     prefill_tokens_per_s: promptTokens / ((t1 - t0) / 1000),
     decode_tokens_per_s: (generated - 1) / ((t2 - t1) / 1000),
     peak_rss_bytes: peakRss(),
