@@ -252,14 +252,17 @@ void InferenceContext::attention(int l, int32_t n, int32_t pos0) {
   const int group = H / KVH;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   // Causal GQA: one (token, KV head) pair at a time with all the query heads that share the
-  // KV head, so each key and value row is read once for them (attention.h).
+  // KV head, so each key and value row is read once for them (attention.h). A token's cost
+  // grows with its position, so the tokens go first, last, second, second to last, …: each
+  // thread's share of a prompt batch then holds early and late tokens alike.
+  const auto token_at = [n](int64_t j) { return static_cast<int32_t>(j % 2 == 0 ? j / 2 : n - 1 - j / 2); };
   pool_.parallel_for(int64_t(n) * KVH, [&](int64_t i0, int64_t i1, int worker) {
     uint8_t* q_scratch = s.query + size_t(worker) * s.query_stride();
     const void* qh[kMaxQueryGroup];
     float* sc[kMaxQueryGroup];
     float* out[kMaxQueryGroup];
     for (int64_t i = i0; i < i1; i++) {
-      const int32_t t = static_cast<int32_t>(i / KVH);
+      const int32_t t = token_at(i / KVH);
       const int g = static_cast<int>(i % KVH);
       const int32_t pos = pos0 + t, first = kv_.first_visible(l, pos), n_keys = pos - first + 1;
       for (int j = 0; j < group; j++) {
@@ -413,14 +416,17 @@ void InferenceContext::experts_chunk(int l, const int32_t* chunk, int n_chunk, c
 
   // Gate and up, a tile of rows of one expert at a time: the gate rows, then the up rows
   // where relu(gate) > 0 (how is the format's business: it may read only the active rows).
+  // Items go tile by tile across the chunk's experts, so that each thread's share holds part
+  // of every expert: a prompt's popular experts carry many more tokens than the others, and
+  // split by experts the shares were uneven (docs/benchmarks.md).
   const int64_t tiles = (F + TR - 1) / TR;
   pool_.parallel_for(int64_t(n_chunk) * tiles, [&](int64_t i0, int64_t i1, int worker) {
     float* gates = s.tiles + size_t(worker) * 3 * kMaxBatch * TR;
     float* ups = gates + kMaxBatch * TR;
     for (int64_t i = i0; i < i1; i++) {
       if ((i & 7) == 0 && cancelled()) return;  // the batch is dropped: stop early
-      const int e = chunk[i / tiles];
-      const int64_t r0 = (i % tiles) * TR, r1 = std::min<int64_t>(F, r0 + TR);
+      const int e = chunk[i % n_chunk];
+      const int64_t r0 = (i / n_chunk) * TR, r1 = std::min<int64_t>(F, r0 + TR);
       const Matrix g = gate_m.expert(e), u = up_m.expert(e);
       const int32_t m = count_of(e);
       const void* const* xs = s.expert_xs + s.first[e];
