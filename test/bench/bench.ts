@@ -37,7 +37,8 @@ import { MemoryCgroup, dropPageCache } from './cgroup';
 import { loadNativeAddon } from '../../engine/native-addon';
 import { LLAMA_VARIANT_FOR_ISA, llamaChildCommand } from './llama-variant';
 
-interface Run { engine: string; load_ms: number; prefill_tokens_per_s: number; decode_tokens_per_s: number; peak_rss_bytes: number; cpu_library?: string }
+// load_ms is missing from builds older than it (--against DIR).
+interface Run { engine: string; load_ms?: number; prefill_tokens_per_s: number; decode_tokens_per_s: number; peak_rss_bytes: number; cpu_library?: string }
 
 function option(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -109,6 +110,9 @@ async function main(): Promise<void> {
     await boundedMain(preset, threads, budgetMiB);
     return;
   }
+  if (process.argv.includes('--cold-load') && (process.platform !== 'linux' || process.getuid?.() !== 0)) {
+    throw new Error('--cold-load drops the page cache, which needs root on Linux');
+  }
   const type = option('type', 'q4_0');
   if (!isFileType(type)) throw new Error(`--type ${type}: not a file type the generator writes (${FILE_TYPES.join(', ')})`);
   // The realistic-routing file is the main case (diverse experts and ReLU zeros, like a trained
@@ -161,7 +165,7 @@ async function benchCase(model: string, threads: number, machine: ReturnType<typ
     ? (() => {
       const cold = (run: () => Run) => {
         dropPageCache();
-        return run().load_ms;
+        return run().load_ms ?? NaN;
       };
       return {
         smallthinker_ms: cold(() => runJson(process.execPath, [path.join(root, 'dist', 'cli.js'), ...cliArgs], ourEnv)),
@@ -170,7 +174,7 @@ async function benchCase(model: string, threads: number, machine: ReturnType<typ
     })()
     : undefined;
   const summary = (runs: Run[]) => ({
-    load_ms: median(runs.map((x) => x.load_ms)),
+    load_ms: runs.every((x) => x.load_ms !== undefined) ? median(runs.map((x) => x.load_ms!)) : NaN,
     prefill_tokens_per_s: median(runs.map((x) => x.prefill_tokens_per_s)),
     decode_tokens_per_s: median(runs.map((x) => x.decode_tokens_per_s)),
     peak_rss_bytes: median(runs.map((x) => x.peak_rss_bytes)),
@@ -199,8 +203,9 @@ async function benchCase(model: string, threads: number, machine: ReturnType<typ
   };
   if (process.argv.includes('--json')) return result;
   const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+  const seconds = (ms: number) => (Number.isNaN(ms) ? '–' : `${(ms / 1000).toFixed(2)} s`);
   const row = (name: string, s: typeof a) =>
-    `| ${name.padEnd(12)} | ${s.decode_tokens_per_s.toFixed(1).padStart(8)} | ${s.prefill_tokens_per_s.toFixed(1).padStart(9)} | ${mib(s.peak_rss_bytes).padStart(9)} | ${`${(s.load_ms / 1000).toFixed(2)} s`.padStart(6)} |`;
+    `| ${name.padEnd(12)} | ${s.decode_tokens_per_s.toFixed(1).padStart(8)} | ${s.prefill_tokens_per_s.toFixed(1).padStart(9)} | ${mib(s.peak_rss_bytes).padStart(9)} | ${seconds(s.load_ms).padStart(6)} |`;
   process.stdout.write([
     `${machine.cpu} (${machine.logical_cores} logical cores, ${machine.memory_gib} GiB; caches ${machine.caches}; ` +
       `read bandwidth ${(machine.read_bandwidth_bytes_per_s / 1e9).toFixed(1)} GB/s with ${threads} threads)`,
@@ -213,10 +218,10 @@ async function benchCase(model: string, threads: number, machine: ReturnType<typ
     row('llama.cpp', b),
     `| ratio        | ${result.ratio.decode.toFixed(2).padStart(7)}x | ${result.ratio.prefill.toFixed(2).padStart(8)}x | ${result.ratio.peak_rss.toFixed(2).padStart(8)}x | ${`${(a.load_ms / b.load_ms).toFixed(2)}x`.padStart(6)} |`,
     ...(c ? [`| vs other     | ${(a.decode_tokens_per_s / c.decode_tokens_per_s).toFixed(2).padStart(7)}x | ` +
-      `${(a.prefill_tokens_per_s / c.prefill_tokens_per_s).toFixed(2).padStart(8)}x | ${(a.peak_rss_bytes / c.peak_rss_bytes).toFixed(2).padStart(8)}x | ${`${(a.load_ms / c.load_ms).toFixed(2)}x`.padStart(6)} |`] : []),
+      `${(a.prefill_tokens_per_s / c.prefill_tokens_per_s).toFixed(2).padStart(8)}x | ${(a.peak_rss_bytes / c.peak_rss_bytes).toFixed(2).padStart(8)}x | ${(Number.isNaN(c.load_ms) ? '–' : `${(a.load_ms / c.load_ms).toFixed(2)}x`).padStart(6)} |`] : []),
     ...(kept ? [`| flush buys   | ${(a.decode_tokens_per_s / kept.decode_tokens_per_s).toFixed(2).padStart(7)}x | ` +
       `${(a.prefill_tokens_per_s / kept.prefill_tokens_per_s).toFixed(2).padStart(8)}x |           |        |`] : []),
-    ...(coldLoad ? [`from a cold page cache: loaded in ${(coldLoad.smallthinker_ms / 1000).toFixed(2)} s, llama.cpp ${(coldLoad.llama_cpp_ms / 1000).toFixed(2)} s`] : []),
+    ...(coldLoad ? [`from a cold page cache: loaded in ${seconds(coldLoad.smallthinker_ms)}, llama.cpp ${seconds(coldLoad.llama_cpp_ms)}`] : []),
     ...(limit > 0 ? [`decode at ${(result.fraction_of_limit * 100).toFixed(0)} % of the machine's limit: ` +
       `${(perToken / 1e6).toFixed(0)} MB per token (neuron sparsity ${((routing?.neuron_sparsity ?? 0) * 100).toFixed(0)} %) ` +
       `at ${(machine.read_bandwidth_bytes_per_s / 1e9).toFixed(1)} GB/s = ${limit.toFixed(1)} tokens/s`] : []),
