@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The GGUF reader and the tokenizer built from a file under AddressSanitizer +
-# UndefinedBehaviorSanitizer, the expert cache under ThreadSanitizer and ASan, then a
-# coverage-guided libFuzzer run (clang) of at least FUZZ_SECONDS (default 60). Installs clang
-# when missing.
+# UndefinedBehaviorSanitizer, the thread pool and the expert cache under ThreadSanitizer and
+# ASan, then a coverage-guided libFuzzer run (clang) of at least FUZZ_SECONDS (default 60).
+# Installs clang when missing.
 # Run from anywhere: `npm run test:native`.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -44,6 +44,14 @@ if [ -d "$root/.cache/models" ]; then
   while IFS= read -r f; do models+=("$f"); done < <(find "$root/.cache/models" -name 'st-*-tiny*.gguf' | head -8)
 fi
 ASAN_OPTIONS=detect_leaks=1 "$out/gguf_check_asan" "$native"/fuzz/corpus/* "$mutants"/* "${models[@]}" | tail -1
+
+echo "== the thread pool under ThreadSanitizer, then ASan+UBSan"
+pool_sources=("$native/src/runtime/thread_pool.cpp" "$native/src/runtime/float_mode.cpp" "$native/src/runtime/switches.cpp" "$native/src/platform/platform_posix.cpp")
+g++ -std=c++17 -g -O1 -fsanitize=thread -I"$native/src" "${pool_sources[@]}" "$native/test/thread_pool_test.cpp" -pthread -o "$out/thread_pool_tsan"
+g++ -std=c++17 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -I"$native/src" \
+  "${pool_sources[@]}" "$native/test/thread_pool_test.cpp" -pthread -o "$out/thread_pool_asan"
+TSAN_OPTIONS=halt_on_error=1 "$out/thread_pool_tsan" | tail -1
+ASAN_OPTIONS=detect_leaks=1 "$out/thread_pool_asan" | tail -1
 
 echo "== the expert cache (I/O threads + compute threads) under ThreadSanitizer, then ASan+UBSan"
 cache_models=()

@@ -1,10 +1,9 @@
 #include "thread_pool.h"
 
-#include "float_mode.h"
-
 #include <algorithm>
 #include <utility>
 
+#include "float_mode.h"
 #include "platform/platform.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -21,8 +20,11 @@ namespace st {
 // Workers spin this many rounds for the next job before sleeping: a decode step issues the
 // next region within microseconds, and a futex wake-up costs more than that.
 static constexpr int kSpinRounds = 1 << 14;
+// The calling thread waits for pieces in progress this many rounds, then gives its core away
+// between looks: the thread it waits for may be the one the scheduler set aside.
+static constexpr int kWaitSpinRounds = 1 << 10;
 
-ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
+ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)), shares_(new Share[size_t(std::max(1, n_threads))]) {
   for (int w = 1; w < n_threads_; w++) threads_.emplace_back([this, w] { worker_loop(w); });
 }
 
@@ -52,29 +54,33 @@ void ThreadPool::worker_loop(int worker) {
     }
     seen = g;
     if (stop_.load()) return;
-    (*job_)(worker);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    run_pieces(worker, g);
   }
 }
 
-void ThreadPool::dispatch(const std::function<void(int)>& job) {
-  if (n_threads_ == 1) {
-    job(0);
-    return;
+// A piece is claimed by raising its share's index with the region's generation still in the
+// word: a worker that wakes after its region ended (or after later ones began) finds another
+// generation there and claims nothing, so it never calls a finished region's fn. While a
+// piece of region g is unfinished the calling thread has not left region g, so fn_ and the
+// sizes read after a successful claim are g's.
+void ThreadPool::run_pieces(int self, uint64_t generation) {
+  for (int k = 0; k < n_threads_; k++) {
+    const int owner = (self + k) % n_threads_;
+    Share& share = shares_[owner];
+    for (;;) {
+      uint64_t c = share.claim.load(std::memory_order_acquire);
+      if ((c >> kIndexBits) != generation) return;  // the region is over
+      const int piece = static_cast<int>(c & ((uint64_t(1) << kIndexBits) - 1));
+      if (piece >= kPieces) break;  // this share is taken: the next one
+      if (!share.claim.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel)) continue;
+      const int64_t total = int64_t(workers_) * kPieces, at = int64_t(owner) * kPieces + piece;
+      const int64_t begin = std::min(n_, units_ * at / total * grain_);
+      const int64_t end = std::min(n_, units_ * (at + 1) / total * grain_);
+      if (begin < end) (*fn_)(begin, end, self);
+      done_.fetch_add(1, std::memory_order_release);
+    }
   }
-  job_ = &job;
-  pending_.store(n_threads_ - 1, std::memory_order_release);
-  {
-    // The lock orders the generation bump against a worker about to sleep.
-    std::lock_guard<std::mutex> lock(mutex_);
-    generation_.fetch_add(1, std::memory_order_acq_rel);
-  }
-  wake_.notify_all();
-  job(0);
-  while (pending_.load(std::memory_order_acquire) != 0) ST_CPU_RELAX();
 }
-
-void ThreadPool::run_on_all(const std::function<void(int)>& fn) { dispatch(fn); }
 
 void ThreadPool::parallel_for(int64_t n, const RangeFn& fn, int64_t grain) {
   if (n <= 0) return;
@@ -85,12 +91,28 @@ void ThreadPool::parallel_for(int64_t n, const RangeFn& fn, int64_t grain) {
     fn(0, n, 0);
     return;
   }
-  dispatch([&](int w) {
-    if (w >= workers) return;
-    const int64_t begin = std::min(n, units * w / workers * grain);
-    const int64_t end = std::min(n, units * (w + 1) / workers * grain);
-    if (begin < end) fn(begin, end, w);
-  });
+  fn_ = &fn;
+  n_ = n;
+  grain_ = grain;
+  units_ = units;
+  workers_ = workers;
+  done_.store(0, std::memory_order_relaxed);
+  // Only this thread writes the generation (the destructor's last bump aside).
+  const uint64_t g = generation_.load(std::memory_order_relaxed) + 1;
+  // The shares of threads beyond `workers` (a small region) start out taken.
+  for (int w = 0; w < n_threads_; w++) shares_[w].claim.store((g << kIndexBits) | (w < workers ? 0 : kPieces), std::memory_order_relaxed);
+  {
+    // The lock orders the generation bump against a worker about to sleep; the release
+    // publishes the region above to every worker that sees the new generation.
+    std::lock_guard<std::mutex> lock(mutex_);
+    generation_.store(g, std::memory_order_release);
+  }
+  wake_.notify_all();
+  run_pieces(0, g);
+  for (int spin = 0; done_.load(std::memory_order_acquire) < workers * kPieces; spin++) {
+    if (spin < kWaitSpinRounds) ST_CPU_RELAX();
+    else std::this_thread::yield();
+  }
 }
 
 int default_thread_count() { return platform::physical_core_count(); }

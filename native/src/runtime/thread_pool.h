@@ -1,11 +1,19 @@
 // A pool of worker threads created once and kept for the model's lifetime: decode runs a few
 // parallel regions per layer, so dispatch must cost microseconds, not a thread start.
 // The calling thread takes part as worker 0.
+//
+// An editor's engine shares the cores: the TypeScript server and linters run in bursts while
+// the user types, and the scheduler then sets one of our threads aside for milliseconds. So a
+// region is not tied to its threads: each thread's share is cut into a few pieces, which
+// their owner takes front to back and any thread that has finished its own may take too. The
+// calling thread returns once every piece is done, without waiting for a worker that never
+// got a core (docs/benchmarks.md, "Another process on the cores").
 #pragma once
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -14,7 +22,8 @@ namespace st {
 
 class ThreadPool {
  public:
-  // fn(begin, end, worker): process items [begin, end) on worker `worker` (0..size()-1).
+  // fn(begin, end, worker): process items [begin, end) on worker `worker` (0..size()-1). A
+  // worker may be called for several ranges of one region, one after the other.
   using RangeFn = std::function<void(int64_t begin, int64_t end, int worker)>;
 
   explicit ThreadPool(int n_threads);
@@ -24,22 +33,34 @@ class ThreadPool {
 
   int size() const { return n_threads_; }
 
-  // Splits [0, n) into size() contiguous chunks (aligned to `grain` items) and runs them in
-  // parallel; returns when all are done. Not reentrant.
+  // Splits [0, n) into size() contiguous shares (aligned to `grain` items) and runs them in
+  // parallel; returns when all are done. Which thread computes which range may vary from run
+  // to run, so fn's results must not depend on it. Not reentrant.
   void parallel_for(int64_t n, const RangeFn& fn, int64_t grain = 1);
 
-  // Runs fn(worker) once on every worker.
-  void run_on_all(const std::function<void(int worker)>& fn);
+  // Pieces per share.
+  static constexpr int kPieces = 4;
 
  private:
+  // A share's claim word: the region's generation above kIndexBits, the next piece below.
+  static constexpr int kIndexBits = 16;
+  struct alignas(64) Share {
+    std::atomic<uint64_t> claim{0};
+  };
+
   void worker_loop(int worker);
-  void dispatch(const std::function<void(int)>& job);
+  // Takes and runs pieces of region `generation` as `self`: its own share first, then the others'.
+  void run_pieces(int self, uint64_t generation);
 
   int n_threads_;
   std::vector<std::thread> threads_;
-  const std::function<void(int)>* job_ = nullptr;
+  std::unique_ptr<Share[]> shares_;
+  // The current region, written by the calling thread before it publishes the generation.
+  const RangeFn* fn_ = nullptr;
+  int64_t n_ = 0, grain_ = 1, units_ = 0;
+  int workers_ = 0;
+  std::atomic<int> done_{0};  // pieces finished in the current region
   std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
   std::atomic<bool> stop_{false};
   std::mutex mutex_;
   std::condition_variable wake_;
