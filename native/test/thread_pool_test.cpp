@@ -1,7 +1,8 @@
 // The thread pool under ThreadSanitizer and ASan (sanitize-and-fuzz.sh): every item of every
 // region is done exactly once, whatever the sizes, grains and thread counts; a thread that has
 // finished its share takes the pieces of one that is held up; and regions in quick succession,
-// where a worker often wakes after its region has ended, never run a finished region's work.
+// where a worker often wakes after its region has ended, never run a finished region's work;
+// run_on_all reaches every worker.
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -101,8 +102,30 @@ static void with_a_busy_neighbour() {
   check(sum.load() == int64_t(2000) * (255 * 256 / 2), "2,000 regions beside a busy thread sum every item");
 }
 
+// run_on_all: every worker once, each on a thread of its own.
+static void run_on_all_reaches_every_worker() {
+  for (int threads : {1, 2, 4}) {
+    ThreadPool pool(threads);
+    bool ok = true;
+    for (int r = 0; r < 200; r++) {
+      std::vector<std::atomic<int>> calls(static_cast<size_t>(threads));
+      std::vector<std::thread::id> ids(static_cast<size_t>(threads));
+      pool.run_on_all([&](int w) {
+        calls[size_t(w)].fetch_add(1);
+        ids[size_t(w)] = std::this_thread::get_id();
+      });
+      for (int w = 0; w < threads; w++) {
+        ok = ok && calls[size_t(w)].load() == 1;
+        for (int v = 0; v < w; v++) ok = ok && ids[size_t(v)] != ids[size_t(w)];
+      }
+    }
+    check(ok, std::to_string(threads) + " threads: run_on_all calls each worker once, on its own thread");
+  }
+}
+
 int main() {
   every_item_once();
+  run_on_all_reaches_every_worker();
   pieces_of_a_held_thread_are_taken();
   regions_in_quick_succession();
   with_a_busy_neighbour();

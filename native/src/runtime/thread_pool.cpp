@@ -64,7 +64,8 @@ void ThreadPool::worker_loop(int worker) {
 // piece of region g is unfinished the calling thread has not left region g, so fn_ and the
 // sizes read after a successful claim are g's.
 void ThreadPool::run_pieces(int self, uint64_t generation) {
-  for (int k = 0; k < n_threads_; k++) {
+  const int shares = own_shares_only_.load(std::memory_order_relaxed) ? 1 : n_threads_;
+  for (int k = 0; k < shares; k++) {
     const int owner = (self + k) % n_threads_;
     Share& share = shares_[owner];
     for (;;) {
@@ -91,11 +92,26 @@ void ThreadPool::parallel_for(int64_t n, const RangeFn& fn, int64_t grain) {
     fn(0, n, 0);
     return;
   }
+  run_region(n, fn, grain, workers, false);
+}
+
+void ThreadPool::run_on_all(const std::function<void(int)>& fn) {
+  if (n_threads_ == 1) {
+    fn(0);
+    return;
+  }
+  // One item per thread, and each share left to its owner: every worker runs fn once.
+  run_region(n_threads_, [&](int64_t, int64_t, int worker) { fn(worker); }, 1, n_threads_, true);
+}
+
+void ThreadPool::run_region(int64_t n, const RangeFn& fn, int64_t grain, int workers, bool own_shares_only) {
+  const int64_t units = (n + grain - 1) / grain;
   fn_ = &fn;
   n_ = n;
   grain_ = grain;
   units_ = units;
   workers_ = workers;
+  own_shares_only_.store(own_shares_only, std::memory_order_relaxed);
   done_.store(0, std::memory_order_relaxed);
   // Only this thread writes the generation (the destructor's last bump aside).
   const uint64_t g = generation_.load(std::memory_order_relaxed) + 1;

@@ -37,6 +37,8 @@ class ThreadPool {
   // parallel; returns when all are done. Which thread computes which range may vary from run
   // to run, so fn's results must not depend on it. Not reentrant.
   void parallel_for(int64_t n, const RangeFn& fn, int64_t grain = 1);
+  // Runs fn(worker) once on every worker, each on its own thread.
+  void run_on_all(const std::function<void(int worker)>& fn);
 
   // Pieces per share.
   static constexpr int kPieces = 4;
@@ -48,6 +50,8 @@ class ThreadPool {
     std::atomic<uint64_t> claim{0};
   };
 
+  // Publishes a region and takes part in it until every piece is done.
+  void run_region(int64_t n, const RangeFn& fn, int64_t grain, int workers, bool own_shares_only);
   void worker_loop(int worker);
   // Takes and runs pieces of region `generation` as `self`: its own share first, then the others'.
   void run_pieces(int self, uint64_t generation);
@@ -59,7 +63,8 @@ class ThreadPool {
   const RangeFn* fn_ = nullptr;
   int64_t n_ = 0, grain_ = 1, units_ = 0;
   int workers_ = 0;
-  std::atomic<int> done_{0};  // pieces finished in the current region
+  std::atomic<bool> own_shares_only_{false};  // run_on_all: no thread takes another's pieces
+  std::atomic<int> done_{0};                  // pieces finished in the current region
   std::atomic<uint64_t> generation_{0};
   std::atomic<bool> stop_{false};
   std::mutex mutex_;
