@@ -161,17 +161,15 @@ async function benchCase(model: string, threads: number, machine: ReturnType<typ
       `${against ? `the other build ${before[r].decode_tokens_per_s.toFixed(1)} tok/s, ` : ''}llama.cpp ${theirs[r].decode_tokens_per_s.toFixed(1)} tok/s\n`);
   }
   // Cold starts last, so that the rounds above keep their warm page cache.
+  const coldLoadMs = (run: () => Run) => {
+    dropPageCache();
+    return run().load_ms ?? NaN;
+  };
   const coldLoad = process.argv.includes('--cold-load')
-    ? (() => {
-      const cold = (run: () => Run) => {
-        dropPageCache();
-        return run().load_ms ?? NaN;
-      };
-      return {
-        smallthinker_ms: cold(() => runJson(process.execPath, [path.join(root, 'dist', 'cli.js'), ...cliArgs], ourEnv)),
-        llama_cpp_ms: cold(() => runJson(process.execPath, [...llamaChild, model, String(threads), String(promptTokens), String(genTokens)])),
-      };
-    })()
+    ? {
+      smallthinker_ms: coldLoadMs(() => runJson(process.execPath, [path.join(root, 'dist', 'cli.js'), ...cliArgs], ourEnv)),
+      llama_cpp_ms: coldLoadMs(() => runJson(process.execPath, [...llamaChild, model, String(threads), String(promptTokens), String(genTokens)])),
+    }
     : undefined;
   const summary = (runs: Run[]) => ({
     load_ms: runs.every((x) => x.load_ms !== undefined) ? median(runs.map((x) => x.load_ms!)) : NaN,
@@ -204,6 +202,7 @@ async function benchCase(model: string, threads: number, machine: ReturnType<typ
   if (process.argv.includes('--json')) return result;
   const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
   const seconds = (ms: number) => (Number.isNaN(ms) ? '–' : `${(ms / 1000).toFixed(2)} s`);
+  const loadRatio = (ms: number, otherMs: number) => (Number.isNaN(ms / otherMs) ? '–' : `${(ms / otherMs).toFixed(2)}x`).padStart(6);
   const row = (name: string, s: typeof a) =>
     `| ${name.padEnd(12)} | ${s.decode_tokens_per_s.toFixed(1).padStart(8)} | ${s.prefill_tokens_per_s.toFixed(1).padStart(9)} | ${mib(s.peak_rss_bytes).padStart(9)} | ${seconds(s.load_ms).padStart(6)} |`;
   process.stdout.write([
@@ -216,9 +215,9 @@ async function benchCase(model: string, threads: number, machine: ReturnType<typ
     ...(c ? [row('other build', c)] : []),
     ...(kept ? [row('subnorm kept', kept)] : []),
     row('llama.cpp', b),
-    `| ratio        | ${result.ratio.decode.toFixed(2).padStart(7)}x | ${result.ratio.prefill.toFixed(2).padStart(8)}x | ${result.ratio.peak_rss.toFixed(2).padStart(8)}x | ${`${(a.load_ms / b.load_ms).toFixed(2)}x`.padStart(6)} |`,
+    `| ratio        | ${result.ratio.decode.toFixed(2).padStart(7)}x | ${result.ratio.prefill.toFixed(2).padStart(8)}x | ${result.ratio.peak_rss.toFixed(2).padStart(8)}x | ${loadRatio(a.load_ms, b.load_ms)} |`,
     ...(c ? [`| vs other     | ${(a.decode_tokens_per_s / c.decode_tokens_per_s).toFixed(2).padStart(7)}x | ` +
-      `${(a.prefill_tokens_per_s / c.prefill_tokens_per_s).toFixed(2).padStart(8)}x | ${(a.peak_rss_bytes / c.peak_rss_bytes).toFixed(2).padStart(8)}x | ${(Number.isNaN(c.load_ms) ? '–' : `${(a.load_ms / c.load_ms).toFixed(2)}x`).padStart(6)} |`] : []),
+      `${(a.prefill_tokens_per_s / c.prefill_tokens_per_s).toFixed(2).padStart(8)}x | ${(a.peak_rss_bytes / c.peak_rss_bytes).toFixed(2).padStart(8)}x | ${loadRatio(a.load_ms, c.load_ms)} |`] : []),
     ...(kept ? [`| flush buys   | ${(a.decode_tokens_per_s / kept.decode_tokens_per_s).toFixed(2).padStart(7)}x | ` +
       `${(a.prefill_tokens_per_s / kept.prefill_tokens_per_s).toFixed(2).padStart(8)}x |           |        |`] : []),
     ...(coldLoad ? [`from a cold page cache: loaded in ${seconds(coldLoad.smallthinker_ms)}, llama.cpp ${seconds(coldLoad.llama_cpp_ms)}`] : []),
