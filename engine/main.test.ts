@@ -179,6 +179,36 @@ describe('engine process (dist/engine.js)', function () {
     assert.ok(first.timings.reusedTokens > 0 && first.timings.promptTokens <= 2, JSON.stringify(first.timings));
   });
 
+  it('cuts a completion prompt that reuses nothing to the cold limit, keeps the cut window while typing, and does not cut warm-ups', async () => {
+    const { connection, stderr } = startEngine();
+    await connection.sendRequest(LoadModelRequest, { modelPath: model, threads: 2, coldPromptTokens: 64 });
+    const long = Array.from({ length: 8 }, (_, i) => code.replace(/fibonacci|factorial/g, (f) => `${f}${i}`)).join('\n');
+    const first = await connection.sendRequest(CompletionRequest, completion(long, { documentId: 'file:///cold.ts' }));
+    assert.equal(first.timings.reusedTokens, 0);
+    assert.ok(first.timings.promptTokens <= 64 && first.timings.promptTokens > 16, JSON.stringify(first.timings));
+    assert.match(stderr(), /completion prompt cut from \d+ to \d+ tokens/);
+    // The next keystrokes keep the cut window's start: they reuse it and evaluate their own tokens.
+    const next = await connection.sendRequest(CompletionRequest, completion(long + '  if', { documentId: 'file:///cold.ts' }));
+    assert.ok(next.timings.reusedTokens >= first.timings.promptTokens - 2 && next.timings.promptTokens <= 4, JSON.stringify(next.timings));
+
+    // A warm-up (nobody waits for it) evaluates the whole window; the completion after it reuses it all.
+    const { maxTokens: _unused, ...warm } = completion(long, { documentId: 'file:///warmed.ts' });
+    void connection.sendNotification(WarmCompletionNotification, warm);
+    let warmed = 0;
+    for (let i = 0; i < 200 && warmed === 0; i++) {
+      warmed = (await connection.sendRequest(StatsRequest)).slots.find((s) => s.key === 'completion:file:///warmed.ts')?.nPast ?? 0;
+      if (warmed === 0) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(warmed > 200, `the warm-up evaluated ${warmed} tokens`);
+    const afterWarm = await connection.sendRequest(CompletionRequest, completion(long, { documentId: 'file:///warmed.ts' }));
+    assert.ok(afterWarm.timings.reusedTokens > 200 && afterWarm.timings.promptTokens <= 2, JSON.stringify(afterWarm.timings));
+    // An edit at the top of the file leaves nothing reusable before the cursor: cut again.
+    const edited = await connection.sendRequest(CompletionRequest, completion(`// edited\n${long}`, { documentId: 'file:///warmed.ts' }));
+    assert.ok(edited.timings.promptTokens <= 64, JSON.stringify(edited.timings));
+    await assert.rejects(connection.sendRequest(LoadModelRequest, { modelPath: model, coldPromptTokens: 2 }),
+      (err: { code: number; message: string }) => err.code === EngineErrorCodes.InvalidParams && /coldPromptTokens/.test(err.message));
+  });
+
   it('stops a completion at a stop string and at the line limit', async () => {
     const { connection } = startEngine();
     await connection.sendRequest(LoadModelRequest, { modelPath: model, threads: 2 });

@@ -35,6 +35,12 @@ export interface LoadModelParams {
    * memory plan sizes; a budget below the plan's minimum fails with that minimum named.
    */
   memoryBudgetMiB?: number;
+  /**
+   * The most tokens a completion evaluates when its document's slot holds nothing to reuse
+   * (longer prompts are cut nearer the cursor); absent: what this machine evaluates in 3 s,
+   * as measured from the engine's own prompts (512 before the first measurement).
+   */
+  coldPromptTokens?: number;
 }
 
 /** What the engine holds and how it plans memory, in bytes. */

@@ -16,13 +16,13 @@ import {
   MAX_CONTEXT_CHUNKS, PrefixWindow, PromptTooLongError, suffixBudget, suffixContext, type FimTokens,
 } from './prompts';
 import { Scheduler, type RunningJob } from './scheduler';
-import { generateWithReuse, SlotPool, type SlotEntry } from './slots';
+import { commonPrefixLength, generateWithReuse, SlotPool, type SlotEntry } from './slots';
 import { generateText } from './generation';
+import { ColdPromptLimit } from './cold-prompt';
 
 /** Completion slots hold at most this context: prompts are trimmed to fit, so more is waste. */
 const COMPLETION_CONTEXT = 4096;
 const DEFAULT_CHAT_CONTEXT = 8192;
-/** Suffix tokens a completion prompt carries at most (lines after the cursor's line). */
 /** Request text beyond this many characters per prompt token allowed is refused before tokenising. */
 const CHARS_PER_TOKEN_CAP = 16;
 /** Conversations whose prompt start is remembered (a few bytes each). */
@@ -69,6 +69,8 @@ interface LoadedModel {
   slots: SlotPool;
   prefixWindow: PrefixWindow;
   contextHeaders: ContextHeaders;
+  /** How many tokens a completion that reuses nothing may evaluate (cold-prompt.ts). */
+  coldPrompt: ColdPromptLimit;
 }
 
 function invalid(message: string): ResponseError<void> {
@@ -190,6 +192,7 @@ export class EngineServer {
     num(o, 'maxPromptTokens', 'loadModel', 16, 1 << 20, DEFAULT_CHAT_CONTEXT);
     num(o, 'memoryBudgetMiB', 'loadModel', 0, 1 << 24, 0);
     if (o.kvBudgetMiB !== undefined) num(o, 'kvBudgetMiB', 'loadModel', 1, 1 << 20);
+    if (o.coldPromptTokens !== undefined) num(o, 'coldPromptTokens', 'loadModel', 16, 1 << 20);
     // Wait for running work to finish with the old model before replacing it.
     return this.scheduler.submit({ kind: 'chat', run: () => this.load(o) });
   }
@@ -266,6 +269,7 @@ export class EngineServer {
       };
       this.model = {
         params: o, stamp, info, session: s, tokenizer, fim, stopIds, chat, prefixWindow: new PrefixWindow(), contextHeaders: new ContextHeaders(),
+        coldPrompt: new ColdPromptLimit(o.coldPromptTokens === undefined ? undefined : num(o, 'coldPromptTokens', 'loadModel', 16, 1 << 20)),
         slots: new SlotPool(s, { completion: completionContext, chat: chatContext }, kvBudgetBytes),
       };
       progress('ready', `${info.name || modelPath} is ready`);
@@ -307,17 +311,36 @@ export class EngineServer {
   }
 
   // -------------------------------------------------------------------------------------------
-  private completionPrompt(m: LoadedModel, p: CompletionParams, maxTokens: number): number[] {
+  /** The completion prompt's tokens; `limit` bounds the whole prompt (a cold prompt's cut). */
+  private completionPrompt(m: LoadedModel, p: CompletionParams, maxTokens: number, limit = Infinity): number[] {
     const count = (t: string) => m.tokenizer.encode(t).length;
     const format = effectiveFormat(p.format, m.fim, m.info.fim.autoFormat);
     const suffixText = format === 'prefix' ? '' : suffixContext(p.suffix, suffixBudget(format), count);
-    const total = Math.min(m.info.maxPromptTokens, m.info.completionContext - maxTokens) - count(suffixText) - 16;
+    const total = Math.min(m.info.maxPromptTokens, m.info.completionContext - maxTokens, limit) - count(suffixText) - 16;
     // Context from other files takes at most a quarter of what is left: the code before the cursor comes first.
     const context = p.context?.length
       ? m.contextHeaders.get(p.languageId, p.context, Math.min(CONTEXT_BUDGET, Math.floor(total / 4)), count)
       : { text: '', tokens: 0 };
     const prefix = m.prefixWindow.fit(p.documentId, p.prefix, Math.max(16, total - context.tokens), count);
     return completionTokens(m.tokenizer, format, m.fim, p, prefix, suffixText, context.text);
+  }
+
+  /**
+   * The completion prompt, cut to what this machine evaluates in a few seconds when the
+   * document's slot holds little of it (cold-prompt.ts); the cut moves the window's start
+   * nearer the cursor, where the following keystrokes keep it.
+   */
+  private coldLimitedPrompt(m: LoadedModel, p: CompletionParams): number[] {
+    const prompt = this.completionPrompt(m, p, p.maxTokens);
+    const held = m.slots.peek('completion', p.documentId);
+    const toEvaluate = prompt.length - (held ? Math.min(commonPrefixLength(held.tokens, prompt), held.slot.nPast) : 0);
+    const limit = m.coldPrompt.tokens;
+    if (toEvaluate <= limit) return prompt;
+    const cut = this.completionPrompt(m, p, p.maxTokens, limit);
+    const rate = m.coldPrompt.rate;
+    this.log(`engine: completion prompt cut from ${prompt.length} to ${cut.length} tokens: ${toEvaluate} to evaluate, ` +
+      `at most ${limit} when nothing is reused (${rate === undefined ? 'no speed measured yet' : `${rate.toFixed(0)} tokens/s measured`})`);
+    return cut;
   }
 
   private validateCompletion(raw: unknown, needsMaxTokens: boolean): CompletionParams {
@@ -361,7 +384,7 @@ export class EngineServer {
       kind: 'completion', documentId: p.documentId, token,
       run: async (job) => {
         const m = await this.currentModel();
-        const prompt = this.completionPrompt(m, p, p.maxTokens);
+        const prompt = this.coldLimitedPrompt(m, p);
         const entry = m.slots.acquire('completion', p.documentId);
         const out = await this.generateText(m, entry, prompt, job, {
           maxTokens: p.maxTokens, temperature: p.temperature ?? 0, stop: p.stop ?? [], maxLines: p.maxLines ?? Infinity,
@@ -388,7 +411,8 @@ export class EngineServer {
         const entry = m.slots.acquire('completion', p.documentId);
         const prompt = this.completionPrompt(m, p, 64);
         job.onCancel = () => entry.slot.cancel();
-        await generateWithReuse(entry, prompt, { maxTokens: 0 }, undefined, () => job.cancelled);
+        const { result, reusedTokens } = await generateWithReuse(entry, prompt, { maxTokens: 0 }, undefined, () => job.cancelled);
+        if (result.nPast >= prompt.length) m.coldPrompt.record(prompt.length - reusedTokens, result.promptMs);  // not cut short
       },
     }).catch((err) => this.log(`engine: warm-up failed: ${(err as Error).message}`));
   }
@@ -459,6 +483,8 @@ export class EngineServer {
       reused = reusedTokens;
       return result;
     }, onText);
+    // A run cancelled after its prompt (a stop string) still measured the whole prompt.
+    if (out.result.nPast >= prompt.length) m.coldPrompt.record(prompt.length - reused, out.result.promptMs);
     return { text: out.text, stopReason: out.stopReason, timings: timings(prompt.length - reused, reused, out.result) };
   }
 

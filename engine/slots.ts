@@ -44,6 +44,11 @@ export class SlotPool {
     return [...this.entries.values()];
   }
 
+  /** The slot of `kind` for `id` if there is one, without counting as a use. */
+  peek(kind: SlotKind, id: string): SlotEntry | undefined {
+    return this.entries.get(`${kind}:${id}`);
+  }
+
   acquire(kind: SlotKind, id: string): SlotEntry {
     const key = `${kind}:${id}`;
     const found = this.entries.get(key);

@@ -97,6 +97,8 @@ export async function runEvalCompletions(args: ParsedArgs, write: (s: string) =>
   try {
     const info = await connection.sendRequest(LoadModelRequest, {
       modelPath: s.model, threads: s.threads, contextLength: s.context, memoryBudgetMiB: s.memoryBudgetMiB,
+      // Each case scores the whole window, as a warmed file gets it: no cold-prompt cut.
+      coldPromptTokens: 1 << 20,
     });
     formats = info.completionFormats;
     fim = info.fim;
