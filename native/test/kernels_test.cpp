@@ -541,7 +541,7 @@ static void test_packed_q4_K(const KernelTable& t) {
     t.quantize_row_q8_K(x.data(), xq[j].data(), n);
     xs[j] = xq[j].data();
   }
-  for (int n_x : {1, 3, 4, 5, 8}) {
+  for (int n_x : {1, 2, 3, 4, 5, 6, 7, 8}) {  // every way a batch splits into fours and the rest
     std::vector<float> want(n_x * kPackRows), got(n_x * kPackRows);
     gemm_q4_Kx16_reference(packed.data(), nb, xs, n_x, want.data());
     t.gemm_q4_Kx16(packed.data(), nb, xs, n_x, got.data());

@@ -295,6 +295,7 @@ void dot_rows(const void* wv, const BlockQ8_K* const* xs, int64_t n, float* out)
         const __m256i p = SignedCodes<Read>::value ? _mm256_maddubs_epi16(_mm256_sign_epi8(c, c), _mm256_sign_epi8(x, c))
                                                    : _mm256_maddubs_epi16(c, x);
         sums[t] = _mm256_add_epi32(sums[t], _mm256_madd_epi16(p, sc));
+        if (m > 1) keep_in_register(sums[t]);
       }
     }
     ST_UNROLL
@@ -369,9 +370,9 @@ struct PackedHalfScales {
   }
 };
 
-// N activations (1 or 2) against the 16 rows: each broadcast of four activation bytes serves
-// both halves, and the 16-bit sums (low and high nibbles, two halves, N activations) stay in
-// registers.
+// One activation (decode) against the 16 rows: each broadcast of four activation bytes serves
+// both halves, and the 16-bit sums (low and high nibbles, two halves) stay in registers.
+// (Prompt batches take gemm_q4_Kx16_halves below.)
 template <int N>
 void gemm_q4_Kx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, float* out) {
   const __m256i low4 = _mm256_set1_epi8(0x0f);
@@ -432,10 +433,72 @@ void gemm_q4_Kx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs
   }
 }
 
+// N activations (2 to 4, prompt batches) against the 16 rows, one half of 8 rows at a time:
+// both halves of two activations at once (the earlier kernel) left the compiler more 16-bit
+// sums than the 16 vector registers hold, and it spilled them to the stack between every two
+// instructions. Per half, the sums of four activations (8 registers) stay in registers
+// (keep_in_register, unroll.h); each activation's bytes are broadcast where they are used (a
+// load each, which the load ports absorb). Integer sums are exact and the float steps are
+// those of gemm_q4_Kx16_n, in the same order, so the results are the same to the bit.
+template <int N>
+void gemm_q4_Kx16_halves(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, float* out) {
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  __m256 acc[N][2];
+  for (int t = 0; t < N; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; b++) {
+    const uint8_t* block = group + b * kPackedQ4KBytes;
+    for (int h = 0; h < 2; h++) {
+      const PackedHalfScales scales(block, h);
+      __m256i isum[N];
+      for (int t = 0; t < N; t++) isum[t] = _mm256_setzero_si256();
+      for (int p = 0; p < 4; p++) {
+        __m256i lo_sum[N], hi_sum[N];
+        ST_UNROLL
+        for (int t = 0; t < N; t++) lo_sum[t] = hi_sum[t] = _mm256_setzero_si256();
+        ST_UNROLL
+        for (int s4 = 0; s4 < 8; s4++) {
+          const __m256i v = load(block + kCodes + 64 * (8 * p + s4) + 32 * h);
+          const __m256i lo = _mm256_and_si256(v, low4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+          ST_UNROLL
+          for (int t = 0; t < N; t++) {
+            const int8_t* x = xs[t][b].qs + 64 * p + 4 * s4;
+            lo_sum[t] = _mm256_add_epi16(lo_sum[t], _mm256_maddubs_epi16(lo, _mm256_set1_epi32(load_i32(x))));
+            hi_sum[t] = _mm256_add_epi16(hi_sum[t], _mm256_maddubs_epi16(hi, _mm256_set1_epi32(load_i32(x + 32))));
+            keep_in_register(lo_sum[t]);
+            keep_in_register(hi_sum[t]);
+          }
+        }
+        ST_UNROLL
+        for (int t = 0; t < N; t++) {
+          isum[t] = _mm256_add_epi32(isum[t], _mm256_add_epi32(_mm256_madd_epi16(lo_sum[t], scales.sc16[2 * p]),
+                                                               _mm256_madd_epi16(hi_sum[t], scales.sc16[2 * p + 1])));
+        }
+      }
+      const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kD + 16 * h)));
+      const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kDmin + 16 * h)));
+      for (int t = 0; t < N; t++) {
+        const BlockQ8_K& x = xs[t][b];
+        const __m256 xd = _mm256_set1_ps(x.d);
+        acc[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(d, xd), acc[t][h]);
+        acc[t][h] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(scales.mins(x)), _mm256_mul_ps(dmin, xd), acc[t][h]);
+      }
+    }
+  }
+  for (int t = 0; t < N; t++) {
+    _mm256_storeu_ps(out + t * kPackRows, acc[t][0]);
+    _mm256_storeu_ps(out + t * kPackRows + 8, acc[t][1]);
+  }
+}
+
 void gemm_q4_Kx16(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out) {
-  int t0 = 0;
-  for (; t0 + 2 <= n_x; t0 += 2) gemm_q4_Kx16_n<2>(group, nb, xs + t0, out + t0 * kPackRows);
-  if (t0 < n_x) gemm_q4_Kx16_n<1>(group, nb, xs + t0, out + t0 * kPackRows);
+  for (int t0 = 0; t0 < n_x; t0 += 4) {
+    switch (std::min(4, n_x - t0)) {
+      case 1: gemm_q4_Kx16_n<1>(group, nb, xs + t0, out + t0 * kPackRows); break;
+      case 2: gemm_q4_Kx16_halves<2>(group, nb, xs + t0, out + t0 * kPackRows); break;
+      case 3: gemm_q4_Kx16_halves<3>(group, nb, xs + t0, out + t0 * kPackRows); break;
+      default: gemm_q4_Kx16_halves<4>(group, nb, xs + t0, out + t0 * kPackRows); break;
+    }
+  }
 }
 
 // One row of a packed group (the up rows of the few active neurons): its block gathered back,

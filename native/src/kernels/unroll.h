@@ -10,3 +10,19 @@
 #else
 #define ST_UNROLL
 #endif
+
+// keep_in_register(acc) after each addition into an integer accumulator of an unrolled loop:
+// the compiler must then take the accumulator as it is. Without it, GCC reassociates the
+// additions of a fully unrolled loop into trees whose partial sums outnumber the 16 vector
+// registers of AVX2 and go to the stack between every two instructions (integer sums are
+// exact, so the order changes no result; it costs no instruction).
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+template <typename V>
+inline void keep_in_register(V& v) { __asm__("" : "+x"(v)); }
+#elif defined(__GNUC__) && defined(__aarch64__)
+template <typename V>
+inline void keep_in_register(V& v) { __asm__("" : "+w"(v)); }
+#else
+template <typename V>
+inline void keep_in_register(V&) {}
+#endif
