@@ -35,6 +35,21 @@ function startEngine(): { child: ChildProcess; connection: MessageConnection; st
 
 const errorCode = (code: number) => (err: { code: number }) => err.code === code;
 
+/**
+ * Waits until a warm-up of `documentId` has finished (nothing running or queued, and its slot
+ * holds tokens: a slot's nPast also grows batch by batch while the warm-up still runs); the
+ * tokens its slot holds.
+ */
+async function warmedTokens(connection: MessageConnection, documentId: string): Promise<number> {
+  for (let i = 0; i < 500; i++) {
+    const stats = await connection.sendRequest(StatsRequest);
+    const nPast = stats.slots.find((s) => s.key === `completion:${documentId}`)?.nPast ?? 0;
+    if (nPast > 0 && stats.queue.running === 0 && stats.queue.queued === 0) return nPast;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return 0;
+}
+
 const code = `export function fibonacci(n: number): number {
   if (n < 2) return n;
   return fibonacci(n - 1) + fibonacci(n - 2);
@@ -170,11 +185,7 @@ describe('engine process (dist/engine.js)', function () {
     await connection.sendRequest(LoadModelRequest, { modelPath: model, threads: 2 });
     const { maxTokens: _unused, ...warm } = completion(code, { documentId: 'file:///warm.ts' });
     void connection.sendNotification(WarmCompletionNotification, warm);
-    for (let i = 0; i < 100; i++) {
-      const slot = (await connection.sendRequest(StatsRequest)).slots.find((s) => s.key === 'completion:file:///warm.ts');
-      if (slot && slot.nPast > 0) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    assert.ok(await warmedTokens(connection, 'file:///warm.ts') > 0);
     const first = await connection.sendRequest(CompletionRequest, completion(code, { documentId: 'file:///warm.ts' }));
     assert.ok(first.timings.reusedTokens > 0 && first.timings.promptTokens <= 2, JSON.stringify(first.timings));
   });
@@ -194,11 +205,7 @@ describe('engine process (dist/engine.js)', function () {
     // A warm-up (nobody waits for it) evaluates the whole window; the completion after it reuses it all.
     const { maxTokens: _unused, ...warm } = completion(long, { documentId: 'file:///warmed.ts' });
     void connection.sendNotification(WarmCompletionNotification, warm);
-    let warmed = 0;
-    for (let i = 0; i < 200 && warmed === 0; i++) {
-      warmed = (await connection.sendRequest(StatsRequest)).slots.find((s) => s.key === 'completion:file:///warmed.ts')?.nPast ?? 0;
-      if (warmed === 0) await new Promise((r) => setTimeout(r, 20));
-    }
+    const warmed = await warmedTokens(connection, 'file:///warmed.ts');
     assert.ok(warmed > 200, `the warm-up evaluated ${warmed} tokens`);
     const afterWarm = await connection.sendRequest(CompletionRequest, completion(long, { documentId: 'file:///warmed.ts' }));
     assert.ok(afterWarm.timings.reusedTokens > 200 && afterWarm.timings.promptTokens <= 2, JSON.stringify(afterWarm.timings));
