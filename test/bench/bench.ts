@@ -238,7 +238,7 @@ async function benchCase(model: string, threads: number, machine: ReturnType<typ
         `${((t.warm_with_context_first_token_ms.median / t.warm_first_token_ms.median - 1) * 100).toFixed(0)} % from without`,
       `  of which the engine's prompt evaluation: median ${t.warm_first_token_ms.engine_median.toFixed(1)} ms without context, ` +
         `${t.warm_with_context_first_token_ms.engine_median.toFixed(1)} ms with it`,
-      `  first completion on a cold file (prompt cut to ${t.cold_prompt_tokens.toFixed(0)} tokens near the cursor): ` +
+      `  first completion on a cold file (a prompt of ${t.cold_prompt_tokens.toFixed(0)} tokens, cut near the cursor when over the limit): ` +
         `${t.cold_first_token_ms.toFixed(0)} ms`,
       `  whole prompt evaluated (a warm-up): ${t.full_prompt_first_token_ms.toFixed(0)} ms  -> ${t.speedup.toFixed(0)}x slower than a warm keystroke`,
       `  chat, ${t.chat_question_tokens}-token question: first token after ${t.chat_first_token_ms.toFixed(0)} ms`,

@@ -93,7 +93,7 @@ export async function typingBenchmark(model: string, threads: number, root: stri
     const coldMs = cold.reduce((a, b) => a + b) / cold.length;
     const coldPromptTokens = coldTokens.reduce((a, b) => a + b) / coldTokens.length;
     process.stderr.write(`typing: first completion on a cold ${fileTokens}-token file: ${cold.map((x) => x.toFixed(0)).join(' / ')} ms ` +
-      `(prompts cut to ${coldTokens.join(' / ')} tokens)\n`);
+      `(prompts of ${coldTokens.join(' / ')} tokens)\n`);
 
     /** Sends a warm-up (the whole window: nobody waits for it) and waits until it is done; its time. */
     const warmUp = async (params: CompletionParams) => {

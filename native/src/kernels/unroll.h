@@ -16,12 +16,10 @@
 // additions of a fully unrolled loop into trees whose partial sums outnumber the 16 vector
 // registers of AVX2 and go to the stack between every two instructions (integer sums are
 // exact, so the order changes no result; it costs no instruction).
+// (Only the AVX2 kernels need it: AVX-512 and NEON have 32 vector registers.)
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 template <typename V>
 inline void keep_in_register(V& v) { __asm__("" : "+x"(v)); }
-#elif defined(__GNUC__) && defined(__aarch64__)
-template <typename V>
-inline void keep_in_register(V& v) { __asm__("" : "+w"(v)); }
 #else
 template <typename V>
 inline void keep_in_register(V&) {}
