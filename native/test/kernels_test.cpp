@@ -637,8 +637,8 @@ static void test_exp_shifted(const KernelTable& t) {
     std::unique_ptr<DenormalsFlushedScope> scope(flushed ? new DenormalsFlushedScope : nullptr);
     for (float shift : {0.0f, 3.25f, -7.5f}) {
       std::vector<float> mine(args), want(args);
-      t.exp_shifted(mine.data(), shift, static_cast<int64_t>(mine.size()));
-      scalar_table().exp_shifted(want.data(), shift, static_cast<int64_t>(want.size()));
+      t.exp_shifted(mine.data(), &shift, 1, static_cast<int64_t>(mine.size()));
+      scalar_table().exp_shifted(want.data(), &shift, 1, static_cast<int64_t>(want.size()));
       size_t differ = 0;
       for (size_t i = 0; i < args.size(); i++) {
         const bool same = std::memcmp(&mine[i], &want[i], 4) == 0 || (std::isnan(mine[i]) && std::isnan(want[i]));
@@ -649,11 +649,34 @@ static void test_exp_shifted(const KernelTable& t) {
                              " differ)");
     }
   }
+  const float half_shift = 0.5f;
   for (int64_t n = 0; n <= 9; n++) {  // every tail length, and nothing written past n
     std::vector<float> mine(16, -1.5f), want(16, -1.5f);
-    t.exp_shifted(mine.data(), 0.5f, n);
-    scalar_table().exp_shifted(want.data(), 0.5f, n);
+    t.exp_shifted(mine.data(), &half_shift, 1, n);
+    scalar_table().exp_shifted(want.data(), &half_shift, 1, n);
     check(std::memcmp(mine.data(), want.data(), 16 * sizeof(float)) == 0, tag + " n=" + std::to_string(n));
+  }
+  // Rows of heads side by side (attention's position-major scores): lane j minus shifts[j],
+  // for the lane counts attention uses (multiples of 8) and others, with partial last rows.
+  for (int lanes : {3, 4, 8, 16, 64}) {
+    std::vector<float> shifts(static_cast<size_t>(lanes));
+    for (int j = 0; j < lanes; j++) shifts[j] = args[static_cast<size_t>(j) * 7919 % args.size()] * 0.25f;
+    for (int64_t n : {int64_t(lanes) * 100, int64_t(lanes) * 3 + 5, int64_t(2)}) {
+      std::vector<float> mine(args.begin(), args.begin() + n + 4), want(mine);
+      t.exp_shifted(mine.data(), shifts.data(), lanes, n);
+      scalar_table().exp_shifted(want.data(), shifts.data(), lanes, n);
+      size_t differ = 0;
+      for (size_t i = 0; i < mine.size(); i++) {
+        if (!(std::memcmp(&mine[i], &want[i], 4) == 0 || (std::isnan(mine[i]) && std::isnan(want[i])))) differ++;
+      }
+      check(differ == 0, tag + " " + std::to_string(lanes) + " lanes, n=" + std::to_string(n) + " (" + std::to_string(differ) + " differ)");
+    }
+  }
+  {  // the scalar definition itself: each lane its own shift
+    std::vector<float> x = {1.0f, 2.0f, 1.0f, 2.0f};
+    const float shifts[2] = {1.0f, 2.0f};
+    scalar_table().exp_shifted(x.data(), shifts, 2, 4);
+    check(x[0] == 1.0f && x[1] == 1.0f && x[2] == 1.0f && x[3] == 1.0f, "scalar exp_shifted: lane j shifted by shifts[j]");
   }
 }
 
@@ -694,7 +717,8 @@ int main(int argc, char** argv) {
   for (const KernelTable* t : tables) test_exp_shifted(*t);
   {
     std::vector<float> x = {0.0f, -1.0f, -104.5f, 89.0f};
-    scalar_table().exp_shifted(x.data(), 0.0f, 4);
+    const float zero = 0.0f;
+    scalar_table().exp_shifted(x.data(), &zero, 1, 4);
     check(x[0] == 1.0f && std::fabs(x[1] - 0.36787944f) < 1e-7f && x[2] == 0.0f && std::isinf(x[3]),
           "scalar exp_shifted: 1, 1/e, 0 below -104, inf above 88.8");
   }

@@ -101,10 +101,11 @@ struct KernelTable {
   void (*dot_f16_f32_rows_heads)(const uint16_t* const* rows, int n_rows, const float* const* qs, int m, int64_t n,
                                  float* const* outs);
 
-  // x[i] = portable_math::exp(x[i] − shift) for i in [0, n): attention's softmax, thousands of
-  // exponentials per head per token. Every table gives exactly the scalar values (the vector
+  // x[i] = portable_math::exp(x[i] − shifts[i % lanes]) for i in [0, n): attention's softmax,
+  // thousands of exponentials per head per token, over rows of `lanes` heads side by side
+  // (lanes = 1: one shift for all). Every table gives exactly the scalar values (the vector
   // versions do the same double-precision operations in the same order, lane by lane).
-  void (*exp_shifted)(float* x, float shift, int64_t n);
+  void (*exp_shifted)(float* x, const float* shifts, int lanes, int64_t n);
 };
 
 // The most rows axpy_f16_rows_heads and dot_f16_f32_rows_heads take at once.

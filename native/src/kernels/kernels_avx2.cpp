@@ -473,11 +473,17 @@ inline __m128 exp4(__m128 x) {
   return _mm_blendv_ps(y, x, _mm_cmp_ps(x, x, _CMP_UNORD_Q));
 }
 
-void exp_shifted(float* x, float shift, int64_t n) {
-  const __m128 s = _mm_set1_ps(shift);
+void exp_shifted(float* x, const float* shifts, int lanes, int64_t n) {
   int64_t i = 0;
-  for (; i + 4 <= n; i += 4) _mm_storeu_ps(x + i, exp4(_mm_sub_ps(_mm_loadu_ps(x + i), s)));
-  for (; i < n; i++) x[i] = portable_math::exp(x[i] - shift);
+  if (lanes == 1) {
+    const __m128 s = _mm_set1_ps(shifts[0]);
+    for (; i + 4 <= n; i += 4) _mm_storeu_ps(x + i, exp4(_mm_sub_ps(_mm_loadu_ps(x + i), s)));
+  } else if (lanes % 4 == 0) {
+    for (; i + lanes <= n; i += lanes) {
+      for (int j = 0; j < lanes; j += 4) _mm_storeu_ps(x + i + j, exp4(_mm_sub_ps(_mm_loadu_ps(x + i + j), _mm_loadu_ps(shifts + j))));
+    }
+  }
+  for (; i < n; i++) x[i] = portable_math::exp(x[i] - shifts[i % lanes]);
 }
 
 const KernelTable kAvx2 = {

@@ -188,11 +188,17 @@ inline float32x4_t exp4(float32x4_t x) {
   return vbslq_f32(vceqq_f32(x, x), y, x);
 }
 
-void exp_shifted(float* x, float shift, int64_t n) {
-  const float32x4_t s = vdupq_n_f32(shift);
+void exp_shifted(float* x, const float* shifts, int lanes, int64_t n) {
   int64_t i = 0;
-  for (; i + 4 <= n; i += 4) vst1q_f32(x + i, exp4(vsubq_f32(vld1q_f32(x + i), s)));
-  for (; i < n; i++) x[i] = portable_math::exp(x[i] - shift);
+  if (lanes == 1) {
+    const float32x4_t s = vdupq_n_f32(shifts[0]);
+    for (; i + 4 <= n; i += 4) vst1q_f32(x + i, exp4(vsubq_f32(vld1q_f32(x + i), s)));
+  } else if (lanes % 4 == 0) {
+    for (; i + lanes <= n; i += lanes) {
+      for (int j = 0; j < lanes; j += 4) vst1q_f32(x + i + j, exp4(vsubq_f32(vld1q_f32(x + i + j), vld1q_f32(shifts + j))));
+    }
+  }
+  for (; i < n; i++) x[i] = portable_math::exp(x[i] - shifts[i % lanes]);
 }
 
 const KernelTable kNeon = {

@@ -141,8 +141,8 @@ void gemm_q4_0x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, 
   }
 }
 
-void exp_shifted(float* x, float shift, int64_t n) {
-  for (int64_t i = 0; i < n; i++) x[i] = portable_math::exp(x[i] - shift);
+void exp_shifted(float* x, const float* shifts, int lanes, int64_t n) {
+  for (int64_t i = 0; i < n; i++) x[i] = portable_math::exp(x[i] - shifts[i % lanes]);
 }
 
 const KernelTable kScalarOwn = {

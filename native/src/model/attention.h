@@ -5,6 +5,9 @@
 #include <cmath>
 #include <cstdint>
 #include <stdexcept>
+#if defined(__SSE2__) || defined(_M_X64)
+#include <emmintrin.h>
+#endif
 
 #include "kernels/kernels.h"
 #include "kv_cache.h"
@@ -22,61 +25,96 @@ inline void prefetch_head(const uint8_t* head, size_t bytes) {
   for (size_t b = 0; b < bytes; b += 64) __builtin_prefetch(head + b);
 }
 
+// Scores are kept position-major: one row of score_lanes(m) floats per position, the m query
+// heads side by side and zeros after them. Every softmax step then runs across the heads in
+// vector lanes (lane j does exactly head j's operations, in position order), and the key dots
+// land in place and the value weights are read in place, with no transposing copies (the
+// scalar loops that gathered them per head took as long as the value sums at 2,000 positions).
+constexpr int score_lanes(int m) { return (m + 7) / 8 * 8; }
+
+// Lanes j of the rows x + t·stride, t < n: x ← x·scale, and max[j] = the largest (std::max in
+// row order: a NaN never becomes the maximum). MAXPS(x, max) is exactly x > max ? x : max;
+// the compiler leaves that loop scalar.
+inline void scale_and_max8(float* x, int stride, int32_t n, float scale, float* max) {
+#if defined(__SSE2__) || defined(_M_X64)
+  const __m128 s = _mm_set1_ps(scale);
+  __m128 m0 = _mm_set1_ps(-INFINITY), m1 = m0;
+  for (int32_t t = 0; t < n; t++, x += stride) {
+    const __m128 x0 = _mm_mul_ps(_mm_loadu_ps(x), s), x1 = _mm_mul_ps(_mm_loadu_ps(x + 4), s);
+    _mm_storeu_ps(x, x0);
+    _mm_storeu_ps(x + 4, x1);
+    m0 = _mm_max_ps(x0, m0);
+    m1 = _mm_max_ps(x1, m1);
+  }
+  _mm_storeu_ps(max, m0);
+  _mm_storeu_ps(max + 4, m1);
+#else
+  float mx[8];
+  std::fill(mx, mx + 8, -INFINITY);
+  for (int32_t t = 0; t < n; t++, x += stride) {
+    for (int j = 0; j < 8; j++) {
+      x[j] *= scale;
+      mx[j] = std::max(mx[j], x[j]);
+    }
+  }
+  std::copy(mx, mx + 8, max);
+#endif
+}
+
 // The m query heads qs[0..m) (prepared by kv.prepare_query) attend to positions first ..
-// first+n−1, whose cached heads key(p) and value(p) give. scores[j] holds n floats of scratch;
-// outs[j] receives head j's output (head_dim floats). Each key and value head is read once for
-// all m query heads; per head the operations and their order are those of one head alone:
-// score = (k·q)·scale, softmax with an F32 sum in position order, then Σ p·v in position order.
+// first+n−1, whose cached heads key(p) and value(p) give. scores holds n · score_lanes(m)
+// floats of scratch; outs[j] receives head j's output (head_dim floats). Each key and value
+// head is read once for all m query heads; per head the operations and their order are those
+// of one head alone: score = (k·q)·scale, softmax with an F32 sum in position order, then
+// Σ p·v in position order.
 template <typename KeyHead, typename ValueHead>
 void attend_group(const KvRowFormat& kv, const void* const* qs, int m, int32_t first, int32_t n, float scale, KeyHead key,
-                  ValueHead value, float* const* scores, float* const* outs) {
+                  ValueHead value, float* scores, float* const* outs) {
   if (m > kMaxQueryGroup) throw std::logic_error("too many query heads per KV head");
-  constexpr int D = kernels::kMaxDotRows;
-  float max_s[kMaxQueryGroup], dots[D][kMaxQueryGroup], inv[kMaxQueryGroup];
-  std::fill(max_s, max_s + m, -INFINITY);
+  const int S = score_lanes(m);
   const size_t head_bytes = kv.head_bytes();
+  // Key dots a few positions at a time (each exactly what one position alone gives), written
+  // straight into the positions' score rows.
+  constexpr int D = kernels::kMaxDotRows;
   float* dot_rows[D];
-  for (int r = 0; r < D; r++) dot_rows[r] = dots[r];
   const uint8_t* key_heads[D];
-  // Key dots a few positions at a time (each exactly what one position alone gives).
   for (int32_t t = 0; t < n; t += D) {
     const int rows = static_cast<int>(std::min<int32_t>(D, n - t));
     for (int r = 0; r < rows; r++) {
       if (t + r + kPrefetchAhead < n) prefetch_head(key(first + t + r + kPrefetchAhead), head_bytes);
       key_heads[r] = key(first + t + r);
+      dot_rows[r] = scores + size_t(t + r) * S;
+      std::fill(dot_rows[r] + m, dot_rows[r] + S, 0.0f);  // the padding lanes: finite, ignored
     }
     kv.dot_rows_heads(key_heads, rows, qs, m, dot_rows);
-    for (int r = 0; r < rows; r++) {
-      for (int j = 0; j < m; j++) {
-        scores[j][t + r] = dots[r][j] * scale;
-        max_s[j] = std::max(max_s[j], scores[j][t + r]);
-      }
-    }
   }
+  // Eight lanes at a time, in fixed-size local arrays the compiler keeps in vector registers.
+  alignas(64) float max_s[kMaxQueryGroup], inv[kMaxQueryGroup];
+  for (int j0 = 0; j0 < S; j0 += 8) scale_and_max8(scores + j0, S, n, scale, max_s + j0);
   const kernels::KernelTable& k = kernels::active();
-  for (int j = 0; j < m; j++) k.exp_shifted(scores[j], max_s[j], n);
-  // Each head's sum in position order; the heads side by side, so that one addition's latency
-  // is not paid per position.
-  float sums[kMaxQueryGroup];
-  std::fill(sums, sums + m, 0.0f);
-  for (int32_t t = 0; t < n; t++) {
-    for (int j = 0; j < m; j++) sums[j] += scores[j][t];
+  k.exp_shifted(scores, max_s, S, int64_t(n) * S);
+  // Each head's sum in position order, the heads side by side.
+  for (int j0 = 0; j0 < S; j0 += 8) {
+    float sums[8] = {};
+    for (int32_t t = 0; t < n; t++) {
+      const float* row = scores + size_t(t) * S + j0;
+      for (int j = 0; j < 8; j++) sums[j] += row[j];
+    }
+    for (int j = 0; j < 8; j++) inv[j0 + j] = 1.0f / sums[j];
   }
-  for (int j = 0; j < m; j++) {
-    inv[j] = 1.0f / sums[j];
-    std::fill(outs[j], outs[j] + kv.head_dim, 0.0f);
-  }
-  // Σ p·v a few positions at a time (the same additions in the same order as one by one).
+  for (int j = 0; j < m; j++) std::fill(outs[j], outs[j] + kv.head_dim, 0.0f);
+  // Σ p·v a few positions at a time (the same additions in the same order as one by one), the
+  // weights p = e/sum made in place in the score rows.
   constexpr int R = kernels::kMaxAxpyRows;
-  float block_weights[R][kMaxQueryGroup];
   const float* ws[R];
   const uint8_t* heads[R];
   for (int32_t t = 0; t < n; t += R) {
     const int rows = static_cast<int>(std::min<int32_t>(R, n - t));
     for (int r = 0; r < rows; r++) {
       if (t + r + kPrefetchAhead < n) prefetch_head(value(first + t + r + kPrefetchAhead), head_bytes);
-      for (int j = 0; j < m; j++) block_weights[r][j] = scores[j][t + r] * inv[j];
-      ws[r] = block_weights[r];
+      float* row = scores + size_t(t + r) * S;
+      for (int j = 0; j < S; j++) row[j] *= inv[j];
+      ws[r] = row;
       heads[r] = value(first + t + r);
     }
     kv.add_rows_heads(heads, rows, ws, outs, m);

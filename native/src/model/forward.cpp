@@ -70,7 +70,7 @@ size_t Workspace::layout(const SmallThinkerHParams& hp, int32_t n_ctx, int threa
   place(&w.up_base, N);
   place(&w.down_base, N);
   place(&w.held, N);
-  const size_t scores_stride = group * size_t(n_ctx), query_stride = group * hp.head_dim * sizeof(float);
+  const size_t scores_stride = size_t(score_lanes(static_cast<int>(group))) * size_t(n_ctx), query_stride = group * hp.head_dim * sizeof(float);
   place(&w.scores, T * scores_stride);
   place(&w.query, T * query_stride);
   place(&w.tiles, T * 3 * B * kTileRows);
@@ -259,8 +259,8 @@ void InferenceContext::attention(int l, int32_t n, int32_t pos0) {
   pool_.parallel_for(int64_t(n) * KVH, [&](int64_t i0, int64_t i1, int worker) {
     uint8_t* q_scratch = s.query + size_t(worker) * s.query_stride();
     const void* qh[kMaxQueryGroup];
-    float* sc[kMaxQueryGroup];
     float* out[kMaxQueryGroup];
+    float* scores = s.scores + size_t(worker) * s.scores_stride();
     for (int64_t i = i0; i < i1; i++) {
       const int32_t t = token_at(i / KVH);
       const int g = static_cast<int>(i % KVH);
@@ -268,11 +268,10 @@ void InferenceContext::attention(int l, int32_t n, int32_t pos0) {
       for (int j = 0; j < group; j++) {
         const int h = g * group + j;
         qh[j] = kv.prepare_query(s.q + t * QW + h * hd, q_scratch + size_t(j) * hd * sizeof(float));
-        sc[j] = s.scores + size_t(worker) * s.scores_stride() + size_t(j) * kv_.n_ctx();
         out[j] = s.attn_out + t * QW + h * hd;
       }
       attend_group(kv, qh, group, first, n_keys, scale, [&](int32_t p) { return key_head(p, g); },
-                   [&](int32_t p) { return value_head(p, g); }, sc, out);
+                   [&](int32_t p) { return value_head(p, g); }, scores, out);
     }
   });
   for (int32_t t = 0; t < n; t++) kv_.store(l, pos0 + t, s.k_rows + t * row_bytes, s.v_rows + t * row_bytes);

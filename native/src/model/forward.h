@@ -61,7 +61,7 @@ class Workspace {
   const uint8_t **gate_base, **up_base, **down_base;  // with an expert cache: where each held expert is
   int32_t* held;
   // Per worker.
-  float* scores;           // the query heads of one KV head: group · n_ctx
+  float* scores;           // the query heads of one KV head: n_ctx · score_lanes(group) (attention.h)
   uint8_t* query;          // those heads in the cache's dot format: group · head_dim floats' room
   float* tiles;            // 3 · kMaxBatch · kTileRows floats: gate, up and down outputs of one row tile
   uint8_t* embedding_row;  // one embedding row read on demand (budgeted mode)
