@@ -126,4 +126,20 @@ describe('slots (generation on a native thread)', function () {
     assert.throws(() => slot.generate({ prompt: new Int32Array(), maxTokens: 1 }), /needs a prompt/);
     assert.equal(slot.rewind(5), false, 'cannot rewind forward');
   });
+
+  it('commits its KV cache as positions are written, not all of it at the first token', async () => {
+    // Each layer keeps each KV head's positions together, so a first token writes into every
+    // (layer, head) region: on huge pages that committed (and zeroed) the whole cache, 64 MiB
+    // here and 256 MiB for a 4B chat slot, before the first token's answer.
+    const file = await ensureModel({ preset: 'tiny', type: 'f32' });
+    const session = addon.createSession(file, { threads: 2, context: 1 << 16, allowContextOverflow: true });
+    const slot = session.createSlot({ context: 1 << 16 });
+    const kvBytes = session.slotKvCacheBytes(1 << 16);
+    assert.ok(kvBytes >= 64 << 20, `a cache of ${kvBytes} bytes`);
+    const before = process.memoryUsage().rss;
+    await slot.generate({ prompt: promptOf(8), maxTokens: 1 });
+    const grown = process.memoryUsage().rss - before;
+    assert.ok(grown < kvBytes / 8, `resident memory grew by ${grown} bytes for 8 positions of a ${kvBytes}-byte cache`);
+    slot.release();
+  });
 });

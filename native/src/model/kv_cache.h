@@ -91,9 +91,8 @@ class KvCache {
   size_t bytes_ = 0;
   std::vector<int32_t> window_;    // 0 for global layers
   std::vector<int32_t> capacity_;  // positions held per layer
-  // Every layer's keys and values in one anonymous mapping on huge pages where the kernel gives
-  // them: a token's attention reads the cache row by row across tens of megabytes, and on 4 KiB
-  // pages every eighth row was a TLB miss. Pages are zero and only become resident when written.
+  // Every layer's keys and values in one anonymous mapping on small pages (kv_cache.cpp says
+  // why). Pages are zero and only become resident when written.
   AlignedBuffer store_;
   std::vector<uint8_t*> k_, v_;  // each layer's rows in store_
 };

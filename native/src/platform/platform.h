@@ -103,6 +103,9 @@ void free_pages(void* p, size_t bytes);
 // Asks for large pages behind [p, p + bytes) where the OS gives them without privileges
 // (transparent huge pages on Linux); elsewhere nothing happens, and everything works the same.
 void advise_large_pages(void* p, size_t bytes);
+// The opposite, for memory that fills a little at a time (a KV cache): small pages, so that a
+// first write commits and zeroes 4 KiB, not 2 MiB (where the system makes huge pages by default).
+void advise_small_pages(void* p, size_t bytes);
 
 // The process's resident memory now and at its peak, in bytes; 0 where the OS cannot say.
 uint64_t resident_bytes();

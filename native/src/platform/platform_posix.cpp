@@ -152,6 +152,15 @@ void advise_large_pages(void* p, size_t bytes) {
 #endif
 }
 
+void advise_small_pages(void* p, size_t bytes) {
+#if defined(MADV_NOHUGEPAGE)
+  ::madvise(p, bytes, MADV_NOHUGEPAGE);
+#else
+  (void)p;
+  (void)bytes;
+#endif
+}
+
 #if defined(__linux__)
 // A "Vm...:  1234 kB" line of /proc/self/status, in bytes.
 static uint64_t proc_status_bytes(const char* key) {

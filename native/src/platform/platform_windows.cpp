@@ -149,6 +149,7 @@ void free_pages(void* p, size_t) {
 // Large pages on Windows need the "Lock pages in memory" privilege, which users do not have:
 // the quiet fallback is the normal pages.
 void advise_large_pages(void*, size_t) {}
+void advise_small_pages(void*, size_t) {}
 
 uint64_t resident_bytes() {
   PROCESS_MEMORY_COUNTERS counters{};
