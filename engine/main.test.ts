@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import {
   ChatDeltaNotification, ChatRequest, CompletionRequest, EngineErrorCodes, HeartbeatNotification, InspectRequest, LoadModelRequest,
-  LoadProgressNotification, ShutdownRequest, StatsRequest, TokenizeRequest, WarmCompletionNotification, type ChatMessage,
+  LoadProgressNotification, ShutdownRequest, StatsRequest, TokenizeRequest, WarmChatNotification, WarmCompletionNotification, type ChatMessage,
   type CompletionParams, type LoadProgressParams,
 } from './protocol';
 import { loadNativeAddon } from './native-addon';
@@ -40,10 +40,10 @@ const errorCode = (code: number) => (err: { code: number }) => err.code === code
  * holds tokens: a slot's nPast also grows batch by batch while the warm-up still runs); the
  * tokens its slot holds.
  */
-async function warmedTokens(connection: MessageConnection, documentId: string): Promise<number> {
+async function warmedTokens(connection: MessageConnection, id: string, kind: 'completion' | 'chat' = 'completion'): Promise<number> {
   for (let i = 0; i < 500; i++) {
     const stats = await connection.sendRequest(StatsRequest);
-    const nPast = stats.slots.find((s) => s.key === `completion:${documentId}`)?.nPast ?? 0;
+    const nPast = stats.slots.find((s) => s.key === `${kind}:${id}`)?.nPast ?? 0;
     if (nPast > 0 && stats.queue.running === 0 && stats.queue.queued === 0) return nPast;
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -188,6 +188,23 @@ describe('engine process (dist/engine.js)', function () {
     assert.ok(await warmedTokens(connection, 'file:///warm.ts') > 0);
     const first = await connection.sendRequest(CompletionRequest, completion(code, { documentId: 'file:///warm.ts' }));
     assert.ok(first.timings.reusedTokens > 0 && first.timings.promptTokens <= 2, JSON.stringify(first.timings));
+  });
+
+  it('warms a chat with the question being written, so sending it only evaluates what was typed since', async () => {
+    const { connection, stderr } = startEngine();
+    await connection.sendRequest(LoadModelRequest, { modelPath: model, threads: 2 });
+    const system: ChatMessage = { role: 'system', content: 'You are a concise assistant.' };
+    const question = `What does this code do?\n${code}`;
+    const draft = { chatId: 'drafted', maxTokens: 4, temperature: 0, messages: [system, { role: 'user', content: question } as ChatMessage] };
+    void connection.sendNotification(WarmChatNotification, draft);
+    const warmed = await warmedTokens(connection, 'drafted', 'chat');
+    assert.ok(warmed > 40, `the warm-up evaluated ${warmed} tokens`);
+    const sent = await connection.sendRequest(ChatRequest, { ...draft, messages: [system, { role: 'user', content: `${question} Briefly.` }] });
+    // Only the words typed since and the template's end of the question are evaluated.
+    assert.ok(sent.timings.reusedTokens >= warmed - 10 && sent.timings.promptTokens <= 16, JSON.stringify(sent.timings));
+    void connection.sendNotification(WarmChatNotification, { chatId: 'drafted', messages: 'nope' } as never);
+    await connection.sendRequest(StatsRequest);
+    assert.match(stderr(), /chat warm-up ignored: chat: maxTokens must be a number/);
   });
 
   it('cuts a completion prompt that reuses nothing to the cold limit, keeps the cut window while typing, and does not cut warm-ups', async () => {

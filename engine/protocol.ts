@@ -186,6 +186,13 @@ export interface ChatResult {
 
 export const ChatRequest = new RequestType<ChatParams, ChatResult, void>('smallthinker/chat');
 
+/**
+ * Evaluates the prompt a chat request with these messages would have (the question still being
+ * written as the last user message), without answering, when the engine is idle: the question,
+ * once sent, then only evaluates what changed since. Temperature is not used.
+ */
+export const WarmChatNotification = new NotificationType<ChatParams>('smallthinker/warmChat');
+
 /** Streamed answer text for a chat request, in order; the final result repeats the whole text. */
 export interface ChatDeltaParams {
   chatId: string;

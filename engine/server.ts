@@ -6,7 +6,7 @@ import { ResponseError, type CancellationToken, type MessageConnection, type Not
 import type { NativeAddon, NativeSession, NativeTokenizer } from './native-addon';
 import {
   ChatDeltaNotification, ChatRequest, COMPLETION_FORMAT_CHOICES, COMPLETION_PROMPT_FORMATS, CompletionRequest, EngineErrorCodes, HEARTBEAT_INTERVAL_MS, HeartbeatNotification, InspectRequest,
-  LoadModelRequest, LoadProgressNotification, StatsRequest, TokenizeRequest, WarmCompletionNotification,
+  LoadModelRequest, LoadProgressNotification, StatsRequest, TokenizeRequest, WarmChatNotification, WarmCompletionNotification,
   type ChatMessage, type ChatParams, type CompletionFormatChoice, type CompletionParams, type ContextChunk, type EngineStats, type LoadModelParams, type ModelInfo,
   type FimVerdict, type StopReason, type Timings,
 } from './protocol';
@@ -131,6 +131,7 @@ export class EngineServer {
     c.onRequest(CompletionRequest, (params, token) => this.complete(params, token));
     c.onNotification(WarmCompletionNotification, (params) => this.warm(params));
     c.onRequest(ChatRequest, (params, token) => this.chat(params, token));
+    c.onNotification(WarmChatNotification, (params) => this.warmChat(params));
     c.onRequest(TokenizeRequest, (params) => {
       const text = str(requireObject(params, 'tokenize'), 'text', 'tokenize');
       const m = this.requireModel();
@@ -418,7 +419,7 @@ export class EngineServer {
   }
 
   // -------------------------------------------------------------------------------------------
-  private chat(raw: ChatParams, token: CancellationToken) {
+  private validateChat(raw: unknown): ChatParams {
     const o = requireObject(raw, 'chat');
     const chatId = str(o, 'chatId', 'chat');
     const maxTokens = num(o, 'maxTokens', 'chat', 1, 1 << 16);
@@ -433,6 +434,11 @@ export class EngineServer {
     if (messages.reduce((n, x) => n + x.content.length, 0) > CHAT_REQUEST_CHARS_LIMIT) {
       throw invalid(`chat: the messages hold more than ${CHAT_REQUEST_CHARS_LIMIT} characters`);
     }
+    return { chatId, maxTokens, temperature, messages };
+  }
+
+  private chat(raw: ChatParams, token: CancellationToken) {
+    const { chatId, maxTokens, temperature, messages } = this.validateChat(raw);
     this.expectModel();
     return this.scheduler.submit({
       kind: 'chat', token,
@@ -448,7 +454,40 @@ export class EngineServer {
     });
   }
 
-  private chatPrompt(m: LoadedModel, chatId: string, messages: ChatMessage[], maxTokens: number): number[] {
+  /**
+   * The question being written, evaluated into its conversation's slot while the engine is
+   * idle (as warm() does for a file): typing goes on at the end of the prompt, so the request
+   * that sends it only evaluates the last few words. Any other work cancels it.
+   */
+  private warmChat(raw: unknown): void {
+    let p: ChatParams;
+    try {
+      p = this.validateChat(raw);
+    } catch (err) {
+      this.log(`engine: chat warm-up ignored: ${(err as Error).message}`);
+      return;
+    }
+    if (!this.model || !this.scheduler.idle) return;
+    void this.scheduler.submit({
+      kind: 'warm',
+      run: async (job) => {
+        const m = await this.currentModel();
+        let prompt: number[];
+        try {
+          prompt = this.chatPrompt(m, p.chatId, p.messages, p.maxTokens, false);
+        } catch {
+          return;  // too long: the request will say so
+        }
+        const entry = m.slots.acquire('chat', p.chatId);
+        job.onCancel = () => entry.slot.cancel();
+        const { result, reusedTokens } = await generateWithReuse(entry, prompt, { maxTokens: 0 }, undefined, () => job.cancelled);
+        if (result.nPast >= prompt.length) m.coldPrompt.record(prompt.length - reusedTokens, result.promptMs);
+      },
+    }).catch((err) => this.log(`engine: chat warm-up failed: ${(err as Error).message}`));
+  }
+
+  /** The conversation's prompt; `remember` keeps where it started for the next turn (a warm-up does not). */
+  private chatPrompt(m: LoadedModel, chatId: string, messages: ChatMessage[], maxTokens: number, remember = true): number[] {
     const limit = Math.min(m.info.maxPromptTokens, m.info.chatContext - Math.min(maxTokens, m.info.chatContext / 2));
     try {
       // The message this conversation's prompt started from last time, found again by its text
@@ -456,6 +495,7 @@ export class EngineServer {
       const kept = this.chatStarts.get(chatId);
       const keepFrom = kept === undefined ? undefined : messages.findIndex((x) => x.role === 'user' && x.content === kept);
       const prompt = chatPromptTokens(m.chat, m.tokenizer, messages, limit, CHARS_PER_TOKEN_CAP, keepFrom === -1 ? undefined : keepFrom);
+      if (!remember) return prompt.tokens;
       this.chatStarts.delete(chatId);
       this.chatStarts.set(chatId, messages[prompt.start].content);
       if (this.chatStarts.size > MAX_CHATS_REMEMBERED) this.chatStarts.delete(this.chatStarts.keys().next().value as string);

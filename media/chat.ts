@@ -26,6 +26,8 @@ let renderQueued = false;
  * and drawing every frame kept a slow machine's renderer so busy that a click on Stop waited.
  */
 const STREAM_RENDER_MS = 100;
+/** A pause in typing this long sends the question so far to be evaluated ahead. */
+const TYPING_PAUSE_MS = 400;
 
 function button(icon: string, label: string, onClick: () => void): HTMLButtonElement {
   const b = document.createElement('button');
@@ -129,10 +131,22 @@ window.addEventListener('message', (event: MessageEvent<HostToView>) => {
   } else if (m.type === 'focus') input.focus();
 });
 
+// A pause in typing sends the question so far: the engine evaluates it ahead while idle, and
+// sending it then only evaluates the last words.
+let typingTimer: ReturnType<typeof setTimeout> | undefined;
+input.addEventListener('input', () => {
+  clearTimeout(typingTimer);
+  typingTimer = setTimeout(() => {
+    const text = input.value.trim();
+    if (text && stop.hidden) vscode.postMessage({ type: 'typing', text });
+  }, TYPING_PAUSE_MS);
+});
+
 composer.addEventListener('submit', (e) => {
   e.preventDefault();
   const text = input.value.trim();
   if (!text || !stop.hidden) return;
+  clearTimeout(typingTimer);  // a late warm-up of this text would rewind the slot the answer fills
   vscode.postMessage({ type: 'ask', text });
   input.value = '';
 });

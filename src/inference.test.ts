@@ -10,6 +10,7 @@ function recording(name: string, calls: string[]): Inference {
     modelName: `${name} model`, chatContext: name === 'local' ? 8192 : 0,
     complete: async () => (calls.push(`${name} complete`), { text: name, stopReason: 'eog', timings }),
     warm: () => void calls.push(`${name} warm`),
+    warmChat: () => void calls.push(`${name} warmChat`),
     chat: async () => (calls.push(`${name} chat`), { text: name, stopReason: 'eog', timings }),
     countTokens: async () => (calls.push(`${name} count`), 1),
     completed: () => void calls.push(`${name} completed`),
@@ -29,6 +30,7 @@ describe('engine choice', () => {
     assert.equal(choice.chatContext, 8192);
     await choice.complete(params, token);
     choice.warm(params);
+    choice.warmChat({ chatId: 'c', messages: [], maxTokens: 4, temperature: 0 });
     await choice.chat({ chatId: 'c', messages: [], maxTokens: 4, temperature: 0 }, signal, () => undefined);
     await choice.countTokens('x');
     choice.completed({ text: '', stopReason: 'eog' } as unknown as CompletionResult);
@@ -39,7 +41,8 @@ describe('engine choice', () => {
     assert.equal(choice.modelName, 'remote model');
     await choice.complete(params, token);
     await choice.chat({ chatId: 'c', messages: [], maxTokens: 4, temperature: 0 }, signal, () => undefined);
-    assert.deepEqual(calls, ['remote complete', 'remote chat']);
+    choice.warmChat({ chatId: 'c', messages: [], maxTokens: 4, temperature: 0 });
+    assert.deepEqual(calls, ['remote complete', 'remote chat', 'remote warmChat']);
   });
 
   it('tells its listeners when the answering model changes', () => {

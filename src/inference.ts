@@ -22,6 +22,8 @@ export interface Inference {
   /** Evaluates a completion prompt ahead of the next keystroke, if the engine can (a hint: it may do nothing). */
   warm(params: Omit<CompletionParams, 'maxTokens'>): void;
   chat(params: ChatParams, signal: ChatSignal, onDelta: (text: string) => void): Promise<ChatResult>;
+  /** Evaluates the prompt of a question still being written, if the engine can (a hint: it may do nothing). */
+  warmChat(params: ChatParams): void;
   /** The number of tokens of a text for the model that answers (an estimate where the engine cannot count). */
   countTokens(text: string): Promise<number>;
   /** A suggestion was shown: the status bar takes its speed. */
@@ -52,6 +54,10 @@ export class EngineChoice implements Inference {
 
   warm(params: Omit<CompletionParams, 'maxTokens'>): void {
     this.current.warm(params);
+  }
+
+  warmChat(params: ChatParams): void {
+    this.current.warmChat(params);
   }
 
   chat(params: ChatParams, signal: ChatSignal, onDelta: (text: string) => void): Promise<ChatResult> {

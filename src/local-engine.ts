@@ -2,7 +2,7 @@
 // process through the supervisor, under the model's idle clock, with the status bar saying what
 // it does and a line in the log for each chat request. Chat deltas are routed by chat id.
 import * as vscode from 'vscode';
-import { ChatDeltaNotification, ChatRequest, CompletionRequest, TokenizeRequest, WarmCompletionNotification } from '../engine/protocol';
+import { ChatDeltaNotification, ChatRequest, CompletionRequest, TokenizeRequest, WarmChatNotification, WarmCompletionNotification } from '../engine/protocol';
 import type { ChatParams, ChatResult, CompletionParams, CompletionResult } from '../engine/protocol';
 import type { Cancellation } from './completion/pipeline';
 import type { ChatSignal, Inference } from './inference';
@@ -29,6 +29,10 @@ export class LocalEngine implements Inference {
 
   warm(params: Omit<CompletionParams, 'maxTokens'>): void {
     this.model.supervisor.notify(WarmCompletionNotification, params);
+  }
+
+  warmChat(params: ChatParams): void {
+    this.model.supervisor.notify(WarmChatNotification, params);
   }
 
   completed(result: CompletionResult): void {

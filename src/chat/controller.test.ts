@@ -259,4 +259,35 @@ describe('chat controller', () => {
     assert.match(codeBlock('see ```', 'markdown', ''), /^\n\n````markdown\nsee ```\n````$/);
     assert.match(codeBlock('see ```` and ```', 'markdown', ''), /^\n\n`````markdown\n/);
   });
+
+  it('has the question being written evaluated ahead, as the request that sends it will begin', async () => {
+    const { engine, calls } = scriptedEngine(['Because.']);
+    const warmed: ChatParams[] = [];
+    engine.warmChat = (params) => void warmed.push(params);
+    let hasModel = false;
+    const chat = new ChatController(engine, new Conversations(memento()), () => undefined, () => hasModel, settings());
+    chat.typing('Why');
+    assert.equal(warmed.length, 0, 'no model: nothing to warm');
+    hasModel = true;
+    await chat.ask('Hi');
+    chat.attach(selection('x = 1'));
+    chat.typing('Why is');
+    chat.typing('Why is x one?');
+    chat.typing('');
+    await chat.ask('Why is x one?');
+    assert.equal(warmed.length, 2);
+    assert.deepEqual(warmed[1], calls[1], 'the warmed prompt is the one sent: system prompt, history, question and chip');
+    assert.match(warmed[1].messages.at(-1)!.content, /^Why is x one\?[\s\S]*x = 1/);
+
+    const slow = scriptedEngine(['...'], { waitForCancel: true });
+    const slowWarmed: ChatParams[] = [];
+    slow.engine.warmChat = (params) => void slowWarmed.push(params);
+    const busy = new ChatController(slow.engine, new Conversations(memento()), () => undefined, () => true, settings());
+    const asking = busy.ask('Tell me everything');
+    busy.typing('And then?');
+    busy.stop();
+    await asking;
+    assert.equal(slowWarmed.length, 0, 'nothing is warmed while an answer runs (it would rewind the slot the answer fills)');
+  });
+
 });

@@ -2,7 +2,7 @@
 // request, and what the webview should show. Conversations are kept by `Conversations`. No
 // `vscode` import: the caller passes a way to talk to the engine, the conversation store and a
 // function to post to the webview.
-import { EngineErrorCodes, type ChatParams, type ChatResult } from '../../engine/protocol';
+import { EngineErrorCodes, type ChatMessage, type ChatParams, type ChatResult } from '../../engine/protocol';
 import { Conversations, newConversationId, titleFrom, type Conversation, type EditTarget, type StoredMessage } from './conversations';
 import type { AttachmentChip, AttachmentKind, HostToView, ShownMessage } from './messages';
 
@@ -10,6 +10,8 @@ export interface ChatEngine {
   chat(params: ChatParams, signal: { cancel(): void; onCancel(cb: () => void): void }, onDelta: (text: string) => void): Promise<ChatResult>;
   /** The number of tokens of a text in the loaded model's vocabulary. */
   countTokens(text: string): Promise<number>;
+  /** Evaluates the prompt of a question still being written (a hint: the engine may do nothing). */
+  warmChat?(params: ChatParams): void;
 }
 
 /** Something attached to a question: a selection, a file, or the current problems. */
@@ -108,6 +110,20 @@ export class ChatController {
   }
 
   /**
+   * The question being written (trimmed, as it will be sent): its prompt, with the waiting
+   * chips, is evaluated ahead while the engine is idle, so that sending it only evaluates what
+   * was typed since. Nothing while an answer runs or without a model.
+   */
+  typing(question: string): void {
+    if (this.running || !question || !this.hasModel() || !this.engine.warmChat) return;
+    const attachments = this.pending.map((p) => p.attachment);
+    if (this.sizeRefusal(attachments)) return;
+    const { maxTokens, temperature } = this.settings();
+    const content = question + attachments.map((a) => a.text).join('');
+    this.engine.warmChat({ chatId: this.conversation.id, maxTokens, temperature, messages: this.requestMessages([{ role: 'user', content }]) });
+  }
+
+  /**
    * Asks with the waiting chips, or, when `own` is given (Explain Selection brings its own
    * attachment), with those alone: the chips stay for the question the user is writing.
    */
@@ -143,10 +159,7 @@ export class ChatController {
     const { maxTokens, temperature } = this.settings();
     const conversation = this.conversation;
     try {
-      const result = await this.engine.chat({
-        chatId: conversation.id, maxTokens, temperature,
-        messages: [{ role: 'system', content: SYSTEM_PROMPT }, ...conversation.messages.map(({ role, content }) => ({ role, content }))],
-      }, signal, (text) => {
+      const result = await this.engine.chat({ chatId: conversation.id, maxTokens, temperature, messages: this.requestMessages() }, signal, (text) => {
         answer += text;
         if (turn === this.turn) this.postDelta(text);
       });
@@ -178,6 +191,11 @@ export class ChatController {
     }
     this.save();
     this.show();
+  }
+
+  /** What a request sends: the system prompt, the open conversation, then `more`. */
+  private requestMessages(more: ChatMessage[] = []): ChatMessage[] {
+    return [{ role: 'system', content: SYSTEM_PROMPT }, ...this.conversation.messages.map(({ role, content }) => ({ role, content })), ...more];
   }
 
   /** Why the attachments are too long to send at all, or undefined. */

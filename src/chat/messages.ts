@@ -36,6 +36,8 @@ export type HostToView =
 export type ViewToHost =
   | { type: 'ready' }
   | { type: 'ask'; text: string }
+  /** The composer's text changed (trimmed, sent after a pause in typing): the host may evaluate it ahead. */
+  | { type: 'typing'; text: string }
   | { type: 'stop' }
   | { type: 'newChat' }
   | { type: 'conversations' }
@@ -61,8 +63,8 @@ export function parseViewMessage(raw: unknown): ViewToHost | undefined {
   switch (m.type) {
     case 'ready': case 'stop': case 'newChat': case 'conversations': case 'selectModel': case 'downloadModel':
       return { type: m.type };
-    case 'ask':
-      return isText(m.text) ? { type: 'ask', text: m.text } : undefined;
+    case 'ask': case 'typing':
+      return isText(m.text) ? { type: m.type, text: m.text } : undefined;
     case 'copy': case 'insert':
       return isText(m.code) ? { type: m.type, code: m.code } : undefined;
     case 'apply':

@@ -103,6 +103,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider {
         c.show();
         break;
       case 'ask': void c.ask(m.text); break;
+      case 'typing': c.typing(m.text); break;
       case 'stop': c.stop(); break;
       case 'newChat': c.newChat(); break;
       case 'conversations': this.requests.conversations(); break;

@@ -71,6 +71,10 @@ export class RemoteEngine implements Inference {
     // The server keeps the last prompt's state by itself (llama-server's cache_prompt); a warm-up would be a request for nothing.
   }
 
+  warmChat(): void {
+    // Nothing: a request that only fills the server's cache would hold its slot against the user's own requests.
+  }
+
   async countTokens(text: string): Promise<number> {
     return Math.ceil(text.length / CHARS_PER_TOKEN);
   }

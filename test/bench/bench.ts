@@ -241,7 +241,8 @@ async function benchCase(model: string, threads: number, machine: ReturnType<typ
       `  first completion on a cold file (a prompt of ${t.cold_prompt_tokens.toFixed(0)} tokens, cut near the cursor when over the limit): ` +
         `${t.cold_first_token_ms.toFixed(0)} ms`,
       `  whole prompt evaluated (a warm-up): ${t.full_prompt_first_token_ms.toFixed(0)} ms  -> ${t.speedup.toFixed(0)}x slower than a warm keystroke`,
-      `  chat, ${t.chat_question_tokens}-token question: first token after ${t.chat_first_token_ms.toFixed(0)} ms`,
+      `  chat, ${t.chat_question_tokens}-token question: first token after ${t.chat_first_token_ms.toFixed(0)} ms sent at once, ` +
+        `${t.chat_typed_first_token_ms.toFixed(0)} ms written in the view (evaluated ahead up to its last line)`,
       ...(t.llama_server ? [
         `  the same keystrokes to llama-server on this machine (remote engine, ${t.llama_server.endpoint}): warm median ` +
           `${t.llama_server.warm_first_token_ms.median.toFixed(0)} ms (p90 ${t.llama_server.warm_first_token_ms.p90.toFixed(0)}), ` +

@@ -11,7 +11,7 @@ import { fork } from 'node:child_process';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import {
   ChatDeltaNotification, ChatRequest, CompletionRequest, LoadModelRequest, ShutdownRequest, StatsRequest, TokenizeRequest,
-  WarmCompletionNotification, type CompletionParams,
+  WarmChatNotification, WarmCompletionNotification, type CompletionParams,
 } from '../../engine/protocol';
 import { RemoteClient } from '../../src/remote/client';
 import { remoteCompletionAsk } from '../../src/remote/prompt';
@@ -34,6 +34,8 @@ export interface TypingResult {
   speedup: number;
   chat_question_tokens: number;
   chat_first_token_ms: number;
+  /** The question written in the view: evaluated ahead up to its last line, then sent whole. */
+  chat_typed_first_token_ms: number;
   /** The same keystrokes through the remote engine's client to llama-server on this machine (absent with --no-remote). */
   llama_server?: RemoteTypingResult;
 }
@@ -161,6 +163,29 @@ export async function typingBenchmark(model: string, threads: number, root: stri
     disposable.dispose();
     process.stderr.write(`typing: chat, ${questionTokens}-token question: first token after ${firstDelta.toFixed(0)} ms\n`);
 
+    // The same question written in the chat view: after a pause in typing the view sends the
+    // text so far and the engine evaluates it ahead (WarmChatNotification); here the pause
+    // falls before the question's last line, which is then typed and sent.
+    const written = `In other words, ${question}`;
+    const lastLine = written.trimEnd().lastIndexOf('\n');
+    const draft = { chatId: 'bench-typed', maxTokens: 4, temperature: 0 };
+    const w0 = performance.now();
+    await connection.sendNotification(WarmChatNotification, { ...draft, messages: [{ role: 'user', content: written.slice(0, lastLine).trim() }] });
+    for (;;) {
+      const stats = await connection.sendRequest(StatsRequest);
+      if (stats.queue.running === 0 && stats.queue.queued === 0 && (stats.slots.find((x) => x.key === 'chat:bench-typed')?.nPast ?? 0) > 0) break;
+      if (performance.now() - w0 > 600_000) throw new Error('the chat warm-up did not finish in 10 minutes');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    let typedFirstDelta = 0;
+    const t1 = performance.now();
+    const typedDisposable = connection.onNotification(ChatDeltaNotification, () => {
+      if (!typedFirstDelta) typedFirstDelta = performance.now() - t1;
+    });
+    await connection.sendRequest(ChatRequest, { ...draft, messages: [{ role: 'user', content: written }] });
+    typedDisposable.dispose();
+    process.stderr.write(`typing: chat, the same question written in the view (evaluated ahead up to its last line): first token after ${typedFirstDelta.toFixed(0)} ms\n`);
+
     const remote = withRemote ? await remoteTyping(model, threads, file) : undefined;
     return {
       ...(remote ? { llama_server: remote } : {}),
@@ -172,7 +197,7 @@ export async function typingBenchmark(model: string, threads: number, root: stri
       },
       cold_first_token_ms: coldMs, cold_prompt_tokens: coldPromptTokens,
       full_prompt_first_token_ms: full, speedup: full / median(times),
-      chat_question_tokens: questionTokens, chat_first_token_ms: firstDelta,
+      chat_question_tokens: questionTokens, chat_first_token_ms: firstDelta, chat_typed_first_token_ms: typedFirstDelta,
     };
   } finally {
     await connection.sendRequest(ShutdownRequest).catch(() => undefined);
