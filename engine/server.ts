@@ -16,7 +16,7 @@ import {
   MAX_CONTEXT_CHUNKS, PrefixWindow, PromptTooLongError, suffixBudget, suffixContext, type FimTokens,
 } from './prompts';
 import { Scheduler, type RunningJob } from './scheduler';
-import { commonPrefixLength, generateWithReuse, SlotPool, type SlotEntry } from './slots';
+import { commonPrefixLength, generateWithReuse, SlotPool, type SlotEntry, type SlotKind } from './slots';
 import { generateText } from './generation';
 import { ColdPromptLimit } from './cold-prompt';
 
@@ -404,13 +404,22 @@ export class EngineServer {
       this.log(`engine: warm-up ignored: ${(err as Error).message}`);
       return;
     }
+    this.warmSlot('completion', p.documentId, (m) => this.completionPrompt(m, p, 64));
+  }
+
+  /**
+   * Evaluates `promptOf(model)` (undefined: nothing to warm) into the slot of `kind` and `id`
+   * without generating, only when nothing else waits; any other work cancels it.
+   */
+  private warmSlot(kind: SlotKind, id: string, promptOf: (m: LoadedModel) => number[] | undefined): void {
     if (!this.scheduler.idle) return;  // only when nothing else waits
     void this.scheduler.submit({
-      kind: 'warm', documentId: p.documentId,
+      kind: 'warm', ...(kind === 'completion' ? { documentId: id } : {}),
       run: async (job) => {
         const m = await this.currentModel();
-        const entry = m.slots.acquire('completion', p.documentId);
-        const prompt = this.completionPrompt(m, p, 64);
+        const prompt = promptOf(m);
+        if (!prompt) return;
+        const entry = m.slots.acquire(kind, id);
         job.onCancel = () => entry.slot.cancel();
         const { result, reusedTokens } = await generateWithReuse(entry, prompt, { maxTokens: 0 }, undefined, () => job.cancelled);
         if (result.nPast >= prompt.length) m.coldPrompt.record(prompt.length - reusedTokens, result.promptMs);  // not cut short
@@ -463,27 +472,18 @@ export class EngineServer {
     let p: ChatParams;
     try {
       p = this.validateChat(raw);
+      this.expectModel();
     } catch (err) {
       this.log(`engine: chat warm-up ignored: ${(err as Error).message}`);
       return;
     }
-    if (!this.model || !this.scheduler.idle) return;
-    void this.scheduler.submit({
-      kind: 'warm',
-      run: async (job) => {
-        const m = await this.currentModel();
-        let prompt: number[];
-        try {
-          prompt = this.chatPrompt(m, p.chatId, p.messages, p.maxTokens, false);
-        } catch {
-          return;  // too long: the request will say so
-        }
-        const entry = m.slots.acquire('chat', p.chatId);
-        job.onCancel = () => entry.slot.cancel();
-        const { result, reusedTokens } = await generateWithReuse(entry, prompt, { maxTokens: 0 }, undefined, () => job.cancelled);
-        if (result.nPast >= prompt.length) m.coldPrompt.record(prompt.length - reusedTokens, result.promptMs);
-      },
-    }).catch((err) => this.log(`engine: chat warm-up failed: ${(err as Error).message}`));
+    this.warmSlot('chat', p.chatId, (m) => {
+      try {
+        return this.chatPrompt(m, p.chatId, p.messages, p.maxTokens, false);
+      } catch {
+        return undefined;  // too long: the request will say so
+      }
+    });
   }
 
   /** The conversation's prompt; `remember` keeps where it started for the next turn (a warm-up does not). */

@@ -48,6 +48,9 @@ export function codeBlock(code: string, languageId: string, filePath: string): s
 
 const number = (n: number) => n.toLocaleString('en-US');
 
+/** A user message: the question, then its attachments. */
+const questionContent = (question: string, attachments: Attachment[]) => question + attachments.map((a) => a.text).join('');
+
 /**
  * Streamed text goes to the view at most this often, gathered: a fast model writes a thousand
  * tokens a second, and a message per token queued up behind each other on the way to the view
@@ -119,7 +122,7 @@ export class ChatController {
     const attachments = this.pending.map((p) => p.attachment);
     if (this.sizeRefusal(attachments)) return;
     const { maxTokens, temperature } = this.settings();
-    const content = question + attachments.map((a) => a.text).join('');
+    const content = questionContent(question, attachments);
     this.engine.warmChat({ chatId: this.conversation.id, maxTokens, temperature, messages: this.requestMessages([{ role: 'user', content }]) });
   }
 
@@ -136,7 +139,7 @@ export class ChatController {
     signal.onCancel(() => (stopped = true));
     this.running = signal;  // busy from here: Stop works while the attachments are counted too
     const attachments = own ?? this.pending.map((p) => p.attachment);
-    const content = question + attachments.map((a) => a.text).join('');
+    const content = questionContent(question, attachments);
     const refused = this.sizeRefusal(attachments) ?? (attachments.length ? await this.contextRefusal(content) : undefined);
     if (turn !== this.turn) return;
     if (refused || stopped) {

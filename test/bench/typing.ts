@@ -11,7 +11,7 @@ import { fork } from 'node:child_process';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import {
   ChatDeltaNotification, ChatRequest, CompletionRequest, LoadModelRequest, ShutdownRequest, StatsRequest, TokenizeRequest,
-  WarmChatNotification, WarmCompletionNotification, type CompletionParams,
+  WarmChatNotification, WarmCompletionNotification, type ChatParams, type CompletionParams,
 } from '../../engine/protocol';
 import { RemoteClient } from '../../src/remote/client';
 import { remoteCompletionAsk } from '../../src/remote/prompt';
@@ -97,19 +97,22 @@ export async function typingBenchmark(model: string, threads: number, root: stri
     process.stderr.write(`typing: first completion on a cold ${fileTokens}-token file: ${cold.map((x) => x.toFixed(0)).join(' / ')} ms ` +
       `(prompts of ${coldTokens.join(' / ')} tokens)\n`);
 
-    /** Sends a warm-up (the whole window: nobody waits for it) and waits until it is done; its time. */
-    const warmUp = async (params: CompletionParams) => {
-      const key = `completion:${params.documentId}`;
-      const { maxTokens: _unused, ...warm } = params;
-      const t0 = performance.now();
-      await connection.sendNotification(WarmCompletionNotification, warm);
+    /** Waits until nothing runs or waits and the slot `key` holds tokens (a warm-up done); the time since t0. */
+    const warmedSince = async (key: string, t0: number) => {
       for (;;) {
         const stats = await connection.sendRequest(StatsRequest);
         if (stats.queue.running === 0 && stats.queue.queued === 0 && (stats.slots.find((x) => x.key === key)?.nPast ?? 0) > 0) break;
-        if (performance.now() - t0 > 600_000) throw new Error(`the warm-up of ${params.documentId} did not finish in 10 minutes`);
+        if (performance.now() - t0 > 600_000) throw new Error(`the warm-up of ${key} did not finish in 10 minutes`);
         await new Promise((r) => setTimeout(r, 5));
       }
       return performance.now() - t0;
+    };
+    /** Sends a warm-up (the whole window: nobody waits for it) and waits until it is done; its time. */
+    const warmUp = async (params: CompletionParams) => {
+      const { maxTokens: _unused, ...warm } = params;
+      const t0 = performance.now();
+      await connection.sendNotification(WarmCompletionNotification, warm);
+      return warmedSince(`completion:${params.documentId}`, t0);
     };
 
     // Warm: the document's slot holds the file; each keystroke appends one character. The same
@@ -154,13 +157,18 @@ export async function typingBenchmark(model: string, threads: number, root: stri
       question += line + '\n';
     }
     const questionTokens = await count(question);
-    let firstDelta = 0;
-    const t0 = performance.now();
-    const disposable = connection.onNotification(ChatDeltaNotification, () => {
-      if (!firstDelta) firstDelta = performance.now() - t0;
-    });
-    await connection.sendRequest(ChatRequest, { chatId: 'bench', maxTokens: 4, temperature: 0, messages: [{ role: 'user', content: question }] });
-    disposable.dispose();
+    /** A chat request's time to its first streamed text. */
+    const chatFirstDelta = async (params: ChatParams) => {
+      let first = 0;
+      const t0 = performance.now();
+      const disposable = connection.onNotification(ChatDeltaNotification, () => {
+        if (!first) first = performance.now() - t0;
+      });
+      await connection.sendRequest(ChatRequest, params);
+      disposable.dispose();
+      return first;
+    };
+    const firstDelta = await chatFirstDelta({ chatId: 'bench', maxTokens: 4, temperature: 0, messages: [{ role: 'user', content: question }] });
     process.stderr.write(`typing: chat, ${questionTokens}-token question: first token after ${firstDelta.toFixed(0)} ms\n`);
 
     // The same question written in the chat view: after a pause in typing the view sends the
@@ -171,19 +179,8 @@ export async function typingBenchmark(model: string, threads: number, root: stri
     const draft = { chatId: 'bench-typed', maxTokens: 4, temperature: 0 };
     const w0 = performance.now();
     await connection.sendNotification(WarmChatNotification, { ...draft, messages: [{ role: 'user', content: written.slice(0, lastLine).trim() }] });
-    for (;;) {
-      const stats = await connection.sendRequest(StatsRequest);
-      if (stats.queue.running === 0 && stats.queue.queued === 0 && (stats.slots.find((x) => x.key === 'chat:bench-typed')?.nPast ?? 0) > 0) break;
-      if (performance.now() - w0 > 600_000) throw new Error('the chat warm-up did not finish in 10 minutes');
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    let typedFirstDelta = 0;
-    const t1 = performance.now();
-    const typedDisposable = connection.onNotification(ChatDeltaNotification, () => {
-      if (!typedFirstDelta) typedFirstDelta = performance.now() - t1;
-    });
-    await connection.sendRequest(ChatRequest, { ...draft, messages: [{ role: 'user', content: written }] });
-    typedDisposable.dispose();
+    await warmedSince('chat:bench-typed', w0);
+    const typedFirstDelta = await chatFirstDelta({ ...draft, messages: [{ role: 'user', content: written }] });
     process.stderr.write(`typing: chat, the same question written in the view (evaluated ahead up to its last line): first token after ${typedFirstDelta.toFixed(0)} ms\n`);
 
     const remote = withRemote ? await remoteTyping(model, threads, file) : undefined;
