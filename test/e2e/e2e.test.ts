@@ -71,14 +71,17 @@ async function useScriptedModel(h: Harness, script: NonNullable<ModelOptions['sc
 /** Opens a workspace file with Quick Open (the sidebar may show the chat rather than the Explorer). */
 async function openFile(h: Harness, name: string): Promise<void> {
   // Keys typed while the chat view has focus go to its webview, and Quick Open can miss a
-  // key while the workbench is busy: give the editor group focus, and try again if need be.
+  // key while the workbench is busy: give the editor group focus, fill the filter in one
+  // step rather than key by key, and try again if need be. A failure says what the list held.
+  const input = h.page.locator('.quick-input-widget input[placeholder^="Search files"]');
+  const seen: string[] = [];
   for (let attempt = 0; ; attempt++) {
     const tab = h.page.locator('.tab.active');
     if (await tab.count()) await tab.first().click();
     await h.page.keyboard.press('Control+P');
     try {
-      await h.page.waitForSelector('.quick-input-widget input[placeholder^="Search files"]', { state: 'visible', timeout: 5000 });
-      await h.page.keyboard.type(name);
+      await input.waitFor({ state: 'visible', timeout: 5000 });
+      await input.fill(name);
       // The focused row, not any: the list of recent files shows before the filter applies.
       await h.page.waitForSelector(`.quick-input-list .monaco-list-row.focused[aria-label*="${name}"]`, { timeout: 8000 });
       await h.page.keyboard.press('Enter');
@@ -86,7 +89,12 @@ async function openFile(h: Harness, name: string): Promise<void> {
       await h.page.waitForTimeout(300);
       return;
     } catch (err) {
-      if (attempt >= 2) throw err;
+      const filter = await input.inputValue({ timeout: 1000 }).catch(() => '(no input)');
+      const rows = await h.page.locator('.quick-input-list .monaco-list-row').evaluateAll((els) =>
+        els.map((el) => `${el.classList.contains('focused') ? '>' : ''}${el.getAttribute('aria-label')}`));
+      seen.push(`attempt ${attempt}: filter "${filter}", rows [${rows.join(' | ')}]`);
+      await h.screenshot(`open-file-${name}-attempt-${attempt}`);
+      if (attempt >= 2) throw new Error(`Quick Open did not open ${name}: ${(err as Error).message.split('\n')[0]}\n${seen.join('\n')}`);
       await h.page.keyboard.press('Escape');
     }
   }
