@@ -15,6 +15,7 @@
 
 #include "kernels.h"
 #include "prefetch.h"
+#include "unroll.h"
 
 namespace st::kernels {
 namespace {
@@ -199,17 +200,23 @@ void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs
       w[s] = _mm512_and_si512(v, low4);
       w[4 + s] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
     }
-    for (int t = 0; t < N; t++) {
+    ST_UNROLL for (int t = 0; t < N; t++) {
       const BlockQ8_0& x = xs[t][b];
-      // Two independent chains; integer addition is exact, so the split changes nothing.
-      __m512i i0 = _mm512_dpbusd_epi32(_mm512_set1_epi32(-8 * xsums[t][b]), w[0], _mm512_set1_epi32(load_i32(x.qs)));
-      __m512i i1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[4], _mm512_set1_epi32(load_i32(x.qs + 16)));
-      for (int s = 1; s < 4; s++) {
-        i0 = _mm512_dpbusd_epi32(i0, w[s], _mm512_set1_epi32(load_i32(x.qs + 4 * s)));
-        i1 = _mm512_dpbusd_epi32(i1, w[4 + s], _mm512_set1_epi32(load_i32(x.qs + 16 + 4 * s)));
+      __m512i i0 = _mm512_set1_epi32(-8 * xsums[t][b]);
+      if constexpr (N == 1) {
+        // Two independent chains, for the one activation's sake (several activations are
+        // independent chains already); integer addition is exact, so the split changes nothing.
+        __m512i i1 = _mm512_setzero_si512();
+        ST_UNROLL for (int s = 0; s < 4; s++) {
+          i0 = _mm512_dpbusd_epi32(i0, w[s], _mm512_set1_epi32(load_i32(x.qs + 4 * s)));
+          i1 = _mm512_dpbusd_epi32(i1, w[4 + s], _mm512_set1_epi32(load_i32(x.qs + 16 + 4 * s)));
+        }
+        i0 = _mm512_add_epi32(i0, i1);
+      } else {
+        ST_UNROLL for (int s = 0; s < 8; s++) i0 = _mm512_dpbusd_epi32(i0, w[s], _mm512_set1_epi32(load_i32(x.qs + 4 * s)));
       }
       const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(half(x.d)));
-      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(i0, i1)), d, acc[t]);
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i0), d, acc[t]);
     }
   }
   for (int t = 0; t < N; t++) _mm512_storeu_ps(out + t * kPackRows, acc[t]);
