@@ -94,7 +94,7 @@ async function openFile(h: Harness, name: string): Promise<void> {
         els.map((el) => `${el.classList.contains('focused') ? '>' : ''}${el.getAttribute('aria-label')}`));
       seen.push(`attempt ${attempt}: filter "${filter}", rows [${rows.join(' | ')}]`);
       await h.screenshot(`open-file-${name}-attempt-${attempt}`);
-      if (attempt >= 2) throw new Error(`Quick Open did not open ${name}: ${(err as Error).message.split('\n')[0]}\n${seen.join('\n')}`);
+      if (attempt >= 2) throw new Error(`Quick Open did not open ${name}: ${(err as Error).message.split('\n')[0]}\n${seen.join('\n')}`, { cause: err });
       await h.page.keyboard.press('Escape');
     }
   }
