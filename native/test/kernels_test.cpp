@@ -118,14 +118,18 @@ static void test_table(const KernelTable& ref, const KernelTable& simd, int64_t 
     check(dots, tag + "dot_f16_f32_heads = dot_f16_f32 per head, bit for bit");
     check(axpys, tag + "axpy_f16_heads = axpy_f16 per head, bit for bit");
     if (simd.axpy_f16_rows_heads) {
-      // Several value rows at once: bit for bit axpy_f16_heads row after row, for 1..4 rows.
+      // Several value rows at once: bit for bit axpy_f16_heads row after row, for 1..8 rows,
+      // over whole vectors and with the last values short of one (5 short: an 8-wide step
+      // after the 16-wide ones, then single values).
       bool rows_ok = true;
-      for (int n_rows = 1; n_rows <= kMaxAxpyRows; n_rows++) {
-        std::vector<std::vector<uint16_t>> rows(n_rows, std::vector<uint16_t>(n));
-        std::vector<std::vector<float>> weights(n_rows, std::vector<float>(m));
+      for (int round = 0; round < 2 * kMaxAxpyRows; round++) {
+        const int rows_now = round % kMaxAxpyRows + 1;
+        const int64_t len = round < kMaxAxpyRows ? n : n - 5;
+        std::vector<std::vector<uint16_t>> rows(rows_now, std::vector<uint16_t>(n));
+        std::vector<std::vector<float>> weights(rows_now, std::vector<float>(m));
         const uint16_t* row_ptrs[kMaxAxpyRows];
         const float* weight_ptrs[kMaxAxpyRows];
-        for (int r = 0; r < n_rows; r++) {
+        for (int r = 0; r < rows_now; r++) {
           for (auto& v : rows[r]) v = fp32_to_fp16(normal(rng));
           for (auto& v : weights[r]) v = normal(rng);
           row_ptrs[r] = rows[r].data();
@@ -135,8 +139,8 @@ static void test_table(const KernelTable& ref, const KernelTable& simd, int64_t 
         float* as[m];
         float* bs[m];
         for (int j = 0; j < m; j++) { as[j] = a[j].data(); bs[j] = b[j].data(); }
-        simd.axpy_f16_rows_heads(row_ptrs, n_rows, weight_ptrs, as, m, n);
-        for (int r = 0; r < n_rows; r++) simd.axpy_f16_heads(row_ptrs[r], weight_ptrs[r], bs, m, n);
+        simd.axpy_f16_rows_heads(row_ptrs, rows_now, weight_ptrs, as, m, len);
+        for (int r = 0; r < rows_now; r++) simd.axpy_f16_heads(row_ptrs[r], weight_ptrs[r], bs, m, len);
         for (int j = 0; j < m; j++) rows_ok = rows_ok && std::memcmp(as[j], bs[j], n * sizeof(float)) == 0;
       }
       check(rows_ok, tag + "axpy_f16_rows_heads = axpy_f16_heads row after row, bit for bit");

@@ -11,10 +11,13 @@
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 
+#include "fp16.h"
 #include "kernels.h"
 #include "prefetch.h"
+#include "runtime/portable_math.h"
 #include "unroll.h"
 
 namespace st::kernels {
@@ -275,6 +278,104 @@ float dot_f16_f16(const uint16_t* w, const uint16_t* x, int64_t n) {
   return sum;
 }
 
+// Attention's value sums, sixteen values per step where the AVX2 table takes eight: each
+// output value gets the same multiply-adds in the same order (one per position), so the
+// results are the AVX2 table's to the bit; what changes is the instruction count per value
+// (one weight broadcast and one accumulator load and store per sixteen values, not eight).
+// The last values go as the AVX2 kernel takes them: eight at a time, then one by one.
+template <int R>
+void axpy_f16_rows_heads_n(const uint16_t* const* rows, const float* const* s, float* const* outs, int m, int64_t n) {
+  constexpr int kHeads = 16;
+  for (int j0 = 0; j0 < m; j0 += kHeads) {
+    const int mm = std::min(kHeads, m - j0);
+    float w[kHeads][R];  // a local copy: read through s[r], a weight would be reloaded per step
+    for (int j = 0; j < mm; j++) {
+      ST_UNROLL for (int r = 0; r < R; r++) w[j][r] = s[r][j0 + j];
+    }
+    float* const* o = outs + j0;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+      __m512 f[R];
+      ST_UNROLL for (int r = 0; r < R; r++) f[r] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[r] + i)));
+      for (int j = 0; j < mm; j++) {
+        __m512 acc = _mm512_loadu_ps(o[j] + i);
+        ST_UNROLL for (int r = 0; r < R; r++) acc = _mm512_fmadd_ps(_mm512_set1_ps(w[j][r]), f[r], acc);
+        _mm512_storeu_ps(o[j] + i, acc);
+      }
+    }
+    for (; i + 8 <= n; i += 8) {
+      __m256 f[R];
+      ST_UNROLL for (int r = 0; r < R; r++) f[r] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[r] + i)));
+      for (int j = 0; j < mm; j++) {
+        __m256 acc = _mm256_loadu_ps(o[j] + i);
+        ST_UNROLL for (int r = 0; r < R; r++) acc = _mm256_fmadd_ps(_mm256_set1_ps(w[j][r]), f[r], acc);
+        _mm256_storeu_ps(o[j] + i, acc);
+      }
+    }
+    for (; i < n; i++) {
+      for (int r = 0; r < R; r++) {
+        for (int j = 0; j < mm; j++) o[j][i] += w[j][r] * half(rows[r][i]);
+      }
+    }
+  }
+}
+
+void axpy_f16_rows_heads(const uint16_t* const* rows, int n_rows, const float* const* s, float* const* outs, int m, int64_t n) {
+  static_assert(kMaxAxpyRows == 8, "one case per row count");
+  switch (n_rows) {
+    case 1: axpy_f16_rows_heads_n<1>(rows, s, outs, m, n); break;
+    case 2: axpy_f16_rows_heads_n<2>(rows, s, outs, m, n); break;
+    case 3: axpy_f16_rows_heads_n<3>(rows, s, outs, m, n); break;
+    case 4: axpy_f16_rows_heads_n<4>(rows, s, outs, m, n); break;
+    case 5: axpy_f16_rows_heads_n<5>(rows, s, outs, m, n); break;
+    case 6: axpy_f16_rows_heads_n<6>(rows, s, outs, m, n); break;
+    case 7: axpy_f16_rows_heads_n<7>(rows, s, outs, m, n); break;
+    default: axpy_f16_rows_heads_n<8>(rows, s, outs, m, n); break;
+  }
+}
+
+// portable_math::exp, eight lanes per step in double precision (the AVX2 table's exp4 takes
+// four): the same operations lane for lane, so the scalar function's bits, edges included.
+inline __m256 exp8(__m256 x) {
+  namespace pm = portable_math;
+  const __m512d xd = _mm512_cvtps_pd(x);
+  const __m512d n = _mm512_roundscale_pd(_mm512_add_pd(_mm512_mul_pd(xd, _mm512_set1_pd(pm::kExpInvLn2Over64)), _mm512_set1_pd(0.5)),
+                                         _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+  const __m512d r = _mm512_sub_pd(_mm512_sub_pd(xd, _mm512_mul_pd(n, _mm512_set1_pd(pm::kExpLn2Over64Hi))),
+                                  _mm512_mul_pd(n, _mm512_set1_pd(pm::kExpLn2Over64Lo)));
+  // n is an integer; where the lane's result is used (-104 <= x <= 88.8), |n| < 10,000.
+  const __m256i ni = _mm512_cvtpd_epi32(n);
+  const __m512d table = _mm512_i32gather_pd(_mm256_and_si256(ni, _mm256_set1_epi32(63)), pm::detail::kExp2Table, 8);
+  __m512d p = _mm512_add_pd(_mm512_set1_pd(1.0 / 24), _mm512_mul_pd(r, _mm512_set1_pd(1.0 / 120)));
+  p = _mm512_add_pd(_mm512_set1_pd(1.0 / 6), _mm512_mul_pd(r, p));
+  p = _mm512_add_pd(_mm512_set1_pd(1.0 / 2), _mm512_mul_pd(r, p));
+  p = _mm512_add_pd(_mm512_set1_pd(1.0), _mm512_mul_pd(r, p));
+  p = _mm512_add_pd(_mm512_set1_pd(1.0), _mm512_mul_pd(r, p));
+  // 2^k with k = (n − j)/64 = n >> 6, from its bits.
+  const __m512i k = _mm512_cvtepi32_epi64(_mm256_srai_epi32(ni, 6));
+  const __m512d scale = _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_add_epi64(k, _mm512_set1_epi64(1023)), 52));
+  __m256 y = _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_mul_pd(table, p), scale));
+  // The scalar version's special cases: 0 below −104, +inf above 88.8, NaN stays.
+  y = _mm256_andnot_ps(_mm256_cmp_ps(x, _mm256_set1_ps(pm::kExpFloatMin), _CMP_LT_OQ), y);
+  y = _mm256_blendv_ps(y, _mm256_set1_ps(HUGE_VALF), _mm256_cmp_ps(x, _mm256_set1_ps(pm::kExpFloatMax), _CMP_GT_OQ));
+  return _mm256_blendv_ps(y, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+}
+
+// The softmax's exponentials, x[i] − shifts[i % lanes]: eight at a time for one shift or for
+// rows whose lanes are a multiple of eight (attention's scores); the rest one by one.
+void exp_shifted(float* x, const float* shifts, int lanes, int64_t n) {
+  int64_t i = 0;
+  if (lanes == 1) {
+    const __m256 s = _mm256_set1_ps(shifts[0]);
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), s)));
+  } else if (lanes % 8 == 0) {
+    for (; i + lanes <= n; i += lanes) {
+      for (int j = 0; j < lanes; j += 8) _mm256_storeu_ps(x + i + j, exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i + j), _mm256_loadu_ps(shifts + j))));
+    }
+  }
+  for (; i < n; i++) x[i] = portable_math::exp(x[i] - shifts[i % lanes]);
+}
+
 }  // namespace
 
 void avx512_overrides(KernelTable& t) {
@@ -286,6 +387,8 @@ void avx512_overrides(KernelTable& t) {
   t.dot_q8_0_q8_0 = dot_q8_0_q8_0;
   t.dot_q4_0_q8_0_sums = dot_q4_0_q8_0_sums;
   t.dot_q4_0_q8_0_x4_sums = dot_q4_0_q8_0_x4_sums;
+  t.axpy_f16_rows_heads = axpy_f16_rows_heads;
+  t.exp_shifted = exp_shifted;
 }
 
 }  // namespace st::kernels
