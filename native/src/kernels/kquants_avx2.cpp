@@ -374,66 +374,46 @@ struct PackedHalfScales {
 // both halves, and the 16-bit sums (low and high nibbles, two halves) stay in registers
 // (keep_in_register: unrolled and reassociated they spilled, which cost decode ~10 % of this
 // kernel's time). Prompt batches take gemm_q4_Kx16_halves below.
-template <int N>
-void gemm_q4_Kx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, float* out) {
+void gemm_q4_Kx16_one(const uint8_t* group, int64_t nb, const BlockQ8_K* xb, float* out) {
   const __m256i low4 = _mm256_set1_epi8(0x0f);
-  __m256 acc[N][2];
-  for (int t = 0; t < N; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
   for (int64_t b = 0; b < nb; b++) {
     const uint8_t* block = group + b * kPackedQ4KBytes;
-    if (N == 1) prefetch_ahead(block, kPackedSuperBlocksAhead * kPackedQ4KBytes, kPackedQ4KBytes);  // one activation: prefetch.h
+    const BlockQ8_K& x = xb[b];
+    prefetch_ahead(block, kPackedSuperBlocksAhead * kPackedQ4KBytes, kPackedQ4KBytes);  // one activation: prefetch.h
     const PackedHalfScales scales[2] = {PackedHalfScales(block, 0), PackedHalfScales(block, 1)};
-    __m256i isum[N][2];
-    for (int t = 0; t < N; t++) isum[t][0] = isum[t][1] = _mm256_setzero_si256();
+    __m256i isum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
     for (int p = 0; p < 4; p++) {
-      __m256i lo_sum[N][2], hi_sum[N][2];
-      ST_UNROLL
-      for (int t = 0; t < N; t++) lo_sum[t][0] = lo_sum[t][1] = hi_sum[t][0] = hi_sum[t][1] = _mm256_setzero_si256();
+      __m256i lo_sum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()}, hi_sum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
       ST_UNROLL
       for (int s4 = 0; s4 < 8; s4++) {
-        __m256i xlo[N], xhi[N];
-        ST_UNROLL
-        for (int t = 0; t < N; t++) {
-          const int8_t* x = xs[t][b].qs + 64 * p + 4 * s4;
-          xlo[t] = _mm256_set1_epi32(load_i32(x));
-          xhi[t] = _mm256_set1_epi32(load_i32(x + 32));
-        }
+        const int8_t* xq = x.qs + 64 * p + 4 * s4;
+        const __m256i xlo = _mm256_set1_epi32(load_i32(xq)), xhi = _mm256_set1_epi32(load_i32(xq + 32));
         ST_UNROLL
         for (int h = 0; h < 2; h++) {
           const __m256i v = load(block + kCodes + 64 * (8 * p + s4) + 32 * h);
           const __m256i lo = _mm256_and_si256(v, low4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
-          ST_UNROLL
-          for (int t = 0; t < N; t++) {
-            lo_sum[t][h] = _mm256_add_epi16(lo_sum[t][h], _mm256_maddubs_epi16(lo, xlo[t]));
-            hi_sum[t][h] = _mm256_add_epi16(hi_sum[t][h], _mm256_maddubs_epi16(hi, xhi[t]));
-            keep_in_register(lo_sum[t][h]);
-            keep_in_register(hi_sum[t][h]);
-          }
+          lo_sum[h] = _mm256_add_epi16(lo_sum[h], _mm256_maddubs_epi16(lo, xlo));
+          hi_sum[h] = _mm256_add_epi16(hi_sum[h], _mm256_maddubs_epi16(hi, xhi));
+          keep_in_register(lo_sum[h]);
+          keep_in_register(hi_sum[h]);
         }
       }
-      ST_UNROLL
-      for (int t = 0; t < N; t++) {
-        for (int h = 0; h < 2; h++) {
-          isum[t][h] = _mm256_add_epi32(isum[t][h], _mm256_add_epi32(_mm256_madd_epi16(lo_sum[t][h], scales[h].sc16[2 * p]),
-                                                                     _mm256_madd_epi16(hi_sum[t][h], scales[h].sc16[2 * p + 1])));
-        }
+      for (int h = 0; h < 2; h++) {
+        isum[h] = _mm256_add_epi32(isum[h], _mm256_add_epi32(_mm256_madd_epi16(lo_sum[h], scales[h].sc16[2 * p]),
+                                                             _mm256_madd_epi16(hi_sum[h], scales[h].sc16[2 * p + 1])));
       }
     }
+    const __m256 xd = _mm256_set1_ps(x.d);
     for (int h = 0; h < 2; h++) {
       const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kD + 16 * h)));
       const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kDmin + 16 * h)));
-      for (int t = 0; t < N; t++) {
-        const BlockQ8_K& x = xs[t][b];
-        const __m256 xd = _mm256_set1_ps(x.d);
-        acc[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t][h]), _mm256_mul_ps(d, xd), acc[t][h]);
-        acc[t][h] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(scales[h].mins(x)), _mm256_mul_ps(dmin, xd), acc[t][h]);
-      }
+      acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[h]), _mm256_mul_ps(d, xd), acc[h]);
+      acc[h] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(scales[h].mins(x)), _mm256_mul_ps(dmin, xd), acc[h]);
     }
   }
-  for (int t = 0; t < N; t++) {
-    _mm256_storeu_ps(out + t * kPackRows, acc[t][0]);
-    _mm256_storeu_ps(out + t * kPackRows + 8, acc[t][1]);
-  }
+  _mm256_storeu_ps(out, acc[0]);
+  _mm256_storeu_ps(out + 8, acc[1]);
 }
 
 // N activations (2 to 4, prompt batches) against the 16 rows, one half of 8 rows at a time:
@@ -442,7 +422,7 @@ void gemm_q4_Kx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs
 // instructions. Per half, the sums of four activations (8 registers) stay in registers
 // (keep_in_register, unroll.h); each activation's bytes are broadcast where they are used (a
 // load each, which the load ports absorb). Integer sums are exact and the float steps are
-// those of gemm_q4_Kx16_n, in the same order, so the results are the same to the bit.
+// those of gemm_q4_Kx16_one, in the same order, so the results are the same to the bit.
 template <int N>
 void gemm_q4_Kx16_halves(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, float* out) {
   const __m256i low4 = _mm256_set1_epi8(0x0f);
@@ -496,7 +476,7 @@ void gemm_q4_Kx16_halves(const uint8_t* group, int64_t nb, const BlockQ8_K* cons
 void gemm_q4_Kx16(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out) {
   for (int t0 = 0; t0 < n_x; t0 += 4) {
     switch (std::min(4, n_x - t0)) {
-      case 1: gemm_q4_Kx16_n<1>(group, nb, xs + t0, out + t0 * kPackRows); break;
+      case 1: gemm_q4_Kx16_one(group, nb, xs[t0], out + t0 * kPackRows); break;
       case 2: gemm_q4_Kx16_halves<2>(group, nb, xs + t0, out + t0 * kPackRows); break;
       case 3: gemm_q4_Kx16_halves<3>(group, nb, xs + t0, out + t0 * kPackRows); break;
       default: gemm_q4_Kx16_halves<4>(group, nb, xs + t0, out + t0 * kPackRows); break;
