@@ -1,8 +1,9 @@
 // AVX-512 (F, BW, VL) + VNNI kernels for the integer dot products, which are >85 % of the
-// time on quantised models (packed Q4_0 groups above all), and the F16 dot product in
-// llama.cpp's AVX-512 order. Compiled with those flags into their own library and used only
-// after dispatch.cpp has checked the CPU and OS; every other entry of the table stays AVX2
-// (the plain four-token Q4_0 entry too: ops always has block sums for Q4_0 here).
+// time on quantised models (packed Q4_0 groups above all), the F16 dot product in llama.cpp's
+// AVX-512 order, and attention's value sums and exponentials (the AVX2 table's numbers, on
+// wider vectors). Compiled with those flags into their own library and used only after
+// dispatch.cpp has checked the CPU and OS; every other entry of the table stays AVX2 (the
+// plain four-token Q4_0 entry too: ops always has block sums for Q4_0 here).
 //
 // Q4_0·Q8_0, two blocks per 512-bit step: the nibbles q (0..15) are unsigned, so VPDPBUSD
 // multiplies them with the signed Q8_0 bytes directly, and the zero point comes off as
