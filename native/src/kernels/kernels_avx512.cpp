@@ -283,7 +283,6 @@ float dot_f16_f16(const uint16_t* w, const uint16_t* x, int64_t n) {
 // output value gets the same multiply-adds in the same order (one per position), so the
 // results are the AVX2 table's to the bit; what changes is the instruction count per value
 // (one weight broadcast and one accumulator load and store per sixteen values, not eight).
-// The last values go as the AVX2 kernel takes them: eight at a time, then one by one.
 template <int R>
 void axpy_f16_rows_heads_n(const uint16_t* const* rows, const float* const* s, float* const* outs, int m, int64_t n) {
   constexpr int kHeads = 16;
@@ -304,19 +303,17 @@ void axpy_f16_rows_heads_n(const uint16_t* const* rows, const float* const* s, f
         _mm512_storeu_ps(o[j] + i, acc);
       }
     }
-    for (; i + 8 <= n; i += 8) {
-      __m256 f[R];
-      ST_UNROLL for (int r = 0; r < R; r++) f[r] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[r] + i)));
-      for (int j = 0; j < mm; j++) {
-        __m256 acc = _mm256_loadu_ps(o[j] + i);
-        ST_UNROLL for (int r = 0; r < R; r++) acc = _mm256_fmadd_ps(_mm256_set1_ps(w[j][r]), f[r], acc);
-        _mm256_storeu_ps(o[j] + i, acc);
-      }
-    }
-    for (; i < n; i++) {
+    if (i < n) {
+      // The last values (fewer than sixteen) to the AVX2 kernel, whose steps these are.
+      const uint16_t* rest_rows[R];
+      const float* rest_weights[R];
+      float* rest_outs[kHeads];
       for (int r = 0; r < R; r++) {
-        for (int j = 0; j < mm; j++) o[j][i] += w[j][r] * half(rows[r][i]);
+        rest_rows[r] = rows[r] + i;
+        rest_weights[r] = s[r] + j0;
       }
+      for (int j = 0; j < mm; j++) rest_outs[j] = o[j] + i;
+      avx2_table()->axpy_f16_rows_heads(rest_rows, R, rest_weights, rest_outs, mm, n - i);
     }
   }
 }
