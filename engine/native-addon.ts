@@ -52,6 +52,8 @@ export interface MemoryPlanInfo {
   resident_weights_bytes: number;
   kv_cache_bytes: number;
   scratch_bytes: number;
+  /** Planned for nothing, so that the budget itself is never reached. */
+  headroom_bytes: number;
   expert_cache_bytes: number;
   expert_slots: number;
   expert_slot_bytes: number;

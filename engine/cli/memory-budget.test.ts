@@ -66,7 +66,9 @@ describe('smallthinker --memory-budget', function () {
     assert.equal(plan.expert_slots, 12);
     assert.equal(plan.experts_total, 32);
     const parts = plan.baseline_bytes + plan.resident_weights_bytes + plan.kv_cache_bytes + plan.scratch_bytes + plan.expert_cache_bytes;
-    assert.ok(parts <= plan.budget_bytes);
+    // 64 MiB of the budget are planned for nothing.
+    assert.equal(plan.headroom_bytes, 64 * 2 ** 20);
+    assert.ok(parts + plan.headroom_bytes <= plan.budget_bytes);
     const c = out.expert_cache;
     assert.ok(c.misses > 0 && c.hits > 0 && c.bytes_read >= c.misses * plan.expert_slot_bytes / 2, JSON.stringify(c));
     assert.ok(c.slots === plan.expert_slots && c.stall_ms >= 0);
@@ -75,7 +77,9 @@ describe('smallthinker --memory-budget', function () {
     // In decode every layer asks for its k experts once per token: each ask is a hit or a miss.
     const perToken = c.decode_per_token;
     assert.equal(perToken.hits + perToken.misses, out.routing.n_expert_used * out.routing.n_layer);
-    assert.ok(out.peak_rss_bytes <= plan.budget_bytes, `peak RSS ${out.peak_rss_bytes} over the budget ${plan.budget_bytes}`);
+    // What grew after the plan stayed within its growth margin: the headroom was not touched.
+    assert.ok(out.peak_rss_bytes <= plan.budget_bytes - plan.headroom_bytes,
+      `peak RSS ${out.peak_rss_bytes} reaches into the ${plan.headroom_bytes} bytes kept free under the budget ${plan.budget_bytes}`);
   });
 
   it('keeps reading around the page cache (O_DIRECT) through prompts and decode where the file system allows it', async () => {
@@ -101,7 +105,7 @@ describe('smallthinker --memory-budget', function () {
     const min = minimumBudget(model);
     const ok = run('bench', '--model', model, '--prompt-tokens', '8', '--gen-tokens', '2', '--memory-budget', String(min + 4));
     assert.equal(ok.status, 0, ok.stderr);
-    assert.match(ok.stderr, /^memory plan for a budget of \d+ MiB: baseline \d+ MiB, resident weights \d+ MiB, KV cache \d+ MiB, scratch \d+ MiB, expert cache \d+ MiB \(\d+ slots/);
+    assert.match(ok.stderr, /^memory plan for a budget of \d+ MiB: baseline \d+ MiB, resident weights \d+ MiB, KV cache \d+ MiB, scratch \d+ MiB, kept free 64 MiB, expert cache \d+ MiB \(\d+ slots/);
     const tooLong = run('bench', '--model', model, '--memory-budget', String(min + 4), '--context', '8192');
     assert.equal(tooLong.status, 1);
     assert.match(tooLong.stderr, /too small for this model: it needs at least \d+ MiB .*KV cache \d+ MiB for 8192 tokens/);

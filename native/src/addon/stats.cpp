@@ -29,6 +29,7 @@ Napi::Object session_info(Napi::Env env, Session& session) {
   p.Set("resident_weights_bytes", static_cast<double>(plan->resident_weights));
   p.Set("kv_cache_bytes", static_cast<double>(plan->kv_cache));
   p.Set("scratch_bytes", static_cast<double>(plan->scratch));
+  p.Set("headroom_bytes", static_cast<double>(plan->headroom));
   p.Set("expert_cache_bytes", static_cast<double>(plan->expert_cache));
   p.Set("expert_slots", plan->slots);
   p.Set("expert_slot_bytes", static_cast<double>(plan->slot_bytes));

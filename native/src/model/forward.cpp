@@ -75,7 +75,7 @@ size_t Workspace::layout(const SmallThinkerHParams& hp, int32_t n_ctx, int threa
   place(&w.query, T * query_stride);
   place(&w.tiles, T * 3 * B * kTileRows);
   place(&w.embedding_row, embedding_scratch_bytes, FileReader::kAlign);  // O_DIRECT reads need an aligned buffer
-  place(&w.logits, size_t(hp.n_vocab));
+  place(&w.logits, size_t(kLogitRows) * hp.n_vocab);
   place(&w.router_next, N);
   place(&w.predicted_weight, K);
   place(&w.predicted, K);
@@ -116,6 +116,22 @@ InferenceContext::InferenceContext(const Model& model, Workspace& workspace, Thr
 }
 
 void InferenceContext::evaluate(const int32_t* tokens, int32_t n, bool all_logits, std::vector<float>& logits) {
+  const size_t V = hp_.n_vocab;
+  if (!all_logits) {
+    logits.resize(V);
+    evaluate_batches(tokens, n, logits.data(), nullptr);
+    return;
+  }
+  logits.resize(V * std::max(n, 0));
+  const LogitRowSink copy = [&](int32_t i, const float* row) { std::copy(row, row + V, logits.data() + V * i); };
+  evaluate_batches(tokens, n, nullptr, &copy);
+}
+
+void InferenceContext::evaluate_each(const int32_t* tokens, int32_t n, const LogitRowSink& each_row) {
+  evaluate_batches(tokens, n, nullptr, &each_row);
+}
+
+void InferenceContext::evaluate_batches(const int32_t* tokens, int32_t n, float* last_logits, const LogitRowSink* each_row) {
   if (n <= 0) throw std::invalid_argument("evaluate needs at least one token");
   const DenormalsFlushedScope flush_subnormals;  // the pool's workers flush for good; this is Node's thread
   if (n_past_ + n > kv_.n_ctx()) {
@@ -128,16 +144,15 @@ void InferenceContext::evaluate(const int32_t* tokens, int32_t n, bool all_logit
                               std::to_string(hp_.n_vocab) + ")");
     }
   }
-  const size_t V = hp_.n_vocab;
-  logits.resize(all_logits ? V * n : V);
   check_cancel();
   // Prompts go through in batches; only the logits asked for are computed.
   for (int32_t i = 0; i < n; i += kMaxBatch) {
     const int32_t m = std::min(kMaxBatch, n - i);
     const bool last = i + m == n;
-    float* out = all_logits ? logits.data() + V * i : (last ? logits.data() : nullptr);
+    // Rows numbered from the batch's start, handed on numbered from the evaluation's.
+    const LogitRowSink batch_rows = [&](int32_t j, const float* row) { (*each_row)(i + j, row); };
     written_end_ = std::max(written_end_, n_past_ + m);  // before: a cancelled batch has written some rows
-    forward(tokens + i, m, n_past_, out, all_logits);
+    forward(tokens + i, m, n_past_, last ? last_logits : nullptr, each_row ? &batch_rows : nullptr);
     n_past_ += m;
   }
 }
@@ -167,7 +182,7 @@ void InferenceContext::rope_tables(int32_t pos, float* cos, float* sin) const {
 // ---------------------------------------------------------------------------------------------
 // The pass
 
-void InferenceContext::forward(const int32_t* tokens, int32_t n, int32_t pos0, float* logits_out, bool all_logits) {
+void InferenceContext::forward(const int32_t* tokens, int32_t n, int32_t pos0, float* last_logits, const LogitRowSink* each_row) {
   const ModelWeights& w = model_.weights();
   Workspace& s = ws_;
   const int E = hp_.n_embd;
@@ -204,15 +219,21 @@ void InferenceContext::forward(const int32_t* tokens, int32_t n, int32_t pos0, f
     for (size_t i = 0; i < size_t(n) * E; i++) s.x[i] += s.ffn_out[i];
   }
 
-  if (!logits_out) return;
-  if (all_logits) {
+  if (each_row) {
+    // Every position's logits, kLogitRows at a time: the head's rows are read once per
+    // kLogitRows positions rather than once per batch, and no batch's worth is held.
+    const size_t V = hp_.n_vocab;
     norm_rows(w.output_norm);
-    ops::prepare_rows(w.output.type, s.xn, n, E, s.prepared, s.xs);
-    ops::matmul(w.output, s.xs, n, logits_out, pool_);
-  } else {
+    for (int32_t t0 = 0; t0 < n; t0 += kLogitRows) {
+      const int32_t m = std::min(kLogitRows, n - t0);
+      ops::prepare_rows(w.output.type, s.xn + size_t(t0) * E, m, E, s.prepared, s.xs);
+      ops::matmul(w.output, s.xs, m, s.logits, pool_);
+      for (int32_t j = 0; j < m; j++) (*each_row)(t0 + j, s.logits + V * j);
+    }
+  } else if (last_logits) {
     ops::rms_norm(s.x + size_t(n - 1) * E, w.output_norm, s.xn, E, hp_.rms_eps);
     ops::prepare_rows(w.output.type, s.xn, 1, E, s.prepared, s.xs);
-    ops::matmul(w.output, s.xs, 1, logits_out, pool_);
+    ops::matmul(w.output, s.xs, 1, last_logits, pool_);
   }
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <vector>
 
@@ -34,6 +35,12 @@ struct EvaluationCancelled : std::runtime_error {
 
 // Tokens the pass takes at once: every weight row is read once for the whole batch.
 constexpr int32_t kMaxBatch = 128;
+// Positions whose logits the output head computes at once when every position's are asked
+// for (evaluation): a batch's worth would be kMaxBatch · n_vocab floats (78 MB on the 4B),
+// planned into a memory budget and held by no other use. A multiple of 16, so each
+// position's activations are grouped for the kernels exactly as in a whole batch.
+constexpr int32_t kLogitRows = 16;
+static_assert(kMaxBatch % kLogitRows == 0 && kLogitRows % 16 == 0, "logit rows split a batch as the kernels' activation groups do");
 
 // The scratch of the forward pass for up to kMaxBatch tokens and contexts of up to n_ctx
 // positions, in one allocation. Its size comes from the same function that lays it out, so
@@ -65,7 +72,7 @@ class Workspace {
   uint8_t* query;          // those heads in the cache's dot format: group · head_dim floats' room
   float* tiles;            // 3 · kMaxBatch · kTileRows floats: gate, up and down outputs of one row tile
   uint8_t* embedding_row;  // one embedding row read on demand (budgeted mode)
-  float* logits;           // the last token's logits (n_vocab)
+  float* logits;           // kLogitRows positions' logits (n_vocab each), when every position's are asked for
   float *router_next, *predicted_weight;  // decode: the next layer's router, applied early
   int32_t* predicted;
 
@@ -102,6 +109,10 @@ class InferenceContext {
   // `all_logits` is set, `logits` receives n·n_vocab values (one row per token), else only
   // the last token's row.
   void evaluate(const int32_t* tokens, int32_t n, bool all_logits, std::vector<float>& logits);
+  // The same, handing every token's logits in order to each_row(i, logits of tokens[i]) (the
+  // row is valid during the call only) without holding more than kLogitRows of them.
+  using LogitRowSink = std::function<void(int32_t index, const float* logits)>;
+  void evaluate_each(const int32_t* tokens, int32_t n, const LogitRowSink& each_row);
 
   int32_t n_past() const { return n_past_; }
   // Forgets positions n.. so the next token is at position n; false (and nothing changed)
@@ -116,9 +127,11 @@ class InferenceContext {
   const RoutingStats& routing_stats() const { return routing_; }
 
  private:
-  // The pass over n ≤ kMaxBatch tokens at positions pos0..; logits_out receives the last
-  // token's logits, or every token's with all_logits (nullptr: none).
-  void forward(const int32_t* tokens, int32_t n, int32_t pos0, float* logits_out, bool all_logits);
+  // The pass over n ≤ kMaxBatch tokens at positions pos0..; last_logits receives the last
+  // token's logits (nullptr: none), or each_row every token's (its index in this batch).
+  void forward(const int32_t* tokens, int32_t n, int32_t pos0, float* last_logits, const LogitRowSink* each_row);
+  // The batches of evaluate() and evaluate_each().
+  void evaluate_batches(const int32_t* tokens, int32_t n, float* last_logits, const LogitRowSink* each_row);
   void route(int layer, int32_t n);
   void attention(int layer, int32_t n, int32_t pos0);
   void experts(int layer, int32_t n);

@@ -1,6 +1,6 @@
 // The memory budget's split, planned at load time (issue: bounded memory): the process's own
-// baseline, the resident non-expert weights, the KV cache, the scratch buffers, and whatever
-// is left for the expert cache, in whole slots. A budget that cannot hold the minimum number
+// baseline, the resident non-expert weights, the KV cache, the scratch buffers, a headroom
+// kept free, and whatever is left for the expert cache, in whole slots. A budget that cannot hold the minimum number
 // of slots is refused with the minimum named.
 #pragma once
 #include <cstdint>
@@ -17,6 +17,7 @@ struct MemoryPlan {
   uint64_t resident_weights = 0;  // non-expert weights, read at load
   uint64_t kv_cache = 0;
   uint64_t scratch = 0;
+  uint64_t headroom = 0;          // planned for nothing: the budget is never reached
   uint64_t slot_bytes = 0;
   int32_t slots = 0;
   int32_t min_slots = 0;

@@ -107,22 +107,17 @@ std::vector<std::vector<std::pair<int32_t, float>>> evaluate_top_n(InferenceCont
   std::vector<std::vector<std::pair<int32_t, float>>> positions;
   positions.reserve(tokens.size());
   std::vector<int32_t> order(n_vocab);
-  std::vector<float> logits;
-  // Batches of the pass's size keep memory at kMaxBatch · n_vocab logits, whatever the length.
-  for (size_t c = 0; c < tokens.size(); c += kMaxBatch) {
-    const size_t m = std::min<size_t>(kMaxBatch, tokens.size() - c);
-    ctx.evaluate(&tokens[c], static_cast<int32_t>(m), true, logits);
-    for (size_t i = 0; i < m; i++) {
-      const float* row = logits.data() + i * n_vocab;
-      for (int32_t v = 0; v < n_vocab; v++) order[v] = v;
-      std::partial_sort(order.begin(), order.begin() + top, order.end(), [&](int32_t a, int32_t b) {
-        return row[a] > row[b] || (row[a] == row[b] && a < b);
-      });
-      std::vector<std::pair<int32_t, float>> best(top);
-      for (int32_t j = 0; j < top; j++) best[j] = {order[j], row[order[j]]};
-      positions.push_back(std::move(best));
-    }
-  }
+  if (tokens.empty()) return positions;
+  // Each position's row as the pass hands it over (kLogitRows at a time), never all of them.
+  ctx.evaluate_each(tokens.data(), static_cast<int32_t>(tokens.size()), [&](int32_t, const float* row) {
+    for (int32_t v = 0; v < n_vocab; v++) order[v] = v;
+    std::partial_sort(order.begin(), order.begin() + top, order.end(), [&](int32_t a, int32_t b) {
+      return row[a] > row[b] || (row[a] == row[b] && a < b);
+    });
+    std::vector<std::pair<int32_t, float>> best(top);
+    for (int32_t j = 0; j < top; j++) best[j] = {order[j], row[order[j]]};
+    positions.push_back(std::move(best));
+  });
   return positions;
 }
 
