@@ -23,8 +23,9 @@
 // With --memory-budget MIB: the bounded-memory benchmark instead (./memory-bench.ts), each
 // engine in a memory cgroup of MIB with the page cache dropped first (root, cgroup v1):
 //   npm run bench -- --memory-budget 1024 [--preset 4b] [--routing default|uniform|realistic|smooth]
-//     [--prompt-tokens 64] [--gen-tokens 48] [--llama-gen-tokens 8] [--variants] [--no-cgroup]
-//   (without --routing: the realistic and the smooth file, one table each)
+//     [--prompt-tokens 64] [--gen-tokens 256] [--llama-gen-tokens 8] [--variants] [--no-cgroup]
+//   (without --routing: the realistic and the smooth file, one table each). The expert cache
+//   starts empty, so a short generation measures mostly its filling (docs/benchmarks.md).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -277,7 +278,7 @@ function boundedCase(model: string, threads: number, budgetMiB: number, useCgrou
   const runs = boundedMemoryBenchmark({
     root, model, budgetMiB, threads,
     promptTokens: Number(option('prompt-tokens', '64')),
-    genTokens: Number(option('gen-tokens', '48')),
+    genTokens: Number(option('gen-tokens', '256')),
     llamaGenTokens: Number(option('llama-gen-tokens', '8')),
     variants: process.argv.includes('--variants'),
     useCgroup,
