@@ -517,6 +517,32 @@ static int decode_file(int type_id, const char* in, const char* out) {
   return 0;
 }
 
+// Every table packs 16 rows into the bytes the scalar packing gives (random bytes stand for
+// the blocks: packing moves them and reads none), rows in a tensor whose rows are wider than
+// the packed columns too.
+static void test_packing(const KernelTable& t) {
+  std::mt19937 rng(41);
+  for (int64_t nb : {1, 2, 48}) {
+    for (int64_t stride : {nb, nb + 3}) {
+      const std::string tag = std::string(t.isa) + " packing nb=" + std::to_string(nb) + " stride=" + std::to_string(stride) + ": ";
+      std::vector<BlockQ4_0> q4_0(kPackRows * stride);
+      std::vector<BlockQ4_K> q4_K(kPackRows * stride);
+      for (auto* bytes : {reinterpret_cast<uint8_t*>(q4_0.data()), reinterpret_cast<uint8_t*>(q4_K.data())}) {
+        const size_t size = bytes == reinterpret_cast<uint8_t*>(q4_0.data()) ? q4_0.size() * sizeof(BlockQ4_0) : q4_K.size() * sizeof(BlockQ4_K);
+        for (size_t i = 0; i < size; i++) bytes[i] = static_cast<uint8_t>(rng());
+      }
+      std::vector<uint8_t> want(nb * kPackedBlockBytes), got(want.size(), 0);
+      pack_q4_0x16(q4_0.data(), stride, nb, want.data());
+      t.pack_q4_0x16(q4_0.data(), stride, nb, got.data());
+      check(want == got, tag + "Q4_0x16 = the scalar packing");
+      std::vector<uint8_t> want_k(nb * kPackedQ4KBytes), got_k(want_k.size(), 0);
+      pack_q4_Kx16(q4_K.data(), stride, nb, want_k.data());
+      t.pack_q4_Kx16(q4_K.data(), stride, nb, got_k.data());
+      check(want_k == got_k, tag + "Q4_Kx16 = the scalar packing");
+    }
+  }
+}
+
 // Q4_K packed 16 rows at a time: every ISA's packed kernels give exactly the reference's value
 // per row (kernels.h), whatever the number of activations, and the unpacked dot product's up
 // to rounding.
@@ -716,6 +742,8 @@ int main(int argc, char** argv) {
   for (const KernelTable* t : tables) {
     if (t->gemm_q4_Kx16) test_packed_q4_K(*t);
   }
+  for (const KernelTable* t : tables) test_packing(*t);
+  test_packing(scalar_table());
   test_float_mode();
   test_exact_ops();
   for (const KernelTable* t : tables) test_exp_shifted(*t);

@@ -16,15 +16,19 @@ namespace st::packed_groups {
 
 /**
  * Rewrites a tensor's rows, kRows at a time, from the file's blocks into a packed layout of the
- * same size, in place: each group is packed into a scratch buffer (`pack(src, dst)`) and copied back.
+ * same size, in place: each group is copied to a scratch buffer and packed from there
+ * (`pack(src, dst)`) back into its place. The copy first: it reads the group front to back,
+ * which the hardware prefetches, where the packing jumps between 16 rows; an expert just read
+ * from storage is not in any cache (packing straight from it ran at 4.5-5 GB/s, this way
+ * 7.8, a throwaway benchmark on the 4B's 663 KB matrices).
  */
 template <typename Pack>
 void lay_out_in_place(uint8_t* data, int64_t rows, size_t group_bytes, Pack pack) {
   thread_local std::vector<uint8_t> group;
   group.resize(group_bytes);
   for (int64_t g = 0; g < rows / kernels::kPackRows; g++) {
-    pack(data + g * group_bytes, group.data());
-    std::memcpy(data + g * group_bytes, group.data(), group_bytes);
+    std::memcpy(group.data(), data + g * group_bytes, group_bytes);
+    pack(group.data(), data + g * group_bytes);
   }
 }
 

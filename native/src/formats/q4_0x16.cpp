@@ -32,7 +32,7 @@ void group_product(const Matrix& w, int64_t g, const void* const* xs, int m, flo
 void Q4_0x16::lay_out(uint8_t* data, int64_t rows, int64_t cols) const {
   const int64_t nb = cols / kQK4_0;
   packed_groups::lay_out_in_place(data, rows, static_cast<size_t>(nb) * kernels::kPackedBlockBytes, [nb](const uint8_t* src, uint8_t* dst) {
-    kernels::pack_q4_0x16(reinterpret_cast<const BlockQ4_0*>(src), nb, nb, dst);
+    kernels::active().pack_q4_0x16(reinterpret_cast<const BlockQ4_0*>(src), nb, nb, dst);
   });
 }
 

@@ -25,7 +25,7 @@ void group_product(const Matrix& w, int64_t g, const void* const* xs, int m, flo
 void Q4_Kx16::lay_out(uint8_t* data, int64_t rows, int64_t cols) const {
   const int64_t nb = cols / kQK_K;
   packed_groups::lay_out_in_place(data, rows, static_cast<size_t>(nb) * kernels::kPackedQ4KBytes, [nb](const uint8_t* src, uint8_t* dst) {
-    kernels::pack_q4_Kx16(reinterpret_cast<const BlockQ4_K*>(src), nb, nb, dst);
+    kernels::active().pack_q4_Kx16(reinterpret_cast<const BlockQ4_K*>(src), nb, nb, dst);
   });
 }
 

@@ -106,6 +106,13 @@ struct KernelTable {
   // (lanes = 1: one shift for all). Every table gives exactly the scalar values (the vector
   // versions do the same double-precision operations in the same order, lane by lane).
   void (*exp_shifted)(float* x, const float* shifts, int lanes, int64_t n);
+
+  // Packing 16 rows into the layouts below (pack_q4_0x16, pack_q4_Kx16: the scalar versions,
+  // which every table's give byte for byte). Under a memory budget every expert read from
+  // storage is packed as it arrives, on the I/O threads that share the cores with decode, so
+  // the packing's speed is part of the time a miss costs.
+  void (*pack_q4_0x16)(const BlockQ4_0* rows, int64_t row_stride, int64_t nb, uint8_t* out);
+  void (*pack_q4_Kx16)(const BlockQ4_K* rows, int64_t row_stride, int64_t nb, uint8_t* out);
 };
 
 // The most rows axpy_f16_rows_heads and dot_f16_f32_rows_heads take at once.
@@ -149,6 +156,9 @@ static_assert(kQ4KxCodes + 32 * 64 == kPackedQ4KBytes, "the packed Q4_K layout f
 // Row `lane` of a packed super-block read back into its Q4_K block (the one-row kernels).
 void unpack_q4_Kx16_row(const uint8_t* block, int lane, BlockQ4_K& out);
 void pack_q4_Kx16(const BlockQ4_K* rows, int64_t row_stride, int64_t nb, uint8_t* out);
+// The part of pack_q4_Kx16 for super-block column b that is not codes: the scale words, d and
+// dmin of the 16 rows, into the packed super-block at `block`.
+void pack_q4_Kx16_scales(const BlockQ4_K* rows, int64_t row_stride, int64_t b, uint8_t* block);
 // The scalar reference of the packed kernels (not in the scalar table: rows stay as in the
 // file there; tests compare every ISA's packed kernels with it).
 void gemm_q4_Kx16_reference(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out);

@@ -9,6 +9,7 @@
 
 #include "fp16.h"
 #include "kernels.h"
+#include "pack_rows_x86.h"
 #include "prefetch.h"
 #include "runtime/portable_math.h"
 #include "unroll.h"
@@ -486,6 +487,22 @@ void exp_shifted(float* x, const float* shifts, int lanes, int64_t n) {
   for (; i < n; i++) x[i] = portable_math::exp(x[i] - shifts[i % lanes]);
 }
 
+// The packing of pack_q4_0x16 (the same bytes): per block column, the 16 scales one by one and
+// the codes four rows at a time (store_words_transposed_4x4: a row's 16 code bytes are its
+// four words).
+void pack_q4_0x16_transposing(const BlockQ4_0* rows, int64_t row_stride, int64_t nb, uint8_t* out) {
+  for (int64_t b = 0; b < nb; b++) {
+    uint8_t* block = out + b * kPackedBlockBytes;
+    uint8_t* codes = block + kPackRows * sizeof(uint16_t);
+    for (int r = 0; r < kPackRows; r++) std::memcpy(block + r * sizeof(uint16_t), &rows[r * row_stride + b].d, sizeof(uint16_t));
+    for (int r0 = 0; r0 < kPackRows; r0 += 4) {
+      const uint8_t* qs[4];
+      for (int i = 0; i < 4; i++) qs[i] = rows[(r0 + i) * row_stride + b].qs;
+      store_words_transposed_4x4(qs, codes + 4 * r0, 64);
+    }
+  }
+}
+
 const KernelTable kAvx2 = {
     "avx2", quantize_row_q8_0, dot_q4_0_q8_0, dot_q4_0_q8_0_x4, dot_q8_0_q8_0, dot_f32_f32, dot_f16_f32, dot_bf16_f32, dot_f16_f16, dot_bf16_bf16,
     axpy_q4_0, axpy_q8_0, axpy_f32, axpy_f16, axpy_bf16,
@@ -502,6 +519,7 @@ const KernelTable* avx2_table_impl() {
     t.axpy_f16_rows_heads = axpy_f16_rows_heads;
     t.exp_shifted = exp_shifted;
     t.dot_f16_f32_rows_heads = dot_f16_f32_rows_heads;
+    t.pack_q4_0x16 = pack_q4_0x16_transposing;
     return t;
   }();
   return &table;

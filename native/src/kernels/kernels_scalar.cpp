@@ -180,6 +180,8 @@ const KernelTable& scalar_table() {
   static const KernelTable table = [] {
     KernelTable t = kScalarOwn;
     t.exp_shifted = exp_shifted;
+    t.pack_q4_0x16 = pack_q4_0x16;
+    t.pack_q4_Kx16 = pack_q4_Kx16;
     add_scalar_block_kernels(t);
     return t;
   }();

@@ -374,15 +374,21 @@ void unpack_q4_Kx16_row(const uint8_t* block, int lane, BlockQ4_K& b) {
   for (int v = 0; v < 32; v++) std::memcpy(b.qs + 4 * v, block + kQ4KxCodes + 64 * v + 4 * lane, 4);
 }
 
+void pack_q4_Kx16_scales(const BlockQ4_K* rows, int64_t row_stride, int64_t b, uint8_t* block) {
+  for (int r = 0; r < kPackRows; r++) {
+    const BlockQ4_K& w = rows[r * row_stride + b];
+    for (int k = 0; k < 3; k++) std::memcpy(block + kQ4KxScaleWords + 4 * (16 * k + r), w.scales + 4 * k, 4);
+    std::memcpy(block + kQ4KxD + 2 * r, &w.d, 2);
+    std::memcpy(block + kQ4KxDmin + 2 * r, &w.dmin, 2);
+  }
+}
+
 void pack_q4_Kx16(const BlockQ4_K* rows, int64_t row_stride, int64_t nb, uint8_t* out) {
   for (int64_t b = 0; b < nb; b++) {
     uint8_t* block = out + b * kPackedQ4KBytes;
+    pack_q4_Kx16_scales(rows, row_stride, b, block);
     for (int r = 0; r < kPackRows; r++) {
-      const BlockQ4_K& w = rows[r * row_stride + b];
-      for (int k = 0; k < 3; k++) std::memcpy(block + kQ4KxScaleWords + 4 * (16 * k + r), w.scales + 4 * k, 4);
-      std::memcpy(block + kQ4KxD + 2 * r, &w.d, 2);
-      std::memcpy(block + kQ4KxDmin + 2 * r, &w.dmin, 2);
-      for (int v = 0; v < 32; v++) std::memcpy(block + kQ4KxCodes + 64 * v + 4 * r, w.qs + 4 * v, 4);
+      for (int v = 0; v < 32; v++) std::memcpy(block + kQ4KxCodes + 64 * v + 4 * r, rows[r * row_stride + b].qs + 4 * v, 4);
     }
   }
 }

@@ -15,6 +15,7 @@
 #include "fp16.h"
 #include "kernels.h"
 #include "k4_scales_x86.h"
+#include "pack_rows_x86.h"
 #include "prefetch.h"
 #include "unroll.h"
 
@@ -554,8 +555,28 @@ void quantize_row_q8_K(const float* x, BlockQ8_K* y, int64_t n) {
 
 }  // namespace
 
+namespace {
+// The packing of pack_q4_Kx16 (the same bytes): per super-block column, the scale words, d and
+// dmin as the scalar packing places them, and the codes four rows and four words at a time
+// (store_words_transposed_4x4).
+void pack_q4_Kx16_transposing(const BlockQ4_K* rows, int64_t row_stride, int64_t nb, uint8_t* out) {
+  for (int64_t b = 0; b < nb; b++) {
+    uint8_t* block = out + b * kPackedQ4KBytes;
+    pack_q4_Kx16_scales(rows, row_stride, b, block);
+    for (int r0 = 0; r0 < kPackRows; r0 += 4) {
+      for (int j = 0; j < 8; j++) {  // code words 4j..4j+3 of each row: vectors 4j..4j+3
+        const uint8_t* qs[4];
+        for (int i = 0; i < 4; i++) qs[i] = rows[(r0 + i) * row_stride + b].qs + 16 * j;
+        store_words_transposed_4x4(qs, block + kQ4KxCodes + 64 * 4 * j + 4 * r0, 64);
+      }
+    }
+  }
+}
+}  // namespace
+
 void add_avx2_kquant_kernels(KernelTable& t) {
   t.gemm_q4_Kx16 = gemm_q4_Kx16;
+  t.pack_q4_Kx16 = pack_q4_Kx16_transposing;
   t.dot_q4_Kx16_row = dot_q4_Kx16_row;
   t.quantize_row_q8_K = quantize_row_q8_K;
   t.q4_K.dot = dot<BlockQ4_K>;
