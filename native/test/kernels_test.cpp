@@ -525,12 +525,14 @@ static void test_packing(const KernelTable& t) {
   for (int64_t nb : {1, 2, 48}) {
     for (int64_t stride : {nb, nb + 3}) {
       const std::string tag = std::string(t.isa) + " packing nb=" + std::to_string(nb) + " stride=" + std::to_string(stride) + ": ";
+      auto random_blocks = [&](auto& blocks) {
+        auto* bytes = reinterpret_cast<uint8_t*>(blocks.data());
+        for (size_t i = 0; i < blocks.size() * sizeof(blocks[0]); i++) bytes[i] = static_cast<uint8_t>(rng());
+      };
       std::vector<BlockQ4_0> q4_0(kPackRows * stride);
       std::vector<BlockQ4_K> q4_K(kPackRows * stride);
-      for (auto* bytes : {reinterpret_cast<uint8_t*>(q4_0.data()), reinterpret_cast<uint8_t*>(q4_K.data())}) {
-        const size_t size = bytes == reinterpret_cast<uint8_t*>(q4_0.data()) ? q4_0.size() * sizeof(BlockQ4_0) : q4_K.size() * sizeof(BlockQ4_K);
-        for (size_t i = 0; i < size; i++) bytes[i] = static_cast<uint8_t>(rng());
-      }
+      random_blocks(q4_0);
+      random_blocks(q4_K);
       std::vector<uint8_t> want(nb * kPackedBlockBytes), got(want.size(), 0);
       pack_q4_0x16(q4_0.data(), stride, nb, want.data());
       t.pack_q4_0x16(q4_0.data(), stride, nb, got.data());

@@ -149,10 +149,8 @@ void InferenceContext::evaluate_batches(const int32_t* tokens, int32_t n, float*
   for (int32_t i = 0; i < n; i += kMaxBatch) {
     const int32_t m = std::min(kMaxBatch, n - i);
     const bool last = i + m == n;
-    // Rows numbered from the batch's start, handed on numbered from the evaluation's.
-    const LogitRowSink batch_rows = [&](int32_t j, const float* row) { (*each_row)(i + j, row); };
     written_end_ = std::max(written_end_, n_past_ + m);  // before: a cancelled batch has written some rows
-    forward(tokens + i, m, n_past_, last ? last_logits : nullptr, each_row ? &batch_rows : nullptr);
+    forward(tokens + i, m, n_past_, last ? last_logits : nullptr, each_row, i);
     n_past_ += m;
   }
 }
@@ -182,7 +180,8 @@ void InferenceContext::rope_tables(int32_t pos, float* cos, float* sin) const {
 // ---------------------------------------------------------------------------------------------
 // The pass
 
-void InferenceContext::forward(const int32_t* tokens, int32_t n, int32_t pos0, float* last_logits, const LogitRowSink* each_row) {
+void InferenceContext::forward(const int32_t* tokens, int32_t n, int32_t pos0, float* last_logits, const LogitRowSink* each_row,
+                               int32_t first_row) {
   const ModelWeights& w = model_.weights();
   Workspace& s = ws_;
   const int E = hp_.n_embd;
@@ -228,7 +227,7 @@ void InferenceContext::forward(const int32_t* tokens, int32_t n, int32_t pos0, f
       const int32_t m = std::min(kLogitRows, n - t0);
       ops::prepare_rows(w.output.type, s.xn + size_t(t0) * E, m, E, s.prepared, s.xs);
       ops::matmul(w.output, s.xs, m, s.logits, pool_);
-      for (int32_t j = 0; j < m; j++) (*each_row)(t0 + j, s.logits + V * j);
+      for (int32_t j = 0; j < m; j++) (*each_row)(first_row + t0 + j, s.logits + V * j);
     }
   } else if (last_logits) {
     ops::rms_norm(s.x + size_t(n - 1) * E, w.output_norm, s.xn, E, hp_.rms_eps);

@@ -128,8 +128,9 @@ class InferenceContext {
 
  private:
   // The pass over n ≤ kMaxBatch tokens at positions pos0..; last_logits receives the last
-  // token's logits (nullptr: none), or each_row every token's (its index in this batch).
-  void forward(const int32_t* tokens, int32_t n, int32_t pos0, float* last_logits, const LogitRowSink* each_row);
+  // token's logits (nullptr: none), or each_row every token's, numbered from first_row (the
+  // batch's first token's index in the evaluation).
+  void forward(const int32_t* tokens, int32_t n, int32_t pos0, float* last_logits, const LogitRowSink* each_row, int32_t first_row);
   // The batches of evaluate() and evaluate_each().
   void evaluate_batches(const int32_t* tokens, int32_t n, float* last_logits, const LogitRowSink* each_row);
   void route(int layer, int32_t n);

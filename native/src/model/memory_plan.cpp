@@ -31,8 +31,7 @@ std::string mib(uint64_t bytes) {
 std::string MemoryPlan::describe() const {
   return "memory plan for a budget of " + mib(budget) + ": baseline " + mib(baseline) + ", resident weights " +
          mib(resident_weights) + ", KV cache " + mib(kv_cache) + ", scratch " + mib(scratch) + ", kept free " +
-         mib(headroom) + ", expert cache " +
-         mib(expert_cache) + " (" + std::to_string(slots) + " slots of " + mib(slot_bytes) + ", " +
+         mib(headroom) + ", expert cache " + mib(expert_cache) + " (" + std::to_string(slots) + " slots of " + mib(slot_bytes) + ", " +
          std::to_string(experts_total ? 100 * slots / experts_total : 0) + "% of the experts)";
 }
 
@@ -58,8 +57,7 @@ MemoryPlan plan_memory(const SmallThinkerFile& file, uint64_t budget_bytes, uint
                              mib(p.minimum + kMiB - 1) + " (baseline " + mib(p.baseline) + ", resident weights " +
                              mib(p.resident_weights) + ", KV cache " + mib(p.kv_cache) + " for " + std::to_string(n_ctx) +
                              " tokens, scratch " + mib(p.scratch) + ", kept free " + mib(p.headroom) + ", " +
-                             std::to_string(p.min_slots) + " expert slots of " +
-                             mib(p.slot_bytes) + ")");
+                             std::to_string(p.min_slots) + " expert slots of " + mib(p.slot_bytes) + ")");
   }
   // No point caching more than every expert.
   p.slots = static_cast<int32_t>(std::min<uint64_t>((budget_bytes - fixed) / p.slot_bytes, p.experts_total));

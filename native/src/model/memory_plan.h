@@ -1,7 +1,7 @@
 // The memory budget's split, planned at load time (issue: bounded memory): the process's own
 // baseline, the resident non-expert weights, the KV cache, the scratch buffers, a headroom
-// kept free, and whatever is left for the expert cache, in whole slots. A budget that cannot hold the minimum number
-// of slots is refused with the minimum named.
+// kept free, and whatever is left for the expert cache, in whole slots. A budget that cannot
+// hold the minimum number of slots is refused with the minimum named.
 #pragma once
 #include <cstdint>
 #include <string>
