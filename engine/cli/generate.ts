@@ -161,20 +161,31 @@ export function runBench(addon: NativeAddon, args: ParsedArgs, write: (s: string
   const t1 = performance.now();
   const afterPrefill = expertCacheReport(session);
   let next = sampler.sample(logits);
+  // The last half of the decode steps is timed on its own too: under a budget the expert
+  // cache starts empty and fills during the first ones (what a long session decodes at).
+  const lastHalf = Math.floor((genTokens - 1) / 2);
+  let tHalf = t1;
+  let atHalf = afterPrefill;
   for (let i = 1; i < genTokens; i++) {
+    if (i === genTokens - lastHalf) {
+      tHalf = performance.now();
+      atHalf = expertCacheReport(session);
+    }
     logits = session.evaluate(Int32Array.of(next));
     next = sampler.sample(logits);
   }
   const t2 = performance.now();
   const total = expertCacheReport(session);
+  type Counter = 'hits' | 'misses' | 'bytes_read' | 'stall_ms' | 'predicted_hits' | 'io_busy_ms' | 'miss_outstanding_ms' | 'io_idle_with_miss_ms';
   // Per generated token: decode only (the first token's evaluation is part of the prompt).
-  const perToken = (key: 'hits' | 'misses' | 'bytes_read' | 'stall_ms' | 'predicted_hits' | 'io_busy_ms' | 'miss_outstanding_ms' | 'io_idle_with_miss_ms') =>
-    ((total[key] ?? 0) - (afterPrefill[key] ?? 0)) / (genTokens - 1);
+  const perToken = (key: Counter) => ((total[key] ?? 0) - (afterPrefill[key] ?? 0)) / (genTokens - 1);
+  const perTokenOfLastHalf = (key: Counter) => ((total[key] ?? 0) - (atHalf[key] ?? 0)) / Math.max(1, lastHalf);
   const routing = session.routingStats();
   const result = {
     load_ms: loadMs,
     prefill_tokens_per_s: promptTokens / ((t1 - t0) / 1000),
     decode_tokens_per_s: (genTokens - 1) / ((t2 - t1) / 1000),
+    decode_last_half_tokens_per_s: lastHalf > 0 ? lastHalf / ((t2 - tHalf) / 1000) : 0,
     peak_rss_bytes: addon.peakRssBytes(),
     expert_cache: {
       ...total,
@@ -184,6 +195,10 @@ export function runBench(addon: NativeAddon, args: ParsedArgs, write: (s: string
         // Storage over decode: busy, and left idle while a needed expert waited (ms per token).
         io_busy_ms: perToken('io_busy_ms'), miss_outstanding_ms: perToken('miss_outstanding_ms'),
         io_idle_with_miss_ms: perToken('io_idle_with_miss_ms'),
+      },
+      decode_last_half_per_token: {
+        hits: perTokenOfLastHalf('hits'), misses: perTokenOfLastHalf('misses'), bytes_read: perTokenOfLastHalf('bytes_read'),
+        stall_ms: perTokenOfLastHalf('stall_ms'), predicted_hits: perTokenOfLastHalf('predicted_hits'),
       },
     },
     memory_plan: session.info.memory_plan,

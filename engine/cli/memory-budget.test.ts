@@ -77,6 +77,9 @@ describe('smallthinker --memory-budget', function () {
     // In decode every layer asks for its k experts once per token: each ask is a hit or a miss.
     const perToken = c.decode_per_token;
     assert.equal(perToken.hits + perToken.misses, out.routing.n_expert_used * out.routing.n_layer);
+    const lastHalf = c.decode_last_half_per_token;  // the last 7 of the 15 decode steps
+    assert.equal(lastHalf.hits + lastHalf.misses, out.routing.n_expert_used * out.routing.n_layer);
+    assert.ok(out.decode_last_half_tokens_per_s > 0);
     // What grew after the plan stayed within its growth margin: the headroom was not touched.
     assert.ok(out.peak_rss_bytes <= plan.budget_bytes - plan.headroom_bytes,
       `peak RSS ${out.peak_rss_bytes} reaches into the ${plan.headroom_bytes} bytes kept free under the budget ${plan.budget_bytes}`);

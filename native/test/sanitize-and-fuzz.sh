@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GGUF reader and the tokenizer built from a file under AddressSanitizer +
 # UndefinedBehaviorSanitizer, the thread pool and the expert cache under ThreadSanitizer and
-# ASan, then a coverage-guided libFuzzer run (clang) of at least FUZZ_SECONDS (default 60).
+# ASan, the page cache the reader and the memory plan leave and count (ASan), then a coverage-guided libFuzzer run (clang) of at least FUZZ_SECONDS (default 60).
 # Installs clang when missing.
 # Run from anywhere: `npm run test:native`.
 set -euo pipefail
@@ -52,6 +52,11 @@ g++ -std=c++17 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fn
   "${pool_sources[@]}" "$native/test/thread_pool_test.cpp" -pthread -o "$out/thread_pool_asan"
 TSAN_OPTIONS=halt_on_error=1 "$out/thread_pool_tsan" | tail -1
 ASAN_OPTIONS=detect_leaks=1 "$out/thread_pool_asan" | tail -1
+
+echo "== what the page cache charges us: mapped files counted whole, a parsed header's pages dropped (ASan+UBSan)"
+g++ -std=c++17 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+  -I"$native/src" "${reader_sources[@]}" "$native/test/page_cache_test.cpp" -o "$out/page_cache_asan"
+ASAN_OPTIONS=detect_leaks=1 "$out/page_cache_asan" | tail -3
 
 echo "== the expert cache (I/O threads + compute threads) under ThreadSanitizer, then ASan+UBSan"
 cache_models=()

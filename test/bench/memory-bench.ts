@@ -1,7 +1,8 @@
 // The bounded-memory benchmark (`npm run bench -- --memory-budget MIB`): our engine under the
 // budget and llama.cpp, each alone in a cgroup-v1 memory cgroup of that size with the page
-// cache dropped first, on the same generated file with the same threads. Prints decode speed,
-// the expert cache's hit rate, bytes read and stall time per token, how much of decode the
+// cache dropped first, on the same generated file with the same threads. Prints decode speed
+// (over all generated tokens and over their last half, once the cache has filled), the expert
+// cache's hit rate, bytes read and stall time per token, how much of decode the
 // storage was busy and how much it sat idle while a needed expert waited, peak RSS, the
 // cgroup's peak (page cache charged) and whether the kernel killed the process.
 import path from 'node:path';
@@ -13,6 +14,8 @@ export interface BoundedRun {
   killed: boolean;
   error?: string;
   decode_tokens_per_s?: number;
+  /** Decode over the last half of the generated tokens: the cache starts empty and fills during the first. */
+  decode_last_half_tokens_per_s?: number;
   prefill_tokens_per_s?: number;
   peak_rss_bytes?: number;
   cgroup_peak_bytes?: number;
@@ -80,6 +83,7 @@ export function boundedMemoryBenchmark(o: BoundedOptions): BoundedRun[] {
         const out = JSON.parse(p.stdout.trim().split('\n').pop() ?? '{}');
         Object.assign(run, {
           decode_tokens_per_s: out.decode_tokens_per_s, prefill_tokens_per_s: out.prefill_tokens_per_s, peak_rss_bytes: out.peak_rss_bytes,
+          decode_last_half_tokens_per_s: out.decode_last_half_tokens_per_s,
         });
         const c = out.expert_cache?.decode_per_token;
         if (c && out.memory_plan) {
@@ -107,12 +111,12 @@ export function boundedTable(runs: BoundedRun[], budgetMiB?: number): string {
   const f = (n: number | undefined, d: number) => (n === undefined ? '-' : n.toFixed(d));
   const pct = (n: number | undefined) => (n === undefined ? '-' : `${(100 * n).toFixed(0)} %`);
   const lines = [
-    '| engine           | decode/s | hits (decode) | of which predicted | MiB read/token | stall ms/token | I/O busy | idle, miss waiting | peak RSS | cgroup peak | killed |',
-    '|------------------|----------|---------------|--------------------|----------------|----------------|----------|--------------------|----------|-------------|--------|',
+    '| engine           | decode/s | last half | hits (decode) | of which predicted | MiB read/token | stall ms/token | I/O busy | idle, miss waiting | peak RSS | cgroup peak | killed |',
+    '|------------------|----------|-----------|---------------|--------------------|----------------|----------------|----------|--------------------|----------|-------------|--------|',
   ];
   for (const r of runs) {
     lines.push(`| ${r.name.padEnd(16)} | ${(r.error && !r.decode_tokens_per_s ? r.killed ? 'OOM' : 'failed' : f(r.decode_tokens_per_s, 1)).padStart(8)} | ` +
-      `${(r.hit_rate === undefined ? '-' : `${(100 * r.hit_rate).toFixed(1)} %`).padStart(13)} | ` +
+      `${f(r.decode_last_half_tokens_per_s, 1).padStart(9)} | ${(r.hit_rate === undefined ? '-' : `${(100 * r.hit_rate).toFixed(1)} %`).padStart(13)} | ` +
       `${(r.predicted_rate === undefined ? '-' : `${(100 * r.predicted_rate).toFixed(1)} %`).padStart(18)} | ${f(r.mib_read_per_token, 1).padStart(14)} | ` +
       `${f(r.stall_ms_per_token, 1).padStart(14)} | ${pct(r.io_busy_share).padStart(8)} | ${pct(r.io_idle_with_miss_share).padStart(18)} | ` +
       `${mib(r.peak_rss_bytes).padStart(8)} | ${mib(r.cgroup_peak_bytes).padStart(11)} | ${(r.killed ? 'yes' : 'no').padStart(6)} |`);

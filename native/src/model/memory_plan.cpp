@@ -40,7 +40,10 @@ MemoryPlan plan_memory(const SmallThinkerFile& file, uint64_t budget_bytes, uint
   const SmallThinkerHParams& hp = file.hparams;
   MemoryPlan p;
   p.budget = budget_bytes;
-  p.baseline = platform::resident_bytes() + kGrowthMargin;
+  // Under a memory cgroup's limit, the page cache of the executable and libraries counts too:
+  // it is charged to the process that read it (docs/memory.md).
+  p.baseline = (platform::page_cache_is_charged() ? platform::resident_and_mapped_cache_bytes() : platform::resident_bytes()) +
+               kGrowthMargin;
   p.resident_weights = Model::resident_bytes_budgeted(file);
   p.kv_cache = kv_bytes;
   p.scratch = Workspace::bytes_for(hp, n_ctx, threads, Model::embedding_scratch_bytes_for(file));

@@ -62,6 +62,9 @@ class File {
   // A hint that [offset, offset + n) will not be read again through the page cache: it may drop
   // those pages (Linux does; elsewhere nothing happens).
   void drop_cached(uint64_t offset, uint64_t n) const;
+  // A hint that reads will not run on sequentially: no read-ahead, so the page cache holds only
+  // what was read (Linux's read-ahead reaches 8 MiB past a read on some disks).
+  void advise_no_read_ahead() const;
 
  private:
   friend class FileMapping;
@@ -110,6 +113,15 @@ void advise_small_pages(void* p, size_t bytes);
 // The process's resident memory now and at its peak, in bytes; 0 where the OS cannot say.
 uint64_t resident_bytes();
 uint64_t peak_resident_bytes();
+// Whether a memory limit that charges page cache to the process that read it applies to this
+// process: a Linux memory cgroup with a limit, on this process's cgroup or one above it (a
+// container's, a `systemd-run -p MemoryMax=`'s, the memory benchmark's). False elsewhere.
+bool page_cache_is_charged();
+// The anonymous resident memory plus the page cache of every file the process maps (its
+// executable and libraries, as much of them as read-ahead cached, not only the pages it
+// touched): what such a limit counts of this process. The resident memory where the OS cannot
+// say more.
+uint64_t resident_and_mapped_cache_bytes();
 
 // Hands memory the C library's allocator keeps after large frees back to the OS (glibc keeps
 // it in its arenas), so releasing a model shows in the resident set at once.

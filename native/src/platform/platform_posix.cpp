@@ -18,11 +18,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cinttypes>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <set>
 #include <thread>
 #include <utility>
+#include <vector>
 
 namespace st::platform {
 
@@ -121,6 +124,14 @@ void File::drop_cached(uint64_t offset, uint64_t n) const {
 #endif
 }
 
+void File::advise_no_read_ahead() const {
+#if defined(POSIX_FADV_RANDOM)
+  ::posix_fadvise(fd_of(handle_), 0, 0, POSIX_FADV_RANDOM);
+#elif defined(F_RDAHEAD)
+  ::fcntl(fd_of(handle_), F_RDAHEAD, 0);
+#endif
+}
+
 FileMapping::FileMapping(const std::string& path) : file_(path, File::Caching::normal) {
   size_ = static_cast<size_t>(file_.size());
   if (size_ == 0) throw std::runtime_error(path + ": the file is empty");
@@ -174,6 +185,64 @@ static uint64_t proc_status_bytes(const char* key) {
 }
 uint64_t resident_bytes() { return proc_status_bytes("VmRSS:"); }
 uint64_t peak_resident_bytes() { return proc_status_bytes("VmHWM:"); }
+
+// The page cache behind each file mapping of /proc/self/maps: mincore reports, for a file
+// mapping, which of its pages are in the page cache, whether or not this process touched them.
+// A file mapped twice (an executable's segments are) is counted per mapping range, and the
+// ranges do not overlap.
+static uint64_t mapped_files_cached_bytes() {
+  std::ifstream maps("/proc/self/maps");
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> present;
+  uint64_t total = 0;
+  std::string line;
+  while (std::getline(maps, line)) {
+    // "start-end perms offset dev inode   path": only regular files (not /dev, not anonymous).
+    const size_t slash = line.find(" /");
+    if (slash == std::string::npos || line.compare(slash + 1, 5, "/dev/") == 0) continue;
+    uintptr_t start = 0, end = 0;
+    if (std::sscanf(line.c_str(), "%" SCNxPTR "-%" SCNxPTR, &start, &end) != 2 || end <= start) continue;
+    const size_t pages = (end - start) / page;
+    present.assign(pages, 0);
+    if (::mincore(reinterpret_cast<void*>(start), end - start, present.data()) != 0) continue;
+    for (unsigned char v : present) total += (v & 1) ? page : 0;
+  }
+  return total;
+}
+
+uint64_t resident_and_mapped_cache_bytes() {
+  return proc_status_bytes("RssAnon:") + proc_status_bytes("RssShmem:") + mapped_files_cached_bytes();
+}
+
+bool page_cache_is_charged() {
+  // /proc/self/cgroup: "0::/path" (v2) and "N:controllers:/path" (v1); a limit may sit on any
+  // cgroup from this one up to the root.
+  std::ifstream cgroups("/proc/self/cgroup");
+  std::string line;
+  while (std::getline(cgroups, line)) {
+    const size_t a = line.find(':'), b = a == std::string::npos ? a : line.find(':', a + 1);
+    if (b == std::string::npos) continue;
+    const std::string controllers = "," + line.substr(a + 1, b - a - 1) + ",";
+    std::string dir = line.substr(b + 1);
+    std::string root, limit_file;
+    if (controllers == ",,") {
+      root = "/sys/fs/cgroup", limit_file = "/memory.max";
+    } else if (controllers.find(",memory,") != std::string::npos) {
+      root = "/sys/fs/cgroup/memory", limit_file = "/memory.limit_in_bytes";
+    } else {
+      continue;
+    }
+    while (true) {
+      std::ifstream f(root + (dir == "/" ? "" : dir) + limit_file);
+      std::string v;
+      // "max" (v2) or about 2^63 (v1) mean no limit.
+      if (f >> v && v != "max" && v.size() < 19) return true;
+      if (dir.empty() || dir == "/") break;
+      dir = dir.substr(0, dir.rfind('/'));
+    }
+  }
+  return false;
+}
 #elif defined(__APPLE__)
 uint64_t resident_bytes() {
   mach_task_basic_info_data_t info{};
@@ -185,8 +254,12 @@ uint64_t peak_resident_bytes() {
   struct rusage usage {};
   return ::getrusage(RUSAGE_SELF, &usage) == 0 ? static_cast<uint64_t>(usage.ru_maxrss) : 0;  // bytes on macOS
 }
+uint64_t resident_and_mapped_cache_bytes() { return resident_bytes(); }
+bool page_cache_is_charged() { return false; }
 #else
 uint64_t resident_bytes() { return 0; }
+uint64_t resident_and_mapped_cache_bytes() { return 0; }
+bool page_cache_is_charged() { return false; }
 uint64_t peak_resident_bytes() {
   struct rusage usage {};
   return ::getrusage(RUSAGE_SELF, &usage) == 0 ? static_cast<uint64_t>(usage.ru_maxrss) * 1024 : 0;

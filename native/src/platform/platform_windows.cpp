@@ -115,6 +115,7 @@ size_t File::read_at(uint64_t offset, void* dst, size_t n) const {
 }
 
 void File::drop_cached(uint64_t, uint64_t) const {}
+void File::advise_no_read_ahead() const {}
 
 FileMapping::FileMapping(const std::string& path) : file_(path, File::Caching::normal) {
   size_ = static_cast<size_t>(file_.size());
@@ -160,6 +161,9 @@ uint64_t peak_resident_bytes() {
   PROCESS_MEMORY_COUNTERS counters{};
   return K32GetProcessMemoryInfo(GetCurrentProcess(), &counters, sizeof counters) ? counters.PeakWorkingSetSize : 0;
 }
+
+uint64_t resident_and_mapped_cache_bytes() { return resident_bytes(); }
+bool page_cache_is_charged() { return false; }
 
 // The C runtime's heap gives large blocks back to the OS when they are freed.
 void return_free_memory() {}
