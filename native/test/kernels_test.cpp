@@ -17,16 +17,11 @@
 #include "runtime/float_mode.h"
 #include "runtime/portable_math.h"
 #include "runtime/thread_pool.h"
+#include "check.h"
 
 using namespace st;
 using namespace st::kernels;
 
-static int passed = 0, failed = 0;
-
-static void check(bool ok, const std::string& what) {
-  if (ok) passed++;
-  else { failed++; std::printf("FAIL %s\n", what.c_str()); }
-}
 
 static bool close(float a, float b, float scale) { return std::fabs(a - b) <= 1e-5f * scale + 1e-6f; }
 

@@ -16,16 +16,8 @@
 
 #include "gguf/gguf_reader.h"
 #include "platform/platform.h"
+#include "check.h"
 
-static int passed = 0, failed = 0;
-static void check(bool ok, const std::string& what) {
-  if (ok) {
-    passed++;
-  } else {
-    failed++;
-    std::printf("FAIL: %s\n", what.c_str());
-  }
-}
 
 constexpr size_t kMiB = 1 << 20;
 

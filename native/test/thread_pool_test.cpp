@@ -11,18 +11,10 @@
 #include <vector>
 
 #include "runtime/thread_pool.h"
+#include "check.h"
 
 using st::ThreadPool;
 
-static int passed = 0, failed = 0;
-static void check(bool ok, const std::string& what) {
-  if (ok) {
-    passed++;
-  } else {
-    failed++;
-    std::printf("FAIL: %s\n", what.c_str());
-  }
-}
 
 static void every_item_once() {
   for (int threads : {1, 2, 3, 4}) {
