@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GGUF reader and the tokenizer built from a file under AddressSanitizer +
 # UndefinedBehaviorSanitizer, the thread pool and the expert cache under ThreadSanitizer and
-# ASan, the page cache the reader and the memory plan leave and count (ASan), then a coverage-guided libFuzzer run (clang) of at least FUZZ_SECONDS (default 60).
+# ASan, the page cache the reader and the memory plan leave and count (ASan), then a
+# coverage-guided libFuzzer run (clang) of at least FUZZ_SECONDS (default 60).
 # Installs clang when missing.
 # Run from anywhere: `npm run test:native`.
 set -euo pipefail
