@@ -177,9 +177,10 @@ export function runBench(addon: NativeAddon, args: ParsedArgs, write: (s: string
   const t2 = performance.now();
   const total = expertCacheReport(session);
   type Counter = 'hits' | 'misses' | 'bytes_read' | 'stall_ms' | 'predicted_hits' | 'io_busy_ms' | 'miss_outstanding_ms' | 'io_idle_with_miss_ms';
-  // Per generated token: decode only (the first token's evaluation is part of the prompt).
-  const perToken = (key: Counter) => ((total[key] ?? 0) - (afterPrefill[key] ?? 0)) / (genTokens - 1);
-  const perTokenOfLastHalf = (key: Counter) => ((total[key] ?? 0) - (atHalf[key] ?? 0)) / Math.max(1, lastHalf);
+  // A counter per decode step from a snapshot on (the first token's evaluation is part of the prompt).
+  const perStepSince = (from: typeof total, steps: number) => (key: Counter) => ((total[key] ?? 0) - (from[key] ?? 0)) / Math.max(1, steps);
+  const perToken = perStepSince(afterPrefill, genTokens - 1);
+  const perTokenOfLastHalf = perStepSince(atHalf, lastHalf);
   const routing = session.routingStats();
   const result = {
     load_ms: loadMs,

@@ -22,7 +22,6 @@
 using namespace st;
 using namespace st::kernels;
 
-
 static bool close(float a, float b, float scale) { return std::fabs(a - b) <= 1e-5f * scale + 1e-6f; }
 
 static void test_table(const KernelTable& ref, const KernelTable& simd, int64_t n) {

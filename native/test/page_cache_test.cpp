@@ -18,7 +18,6 @@
 #include "platform/platform.h"
 #include "check.h"
 
-
 constexpr size_t kMiB = 1 << 20;
 
 // Writes `bytes` to a new file in the temp directory, on disk and in the page cache (clean).
@@ -90,12 +89,12 @@ static void parsing_a_header_drops_its_pages() {
   const size_t header = file.size();
   file.resize(header + 8 * kMiB, 1);
   const std::string path = write_cached_file("st-header", file);
-  check(cached_pages(path, file.size()) * 4096 >= file.size() - 4096, "the file starts in the page cache");
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  check(cached_pages(path, file.size()) * page >= file.size() - page, "the file starts in the page cache");
 
   const st::gguf::GgufFile parsed = st::gguf::GgufFile::open(path);
   const auto* tokens = parsed.find("tokenizer.ggml.tokens");
   check(tokens != nullptr, "the header parses");
-  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
   // The page cache drops whole folios only: the one holding the header's end may stay (up to
   // 2 MiB on ext4's large folios), the rest of the header goes.
   const size_t header_pages_left = cached_pages(path, header);

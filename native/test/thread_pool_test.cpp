@@ -15,7 +15,6 @@
 
 using st::ThreadPool;
 
-
 static void every_item_once() {
   for (int threads : {1, 2, 3, 4}) {
     ThreadPool pool(threads);

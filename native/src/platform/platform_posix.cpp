@@ -258,7 +258,7 @@ uint64_t resident_and_mapped_cache_bytes() { return resident_bytes(); }
 bool page_cache_is_charged() { return false; }
 #else
 uint64_t resident_bytes() { return 0; }
-uint64_t resident_and_mapped_cache_bytes() { return 0; }
+uint64_t resident_and_mapped_cache_bytes() { return resident_bytes(); }
 bool page_cache_is_charged() { return false; }
 uint64_t peak_resident_bytes() {
   struct rusage usage {};
