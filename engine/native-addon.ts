@@ -243,7 +243,13 @@ export interface NativeAddon {
   workCounter(): number;
   /** Bytes per second `threads` threads read from a buffer of `mib` MiB (for the benchmark's bandwidth fraction). */
   readBandwidth(mib: number, threads: number): number;
+  /** The CPU as CPUID reports it (x86), or null on CPUs without it: the benchmark's machine line. */
+  cpuIdentity(): CpuIdentity | null;
 }
+
+/** One cache a core sees: level 1-3 …, kind 'd' data, 'i' instruction, 'u' unified. */
+export interface CpuCache { level: number; kind: 'd' | 'i' | 'u'; bytes: number }
+export interface CpuIdentity { vendor: string; family: number; model: number; stepping: number; caches: CpuCache[] }
 
 let cached: NativeAddon | undefined;
 

@@ -26,8 +26,6 @@
 //     [--prompt-tokens 64] [--gen-tokens 256] [--llama-gen-tokens 8] [--variants] [--no-cgroup]
 //   (without --routing: the realistic and the smooth file, one table each). The expert cache
 //   starts empty, so a short generation measures mostly its filling (docs/benchmarks.md).
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { ensureModel, type ModelOptions } from '../generator/index';
@@ -35,8 +33,9 @@ import { FILE_TYPES, isFileType } from '../generator/file-types';
 import { typingBenchmark } from './typing';
 import { boundedMemoryBenchmark, boundedTable } from './memory-bench';
 import { MemoryCgroup, dropPageCache } from './cgroup';
-import { loadNativeAddon } from '../../engine/native-addon';
 import { LLAMA_VARIANT_FOR_ISA, llamaChildCommand } from './llama-variant';
+import { machineInfo } from './machine';
+import { loadNativeAddon } from '../../engine/native-addon';
 
 // load_ms is missing from builds older than it (--against DIR).
 interface Run { engine: string; load_ms?: number; prefill_tokens_per_s: number; decode_tokens_per_s: number; peak_rss_bytes: number; cpu_library?: string }
@@ -55,29 +54,6 @@ function runJson(cmd: string, args: string[], env: Record<string, string> = {}):
   });
   const line = out.trim().split('\n').pop() ?? '';
   return JSON.parse(line) as Run;
-}
-
-/** The CPU, its caches (where the OS tells them) and the read bandwidth measured with `threads` threads. */
-function machineInfo(threads: number) {
-  const caches: string[] = [];
-  const dir = '/sys/devices/system/cpu/cpu0/cache';
-  try {
-    for (const index of fs.readdirSync(dir).filter((d) => d.startsWith('index')).sort()) {
-      const read = (f: string) => fs.readFileSync(path.join(dir, index, f), 'utf8').trim();
-      const type = read('type');
-      caches.push(`L${read('level')}${type === 'Data' ? 'd' : type === 'Instruction' ? 'i' : ''} ${read('size')}`);
-    }
-  } catch {
-    // not exposed (some VMs): reported as unknown
-  }
-  const bandwidth = loadNativeAddon().readBandwidth(1024, threads);
-  return {
-    cpu: os.cpus()[0]?.model ?? 'cpu',
-    logical_cores: os.cpus().length,
-    memory_gib: Math.round(os.totalmem() / 2 ** 30),
-    caches: caches.length ? caches.join(', ') : 'unknown',
-    read_bandwidth_bytes_per_s: bandwidth,
-  };
 }
 
 interface RoutingReport { n_layer: number; n_expert: number; n_expert_used: number; neuron_sparsity: number }
@@ -284,7 +260,8 @@ function boundedCase(model: string, threads: number, budgetMiB: number, useCgrou
     useCgroup,
     timeoutMs: Number(option('timeout-s', '600')) * 1000,
   });
-  const machine = `${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} logical cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`;
+  const info = machineInfo();
+  const machine = `${info.cpu}, ${info.logical_cores} logical cores, ${info.memory_gib} GiB; caches ${info.caches}`;
   if (process.argv.includes('--json')) {
     process.stdout.write(`${JSON.stringify({ machine, model: path.basename(model), threads, budget_mib: budgetMiB, cgroup: useCgroup, runs })}\n`);
     return;

@@ -1,9 +1,12 @@
 // readBandwidth(mib, threads): bytes per second this machine reads with `threads` threads
 // (runtime/bandwidth.h), for the benchmark's fraction of the memory-bandwidth limit.
+// cpuIdentity(): the CPU's vendor, family, model, stepping and caches as CPUID reports them
+// (runtime/cpu_identity.h), or null where the CPU has no such instruction.
 #include <napi.h>
 
 #include "registry.h"
 #include "runtime/bandwidth.h"
+#include "runtime/cpu_identity.h"
 
 namespace st::addon {
 namespace {
@@ -17,7 +20,31 @@ Napi::Value ReadBandwidth(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, measure_read_bandwidth(static_cast<size_t>(mib * 1024 * 1024), threads));
 }
 
-Registration reg([](Napi::Env env, Napi::Object exports) { exports.Set("readBandwidth", Napi::Function::New(env, ReadBandwidth)); });
+Napi::Value CpuIdentityOf(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const CpuIdentity id = identify_cpu();
+  if (id.vendor.empty()) return env.Null();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("vendor", id.vendor);
+  out.Set("family", id.family);
+  out.Set("model", id.model);
+  out.Set("stepping", id.stepping);
+  Napi::Array caches = Napi::Array::New(env, id.caches.size());
+  for (size_t i = 0; i < id.caches.size(); i++) {
+    Napi::Object c = Napi::Object::New(env);
+    c.Set("level", id.caches[i].level);
+    c.Set("kind", std::string(1, id.caches[i].kind));
+    c.Set("bytes", static_cast<double>(id.caches[i].bytes));
+    caches.Set(static_cast<uint32_t>(i), c);
+  }
+  out.Set("caches", caches);
+  return out;
+}
+
+Registration reg([](Napi::Env env, Napi::Object exports) {
+  exports.Set("readBandwidth", Napi::Function::New(env, ReadBandwidth));
+  exports.Set("cpuIdentity", Napi::Function::New(env, CpuIdentityOf));
+});
 
 }  // namespace
 }  // namespace st::addon

@@ -1,0 +1,55 @@
+// The machine line of every benchmark table: the CPU (with its family and model where CPUID
+// tells them: a VM's model name is often just "AMD EPYC"), its caches and the read bandwidth.
+// Caches come from the OS where it lists them, else from CPUID (some VMs list none).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadNativeAddon, type CpuCache, type CpuIdentity } from '../../engine/native-addon';
+
+/** "AMD EPYC (family 26 model 2 stepping 1)": the OS's model name, and CPUID's numbers when known. */
+export function cpuName(modelName: string | undefined, id: CpuIdentity | null): string {
+  const name = modelName?.trim() || 'cpu';
+  return id ? `${name} (family ${id.family} model ${id.model} stepping ${id.stepping})` : name;
+}
+
+function size(bytes: number): string {
+  return bytes >= 2 ** 20 && bytes % 2 ** 20 === 0 ? `${bytes / 2 ** 20} MiB` : `${Math.round(bytes / 1024)} KiB`;
+}
+
+/** "L1d 48K, L2 1024K" as the OS lists them; else CPUID's, marked as such; else "unknown". */
+export function cacheList(fromOs: string[], fromCpuid: CpuCache[]): string {
+  if (fromOs.length) return fromOs.join(', ');
+  if (fromCpuid.length) {
+    return `${fromCpuid.map((c) => `L${c.level}${c.kind === 'u' ? '' : c.kind} ${size(c.bytes)}`).join(', ')} (CPUID)`;
+  }
+  return 'unknown';
+}
+
+/** The caches cpu0 sees, as /sys lists them (Linux); none where it does not. */
+function osCaches(): string[] {
+  const caches: string[] = [];
+  const dir = '/sys/devices/system/cpu/cpu0/cache';
+  try {
+    for (const index of fs.readdirSync(dir).filter((d) => d.startsWith('index')).sort()) {
+      const read = (f: string) => fs.readFileSync(path.join(dir, index, f), 'utf8').trim();
+      const type = read('type');
+      caches.push(`L${read('level')}${type === 'Data' ? 'd' : type === 'Instruction' ? 'i' : ''} ${read('size')}`);
+    }
+  } catch {
+    // not exposed (some VMs): CPUID's, or unknown
+  }
+  return caches;
+}
+
+/** The CPU, its caches and, when `threads` is given, the read bandwidth measured with that many threads. */
+export function machineInfo(threads?: number) {
+  const addon = loadNativeAddon();
+  const id = addon.cpuIdentity();
+  return {
+    cpu: cpuName(os.cpus()[0]?.model, id),
+    logical_cores: os.cpus().length,
+    memory_gib: Math.round(os.totalmem() / 2 ** 30),
+    caches: cacheList(osCaches(), id?.caches ?? []),
+    read_bandwidth_bytes_per_s: threads ? addon.readBandwidth(1024, threads) : 0,
+  };
+}
