@@ -34,7 +34,7 @@ import { typingBenchmark } from './typing';
 import { boundedMemoryBenchmark, boundedTable } from './memory-bench';
 import { MemoryCgroup, dropPageCache } from './cgroup';
 import { LLAMA_VARIANT_FOR_ISA, llamaChildCommand } from './llama-variant';
-import { machineInfo } from './machine';
+import { machineDescription, machineInfo } from './machine';
 import { loadNativeAddon } from '../../engine/native-addon';
 
 // load_ms is missing from builds older than it (--against DIR).
@@ -260,7 +260,7 @@ function boundedCase(model: string, threads: number, budgetMiB: number, useCgrou
     useCgroup,
     timeoutMs: Number(option('timeout-s', '600')) * 1000,
   });
-  const info = machineInfo();
+  const info = machineDescription();
   const machine = `${info.cpu}, ${info.logical_cores} logical cores, ${info.memory_gib} GiB; caches ${info.caches}`;
   if (process.argv.includes('--json')) {
     process.stdout.write(`${JSON.stringify({ machine, model: path.basename(model), threads, budget_mib: budgetMiB, cgroup: useCgroup, runs })}\n`);

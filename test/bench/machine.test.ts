@@ -2,7 +2,7 @@
 // model name may be only "AMD EPYC") and which caches, from the OS or else from CPUID.
 import assert from 'node:assert/strict';
 import { loadNativeAddon } from '../../engine/native-addon';
-import { cacheList, cpuName, machineInfo } from './machine';
+import { cacheList, cpuName, machineDescription } from './machine';
 
 const zen5 = { vendor: 'AuthenticAMD', family: 26, model: 2, stepping: 1, caches: [
   { level: 1, kind: 'd' as const, bytes: 48 * 1024 },
@@ -36,6 +36,6 @@ describe('the benchmark machine line', () => {
     const l1d = id.caches.find((c) => c.level === 1 && c.kind === 'd');
     assert.ok(l1d && l1d.bytes >= 16 * 1024 && l1d.bytes <= 1024 * 1024, `L1d ${JSON.stringify(l1d)}`);
     assert.ok(id.caches.every((c, i) => i === 0 || c.level >= id.caches[i - 1].level), 'caches in level order');
-    assert.notEqual(machineInfo().caches, 'unknown');
+    assert.notEqual(machineDescription().caches, 'unknown');
   });
 });

@@ -41,15 +41,18 @@ function osCaches(): string[] {
   return caches;
 }
 
-/** The CPU, its caches and, when `threads` is given, the read bandwidth measured with that many threads. */
-export function machineInfo(threads?: number) {
-  const addon = loadNativeAddon();
-  const id = addon.cpuIdentity();
+/** The CPU, its cores, memory and caches: what every table's machine line names. */
+export function machineDescription() {
+  const id = loadNativeAddon().cpuIdentity();
   return {
     cpu: cpuName(os.cpus()[0]?.model, id),
     logical_cores: os.cpus().length,
     memory_gib: Math.round(os.totalmem() / 2 ** 30),
     caches: cacheList(osCaches(), id?.caches ?? []),
-    read_bandwidth_bytes_per_s: threads ? addon.readBandwidth(1024, threads) : 0,
   };
+}
+
+/** The machine line and the read bandwidth measured with `threads` threads (the speed tables' limit). */
+export function machineInfo(threads: number) {
+  return { ...machineDescription(), read_bandwidth_bytes_per_s: loadNativeAddon().readBandwidth(1024, threads) };
 }
