@@ -1,6 +1,7 @@
 {
   "variables": {
     "avx2_source_count": "<!(node gyp-sources.js avx2-count)",
+    "avxvnni_source_count": "<!(node gyp-sources.js avxvnni-count)",
     "avx512_source_count": "<!(node gyp-sources.js avx512-count)",
     "common_cflags": ["-O3", "-ffp-contract=off", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"]
   },
@@ -21,6 +22,7 @@
       "msvs_settings": { "VCCLCompilerTool": { "ExceptionHandling": 1, "Optimization": 2 } },
       "conditions": [
         ["target_arch=='x64' and avx2_source_count!='0'", { "dependencies": ["smallthinker_avx2"] }],
+        ["target_arch=='x64' and avxvnni_source_count!='0'", { "dependencies": ["smallthinker_avxvnni"] }],
         ["target_arch=='x64' and avx512_source_count!='0'", { "dependencies": ["smallthinker_avx512"] }]
       ]
     },
@@ -34,6 +36,17 @@
       "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-ffp-contract=off", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512vnni", "-mavx2", "-mfma", "-mf16c"] },
       "msvs_settings": { "VCCLCompilerTool": { "EnableEnhancedInstructionSet": 5 } },
       "conditions": [["target_arch!='x64' or avx512_source_count=='0'", { "type": "none" }]]
+    },
+    {
+      "target_name": "smallthinker_avxvnni",
+      "type": "static_library",
+      "sources": ["<!@(node gyp-sources.js avxvnni)"],
+      "include_dirs": ["src"],
+      "cflags_cc": ["-std=c++17", "<@(common_cflags)", "-mavxvnni", "-mavx2", "-mfma", "-mf16c", "-fPIC"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++1y", "-std=gnu++20"],
+      "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-ffp-contract=off", "-mavxvnni", "-mavx2", "-mfma", "-mf16c"] },
+      "msvs_settings": { "VCCLCompilerTool": { "EnableEnhancedInstructionSet": 5 } },
+      "conditions": [["target_arch!='x64' or avxvnni_source_count=='0'", { "type": "none" }]]
     },
     {
       "target_name": "smallthinker_avx2",

@@ -35,7 +35,7 @@ function tableName(isa: string, model: string): string | undefined {
 async function tables(): Promise<string[]> {
   const model = await ensureModel({ preset: 'tiny', type: 'f32' });
   if (!slow) return [tableName('', model)!];
-  return ['scalar', 'avx2', 'avx512', 'neon'].filter((isa) => tableName(isa, model) !== undefined);
+  return ['scalar', 'avx2', 'avxvnni', 'avx512', 'neon'].filter((isa) => tableName(isa, model) !== undefined);
 }
 
 function run(args: string[], isa: string): unknown {

@@ -91,44 +91,44 @@ describe('kernels: every instruction set agrees with the scalar reference', func
     });
   }
 
-  // The AVX-512 table replaces the integer dot products: Q4_0 and Q8_0 models.
+  // The AVX-VNNI and AVX-512 tables replace the integer dot products: Q4_0 and Q8_0 models.
   for (const type of ['q4_0', 'q8_0'] as const) {
-    it(`${type} weights: scalar vs avx2 vs avx512 (where the CPU has AVX-512 VNNI)`, async function () {
+    it(`${type} weights: scalar vs avx2 vs avxvnni and avx512 (where the CPU has them)`, async function () {
       if (process.arch !== 'x64') this.skip();
       const model = await ensureModel({ preset: 'tiny', type });
       const a = logitsWith('scalar', model);
-      const b = logitsWith('avx2', model);
-      let c: ReturnType<typeof logitsWith> | undefined;
-      try {
-        c = logitsWith('avx512', model);
-      } catch (err) {
-        if (!/SMALLTHINKER_ISA=avx512 is not available/.test(String(err))) throw err;
+      const others = [logitsWith('avx2', model)];
+      for (const isa of ['avxvnni', 'avx512']) {
+        try {
+          others.push(logitsWith(isa, model));
+        } catch (err) {
+          if (!new RegExp(`SMALLTHINKER_ISA=${isa} is not available`).test(String(err))) throw err;
+        }
       }
       // Integer block dot products are exact; only the float sums over blocks differ. As with
       // F16 activations above, a last-bit difference can move an activation across a Q8_0
       // rounding step (1/127 of its block's largest value), and the random tiny model carries
       // that to the logits: measured up to 0.12 (scalar against either SIMD table).
-      for (const other of [b, c]) {
-        if (!other) continue;
+      for (const other of others) {
         let maxDiff = 0;
         a.rows.forEach((row, i) => row.forEach((v, k) => { maxDiff = Math.max(maxDiff, Math.abs(v - other.rows[i][k])); }));
         assert.ok(maxDiff < 0.25, `${other.isa}: max |logit difference| ${maxDiff}`);
       }
-      if (!c) this.skip();
+      if (others.length < 3) this.skip();
     });
   }
 
-  // Kernels that take Q4_0 packed 16 rows at a time (scalar, for the tests; AVX-512 VNNI)
+  // Kernels that take Q4_0 packed 16 rows at a time (scalar, for the tests; every x86 table)
   // make the model pack its Q4_0 matrices at load. The packed values are defined to the bit
   // (kernels.h); against the rows as in the file only the float sums over blocks differ.
-  it('q4_0 weights: packed 16 rows at a time against the rows as in the file (scalar, and avx512 where the CPU has it)', async function () {
+  it('q4_0 weights: packed 16 rows at a time against the rows as in the file (scalar, and each x86 table the CPU has)', async function () {
     const model = await ensureModel({ preset: 'tiny', type: 'q4_0' });
-    for (const isa of process.arch === 'x64' ? ['scalar', 'avx512'] : ['scalar']) {
+    for (const isa of process.arch === 'x64' ? ['scalar', 'avx2', 'avxvnni', 'avx512'] : ['scalar']) {
       let packed: ReturnType<typeof logitsWith>;
       try {
         packed = logitsWith(isa, model);
       } catch (err) {
-        if (/SMALLTHINKER_ISA=avx512 is not available/.test(String(err))) continue;  // no AVX-512 VNNI here
+        if (/SMALLTHINKER_ISA=\w+ is not available/.test(String(err))) continue;  // not on this CPU
         throw err;
       }
       const rows = logitsWith(isa, model, { SMALLTHINKER_PACK: '0' });

@@ -26,6 +26,9 @@ if [ "$("$cxx" -dumpmachine | cut -d- -f1)" = "x86_64" ]; then
     "$cxx" -std=c++17 -O2 -ffp-contract=off -mavx2 -mfma -mf16c -I"$native/src" -c "$native/src/kernels/$f.cpp" -o "$o"
     objs+=("$o")
   done
+  o="$objdir/kernels_avxvnni.o"
+  "$cxx" -std=c++17 -O2 -ffp-contract=off -mavxvnni -mavx2 -mfma -mf16c -I"$native/src" -c "$native/src/kernels/kernels_avxvnni.cpp" -o "$o"
+  objs+=("$o")
   o="$objdir/kernels_avx512.o"
   "$cxx" -std=c++17 -O2 -ffp-contract=off -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx2 -mfma -mf16c -I"$native/src" \
     -c "$native/src/kernels/kernels_avx512.cpp" -o "$o"

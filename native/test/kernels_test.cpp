@@ -706,10 +706,37 @@ static void test_exp_shifted(const KernelTable& t) {
   }
 }
 
+// The CPU feature checks agree with the flags Linux lists for the CPU (where it lists them):
+// a check that said no on a CPU that has the feature would leave its table untested and unused.
+static void test_cpu_features_match_the_os() {
+#if defined(__linux__) && defined(__x86_64__)
+  std::FILE* f = std::fopen("/proc/cpuinfo", "r");
+  if (!f) return;
+  std::string flags;
+  char line[8192];
+  while (std::fgets(line, sizeof line, f)) {
+    if (std::strncmp(line, "flags", 5) == 0) {
+      flags = std::string(line) + " ";
+      break;
+    }
+  }
+  std::fclose(f);
+  if (flags.empty()) return;
+  auto has = [&](const char* flag) { return flags.find(" " + std::string(flag) + " ") != std::string::npos ||
+                                            flags.find(" " + std::string(flag) + "\n") != std::string::npos; };
+  const bool avx2 = has("avx2") && has("fma") && has("f16c");
+  check(cpu_has_avx2_fma_f16c() == avx2, "AVX2 detected as /proc/cpuinfo lists it");
+  check(cpu_has_avx_vnni() == (avx2 && has("avx_vnni")), "AVX-VNNI detected as /proc/cpuinfo lists it");
+  check(cpu_has_avx512_vnni() == (avx2 && has("avx512f") && has("avx512bw") && has("avx512vl") && has("avx512_vnni")),
+        "AVX-512 VNNI detected as /proc/cpuinfo lists it");
+#endif
+}
+
 int main(int argc, char** argv) {
   if (argc == 5 && std::string(argv[1]) == "decode") return decode_file(std::atoi(argv[2]), argv[3], argv[4]);
   std::vector<const KernelTable*> tables;
   if (avx2_table() && cpu_has_avx2_fma_f16c()) tables.push_back(avx2_table());
+  if (avxvnni_table() && cpu_has_avx_vnni()) tables.push_back(avxvnni_table());
   if (avx512_table() && cpu_has_avx512_vnni()) tables.push_back(avx512_table());
   if (neon_table()) tables.push_back(neon_table());
   // Halfway cases must round away from zero in every ISA.
@@ -742,6 +769,7 @@ int main(int argc, char** argv) {
   test_packing(scalar_table());
   test_float_mode();
   test_exact_ops();
+  test_cpu_features_match_the_os();
   for (const KernelTable* t : tables) test_exp_shifted(*t);
   {
     std::vector<float> x = {0.0f, -1.0f, -104.5f, 89.0f};

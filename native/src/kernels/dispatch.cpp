@@ -1,5 +1,6 @@
-// Picks the kernel table once: the best the CPU supports (AVX-512 VNNI, then AVX2, on x86-64),
-// unless SMALLTHINKER_ISA says otherwise (runtime/switches.h; tests run every ISA this way).
+// Picks the kernel table once: the best the CPU supports (AVX-512 VNNI, then AVX-VNNI, then
+// AVX2, on x86-64), unless SMALLTHINKER_ISA says otherwise (runtime/switches.h; tests run
+// every ISA this way).
 #include <stdexcept>
 #include <string>
 
@@ -55,8 +56,19 @@ const KernelTable* avx512_table() {
   }();
   return &table;
 }
+void avxvnni_overrides(KernelTable& t);  // kernels_avxvnni.cpp, built with the AVX2 flags and -mavxvnni
+const KernelTable* avxvnni_table() {
+  // AVX2 for everything the AVX-VNNI file does not replace.
+  static const KernelTable table = [] {
+    KernelTable t = *avx2_table();
+    avxvnni_overrides(t);
+    return t;
+  }();
+  return &table;
+}
 #else
 const KernelTable* avx2_table() { return nullptr; }
+const KernelTable* avxvnni_table() { return nullptr; }
 const KernelTable* avx512_table() { return nullptr; }
 #endif
 
@@ -72,6 +84,18 @@ bool cpu_has_avx2_fma_f16c() {
   if ((xcr0_lo & 6) != 6) return false;
   if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
   return b & (1u << 5);  // AVX2
+#else
+  return false;
+#endif
+}
+
+bool cpu_has_avx_vnni() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (!cpu_has_avx2_fma_f16c()) return false;
+  unsigned a, b, c, d;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || a < 1) return false;  // a: the highest subleaf of leaf 7
+  if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return false;
+  return a & (1u << 4);  // AVX-VNNI (the VEX-encoded 256-bit VPDPBUSD)
 #else
   return false;
 #endif
@@ -98,12 +122,14 @@ static const KernelTable& choose() {
   if (!want.empty()) {
     if (want == "scalar") return scalar_table();
     if (want == "avx2" && avx2_table() && cpu_has_avx2_fma_f16c()) return *avx2_table();
+    if (want == "avxvnni" && avxvnni_table() && cpu_has_avx_vnni()) return *avxvnni_table();
     if (want == "avx512" && avx512_table() && cpu_has_avx512_vnni()) return *avx512_table();
     if (want == "neon" && neon_table()) return *neon_table();
     throw std::runtime_error("SMALLTHINKER_ISA=" + want + " is not available on this CPU or build");
   }
   if (neon_table()) return *neon_table();
   if (avx512_table() && cpu_has_avx512_vnni()) return *avx512_table();
+  if (avxvnni_table() && cpu_has_avx_vnni()) return *avxvnni_table();
   if (avx2_table() && cpu_has_avx2_fma_f16c()) return *avx2_table();
   return scalar_table();
 }

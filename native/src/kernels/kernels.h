@@ -171,15 +171,18 @@ KernelTable with_scalar_fallbacks(const KernelTable& own);
 
 const KernelTable& scalar_table();
 const KernelTable* avx2_table();    // nullptr when not compiled in
+const KernelTable* avxvnni_table();  // AVX2 with AVX-VNNI packed products; nullptr when not compiled in
 const KernelTable* avx512_table();  // AVX2 with AVX-512 VNNI dot products; nullptr when not compiled in
 const KernelTable* neon_table();  // nullptr when not compiled in
 
-// The table for this CPU; SMALLTHINKER_ISA=scalar|avx2|avx512|neon forces one (for tests).
+// The table for this CPU; SMALLTHINKER_ISA=scalar|avx2|avxvnni|avx512|neon forces one (for tests).
 const KernelTable& active();
 const char* active_isa_name();
 
 // Whether the CPU and OS support AVX2, FMA and F16C (x86-64 only).
 bool cpu_has_avx2_fma_f16c();
+// ... and AVX-VNNI (Intel since Alder Lake, AMD since Zen 5).
+bool cpu_has_avx_vnni();
 // ... and AVX-512 F, BW, VL and VNNI with the ZMM state saved.
 bool cpu_has_avx512_vnni();
 

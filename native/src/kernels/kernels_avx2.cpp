@@ -391,7 +391,6 @@ void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs
   for (int t = 0; t < N; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; b++) {
     const uint8_t* block = group + b * kPackedBlockBytes;
-    if (N == 1) prefetch_ahead(block, kPackedBlocksAhead * kPackedBlockBytes, kPackedBlockBytes);  // one activation: prefetch.h
     for (int h = 0; h < 2; h++) {
       const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * h)));
       __m256i w[8];  // w[s]: elements 4s..4s+3 of rows 8h..8h+7; w[4+s]: elements 16+4s..
@@ -416,11 +415,43 @@ void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs
   }
 }
 
+// One activation (decode): per half and per four-byte column s, one load gives the low and
+// the high nibbles of 8 rows, each met by its four activation bytes broadcast in place (loads
+// only; keep_in_register stops the compiler from hoisting all sixteen broadcasts of a block
+// into registers it does not have). Two 16-bit chains per half, then the same block sum and
+// multiply-add as gemm_q4_0x16_n.
+void gemm_q4_0x16_one(const uint8_t* group, int64_t nb, const BlockQ8_0* x, const int32_t* xsum, float* out) {
+  const __m256i low4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t b = 0; b < nb; b++) {
+    const uint8_t* block = group + b * kPackedBlockBytes;
+    prefetch_ahead(block, kPackedBlocksAhead * kPackedBlockBytes, kPackedBlockBytes);  // one activation: prefetch.h
+    const __m256 xd = _mm256_set1_ps(half(x[b].d));
+    const __m256i zero_point = _mm256_set1_epi32(8 * xsum[b]);
+    ST_UNROLL for (int h = 0; h < 2; h++) {
+      const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * h)));
+      __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
+      ST_UNROLL for (int s = 0; s < 4; s++) {
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + kPackRows * sizeof(uint16_t) + 64 * s + 32 * h));
+        __m256i xl = _mm256_set1_epi32(load_i32(x[b].qs + 4 * s)), xh = _mm256_set1_epi32(load_i32(x[b].qs + 16 + 4 * s));
+        keep_in_register(xl);
+        keep_in_register(xh);
+        lo = _mm256_add_epi16(lo, _mm256_maddubs_epi16(_mm256_and_si256(v, low4), xl));
+        hi = _mm256_add_epi16(hi, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), low4), xh));
+      }
+      const __m256i i32 = _mm256_sub_epi32(_mm256_madd_epi16(_mm256_add_epi16(lo, hi), ones), zero_point);
+      acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32), _mm256_mul_ps(dw, xd), acc[h]);
+    }
+  }
+  _mm256_storeu_ps(out, acc[0]);
+  _mm256_storeu_ps(out + 8, acc[1]);
+}
+
 void gemm_q4_0x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const int32_t* const* xsums, int n_x, float* out) {
   // Four activations at a time keep the accumulators and one half's weights in registers.
   for (int t0 = 0; t0 < n_x; t0 += 4) {
     switch (std::min(4, n_x - t0)) {
-      case 1: gemm_q4_0x16_n<1>(group, nb, xs + t0, xsums + t0, out + t0 * kPackRows); break;
+      case 1: gemm_q4_0x16_one(group, nb, xs[t0], xsums[t0], out + t0 * kPackRows); break;
       case 2: gemm_q4_0x16_n<2>(group, nb, xs + t0, xsums + t0, out + t0 * kPackRows); break;
       case 3: gemm_q4_0x16_n<3>(group, nb, xs + t0, xsums + t0, out + t0 * kPackRows); break;
       default: gemm_q4_0x16_n<4>(group, nb, xs + t0, xsums + t0, out + t0 * kPackRows); break;

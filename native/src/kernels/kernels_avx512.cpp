@@ -189,6 +189,15 @@ inline int32_t load_i32(const int8_t* p) {
   return v;
 }
 
+// A code vector of a packed block as two 32-byte loads: a block is 288 bytes (4.5 cache
+// lines), so in every second block each 64-byte vector spans two lines, which costs a split
+// load; its halves, 32-byte aligned like the tensors of a GGUF file, never do (Zen 5, one
+// activation: 7.0 → 6.3 ns a block).
+inline __m512i load_unsplit(const uint8_t* p) {
+  const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  return _mm512_inserti64x4(_mm512_castsi256_si512(lo), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32)), 1);
+}
+
 template <int N>
 void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const int32_t* const* xsums, float* out) {
   const __m512i low4 = _mm512_set1_epi8(0x0f);
@@ -198,11 +207,13 @@ void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs
     const uint8_t* block = group + b * kPackedBlockBytes;
     if (N == 1) prefetch_ahead(block, kPackedBlocksAhead * kPackedBlockBytes, kPackedBlockBytes);  // as the AVX2 kernel (prefetch.h)
     const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block)));
-    __m512i w[8];  // w[s]: elements 4s..4s+3 of every row; w[4+s]: elements 16+4s..
+    // w[s]: elements 4s..4s+3 of every row; w[4+s]: elements 16+4s.., for one activation as
+    // 16·q where they stand (see below), for several shifted down.
+    __m512i w[8];
     for (int s = 0; s < 4; s++) {
-      const __m512i v = _mm512_loadu_si512(block + kPackRows * sizeof(uint16_t) + 64 * s);
+      const __m512i v = load_unsplit(block + kPackRows * sizeof(uint16_t) + 64 * s);
       w[s] = _mm512_and_si512(v, low4);
-      w[4 + s] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+      w[4 + s] = N == 1 ? _mm512_andnot_si512(low4, v) : _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
     }
     ST_UNROLL for (int t = 0; t < N; t++) {
       const BlockQ8_0& x = xs[t][b];
@@ -210,12 +221,15 @@ void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs
       if constexpr (N == 1) {
         // Two independent chains, for the one activation's sake (several activations are
         // independent chains already); integer addition is exact, so the split changes nothing.
-        __m512i i1 = _mm512_setzero_si512();
+        // The high nibbles stay where they stand (16·q, no shift per vector): their chain sums
+        // 16·Σq·x (at most 16 products of 240·127 per lane) and is shifted back once, exact
+        // because it is a multiple of 16.
+        __m512i hi16 = _mm512_setzero_si512();
         ST_UNROLL for (int s = 0; s < 4; s++) {
           i0 = _mm512_dpbusd_epi32(i0, w[s], _mm512_set1_epi32(load_i32(x.qs + 4 * s)));
-          i1 = _mm512_dpbusd_epi32(i1, w[4 + s], _mm512_set1_epi32(load_i32(x.qs + 16 + 4 * s)));
+          hi16 = _mm512_dpbusd_epi32(hi16, w[4 + s], _mm512_set1_epi32(load_i32(x.qs + 16 + 4 * s)));
         }
-        i0 = _mm512_add_epi32(i0, i1);
+        i0 = _mm512_add_epi32(i0, _mm512_srai_epi32(hi16, 4));
       } else {
         ST_UNROLL for (int s = 0; s < 8; s++) i0 = _mm512_dpbusd_epi32(i0, w[s], _mm512_set1_epi32(load_i32(x.qs + 4 * s)));
       }
