@@ -1,11 +1,10 @@
 // What a memory cgroup charges this process for files (sanitize-and-fuzz.sh, Linux): the
 // measure the memory plan's baseline takes under such a limit counts the page cache behind a
 // mapped file, not only the pages touched; and parsing a GGUF header leaves none of the
-// header's pages in the page cache; populating memory ahead of use keeps its bytes.
+// header's pages in the page cache.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/mman.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -131,36 +130,8 @@ static void a_limited_cgroup_charges_page_cache() {
   check(st::platform::page_cache_is_charged() == outside, "back in the root cgroup, as before");
 }
 
-// The expert cache makes its next empty slots resident ahead of their reads: populating a
-// range must make it resident and leave what is already there alone, from any start.
-static void populating_makes_memory_resident_and_keeps_its_bytes() {
-  const size_t bytes = 8 * kMiB;
-  auto* p = static_cast<uint8_t*>(st::platform::allocate_pages(bytes));
-  std::memset(p, 0x5a, 4096);  // one page written before
-  const uint64_t resident0 = st::platform::resident_bytes();
-  // Starts inside a page, as a slot's first matrix may.
-  const bool populated = st::platform::populate_for_write(p + 100, bytes - 100);
-  const uint64_t resident1 = st::platform::resident_bytes();
-  struct utsname u{};
-  ::uname(&u);
-  int major = 0, minor = 0;
-  std::sscanf(u.release, "%d.%d", &major, &minor);
-  if (major > 5 || (major == 5 && minor >= 14)) {
-    check(populated, std::string("populating works on Linux ") + u.release);
-    check(resident1 >= resident0 + 7 * kMiB, "the populated range is resident (grew by " + std::to_string((resident1 - resident0) / kMiB) + " MiB)");
-  } else {
-    check(!populated, std::string("Linux ") + u.release + " says it cannot populate");
-  }
-  bool kept = true;
-  for (size_t i = 0; i < 4096; i++) kept = kept && p[i] == 0x5a;
-  for (size_t i = 4096; i < bytes; i += 4096) kept = kept && p[i] == 0;
-  check(kept, "the written page keeps its bytes and the rest stays zero");
-  st::platform::free_pages(p, bytes);
-}
-
 int main() {
   a_limited_cgroup_charges_page_cache();
-  populating_makes_memory_resident_and_keeps_its_bytes();
   mapped_cache_counts_a_mapped_files_cache();
   parsing_a_header_drops_its_pages();
   std::printf("page cache: %d passed, %d failed\n", passed, failed);

@@ -54,7 +54,7 @@ g++ -std=c++17 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fn
 TSAN_OPTIONS=halt_on_error=1 "$out/thread_pool_tsan" | tail -1
 ASAN_OPTIONS=detect_leaks=1 "$out/thread_pool_asan" | tail -1
 
-echo "== what the page cache charges us: mapped files counted whole, a parsed header's pages dropped; memory populated ahead (ASan+UBSan)"
+echo "== what the page cache charges us: mapped files counted whole, a parsed header's pages dropped (ASan+UBSan)"
 g++ -std=c++17 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
   -I"$native/src" "${reader_sources[@]}" "$native/test/page_cache_test.cpp" -o "$out/page_cache_asan"
 ASAN_OPTIONS=detect_leaks=1 "$out/page_cache_asan" | tail -3

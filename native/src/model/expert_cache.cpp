@@ -50,7 +50,6 @@ ExpertCache::ExpertCache(std::shared_ptr<FileReader> file, std::vector<ExpertLoc
   // does not admit (see pick_victim_locked); LRU uses every slot alike.
   const int32_t bypass = config.policy == CachePolicy::Frequency ? std::min(config.slots / 2, 2 * config.bypass_experts) : 0;
   main_slots_ = config.slots - bypass;
-  populate_next_[1] = used_end_[1] = main_slots_;
   data_.resize(config.slots);
   slot_of_.assign(locations_.size(), -1);
   frequency_.assign(locations_.size(), 0.0);
@@ -195,8 +194,6 @@ int32_t ExpertCache::request_locked(int32_t k, bool count, bool speculative) {
   slot.last_use = clock_;
   slot.error.clear();
   slot_of_[k] = s;
-  const int area = s >= main_slots_;
-  used_end_[area] = std::max(used_end_[area], s + 1);
   if (!speculative) {
     account_io_locked();
     needed_++;
@@ -275,36 +272,11 @@ void ExpertCache::release(int layer, const int32_t* experts, int n) {
   loaded_.notify_all();  // an acquire may be waiting for a slot to free up
 }
 
-int32_t ExpertCache::slot_to_populate_locked() const {
-  if (!populate_works_ || populating_) return -1;
-  const int32_t end[2] = {main_slots_, static_cast<int32_t>(slots_.size())};
-  for (int area = 0; area < 2; area++) {
-    if (populate_next_[area] < std::min(end[area], used_end_[area] + kPopulateAhead)) return populate_next_[area];
-  }
-  return -1;
-}
-
 void ExpertCache::io_loop() {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    work_.wait(lock, [&] { return stopping_ || !queue_.empty() || slot_to_populate_locked() >= 0; });
+    work_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
     if (stopping_) return;
-    if (queue_.empty()) {
-      // Nothing to read: make the next empty slot resident now, so that the read that lands
-      // in it later does not wait for the OS to find and zero its pages (on some VMs that
-      // costs more than the read: docs/memory.md). Contents are left alone, so a read that
-      // picks this slot meanwhile is unaffected.
-      const int32_t s = slot_to_populate_locked();
-      populate_next_[s >= main_slots_]++;
-      populating_ = true;
-      lock.unlock();
-      const bool ok = platform::populate_for_write(memory_.data() + static_cast<size_t>(s) * slot_bytes_, slot_bytes_);
-      lock.lock();
-      populating_ = false;
-      if (!ok) populate_works_ = false;
-      work_.notify_one();  // more to populate, or a read queued meanwhile
-      continue;
-    }
     const int32_t s = queue_.front();
     queue_.pop_front();
     const ExpertLocation where = locations_[slots_[s].key];

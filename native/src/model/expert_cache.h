@@ -143,8 +143,6 @@ class ExpertCache {
   void account_io_locked();
   void add_io_time_locked(ExpertCacheStats& stats, double ms) const;
   void io_loop();
-  // Under mu_: the next empty slot to make resident ahead of its first read, or -1 (see io_loop).
-  int32_t slot_to_populate_locked() const;
 
   std::shared_ptr<FileReader> file_;
   std::vector<ExpertLocation> locations_;
@@ -172,13 +170,6 @@ class ExpertCache {
   int32_t needed_ = 0;   // Loading slots a step asked for (not only a prediction)
   std::chrono::steady_clock::time_point io_mark_ = std::chrono::steady_clock::now();
   bool stopping_ = false;
-  // Populating ahead: per area (0 the cache proper, 1 the bypass), the next slot to make
-  // resident and one past the highest slot that has held an expert. Empty slots fill in
-  // ascending order, so the next ones to be read into are the ones just past the used ones.
-  int32_t populate_next_[2] = {0, 0}, used_end_[2] = {0, 0};
-  bool populating_ = false;         // one I/O thread at a time; the other stays free for reads
-  bool populate_works_ = true;      // false once the OS said it cannot
-  static constexpr int32_t kPopulateAhead = 8;
   static constexpr int kIoThreads = 2;
   std::vector<std::thread> io_threads_;
 };

@@ -110,12 +110,6 @@ void advise_large_pages(void* p, size_t bytes);
 // first write commits and zeroes 4 KiB, not 2 MiB (where the system makes huge pages by default).
 void advise_small_pages(void* p, size_t bytes);
 
-// Makes [p, p + bytes) resident and writable without changing its contents (Linux 5.14+:
-// MADV_POPULATE_WRITE), so that a later write into it does not wait for the kernel to find
-// and zero pages. Safe while other threads read or write the range. False where the OS cannot
-// (older kernels, other systems): the memory then fills on first touch as before.
-bool populate_for_write(void* p, size_t bytes);
-
 // The process's resident memory now and at its peak, in bytes; 0 where the OS cannot say.
 uint64_t resident_bytes();
 uint64_t peak_resident_bytes();

@@ -172,22 +172,6 @@ void advise_small_pages(void* p, size_t bytes) {
 #endif
 }
 
-bool populate_for_write(void* p, size_t bytes) {
-#if defined(__linux__)
-#if !defined(MADV_POPULATE_WRITE)
-#define MADV_POPULATE_WRITE 23  // Linux 5.14; older headers lack the name
-#endif
-  // madvise wants a page-aligned start: widen the range to whole pages.
-  static const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-  const uintptr_t begin = reinterpret_cast<uintptr_t>(p) / page * page;
-  return ::madvise(reinterpret_cast<void*>(begin), reinterpret_cast<uintptr_t>(p) + bytes - begin, MADV_POPULATE_WRITE) == 0;
-#else
-  (void)p;
-  (void)bytes;
-  return false;
-#endif
-}
-
 #if defined(__linux__)
 // A "Vm...:  1234 kB" line of /proc/self/status, in bytes.
 static uint64_t proc_status_bytes(const char* key) {

@@ -151,8 +151,6 @@ void free_pages(void* p, size_t) {
 // the quiet fallback is the normal pages.
 void advise_large_pages(void*, size_t) {}
 void advise_small_pages(void*, size_t) {}
-// Windows has no call that commits anonymous pages without writing them.
-bool populate_for_write(void*, size_t) { return false; }
 
 uint64_t resident_bytes() {
   PROCESS_MEMORY_COUNTERS counters{};
