@@ -1,5 +1,5 @@
 // Lists native sources for binding.gyp, so new files need no edit there.
-//   node gyp-sources.js main   -> every src/**/*.cpp except per-ISA kernels (*_avx2.cpp)
+//   node gyp-sources.js main   -> every src/**/*.cpp except per-ISA kernels (*_avx2, *_avxvnni, *_avx512.cpp)
 //   node gyp-sources.js avx2   -> src/**/*_avx2.cpp, compiled with -mavx2 -mfma -mf16c
 //   node gyp-sources.js avxvnni -> src/**/*_avxvnni.cpp, compiled with the AVX2 flags and -mavxvnni
 //   node gyp-sources.js avx512 -> src/**/*_avx512.cpp, compiled with AVX-512 F/BW/VL/VNNI too
