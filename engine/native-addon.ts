@@ -243,8 +243,22 @@ export interface NativeAddon {
   workCounter(): number;
   /** Bytes per second `threads` threads read from a buffer of `mib` MiB (for the benchmark's bandwidth fraction). */
   readBandwidth(mib: number, threads: number): number;
+  /**
+   * Random reads of `chunkBytes` from the file at `path`, bypassing the page cache as the expert
+   * cache does, by `threads` threads for `seconds` (together no faster than `paceBytesPerS` when
+   * it is > 0). Blocks the calling thread: for the memory benchmark only.
+   */
+  storageReads(path: string, chunkBytes: number, threads: number, seconds: number, paceBytesPerS: number): StorageReadResult;
   /** The CPU as CPUID reports it (x86), or null on CPUs without it: the benchmark's machine line. */
   cpuIdentity(): CpuIdentity | null;
+}
+
+/** What storageReads did: bytes and reads in all, over `seconds`; whether they bypassed the page cache. */
+export interface StorageReadResult {
+  bytes: number;
+  reads: number;
+  seconds: number;
+  direct: boolean;
 }
 
 /** One cache a core sees: level 1-3 …, kind 'd' data, 'i' instruction, 'u' unified. */

@@ -24,14 +24,17 @@
 // engine in a memory cgroup of MIB with the page cache dropped first (root, cgroup v1):
 //   npm run bench -- --memory-budget 1024 [--preset 4b] [--routing default|uniform|realistic|smooth]
 //     [--prompt-tokens 64] [--gen-tokens 256] [--llama-gen-tokens 8] [--variants] [--no-cgroup]
-//   (without --routing: the realistic and the smooth file, one table each). The expert cache
+//     [--storage-interference]
+//   (without --routing: the realistic and the smooth file, one table each, each followed by the
+//   storage's rate for the cache's reads; --storage-interference adds what reading at the
+//   run's rate costs an engine that reads nothing). The expert cache
 //   starts empty, so a short generation measures mostly its filling (docs/benchmarks.md).
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { ensureModel, type ModelOptions } from '../generator/index';
 import { FILE_TYPES, isFileType } from '../generator/file-types';
 import { typingBenchmark } from './typing';
-import { boundedMemoryBenchmark, boundedTable } from './memory-bench';
+import { boundedMemoryBenchmark, boundedTable, storageInterference, storageRate } from './memory-bench';
 import { MemoryCgroup, dropPageCache } from './cgroup';
 import { LLAMA_VARIANT_FOR_ISA, llamaChildCommand } from './llama-variant';
 import { machineDescription, machineInfo } from './machine';
@@ -246,12 +249,12 @@ async function boundedMain(preset: '4b' | '21b', threads: number, budgetMiB: num
       preset, type: 'q4_0', vocab: 'qwen', flavour: 'upstream', seed: 1,
       ...(routing === 'default' ? {} : { routing: routing as NonNullable<ModelOptions['routing']> }),
     });
-    boundedCase(model, threads, budgetMiB, useCgroup);
+    await boundedCase(model, threads, budgetMiB, useCgroup);
   }
 }
 
-function boundedCase(model: string, threads: number, budgetMiB: number, useCgroup: boolean): void {
-  const runs = boundedMemoryBenchmark({
+async function boundedCase(model: string, threads: number, budgetMiB: number, useCgroup: boolean): Promise<void> {
+  const options = {
     root, model, budgetMiB, threads,
     promptTokens: Number(option('prompt-tokens', '64')),
     genTokens: Number(option('gen-tokens', '256')),
@@ -259,16 +262,31 @@ function boundedCase(model: string, threads: number, budgetMiB: number, useCgrou
     variants: process.argv.includes('--variants'),
     useCgroup,
     timeoutMs: Number(option('timeout-s', '600')) * 1000,
-  });
+  };
+  const runs = boundedMemoryBenchmark(options);
   const info = machineDescription();
   const machine = `${info.cpu}, ${info.logical_cores} logical cores, ${info.memory_gib} GiB; caches ${info.caches}`;
+  // The storage the runs read from, measured after them (the host's own cache may have warmed
+  // to the file by then: a VM's storage rate moves with what its host holds).
+  const ours = runs[0];
+  const storage = ours.slot_bytes ? storageRate(model, ours.slot_bytes) : undefined;
+  const readRate = ours.mib_read_per_token !== undefined && ours.decode_tokens_per_s ? ours.mib_read_per_token * 2 ** 20 * ours.decode_tokens_per_s : 0;
+  const interference = process.argv.includes('--storage-interference') && ours.slot_bytes && readRate > 0
+    ? await storageInterference(options, ours.slot_bytes, readRate) : undefined;
   if (process.argv.includes('--json')) {
-    process.stdout.write(`${JSON.stringify({ machine, model: path.basename(model), threads, budget_mib: budgetMiB, cgroup: useCgroup, runs })}\n`);
+    process.stdout.write(`${JSON.stringify({ machine, model: path.basename(model), threads, budget_mib: budgetMiB, cgroup: useCgroup, storage, interference, runs })}\n`);
     return;
   }
+  const gb = (n: number) => `${(n / 1e9).toFixed(2)} GB/s`;
   process.stdout.write(`${machine}; ${path.basename(model)}; ${threads} threads; ` +
     `${useCgroup ? `each engine alone in a ${budgetMiB} MiB memory cgroup, page cache dropped first` : `budget ${budgetMiB} MiB, no cgroup`}\n` +
-    `${boundedTable(runs, useCgroup ? budgetMiB : undefined)}\n`);
+    `${boundedTable(runs, useCgroup ? budgetMiB : undefined)}\n` +
+    (storage ? `storage: random reads of ${(storage.chunk_bytes / 2 ** 20).toFixed(2)} MiB (one matrix of an expert), ${storage.threads} threads: ` +
+      `${gb(storage.bytes_per_s)}${storage.direct ? '' : ' (through the page cache: the file system refused O_DIRECT)'}; ` +
+      `our run read ${gb(readRate)} while decoding\n` : '') +
+    (interference ? `decode with no reads of its own (no budget): ${interference.alone_tokens_per_s.toFixed(1)} tok/s alone, ` +
+      `${interference.beside_reads_tokens_per_s.toFixed(1)} beside another process reading ${gb(interference.reads_bytes_per_s)} ` +
+      `(${(100 * (1 - interference.beside_reads_tokens_per_s / interference.alone_tokens_per_s)).toFixed(0)} % slower)\n` : ''));
 }
 
 main().catch((err) => {

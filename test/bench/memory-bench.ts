@@ -4,9 +4,12 @@
 // (over all generated tokens and over their last half, once the cache has filled), the expert
 // cache's hit rate, bytes read and stall time per token, how much of decode the
 // storage was busy and how much it sat idle while a needed expert waited, peak RSS, the
-// cgroup's peak (page cache charged) and whether the kernel killed the process.
+// cgroup's peak (page cache charged) and whether the kernel killed the process. Beside the
+// table: how fast this storage serves the cache's reads, and (--storage-interference) what
+// reading at the run's rate costs an engine that reads nothing.
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { loadNativeAddon } from '../../engine/native-addon';
 import { MemoryCgroup, dropPageCache } from './cgroup';
 
 export interface BoundedRun {
@@ -29,6 +32,8 @@ export interface BoundedRun {
   io_busy_share?: number;
   /** Share of decode time the I/O threads sat idle while a needed expert was queued or being read (per thread). */
   io_idle_with_miss_share?: number;
+  /** Bytes of one expert slot (gate, up and down, each an aligned span). */
+  slot_bytes?: number;
 }
 
 export interface BoundedOptions {
@@ -94,6 +99,7 @@ export function boundedMemoryBenchmark(o: BoundedOptions): BoundedRun[] {
           const msPerToken = 1000 / out.decode_tokens_per_s;
           run.io_busy_share = c.io_busy_ms / msPerToken;
           run.io_idle_with_miss_share = c.io_idle_with_miss_ms / msPerToken;
+          run.slot_bytes = out.memory_plan.expert_slot_bytes;
         }
       }
       process.stderr.write(`  ${r.name.trim()}: ${run.error ?? `decode ${run.decode_tokens_per_s?.toFixed(1)} tok/s`}\n`);
@@ -127,4 +133,57 @@ export function boundedTable(runs: BoundedRun[], budgetMiB?: number): string {
       held.map((r) => `${r.name} ${(budgetMiB - r.cgroup_peak_bytes! / 2 ** 20).toFixed(0)} MiB`).join(', '));
   }
   return lines.join('\n');
+}
+
+/** Random reads of one matrix at a time (a third of a slot), as the expert cache's two I/O threads make them. */
+export interface StorageRate {
+  chunk_bytes: number;
+  threads: number;
+  bytes_per_s: number;
+  direct: boolean;
+}
+
+export function storageRate(model: string, slotBytes: number, seconds = 3): StorageRate {
+  const chunk = Math.ceil(slotBytes / 3 / 4096) * 4096;
+  const r = loadNativeAddon().storageReads(model, chunk, 2, seconds, 0);
+  return { chunk_bytes: chunk, threads: 2, bytes_per_s: r.bytes / r.seconds, direct: r.direct };
+}
+
+export interface Interference {
+  reads_bytes_per_s: number;
+  alone_tokens_per_s: number;
+  beside_reads_tokens_per_s: number;
+}
+
+/**
+ * What reading costs a computation here: `smallthinker bench` without a budget (it reads nothing
+ * while it decodes), alone and then beside another process reading the file at `paceBytesPerS`
+ * the way the expert cache does. On a laptop's NVMe reads cost the CPU next to nothing; on a VM
+ * whose storage the hypervisor serves on the same cores they do not (docs/benchmarks.md).
+ */
+export async function storageInterference(o: BoundedOptions, slotBytes: number, paceBytesPerS: number): Promise<Interference> {
+  const cli = path.join(o.root, 'dist', 'cli.js');
+  const bench = () => {
+    const p = spawnSync(process.execPath, [cli, 'bench', '--model', o.model, '--threads', String(o.threads), '--prompt-tokens', '16',
+      '--gen-tokens', String(o.genTokens), '--json'], { cwd: o.root, encoding: 'utf8', maxBuffer: 64 << 20, timeout: o.timeoutMs });
+    if (p.status !== 0) throw new Error(`smallthinker bench failed: ${p.stderr.trim().split('\n').pop()}`);
+    return JSON.parse(p.stdout.trim().split('\n').pop() ?? '{}').decode_tokens_per_s as number;
+  };
+  const alone = bench();
+  const chunk = Math.ceil(slotBytes / 3 / 4096) * 4096;
+  const reader = spawn(process.execPath, ['--import=tsx', path.join(__dirname, 'storage-reader-child.ts'), o.model, String(chunk), '2',
+    String(paceBytesPerS)], { cwd: o.root, stdio: ['ignore', 'pipe', 'inherit'] });
+  let lines = '';
+  reader.stdout.on('data', (d: Buffer) => (lines += d.toString()));
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 2000));  // the reader's start (tsx, the addon) and its first second
+    const before = lines.length;
+    const beside = bench();
+    await new Promise((resolve) => setTimeout(resolve, 100));  // the lines written while the bench ran
+    const slices = lines.slice(before).trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { bytes: number; seconds: number });
+    const bytes = slices.reduce((a, x) => a + x.bytes, 0), seconds = slices.reduce((a, x) => a + x.seconds, 0);
+    return { reads_bytes_per_s: seconds > 0 ? bytes / seconds : 0, alone_tokens_per_s: alone, beside_reads_tokens_per_s: beside };
+  } finally {
+    reader.kill();
+  }
 }

@@ -1,10 +1,17 @@
 // readBandwidth(mib, threads): bytes per second this machine reads with `threads` threads
 // (runtime/bandwidth.h), for the benchmark's fraction of the memory-bandwidth limit.
+// storageReads(path, chunkBytes, threads, seconds, paceBytesPerS): random reads of a model file
+// the way the expert cache makes them (model/storage_rate.h), for the memory benchmark. It
+// blocks the calling thread for `seconds`: a benchmark's, never the engine's.
 // cpuIdentity(): the CPU's vendor, family, model, stepping and caches as CPUID reports them
 // (runtime/cpu_identity.h), or null where the CPU has no such instruction.
 #include <napi.h>
 
+#include <stdexcept>
+#include <string>
+
 #include "registry.h"
+#include "model/storage_rate.h"
 #include "runtime/bandwidth.h"
 #include "runtime/cpu_identity.h"
 
@@ -18,6 +25,29 @@ Napi::Value ReadBandwidth(const Napi::CallbackInfo& info) {
   const int threads = info[1].As<Napi::Number>().Int32Value();
   if (!(mib >= 1 && mib <= 16384) || threads < 1 || threads > 1024) throw Napi::RangeError::New(env, "readBandwidth: mib 1..16384, threads 1..1024");
   return Napi::Number::New(env, measure_read_bandwidth(static_cast<size_t>(mib * 1024 * 1024), threads));
+}
+
+Napi::Value StorageReads(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 5 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsNumber() || !info[4].IsNumber()) {
+    throw Napi::TypeError::New(env, "storageReads needs (path, chunkBytes, threads, seconds, paceBytesPerS)");
+  }
+  StorageReadResult r;
+  try {
+    r = measure_storage_reads(info[0].As<Napi::String>().Utf8Value(), static_cast<size_t>(info[1].As<Napi::Number>().DoubleValue()),
+                              info[2].As<Napi::Number>().Int32Value(), info[3].As<Napi::Number>().DoubleValue(),
+                              info[4].As<Napi::Number>().DoubleValue());
+  } catch (const std::invalid_argument& e) {
+    throw Napi::RangeError::New(env, std::string("storageReads: ") + e.what());
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("bytes", static_cast<double>(r.bytes));
+  out.Set("reads", static_cast<double>(r.reads));
+  out.Set("seconds", r.seconds);
+  out.Set("direct", r.direct);
+  return out;
 }
 
 Napi::Value CpuIdentityOf(const Napi::CallbackInfo& info) {
@@ -43,6 +73,7 @@ Napi::Value CpuIdentityOf(const Napi::CallbackInfo& info) {
 
 Registration reg([](Napi::Env env, Napi::Object exports) {
   exports.Set("readBandwidth", Napi::Function::New(env, ReadBandwidth));
+  exports.Set("storageReads", Napi::Function::New(env, StorageReads));
   exports.Set("cpuIdentity", Napi::Function::New(env, CpuIdentityOf));
 });
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
 #include <stdexcept>
 
 #include "platform/platform.h"
@@ -55,8 +56,9 @@ ExpertCache::ExpertCache(std::shared_ptr<FileReader> file, std::vector<ExpertLoc
   frequency_.assign(locations_.size(), 0.0);
   total_uses_.assign(locations_.size(), 0);
   pinned_.assign(locations_.size(), 0);
-  // Two readers keep two requests in flight: the device serves them in parallel, and one
-  // expert's three reads are not serialised behind another's.
+  // Two readers keep two requests in flight: the device serves them in parallel. They take
+  // single matrices, so a lone miss has both reading its three matrices at once (a whole
+  // expert per thread left one idle while a needed expert waited, docs/benchmarks.md).
   for (int i = 0; i < kIoThreads; i++) io_threads_.emplace_back([this] { io_loop(); });
 }
 
@@ -175,7 +177,10 @@ int32_t ExpertCache::request_locked(int32_t k, bool count, bool speculative) {
     if (!speculative) {
       if (slots_[s].state == SlotState::Loading && slots_[s].speculative) {
         account_io_locked();
-        needed_++;  // a prediction's read in flight is now needed
+        needed_++;  // a prediction's read in flight is now needed: its waiting matrices go first
+        auto of_s = [s](const Part& p) { return p.slot == s; };
+        std::copy_if(speculative_queue_.begin(), speculative_queue_.end(), std::back_inserter(needed_queue_), of_s);
+        speculative_queue_.erase(std::remove_if(speculative_queue_.begin(), speculative_queue_.end(), of_s), speculative_queue_.end());
       }
       slots_[s].step = step_;
       slots_[s].speculative = false;
@@ -193,13 +198,15 @@ int32_t ExpertCache::request_locked(int32_t k, bool count, bool speculative) {
   slot.speculative = speculative;
   slot.last_use = clock_;
   slot.error.clear();
+  slot.parts_left = 3;
   slot_of_[k] = s;
   if (!speculative) {
     account_io_locked();
     needed_++;
   }
-  queue_.push_back(s);
-  work_.notify_one();
+  std::deque<Part>& queue = speculative ? speculative_queue_ : needed_queue_;
+  for (uint8_t m = 0; m < 3; m++) queue.push_back(Part{s, m});
+  work_.notify_all();
   return s;
 }
 
@@ -275,29 +282,30 @@ void ExpertCache::release(int layer, const int32_t* experts, int n) {
 void ExpertCache::io_loop() {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    work_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    work_.wait(lock, [&] { return stopping_ || !needed_queue_.empty() || !speculative_queue_.empty(); });
     if (stopping_) return;
-    const int32_t s = queue_.front();
-    queue_.pop_front();
-    const ExpertLocation where = locations_[slots_[s].key];
+    std::deque<Part>& queue = needed_queue_.empty() ? speculative_queue_ : needed_queue_;
+    const Part part = queue.front();
+    queue.pop_front();
+    const int32_t s = part.slot;
+    const ExpertLocation& where = locations_[slots_[s].key];
     const size_t layer = static_cast<size_t>(slots_[s].key / n_expert_);
-    const ExpertBytes& bytes = bytes_[layer];
+    const uint64_t offset[3] = {where.gate_offset, where.up_offset, where.down_offset};
+    const size_t placed[3] = {0, gate_span_, gate_span_ + up_span_};
+    const uint64_t file_offset = offset[part.matrix];
+    const size_t n = bytes_[layer][part.matrix];
     account_io_locked();
     reading_++;
     lock.unlock();
-    uint8_t* base = memory_.data() + static_cast<size_t>(s) * slot_bytes_;
-    Expert e;
+    const uint8_t* matrix = nullptr;
     std::string error;
     try {
-      e.gate = file_->read(where.gate_offset, bytes[0], base);
-      e.up = file_->read(where.up_offset, bytes[1], base + gate_span_);
-      e.down = file_->read(where.down_offset, bytes[2], base + gate_span_ + up_span_);
-      // Laid out in the matrices' formats; the slot is this thread's until it is marked loaded below.
-      const uint8_t* read[3] = {e.gate, e.up, e.down};
-      for (int k = 0; k < 3; k++) {
-        if (config_.layouts.empty()) break;
-        const ExpertCacheConfig::Layout& layout = config_.layouts[layer][k];
-        if (layout.format && layout.format->relays()) layout.format->lay_out(const_cast<uint8_t*>(read[k]), layout.rows, layout.cols);
+      matrix = file_->read(file_offset, n, memory_.data() + static_cast<size_t>(s) * slot_bytes_ + placed[part.matrix]);
+      // Laid out in the matrix's format; this part of the slot is this thread's until the
+      // slot is marked loaded below.
+      if (!config_.layouts.empty()) {
+        const ExpertCacheConfig::Layout& layout = config_.layouts[layer][part.matrix];
+        if (layout.format && layout.format->relays()) layout.format->lay_out(const_cast<uint8_t*>(matrix), layout.rows, layout.cols);
       }
     } catch (const std::exception& ex) {
       error = std::string("reading an expert from the model file failed: ") + ex.what();
@@ -306,17 +314,16 @@ void ExpertCache::io_loop() {
     Slot& slot = slots_[s];
     account_io_locked();
     reading_--;
-    if (!slot.speculative) needed_--;
     if (error.empty()) {
-      data_[s] = e;
-      slot.state = SlotState::Ready;
-      stats_.bytes_read += FileReader::span_bytes(where.gate_offset, bytes[0]) +
-                           FileReader::span_bytes(where.up_offset, bytes[1]) +
-                           FileReader::span_bytes(where.down_offset, bytes[2]);
-    } else {
-      slot.state = SlotState::Failed;
+      const uint8_t** into[3] = {&data_[s].gate, &data_[s].up, &data_[s].down};
+      *into[part.matrix] = matrix;
+      stats_.bytes_read += FileReader::span_bytes(file_offset, n);
+    } else if (slot.error.empty()) {
       slot.error = error;
     }
+    if (--slot.parts_left > 0) continue;  // the other matrices' readers finish the slot
+    if (!slot.speculative) needed_--;
+    slot.state = slot.error.empty() ? SlotState::Ready : SlotState::Failed;
     loaded_.notify_all();
   }
 }

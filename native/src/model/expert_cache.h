@@ -129,7 +129,13 @@ class ExpertCache {
     uint64_t step = 0;  // the step that last requested it (protected while current)
     uint64_t last_use = 0;
     bool speculative = false;  // read for a prediction and not used yet
+    uint8_t parts_left = 0;    // of its three matrices, those not read yet (while Loading)
     std::string error;
+  };
+  // One matrix (0 gate, 1 up, 2 down) of a Loading slot, waiting for an I/O thread.
+  struct Part {
+    int32_t slot;
+    uint8_t matrix;
   };
 
   int32_t key(int layer, int expert) const { return layer * n_expert_ + expert; }
@@ -163,10 +169,12 @@ class ExpertCache {
   std::vector<double> frequency_;    // key -> aged use count
   std::vector<uint64_t> total_uses_; // key -> uses since start (the hot set is learned from it)
   std::vector<uint8_t> pinned_;      // key -> in the hot set
-  std::deque<int32_t> queue_;        // slots waiting for their read (at most one entry per slot)
+  // Matrices waiting for their read, those a step asked for first; each Loading slot has at
+  // most its three in them, so together they hold at most three entries per slot.
+  std::deque<Part> needed_queue_, speculative_queue_;
   uint64_t step_ = 1, clock_ = 0, uses_since_aging_ = 0, uses_since_repin_ = 0;
   ExpertCacheStats stats_;
-  int32_t reading_ = 0;  // reads in flight
+  int32_t reading_ = 0;  // matrix reads in flight
   int32_t needed_ = 0;   // Loading slots a step asked for (not only a prediction)
   std::chrono::steady_clock::time_point io_mark_ = std::chrono::steady_clock::now();
   bool stopping_ = false;
