@@ -135,7 +135,8 @@ async function benchCase(model: string, threads: number, machine: ReturnType<typ
     if (subnormalCase) {
       subnormalsKept.push(runJson(process.execPath, [path.join(root, 'dist', 'cli.js'), ...cliArgs], { ...ourEnv, SMALLTHINKER_SUBNORMALS: 'keep' }));
     }
-    if (against) before.push(runJson(process.execPath, [path.join(path.resolve(against), 'dist', 'cli.js'), ...cliArgs]));
+    // The other build on the same kernel table as ours (--isa), or the comparison is of tables.
+    if (against) before.push(runJson(process.execPath, [path.join(path.resolve(against), 'dist', 'cli.js'), ...cliArgs], ourEnv));
     theirs.push(runJson(process.execPath, [...llamaChild, model, String(threads), String(promptTokens), String(genTokens)]));
     process.stderr.write(`round ${r + 1}/${rounds}: ours decode ${ours[r].decode_tokens_per_s.toFixed(1)} tok/s, ` +
       `${against ? `the other build ${before[r].decode_tokens_per_s.toFixed(1)} tok/s, ` : ''}llama.cpp ${theirs[r].decode_tokens_per_s.toFixed(1)} tok/s\n`);

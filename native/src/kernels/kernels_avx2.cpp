@@ -384,34 +384,38 @@ inline int32_t load_i32(const int8_t* p) {
   return v;
 }
 
+// Several activations (prefill): one half of the group (8 rows) at a time over all blocks, so
+// that the N accumulators of that half, the N 16-bit block sums and one code vector's low and
+// high nibbles fit the 16 vector registers (with both halves' accumulators and all eight
+// nibble vectors live, GCC kept them on the stack: 26 ns a block for four activations, 18 now;
+// Zen 5, one thread, L2). The group is read twice, from L1.
 template <int N>
 void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const int32_t* const* xsums, float* out) {
   const __m256i low4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
-  __m256 acc[N][2];
-  for (int t = 0; t < N; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
-  for (int64_t b = 0; b < nb; b++) {
-    const uint8_t* block = group + b * kPackedBlockBytes;
-    for (int h = 0; h < 2; h++) {
-      const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * h)));
-      __m256i w[8];  // w[s]: elements 4s..4s+3 of rows 8h..8h+7; w[4+s]: elements 16+4s..
-      for (int s = 0; s < 4; s++) {
+  for (int h = 0; h < 2; h++) {
+    __m256 acc[N];
+    ST_UNROLL for (int t = 0; t < N; t++) acc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+      const uint8_t* block = group + b * kPackedBlockBytes;
+      __m256i p[N];  // per activation, the block's 16-bit sums for rows 8h..8h+7 (≤ 8 · 3,810)
+      ST_UNROLL for (int s = 0; s < 4; s++) {
         const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + kPackRows * sizeof(uint16_t) + 64 * s + 32 * h));
-        w[s] = _mm256_and_si256(v, low4);
-        w[4 + s] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+        const __m256i lo = _mm256_and_si256(v, low4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+        ST_UNROLL for (int t = 0; t < N; t++) {
+          const BlockQ8_0& x = xs[t][b];
+          const __m256i q = _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_set1_epi32(load_i32(x.qs + 4 * s))),
+                                             _mm256_maddubs_epi16(hi, _mm256_set1_epi32(load_i32(x.qs + 16 + 4 * s))));
+          p[t] = s == 0 ? q : _mm256_add_epi16(p[t], q);
+          keep_in_register(p[t]);  // added now, not all products first (GCC kept those on the stack)
+        }
       }
-      for (int t = 0; t < N; t++) {
-        const BlockQ8_0& x = xs[t][b];
-        __m256i p = _mm256_maddubs_epi16(w[0], _mm256_set1_epi32(load_i32(x.qs)));
-        for (int s = 1; s < 4; s++) p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w[s], _mm256_set1_epi32(load_i32(x.qs + 4 * s))));
-        for (int s = 0; s < 4; s++) p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w[4 + s], _mm256_set1_epi32(load_i32(x.qs + 16 + 4 * s))));
-        const __m256i i32 = _mm256_sub_epi32(_mm256_madd_epi16(p, ones), _mm256_set1_epi32(8 * xsums[t][b]));
-        acc[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32), _mm256_mul_ps(dw, _mm256_set1_ps(half(x.d))), acc[t][h]);
+      const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * h)));
+      ST_UNROLL for (int t = 0; t < N; t++) {
+        const __m256i i32 = _mm256_sub_epi32(_mm256_madd_epi16(p[t], ones), _mm256_set1_epi32(8 * xsums[t][b]));
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32), _mm256_mul_ps(dw, _mm256_set1_ps(half(xs[t][b].d))), acc[t]);
       }
     }
-  }
-  for (int t = 0; t < N; t++) {
-    _mm256_storeu_ps(out + t * kPackRows, acc[t][0]);
-    _mm256_storeu_ps(out + t * kPackRows + 8, acc[t][1]);
+    ST_UNROLL for (int t = 0; t < N; t++) _mm256_storeu_ps(out + t * kPackRows + 8 * h, acc[t]);
   }
 }
 
