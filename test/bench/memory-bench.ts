@@ -143,8 +143,13 @@ export interface StorageRate {
   direct: boolean;
 }
 
+/** One matrix's read: a third of a slot (whose three spans each have room for an unaligned start), whole 4 KiB pages. */
+function matrixReadBytes(slotBytes: number): number {
+  return Math.ceil(slotBytes / 3 / 4096) * 4096;
+}
+
 export function storageRate(model: string, slotBytes: number, seconds = 3): StorageRate {
-  const chunk = Math.ceil(slotBytes / 3 / 4096) * 4096;
+  const chunk = matrixReadBytes(slotBytes);
   const r = loadNativeAddon().storageReads(model, chunk, 2, seconds, 0);
   return { chunk_bytes: chunk, threads: 2, bytes_per_s: r.bytes / r.seconds, direct: r.direct };
 }
@@ -170,7 +175,7 @@ export async function storageInterference(o: BoundedOptions, slotBytes: number, 
     return JSON.parse(p.stdout.trim().split('\n').pop() ?? '{}').decode_tokens_per_s as number;
   };
   const alone = bench();
-  const chunk = Math.ceil(slotBytes / 3 / 4096) * 4096;
+  const chunk = matrixReadBytes(slotBytes);
   const reader = spawn(process.execPath, ['--import=tsx', path.join(__dirname, 'storage-reader-child.ts'), o.model, String(chunk), '2',
     String(paceBytesPerS)], { cwd: o.root, stdio: ['ignore', 'pipe', 'inherit'] });
   let lines = '';

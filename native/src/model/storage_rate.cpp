@@ -23,14 +23,14 @@ StorageReadResult measure_storage_reads(const std::string& path, size_t chunk_by
   constexpr size_t kAlign = FileReader::kAlign;
   const size_t chunk = (chunk_bytes + kAlign - 1) / kAlign * kAlign;
   FileReader reader(path);
-  const uint64_t size = platform::File(path, platform::File::Caching::normal).size();
+  const uint64_t size = reader.identity().size;
   if (size < chunk) throw std::runtime_error(path + ": smaller than one read of " + std::to_string(chunk) + " bytes");
   const uint64_t positions = (size - chunk) / kAlign + 1;
 
   using Clock = std::chrono::steady_clock;
   const Clock::time_point start = Clock::now();
   const Clock::time_point stop = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
-  std::atomic<uint64_t> bytes{0}, reads{0};
+  std::atomic<uint64_t> bytes{0};
   std::atomic<bool> failed{false};
   std::exception_ptr failure;
   std::mutex failure_lock;
@@ -44,7 +44,6 @@ StorageReadResult measure_storage_reads(const std::string& path, size_t chunk_by
         while (!failed.load() && Clock::now() < stop) {
           reader.read(position(rng) * kAlign, chunk, buffer.data());
           const uint64_t done = bytes.fetch_add(chunk) + chunk;
-          reads.fetch_add(1);
           if (pace_bytes_per_s > 0) {
             // Together no faster than the pace: wait until the bytes read so far are due.
             const Clock::time_point due =
@@ -63,7 +62,7 @@ StorageReadResult measure_storage_reads(const std::string& path, size_t chunk_by
   if (failure) std::rethrow_exception(failure);
   StorageReadResult r;
   r.bytes = bytes.load();
-  r.reads = reads.load();
+  r.reads = r.bytes / chunk;
   r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   r.direct = reader.direct();
   return r;
