@@ -261,6 +261,8 @@ async function boundedCase(model: string, threads: number, budgetMiB: number, us
     genTokens: Number(option('gen-tokens', '256')),
     llamaGenTokens: Number(option('llama-gen-tokens', '8')),
     variants: process.argv.includes('--variants'),
+    // One round by default: a bounded run takes minutes (the 21B's cache fills from storage).
+    rounds: Number(option('rounds', '1')),
     useCgroup,
     timeoutMs: Number(option('timeout-s', '600')) * 1000,
   };

@@ -34,6 +34,8 @@ export interface BoundedRun {
   io_idle_with_miss_share?: number;
   /** Bytes of one expert slot (gate, up and down, each an aligned span). */
   slot_bytes?: number;
+  /** With several rounds: each round's decode and last-half speed, in order (the row shows the median round). */
+  rounds?: { decode_tokens_per_s?: number; decode_last_half_tokens_per_s?: number; killed: boolean }[];
 }
 
 export interface BoundedOptions {
@@ -47,6 +49,8 @@ export interface BoundedOptions {
   llamaGenTokens: number;
   /** Also run LRU, prefetch off and prediction off. */
   variants: boolean;
+  /** Our runs (and variants) this many times, alternating; llama.cpp once (it is killed or crawls). */
+  rounds: number;
   useCgroup: boolean;
   timeoutMs: number;
 }
@@ -66,13 +70,14 @@ export function boundedMemoryBenchmark(o: BoundedOptions): BoundedRun[] {
     runs.push(ours('  no prediction', ['--no-predict-next-layer']));
     runs.push(ours('  no prefetch', ['--no-prefetch']));
   }
-  runs.push({
+  const schedule = Array.from({ length: Math.max(1, o.rounds) }, () => runs).flat();
+  schedule.push({
     name: 'llama.cpp', cmd: process.execPath,
     args: ['--import=tsx', path.join(__dirname, 'llama-cpp-child.ts'), o.model, String(o.threads), String(o.promptTokens), String(o.llamaGenTokens)],
   });
   const results: BoundedRun[] = [];
   try {
-    for (const r of runs) {
+    for (const r of schedule) {
       if (cgroup) {
         dropPageCache();
         cgroup.resetPeak();
@@ -108,7 +113,26 @@ export function boundedMemoryBenchmark(o: BoundedOptions): BoundedRun[] {
   } finally {
     cgroup?.remove();
   }
-  return results;
+  // One row per engine, in the order they first ran.
+  const names = [...new Set(results.map((r) => r.name))];
+  return names.map((name) => combineRounds(results.filter((r) => r.name === name)));
+}
+
+/**
+ * One engine's rounds as one row: the round with the median decode speed (a VM's storage and
+ * memory swing from run to run), except that a round that was killed or failed is the row, so
+ * that "never killed" holds only if it held in every round; the cgroup's peak is the highest of
+ * any round, so the room under the budget is the least any round left.
+ */
+export function combineRounds(rounds: BoundedRun[]): BoundedRun {
+  if (rounds.length === 1) return rounds[0];
+  const bad = rounds.find((r) => r.killed || r.error);
+  const bySpeed = [...rounds].sort((a, b) => (a.decode_tokens_per_s ?? 0) - (b.decode_tokens_per_s ?? 0));
+  const row = { ...(bad ?? bySpeed[Math.floor((bySpeed.length - 1) / 2)]) };
+  const peaks = rounds.map((r) => r.cgroup_peak_bytes).filter((p): p is number => p !== undefined);
+  if (peaks.length > 0) row.cgroup_peak_bytes = Math.max(...peaks);
+  row.rounds = rounds.map((r) => ({ decode_tokens_per_s: r.decode_tokens_per_s, decode_last_half_tokens_per_s: r.decode_last_half_tokens_per_s, killed: r.killed }));
+  return row;
 }
 
 /** The table, then each run's cgroup peak against the budget: the headroom a budget must keep. */
@@ -126,6 +150,11 @@ export function boundedTable(runs: BoundedRun[], budgetMiB?: number): string {
       `${(r.predicted_rate === undefined ? '-' : `${(100 * r.predicted_rate).toFixed(1)} %`).padStart(18)} | ${f(r.mib_read_per_token, 1).padStart(14)} | ` +
       `${f(r.stall_ms_per_token, 1).padStart(14)} | ${pct(r.io_busy_share).padStart(8)} | ${pct(r.io_idle_with_miss_share).padStart(18)} | ` +
       `${mib(r.peak_rss_bytes).padStart(8)} | ${mib(r.cgroup_peak_bytes).padStart(11)} | ${(r.killed ? 'yes' : 'no').padStart(6)} |`);
+  }
+  const several = runs.filter((r) => r.rounds && r.rounds.length > 1);
+  if (several.length > 0) {
+    lines.push(`rounds (decode, last half), the row being the median: ` + several.map((r) => `${r.name} ` + r.rounds!.map((x) =>
+      x.killed ? 'killed' : `${f(x.decode_tokens_per_s, 1)} (${f(x.decode_last_half_tokens_per_s, 1)})`).join(', ')).join('; '));
   }
   const held = runs.filter((r) => !r.killed && r.cgroup_peak_bytes !== undefined);
   if (budgetMiB !== undefined && held.length > 0) {
