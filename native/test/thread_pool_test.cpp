@@ -2,7 +2,8 @@
 // region is done exactly once, whatever the sizes, grains and thread counts; a thread that has
 // finished its share takes the pieces of one that is held up; and regions in quick succession,
 // where a worker often wakes after its region has ended, never run a finished region's work;
-// run_on_all reaches every worker.
+// run_on_all reaches every worker; workers told to rest (the caller about to wait for a read)
+// take part in the next region.
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -112,8 +113,30 @@ static void run_on_all_reaches_every_worker() {
   }
 }
 
+// rest_workers() between regions, as the forward pass calls it before waiting for an expert:
+// the sleeping workers wake for the next region, and every item is still done once, with rests
+// given right after a region, after the workers fell asleep, and several times in a row.
+static void rested_workers_take_part_again() {
+  ThreadPool pool(3);
+  bool ok = true;
+  for (int r = 0; r < 300; r++) {
+    for (int k = 0; k <= r % 3; k++) pool.rest_workers();
+    if (r % 50 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    std::vector<std::atomic<int>> calls(3);
+    pool.run_on_all([&](int w) { calls[size_t(w)].fetch_add(1); });
+    for (auto& c : calls) ok = ok && c.load() == 1;
+    std::vector<std::atomic<int>> seen(97);
+    pool.parallel_for(97, [&](int64_t b, int64_t e, int) {
+      for (int64_t i = b; i < e; i++) seen[size_t(i)].fetch_add(1);
+    });
+    for (auto& v : seen) ok = ok && v.load() == 1;
+  }
+  check(ok, "300 regions after rest_workers(): every worker takes part, every item once");
+}
+
 int main() {
   every_item_once();
+  rested_workers_take_part_again();
   run_on_all_reaches_every_worker();
   pieces_of_a_held_thread_are_taken();
   regions_in_quick_succession();

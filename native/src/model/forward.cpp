@@ -517,6 +517,11 @@ void InferenceContext::acquire_experts(int l, const int32_t* experts, int n, Exp
   ExpertCache* cache = model_.expert_cache();
   Workspace& s = ws_;
   for (int i = 0; i < n; i++) {
+    // Waiting for a read: the pool's workers would spin meanwhile on a core the reading
+    // threads need to lay the expert out (docs/memory.md).
+    bool ready = false;
+    cache->readiness(l, &experts[i], 1, &ready);
+    if (!ready) pool_.rest_workers();
     const ExpertCache::Expert e = cache->acquire(l, experts[i]);
     s.held[n_held_++] = experts[i];
     s.gate_base[experts[i]] = e.gate;

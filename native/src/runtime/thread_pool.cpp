@@ -43,7 +43,7 @@ void ThreadPool::worker_loop(int worker) {
   uint64_t seen = 0;
   for (;;) {
     uint64_t g = generation_.load(std::memory_order_acquire);
-    for (int spin = 0; g == seen && spin < kSpinRounds; spin++) {
+    for (int spin = 0; g == seen && spin < kSpinRounds && !resting_.load(std::memory_order_relaxed); spin++) {
       ST_CPU_RELAX();
       g = generation_.load(std::memory_order_acquire);
     }
@@ -121,6 +121,7 @@ void ThreadPool::run_region(int64_t n, const RangeFn& fn, int64_t grain, int wor
     // The lock orders the generation bump against a worker about to sleep; the release
     // publishes the region above to every worker that sees the new generation.
     std::lock_guard<std::mutex> lock(mutex_);
+    resting_.store(false, std::memory_order_relaxed);
     generation_.store(g, std::memory_order_release);
   }
   wake_.notify_all();

@@ -39,6 +39,10 @@ class ThreadPool {
   void parallel_for(int64_t n, const RangeFn& fn, int64_t grain = 1);
   // Runs fn(worker) once on every worker, each on its own thread.
   void run_on_all(const std::function<void(int worker)>& fn);
+  // The calling thread is about to block (on a read from storage) and will issue no region for
+  // a while: workers waiting for the next region sleep now instead of spinning, which would
+  // take a core from the threads that read (the next region wakes them).
+  void rest_workers() { resting_.store(true, std::memory_order_relaxed); }
 
   // Pieces per share.
   static constexpr int kPieces = 4;
@@ -67,6 +71,7 @@ class ThreadPool {
   std::atomic<int> done_{0};                  // pieces finished in the current region
   std::atomic<uint64_t> generation_{0};
   std::atomic<bool> stop_{false};
+  std::atomic<bool> resting_{false};  // rest_workers() since the last region
   std::mutex mutex_;
   std::condition_variable wake_;
 };
