@@ -235,7 +235,7 @@ void ExpertCache::readiness(int layer, const int32_t* experts, int n, bool* read
   }
 }
 
-ExpertCache::Expert ExpertCache::acquire(int layer, int expert) {
+ExpertCache::Expert ExpertCache::acquire(int layer, int expert, const std::function<void()>& before_waiting) {
   const int32_t k = key(layer, expert);
   std::unique_lock<std::mutex> lock(mu_);
   int32_t s = slot_of_[k];
@@ -250,6 +250,7 @@ ExpertCache::Expert ExpertCache::acquire(int layer, int expert) {
       // Every slot is held by the caller: nothing will ever free one.
       throw std::logic_error("the expert cache has no free slot (" + std::to_string(slots_.size()) + " slots, all in use)");
     }
+    if (!waited && before_waiting) before_waiting();
     waited = true;
     loaded_.wait(lock);  // a read finished (ours, or one that frees a slot)
     s = slot_of_[k];

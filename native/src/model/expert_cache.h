@@ -20,6 +20,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -112,7 +113,9 @@ class ExpertCache {
   // ready[i]: whether experts[i] is resident now (one lock for the whole list).
   void readiness(int layer, const int32_t* experts, int n, bool* ready) const;
   // Waits until the expert is resident (reading it now if nobody asked before) and holds it.
-  Expert acquire(int layer, int expert);
+  // before_waiting runs once if it must wait (with the cache's lock held: it must not call
+  // back into the cache); the forward pass lets its pool's workers sleep there.
+  Expert acquire(int layer, int expert, const std::function<void()>& before_waiting = {});
   // Lets go of experts acquired before.
   void release(int layer, const int32_t* experts, int n);
 

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <stdexcept>
 #include <string>
 
@@ -516,13 +517,11 @@ void InferenceContext::acquire_experts(int l, const int32_t* experts, int n, Exp
                                        ExpertMatrices& down) {
   ExpertCache* cache = model_.expert_cache();
   Workspace& s = ws_;
+  // Waiting for a read: the pool's workers would spin meanwhile on a core the reading threads
+  // need to lay the expert out (docs/memory.md).
+  const std::function<void()> rest = [this] { pool_.rest_workers(); };
   for (int i = 0; i < n; i++) {
-    // Waiting for a read: the pool's workers would spin meanwhile on a core the reading
-    // threads need to lay the expert out (docs/memory.md).
-    bool ready = false;
-    cache->readiness(l, &experts[i], 1, &ready);
-    if (!ready) pool_.rest_workers();
-    const ExpertCache::Expert e = cache->acquire(l, experts[i]);
+    const ExpertCache::Expert e = cache->acquire(l, experts[i], rest);
     s.held[n_held_++] = experts[i];
     s.gate_base[experts[i]] = e.gate;
     s.up_base[experts[i]] = e.up;
