@@ -223,28 +223,35 @@ static void test_packed(const KernelTable& t, int64_t n) {
   pack_q4_0x16(rows.data(), nb, nb, packed.data());
   check(packed.size() == rows.size() * sizeof(BlockQ4_0), tag + "packing keeps the size");
   std::vector<std::vector<BlockQ8_0>> xq(kMaxPackedActivations, std::vector<BlockQ8_0>(nb));
-  std::vector<std::vector<int32_t>> sums(kMaxPackedActivations, std::vector<int32_t>(nb));
+  std::vector<std::vector<Q8_0BlockTerms>> terms(kMaxPackedActivations, std::vector<Q8_0BlockTerms>(nb));
   const BlockQ8_0* xs[kMaxPackedActivations];
-  const int32_t* xsums[kMaxPackedActivations];
+  const Q8_0BlockTerms* xterms[kMaxPackedActivations];
+  bool terms_right = true;
   for (int a = 0; a < kMaxPackedActivations; a++) {
     std::vector<float> x(n);
     for (float& v : x) v = normal(rng);
     ref.quantize_row_q8_0(x.data(), xq[a].data(), n);
-    q8_0_block_sums(xq[a].data(), sums[a].data(), nb);
+    q8_0_block_terms(xq[a].data(), terms[a].data(), nb);
+    std::vector<int32_t> sums(nb);
+    q8_0_block_sums(xq[a].data(), sums.data(), nb);
+    for (int64_t b = 0; b < nb; b++) {
+      terms_right = terms_right && terms[a][b].zero == -8 * sums[b] && terms[a][b].d == fp16_to_fp32(xq[a][b].d);
+    }
     xs[a] = xq[a].data();
-    xsums[a] = sums[a].data();
+    xterms[a] = terms[a].data();
   }
   for (int n_x = 1; n_x <= kMaxPackedActivations; n_x++) {
     std::vector<float> want(n_x * kPackRows), got(n_x * kPackRows);
-    ref.gemm_q4_0x16(packed.data(), nb, xs, xsums, n_x, want.data());
-    t.gemm_q4_0x16(packed.data(), nb, xs, xsums, n_x, got.data());
+    ref.gemm_q4_0x16(packed.data(), nb, xs, xterms, n_x, want.data());
+    t.gemm_q4_0x16(packed.data(), nb, xs, xterms, n_x, got.data());
     check(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) == 0, tag + "gemm bit-identical to scalar, " + std::to_string(n_x) + " activations");
   }
   float group[kPackRows];
-  t.gemm_q4_0x16(packed.data(), nb, xs, xsums, 1, group);
+  check(terms_right, tag + "block terms: the F16 scale as a float and −8·Σx");
+  t.gemm_q4_0x16(packed.data(), nb, xs, xterms, 1, group);
   bool rows_equal = true, near_plain = true;
   for (int r = 0; r < kPackRows; r++) {
-    const float one = t.dot_q4_0x16_row(packed.data(), nb, r, xs[0], xsums[0]);
+    const float one = t.dot_q4_0x16_row(packed.data(), nb, r, xs[0], xterms[0]);
     rows_equal = rows_equal && std::memcmp(&one, &group[r], sizeof one) == 0;
     const float plain = ref.dot_q4_0_q8_0(rows.data() + r * nb, xs[0], n);
     near_plain = near_plain && close(plain, group[r], std::fabs(plain) + 1);

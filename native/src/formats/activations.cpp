@@ -16,9 +16,13 @@ const void* prepare_activation(GgmlType type, const float* x, int64_t n, uint8_t
   switch (kernels::activation_form(type)) {
     case kernels::ActivationForm::Q8_0:
       k.quantize_row_q8_0(x, reinterpret_cast<BlockQ8_0*>(slot), n);
-      if (type == GgmlType::Q4_0 && (k.dot_q4_0_q8_0_sums || k.gemm_q4_0x16)) {
+      if (type == GgmlType::Q4_0 && k.dot_q4_0_q8_0_sums) {
         kernels::q8_0_block_sums(reinterpret_cast<const BlockQ8_0*>(slot),
                                  reinterpret_cast<int32_t*>(slot + activation_slot::block_sums_offset(n)), n / kQK8_0);
+      }
+      if (type == GgmlType::Q4_0 && k.gemm_q4_0x16) {
+        kernels::q8_0_block_terms(reinterpret_cast<const BlockQ8_0*>(slot),
+                                  reinterpret_cast<kernels::Q8_0BlockTerms*>(slot + activation_slot::block_terms_offset(n)), n / kQK8_0);
       }
       return slot;
     case kernels::ActivationForm::Q8_1: {

@@ -19,12 +19,12 @@ const uint8_t* group_of(const Matrix& w, int64_t g) { return w.data + static_cas
 // out[t·16 + r] for the 16 rows of group g and activations xs[0..m), m ≤ 8.
 void group_product(const Matrix& w, int64_t g, const void* const* xs, int m, float* out) {
   const BlockQ8_0* xq[A];
-  const int32_t* sums[A];
+  const kernels::Q8_0BlockTerms* terms[A];
   for (int t = 0; t < m; t++) {
     xq[t] = static_cast<const BlockQ8_0*>(xs[t]);
-    sums[t] = activation_slot::block_sums(xs[t], w.cols);
+    terms[t] = activation_slot::block_terms(xs[t], w.cols);
   }
-  kernels::active().gemm_q4_0x16(group_of(w, g), w.cols / kQK4_0, xq, sums, m, out);
+  kernels::active().gemm_q4_0x16(group_of(w, g), w.cols / kQK4_0, xq, terms, m, out);
 }
 
 }  // namespace
@@ -47,7 +47,7 @@ void Q4_0x16::gated_product(const Matrix& w, int64_t r0, int64_t r1, const void*
   packed_groups::gated_product(
       r0, r1, xs, n, gates, ldg, out, ldo, [&](int64_t g, const void* const* x, int m, float* o) { group_product(w, g, x, m, o); },
       [&](int64_t g, int r, const void* x) {
-        return k.dot_q4_0x16_row(group_of(w, g), nb, r, static_cast<const BlockQ8_0*>(x), activation_slot::block_sums(x, w.cols));
+        return k.dot_q4_0x16_row(group_of(w, g), nb, r, static_cast<const BlockQ8_0*>(x), activation_slot::block_terms(x, w.cols));
       });
 }
 

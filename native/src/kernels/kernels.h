@@ -14,6 +14,18 @@
 
 namespace st::kernels {
 
+// What the packed Q4_0 kernels take from each block of a Q8_0 activation besides its codes,
+// made once per activation (q8_0_block_terms) rather than in their loops: the block's scale
+// as a float, and the Q4_0 zero point's share of the block's integer product, −8·Σx (the
+// kernels multiply the unsigned codes q, and Σ(q − 8)·x = Σq·x + zero). Read with a
+// broadcast from memory, a load; converting the F16 scale and multiplying the sum in the
+// loop took about five vector µops per activation and block of every 16-row group, which on
+// cores with three vector ports (Intel's) compete with the multiply-adds.
+struct Q8_0BlockTerms {
+  float d;
+  int32_t zero;
+};
+
 // The form a weight type's dot product takes its activation in (llama.cpp's choice for that
 // type, so that the engines agree): Q8_0 for Q4_0, Q5_0, Q8_0 and IQ4_NL; Q8_1 for Q4_1 and
 // Q5_1; Q8_K for the K-quants and IQ4_XS; F16/BF16/F32 for those types.
@@ -68,13 +80,13 @@ struct KernelTable {
                                 float* out);
   // Optional (nullptr: the model keeps Q4_0 rows as they are in the file): Q4_0 weights
   // packed 16 rows at a time (see pack_q4_0x16). One group of 16 rows (nb blocks each)
-  // against n_x (1..kMaxPackedActivations) activations with their block sums:
-  // out[t·16 + r] for activation t and row r.
-  void (*gemm_q4_0x16)(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const int32_t* const* xsums, int n_x,
-                       float* out);
+  // against n_x (1..kMaxPackedActivations) activations with their block terms
+  // (q8_0_block_terms): out[t·16 + r] for activation t and row r.
+  void (*gemm_q4_0x16)(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms,
+                       int n_x, float* out);
   // Row `lane` of a packed group against one activation: exactly the value gemm_q4_0x16
   // gives for that row (for the up rows of the few active neurons of a group).
-  float (*dot_q4_0x16_row)(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const int32_t* xsum);
+  float (*dot_q4_0x16_row)(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const Q8_0BlockTerms* xterms);
 
   // The activation forms of the other block types (x: n floats, n a multiple of 32 or 256).
   // An ISA's table that leaves these or the block types' kernels out gets the scalar ones.
@@ -165,6 +177,8 @@ void gemm_q4_Kx16_reference(const uint8_t* group, int64_t nb, const BlockQ8_K* c
 
 // Σ of each Q8_0 block's 32 values (the input of the *_sums dot products).
 void q8_0_block_sums(const BlockQ8_0* x, int32_t* sums, int64_t n_blocks);
+// Each Q8_0 block's terms for the packed Q4_0 kernels (Q8_0BlockTerms).
+void q8_0_block_terms(const BlockQ8_0* x, Q8_0BlockTerms* terms, int64_t n_blocks);
 
 // `own` with the scalar kernels wherever it has none: every table below is complete.
 KernelTable with_scalar_fallbacks(const KernelTable& own);

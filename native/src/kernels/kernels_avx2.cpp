@@ -388,9 +388,10 @@ inline int32_t load_i32(const int8_t* p) {
 // that the N accumulators of that half, the N 16-bit block sums and one code vector's low and
 // high nibbles fit the 16 vector registers (with both halves' accumulators and all eight
 // nibble vectors live, GCC kept them on the stack: 26 ns a block for four activations, 18 now;
-// Zen 5, one thread, L2). The group is read twice, from L1.
+// Zen 5, one thread, L2). The group is read twice, from L1. Each activation's block scale and
+// zero point are broadcast from its terms (loads, no vector µops): 19.0 → 16.3 ns a block.
 template <int N>
-void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const int32_t* const* xsums, float* out) {
+void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, float* out) {
   const __m256i low4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
   for (int h = 0; h < 2; h++) {
     __m256 acc[N];
@@ -411,8 +412,9 @@ void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs
       }
       const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * h)));
       ST_UNROLL for (int t = 0; t < N; t++) {
-        const __m256i i32 = _mm256_sub_epi32(_mm256_madd_epi16(p[t], ones), _mm256_set1_epi32(8 * xsums[t][b]));
-        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32), _mm256_mul_ps(dw, _mm256_set1_ps(half(xs[t][b].d))), acc[t]);
+        const Q8_0BlockTerms& x = xterms[t][b];
+        const __m256i i32 = _mm256_add_epi32(_mm256_madd_epi16(p[t], ones), _mm256_set1_epi32(x.zero));
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32), _mm256_mul_ps(dw, _mm256_set1_ps(x.d)), acc[t]);
       }
     }
     ST_UNROLL for (int t = 0; t < N; t++) _mm256_storeu_ps(out + t * kPackRows + 8 * h, acc[t]);
@@ -424,14 +426,14 @@ void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs
 // only; keep_in_register stops the compiler from hoisting all sixteen broadcasts of a block
 // into registers it does not have). Two 16-bit chains per half, then the same block sum and
 // multiply-add as gemm_q4_0x16_n.
-void gemm_q4_0x16_one(const uint8_t* group, int64_t nb, const BlockQ8_0* x, const int32_t* xsum, float* out) {
+void gemm_q4_0x16_one(const uint8_t* group, int64_t nb, const BlockQ8_0* x, const Q8_0BlockTerms* xterms, float* out) {
   const __m256i low4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
   __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
   for (int64_t b = 0; b < nb; b++) {
     const uint8_t* block = group + b * kPackedBlockBytes;
     prefetch_ahead(block, kPackedBlocksAhead * kPackedBlockBytes, kPackedBlockBytes);  // one activation: prefetch.h
-    const __m256 xd = _mm256_set1_ps(half(x[b].d));
-    const __m256i zero_point = _mm256_set1_epi32(8 * xsum[b]);
+    const __m256 xd = _mm256_set1_ps(xterms[b].d);
+    const __m256i zero_point = _mm256_set1_epi32(xterms[b].zero);
     ST_UNROLL for (int h = 0; h < 2; h++) {
       const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * h)));
       __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
@@ -443,7 +445,7 @@ void gemm_q4_0x16_one(const uint8_t* group, int64_t nb, const BlockQ8_0* x, cons
         lo = _mm256_add_epi16(lo, _mm256_maddubs_epi16(_mm256_and_si256(v, low4), xl));
         hi = _mm256_add_epi16(hi, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), low4), xh));
       }
-      const __m256i i32 = _mm256_sub_epi32(_mm256_madd_epi16(_mm256_add_epi16(lo, hi), ones), zero_point);
+      const __m256i i32 = _mm256_add_epi32(_mm256_madd_epi16(_mm256_add_epi16(lo, hi), ones), zero_point);
       acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32), _mm256_mul_ps(dw, xd), acc[h]);
     }
   }
@@ -451,21 +453,22 @@ void gemm_q4_0x16_one(const uint8_t* group, int64_t nb, const BlockQ8_0* x, cons
   _mm256_storeu_ps(out + 8, acc[1]);
 }
 
-void gemm_q4_0x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const int32_t* const* xsums, int n_x, float* out) {
+void gemm_q4_0x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, int n_x,
+                  float* out) {
   // Four activations at a time keep the accumulators and one half's weights in registers.
   for (int t0 = 0; t0 < n_x; t0 += 4) {
     switch (std::min(4, n_x - t0)) {
-      case 1: gemm_q4_0x16_one(group, nb, xs[t0], xsums[t0], out + t0 * kPackRows); break;
-      case 2: gemm_q4_0x16_n<2>(group, nb, xs + t0, xsums + t0, out + t0 * kPackRows); break;
-      case 3: gemm_q4_0x16_n<3>(group, nb, xs + t0, xsums + t0, out + t0 * kPackRows); break;
-      default: gemm_q4_0x16_n<4>(group, nb, xs + t0, xsums + t0, out + t0 * kPackRows); break;
+      case 1: gemm_q4_0x16_one(group, nb, xs[t0], xterms[t0], out + t0 * kPackRows); break;
+      case 2: gemm_q4_0x16_n<2>(group, nb, xs + t0, xterms + t0, out + t0 * kPackRows); break;
+      case 3: gemm_q4_0x16_n<3>(group, nb, xs + t0, xterms + t0, out + t0 * kPackRows); break;
+      default: gemm_q4_0x16_n<4>(group, nb, xs + t0, xterms + t0, out + t0 * kPackRows); break;
     }
   }
 }
 
 // One row of a packed group: its four 4-byte pieces per block gathered back into the block's
 // 16 bytes, then the plain one-block product.
-float dot_q4_0x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const int32_t* xsum) {
+float dot_q4_0x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const Q8_0BlockTerms* xterms) {
   float acc = 0;
   const int8_t* q = reinterpret_cast<const int8_t*>(group + kPackRows * sizeof(uint16_t) + 4 * lane);
   const __m256i low4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
@@ -475,10 +478,10 @@ float dot_q4_0x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_
     const __m256i v = _mm256_madd_epi16(_mm256_maddubs_epi16(qq, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs))), ones);
     const __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
     const __m128i s2 = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-    const int32_t total = _mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, _MM_SHUFFLE(2, 3, 0, 1)))) - 8 * xsum[b];
+    const int32_t total = _mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, _MM_SHUFFLE(2, 3, 0, 1)))) + xterms[b].zero;
     uint16_t dw;
     std::memcpy(&dw, group + b * kPackedBlockBytes + lane * sizeof(uint16_t), sizeof dw);
-    acc = std::fma(static_cast<float>(total), half(dw) * half(x[b].d), acc);
+    acc = std::fma(static_cast<float>(total), half(dw) * xterms[b].d, acc);
   }
   return acc;
 }

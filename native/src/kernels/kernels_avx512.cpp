@@ -199,7 +199,7 @@ inline __m512i load_unsplit(const uint8_t* p) {
 }
 
 template <int N>
-void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const int32_t* const* xsums, float* out) {
+void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, float* out) {
   const __m512i low4 = _mm512_set1_epi8(0x0f);
   __m512 acc[N];
   for (int t = 0; t < N; t++) acc[t] = _mm512_setzero_ps();
@@ -217,7 +217,7 @@ void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs
     }
     ST_UNROLL for (int t = 0; t < N; t++) {
       const BlockQ8_0& x = xs[t][b];
-      __m512i i0 = _mm512_set1_epi32(-8 * xsums[t][b]);
+      __m512i i0 = _mm512_set1_epi32(xterms[t][b].zero);
       if constexpr (N == 1) {
         // Two independent chains, for the one activation's sake (several activations are
         // independent chains already); integer addition is exact, so the split changes nothing.
@@ -233,29 +233,30 @@ void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs
       } else {
         ST_UNROLL for (int s = 0; s < 8; s++) i0 = _mm512_dpbusd_epi32(i0, w[s], _mm512_set1_epi32(load_i32(x.qs + 4 * s)));
       }
-      const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(half(x.d)));
+      const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(xterms[t][b].d));
       acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i0), d, acc[t]);
     }
   }
   for (int t = 0; t < N; t++) _mm512_storeu_ps(out + t * kPackRows, acc[t]);
 }
 
-void gemm_q4_0x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const int32_t* const* xsums, int n_x, float* out) {
+void gemm_q4_0x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, int n_x,
+                  float* out) {
   switch (n_x) {
-    case 1: return gemm_q4_0x16_n<1>(group, nb, xs, xsums, out);
-    case 2: return gemm_q4_0x16_n<2>(group, nb, xs, xsums, out);
-    case 3: return gemm_q4_0x16_n<3>(group, nb, xs, xsums, out);
-    case 4: return gemm_q4_0x16_n<4>(group, nb, xs, xsums, out);
-    case 5: return gemm_q4_0x16_n<5>(group, nb, xs, xsums, out);
-    case 6: return gemm_q4_0x16_n<6>(group, nb, xs, xsums, out);
-    case 7: return gemm_q4_0x16_n<7>(group, nb, xs, xsums, out);
-    default: return gemm_q4_0x16_n<8>(group, nb, xs, xsums, out);
+    case 1: return gemm_q4_0x16_n<1>(group, nb, xs, xterms, out);
+    case 2: return gemm_q4_0x16_n<2>(group, nb, xs, xterms, out);
+    case 3: return gemm_q4_0x16_n<3>(group, nb, xs, xterms, out);
+    case 4: return gemm_q4_0x16_n<4>(group, nb, xs, xterms, out);
+    case 5: return gemm_q4_0x16_n<5>(group, nb, xs, xterms, out);
+    case 6: return gemm_q4_0x16_n<6>(group, nb, xs, xterms, out);
+    case 7: return gemm_q4_0x16_n<7>(group, nb, xs, xterms, out);
+    default: return gemm_q4_0x16_n<8>(group, nb, xs, xterms, out);
   }
 }
 
 // One row of a packed group: its four 4-byte pieces per block gathered back into the
 // block's 16 bytes, then the plain one-block product.
-float dot_q4_0x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const int32_t* xsum) {
+float dot_q4_0x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const Q8_0BlockTerms* xterms) {
   float acc = 0;
   const int8_t* q = reinterpret_cast<const int8_t*>(group + kPackRows * sizeof(uint16_t) + 4 * lane);
   const __m256i zero = _mm256_setzero_si256();
@@ -265,10 +266,10 @@ float dot_q4_0x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_
     const __m256i v = _mm256_dpbusd_epi32(zero, qq, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs)));
     const __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
     const __m128i s2 = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-    const int32_t total = _mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, _MM_SHUFFLE(2, 3, 0, 1)))) - 8 * xsum[b];
+    const int32_t total = _mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, _MM_SHUFFLE(2, 3, 0, 1)))) + xterms[b].zero;
     uint16_t dw;
     __builtin_memcpy(&dw, group + b * kPackedBlockBytes + lane * sizeof(uint16_t), sizeof dw);
-    acc = std::fma(static_cast<float>(total), half(dw) * half(x[b].d), acc);
+    acc = std::fma(static_cast<float>(total), half(dw) * xterms[b].d, acc);
   }
   return acc;
 }

@@ -46,9 +46,11 @@ inline __m256i dpbusd(__m256i acc, __m256i u8, __m256i s8) { return _mm256_dpbus
 // both chains of every activation, its accumulator, the two nibble vectors and the mask, 15 of
 // the 16 vector registers are live; keep_in_register holds GCC to that order (at -O2 it
 // computed the products first and kept them on the stack). Four activations: 16.3 ns a block
-// before, 15.3 now at the engine's -O3 (Zen 5, one thread, L2).
+// before, 15.3 now at the engine's -O3 (Zen 5, one thread, L2). The chains start from the
+// block terms' zero point and the scales come from them too (broadcasts from memory: loads);
+// keep_in_register on each accumulator, or GCC kept one on the stack across blocks.
 template <int N>
-void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const int32_t* const* xsums, float* out) {
+void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, float* out) {
   const __m256i low4 = _mm256_set1_epi8(0x0f);
   for (int h = 0; h < 2; h++) {
     __m256 acc[N];
@@ -57,7 +59,7 @@ void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs
       const uint8_t* block = group + b * kPackedBlockBytes;
       __m256i lo[N], hi[N];
       ST_UNROLL for (int t = 0; t < N; t++) {
-        lo[t] = _mm256_set1_epi32(-8 * xsums[t][b]);
+        lo[t] = _mm256_set1_epi32(xterms[t][b].zero);
         hi[t] = _mm256_setzero_si256();
       }
       ST_UNROLL for (int s = 0; s < 4; s++) {
@@ -73,7 +75,8 @@ void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs
       const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * h)));
       ST_UNROLL for (int t = 0; t < N; t++) {
         const __m256i sum = _mm256_add_epi32(lo[t], hi[t]);
-        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(dw, _mm256_set1_ps(half(xs[t][b].d))), acc[t]);
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(dw, _mm256_set1_ps(xterms[t][b].d)), acc[t]);
+        keep_in_register(acc[t]);
       }
     }
     ST_UNROLL for (int t = 0; t < N; t++) _mm256_storeu_ps(out + t * kPackRows + 8 * h, acc[t]);
@@ -82,14 +85,14 @@ void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs
 
 // One activation (decode): both halves in one pass over the group, so that each block is read
 // from memory once; the same sums as gemm_q4_0x16_n.
-void gemm_q4_0x16_one(const uint8_t* group, int64_t nb, const BlockQ8_0* x, const int32_t* xsum, float* out) {
+void gemm_q4_0x16_one(const uint8_t* group, int64_t nb, const BlockQ8_0* x, const Q8_0BlockTerms* xterms, float* out) {
   const __m256i low4 = _mm256_set1_epi8(0x0f), high4 = _mm256_set1_epi8(static_cast<char>(0xf0));
   __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
   for (int64_t b = 0; b < nb; b++) {
     const uint8_t* block = group + b * kPackedBlockBytes;
     prefetch_ahead(block, kPackedBlocksAhead * kPackedBlockBytes, kPackedBlockBytes);  // one activation: prefetch.h
-    const __m256 xd = _mm256_set1_ps(half(x[b].d));
-    const __m256i zero_point = _mm256_set1_epi32(-8 * xsum[b]);
+    const __m256 xd = _mm256_set1_ps(xterms[b].d);
+    const __m256i zero_point = _mm256_set1_epi32(xterms[b].zero);
     ST_UNROLL for (int h = 0; h < 2; h++) {
       const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * h)));
       __m256i lo = zero_point, hi16 = _mm256_setzero_si256();
@@ -109,22 +112,23 @@ void gemm_q4_0x16_one(const uint8_t* group, int64_t nb, const BlockQ8_0* x, cons
   _mm256_storeu_ps(out + 8, acc[1]);
 }
 
-void gemm_q4_0x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const int32_t* const* xsums, int n_x, float* out) {
+void gemm_q4_0x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, int n_x,
+                  float* out) {
   // Four activations at a time: their accumulators and a block's 8 code vectors stay in the
   // 16 vector registers.
   for (int t0 = 0; t0 < n_x; t0 += 4) {
     switch (std::min(4, n_x - t0)) {
-      case 1: gemm_q4_0x16_one(group, nb, xs[t0], xsums[t0], out + t0 * kPackRows); break;
-      case 2: gemm_q4_0x16_n<2>(group, nb, xs + t0, xsums + t0, out + t0 * kPackRows); break;
-      case 3: gemm_q4_0x16_n<3>(group, nb, xs + t0, xsums + t0, out + t0 * kPackRows); break;
-      default: gemm_q4_0x16_n<4>(group, nb, xs + t0, xsums + t0, out + t0 * kPackRows); break;
+      case 1: gemm_q4_0x16_one(group, nb, xs[t0], xterms[t0], out + t0 * kPackRows); break;
+      case 2: gemm_q4_0x16_n<2>(group, nb, xs + t0, xterms + t0, out + t0 * kPackRows); break;
+      case 3: gemm_q4_0x16_n<3>(group, nb, xs + t0, xterms + t0, out + t0 * kPackRows); break;
+      default: gemm_q4_0x16_n<4>(group, nb, xs + t0, xterms + t0, out + t0 * kPackRows); break;
     }
   }
 }
 
 // One row of a packed group (the up rows of the few active neurons): its four 4-byte pieces
 // per block gathered back into the block's 16 bytes, then one VPDPBUSD for the block.
-float dot_q4_0x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const int32_t* xsum) {
+float dot_q4_0x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const Q8_0BlockTerms* xterms) {
   float acc = 0;
   const uint8_t* q = group + kPackRows * sizeof(uint16_t) + 4 * lane;
   const __m256i zero = _mm256_setzero_si256();
@@ -134,10 +138,10 @@ float dot_q4_0x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_
     const __m256i v = dpbusd(zero, qq, load(x[b].qs));
     const __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
     const __m128i s2 = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-    const int32_t total = _mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, _MM_SHUFFLE(2, 3, 0, 1)))) - 8 * xsum[b];
+    const int32_t total = _mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, _MM_SHUFFLE(2, 3, 0, 1)))) + xterms[b].zero;
     uint16_t dw;
     std::memcpy(&dw, group + b * kPackedBlockBytes + lane * sizeof(uint16_t), sizeof dw);
-    acc = std::fma(static_cast<float>(total), half(dw) * half(x[b].d), acc);
+    acc = std::fma(static_cast<float>(total), half(dw) * xterms[b].d, acc);
   }
   return acc;
 }

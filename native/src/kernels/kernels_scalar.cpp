@@ -126,7 +126,7 @@ float packed_scale(const uint8_t* block, int lane) {
   return fp16_to_fp32(d);
 }
 
-float dot_q4_0x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const int32_t*) {
+float dot_q4_0x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const Q8_0BlockTerms*) {
   float acc = 0;
   for (int64_t b = 0; b < nb; b++) {
     const uint8_t* block = group + b * kPackedBlockBytes;
@@ -135,9 +135,10 @@ float dot_q4_0x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_
   return acc;
 }
 
-void gemm_q4_0x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const int32_t* const* xsums, int n_x, float* out) {
+void gemm_q4_0x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, int n_x,
+                  float* out) {
   for (int t = 0; t < n_x; t++) {
-    for (int r = 0; r < kPackRows; r++) out[t * kPackRows + r] = dot_q4_0x16_row(group, nb, r, xs[t], xsums[t]);
+    for (int r = 0; r < kPackRows; r++) out[t * kPackRows + r] = dot_q4_0x16_row(group, nb, r, xs[t], xterms[t]);
   }
 }
 
@@ -160,6 +161,14 @@ void q8_0_block_sums(const BlockQ8_0* x, int32_t* sums, int64_t n_blocks) {
     int32_t t = 0;
     for (int j = 0; j < kQK8_0; j++) t += x[b].qs[j];
     sums[b] = t;
+  }
+}
+
+void q8_0_block_terms(const BlockQ8_0* x, Q8_0BlockTerms* terms, int64_t n_blocks) {
+  for (int64_t b = 0; b < n_blocks; b++) {
+    int32_t t = 0;
+    for (int j = 0; j < kQK8_0; j++) t += x[b].qs[j];
+    terms[b] = {fp16_to_fp32(x[b].d), -8 * t};
   }
 }
 
