@@ -19,7 +19,8 @@
 // warm after the first round. --cold-load (root, Linux) adds one run of each engine after
 // dropping the page cache: the load a user waits for the first time.
 // --against DIR runs another checkout's build (DIR/dist/cli.js) in the same rounds: the
-// change's effect on speed, measured side by side.
+// change's effect on speed, measured side by side (the two builds take turns at running first,
+// so use an even number of rounds).
 // With --memory-budget MIB: the bounded-memory benchmark instead (./memory-bench.ts), each
 // engine in a memory cgroup of MIB with the page cache dropped first (root, cgroup v1):
 //   npm run bench -- --memory-budget 1024 [--preset 4b] [--routing default|uniform|realistic|smooth]
@@ -130,13 +131,19 @@ async function benchCase(model: string, threads: number, machine: ReturnType<typ
   const before: Run[] = [];
   const subnormalsKept: Run[] = [];
   const subnormalCase = !process.argv.includes('--no-subnormal-case');
+  // The other build on the same kernel table as ours (--isa), or the comparison is of tables.
+  const runBefore = () => before.push(runJson(process.execPath, [path.join(path.resolve(against), 'dist', 'cli.js'), ...cliArgs], ourEnv));
   for (let r = 0; r < rounds; r++) {
+    // The run right after llama.cpp's finds the page cache emptied by llama.cpp's memory and
+    // pays for it (the 4B's load: 2-3 s against 0.4; the 21B's in 24 GiB: decode 12.8 against
+    // 15.0 too), so with --against the two builds take turns at going first.
+    const beforeFirst = against !== '' && r % 2 === 1;
+    if (beforeFirst) runBefore();
     ours.push(runJson(process.execPath, [path.join(root, 'dist', 'cli.js'), ...cliArgs], ourEnv));
     if (subnormalCase) {
       subnormalsKept.push(runJson(process.execPath, [path.join(root, 'dist', 'cli.js'), ...cliArgs], { ...ourEnv, SMALLTHINKER_SUBNORMALS: 'keep' }));
     }
-    // The other build on the same kernel table as ours (--isa), or the comparison is of tables.
-    if (against) before.push(runJson(process.execPath, [path.join(path.resolve(against), 'dist', 'cli.js'), ...cliArgs], ourEnv));
+    if (against && !beforeFirst) runBefore();
     theirs.push(runJson(process.execPath, [...llamaChild, model, String(threads), String(promptTokens), String(genTokens)]));
     process.stderr.write(`round ${r + 1}/${rounds}: ours decode ${ours[r].decode_tokens_per_s.toFixed(1)} tok/s, ` +
       `${against ? `the other build ${before[r].decode_tokens_per_s.toFixed(1)} tok/s, ` : ''}llama.cpp ${theirs[r].decode_tokens_per_s.toFixed(1)} tok/s\n`);
