@@ -5,7 +5,7 @@ integer multiply-adds), and asks llvm-mca (Debian: apt install llvm) how many cy
 iteration takes on each CPU model, optionally beside the same file at another git revision.
 
   python3 native/tools/kernel_loop_mca.py avx2 'gemm_q4_0x16_n<4>' [--against REV]
-      [--cpus haswell,skylake,icelake-client,znver3]
+      [--cpus haswell,skylake,icelake-client,znver3] [--multiplies N]
 
 A static model (ports and latencies from LLVM's scheduling tables, no caches, no frequency),
 not a measurement: use it for what differs between cores (how many vector ports, which of
@@ -39,9 +39,10 @@ def compile_object(src_dir, name, flags, out):
                    check=True)
 
 
-def inner_loop(obj, function):
+def inner_loop(obj, function, multiplies=None):
     """The innermost loop (a backward jump with none inside it) of the function whose
-    demangled name contains `function`, with the most multiply-adds, as llvm-mca input."""
+    demangled name contains `function`, with the most multiply-adds (or exactly
+    `multiplies` of them: a function with several kernels inlined), as llvm-mca input."""
     dis = subprocess.run(['objdump', '-d', '--no-show-raw-insn', '-C', obj], capture_output=True, text=True, check=True).stdout
     lines, inside = [], False
     for line in dis.splitlines():
@@ -51,7 +52,7 @@ def inner_loop(obj, function):
         m = re.match(r'\s*([0-9a-f]+):\s+(.*)', line) if inside else None
         if m:
             lines.append((int(m.group(1), 16), m.group(2).split('#')[0].strip()))
-    best = None
+    best, counts = None, []
     for address, instruction in lines:
         m = JUMP.match(instruction)
         if not m or int(m.group(1), 16) >= address:
@@ -61,17 +62,20 @@ def inner_loop(obj, function):
         if any(JUMP.match(i) and int(JUMP.match(i).group(1), 16) < a for (a, i) in body):
             continue  # not innermost
         count = sum(1 for (_, i) in body if i.startswith(MULTIPLIES) or ' vpdpbusd' in i)
+        counts.append(count)
+        if multiplies is not None and count != multiplies:
+            continue
         if best is None or count > best[0]:
             best = (count, [re.sub(r'<[^>]*>', '', i) for (_, i) in body])
     if best is None:
-        sys.exit(f'no loop found in a function named like {function!r} in {obj}')
+        sys.exit(f'no such loop in a function named like {function!r} (inner loops with {sorted(set(counts))} multiply-adds)')
     return '\n'.join(best[1]) + '\n', best[0]
 
 
 def cycles(loop_text, cpu):
-    out = subprocess.run(['llvm-mca', '-mtriple=x86_64', f'-mcpu={cpu}', '-iterations=200'], input=loop_text, capture_output=True,
-                         text=True, check=True).stdout
-    return int(re.search(r'Total Cycles:\s+(\d+)', out).group(1)) / 200
+    run = subprocess.run(['llvm-mca', '-mtriple=x86_64', f'-mcpu={cpu}', '-iterations=200'], input=loop_text, capture_output=True, text=True)
+    m = re.search(r'Total Cycles:\s+(\d+)', run.stdout)
+    return f'{int(m.group(1)) / 200:6.1f}' if run.returncode == 0 and m else '   n/a'  # n/a: the model lacks an instruction
 
 
 def main():
@@ -80,6 +84,7 @@ def main():
     parser.add_argument('function', help="part of the demangled name, e.g. 'gemm_q4_0x16_n<4>'")
     parser.add_argument('--against', help='a git revision of the same file to compare with')
     parser.add_argument('--cpus', help='llvm-mca -mcpu names, comma-separated')
+    parser.add_argument('--multiplies', type=int, help='take the inner loop with exactly this many multiply-adds')
     args = parser.parse_args()
     name, flags = TABLES[args.table]
     cpus = (args.cpus or DEFAULT_CPUS[args.table]).split(',')
@@ -94,11 +99,11 @@ def main():
         for i, (label, src_dir) in enumerate(versions):
             obj = os.path.join(tmp, f'{i}.o')
             compile_object(src_dir, name, flags, obj)
-            loop, multiplies = inner_loop(obj, args.function)
+            loop, multiplies = inner_loop(obj, args.function, args.multiplies)
             loops.append((label, loop))
             print(f'{label}: {args.function} inner loop, {loop.count(chr(10))} instructions, {multiplies} multiply-adds')
         for cpu in cpus:
-            row = '  '.join(f'{label} {cycles(loop, cpu):6.1f}' for (label, loop) in loops)
+            row = '  '.join(f'{label} {cycles(loop, cpu)}' for (label, loop) in loops)
             print(f'{cpu:16s} cycles per iteration: {row}')
 
 
