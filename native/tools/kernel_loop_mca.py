@@ -5,7 +5,7 @@ integer multiply-adds), and asks llvm-mca (Debian: apt install llvm) how many cy
 iteration takes on each CPU model, optionally beside the same file at another git revision.
 
   python3 native/tools/kernel_loop_mca.py avx2 'gemm_q4_0x16_n<4>' [--against REV]
-      [--cpus haswell,skylake,icelake-client,znver3] [--multiplies N]
+      [--cpus haswell,skylake,icelake-client,znver3] [--multiplies N] [--file kquants_avx2.cpp]
 
 A static model (ports and latencies from LLVM's scheduling tables, no caches, no frequency),
 not a measurement: use it for what differs between cores (how many vector ports, which of
@@ -35,7 +35,7 @@ JUMP = re.compile(r'j\w+\s+([0-9a-f]+)')
 
 
 def compile_object(src_dir, name, flags, out):
-    subprocess.run(['g++', '-std=c++17', '-O3', '-ffp-contract=off', *flags, '-I' + src_dir, '-c', os.path.join(src_dir, 'kernels', name), '-o', out],
+    subprocess.run(['g++', '-std=c++17', '-O3', '-ffp-contract=off', '-w', *flags, '-I' + src_dir, '-c', os.path.join(src_dir, 'kernels', name), '-o', out],
                    check=True)
 
 
@@ -85,8 +85,10 @@ def main():
     parser.add_argument('--against', help='a git revision of the same file to compare with')
     parser.add_argument('--cpus', help='llvm-mca -mcpu names, comma-separated')
     parser.add_argument('--multiplies', type=int, help='take the inner loop with exactly this many multiply-adds')
+    parser.add_argument('--file', help="another file of the table's, built with its flags (e.g. kquants_avx2.cpp)")
     args = parser.parse_args()
     name, flags = TABLES[args.table]
+    name = args.file or name
     cpus = (args.cpus or DEFAULT_CPUS[args.table]).split(',')
     with tempfile.TemporaryDirectory() as tmp:
         versions = [('this tree', os.path.join(NATIVE, 'src'))]
