@@ -46,9 +46,11 @@ inline __m256i dpbusd(__m256i acc, __m256i u8, __m256i s8) { return _mm256_dpbus
 // both chains of every activation, its accumulator, the two nibble vectors and the mask, 15 of
 // the 16 vector registers are live; keep_in_register holds GCC to that order (at -O2 it
 // computed the products first and kept them on the stack). Four activations: 16.3 ns a block
-// before, 15.3 now at the engine's -O3 (Zen 5, one thread, L2). The chains start from the
-// block terms' zero point and the scales come from them too (broadcasts from memory: loads);
-// keep_in_register on each accumulator, or GCC kept one on the stack across blocks.
+// before, 15.3 at the engine's -O3 (Zen 5, one thread, L2). The chains start from the block
+// terms' zero point and the scales come from them too (broadcasts from memory: loads);
+// keep_in_register on each accumulator, or GCC kept one on the stack across blocks. That made
+// it 16.0 ns on Zen 5 (which never takes this table: it has AVX-512) and 17 % fewer cycles in
+// llvm-mca's Intel models (docs/benchmarks.md): to be measured on an Intel client core.
 template <int N>
 void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, float* out) {
   const __m256i low4 = _mm256_set1_epi8(0x0f);

@@ -156,20 +156,18 @@ const KernelTable kScalarOwn = {
 
 }  // namespace
 
+static int32_t block_sum(const BlockQ8_0& x) {
+  int32_t t = 0;
+  for (int j = 0; j < kQK8_0; j++) t += x.qs[j];
+  return t;
+}
+
 void q8_0_block_sums(const BlockQ8_0* x, int32_t* sums, int64_t n_blocks) {
-  for (int64_t b = 0; b < n_blocks; b++) {
-    int32_t t = 0;
-    for (int j = 0; j < kQK8_0; j++) t += x[b].qs[j];
-    sums[b] = t;
-  }
+  for (int64_t b = 0; b < n_blocks; b++) sums[b] = block_sum(x[b]);
 }
 
 void q8_0_block_terms(const BlockQ8_0* x, Q8_0BlockTerms* terms, int64_t n_blocks) {
-  for (int64_t b = 0; b < n_blocks; b++) {
-    int32_t t = 0;
-    for (int j = 0; j < kQK8_0; j++) t += x[b].qs[j];
-    terms[b] = {fp16_to_fp32(x[b].d), -8 * t};
-  }
+  for (int64_t b = 0; b < n_blocks; b++) terms[b] = {fp16_to_fp32(x[b].d), -8 * block_sum(x[b])};
 }
 
 void pack_q4_0x16(const BlockQ4_0* rows, int64_t row_stride, int64_t nb, uint8_t* out) {
