@@ -413,6 +413,12 @@ static void test_block_types(const KernelTable& t) {
       check(std::isfinite(got) && std::fabs(got - want) <= 2e-5 * magnitude + 1e-30, tag + v + "dot = Σ decoded·x (" +
             std::to_string(got) + " vs " + std::to_string(want) + ")");
       check(std::fabs(got - got_ref) <= 1e-5 * magnitude + 1e-30, tag + v + "dot = scalar's");
+      // The AVX-512 one-activation Q6_K kernel folds its sums into the AVX2 kernel's lanes and
+      // takes the same float steps: decode gives the same bits on either table.
+      if (const KernelTable* avx2 = avx2_table(); avx2 && &t == avx512_table() && c.type == GgmlType::Q6_K) {
+        const float got_avx2 = (avx2->*(c.kernels)).dot(w.data(), a.bytes.data(), n);
+        check(std::memcmp(&got, &got_avx2, sizeof got) == 0, tag + v + "dot = the AVX2 table's, to the bit");
+      }
       if (mine.dot4) {
         // Four activations (this one and three others) against the row: each as dot gives it,
         // up to rounding (an ISA may take dot4 from wider kernels than dot).

@@ -107,65 +107,53 @@ struct Q5KBlock : K4Scales {
   }
 };
 
-// Q6_K: codes 0..63 (four bits in ql, two in qh) that stand for code − 32; sixteen int8 scales
-// of 16 values each, so the scale vector of a 32 holds two of them (values 0..15, then 16..31).
-// Values 128h + 32v + l: low bits from ql[64h + 32(v%2) + l] (high nibble when v ≥ 2), high
-// bits from qh[32h + l] >> 2v.
-struct Q6KBlock {
-  const BlockQ6_K& w;
-  __m128i scales16[2];
-  __m256i halves[2];  // each half's eight scales as 16-bit lanes, in both halves of the vector
-  float d;
-  explicit Q6KBlock(const BlockQ6_K& b) : w(b) {
-    const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales));
-    scales16[0] = _mm_cvtepi8_epi16(sc8);
-    scales16[1] = _mm_cvtepi8_epi16(_mm_srli_si128(sc8, 8));
-    halves[0] = _mm256_broadcastsi128_si256(scales16[0]);
-    halves[1] = _mm256_broadcastsi128_si256(scales16[1]);
-    d = half(b.d);
-  }
-  __m256i code(int i) const {
-    const int h = i / 4, v = i % 4;
-    const __m256i l = load(w.ql + 64 * h + 32 * (v % 2));
-    const __m256i low = _mm256_and_si256(v >= 2 ? _mm256_srli_epi16(l, 4) : l, _mm256_set1_epi8(0x0f));
-    const __m256i high = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(load(w.qh + 32 * h), 2 * v), _mm256_set1_epi8(3)), 4);
-    return _mm256_or_si256(low, high);
-  }
-  __m256i scale(int i) const {
-    const int h = i / 4, v = i % 4;
-    return _mm256_permute2x128_si256(broadcast_lane(halves[h], 2 * v), broadcast_lane(halves[h], 2 * v + 1), 0x20);
-  }
-  // The code offset 32 comes off the integer sums (exact), not as a float afterwards: the two
-  // large terms would cancel in float and lose the low bits (llama.cpp folds it the same way).
-  __m256i folded(__m256i sums, const BlockQ8_K& x) const {
-    const __m128i prod = _mm_add_epi32(_mm_madd_epi16(scales16[0], _mm_loadu_si128(reinterpret_cast<const __m128i*>(x.bsums))),
-                                       _mm_madd_epi16(scales16[1], _mm_loadu_si128(reinterpret_cast<const __m128i*>(x.bsums + 8))));
-    return _mm256_sub_epi32(sums, _mm256_inserti128_si256(_mm256_setzero_si256(), _mm_slli_epi32(prod, 5), 0));
-  }
-  __m128 offset(const BlockQ8_K&, __m128 acc) const { return acc; }
-};
-
-// Scale vectors for sub-blocks of 16 (Q2_K, Q3_K): sixteen int16 scales in two halves of 8;
-// the scale vector of values 32i .. 32i+32 holds scale 2i in its low 128 bits and 2i+1 in the
-// high ones.
+// Scale vectors for sub-blocks of 16 (Q2_K, Q3_K, Q6_K): sixteen int16 scales; the scale
+// vector of values 32i .. 32i+32 holds scale 2i in its low 128 bits and 2i+1 in the high ones,
+// one shuffle from the even scales laid in the low half and the odd ones in the high half.
 struct Scales16 {
   __m128i scales16[2];
-  __m256i halves[2];
+  __m256i even_odd;
   explicit Scales16(__m128i sc8_signed) {
     scales16[0] = _mm_cvtepi8_epi16(sc8_signed);
     scales16[1] = _mm_cvtepi8_epi16(_mm_srli_si128(sc8_signed, 8));
-    halves[0] = _mm256_broadcastsi128_si256(scales16[0]);
-    halves[1] = _mm256_broadcastsi128_si256(scales16[1]);
+    even_odd = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc8_signed, _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15)));
   }
-  __m256i scale(int i) const {
-    const __m256i& h = halves[i / 4];
-    return _mm256_permute2x128_si256(broadcast_lane(h, 2 * (i % 4)), broadcast_lane(h, 2 * (i % 4) + 1), 0x20);
-  }
+  __m256i scale(int i) const { return broadcast_lane(even_odd, i); }
   // Σ_k scale_k · Σx over the k-th 16 values, as four int32 partial sums.
   __m128i times_sums(const BlockQ8_K& x) const {
     return _mm_add_epi32(_mm_madd_epi16(scales16[0], _mm_loadu_si128(reinterpret_cast<const __m128i*>(x.bsums))),
                          _mm_madd_epi16(scales16[1], _mm_loadu_si128(reinterpret_cast<const __m128i*>(x.bsums + 8))));
   }
+};
+
+// Q6_K: codes 0..63 (four bits in ql, two in qh) that stand for code − 32; sixteen int8 scales
+// of 16 values each, so the scale vector of a 32 holds two of them (values 0..15, then 16..31).
+// Values 128h + 32v + l: low bits from ql[64h + 32(v%2) + l] (high nibble when v ≥ 2), high
+// bits from qh[32h + l] bits 2v, 2v+1. One activation streams the head's 190 MB a token
+// through this reader, so each 32 values costs as few vector operations as it can (the scale
+// one shuffle, the high bits a mask and at most one shift).
+struct Q6KBlock {
+  const BlockQ6_K& w;
+  Scales16 scales;
+  float d;
+  explicit Q6KBlock(const BlockQ6_K& b)
+      : w(b), scales(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales))), d(half(b.d)) {}
+  __m256i code(int i) const {
+    const int h = i / 4, v = i % 4;
+    const __m256i l = load(w.ql + 64 * h + 32 * (v % 2));
+    const __m256i low = _mm256_and_si256(v >= 2 ? _mm256_srli_epi16(l, 4) : l, _mm256_set1_epi8(0x0f));
+    // Bits 2v, 2v+1 of each qh byte to bits 4, 5 (masked first, so no bit crosses a byte).
+    const __m256i bits = _mm256_and_si256(load(w.qh + 32 * h), _mm256_set1_epi8(static_cast<char>(3 << (2 * v))));
+    const __m256i high = v == 0 ? _mm256_slli_epi16(bits, 4) : v == 1 ? _mm256_slli_epi16(bits, 2) : v == 2 ? bits : _mm256_srli_epi16(bits, 2);
+    return _mm256_or_si256(low, high);
+  }
+  __m256i scale(int i) const { return scales.scale(i); }
+  // The code offset 32 comes off the integer sums (exact), not as a float afterwards: the two
+  // large terms would cancel in float and lose the low bits (llama.cpp folds it the same way).
+  __m256i folded(__m256i sums, const BlockQ8_K& x) const {
+    return _mm256_sub_epi32(sums, _mm256_inserti128_si256(_mm256_setzero_si256(), _mm_slli_epi32(scales.times_sums(x), 5), 0));
+  }
+  __m128 offset(const BlockQ8_K&, __m128 acc) const { return acc; }
 };
 
 // Two-bit fields j of qs[32h .. 32h+32): values 128h + 32j + l (Q2_K and Q3_K).

@@ -129,7 +129,8 @@ inline float hsum(__m128 v) {
 
 // m activations against one row, each 64 of codes decoded once for all of them. Only the
 // four-activation form is used: one activation alone waits on each VPDPWSSD's latency, and
-// the AVX2 kernel was faster for it here (AMD Zen 4: 6.9 against 9.0 ns per super-block).
+// the AVX2 kernel was faster for it here (AMD Zen 4: 6.9 against 9.0 ns per super-block);
+// Q6_K's one-activation kernel is dot_q6_K_one below.
 template <typename Block, int m>
 void dot_rows(const void* wv, const BlockQ8_K* const* xs, int64_t n, float* out) {
   using Read = typename Reader<Block>::type;
@@ -165,6 +166,67 @@ void dot_rows(const void* wv, const BlockQ8_K* const* xs, int64_t n, float* out)
 template <typename Block>
 void dot4(const void* w, const void* const* xs, int64_t n, float* out) {
   dot_rows<Block, 4>(w, reinterpret_cast<const BlockQ8_K* const*>(xs), n, out);
+}
+
+// ---- Q6_K against one activation (decode: the head, and the down projections llama-quantize
+// gives Q6_K), 64 values per step. Where the AVX2 reader takes ~8 vector operations for each
+// 32 values, this takes ~7 for 64: the high bits of both quarters in one vector come from one
+// broadcast of qh, masked and shifted per 256-bit half (VPSLLVW/VPSRLVW), and joined to the
+// nibbles with one VPTERNLOGD. The head is a token's largest matrix (190 MB on the 4B), and
+// the AVX2 reader left it bound by the arithmetic rather than the memory. The 16 lanes' integer
+// sums fold into the AVX2 reader's 8 (lane j and j + 8 cover the same positions of their 32
+// values) before the same float steps, so the results are the AVX2 kernel's to the bit. ----
+
+// Each 16-bit lane of 128-bit lane j gets 16-bit lane 4k + j of `v` (which holds the same eight
+// 16-bit scales in every 128-bit lane): the scales of values 64k .. 64k+64 of a 128.
+inline __m512i scales_of_quarter_pair(__m512i v, int k) { return pick_per_lane(v, 4 * k, 4 * k + 1, 4 * k + 2, 4 * k + 3); }
+
+// The reduction kquants_avx2.cpp's hsum does, in its order.
+inline float hsum_as_avx2(__m256 v) {
+  __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+  return _mm_cvtss_f32(lo);
+}
+
+float dot_q6_K_one(const void* wv, const void* xv, int64_t n) {
+  const auto* w = static_cast<const BlockQ6_K*>(wv);
+  const auto* x = static_cast<const BlockQ8_K*>(xv);
+  const __m512i low4 = _mm512_set1_epi8(0x0f);
+  // Bytes 0..31 of a 64 hold quarter 2k's values, bytes 32..63 quarter 2k+1's: the low pair
+  // (k = 0) takes qh bits 0-1 and 2-3 to bits 4-5, the high pair (k = 1) bits 4-5 and 6-7.
+  const __m512i mask_lo = _mm512_inserti64x4(_mm512_set1_epi8(0x03), _mm256_set1_epi8(0x0c), 1);
+  const __m512i shift_lo = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
+  const __m512i mask_hi = _mm512_inserti64x4(_mm512_set1_epi8(0x30), _mm256_set1_epi8(static_cast<char>(0xc0)), 1);
+  const __m512i shift_hi = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n / kQK_K; b++) {
+    prefetch_ahead(w + b, kSuperBlocksAhead * sizeof(BlockQ6_K), sizeof(BlockQ6_K));  // as the AVX2 kernel (prefetch.h)
+    const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].scales));
+    const __m128i sc16[2] = {_mm_cvtepi8_epi16(sc8), _mm_cvtepi8_epi16(_mm_srli_si128(sc8, 8))};
+    __m512i sums = _mm512_setzero_si512();
+    ST_UNROLL
+    for (int h = 0; h < 2; h++) {
+      const __m512i scales = _mm512_broadcast_i32x4(sc16[h]);
+      const __m512i l = load512(w[b].ql + 64 * h);
+      const __m512i qh = _mm512_broadcast_i64x4(load256(w[b].qh + 32 * h));
+      // (a & b) | c in one VPTERNLOGD: 0xf0 & 0xcc | 0xaa = 0xea.
+      const __m512i code_lo = _mm512_ternarylogic_epi32(l, low4, _mm512_sllv_epi16(_mm512_and_si512(qh, mask_lo), shift_lo), 0xea);
+      const __m512i code_hi =
+          _mm512_ternarylogic_epi32(_mm512_srli_epi16(l, 4), low4, _mm512_srlv_epi16(_mm512_and_si512(qh, mask_hi), shift_hi), 0xea);
+      const __m512i p_lo = _mm512_maddubs_epi16(code_lo, load512(x[b].qs + 128 * h));
+      const __m512i p_hi = _mm512_maddubs_epi16(code_hi, load512(x[b].qs + 128 * h + 64));
+      sums = _mm512_add_epi32(sums, _mm512_madd_epi16(p_lo, scales_of_quarter_pair(scales, 0)));
+      sums = _mm512_add_epi32(sums, _mm512_madd_epi16(p_hi, scales_of_quarter_pair(scales, 1)));
+    }
+    __m256i sums8 = _mm256_add_epi32(_mm512_castsi512_si256(sums), _mm512_extracti64x4_epi64(sums, 1));
+    // The code offset 32 off the integer sums, as the AVX2 reader folds it.
+    const __m128i prod = _mm_add_epi32(_mm_madd_epi16(sc16[0], _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].bsums))),
+                                       _mm_madd_epi16(sc16[1], _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].bsums + 8))));
+    sums8 = _mm256_sub_epi32(sums8, _mm256_inserti128_si256(_mm256_setzero_si256(), _mm_slli_epi32(prod, 5), 0));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(x[b].d * half(w[b].d)), _mm256_cvtepi32_ps(sums8), acc);
+  }
+  return hsum_as_avx2(acc) - hsum(_mm_setzero_ps());
 }
 
 // ---- Q4_K packed 16 rows at a time (pack_q4_Kx16): lane r of every vector is row r ----
@@ -280,6 +342,7 @@ void add_avx512_kquant_kernels(KernelTable& t) {
   t.q4_K.dot4 = dot4<BlockQ4_K>;
   t.q5_K.dot4 = dot4<BlockQ5_K>;
   t.q6_K.dot4 = dot4<BlockQ6_K>;
+  t.q6_K.dot = dot_q6_K_one;
 }
 
 }  // namespace st::kernels
