@@ -4,10 +4,12 @@
 // four unsigned nibbles by four signed activation bytes and adds the four products into a
 // 32-bit lane, where AVX2 needs VPMADDUBSW, a 16-bit addition and, once per block, VPMADDWD.
 // Measured on a Zen 5 (one thread, the group in L2): 5.8 ns per packed block for one
-// activation against 6.9 with the AVX2 table, 15 against 19 for four. The packed Q4_K product
-// written the same way was no faster than AVX2's there (its scales then need VPMULLD), so
-// Q4_K, like every other entry of the table, stays AVX2. Compiled with -mavx2 -mfma -mf16c
-// -mavxvnni into their own library and used only after dispatch.cpp has checked the CPU.
+// activation against 6.9 with the AVX2 table, 15 against 19 for four. The packed Q4_K products
+// too (the most common download, Q4_K_M): on that Zen 5 only as fast as AVX2's in isolation
+// (both seem bound there by one 256-bit multiply a cycle, VPMADDUBSW or VPDPBUSD) and 3-4 % faster in
+// prefill, but 22 % fewer cycles a step in llvm-mca's Alder Lake model (docs/benchmarks.md).
+// Every other entry of the table stays AVX2. Compiled with -mavx2 -mfma -mf16c -mavxvnni into
+// their own library and used only after dispatch.cpp has checked the CPU.
 //
 // Integer sums are exact in any order, and the float steps are the packed contract's
 // (kernels.h), so every result is the scalar reference's to the bit, as on the other tables.
@@ -19,6 +21,7 @@
 #include <cstring>
 
 #include "kernels.h"
+#include "packed_q4k_scales_avx2.h"
 #include "prefetch.h"
 #include "unroll.h"
 
@@ -148,12 +151,120 @@ float dot_q4_0x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_
   return acc;
 }
 
+// ---- Q4_K packed 16 rows at a time (pack_q4_Kx16), in two halves of 8 rows per vector ----
+// VPDPBUSD sums four codes times four activation bytes into each row's 32-bit lane, so a
+// sub-block's sum needs no 16-bit stage, and the high nibbles go in unshifted (16 times the
+// code, at most 240: the products are exact in 32 bits), their sum shifted back once per
+// sub-block: one operation a code vector instead of two. The sums meet the scales (≤ 63) in
+// VPMULLD. The integer sums are those of kquants_avx2.cpp's kernels, and the float steps theirs,
+// in the same order: the same bits.
+
+// One activation (decode) against the 16 rows, both halves in one pass; each sum in two
+// chains (VPDPBUSD's latency).
+void gemm_q4_Kx16_one(const uint8_t* group, int64_t nb, const BlockQ8_K* xb, float* out) {
+  const __m256i low4 = _mm256_set1_epi8(0x0f), high4 = _mm256_set1_epi8(static_cast<char>(0xf0));
+  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t b = 0; b < nb; b++) {
+    const uint8_t* block = group + b * kPackedQ4KBytes;
+    const BlockQ8_K& x = xb[b];
+    prefetch_ahead(block, kPackedSuperBlocksAhead * kPackedQ4KBytes, kPackedQ4KBytes);  // one activation: prefetch.h
+    const PackedHalfScales scales[2] = {PackedHalfScales(block, 0), PackedHalfScales(block, 1)};
+    __m256i isum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+    for (int p = 0; p < 4; p++) {
+      __m256i lo[2][2], hi16[2][2];
+      ST_UNROLL for (int h = 0; h < 2; h++) lo[h][0] = lo[h][1] = hi16[h][0] = hi16[h][1] = _mm256_setzero_si256();
+      ST_UNROLL for (int s4 = 0; s4 < 8; s4++) {
+        const __m256i xl = broadcast4(x.qs + 64 * p + 4 * s4), xh = broadcast4(x.qs + 64 * p + 32 + 4 * s4);
+        ST_UNROLL for (int h = 0; h < 2; h++) {
+          const __m256i v = load(block + kQ4KxCodes + 64 * (8 * p + s4) + 32 * h);
+          lo[h][s4 % 2] = dpbusd(lo[h][s4 % 2], _mm256_and_si256(v, low4), xl);
+          hi16[h][s4 % 2] = dpbusd(hi16[h][s4 % 2], _mm256_and_si256(v, high4), xh);
+        }
+      }
+      ST_UNROLL for (int h = 0; h < 2; h++) {
+        const __m256i l = _mm256_add_epi32(lo[h][0], lo[h][1]), hs = _mm256_srai_epi32(_mm256_add_epi32(hi16[h][0], hi16[h][1]), 4);
+        isum[h] = _mm256_add_epi32(isum[h], _mm256_add_epi32(_mm256_mullo_epi32(l, scales[h].sc[2 * p]), _mm256_mullo_epi32(hs, scales[h].sc[2 * p + 1])));
+      }
+    }
+    const __m256 xd = _mm256_set1_ps(x.d);
+    for (int h = 0; h < 2; h++) {
+      const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kQ4KxD + 16 * h)));
+      const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kQ4KxDmin + 16 * h)));
+      acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[h]), _mm256_mul_ps(d, xd), acc[h]);
+      acc[h] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(scales[h].mins(x)), _mm256_mul_ps(dmin, xd), acc[h]);
+    }
+  }
+  _mm256_storeu_ps(out, acc[0]);
+  _mm256_storeu_ps(out + 8, acc[1]);
+}
+
+// N activations (2 to 4, prompt batches) against the 16 rows, one half of 8 rows at a time (as
+// kquants_avx2.cpp's gemm_q4_Kx16_halves): the two sums of four activations, a code vector's
+// two nibble vectors and the masks fill the 16 vector registers.
+template <int N>
+void gemm_q4_Kx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, float* out) {
+  const __m256i low4 = _mm256_set1_epi8(0x0f), high4 = _mm256_set1_epi8(static_cast<char>(0xf0));
+  __m256 acc[N][2];
+  for (int t = 0; t < N; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; b++) {
+    const uint8_t* block = group + b * kPackedQ4KBytes;
+    for (int h = 0; h < 2; h++) {
+      const PackedHalfScales scales(block, h);
+      __m256i isum[N];
+      for (int t = 0; t < N; t++) isum[t] = _mm256_setzero_si256();
+      for (int p = 0; p < 4; p++) {
+        __m256i lo[N], hi16[N];
+        ST_UNROLL for (int t = 0; t < N; t++) lo[t] = hi16[t] = _mm256_setzero_si256();
+        ST_UNROLL for (int s4 = 0; s4 < 8; s4++) {
+          const __m256i v = load(block + kQ4KxCodes + 64 * (8 * p + s4) + 32 * h);
+          const __m256i vl = _mm256_and_si256(v, low4), vh = _mm256_and_si256(v, high4);
+          ST_UNROLL for (int t = 0; t < N; t++) {
+            const int8_t* x = xs[t][b].qs + 64 * p + 4 * s4;
+            lo[t] = dpbusd(lo[t], vl, broadcast4(x));
+            hi16[t] = dpbusd(hi16[t], vh, broadcast4(x + 32));
+            keep_in_register(lo[t]);
+            keep_in_register(hi16[t]);
+          }
+        }
+        ST_UNROLL for (int t = 0; t < N; t++) {
+          isum[t] = _mm256_add_epi32(isum[t], _mm256_add_epi32(_mm256_mullo_epi32(lo[t], scales.sc[2 * p]),
+                                                               _mm256_mullo_epi32(_mm256_srai_epi32(hi16[t], 4), scales.sc[2 * p + 1])));
+        }
+      }
+      const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kQ4KxD + 16 * h)));
+      const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kQ4KxDmin + 16 * h)));
+      for (int t = 0; t < N; t++) {
+        const BlockQ8_K& x = xs[t][b];
+        const __m256 xd = _mm256_set1_ps(x.d);
+        acc[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(d, xd), acc[t][h]);
+        acc[t][h] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(scales.mins(x)), _mm256_mul_ps(dmin, xd), acc[t][h]);
+      }
+    }
+  }
+  for (int t = 0; t < N; t++) {
+    _mm256_storeu_ps(out + t * kPackRows, acc[t][0]);
+    _mm256_storeu_ps(out + t * kPackRows + 8, acc[t][1]);
+  }
+}
+
+void gemm_q4_Kx16(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out) {
+  for (int t0 = 0; t0 < n_x; t0 += 4) {
+    switch (std::min(4, n_x - t0)) {
+      case 1: gemm_q4_Kx16_one(group, nb, xs[t0], out + t0 * kPackRows); break;
+      case 2: gemm_q4_Kx16_n<2>(group, nb, xs + t0, out + t0 * kPackRows); break;
+      case 3: gemm_q4_Kx16_n<3>(group, nb, xs + t0, out + t0 * kPackRows); break;
+      default: gemm_q4_Kx16_n<4>(group, nb, xs + t0, out + t0 * kPackRows); break;
+    }
+  }
+}
+
 }  // namespace
 
 void avxvnni_overrides(KernelTable& t) {
   t.isa = "avxvnni";
   t.gemm_q4_0x16 = gemm_q4_0x16;
   t.dot_q4_0x16_row = dot_q4_0x16_row;
+  t.gemm_q4_Kx16 = gemm_q4_Kx16;
 }
 
 }  // namespace st::kernels

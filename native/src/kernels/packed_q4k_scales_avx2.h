@@ -1,0 +1,51 @@
+// The scales and mins of a packed Q4_K super-block (pack_q4_Kx16) unpacked for 256-bit
+// vectors, shared by the kernel files built with AVX2 (kquants_avx2.cpp, kernels_avxvnni.cpp):
+// include it only from those.
+#pragma once
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels.h"
+
+namespace st::kernels {
+
+// Rows 8h..8h+7 of a packed super-block: each sub-block's scale as a 32-bit lane (sc, for
+// products summed in 32 bits) and repeated in both 16-bit halves of it (sc16, for VPMADDWD
+// against 16-bit sums); the mins paired by sub-block (2k in the low half, 2k+1 in the high).
+// A kernel pays only for the form it reads (the other is dead code once inlined).
+struct PackedHalfScales {
+  __m256i sc[8], sc16[8], mn_pairs[4];
+  PackedHalfScales(const uint8_t* block, int h) {
+    auto load = [](const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); };
+    const __m256i u0 = load(block + kQ4KxScaleWords + 32 * h), u1 = load(block + kQ4KxScaleWords + 64 + 32 * h),
+                  u2 = load(block + kQ4KxScaleWords + 128 + 32 * h);
+    const __m256i m63 = _mm256_set1_epi32(0x3f3f3f3f), m15 = _mm256_set1_epi32(0x0f0f0f0f), m3 = _mm256_set1_epi32(0x03030303);
+    const __m256i sc_words[2] = {
+        _mm256_and_si256(u0, m63),
+        _mm256_or_si256(_mm256_and_si256(u2, m15), _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u0, 6), m3), 4))};
+    const __m256i mn_words[2] = {
+        _mm256_and_si256(u1, m63),
+        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(u2, 4), m15), _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u1, 6), m3), 4))};
+    const __m256i byte = _mm256_set1_epi32(0xff);
+    auto field = [&](const __m256i* words, int i) { return _mm256_and_si256(_mm256_srli_epi32(words[i / 4], 8 * (i % 4)), byte); };
+    for (int i = 0; i < 8; i++) {
+      sc[i] = field(sc_words, i);
+      sc16[i] = _mm256_or_si256(sc[i], _mm256_slli_epi32(sc[i], 16));
+    }
+    for (int k = 0; k < 4; k++) mn_pairs[k] = _mm256_or_si256(field(mn_words, 2 * k), _mm256_slli_epi32(field(mn_words, 2 * k + 1), 16));
+  }
+  // Σ_i min_i · Σx over sub-block i, per row.
+  __m256i mins(const BlockQ8_K& x) const {
+    __m256i msum = _mm256_setzero_si256();
+    for (int k = 0; k < 4; k++) {
+      const int32_t s0 = x.bsums[4 * k] + x.bsums[4 * k + 1], s1 = x.bsums[4 * k + 2] + x.bsums[4 * k + 3];
+      const uint32_t pair = (static_cast<uint32_t>(s0) & 0xffff) | (static_cast<uint32_t>(s1) << 16);
+      msum = _mm256_add_epi32(msum, _mm256_madd_epi16(mn_pairs[k], _mm256_set1_epi32(static_cast<int32_t>(pair))));
+    }
+    return msum;
+  }
+};
+
+}  // namespace st::kernels
