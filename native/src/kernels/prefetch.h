@@ -14,8 +14,10 @@ namespace st::kernels {
 // How far ahead each kind of stream asks, in one place (docs/benchmarks.md has the runs):
 constexpr size_t kPackedBlocksAhead = 16;       // packed Q4_0 groups, 288-byte blocks: 4.6 KiB
 constexpr size_t kPackedSuperBlocksAhead = 2;   // packed Q4_K groups, 2,304-byte super-blocks: 4.6 KiB
-constexpr size_t kSuperBlocksAhead = 4;         // a K-quant row's 144-210-byte super-blocks (past
-                                                // a row's end: the next row, the same thread's next)
+constexpr size_t kSuperBlocksAhead = 24;        // a K-quant row's 144-210-byte super-blocks: 3.4-4.9
+                                                // KiB (past a row's end: the same thread's next row).
+                                                // Was 4 (0.8 KiB for Q6_K) until the Zen 5 VM's
+                                                // 45-65 GB/s: the Q6_K head then streamed 7 % slower
 constexpr size_t kSmallBlockBytesAhead = 2048;  // 32-value blocks of 18-34 bytes: one line per
                                                 // block, as every line holds a block's start
 
