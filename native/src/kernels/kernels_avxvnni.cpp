@@ -186,13 +186,7 @@ void gemm_q4_Kx16_one(const uint8_t* group, int64_t nb, const BlockQ8_K* xb, flo
         isum[h] = _mm256_add_epi32(isum[h], _mm256_add_epi32(_mm256_mullo_epi32(l, scales[h].sc[2 * p]), _mm256_mullo_epi32(hs, scales[h].sc[2 * p + 1])));
       }
     }
-    const __m256 xd = _mm256_set1_ps(x.d);
-    for (int h = 0; h < 2; h++) {
-      const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kQ4KxD + 16 * h)));
-      const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kQ4KxDmin + 16 * h)));
-      acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[h]), _mm256_mul_ps(d, xd), acc[h]);
-      acc[h] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(scales[h].mins(x)), _mm256_mul_ps(dmin, xd), acc[h]);
-    }
+    for (int h = 0; h < 2; h++) acc[h] = scales[h].add_to(acc[h], isum[h], x);
   }
   _mm256_storeu_ps(out, acc[0]);
   _mm256_storeu_ps(out + 8, acc[1]);
@@ -231,14 +225,7 @@ void gemm_q4_Kx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs
                                                                _mm256_mullo_epi32(_mm256_srai_epi32(hi16[t], 4), scales.sc[2 * p + 1])));
         }
       }
-      const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kQ4KxD + 16 * h)));
-      const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kQ4KxDmin + 16 * h)));
-      for (int t = 0; t < N; t++) {
-        const BlockQ8_K& x = xs[t][b];
-        const __m256 xd = _mm256_set1_ps(x.d);
-        acc[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(d, xd), acc[t][h]);
-        acc[t][h] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(scales.mins(x)), _mm256_mul_ps(dmin, xd), acc[t][h]);
-      }
+      for (int t = 0; t < N; t++) acc[t][h] = scales.add_to(acc[t][h], isum[t], xs[t][b]);
     }
   }
   for (int t = 0; t < N; t++) {

@@ -324,7 +324,7 @@ inline int32_t load_i32(const void* p) {
   return v;
 }
 
-constexpr size_t kD = kQ4KxD, kDmin = kQ4KxDmin, kCodes = kQ4KxCodes;
+constexpr size_t kCodes = kQ4KxCodes;
 
 // One activation (decode) against the 16 rows: each broadcast of four activation bytes serves
 // both halves, and the 16-bit sums (low and high nibbles, two halves) stay in registers
@@ -360,13 +360,7 @@ void gemm_q4_Kx16_one(const uint8_t* group, int64_t nb, const BlockQ8_K* xb, flo
                                                              _mm256_madd_epi16(hi_sum[h], scales[h].sc16[2 * p + 1])));
       }
     }
-    const __m256 xd = _mm256_set1_ps(x.d);
-    for (int h = 0; h < 2; h++) {
-      const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kD + 16 * h)));
-      const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kDmin + 16 * h)));
-      acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[h]), _mm256_mul_ps(d, xd), acc[h]);
-      acc[h] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(scales[h].mins(x)), _mm256_mul_ps(dmin, xd), acc[h]);
-    }
+    for (int h = 0; h < 2; h++) acc[h] = scales[h].add_to(acc[h], isum[h], x);
   }
   _mm256_storeu_ps(out, acc[0]);
   _mm256_storeu_ps(out + 8, acc[1]);
@@ -413,14 +407,7 @@ void gemm_q4_Kx16_halves(const uint8_t* group, int64_t nb, const BlockQ8_K* cons
                                                                _mm256_madd_epi16(hi_sum[t], scales.sc16[2 * p + 1])));
         }
       }
-      const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kD + 16 * h)));
-      const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kDmin + 16 * h)));
-      for (int t = 0; t < N; t++) {
-        const BlockQ8_K& x = xs[t][b];
-        const __m256 xd = _mm256_set1_ps(x.d);
-        acc[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(d, xd), acc[t][h]);
-        acc[t][h] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(scales.mins(x)), _mm256_mul_ps(dmin, xd), acc[t][h]);
-      }
+      for (int t = 0; t < N; t++) acc[t][h] = scales.add_to(acc[t][h], isum[t], xs[t][b]);
     }
   }
   for (int t = 0; t < N; t++) {

@@ -13,11 +13,15 @@ namespace st::kernels {
 
 // Rows 8h..8h+7 of a packed super-block: each sub-block's scale as a 32-bit lane (sc, for
 // products summed in 32 bits) and repeated in both 16-bit halves of it (sc16, for VPMADDWD
-// against 16-bit sums); the mins paired by sub-block (2k in the low half, 2k+1 in the high).
-// A kernel pays only for the form it reads (the other is dead code once inlined).
+// against 16-bit sums); the mins paired by sub-block (2k in the low half, 2k+1 in the high);
+// d and dmin as floats. A kernel pays only for the form it reads (the other is dead code once
+// inlined).
 struct PackedHalfScales {
   __m256i sc[8], sc16[8], mn_pairs[4];
+  __m256 d, dmin;
   PackedHalfScales(const uint8_t* block, int h) {
+    d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kQ4KxD + 16 * h)));
+    dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kQ4KxDmin + 16 * h)));
     auto load = [](const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); };
     const __m256i u0 = load(block + kQ4KxScaleWords + 32 * h), u1 = load(block + kQ4KxScaleWords + 64 + 32 * h),
                   u2 = load(block + kQ4KxScaleWords + 128 + 32 * h);
@@ -45,6 +49,13 @@ struct PackedHalfScales {
       msum = _mm256_add_epi32(msum, _mm256_madd_epi16(mn_pairs[k], _mm256_set1_epi32(static_cast<int32_t>(pair))));
     }
     return msum;
+  }
+  // The packed contract's float steps (kernels.h) for these rows and one activation: the
+  // integer sums times d·x.d, then the mins' sums times dmin·x.d, a fused multiply-add each.
+  __m256 add_to(__m256 acc, __m256i isum, const BlockQ8_K& x) const {
+    const __m256 xd = _mm256_set1_ps(x.d);
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(d, xd), acc);
+    return _mm256_fnmadd_ps(_mm256_cvtepi32_ps(mins(x)), _mm256_mul_ps(dmin, xd), acc);
   }
 };
 
