@@ -1,6 +1,7 @@
 // The KV cache: batched prefill and token-by-token evaluation read the same cached numbers for
-// every cache type (also across the sliding window's wrap-around), and its size follows the
-// type and the layer schedule.
+// every cache type (also across the sliding window's wrap-around), attention reads them the
+// same way on any number of threads, and the cache's size follows the type and the layer
+// schedule.
 import assert from 'node:assert/strict';
 import { loadNativeAddon } from '../engine/native-addon';
 import { ensureModel } from './generator/index';
@@ -25,8 +26,26 @@ async function batchVersusSequential(kvType: 'f16' | 'q8_0' | 'f32', length: num
   return Math.max(maxDiff(a, b), maxDiff(batched.evaluate(Int32Array.of(5)), stepwise.evaluate(Int32Array.of(5))));
 }
 
+// Logits of a 1,100-token prompt and six decoded tokens, as their bit patterns.
+function logitBits(file: string, kvType: 'f16' | 'q8_0' | 'f32', threads: number): Uint32Array[] {
+  const session = addon.createSession(file, { threads, context: 1200, kvType });
+  const rows = [session.evaluate(Int32Array.from({ length: 1100 }, (_, i) => (i * 7919 + 11) % 340))];
+  for (let i = 0; i < 6; i++) rows.push(session.evaluate(Int32Array.of((i * 31 + 7) % 340)));
+  return rows.map((row) => new Uint32Array(row.buffer, row.byteOffset, row.length));
+}
+
 describe('KV cache', function () {
   this.timeout(300_000);
+
+  // With more threads than KV heads (tiny-swa has 2), a decoded token's attention over 1,100
+  // positions is spread: 3 threads split each head's dimensions, 8 also its positions.
+  for (const kvType of ['f16', 'q8_0', 'f32'] as const) {
+    it(`${kvType}: attention spread over more threads than KV heads gives the one-thread logits to the bit`, async () => {
+      const file = await ensureModel({ preset: 'tiny-swa', type: 'f32' });
+      const one = logitBits(file, kvType, 1);
+      for (const threads of [3, 8]) assert.deepEqual(logitBits(file, kvType, threads), one, `${threads} threads`);
+    });
+  }
 
   for (const kvType of ['f16', 'q8_0', 'f32'] as const) {
     it(`${kvType}: a batched 300-token prefill matches token-by-token evaluation`, async () => {

@@ -129,7 +129,7 @@ struct KernelTable {
 
 // The most rows axpy_f16_rows_heads and dot_f16_f32_rows_heads take at once.
 constexpr int kMaxAxpyRows = 8;
-constexpr int kMaxDotRows = 2;
+constexpr int kMaxDotRows = 4;
 
 // The kernels of block type t in table k; nullptr for the types with their own entries above.
 const BlockTypeKernels* block_type_kernels(const KernelTable& k, GgmlType t);

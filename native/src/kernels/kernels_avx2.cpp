@@ -301,19 +301,22 @@ void dot_f16_f32_2rows_heads_n(const uint16_t* row0, const uint16_t* row1, const
 
 void dot_f16_f32_rows_heads(const uint16_t* const* rows, int n_rows, const float* const* qs, int m, int64_t n,
                             float* const* outs) {
-  // Two rows of up to 6 heads keep their 12 accumulators in registers; otherwise row by row.
-  if (n_rows != 2 || m > 6) {
-    for (int r = 0; r < n_rows; r++) dot_f16_f32_heads(rows[r], qs, m, n, outs[r]);
-    return;
+  // Two rows of up to 6 heads at a time keep their 12 accumulators in registers; a last odd
+  // row, or more heads, row by row.
+  int r = 0;
+  for (; r + 2 <= n_rows && m <= 6; r += 2) {
+    const uint16_t* a = rows[r];
+    const uint16_t* b = rows[r + 1];
+    switch (m) {
+      case 1: dot_f16_f32_2rows_heads_n<1>(a, b, qs, n, outs[r], outs[r + 1]); break;
+      case 2: dot_f16_f32_2rows_heads_n<2>(a, b, qs, n, outs[r], outs[r + 1]); break;
+      case 3: dot_f16_f32_2rows_heads_n<3>(a, b, qs, n, outs[r], outs[r + 1]); break;
+      case 4: dot_f16_f32_2rows_heads_n<4>(a, b, qs, n, outs[r], outs[r + 1]); break;
+      case 5: dot_f16_f32_2rows_heads_n<5>(a, b, qs, n, outs[r], outs[r + 1]); break;
+      default: dot_f16_f32_2rows_heads_n<6>(a, b, qs, n, outs[r], outs[r + 1]); break;
+    }
   }
-  switch (m) {
-    case 1: dot_f16_f32_2rows_heads_n<1>(rows[0], rows[1], qs, n, outs[0], outs[1]); break;
-    case 2: dot_f16_f32_2rows_heads_n<2>(rows[0], rows[1], qs, n, outs[0], outs[1]); break;
-    case 3: dot_f16_f32_2rows_heads_n<3>(rows[0], rows[1], qs, n, outs[0], outs[1]); break;
-    case 4: dot_f16_f32_2rows_heads_n<4>(rows[0], rows[1], qs, n, outs[0], outs[1]); break;
-    case 5: dot_f16_f32_2rows_heads_n<5>(rows[0], rows[1], qs, n, outs[0], outs[1]); break;
-    default: dot_f16_f32_2rows_heads_n<6>(rows[0], rows[1], qs, n, outs[0], outs[1]); break;
-  }
+  for (; r < n_rows; r++) dot_f16_f32_heads(rows[r], qs, m, n, outs[r]);
 }
 
 void axpy_f16_heads(const uint16_t* row, const float* s, float* const* outs, int m, int64_t n) {

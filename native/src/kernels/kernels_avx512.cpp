@@ -294,6 +294,72 @@ float dot_f16_f16(const uint16_t* w, const uint16_t* x, int64_t n) {
   return sum;
 }
 
+// Attention's key dots, two positions' rows in one 512-bit vector (the first row's eight values
+// in the low half, the second's in the high) against a query's eight values in both halves:
+// each half gets the FMAs the AVX2 kernel gives its row, in its order, and the same reduction,
+// so every dot is the AVX2 table's to the bit, at half the FMA instructions. P pairs of rows
+// (an odd count's last row is paired with itself) and MJ query heads: 2·6 accumulators and the
+// two rows' vectors fit the 32 registers.
+template <int P, int MJ>
+void dot_f16_f32_rows_heads_n(const uint16_t* const* rows, int n_rows, const float* const* qs, int64_t n, float* const* outs) {
+  const uint16_t* lo[P];
+  const uint16_t* hi[P];
+  ST_UNROLL for (int p = 0; p < P; p++) {
+    lo[p] = rows[2 * p];
+    hi[p] = 2 * p + 1 < n_rows ? rows[2 * p + 1] : rows[2 * p];
+  }
+  __m512 acc[P][MJ];
+  ST_UNROLL for (int p = 0; p < P; p++) {
+    ST_UNROLL for (int j = 0; j < MJ; j++) acc[p][j] = _mm512_setzero_ps();
+  }
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m512 w[P];
+    ST_UNROLL for (int p = 0; p < P; p++) {
+      const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(lo[p] + i));
+      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(hi[p] + i));
+      w[p] = _mm512_cvtph_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(a), b, 1));
+    }
+    ST_UNROLL for (int j = 0; j < MJ; j++) {
+      const __m512 q = _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_castps_pd(_mm256_loadu_ps(qs[j] + i))));
+      ST_UNROLL for (int p = 0; p < P; p++) acc[p][j] = _mm512_fmadd_ps(w[p], q, acc[p][j]);
+    }
+  }
+  ST_UNROLL for (int p = 0; p < P; p++) {
+    ST_UNROLL for (int j = 0; j < MJ; j++) {
+      outs[2 * p][j] = hsum256(_mm512_castps512_ps256(acc[p][j]));
+      if (2 * p + 1 < n_rows) outs[2 * p + 1][j] = hsum256(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[p][j]), 1)));
+    }
+  }
+  for (int64_t k = i; k < n; k++) {  // the AVX2 kernel's tail, value by value
+    for (int r = 0; r < n_rows; r++) {
+      for (int j = 0; j < MJ; j++) outs[r][j] += half(rows[r][k]) * qs[j][k];
+    }
+  }
+}
+
+template <int P>
+void dot_f16_f32_rows_heads_p(const uint16_t* const* rows, int n_rows, const float* const* qs, int m, int64_t n, float* const* outs) {
+  switch (m) {
+    case 1: dot_f16_f32_rows_heads_n<P, 1>(rows, n_rows, qs, n, outs); break;
+    case 2: dot_f16_f32_rows_heads_n<P, 2>(rows, n_rows, qs, n, outs); break;
+    case 3: dot_f16_f32_rows_heads_n<P, 3>(rows, n_rows, qs, n, outs); break;
+    case 4: dot_f16_f32_rows_heads_n<P, 4>(rows, n_rows, qs, n, outs); break;
+    case 5: dot_f16_f32_rows_heads_n<P, 5>(rows, n_rows, qs, n, outs); break;
+    default: dot_f16_f32_rows_heads_n<P, 6>(rows, n_rows, qs, n, outs); break;
+  }
+}
+
+void dot_f16_f32_rows_heads(const uint16_t* const* rows, int n_rows, const float* const* qs, int m, int64_t n, float* const* outs) {
+  static_assert(kMaxDotRows == 4, "one or two pairs of rows");
+  if (m > 6) {  // more heads than the registers hold: the AVX2 kernel, whose bits these are
+    avx2_table()->dot_f16_f32_rows_heads(rows, n_rows, qs, m, n, outs);
+    return;
+  }
+  if (n_rows <= 2) dot_f16_f32_rows_heads_p<1>(rows, n_rows, qs, m, n, outs);
+  else dot_f16_f32_rows_heads_p<2>(rows, n_rows, qs, m, n, outs);
+}
+
 // Attention's value sums, sixteen values per step where the AVX2 table takes eight: each
 // output value gets the same multiply-adds in the same order (one per position), so the
 // results are the AVX2 table's to the bit; what changes is the instruction count per value
@@ -401,6 +467,7 @@ void avx512_overrides(KernelTable& t) {
   t.dot_q4_0_q8_0_sums = dot_q4_0_q8_0_sums;
   t.dot_q4_0_q8_0_x4_sums = dot_q4_0_q8_0_x4_sums;
   t.axpy_f16_rows_heads = axpy_f16_rows_heads;
+  t.dot_f16_f32_rows_heads = dot_f16_f32_rows_heads;
   t.exp_shifted = exp_shifted;
 }
 

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <numeric>
 #include <stdexcept>
 #include <string>
 
@@ -74,6 +75,7 @@ size_t Workspace::layout(const SmallThinkerHParams& hp, int32_t n_ctx, int threa
   const size_t scores_stride = size_t(score_lanes(static_cast<int>(group))) * size_t(n_ctx), query_stride = group * hp.head_dim * sizeof(float);
   place(&w.scores, T * scores_stride);
   place(&w.query, T * query_stride);
+  place(&w.part_max, T * T * size_t(score_lanes(static_cast<int>(group))));  // ≤ lcm(threads, pairs) < T² parts
   place(&w.tiles, T * 3 * B * kTileRows);
   place(&w.embedding_row, embedding_scratch_bytes, FileReader::kAlign);  // O_DIRECT reads need an aligned buffer
   place(&w.logits, size_t(kLogitRows) * hp.n_vocab);
@@ -237,6 +239,88 @@ void InferenceContext::forward(const int32_t* tokens, int32_t n, int32_t pos0, f
   }
 }
 
+// One token's attention spread over more threads than it has KV heads (decode on a machine with
+// more cores than the model's KV heads: 2 for the 4B, 4 for the 21B), in three regions: the key
+// dots, scaled, over parts of the positions, each part's maxima kept; the exponentials over the
+// same parts, each part folding all parts' maxima in order; then each thread one part of the
+// heads' dimensions, over all positions: the softmax's sums (again in each thread, as they must
+// run in position order) and the value sums of its dimensions. Every value gets the operations
+// attend_group gives it on one thread, in the same order; what is left is two more barriers.
+template <typename KeyHead, typename ValueHead>
+void InferenceContext::attention_spread(int32_t n, int32_t pos0, int l, KeyHead key_head, ValueHead value_head) {
+  Workspace& s = ws_;
+  const KvRowFormat& kv = kv_.format();
+  const int hd = hp_.head_dim, KVH = hp_.n_head_kv, group = hp_.n_head / KVH, S = score_lanes(group);
+  const size_t QW = size_t(hp_.n_head) * hd;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const int pairs = n * KVH, threads = pool_.size();
+  const int32_t fewest_keys = pos0 - kv_.first_visible(l, pos0) + 1;
+  // Parts per pair so that every thread gets as many (pairs · parts a multiple of the threads:
+  // 3 threads and 2 pairs make 3 parts each, not 1), within the positions' and dimensions' steps.
+  const int even_parts = threads / std::gcd(threads, pairs);
+  const int parts = std::max(1, std::min(even_parts, fewest_keys / kMinPartKeys));  // of the positions
+  const int steps = (hd + kv.part_step() - 1) / kv.part_step();
+  const int dim_parts = std::min(steps, even_parts);
+  struct Pair {
+    int32_t t, first, n_keys;
+    int g;
+  };
+  const auto pair_at = [&](int64_t p) {
+    Pair r;
+    r.t = static_cast<int32_t>(p / KVH);
+    r.g = static_cast<int>(p % KVH);
+    r.first = kv_.first_visible(l, pos0 + r.t);
+    r.n_keys = pos0 + r.t - r.first + 1;
+    return r;
+  };
+  // Part c of the pair's positions, [begin, end) of its score rows.
+  const auto positions = [&](const Pair& p, int c, int32_t& begin, int32_t& end) {
+    begin = static_cast<int32_t>(int64_t(p.n_keys) * c / parts);
+    end = static_cast<int32_t>(int64_t(p.n_keys) * (c + 1) / parts);
+  };
+  const auto scores_of = [&](int64_t p) { return s.scores + size_t(p) * s.scores_stride(); };  // p < threads
+  pool_.parallel_for(int64_t(pairs) * parts, [&](int64_t i0, int64_t i1, int worker) {
+    uint8_t* q_scratch = s.query + size_t(worker) * s.query_stride();
+    const void* qh[kMaxQueryGroup];
+    for (int64_t i = i0; i < i1; i++) {
+      const Pair p = pair_at(i / parts);
+      for (int j = 0; j < group; j++) {
+        qh[j] = kv.prepare_query(s.q + p.t * QW + size_t(p.g * group + j) * hd, q_scratch + size_t(j) * hd * sizeof(float));
+      }
+      int32_t begin, end;
+      positions(p, static_cast<int>(i % parts), begin, end);
+      float* scores = scores_of(i / parts);
+      key_dots(kv, qh, group, p.first, begin, end, [&](int32_t q) { return key_head(q, p.g); }, scores);
+      scale_and_max(scores, S, begin, end, scale, s.part_max + size_t(i) * S);
+    }
+  });
+  pool_.parallel_for(int64_t(pairs) * parts, [&](int64_t i0, int64_t i1, int) {
+    alignas(64) float max_s[kMaxQueryGroup];
+    for (int64_t i = i0; i < i1; i++) {
+      const int64_t pair = i / parts;
+      const float* maxima = s.part_max + size_t(pair) * parts * S;
+      std::copy(maxima, maxima + S, max_s);
+      for (int c = 1; c < parts; c++) fold_max(max_s, maxima + size_t(c) * S, S);
+      int32_t begin, end;
+      positions(pair_at(pair), static_cast<int>(i % parts), begin, end);
+      exponentials(scores_of(pair), S, begin, end, max_s);
+    }
+  });
+  pool_.parallel_for(int64_t(pairs) * dim_parts, [&](int64_t i0, int64_t i1, int) {
+    alignas(64) float inv[kMaxQueryGroup];
+    float* out[kMaxQueryGroup];
+    for (int64_t i = i0; i < i1; i++) {
+      const Pair p = pair_at(i / dim_parts);
+      const int d = static_cast<int>(i % dim_parts);
+      const int d0 = std::min(hd, steps * d / dim_parts * kv.part_step()), d1 = std::min(hd, steps * (d + 1) / dim_parts * kv.part_step());
+      const float* scores = scores_of(i / dim_parts);
+      inverse_sums(scores, S, p.n_keys, inv);
+      for (int j = 0; j < group; j++) out[j] = s.attn_out + p.t * QW + size_t(p.g * group + j) * hd;
+      value_sums(kv, group, p.first, p.n_keys, [&](int32_t q) { return value_head(q, p.g); }, scores, inv, d0, d1, out);
+    }
+  });
+}
+
 void InferenceContext::attention(int l, int32_t n, int32_t pos0) {
   Workspace& s = ws_;
   const LayerWeights& lw = model_.weights().layers[l];
@@ -272,29 +356,35 @@ void InferenceContext::attention(int l, int32_t n, int32_t pos0) {
   auto value_head = [&](int32_t p, int g) { return p >= pos0 ? s.v_rows + size_t(p - pos0) * row_bytes + g * head_bytes : kv_.value(l, p, g); };
   const int group = H / KVH;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  // Causal GQA: one (token, KV head) pair at a time with all the query heads that share the
-  // KV head, so each key and value row is read once for them (attention.h). A token's cost
-  // grows with its position, so the tokens go first, last, second, second to last, …: each
-  // thread's share of a prompt batch then holds early and late tokens alike.
-  const auto token_at = [n](int64_t j) { return static_cast<int32_t>(j % 2 == 0 ? j / 2 : n - 1 - j / 2); };
-  pool_.parallel_for(int64_t(n) * KVH, [&](int64_t i0, int64_t i1, int worker) {
-    uint8_t* q_scratch = s.query + size_t(worker) * s.query_stride();
-    const void* qh[kMaxQueryGroup];
-    float* out[kMaxQueryGroup];
-    float* scores = s.scores + size_t(worker) * s.scores_stride();
-    for (int64_t i = i0; i < i1; i++) {
-      const int32_t t = token_at(i / KVH);
-      const int g = static_cast<int>(i % KVH);
-      const int32_t pos = pos0 + t, first = kv_.first_visible(l, pos), n_keys = pos - first + 1;
-      for (int j = 0; j < group; j++) {
-        const int h = g * group + j;
-        qh[j] = kv.prepare_query(s.q + t * QW + h * hd, q_scratch + size_t(j) * hd * sizeof(float));
-        out[j] = s.attn_out + t * QW + h * hd;
+  const int pairs = n * KVH, threads = pool_.size();
+  const int32_t fewest_keys = pos0 - kv_.first_visible(l, pos0) + 1;  // the batch's first token's
+  if (pairs < threads && fewest_keys >= kMinSpreadKeys) {
+    attention_spread(n, pos0, l, key_head, value_head);  // decode, with cores to spare
+  } else {
+    // Causal GQA: one (token, KV head) pair at a time with all the query heads that share the
+    // KV head, so each key and value row is read once for them (attention.h). A token's cost
+    // grows with its position, so the tokens go first, last, second, second to last, …: each
+    // thread's share of a prompt batch then holds early and late tokens alike.
+    const auto token_at = [n](int64_t j) { return static_cast<int32_t>(j % 2 == 0 ? j / 2 : n - 1 - j / 2); };
+    pool_.parallel_for(int64_t(n) * KVH, [&](int64_t i0, int64_t i1, int worker) {
+      uint8_t* q_scratch = s.query + size_t(worker) * s.query_stride();
+      const void* qh[kMaxQueryGroup];
+      float* out[kMaxQueryGroup];
+      float* scores = s.scores + size_t(worker) * s.scores_stride();
+      for (int64_t i = i0; i < i1; i++) {
+        const int32_t t = token_at(i / KVH);
+        const int g = static_cast<int>(i % KVH);
+        const int32_t pos = pos0 + t, first = kv_.first_visible(l, pos), n_keys = pos - first + 1;
+        for (int j = 0; j < group; j++) {
+          const int h = g * group + j;
+          qh[j] = kv.prepare_query(s.q + t * QW + h * hd, q_scratch + size_t(j) * hd * sizeof(float));
+          out[j] = s.attn_out + t * QW + h * hd;
+        }
+        attend_group(kv, qh, group, first, n_keys, scale, [&](int32_t p) { return key_head(p, g); },
+                     [&](int32_t p) { return value_head(p, g); }, scores, out);
       }
-      attend_group(kv, qh, group, first, n_keys, scale, [&](int32_t p) { return key_head(p, g); },
-                   [&](int32_t p) { return value_head(p, g); }, scores, out);
-    }
-  });
+    });
+  }
   for (int32_t t = 0; t < n; t++) kv_.store(l, pos0 + t, s.k_rows + t * row_bytes, s.v_rows + t * row_bytes);
   ops::prepare_rows(lw.attn_output.type, s.attn_out, n, int64_t(QW), s.prepared, s.xs);
   ops::matmul(lw.attn_output, s.xs, n, s.proj, pool_);

@@ -23,6 +23,15 @@ size_t KvRowFormat::head_bytes() const {
   return 0;
 }
 
+size_t KvRowFormat::offset_bytes(int d) const {
+  switch (type) {
+    case KvType::F32: return static_cast<size_t>(d) * 4;
+    case KvType::F16: return static_cast<size_t>(d) * 2;
+    case KvType::Q8_0: return static_cast<size_t>(d / kQK8_0) * sizeof(BlockQ8_0);
+  }
+  return 0;
+}
+
 void KvRowFormat::encode(const float* x, uint8_t* row) const {
   const int64_t n = static_cast<int64_t>(n_heads) * head_dim;
   switch (type) {

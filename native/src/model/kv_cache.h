@@ -24,6 +24,13 @@ struct KvRowFormat {
 
   size_t head_bytes() const;
   size_t row_bytes() const { return head_bytes() * static_cast<size_t>(n_heads); }
+  // Where dimension d of a head starts, in bytes, for d a multiple of part_step(): a head's
+  // dimensions [d0, d1) at that offset are a head of d1 − d0 dimensions to the methods below
+  // (one thread may then add one part of the dimensions, another the next). Steps of 16 keep
+  // the kernels' 8- and 16-value steps where they fall in a whole head, so every value gets the
+  // same operations either way.
+  size_t offset_bytes(int d) const;
+  int part_step() const { return type == KvType::Q8_0 ? 32 : 16; }
   // Stores n_heads·head_dim floats in this format.
   void encode(const float* x, uint8_t* row) const;
   // The query head in the form dot() takes (Q8_0 blocks for a Q8_0 cache, as llama.cpp);
