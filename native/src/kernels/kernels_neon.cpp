@@ -5,11 +5,13 @@
 #if defined(__aarch64__)
 #include <arm_neon.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "fp16.h"
 #include "neon_dot.h"
 #include "runtime/portable_math.h"
+#include "unroll.h"
 
 namespace st::kernels {
 namespace {
@@ -86,6 +88,112 @@ float dot_f16_f32(const uint16_t* w, const float* x, int64_t n) {
   float sum = vaddvq_f32(acc);
   for (; i < n; i++) sum += half(w[i]) * x[i];
   return sum;
+}
+
+// Attention's several-heads kernels (one cached F16 key or value head against the query heads
+// that share it, several positions at a time). Each result is bit for bit the one-head
+// kernel's, dot_f16_f32 or axpy_f16: per lane the same FMAs in the same order, the same
+// reduction (vaddvq_f32) and the same tail. What changes is that a row is loaded and converted
+// once for all heads, and that R·MJ independent FMA chains run side by side where the one-head
+// dot had one (a 4-cycle FMA latency against several FMA pipes: Apple's cores have four).
+template <int R, int MJ>
+void dot_f16_f32_rows_heads_n(const uint16_t* const* rows, const float* const* qs, int64_t n, float* const* outs) {
+  float32x4_t acc[R][MJ];
+  ST_UNROLL for (int r = 0; r < R; r++) {
+    ST_UNROLL for (int j = 0; j < MJ; j++) acc[r][j] = vdupq_n_f32(0);
+  }
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    float32x4_t w[R];
+    ST_UNROLL for (int r = 0; r < R; r++) w[r] = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(rows[r] + i)));
+    ST_UNROLL for (int j = 0; j < MJ; j++) {
+      const float32x4_t q = vld1q_f32(qs[j] + i);
+      ST_UNROLL for (int r = 0; r < R; r++) acc[r][j] = vfmaq_f32(acc[r][j], w[r], q);
+    }
+  }
+  ST_UNROLL for (int r = 0; r < R; r++) {
+    ST_UNROLL for (int j = 0; j < MJ; j++) {
+      float sum = vaddvq_f32(acc[r][j]);
+      for (int64_t k = i; k < n; k++) sum += half(rows[r][k]) * qs[j][k];
+      outs[r][j] = sum;
+    }
+  }
+}
+
+// Up to 6 heads at a time, more in blocks of 6. Rows go two at a time (12 accumulators): with
+// four (24), GCC spilled four of them to the stack in every step.
+template <int R>
+void dot_f16_f32_rows_heads_r(const uint16_t* const* rows, const float* const* qs, int m, int64_t n, float* const* outs) {
+  for (int j0 = 0; j0 < m; j0 += 6) {
+    float* o[R];
+    for (int r = 0; r < R; r++) o[r] = outs[r] + j0;
+    switch (std::min(6, m - j0)) {
+      case 1: dot_f16_f32_rows_heads_n<R, 1>(rows, qs + j0, n, o); break;
+      case 2: dot_f16_f32_rows_heads_n<R, 2>(rows, qs + j0, n, o); break;
+      case 3: dot_f16_f32_rows_heads_n<R, 3>(rows, qs + j0, n, o); break;
+      case 4: dot_f16_f32_rows_heads_n<R, 4>(rows, qs + j0, n, o); break;
+      case 5: dot_f16_f32_rows_heads_n<R, 5>(rows, qs + j0, n, o); break;
+      default: dot_f16_f32_rows_heads_n<R, 6>(rows, qs + j0, n, o); break;
+    }
+  }
+}
+
+void dot_f16_f32_rows_heads(const uint16_t* const* rows, int n_rows, const float* const* qs, int m, int64_t n, float* const* outs) {
+  int r = 0;
+  for (; r + 2 <= n_rows; r += 2) dot_f16_f32_rows_heads_r<2>(rows + r, qs, m, n, outs + r);
+  if (r < n_rows) dot_f16_f32_rows_heads_r<1>(rows + r, qs, m, n, outs + r);
+}
+
+void dot_f16_f32_heads(const uint16_t* row, const float* const* qs, int m, int64_t n, float* out) {
+  dot_f16_f32_rows_heads_r<1>(&row, qs, m, n, &out);
+}
+
+// Value rows: each output value gets axpy_f16's multiply-add per row, rows in order, with the
+// outputs held in registers across the R rows instead of a load and store per row.
+template <int R>
+void axpy_f16_rows_heads_n(const uint16_t* const* rows, const float* const* s, float* const* outs, int m, int64_t n) {
+  constexpr int kHeads = 16;
+  for (int j0 = 0; j0 < m; j0 += kHeads) {
+    const int mm = std::min(kHeads, m - j0);
+    float w[kHeads][R];  // a local copy: read through s[r], a weight would be reloaded per step
+    for (int j = 0; j < mm; j++) {
+      ST_UNROLL for (int r = 0; r < R; r++) w[j][r] = s[r][j0 + j];
+    }
+    float* const* o = outs + j0;
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+      float32x4_t f[R];
+      ST_UNROLL for (int r = 0; r < R; r++) f[r] = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(rows[r] + i)));
+      for (int j = 0; j < mm; j++) {
+        float32x4_t acc = vld1q_f32(o[j] + i);
+        ST_UNROLL for (int r = 0; r < R; r++) acc = vfmaq_n_f32(acc, f[r], w[j][r]);
+        vst1q_f32(o[j] + i, acc);
+      }
+    }
+    for (; i < n; i++) {
+      for (int r = 0; r < R; r++) {
+        for (int j = 0; j < mm; j++) o[j][i] += w[j][r] * half(rows[r][i]);
+      }
+    }
+  }
+}
+
+void axpy_f16_rows_heads(const uint16_t* const* rows, int n_rows, const float* const* s, float* const* outs, int m, int64_t n) {
+  static_assert(kMaxAxpyRows == 8, "one case per row count");
+  switch (n_rows) {
+    case 1: axpy_f16_rows_heads_n<1>(rows, s, outs, m, n); break;
+    case 2: axpy_f16_rows_heads_n<2>(rows, s, outs, m, n); break;
+    case 3: axpy_f16_rows_heads_n<3>(rows, s, outs, m, n); break;
+    case 4: axpy_f16_rows_heads_n<4>(rows, s, outs, m, n); break;
+    case 5: axpy_f16_rows_heads_n<5>(rows, s, outs, m, n); break;
+    case 6: axpy_f16_rows_heads_n<6>(rows, s, outs, m, n); break;
+    case 7: axpy_f16_rows_heads_n<7>(rows, s, outs, m, n); break;
+    default: axpy_f16_rows_heads_n<8>(rows, s, outs, m, n); break;
+  }
+}
+
+void axpy_f16_heads(const uint16_t* row, const float* s, float* const* outs, int m, int64_t n) {
+  axpy_f16_rows_heads_n<1>(&row, &s, outs, m, n);
 }
 
 inline float32x4_t bf16x4(const uint16_t* p) { return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16)); }
@@ -204,7 +312,7 @@ void exp_shifted(float* x, const float* shifts, int lanes, int64_t n) {
 const KernelTable kNeon = {
     "neon", quantize_row_q8_0, dot_q4_0_q8_0, dot_q4_0_q8_0_x4, dot_q8_0_q8_0, dot_f32_f32, dot_f16_f32, dot_bf16_f32, dot_f16_f16, dot_bf16_bf16,
     axpy_q4_0, axpy_q8_0, axpy_f32, axpy_f16, axpy_bf16,
-    nullptr, nullptr,  // no fused multi-head F16 attention rows: one head at a time
+    dot_f16_f32_heads, axpy_f16_heads,
     nullptr, nullptr,  // no *_sums dot products: the plain ones above serve
     nullptr, nullptr,  // no packed Q4_0: rows stay as in the file
 };
@@ -218,6 +326,8 @@ const KernelTable* neon_table() {
   static const KernelTable table = [] {
     KernelTable t = kNeon;
     t.exp_shifted = exp_shifted;
+    t.dot_f16_f32_rows_heads = dot_f16_f32_rows_heads;
+    t.axpy_f16_rows_heads = axpy_f16_rows_heads;
     add_neon_kquant_kernels(t);
     add_neon_block32_kernels(t);
     return with_scalar_fallbacks(t);
