@@ -282,7 +282,7 @@ void dot_f16_f32_2rows_heads_n(const uint16_t* row0, const uint16_t* row1, const
     ST_UNROLL for (int j = 0; j < MJ; j++) {
       // Loaded once for both rows: folded into each FMA as a memory operand (GCC's choice), a
       // query vector cost two loads, 14 a step for 12 FMAs, and the loads set the pace: 27-31
-      // against 18.4 ns a key row for six heads (Zen 5, one thread, keys in L2; same bits).
+      // against 17-23 ns a key row for six heads (Zen 5, one thread, keys in L2; same bits).
       __m256 q = _mm256_loadu_ps(qs[j] + i);
       keep_in_register(q);
       acc0[j] = _mm256_fmadd_ps(w0, q, acc0[j]);
