@@ -144,4 +144,20 @@ describe('kernels: every instruction set agrees with the scalar reference', func
     const model = await ensureModel({ preset: 'tiny', type: 'q4_0' });
     assert.throws(() => logitsWith('sse9', model), /SMALLTHINKER_ISA=sse9 is not available/);
   });
+
+  it('the instruction-set libraries lend no code to the rest of the addon (no weak symbols in them)', function () {
+    // An inline function or template that a kernel file compiled for AVX-512 emits out of line
+    // is a weak symbol, and the linker keeps one copy for every file that calls it: the AVX-512
+    // copy, called from the AVX2 or the scalar path, would stop an older CPU with an illegal
+    // instruction. Helpers shared by kernel files therefore have internal linkage (hsum_x86.h).
+    if (process.arch !== 'x64') this.skip();
+    const dir = path.join(root, 'native', 'build', 'Release');
+    for (const isa of ['avx2', 'avxvnni', 'avx512']) {
+      const lib = path.join(dir, `smallthinker_${isa}.a`);
+      assert.ok(fs.existsSync(lib), `${lib} is built`);
+      const weak = execFileSync('nm', ['-C', lib], { encoding: 'utf8', maxBuffer: 64 << 20 })
+        .split('\n').filter((line) => /^\s*[0-9a-f]*\s+[WwVv]\s/.test(line));
+      assert.deepEqual(weak, [], `weak symbols in smallthinker_${isa}.a`);
+    }
+  });
 });

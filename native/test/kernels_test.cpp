@@ -109,6 +109,12 @@ static void test_table(const KernelTable& ref, const KernelTable& simd, int64_t 
       simd.axpy_f16(w16.data(), s[j], y1[j].data(), n);
       axpys = axpys && std::memcmp(y1[j].data(), y[j].data(), n * sizeof(float)) == 0;
     }
+    // 5 short of whole vectors: the value-by-value tails too.
+    simd.dot_f16_f32_heads(w16.data(), qs, m, n - 5, got);
+    for (int j = 0; j < m; j++) {
+      const float one = simd.dot_f16_f32(w16.data(), q[j].data(), n - 5);
+      dots = dots && std::memcmp(&one, &got[j], sizeof one) == 0;
+    }
     check(dots, tag + "dot_f16_f32_heads = dot_f16_f32 per head, bit for bit");
     check(axpys, tag + "axpy_f16_heads = axpy_f16 per head, bit for bit");
     if (simd.axpy_f16_rows_heads) {
@@ -160,7 +166,8 @@ static void test_table(const KernelTable& ref, const KernelTable& simd, int64_t 
     }
     if (simd.dot_f16_f32_rows_heads) {
       // Several key rows at once: bit for bit dot_f16_f32_heads row by row, for every group
-      // size up to 8 query heads (the kernel's register plan covers 6; more go row by row).
+      // size up to 8 query heads (the kernel's register plan covers 6; more go row by row),
+      // over whole vectors and 5 values short of them (each kernel's value-by-value tail).
       bool rows_ok = true;
       std::vector<std::vector<float>> q8(8, std::vector<float>(n));
       const float* q8s[8];
@@ -169,19 +176,21 @@ static void test_table(const KernelTable& ref, const KernelTable& simd, int64_t 
         q8s[j] = q8[j].data();
       }
       for (int heads = 1; heads <= 8; heads++) {
-        for (int n_rows = 1; n_rows <= kMaxDotRows; n_rows++) {
-          std::vector<std::vector<uint16_t>> rows(n_rows, std::vector<uint16_t>(n));
+        for (int round = 0; round < 2 * kMaxDotRows; round++) {
+          const int rows_now = round % kMaxDotRows + 1;
+          const int64_t len = round < kMaxDotRows ? n : n - 5;
+          std::vector<std::vector<uint16_t>> rows(rows_now, std::vector<uint16_t>(n));
           const uint16_t* row_ptrs[kMaxDotRows];
           float got_rows[kMaxDotRows][8], want[8];
           float* outs[kMaxDotRows];
-          for (int r = 0; r < n_rows; r++) {
+          for (int r = 0; r < rows_now; r++) {
             for (auto& v : rows[r]) v = fp32_to_fp16(normal(rng));
             row_ptrs[r] = rows[r].data();
             outs[r] = got_rows[r];
           }
-          simd.dot_f16_f32_rows_heads(row_ptrs, n_rows, q8s, heads, n, outs);
-          for (int r = 0; r < n_rows; r++) {
-            simd.dot_f16_f32_heads(row_ptrs[r], q8s, heads, n, want);
+          simd.dot_f16_f32_rows_heads(row_ptrs, rows_now, q8s, heads, len, outs);
+          for (int r = 0; r < rows_now; r++) {
+            simd.dot_f16_f32_heads(row_ptrs[r], q8s, heads, len, want);
             rows_ok = rows_ok && std::memcmp(want, got_rows[r], heads * sizeof(float)) == 0;
           }
         }

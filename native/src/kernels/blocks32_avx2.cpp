@@ -8,6 +8,7 @@
 
 #include <cstring>
 
+#include "hsum_x86.h"
 #include "kernels.h"
 #include "prefetch.h"
 #include "unroll.h"
@@ -16,13 +17,6 @@ namespace st::kernels {
 namespace {
 
 inline float half(uint16_t h) { return _cvtsh_ss(h); }
-
-inline float hsum(__m256 v) {
-  __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
-  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
-  return _mm_cvtss_f32(lo);
-}
 
 // Element j of a block: the low nibble of qs[j] for j < 16, the high nibble of qs[j − 16] after.
 inline __m256i nibbles(const uint8_t* qs) {

@@ -8,6 +8,8 @@
 #include <cstring>
 
 #include "fp16.h"
+#include "count_dispatch.h"
+#include "hsum_x86.h"
 #include "kernels.h"
 #include "pack_rows_x86.h"
 #include "prefetch.h"
@@ -16,13 +18,6 @@
 
 namespace st::kernels {
 namespace {
-
-inline float hsum(__m256 v) {
-  __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
-  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
-  return _mm_cvtss_f32(lo);
-}
 
 inline float half(uint16_t h) { return _cvtsh_ss(h); }
 
@@ -255,16 +250,7 @@ void dot_f16_f32_heads(const uint16_t* row, const float* const* qs, int m, int64
   for (int j0 = 0; j0 < m; j0 += 8) {
     const float* const* q = qs + j0;
     float* o = out + j0;
-    switch (std::min(8, m - j0)) {
-      case 1: dot_f16_f32_heads_n<1>(row, q, n, o); break;
-      case 2: dot_f16_f32_heads_n<2>(row, q, n, o); break;
-      case 3: dot_f16_f32_heads_n<3>(row, q, n, o); break;
-      case 4: dot_f16_f32_heads_n<4>(row, q, n, o); break;
-      case 5: dot_f16_f32_heads_n<5>(row, q, n, o); break;
-      case 6: dot_f16_f32_heads_n<6>(row, q, n, o); break;
-      case 7: dot_f16_f32_heads_n<7>(row, q, n, o); break;
-      default: dot_f16_f32_heads_n<8>(row, q, n, o); break;
-    }
+    with_count<1, 8>(m - j0, [&](auto heads) { dot_f16_f32_heads_n<decltype(heads)::value>(row, q, n, o); });
   }
 }
 
@@ -311,14 +297,7 @@ void dot_f16_f32_rows_heads(const uint16_t* const* rows, int n_rows, const float
   for (; r + 2 <= n_rows && m <= 6; r += 2) {
     const uint16_t* a = rows[r];
     const uint16_t* b = rows[r + 1];
-    switch (m) {
-      case 1: dot_f16_f32_2rows_heads_n<1>(a, b, qs, n, outs[r], outs[r + 1]); break;
-      case 2: dot_f16_f32_2rows_heads_n<2>(a, b, qs, n, outs[r], outs[r + 1]); break;
-      case 3: dot_f16_f32_2rows_heads_n<3>(a, b, qs, n, outs[r], outs[r + 1]); break;
-      case 4: dot_f16_f32_2rows_heads_n<4>(a, b, qs, n, outs[r], outs[r + 1]); break;
-      case 5: dot_f16_f32_2rows_heads_n<5>(a, b, qs, n, outs[r], outs[r + 1]); break;
-      default: dot_f16_f32_2rows_heads_n<6>(a, b, qs, n, outs[r], outs[r + 1]); break;
-    }
+    with_count<1, 6>(m, [&](auto heads) { dot_f16_f32_2rows_heads_n<decltype(heads)::value>(a, b, qs, n, outs[r], outs[r + 1]); });
   }
   for (; r < n_rows; r++) dot_f16_f32_heads(rows[r], qs, m, n, outs[r]);
 }
@@ -367,17 +346,7 @@ void axpy_f16_rows_heads_n(const uint16_t* const* rows, const float* const* s, f
 }
 
 void axpy_f16_rows_heads(const uint16_t* const* rows, int n_rows, const float* const* s, float* const* outs, int m, int64_t n) {
-  static_assert(kMaxAxpyRows == 8, "one case per row count");
-  switch (n_rows) {
-    case 1: axpy_f16_rows_heads_n<1>(rows, s, outs, m, n); break;
-    case 2: axpy_f16_rows_heads_n<2>(rows, s, outs, m, n); break;
-    case 3: axpy_f16_rows_heads_n<3>(rows, s, outs, m, n); break;
-    case 4: axpy_f16_rows_heads_n<4>(rows, s, outs, m, n); break;
-    case 5: axpy_f16_rows_heads_n<5>(rows, s, outs, m, n); break;
-    case 6: axpy_f16_rows_heads_n<6>(rows, s, outs, m, n); break;
-    case 7: axpy_f16_rows_heads_n<7>(rows, s, outs, m, n); break;
-    default: axpy_f16_rows_heads_n<8>(rows, s, outs, m, n); break;
-  }
+  with_count<1, kMaxAxpyRows>(n_rows, [&](auto r) { axpy_f16_rows_heads_n<decltype(r)::value>(rows, s, outs, m, n); });
 }
 
 // Packed Q4_0 (16 rows per group, see pack_q4_0x16), in two halves of 8 rows per 256-bit
@@ -464,12 +433,8 @@ void gemm_q4_0x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, 
                   float* out) {
   // Four activations at a time keep the accumulators and one half's weights in registers.
   for (int t0 = 0; t0 < n_x; t0 += 4) {
-    switch (std::min(4, n_x - t0)) {
-      case 1: gemm_q4_0x16_one(group, nb, xs[t0], xterms[t0], out + t0 * kPackRows); break;
-      case 2: gemm_q4_0x16_n<2>(group, nb, xs + t0, xterms + t0, out + t0 * kPackRows); break;
-      case 3: gemm_q4_0x16_n<3>(group, nb, xs + t0, xterms + t0, out + t0 * kPackRows); break;
-      default: gemm_q4_0x16_n<4>(group, nb, xs + t0, xterms + t0, out + t0 * kPackRows); break;
-    }
+    if (n_x - t0 == 1) gemm_q4_0x16_one(group, nb, xs[t0], xterms[t0], out + t0 * kPackRows);
+    else with_count<2, 4>(n_x - t0, [&](auto acts) { gemm_q4_0x16_n<decltype(acts)::value>(group, nb, xs + t0, xterms + t0, out + t0 * kPackRows); });
   }
 }
 

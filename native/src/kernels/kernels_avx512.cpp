@@ -16,6 +16,8 @@
 #include <cmath>
 
 #include "fp16.h"
+#include "count_dispatch.h"
+#include "hsum_x86.h"
 #include "kernels.h"
 #include "prefetch.h"
 #include "runtime/portable_math.h"
@@ -68,12 +70,6 @@ inline __m512 pair_scale(__m512 s8, int p) {
 
 inline float half(uint16_t h) { return _cvtsh_ss(h); }
 
-inline float hsum256(__m256 v) {
-  const __m128 v4 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  const __m128 v2 = _mm_add_ps(v4, _mm_movehl_ps(v4, v4));
-  return _mm_cvtss_f32(_mm_add_ss(v2, _mm_movehdup_ps(v2)));
-}
-
 // [a × 8 lanes | b × 8 lanes] (AVX-512F only: no DQ insert).
 inline __m512 two_scales(float a, float b) {
   return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_set1_ps(a)), _mm256_castps_pd(_mm256_set1_ps(b)), 1));
@@ -125,7 +121,7 @@ float dot_q4_0_q8_0_sums(const BlockQ4_0* w, const BlockQ8_0* x, const int32_t* 
     acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, q4_0_pair(w + b + 4), q8_0_pair(x + b + 4))), pair_scale(s8, 2), acc0);
     acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, q4_0_pair(w + b + 6), q8_0_pair(x + b + 6))), pair_scale(s8, 3), acc1);
   }
-  const float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) - 8.0f * hsum256(zp);
+  const float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) - 8.0f * hsum(zp);
   return sum + dot_q4_0_q8_0(w + b, x + b, (nb - b) * kQK4_0);
 }
 
@@ -151,7 +147,7 @@ void dot_q4_0_q8_0_x4_sums(const BlockQ4_0* w, const BlockQ8_0* const* xs, const
     }
   }
   for (int t = 0; t < 4; t++) {
-    out[t] = _mm512_reduce_add_ps(acc[t]) - 8.0f * hsum256(zp[t]);
+    out[t] = _mm512_reduce_add_ps(acc[t]) - 8.0f * hsum(zp[t]);
     if (b < nb) out[t] += dot_q4_0_q8_0(w + b, xs[t] + b, (nb - b) * kQK4_0);
   }
 }
@@ -242,16 +238,7 @@ void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs
 
 void gemm_q4_0x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, int n_x,
                   float* out) {
-  switch (n_x) {
-    case 1: return gemm_q4_0x16_n<1>(group, nb, xs, xterms, out);
-    case 2: return gemm_q4_0x16_n<2>(group, nb, xs, xterms, out);
-    case 3: return gemm_q4_0x16_n<3>(group, nb, xs, xterms, out);
-    case 4: return gemm_q4_0x16_n<4>(group, nb, xs, xterms, out);
-    case 5: return gemm_q4_0x16_n<5>(group, nb, xs, xterms, out);
-    case 6: return gemm_q4_0x16_n<6>(group, nb, xs, xterms, out);
-    case 7: return gemm_q4_0x16_n<7>(group, nb, xs, xterms, out);
-    default: return gemm_q4_0x16_n<8>(group, nb, xs, xterms, out);
-  }
+  with_count<1, 8>(n_x, [&](auto acts) { gemm_q4_0x16_n<decltype(acts)::value>(group, nb, xs, xterms, out); });
 }
 
 // One row of a packed group: its four 4-byte pieces per block gathered back into the
@@ -327,8 +314,8 @@ void dot_f16_f32_rows_heads_n(const uint16_t* const* rows, int n_rows, const flo
   }
   ST_UNROLL for (int p = 0; p < P; p++) {
     ST_UNROLL for (int j = 0; j < MJ; j++) {
-      outs[2 * p][j] = hsum256(_mm512_castps512_ps256(acc[p][j]));
-      if (2 * p + 1 < n_rows) outs[2 * p + 1][j] = hsum256(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[p][j]), 1)));
+      outs[2 * p][j] = hsum(_mm512_castps512_ps256(acc[p][j]));
+      if (2 * p + 1 < n_rows) outs[2 * p + 1][j] = hsum(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[p][j]), 1)));
     }
   }
   for (int64_t k = i; k < n; k++) {  // the AVX2 kernel's tail, value by value
@@ -340,14 +327,7 @@ void dot_f16_f32_rows_heads_n(const uint16_t* const* rows, int n_rows, const flo
 
 template <int P>
 void dot_f16_f32_rows_heads_p(const uint16_t* const* rows, int n_rows, const float* const* qs, int m, int64_t n, float* const* outs) {
-  switch (m) {
-    case 1: dot_f16_f32_rows_heads_n<P, 1>(rows, n_rows, qs, n, outs); break;
-    case 2: dot_f16_f32_rows_heads_n<P, 2>(rows, n_rows, qs, n, outs); break;
-    case 3: dot_f16_f32_rows_heads_n<P, 3>(rows, n_rows, qs, n, outs); break;
-    case 4: dot_f16_f32_rows_heads_n<P, 4>(rows, n_rows, qs, n, outs); break;
-    case 5: dot_f16_f32_rows_heads_n<P, 5>(rows, n_rows, qs, n, outs); break;
-    default: dot_f16_f32_rows_heads_n<P, 6>(rows, n_rows, qs, n, outs); break;
-  }
+  with_count<1, 6>(m, [&](auto heads) { dot_f16_f32_rows_heads_n<P, decltype(heads)::value>(rows, n_rows, qs, n, outs); });
 }
 
 void dot_f16_f32_rows_heads(const uint16_t* const* rows, int n_rows, const float* const* qs, int m, int64_t n, float* const* outs) {
@@ -400,17 +380,7 @@ void axpy_f16_rows_heads_n(const uint16_t* const* rows, const float* const* s, f
 }
 
 void axpy_f16_rows_heads(const uint16_t* const* rows, int n_rows, const float* const* s, float* const* outs, int m, int64_t n) {
-  static_assert(kMaxAxpyRows == 8, "one case per row count");
-  switch (n_rows) {
-    case 1: axpy_f16_rows_heads_n<1>(rows, s, outs, m, n); break;
-    case 2: axpy_f16_rows_heads_n<2>(rows, s, outs, m, n); break;
-    case 3: axpy_f16_rows_heads_n<3>(rows, s, outs, m, n); break;
-    case 4: axpy_f16_rows_heads_n<4>(rows, s, outs, m, n); break;
-    case 5: axpy_f16_rows_heads_n<5>(rows, s, outs, m, n); break;
-    case 6: axpy_f16_rows_heads_n<6>(rows, s, outs, m, n); break;
-    case 7: axpy_f16_rows_heads_n<7>(rows, s, outs, m, n); break;
-    default: axpy_f16_rows_heads_n<8>(rows, s, outs, m, n); break;
-  }
+  with_count<1, kMaxAxpyRows>(n_rows, [&](auto r) { axpy_f16_rows_heads_n<decltype(r)::value>(rows, s, outs, m, n); });
 }
 
 // portable_math::exp, eight lanes per step in double precision (the AVX2 table's exp4 takes

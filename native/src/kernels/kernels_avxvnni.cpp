@@ -20,6 +20,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "count_dispatch.h"
 #include "kernels.h"
 #include "packed_q4k_scales_avx2.h"
 #include "prefetch.h"
@@ -122,12 +123,8 @@ void gemm_q4_0x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, 
   // Four activations at a time: their accumulators and a block's 8 code vectors stay in the
   // 16 vector registers.
   for (int t0 = 0; t0 < n_x; t0 += 4) {
-    switch (std::min(4, n_x - t0)) {
-      case 1: gemm_q4_0x16_one(group, nb, xs[t0], xterms[t0], out + t0 * kPackRows); break;
-      case 2: gemm_q4_0x16_n<2>(group, nb, xs + t0, xterms + t0, out + t0 * kPackRows); break;
-      case 3: gemm_q4_0x16_n<3>(group, nb, xs + t0, xterms + t0, out + t0 * kPackRows); break;
-      default: gemm_q4_0x16_n<4>(group, nb, xs + t0, xterms + t0, out + t0 * kPackRows); break;
-    }
+    if (n_x - t0 == 1) gemm_q4_0x16_one(group, nb, xs[t0], xterms[t0], out + t0 * kPackRows);
+    else with_count<2, 4>(n_x - t0, [&](auto acts) { gemm_q4_0x16_n<decltype(acts)::value>(group, nb, xs + t0, xterms + t0, out + t0 * kPackRows); });
   }
 }
 
@@ -236,12 +233,8 @@ void gemm_q4_Kx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs
 
 void gemm_q4_Kx16(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out) {
   for (int t0 = 0; t0 < n_x; t0 += 4) {
-    switch (std::min(4, n_x - t0)) {
-      case 1: gemm_q4_Kx16_one(group, nb, xs[t0], out + t0 * kPackRows); break;
-      case 2: gemm_q4_Kx16_n<2>(group, nb, xs + t0, out + t0 * kPackRows); break;
-      case 3: gemm_q4_Kx16_n<3>(group, nb, xs + t0, out + t0 * kPackRows); break;
-      default: gemm_q4_Kx16_n<4>(group, nb, xs + t0, out + t0 * kPackRows); break;
-    }
+    if (n_x - t0 == 1) gemm_q4_Kx16_one(group, nb, xs[t0], out + t0 * kPackRows);
+    else with_count<2, 4>(n_x - t0, [&](auto acts) { gemm_q4_Kx16_n<decltype(acts)::value>(group, nb, xs + t0, out + t0 * kPackRows); });
   }
 }
 

@@ -1,5 +1,6 @@
 // NEON kernels for aarch64 (baseline there, so no run-time check is needed); the int8 dot
 // product instruction is used when the compiler targets it (-march=armv8.2-a+dotprod).
+#include "count_dispatch.h"
 #include "kernels.h"
 
 #if defined(__aarch64__)
@@ -127,14 +128,7 @@ void dot_f16_f32_rows_heads_r(const uint16_t* const* rows, const float* const* q
   for (int j0 = 0; j0 < m; j0 += 6) {
     float* o[R];
     for (int r = 0; r < R; r++) o[r] = outs[r] + j0;
-    switch (std::min(6, m - j0)) {
-      case 1: dot_f16_f32_rows_heads_n<R, 1>(rows, qs + j0, n, o); break;
-      case 2: dot_f16_f32_rows_heads_n<R, 2>(rows, qs + j0, n, o); break;
-      case 3: dot_f16_f32_rows_heads_n<R, 3>(rows, qs + j0, n, o); break;
-      case 4: dot_f16_f32_rows_heads_n<R, 4>(rows, qs + j0, n, o); break;
-      case 5: dot_f16_f32_rows_heads_n<R, 5>(rows, qs + j0, n, o); break;
-      default: dot_f16_f32_rows_heads_n<R, 6>(rows, qs + j0, n, o); break;
-    }
+    with_count<1, 6>(m - j0, [&](auto heads) { dot_f16_f32_rows_heads_n<R, decltype(heads)::value>(rows, qs + j0, n, o); });
   }
 }
 
@@ -179,17 +173,7 @@ void axpy_f16_rows_heads_n(const uint16_t* const* rows, const float* const* s, f
 }
 
 void axpy_f16_rows_heads(const uint16_t* const* rows, int n_rows, const float* const* s, float* const* outs, int m, int64_t n) {
-  static_assert(kMaxAxpyRows == 8, "one case per row count");
-  switch (n_rows) {
-    case 1: axpy_f16_rows_heads_n<1>(rows, s, outs, m, n); break;
-    case 2: axpy_f16_rows_heads_n<2>(rows, s, outs, m, n); break;
-    case 3: axpy_f16_rows_heads_n<3>(rows, s, outs, m, n); break;
-    case 4: axpy_f16_rows_heads_n<4>(rows, s, outs, m, n); break;
-    case 5: axpy_f16_rows_heads_n<5>(rows, s, outs, m, n); break;
-    case 6: axpy_f16_rows_heads_n<6>(rows, s, outs, m, n); break;
-    case 7: axpy_f16_rows_heads_n<7>(rows, s, outs, m, n); break;
-    default: axpy_f16_rows_heads_n<8>(rows, s, outs, m, n); break;
-  }
+  with_count<1, kMaxAxpyRows>(n_rows, [&](auto r) { axpy_f16_rows_heads_n<decltype(r)::value>(rows, s, outs, m, n); });
 }
 
 void axpy_f16_heads(const uint16_t* row, const float* s, float* const* outs, int m, int64_t n) {

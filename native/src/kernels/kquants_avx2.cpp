@@ -13,6 +13,8 @@
 #include <type_traits>
 
 #include "fp16.h"
+#include "count_dispatch.h"
+#include "hsum_x86.h"
 #include "kernels.h"
 #include "k4_scales_x86.h"
 #include "packed_q4k_scales_avx2.h"
@@ -47,19 +49,6 @@ inline __m128i mins_dot_sums(__m128i mins16, const int16_t* bsums) {
 inline __m256i broadcast_lane(__m256i both, int i) {
   const __m256i pick = _mm256_set1_epi16(static_cast<int16_t>((2 * i) | ((2 * i + 1) << 8)));
   return _mm256_shuffle_epi8(both, pick);
-}
-
-inline float hsum(__m256 v) {
-  __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
-  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
-  return _mm_cvtss_f32(lo);
-}
-
-inline float hsum(__m128 v) {
-  v = _mm_add_ps(v, _mm_movehl_ps(v, v));
-  v = _mm_add_ss(v, _mm_movehdup_ps(v));
-  return _mm_cvtss_f32(v);
 }
 
 // The weight side of one super-block, read for however many activations it meets: code(i)
@@ -418,12 +407,8 @@ void gemm_q4_Kx16_halves(const uint8_t* group, int64_t nb, const BlockQ8_K* cons
 
 void gemm_q4_Kx16(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out) {
   for (int t0 = 0; t0 < n_x; t0 += 4) {
-    switch (std::min(4, n_x - t0)) {
-      case 1: gemm_q4_Kx16_one(group, nb, xs[t0], out + t0 * kPackRows); break;
-      case 2: gemm_q4_Kx16_halves<2>(group, nb, xs + t0, out + t0 * kPackRows); break;
-      case 3: gemm_q4_Kx16_halves<3>(group, nb, xs + t0, out + t0 * kPackRows); break;
-      default: gemm_q4_Kx16_halves<4>(group, nb, xs + t0, out + t0 * kPackRows); break;
-    }
+    if (n_x - t0 == 1) gemm_q4_Kx16_one(group, nb, xs[t0], out + t0 * kPackRows);
+    else with_count<2, 4>(n_x - t0, [&](auto acts) { gemm_q4_Kx16_halves<decltype(acts)::value>(group, nb, xs + t0, out + t0 * kPackRows); });
   }
 }
 

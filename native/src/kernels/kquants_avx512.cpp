@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "count_dispatch.h"
+#include "hsum_x86.h"
 #include "kernels.h"
 #include "prefetch.h"
 #include "k4_scales_x86.h"
@@ -121,12 +123,6 @@ template <> struct Reader<BlockQ4_K> { using type = Q4KBlock; };
 template <> struct Reader<BlockQ5_K> { using type = Q5KBlock; };
 template <> struct Reader<BlockQ6_K> { using type = Q6KBlock; };
 
-inline float hsum(__m128 v) {
-  v = _mm_add_ps(v, _mm_movehl_ps(v, v));
-  v = _mm_add_ss(v, _mm_movehdup_ps(v));
-  return _mm_cvtss_f32(v);
-}
-
 // m activations against one row, each 64 of codes decoded once for all of them. Only the
 // four-activation form is used: one activation alone waits on each VPDPWSSD's latency, and
 // the AVX2 kernel was faster for it here (AMD Zen 4: 6.9 against 9.0 ns per super-block);
@@ -181,14 +177,6 @@ void dot4(const void* w, const void* const* xs, int64_t n, float* out) {
 // 16-bit scales in every 128-bit lane): the scales of values 64k .. 64k+64 of a 128.
 inline __m512i scales_of_quarter_pair(__m512i v, int k) { return pick_per_lane(v, 4 * k, 4 * k + 1, 4 * k + 2, 4 * k + 3); }
 
-// The reduction kquants_avx2.cpp's hsum does, in its order.
-inline float hsum_as_avx2(__m256 v) {
-  __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
-  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
-  return _mm_cvtss_f32(lo);
-}
-
 float dot_q6_K_one(const void* wv, const void* xv, int64_t n) {
   const auto* w = static_cast<const BlockQ6_K*>(wv);
   const auto* x = static_cast<const BlockQ8_K*>(xv);
@@ -226,7 +214,7 @@ float dot_q6_K_one(const void* wv, const void* xv, int64_t n) {
     sums8 = _mm256_sub_epi32(sums8, _mm256_inserti128_si256(_mm256_setzero_si256(), _mm_slli_epi32(prod, 5), 0));
     acc = _mm256_fmadd_ps(_mm256_set1_ps(x[b].d * half(w[b].d)), _mm256_cvtepi32_ps(sums8), acc);
   }
-  return hsum_as_avx2(acc) - hsum(_mm_setzero_ps());
+  return hsum(acc) - hsum(_mm_setzero_ps());
 }
 
 // ---- Q4_K packed 16 rows at a time (pack_q4_Kx16): lane r of every vector is row r ----
@@ -325,12 +313,7 @@ void gemm_q4_Kx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs
 void gemm_q4_Kx16(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out) {
   // Four activations at a time keep the sums in registers.
   for (int t0 = 0; t0 < n_x; t0 += 4) {
-    switch (std::min(4, n_x - t0)) {
-      case 1: gemm_q4_Kx16_n<1>(group, nb, xs + t0, out + t0 * kPackRows); break;
-      case 2: gemm_q4_Kx16_n<2>(group, nb, xs + t0, out + t0 * kPackRows); break;
-      case 3: gemm_q4_Kx16_n<3>(group, nb, xs + t0, out + t0 * kPackRows); break;
-      default: gemm_q4_Kx16_n<4>(group, nb, xs + t0, out + t0 * kPackRows); break;
-    }
+    with_count<1, 4>(n_x - t0, [&](auto acts) { gemm_q4_Kx16_n<decltype(acts)::value>(group, nb, xs + t0, out + t0 * kPackRows); });
   }
 }
 
