@@ -247,14 +247,15 @@ void InferenceContext::forward(const int32_t* tokens, int32_t n, int32_t pos0, f
 // run in position order) and the value sums of its dimensions. Every value gets the operations
 // attend_group gives it on one thread, in the same order; what is left is two more barriers.
 template <typename KeyHead, typename ValueHead>
-void InferenceContext::attention_spread(int32_t n, int32_t pos0, int l, KeyHead key_head, ValueHead value_head) {
+void InferenceContext::attention_spread(const AttentionBatch& batch, KeyHead key_head, ValueHead value_head) {
   Workspace& s = ws_;
   const KvRowFormat& kv = kv_.format();
-  const int hd = hp_.head_dim, KVH = hp_.n_head_kv, group = hp_.n_head / KVH, S = score_lanes(group);
+  const int32_t pos0 = batch.pos0, fewest_keys = batch.fewest_keys;
+  const int l = batch.layer, group = batch.group;
+  const float scale = batch.scale;
+  const int hd = hp_.head_dim, KVH = hp_.n_head_kv, S = score_lanes(group);
   const size_t QW = size_t(hp_.n_head) * hd;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  const int pairs = n * KVH, threads = pool_.size();
-  const int32_t fewest_keys = pos0 - kv_.first_visible(l, pos0) + 1;
+  const int pairs = batch.n * KVH, threads = pool_.size();
   // Parts per pair so that every thread gets as many (pairs · parts a multiple of the threads:
   // 3 threads and 2 pairs make 3 parts each, not 1), within the positions' and dimensions' steps.
   const int even_parts = threads / std::gcd(threads, pairs);
@@ -359,7 +360,7 @@ void InferenceContext::attention(int l, int32_t n, int32_t pos0) {
   const int pairs = n * KVH, threads = pool_.size();
   const int32_t fewest_keys = pos0 - kv_.first_visible(l, pos0) + 1;  // the batch's first token's
   if (pairs < threads && fewest_keys >= kMinSpreadKeys) {
-    attention_spread(n, pos0, l, key_head, value_head);  // decode, with cores to spare
+    attention_spread(AttentionBatch{n, pos0, l, group, scale, fewest_keys}, key_head, value_head);  // decode, with cores to spare
   } else {
     // Causal GQA: one (token, KV head) pair at a time with all the query heads that share the
     // KV head, so each key and value row is read once for them (attention.h). A token's cost

@@ -138,10 +138,17 @@ class InferenceContext {
   void evaluate_batches(const int32_t* tokens, int32_t n, float* last_logits, const LogitRowSink* each_row);
   void route(int layer, int32_t n);
   void attention(int layer, int32_t n, int32_t pos0);
+  // What attention() works out for a batch, handed on to attention_spread() as it is.
+  struct AttentionBatch {
+    int32_t n, pos0;
+    int layer, group;      // group: query heads per KV head
+    float scale;           // of the key dots
+    int32_t fewest_keys;   // the positions the batch's first token attends to, the fewest of any
+  };
   // attention() for batches of fewer (token, KV head) pairs than threads, one pair's positions
   // and dimensions over several threads, with the same results (forward.cpp).
   template <typename KeyHead, typename ValueHead>
-  void attention_spread(int32_t n, int32_t pos0, int layer, KeyHead key_head, ValueHead value_head);
+  void attention_spread(const AttentionBatch& batch, KeyHead key_head, ValueHead value_head);
   // Spread when every pair has at least kMinSpreadKeys positions, in parts of at least
   // kMinPartKeys. The two more regions cost about 12 µs a layer (forced on 2 threads at short
   // context, the Zen 5 VM: decode 5 % slower); a pair's attention takes about 80 ns a position
