@@ -7,8 +7,8 @@
 #include <cmath>
 #include <cstring>
 
-#include "fp16.h"
 #include "count_dispatch.h"
+#include "fp16.h"
 #include "hsum_x86.h"
 #include "kernels.h"
 #include "pack_rows_x86.h"

@@ -15,8 +15,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "fp16.h"
 #include "count_dispatch.h"
+#include "fp16.h"
 #include "hsum_x86.h"
 #include "kernels.h"
 #include "prefetch.h"

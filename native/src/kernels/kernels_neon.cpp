@@ -1,6 +1,5 @@
 // NEON kernels for aarch64 (baseline there, so no run-time check is needed); the int8 dot
 // product instruction is used when the compiler targets it (-march=armv8.2-a+dotprod).
-#include "count_dispatch.h"
 #include "kernels.h"
 
 #if defined(__aarch64__)
@@ -9,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "count_dispatch.h"
 #include "fp16.h"
 #include "neon_dot.h"
 #include "runtime/portable_math.h"

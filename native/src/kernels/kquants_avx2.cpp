@@ -12,8 +12,8 @@
 #include <cstring>
 #include <type_traits>
 
-#include "fp16.h"
 #include "count_dispatch.h"
+#include "fp16.h"
 #include "hsum_x86.h"
 #include "kernels.h"
 #include "k4_scales_x86.h"
