@@ -4,6 +4,9 @@
 #include <cstring>
 
 namespace st {
+// Internal linkage: a kernel file built for AVX-512 must not lend its copy to the others
+// (kernels/hsum_x86.h).
+namespace {
 
 inline float fp16_to_fp32(uint16_t h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
@@ -67,4 +70,5 @@ inline float bf16_to_fp32(uint16_t h) {
   return f;
 }
 
+}  // namespace
 }  // namespace st

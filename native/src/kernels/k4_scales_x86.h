@@ -7,6 +7,7 @@
 #include <cstring>
 
 namespace st::kernels {
+namespace {  // internal linkage: see hsum_x86.h
 
 // Q4_K and Q5_K: the eight 6-bit scales (bytes 0..7) and mins (bytes 8..15) of the
 // sub-blocks of 32, from their 12 packed bytes, four at a time in 32-bit words (scalar bytes
@@ -21,4 +22,5 @@ inline __m128i scales_mins_k4(const uint8_t* packed) {
   return _mm_set_epi32(static_cast<int>(mn_hi), static_cast<int>(mn_lo), static_cast<int>(sc_hi), static_cast<int>(sc_lo));
 }
 
+}  // namespace
 }  // namespace st::kernels

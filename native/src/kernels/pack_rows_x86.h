@@ -9,6 +9,7 @@
 #include <cstdint>
 
 namespace st::kernels {
+namespace {  // internal linkage: see hsum_x86.h
 
 // 16 bytes from each of rows[0..4) as four words each: word s of row i is stored at
 // out + s·stride + 4i (vector s's bytes for those four rows).
@@ -25,4 +26,5 @@ inline void store_words_transposed_4x4(const uint8_t* const rows[4], uint8_t* ou
   _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 3 * stride), _mm_unpackhi_epi64(ab_hi, cd_hi));  // a3 b3 c3 d3
 }
 
+}  // namespace
 }  // namespace st::kernels

@@ -10,6 +10,7 @@
 #include "kernels.h"
 
 namespace st::kernels {
+namespace {  // internal linkage: see hsum_x86.h
 
 // Rows 8h..8h+7 of a packed super-block: each sub-block's scale as a 32-bit lane (sc, for
 // products summed in 32 bits) and repeated in both 16-bit halves of it (sc16, for VPMADDWD
@@ -59,4 +60,5 @@ struct PackedHalfScales {
   }
 };
 
+}  // namespace
 }  // namespace st::kernels

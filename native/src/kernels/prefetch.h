@@ -10,6 +10,7 @@
 #include <cstdint>
 
 namespace st::kernels {
+namespace {  // internal linkage: see hsum_x86.h
 
 // How far ahead each kind of stream asks, in one place (docs/benchmarks.md has the runs):
 constexpr size_t kPackedBlocksAhead = 16;       // packed Q4_0 groups, 288-byte blocks: 4.6 KiB
@@ -28,4 +29,5 @@ inline void prefetch_ahead(const void* p, size_t ahead, size_t bytes = 1) {
   for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(reinterpret_cast<const void*>(a + o));
 }
 
+}  // namespace
 }  // namespace st::kernels

@@ -17,6 +17,8 @@
 // registers of AVX2 and go to the stack between every two instructions (integer sums are
 // exact, so the order changes no result; it costs no instruction).
 // (Only the AVX2 kernels need it: AVX-512 and NEON have 32 vector registers.)
+namespace st::kernels {
+namespace {  // internal linkage: see hsum_x86.h
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 template <typename V>
 inline void keep_in_register(V& v) { __asm__("" : "+x"(v)); }
@@ -24,3 +26,5 @@ inline void keep_in_register(V& v) { __asm__("" : "+x"(v)); }
 template <typename V>
 inline void keep_in_register(V&) {}
 #endif
+}  // namespace
+}  // namespace st::kernels
