@@ -119,26 +119,32 @@ describe('kernels: every instruction set agrees with the scalar reference', func
   }
 
   // Kernels that take Q4_0 packed 16 rows at a time (scalar, for the tests; every x86 table)
-  // make the model pack its Q4_0 matrices at load. The packed values are defined to the bit
-  // (kernels.h); against the rows as in the file only the float sums over blocks differ.
-  it('q4_0 weights: packed 16 rows at a time against the rows as in the file (scalar, and each x86 table the CPU has)', async function () {
-    const model = await ensureModel({ preset: 'tiny', type: 'q4_0' });
-    for (const isa of process.arch === 'x64' ? ['scalar', 'avx2', 'avxvnni', 'avx512'] : ['scalar']) {
-      let packed: ReturnType<typeof logitsWith>;
-      try {
-        packed = logitsWith(isa, model);
-      } catch (err) {
-        if (/SMALLTHINKER_ISA=\w+ is not available/.test(String(err))) continue;  // not on this CPU
-        throw err;
+  // make the model pack its Q4_0 matrices at load, and those that take Q8_0 so (every x86
+  // table) its Q8_0 ones. The packed values are defined to the bit (kernels.h); against the
+  // rows as in the file only the float sums over blocks differ.
+  const packing = { q4_0: ['scalar', 'avx2', 'avxvnni', 'avx512'], q8_0: ['avx2', 'avxvnni', 'avx512'] };
+  for (const type of ['q4_0', 'q8_0'] as const) {
+    it(`${type} weights: packed 16 rows at a time against the rows as in the file (each table that packs them, where the CPU has it)`, async function () {
+      const model = await ensureModel({ preset: 'tiny', type });
+      const isas = process.arch === 'x64' ? packing[type] : packing[type].filter((isa) => isa === 'scalar');
+      if (isas.length === 0) this.skip();
+      for (const isa of isas) {
+        let packed: ReturnType<typeof logitsWith>;
+        try {
+          packed = logitsWith(isa, model);
+        } catch (err) {
+          if (/SMALLTHINKER_ISA=\w+ is not available/.test(String(err))) continue;  // not on this CPU
+          throw err;
+        }
+        const rows = logitsWith(isa, model, { SMALLTHINKER_PACK: '0' });
+        assert.ok(packed.packed > 0, `${isa}: packs the ${type} matrices`);
+        assert.equal(rows.packed, 0);
+        let maxDiff = 0;
+        packed.rows.forEach((row, i) => row.forEach((v, k) => { maxDiff = Math.max(maxDiff, Math.abs(v - rows.rows[i][k])); }));
+        assert.ok(maxDiff < 0.25, `${isa}: max |logit difference| ${maxDiff}`);
       }
-      const rows = logitsWith(isa, model, { SMALLTHINKER_PACK: '0' });
-      assert.ok(packed.packed > 0, `${isa}: packs the Q4_0 matrices`);
-      assert.equal(rows.packed, 0);
-      let maxDiff = 0;
-      packed.rows.forEach((row, i) => row.forEach((v, k) => { maxDiff = Math.max(maxDiff, Math.abs(v - rows.rows[i][k])); }));
-      assert.ok(maxDiff < 0.25, `${isa}: max |logit difference| ${maxDiff}`);
-    }
-  });
+    });
+  }
 
   it('refuses an instruction set this CPU or build does not have, clearly', async () => {
     const model = await ensureModel({ preset: 'tiny', type: 'q4_0' });

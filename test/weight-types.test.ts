@@ -105,22 +105,26 @@ describe('weight types: the same results as llama.cpp', function () {
     });
   }
 
-  it('tiny-256 q4_k_m: the budgeted mode gives the mapped mode\'s logits', async () => {
-    const file = await ensureModel({ preset: 'tiny-256', type: 'q4_k_m' });
-    const addon = loadNativeAddon();
-    const tokens = addon.tokenizerFromModel(file).encode('function add(a, b) { return a + b; }\nconst x = add(1, 2);');
-    const mapped = addon.createSession(file, { threads: 2, context: 128 });
-    // The budget counts this process's memory so far (llama.cpp's models may have raised it):
-    // a generous one, with the expert cache held to 8 slots so that experts are evicted and read again.
-    const budgeted = addon.createSession(file, { threads: 2, context: 128, memoryBudgetMiB: 65536, maxExpertSlots: 8 });
-    try {
-      assert.ok(budgeted.info.memory_plan, 'the second session computes under a budget');
-      assert.deepEqual(budgeted.evaluateTopN(tokens, 8), mapped.evaluateTopN(tokens, 8));
-    } finally {
-      mapped.release();
-      budgeted.release();
-    }
-  });
+  // Q4_K_M and Q8_0: both have matrices packed 16 rows at a time where the kernels take them,
+  // which the expert cache lays out as each expert arrives.
+  for (const type of ['q4_k_m', 'q8_0'] as const) {
+    it(`tiny-256 ${type}: the budgeted mode gives the mapped mode's logits`, async () => {
+      const file = await ensureModel({ preset: 'tiny-256', type });
+      const addon = loadNativeAddon();
+      const tokens = addon.tokenizerFromModel(file).encode('function add(a, b) { return a + b; }\nconst x = add(1, 2);');
+      const mapped = addon.createSession(file, { threads: 2, context: 128 });
+      // The budget counts this process's memory so far (llama.cpp's models may have raised it):
+      // a generous one, with the expert cache held to 8 slots so that experts are evicted and read again.
+      const budgeted = addon.createSession(file, { threads: 2, context: 128, memoryBudgetMiB: 65536, maxExpertSlots: 8 });
+      try {
+        assert.ok(budgeted.info.memory_plan, 'the second session computes under a budget');
+        assert.deepEqual(budgeted.evaluateTopN(tokens, 8), mapped.evaluateTopN(tokens, 8));
+      } finally {
+        mapped.release();
+        budgeted.release();
+      }
+    });
+  }
 
   it('tiny-256 q4_k_m, transposed down (powerinfer layout): threads split its rows on whole super-blocks', async () => {
     // Each thread adds a column slice of the active neurons' rows; a slice starting inside a

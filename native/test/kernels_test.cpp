@@ -557,8 +557,66 @@ static void test_packing(const KernelTable& t) {
       pack_q4_Kx16(q4_K.data(), stride, nb, want_k.data());
       t.pack_q4_Kx16(q4_K.data(), stride, nb, got_k.data());
       check(want_k == got_k, tag + "Q4_Kx16 = the scalar packing");
+      std::vector<BlockQ8_0> q8_0(kPackRows * stride);
+      random_blocks(q8_0);
+      std::vector<uint8_t> want_8(nb * kPackedQ8_0BlockBytes), got_8(want_8.size(), 0);
+      pack_q8_0x16(q8_0.data(), stride, nb, want_8.data());
+      t.pack_q8_0x16(q8_0.data(), stride, nb, got_8.data());
+      check(want_8 == got_8, tag + "Q8_0x16 = the scalar packing");
     }
   }
+}
+
+// Q8_0 packed 16 rows at a time: every ISA's packed kernels give exactly the reference's value
+// per row (kernels.h), whatever the number of activations, codes of −128 and 127 included, and
+// the unpacked dot product's up to rounding.
+static void test_packed_q8_0(const KernelTable& t, int64_t n) {
+  const std::string tag = std::string(t.isa) + " Q8_0x16 n=" + std::to_string(n) + ": ";
+  std::mt19937 rng(static_cast<unsigned>(n) + 29);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int64_t nb = n / 32;
+  std::vector<BlockQ8_0> rows(kPackRows * nb);
+  for (BlockQ8_0& b : rows) {
+    b.d = fp32_to_fp16(0.001f + 0.01f * std::fabs(normal(rng)));
+    for (int8_t& q : b.qs) q = static_cast<int8_t>(rng() & 0xff);
+  }
+  std::fill(std::begin(rows[2 * nb].qs), std::end(rows[2 * nb].qs), int8_t(-128));  // the extremes, whole blocks of them
+  std::fill(std::begin(rows[5 * nb + nb - 1].qs), std::end(rows[5 * nb + nb - 1].qs), int8_t(127));
+  std::vector<uint8_t> packed(nb * kPackedQ8_0BlockBytes);
+  pack_q8_0x16(rows.data(), nb, nb, packed.data());
+  check(packed.size() == rows.size() * sizeof(BlockQ8_0), tag + "packing keeps the size");
+  std::vector<std::vector<BlockQ8_0>> xq(kMaxPackedActivations, std::vector<BlockQ8_0>(nb));
+  std::vector<std::vector<Q8_0BlockTerms>> terms(kMaxPackedActivations, std::vector<Q8_0BlockTerms>(nb));
+  const BlockQ8_0* xs[kMaxPackedActivations];
+  const Q8_0BlockTerms* xterms[kMaxPackedActivations];
+  for (int a = 0; a < kMaxPackedActivations; a++) {
+    std::vector<float> x(n);
+    for (float& v : x) v = a == 7 ? std::fabs(normal(rng)) : normal(rng);  // one all-positive: Σx at its largest
+    scalar_table().quantize_row_q8_0(x.data(), xq[a].data(), n);
+    q8_0_block_terms(xq[a].data(), terms[a].data(), nb);
+    xs[a] = xq[a].data();
+    xterms[a] = terms[a].data();
+  }
+  for (int n_x = 1; n_x <= kMaxPackedActivations; n_x++) {
+    std::vector<float> want(n_x * kPackRows), got(n_x * kPackRows);
+    gemm_q8_0x16_reference(packed.data(), nb, xs, xterms, n_x, want.data());
+    t.gemm_q8_0x16(packed.data(), nb, xs, xterms, n_x, got.data());
+    check(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) == 0,
+          tag + "gemm bit-identical to the reference, " + std::to_string(n_x) + " activations");
+  }
+  std::vector<float> want(kMaxPackedActivations * kPackRows);
+  gemm_q8_0x16_reference(packed.data(), nb, xs, xterms, kMaxPackedActivations, want.data());
+  bool rows_equal = true, near_plain = true;
+  for (int j = 0; j < kMaxPackedActivations; j++) {
+    for (int r = 0; r < kPackRows; r++) {
+      const float one = t.dot_q8_0x16_row(packed.data(), nb, r, xs[j], xterms[j]);
+      rows_equal = rows_equal && std::memcmp(&one, &want[j * kPackRows + r], sizeof one) == 0;
+      const float plain = scalar_table().dot_q8_0_q8_0(rows.data() + r * nb, xs[j], n);
+      near_plain = near_plain && close(plain, want[j * kPackRows + r], std::fabs(plain) + 1);
+    }
+  }
+  check(rows_equal, tag + "single row = its lane of the group");
+  check(near_plain, tag + "= the unpacked dot product up to rounding");
 }
 
 // Q4_K packed 16 rows at a time: every ISA's packed kernels give exactly the reference's value
@@ -786,6 +844,10 @@ int main(int argc, char** argv) {
   for (int64_t n : {32, 768}) test_packed(scalar_table(), n);
   for (const KernelTable* t : tables) {
     if (t->gemm_q4_Kx16) test_packed_q4_K(*t);
+  }
+  for (const KernelTable* t : tables) {
+    if (!t->gemm_q8_0x16) continue;
+    for (int64_t n : {32, 64, 768, 1536}) test_packed_q8_0(*t, n);
   }
   for (const KernelTable* t : tables) test_packing(*t);
   test_packing(scalar_table());

@@ -3,10 +3,10 @@
 #include <stdexcept>
 #include <string>
 
+#include "blocks32x16.h"
 #include "file_rows.h"
 #include "format.h"
 #include "kernels/kernels.h"
-#include "q4_0x16.h"
 #include "q4_kx16.h"
 #include "runtime/switches.h"
 
@@ -22,7 +22,7 @@ void Format::row_to_floats(const Matrix&, int64_t, float*) const {
 
 const Format& choose_format(GgmlType type, int64_t rows, MatrixUse use) {
   static const FileRows f32(GgmlType::F32), f16(GgmlType::F16), bf16(GgmlType::BF16), q8_0(GgmlType::Q8_0), q4_0(GgmlType::Q4_0);
-  static const Q4_0x16 q4_0x16;
+  static const Blocks32x16 q4_0x16(Blocks32x16::Weights::Q4_0), q8_0x16(Blocks32x16::Weights::Q8_0);
   switch (type) {
     case GgmlType::Q4_0:
       // Packed where whole 16-row groups are read by kernels that take them.
@@ -33,7 +33,11 @@ const Format& choose_format(GgmlType type, int64_t rows, MatrixUse use) {
     case GgmlType::F32: return f32;
     case GgmlType::F16: return f16;
     case GgmlType::BF16: return bf16;
-    case GgmlType::Q8_0: return q8_0;
+    case GgmlType::Q8_0:
+      if (use == MatrixUse::Products && rows % kernels::kPackRows == 0 && kernels::active().gemm_q8_0x16 && runtime::switches().pack) {
+        return q8_0x16;
+      }
+      return q8_0;
     case GgmlType::Q4_1: { static const FileRows f(type); return f; }
     case GgmlType::Q5_0: { static const FileRows f(type); return f; }
     case GgmlType::Q5_1: { static const FileRows f(type); return f; }

@@ -69,9 +69,9 @@ class Format {
 };
 
 // The format a matrix of `type` with `rows` rows gets for `use` on this CPU: the layout the
-// active kernels compute fastest with (Q4_0 packed 16 rows at a time where they take it,
-// unless SMALLTHINKER_PACK=0), else the file's. Throws std::runtime_error for a type no
-// format computes with.
+// active kernels compute fastest with (Q4_0, Q8_0 and Q4_K packed 16 rows at a time where
+// they take them, unless SMALLTHINKER_PACK=0), else the file's. Throws std::runtime_error for
+// a type no format computes with.
 const Format& choose_format(GgmlType type, int64_t rows, MatrixUse use);
 
 }  // namespace st

@@ -119,12 +119,21 @@ struct KernelTable {
   // versions do the same double-precision operations in the same order, lane by lane).
   void (*exp_shifted)(float* x, const float* shifts, int lanes, int64_t n);
 
-  // Packing 16 rows into the layouts below (pack_q4_0x16, pack_q4_Kx16: the scalar versions,
+  // Packing 16 rows into the layouts below (pack_q4_0x16, pack_q4_Kx16, pack_q8_0x16: the scalar versions,
   // which every table's give byte for byte). Under a memory budget every expert read from
   // storage is packed as it arrives, on the I/O threads that share the cores with decode, so
   // the packing's speed is part of the time a miss costs.
   void (*pack_q4_0x16)(const BlockQ4_0* rows, int64_t row_stride, int64_t nb, uint8_t* out);
   void (*pack_q4_Kx16)(const BlockQ4_K* rows, int64_t row_stride, int64_t nb, uint8_t* out);
+  void (*pack_q8_0x16)(const BlockQ8_0* rows, int64_t row_stride, int64_t nb, uint8_t* out);
+
+  // Optional (nullptr: Q8_0 rows stay as in the file, one row at a time): Q8_0 weights packed
+  // 16 rows at a time (see pack_q8_0x16). One group of 16 rows (nb blocks each) against n_x
+  // (1..kMaxPackedActivations) Q8_0 activations with their block terms: out[t·16 + r]; and
+  // one row of a group against one activation, exactly its lane's value.
+  void (*gemm_q8_0x16)(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms,
+                       int n_x, float* out);
+  float (*dot_q8_0x16_row)(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const Q8_0BlockTerms* xterms);
 };
 
 // The most rows axpy_f16_rows_heads and dot_f16_f32_rows_heads take at once.
@@ -148,6 +157,23 @@ constexpr size_t kPackedBlockBytes = kPackRows * sizeof(BlockQ4_0);
 constexpr int kMaxPackedActivations = 8;
 // Packs rows[0..16) (row r starts at rows + r·row_stride blocks; nb blocks each) into `out`.
 void pack_q4_0x16(const BlockQ4_0* rows, int64_t row_stride, int64_t nb, uint8_t* out);
+
+// Q8_0 rows packed 16 at a time ("Q8_0×16"), for the same instruction: a group of 16 rows is
+// nb packed blocks of kPackedQ8_0BlockBytes, one per block column b: the 16 rows' F16 scales,
+// then eight 64-byte vectors where vector s (0..7) holds for row r (bytes 4r..4r+3) that
+// row's qs[4s .. 4s+4] with the sign bit flipped, q + 128 as an unsigned byte (VPDPBUSD takes
+// one unsigned operand; the activation's terms take the 128 back off: Σ(q + 128)·x + 16·zero,
+// zero being −8·Σx). Same size as the 16 rows it packs.
+//
+// The value of every packed kernel for one row is defined exactly, as for Q4_0×16: with
+// i_b = Σ_j q_j·x_j over block b (an exact integer), acc = fma(float(i_b), d_w,b · d_x,b, acc)
+// for b = 0, 1, …, from acc = 0.
+constexpr size_t kPackedQ8_0BlockBytes = kPackRows * sizeof(BlockQ8_0);
+void pack_q8_0x16(const BlockQ8_0* rows, int64_t row_stride, int64_t nb, uint8_t* out);
+// The scalar reference of the packed Q8_0 kernels (not in the scalar table: rows stay as in
+// the file there; tests compare every ISA's packed kernels with it).
+void gemm_q8_0x16_reference(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms,
+                            int n_x, float* out);
 
 // Q4_K rows packed 16 at a time ("Q4_K×16"), so that one 512-bit VNNI instruction multiplies
 // four codes of sixteen rows. A group of 16 rows is nb packed super-blocks of

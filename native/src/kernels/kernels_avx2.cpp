@@ -448,11 +448,97 @@ float dot_q4_0x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_
     const __m128i qs = _mm_setr_epi32(load_i32(q), load_i32(q + 64), load_i32(q + 128), load_i32(q + 192));
     const __m256i qq = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(qs, 4), qs), low4);
     const __m256i v = _mm256_madd_epi16(_mm256_maddubs_epi16(qq, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs))), ones);
-    const __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    const __m128i s2 = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-    const int32_t total = _mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, _MM_SHUFFLE(2, 3, 0, 1)))) + xterms[b].zero;
+    const int32_t total = hsum_i32(v) + xterms[b].zero;
     uint16_t dw;
     std::memcpy(&dw, group + b * kPackedBlockBytes + lane * sizeof(uint16_t), sizeof dw);
+    acc = std::fma(static_cast<float>(total), half(dw) * xterms[b].d, acc);
+  }
+  return acc;
+}
+
+// Packed Q8_0 (pack_q8_0x16) without VNNI. VPMADDUBSW multiplies unsigned by signed bytes
+// and adds pairs in 16 bits, where the stored (q + 128)·x would overflow; so the code's sign
+// moves onto the activation byte (|q| ≤ 128 as unsigned, x·sign(q)): a pair is then at most
+// 2·128·127 = 32,512, and VPMADDWD makes each vector's sums 32-bit. The block's integer sum is
+// Σ q·x itself, exact (no term to take off): the packed contract's values, as every table's.
+inline __m256i q8_0_codes(__m256i v) { return _mm256_xor_si256(v, _mm256_set1_epi8(static_cast<char>(0x80))); }
+inline __m256i q8_0_dot4(__m256i q, __m256i abs_q, __m256i x4, __m256i ones) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(abs_q, _mm256_sign_epi8(x4, q)), ones);
+}
+
+template <int N>
+void gemm_q8_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, float* out) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (int h = 0; h < 2; h++) {
+    __m256 acc[N];
+    ST_UNROLL for (int t = 0; t < N; t++) acc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+      const uint8_t* block = group + b * kPackedQ8_0BlockBytes;
+      __m256i sum[N];
+      ST_UNROLL for (int t = 0; t < N; t++) sum[t] = _mm256_setzero_si256();
+      ST_UNROLL for (int s = 0; s < 8; s++) {
+        const __m256i q = q8_0_codes(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + kPackRows * sizeof(uint16_t) + 64 * s + 32 * h)));
+        const __m256i abs_q = _mm256_abs_epi8(q);
+        ST_UNROLL for (int t = 0; t < N; t++) {
+          sum[t] = _mm256_add_epi32(sum[t], q8_0_dot4(q, abs_q, _mm256_set1_epi32(load_i32(xs[t][b].qs + 4 * s)), ones));
+          keep_in_register(sum[t]);
+        }
+      }
+      const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * h)));
+      ST_UNROLL for (int t = 0; t < N; t++) {
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[t]), _mm256_mul_ps(dw, _mm256_set1_ps(xterms[t][b].d)), acc[t]);
+      }
+    }
+    ST_UNROLL for (int t = 0; t < N; t++) _mm256_storeu_ps(out + t * kPackRows + 8 * h, acc[t]);
+  }
+}
+
+// One activation (decode): both halves in one pass, each block read from memory once; each
+// half's sum in two chains (exact integer additions: gemm_q8_0x16_n's sums).
+void gemm_q8_0x16_one(const uint8_t* group, int64_t nb, const BlockQ8_0* x, const Q8_0BlockTerms* xterms, float* out) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t b = 0; b < nb; b++) {
+    const uint8_t* block = group + b * kPackedQ8_0BlockBytes;
+    prefetch_ahead(block, kPackedQ8_0BlocksAhead * kPackedQ8_0BlockBytes, kPackedQ8_0BlockBytes);  // one activation: prefetch.h
+    const __m256 xd = _mm256_set1_ps(xterms[b].d);
+    ST_UNROLL for (int h = 0; h < 2; h++) {
+      __m256i sum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+      ST_UNROLL for (int s = 0; s < 8; s++) {
+        const __m256i q = q8_0_codes(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + kPackRows * sizeof(uint16_t) + 64 * s + 32 * h)));
+        __m256i x4 = _mm256_set1_epi32(load_i32(x[b].qs + 4 * s));
+        keep_in_register(x4);
+        sum[s % 2] = _mm256_add_epi32(sum[s % 2], q8_0_dot4(q, _mm256_abs_epi8(q), x4, ones));
+      }
+      const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * h)));
+      acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(sum[0], sum[1])), _mm256_mul_ps(dw, xd), acc[h]);
+    }
+  }
+  _mm256_storeu_ps(out, acc[0]);
+  _mm256_storeu_ps(out + 8, acc[1]);
+}
+
+void gemm_q8_0x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, int n_x,
+                  float* out) {
+  for (int t0 = 0; t0 < n_x; t0 += 4) {  // four activations' sums and a code vector's forms fit the 16 registers
+    if (n_x - t0 == 1) gemm_q8_0x16_one(group, nb, xs[t0], xterms[t0], out + t0 * kPackRows);
+    else with_count<2, 4>(n_x - t0, [&](auto acts) { gemm_q8_0x16_n<decltype(acts)::value>(group, nb, xs + t0, xterms + t0, out + t0 * kPackRows); });
+  }
+}
+
+// One row of a packed Q8_0 group: its eight 4-byte pieces per block gathered back into the
+// block's 32 codes, then the block's sum as above.
+float dot_q8_0x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const Q8_0BlockTerms* xterms) {
+  float acc = 0;
+  const int8_t* p = reinterpret_cast<const int8_t*>(group + kPackRows * sizeof(uint16_t) + 4 * lane);
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (int64_t b = 0; b < nb; b++, p += kPackedQ8_0BlockBytes) {
+    const __m256i q = q8_0_codes(_mm256_setr_epi32(load_i32(p), load_i32(p + 64), load_i32(p + 128), load_i32(p + 192), load_i32(p + 256),
+                                                   load_i32(p + 320), load_i32(p + 384), load_i32(p + 448)));
+    const __m256i v = q8_0_dot4(q, _mm256_abs_epi8(q), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs)), ones);
+    const int32_t total = hsum_i32(v);
+    uint16_t dw;
+    std::memcpy(&dw, group + b * kPackedQ8_0BlockBytes + lane * sizeof(uint16_t), sizeof dw);
     acc = std::fma(static_cast<float>(total), half(dw) * xterms[b].d, acc);
   }
   return acc;
@@ -529,6 +615,8 @@ const KernelTable* avx2_table_impl() {
     t.axpy_f16_rows_heads = axpy_f16_rows_heads;
     t.exp_shifted = exp_shifted;
     t.dot_f16_f32_rows_heads = dot_f16_f32_rows_heads;
+    t.gemm_q8_0x16 = gemm_q8_0x16;
+    t.dot_q8_0x16_row = dot_q8_0x16_row;
     t.pack_q4_0x16 = pack_q4_0x16_transposing;
     return t;
   }();

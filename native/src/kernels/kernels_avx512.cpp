@@ -82,9 +82,7 @@ inline float q4_0_block(const BlockQ4_0& w, const BlockQ8_0& x) {
   const __m256i xx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs));
   const __m256i zero = _mm256_setzero_si256();
   const __m256i v = _mm256_sub_epi32(_mm256_dpbusd_epi32(zero, qq, xx), _mm256_dpbusd_epi32(zero, _mm256_set1_epi8(8), xx));
-  const __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  const __m128i s2 = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-  const int32_t total = _mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, _MM_SHUFFLE(2, 3, 0, 1))));
+  const int32_t total = hsum_i32(v);
   return half(w.d) * half(x.d) * static_cast<float>(total);
 }
 
@@ -251,11 +249,66 @@ float dot_q4_0x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_
     const __m128i qs = _mm_setr_epi32(load_i32(q), load_i32(q + 64), load_i32(q + 128), load_i32(q + 192));
     const __m256i qq = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(qs, 4), qs), _mm256_set1_epi8(0x0f));
     const __m256i v = _mm256_dpbusd_epi32(zero, qq, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs)));
-    const __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    const __m128i s2 = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-    const int32_t total = _mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, _MM_SHUFFLE(2, 3, 0, 1)))) + xterms[b].zero;
+    const int32_t total = hsum_i32(v) + xterms[b].zero;
     uint16_t dw;
     __builtin_memcpy(&dw, group + b * kPackedBlockBytes + lane * sizeof(uint16_t), sizeof dw);
+    acc = std::fma(static_cast<float>(total), half(dw) * xterms[b].d, acc);
+  }
+  return acc;
+}
+
+// Packed Q8_0 (16 rows per group, see pack_q8_0x16): as the packed Q4_0 product, with eight
+// code vectors per block, each already one byte per element (q + 128); the activation's
+// block term 16·zero = −128·Σx takes the offset back off, exactly.
+template <int N>
+void gemm_q8_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, float* out) {
+  __m512 acc[N];
+  for (int t = 0; t < N; t++) acc[t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; b++) {
+    const uint8_t* block = group + b * kPackedQ8_0BlockBytes;
+    if (N == 1) prefetch_ahead(block, kPackedQ8_0BlocksAhead * kPackedQ8_0BlockBytes, kPackedQ8_0BlockBytes);
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block)));
+    __m512i w[8];
+    for (int s = 0; s < 8; s++) w[s] = load_unsplit(block + kPackRows * sizeof(uint16_t) + 64 * s);
+    ST_UNROLL for (int t = 0; t < N; t++) {
+      const BlockQ8_0& x = xs[t][b];
+      __m512i i0 = _mm512_set1_epi32(16 * xterms[t][b].zero);
+      if constexpr (N == 1) {
+        // Two independent chains for the one activation (integer addition is exact).
+        __m512i i1 = _mm512_setzero_si512();
+        ST_UNROLL for (int s = 0; s < 8; s += 2) {
+          i0 = _mm512_dpbusd_epi32(i0, w[s], _mm512_set1_epi32(load_i32(x.qs + 4 * s)));
+          i1 = _mm512_dpbusd_epi32(i1, w[s + 1], _mm512_set1_epi32(load_i32(x.qs + 4 * s + 4)));
+        }
+        i0 = _mm512_add_epi32(i0, i1);
+      } else {
+        ST_UNROLL for (int s = 0; s < 8; s++) i0 = _mm512_dpbusd_epi32(i0, w[s], _mm512_set1_epi32(load_i32(x.qs + 4 * s)));
+      }
+      const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(xterms[t][b].d));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i0), d, acc[t]);
+    }
+  }
+  for (int t = 0; t < N; t++) _mm512_storeu_ps(out + t * kPackRows, acc[t]);
+}
+
+void gemm_q8_0x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, int n_x,
+                  float* out) {
+  with_count<1, 8>(n_x, [&](auto acts) { gemm_q8_0x16_n<decltype(acts)::value>(group, nb, xs, xterms, out); });
+}
+
+// One row of a packed Q8_0 group: its eight 4-byte pieces per block gathered back into the
+// block's 32 bytes (still q + 128), then one 256-bit VPDPBUSD and the block term.
+float dot_q8_0x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const Q8_0BlockTerms* xterms) {
+  float acc = 0;
+  const int8_t* q = reinterpret_cast<const int8_t*>(group + kPackRows * sizeof(uint16_t) + 4 * lane);
+  const __m256i zero = _mm256_setzero_si256();
+  for (int64_t b = 0; b < nb; b++, q += kPackedQ8_0BlockBytes) {
+    const __m256i qs = _mm256_setr_epi32(load_i32(q), load_i32(q + 64), load_i32(q + 128), load_i32(q + 192), load_i32(q + 256),
+                                         load_i32(q + 320), load_i32(q + 384), load_i32(q + 448));
+    const __m256i v = _mm256_dpbusd_epi32(zero, qs, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs)));
+    const int32_t total = hsum_i32(v) + 16 * xterms[b].zero;
+    uint16_t dw;
+    __builtin_memcpy(&dw, group + b * kPackedQ8_0BlockBytes + lane * sizeof(uint16_t), sizeof dw);
     acc = std::fma(static_cast<float>(total), half(dw) * xterms[b].d, acc);
   }
   return acc;
@@ -439,6 +492,8 @@ void avx512_overrides(KernelTable& t) {
   t.axpy_f16_rows_heads = axpy_f16_rows_heads;
   t.dot_f16_f32_rows_heads = dot_f16_f32_rows_heads;
   t.exp_shifted = exp_shifted;
+  t.gemm_q8_0x16 = gemm_q8_0x16;
+  t.dot_q8_0x16_row = dot_q8_0x16_row;
 }
 
 }  // namespace st::kernels

@@ -21,6 +21,7 @@
 #include <cstring>
 
 #include "count_dispatch.h"
+#include "hsum_x86.h"
 #include "kernels.h"
 #include "packed_q4k_scales_avx2.h"
 #include "prefetch.h"
@@ -138,11 +139,86 @@ float dot_q4_0x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_
     const __m128i qs = _mm_setr_epi32(load_i32(q), load_i32(q + 64), load_i32(q + 128), load_i32(q + 192));
     const __m256i qq = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(qs, 4), qs), _mm256_set1_epi8(0x0f));
     const __m256i v = dpbusd(zero, qq, load(x[b].qs));
-    const __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    const __m128i s2 = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-    const int32_t total = _mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, _MM_SHUFFLE(2, 3, 0, 1)))) + xterms[b].zero;
+    const int32_t total = hsum_i32(v) + xterms[b].zero;
     uint16_t dw;
     std::memcpy(&dw, group + b * kPackedBlockBytes + lane * sizeof(uint16_t), sizeof dw);
+    acc = std::fma(static_cast<float>(total), half(dw) * xterms[b].d, acc);
+  }
+  return acc;
+}
+
+// ---- Q8_0 packed 16 rows at a time (pack_q8_0x16), in two halves of 8 rows per vector ----
+// As the packed Q4_0 products, with eight code vectors a block, each already one byte per
+// element (q + 128); the activation's term 16·zero = −128·Σx takes the offset back off.
+template <int N>
+void gemm_q8_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, float* out) {
+  for (int h = 0; h < 2; h++) {
+    __m256 acc[N];
+    ST_UNROLL for (int t = 0; t < N; t++) acc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+      const uint8_t* block = group + b * kPackedQ8_0BlockBytes;
+      __m256i sum[N];
+      ST_UNROLL for (int t = 0; t < N; t++) sum[t] = _mm256_set1_epi32(16 * xterms[t][b].zero);
+      ST_UNROLL for (int s = 0; s < 8; s++) {
+        const __m256i v = load(block + kPackRows * sizeof(uint16_t) + 64 * s + 32 * h);
+        ST_UNROLL for (int t = 0; t < N; t++) {
+          sum[t] = dpbusd(sum[t], v, broadcast4(xs[t][b].qs + 4 * s));
+          keep_in_register(sum[t]);
+        }
+      }
+      const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * h)));
+      ST_UNROLL for (int t = 0; t < N; t++) {
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[t]), _mm256_mul_ps(dw, _mm256_set1_ps(xterms[t][b].d)), acc[t]);
+        keep_in_register(acc[t]);
+      }
+    }
+    ST_UNROLL for (int t = 0; t < N; t++) _mm256_storeu_ps(out + t * kPackRows + 8 * h, acc[t]);
+  }
+}
+
+// One activation (decode): both halves in one pass, each block read from memory once; each
+// half's sum in two chains (integer addition is exact: the same sums as gemm_q8_0x16_n).
+void gemm_q8_0x16_one(const uint8_t* group, int64_t nb, const BlockQ8_0* x, const Q8_0BlockTerms* xterms, float* out) {
+  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t b = 0; b < nb; b++) {
+    const uint8_t* block = group + b * kPackedQ8_0BlockBytes;
+    prefetch_ahead(block, kPackedQ8_0BlocksAhead * kPackedQ8_0BlockBytes, kPackedQ8_0BlockBytes);  // one activation: prefetch.h
+    const __m256 xd = _mm256_set1_ps(xterms[b].d);
+    ST_UNROLL for (int h = 0; h < 2; h++) {
+      __m256i even = _mm256_set1_epi32(16 * xterms[b].zero), odd = _mm256_setzero_si256();
+      ST_UNROLL for (int s = 0; s < 8; s += 2) {
+        even = dpbusd(even, load(block + kPackRows * sizeof(uint16_t) + 64 * s + 32 * h), broadcast4(x[b].qs + 4 * s));
+        odd = dpbusd(odd, load(block + kPackRows * sizeof(uint16_t) + 64 * (s + 1) + 32 * h), broadcast4(x[b].qs + 4 * s + 4));
+      }
+      const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * h)));
+      acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(even, odd)), _mm256_mul_ps(dw, xd), acc[h]);
+    }
+  }
+  _mm256_storeu_ps(out, acc[0]);
+  _mm256_storeu_ps(out + 8, acc[1]);
+}
+
+void gemm_q8_0x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, int n_x,
+                  float* out) {
+  for (int t0 = 0; t0 < n_x; t0 += 4) {  // four activations' sums and a code vector fit the 16 registers
+    if (n_x - t0 == 1) gemm_q8_0x16_one(group, nb, xs[t0], xterms[t0], out + t0 * kPackRows);
+    else with_count<2, 4>(n_x - t0, [&](auto acts) { gemm_q8_0x16_n<decltype(acts)::value>(group, nb, xs + t0, xterms + t0, out + t0 * kPackRows); });
+  }
+}
+
+// One row of a packed Q8_0 group: its eight 4-byte pieces per block gathered back into the
+// block's 32 bytes (still q + 128), then one VPDPBUSD and the block term.
+float dot_q8_0x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const Q8_0BlockTerms* xterms) {
+  float acc = 0;
+  const uint8_t* q = group + kPackRows * sizeof(uint16_t) + 4 * lane;
+  const __m256i zero = _mm256_setzero_si256();
+  for (int64_t b = 0; b < nb; b++, q += kPackedQ8_0BlockBytes) {
+    const __m256i qs = _mm256_setr_epi32(load_i32(q), load_i32(q + 64), load_i32(q + 128), load_i32(q + 192), load_i32(q + 256),
+                                         load_i32(q + 320), load_i32(q + 384), load_i32(q + 448));
+    const __m256i v = dpbusd(zero, qs, load(x[b].qs));
+    const int32_t total = hsum_i32(v) + 16 * xterms[b].zero;
+    uint16_t dw;
+    std::memcpy(&dw, group + b * kPackedQ8_0BlockBytes + lane * sizeof(uint16_t), sizeof dw);
     acc = std::fma(static_cast<float>(total), half(dw) * xterms[b].d, acc);
   }
   return acc;
@@ -244,6 +320,8 @@ void avxvnni_overrides(KernelTable& t) {
   t.isa = "avxvnni";
   t.gemm_q4_0x16 = gemm_q4_0x16;
   t.dot_q4_0x16_row = dot_q4_0x16_row;
+  t.gemm_q8_0x16 = gemm_q8_0x16;
+  t.dot_q8_0x16_row = dot_q8_0x16_row;
   t.gemm_q4_Kx16 = gemm_q4_Kx16;
 }
 

@@ -181,6 +181,41 @@ void pack_q4_0x16(const BlockQ4_0* rows, int64_t row_stride, int64_t nb, uint8_t
   }
 }
 
+void pack_q8_0x16(const BlockQ8_0* rows, int64_t row_stride, int64_t nb, uint8_t* out) {
+  for (int64_t b = 0; b < nb; b++) {
+    uint8_t* block = out + b * kPackedQ8_0BlockBytes;
+    for (int r = 0; r < kPackRows; r++) {
+      const BlockQ8_0& src = rows[r * row_stride + b];
+      std::memcpy(block + r * sizeof(uint16_t), &src.d, sizeof(uint16_t));
+      for (int s = 0; s < 8; s++) {
+        uint32_t four;
+        std::memcpy(&four, src.qs + 4 * s, 4);
+        four ^= 0x80808080u;  // each byte's sign bit: q + 128
+        std::memcpy(block + kPackRows * sizeof(uint16_t) + 64 * s + 4 * r, &four, 4);
+      }
+    }
+  }
+}
+
+void gemm_q8_0x16_reference(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms,
+                            int n_x, float* out) {
+  for (int t = 0; t < n_x; t++) {
+    for (int r = 0; r < kPackRows; r++) {
+      float acc = 0;
+      for (int64_t b = 0; b < nb; b++) {
+        const uint8_t* block = group + b * kPackedQ8_0BlockBytes;
+        int32_t i_b = 0;
+        for (int j = 0; j < kQK8_0; j++) {
+          const int8_t q = static_cast<int8_t>(block[kPackRows * sizeof(uint16_t) + 64 * (j / 4) + 4 * r + j % 4] ^ 0x80);
+          i_b += q * xs[t][b].qs[j];
+        }
+        acc = fma_exact(static_cast<float>(i_b), packed_scale(block, r) * xterms[t][b].d, acc);
+      }
+      out[t * kPackRows + r] = acc;
+    }
+  }
+}
+
 void add_scalar_block_kernels(KernelTable& t);  // kernels_scalar_blocks.cpp
 
 const KernelTable& scalar_table() {
@@ -189,6 +224,7 @@ const KernelTable& scalar_table() {
     t.exp_shifted = exp_shifted;
     t.pack_q4_0x16 = pack_q4_0x16;
     t.pack_q4_Kx16 = pack_q4_Kx16;
+    t.pack_q8_0x16 = pack_q8_0x16;
     add_scalar_block_kernels(t);
     return t;
   }();

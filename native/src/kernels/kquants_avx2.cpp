@@ -27,13 +27,6 @@ namespace {
 
 inline float half(uint16_t h) { return _cvtsh_ss(h); }
 
-inline int32_t hsum_i32(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
-  return _mm_cvtsi128_si32(s);
-}
-
 inline __m256i load(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 
 
@@ -422,9 +415,7 @@ float dot_q4_Kx16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_
     const Q4KBlock r(w);
     __m256i sums = _mm256_setzero_si256();
     for (int i = 0; i < 8; i++) sums = _mm256_add_epi32(sums, _mm256_madd_epi16(_mm256_maddubs_epi16(r.code(i), load(x[b].qs + 32 * i)), r.scale(i)));
-    const __m128i m4 = mins_dot_sums(r.mins16, x[b].bsums);
-    const __m128i m2 = _mm_add_epi32(m4, _mm_shuffle_epi32(m4, _MM_SHUFFLE(1, 0, 3, 2)));
-    const int32_t msum = _mm_cvtsi128_si32(_mm_add_epi32(m2, _mm_shuffle_epi32(m2, _MM_SHUFFLE(2, 3, 0, 1))));
+    const int32_t msum = hsum_i32(mins_dot_sums(r.mins16, x[b].bsums));
     acc = std::fma(static_cast<float>(hsum_i32(sums)), r.d * x[b].d, acc);
     acc = std::fma(-static_cast<float>(msum), r.dmin * x[b].d, acc);
   }
@@ -470,11 +461,7 @@ void quantize_row_q8_K(const float* x, BlockQ8_K* y, int64_t n) {
       const __m256i w16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(q[0], q[1]), _MM_SHUFFLE(3, 1, 2, 0));
       const __m128i w8 = _mm_packs_epi16(_mm256_castsi256_si128(w16), _mm256_extracti128_si256(w16, 1));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(y[b].qs + 16 * g), w8);
-      __m256i sum8 = _mm256_add_epi32(q[0], q[1]);
-      __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum8), _mm256_extracti128_si256(sum8, 1));
-      s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(1, 0, 3, 2)));
-      s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(2, 3, 0, 1)));
-      y[b].bsums[g] = static_cast<int16_t>(_mm_cvtsi128_si32(s4));
+      y[b].bsums[g] = static_cast<int16_t>(hsum_i32(_mm256_add_epi32(q[0], q[1])));
     }
     y[b].d = 1.0f / iscale;
   }

@@ -14,6 +14,7 @@ namespace {  // internal linkage: see hsum_x86.h
 
 // How far ahead each kind of stream asks, in one place (docs/benchmarks.md has the runs):
 constexpr size_t kPackedBlocksAhead = 16;       // packed Q4_0 groups, 288-byte blocks: 4.6 KiB
+constexpr size_t kPackedQ8_0BlocksAhead = 9;    // packed Q8_0 groups, 544-byte blocks: 4.8 KiB
 constexpr size_t kPackedSuperBlocksAhead = 2;   // packed Q4_K groups, 2,304-byte super-blocks: 4.6 KiB
 constexpr size_t kSuperBlocksAhead = 24;        // a K-quant row's 144-210-byte super-blocks: 3.4-4.9
                                                 // KiB (past a row's end: the same thread's next row).

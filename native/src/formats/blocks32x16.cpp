@@ -1,0 +1,76 @@
+// Rows of 32-value blocks packed 16 at a time, for kernels that multiply four elements of
+// sixteen rows in one instruction (AVX-512 VNNI, AVX2): Q4_0 (kernels::pack_q4_0x16) and
+// Q8_0 (kernels::pack_q8_0x16). Both take the activation as Q8_0 blocks with their terms.
+// Products go a 16-row group at a time for up to 8 activations; each row's value is defined
+// to the bit by the kernels (kernels.h), so it is the same whichever way a group is computed.
+
+#include "blocks32x16.h"
+
+#include "activation_slot.h"
+#include "packed_groups.h"
+#include "kernels/kernels.h"
+
+namespace st {
+namespace {
+
+constexpr int64_t R = kernels::kPackRows;
+constexpr int A = kernels::kMaxPackedActivations;  // activations per group product
+
+// The kernels of one packing.
+struct Kernels {
+  void (*gemm)(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const kernels::Q8_0BlockTerms* const* xterms, int n_x,
+               float* out);
+  float (*row_dot)(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const kernels::Q8_0BlockTerms* xterms);
+};
+
+Kernels kernels_for(Blocks32x16::Weights weights) {
+  const kernels::KernelTable& k = kernels::active();
+  return weights == Blocks32x16::Weights::Q4_0 ? Kernels{k.gemm_q4_0x16, k.dot_q4_0x16_row} : Kernels{k.gemm_q8_0x16, k.dot_q8_0x16_row};
+}
+
+const uint8_t* group_of(const Matrix& w, int64_t g) { return w.data + static_cast<size_t>(g) * R * w.row_bytes; }
+
+// out[t·16 + r] for the 16 rows of group g and activations xs[0..m), m ≤ 8.
+void group_product(const Kernels& k, const Matrix& w, int64_t g, const void* const* xs, int m, float* out) {
+  const BlockQ8_0* xq[A];
+  const kernels::Q8_0BlockTerms* terms[A];
+  for (int t = 0; t < m; t++) {
+    xq[t] = static_cast<const BlockQ8_0*>(xs[t]);
+    terms[t] = activation_slot::block_terms(xs[t], w.cols);
+  }
+  k.gemm(group_of(w, g), w.cols / kQK8_0, xq, terms, m, out);
+}
+
+}  // namespace
+
+void Blocks32x16::lay_out(uint8_t* data, int64_t rows, int64_t cols) const {
+  const int64_t nb = cols / kQK8_0;
+  const kernels::KernelTable& k = kernels::active();
+  if (weights_ == Weights::Q4_0) {
+    packed_groups::lay_out_in_place(data, rows, static_cast<size_t>(nb) * kernels::kPackedBlockBytes, [&](const uint8_t* src, uint8_t* dst) {
+      k.pack_q4_0x16(reinterpret_cast<const BlockQ4_0*>(src), nb, nb, dst);
+    });
+  } else {
+    packed_groups::lay_out_in_place(data, rows, static_cast<size_t>(nb) * kernels::kPackedQ8_0BlockBytes, [&](const uint8_t* src, uint8_t* dst) {
+      k.pack_q8_0x16(reinterpret_cast<const BlockQ8_0*>(src), nb, nb, dst);
+    });
+  }
+}
+
+void Blocks32x16::product(const Matrix& w, int64_t r0, int64_t r1, const void* const* xs, int n, float* out, size_t ldo) const {
+  const Kernels k = kernels_for(weights_);
+  packed_groups::product(r0, r1, xs, n, out, ldo, [&](int64_t g, const void* const* x, int m, float* o) { group_product(k, w, g, x, m, o); });
+}
+
+void Blocks32x16::gated_product(const Matrix& w, int64_t r0, int64_t r1, const void* const* xs, int n, const float* gates,
+                                size_t ldg, float* out, size_t ldo) const {
+  const Kernels k = kernels_for(weights_);
+  const int64_t nb = w.cols / kQK8_0;
+  packed_groups::gated_product(
+      r0, r1, xs, n, gates, ldg, out, ldo, [&](int64_t g, const void* const* x, int m, float* o) { group_product(k, w, g, x, m, o); },
+      [&](int64_t g, int r, const void* x) {
+        return k.row_dot(group_of(w, g), nb, r, static_cast<const BlockQ8_0*>(x), activation_slot::block_terms(x, w.cols));
+      });
+}
+
+}  // namespace st
