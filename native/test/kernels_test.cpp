@@ -563,6 +563,12 @@ static void test_packing(const KernelTable& t) {
       pack_q8_0x16(q8_0.data(), stride, nb, want_8.data());
       t.pack_q8_0x16(q8_0.data(), stride, nb, got_8.data());
       check(want_8 == got_8, tag + "Q8_0x16 = the scalar packing");
+      std::vector<BlockQ5_K> q5_K(kPackRows * stride);
+      random_blocks(q5_K);
+      std::vector<uint8_t> want_5(nb * kPackedQ5KBytes), got_5(want_5.size(), 0);
+      pack_q5_Kx16(q5_K.data(), stride, nb, want_5.data());
+      t.pack_q5_Kx16(q5_K.data(), stride, nb, got_5.data());
+      check(want_5 == got_5, tag + "Q5_Kx16 = the scalar packing");
     }
   }
 }
@@ -619,16 +625,41 @@ static void test_packed_q8_0(const KernelTable& t, int64_t n) {
   check(near_plain, tag + "= the unpacked dot product up to rounding");
 }
 
-// Q4_K packed 16 rows at a time: every ISA's packed kernels give exactly the reference's value
-// per row (kernels.h), whatever the number of activations, and the unpacked dot product's up
-// to rounding.
-static void test_packed_q4_K(const KernelTable& t) {
-  const std::string tag = std::string(t.isa) + " Q4_Kx16: ";
+// Q4_K and Q5_K packed 16 rows at a time: every ISA's packed kernels give exactly the
+// reference's value per row (kernels.h), whatever the number of activations, and the unpacked
+// dot product's up to rounding.
+template <typename Block>
+struct K4Packing;
+template <>
+struct K4Packing<BlockQ4_K> {
+  static constexpr const char* name = "Q4_Kx16";
+  static constexpr size_t bytes = kPackedQ4KBytes;
+  static constexpr auto pack = pack_q4_Kx16;
+  static constexpr auto reference = gemm_q4_Kx16_reference;
+  static constexpr auto gemm = &KernelTable::gemm_q4_Kx16;
+  static constexpr auto row = &KernelTable::dot_q4_Kx16_row;
+  static constexpr auto plain = &KernelTable::q4_K;
+};
+template <>
+struct K4Packing<BlockQ5_K> {
+  static constexpr const char* name = "Q5_Kx16";
+  static constexpr size_t bytes = kPackedQ5KBytes;
+  static constexpr auto pack = pack_q5_Kx16;
+  static constexpr auto reference = gemm_q5_Kx16_reference;
+  static constexpr auto gemm = &KernelTable::gemm_q5_Kx16;
+  static constexpr auto row = &KernelTable::dot_q5_Kx16_row;
+  static constexpr auto plain = &KernelTable::q5_K;
+};
+
+template <typename Block>
+static void test_packed_k4(const KernelTable& t) {
+  using P = K4Packing<Block>;
+  const std::string tag = std::string(t.isa) + " " + P::name + ": ";
   std::mt19937 rng(23);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   const int64_t n = 1536, nb = n / 256;
-  std::vector<BlockQ4_K> rows(kPackRows * nb);
-  for (BlockQ4_K& b : rows) {
+  std::vector<Block> rows(kPackRows * nb);
+  for (Block& b : rows) {
     auto* bytes = reinterpret_cast<uint8_t*>(&b);
     for (size_t i = 0; i < sizeof b; i++) bytes[i] = static_cast<uint8_t>(rng());
     b.d = fp32_to_fp16(0.001f + 0.01f * std::fabs(normal(rng)));
@@ -636,9 +667,9 @@ static void test_packed_q4_K(const KernelTable& t) {
   }
   rows[3 * nb + 1].d = rows[3 * nb + 1].dmin = 0;  // an all-zero-scale block
   std::memset(rows[5 * nb + 2].scales, 0xff, 12);   // all scales and mins 63
-  std::vector<uint8_t> packed(kPackedQ4KBytes * nb);
-  pack_q4_Kx16(rows.data(), nb, nb, packed.data());
-  check(packed.size() == rows.size() * sizeof(BlockQ4_K), tag + "packing keeps the size");
+  std::vector<uint8_t> packed(P::bytes * nb);
+  P::pack(rows.data(), nb, nb, packed.data());
+  check(packed.size() == rows.size() * sizeof(Block), tag + "packing keeps the size");
   std::vector<std::vector<BlockQ8_K>> xq(kMaxPackedActivations, std::vector<BlockQ8_K>(nb));
   const BlockQ8_K* xs[kMaxPackedActivations];
   for (int j = 0; j < kMaxPackedActivations; j++) {
@@ -649,18 +680,18 @@ static void test_packed_q4_K(const KernelTable& t) {
   }
   for (int n_x : {1, 2, 3, 4, 5, 6, 7, 8}) {  // every way a batch splits into fours and the rest
     std::vector<float> want(n_x * kPackRows), got(n_x * kPackRows);
-    gemm_q4_Kx16_reference(packed.data(), nb, xs, n_x, want.data());
-    t.gemm_q4_Kx16(packed.data(), nb, xs, n_x, got.data());
+    P::reference(packed.data(), nb, xs, n_x, want.data());
+    (t.*P::gemm)(packed.data(), nb, xs, n_x, got.data());
     check(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) == 0,
           tag + "gemm bit-identical to the reference, " + std::to_string(n_x) + " activations");
   }
   std::vector<float> want(kMaxPackedActivations * kPackRows);
-  gemm_q4_Kx16_reference(packed.data(), nb, xs, kMaxPackedActivations, want.data());
+  P::reference(packed.data(), nb, xs, kMaxPackedActivations, want.data());
   bool rows_equal = true, near_plain = true;
   for (int j = 0; j < kMaxPackedActivations; j++) {
     for (int r = 0; r < kPackRows; r++) {
-      rows_equal = rows_equal && t.dot_q4_Kx16_row(packed.data(), nb, r, xs[j]) == want[j * kPackRows + r];
-      const float plain = scalar_table().q4_K.dot(&rows[r * nb], xs[j], n);
+      rows_equal = rows_equal && (t.*P::row)(packed.data(), nb, r, xs[j]) == want[j * kPackRows + r];
+      const float plain = (scalar_table().*P::plain).dot(&rows[r * nb], xs[j], n);
       near_plain = near_plain && std::fabs(plain - want[j * kPackRows + r]) <= 1e-4f * (std::fabs(plain) + 1) * (j == 7 ? 1000 : 1);
     }
   }
@@ -843,7 +874,8 @@ int main(int argc, char** argv) {
   }
   for (int64_t n : {32, 768}) test_packed(scalar_table(), n);
   for (const KernelTable* t : tables) {
-    if (t->gemm_q4_Kx16) test_packed_q4_K(*t);
+    if (t->gemm_q4_Kx16) test_packed_k4<BlockQ4_K>(*t);
+    if (t->gemm_q5_Kx16) test_packed_k4<BlockQ5_K>(*t);
   }
   for (const KernelTable* t : tables) {
     if (!t->gemm_q8_0x16) continue;

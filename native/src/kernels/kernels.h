@@ -119,13 +119,14 @@ struct KernelTable {
   // versions do the same double-precision operations in the same order, lane by lane).
   void (*exp_shifted)(float* x, const float* shifts, int lanes, int64_t n);
 
-  // Packing 16 rows into the layouts below (pack_q4_0x16, pack_q4_Kx16, pack_q8_0x16: the scalar versions,
+  // Packing 16 rows into the layouts below (pack_q4_0x16, pack_q4_Kx16, pack_q8_0x16, pack_q5_Kx16: the scalar versions,
   // which every table's give byte for byte). Under a memory budget every expert read from
   // storage is packed as it arrives, on the I/O threads that share the cores with decode, so
   // the packing's speed is part of the time a miss costs.
   void (*pack_q4_0x16)(const BlockQ4_0* rows, int64_t row_stride, int64_t nb, uint8_t* out);
   void (*pack_q4_Kx16)(const BlockQ4_K* rows, int64_t row_stride, int64_t nb, uint8_t* out);
   void (*pack_q8_0x16)(const BlockQ8_0* rows, int64_t row_stride, int64_t nb, uint8_t* out);
+  void (*pack_q5_Kx16)(const BlockQ5_K* rows, int64_t row_stride, int64_t nb, uint8_t* out);
 
   // Optional (nullptr: Q8_0 rows stay as in the file, one row at a time): Q8_0 weights packed
   // 16 rows at a time (see pack_q8_0x16). One group of 16 rows (nb blocks each) against n_x
@@ -134,6 +135,12 @@ struct KernelTable {
   void (*gemm_q8_0x16)(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms,
                        int n_x, float* out);
   float (*dot_q8_0x16_row)(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const Q8_0BlockTerms* xterms);
+
+  // Optional (nullptr: Q5_K rows stay as in the file): Q5_K packed 16 rows at a time (see
+  // pack_q5_Kx16), as gemm_q4_Kx16 and dot_q4_Kx16_row; the one-row kernel may be present
+  // without the group one (it serves only groups packed for a table that has both).
+  void (*gemm_q5_Kx16)(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out);
+  float (*dot_q5_Kx16_row)(const uint8_t* group, int64_t nb, int lane, const BlockQ8_K* x);
 };
 
 // The most rows axpy_f16_rows_heads and dot_f16_f32_rows_heads take at once.
@@ -200,6 +207,18 @@ void pack_q4_Kx16_scales(const BlockQ4_K* rows, int64_t row_stride, int64_t b, u
 // The scalar reference of the packed kernels (not in the scalar table: rows stay as in the
 // file there; tests compare every ISA's packed kernels with it).
 void gemm_q4_Kx16_reference(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out);
+
+// Q5_K rows packed 16 at a time ("Q5_K×16"): Q4_K×16's super-block (the same scale words, d,
+// dmin and code vectors of the low four bits) followed by eight vectors of 64 bytes where
+// vector s holds for row r (bytes 4r..4r+3) that row's qh[4s .. 4s+4], the fifth bits of values
+// 4s..4s+3 of every sub-block (bit i for sub-block i). Same size as the 16 rows it packs. The
+// value of every packed kernel for one row is defined as for Q4_K×16, with the five-bit codes.
+constexpr size_t kPackedQ5KBytes = kPackRows * sizeof(BlockQ5_K);
+constexpr size_t kQ5KxHigh = kQ4KxCodes + 32 * 64;
+static_assert(kQ5KxHigh + 8 * 64 == kPackedQ5KBytes, "the packed Q5_K layout fills exactly the 16 rows' bytes");
+void pack_q5_Kx16(const BlockQ5_K* rows, int64_t row_stride, int64_t nb, uint8_t* out);
+void unpack_q5_Kx16_row(const uint8_t* block, int lane, BlockQ5_K& out);
+void gemm_q5_Kx16_reference(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out);
 
 // Σ of each Q8_0 block's 32 values (the input of the *_sums dot products).
 void q8_0_block_sums(const BlockQ8_0* x, int32_t* sums, int64_t n_blocks);

@@ -350,14 +350,25 @@ void to_float_super(const void* wv, float* y, int64_t n) {
 namespace {
 
 // The exact per-row value the packed kernels give (kernels.h), from one Q4_K block.
-float q4_Kx16_block(const BlockQ4_K& w, const BlockQ8_K& x, float acc) {
+// Value l (0..31) of sub-block i: its nibble, and for Q5_K its fifth bit (bit i of qh[l]).
+inline int k4x16_code(const BlockQ4_K& w, int i, int l) {
+  const uint8_t q = w.qs[32 * (i / 2) + l];
+  return i % 2 ? q >> 4 : q & 0x0f;
+}
+inline int k4x16_code(const BlockQ5_K& w, int i, int l) {
+  const uint8_t q = w.qs[32 * (i / 2) + l];
+  return (i % 2 ? q >> 4 : q & 0x0f) | ((w.qh[l] >> i) & 1) << 4;
+}
+
+// One super-block of a packed Q4_K or Q5_K row: the packed kernels' contract (kernels.h).
+template <typename Block>
+float k4x16_block(const Block& w, const BlockQ8_K& x, float acc) {
   int32_t isum = 0, msum = 0;
   for (int i = 0; i < 8; i++) {
     int sc, mn;
     scale_min_k4(w.scales, i, &sc, &mn);
-    const uint8_t* qs = w.qs + 32 * (i / 2);
     int32_t s = 0;
-    for (int l = 0; l < 32; l++) s += (i % 2 ? qs[l] >> 4 : qs[l] & 0x0f) * x.qs[32 * i + l];
+    for (int l = 0; l < 32; l++) s += k4x16_code(w, i, l) * x.qs[32 * i + l];
     isum += sc * s;
     msum += mn * (x.bsums[2 * i] + x.bsums[2 * i + 1]);
   }
@@ -365,46 +376,89 @@ float q4_Kx16_block(const BlockQ4_K& w, const BlockQ8_K& x, float acc) {
   return fma_exact(-static_cast<float>(msum), fp16_to_fp32(w.dmin) * x.d, acc);
 }
 
-}  // namespace
-
-void unpack_q4_Kx16_row(const uint8_t* block, int lane, BlockQ4_K& b) {
-  for (int w = 0; w < 3; w++) std::memcpy(b.scales + 4 * w, block + kQ4KxScaleWords + 4 * (16 * w + lane), 4);
-  std::memcpy(&b.d, block + kQ4KxD + 2 * lane, 2);
-  std::memcpy(&b.dmin, block + kQ4KxDmin + 2 * lane, 2);
-  for (int v = 0; v < 32; v++) std::memcpy(b.qs + 4 * v, block + kQ4KxCodes + 64 * v + 4 * lane, 4);
-}
-
-void pack_q4_Kx16_scales(const BlockQ4_K* rows, int64_t row_stride, int64_t b, uint8_t* block) {
+// The part both packings share (Q4_K's fields, which Q5_K begins with): scale words, d, dmin
+// and the code vectors of the low four bits.
+template <typename Block>
+void pack_k4x16_scales(const Block* rows, int64_t row_stride, int64_t b, uint8_t* block) {
   for (int r = 0; r < kPackRows; r++) {
-    const BlockQ4_K& w = rows[r * row_stride + b];
+    const Block& w = rows[r * row_stride + b];
     for (int k = 0; k < 3; k++) std::memcpy(block + kQ4KxScaleWords + 4 * (16 * k + r), w.scales + 4 * k, 4);
     std::memcpy(block + kQ4KxD + 2 * r, &w.d, 2);
     std::memcpy(block + kQ4KxDmin + 2 * r, &w.dmin, 2);
   }
 }
 
-void pack_q4_Kx16(const BlockQ4_K* rows, int64_t row_stride, int64_t nb, uint8_t* out) {
+template <typename Block>
+void pack_k4x16_common(const Block* rows, int64_t row_stride, int64_t b, uint8_t* block) {
+  pack_k4x16_scales(rows, row_stride, b, block);
+  for (int r = 0; r < kPackRows; r++) {
+    for (int v = 0; v < 32; v++) std::memcpy(block + kQ4KxCodes + 64 * v + 4 * r, rows[r * row_stride + b].qs + 4 * v, 4);
+  }
+}
+
+template <typename Block>
+void unpack_k4x16_common(const uint8_t* block, int lane, Block& b) {
+  for (int w = 0; w < 3; w++) std::memcpy(b.scales + 4 * w, block + kQ4KxScaleWords + 4 * (16 * w + lane), 4);
+  std::memcpy(&b.d, block + kQ4KxD + 2 * lane, 2);
+  std::memcpy(&b.dmin, block + kQ4KxDmin + 2 * lane, 2);
+  for (int v = 0; v < 32; v++) std::memcpy(b.qs + 4 * v, block + kQ4KxCodes + 64 * v + 4 * lane, 4);
+}
+
+}  // namespace
+
+void unpack_q5_Kx16_row(const uint8_t* block, int lane, BlockQ5_K& b) {
+  unpack_k4x16_common(block, lane, b);
+  for (int s = 0; s < 8; s++) std::memcpy(b.qh + 4 * s, block + kQ5KxHigh + 64 * s + 4 * lane, 4);
+}
+
+void pack_q5_Kx16(const BlockQ5_K* rows, int64_t row_stride, int64_t nb, uint8_t* out) {
   for (int64_t b = 0; b < nb; b++) {
-    uint8_t* block = out + b * kPackedQ4KBytes;
-    pack_q4_Kx16_scales(rows, row_stride, b, block);
+    uint8_t* block = out + b * kPackedQ5KBytes;
+    pack_k4x16_common(rows, row_stride, b, block);
     for (int r = 0; r < kPackRows; r++) {
-      for (int v = 0; v < 32; v++) std::memcpy(block + kQ4KxCodes + 64 * v + 4 * r, rows[r * row_stride + b].qs + 4 * v, 4);
+      for (int s = 0; s < 8; s++) std::memcpy(block + kQ5KxHigh + 64 * s + 4 * r, rows[r * row_stride + b].qh + 4 * s, 4);
     }
   }
 }
 
-void gemm_q4_Kx16_reference(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out) {
+void unpack_q4_Kx16_row(const uint8_t* block, int lane, BlockQ4_K& b) { unpack_k4x16_common(block, lane, b); }
+
+void pack_q4_Kx16_scales(const BlockQ4_K* rows, int64_t row_stride, int64_t b, uint8_t* block) {
+  pack_k4x16_scales(rows, row_stride, b, block);
+}
+
+void pack_q4_Kx16(const BlockQ4_K* rows, int64_t row_stride, int64_t nb, uint8_t* out) {
+  for (int64_t b = 0; b < nb; b++) pack_k4x16_common(rows, row_stride, b, out + b * kPackedQ4KBytes);
+}
+
+namespace {
+
+void unpack_x16_row(const uint8_t* block, int lane, BlockQ4_K& w) { unpack_q4_Kx16_row(block, lane, w); }
+void unpack_x16_row(const uint8_t* block, int lane, BlockQ5_K& w) { unpack_q5_Kx16_row(block, lane, w); }
+
+template <typename Block>
+void gemm_k4x16_reference(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out) {
   for (int t = 0; t < n_x; t++) {
     for (int r = 0; r < kPackRows; r++) {
       float acc = 0;
-      BlockQ4_K w;
+      Block w;
       for (int64_t b = 0; b < nb; b++) {
-        unpack_q4_Kx16_row(group + b * kPackedQ4KBytes, r, w);
-        acc = q4_Kx16_block(w, xs[t][b], acc);
+        unpack_x16_row(group + b * kPackRows * sizeof(Block), r, w);
+        acc = k4x16_block(w, xs[t][b], acc);
       }
       out[t * kPackRows + r] = acc;
     }
   }
+}
+
+}  // namespace
+
+void gemm_q4_Kx16_reference(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out) {
+  gemm_k4x16_reference<BlockQ4_K>(group, nb, xs, n_x, out);
+}
+
+void gemm_q5_Kx16_reference(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out) {
+  gemm_k4x16_reference<BlockQ5_K>(group, nb, xs, n_x, out);
 }
 
 void add_scalar_block_kernels(KernelTable& t) {

@@ -407,12 +407,17 @@ void gemm_q4_Kx16(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, 
 
 // One row of a packed group (the up rows of the few active neurons): its block gathered back,
 // then its exact integer sums and the same two fused multiply-adds per super-block.
-float dot_q4_Kx16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_K* x) {
+inline void unpack_x16_row(const uint8_t* block, int lane, BlockQ4_K& w) { unpack_q4_Kx16_row(block, lane, w); }
+inline void unpack_x16_row(const uint8_t* block, int lane, BlockQ5_K& w) { unpack_q5_Kx16_row(block, lane, w); }
+
+// One row of a packed Q4_K or Q5_K group (Block), unpacked back into its super-blocks.
+template <typename Block>
+float dot_k4x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_K* x) {
   float acc = 0;
-  BlockQ4_K w;
+  Block w;
   for (int64_t b = 0; b < nb; b++) {
-    unpack_q4_Kx16_row(group + b * kPackedQ4KBytes, lane, w);
-    const Q4KBlock r(w);
+    unpack_x16_row(group + b * kPackRows * sizeof(Block), lane, w);
+    const typename Reader<Block>::type r(w);
     __m256i sums = _mm256_setzero_si256();
     for (int i = 0; i < 8; i++) sums = _mm256_add_epi32(sums, _mm256_madd_epi16(_mm256_maddubs_epi16(r.code(i), load(x[b].qs + 32 * i)), r.scale(i)));
     const int32_t msum = hsum_i32(mins_dot_sums(r.mins16, x[b].bsums));
@@ -491,7 +496,8 @@ void pack_q4_Kx16_transposing(const BlockQ4_K* rows, int64_t row_stride, int64_t
 void add_avx2_kquant_kernels(KernelTable& t) {
   t.gemm_q4_Kx16 = gemm_q4_Kx16;
   t.pack_q4_Kx16 = pack_q4_Kx16_transposing;
-  t.dot_q4_Kx16_row = dot_q4_Kx16_row;
+  t.dot_q4_Kx16_row = dot_k4x16_row<BlockQ4_K>;
+  t.dot_q5_Kx16_row = dot_k4x16_row<BlockQ5_K>;
   t.quantize_row_q8_K = quantize_row_q8_K;
   t.q4_K.dot = dot<BlockQ4_K>;
   t.q4_K.dot4 = dot4<BlockQ4_K>;

@@ -245,15 +245,18 @@ inline void packed_scales(const uint8_t* block, __m512i* sc, __m512i* mn) {
   }
 }
 
-template <int N>
-void gemm_q4_Kx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, float* out) {
-  const __m512i low4 = _mm512_set1_epi8(0x0f);
+// Q4_K (kFifthBit false) or Q5_K (true: pack_q5_Kx16's super-blocks, whose fifth bits of
+// sub-block i, bit i of the qh vectors, go to bit 4 of each code).
+template <int N, bool kFifthBit>
+void gemm_k4x16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, float* out) {
+  constexpr size_t kBytes = kFifthBit ? kPackedQ5KBytes : kPackedQ4KBytes;
+  const __m512i low4 = _mm512_set1_epi8(0x0f), one = _mm512_set1_epi8(1);
   __m512 acc[N];
   ST_UNROLL
   for (int t = 0; t < N; t++) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; b++) {
-    const uint8_t* block = group + b * kPackedQ4KBytes;
-    if (N == 1) prefetch_ahead(block, kPackedSuperBlocksAhead * kPackedQ4KBytes, kPackedQ4KBytes);  // as the AVX2 kernel (prefetch.h)
+    const uint8_t* block = group + b * kBytes;
+    if (N == 1) prefetch_ahead(block, kPackedSuperBlocksAhead * kBytes, kBytes);  // as the AVX2 kernel (prefetch.h)
     __m512i sc[8], mn[8];
     packed_scales(block, sc, mn);
     // Mins in 16-bit pairs (each ≤ 63), for VPDPWSSD against pairs of the activation's sums.
@@ -274,7 +277,12 @@ void gemm_q4_Kx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs
       ST_UNROLL
       for (int s4 = 0; s4 < 8; s4++) {
         const __m512i v = load512(block + kCodes + 64 * (8 * p + s4));
-        const __m512i lo = _mm512_and_si512(v, low4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+        __m512i lo = _mm512_and_si512(v, low4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+        if constexpr (kFifthBit) {  // bits 2p and 2p+1 of each byte, to bit 4 (16-bit shifts: each byte is 0 or 1 once masked)
+          const __m512i h = load512(block + kQ5KxHigh + 64 * s4);
+          lo = _mm512_or_si512(lo, _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h, 2 * p), one), 4));
+          hi = _mm512_or_si512(hi, _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h, 2 * p + 1), one), 4));
+        }
         ST_UNROLL
         for (int t = 0; t < N; t++) {
           const int8_t* x = xs[t][b].qs + 64 * p + 4 * s4;
@@ -310,10 +318,11 @@ void gemm_q4_Kx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs
   for (int t = 0; t < N; t++) _mm512_storeu_ps(out + t * kPackRows, acc[t]);
 }
 
-void gemm_q4_Kx16(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out) {
+template <bool kFifthBit>
+void gemm_k4x16(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out) {
   // Four activations at a time keep the sums in registers.
   for (int t0 = 0; t0 < n_x; t0 += 4) {
-    with_count<1, 4>(n_x - t0, [&](auto acts) { gemm_q4_Kx16_n<decltype(acts)::value>(group, nb, xs + t0, out + t0 * kPackRows); });
+    with_count<1, 4>(n_x - t0, [&](auto acts) { gemm_k4x16_n<decltype(acts)::value, kFifthBit>(group, nb, xs + t0, out + t0 * kPackRows); });
   }
 }
 
@@ -321,7 +330,8 @@ void gemm_q4_Kx16(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, 
 }  // namespace
 
 void add_avx512_kquant_kernels(KernelTable& t) {
-  t.gemm_q4_Kx16 = gemm_q4_Kx16;
+  t.gemm_q4_Kx16 = gemm_k4x16<false>;
+  t.gemm_q5_Kx16 = gemm_k4x16<true>;
   t.q4_K.dot4 = dot4<BlockQ4_K>;
   t.q5_K.dot4 = dot4<BlockQ5_K>;
   t.q6_K.dot4 = dot4<BlockQ6_K>;
