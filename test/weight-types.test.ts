@@ -105,9 +105,9 @@ describe('weight types: the same results as llama.cpp', function () {
     });
   }
 
-  // Q4_K_M, Q5_K_M and Q8_0: each has matrices packed 16 rows at a time where the kernels take them,
+  // Q4_K_M, Q5_K_M, Q6_K and Q8_0: each has matrices packed 16 rows at a time where the kernels take them,
   // which the expert cache lays out as each expert arrives.
-  for (const type of ['q4_k_m', 'q5_k_m', 'q8_0'] as const) {
+  for (const type of ['q4_k_m', 'q5_k_m', 'q6_k', 'q8_0'] as const) {
     it(`tiny-256 ${type}: the budgeted mode gives the mapped mode's logits`, async () => {
       const file = await ensureModel({ preset: 'tiny-256', type });
       const addon = loadNativeAddon();

@@ -9,6 +9,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/exact_ops.h"
@@ -569,6 +570,12 @@ static void test_packing(const KernelTable& t) {
       pack_q5_Kx16(q5_K.data(), stride, nb, want_5.data());
       t.pack_q5_Kx16(q5_K.data(), stride, nb, got_5.data());
       check(want_5 == got_5, tag + "Q5_Kx16 = the scalar packing");
+      std::vector<BlockQ6_K> q6_K(kPackRows * stride);
+      random_blocks(q6_K);
+      std::vector<uint8_t> want_6(nb * kPackedQ6KBytes), got_6(want_6.size(), 0);
+      pack_q6_Kx16(q6_K.data(), stride, nb, want_6.data());
+      t.pack_q6_Kx16(q6_K.data(), stride, nb, got_6.data());
+      check(want_6 == got_6, tag + "Q6_Kx16 = the scalar packing");
     }
   }
 }
@@ -651,6 +658,17 @@ struct K4Packing<BlockQ5_K> {
   static constexpr auto plain = &KernelTable::q5_K;
 };
 
+template <>
+struct K4Packing<BlockQ6_K> {
+  static constexpr const char* name = "Q6_Kx16";
+  static constexpr size_t bytes = kPackedQ6KBytes;
+  static constexpr auto pack = pack_q6_Kx16;
+  static constexpr auto reference = gemm_q6_Kx16_reference;
+  static constexpr auto gemm = &KernelTable::gemm_q6_Kx16;
+  static constexpr auto row = &KernelTable::dot_q6_Kx16_row;
+  static constexpr auto plain = &KernelTable::q6_K;
+};
+
 template <typename Block>
 static void test_packed_k4(const KernelTable& t) {
   using P = K4Packing<Block>;
@@ -663,10 +681,18 @@ static void test_packed_k4(const KernelTable& t) {
     auto* bytes = reinterpret_cast<uint8_t*>(&b);
     for (size_t i = 0; i < sizeof b; i++) bytes[i] = static_cast<uint8_t>(rng());
     b.d = fp32_to_fp16(0.001f + 0.01f * std::fabs(normal(rng)));
-    b.dmin = fp32_to_fp16(0.001f + 0.01f * std::fabs(normal(rng)));
+    if constexpr (!std::is_same_v<Block, BlockQ6_K>) b.dmin = fp32_to_fp16(0.001f + 0.01f * std::fabs(normal(rng)));
   }
-  rows[3 * nb + 1].d = rows[3 * nb + 1].dmin = 0;  // an all-zero-scale block
-  std::memset(rows[5 * nb + 2].scales, 0xff, 12);   // all scales and mins 63
+  if constexpr (std::is_same_v<Block, BlockQ6_K>) {
+    rows[3 * nb + 1].d = 0;                                          // an all-zero-scale block
+    std::memset(rows[5 * nb + 2].scales, 0x80, 16);                  // every scale −128
+    std::memset(rows[6 * nb + 3].ql, 0xff, 128);                     // every code 63
+    std::memset(rows[6 * nb + 3].qh, 0xff, 64);
+    std::memset(rows[7 * nb + 4].scales, 0x7f, 16);                  // every scale 127
+  } else {
+    rows[3 * nb + 1].d = rows[3 * nb + 1].dmin = 0;  // an all-zero-scale block
+    std::memset(rows[5 * nb + 2].scales, 0xff, 12);   // all scales and mins 63
+  }
   std::vector<uint8_t> packed(P::bytes * nb);
   P::pack(rows.data(), nb, nb, packed.data());
   check(packed.size() == rows.size() * sizeof(Block), tag + "packing keeps the size");
@@ -876,6 +902,7 @@ int main(int argc, char** argv) {
   for (const KernelTable* t : tables) {
     if (t->gemm_q4_Kx16) test_packed_k4<BlockQ4_K>(*t);
     if (t->gemm_q5_Kx16) test_packed_k4<BlockQ5_K>(*t);
+    if (t->gemm_q6_Kx16) test_packed_k4<BlockQ6_K>(*t);
   }
   for (const KernelTable* t : tables) {
     if (!t->gemm_q8_0x16) continue;

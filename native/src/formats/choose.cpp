@@ -6,8 +6,8 @@
 #include "blocks32x16.h"
 #include "file_rows.h"
 #include "format.h"
-#include "k4x16.h"
 #include "kernels/kernels.h"
+#include "kquants_x16.h"
 #include "runtime/switches.h"
 
 namespace st {
@@ -46,7 +46,7 @@ const Format& choose_format(GgmlType type, int64_t rows, MatrixUse use) {
     case GgmlType::Q3_K: { static const FileRows f(type); return f; }
     case GgmlType::Q4_K: {
       static const FileRows f(type);
-      static const K4x16 packed(K4x16::Weights::Q4_K);
+      static const KQuantsX16 packed(KQuantsX16::Weights::Q4_K);
       if (use == MatrixUse::Products && rows % kernels::kPackRows == 0 && kernels::active().gemm_q4_Kx16 && runtime::switches().pack) {
         return packed;
       }
@@ -54,13 +54,20 @@ const Format& choose_format(GgmlType type, int64_t rows, MatrixUse use) {
     }
     case GgmlType::Q5_K: {
       static const FileRows f(type);
-      static const K4x16 packed(K4x16::Weights::Q5_K);
+      static const KQuantsX16 packed(KQuantsX16::Weights::Q5_K);
       if (use == MatrixUse::Products && rows % kernels::kPackRows == 0 && kernels::active().gemm_q5_Kx16 && runtime::switches().pack) {
         return packed;
       }
       return f;
     }
-    case GgmlType::Q6_K: { static const FileRows f(type); return f; }
+    case GgmlType::Q6_K: {
+      static const FileRows f(type);
+      static const KQuantsX16 packed(KQuantsX16::Weights::Q6_K);
+      if (use == MatrixUse::Products && rows % kernels::kPackRows == 0 && kernels::active().gemm_q6_Kx16 && runtime::switches().pack) {
+        return packed;
+      }
+      return f;
+    }
     case GgmlType::IQ4_XS: { static const FileRows f(type); return f; }
     default: {
       const char* name = ggml_type_traits(static_cast<uint32_t>(type)).name;

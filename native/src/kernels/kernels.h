@@ -119,7 +119,7 @@ struct KernelTable {
   // versions do the same double-precision operations in the same order, lane by lane).
   void (*exp_shifted)(float* x, const float* shifts, int lanes, int64_t n);
 
-  // Packing 16 rows into the layouts below (pack_q4_0x16, pack_q4_Kx16, pack_q8_0x16, pack_q5_Kx16: the scalar versions,
+  // Packing 16 rows into the layouts below (pack_q4_0x16, pack_q4_Kx16, pack_q8_0x16, pack_q5_Kx16, pack_q6_Kx16: the scalar versions,
   // which every table's give byte for byte). Under a memory budget every expert read from
   // storage is packed as it arrives, on the I/O threads that share the cores with decode, so
   // the packing's speed is part of the time a miss costs.
@@ -127,6 +127,7 @@ struct KernelTable {
   void (*pack_q4_Kx16)(const BlockQ4_K* rows, int64_t row_stride, int64_t nb, uint8_t* out);
   void (*pack_q8_0x16)(const BlockQ8_0* rows, int64_t row_stride, int64_t nb, uint8_t* out);
   void (*pack_q5_Kx16)(const BlockQ5_K* rows, int64_t row_stride, int64_t nb, uint8_t* out);
+  void (*pack_q6_Kx16)(const BlockQ6_K* rows, int64_t row_stride, int64_t nb, uint8_t* out);
 
   // Optional (nullptr: Q8_0 rows stay as in the file, one row at a time): Q8_0 weights packed
   // 16 rows at a time (see pack_q8_0x16). One group of 16 rows (nb blocks each) against n_x
@@ -141,6 +142,9 @@ struct KernelTable {
   // without the group one (it serves only groups packed for a table that has both).
   void (*gemm_q5_Kx16)(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out);
   float (*dot_q5_Kx16_row)(const uint8_t* group, int64_t nb, int lane, const BlockQ8_K* x);
+  // The same for Q6_K (see pack_q6_Kx16).
+  void (*gemm_q6_Kx16)(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out);
+  float (*dot_q6_Kx16_row)(const uint8_t* group, int64_t nb, int lane, const BlockQ8_K* x);
 };
 
 // The most rows axpy_f16_rows_heads and dot_f16_f32_rows_heads take at once.
@@ -219,6 +223,20 @@ static_assert(kQ5KxHigh + 8 * 64 == kPackedQ5KBytes, "the packed Q5_K layout fil
 void pack_q5_Kx16(const BlockQ5_K* rows, int64_t row_stride, int64_t nb, uint8_t* out);
 void unpack_q5_Kx16_row(const uint8_t* block, int lane, BlockQ5_K& out);
 void gemm_q5_Kx16_reference(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out);
+
+// Q6_K rows packed 16 at a time ("Q6_K×16"). A packed super-block: 32 vectors of 64 bytes where
+// vector j holds for row r (bytes 4r..4r+3) that row's ql[4j .. 4j+4], then 16 vectors where
+// vector j holds its qh[4j .. 4j+4], then the rows' int8 scales, scale m of row r at byte
+// 16m + r, then the 16 rows' F16 d. Same size as the 16 rows it packs. The value of every
+// packed kernel for one row is defined exactly: with I_b = Σ_m scale_m · Σ (code − 32)·x over
+// the 16 values of sub-block m (an exact integer), acc = fma(float(I_b), d_b·x_b.d, acc) for
+// b = 0, 1, … from acc = 0.
+constexpr size_t kPackedQ6KBytes = kPackRows * sizeof(BlockQ6_K);
+constexpr size_t kQ6KxLow = 0, kQ6KxHigh = 32 * 64, kQ6KxScales = kQ6KxHigh + 16 * 64, kQ6KxD = kQ6KxScales + 16 * 16;
+static_assert(kQ6KxD + 16 * 2 == kPackedQ6KBytes, "the packed Q6_K layout fills exactly the 16 rows' bytes");
+void pack_q6_Kx16(const BlockQ6_K* rows, int64_t row_stride, int64_t nb, uint8_t* out);
+void unpack_q6_Kx16_row(const uint8_t* block, int lane, BlockQ6_K& out);
+void gemm_q6_Kx16_reference(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out);
 
 // Σ of each Q8_0 block's 32 values (the input of the *_sums dot products).
 void q8_0_block_sums(const BlockQ8_0* x, int32_t* sums, int64_t n_blocks);

@@ -226,6 +226,7 @@ const KernelTable& scalar_table() {
     t.pack_q4_Kx16 = pack_q4_Kx16;
     t.pack_q8_0x16 = pack_q8_0x16;
     t.pack_q5_Kx16 = pack_q5_Kx16;
+    t.pack_q6_Kx16 = pack_q6_Kx16;
     add_scalar_block_kernels(t);
     return t;
   }();

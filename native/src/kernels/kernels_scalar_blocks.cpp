@@ -423,6 +423,52 @@ void pack_q5_Kx16(const BlockQ5_K* rows, int64_t row_stride, int64_t nb, uint8_t
 
 void unpack_q4_Kx16_row(const uint8_t* block, int lane, BlockQ4_K& b) { unpack_k4x16_common(block, lane, b); }
 
+void pack_q6_Kx16(const BlockQ6_K* rows, int64_t row_stride, int64_t nb, uint8_t* out) {
+  for (int64_t b = 0; b < nb; b++) {
+    uint8_t* block = out + b * kPackedQ6KBytes;
+    for (int r = 0; r < kPackRows; r++) {
+      const BlockQ6_K& w = rows[r * row_stride + b];
+      for (int j = 0; j < 32; j++) std::memcpy(block + kQ6KxLow + 64 * j + 4 * r, w.ql + 4 * j, 4);
+      for (int j = 0; j < 16; j++) std::memcpy(block + kQ6KxHigh + 64 * j + 4 * r, w.qh + 4 * j, 4);
+      for (int m = 0; m < 16; m++) block[kQ6KxScales + 16 * m + r] = static_cast<uint8_t>(w.scales[m]);
+      std::memcpy(block + kQ6KxD + 2 * r, &w.d, 2);
+    }
+  }
+}
+
+void unpack_q6_Kx16_row(const uint8_t* block, int lane, BlockQ6_K& w) {
+  for (int j = 0; j < 32; j++) std::memcpy(w.ql + 4 * j, block + kQ6KxLow + 64 * j + 4 * lane, 4);
+  for (int j = 0; j < 16; j++) std::memcpy(w.qh + 4 * j, block + kQ6KxHigh + 64 * j + 4 * lane, 4);
+  for (int m = 0; m < 16; m++) w.scales[m] = static_cast<int8_t>(block[kQ6KxScales + 16 * m + lane]);
+  std::memcpy(&w.d, block + kQ6KxD + 2 * lane, 2);
+}
+
+void gemm_q6_Kx16_reference(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out) {
+  for (int t = 0; t < n_x; t++) {
+    for (int r = 0; r < kPackRows; r++) {
+      float acc = 0;
+      BlockQ6_K w;
+      for (int64_t b = 0; b < nb; b++) {
+        unpack_q6_Kx16_row(group + b * kPackedQ6KBytes, r, w);
+        const BlockQ8_K& x = xs[t][b];
+        int32_t isum = 0;
+        for (int m = 0; m < 16; m++) {  // values 16m .. 16m+15 = 128h + 32k + l
+          int32_t s = 0;
+          for (int i = 16 * m; i < 16 * m + 16; i++) {
+            const int h = i / 128, k = i % 128 / 32, l = i % 32;
+            const uint8_t low = w.ql[64 * h + 32 * (k % 2) + l];
+            const int code = (k < 2 ? low & 0x0f : low >> 4) | ((w.qh[32 * h + l] >> (2 * k)) & 3) << 4;
+            s += (code - 32) * x.qs[i];
+          }
+          isum += w.scales[m] * s;
+        }
+        acc = fma_exact(static_cast<float>(isum), fp16_to_fp32(w.d) * x.d, acc);
+      }
+      out[t * kPackRows + r] = acc;
+    }
+  }
+}
+
 void pack_q4_Kx16_scales(const BlockQ4_K* rows, int64_t row_stride, int64_t b, uint8_t* block) {
   pack_k4x16_scales(rows, row_stride, b, block);
 }

@@ -427,6 +427,21 @@ float dot_k4x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_K*
   return acc;
 }
 
+// One row of a packed Q6_K group, unpacked back into its super-blocks: the reader's exact
+// integer sums (the offset 32 folded in), then the packed contract's one multiply-add.
+float dot_q6_Kx16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_K* x) {
+  float acc = 0;
+  BlockQ6_K w;
+  for (int64_t b = 0; b < nb; b++) {
+    unpack_q6_Kx16_row(group + b * kPackedQ6KBytes, lane, w);
+    const Q6KBlock r(w);
+    __m256i sums = _mm256_setzero_si256();
+    for (int i = 0; i < 8; i++) sums = _mm256_add_epi32(sums, _mm256_madd_epi16(_mm256_maddubs_epi16(r.code(i), load(x[b].qs + 32 * i)), r.scale(i)));
+    acc = std::fma(static_cast<float>(hsum_i32(r.folded(sums, x[b]))), r.d * x[b].d, acc);
+  }
+  return acc;
+}
+
 // x (n floats, n a multiple of 256) as Q8_K blocks, byte for byte what the scalar reference
 // writes: the value of largest magnitude (the first, on a tie) maps to −127, codes are
 // rounded to nearest even (nearbyint in the default mode) and capped at 127.
@@ -498,6 +513,7 @@ void add_avx2_kquant_kernels(KernelTable& t) {
   t.pack_q4_Kx16 = pack_q4_Kx16_transposing;
   t.dot_q4_Kx16_row = dot_k4x16_row<BlockQ4_K>;
   t.dot_q5_Kx16_row = dot_k4x16_row<BlockQ5_K>;
+  t.dot_q6_Kx16_row = dot_q6_Kx16_row;
   t.quantize_row_q8_K = quantize_row_q8_K;
   t.q4_K.dot = dot<BlockQ4_K>;
   t.q4_K.dot4 = dot4<BlockQ4_K>;

@@ -327,11 +327,97 @@ void gemm_k4x16(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, in
 }
 
 
+// ---- Q6_K packed 16 rows at a time (pack_q6_Kx16): lane r of every vector is row r ----
+// Values 128h + 32k + l of a super-block: the low four bits are nibble k / 2 of ql vector
+// 16h + 8(k % 2) + l / 4, the high two bits 2k, 2k+1 of qh vector 8h + l / 4. VPDPBUSD sums
+// each 16 values' codes (0..63) times the activation's bytes per row; the sub-block's scale
+// multiplies that sum (VPMULLD), and the offset 32 comes off once per super-block as
+// 32·Σ_m scale_m·Σx_m (VPDPWSSD of scale pairs against the activation's sums of 16). Exact
+// integers throughout, then the packed contract's one multiply-add per row and super-block.
+
+// A 64-byte vector at any 32-byte boundary as two loads (a packed Q6_K super-block is 3,360
+// bytes, so every second one starts half a line in).
+inline __m512i load_halves(const uint8_t* p) { return join(load256(p), load256(p + 32)); }
+
+// The scales of sub-block m of the 16 rows as 32-bit lanes.
+inline __m512i q6_scales(const uint8_t* block, int m) {
+  return _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kQ6KxScales + 16 * m)));
+}
+
+template <int N>
+void gemm_q6_Kx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, float* out) {
+  const __m512i low4 = _mm512_set1_epi8(0x0f), two = _mm512_set1_epi8(3);
+  __m512 acc[N];
+  ST_UNROLL
+  for (int t = 0; t < N; t++) acc[t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; b++) {
+    const uint8_t* block = group + b * kPackedQ6KBytes;
+    if (N == 1) prefetch_ahead(block, kPackedSuperBlocksAhead * kPackedQ6KBytes, kPackedQ6KBytes);
+    __m512i isum[N];
+    ST_UNROLL
+    for (int t = 0; t < N; t++) isum[t] = _mm512_setzero_si512();
+    for (int h = 0; h < 2; h++) {
+      for (int k = 0; k < 4; k++) {
+        __m512i sub[N][2];  // per activation, the sums of sub-blocks 8h + 2k and 8h + 2k + 1
+        ST_UNROLL
+        for (int t = 0; t < N; t++) sub[t][0] = sub[t][1] = _mm512_setzero_si512();
+        ST_UNROLL
+        for (int g = 0; g < 8; g++) {
+          const __m512i ql = load_halves(block + kQ6KxLow + 64 * (16 * h + 8 * (k % 2) + g));
+          const __m512i qh = load_halves(block + kQ6KxHigh + 64 * (8 * h + g));
+          // Masked after the 16-bit shifts, each byte keeps only its own bits.
+          const __m512i code = _mm512_or_si512(_mm512_and_si512(k < 2 ? ql : _mm512_srli_epi16(ql, 4), low4),
+                                               _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(qh, 2 * k), two), 4));
+          ST_UNROLL
+          for (int t = 0; t < N; t++) {
+            sub[t][g / 4] = _mm512_dpbusd_epi32(sub[t][g / 4], code, _mm512_set1_epi32(load_i32(xs[t][b].qs + 128 * h + 32 * k + 4 * g)));
+          }
+        }
+        const int m = 8 * h + 2 * k;
+        const __m512i sc0 = q6_scales(block, m), sc1 = q6_scales(block, m + 1);
+        ST_UNROLL
+        for (int t = 0; t < N; t++) {
+          isum[t] = _mm512_add_epi32(isum[t], _mm512_add_epi32(_mm512_mullo_epi32(sub[t][0], sc0), _mm512_mullo_epi32(sub[t][1], sc1)));
+        }
+      }
+    }
+    // The offset: 32·Σ_m scale_m·bsums[m], scales in 16-bit pairs against pairs of sums.
+    __m512i offset[N];
+    ST_UNROLL
+    for (int t = 0; t < N; t++) offset[t] = _mm512_setzero_si512();
+    for (int j = 0; j < 8; j++) {
+      const __m512i pair = _mm512_or_si512(_mm512_and_si512(q6_scales(block, 2 * j), _mm512_set1_epi32(0xffff)),
+                                           _mm512_slli_epi32(q6_scales(block, 2 * j + 1), 16));
+      ST_UNROLL
+      for (int t = 0; t < N; t++) {
+        const int16_t* bs = xs[t][b].bsums + 2 * j;
+        const uint32_t sums = (static_cast<uint32_t>(bs[0]) & 0xffff) | (static_cast<uint32_t>(bs[1]) << 16);
+        offset[t] = _mm512_dpwssd_epi32(offset[t], pair, _mm512_set1_epi32(static_cast<int32_t>(sums)));
+      }
+    }
+    const __m512 d = _mm512_cvtph_ps(load256(block + kQ6KxD));
+    ST_UNROLL
+    for (int t = 0; t < N; t++) {
+      const __m512i total = _mm512_sub_epi32(isum[t], _mm512_slli_epi32(offset[t], 5));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total), _mm512_mul_ps(d, _mm512_set1_ps(xs[t][b].d)), acc[t]);
+    }
+  }
+  for (int t = 0; t < N; t++) _mm512_storeu_ps(out + t * kPackRows, acc[t]);
+}
+
+void gemm_q6_Kx16(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out) {
+  // Four activations at a time keep the sums in registers.
+  for (int t0 = 0; t0 < n_x; t0 += 4) {
+    with_count<1, 4>(n_x - t0, [&](auto acts) { gemm_q6_Kx16_n<decltype(acts)::value>(group, nb, xs + t0, out + t0 * kPackRows); });
+  }
+}
+
 }  // namespace
 
 void add_avx512_kquant_kernels(KernelTable& t) {
   t.gemm_q4_Kx16 = gemm_k4x16<false>;
   t.gemm_q5_Kx16 = gemm_k4x16<true>;
+  t.gemm_q6_Kx16 = gemm_q6_Kx16;
   t.q4_K.dot4 = dot4<BlockQ4_K>;
   t.q5_K.dot4 = dot4<BlockQ5_K>;
   t.q6_K.dot4 = dot4<BlockQ6_K>;

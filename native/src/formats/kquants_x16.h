@@ -1,16 +1,16 @@
-// Q4_K and Q5_K packed 16 rows at a time (see k4x16.cpp, kernels::pack_q4_Kx16 and
-// kernels::pack_q5_Kx16): the two K-quants whose super-blocks share the 6-bit scales and mins.
+// Q4_K, Q5_K and Q6_K packed 16 rows at a time (see kquants_x16.cpp and kernels::pack_q4_Kx16,
+// pack_q5_Kx16, pack_q6_Kx16): the K-quants of llama-quantize's mixes, against Q8_K activations.
 #pragma once
 #include "format.h"
 #include "kernels/kernels.h"
 
 namespace st {
 
-class K4x16 final : public Format {
+class KQuantsX16 final : public Format {
  public:
-  enum class Weights { Q4_K, Q5_K };
-  explicit K4x16(Weights weights) : weights_(weights) {}
-  const char* name() const override { return weights_ == Weights::Q4_K ? "Q4_Kx16" : "Q5_Kx16"; }
+  enum class Weights { Q4_K, Q5_K, Q6_K };
+  explicit KQuantsX16(Weights weights) : weights_(weights) {}
+  const char* name() const override { return weights_ == Weights::Q4_K ? "Q4_Kx16" : weights_ == Weights::Q5_K ? "Q5_Kx16" : "Q6_Kx16"; }
   int64_t row_block() const override { return kernels::kPackRows; }
   bool relays() const override { return true; }
   void lay_out(uint8_t* data, int64_t rows, int64_t cols) const override;

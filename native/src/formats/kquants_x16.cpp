@@ -1,12 +1,13 @@
-// Q4_K and Q5_K packed 16 rows at a time (kernels::pack_q4_Kx16, kernels::pack_q5_Kx16), for
-// kernels that multiply four codes of sixteen rows in one instruction (AVX-512 VNNI): the
-// layouts of the K-quant mixes' bulk (llama-quantize's Q4_K_M and Q4_K_S; Q5_K_M and Q5_K_S)
-// for prefill and decode, where a row's codes and scales are then read once for up to four
+// Q4_K, Q5_K and Q6_K packed 16 rows at a time (kernels::pack_q4_Kx16, pack_q5_Kx16,
+// pack_q6_Kx16), for kernels that multiply four codes of sixteen rows in one instruction
+// (AVX-512 VNNI): the layouts of the K-quant mixes (llama-quantize's Q4_K_M and Q4_K_S, Q5_K_M
+// and Q5_K_S for their bulk, Q6_K for their output head and half the down projections, and the
+// Q6_K preset) for prefill and decode, where a row's codes and scales are then read once for up to four
 // activations without a horizontal sum per row. Products go a 16-row group at a time; each
 // row's value is defined to the bit by the kernels (kernels.h), so it is the same whichever
 // way a group is computed.
 
-#include "k4x16.h"
+#include "kquants_x16.h"
 
 #include "packed_groups.h"
 
@@ -21,9 +22,14 @@ struct Kernels {
   float (*row_dot)(const uint8_t* group, int64_t nb, int lane, const BlockQ8_K* x);
 };
 
-Kernels kernels_for(K4x16::Weights weights) {
+Kernels kernels_for(KQuantsX16::Weights weights) {
   const kernels::KernelTable& k = kernels::active();
-  return weights == K4x16::Weights::Q4_K ? Kernels{k.gemm_q4_Kx16, k.dot_q4_Kx16_row} : Kernels{k.gemm_q5_Kx16, k.dot_q5_Kx16_row};
+  switch (weights) {
+    case KQuantsX16::Weights::Q4_K: return {k.gemm_q4_Kx16, k.dot_q4_Kx16_row};
+    case KQuantsX16::Weights::Q5_K: return {k.gemm_q5_Kx16, k.dot_q5_Kx16_row};
+    case KQuantsX16::Weights::Q6_K: break;
+  }
+  return {k.gemm_q6_Kx16, k.dot_q6_Kx16_row};
 }
 
 const uint8_t* group_of(const Matrix& w, int64_t g) { return w.data + static_cast<size_t>(g) * R * w.row_bytes; }
@@ -35,26 +41,30 @@ void group_product(const Kernels& k, const Matrix& w, int64_t g, const void* con
 
 }  // namespace
 
-void K4x16::lay_out(uint8_t* data, int64_t rows, int64_t cols) const {
+void KQuantsX16::lay_out(uint8_t* data, int64_t rows, int64_t cols) const {
   const int64_t nb = cols / kQK_K;
   const kernels::KernelTable& k = kernels::active();
   if (weights_ == Weights::Q4_K) {
     packed_groups::lay_out_in_place(data, rows, static_cast<size_t>(nb) * kernels::kPackedQ4KBytes, [&](const uint8_t* src, uint8_t* dst) {
       k.pack_q4_Kx16(reinterpret_cast<const BlockQ4_K*>(src), nb, nb, dst);
     });
-  } else {
+  } else if (weights_ == Weights::Q5_K) {
     packed_groups::lay_out_in_place(data, rows, static_cast<size_t>(nb) * kernels::kPackedQ5KBytes, [&](const uint8_t* src, uint8_t* dst) {
       k.pack_q5_Kx16(reinterpret_cast<const BlockQ5_K*>(src), nb, nb, dst);
+    });
+  } else {
+    packed_groups::lay_out_in_place(data, rows, static_cast<size_t>(nb) * kernels::kPackedQ6KBytes, [&](const uint8_t* src, uint8_t* dst) {
+      k.pack_q6_Kx16(reinterpret_cast<const BlockQ6_K*>(src), nb, nb, dst);
     });
   }
 }
 
-void K4x16::product(const Matrix& w, int64_t r0, int64_t r1, const void* const* xs, int n, float* out, size_t ldo) const {
+void KQuantsX16::product(const Matrix& w, int64_t r0, int64_t r1, const void* const* xs, int n, float* out, size_t ldo) const {
   const Kernels k = kernels_for(weights_);
   packed_groups::product(r0, r1, xs, n, out, ldo, [&](int64_t g, const void* const* x, int m, float* o) { group_product(k, w, g, x, m, o); });
 }
 
-void K4x16::gated_product(const Matrix& w, int64_t r0, int64_t r1, const void* const* xs, int n, const float* gates, size_t ldg,
+void KQuantsX16::gated_product(const Matrix& w, int64_t r0, int64_t r1, const void* const* xs, int n, const float* gates, size_t ldg,
                           float* out, size_t ldo) const {
   const Kernels k = kernels_for(weights_);
   const int64_t nb = w.cols / kQK_K;
