@@ -21,53 +21,31 @@ void Format::row_to_floats(const Matrix&, int64_t, float*) const {
 }
 
 const Format& choose_format(GgmlType type, int64_t rows, MatrixUse use) {
-  static const FileRows f32(GgmlType::F32), f16(GgmlType::F16), bf16(GgmlType::BF16), q8_0(GgmlType::Q8_0), q4_0(GgmlType::Q4_0);
+  static const FileRows f32(GgmlType::F32), f16(GgmlType::F16), bf16(GgmlType::BF16), q8_0(GgmlType::Q8_0), q4_0(GgmlType::Q4_0),
+      q4_K(GgmlType::Q4_K), q5_K(GgmlType::Q5_K), q6_K(GgmlType::Q6_K);
   static const Blocks32x16 q4_0x16(Blocks32x16::Weights::Q4_0), q8_0x16(Blocks32x16::Weights::Q8_0);
+  static const KQuantsX16 q4_Kx16(KQuantsX16::Weights::Q4_K), q5_Kx16(KQuantsX16::Weights::Q5_K), q6_Kx16(KQuantsX16::Weights::Q6_K);
+  // Packed where whole 16-row groups are read by kernels that take them.
+  const kernels::KernelTable& k = kernels::active();
+  const bool packable = use == MatrixUse::Products && rows % kernels::kPackRows == 0 && runtime::switches().pack;
+  const auto packed_or = [packable](bool has_kernels, const Format& packed, const Format& rows_as_in_file) -> const Format& {
+    return packable && has_kernels ? packed : rows_as_in_file;
+  };
   switch (type) {
-    case GgmlType::Q4_0:
-      // Packed where whole 16-row groups are read by kernels that take them.
-      if (use == MatrixUse::Products && rows % kernels::kPackRows == 0 && kernels::active().gemm_q4_0x16 && runtime::switches().pack) {
-        return q4_0x16;
-      }
-      return q4_0;
+    case GgmlType::Q4_0: return packed_or(k.gemm_q4_0x16, q4_0x16, q4_0);
     case GgmlType::F32: return f32;
     case GgmlType::F16: return f16;
     case GgmlType::BF16: return bf16;
-    case GgmlType::Q8_0:
-      if (use == MatrixUse::Products && rows % kernels::kPackRows == 0 && kernels::active().gemm_q8_0x16 && runtime::switches().pack) {
-        return q8_0x16;
-      }
-      return q8_0;
+    case GgmlType::Q8_0: return packed_or(k.gemm_q8_0x16, q8_0x16, q8_0);
     case GgmlType::Q4_1: { static const FileRows f(type); return f; }
     case GgmlType::Q5_0: { static const FileRows f(type); return f; }
     case GgmlType::Q5_1: { static const FileRows f(type); return f; }
     case GgmlType::IQ4_NL: { static const FileRows f(type); return f; }
     case GgmlType::Q2_K: { static const FileRows f(type); return f; }
     case GgmlType::Q3_K: { static const FileRows f(type); return f; }
-    case GgmlType::Q4_K: {
-      static const FileRows f(type);
-      static const KQuantsX16 packed(KQuantsX16::Weights::Q4_K);
-      if (use == MatrixUse::Products && rows % kernels::kPackRows == 0 && kernels::active().gemm_q4_Kx16 && runtime::switches().pack) {
-        return packed;
-      }
-      return f;
-    }
-    case GgmlType::Q5_K: {
-      static const FileRows f(type);
-      static const KQuantsX16 packed(KQuantsX16::Weights::Q5_K);
-      if (use == MatrixUse::Products && rows % kernels::kPackRows == 0 && kernels::active().gemm_q5_Kx16 && runtime::switches().pack) {
-        return packed;
-      }
-      return f;
-    }
-    case GgmlType::Q6_K: {
-      static const FileRows f(type);
-      static const KQuantsX16 packed(KQuantsX16::Weights::Q6_K);
-      if (use == MatrixUse::Products && rows % kernels::kPackRows == 0 && kernels::active().gemm_q6_Kx16 && runtime::switches().pack) {
-        return packed;
-      }
-      return f;
-    }
+    case GgmlType::Q4_K: return packed_or(k.gemm_q4_Kx16, q4_Kx16, q4_K);
+    case GgmlType::Q5_K: return packed_or(k.gemm_q5_Kx16, q5_Kx16, q5_K);
+    case GgmlType::Q6_K: return packed_or(k.gemm_q6_Kx16, q6_Kx16, q6_K);
     case GgmlType::IQ4_XS: { static const FileRows f(type); return f; }
     default: {
       const char* name = ggml_type_traits(static_cast<uint32_t>(type)).name;
