@@ -326,7 +326,6 @@ void gemm_k4x16(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, in
   }
 }
 
-
 // ---- Q6_K packed 16 rows at a time (pack_q6_Kx16): lane r of every vector is row r ----
 // Values 128h + 32k + l of a super-block: the low four bits are nibble k / 2 of ql vector
 // 16h + 8(k % 2) + l / 4, the high two bits 2k, 2k+1 of qh vector 8h + l / 4. VPDPBUSD sums
