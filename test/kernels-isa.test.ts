@@ -119,13 +119,16 @@ describe('kernels: every instruction set agrees with the scalar reference', func
   }
 
   // Kernels that take Q4_0 packed 16 rows at a time (scalar, for the tests; every x86 table)
-  // make the model pack its Q4_0 matrices at load, and those that take Q8_0 so (every x86
-  // table) its Q8_0 ones. The packed values are defined to the bit (kernels.h); against the
-  // rows as in the file only the float sums over blocks differ.
-  const packing = { q4_0: ['scalar', 'avx2', 'avxvnni', 'avx512'], q8_0: ['avx2', 'avxvnni', 'avx512'] };
-  for (const type of ['q4_0', 'q8_0'] as const) {
+  // make the model pack its Q4_0 matrices at load, and those that take Q8_0, Q4_K, Q5_K or
+  // Q6_K so (every x86 table) those. The packed values are defined to the bit (kernels.h);
+  // against the rows as in the file only the float sums over blocks differ. The K-quant mixes
+  // need rows of multiples of 256 (tiny-256); Q4_K_M holds Q4_K and Q6_K matrices, Q5_K_M Q5_K
+  // and Q6_K.
+  const x86 = ['avx2', 'avxvnni', 'avx512'];
+  const packing = { q4_0: ['scalar', ...x86], q8_0: x86, q4_k_m: x86, q5_k_m: x86 };
+  for (const type of ['q4_0', 'q8_0', 'q4_k_m', 'q5_k_m'] as const) {
     it(`${type} weights: packed 16 rows at a time against the rows as in the file (each table that packs them, where the CPU has it)`, async function () {
-      const model = await ensureModel({ preset: 'tiny', type });
+      const model = await ensureModel({ preset: type.endsWith('_m') ? 'tiny-256' : 'tiny', type });
       const isas = process.arch === 'x64' ? packing[type] : packing[type].filter((isa) => isa === 'scalar');
       if (isas.length === 0) this.skip();
       for (const isa of isas) {

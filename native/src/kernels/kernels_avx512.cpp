@@ -18,6 +18,7 @@
 #include "count_dispatch.h"
 #include "fp16.h"
 #include "hsum_x86.h"
+#include "load_unsplit_avx512.h"
 #include "kernels.h"
 #include "prefetch.h"
 #include "runtime/portable_math.h"
@@ -181,15 +182,6 @@ inline int32_t load_i32(const int8_t* p) {
   int32_t v;
   __builtin_memcpy(&v, p, sizeof v);
   return v;
-}
-
-// A code vector of a packed block as two 32-byte loads: a block is 288 bytes (4.5 cache
-// lines), so in every second block each 64-byte vector spans two lines, which costs a split
-// load; its halves, 32-byte aligned like the tensors of a GGUF file, never do (Zen 5, one
-// activation: 7.0 → 6.3 ns a block).
-inline __m512i load_unsplit(const uint8_t* p) {
-  const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-  return _mm512_inserti64x4(_mm512_castsi256_si512(lo), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32)), 1);
 }
 
 template <int N>

@@ -266,7 +266,7 @@ void gemm_q4_Kx16_one(const uint8_t* group, int64_t nb, const BlockQ8_K* xb, flo
 }
 
 // N activations (2 to 4, prompt batches) against the 16 rows, one half of 8 rows at a time (as
-// kquants_avx2.cpp's gemm_q4_Kx16_halves): the two sums of four activations, a code vector's
+// kquants_avx2.cpp's gemm_k4x16_halves): the two sums of four activations, a code vector's
 // two nibble vectors and the masks fill the 16 vector registers.
 template <int N>
 void gemm_q4_Kx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, float* out) {

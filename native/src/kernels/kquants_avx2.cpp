@@ -293,12 +293,12 @@ void dot4(const void* w, const void* const* xs, int64_t n, float* out) {
   dot_rows<Block, 4>(w, reinterpret_cast<const BlockQ8_K* const*>(xs), n, out);
 }
 
-// ---- Q4_K packed 16 rows at a time (pack_q4_Kx16), in two halves of 8 rows per 256-bit
-// vector: lane r is row r. Four activation bytes broadcast to every lane meet four codes of
-// each row in VPMADDUBSW; a sub-block's eight 16-bit partial sums stay below 8·2·15·127 =
-// 30480, so they add up in 16 bits before one VPMADDWD multiplies them by the row's scale
-// (in both 16-bit halves of its lane). The integer sums are exact, and each row then gets
-// the packed contract's two fused multiply-adds (kernels.h). ----
+// ---- Q4_K and Q5_K packed 16 rows at a time (pack_q4_Kx16, pack_q5_Kx16), in two halves of 8
+// rows per 256-bit vector: lane r is row r. Four activation bytes broadcast to every lane meet
+// four codes of each row in VPMADDUBSW; a sub-block's 16-bit partial sums add up in 16 bits
+// while they cannot overflow (K4x16Codes::kSpan) before one VPMADDWD multiplies them by the
+// row's scale (in both 16-bit halves of its lane). The integer sums are exact, and each row then
+// gets the packed contract's two fused multiply-adds (kernels.h). ----
 
 inline int32_t load_i32(const void* p) {
   int32_t v;
@@ -306,40 +306,67 @@ inline int32_t load_i32(const void* p) {
   return v;
 }
 
-constexpr size_t kCodes = kQ4KxCodes;
+// The codes of the packed super-blocks, four values of eight rows per vector: code vector
+// 8p + s4 holds qs[32p + 4s4 ..] of each row, whose low nibbles are values 64p + 4s4 .. + 3
+// (sub-block 2p) and high nibbles the same values of sub-block 2p + 1. Q5_K adds the fifth bits
+// from qh vector s4 (bit 2p for the low nibbles, 2p + 1 for the high), moved to bit 4.
+template <bool kFifthBit>
+struct K4x16Codes {
+  static constexpr size_t kBytes = kFifthBit ? kPackedQ5KBytes : kPackedQ4KBytes;
+  // How many VPMADDUBSW results a 16-bit sum takes: 8·2·15·127 = 30,480 and 4·2·31·127 = 31,496.
+  static constexpr int kSpan = kFifthBit ? 4 : 8;
+  // lo, hi: the codes of sub-blocks 2p and 2p + 1 at step s4, half h, of the super-block at block.
+  static void load(const uint8_t* block, int p, int s4, int h, __m256i& lo, __m256i& hi) {
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + kQ4KxCodes + 64 * (8 * p + s4) + 32 * h));
+    lo = _mm256_and_si256(v, low4);
+    hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+    if constexpr (kFifthBit) {
+      // Bits 2p and 2p + 1 of each qh byte to bits 0 and 1 (a 16-bit shift by less than 8
+      // keeps each byte's own bits there), then each to bit 4 on its own.
+      const __m256i bits = _mm256_srli_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + kQ5KxHigh + 64 * s4 + 32 * h)), 2 * p);
+      const __m256i bit4 = _mm256_set1_epi8(0x10);
+      lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(bits, 4), bit4));
+      hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16(bits, 3), bit4));
+    }
+  }
+};
 
 // One activation (decode) against the 16 rows: each broadcast of four activation bytes serves
 // both halves, and the 16-bit sums (low and high nibbles, two halves) stay in registers
 // (keep_in_register: unrolled and reassociated they spilled, which cost decode ~10 % of this
-// kernel's time). Prompt batches take gemm_q4_Kx16_halves below.
-void gemm_q4_Kx16_one(const uint8_t* group, int64_t nb, const BlockQ8_K* xb, float* out) {
-  const __m256i low4 = _mm256_set1_epi8(0x0f);
+// kernel's time). Prompt batches take gemm_k4x16_halves below.
+template <bool kFifthBit>
+void gemm_k4x16_one(const uint8_t* group, int64_t nb, const BlockQ8_K* xb, float* out) {
+  using Codes = K4x16Codes<kFifthBit>;
   __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
   for (int64_t b = 0; b < nb; b++) {
-    const uint8_t* block = group + b * kPackedQ4KBytes;
+    const uint8_t* block = group + b * Codes::kBytes;
     const BlockQ8_K& x = xb[b];
-    prefetch_ahead(block, kPackedSuperBlocksAhead * kPackedQ4KBytes, kPackedQ4KBytes);  // one activation: prefetch.h
+    prefetch_ahead(block, kPackedSuperBlocksAhead * Codes::kBytes, Codes::kBytes);  // one activation: prefetch.h
     const PackedHalfScales scales[2] = {PackedHalfScales(block, 0), PackedHalfScales(block, 1)};
     __m256i isum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
     for (int p = 0; p < 4; p++) {
-      __m256i lo_sum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()}, hi_sum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
-      ST_UNROLL
-      for (int s4 = 0; s4 < 8; s4++) {
-        const int8_t* xq = x.qs + 64 * p + 4 * s4;
-        const __m256i xlo = _mm256_set1_epi32(load_i32(xq)), xhi = _mm256_set1_epi32(load_i32(xq + 32));
+      for (int s0 = 0; s0 < 8; s0 += Codes::kSpan) {
+        __m256i lo_sum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()}, hi_sum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
         ST_UNROLL
-        for (int h = 0; h < 2; h++) {
-          const __m256i v = load(block + kCodes + 64 * (8 * p + s4) + 32 * h);
-          const __m256i lo = _mm256_and_si256(v, low4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
-          lo_sum[h] = _mm256_add_epi16(lo_sum[h], _mm256_maddubs_epi16(lo, xlo));
-          hi_sum[h] = _mm256_add_epi16(hi_sum[h], _mm256_maddubs_epi16(hi, xhi));
-          keep_in_register(lo_sum[h]);
-          keep_in_register(hi_sum[h]);
+        for (int s4 = s0; s4 < s0 + Codes::kSpan; s4++) {
+          const int8_t* xq = x.qs + 64 * p + 4 * s4;
+          const __m256i xlo = _mm256_set1_epi32(load_i32(xq)), xhi = _mm256_set1_epi32(load_i32(xq + 32));
+          ST_UNROLL
+          for (int h = 0; h < 2; h++) {
+            __m256i lo, hi;
+            Codes::load(block, p, s4, h, lo, hi);
+            lo_sum[h] = _mm256_add_epi16(lo_sum[h], _mm256_maddubs_epi16(lo, xlo));
+            hi_sum[h] = _mm256_add_epi16(hi_sum[h], _mm256_maddubs_epi16(hi, xhi));
+            keep_in_register(lo_sum[h]);
+            keep_in_register(hi_sum[h]);
+          }
         }
-      }
-      for (int h = 0; h < 2; h++) {
-        isum[h] = _mm256_add_epi32(isum[h], _mm256_add_epi32(_mm256_madd_epi16(lo_sum[h], scales[h].sc16[2 * p]),
-                                                             _mm256_madd_epi16(hi_sum[h], scales[h].sc16[2 * p + 1])));
+        for (int h = 0; h < 2; h++) {
+          isum[h] = _mm256_add_epi32(isum[h], _mm256_add_epi32(_mm256_madd_epi16(lo_sum[h], scales[h].sc16[2 * p]),
+                                                               _mm256_madd_epi16(hi_sum[h], scales[h].sc16[2 * p + 1])));
+        }
       }
     }
     for (int h = 0; h < 2; h++) acc[h] = scales[h].add_to(acc[h], isum[h], x);
@@ -354,39 +381,41 @@ void gemm_q4_Kx16_one(const uint8_t* group, int64_t nb, const BlockQ8_K* xb, flo
 // instructions. Per half, the sums of four activations (8 registers) stay in registers
 // (keep_in_register, unroll.h); each activation's bytes are broadcast where they are used (a
 // load each, which the load ports absorb). Integer sums are exact and the float steps are
-// those of gemm_q4_Kx16_one, in the same order, so the results are the same to the bit.
-template <int N>
-void gemm_q4_Kx16_halves(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, float* out) {
-  const __m256i low4 = _mm256_set1_epi8(0x0f);
+// those of gemm_k4x16_one, in the same order, so the results are the same to the bit.
+template <int N, bool kFifthBit>
+void gemm_k4x16_halves(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, float* out) {
+  using Codes = K4x16Codes<kFifthBit>;
   __m256 acc[N][2];
   for (int t = 0; t < N; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; b++) {
-    const uint8_t* block = group + b * kPackedQ4KBytes;
+    const uint8_t* block = group + b * Codes::kBytes;
     for (int h = 0; h < 2; h++) {
       const PackedHalfScales scales(block, h);
       __m256i isum[N];
       for (int t = 0; t < N; t++) isum[t] = _mm256_setzero_si256();
       for (int p = 0; p < 4; p++) {
-        __m256i lo_sum[N], hi_sum[N];
-        ST_UNROLL
-        for (int t = 0; t < N; t++) lo_sum[t] = hi_sum[t] = _mm256_setzero_si256();
-        ST_UNROLL
-        for (int s4 = 0; s4 < 8; s4++) {
-          const __m256i v = load(block + kCodes + 64 * (8 * p + s4) + 32 * h);
-          const __m256i lo = _mm256_and_si256(v, low4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+        for (int s0 = 0; s0 < 8; s0 += Codes::kSpan) {
+          __m256i lo_sum[N], hi_sum[N];
+          ST_UNROLL
+          for (int t = 0; t < N; t++) lo_sum[t] = hi_sum[t] = _mm256_setzero_si256();
+          ST_UNROLL
+          for (int s4 = s0; s4 < s0 + Codes::kSpan; s4++) {
+            __m256i lo, hi;
+            Codes::load(block, p, s4, h, lo, hi);
+            ST_UNROLL
+            for (int t = 0; t < N; t++) {
+              const int8_t* x = xs[t][b].qs + 64 * p + 4 * s4;
+              lo_sum[t] = _mm256_add_epi16(lo_sum[t], _mm256_maddubs_epi16(lo, _mm256_set1_epi32(load_i32(x))));
+              hi_sum[t] = _mm256_add_epi16(hi_sum[t], _mm256_maddubs_epi16(hi, _mm256_set1_epi32(load_i32(x + 32))));
+              keep_in_register(lo_sum[t]);
+              keep_in_register(hi_sum[t]);
+            }
+          }
           ST_UNROLL
           for (int t = 0; t < N; t++) {
-            const int8_t* x = xs[t][b].qs + 64 * p + 4 * s4;
-            lo_sum[t] = _mm256_add_epi16(lo_sum[t], _mm256_maddubs_epi16(lo, _mm256_set1_epi32(load_i32(x))));
-            hi_sum[t] = _mm256_add_epi16(hi_sum[t], _mm256_maddubs_epi16(hi, _mm256_set1_epi32(load_i32(x + 32))));
-            keep_in_register(lo_sum[t]);
-            keep_in_register(hi_sum[t]);
+            isum[t] = _mm256_add_epi32(isum[t], _mm256_add_epi32(_mm256_madd_epi16(lo_sum[t], scales.sc16[2 * p]),
+                                                                 _mm256_madd_epi16(hi_sum[t], scales.sc16[2 * p + 1])));
           }
-        }
-        ST_UNROLL
-        for (int t = 0; t < N; t++) {
-          isum[t] = _mm256_add_epi32(isum[t], _mm256_add_epi32(_mm256_madd_epi16(lo_sum[t], scales.sc16[2 * p]),
-                                                               _mm256_madd_epi16(hi_sum[t], scales.sc16[2 * p + 1])));
         }
       }
       for (int t = 0; t < N; t++) acc[t][h] = scales.add_to(acc[t][h], isum[t], xs[t][b]);
@@ -398,10 +427,85 @@ void gemm_q4_Kx16_halves(const uint8_t* group, int64_t nb, const BlockQ8_K* cons
   }
 }
 
-void gemm_q4_Kx16(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out) {
+template <bool kFifthBit>
+void gemm_k4x16(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out) {
   for (int t0 = 0; t0 < n_x; t0 += 4) {
-    if (n_x - t0 == 1) gemm_q4_Kx16_one(group, nb, xs[t0], out + t0 * kPackRows);
-    else with_count<2, 4>(n_x - t0, [&](auto acts) { gemm_q4_Kx16_halves<decltype(acts)::value>(group, nb, xs + t0, out + t0 * kPackRows); });
+    if (n_x - t0 == 1) gemm_k4x16_one<kFifthBit>(group, nb, xs[t0], out + t0 * kPackRows);
+    else with_count<2, 4>(n_x - t0, [&](auto acts) { gemm_k4x16_halves<decltype(acts)::value, kFifthBit>(group, nb, xs + t0, out + t0 * kPackRows); });
+  }
+}
+
+// ---- Q6_K packed 16 rows at a time (pack_q6_Kx16), in two halves of 8 rows per vector ----
+// The sums of the AVX-VNNI kernel (kernels_avxvnni.cpp) without VPDPBUSD: VPMADDUBSW multiplies
+// four codes (0..63) of each row by four activation bytes (|x| ≤ 127) into two 16-bit pair sums
+// of at most 2·63·127 = 16,002, two such vectors add up in 16 bits (≤ 32,004), and VPMADDWD
+// multiplies them by the sub-block's scale (in both 16-bit halves of the row's lane) into 32
+// bits. The offset 32 comes off once per super-block as 32·Σ_m scale_m·Σx_m. Exact integers and
+// the reference's float steps, so every table's packed Q6_K gives the same bits.
+template <int N>
+void gemm_q6_Kx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, float* out) {
+  const __m256i low4 = _mm256_set1_epi8(0x0f), two = _mm256_set1_epi8(3);
+  __m256 acc[N][2];
+  for (int t = 0; t < N; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; b++) {
+    const uint8_t* block = group + b * kPackedQ6KBytes;
+    if (N == 1) prefetch_ahead(block, kPackedSuperBlocksAhead * kPackedQ6KBytes, kPackedQ6KBytes);  // one activation: prefetch.h
+    // The int8 scales of sub-block m of rows 8·half .. 8·half + 7 as 32-bit lanes.
+    const auto scales = [block](int m, int half) {
+      return _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(block + kQ6KxScales + 16 * m + 8 * half)));
+    };
+    for (int half = 0; half < 2; half++) {
+      __m256i isum[N];
+      ST_UNROLL for (int t = 0; t < N; t++) isum[t] = _mm256_setzero_si256();
+      for (int h = 0; h < 2; h++) {
+        for (int k = 0; k < 4; k++) {
+          const int m = 8 * h + 2 * k;  // values 128h + 32k + 4g .. +3: sub-block m + g / 4
+          ST_UNROLL for (int gp = 0; gp < 4; gp++) {
+            const __m256i sc = scales(m + gp / 2, half), sc16 = _mm256_or_si256(_mm256_and_si256(sc, _mm256_set1_epi32(0xffff)), _mm256_slli_epi32(sc, 16));
+            __m256i code[2];
+            ST_UNROLL for (int e = 0; e < 2; e++) {
+              const int g = 2 * gp + e;
+              const __m256i ql = load(block + kQ6KxLow + 64 * (16 * h + 8 * (k % 2) + g) + 32 * half);
+              const __m256i qh = load(block + kQ6KxHigh + 64 * (8 * h + g) + 32 * half);
+              code[e] = _mm256_or_si256(_mm256_and_si256(k < 2 ? ql : _mm256_srli_epi16(ql, 4), low4),
+                                        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), two), 4));
+            }
+            ST_UNROLL for (int t = 0; t < N; t++) {
+              const int8_t* x = xs[t][b].qs + 128 * h + 32 * k + 8 * gp;
+              const __m256i pairs = _mm256_add_epi16(_mm256_maddubs_epi16(code[0], _mm256_set1_epi32(load_i32(x))),
+                                                     _mm256_maddubs_epi16(code[1], _mm256_set1_epi32(load_i32(x + 4))));
+              isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(pairs, sc16));
+              keep_in_register(isum[t]);
+            }
+          }
+        }
+      }
+      __m256i offset[N];
+      ST_UNROLL for (int t = 0; t < N; t++) offset[t] = _mm256_setzero_si256();
+      for (int j = 0; j < 8; j++) {
+        const __m256i pair = _mm256_or_si256(_mm256_and_si256(scales(2 * j, half), _mm256_set1_epi32(0xffff)), _mm256_slli_epi32(scales(2 * j + 1, half), 16));
+        ST_UNROLL for (int t = 0; t < N; t++) {
+          const int16_t* bs = xs[t][b].bsums + 2 * j;
+          const uint32_t sums = (static_cast<uint32_t>(bs[0]) & 0xffff) | (static_cast<uint32_t>(bs[1]) << 16);
+          offset[t] = _mm256_add_epi32(offset[t], _mm256_madd_epi16(pair, _mm256_set1_epi32(static_cast<int32_t>(sums))));
+        }
+      }
+      const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kQ6KxD + 16 * half)));
+      ST_UNROLL for (int t = 0; t < N; t++) {
+        const __m256i total = _mm256_sub_epi32(isum[t], _mm256_slli_epi32(offset[t], 5));
+        acc[t][half] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total), _mm256_mul_ps(d, _mm256_set1_ps(xs[t][b].d)), acc[t][half]);
+      }
+    }
+  }
+  for (int t = 0; t < N; t++) {
+    _mm256_storeu_ps(out + t * kPackRows, acc[t][0]);
+    _mm256_storeu_ps(out + t * kPackRows + 8, acc[t][1]);
+  }
+}
+
+void gemm_q6_Kx16(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out) {
+  for (int t0 = 0; t0 < n_x; t0 += 4) {
+    with_count<1, 4>(n_x - t0, [&](auto acts) { gemm_q6_Kx16_n<decltype(acts)::value>(group, nb, xs + t0, out + t0 * kPackRows); });
   }
 }
 
@@ -509,10 +613,12 @@ void pack_q4_Kx16_transposing(const BlockQ4_K* rows, int64_t row_stride, int64_t
 }  // namespace
 
 void add_avx2_kquant_kernels(KernelTable& t) {
-  t.gemm_q4_Kx16 = gemm_q4_Kx16;
+  t.gemm_q4_Kx16 = gemm_k4x16<false>;
+  t.gemm_q5_Kx16 = gemm_k4x16<true>;
   t.pack_q4_Kx16 = pack_q4_Kx16_transposing;
   t.dot_q4_Kx16_row = dot_k4x16_row<BlockQ4_K>;
   t.dot_q5_Kx16_row = dot_k4x16_row<BlockQ5_K>;
+  t.gemm_q6_Kx16 = gemm_q6_Kx16;
   t.dot_q6_Kx16_row = dot_q6_Kx16_row;
   t.quantize_row_q8_K = quantize_row_q8_K;
   t.q4_K.dot = dot<BlockQ4_K>;

@@ -13,6 +13,7 @@
 
 #include "count_dispatch.h"
 #include "hsum_x86.h"
+#include "load_unsplit_avx512.h"
 #include "kernels.h"
 #include "prefetch.h"
 #include "k4_scales_x86.h"
@@ -334,10 +335,6 @@ void gemm_k4x16(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, in
 // 32·Σ_m scale_m·Σx_m (VPDPWSSD of scale pairs against the activation's sums of 16). Exact
 // integers throughout, then the packed contract's one multiply-add per row and super-block.
 
-// A 64-byte vector at any 32-byte boundary as two loads (a packed Q6_K super-block is 3,360
-// bytes, so every second one starts half a line in).
-inline __m512i load_halves(const uint8_t* p) { return join(load256(p), load256(p + 32)); }
-
 // The scales of sub-block m of the 16 rows as 32-bit lanes.
 inline __m512i q6_scales(const uint8_t* block, int m) {
   return _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kQ6KxScales + 16 * m)));
@@ -362,8 +359,8 @@ void gemm_q6_Kx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs
         for (int t = 0; t < N; t++) sub[t][0] = sub[t][1] = _mm512_setzero_si512();
         ST_UNROLL
         for (int g = 0; g < 8; g++) {
-          const __m512i ql = load_halves(block + kQ6KxLow + 64 * (16 * h + 8 * (k % 2) + g));
-          const __m512i qh = load_halves(block + kQ6KxHigh + 64 * (8 * h + g));
+          const __m512i ql = load_unsplit(block + kQ6KxLow + 64 * (16 * h + 8 * (k % 2) + g));
+          const __m512i qh = load_unsplit(block + kQ6KxHigh + 64 * (8 * h + g));
           // Masked after the 16-bit shifts, each byte keeps only its own bits.
           const __m512i code = _mm512_or_si512(_mm512_and_si512(k < 2 ? ql : _mm512_srli_epi16(ql, 4), low4),
                                                _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(qh, 2 * k), two), 4));
