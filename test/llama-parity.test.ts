@@ -1,8 +1,11 @@
 // Agreement with llama.cpp on 4b-shaped files (slow): teacher-forced top-1 on a 520-token
 // real-vocabulary prompt.
 //
-// Q4_0 must agree on ≥ 98 % of positions, and does (100 % measured): activations quantised to
-// Q8_0 absorb the last-bit differences between the two engines' summation orders.
+// Q4_0 and Q8_0 must agree on ≥ 98 % of positions, and do (100 % measured, Q8_0 with its
+// weights packed 16 rows at a time and as in the file alike): activations quantised to Q8_0
+// absorb the last-bit differences between the two engines' summation orders. (Q8_0 needs the
+// generator's version 2 file: the random bytes of version 1 made a model whose builds disagree
+// with each other on a third of the positions, test/generator/model.ts.)
 //
 // F16 needs care. F16 activations keep ~11 bits, so a last-bit difference in a dot product
 // (our summation order versus that of whichever llama.cpp CPU build runs on the machine) now
@@ -31,10 +34,10 @@ const NEAR_MISS_TOP_N = 256;
 
 (process.env.SMALLTHINKER_SLOW ? describe : describe.skip)('teacher-forced agreement with llama.cpp (4b shape)', function () {
   this.timeout(1_800_000);
-  const bar = { q4_0: '≥ 98 %', f16: '≥ 99 % with our AVX-512 kernels (else ≥ 90 %)', f32: '≥ 99 %' };
+  const bar = { q4_0: '≥ 98 %', q8_0: '≥ 98 %', f16: '≥ 99 % with our AVX-512 kernels (else ≥ 90 %)', f32: '≥ 99 %' };
   // F32 only when asked (SMALLTHINKER_PARITY_F32=1): its file is 17 GB, more than the disk of a
   // machine already holding the other generated files may have free. Measured 2026-11-25: 100 %.
-  const types = process.env.SMALLTHINKER_PARITY_F32 ? (['q4_0', 'f16', 'f32'] as const) : (['q4_0', 'f16'] as const);
+  const types = process.env.SMALLTHINKER_PARITY_F32 ? (['q4_0', 'q8_0', 'f16', 'f32'] as const) : (['q4_0', 'q8_0', 'f16'] as const);
   for (const type of types) {
     it(`${type}: top-1 agrees on ${bar[type]} of 520 positions, every disagreement a near miss`, async () => {
       const file = await ensureModel({ preset: '4b', type, vocab: 'qwen' });
@@ -45,7 +48,7 @@ const NEAR_MISS_TOP_N = 256;
 
       const session = addon.createSession(file, { threads: 2, context: 1024 });
       const ours = session.evaluateTopN(tokens, NEAR_MISS_TOP_N);
-      const needed = type === 'q4_0' ? 0.98 : type === 'f32' || session.info.isa === 'avx512' ? 0.99 : 0.9;
+      const needed = type === 'q4_0' || type === 'q8_0' ? 0.98 : type === 'f32' || session.info.isa === 'avx512' ? 0.99 : 0.9;
 
       const { getLlama } = await import('node-llama-cpp');
       const llama = await getLlama({ gpu: false, build: 'never', logLevel: 'error' as never });

@@ -61,7 +61,9 @@ ASAN_OPTIONS=detect_leaks=1 "$out/page_cache_asan" | tail -3
 
 echo "== the expert cache (I/O threads + compute threads) under ThreadSanitizer, then ASan+UBSan"
 cache_models=()
-for name in st-g1-tiny-q4_0-small-upstream-s1 st-g1-tiny-q4_0-small-powerinfer-s1 st-g1-tiny-swa-f32-small-upstream-s1; do
+generator=$(sed -n 's/^export const GENERATOR_VERSION = \([0-9]*\);.*/\1/p' "$root/test/generator/index.ts")
+for name in tiny-q4_0-small-upstream-s1 tiny-q4_0-small-powerinfer-s1 tiny-swa-f32-small-upstream-s1; do
+  name="st-g$generator-$name"
   [ -f "$root/.cache/models/$name.gguf" ] && cache_models+=("$root/.cache/models/$name.gguf")
 done
 [ "${#cache_models[@]}" -gt 0 ] || { echo "no generated tiny models in .cache/models (run npm test first)"; exit 1; }

@@ -434,7 +434,7 @@ describe('synthetic model generator: llama-quantize file types', () => {
         assertValidBlocks(byId.get(t.type)!, bytes, `${type} ${t.name}`);
       }
     }
-    assert.equal(modelFileName({ preset: 'tiny-256', type: 'q4_k_m' }), 'st-g1-tiny-256-q4_k_m-small-upstream-s1.gguf');
+    assert.equal(modelFileName({ preset: 'tiny-256', type: 'q4_k_m' }), 'st-g2-tiny-256-q4_k_m-small-upstream-s1.gguf');
   });
 });
 

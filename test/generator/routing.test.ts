@@ -34,8 +34,8 @@ describe('generator routing options', function () {
   const base = { preset: '4b', type: 'q4_0', vocab: 'small', flavour: 'upstream', seed: 1 } as const;
 
   it('names the files apart and leaves the default file as it was', () => {
-    assert.equal(modelFileName(base), 'st-g1-4b-q4_0-small-upstream-s1.gguf');
-    assert.equal(modelFileName({ ...base, routing: 'realistic' }), 'st-g1-4b-q4_0-small-upstream-s1-routing-realistic.gguf');
+    assert.equal(modelFileName(base), 'st-g2-4b-q4_0-small-upstream-s1.gguf');
+    assert.equal(modelFileName({ ...base, routing: 'realistic' }), 'st-g2-4b-q4_0-small-upstream-s1-routing-realistic.gguf');
     assert.throws(() => buildModelSpec({ ...base, preset: 'tiny', routing: 'uniform' }), /for the 4b and 21b presets/);
   });
 
