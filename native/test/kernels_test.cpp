@@ -59,6 +59,10 @@ static void test_table(const KernelTable& ref, const KernelTable& simd, int64_t 
   for (int t = 0; t < 4; t++) {
     const float single = simd.dot_q4_0_q8_0(w4.data(), w8.data() + t * n / 32, n);
     check(close(out_ref[t], out_simd[t], std::fabs(out_ref[t]) + 1) && close(single, out_simd[t], std::fabs(single) + 1), tag + "dot_q4_0_q8_0_x4 token " + std::to_string(t));
+    // NEON keeps Q4_0 rows as in the file, and its four-at-a-time kernel gives the one-row bits
+    // (its kept bit-identity hashes rely on it); the x86 tables pack Q4_0, and their x4 kernels
+    // round otherwise.
+    if (std::string(simd.isa) == "neon") check(single == out_simd[t], tag + "dot_q4_0_q8_0_x4 token " + std::to_string(t) + " = the one-row value, bit for bit");
   }
   if (simd.dot_q4_0_q8_0_sums) {
     // The variants that take the activation's block sums compute the same products.
@@ -80,6 +84,15 @@ static void test_table(const KernelTable& ref, const KernelTable& simd, int64_t 
   }
   const float s8 = std::fabs(ref.dot_q8_0_q8_0(w8.data(), xq_ref.data(), n)) + 1;
   check(close(ref.dot_q8_0_q8_0(w8.data(), xq_ref.data(), n), simd.dot_q8_0_q8_0(w8.data(), xq_ref.data(), n), s8), tag + "dot_q8_0_q8_0");
+  if (simd.dot_q8_0_q8_0_x4) {
+    // One Q8_0 row against four activations: each exactly the table's one-row value.
+    const BlockQ8_0* acts[4] = {xq_ref.data(), xs[1], xs[2], xs[3]};
+    float four[4];
+    simd.dot_q8_0_q8_0_x4(w8.data(), acts, n, four);
+    bool same = true;
+    for (int t = 0; t < 4; t++) same = same && four[t] == simd.dot_q8_0_q8_0(w8.data(), acts[t], n);
+    check(same, tag + "dot_q8_0_q8_0_x4 = four dot_q8_0_q8_0, bit for bit");
+  }
   check(close(ref.dot_f32_f32(w.data(), x.data(), n), simd.dot_f32_f32(w.data(), x.data(), n), 10), tag + "dot_f32_f32");
   check(close(ref.dot_f16_f32(w16.data(), x.data(), n), simd.dot_f16_f32(w16.data(), x.data(), n), 10), tag + "dot_f16_f32");
   check(close(ref.dot_bf16_f32(wb16.data(), x.data(), n), simd.dot_bf16_f32(wb16.data(), x.data(), n), 10), tag + "dot_bf16_f32");

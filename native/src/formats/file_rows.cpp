@@ -33,8 +33,13 @@ float dot(const KernelTable& k, GgmlType t, const uint8_t* row, const void* x, i
   }
 }
 
-// One row against four activations (Q4_0: the row's blocks unpacked once for all four).
+// One row against four activations (Q4_0: the row's blocks unpacked once for all four; Q8_0
+// where the table has a kernel for it).
 void dot4(const KernelTable& k, GgmlType t, const uint8_t* row, const void* const* xs, int64_t n, float* out) {
+  if (t == GgmlType::Q8_0 && k.dot_q8_0_q8_0_x4) {
+    k.dot_q8_0_q8_0_x4(reinterpret_cast<const BlockQ8_0*>(row), reinterpret_cast<const BlockQ8_0* const*>(xs), n, out);
+    return;
+  }
   if (t != GgmlType::Q4_0) {
     const kernels::BlockTypeKernels* b = kernels::block_type_kernels(k, t);
     if (b && b->dot4) {

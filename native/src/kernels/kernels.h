@@ -145,6 +145,11 @@ struct KernelTable {
   // The same for Q6_K (see pack_q6_Kx16).
   void (*gemm_q6_Kx16)(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out);
   float (*dot_q6_Kx16_row)(const uint8_t* group, int64_t nb, int lane, const BlockQ8_K* x);
+
+  // Optional (nullptr: four dot_q8_0_q8_0 calls): one Q8_0 row as in the file against four
+  // activations, out[t] exactly dot_q8_0_q8_0(w, xs[t], n) (tables that keep Q8_0 rows as in
+  // the file).
+  void (*dot_q8_0_q8_0_x4)(const BlockQ8_0* w, const BlockQ8_0* const* xs, int64_t n, float* out);
 };
 
 // The most rows axpy_f16_rows_heads and dot_f16_f32_rows_heads take at once.

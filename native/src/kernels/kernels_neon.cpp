@@ -58,8 +58,24 @@ float dot_q4_0_q8_0(const BlockQ4_0* w, const BlockQ8_0* x, int64_t n) {
   return vaddvq_f32(acc);
 }
 
+// One row against four activations (prompt batches): each block of the row is unpacked once
+// for all four, and each activation gets dot_q4_0_q8_0's integer sums and float steps in its
+// order, so each result is that kernel's to the bit; the four accumulator chains run side by
+// side where the one-row kernel has one.
 void dot_q4_0_q8_0_x4(const BlockQ4_0* w, const BlockQ8_0* const* xs, int64_t n, float* out) {
-  for (int t = 0; t < 4; t++) out[t] = dot_q4_0_q8_0(w, xs[t], n);
+  float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};
+  for (int64_t b = 0; b < n / kQK4_0; b++) {
+    const int8x16x2_t wq = q4_0_bytes(w[b].qs);
+    const float dw = half(w[b].d);
+    ST_UNROLL for (int t = 0; t < 4; t++) {
+      const BlockQ8_0& x = xs[t][b];
+      int32x4_t s = vdupq_n_s32(0);
+      s = dot_i8x16(s, wq.val[0], vld1q_s8(x.qs));
+      s = dot_i8x16(s, wq.val[1], vld1q_s8(x.qs + 16));
+      acc[t] = vmlaq_n_f32(acc[t], vcvtq_f32_s32(s), dw * half(x.d));
+    }
+  }
+  for (int t = 0; t < 4; t++) out[t] = vaddvq_f32(acc[t]);
 }
 
 float dot_q8_0_q8_0(const BlockQ8_0* w, const BlockQ8_0* x, int64_t n) {
@@ -71,6 +87,24 @@ float dot_q8_0_q8_0(const BlockQ8_0* w, const BlockQ8_0* x, int64_t n) {
     acc = vmlaq_n_f32(acc, vcvtq_f32_s32(s), half(w[b].d) * half(x[b].d));
   }
   return vaddvq_f32(acc);
+}
+
+// The same for Q8_0 rows (x86 packs Q8_0; here the rows stay as in the file): a row's blocks
+// loaded once for four activations, each result dot_q8_0_q8_0's to the bit.
+void dot_q8_0_q8_0_x4(const BlockQ8_0* w, const BlockQ8_0* const* xs, int64_t n, float* out) {
+  float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};
+  for (int64_t b = 0; b < n / kQK8_0; b++) {
+    const int8x16_t w0 = vld1q_s8(w[b].qs), w1 = vld1q_s8(w[b].qs + 16);
+    const float dw = half(w[b].d);
+    ST_UNROLL for (int t = 0; t < 4; t++) {
+      const BlockQ8_0& x = xs[t][b];
+      int32x4_t s = vdupq_n_s32(0);
+      s = dot_i8x16(s, w0, vld1q_s8(x.qs));
+      s = dot_i8x16(s, w1, vld1q_s8(x.qs + 16));
+      acc[t] = vmlaq_n_f32(acc[t], vcvtq_f32_s32(s), dw * half(x.d));
+    }
+  }
+  for (int t = 0; t < 4; t++) out[t] = vaddvq_f32(acc[t]);
 }
 
 float dot_f32_f32(const float* w, const float* x, int64_t n) {
@@ -312,6 +346,7 @@ const KernelTable* neon_table() {
     t.exp_shifted = exp_shifted;
     t.dot_f16_f32_rows_heads = dot_f16_f32_rows_heads;
     t.axpy_f16_rows_heads = axpy_f16_rows_heads;
+    t.dot_q8_0_q8_0_x4 = dot_q8_0_q8_0_x4;
     add_neon_kquant_kernels(t);
     add_neon_block32_kernels(t);
     return with_scalar_fallbacks(t);
