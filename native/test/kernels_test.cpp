@@ -93,6 +93,25 @@ static void test_table(const KernelTable& ref, const KernelTable& simd, int64_t 
     for (int t = 0; t < 4; t++) same = same && four[t] == simd.dot_q8_0_q8_0(w8.data(), acts[t], n);
     check(same, tag + "dot_q8_0_q8_0_x4 = four dot_q8_0_q8_0, bit for bit");
   }
+  if (simd.dot_q4_0_q8_0_rows4 && simd.dot_q8_0_q8_0_rows4) {
+    // Four rows against one activation: each exactly the table's one-row value.
+    const BlockQ4_0* rows4[4];
+    const BlockQ8_0* rows8[4];
+    for (int r = 0; r < 4; r++) {
+      rows4[r] = w4.data() + (3 - r) * n / 32;  // not in order: the rows are any four
+      rows8[r] = w8.data() + (3 - r) * n / 32;
+    }
+    float got4[4], got8[4];
+    simd.dot_q4_0_q8_0_rows4(rows4, xq_ref.data(), n, got4);
+    simd.dot_q8_0_q8_0_rows4(rows8, xq_ref.data(), n, got8);
+    bool same4 = true, same8 = true;
+    for (int r = 0; r < 4; r++) {
+      same4 = same4 && got4[r] == simd.dot_q4_0_q8_0(rows4[r], xq_ref.data(), n);
+      same8 = same8 && got8[r] == simd.dot_q8_0_q8_0(rows8[r], xq_ref.data(), n);
+    }
+    check(same4, tag + "dot_q4_0_q8_0_rows4 = four dot_q4_0_q8_0, bit for bit");
+    check(same8, tag + "dot_q8_0_q8_0_rows4 = four dot_q8_0_q8_0, bit for bit");
+  }
   check(close(ref.dot_f32_f32(w.data(), x.data(), n), simd.dot_f32_f32(w.data(), x.data(), n), 10), tag + "dot_f32_f32");
   check(close(ref.dot_f16_f32(w16.data(), x.data(), n), simd.dot_f16_f32(w16.data(), x.data(), n), 10), tag + "dot_f16_f32");
   check(close(ref.dot_bf16_f32(wb16.data(), x.data(), n), simd.dot_bf16_f32(wb16.data(), x.data(), n), 10), tag + "dot_bf16_f32");

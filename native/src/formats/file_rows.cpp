@@ -1,7 +1,8 @@
 // The rows as the file stores them, for every type the kernels compute with (F32, F16, BF16,
 // Q8_0, Q4_0 and the other block types): nothing to lay out, so a mapped file is used where
 // it is. Products go row by row; a row is unpacked once for four activations at a time where
-// the type's kernels can (Q4_0, and the K-quants with SIMD).
+// the type's kernels can (Q4_0, and the K-quants with SIMD), and one activation meets four rows
+// at a time where the table has such a kernel (Q4_0 and Q8_0 on NEON).
 #include <algorithm>
 #include <stdexcept>
 #include <string>
@@ -60,6 +61,25 @@ void dot4(const KernelTable& k, GgmlType t, const uint8_t* row, const void* cons
   }
 }
 
+// Four rows against one activation where the table has a kernel for the type (each result the
+// one-row kernel's): false where it has none.
+bool dot_rows4(const KernelTable& k, GgmlType t, const uint8_t* const* rows, const void* x, int64_t n, float* out) {
+  const auto* xq = static_cast<const BlockQ8_0*>(x);
+  if (t == GgmlType::Q4_0 && k.dot_q4_0_q8_0_rows4) {
+    k.dot_q4_0_q8_0_rows4(reinterpret_cast<const BlockQ4_0* const*>(rows), xq, n, out);
+    return true;
+  }
+  if (t == GgmlType::Q8_0 && k.dot_q8_0_q8_0_rows4) {
+    k.dot_q8_0_q8_0_rows4(reinterpret_cast<const BlockQ8_0* const*>(rows), xq, n, out);
+    return true;
+  }
+  return false;
+}
+
+bool has_rows4(const KernelTable& k, GgmlType t) {
+  return (t == GgmlType::Q4_0 && k.dot_q4_0_q8_0_rows4) || (t == GgmlType::Q8_0 && k.dot_q8_0_q8_0_rows4);
+}
+
 // Bytes of `cols` elements of a row of type t (cols a multiple of the block size).
 size_t prefix_bytes(GgmlType t, int64_t cols) {
   const GgmlTypeTraits tr = ggml_type_traits(static_cast<uint32_t>(t));
@@ -94,6 +114,19 @@ void for_each_tile(const Matrix& w, int64_t r0, int64_t r1, int n, Fn fn) {
 
 void FileRows::product(const Matrix& w, int64_t r0, int64_t r1, const void* const* xs, int n, float* out, size_t ldo) const {
   const KernelTable& k = kernels::active();
+  if (n < 4 && has_rows4(k, type_)) {
+    // Decode (and batches too short for four activations): four rows at a time.
+    for (int t = 0; t < n; t++) {
+      int64_t r = r0;
+      for (; r + 4 <= r1; r += 4) {
+        const uint8_t* rows[4];
+        for (int j = 0; j < 4; j++) rows[j] = w.data + static_cast<size_t>(r + j) * w.row_bytes;
+        dot_rows4(k, type_, rows, xs[t], w.cols, out + t * ldo + (r - r0));
+      }
+      for (; r < r1; r++) out[t * ldo + (r - r0)] = dot(k, type_, w.data + static_cast<size_t>(r) * w.row_bytes, xs[t], w.cols);
+    }
+    return;
+  }
   for_each_tile(w, r0, r1, n, [&](int64_t r, int c0, int c1) {
     const uint8_t* row = w.data + static_cast<size_t>(r) * w.row_bytes;
     float four[4];
@@ -109,6 +142,25 @@ void FileRows::product(const Matrix& w, int64_t r0, int64_t r1, const void* cons
 void FileRows::gated_product(const Matrix& w, int64_t r0, int64_t r1, const void* const* xs, int n, const float* gates, size_t ldg,
                              float* out, size_t ldo) const {
   const KernelTable& k = kernels::active();
+  if (n == 1 && has_rows4(k, type_)) {
+    // Decode: the rows whose gate is positive, four at a time, then the rest one by one.
+    const uint8_t* picked[4];
+    int64_t at[4];
+    int m = 0;
+    float four[4];
+    for (int64_t r = r0; r < r1; r++) {
+      out[r - r0] = 0.0f;
+      if (!(gates[r - r0] > 0.0f)) continue;
+      picked[m] = w.data + static_cast<size_t>(r) * w.row_bytes;
+      at[m++] = r - r0;
+      if (m < 4) continue;
+      dot_rows4(k, type_, picked, xs[0], w.cols, four);
+      for (int j = 0; j < 4; j++) out[at[j]] = gates[at[j]] * four[j];
+      m = 0;
+    }
+    for (int j = 0; j < m; j++) out[at[j]] = gates[at[j]] * dot(k, type_, picked[j], xs[0], w.cols);
+    return;
+  }
   for_each_tile(w, r0, r1, n, [&](int64_t r, int c0, int c1) {
     const uint8_t* row = w.data + static_cast<size_t>(r) * w.row_bytes;
     // The activations whose gate is positive, four at a time, then the rest one by one.

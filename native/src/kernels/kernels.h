@@ -150,6 +150,10 @@ struct KernelTable {
   // activations, out[t] exactly dot_q8_0_q8_0(w, xs[t], n) (tables that keep Q8_0 rows as in
   // the file).
   void (*dot_q8_0_q8_0_x4)(const BlockQ8_0* w, const BlockQ8_0* const* xs, int64_t n, float* out);
+  // Optional (nullptr: one row at a time): four Q4_0 or Q8_0 rows as in the file against one
+  // activation (decode), out[r] exactly the one-row kernel's value for rows[r].
+  void (*dot_q4_0_q8_0_rows4)(const BlockQ4_0* const* rows, const BlockQ8_0* x, int64_t n, float* out);
+  void (*dot_q8_0_q8_0_rows4)(const BlockQ8_0* const* rows, const BlockQ8_0* x, int64_t n, float* out);
 };
 
 // The most rows axpy_f16_rows_heads and dot_f16_f32_rows_heads take at once.

@@ -78,6 +78,26 @@ void dot_q4_0_q8_0_x4(const BlockQ4_0* w, const BlockQ8_0* const* xs, int64_t n,
   for (int t = 0; t < 4; t++) out[t] = vaddvq_f32(acc[t]);
 }
 
+// Four rows against one activation (decode): the activation's blocks loaded once for the four
+// rows, each row's integer sums and float steps those of dot_q4_0_q8_0, so each result is that
+// kernel's to the bit. What it buys is four accumulator chains side by side: the one-row
+// kernel's single chain of multiply-adds waits on its own latency every block.
+void dot_q4_0_q8_0_rows4(const BlockQ4_0* const* rows, const BlockQ8_0* x, int64_t n, float* out) {
+  float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};
+  for (int64_t b = 0; b < n / kQK4_0; b++) {
+    const int8x16_t x0 = vld1q_s8(x[b].qs), x1 = vld1q_s8(x[b].qs + 16);
+    const float dx = half(x[b].d);
+    ST_UNROLL for (int r = 0; r < 4; r++) {
+      const int8x16x2_t wq = q4_0_bytes(rows[r][b].qs);
+      int32x4_t s = vdupq_n_s32(0);
+      s = dot_i8x16(s, wq.val[0], x0);
+      s = dot_i8x16(s, wq.val[1], x1);
+      acc[r] = vmlaq_n_f32(acc[r], vcvtq_f32_s32(s), half(rows[r][b].d) * dx);
+    }
+  }
+  for (int r = 0; r < 4; r++) out[r] = vaddvq_f32(acc[r]);
+}
+
 float dot_q8_0_q8_0(const BlockQ8_0* w, const BlockQ8_0* x, int64_t n) {
   float32x4_t acc = vdupq_n_f32(0);
   for (int64_t b = 0; b < n / kQK8_0; b++) {
@@ -87,6 +107,23 @@ float dot_q8_0_q8_0(const BlockQ8_0* w, const BlockQ8_0* x, int64_t n) {
     acc = vmlaq_n_f32(acc, vcvtq_f32_s32(s), half(w[b].d) * half(x[b].d));
   }
   return vaddvq_f32(acc);
+}
+
+// The same for four Q8_0 rows, each result dot_q8_0_q8_0's to the bit.
+void dot_q8_0_q8_0_rows4(const BlockQ8_0* const* rows, const BlockQ8_0* x, int64_t n, float* out) {
+  float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};
+  for (int64_t b = 0; b < n / kQK8_0; b++) {
+    const int8x16_t x0 = vld1q_s8(x[b].qs), x1 = vld1q_s8(x[b].qs + 16);
+    const float dx = half(x[b].d);
+    ST_UNROLL for (int r = 0; r < 4; r++) {
+      const BlockQ8_0& w = rows[r][b];
+      int32x4_t s = vdupq_n_s32(0);
+      s = dot_i8x16(s, vld1q_s8(w.qs), x0);
+      s = dot_i8x16(s, vld1q_s8(w.qs + 16), x1);
+      acc[r] = vmlaq_n_f32(acc[r], vcvtq_f32_s32(s), half(w.d) * dx);
+    }
+  }
+  for (int r = 0; r < 4; r++) out[r] = vaddvq_f32(acc[r]);
 }
 
 // The same for Q8_0 rows (x86 packs Q8_0; here the rows stay as in the file): a row's blocks
@@ -347,6 +384,8 @@ const KernelTable* neon_table() {
     t.dot_f16_f32_rows_heads = dot_f16_f32_rows_heads;
     t.axpy_f16_rows_heads = axpy_f16_rows_heads;
     t.dot_q8_0_q8_0_x4 = dot_q8_0_q8_0_x4;
+    t.dot_q4_0_q8_0_rows4 = dot_q4_0_q8_0_rows4;
+    t.dot_q8_0_q8_0_rows4 = dot_q8_0_q8_0_rows4;
     add_neon_kquant_kernels(t);
     add_neon_block32_kernels(t);
     return with_scalar_fallbacks(t);

@@ -49,6 +49,17 @@ float dot_q8_0_q8_0(const BlockQ8_0* w, const BlockQ8_0* x, int64_t n) {
   return sum;
 }
 
+// Four rows against one activation, by definition the one-row values (the NEON table has a
+// kernel that computes them side by side); here so that the x86 test runs, whose scalar table
+// keeps Q8_0 rows as in the file, go through the decode path that takes four rows at a time.
+void dot_q4_0_q8_0_rows4(const BlockQ4_0* const* rows, const BlockQ8_0* x, int64_t n, float* out) {
+  for (int r = 0; r < 4; r++) out[r] = dot_q4_0_q8_0(rows[r], x, n);
+}
+
+void dot_q8_0_q8_0_rows4(const BlockQ8_0* const* rows, const BlockQ8_0* x, int64_t n, float* out) {
+  for (int r = 0; r < 4; r++) out[r] = dot_q8_0_q8_0(rows[r], x, n);
+}
+
 float dot_f32_f32(const float* w, const float* x, int64_t n) {
   float sum = 0;
   for (int64_t i = 0; i < n; i++) sum += w[i] * x[i];
@@ -227,6 +238,8 @@ const KernelTable& scalar_table() {
     t.pack_q8_0x16 = pack_q8_0x16;
     t.pack_q5_Kx16 = pack_q5_Kx16;
     t.pack_q6_Kx16 = pack_q6_Kx16;
+    t.dot_q4_0_q8_0_rows4 = dot_q4_0_q8_0_rows4;
+    t.dot_q8_0_q8_0_rows4 = dot_q8_0_q8_0_rows4;
     add_scalar_block_kernels(t);
     return t;
   }();
