@@ -24,6 +24,7 @@
 #include "hsum_x86.h"
 #include "kernels.h"
 #include "packed_q4k_scales_avx2.h"
+#include "packed_q6k_scales_avx2.h"
 #include "prefetch.h"
 #include "unroll.h"
 
@@ -317,7 +318,7 @@ void gemm_q4_Kx16(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, 
 // ---- Q6_K packed 16 rows at a time (pack_q6_Kx16), in two halves of 8 rows per vector ----
 // As kquants_avx512.cpp's gemm_q6_Kx16_n (the same exact integers, the same float steps): each
 // 6-bit code rebuilt from its ql nibble and qh pair, VPDPBUSD per 16 values, VPMULLD by the
-// sub-block's scale, the offset 32 once per super-block through VPDPWSSD. Up to two
+// sub-block's scale, the offset 32 once per super-block (PackedQ6KHalf::add_to). Up to two
 // activations at a time: their sums, the code vectors and the masks fill the 16 registers.
 template <int N>
 void gemm_q6_Kx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, float* out) {
@@ -327,10 +328,8 @@ void gemm_q6_Kx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs
   for (int64_t b = 0; b < nb; b++) {
     const uint8_t* block = group + b * kPackedQ6KBytes;
     if (N == 1) prefetch_ahead(block, kPackedSuperBlocksAhead * kPackedQ6KBytes, kPackedQ6KBytes);  // one activation: prefetch.h
-    const auto scales = [block](int m, int half) {
-      return _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(block + kQ6KxScales + 16 * m + 8 * half)));
-    };
     for (int half = 0; half < 2; half++) {  // rows 8·half .. 8·half + 7
+      const PackedQ6KHalf q6(block, half);
       __m256i isum[N];
       ST_UNROLL for (int t = 0; t < N; t++) isum[t] = _mm256_setzero_si256();
       for (int h = 0; h < 2; h++) {
@@ -348,27 +347,13 @@ void gemm_q6_Kx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs
             }
           }
           const int m = 8 * h + 2 * k;
-          const __m256i sc0 = scales(m, half), sc1 = scales(m + 1, half);
+          const __m256i sc0 = q6.scale(m), sc1 = q6.scale(m + 1);
           ST_UNROLL for (int t = 0; t < N; t++) {
             isum[t] = _mm256_add_epi32(isum[t], _mm256_add_epi32(_mm256_mullo_epi32(sub[t][0], sc0), _mm256_mullo_epi32(sub[t][1], sc1)));
           }
         }
       }
-      __m256i offset[N];
-      ST_UNROLL for (int t = 0; t < N; t++) offset[t] = _mm256_setzero_si256();
-      for (int j = 0; j < 8; j++) {
-        const __m256i pair = _mm256_or_si256(_mm256_and_si256(scales(2 * j, half), _mm256_set1_epi32(0xffff)), _mm256_slli_epi32(scales(2 * j + 1, half), 16));
-        ST_UNROLL for (int t = 0; t < N; t++) {
-          const int16_t* bs = xs[t][b].bsums + 2 * j;
-          const uint32_t sums = (static_cast<uint32_t>(bs[0]) & 0xffff) | (static_cast<uint32_t>(bs[1]) << 16);
-          offset[t] = _mm256_dpwssd_avx_epi32(offset[t], pair, _mm256_set1_epi32(static_cast<int32_t>(sums)));
-        }
-      }
-      const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kQ6KxD + 16 * half)));
-      ST_UNROLL for (int t = 0; t < N; t++) {
-        const __m256i total = _mm256_sub_epi32(isum[t], _mm256_slli_epi32(offset[t], 5));
-        acc[t][half] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total), _mm256_mul_ps(d, _mm256_set1_ps(xs[t][b].d)), acc[t][half]);
-      }
+      ST_UNROLL for (int t = 0; t < N; t++) acc[t][half] = q6.add_to(acc[t][half], isum[t], xs[t][b]);
     }
   }
   for (int t = 0; t < N; t++) {

@@ -18,6 +18,7 @@
 #include "kernels.h"
 #include "k4_scales_x86.h"
 #include "packed_q4k_scales_avx2.h"
+#include "packed_q6k_scales_avx2.h"
 #include "pack_rows_x86.h"
 #include "prefetch.h"
 #include "unroll.h"
@@ -450,18 +451,15 @@ void gemm_q6_Kx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs
   for (int64_t b = 0; b < nb; b++) {
     const uint8_t* block = group + b * kPackedQ6KBytes;
     if (N == 1) prefetch_ahead(block, kPackedSuperBlocksAhead * kPackedQ6KBytes, kPackedQ6KBytes);  // one activation: prefetch.h
-    // The int8 scales of sub-block m of rows 8·half .. 8·half + 7 as 32-bit lanes.
-    const auto scales = [block](int m, int half) {
-      return _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(block + kQ6KxScales + 16 * m + 8 * half)));
-    };
     for (int half = 0; half < 2; half++) {
+      const PackedQ6KHalf q6(block, half);
       __m256i isum[N];
       ST_UNROLL for (int t = 0; t < N; t++) isum[t] = _mm256_setzero_si256();
       for (int h = 0; h < 2; h++) {
         for (int k = 0; k < 4; k++) {
           const int m = 8 * h + 2 * k;  // values 128h + 32k + 4g .. +3: sub-block m + g / 4
           ST_UNROLL for (int gp = 0; gp < 4; gp++) {
-            const __m256i sc = scales(m + gp / 2, half), sc16 = _mm256_or_si256(_mm256_and_si256(sc, _mm256_set1_epi32(0xffff)), _mm256_slli_epi32(sc, 16));
+            const __m256i sc = q6.scale(m + gp / 2), sc16 = _mm256_or_si256(_mm256_and_si256(sc, _mm256_set1_epi32(0xffff)), _mm256_slli_epi32(sc, 16));
             __m256i code[2];
             ST_UNROLL for (int e = 0; e < 2; e++) {
               const int g = 2 * gp + e;
@@ -480,21 +478,7 @@ void gemm_q6_Kx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs
           }
         }
       }
-      __m256i offset[N];
-      ST_UNROLL for (int t = 0; t < N; t++) offset[t] = _mm256_setzero_si256();
-      for (int j = 0; j < 8; j++) {
-        const __m256i pair = _mm256_or_si256(_mm256_and_si256(scales(2 * j, half), _mm256_set1_epi32(0xffff)), _mm256_slli_epi32(scales(2 * j + 1, half), 16));
-        ST_UNROLL for (int t = 0; t < N; t++) {
-          const int16_t* bs = xs[t][b].bsums + 2 * j;
-          const uint32_t sums = (static_cast<uint32_t>(bs[0]) & 0xffff) | (static_cast<uint32_t>(bs[1]) << 16);
-          offset[t] = _mm256_add_epi32(offset[t], _mm256_madd_epi16(pair, _mm256_set1_epi32(static_cast<int32_t>(sums))));
-        }
-      }
-      const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kQ6KxD + 16 * half)));
-      ST_UNROLL for (int t = 0; t < N; t++) {
-        const __m256i total = _mm256_sub_epi32(isum[t], _mm256_slli_epi32(offset[t], 5));
-        acc[t][half] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total), _mm256_mul_ps(d, _mm256_set1_ps(xs[t][b].d)), acc[t][half]);
-      }
+      ST_UNROLL for (int t = 0; t < N; t++) acc[t][half] = q6.add_to(acc[t][half], isum[t], xs[t][b]);
     }
   }
   for (int t = 0; t < N; t++) {

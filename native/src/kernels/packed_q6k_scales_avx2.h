@@ -1,0 +1,46 @@
+// The scales and d of a packed Q6_K super-block (pack_q6_Kx16) for 256-bit vectors, shared by
+// the kernel files built with AVX2 (kquants_avx2.cpp, kernels_avxvnni.cpp): include it only
+// from those.
+#pragma once
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "kernels.h"
+
+namespace st::kernels {
+namespace {  // internal linkage: see hsum_x86.h
+
+// Rows 8h .. 8h + 7 of a packed super-block: each sub-block's int8 scale as a 32-bit lane, the
+// scales paired by sub-block (2j in the low 16 bits, 2j + 1 in the high) and d as floats.
+struct PackedQ6KHalf {
+  const uint8_t* block;
+  int h;
+  __m256i pairs[8];
+  __m256 d;
+  PackedQ6KHalf(const uint8_t* b, int half) : block(b), h(half) {
+    for (int j = 0; j < 8; j++) {
+      pairs[j] = _mm256_or_si256(_mm256_and_si256(scale(2 * j), _mm256_set1_epi32(0xffff)), _mm256_slli_epi32(scale(2 * j + 1), 16));
+    }
+    d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kQ6KxD + 16 * h)));
+  }
+  __m256i scale(int m) const {
+    return _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(block + kQ6KxScales + 16 * m + 8 * h)));
+  }
+  // The packed contract's one multiply-add (kernels.h) for these rows and one activation, given
+  // the exact sums Σ_m scale_m·Σ code·x: the code offset 32 comes off them as 32·Σ_m scale_m·Σx_m
+  // (VPMADDWD of the scale pairs against the activation's sums of 16), then
+  // acc = fma(float(I), d·x.d, acc).
+  __m256 add_to(__m256 acc, __m256i isum, const BlockQ8_K& x) const {
+    __m256i offset = _mm256_setzero_si256();
+    for (int j = 0; j < 8; j++) {
+      const uint32_t sums = (static_cast<uint32_t>(x.bsums[2 * j]) & 0xffff) | (static_cast<uint32_t>(x.bsums[2 * j + 1]) << 16);
+      offset = _mm256_add_epi32(offset, _mm256_madd_epi16(pairs[j], _mm256_set1_epi32(static_cast<int32_t>(sums))));
+    }
+    const __m256i total = _mm256_sub_epi32(isum, _mm256_slli_epi32(offset, 5));
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(total), _mm256_mul_ps(d, _mm256_set1_ps(x.d)), acc);
+  }
+};
+
+}  // namespace
+}  // namespace st::kernels
