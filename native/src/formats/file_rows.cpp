@@ -61,23 +61,16 @@ void dot4(const KernelTable& k, GgmlType t, const uint8_t* row, const void* cons
   }
 }
 
-// Four rows against one activation where the table has a kernel for the type (each result the
-// one-row kernel's): false where it has none.
-bool dot_rows4(const KernelTable& k, GgmlType t, const uint8_t* const* rows, const void* x, int64_t n, float* out) {
-  const auto* xq = static_cast<const BlockQ8_0*>(x);
-  if (t == GgmlType::Q4_0 && k.dot_q4_0_q8_0_rows4) {
-    k.dot_q4_0_q8_0_rows4(reinterpret_cast<const BlockQ4_0* const*>(rows), xq, n, out);
-    return true;
-  }
-  if (t == GgmlType::Q8_0 && k.dot_q8_0_q8_0_rows4) {
-    k.dot_q8_0_q8_0_rows4(reinterpret_cast<const BlockQ8_0* const*>(rows), xq, n, out);
-    return true;
-  }
-  return false;
-}
-
+// Whether the table multiplies four rows of type t by one activation at once (dot_rows4).
 bool has_rows4(const KernelTable& k, GgmlType t) {
   return (t == GgmlType::Q4_0 && k.dot_q4_0_q8_0_rows4) || (t == GgmlType::Q8_0 && k.dot_q8_0_q8_0_rows4);
+}
+
+// Four rows against one activation, each result the one-row kernel's (only where has_rows4).
+void dot_rows4(const KernelTable& k, GgmlType t, const uint8_t* const* rows, const void* x, int64_t n, float* out) {
+  const auto* xq = static_cast<const BlockQ8_0*>(x);
+  if (t == GgmlType::Q4_0) k.dot_q4_0_q8_0_rows4(reinterpret_cast<const BlockQ4_0* const*>(rows), xq, n, out);
+  else k.dot_q8_0_q8_0_rows4(reinterpret_cast<const BlockQ8_0* const*>(rows), xq, n, out);
 }
 
 // Bytes of `cols` elements of a row of type t (cols a multiple of the block size).

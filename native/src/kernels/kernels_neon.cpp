@@ -46,14 +46,20 @@ inline int8x16x2_t q4_0_bytes(const uint8_t* qs) {
            vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(packed, 4)), eight)}};
 }
 
+// One block of 32 weights (w0, w1) against one of an activation (x0, x1): the exact integer
+// sum, then acc + sum·d. Every Q4_0 and Q8_0 kernel below takes this step, so one row against
+// one activation rounds alike whether it goes alone, with three more activations or with three
+// more rows.
+inline float32x4_t block_step(float32x4_t acc, int8x16_t w0, int8x16_t w1, int8x16_t x0, int8x16_t x1, float d) {
+  const int32x4_t s = dot_i8x16(dot_i8x16(vdupq_n_s32(0), w0, x0), w1, x1);
+  return vmlaq_n_f32(acc, vcvtq_f32_s32(s), d);
+}
+
 float dot_q4_0_q8_0(const BlockQ4_0* w, const BlockQ8_0* x, int64_t n) {
   float32x4_t acc = vdupq_n_f32(0);
   for (int64_t b = 0; b < n / kQK4_0; b++) {
     const int8x16x2_t wq = q4_0_bytes(w[b].qs);
-    int32x4_t s = vdupq_n_s32(0);
-    s = dot_i8x16(s, wq.val[0], vld1q_s8(x[b].qs));
-    s = dot_i8x16(s, wq.val[1], vld1q_s8(x[b].qs + 16));
-    acc = vmlaq_n_f32(acc, vcvtq_f32_s32(s), half(w[b].d) * half(x[b].d));
+    acc = block_step(acc, wq.val[0], wq.val[1], vld1q_s8(x[b].qs), vld1q_s8(x[b].qs + 16), half(w[b].d) * half(x[b].d));
   }
   return vaddvq_f32(acc);
 }
@@ -69,10 +75,7 @@ void dot_q4_0_q8_0_x4(const BlockQ4_0* w, const BlockQ8_0* const* xs, int64_t n,
     const float dw = half(w[b].d);
     ST_UNROLL for (int t = 0; t < 4; t++) {
       const BlockQ8_0& x = xs[t][b];
-      int32x4_t s = vdupq_n_s32(0);
-      s = dot_i8x16(s, wq.val[0], vld1q_s8(x.qs));
-      s = dot_i8x16(s, wq.val[1], vld1q_s8(x.qs + 16));
-      acc[t] = vmlaq_n_f32(acc[t], vcvtq_f32_s32(s), dw * half(x.d));
+      acc[t] = block_step(acc[t], wq.val[0], wq.val[1], vld1q_s8(x.qs), vld1q_s8(x.qs + 16), dw * half(x.d));
     }
   }
   for (int t = 0; t < 4; t++) out[t] = vaddvq_f32(acc[t]);
@@ -89,10 +92,7 @@ void dot_q4_0_q8_0_rows4(const BlockQ4_0* const* rows, const BlockQ8_0* x, int64
     const float dx = half(x[b].d);
     ST_UNROLL for (int r = 0; r < 4; r++) {
       const int8x16x2_t wq = q4_0_bytes(rows[r][b].qs);
-      int32x4_t s = vdupq_n_s32(0);
-      s = dot_i8x16(s, wq.val[0], x0);
-      s = dot_i8x16(s, wq.val[1], x1);
-      acc[r] = vmlaq_n_f32(acc[r], vcvtq_f32_s32(s), half(rows[r][b].d) * dx);
+      acc[r] = block_step(acc[r], wq.val[0], wq.val[1], x0, x1, half(rows[r][b].d) * dx);
     }
   }
   for (int r = 0; r < 4; r++) out[r] = vaddvq_f32(acc[r]);
@@ -101,10 +101,7 @@ void dot_q4_0_q8_0_rows4(const BlockQ4_0* const* rows, const BlockQ8_0* x, int64
 float dot_q8_0_q8_0(const BlockQ8_0* w, const BlockQ8_0* x, int64_t n) {
   float32x4_t acc = vdupq_n_f32(0);
   for (int64_t b = 0; b < n / kQK8_0; b++) {
-    int32x4_t s = vdupq_n_s32(0);
-    s = dot_i8x16(s, vld1q_s8(w[b].qs), vld1q_s8(x[b].qs));
-    s = dot_i8x16(s, vld1q_s8(w[b].qs + 16), vld1q_s8(x[b].qs + 16));
-    acc = vmlaq_n_f32(acc, vcvtq_f32_s32(s), half(w[b].d) * half(x[b].d));
+    acc = block_step(acc, vld1q_s8(w[b].qs), vld1q_s8(w[b].qs + 16), vld1q_s8(x[b].qs), vld1q_s8(x[b].qs + 16), half(w[b].d) * half(x[b].d));
   }
   return vaddvq_f32(acc);
 }
@@ -117,10 +114,7 @@ void dot_q8_0_q8_0_rows4(const BlockQ8_0* const* rows, const BlockQ8_0* x, int64
     const float dx = half(x[b].d);
     ST_UNROLL for (int r = 0; r < 4; r++) {
       const BlockQ8_0& w = rows[r][b];
-      int32x4_t s = vdupq_n_s32(0);
-      s = dot_i8x16(s, vld1q_s8(w.qs), x0);
-      s = dot_i8x16(s, vld1q_s8(w.qs + 16), x1);
-      acc[r] = vmlaq_n_f32(acc[r], vcvtq_f32_s32(s), half(w.d) * dx);
+      acc[r] = block_step(acc[r], vld1q_s8(w.qs), vld1q_s8(w.qs + 16), x0, x1, half(w.d) * dx);
     }
   }
   for (int r = 0; r < 4; r++) out[r] = vaddvq_f32(acc[r]);
@@ -135,10 +129,7 @@ void dot_q8_0_q8_0_x4(const BlockQ8_0* w, const BlockQ8_0* const* xs, int64_t n,
     const float dw = half(w[b].d);
     ST_UNROLL for (int t = 0; t < 4; t++) {
       const BlockQ8_0& x = xs[t][b];
-      int32x4_t s = vdupq_n_s32(0);
-      s = dot_i8x16(s, w0, vld1q_s8(x.qs));
-      s = dot_i8x16(s, w1, vld1q_s8(x.qs + 16));
-      acc[t] = vmlaq_n_f32(acc[t], vcvtq_f32_s32(s), dw * half(x.d));
+      acc[t] = block_step(acc[t], w0, w1, vld1q_s8(x.qs), vld1q_s8(x.qs + 16), dw * half(x.d));
     }
   }
   for (int t = 0; t < 4; t++) out[t] = vaddvq_f32(acc[t]);
