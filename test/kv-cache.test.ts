@@ -38,7 +38,9 @@ describe('KV cache', function () {
   this.timeout(300_000);
 
   // With more threads than KV heads (tiny-swa has 2), a decoded token's attention over 1,100
-  // positions is spread: 3 threads split each head's dimensions, 8 also its positions.
+  // positions is spread: 3 threads split each head's dimensions, 8 also its positions. The
+  // prompt's row-by-row steps (norms, residual sums, quantising, RoPE, expert choice) are shared
+  // between however many threads there are, too.
   for (const kvType of ['f16', 'q8_0', 'f32'] as const) {
     it(`${kvType}: attention spread over more threads than KV heads gives the one-thread logits to the bit`, async () => {
       const file = await ensureModel({ preset: 'tiny-swa', type: 'f32' });

@@ -6,6 +6,7 @@
 //   row_dot(g, r, x): row r of group g against one activation
 #pragma once
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -66,7 +67,17 @@ void gated_product(int64_t r0, int64_t r1, const void* const* xs, int n, const f
       for (int j = 0; j < m; j++) {
         const float* gs = gates + at[j] * ldg + c;
         float* a = out + at[j] * ldo + c;
-        for (int r = 0; r < R; r++) a[r] = gs[r] > 0.0f ? gs[r] * o[j * R + r] : 0.0f;
+        // Every row's product, its bits then kept or cleared by a mask: no branch per neuron
+        // (taken a third of the time, often mispredicted: 3-4 % of a prompt's time; the
+        // compiler turned `gs > 0 ? gs·o : 0` back into one), and the same values.
+        uint32_t kept[R];
+        for (int r = 0; r < R; r++) {
+          const float p = gs[r] * o[j * R + r];
+          uint32_t bits;
+          std::memcpy(&bits, &p, sizeof bits);
+          kept[r] = bits & (0u - uint32_t(gs[r] > 0.0f));
+        }
+        std::memcpy(a, kept, sizeof kept);
       }
       m = 0;
     };

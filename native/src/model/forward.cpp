@@ -196,8 +196,18 @@ void InferenceContext::forward(const int32_t* tokens, int32_t n, int32_t pos0, f
     row.format->row_to_floats(row, 0, s.x + size_t(t) * E);
     rope_tables(pos0 + t, s.rope_cos + t * half, s.rope_sin + t * half);
   }
-  const auto norm_rows = [&](const float* weight) {
-    for (int32_t t = 0; t < n; t++) ops::rms_norm(s.x + size_t(t) * E, weight, s.xn + size_t(t) * E, E, hp_.rms_eps);
+  // xn = norm(x), after x += delta where one is given (the residual's additions): a row at a time.
+  const auto norm_rows = [&](const float* weight, const float* delta = nullptr) {
+    ops::for_each_row(n, pool_, [&](int64_t t) {
+      float* x = s.x + size_t(t) * E;
+      if (delta) for (int i = 0; i < E; i++) x[i] += delta[size_t(t) * E + i];
+      ops::rms_norm(x, weight, s.xn + size_t(t) * E, E, hp_.rms_eps);
+    });
+  };
+  const auto add_rows = [&](const float* delta) {
+    ops::for_each_row(n, pool_, [&](int64_t t) {
+      for (int i = 0; i < E; i++) s.x[size_t(t) * E + i] += delta[size_t(t) * E + i];
+    });
   };
 
   for (int l = 0; l < hp_.n_layer; l++) {
@@ -205,20 +215,19 @@ void InferenceContext::forward(const int32_t* tokens, int32_t n, int32_t pos0, f
     check_cancel();
     // 1. Router logits from the raw residual, before any norm: this is what lets expert
     //    loading start before attention (route() asks the expert cache for them now).
-    ops::prepare_rows(lw.router.type, s.x, n, E, s.prepared, s.xs);
+    ops::prepare_rows(lw.router.type, s.x, n, E, s.prepared, s.xs, pool_);
     ops::matmul(lw.router, s.xs, n, s.router, pool_);
     route(l, n);
 
     // 2. Attention block.
     norm_rows(lw.attn_norm);
     attention(l, n, pos0);
-    for (size_t i = 0; i < size_t(n) * E; i++) s.x[i] += s.proj[i];
     check_cancel();
 
     // 3. Mixture of experts on the normalised post-attention residual, routed by step 1.
-    norm_rows(lw.ffn_norm);
+    norm_rows(lw.ffn_norm, s.proj);
     experts(l, n);
-    for (size_t i = 0; i < size_t(n) * E; i++) s.x[i] += s.ffn_out[i];
+    add_rows(s.ffn_out);
   }
 
   if (each_row) {
@@ -228,16 +237,30 @@ void InferenceContext::forward(const int32_t* tokens, int32_t n, int32_t pos0, f
     norm_rows(w.output_norm);
     for (int32_t t0 = 0; t0 < n; t0 += kLogitRows) {
       const int32_t m = std::min(kLogitRows, n - t0);
-      ops::prepare_rows(w.output.type, s.xn + size_t(t0) * E, m, E, s.prepared, s.xs);
+      ops::prepare_rows(w.output.type, s.xn + size_t(t0) * E, m, E, s.prepared, s.xs, pool_);
       ops::matmul(w.output, s.xs, m, s.logits, pool_);
       for (int32_t j = 0; j < m; j++) (*each_row)(first_row + t0 + j, s.logits + V * j);
     }
   } else if (last_logits) {
     ops::rms_norm(s.x + size_t(n - 1) * E, w.output_norm, s.xn, E, hp_.rms_eps);
-    ops::prepare_rows(w.output.type, s.xn, 1, E, s.prepared, s.xs);
+    ops::prepare_rows(w.output.type, s.xn, 1, E, s.prepared, s.xs, pool_);
     ops::matmul(w.output, s.xs, 1, last_logits, pool_);
   }
 }
+
+namespace {
+
+// A KV head by position during a batch: its staged rows from pos0 on (the batch's own keys and
+// values, not yet in the cache), the cache's before.
+struct BatchHeadRows {
+  KvCache::HeadRows cached;
+  const uint8_t* staged;  // position pos0's head
+  int32_t pos0;
+  size_t row_bytes;       // of a staged row (every KV head)
+  const uint8_t* operator()(int32_t p) const { return p >= pos0 ? staged + size_t(p - pos0) * row_bytes : cached(p); }
+};
+
+}  // namespace
 
 // One token's attention spread over more threads than it has KV heads (decode on a machine with
 // more cores than the model's KV heads: 2 for the 4B, 4 for the 21B), in three regions: the key
@@ -291,7 +314,7 @@ void InferenceContext::attention_spread(const AttentionBatch& batch, KeyHead key
       int32_t begin, end;
       positions(p, static_cast<int>(i % parts), begin, end);
       float* scores = scores_of(i / parts);
-      key_dots(kv, qh, group, p.first, begin, end, [&](int32_t q) { return key_head(q, p.g); }, scores);
+      key_dots(kv, qh, group, p.first, begin, end, key_head(p.g), scores);
       scale_and_max(scores, S, begin, end, scale, s.part_max + size_t(i) * S);
     }
   });
@@ -317,7 +340,7 @@ void InferenceContext::attention_spread(const AttentionBatch& batch, KeyHead key
       const float* scores = scores_of(i / dim_parts);
       inverse_sums(scores, S, p.n_keys, inv);
       for (int j = 0; j < group; j++) out[j] = s.attn_out + p.t * QW + size_t(p.g * group + j) * hd;
-      value_sums(kv, group, p.first, p.n_keys, [&](int32_t q) { return value_head(q, p.g); }, scores, inv, d0, d1, out);
+      value_sums(kv, group, p.first, p.n_keys, value_head(p.g), scores, inv, d0, d1, out);
     }
   });
 }
@@ -329,19 +352,13 @@ void InferenceContext::attention(int l, int32_t n, int32_t pos0) {
   const size_t QW = size_t(H) * hd, KVW = size_t(KVH) * hd, half = rope_inv_freq_.size();
   // q, k and v in one parallel region; one prepared row serves every weight type at once
   // (their forms do not overlap in it), so each type's form is written once.
-  ops::prepare_rows(lw.attn_q.type, s.xn, n, E, s.prepared, s.xs);
+  ops::prepare_rows(lw.attn_q.type, s.xn, n, E, s.prepared, s.xs, pool_);
   const void** xk = s.xs;
   const void** xv = s.xs;
-  if (lw.attn_k.type != lw.attn_q.type) ops::prepare_rows(lw.attn_k.type, s.xn, n, E, s.prepared, xk = s.xs_k);
+  if (lw.attn_k.type != lw.attn_q.type) ops::prepare_rows(lw.attn_k.type, s.xn, n, E, s.prepared, xk = s.xs_k, pool_);
   if (lw.attn_v.type == lw.attn_k.type) xv = xk;
-  else if (lw.attn_v.type != lw.attn_q.type) ops::prepare_rows(lw.attn_v.type, s.xn, n, E, s.prepared, xv = s.xs_v);
+  else if (lw.attn_v.type != lw.attn_q.type) ops::prepare_rows(lw.attn_v.type, s.xn, n, E, s.prepared, xv = s.xs_v, pool_);
   ops::matmul3(lw.attn_q, s.xs, s.q, lw.attn_k, xk, s.k, lw.attn_v, xv, s.v, n, pool_);
-  for (int32_t t = 0; t < n && hp_.layer_uses_rope(l); t++) {
-    const float* c = s.rope_cos + t * half;
-    const float* sn = s.rope_sin + t * half;
-    for (int h = 0; h < H; h++) ops::rope_neox(s.q + t * QW + h * hd, hd, c, sn);
-    for (int h = 0; h < KVH; h++) ops::rope_neox(s.k + t * KVW + h * hd, hd, c, sn);
-  }
   // The batch's keys and values are staged in the cache's own format, so in-batch positions
   // read exactly what later tokens will read from the cache. Queries read older positions
   // from the cache and in-batch ones from the staging rows; the batch goes into the cache
@@ -349,12 +366,20 @@ void InferenceContext::attention(int l, int32_t n, int32_t pos0) {
   // this batch still needs.
   const KvRowFormat& kv = kv_.format();
   const size_t row_bytes = kv.row_bytes(), head_bytes = kv.head_bytes();
-  for (int32_t t = 0; t < n; t++) {
+  const bool rope = hp_.layer_uses_rope(l);
+  ops::for_each_row(n, pool_, [&](int64_t t) {
+    if (rope) {
+      const float* c = s.rope_cos + t * half;
+      const float* sn = s.rope_sin + t * half;
+      for (int h = 0; h < H; h++) ops::rope_neox(s.q + t * QW + h * hd, hd, c, sn);
+      for (int h = 0; h < KVH; h++) ops::rope_neox(s.k + t * KVW + h * hd, hd, c, sn);
+    }
     kv.encode(s.k + t * KVW, s.k_rows + t * row_bytes);
     kv.encode(s.v + t * KVW, s.v_rows + t * row_bytes);
-  }
-  auto key_head = [&](int32_t p, int g) { return p >= pos0 ? s.k_rows + size_t(p - pos0) * row_bytes + g * head_bytes : kv_.key(l, p, g); };
-  auto value_head = [&](int32_t p, int g) { return p >= pos0 ? s.v_rows + size_t(p - pos0) * row_bytes + g * head_bytes : kv_.value(l, p, g); };
+  });
+  // KV head g by position: a value the attention loops keep in registers across kernel calls.
+  auto key_head = [&](int g) { return BatchHeadRows{kv_.key_rows(l, g), s.k_rows + g * head_bytes, pos0, row_bytes}; };
+  auto value_head = [&](int g) { return BatchHeadRows{kv_.value_rows(l, g), s.v_rows + g * head_bytes, pos0, row_bytes}; };
   const int group = H / KVH;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const int pairs = n * KVH, threads = pool_.size();
@@ -381,13 +406,12 @@ void InferenceContext::attention(int l, int32_t n, int32_t pos0) {
           qh[j] = kv.prepare_query(s.q + t * QW + h * hd, q_scratch + size_t(j) * hd * sizeof(float));
           out[j] = s.attn_out + t * QW + h * hd;
         }
-        attend_group(kv, qh, group, first, n_keys, scale, [&](int32_t p) { return key_head(p, g); },
-                     [&](int32_t p) { return value_head(p, g); }, scores, out);
+        attend_group(kv, qh, group, first, n_keys, scale, key_head(g), value_head(g), scores, out);
       }
     });
   }
   for (int32_t t = 0; t < n; t++) kv_.store(l, pos0 + t, s.k_rows + t * row_bytes, s.v_rows + t * row_bytes);
-  ops::prepare_rows(lw.attn_output.type, s.attn_out, n, int64_t(QW), s.prepared, s.xs);
+  ops::prepare_rows(lw.attn_output.type, s.attn_out, n, int64_t(QW), s.prepared, s.xs, pool_);
   ops::matmul(lw.attn_output, s.xs, n, s.proj, pool_);
 }
 
@@ -421,7 +445,7 @@ void InferenceContext::select_experts(const float* router, int32_t* selected, fl
 void InferenceContext::route(int l, int32_t n) {
   Workspace& s = ws_;
   const int N = hp_.n_expert, K = hp_.n_expert_used;
-  for (int32_t t = 0; t < n; t++) select_experts(s.router + size_t(t) * N, s.selected + t * K, s.weights + t * K);
+  ops::for_each_row(n, pool_, [&](int64_t t) { select_experts(s.router + size_t(t) * N, s.selected + t * K, s.weights + t * K); });
   // Counting sort of the slots by expert; ascending expert order, ascending slots within.
   std::fill(s.first, s.first + N + 1, 0);
   for (int32_t i = 0; i < n * K; i++) s.first[s.selected[i] + 1]++;
@@ -456,7 +480,7 @@ void InferenceContext::experts(int l, int32_t n) {
   ExpertCache* cache = model_.expert_cache();
   ExpertMatrices gate = lw.ffn_gate, up = lw.ffn_up, down = lw.ffn_down;
   // Gate and up take the same prepared input: one type for both, which the loader checks.
-  ops::prepare_rows(gate.type, s.xn, n, E, s.prepared, s.xs);
+  ops::prepare_rows(gate.type, s.xn, n, E, s.prepared, s.xs, pool_);
   n_held_ = 0;
   try {
     if (!cache) {
@@ -573,13 +597,13 @@ void InferenceContext::experts_chunk(int l, const int32_t* chunk, int n_chunk, c
   }
   // Upstream down (E rows of F per expert): dense against each slot's activation.
   const size_t astride = prepared_row_bytes(F);
-  for (int i = 0; i < n_chunk; i++) {
+  ops::for_each_row(n_chunk, pool_, [&](int64_t i) {
     const int e = chunk[i];
     for (int32_t j = 0; j < count_of(e); j++) {
       const int32_t slot = slots_of(e)[j];
       s.act_xs[s.first[e] + j] = prepare_activation(down_m.type, s.act + size_t(slot) * F, F, s.prepared_acts + size_t(slot) * astride);
     }
-  }
+  });
   const int64_t block = std::max<int64_t>(TR, down_m.format->row_block());
   pool_.parallel_for((E + block - 1) / block, [&](int64_t b0, int64_t b1, int worker) {
     float* out = s.tiles + size_t(worker) * 3 * kMaxBatch * TR + 2 * kMaxBatch * TR;
@@ -635,7 +659,7 @@ void InferenceContext::predict_next_layer(int l) {
   Workspace& s = ws_;
   const LayerWeights& next = model_.weights().layers[l + 1];
   const void* x[1];
-  ops::prepare_rows(next.router.type, s.x, 1, hp_.n_embd, s.prepared, x);
+  ops::prepare_rows(next.router.type, s.x, 1, hp_.n_embd, s.prepared, x, pool_);
   ops::matmul(next.router, x, 1, s.router_next, pool_);
   select_experts(s.router_next, s.predicted, s.predicted_weight);
   model_.expert_cache()->prefetch_speculative(l + 1, s.predicted, hp_.n_expert_used);

@@ -146,7 +146,8 @@ class InferenceContext {
     int32_t fewest_keys;   // the positions the batch's first token attends to, the fewest of any
   };
   // attention() for batches of fewer (token, KV head) pairs than threads, one pair's positions
-  // and dimensions over several threads, with the same results (forward.cpp).
+  // and dimensions over several threads, with the same results (forward.cpp). key_head(g) and
+  // value_head(g) give KV head g's rows as a function of the position.
   template <typename KeyHead, typename ValueHead>
   void attention_spread(const AttentionBatch& batch, KeyHead key_head, ValueHead value_head);
   // Spread when every pair has at least kMinSpreadKeys positions, in parts of at least

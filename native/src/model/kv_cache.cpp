@@ -143,9 +143,10 @@ KvCache::KvCache(const SmallThinkerHParams& hp, int32_t n_ctx, KvType type, int3
 }
 
 void KvCache::store(int layer, int32_t pos, const uint8_t* key_row, const uint8_t* value_row) {
+  // The rows are the cache's own (store_): the addresses readers get, written here.
   for (int h = 0; h < format_.n_heads; h++) {
-    std::memcpy(slot(k_[layer], layer, pos, h), key_row + h * head_bytes_, head_bytes_);
-    std::memcpy(slot(v_[layer], layer, pos, h), value_row + h * head_bytes_, head_bytes_);
+    std::memcpy(const_cast<uint8_t*>(key(layer, pos, h)), key_row + h * head_bytes_, head_bytes_);
+    std::memcpy(const_cast<uint8_t*>(value(layer, pos, h)), value_row + h * head_bytes_, head_bytes_);
   }
 }
 

@@ -60,8 +60,21 @@ class KvCache {
   // heads together: the threads of one token's attention take a KV head each, and with the
   // heads interleaved the sequential prefetchers fetched the other thread's heads too
   // (one token's attention over 2,353 positions took about 1.4× as long in a microbenchmark).
-  const uint8_t* key(int layer, int32_t pos, int head) const { return slot(k_[layer], layer, pos, head); }
-  const uint8_t* value(int layer, int32_t pos, int head) const { return slot(v_[layer], layer, pos, head); }
+  const uint8_t* key(int layer, int32_t pos, int head) const { return key_rows(layer, head)(pos); }
+  const uint8_t* value(int layer, int32_t pos, int head) const { return value_rows(layer, head)(pos); }
+  // One layer's KV head as a function of the position: what key() and value() give, with the
+  // layer's fields read once, for loops over every cached position (attention called key()
+  // and value() per position, and reloaded the layer's fields after each kernel call).
+  struct HeadRows {
+    const uint8_t* base;  // position 0
+    int32_t capacity;     // positions the layer holds; only sliding-window layers wrap
+    size_t head_bytes;
+    const uint8_t* operator()(int32_t pos) const {
+      return base + static_cast<size_t>(pos < capacity ? pos : pos % capacity) * head_bytes;  // no division unless it wraps
+    }
+  };
+  HeadRows key_rows(int layer, int head) const { return head_rows(k_[layer], layer, head); }
+  HeadRows value_rows(int layer, int head) const { return head_rows(v_[layer], layer, head); }
   // Stores a key and a value row (n_head_kv heads, as KvRowFormat::encode writes them) at `pos`.
   void store(int layer, int32_t pos, const uint8_t* key_row, const uint8_t* value_row);
   KvType type() const { return format_.type; }
@@ -84,11 +97,9 @@ class KvCache {
   static size_t bytes_for(const SmallThinkerHParams& hp, int32_t n_ctx, KvType type, int32_t rewind_slack = 0);
 
  private:
-  uint8_t* slot(uint8_t* rows, int layer, int32_t pos, int head) const {
-    // Only sliding-window layers wrap: skipping the division elsewhere matters, as attention
-    // asks for every cached position of every layer at each token.
+  HeadRows head_rows(const uint8_t* rows, int layer, int head) const {
     const int32_t cap = capacity_[layer];
-    return rows + (static_cast<size_t>(head) * static_cast<size_t>(cap) + static_cast<size_t>(pos < cap ? pos : pos % cap)) * head_bytes_;
+    return {rows + static_cast<size_t>(head) * static_cast<size_t>(cap) * head_bytes_, cap, head_bytes_};
   }
 
   int32_t n_ctx_;

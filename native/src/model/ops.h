@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 #include "formats/format.h"
 
@@ -13,10 +14,17 @@ class ThreadPool;
 
 namespace st::ops {
 
+// fn(i) for every i in [0, n), each independent of the others: over the pool when there are
+// enough rows to share (a prompt batch's), inline when not (decode's one token), so that decode
+// gets no region for work that takes microseconds.
+void for_each_row(int64_t n, ThreadPool& pool, const std::function<void(int64_t)>& fn);
+// A prompt batch shares its rows from this many on.
+constexpr int64_t kMinRowsToShare = 8;
+
 // Prepares n activation rows (row t at x + t·cols) for weights of `type` into `scratch`
 // (n · prepared_row_bytes(cols) bytes, row t at t · prepared_row_bytes(cols)); xs[t] receives
-// where row t's form starts.
-void prepare_rows(GgmlType type, const float* x, int64_t n, int64_t cols, uint8_t* scratch, const void** xs);
+// where row t's form starts. Rows go over the pool as for_each_row's.
+void prepare_rows(GgmlType type, const float* x, int64_t n, int64_t cols, uint8_t* scratch, const void** xs, ThreadPool& pool);
 
 // y[t·w.rows + r] = W·xs[t] for t in [0, n): every weight row is read once for all n.
 void matmul(const Matrix& w, const void* const* xs, int n, float* y, ThreadPool& pool);
