@@ -7,16 +7,6 @@
 
 namespace st::ops {
 
-void for_each_row(int64_t n, ThreadPool& pool, const std::function<void(int64_t)>& fn) {
-  if (n < kMinRowsToShare) {
-    for (int64_t i = 0; i < n; i++) fn(i);
-    return;
-  }
-  pool.parallel_for(n, [&](int64_t i0, int64_t i1, int) {
-    for (int64_t i = i0; i < i1; i++) fn(i);
-  });
-}
-
 void prepare_rows(GgmlType type, const float* x, int64_t n, int64_t cols, uint8_t* scratch, const void** xs, ThreadPool& pool) {
   const size_t stride = prepared_row_bytes(cols);
   for_each_row(n, pool, [&](int64_t t) { xs[t] = prepare_activation(type, x + t * cols, cols, scratch + t * stride); });

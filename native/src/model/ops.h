@@ -1,25 +1,32 @@
 // The operations the forward pass is written in, besides the experts (forward.cpp): products
 // of whole matrices with prepared activations, split over the thread pool in row blocks of
-// the matrix's format, and the element-wise math (RMS norm, rotary embedding).
+// the matrix's format, a batch's row-by-row steps over the pool, and the element-wise math
+// (RMS norm, rotary embedding).
 #pragma once
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 
 #include "formats/format.h"
-
-namespace st {
-class ThreadPool;
-}
+#include "runtime/thread_pool.h"
 
 namespace st::ops {
 
-// fn(i) for every i in [0, n), each independent of the others: over the pool when there are
-// enough rows to share (a prompt batch's), inline when not (decode's one token), so that decode
-// gets no region for work that takes microseconds.
-void for_each_row(int64_t n, ThreadPool& pool, const std::function<void(int64_t)>& fn);
 // A prompt batch shares its rows from this many on.
 constexpr int64_t kMinRowsToShare = 8;
+
+// fn(i) for every i in [0, n), each independent of the others: over the pool when there are
+// enough rows to share (a prompt batch's), inline when not (decode's one token), so that decode
+// gets no region (nor a std::function) for work that takes microseconds.
+template <typename Fn>
+void for_each_row(int64_t n, ThreadPool& pool, const Fn& fn) {
+  if (n < kMinRowsToShare) {
+    for (int64_t i = 0; i < n; i++) fn(i);
+    return;
+  }
+  pool.parallel_for(n, [&fn](int64_t i0, int64_t i1, int) {
+    for (int64_t i = i0; i < i1; i++) fn(i);
+  });
+}
 
 // Prepares n activation rows (row t at x + t·cols) for weights of `type` into `scratch`
 // (n · prepared_row_bytes(cols) bytes, row t at t · prepared_row_bytes(cols)); xs[t] receives
