@@ -50,10 +50,15 @@ async function untilLogged(h: Harness, line: RegExp, ms = 15_000): Promise<void>
   assert.match(extensionLog(h), line);
 }
 
-/** Reads a saved file until `done` holds for its text or 5 s pass (the save lands a moment after Control+S); the last text read. */
+/**
+ * Reads a saved file until `done` holds for its text or 5 s pass (the save lands a moment after
+ * Control+S); the last text read. An empty read is the editor's save caught between truncating
+ * the file and writing it (CI once read "" as the accepted edit's result), so it never counts as
+ * done: none of these files is ever saved empty.
+ */
 async function untilFile(h: Harness, file: string, done: (text: string) => boolean): Promise<string> {
   let text = fs.readFileSync(file, 'utf8');
-  for (let i = 0; i < 50 && !done(text); i++) {
+  for (let i = 0; i < 50 && (text === '' || !done(text)); i++) {
     await h.page.waitForTimeout(100);
     text = fs.readFileSync(file, 'utf8');
   }
