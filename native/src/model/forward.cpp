@@ -196,19 +196,18 @@ void InferenceContext::forward(const int32_t* tokens, int32_t n, int32_t pos0, f
     row.format->row_to_floats(row, 0, s.x + size_t(t) * E);
     rope_tables(pos0 + t, s.rope_cos + t * half, s.rope_sin + t * half);
   }
-  // xn = norm(x), after x += delta where one is given (the residual's additions): a row at a time.
+  // The residual's additions, row t of x += row t of delta.
+  const auto add_row = [&](int64_t t, const float* delta) {
+    for (int i = 0; i < E; i++) s.x[size_t(t) * E + i] += delta[size_t(t) * E + i];
+  };
+  // xn = norm(x), after x += delta where one is given: a row at a time.
   const auto norm_rows = [&](const float* weight, const float* delta = nullptr) {
     ops::for_each_row(n, pool_, [&](int64_t t) {
-      float* x = s.x + size_t(t) * E;
-      if (delta) for (int i = 0; i < E; i++) x[i] += delta[size_t(t) * E + i];
-      ops::rms_norm(x, weight, s.xn + size_t(t) * E, E, hp_.rms_eps);
+      if (delta) add_row(t, delta);
+      ops::rms_norm(s.x + size_t(t) * E, weight, s.xn + size_t(t) * E, E, hp_.rms_eps);
     });
   };
-  const auto add_rows = [&](const float* delta) {
-    ops::for_each_row(n, pool_, [&](int64_t t) {
-      for (int i = 0; i < E; i++) s.x[size_t(t) * E + i] += delta[size_t(t) * E + i];
-    });
-  };
+  const auto add_rows = [&](const float* delta) { ops::for_each_row(n, pool_, [&](int64_t t) { add_row(t, delta); }); };
 
   for (int l = 0; l < hp_.n_layer; l++) {
     const LayerWeights& lw = w.layers[l];

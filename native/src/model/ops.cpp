@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "runtime/thread_pool.h"
-
 namespace st::ops {
 
 void prepare_rows(GgmlType type, const float* x, int64_t n, int64_t cols, uint8_t* scratch, const void** xs, ThreadPool& pool) {
