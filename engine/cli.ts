@@ -81,7 +81,7 @@ async function main(argv: string[]): Promise<number> {
       runEval(loadNativeAddon(), args, write);
       return 0;
     case 'bench':
-      runBench(loadNativeAddon(), args, write);
+      await runBench(loadNativeAddon(), args, write);
       return 0;
     case 'eval-completions':
       await runEvalCompletions(args, write);

@@ -196,6 +196,8 @@ export interface NativeSlot {
   cancel(): void;
   /** Frees the KV cache now (not at garbage collection); the slot is unusable afterwards. */
   release(): void;
+  /** Expert uses and neuron sparsity of this slot's evaluations. */
+  routingStats(): RoutingStats;
 }
 
 export interface StreamingDecoder {

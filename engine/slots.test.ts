@@ -39,6 +39,9 @@ class FakeSlot implements NativeSlot {
   release(): void {
     this.released = true;
   }
+  routingStats() {
+    return { expertUses: [], neuronsActive: 0, neuronsTotal: 0, tokens: 0, nLayer: 0, nExpert: 0, nExpertUsed: 0 };
+  }
 }
 
 function fakeSession(bytesPerPosition = 1) {

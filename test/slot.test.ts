@@ -38,6 +38,10 @@ describe('slots (generation on a native thread)', function () {
     assert.equal(result.stopReason, 'length');
     assert.equal(result.nPast, 40 + 23);
     assert.ok(ticks > 0, 'the event loop ran while the slot generated');
+    // The slot's routing counts its own evaluations: the same tokens as the session's steps.
+    const routing = slot.routingStats();
+    assert.equal(routing.tokens, 40 + 23);
+    assert.deepEqual(routing, session.routingStats());
   });
 
   it('stops at an end-of-generation id without returning it', async () => {

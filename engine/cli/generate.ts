@@ -36,11 +36,13 @@ export function sessionArgs(args: ParsedArgs): SessionArgs {
   };
 }
 
-function openSession(addon: NativeAddon, s: SessionArgs, allowOverflow: boolean, json = false): NativeSession {
+// plannedSlots: the contexts of the slots the command will compute in, for a memory budget's
+// plan (a slot's KV cache keeps rewind slack that the session's own context does not).
+function openSession(addon: NativeAddon, s: SessionArgs, allowOverflow: boolean, json = false, plannedSlots?: number[]): NativeSession {
   const session = addon.createSession(s.model, {
     threads: s.threads, context: s.context, kvType: s.kvType, allowContextOverflow: allowOverflow,
     memoryBudgetMiB: s.memoryBudgetMiB, cachePolicy: s.cachePolicy, prefetch: s.prefetch, predictNextLayer: s.predictNextLayer,
-    maxExpertSlots: s.expertSlots,
+    maxExpertSlots: s.expertSlots, ...(plannedSlots ? { plannedSlots } : {}),
   });
   // The plan goes to stderr so that stdout stays the command's output.
   if (session.info.memory_plan && !json) process.stderr.write(`${session.info.memory_plan.summary}\n`);
@@ -140,53 +142,54 @@ export function runEval(addon: NativeAddon, args: ParsedArgs, write: (s: string)
   write(`${JSON.stringify({ prompt_tokens: Array.from(promptTokens), positions })}\n`);
 }
 
-// The forward pass's speed: the prompt, then greedy decode steps through evaluate() (a
-// measurement loop, not generation: no end-of-generation token stops it, and the expert
-// cache's counters are read right after the prompt).
-export function runBench(addon: NativeAddon, args: ParsedArgs, write: (s: string) => void): void {
+// The forward pass's speed: the prompt, then greedy decode steps, timed in the engine's own
+// generation loop (a slot's generate(): sampling in native code, tokens queued to JS), as the
+// extension runs them; evaluate() would copy every step's logits (600 KB on the 4B) into a
+// JavaScript array to sample them there, which cost ~0.6 ms a token the product never pays
+// (docs/benchmarks.md). A measurement loop, not generation: no end-of-generation token stops
+// it, and the expert cache's counters are read right after the prompt and at half way.
+export async function runBench(addon: NativeAddon, args: ParsedArgs, write: (s: string) => void): Promise<void> {
   const s = sessionArgs(args);
   const promptTokens = (args.options.get('prompt-tokens') as number | undefined) ?? 512;
   const genTokens = (args.options.get('gen-tokens') as number | undefined) ?? 64;
   if (promptTokens < 1 || genTokens < 2) throw new UsageError('--prompt-tokens must be ≥ 1 and --gen-tokens ≥ 2');
   const json = args.options.get('json') === true;
   const loadStart = performance.now();
-  const session = openSession(addon, { ...s, context: s.context ?? promptTokens + genTokens }, false, json);
+  const context = s.context ?? promptTokens + genTokens;
+  const session = openSession(addon, { ...s, context }, false, json, [context]);
   const loadMs = performance.now() - loadStart;
   // The same deterministic prompt the llama.cpp side of `npm run bench` uses.
   const n = session.info.n_vocab;
   const prompt = Int32Array.from({ length: promptTokens }, (_, i) => (1000 + ((i * 7919) % 20000)) % n);
-  const sampler = session.createSampler({ temperature: 0 });
-  const t0 = performance.now();
-  let logits = session.evaluate(prompt);
-  const t1 = performance.now();
+  const slot = session.createSlot();
+  // The prompt and its greedy token: no decode step yet.
+  const prefill = await slot.generate({ prompt, maxTokens: 1, stopIds: [] });
   const afterPrefill = expertCacheReport(session);
-  let next = sampler.sample(logits);
+  // Decode steps from the last token on; each call's first step evaluates that token as its prompt.
+  let last = prefill.tokens[0];
+  const decode = async (steps: number) => {
+    const r = await slot.generate({ prompt: Int32Array.of(last), maxTokens: steps, stopIds: [] });
+    last = r.tokens[r.tokens.length - 1];
+    return r.promptMs + r.generateMs;
+  };
   // The last half of the decode steps is timed on its own too: under a budget the expert
   // cache starts empty and fills during the first ones (what a long session decodes at).
   const lastHalf = Math.floor((genTokens - 1) / 2);
-  let tHalf = t1;
-  let atHalf = afterPrefill;
-  for (let i = 1; i < genTokens; i++) {
-    if (i === genTokens - lastHalf) {
-      tHalf = performance.now();
-      atHalf = expertCacheReport(session);
-    }
-    logits = session.evaluate(Int32Array.of(next));
-    next = sampler.sample(logits);
-  }
-  const t2 = performance.now();
+  const firstHalfMs = await decode(genTokens - 1 - lastHalf);
+  const atHalf = expertCacheReport(session);
+  const lastHalfMs = lastHalf > 0 ? await decode(lastHalf) : 0;
   const total = expertCacheReport(session);
   type Counter = 'hits' | 'misses' | 'bytes_read' | 'stall_ms' | 'predicted_hits' | 'io_busy_ms' | 'miss_outstanding_ms' | 'io_idle_with_miss_ms';
   // A counter per decode step from a snapshot on (the first token's evaluation is part of the prompt).
   const perStepSince = (from: typeof total, steps: number) => (key: Counter) => ((total[key] ?? 0) - (from[key] ?? 0)) / Math.max(1, steps);
   const perToken = perStepSince(afterPrefill, genTokens - 1);
   const perTokenOfLastHalf = perStepSince(atHalf, lastHalf);
-  const routing = session.routingStats();
+  const routing = slot.routingStats();
   const result = {
     load_ms: loadMs,
-    prefill_tokens_per_s: promptTokens / ((t1 - t0) / 1000),
-    decode_tokens_per_s: (genTokens - 1) / ((t2 - t1) / 1000),
-    decode_last_half_tokens_per_s: lastHalf > 0 ? lastHalf / ((t2 - tHalf) / 1000) : 0,
+    prefill_tokens_per_s: promptTokens / (prefill.promptMs / 1000),
+    decode_tokens_per_s: (genTokens - 1) / ((firstHalfMs + lastHalfMs) / 1000),
+    decode_last_half_tokens_per_s: lastHalf > 0 ? lastHalf / (lastHalfMs / 1000) : 0,
     peak_rss_bytes: addon.peakRssBytes(),
     expert_cache: {
       ...total,

@@ -130,7 +130,26 @@ static void a_limited_cgroup_charges_page_cache() {
   check(st::platform::page_cache_is_charged() == outside, "back in the root cgroup, as before");
 }
 
+// A KV cache commits the rows it is about to write in one call (kv_cache.h says why): the pages
+// of the range become resident without a write, and the pages around it do not.
+static void populating_for_writing_commits_just_the_range() {
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE)), pages = 64;
+  auto* p = static_cast<uint8_t*>(::mmap(nullptr, pages * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  check(p != MAP_FAILED, "anonymous pages");
+  st::platform::advise_small_pages(p, pages * page);
+  // From the middle of page 10 to the middle of page 13: pages 10 to 13, partly covered ones included.
+  st::platform::populate_for_writing(p + 10 * page + 100, 3 * page);
+  std::vector<unsigned char> present(pages);
+  ::mincore(p, pages * page, present.data());
+  std::string resident;
+  for (size_t i = 0; i < pages; i++) if (present[i] & 1) resident += std::to_string(i) + " ";
+  check(resident == "10 11 12 13 ", "pages 10-13 resident, no other (resident: " + resident + ")");
+  check(p[10 * page + 100] == 0 && p[13 * page] == 0, "and still zero");
+  ::munmap(p, pages * page);
+}
+
 int main() {
+  populating_for_writing_commits_just_the_range();
   a_limited_cgroup_charges_page_cache();
   mapped_cache_counts_a_mapped_files_cache();
   parsing_a_header_drops_its_pages();

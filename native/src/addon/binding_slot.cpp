@@ -11,6 +11,7 @@
 #include "options.h"
 #include "registry.h"
 #include "session_handle.h"
+#include "stats.h"
 
 namespace st::addon {
 namespace {
@@ -89,6 +90,7 @@ class SlotWrap : public Napi::ObjectWrap<SlotWrap> {
       InstanceMethod("generate", &SlotWrap::Generate),
       InstanceMethod("cancel", &SlotWrap::Cancel),
       InstanceMethod("release", &SlotWrap::Release),
+      InstanceMethod("routingStats", &SlotWrap::RoutingStats),
     });
   }
 
@@ -115,6 +117,11 @@ class SlotWrap : public Napi::ObjectWrap<SlotWrap> {
     return Napi::Number::New(info.Env(), ctx_ ? static_cast<double>(ctx_->kv_cache().bytes()) : 0.0);
   }
   Napi::Value Busy(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), running_); }
+  // The routing this slot's evaluations saw (session.routingStats() is the session's own context's).
+  Napi::Value RoutingStats(const Napi::CallbackInfo& info) {
+    not_running(info.Env());
+    return routing_stats(info.Env(), handle_->get(info.Env()).model(), &ctx(info.Env()));
+  }
 
   // release(): frees the KV cache now instead of when the garbage collector gets to the slot.
   Napi::Value Release(const Napi::CallbackInfo& info) {

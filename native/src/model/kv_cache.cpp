@@ -137,12 +137,26 @@ KvCache::KvCache(const SmallThinkerHParams& hp, int32_t n_ctx, KvType type, int3
   for (int l = 0; l < hp.n_layer; l++) {
     const size_t layer_bytes = static_cast<size_t>(capacity_[l]) * row_bytes_;
     k_.push_back(store_.data() + used);
+    populated_.push_back(0);
     v_.push_back(store_.data() + used + layer_bytes);
     used += 2 * layer_bytes;
   }
 }
 
+void KvCache::populate(int layer, int32_t slot) {
+  const int32_t cap = capacity_[layer], from = populated_[layer], to = std::min(cap, slot + kPopulateAhead);
+  const size_t offset = static_cast<size_t>(from) * head_bytes_, bytes = static_cast<size_t>(to - from) * head_bytes_;
+  for (int h = 0; h < format_.n_heads; h++) {
+    const size_t head = static_cast<size_t>(h) * static_cast<size_t>(cap) * head_bytes_;
+    platform::populate_for_writing(k_[layer] + head + offset, bytes);
+    platform::populate_for_writing(v_[layer] + head + offset, bytes);
+  }
+  populated_[layer] = to;
+}
+
 void KvCache::store(int layer, int32_t pos, const uint8_t* key_row, const uint8_t* value_row) {
+  const int32_t cap = capacity_[layer], slot = pos < cap ? pos : pos % cap;
+  if (slot >= populated_[layer]) populate(layer, slot);
   // The rows are the cache's own (store_): the addresses readers get, written here.
   for (int h = 0; h < format_.n_heads; h++) {
     std::memcpy(const_cast<uint8_t*>(key(layer, pos, h)), key_row + h * head_bytes_, head_bytes_);

@@ -97,6 +97,9 @@ class KvCache {
   static size_t bytes_for(const SmallThinkerHParams& hp, int32_t n_ctx, KvType type, int32_t rewind_slack = 0);
 
  private:
+  // Commits the pages of slots [populated_[layer], slot + kPopulateAhead) of every head.
+  void populate(int layer, int32_t slot);
+
   HeadRows head_rows(const uint8_t* rows, int layer, int head) const {
     const int32_t cap = capacity_[layer];
     return {rows + static_cast<size_t>(head) * static_cast<size_t>(cap) * head_bytes_, cap, head_bytes_};
@@ -113,6 +116,13 @@ class KvCache {
   // why). Pages are zero and only become resident when written.
   AlignedBuffer store_;
   std::vector<uint8_t*> k_, v_;  // each layer's rows in store_
+  // Slots below this are committed, per layer. Written rows would otherwise come into memory
+  // a page fault at a time, every 16th position of each (layer, KV head, key or value) region
+  // at F16: on a guest whose faults cost 11 µs (Firecracker, 2026-12-05) that was 6.4 µs of
+  // every layer of a decode step; committing 64 slots ahead in one call each costs ~0.7 µs a
+  // page. Bounded: at most 64 positions past the last one written.
+  static constexpr int32_t kPopulateAhead = 64;
+  std::vector<int32_t> populated_;
 };
 
 }  // namespace st

@@ -151,6 +151,7 @@ void free_pages(void* p, size_t) {
 // the quiet fallback is the normal pages.
 void advise_large_pages(void*, size_t) {}
 void advise_small_pages(void*, size_t) {}
+void populate_for_writing(void*, size_t) {}
 
 uint64_t resident_bytes() {
   PROCESS_MEMORY_COUNTERS counters{};
