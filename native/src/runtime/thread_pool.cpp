@@ -74,9 +74,12 @@ void ThreadPool::run_pieces(int self, uint64_t generation) {
       const int piece = static_cast<int>(c & ((uint64_t(1) << kIndexBits) - 1));
       if (piece >= kPieces) break;  // this share is taken: the next one
       if (!share.claim.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel)) continue;
-      const int64_t total = int64_t(workers_) * kPieces, at = int64_t(owner) * kPieces + piece;
-      const int64_t begin = std::min(n_, units_ * at / total * grain_);
-      const int64_t end = std::min(n_, units_ * (at + 1) / total * grain_);
+      // The share's units [s0, s1); piece p starts where the pieces before it, halving from a
+      // half of the share, end, and the last piece runs to the share's end.
+      const int64_t s0 = units_ * owner / workers_, s1 = units_ * (owner + 1) / workers_, len = s1 - s0;
+      const int64_t u0 = s1 - (len >> piece), u1 = piece + 1 < kPieces ? s1 - (len >> (piece + 1)) : s1;
+      const int64_t begin = std::min(n_, u0 * grain_);
+      const int64_t end = std::min(n_, u1 * grain_);
       if (begin < end) (*fn_)(begin, end, self);
       done_.fetch_add(1, std::memory_order_release);
     }

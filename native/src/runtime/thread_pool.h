@@ -4,10 +4,10 @@
 //
 // An editor's engine shares the cores: the TypeScript server and linters run in bursts while
 // the user types, and the scheduler then sets one of our threads aside for milliseconds. So a
-// region is not tied to its threads: each thread's share is cut into a few pieces, which
-// their owner takes front to back and any thread that has finished its own may take too. The
-// calling thread returns once every piece is done, without waiting for a worker that never
-// got a core (docs/benchmarks.md, "Another process on the cores").
+// region is not tied to its threads: each thread's share is cut into a few pieces, halving in
+// size, which their owner takes front to back and any thread that has finished its own may
+// take too. The calling thread returns once every piece is done, without waiting for a worker
+// that never got a core (docs/benchmarks.md, "Another process on the cores").
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -44,8 +44,12 @@ class ThreadPool {
   // take a core from the threads that read (the next region wakes them).
   void rest_workers() { resting_.store(true, std::memory_order_relaxed); }
 
-  // Pieces per share.
-  static constexpr int kPieces = 4;
+  // Pieces per share, each half the one before (1/2, 1/4, … 1/32 and the last 1/32): a thread
+  // that finishes first takes the other's small last pieces, so the two finish within a
+  // thirty-second of a share of each other. Four equal quarters left a region's end up to a
+  // quarter share apart, and the first thread spun meanwhile: decode spent 9 % of its samples
+  // waiting so (halving pieces: +3.5 % decode, docs/benchmarks.md 2026-12-05 afternoon).
+  static constexpr int kPieces = 6;
 
  private:
   // A share's claim word: the region's generation above kIndexBits, the next piece below.
