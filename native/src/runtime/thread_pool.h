@@ -48,7 +48,7 @@ class ThreadPool {
   // that finishes first takes the other's small last pieces, so the two finish within a
   // thirty-second of a share of each other. Four equal quarters left a region's end up to a
   // quarter share apart, and the first thread spun meanwhile: decode spent 9 % of its samples
-  // waiting so (halving pieces: +3.5 % decode, docs/benchmarks.md 2026-12-05 afternoon).
+  // waiting so (halving pieces: decode +3.5-5 %, docs/benchmarks.md, 2026-12-05 afternoon).
   static constexpr int kPieces = 6;
 
  private:
