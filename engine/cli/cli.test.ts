@@ -73,6 +73,7 @@ describe('smallthinker CLI', function () {
     ['a missing model file', ['generate', '--model', '/nope.gguf', '--prompt', 'x'], /nope\.gguf: cannot open/],
     ['a file that is not GGUF', ['bench', '--model', __filename], /not a GGUF file/],
     ['more context than the model has', ['bench', '--model', '@', '--context', '100000'], /context of 100000 tokens is more than the model's 8192/],
+    ['a bench longer than its context', ['bench', '--model', '@', '--context', '30', '--prompt-tokens', '16', '--gen-tokens', '40'], /context of 30 tokens is too short for 16 prompt and 40 generated tokens/],
     ['a prompt longer than the context', ['generate', '--model', '@', '--context', '8', '--prompt', 'a long prompt that does not fit in eight tokens at all'], /exceeds the context of 8 tokens/],
     ['an unknown option', ['generate', '--model', '@', '--temprature', '1'], /unknown option --temprature/],
     ['an unknown command', ['serve'], /unknown command "serve"/],

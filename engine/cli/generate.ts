@@ -169,6 +169,8 @@ export async function runBench(addon: NativeAddon, args: ParsedArgs, write: (s: 
   let last = prefill.tokens[0];
   const decode = async (steps: number) => {
     const r = await slot.generate({ prompt: Int32Array.of(last), maxTokens: steps, stopIds: [] });
+    // A --context too short for the steps: the loop stops at the context's end instead.
+    if (r.tokens.length < steps) throw new Error(`the context of ${slot.nCtx} tokens is too short for ${promptTokens} prompt and ${genTokens} generated tokens`);
     last = r.tokens[r.tokens.length - 1];
     return r.promptMs + r.generateMs;
   };
