@@ -144,18 +144,18 @@ KvCache::KvCache(const SmallThinkerHParams& hp, int32_t n_ctx, KvType type, int3
 }
 
 void KvCache::populate(int layer, int32_t slot) {
-  const int32_t cap = capacity_[layer], from = populated_[layer], to = std::min(cap, slot + kPopulateAhead);
+  const int32_t from = populated_[layer], to = std::min(capacity_[layer], slot + kPopulateAhead);
   const size_t offset = static_cast<size_t>(from) * head_bytes_, bytes = static_cast<size_t>(to - from) * head_bytes_;
   for (int h = 0; h < format_.n_heads; h++) {
-    const size_t head = static_cast<size_t>(h) * static_cast<size_t>(cap) * head_bytes_;
-    platform::populate_for_writing(k_[layer] + head + offset, bytes);
-    platform::populate_for_writing(v_[layer] + head + offset, bytes);
+    // The rows are the cache's own (store_), as in store().
+    platform::populate_for_writing(const_cast<uint8_t*>(key_rows(layer, h).base) + offset, bytes);
+    platform::populate_for_writing(const_cast<uint8_t*>(value_rows(layer, h).base) + offset, bytes);
   }
   populated_[layer] = to;
 }
 
 void KvCache::store(int layer, int32_t pos, const uint8_t* key_row, const uint8_t* value_row) {
-  const int32_t cap = capacity_[layer], slot = pos < cap ? pos : pos % cap;
+  const int32_t slot = key_rows(layer, 0).slot(pos);
   if (slot >= populated_[layer]) populate(layer, slot);
   // The rows are the cache's own (store_): the addresses readers get, written here.
   for (int h = 0; h < format_.n_heads; h++) {

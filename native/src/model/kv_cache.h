@@ -69,9 +69,9 @@ class KvCache {
     const uint8_t* base;  // position 0
     int32_t capacity;     // positions the layer holds; only sliding-window layers wrap
     size_t head_bytes;
-    const uint8_t* operator()(int32_t pos) const {
-      return base + static_cast<size_t>(pos < capacity ? pos : pos % capacity) * head_bytes;  // no division unless it wraps
-    }
+    // The row that holds `pos`: no division unless the layer wraps.
+    int32_t slot(int32_t pos) const { return pos < capacity ? pos : pos % capacity; }
+    const uint8_t* operator()(int32_t pos) const { return base + static_cast<size_t>(slot(pos)) * head_bytes; }
   };
   HeadRows key_rows(int layer, int head) const { return head_rows(k_[layer], layer, head); }
   HeadRows value_rows(int layer, int head) const { return head_rows(v_[layer], layer, head); }
