@@ -44,6 +44,24 @@ describe('sampler', () => {
     assert.equal(s.sample(logits), 5);
   });
 
+  it('over a whole vocabulary: greedy is the first maximum, top-k exactly the k best (ties to the lower id), NaNs passed over', () => {
+    const V = 151_936;
+    let state = 99;
+    const next = () => (state = (state * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+    // Coarse levels: thousands of ties, also across the 40th place.
+    const big = Float32Array.from({ length: V }, () => Math.round((next() + next() + next() - 1.5) * 6) / 2);
+    for (const i of [5, 77_777, V - 1]) big[i] = NaN;
+    const ranked = [...big.keys()].filter((i) => !Number.isNaN(big[i])).sort((a, b) => big[b] - big[a] || a - b);
+    assert.equal(session.createSampler({}).sample(big), ranked[0]);
+    const penalised = session.createSampler({ temperature: 0, repeatPenalty: 100 });
+    for (const t of [ranked[0], ranked[1], ranked[0]]) penalised.accept(t);
+    assert.equal(penalised.sample(big), ranked[2], 'the penalty, once per token however often it recurs');
+    const flat = session.createSampler({ temperature: 100, topK: 40, seed: 3 });
+    const drawn = new Set(Array.from({ length: 4000 }, () => flat.sample(big)));
+    assert.deepEqual([...drawn].sort((a, b) => a - b), ranked.slice(0, 40).sort((a, b) => a - b));
+    assert.equal(session.createSampler({}).sample(Float32Array.from([NaN, 1, 2])), 0, 'a NaN first logit stays the greedy pick');
+  });
+
   it('rejects bad arguments clearly', () => {
     assert.throws(() => session.createSampler({ temperature: 'hot' as unknown as number }), /temperature must be a number/);
     assert.throws(() => session.createSampler({}).sample(new Float32Array(0)), /at least one logit/);

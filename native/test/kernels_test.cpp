@@ -819,6 +819,72 @@ static void test_exact_ops() {
   check(std::fabs(inv_freq / std::pow(1.5e6, -2.0 * 17 / 128) - 1) < 1e-14, "portable pow close to libm's");
 }
 
+// Sampling's scans: every table's first_max and first_above give the scalar loops' indices (and
+// the very value, sign of a zero included), over ties, NaNs, ±0, ±inf, every tail length and a
+// whole vocabulary; the scalar ones give what their definitions say.
+static void test_sampling_scans(const KernelTable& t) {
+  const std::string tag = std::string(t.isa) + ": ";
+  std::mt19937 rng(11);
+  std::vector<std::vector<float>> arrays;
+  const auto ties = [&](size_t n, int distinct, float nan_share) {
+    std::vector<float> v(n);
+    std::uniform_int_distribution<int> level(-distinct, distinct);
+    std::uniform_real_distribution<float> u(0.0f, 1.0f);
+    for (float& x : v) x = u(rng) < nan_share ? NAN : static_cast<float>(level(rng)) * 0.5f;
+    return v;
+  };
+  for (size_t n = 0; n <= 70; n++) arrays.push_back(ties(n, 3, n % 3 == 0 ? 0.2f : 0.0f));
+  for (int distinct : {2, 40, 100000}) arrays.push_back(ties(151936, distinct, 0.0f));
+  arrays.push_back(ties(151936, 1000, 0.01f));
+  {
+    std::vector<float> v = ties(151936, 50, 0.0f);
+    v.back() = 1000.0f;  // the largest last, in the tail of every vector width
+    arrays.push_back(v);
+    v[0] = NAN;  // a NaN first does not count
+    arrays.push_back(v);
+  }
+  arrays.push_back({-0.0f, 0.0f, -1.0f, 0.0f});
+  arrays.push_back({-1.0f, 0.0f, -0.0f});
+  arrays.push_back(std::vector<float>(37, NAN));
+  arrays.push_back(std::vector<float>(37, -INFINITY));
+  arrays.push_back({NAN, -INFINITY, NAN, -INFINITY});
+  arrays.push_back({1.0f, INFINITY, NAN, INFINITY, 2.0f});
+  size_t max_bad = 0, above_bad = 0, definition_bad = 0;
+  for (const std::vector<float>& v : arrays) {
+    const int64_t n = static_cast<int64_t>(v.size());
+    float mine = 0, want = 0;
+    const int64_t got = t.first_max(v.data(), n, &mine), expect = scalar_table().first_max(v.data(), n, &want);
+    if (got != expect || (got >= 0 && std::memcmp(&mine, &want, sizeof(float)) != 0)) max_bad++;
+    // The definition: the first index of the largest value that is not NaN.
+    int64_t first = -1;
+    for (int64_t i = 0; i < n; i++) {
+      if (!std::isnan(v[i]) && (first < 0 || v[i] > v[first])) first = i;
+    }
+    if (expect != first) definition_bad++;
+    std::vector<float> thresholds = {NAN, -INFINITY, INFINITY, 0.0f, -0.0f, 1e30f};
+    for (int k = 0; k < 6 && n > 0; k++) thresholds.push_back(v[static_cast<size_t>(rng() % v.size())]);
+    for (float threshold : thresholds) {
+      for (int64_t from : {int64_t(0), n / 3, n - 1}) {
+        if (from < 0) continue;
+        const int64_t a = t.first_above(v.data() + from, n - from, threshold);
+        const int64_t b = scalar_table().first_above(v.data() + from, n - from, threshold);
+        int64_t d = n - from;
+        for (int64_t i = from; i < n; i++) {
+          if (v[i] > threshold) {
+            d = i - from;
+            break;
+          }
+        }
+        if (a != b) above_bad++;
+        if (b != d) definition_bad++;
+      }
+    }
+  }
+  check(max_bad == 0, tag + "first_max = scalar over " + std::to_string(arrays.size()) + " arrays (" + std::to_string(max_bad) + " differ)");
+  check(above_bad == 0, tag + "first_above = scalar (" + std::to_string(above_bad) + " differ)");
+  check(definition_bad == 0, tag + "the scalar scans are their definitions (" + std::to_string(definition_bad) + " differ)");
+}
+
 // The softmax exponentials: every table's exp_shifted gives the scalar portable exp bit for bit,
 // over the whole range a softmax reaches, its edges (−104, 88.8, NaN, ±inf, subnormal results),
 // every tail length, and with subnormals flushed as the engine's threads run.
@@ -950,6 +1016,7 @@ int main(int argc, char** argv) {
   test_exact_ops();
   test_cpu_features_match_the_os();
   for (const KernelTable* t : tables) test_exp_shifted(*t);
+  for (const KernelTable* t : tables) test_sampling_scans(*t);
   {
     std::vector<float> x = {0.0f, -1.0f, -104.5f, 89.0f};
     const float zero = 0.0f;

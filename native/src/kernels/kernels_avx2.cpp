@@ -583,6 +583,68 @@ void exp_shifted(float* x, const float* shifts, int lanes, int64_t n) {
   for (; i < n; i++) x[i] = portable_math::exp(x[i] - shifts[i % lanes]);
 }
 
+// Sampling's scans, eight logits at a time. VMAXPS gives its second operand when either is NaN,
+// so max(x, m) passes over a NaN of x and the running maxima never hold one; the first index
+// holding the largest value is then one compare per eight.
+inline int first_lane(int mask) { return __builtin_ctz(static_cast<unsigned>(mask)); }
+
+int64_t first_max(const float* x, int64_t n, float* best) {
+  const __m256 none = _mm256_set1_ps(-HUGE_VALF);
+  __m256 m0 = none, m1 = none, m2 = none, m3 = none;
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    m0 = _mm256_max_ps(_mm256_loadu_ps(x + i), m0);
+    m1 = _mm256_max_ps(_mm256_loadu_ps(x + i + 8), m1);
+    m2 = _mm256_max_ps(_mm256_loadu_ps(x + i + 16), m2);
+    m3 = _mm256_max_ps(_mm256_loadu_ps(x + i + 24), m3);
+  }
+  for (; i + 8 <= n; i += 8) m0 = _mm256_max_ps(_mm256_loadu_ps(x + i), m0);
+  const __m256 m = _mm256_max_ps(_mm256_max_ps(m0, m1), _mm256_max_ps(m2, m3));
+  __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+  h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+  float largest = _mm_cvtss_f32(h);
+  for (; i < n; i++) {
+    if (x[i] > largest) largest = x[i];
+  }
+  const __m256 target = _mm256_set1_ps(largest);
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const int hit = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + j), target, _CMP_EQ_OQ));
+    if (hit) {
+      *best = x[j + first_lane(hit)];
+      return j + first_lane(hit);
+    }
+  }
+  for (; j < n; j++) {
+    if (x[j] == largest) {
+      *best = x[j];
+      return j;
+    }
+  }
+  return -1;  // every value NaN (a largest of −inf is found above)
+}
+
+int64_t first_above(const float* x, int64_t n, float t) {
+  const __m256 tv = _mm256_set1_ps(t);
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m256 a = _mm256_or_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), tv, _CMP_GT_OQ),
+                                  _mm256_cmp_ps(_mm256_loadu_ps(x + i + 8), tv, _CMP_GT_OQ));
+    const __m256 b = _mm256_or_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i + 16), tv, _CMP_GT_OQ),
+                                  _mm256_cmp_ps(_mm256_loadu_ps(x + i + 24), tv, _CMP_GT_OQ));
+    if (_mm256_movemask_ps(_mm256_or_ps(a, b))) break;  // which of the 32: the loop below
+  }
+  for (; i + 8 <= n; i += 8) {
+    const int hit = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), tv, _CMP_GT_OQ));
+    if (hit) return i + first_lane(hit);
+  }
+  for (; i < n; i++) {
+    if (x[i] > t) return i;
+  }
+  return n;
+}
+
 // The packing of pack_q4_0x16 (the same bytes): per block column, the 16 scales one by one and
 // the codes four rows at a time (store_words_transposed_4x4: a row's 16 code bytes are its
 // four words).
@@ -614,6 +676,8 @@ const KernelTable* avx2_table_impl() {
     KernelTable t = kAvx2;
     t.axpy_f16_rows_heads = axpy_f16_rows_heads;
     t.exp_shifted = exp_shifted;
+    t.first_max = first_max;
+    t.first_above = first_above;
     t.dot_f16_f32_rows_heads = dot_f16_f32_rows_heads;
     t.gemm_q8_0x16 = gemm_q8_0x16;
     t.dot_q8_0x16_row = dot_q8_0x16_row;

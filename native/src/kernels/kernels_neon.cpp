@@ -355,6 +355,47 @@ void exp_shifted(float* x, const float* shifts, int lanes, int64_t n) {
   for (; i < n; i++) x[i] = portable_math::exp(x[i] - shifts[i % lanes]);
 }
 
+// Sampling's scans, four logits at a time. The running maxima take x only where x > m (a NaN
+// never is, as in the scalar loop), so they never hold a NaN.
+int64_t first_max(const float* x, int64_t n, float* best) {
+  const float32x4_t none = vdupq_n_f32(-HUGE_VALF);
+  float32x4_t m0 = none, m1 = none;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const float32x4_t a = vld1q_f32(x + i), b = vld1q_f32(x + i + 4);
+    m0 = vbslq_f32(vcgtq_f32(a, m0), a, m0);
+    m1 = vbslq_f32(vcgtq_f32(b, m1), b, m1);
+  }
+  float largest = vmaxvq_f32(vmaxq_f32(m0, m1));
+  for (; i < n; i++) {
+    if (x[i] > largest) largest = x[i];
+  }
+  const float32x4_t target = vdupq_n_f32(largest);
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    if (vmaxvq_u32(vceqq_f32(vld1q_f32(x + j), target)) != 0) break;  // which of the four: below
+  }
+  for (; j < n; j++) {
+    if (x[j] == largest) {
+      *best = x[j];
+      return j;
+    }
+  }
+  return -1;  // every value NaN (a largest of −inf is found above)
+}
+
+int64_t first_above(const float* x, int64_t n, float t) {
+  const float32x4_t tv = vdupq_n_f32(t);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    if (vmaxvq_u32(vorrq_u32(vcgtq_f32(vld1q_f32(x + i), tv), vcgtq_f32(vld1q_f32(x + i + 4), tv))) != 0) break;
+  }
+  for (; i < n; i++) {
+    if (x[i] > t) return i;
+  }
+  return n;
+}
+
 const KernelTable kNeon = {
     "neon", quantize_row_q8_0, dot_q4_0_q8_0, dot_q4_0_q8_0_x4, dot_q8_0_q8_0, dot_f32_f32, dot_f16_f32, dot_bf16_f32, dot_f16_f16, dot_bf16_bf16,
     axpy_q4_0, axpy_q8_0, axpy_f32, axpy_f16, axpy_bf16,
@@ -372,6 +413,8 @@ const KernelTable* neon_table() {
   static const KernelTable table = [] {
     KernelTable t = kNeon;
     t.exp_shifted = exp_shifted;
+    t.first_max = first_max;
+    t.first_above = first_above;
     t.dot_f16_f32_rows_heads = dot_f16_f32_rows_heads;
     t.axpy_f16_rows_heads = axpy_f16_rows_heads;
     t.dot_q8_0_q8_0_x4 = dot_q8_0_q8_0_x4;

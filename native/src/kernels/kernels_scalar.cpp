@@ -157,6 +157,22 @@ void exp_shifted(float* x, const float* shifts, int lanes, int64_t n) {
   for (int64_t i = 0; i < n; i++) x[i] = portable_math::exp(x[i] - shifts[i % lanes]);
 }
 
+int64_t first_max(const float* x, int64_t n, float* best) {
+  int64_t at = -1;
+  for (int64_t i = 0; i < n; i++) {
+    if (x[i] == x[i] && (at < 0 || x[i] > x[at])) at = i;  // x[i] == x[i]: not NaN
+  }
+  if (at >= 0) *best = x[at];
+  return at;
+}
+
+int64_t first_above(const float* x, int64_t n, float t) {
+  for (int64_t i = 0; i < n; i++) {
+    if (x[i] > t) return i;
+  }
+  return n;
+}
+
 const KernelTable kScalarOwn = {
     "scalar", quantize_row_q8_0, dot_q4_0_q8_0, dot_q4_0_q8_0_x4, dot_q8_0_q8_0, dot_f32_f32, dot_f16_f32, dot_bf16_f32, dot_f16_f16, dot_bf16_bf16,
     axpy_q4_0, axpy_q8_0, axpy_f32, axpy_f16, axpy_bf16,
@@ -233,6 +249,8 @@ const KernelTable& scalar_table() {
   static const KernelTable table = [] {
     KernelTable t = kScalarOwn;
     t.exp_shifted = exp_shifted;
+    t.first_max = first_max;
+    t.first_above = first_above;
     t.pack_q4_0x16 = pack_q4_0x16;
     t.pack_q4_Kx16 = pack_q4_Kx16;
     t.pack_q8_0x16 = pack_q8_0x16;

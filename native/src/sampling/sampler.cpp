@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/kernels.h"
 #include "runtime/portable_math.h"
 
 namespace st {
@@ -25,42 +26,60 @@ void Sampler::accept(int32_t token) {
 }
 
 int32_t Sampler::sample(const float* logits, int32_t n_vocab) {
-  const bool penalise = params_.repeat_penalty != 1.0f && !recent_.empty();
-  if (penalise) {
+  const float* x = logits;
+  if (params_.repeat_penalty != 1.0f && !recent_.empty()) {
+    // The penalty changes at most repeat_last_n logits: a copy with those changed, once each
+    // however often the token recurs.
     penalised_.assign(recent_.begin(), recent_.end());
     std::sort(penalised_.begin(), penalised_.end());
-  }
-  auto adjusted = [&](int32_t id) {
-    float l = logits[id];
-    if (penalise && std::binary_search(penalised_.begin(), penalised_.end(), id)) {
-      l = l > 0 ? l / params_.repeat_penalty : l * params_.repeat_penalty;
+    penalised_.erase(std::unique(penalised_.begin(), penalised_.end()), penalised_.end());
+    adjusted_.assign(logits, logits + n_vocab);
+    for (int32_t id : penalised_) {
+      if (id < 0 || id >= n_vocab) continue;
+      const float l = logits[id];
+      adjusted_[id] = l > 0 ? l / params_.repeat_penalty : l * params_.repeat_penalty;
     }
-    return l;
-  };
+    x = adjusted_.data();
+  }
+  const kernels::KernelTable& k = kernels::active();
+  const auto by_logit = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
 
   if (params_.temperature <= 0.0f) {
-    // Greedy: the first maximum wins ties, as llama.cpp's greedy sampler does.
-    int32_t best = 0;
-    float best_logit = adjusted(0);
-    for (int32_t i = 1; i < n_vocab; i++) {
-      const float l = adjusted(i);
-      if (l > best_logit) { best_logit = l; best = i; }
-    }
-    return best;
+    // Greedy: the first maximum wins ties, as llama.cpp's greedy sampler does; a NaN first
+    // logit stays the pick (nothing compares greater), later NaNs are passed over.
+    if (std::isnan(x[0])) return 0;
+    float best;
+    return static_cast<int32_t>(k.first_max(x, n_vocab, &best));
   }
 
-  candidates_.resize(n_vocab);
-  for (int32_t i = 0; i < n_vocab; i++) candidates_[i] = {adjusted(i), i};
-  auto by_logit = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
-
-  size_t keep = candidates_.size();
-  if (params_.top_k > 0 && static_cast<size_t>(params_.top_k) < keep) {
-    keep = params_.top_k;
-    std::partial_sort(candidates_.begin(), candidates_.begin() + keep, candidates_.end(), by_logit);
+  candidates_.clear();
+  if (params_.top_k > 0 && params_.top_k < n_vocab) {
+    // The k best (by logit, then id) without sorting the vocabulary: a heap of the best k so
+    // far whose front is the worst of them; a later logit can only displace it by being
+    // greater (on a tie the earlier id stays), and the scan skips to the next such logit.
+    const size_t keep = static_cast<size_t>(params_.top_k);
+    int64_t i = 0;
+    for (; i < n_vocab && candidates_.size() < keep; i++) {
+      if (!std::isnan(x[i])) candidates_.push_back({x[i], static_cast<int32_t>(i)});
+    }
+    std::make_heap(candidates_.begin(), candidates_.end(), by_logit);
+    while (candidates_.size() == keep) {
+      i += k.first_above(x + i, n_vocab - i, candidates_.front().first);
+      if (i >= n_vocab) break;
+      std::pop_heap(candidates_.begin(), candidates_.end(), by_logit);
+      candidates_.back() = {x[i], static_cast<int32_t>(i)};
+      std::push_heap(candidates_.begin(), candidates_.end(), by_logit);
+      i++;
+    }
+    std::sort_heap(candidates_.begin(), candidates_.end(), by_logit);
   } else {
+    for (int32_t i = 0; i < n_vocab; i++) {
+      if (!std::isnan(x[i])) candidates_.push_back({x[i], i});
+    }
     std::sort(candidates_.begin(), candidates_.end(), by_logit);
   }
-  candidates_.resize(keep);
+  if (candidates_.empty()) return 0;  // every logit NaN
+  size_t keep = candidates_.size();
 
   // Softmax at the temperature, in double for stable cumulative sums.
   std::vector<double>& probs = probs_;

@@ -39,7 +39,8 @@ class Sampler {
   // Scratch reused across calls, so sampling a token allocates nothing once warm.
   std::vector<std::pair<float, int32_t>> candidates_;  // (logit, id)
   std::vector<double> probs_;
-  std::vector<int32_t> penalised_;                     // sorted copy of recent_
+  std::vector<int32_t> penalised_;                     // recent_'s ids, sorted, each once
+  std::vector<float> adjusted_;                        // the logits after the penalty
 };
 
 }  // namespace st
