@@ -322,7 +322,6 @@ void gemm_q4_Kx16(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, 
 // activations at a time: their sums, the code vectors and the masks fill the 16 registers.
 template <int N>
 void gemm_q6_Kx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, float* out) {
-  const __m256i low4 = _mm256_set1_epi8(0x0f), two = _mm256_set1_epi8(3);
   __m256 acc[N][2];
   for (int t = 0; t < N; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; b++) {
@@ -333,14 +332,12 @@ void gemm_q6_Kx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs
       __m256i isum[N];
       ST_UNROLL for (int t = 0; t < N; t++) isum[t] = _mm256_setzero_si256();
       for (int h = 0; h < 2; h++) {
-        for (int k = 0; k < 4; k++) {
+        ST_UNROLL for (int k = 0; k < 4; k++) {  // unrolled: q6_codes shifts by a constant
           __m256i sub[N][2];
           ST_UNROLL for (int t = 0; t < N; t++) sub[t][0] = sub[t][1] = _mm256_setzero_si256();
           ST_UNROLL for (int g = 0; g < 8; g++) {
-            const __m256i ql = load(block + kQ6KxLow + 64 * (16 * h + 8 * (k % 2) + g) + 32 * half);
-            const __m256i qh = load(block + kQ6KxHigh + 64 * (8 * h + g) + 32 * half);
-            const __m256i code = _mm256_or_si256(_mm256_and_si256(k < 2 ? ql : _mm256_srli_epi16(ql, 4), low4),
-                                                 _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), two), 4));
+            const __m256i code = q6_codes(load(block + kQ6KxLow + 64 * (16 * h + 8 * (k % 2) + g) + 32 * half),
+                                          load(block + kQ6KxHigh + 64 * (8 * h + g) + 32 * half), k);
             ST_UNROLL for (int t = 0; t < N; t++) {
               sub[t][g / 4] = dpbusd(sub[t][g / 4], code, broadcast4(xs[t][b].qs + 128 * h + 32 * k + 4 * g));
               keep_in_register(sub[t][g / 4]);

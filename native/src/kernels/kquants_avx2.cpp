@@ -445,7 +445,6 @@ void gemm_k4x16(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, in
 // the reference's float steps, so every table's packed Q6_K gives the same bits.
 template <int N>
 void gemm_q6_Kx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, float* out) {
-  const __m256i low4 = _mm256_set1_epi8(0x0f), two = _mm256_set1_epi8(3);
   __m256 acc[N][2];
   for (int t = 0; t < N; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; b++) {
@@ -456,23 +455,21 @@ void gemm_q6_Kx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs
       __m256i isum[N];
       ST_UNROLL for (int t = 0; t < N; t++) isum[t] = _mm256_setzero_si256();
       for (int h = 0; h < 2; h++) {
-        for (int k = 0; k < 4; k++) {
+        ST_UNROLL for (int k = 0; k < 4; k++) {  // unrolled: q6_codes shifts by a constant
           const int m = 8 * h + 2 * k;  // values 128h + 32k + 4g .. +3: sub-block m + g / 4
+          const __m256i sc16[2] = {q6.scale16(m), q6.scale16(m + 1)};
           ST_UNROLL for (int gp = 0; gp < 4; gp++) {
-            const __m256i sc = q6.scale(m + gp / 2), sc16 = _mm256_or_si256(_mm256_and_si256(sc, _mm256_set1_epi32(0xffff)), _mm256_slli_epi32(sc, 16));
             __m256i code[2];
             ST_UNROLL for (int e = 0; e < 2; e++) {
               const int g = 2 * gp + e;
-              const __m256i ql = load(block + kQ6KxLow + 64 * (16 * h + 8 * (k % 2) + g) + 32 * half);
-              const __m256i qh = load(block + kQ6KxHigh + 64 * (8 * h + g) + 32 * half);
-              code[e] = _mm256_or_si256(_mm256_and_si256(k < 2 ? ql : _mm256_srli_epi16(ql, 4), low4),
-                                        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), two), 4));
+              code[e] = q6_codes(load(block + kQ6KxLow + 64 * (16 * h + 8 * (k % 2) + g) + 32 * half),
+                                 load(block + kQ6KxHigh + 64 * (8 * h + g) + 32 * half), k);
             }
             ST_UNROLL for (int t = 0; t < N; t++) {
               const int8_t* x = xs[t][b].qs + 128 * h + 32 * k + 8 * gp;
               const __m256i pairs = _mm256_add_epi16(_mm256_maddubs_epi16(code[0], _mm256_set1_epi32(load_i32(x))),
                                                      _mm256_maddubs_epi16(code[1], _mm256_set1_epi32(load_i32(x + 4))));
-              isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(pairs, sc16));
+              isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(pairs, sc16[gp / 2]));
               keep_in_register(isum[t]);
             }
           }
