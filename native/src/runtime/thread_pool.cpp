@@ -65,12 +65,15 @@ void ThreadPool::worker_loop(int worker) {
 // sizes read after a successful claim are g's.
 void ThreadPool::run_pieces(int self, uint64_t generation) {
   const int shares = own_shares_only_.load(std::memory_order_relaxed) ? 1 : n_threads_;
+  int finished = 0;
   for (int k = 0; k < shares; k++) {
     const int owner = (self + k) % n_threads_;
     Share& share = shares_[owner];
     for (;;) {
       uint64_t c = share.claim.load(std::memory_order_acquire);
-      if ((c >> kIndexBits) != generation) return;  // the region is over
+      // The region is over (this thread then took none of it: the pieces it took keep the
+      // region open until they are counted below).
+      if ((c >> kIndexBits) != generation) break;
       const int piece = static_cast<int>(c & ((uint64_t(1) << kIndexBits) - 1));
       if (piece >= kPieces) break;  // this share is taken: the next one
       if (!share.claim.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel)) continue;
@@ -81,9 +84,10 @@ void ThreadPool::run_pieces(int self, uint64_t generation) {
       const int64_t begin = std::min(n_, u0 * grain_);
       const int64_t end = std::min(n_, u1 * grain_);
       if (begin < end) (*fn_)(begin, end, self);
-      done_.fetch_add(1, std::memory_order_release);
+      finished++;
     }
   }
+  if (finished > 0) done_.fetch_add(finished, std::memory_order_release);
 }
 
 void ThreadPool::parallel_for(int64_t n, const RangeFn& fn, int64_t grain) {

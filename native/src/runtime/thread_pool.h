@@ -72,9 +72,13 @@ class ThreadPool {
   int64_t n_ = 0, grain_ = 1, units_ = 0;
   int workers_ = 0;
   std::atomic<bool> own_shares_only_{false};  // run_on_all: no thread takes another's pieces
-  std::atomic<int> done_{0};                  // pieces finished in the current region
   std::atomic<uint64_t> generation_{0};
-  std::atomic<bool> stop_{false};
+  // Pieces finished in the current region, each thread's added once when it has no more to
+  // take, and on a line of its own: the line above is read by every thread as a region starts
+  // and by waiting workers all the time, and an increment per piece on it cost each region
+  // a dozen transfers of that line between the cores.
+  alignas(64) std::atomic<int> done_{0};
+  alignas(64) std::atomic<bool> stop_{false};
   std::atomic<bool> resting_{false};  // rest_workers() since the last region
   std::mutex mutex_;
   std::condition_variable wake_;
