@@ -260,7 +260,8 @@ void gemm_q4_Kx16_one(const uint8_t* group, int64_t nb, const BlockQ8_K* xb, flo
         isum[h] = _mm256_add_epi32(isum[h], _mm256_add_epi32(_mm256_mullo_epi32(l, scales[h].sc[2 * p]), _mm256_mullo_epi32(hs, scales[h].sc[2 * p + 1])));
       }
     }
-    for (int h = 0; h < 2; h++) acc[h] = scales[h].add_to(acc[h], isum[h], x);
+    const Q8KSumPairs sums = sum_pairs(x);
+    for (int h = 0; h < 2; h++) acc[h] = scales[h].add_to(acc[h], isum[h], x, sums);
   }
   _mm256_storeu_ps(out, acc[0]);
   _mm256_storeu_ps(out + 8, acc[1]);
@@ -276,6 +277,8 @@ void gemm_q4_Kx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs
   for (int t = 0; t < N; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; b++) {
     const uint8_t* block = group + b * kPackedQ4KBytes;
+    Q8KSumPairs sums[N];  // once for both halves
+    for (int t = 0; t < N; t++) sums[t] = sum_pairs(xs[t][b]);
     for (int h = 0; h < 2; h++) {
       const PackedHalfScales scales(block, h);
       __m256i isum[N];
@@ -299,7 +302,7 @@ void gemm_q4_Kx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs
                                                                _mm256_mullo_epi32(_mm256_srai_epi32(hi16[t], 4), scales.sc[2 * p + 1])));
         }
       }
-      for (int t = 0; t < N; t++) acc[t][h] = scales.add_to(acc[t][h], isum[t], xs[t][b]);
+      for (int t = 0; t < N; t++) acc[t][h] = scales.add_to(acc[t][h], isum[t], xs[t][b], sums[t]);
     }
   }
   for (int t = 0; t < N; t++) {

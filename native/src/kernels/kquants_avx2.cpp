@@ -370,7 +370,8 @@ void gemm_k4x16_one(const uint8_t* group, int64_t nb, const BlockQ8_K* xb, float
         }
       }
     }
-    for (int h = 0; h < 2; h++) acc[h] = scales[h].add_to(acc[h], isum[h], x);
+    const Q8KSumPairs sums = sum_pairs(x);
+    for (int h = 0; h < 2; h++) acc[h] = scales[h].add_to(acc[h], isum[h], x, sums);
   }
   _mm256_storeu_ps(out, acc[0]);
   _mm256_storeu_ps(out + 8, acc[1]);
@@ -390,6 +391,8 @@ void gemm_k4x16_halves(const uint8_t* group, int64_t nb, const BlockQ8_K* const*
   for (int t = 0; t < N; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; b++) {
     const uint8_t* block = group + b * Codes::kBytes;
+    Q8KSumPairs sums[N];  // once for both halves
+    for (int t = 0; t < N; t++) sums[t] = sum_pairs(xs[t][b]);
     for (int h = 0; h < 2; h++) {
       const PackedHalfScales scales(block, h);
       __m256i isum[N];
@@ -419,7 +422,7 @@ void gemm_k4x16_halves(const uint8_t* group, int64_t nb, const BlockQ8_K* const*
           }
         }
       }
-      for (int t = 0; t < N; t++) acc[t][h] = scales.add_to(acc[t][h], isum[t], xs[t][b]);
+      for (int t = 0; t < N; t++) acc[t][h] = scales.add_to(acc[t][h], isum[t], xs[t][b], sums[t]);
     }
   }
   for (int t = 0; t < N; t++) {
