@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <cstring>
 
 #include "kernels.h"
 
@@ -50,8 +51,10 @@ struct PackedQ6KHalf {
   __m256 add_to(__m256 acc, __m256i isum, const BlockQ8_K& x) const {
     __m256i offset = _mm256_setzero_si256();
     for (int j = 0; j < 8; j++) {
-      const uint32_t sums = (static_cast<uint32_t>(x.bsums[2 * j]) & 0xffff) | (static_cast<uint32_t>(x.bsums[2 * j + 1]) << 16);
-      offset = _mm256_add_epi32(offset, _mm256_madd_epi16(pairs[j], _mm256_set1_epi32(static_cast<int32_t>(sums))));
+      // bsums[2j] and bsums[2j + 1] as one 32-bit word (low, high): one broadcast load.
+      int32_t sums;
+      std::memcpy(&sums, x.bsums + 2 * j, sizeof sums);
+      offset = _mm256_add_epi32(offset, _mm256_madd_epi16(pairs[j], _mm256_set1_epi32(sums)));
     }
     const __m256i total = _mm256_sub_epi32(isum, _mm256_slli_epi32(offset, 5));
     return _mm256_fmadd_ps(_mm256_cvtepi32_ps(total), _mm256_mul_ps(d, _mm256_set1_ps(x.d)), acc);
