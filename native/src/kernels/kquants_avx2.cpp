@@ -323,15 +323,32 @@ struct K4x16Codes {
     lo = _mm256_and_si256(v, low4);
     hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
     if constexpr (kFifthBit) {
-      // Bits 2p and 2p + 1 of each qh byte to bits 0 and 1 (a 16-bit shift by less than 8
-      // keeps each byte's own bits there), then each to bit 4 on its own.
-      const __m256i bits = _mm256_srli_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + kQ5KxHigh + 64 * s4 + 32 * h)), 2 * p);
+      // Bit 2p of each qh byte to bit 4 for the low nibbles, bit 2p + 1 for the high: one
+      // 16-bit shift by a constant (the kernels pass p as one, each_p) and the mask; a shift
+      // by at most 4 brings no bit of the other byte to bit 4.
+      const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + kQ5KxHigh + 64 * s4 + 32 * h));
       const __m256i bit4 = _mm256_set1_epi8(0x10);
-      lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(bits, 4), bit4));
-      hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16(bits, 3), bit4));
+      const __m256i for_lo = p == 0 ? _mm256_slli_epi16(qh, 4) : p == 1 ? _mm256_slli_epi16(qh, 2) : p == 2 ? qh : _mm256_srli_epi16(qh, 2);
+      const __m256i for_hi = p == 0 ? _mm256_slli_epi16(qh, 3) : p == 1 ? _mm256_slli_epi16(qh, 1) : p == 2 ? _mm256_srli_epi16(qh, 1) : _mm256_srli_epi16(qh, 3);
+      lo = _mm256_or_si256(lo, _mm256_and_si256(for_lo, bit4));
+      hi = _mm256_or_si256(hi, _mm256_and_si256(for_hi, bit4));
     }
   }
 };
+
+// Calls body(p) for p = 0..3: as constants for Q5_K, whose fifth bits then shift by a constant
+// (K4x16Codes::load), in a plain loop for Q4_K (whose kernels were tuned so).
+template <bool kConstant, typename Body>
+inline void each_p(Body&& body) {
+  if constexpr (kConstant) {
+    body(std::integral_constant<int, 0>{});
+    body(std::integral_constant<int, 1>{});
+    body(std::integral_constant<int, 2>{});
+    body(std::integral_constant<int, 3>{});
+  } else {
+    for (int p = 0; p < 4; p++) body(p);
+  }
+}
 
 // One activation (decode) against the 16 rows: each broadcast of four activation bytes serves
 // both halves, and the 16-bit sums (low and high nibbles, two halves) stay in registers
@@ -347,7 +364,7 @@ void gemm_k4x16_one(const uint8_t* group, int64_t nb, const BlockQ8_K* xb, float
     prefetch_ahead(block, kPackedSuperBlocksAhead * Codes::kBytes, Codes::kBytes);  // one activation: prefetch.h
     const PackedHalfScales scales[2] = {PackedHalfScales(block, 0), PackedHalfScales(block, 1)};
     __m256i isum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
-    for (int p = 0; p < 4; p++) {
+    each_p<kFifthBit>([&](auto p) {
       for (int s0 = 0; s0 < 8; s0 += Codes::kSpan) {
         __m256i lo_sum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()}, hi_sum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
         ST_UNROLL
@@ -369,7 +386,7 @@ void gemm_k4x16_one(const uint8_t* group, int64_t nb, const BlockQ8_K* xb, float
                                                                _mm256_madd_epi16(hi_sum[h], scales[h].sc16[2 * p + 1])));
         }
       }
-    }
+    });
     const Q8KSumPairs sums = sum_pairs(x);
     for (int h = 0; h < 2; h++) acc[h] = scales[h].add_to(acc[h], isum[h], x, sums);
   }
@@ -397,7 +414,7 @@ void gemm_k4x16_halves(const uint8_t* group, int64_t nb, const BlockQ8_K* const*
       const PackedHalfScales scales(block, h);
       __m256i isum[N];
       for (int t = 0; t < N; t++) isum[t] = _mm256_setzero_si256();
-      for (int p = 0; p < 4; p++) {
+      each_p<kFifthBit>([&](auto p) {
         for (int s0 = 0; s0 < 8; s0 += Codes::kSpan) {
           __m256i lo_sum[N], hi_sum[N];
           ST_UNROLL
@@ -421,7 +438,7 @@ void gemm_k4x16_halves(const uint8_t* group, int64_t nb, const BlockQ8_K* const*
                                                                  _mm256_madd_epi16(hi_sum[t], scales.sc16[2 * p + 1])));
           }
         }
-      }
+      });
       for (int t = 0; t < N; t++) acc[t][h] = scales.add_to(acc[t][h], isum[t], xs[t][b], sums[t]);
     }
   }
