@@ -305,11 +305,14 @@ void gemm_k4x16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, 
     ST_UNROLL
     for (int t = 0; t < N; t++) {
       const BlockQ8_K& x = xs[t][b];
+      // The activation's sums of 32 values in 16 bits (|S_i| ≤ 4,064), pair k (S_2k low,
+      // S_2k+1 high) in 32-bit lane 0, 1, 4, 5 (VPHADDW adds within 128-bit lanes), each
+      // broadcast to every lane: vector operations, not scalar code per pair.
+      const __m512i s = _mm512_castsi256_si512(_mm256_hadd_epi16(load256(reinterpret_cast<const uint8_t*>(x.bsums)),
+                                                                  load256(reinterpret_cast<const uint8_t*>(x.bsums))));
       __m512i msum = _mm512_setzero_si512();
       for (int k = 0; k < 4; k++) {
-        const int32_t s0 = x.bsums[4 * k] + x.bsums[4 * k + 1], s1 = x.bsums[4 * k + 2] + x.bsums[4 * k + 3];
-        const uint32_t pair = (static_cast<uint32_t>(s0) & 0xffff) | (static_cast<uint32_t>(s1) << 16);
-        msum = _mm512_dpwssd_epi32(msum, mn_pairs[k], _mm512_set1_epi32(static_cast<int32_t>(pair)));
+        msum = _mm512_dpwssd_epi32(msum, mn_pairs[k], _mm512_permutexvar_epi32(_mm512_set1_epi32(k < 2 ? k : k + 2), s));
       }
       const __m512 xd = _mm512_set1_ps(x.d);
       acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(d, xd), acc[t]);
