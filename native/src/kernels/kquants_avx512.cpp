@@ -308,8 +308,8 @@ void gemm_k4x16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, 
       // The activation's sums of 32 values in 16 bits (|S_i| ≤ 4,064), pair k (S_2k low,
       // S_2k+1 high) in 32-bit lane 0, 1, 4, 5 (VPHADDW adds within 128-bit lanes), each
       // broadcast to every lane: vector operations, not scalar code per pair.
-      const __m512i s = _mm512_castsi256_si512(_mm256_hadd_epi16(load256(reinterpret_cast<const uint8_t*>(x.bsums)),
-                                                                  load256(reinterpret_cast<const uint8_t*>(x.bsums))));
+      const __m256i bsums = load256(x.bsums);
+      const __m512i s = _mm512_castsi256_si512(_mm256_hadd_epi16(bsums, bsums));
       __m512i msum = _mm512_setzero_si512();
       for (int k = 0; k < 4; k++) {
         msum = _mm512_dpwssd_epi32(msum, mn_pairs[k], _mm512_permutexvar_epi32(_mm512_set1_epi32(k < 2 ? k : k + 2), s));

@@ -78,7 +78,7 @@ class ThreadPool {
   // and by waiting workers all the time, and an increment per piece on it cost each region
   // a dozen transfers of that line between the cores.
   alignas(64) std::atomic<int> done_{0};
-  alignas(64) std::atomic<bool> stop_{false};
+  alignas(64) std::atomic<bool> stop_{false};  // aligned so that nothing after shares done_'s line
   std::atomic<bool> resting_{false};  // rest_workers() since the last region
   std::mutex mutex_;
   std::condition_variable wake_;
