@@ -822,6 +822,48 @@ static void test_exact_ops() {
 // Sampling's scans: every table's first_max and first_above give the scalar loops' indices (and
 // the very value, sign of a zero included), over ties, NaNs, ±0, ±inf, every tail length and a
 // whole vocabulary; the scalar ones give what their definitions say.
+// F32 → F16 rows: every table's conversion is fp32_to_fp16 bit for bit, with subnormals flushed
+// (the engine's threads) or not: ties to even at every exponent, F16 subnormals and the values
+// that round into or out of them, float subnormals, overflow to infinity, NaNs with payloads,
+// and every tail length.
+static void test_to_f16(const KernelTable& t) {
+  std::vector<float> x;
+  std::mt19937 rng(13);
+  std::uniform_int_distribution<uint32_t> bits;
+  for (int i = 0; i < 200000; i++) {
+    const uint32_t b = bits(rng);
+    float f;
+    std::memcpy(&f, &b, 4);
+    x.push_back(f);  // every exponent, NaNs with any payload among them
+  }
+  std::uniform_real_distribution<float> wide(-70000.0f, 70000.0f), small(-1e-4f, 1e-4f), tiny(-1e-7f, 1e-7f);
+  for (int i = 0; i < 50000; i++) x.insert(x.end(), {wide(rng), small(rng), tiny(rng)});
+  for (uint32_t half = 0; half < 0x7c00; half++) {  // each F16's value and the ties around it
+    const float v = fp16_to_fp32(static_cast<uint16_t>(half)), next = fp16_to_fp32(static_cast<uint16_t>(half + 1));
+    const float mid = v + (next - v) / 2;
+    x.insert(x.end(), {v, -v, mid, -mid, std::nextafter(mid, 0.0f), std::nextafter(mid, 1e9f)});
+  }
+  x.insert(x.end(), {65504.0f, 65519.0f, 65520.0f, 1e-39f, -1e-39f, 1e-45f, NAN, -NAN, INFINITY, -INFINITY, 0.0f, -0.0f});
+  const std::string tag = std::string(t.isa) + ": to_f16";
+  for (bool flushed : {false, true}) {
+    std::unique_ptr<DenormalsFlushedScope> scope(flushed ? new DenormalsFlushedScope : nullptr);
+    std::vector<uint16_t> mine(x.size() + 1, 0xdead);
+    t.to_f16(x.data(), mine.data(), static_cast<int64_t>(x.size()));
+    size_t differ = 0;
+    for (size_t i = 0; i < x.size(); i++) differ += mine[i] != fp32_to_fp16(x[i]);
+    check(differ == 0 && mine[x.size()] == 0xdead, tag + (flushed ? " (flushed)" : "") + " = fp32_to_fp16 for every value, " +
+                                                       std::to_string(differ) + " differ");
+  }
+  bool tails = true;
+  for (int64_t n = 0; n <= 19; n++) {
+    std::vector<uint16_t> mine(size_t(n) + 1, 0xdead);
+    t.to_f16(x.data() + 3, mine.data(), n);
+    for (int64_t i = 0; i < n; i++) tails &= mine[size_t(i)] == fp32_to_fp16(x[size_t(i) + 3]);
+    tails &= mine[size_t(n)] == 0xdead;
+  }
+  check(tails, tag + ": every length from 0 to 19, nothing written beyond n");
+}
+
 static void test_sampling_scans(const KernelTable& t) {
   const std::string tag = std::string(t.isa) + ": ";
   std::mt19937 rng(11);
@@ -1017,6 +1059,7 @@ int main(int argc, char** argv) {
   test_cpu_features_match_the_os();
   for (const KernelTable* t : tables) test_exp_shifted(*t);
   for (const KernelTable* t : tables) test_sampling_scans(*t);
+  for (const KernelTable* t : tables) test_to_f16(*t);
   {
     std::vector<float> x = {0.0f, -1.0f, -104.5f, 89.0f};
     const float zero = 0.0f;

@@ -37,7 +37,7 @@ const void* prepare_activation(GgmlType type, const float* x, int64_t n, uint8_t
     }
     case kernels::ActivationForm::F16: {
       auto* h = reinterpret_cast<uint16_t*>(slot + activation_slot::half_form_offset(n));
-      for (int64_t i = 0; i < n; i++) h[i] = fp32_to_fp16(x[i]);
+      k.to_f16(x, h, n);
       return h;
     }
     case kernels::ActivationForm::BF16: {

@@ -22,6 +22,7 @@ KernelTable with_scalar_fallbacks(const KernelTable& own) {
   if (!t.exp_shifted) t.exp_shifted = s.exp_shifted;
   if (!t.first_max) t.first_max = s.first_max;
   if (!t.first_above) t.first_above = s.first_above;
+  if (!t.to_f16) t.to_f16 = s.to_f16;
   if (!t.pack_q4_0x16) t.pack_q4_0x16 = s.pack_q4_0x16;
   if (!t.pack_q4_Kx16) t.pack_q4_Kx16 = s.pack_q4_Kx16;
   if (!t.pack_q8_0x16) t.pack_q8_0x16 = s.pack_q8_0x16;

@@ -661,6 +661,23 @@ void pack_q4_0x16_transposing(const BlockQ4_0* rows, int64_t row_stride, int64_t
   }
 }
 
+// VCVTPS2PH rounds to nearest even as fp32_to_fp16 does, flush modes or not (a subnormal float
+// becomes a signed zero either way, and the F16 subnormals come out as such). A NaN keeps its
+// payload's top bits there, where fp32_to_fp16 gives the one quiet NaN: such a vector goes
+// through the scalar conversion.
+void to_f16(const float* x, uint16_t* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    if (_mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)) != 0) {
+      for (int j = 0; j < 8; j++) y[i + j] = fp32_to_fp16(x[i + j]);
+      continue;
+    }
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+  for (; i < n; i++) y[i] = fp32_to_fp16(x[i]);
+}
+
 const KernelTable kAvx2 = {
     "avx2", quantize_row_q8_0, dot_q4_0_q8_0, dot_q4_0_q8_0_x4, dot_q8_0_q8_0, dot_f32_f32, dot_f16_f32, dot_bf16_f32, dot_f16_f16, dot_bf16_bf16,
     axpy_q4_0, axpy_q8_0, axpy_f32, axpy_f16, axpy_bf16,
@@ -678,6 +695,7 @@ const KernelTable* avx2_table_impl() {
     t.exp_shifted = exp_shifted;
     t.first_max = first_max;
     t.first_above = first_above;
+    t.to_f16 = to_f16;
     t.dot_f16_f32_rows_heads = dot_f16_f32_rows_heads;
     t.gemm_q8_0x16 = gemm_q8_0x16;
     t.dot_q8_0x16_row = dot_q8_0x16_row;

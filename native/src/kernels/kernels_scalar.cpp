@@ -173,6 +173,10 @@ int64_t first_above(const float* x, int64_t n, float t) {
   return n;
 }
 
+void to_f16(const float* x, uint16_t* y, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] = fp32_to_fp16(x[i]);
+}
+
 const KernelTable kScalarOwn = {
     "scalar", quantize_row_q8_0, dot_q4_0_q8_0, dot_q4_0_q8_0_x4, dot_q8_0_q8_0, dot_f32_f32, dot_f16_f32, dot_bf16_f32, dot_f16_f16, dot_bf16_bf16,
     axpy_q4_0, axpy_q8_0, axpy_f32, axpy_f16, axpy_bf16,
@@ -251,6 +255,7 @@ const KernelTable& scalar_table() {
     t.exp_shifted = exp_shifted;
     t.first_max = first_max;
     t.first_above = first_above;
+    t.to_f16 = to_f16;
     t.pack_q4_0x16 = pack_q4_0x16;
     t.pack_q4_Kx16 = pack_q4_Kx16;
     t.pack_q8_0x16 = pack_q8_0x16;

@@ -37,8 +37,7 @@ void KvRowFormat::encode(const float* x, uint8_t* row) const {
   switch (type) {
     case KvType::F32: std::memcpy(row, x, n * sizeof(float)); return;
     case KvType::F16: {
-      auto* h = reinterpret_cast<uint16_t*>(row);
-      for (int64_t i = 0; i < n; i++) h[i] = fp32_to_fp16(x[i]);
+      kernels::active().to_f16(x, reinterpret_cast<uint16_t*>(row), n);
       return;
     }
     case KvType::Q8_0: kernels::active().quantize_row_q8_0(x, reinterpret_cast<BlockQ8_0*>(row), n); return;

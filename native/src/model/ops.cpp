@@ -51,8 +51,18 @@ void rope_neox(float* head, int head_dim, const float* cos, const float* sin) {
 }
 
 void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
-  double ss = 0;  // double: the sum of squares of a residual can be large
-  for (int64_t i = 0; i < n; i++) ss += static_cast<double>(x[i]) * x[i];
+  // In double (the sum of squares of a residual can be large; each square is exact there), in
+  // eight sums side by side added in a fixed order: one chain of n additions took 2-3 µs at
+  // the 4B's width (the adder's latency, 4 cycles a value), twice a layer on the calling thread
+  // while the pool's workers waited. The order is the code's, so every CPU gives the same bits.
+  constexpr int kLanes = 8;
+  double lane[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int j = 0; j < kLanes; j++) lane[j] += static_cast<double>(x[i + j]) * x[i + j];
+  }
+  for (int j = 0; i < n; i++, j++) lane[j] += static_cast<double>(x[i]) * x[i];
+  const double ss = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
   const float scale = static_cast<float>(1.0 / std::sqrt(ss / n + eps));
   for (int64_t i = 0; i < n; i++) y[i] = x[i] * scale * w[i];
 }
