@@ -168,7 +168,7 @@ async function stopALongAnswer(h: Harness, chat: Frame): Promise<{ clicked: numb
     const clicked = Date.now();
     const click = await chat.click('#stop', { timeout: 2000 }).then(() => true, () => false);
     await chat.waitForSelector('#send:not([hidden])', { timeout: click ? 5000 : 60_000 }).catch((e: Error) => {
-      throw new Error(`${e.message} (Stop clicked at ${new Date(clicked).toISOString()})`);
+      throw new Error(click ? `${e.message} (Stop clicked at ${new Date(clicked).toISOString()})` : e.message);
     });
     if (!click) continue;
     // VS Code writes its log file a little after the line is logged.

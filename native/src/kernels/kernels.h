@@ -166,7 +166,9 @@ struct KernelTable {
 
   // y[i] = x[i] in F16, rounded to nearest even (fp16.h's fp32_to_fp16 bit for bit, NaNs
   // included, with subnormals flushed or not): the keys and values a decode step writes to an
-  // F16 KV cache and F16 weights' activations (the scalar conversion took 3-4 µs a layer).
+  // F16 KV cache and F16 weights' activations (converted value by value, RoPE and the keys'
+  // and values' encoding took 3.9 µs a layer of a 4B decode step on the calling thread; 1.1
+  // with F16C).
   void (*to_f16)(const float* x, uint16_t* y, int64_t n);
 };
 

@@ -396,6 +396,22 @@ int64_t first_above(const float* x, int64_t n, float t) {
   return n;
 }
 
+// FCVTN rounds to nearest even as fp32_to_fp16 does (the default rounding mode, which nothing
+// here changes); a NaN keeps its payload's top bits there, so a vector holding one goes
+// through the scalar conversion, as on x86.
+void to_f16(const float* x, uint16_t* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const float32x4_t v = vld1q_f32(x + i);
+    if (vminvq_u32(vceqq_f32(v, v)) == 0) {  // a lane is not equal to itself: NaN
+      for (int j = 0; j < 4; j++) y[i + j] = fp32_to_fp16(x[i + j]);
+      continue;
+    }
+    vst1_u16(y + i, vreinterpret_u16_f16(vcvt_f16_f32(v)));
+  }
+  for (; i < n; i++) y[i] = fp32_to_fp16(x[i]);
+}
+
 const KernelTable kNeon = {
     "neon", quantize_row_q8_0, dot_q4_0_q8_0, dot_q4_0_q8_0_x4, dot_q8_0_q8_0, dot_f32_f32, dot_f16_f32, dot_bf16_f32, dot_f16_f16, dot_bf16_bf16,
     axpy_q4_0, axpy_q8_0, axpy_f32, axpy_f16, axpy_bf16,
@@ -415,6 +431,7 @@ const KernelTable* neon_table() {
     t.exp_shifted = exp_shifted;
     t.first_max = first_max;
     t.first_above = first_above;
+    t.to_f16 = to_f16;
     t.dot_f16_f32_rows_heads = dot_f16_f32_rows_heads;
     t.axpy_f16_rows_heads = axpy_f16_rows_heads;
     t.dot_q8_0_q8_0_x4 = dot_q8_0_q8_0_x4;
