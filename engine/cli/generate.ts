@@ -55,7 +55,7 @@ function expertCacheReport(session: NativeSession) {
   return c
     ? {
       hits: c.hits, misses: c.misses, bytes_read: c.bytesRead, stall_ms: c.stallMs, prefetches: c.prefetches,
-      predicted_hits: c.predicted, io_busy_ms: c.ioBusyMs, miss_outstanding_ms: c.missOutstandingMs, io_idle_with_miss_ms: c.ioIdleWithMissMs,
+      predicted_hits: c.predicted, cancelled_predictions: c.cancelled, io_busy_ms: c.ioBusyMs, miss_outstanding_ms: c.missOutstandingMs, io_idle_with_miss_ms: c.ioIdleWithMissMs,
       slots: c.slots, pinned: c.pinned,
     }
     : { hits: 0, misses: 0, bytes_read: 0, stall_ms: 0 };
@@ -181,7 +181,7 @@ export async function runBench(addon: NativeAddon, args: ParsedArgs, write: (s: 
   const atHalf = expertCacheReport(session);
   const lastHalfMs = lastHalf > 0 ? await decode(lastHalf) : 0;
   const total = expertCacheReport(session);
-  type Counter = 'hits' | 'misses' | 'bytes_read' | 'stall_ms' | 'predicted_hits' | 'io_busy_ms' | 'miss_outstanding_ms' | 'io_idle_with_miss_ms';
+  type Counter = 'hits' | 'misses' | 'bytes_read' | 'stall_ms' | 'predicted_hits' | 'cancelled_predictions' | 'io_busy_ms' | 'miss_outstanding_ms' | 'io_idle_with_miss_ms';
   // A counter per decode step from a snapshot on (the first token's evaluation is part of the prompt).
   const perStepSince = (from: typeof total, steps: number) => (key: Counter) => ((total[key] ?? 0) - (from[key] ?? 0)) / Math.max(1, steps);
   const perToken = perStepSince(afterPrefill, genTokens - 1);
@@ -197,7 +197,7 @@ export async function runBench(addon: NativeAddon, args: ParsedArgs, write: (s: 
       ...total,
       decode_per_token: {
         hits: perToken('hits'), misses: perToken('misses'), bytes_read: perToken('bytes_read'), stall_ms: perToken('stall_ms'),
-        predicted_hits: perToken('predicted_hits'),
+        predicted_hits: perToken('predicted_hits'), cancelled_predictions: perToken('cancelled_predictions'),
         // Storage over decode: busy, and left idle while a needed expert waited (ms per token).
         io_busy_ms: perToken('io_busy_ms'), miss_outstanding_ms: perToken('miss_outstanding_ms'),
         io_idle_with_miss_ms: perToken('io_idle_with_miss_ms'),

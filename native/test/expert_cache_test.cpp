@@ -5,18 +5,133 @@
 // model's bit for bit.
 //   expert_cache_test MODEL.gguf
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "model/expert_cache.h"
+#include "model/file_reader.h"
 #include "model/forward.h"
 #include "model/model.h"
 #include "runtime/thread_pool.h"
 
 using namespace st;
+
+// A reader whose reads wait until the test lets them go, so that what is queued and what is
+// in flight is known when the cache is asked something.
+class HeldReader : public FileReader {
+ public:
+  using FileReader::FileReader;
+  const uint8_t* read(uint64_t offset, size_t len, uint8_t* dst) override {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      started_++;
+      changed_.notify_all();
+      changed_.wait(lock, [&] { return open_; });
+    }
+    return FileReader::read(offset, len, dst);
+  }
+  void hold() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = false;
+    started_ = 0;
+  }
+  void let_go() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    changed_.notify_all();
+  }
+  // Waits until n reads have begun since hold().
+  void wait_started(int n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    changed_.wait(lock, [&] { return started_ >= n; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  bool open_ = true;
+  int started_ = 0;
+};
+
+// A layer's router drops the predictions it did not confirm: not read at all when none of
+// their matrices has begun, the rest of their reads dropped when one has; either way the
+// expert is no longer resident and its slot is free again. 3 layers of 4 experts, 8 slots,
+// every matrix one 4 KiB page of the file.
+static bool cancels_unconfirmed_predictions(const std::string& path) {
+  constexpr size_t kPage = 4096;
+  constexpr int kLayers = 3, kExperts = 4;
+  auto reader = std::make_shared<HeldReader>(path);
+  std::vector<ExpertLocation> where(kLayers * kExperts);
+  for (size_t k = 0; k < where.size(); k++) where[k] = {3 * k * kPage, (3 * k + 1) * kPage, (3 * k + 2) * kPage};
+  ExpertCacheConfig config;
+  config.slots = 8;
+  config.bypass_experts = 1;
+  ExpertCache cache(reader, where, kExperts, std::vector<ExpertBytes>(kLayers, ExpertBytes{kPage, kPage, kPage}), config);
+  bool ok = true;
+  auto expect = [&](bool cond, const char* what) {
+    if (!cond) std::printf("FAIL cancelling predictions: %s\n", what);
+    ok = ok && cond;
+  };
+  const int32_t e0 = 0, e2 = 2, e3 = 3, predicted[2] = {0, 1};
+
+  // Both I/O threads busy with layer 0's expert 0; layer 1's predicted experts 0 and 1 queued
+  // behind it; layer 1's router then chooses expert 0 only.
+  reader->hold();
+  cache.begin_step();
+  cache.prefetch(0, &e0, 1);
+  reader->wait_started(2);
+  cache.prefetch_speculative(1, predicted, 2);
+  cache.begin_step();
+  cache.prefetch(1, &e0, 1);
+  expect(cache.stats().cancelled == 1, "layer 1's expert 1 was not cancelled");
+  reader->let_go();
+  cache.acquire(0, 0);
+  cache.acquire(1, 0);
+  cache.release(0, &e0, 1);
+  cache.release(1, &e0, 1);
+  ExpertCacheStats s = cache.stats();
+  expect(s.bytes_read == 6 * kPage, "the cancelled expert's matrices were read");
+  // Layer 0's expert 0 a miss, then a hit when acquired in layer 1's step; layer 1's expert 0 a
+  // hit that the prediction provided.
+  expect(s.misses == 1 && s.hits == 2 && s.predicted == 1, "expected one miss, two hits, one of them predicted");
+
+  // Layer 2's predicted expert 2 has two matrices in flight when its router chooses expert 3.
+  reader->hold();
+  cache.begin_step();
+  cache.prefetch_speculative(2, &e2, 1);
+  reader->wait_started(2);
+  cache.begin_step();
+  cache.prefetch(2, &e3, 1);
+  expect(cache.stats().cancelled == 2, "layer 2's expert 2 was not cancelled");
+  reader->let_go();
+  cache.acquire(2, 3);
+  cache.release(2, &e3, 1);
+  // Expert 2 is gone: asking for it is a miss that reads it whole.
+  cache.begin_step();
+  cache.acquire(2, 2);
+  cache.release(2, &e2, 1);
+  s = cache.stats();
+  expect(s.misses == 3, "layer 2's cancelled expert 2 was still resident");
+  for (int i = 0; i < 500 && cache.stats().bytes_read < 14 * kPage; i++) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  expect(cache.stats().bytes_read == 14 * kPage, "the reads in flight when cancelled were not the only ones kept");
+
+  // Every slot, the cancelled ones included, can be held at once.
+  cache.begin_step();
+  for (int k = 0; k < config.slots; k++) cache.acquire(k / kExperts, k % kExperts);
+  for (int k = 0; k < config.slots; k++) {
+    const int32_t e = k % kExperts;
+    cache.release(k / kExperts, &e, 1);
+  }
+  std::printf("%s cancelling unconfirmed predictions\n", ok ? "ok" : "FAIL");
+  return ok;
+}
 
 // Logits of a 300-token prompt (all positions: three batches) and of 12 greedy decode steps.
 static std::vector<float> run(const Model& model, ThreadPool& pool) {
@@ -44,11 +159,20 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: expert_cache_test MODEL.gguf\n");
     return 2;
   }
+  // A hang here (a slot left loading forever) fails rather than stalls the suite.
+  std::thread([] {
+    std::this_thread::sleep_for(std::chrono::minutes(10));
+    std::printf("FAIL expert cache: still running after 10 minutes\n");
+    std::fflush(stdout);
+    std::_Exit(1);
+  }).detach();
+  int failed = 0, passed = 0;
+  if (cancels_unconfirmed_predictions(argv[1])) passed++;
+  else failed++;
   ThreadPool pool(2);
   const std::unique_ptr<Model> mapped_model = Model::load(argv[1]);
   const std::vector<float> mapped = run(*mapped_model, pool);
   const SmallThinkerHParams& hp = mapped_model->hparams();
-  int failed = 0, passed = 0;
   for (CachePolicy policy : {CachePolicy::Frequency, CachePolicy::Lru}) {
     for (int variant = 0; variant < 3; variant++) {
       ExpertCacheConfig config;

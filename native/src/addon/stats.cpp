@@ -52,6 +52,7 @@ Napi::Value expert_cache_stats(Napi::Env env, const Model& model) {
   o.Set("stallMs", s.stall_ms);
   o.Set("prefetches", static_cast<double>(s.prefetches));
   o.Set("predicted", static_cast<double>(s.predicted));
+  o.Set("cancelled", static_cast<double>(s.cancelled));
   o.Set("tokens", static_cast<double>(s.tokens));
   o.Set("ioBusyMs", s.io_busy_ms);
   o.Set("missOutstandingMs", s.miss_outstanding_ms);

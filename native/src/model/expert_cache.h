@@ -46,6 +46,7 @@ struct ExpertCacheStats {
   double stall_ms = 0;      // time the compute thread waited for a read to finish
   uint64_t prefetches = 0;  // reads started before the expert was needed
   uint64_t predicted = 0;   // hits on experts read because the next-layer prediction asked
+  uint64_t cancelled = 0;   // predicted reads dropped before they began: the router chose otherwise
   uint64_t tokens = 0;      // tokens evaluated through the cache (for per-token figures)
   // Whether storage is kept busy (wall-clock time, over the cache's life):
   double io_busy_ms = 0;              // at least one read in flight
@@ -106,6 +107,8 @@ class ExpertCache {
   void begin_step();
   void count_tokens(uint64_t n);
   // Queues reads of the missing experts among `experts` (no wait). Counts hits and misses.
+  // The layer's router has spoken: its predicted experts it did not choose are not read (those
+  // of their matrices not yet begun are dropped, and their slots freed).
   void prefetch(int layer, const int32_t* experts, int n);
   // Best-effort reads for a predicted future need: never evicts what this step protects and
   // counts neither hits nor misses.
@@ -146,6 +149,8 @@ class ExpertCache {
   // busy. `count` says whether this use counts as a hit or a miss.
   int32_t request_locked(int32_t k, bool count, bool speculative);
   int32_t pick_victim_locked(int32_t incoming, bool speculative) const;
+  // Drops the queued reads of `layer`'s predictions that its router has just not chosen.
+  void cancel_unconfirmed_locked(int layer);
   void touch_locked(int32_t k);
   // Adds the time since the last call to the I/O counters, for the current reading_ and
   // needed_; called before either changes.

@@ -41,12 +41,14 @@ class FileReader {
   static constexpr size_t kAlign = platform::File::kDirectAlign;
 
   explicit FileReader(const std::string& path);
+  virtual ~FileReader() = default;
 
   // Bytes a read of [offset, offset + len) occupies in a buffer: the aligned span around it.
   static size_t span_bytes(uint64_t offset, size_t len);
   // Reads [offset, offset + len) into `dst` (kAlign-aligned, at least span_bytes() long) and
   // returns where the first requested byte landed inside it. Throws with the path on error.
-  const uint8_t* read(uint64_t offset, size_t len, uint8_t* dst);
+  // Virtual so that a test can hold the expert cache's reads (expert_cache_test.cpp).
+  virtual const uint8_t* read(uint64_t offset, size_t len, uint8_t* dst);
 
   bool direct() const { return use_direct_.load(std::memory_order_relaxed); }
   const std::string& path() const { return path_; }
