@@ -72,7 +72,7 @@ export interface ExpertCacheStats {
   prefetches: number;
   /** Hits on experts read early because the next-layer prediction asked for them. */
   predicted: number;
-  /** Predicted reads dropped before they began because the layer's router chose other experts. */
+  /** Predictions whose reads were dropped (all, or those not yet begun) because the layer's router chose other experts. */
   cancelled: number;
   /** Tokens evaluated through the cache (prompt and generated). */
   tokens: number;

@@ -46,7 +46,7 @@ struct ExpertCacheStats {
   double stall_ms = 0;      // time the compute thread waited for a read to finish
   uint64_t prefetches = 0;  // reads started before the expert was needed
   uint64_t predicted = 0;   // hits on experts read because the next-layer prediction asked
-  uint64_t cancelled = 0;   // predicted reads dropped before they began: the router chose otherwise
+  uint64_t cancelled = 0;   // predictions whose reads were dropped (all, or those not begun): the router chose otherwise
   uint64_t tokens = 0;      // tokens evaluated through the cache (for per-token figures)
   // Whether storage is kept busy (wall-clock time, over the cache's life):
   double io_busy_ms = 0;              // at least one read in flight
