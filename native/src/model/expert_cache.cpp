@@ -220,6 +220,14 @@ void ExpertCache::prefetch(int layer, const int32_t* experts, int n) {
   cancel_unconfirmed_locked(layer);
 }
 
+void ExpertCache::empty_slot_locked(Slot& slot) {
+  if (slot.key >= 0) slot_of_[slot.key] = -1;
+  slot.key = -1;
+  slot.state = SlotState::Empty;
+  slot.speculative = false;
+  slot.error.clear();
+}
+
 void ExpertCache::cancel_unconfirmed_locked(int layer) {
   // The predictions for this layer that its router did not confirm (a confirmed one moved to
   // the needed queue in request_locked): their matrices not yet begun are dropped. A slot with
@@ -240,10 +248,7 @@ void ExpertCache::cancel_unconfirmed_locked(int layer) {
       slot.key = -1;
       stats_.cancelled++;
     }
-    if (--slot.parts_left == 0) {
-      slot.state = SlotState::Empty;
-      slot.speculative = false;
-    }
+    if (--slot.parts_left == 0) empty_slot_locked(slot);
   }
   if (kept == queue.size()) return;
   queue.resize(kept);
@@ -290,9 +295,7 @@ ExpertCache::Expert ExpertCache::acquire(int layer, int expert, const std::funct
   Slot& slot = slots_[s];
   if (slot.state == SlotState::Failed) {
     const std::string error = slot.error;
-    slot_of_[k] = -1;
-    slot.key = -1;
-    slot.state = SlotState::Empty;
+    empty_slot_locked(slot);
     throw std::runtime_error(error);
   }
   slot.users++;
@@ -356,10 +359,7 @@ void ExpertCache::io_loop() {
     if (--slot.parts_left > 0) continue;  // the other matrices' readers finish the slot
     if (!slot.speculative) needed_--;
     if (slot.key < 0) {
-      // A prediction cancelled while this matrix was being read (cancel_unconfirmed_locked).
-      slot.state = SlotState::Empty;
-      slot.speculative = false;
-      slot.error.clear();
+      empty_slot_locked(slot);  // a prediction cancelled while this matrix was being read
     } else {
       slot.state = slot.error.empty() ? SlotState::Ready : SlotState::Failed;
     }

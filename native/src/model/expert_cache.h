@@ -149,6 +149,8 @@ class ExpertCache {
   // busy. `count` says whether this use counts as a hit or a miss.
   int32_t request_locked(int32_t k, bool count, bool speculative);
   int32_t pick_victim_locked(int32_t incoming, bool speculative) const;
+  // Forgets the slot's expert (if it still has one) and makes it free.
+  void empty_slot_locked(Slot& slot);
   // Drops the queued reads of `layer`'s predictions that its router has just not chosen.
   void cancel_unconfirmed_locked(int layer);
   void touch_locked(int32_t k);
