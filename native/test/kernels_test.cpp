@@ -302,6 +302,186 @@ static void test_packed(const KernelTable& t, int64_t n) {
   check(near_plain, tag + "= the unpacked dot product up to rounding");
 }
 
+// A table that promises the scalar table's numbers (SSE4.2) gives attention's F16 dot products
+// and value sums bit for bit: random halves, normal, subnormal and zero, heads of 128 and 72
+// (a tail past the last eight).
+static void test_f16_as_scalar(const KernelTable& t) {
+  const KernelTable& ref = scalar_table();
+  const std::string tag = std::string(t.isa) + " F16 attention as scalar: ";
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (int64_t n : {128, 72}) {
+    std::vector<uint16_t> row(n);
+    for (size_t i = 0; i < row.size(); i++) {
+      const uint32_t r = rng();
+      row[i] = i % 5 == 0 ? static_cast<uint16_t>(r & 0x83ff) : i % 11 == 0 ? static_cast<uint16_t>(r & 0x8000) : fp32_to_fp16(normal(rng));
+    }
+    constexpr int m = 6;
+    std::vector<std::vector<float>> q(m, std::vector<float>(n));
+    const float* qs[m];
+    for (int j = 0; j < m; j++) {
+      for (float& v : q[j]) v = normal(rng);
+      qs[j] = q[j].data();
+    }
+    bool dots = true, adds = true;
+    float want[m], got[m];
+    for (int j = 0; j < m; j++) {
+      want[j] = ref.dot_f16_f32(row.data(), qs[j], n);
+      const float one = t.dot_f16_f32(row.data(), qs[j], n);
+      dots = dots && std::memcmp(&want[j], &one, sizeof one) == 0;
+    }
+    if (t.dot_f16_f32_heads) {
+      t.dot_f16_f32_heads(row.data(), qs, m, n, got);
+      dots = dots && std::memcmp(want, got, sizeof want) == 0;
+    }
+    check(dots, tag + "dot products, n=" + std::to_string(n));
+    const float s[m] = {0.5f, -1.25f, 3e-3f, 7.0f, -0.0f, 1e-30f};
+    std::vector<std::vector<float>> y_ref(q), y_one(q), y_heads(q);
+    float* outs[m];
+    for (int j = 0; j < m; j++) {
+      ref.axpy_f16(row.data(), s[j], y_ref[j].data(), n);
+      t.axpy_f16(row.data(), s[j], y_one[j].data(), n);
+      outs[j] = y_heads[j].data();
+    }
+    if (t.axpy_f16_heads) t.axpy_f16_heads(row.data(), s, outs, m, n);
+    else y_heads = y_one;
+    for (int j = 0; j < m; j++) {
+      adds = adds && std::memcmp(y_ref[j].data(), y_one[j].data(), n * sizeof(float)) == 0 &&
+             std::memcmp(y_ref[j].data(), y_heads[j].data(), n * sizeof(float)) == 0;
+    }
+    check(adds, tag + "value sums, n=" + std::to_string(n));
+  }
+}
+
+// ... and the K-quant rows' dot products bit for bit: random bytes for every code and packed
+// scale, finite F16 scales, activations quantised from random floats.
+template <typename Block>
+static void check_kquant_as_scalar(const KernelTable& t, BlockTypeKernels KernelTable::*type, const char* name, size_t d_offset,
+                                   size_t dmin_offset) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int64_t nb = 6, n = nb * kQK_K;
+  std::vector<Block> w(nb);
+  for (Block& b : w) {
+    uint8_t* bytes = reinterpret_cast<uint8_t*>(&b);
+    for (size_t i = 0; i < sizeof(Block); i++) bytes[i] = static_cast<uint8_t>(rng());
+    const uint16_t d = fp32_to_fp16(0.01f * normal(rng)), dmin = fp32_to_fp16(0.01f * normal(rng));
+    std::memcpy(bytes + d_offset, &d, 2);
+    if (dmin_offset != d_offset) std::memcpy(bytes + dmin_offset, &dmin, 2);
+  }
+  bool same = true;
+  for (int a = 0; a < 4; a++) {
+    std::vector<float> x(n);
+    for (float& v : x) v = normal(rng);
+    std::vector<BlockQ8_K> xq(nb);
+    scalar_table().quantize_row_q8_K(x.data(), xq.data(), n);
+    const float want = (scalar_table().*type).dot(w.data(), xq.data(), n), got = (t.*type).dot(w.data(), xq.data(), n);
+    same = same && std::memcmp(&want, &got, sizeof got) == 0;
+  }
+  check(same, std::string(t.isa) + " " + name + " dot products bit-identical to scalar");
+}
+
+static void test_kquants_as_scalar(const KernelTable& t) {
+  {
+    std::mt19937 rng(13);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    const int64_t n = 32 * 40;
+    std::vector<float> wf(n), xf(n);
+    for (float& v : wf) v = normal(rng);
+    for (float& v : xf) v = normal(rng);
+    std::vector<BlockQ8_0> w(n / 32), x(n / 32);
+    scalar_table().quantize_row_q8_0(wf.data(), w.data(), n);
+    scalar_table().quantize_row_q8_0(xf.data(), x.data(), n);
+    w[3].qs[5] = -128;  // a file's byte may be −128 (an activation's never is)
+    const float want = scalar_table().dot_q8_0_q8_0(w.data(), x.data(), n), got = t.dot_q8_0_q8_0(w.data(), x.data(), n);
+    check(std::memcmp(&want, &got, sizeof got) == 0, std::string(t.isa) + " Q8_0 dot products bit-identical to scalar");
+  }
+  check_kquant_as_scalar<BlockQ4_K>(t, &KernelTable::q4_K, "Q4_K", offsetof(BlockQ4_K, d), offsetof(BlockQ4_K, dmin));
+  check_kquant_as_scalar<BlockQ5_K>(t, &KernelTable::q5_K, "Q5_K", offsetof(BlockQ5_K, d), offsetof(BlockQ5_K, dmin));
+  check_kquant_as_scalar<BlockQ6_K>(t, &KernelTable::q6_K, "Q6_K", offsetof(BlockQ6_K, d), offsetof(BlockQ6_K, d));
+}
+
+// The packed contract's multiply-add is one rounding. A table without an FMA instruction
+// (SSE4.2) adds in double and rounds to float, which is the fused result except when the double
+// sum lies exactly halfway between two floats; this group is built to land there. Block 0 puts
+// acc = 16,775,165·2^-11 (an odd last bit; scales 2047·2^-5 and 1639·2^-6, the integer sum 5);
+// block 1 adds 28,231 · (1235·2^-24) · (1971·2^-24) = 2^-12 − 2^-48: in double the sum rounds to
+// acc + half an ulp, which ties-to-even would round up, but the exact sum is below the halfway
+// point, so the fused result is acc itself. Every table must give exactly that. Also: scales
+// that are subnormal halves, zero or negative, for rows and activations alike.
+static void test_packed_rounding_edges(const KernelTable& t) {
+  const std::string tag = std::string(t.isa) + " packed edges: ";
+  {
+    std::vector<BlockQ4_0> rows(kPackRows * 2);
+    for (int r = 0; r < kPackRows; r++) {
+      BlockQ4_0& b0 = rows[r * 2];
+      BlockQ4_0& b1 = rows[r * 2 + 1];
+      b0.d = 21503;  // 2047·2^-5
+      std::memset(b0.qs, 0x88, sizeof b0.qs);
+      b0.qs[0] = 0x89;  // element 0: 9 − 8 = 1
+      b1.d = 1235;      // 1235·2^-24
+      std::memset(b1.qs, 0xff, sizeof b1.qs);  // every element 15 − 8 = 7
+    }
+    std::vector<uint8_t> packed(2 * kPackedBlockBytes);
+    pack_q4_0x16(rows.data(), 2, 2, packed.data());
+    BlockQ8_0 x[2] = {};
+    x[0].d = 20071;  // 1639·2^-6
+    x[0].qs[0] = 5;
+    x[1].d = 1971;  // 1971·2^-24
+    for (int j = 0; j < 31; j++) x[1].qs[j] = 127;
+    x[1].qs[31] = 96;  // 7·(31·127 + 96) = 28,231
+    Q8_0BlockTerms terms[2];
+    q8_0_block_terms(x, terms, 2);
+    const float acc = std::ldexp(16775165.0f, -11);
+    const double block1 = 28231.0 * static_cast<double>(fp16_to_fp32(1235) * terms[1].d);
+    check(static_cast<float>(block1 + static_cast<double>(acc)) != acc, tag + "the case is a tie that rounding twice gets wrong");
+    const BlockQ8_0* xs[1] = {x};
+    const Q8_0BlockTerms* xterms[1] = {terms};
+    float got[kPackRows];
+    t.gemm_q4_0x16(packed.data(), 2, xs, xterms, 1, got);
+    bool all = true;
+    for (int r = 0; r < kPackRows; r++) all = all && got[r] == acc && t.dot_q4_0x16_row(packed.data(), 2, r, x, terms) == acc;
+    check(all, tag + "a double sum halfway between two floats rounds as the fused multiply-add");
+  }
+  std::mt19937 rng(99);
+  const int64_t nb = 24, n = nb * 32;
+  auto edge_scale = [&](int i) -> uint16_t {
+    switch (i % 4) {
+      case 0: return static_cast<uint16_t>(1 + rng() % 0x3ff);              // subnormal half
+      case 1: return static_cast<uint16_t>(0x8000 | (1 + rng() % 0x3ff));  // negative subnormal
+      case 2: return static_cast<uint16_t>(i % 8 == 2 ? 0 : 0x8000);        // ±0
+      default: return static_cast<uint16_t>(rng() % 0x7c00);                 // any finite
+    }
+  };
+  std::vector<BlockQ4_0> rows(kPackRows * nb);
+  for (size_t i = 0; i < rows.size(); i++) {
+    rows[i].d = edge_scale(static_cast<int>(i));
+    for (uint8_t& q : rows[i].qs) q = static_cast<uint8_t>(rng() & 0xff);
+  }
+  std::vector<uint8_t> packed(nb * kPackedBlockBytes);
+  pack_q4_0x16(rows.data(), nb, nb, packed.data());
+  std::vector<std::vector<BlockQ8_0>> xq(kMaxPackedActivations, std::vector<BlockQ8_0>(nb));
+  std::vector<std::vector<Q8_0BlockTerms>> terms(kMaxPackedActivations, std::vector<Q8_0BlockTerms>(nb));
+  const BlockQ8_0* xs[kMaxPackedActivations];
+  const Q8_0BlockTerms* xterms[kMaxPackedActivations];
+  for (int a = 0; a < kMaxPackedActivations; a++) {
+    for (int64_t b = 0; b < nb; b++) {
+      xq[a][b].d = edge_scale(static_cast<int>(b + a));
+      for (int8_t& q : xq[a][b].qs) q = static_cast<int8_t>(static_cast<int>(rng() % 255) - 127);
+    }
+    q8_0_block_terms(xq[a].data(), terms[a].data(), nb);
+    xs[a] = xq[a].data();
+    xterms[a] = terms[a].data();
+  }
+  for (int n_x = 1; n_x <= kMaxPackedActivations; n_x++) {
+    std::vector<float> want(n_x * kPackRows), got(n_x * kPackRows);
+    scalar_table().gemm_q4_0x16(packed.data(), nb, xs, xterms, n_x, want.data());
+    t.gemm_q4_0x16(packed.data(), nb, xs, xterms, n_x, got.data());
+    check(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) == 0,
+          tag + "subnormal, zero and negative scales bit-identical to scalar, " + std::to_string(n_x) + " activations (n=" + std::to_string(n) + ")");
+  }
+}
+
 // The other block types: random blocks (every code and packed scale byte random, the fp16
 // scales finite), the dot product against the activation in the type's form equals the sum of
 // the decoded weights times the decoded activation (computed in double) up to float rounding,
@@ -1005,6 +1185,7 @@ static void test_cpu_features_match_the_os() {
   if (flags.empty()) return;
   auto has = [&](const char* flag) { return flags.find(" " + std::string(flag) + " ") != std::string::npos ||
                                             flags.find(" " + std::string(flag) + "\n") != std::string::npos; };
+  check(cpu_has_sse42() == (has("ssse3") && has("sse4_1") && has("sse4_2") && has("popcnt")), "SSE4.2 detected as /proc/cpuinfo lists it");
   const bool avx2 = has("avx2") && has("fma") && has("f16c");
   check(cpu_has_avx2_fma_f16c() == avx2, "AVX2 detected as /proc/cpuinfo lists it");
   check(cpu_has_avx_vnni() == (avx2 && has("avx_vnni")), "AVX-VNNI detected as /proc/cpuinfo lists it");
@@ -1016,6 +1197,7 @@ static void test_cpu_features_match_the_os() {
 int main(int argc, char** argv) {
   if (argc == 5 && std::string(argv[1]) == "decode") return decode_file(std::atoi(argv[2]), argv[3], argv[4]);
   std::vector<const KernelTable*> tables;
+  if (sse42_table() && cpu_has_sse42()) tables.push_back(sse42_table());
   if (avx2_table() && cpu_has_avx2_fma_f16c()) tables.push_back(avx2_table());
   if (avxvnni_table() && cpu_has_avx_vnni()) tables.push_back(avxvnni_table());
   if (avx512_table() && cpu_has_avx512_vnni()) tables.push_back(avx512_table());
@@ -1043,6 +1225,16 @@ int main(int argc, char** argv) {
     for (int64_t n : {32, 64, 768, 1536}) test_packed(*t, n);
   }
   for (int64_t n : {32, 768}) test_packed(scalar_table(), n);
+  test_packed_rounding_edges(scalar_table());
+  for (const KernelTable* t : tables) {
+    if (std::string(t->isa) == "sse42") {
+      test_f16_as_scalar(*t);
+      test_kquants_as_scalar(*t);
+    }
+  }
+  for (const KernelTable* t : tables) {
+    if (t->gemm_q4_0x16) test_packed_rounding_edges(*t);
+  }
   for (const KernelTable* t : tables) {
     if (t->gemm_q4_Kx16) test_packed_k4<BlockQ4_K>(*t);
     if (t->gemm_q5_Kx16) test_packed_k4<BlockQ5_K>(*t);

@@ -1,6 +1,6 @@
 // llama.cpp on a chosen instruction set, for a fair `--isa` comparison. node-llama-cpp's
-// prebuilt package holds one CPU library per instruction-set level (libggml-cpu-haswell.so for
-// AVX2, -alderlake for AVX2 with AVX-VNNI, -zen4/-icelake/... for AVX-512, -x64 for the
+// prebuilt package holds one CPU library per instruction-set level (libggml-cpu-sse42.so for
+// SSE4.2, -haswell for AVX2, -alderlake for AVX2 with AVX-VNNI, -zen4/-icelake/... for AVX-512, -x64 for the
 // baseline) and loads the best this CPU runs, from the directory of its addon. Our engine forced to AVX2 on an AVX-512 machine is what a
 // laptop without AVX-512 runs; llama.cpp must then be on AVX2 too, or the ratio compares two
 // machines. So: a directory under .cache/ that mirrors node_modules with symlinks, except that
@@ -13,7 +13,7 @@ const root = path.resolve(__dirname, '..', '..');
 const prebuilt = path.join(root, 'node_modules', '@node-llama-cpp', 'linux-x64');
 
 /** The llama.cpp CPU library that matches each of our kernel tables ('best': llama.cpp chooses). */
-export const LLAMA_VARIANT_FOR_ISA: Record<string, string> = { avx2: 'haswell', avxvnni: 'alderlake', scalar: 'x64', avx512: 'best' };
+export const LLAMA_VARIANT_FOR_ISA: Record<string, string> = { sse42: 'sse42', avx2: 'haswell', avxvnni: 'alderlake', scalar: 'x64', avx512: 'best' };
 
 /** The CPU libraries the prebuilt package offers (haswell, zen4, x64, ...). */
 export function llamaVariants(): string[] {

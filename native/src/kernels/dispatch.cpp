@@ -1,5 +1,5 @@
 // Picks the kernel table once: the best the CPU supports (AVX-512 VNNI, then AVX-VNNI, then
-// AVX2, on x86-64), unless SMALLTHINKER_ISA says otherwise (runtime/switches.h; tests run
+// AVX2, then SSE4.2, on x86-64), unless SMALLTHINKER_ISA says otherwise (runtime/switches.h; tests run
 // every ISA this way).
 #include <stdexcept>
 #include <string>
@@ -38,6 +38,16 @@ KernelTable with_scalar_fallbacks(const KernelTable& own) {
 }
 
 #if defined(__x86_64__) || defined(_M_X64)
+void sse42_overrides(KernelTable& t);  // kernels_sse42.cpp, built with -mssse3 -msse4.1 -msse4.2 -mpopcnt
+const KernelTable* sse42_table() {
+  // The scalar table with the packed Q4_0 products in SSE: the same numbers to the bit.
+  static const KernelTable table = [] {
+    KernelTable t = scalar_table();
+    sse42_overrides(t);
+    return t;
+  }();
+  return &table;
+}
 const KernelTable* avx2_table_impl();            // kernels_avx2.cpp, built with -mavx2 -mfma -mf16c
 void add_avx2_kquant_kernels(KernelTable& t);   // kquants_avx2.cpp, the same flags
 void add_avx2_block32_kernels(KernelTable& t);  // blocks32_avx2.cpp, the same flags
@@ -73,10 +83,22 @@ const KernelTable* avxvnni_table() {
   return &table;
 }
 #else
+const KernelTable* sse42_table() { return nullptr; }
 const KernelTable* avx2_table() { return nullptr; }
 const KernelTable* avxvnni_table() { return nullptr; }
 const KernelTable* avx512_table() { return nullptr; }
 #endif
+
+bool cpu_has_sse42() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+  const bool ssse3 = c & (1u << 9), sse41 = c & (1u << 19), sse42 = c & (1u << 20), popcnt = c & (1u << 23);
+  return ssse3 && sse41 && sse42 && popcnt;
+#else
+  return false;
+#endif
+}
 
 bool cpu_has_avx2_fma_f16c() {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -127,6 +149,7 @@ static const KernelTable& choose() {
   const std::string& want = runtime::switches().isa;
   if (!want.empty()) {
     if (want == "scalar") return scalar_table();
+    if (want == "sse42" && sse42_table() && cpu_has_sse42()) return *sse42_table();
     if (want == "avx2" && avx2_table() && cpu_has_avx2_fma_f16c()) return *avx2_table();
     if (want == "avxvnni" && avxvnni_table() && cpu_has_avx_vnni()) return *avxvnni_table();
     if (want == "avx512" && avx512_table() && cpu_has_avx512_vnni()) return *avx512_table();
@@ -137,6 +160,7 @@ static const KernelTable& choose() {
   if (avx512_table() && cpu_has_avx512_vnni()) return *avx512_table();
   if (avxvnni_table() && cpu_has_avx_vnni()) return *avxvnni_table();
   if (avx2_table() && cpu_has_avx2_fma_f16c()) return *avx2_table();
+  if (sse42_table() && cpu_has_sse42()) return *sse42_table();
   return scalar_table();
 }
 

@@ -7,6 +7,9 @@
 #include <cstring>
 
 namespace st::kernels {
+// Internal linkage, as for every helper the kernel files share: the SSE4.2 file calls
+// fma_exact, and its copy must not serve the scalar kernels (hsum_x86.h says why).
+namespace {
 
 // Halves away from zero, as roundf should (|x| < 2^31).
 inline int32_t round_half_away(float x) {
@@ -45,4 +48,5 @@ inline float fma_exact(float a, float b, float c) {
   return static_cast<float>(s);
 }
 
+}  // namespace
 }  // namespace st::kernels

@@ -1,4 +1,4 @@
-// The compute kernels, kept per weight type and per instruction set (scalar, AVX2+FMA,
+// The compute kernels, kept per weight type and per instruction set (scalar, SSE4.2, AVX2+FMA,
 // AVX-512 VNNI, NEON)
 // and chosen once at run time by CPU detection. The model never names an ISA: it calls
 // through `kernels::active()`.
@@ -272,15 +272,18 @@ void q8_0_block_terms(const BlockQ8_0* x, Q8_0BlockTerms* terms, int64_t n_block
 KernelTable with_scalar_fallbacks(const KernelTable& own);
 
 const KernelTable& scalar_table();
+const KernelTable* sse42_table();   // the scalar table with SSE4.2 packed Q4_0 products; nullptr when not compiled in
 const KernelTable* avx2_table();    // nullptr when not compiled in
 const KernelTable* avxvnni_table();  // AVX2 with AVX-VNNI packed products; nullptr when not compiled in
 const KernelTable* avx512_table();  // AVX2 with AVX-512 VNNI dot products; nullptr when not compiled in
 const KernelTable* neon_table();  // nullptr when not compiled in
 
-// The table for this CPU; SMALLTHINKER_ISA=scalar|avx2|avxvnni|avx512|neon forces one (for tests).
+// The table for this CPU; SMALLTHINKER_ISA=scalar|sse42|avx2|avxvnni|avx512|neon forces one (for tests).
 const KernelTable& active();
 const char* active_isa_name();
 
+// Whether the CPU supports SSSE3, SSE4.1, SSE4.2 and POPCNT (x86-64-v2; x86-64 only).
+bool cpu_has_sse42();
 // Whether the CPU and OS support AVX2, FMA and F16C (x86-64 only).
 bool cpu_has_avx2_fma_f16c();
 // ... and AVX-VNNI (Intel since Alder Lake, AMD since Zen 5).

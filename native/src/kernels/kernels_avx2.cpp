@@ -645,22 +645,6 @@ int64_t first_above(const float* x, int64_t n, float t) {
   return n;
 }
 
-// The packing of pack_q4_0x16 (the same bytes): per block column, the 16 scales one by one and
-// the codes four rows at a time (store_words_transposed_4x4: a row's 16 code bytes are its
-// four words).
-void pack_q4_0x16_transposing(const BlockQ4_0* rows, int64_t row_stride, int64_t nb, uint8_t* out) {
-  for (int64_t b = 0; b < nb; b++) {
-    uint8_t* block = out + b * kPackedBlockBytes;
-    uint8_t* codes = block + kPackRows * sizeof(uint16_t);
-    for (int r = 0; r < kPackRows; r++) std::memcpy(block + r * sizeof(uint16_t), &rows[r * row_stride + b].d, sizeof(uint16_t));
-    for (int r0 = 0; r0 < kPackRows; r0 += 4) {
-      const uint8_t* qs[4];
-      for (int i = 0; i < 4; i++) qs[i] = rows[(r0 + i) * row_stride + b].qs;
-      store_words_transposed_4x4(qs, codes + 4 * r0, 64);
-    }
-  }
-}
-
 // VCVTPS2PH rounds to nearest even as fp32_to_fp16 does, flush modes or not (a subnormal float
 // becomes a signed zero either way, and the F16 subnormals come out as such). A NaN keeps its
 // payload's top bits there, where fp32_to_fp16 gives the one quiet NaN: such a vector goes

@@ -1,12 +1,15 @@
 // Packing 16 rows at a time (pack_q4_0x16, pack_q4_Kx16) is a transpose of 4-byte words:
 // word s of row r goes to byte 4r of vector s. Four rows' 16 bytes at once make a 4×4
 // transpose of 32-bit lanes, one unaligned load per row and one store per vector, where the
-// scalar packing moves every word on its own. For the x86 files only (SSE2 suffices).
+// scalar packing moves every word on its own. For the x86 files only (SSE2 suffices: the AVX2 and the SSE4.2 tables share it).
 #pragma once
 #include <immintrin.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+
+#include "kernels.h"
 
 namespace st::kernels {
 namespace {  // internal linkage: see hsum_x86.h
@@ -24,6 +27,22 @@ inline void store_words_transposed_4x4(const uint8_t* const rows[4], uint8_t* ou
   _mm_storeu_si128(reinterpret_cast<__m128i*>(out + stride), _mm_unpackhi_epi64(ab_lo, cd_lo));      // a1 b1 c1 d1
   _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 2 * stride), _mm_unpacklo_epi64(ab_hi, cd_hi));  // a2 b2 c2 d2
   _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 3 * stride), _mm_unpackhi_epi64(ab_hi, cd_hi));  // a3 b3 c3 d3
+}
+
+// The packing of pack_q4_0x16 (the same bytes): per block column, the 16 scales one by one and
+// the codes four rows at a time (store_words_transposed_4x4: a row's 16 code bytes are its
+// four words).
+inline void pack_q4_0x16_transposing(const BlockQ4_0* rows, int64_t row_stride, int64_t nb, uint8_t* out) {
+  for (int64_t b = 0; b < nb; b++) {
+    uint8_t* block = out + b * kPackedBlockBytes;
+    uint8_t* codes = block + kPackRows * sizeof(uint16_t);
+    for (int r = 0; r < kPackRows; r++) std::memcpy(block + r * sizeof(uint16_t), &rows[r * row_stride + b].d, sizeof(uint16_t));
+    for (int r0 = 0; r0 < kPackRows; r0 += 4) {
+      const uint8_t* qs[4];
+      for (int i = 0; i < 4; i++) qs[i] = rows[(r0 + i) * row_stride + b].qs;
+      store_words_transposed_4x4(qs, codes + 4 * r0, 64);
+    }
+  }
 }
 
 }  // namespace
