@@ -69,7 +69,7 @@ const never: Abort = { aborted: false, onAbort: () => undefined };
         listeners.forEach((l) => l());
       }
     }));
-    assert.equal(err.code, EngineErrorCodes.RequestCancelled);
+    assert.equal(err.code, EngineErrorCodes.RequestCancelled, `${err.kind}: ${err.message} (after ${pieces} pieces)`);
     assert.ok(Date.now() - stoppedAt < 1000, 'the request ended within a second of Stop');
     const t0 = Date.now();
     const next = await client.chat([{ role: 'user', content: 'Hi' }], 4, 0, never, () => undefined);

@@ -40,7 +40,7 @@ KernelTable with_scalar_fallbacks(const KernelTable& own) {
 #if defined(__x86_64__) || defined(_M_X64)
 void sse42_overrides(KernelTable& t);  // kernels_sse42.cpp, built with -mssse3 -msse4.1 -msse4.2 -mpopcnt
 const KernelTable* sse42_table() {
-  // The scalar table with the packed Q4_0 products in SSE: the same numbers to the bit.
+  // The scalar table with its busiest kernels in SSE: the same numbers to the bit.
   static const KernelTable table = [] {
     KernelTable t = scalar_table();
     sse42_overrides(t);

@@ -272,7 +272,7 @@ void q8_0_block_terms(const BlockQ8_0* x, Q8_0BlockTerms* terms, int64_t n_block
 KernelTable with_scalar_fallbacks(const KernelTable& own);
 
 const KernelTable& scalar_table();
-const KernelTable* sse42_table();   // the scalar table with SSE4.2 packed Q4_0 products; nullptr when not compiled in
+const KernelTable* sse42_table();   // the scalar table with its busiest kernels in SSE4.2; nullptr when not compiled in
 const KernelTable* avx2_table();    // nullptr when not compiled in
 const KernelTable* avxvnni_table();  // AVX2 with AVX-VNNI packed products; nullptr when not compiled in
 const KernelTable* avx512_table();  // AVX2 with AVX-512 VNNI dot products; nullptr when not compiled in
