@@ -1,6 +1,7 @@
 {
   "variables": {
     "sse42_source_count": "<!(node gyp-sources.js sse42-count)",
+    "avx_source_count": "<!(node gyp-sources.js avx-count)",
     "avx2_source_count": "<!(node gyp-sources.js avx2-count)",
     "avxvnni_source_count": "<!(node gyp-sources.js avxvnni-count)",
     "avx512_source_count": "<!(node gyp-sources.js avx512-count)",
@@ -23,6 +24,7 @@
       "msvs_settings": { "VCCLCompilerTool": { "ExceptionHandling": 1, "Optimization": 2 } },
       "conditions": [
         ["target_arch=='x64' and sse42_source_count!='0'", { "dependencies": ["smallthinker_sse42"] }],
+        ["target_arch=='x64' and avx_source_count!='0'", { "dependencies": ["smallthinker_avx"] }],
         ["target_arch=='x64' and avx2_source_count!='0'", { "dependencies": ["smallthinker_avx2"] }],
         ["target_arch=='x64' and avxvnni_source_count!='0'", { "dependencies": ["smallthinker_avxvnni"] }],
         ["target_arch=='x64' and avx512_source_count!='0'", { "dependencies": ["smallthinker_avx512"] }]
@@ -70,6 +72,16 @@
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++1y", "-std=gnu++20"],
       "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-ffp-contract=off", "-mssse3", "-msse4.1", "-msse4.2", "-mpopcnt"] },
       "conditions": [["target_arch!='x64' or sse42_source_count=='0'", { "type": "none" }]]
+    },
+    {
+      "target_name": "smallthinker_avx",
+      "type": "static_library",
+      "sources": ["<!@(node gyp-sources.js avx)"],
+      "include_dirs": ["src"],
+      "cflags_cc": ["-std=c++17", "<@(common_cflags)", "-mssse3", "-msse4.1", "-msse4.2", "-mpopcnt", "-mavx", "-fPIC"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++1y", "-std=gnu++20"],
+      "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-ffp-contract=off", "-mssse3", "-msse4.1", "-msse4.2", "-mpopcnt", "-mavx"] },
+      "conditions": [["target_arch!='x64' or avx_source_count=='0'", { "type": "none" }]]
     }
   ]
 }

@@ -43,7 +43,7 @@ const nodedirArgs = !process.env.npm_config_nodedir && existsSync(path.join(node
 
 // --incremental (used by `npm test`): rebuild only what changed, unless the set of source
 // files changed since the last configure (binding.gyp lists them when it is configured).
-const sourcesNow = ['main', 'sse42', 'avx2', 'avxvnni', 'avx512']
+const sourcesNow = ['main', 'sse42', 'avx', 'avx2', 'avxvnni', 'avx512']
   .map((mode) => spawnSync(process.execPath, [path.join(here, 'gyp-sources.js'), mode], { encoding: 'utf8' }).stdout).join('\n');
 const stamp = path.join(here, 'build', 'sources.stamp');
 const incremental = process.argv.includes('--incremental') && existsSync(path.join(here, 'build', 'Makefile')) &&

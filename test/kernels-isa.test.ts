@@ -118,25 +118,27 @@ describe('kernels: every instruction set agrees with the scalar reference', func
     });
   }
 
-  // The SSE4.2 table (x86-64 CPUs without AVX2) promises the scalar table's numbers: its Q4_0
-  // products, Q8_0 and K-quant dot products and F16 attention compute exactly what the scalar
-  // ones do.
-  for (const type of ['q4_0', 'q8_0', 'q4_k_m', 'q5_k_m'] as const) {
-    it(`${type} weights: the SSE4.2 table gives the scalar logits bit for bit`, async function () {
-      if (process.arch !== 'x64') this.skip();
-      const model = await ensureModel({ preset: type.endsWith('_m') ? 'tiny-256' : 'tiny', type });
-      let sse42: ReturnType<typeof logitsWith>;
-      try {
-        sse42 = logitsWith('sse42', model);
-      } catch (err) {
-        if (/SMALLTHINKER_ISA=sse42 is not available/.test(String(err))) this.skip();
-        throw err;
-      }
-      const scalar = logitsWith('scalar', model);
-      assert.equal(sse42.isa, 'sse42');
-      assert.equal(sse42.packed, scalar.packed, 'packs what the scalar table packs');
-      assert.deepEqual(sse42.rows, scalar.rows);
-    });
+  // The SSE4.2 table (x86-64 CPUs without AVX2) and its AVX build (Sandy and Ivy Bridge) promise
+  // the scalar table's numbers: their Q4_0 products, Q8_0 and K-quant dot products and F16
+  // attention compute exactly what the scalar ones do.
+  for (const isa of ['sse42', 'avx']) {
+    for (const type of ['q4_0', 'q8_0', 'q4_k_m', 'q5_k_m'] as const) {
+      it(`${type} weights: the ${isa} table gives the scalar logits bit for bit`, async function () {
+        if (process.arch !== 'x64') this.skip();
+        const model = await ensureModel({ preset: type.endsWith('_m') ? 'tiny-256' : 'tiny', type });
+        let held: ReturnType<typeof logitsWith>;
+        try {
+          held = logitsWith(isa, model);
+        } catch (err) {
+          if (new RegExp(`SMALLTHINKER_ISA=${isa} is not available`).test(String(err))) this.skip();
+          throw err;
+        }
+        const scalar = logitsWith('scalar', model);
+        assert.equal(held.isa, isa);
+        assert.equal(held.packed, scalar.packed, 'packs what the scalar table packs');
+        assert.deepEqual(held.rows, scalar.rows);
+      });
+    }
   }
 
   // Kernels that take Q4_0 packed 16 rows at a time (scalar, for the tests; every x86 table)
@@ -146,7 +148,7 @@ describe('kernels: every instruction set agrees with the scalar reference', func
   // need rows of multiples of 256 (tiny-256); Q4_K_M holds Q4_K and Q6_K matrices, Q5_K_M Q5_K
   // and Q6_K.
   const x86 = ['avx2', 'avxvnni', 'avx512'];
-  const packing = { q4_0: ['scalar', 'sse42', ...x86], q8_0: x86, q4_k_m: x86, q5_k_m: x86 };
+  const packing = { q4_0: ['scalar', 'sse42', 'avx', ...x86], q8_0: x86, q4_k_m: x86, q5_k_m: x86 };
   for (const type of ['q4_0', 'q8_0', 'q4_k_m', 'q5_k_m'] as const) {
     it(`${type} weights: packed 16 rows at a time against the rows as in the file (each table that packs them, where the CPU has it)`, async function () {
       const model = await ensureModel({ preset: type.endsWith('_m') ? 'tiny-256' : 'tiny', type });
@@ -182,7 +184,7 @@ describe('kernels: every instruction set agrees with the scalar reference', func
     // instruction. Helpers shared by kernel files therefore have internal linkage (hsum_x86.h).
     if (process.arch !== 'x64') this.skip();
     const dir = path.join(root, 'native', 'build', 'Release');
-    for (const isa of ['sse42', 'avx2', 'avxvnni', 'avx512']) {
+    for (const isa of ['sse42', 'avx', 'avx2', 'avxvnni', 'avx512']) {
       const lib = path.join(dir, `smallthinker_${isa}.a`);
       assert.ok(fs.existsSync(lib), `${lib} is built`);
       const weak = execFileSync('nm', ['-C', lib], { encoding: 'utf8', maxBuffer: 64 << 20 })

@@ -24,6 +24,7 @@ export const CROSS_TARGETS = ['win32-x64', 'linux-arm64', 'darwin-arm64', 'darwi
 
 const x86Isa = {
   sse42: ['-mssse3', '-msse4.1', '-msse4.2', '-mpopcnt'],
+  avx: ['-mssse3', '-msse4.1', '-msse4.2', '-mpopcnt', '-mavx'],
   avx2: ['-mavx2', '-mfma', '-mf16c'],
   avxvnni: ['-mavxvnni', '-mavx2', '-mfma', '-mf16c'],
   avx512: ['-mavx512f', '-mavx512bw', '-mavx512vl', '-mavx512vnni', '-mavx2', '-mfma', '-mf16c'],

@@ -21,6 +21,9 @@ if [ "$("$cxx" -dumpmachine | cut -d- -f1)" = "x86_64" ]; then
   o="$objdir/kernels_sse42.o"
   "$cxx" -std=c++17 -O2 -ffp-contract=off -mssse3 -msse4.1 -msse4.2 -mpopcnt -I"$native/src" -c "$native/src/kernels/kernels_sse42.cpp" -o "$o"
   objs+=("$o")
+  o="$objdir/kernels_avx.o"
+  "$cxx" -std=c++17 -O2 -ffp-contract=off -mssse3 -msse4.1 -msse4.2 -mpopcnt -mavx -I"$native/src" -c "$native/src/kernels/kernels_avx.cpp" -o "$o"
+  objs+=("$o")
   o="$objdir/kernels_avx2.o"
   "$cxx" -std=c++17 -O2 -ffp-contract=off -mavx2 -mfma -mf16c -I"$native/src" -c "$native/src/kernels/kernels_avx2.cpp" -o "$o"
   objs+=("$o")

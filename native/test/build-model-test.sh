@@ -13,6 +13,7 @@ for s in "$native"/src/gguf/*.cpp "$native"/src/formats/*.cpp "$native"/src/mode
   isa=""
   case "$s" in
     *_sse42.cpp) [ "$(uname -m)" = x86_64 ] || continue; isa="-mssse3 -msse4.1 -msse4.2 -mpopcnt" ;;
+    *_avx.cpp) [ "$(uname -m)" = x86_64 ] || continue; isa="-mssse3 -msse4.1 -msse4.2 -mpopcnt -mavx" ;;
     *_avx2.cpp) [ "$(uname -m)" = x86_64 ] || continue; isa="-mavx2 -mfma -mf16c" ;;
     *_avxvnni.cpp) [ "$(uname -m)" = x86_64 ] || continue; isa="-mavxvnni -mavx2 -mfma -mf16c" ;;
     *_avx512.cpp) [ "$(uname -m)" = x86_64 ] || continue; isa="-mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx2 -mfma -mf16c" ;;

@@ -370,15 +370,23 @@ static void check_kquant_as_scalar(const KernelTable& t, BlockTypeKernels Kernel
     if (dmin_offset != d_offset) std::memcpy(bytes + dmin_offset, &dmin, 2);
   }
   bool same = true;
+  std::vector<std::vector<BlockQ8_K>> xqs(4, std::vector<BlockQ8_K>(nb));
+  float want[4];
   for (int a = 0; a < 4; a++) {
     std::vector<float> x(n);
     for (float& v : x) v = normal(rng);
-    std::vector<BlockQ8_K> xq(nb);
-    scalar_table().quantize_row_q8_K(x.data(), xq.data(), n);
-    const float want = (scalar_table().*type).dot(w.data(), xq.data(), n), got = (t.*type).dot(w.data(), xq.data(), n);
-    same = same && std::memcmp(&want, &got, sizeof got) == 0;
+    scalar_table().quantize_row_q8_K(x.data(), xqs[a].data(), n);
+    want[a] = (scalar_table().*type).dot(w.data(), xqs[a].data(), n);
+    const float got = (t.*type).dot(w.data(), xqs[a].data(), n);
+    same = same && std::memcmp(&want[a], &got, sizeof got) == 0;
   }
   check(same, std::string(t.isa) + " " + name + " dot products bit-identical to scalar");
+  if ((t.*type).dot4) {  // a prompt's four tokens at once: each still the scalar value
+    const void* xs[4] = {xqs[0].data(), xqs[1].data(), xqs[2].data(), xqs[3].data()};
+    float got[4];
+    (t.*type).dot4(w.data(), xs, n, got);
+    check(std::memcmp(want, got, sizeof got) == 0, std::string(t.isa) + " " + name + " dot4 bit-identical to scalar dot");
+  }
 }
 
 static void test_kquants_as_scalar(const KernelTable& t) {
@@ -393,8 +401,30 @@ static void test_kquants_as_scalar(const KernelTable& t) {
     scalar_table().quantize_row_q8_0(wf.data(), w.data(), n);
     scalar_table().quantize_row_q8_0(xf.data(), x.data(), n);
     w[3].qs[5] = -128;  // a file's byte may be −128 (an activation's never is)
+    w[7].d = 0x0003;    // a subnormal half scale
     const float want = scalar_table().dot_q8_0_q8_0(w.data(), x.data(), n), got = t.dot_q8_0_q8_0(w.data(), x.data(), n);
     check(std::memcmp(&want, &got, sizeof got) == 0, std::string(t.isa) + " Q8_0 dot products bit-identical to scalar");
+    // Four rows (decode) and four activations (prompts), each the scalar value.
+    std::vector<std::vector<BlockQ8_0>> more(4, std::vector<BlockQ8_0>(n / 32));
+    for (auto& m : more) {
+      for (float& v : xf) v = normal(rng);
+      scalar_table().quantize_row_q8_0(xf.data(), m.data(), n);
+    }
+    more[2][9].d = 0x0201;  // subnormal
+    if (t.dot_q8_0_q8_0_x4) {
+      const BlockQ8_0* xs[4] = {more[0].data(), more[1].data(), more[2].data(), more[3].data()};
+      float four[4], ref[4];
+      t.dot_q8_0_q8_0_x4(w.data(), xs, n, four);
+      for (int a = 0; a < 4; a++) ref[a] = scalar_table().dot_q8_0_q8_0(w.data(), xs[a], n);
+      check(std::memcmp(four, ref, sizeof ref) == 0, std::string(t.isa) + " Q8_0 x4 bit-identical to scalar");
+    }
+    if (t.dot_q8_0_q8_0_rows4) {
+      const BlockQ8_0* rows[4] = {more[3].data(), w.data(), more[2].data(), more[0].data()};  // as rows: any four
+      float four[4], ref[4];
+      t.dot_q8_0_q8_0_rows4(rows, x.data(), n, four);
+      for (int r = 0; r < 4; r++) ref[r] = scalar_table().dot_q8_0_q8_0(rows[r], x.data(), n);
+      check(std::memcmp(four, ref, sizeof ref) == 0, std::string(t.isa) + " Q8_0 rows4 bit-identical to scalar");
+    }
   }
   check_kquant_as_scalar<BlockQ4_K>(t, &KernelTable::q4_K, "Q4_K", offsetof(BlockQ4_K, d), offsetof(BlockQ4_K, dmin));
   check_kquant_as_scalar<BlockQ5_K>(t, &KernelTable::q5_K, "Q5_K", offsetof(BlockQ5_K, d), offsetof(BlockQ5_K, dmin));
@@ -1185,7 +1215,9 @@ static void test_cpu_features_match_the_os() {
   if (flags.empty()) return;
   auto has = [&](const char* flag) { return flags.find(" " + std::string(flag) + " ") != std::string::npos ||
                                             flags.find(" " + std::string(flag) + "\n") != std::string::npos; };
-  check(cpu_has_sse42() == (has("ssse3") && has("sse4_1") && has("sse4_2") && has("popcnt")), "SSE4.2 detected as /proc/cpuinfo lists it");
+  const bool sse42 = has("ssse3") && has("sse4_1") && has("sse4_2") && has("popcnt");
+  check(cpu_has_sse42() == sse42, "SSE4.2 detected as /proc/cpuinfo lists it");
+  check(cpu_has_avx() == (sse42 && has("avx")), "AVX detected as /proc/cpuinfo lists it");  // Linux lists avx only when it saves YMM
   const bool avx2 = has("avx2") && has("fma") && has("f16c");
   check(cpu_has_avx2_fma_f16c() == avx2, "AVX2 detected as /proc/cpuinfo lists it");
   check(cpu_has_avx_vnni() == (avx2 && has("avx_vnni")), "AVX-VNNI detected as /proc/cpuinfo lists it");
@@ -1198,6 +1230,7 @@ int main(int argc, char** argv) {
   if (argc == 5 && std::string(argv[1]) == "decode") return decode_file(std::atoi(argv[2]), argv[3], argv[4]);
   std::vector<const KernelTable*> tables;
   if (sse42_table() && cpu_has_sse42()) tables.push_back(sse42_table());
+  if (avx_table() && cpu_has_avx()) tables.push_back(avx_table());
   if (avx2_table() && cpu_has_avx2_fma_f16c()) tables.push_back(avx2_table());
   if (avxvnni_table() && cpu_has_avx_vnni()) tables.push_back(avxvnni_table());
   if (avx512_table() && cpu_has_avx512_vnni()) tables.push_back(avx512_table());
@@ -1227,7 +1260,7 @@ int main(int argc, char** argv) {
   for (int64_t n : {32, 768}) test_packed(scalar_table(), n);
   test_packed_rounding_edges(scalar_table());
   for (const KernelTable* t : tables) {
-    if (std::string(t->isa) == "sse42") {
+    if (std::string(t->isa) == "sse42" || std::string(t->isa) == "avx") {  // the tables held to the scalar values
       test_f16_as_scalar(*t);
       test_kquants_as_scalar(*t);
     }

@@ -4,7 +4,7 @@
 // Then the typing benchmark (./typing.ts) on the same file, unless --no-typing; its keystrokes
 // also go to llama-server (the remote engine against this machine) unless --no-remote.
 //   npm run bench -- [--preset 4b|21b] [--type q4_0|q4_k_m|…] [--routing realistic|default] [--threads 2] [--rounds 3]
-//     [--prompt-tokens 512] [--gen-tokens 64] [--no-typing] [--no-remote] [--against DIR] [--no-subnormal-case] [--isa sse42|avx2|avxvnni|avx512|scalar]
+//     [--prompt-tokens 512] [--gen-tokens 64] [--no-typing] [--no-remote] [--against DIR] [--no-subnormal-case] [--isa sse42|avx|avx2|avxvnni|avx512|scalar]
 //     [--llama-variant haswell|zen4|…|best] [--cold-load]
 // Without --routing: the realistic-routing file (the main case, with the typing benchmark)
 // and then the default file. Each table names the CPU, its caches and the read bandwidth

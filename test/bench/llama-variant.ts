@@ -13,7 +13,7 @@ const root = path.resolve(__dirname, '..', '..');
 const prebuilt = path.join(root, 'node_modules', '@node-llama-cpp', 'linux-x64');
 
 /** The llama.cpp CPU library that matches each of our kernel tables ('best': llama.cpp chooses). */
-export const LLAMA_VARIANT_FOR_ISA: Record<string, string> = { sse42: 'sse42', avx2: 'haswell', avxvnni: 'alderlake', scalar: 'x64', avx512: 'best' };
+export const LLAMA_VARIANT_FOR_ISA: Record<string, string> = { sse42: 'sse42', avx: 'ivybridge', avx2: 'haswell', avxvnni: 'alderlake', scalar: 'x64', avx512: 'best' };
 
 /** The CPU libraries the prebuilt package offers (haswell, zen4, x64, ...). */
 export function llamaVariants(): string[] {

@@ -1,5 +1,5 @@
 // Picks the kernel table once: the best the CPU supports (AVX-512 VNNI, then AVX-VNNI, then
-// AVX2, then SSE4.2, on x86-64), unless SMALLTHINKER_ISA says otherwise (runtime/switches.h; tests run
+// AVX2, then AVX, then SSE4.2, on x86-64), unless SMALLTHINKER_ISA says otherwise (runtime/switches.h; tests run
 // every ISA this way).
 #include <stdexcept>
 #include <string>
@@ -38,14 +38,21 @@ KernelTable with_scalar_fallbacks(const KernelTable& own) {
 }
 
 #if defined(__x86_64__) || defined(_M_X64)
+// The scalar table with its busiest kernels in SSE4.2 (or the same built with AVX): the same
+// numbers to the bit.
+KernelTable scalar_table_with(void (*overrides)(KernelTable&)) {
+  KernelTable t = scalar_table();
+  overrides(t);
+  return t;
+}
 void sse42_overrides(KernelTable& t);  // kernels_sse42.cpp, built with -mssse3 -msse4.1 -msse4.2 -mpopcnt
 const KernelTable* sse42_table() {
-  // The scalar table with its busiest kernels in SSE: the same numbers to the bit.
-  static const KernelTable table = [] {
-    KernelTable t = scalar_table();
-    sse42_overrides(t);
-    return t;
-  }();
+  static const KernelTable table = scalar_table_with(sse42_overrides);
+  return &table;
+}
+void avx_overrides(KernelTable& t);  // kernels_avx.cpp: kernels_sse42.cpp built with -mavx too
+const KernelTable* avx_table() {
+  static const KernelTable table = scalar_table_with(avx_overrides);
   return &table;
 }
 const KernelTable* avx2_table_impl();            // kernels_avx2.cpp, built with -mavx2 -mfma -mf16c
@@ -84,6 +91,7 @@ const KernelTable* avxvnni_table() {
 }
 #else
 const KernelTable* sse42_table() { return nullptr; }
+const KernelTable* avx_table() { return nullptr; }
 const KernelTable* avx2_table() { return nullptr; }
 const KernelTable* avxvnni_table() { return nullptr; }
 const KernelTable* avx512_table() { return nullptr; }
@@ -100,16 +108,35 @@ bool cpu_has_sse42() {
 #endif
 }
 
-bool cpu_has_avx2_fma_f16c() {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// The register state the OS saves on a context switch (XCR0's low word; only after CPUID says
+// OSXSAVE).
+static unsigned os_saved_state() {
+  unsigned lo, hi;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  return lo;
+}
+#endif
+
+bool cpu_has_avx() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (!cpu_has_sse42()) return false;
   unsigned a, b, c, d;
   if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
-  const bool fma = c & (1u << 12), osxsave = c & (1u << 27), avx = c & (1u << 28), f16c = c & (1u << 29);
-  if (!(fma && osxsave && avx && f16c)) return false;
-  // The OS must save the YMM state (XCR0 bits 1 and 2).
-  unsigned xcr0_lo, xcr0_hi;
-  __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
-  if ((xcr0_lo & 6) != 6) return false;
+  const bool osxsave = c & (1u << 27), avx = c & (1u << 28);
+  return osxsave && avx && (os_saved_state() & 6) == 6;  // the YMM state (XCR0 bits 1 and 2)
+#else
+  return false;
+#endif
+}
+
+bool cpu_has_avx2_fma_f16c() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (!cpu_has_avx()) return false;
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+  const bool fma = c & (1u << 12), f16c = c & (1u << 29);
+  if (!(fma && f16c)) return false;
   if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
   return b & (1u << 5);  // AVX2
 #else
@@ -136,10 +163,7 @@ bool cpu_has_avx512_vnni() {
   if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
   const bool f = b & (1u << 16), bw = b & (1u << 30), vl = b & (1u << 31), vnni = c & (1u << 11);
   if (!(f && bw && vl && vnni)) return false;
-  // The OS must save the opmask and all ZMM state (XCR0 bits 5, 6 and 7).
-  unsigned xcr0_lo, xcr0_hi;
-  __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
-  return (xcr0_lo & 0xe0) == 0xe0;
+  return (os_saved_state() & 0xe0) == 0xe0;  // the opmask and all ZMM state (XCR0 bits 5, 6 and 7)
 #else
   return false;
 #endif
@@ -150,6 +174,7 @@ static const KernelTable& choose() {
   if (!want.empty()) {
     if (want == "scalar") return scalar_table();
     if (want == "sse42" && sse42_table() && cpu_has_sse42()) return *sse42_table();
+    if (want == "avx" && avx_table() && cpu_has_avx()) return *avx_table();
     if (want == "avx2" && avx2_table() && cpu_has_avx2_fma_f16c()) return *avx2_table();
     if (want == "avxvnni" && avxvnni_table() && cpu_has_avx_vnni()) return *avxvnni_table();
     if (want == "avx512" && avx512_table() && cpu_has_avx512_vnni()) return *avx512_table();
@@ -160,6 +185,7 @@ static const KernelTable& choose() {
   if (avx512_table() && cpu_has_avx512_vnni()) return *avx512_table();
   if (avxvnni_table() && cpu_has_avx_vnni()) return *avxvnni_table();
   if (avx2_table() && cpu_has_avx2_fma_f16c()) return *avx2_table();
+  if (avx_table() && cpu_has_avx()) return *avx_table();
   if (sse42_table() && cpu_has_sse42()) return *sse42_table();
   return scalar_table();
 }

@@ -273,17 +273,20 @@ KernelTable with_scalar_fallbacks(const KernelTable& own);
 
 const KernelTable& scalar_table();
 const KernelTable* sse42_table();   // the scalar table with its busiest kernels in SSE4.2; nullptr when not compiled in
+const KernelTable* avx_table();     // the same kernels built with AVX; nullptr when not compiled in
 const KernelTable* avx2_table();    // nullptr when not compiled in
 const KernelTable* avxvnni_table();  // AVX2 with AVX-VNNI packed products; nullptr when not compiled in
 const KernelTable* avx512_table();  // AVX2 with AVX-512 VNNI dot products; nullptr when not compiled in
 const KernelTable* neon_table();  // nullptr when not compiled in
 
-// The table for this CPU; SMALLTHINKER_ISA=scalar|sse42|avx2|avxvnni|avx512|neon forces one (for tests).
+// The table for this CPU; SMALLTHINKER_ISA=scalar|sse42|avx|avx2|avxvnni|avx512|neon forces one (for tests).
 const KernelTable& active();
 const char* active_isa_name();
 
 // Whether the CPU supports SSSE3, SSE4.1, SSE4.2 and POPCNT (x86-64-v2; x86-64 only).
 bool cpu_has_sse42();
+// ... and AVX, with the YMM state saved by the OS (Sandy Bridge and later, AMD since Bulldozer).
+bool cpu_has_avx();
 // Whether the CPU and OS support AVX2, FMA and F16C (x86-64 only).
 bool cpu_has_avx2_fma_f16c();
 // ... and AVX-VNNI (Intel since Alder Lake, AMD since Zen 5).

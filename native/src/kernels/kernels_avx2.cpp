@@ -432,10 +432,10 @@ void gemm_q4_0x16_one(const uint8_t* group, int64_t nb, const BlockQ8_0* x, cons
 void gemm_q4_0x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, int n_x,
                   float* out) {
   // Four activations at a time keep the accumulators and one half's weights in registers.
-  for (int t0 = 0; t0 < n_x; t0 += 4) {
-    if (n_x - t0 == 1) gemm_q4_0x16_one(group, nb, xs[t0], xterms[t0], out + t0 * kPackRows);
-    else with_count<2, 4>(n_x - t0, [&](auto acts) { gemm_q4_0x16_n<decltype(acts)::value>(group, nb, xs + t0, xterms + t0, out + t0 * kPackRows); });
-  }
+  in_groups<4>(n_x, [&](int t0, auto acts) {
+    if constexpr (decltype(acts)::value == 1) gemm_q4_0x16_one(group, nb, xs[t0], xterms[t0], out + t0 * kPackRows);
+    else gemm_q4_0x16_n<decltype(acts)::value>(group, nb, xs + t0, xterms + t0, out + t0 * kPackRows);
+  });
 }
 
 // One row of a packed group: its four 4-byte pieces per block gathered back into the block's
@@ -520,10 +520,10 @@ void gemm_q8_0x16_one(const uint8_t* group, int64_t nb, const BlockQ8_0* x, cons
 
 void gemm_q8_0x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, int n_x,
                   float* out) {
-  for (int t0 = 0; t0 < n_x; t0 += 4) {  // four activations' sums and a code vector's forms fit the 16 registers
-    if (n_x - t0 == 1) gemm_q8_0x16_one(group, nb, xs[t0], xterms[t0], out + t0 * kPackRows);
-    else with_count<2, 4>(n_x - t0, [&](auto acts) { gemm_q8_0x16_n<decltype(acts)::value>(group, nb, xs + t0, xterms + t0, out + t0 * kPackRows); });
-  }
+  in_groups<4>(n_x, [&](int t0, auto acts) {  // four activations' sums and a code vector's forms fit the 16 registers
+    if constexpr (decltype(acts)::value == 1) gemm_q8_0x16_one(group, nb, xs[t0], xterms[t0], out + t0 * kPackRows);
+    else gemm_q8_0x16_n<decltype(acts)::value>(group, nb, xs + t0, xterms + t0, out + t0 * kPackRows);
+  });
 }
 
 // One row of a packed Q8_0 group: its eight 4-byte pieces per block gathered back into the

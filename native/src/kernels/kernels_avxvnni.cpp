@@ -124,10 +124,10 @@ void gemm_q4_0x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, 
                   float* out) {
   // Four activations at a time: their accumulators and a block's 8 code vectors stay in the
   // 16 vector registers.
-  for (int t0 = 0; t0 < n_x; t0 += 4) {
-    if (n_x - t0 == 1) gemm_q4_0x16_one(group, nb, xs[t0], xterms[t0], out + t0 * kPackRows);
-    else with_count<2, 4>(n_x - t0, [&](auto acts) { gemm_q4_0x16_n<decltype(acts)::value>(group, nb, xs + t0, xterms + t0, out + t0 * kPackRows); });
-  }
+  in_groups<4>(n_x, [&](int t0, auto acts) {
+    if constexpr (decltype(acts)::value == 1) gemm_q4_0x16_one(group, nb, xs[t0], xterms[t0], out + t0 * kPackRows);
+    else gemm_q4_0x16_n<decltype(acts)::value>(group, nb, xs + t0, xterms + t0, out + t0 * kPackRows);
+  });
 }
 
 // One row of a packed group (the up rows of the few active neurons): its four 4-byte pieces
@@ -201,10 +201,10 @@ void gemm_q8_0x16_one(const uint8_t* group, int64_t nb, const BlockQ8_0* x, cons
 
 void gemm_q8_0x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, int n_x,
                   float* out) {
-  for (int t0 = 0; t0 < n_x; t0 += 4) {  // four activations' sums and a code vector fit the 16 registers
-    if (n_x - t0 == 1) gemm_q8_0x16_one(group, nb, xs[t0], xterms[t0], out + t0 * kPackRows);
-    else with_count<2, 4>(n_x - t0, [&](auto acts) { gemm_q8_0x16_n<decltype(acts)::value>(group, nb, xs + t0, xterms + t0, out + t0 * kPackRows); });
-  }
+  in_groups<4>(n_x, [&](int t0, auto acts) {  // four activations' sums and a code vector fit the 16 registers
+    if constexpr (decltype(acts)::value == 1) gemm_q8_0x16_one(group, nb, xs[t0], xterms[t0], out + t0 * kPackRows);
+    else gemm_q8_0x16_n<decltype(acts)::value>(group, nb, xs + t0, xterms + t0, out + t0 * kPackRows);
+  });
 }
 
 // One row of a packed Q8_0 group: its eight 4-byte pieces per block gathered back into the
@@ -312,10 +312,10 @@ void gemm_q4_Kx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs
 }
 
 void gemm_q4_Kx16(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out) {
-  for (int t0 = 0; t0 < n_x; t0 += 4) {
-    if (n_x - t0 == 1) gemm_q4_Kx16_one(group, nb, xs[t0], out + t0 * kPackRows);
-    else with_count<2, 4>(n_x - t0, [&](auto acts) { gemm_q4_Kx16_n<decltype(acts)::value>(group, nb, xs + t0, out + t0 * kPackRows); });
-  }
+  in_groups<4>(n_x, [&](int t0, auto acts) {
+    if constexpr (decltype(acts)::value == 1) gemm_q4_Kx16_one(group, nb, xs[t0], out + t0 * kPackRows);
+    else gemm_q4_Kx16_n<decltype(acts)::value>(group, nb, xs + t0, out + t0 * kPackRows);
+  });
 }
 
 // ---- Q6_K packed 16 rows at a time (pack_q6_Kx16), in two halves of 8 rows per vector ----
@@ -363,10 +363,7 @@ void gemm_q6_Kx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs
 }
 
 void gemm_q6_Kx16(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out) {
-  for (int t0 = 0; t0 < n_x; t0 += 2) {
-    if (n_x - t0 == 1) gemm_q6_Kx16_n<1>(group, nb, xs + t0, out + t0 * kPackRows);
-    else gemm_q6_Kx16_n<2>(group, nb, xs + t0, out + t0 * kPackRows);
-  }
+  in_groups<2>(n_x, [&](int t0, auto acts) { gemm_q6_Kx16_n<decltype(acts)::value>(group, nb, xs + t0, out + t0 * kPackRows); });
 }
 
 }  // namespace

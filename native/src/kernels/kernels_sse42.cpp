@@ -21,8 +21,7 @@
 // it redone with exact_ops.h's fma_exact. The F16 values are converted with integer
 // operations (and one exact float subtraction for subnormal halves).
 #if defined(__x86_64__) || defined(_M_X64)
-#include <smmintrin.h>
-#include <tmmintrin.h>
+#include <immintrin.h>
 
 #include <cstring>
 
@@ -42,6 +41,16 @@ inline int32_t load_i32(const int8_t* p) {
   int32_t v;
   std::memcpy(&v, p, sizeof v);
   return v;
+}
+
+// Four bytes of an activation in every 32-bit lane: under AVX one load (VBROADCASTSS), else a
+// load and a shuffle.
+inline __m128i broadcast_i32(const int8_t* p) {
+#if defined(__AVX__)
+  return _mm_castps_si128(_mm_broadcast_ss(reinterpret_cast<const float*>(p)));
+#else
+  return _mm_set1_epi32(load_i32(p));
+#endif
 }
 
 // Four IEEE halves (the low 64 bits of h, as 16-bit lanes) to floats, exactly as
@@ -82,19 +91,56 @@ inline __m128 normal_halves_to_floats(__m128i h) {
   return _mm_castsi128_ps(_mm_or_si128(_mm_add_epi32(magnitude, _mm_set1_epi32((127 - 15) << 23)), sign));
 }
 
-// Rows 4k..4k+3's scales of a packed block as doubles (rows 4k, 4k+1 in lo; 4k+2, 4k+3 in hi).
-struct QuarterScales {
+// Four rows' values as doubles: the packed contract's accumulators (floats held in doubles, as
+// fma_exact gives them) and the products of their scales. Under AVX one 256-bit register, else
+// two 128-bit ones (rows 0, 1 in lo; 2, 3 in hi).
+#if defined(__AVX__)
+struct Doubles4 {
+  __m256d v;
+};
+inline Doubles4 zero4() { return {_mm256_setzero_pd()}; }
+inline Doubles4 floats_to_doubles4(__m128 f) { return {_mm256_cvtps_pd(f)}; }
+inline Doubles4 times(Doubles4 a, double x) { return {_mm256_mul_pd(a.v, _mm256_set1_pd(x))}; }
+inline void store4(float* out, Doubles4 a) { _mm_storeu_ps(out, _mm256_cvtpd_ps(a.v)); }
+inline void to_array(double* out, Doubles4 a) { _mm256_storeu_pd(out, a.v); }
+inline Doubles4 from_array(const double* in) { return {_mm256_loadu_pd(in)}; }
+#else
+struct Doubles4 {
   __m128d lo, hi;
 };
-inline QuarterScales quarter_scales(const uint8_t* block, int k, bool normal) {
+inline Doubles4 zero4() { return {_mm_setzero_pd(), _mm_setzero_pd()}; }
+inline Doubles4 floats_to_doubles4(__m128 f) { return {_mm_cvtps_pd(f), _mm_cvtps_pd(_mm_movehl_ps(f, f))}; }
+inline Doubles4 times(Doubles4 a, double x) { return {_mm_mul_pd(a.lo, _mm_set1_pd(x)), _mm_mul_pd(a.hi, _mm_set1_pd(x))}; }
+inline void store4(float* out, Doubles4 a) { _mm_storeu_ps(out, _mm_movelh_ps(_mm_cvtpd_ps(a.lo), _mm_cvtpd_ps(a.hi))); }
+inline void to_array(double* out, Doubles4 a) {
+  _mm_storeu_pd(out, a.lo);
+  _mm_storeu_pd(out + 2, a.hi);
+}
+inline Doubles4 from_array(const double* in) { return {_mm_loadu_pd(in), _mm_loadu_pd(in + 2)}; }
+#endif
+
+// Rows 4k..4k+3's scales of a packed block as doubles.
+inline Doubles4 quarter_scales(const uint8_t* block, int k, bool normal) {
   const __m128i h = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(block + 8 * k));
-  const __m128 f = normal ? normal_halves_to_floats(h) : halves_to_floats(h);
-  return {_mm_cvtps_pd(f), _mm_cvtps_pd(_mm_movehl_ps(f, f))};
+  return floats_to_doubles4(normal ? normal_halves_to_floats(h) : halves_to_floats(h));
 }
 
-// s = p + c in double: the lanes where rounding s to float could differ from rounding the exact
-// sum, those halfway between two floats (see the top of the file) whose sum was not exact (the
-// two-sum's error e ≠ 0).
+// s = p + c in double: whether any lane is one where rounding s to float could differ from
+// rounding the exact sum, one halfway between two floats (see the top of the file) whose sum
+// was not exact (the two-sum's error e ≠ 0).
+#if defined(__AVX__)
+inline bool any_tie_of_inexact_sum(Doubles4 s, Doubles4 p, Doubles4 c) {
+  // AVX has no 256-bit integer compare: the 29 low bits are compared as the mantissa of a
+  // normal double (1 + m·2^-52), exactly, whatever the denormals mode.
+  const __m256d below_float = _mm256_castsi256_pd(_mm256_set1_epi64x((int64_t(1) << 29) - 1));
+  const __m256d one = _mm256_set1_pd(1.0);
+  const __m256d low_bits = _mm256_or_pd(_mm256_and_pd(s.v, below_float), one);
+  const __m256d halfway = _mm256_cmp_pd(low_bits, _mm256_or_pd(_mm256_castsi256_pd(_mm256_set1_epi64x(int64_t(1) << 28)), one), _CMP_EQ_OQ);
+  const __m256d s_minus_p = _mm256_sub_pd(s.v, p.v);
+  const __m256d e = _mm256_add_pd(_mm256_sub_pd(p.v, _mm256_sub_pd(s.v, s_minus_p)), _mm256_sub_pd(c.v, s_minus_p));
+  return _mm256_movemask_pd(_mm256_and_pd(halfway, _mm256_cmp_pd(e, _mm256_setzero_pd(), _CMP_NEQ_UQ))) != 0;
+}
+#else
 inline __m128i tie_of_inexact_sum(__m128d s, __m128d p, __m128d c) {
   const __m128i below_float = _mm_set1_epi64x((int64_t(1) << 29) - 1), half = _mm_set1_epi64x(int64_t(1) << 28);
   const __m128i halfway = _mm_cmpeq_epi64(_mm_and_si128(_mm_castpd_si128(s), below_float), half);
@@ -102,32 +148,42 @@ inline __m128i tie_of_inexact_sum(__m128d s, __m128d p, __m128d c) {
   const __m128d e = _mm_add_pd(_mm_sub_pd(p, _mm_sub_pd(s, s_minus_p)), _mm_sub_pd(c, s_minus_p));
   return _mm_and_si128(halfway, _mm_castpd_si128(_mm_cmpneq_pd(e, _mm_setzero_pd())));
 }
+inline bool any_tie_of_inexact_sum(Doubles4 s, Doubles4 p, Doubles4 c) {
+  const __m128i redo = _mm_or_si128(tie_of_inexact_sum(s.lo, p.lo, c.lo), tie_of_inexact_sum(s.hi, p.hi, c.hi));
+  return !_mm_testz_si128(redo, redo);
+}
+#endif
+
+// The integers i (four 32-bit lanes) times d, and the sum with acc, in double.
+#if defined(__AVX__)
+inline Doubles4 products(__m128i i, Doubles4 d) { return {_mm256_mul_pd(_mm256_cvtepi32_pd(i), d.v)}; }
+inline Doubles4 sum(Doubles4 a, Doubles4 b) { return {_mm256_add_pd(a.v, b.v)}; }
+inline Doubles4 rounded_to_float(Doubles4 a) { return {_mm256_cvtps_pd(_mm256_cvtpd_ps(a.v))}; }
+#else
+inline Doubles4 products(__m128i i, Doubles4 d) {
+  return {_mm_mul_pd(_mm_cvtepi32_pd(i), d.lo), _mm_mul_pd(_mm_cvtepi32_pd(_mm_shuffle_epi32(i, 0xee)), d.hi)};
+}
+inline Doubles4 sum(Doubles4 a, Doubles4 b) { return {_mm_add_pd(a.lo, b.lo), _mm_add_pd(a.hi, b.hi)}; }
+inline Doubles4 rounded_to_float(Doubles4 a) { return {_mm_cvtps_pd(_mm_cvtpd_ps(a.lo)), _mm_cvtps_pd(_mm_cvtpd_ps(a.hi))}; }
+#endif
 
 // One block's multiply-add for four rows, acc = fma(float(i), d, acc), where d = d_w·d_x (the
-// product of two halves: exact in float and in double) and the accumulators are floats held
-// in doubles (lo: rows 0, 1; hi: rows 2, 3), as fma_exact gives it.
-inline void fma4(__m128i i, __m128d d_lo, __m128d d_hi, __m128d& acc_lo, __m128d& acc_hi) {
-  const __m128d p_lo = _mm_mul_pd(_mm_cvtepi32_pd(i), d_lo), p_hi = _mm_mul_pd(_mm_cvtepi32_pd(_mm_shuffle_epi32(i, 0xee)), d_hi);
-  const __m128d s_lo = _mm_add_pd(p_lo, acc_lo), s_hi = _mm_add_pd(p_hi, acc_hi);
-  const __m128i redo = _mm_or_si128(tie_of_inexact_sum(s_lo, p_lo, acc_lo), tie_of_inexact_sum(s_hi, p_hi, acc_hi));
-  if (__builtin_expect(!_mm_testz_si128(redo, redo), 0)) {
-    alignas(16) double a[4], d[4], c[4];
-    _mm_store_pd(a, _mm_cvtepi32_pd(i));
-    _mm_store_pd(a + 2, _mm_cvtepi32_pd(_mm_shuffle_epi32(i, 0xee)));
-    _mm_store_pd(d, d_lo);
-    _mm_store_pd(d + 2, d_hi);
-    _mm_store_pd(c, acc_lo);
-    _mm_store_pd(c + 2, acc_hi);
-    for (int r = 0; r < 4; r++) c[r] = fma_exact(static_cast<float>(a[r]), static_cast<float>(d[r]), static_cast<float>(c[r]));
-    acc_lo = _mm_load_pd(c);
-    acc_hi = _mm_load_pd(c + 2);
+// product of two halves: exact in float and in double), as fma_exact gives it.
+inline void fma4(__m128i i, Doubles4 d, Doubles4& acc) {
+  const Doubles4 p = products(i, d);
+  const Doubles4 s = sum(p, acc);
+  if (__builtin_expect(any_tie_of_inexact_sum(s, p, acc), 0)) {
+    alignas(16) int32_t a[4];
+    double dd[4], c[4];
+    _mm_store_si128(reinterpret_cast<__m128i*>(a), i);
+    to_array(dd, d);
+    to_array(c, acc);
+    for (int r = 0; r < 4; r++) c[r] = fma_exact(static_cast<float>(a[r]), static_cast<float>(dd[r]), static_cast<float>(c[r]));
+    acc = from_array(c);
     return;
   }
-  acc_lo = _mm_cvtps_pd(_mm_cvtpd_ps(s_lo));
-  acc_hi = _mm_cvtps_pd(_mm_cvtpd_ps(s_hi));
+  acc = rounded_to_float(s);
 }
-
-inline void store4(float* out, __m128d lo, __m128d hi) { _mm_storeu_ps(out, _mm_movelh_ps(_mm_cvtpd_ps(lo), _mm_cvtpd_ps(hi))); }
 
 // Packed Q4_0 (16 rows per group, see pack_q4_0x16) in four quarters of 4 rows per 128-bit
 // vector: lane r of quarter k is row 4k + r. As in the AVX2 table, four activation bytes
@@ -140,8 +196,8 @@ template <int N>
 void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, float* out) {
   const __m128i low4 = _mm_set1_epi8(0x0f), ones = _mm_set1_epi16(1);
   for (int k = 0; k < 4; k++) {
-    __m128d acc_lo[N], acc_hi[N];
-    ST_UNROLL for (int t = 0; t < N; t++) acc_lo[t] = acc_hi[t] = _mm_setzero_pd();
+    Doubles4 acc[N];
+    ST_UNROLL for (int t = 0; t < N; t++) acc[t] = zero4();
     for (int64_t b = 0; b < nb; b++) {
       const uint8_t* block = group + b * kPackedBlockBytes;
       __m128i lo[4], hi[4];
@@ -150,21 +206,21 @@ void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs
         lo[s] = _mm_and_si128(v, low4);
         hi[s] = _mm_and_si128(_mm_srli_epi16(v, 4), low4);
       }
-      const QuarterScales dw = quarter_scales(block, k, scales_are_normal(block));
+      const Doubles4 dw = quarter_scales(block, k, scales_are_normal(block));
       ST_UNROLL for (int t = 0; t < N; t++) {
         const BlockQ8_0& x = xs[t][b];
         __m128i p = _mm_setzero_si128();
         ST_UNROLL for (int s = 0; s < 4; s++) {
-          p = _mm_add_epi16(p, _mm_maddubs_epi16(lo[s], _mm_set1_epi32(load_i32(x.qs + 4 * s))));
-          p = _mm_add_epi16(p, _mm_maddubs_epi16(hi[s], _mm_set1_epi32(load_i32(x.qs + 16 + 4 * s))));
+          p = _mm_add_epi16(p, _mm_maddubs_epi16(lo[s], broadcast_i32(x.qs + 4 * s)));
+          p = _mm_add_epi16(p, _mm_maddubs_epi16(hi[s], broadcast_i32(x.qs + 16 + 4 * s)));
         }
         const Q8_0BlockTerms& terms = xterms[t][b];
         const __m128i i32 = _mm_add_epi32(_mm_madd_epi16(p, ones), _mm_set1_epi32(terms.zero));
-        const __m128d xd = _mm_set1_pd(terms.d);
-        fma4(i32, _mm_mul_pd(dw.lo, xd), _mm_mul_pd(dw.hi, xd), acc_lo[t], acc_hi[t]);
+        const double xd = terms.d;
+        fma4(i32, times(dw, xd), acc[t]);
       }
     }
-    ST_UNROLL for (int t = 0; t < N; t++) store4(out + t * kPackRows + 4 * k, acc_lo[t], acc_hi[t]);
+    ST_UNROLL for (int t = 0; t < N; t++) store4(out + t * kPackRows + 4 * k, acc[t]);
   }
 }
 
@@ -172,8 +228,8 @@ void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs
 // for all four quarters (PSHUFD from two loads), then each quarter as in gemm_q4_0x16_n.
 void gemm_q4_0x16_one(const uint8_t* group, int64_t nb, const BlockQ8_0* x, const Q8_0BlockTerms* xterms, float* out) {
   const __m128i low4 = _mm_set1_epi8(0x0f), ones = _mm_set1_epi16(1);
-  __m128d acc_lo[4], acc_hi[4];
-  ST_UNROLL for (int k = 0; k < 4; k++) acc_lo[k] = acc_hi[k] = _mm_setzero_pd();
+  Doubles4 acc[4];
+  ST_UNROLL for (int k = 0; k < 4; k++) acc[k] = zero4();
   for (int64_t b = 0; b < nb; b++) {
     const uint8_t* block = group + b * kPackedBlockBytes;
     prefetch_ahead(block, kPackedBlocksAhead * kPackedBlockBytes, kPackedBlockBytes);
@@ -181,7 +237,7 @@ void gemm_q4_0x16_one(const uint8_t* group, int64_t nb, const BlockQ8_0* x, cons
     const __m128i xh = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].qs + 16));
     const __m128i xs[8] = {_mm_shuffle_epi32(xl, 0x00), _mm_shuffle_epi32(xl, 0x55), _mm_shuffle_epi32(xl, 0xaa), _mm_shuffle_epi32(xl, 0xff),
                            _mm_shuffle_epi32(xh, 0x00), _mm_shuffle_epi32(xh, 0x55), _mm_shuffle_epi32(xh, 0xaa), _mm_shuffle_epi32(xh, 0xff)};
-    const __m128d xd = _mm_set1_pd(xterms[b].d);
+    const double xd = xterms[b].d;
     const __m128i zero_point = _mm_set1_epi32(xterms[b].zero);
     const bool normal = scales_are_normal(block);
     ST_UNROLL for (int k = 0; k < 4; k++) {
@@ -191,22 +247,22 @@ void gemm_q4_0x16_one(const uint8_t* group, int64_t nb, const BlockQ8_0* x, cons
         p = _mm_add_epi16(p, _mm_maddubs_epi16(_mm_and_si128(v, low4), xs[s]));
         p = _mm_add_epi16(p, _mm_maddubs_epi16(_mm_and_si128(_mm_srli_epi16(v, 4), low4), xs[4 + s]));
       }
-      const QuarterScales dw = quarter_scales(block, k, normal);
+      const Doubles4 dw = quarter_scales(block, k, normal);
       const __m128i i32 = _mm_add_epi32(_mm_madd_epi16(p, ones), zero_point);
-      fma4(i32, _mm_mul_pd(dw.lo, xd), _mm_mul_pd(dw.hi, xd), acc_lo[k], acc_hi[k]);
+      fma4(i32, times(dw, xd), acc[k]);
     }
   }
-  ST_UNROLL for (int k = 0; k < 4; k++) store4(out + 4 * k, acc_lo[k], acc_hi[k]);
+  ST_UNROLL for (int k = 0; k < 4; k++) store4(out + 4 * k, acc[k]);
 }
 
 void gemm_q4_0x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, int n_x,
                   float* out) {
   // Up to four activations at a time: their accumulators and the quarter's nibbles fit the 16
   // registers.
-  for (int t0 = 0; t0 < n_x; t0 += 4) {
-    if (n_x - t0 == 1) gemm_q4_0x16_one(group, nb, xs[t0], xterms[t0], out + t0 * kPackRows);
-    else with_count<2, 4>(n_x - t0, [&](auto acts) { gemm_q4_0x16_n<decltype(acts)::value>(group, nb, xs + t0, xterms + t0, out + t0 * kPackRows); });
-  }
+  in_groups<4>(n_x, [&](int t0, auto acts) {
+    if constexpr (decltype(acts)::value == 1) gemm_q4_0x16_one(group, nb, xs[t0], xterms[t0], out + t0 * kPackRows);
+    else gemm_q4_0x16_n<decltype(acts)::value>(group, nb, xs + t0, xterms + t0, out + t0 * kPackRows);
+  });
 }
 
 // One row of a packed group: the quarter that holds it, computed as gemm_q4_0x16 does (so its
@@ -214,22 +270,22 @@ void gemm_q4_0x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, 
 float dot_q4_0x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const Q8_0BlockTerms* xterms) {
   const __m128i low4 = _mm_set1_epi8(0x0f), ones = _mm_set1_epi16(1);
   const int k = lane / 4;
-  __m128d acc_lo = _mm_setzero_pd(), acc_hi = _mm_setzero_pd();
+  Doubles4 acc = zero4();
   for (int64_t b = 0; b < nb; b++) {
     const uint8_t* block = group + b * kPackedBlockBytes;
     __m128i p = _mm_setzero_si128();
     ST_UNROLL for (int s = 0; s < 4; s++) {
       const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kPackRows * sizeof(uint16_t) + 64 * s + 16 * k));
-      p = _mm_add_epi16(p, _mm_maddubs_epi16(_mm_and_si128(v, low4), _mm_set1_epi32(load_i32(x[b].qs + 4 * s))));
-      p = _mm_add_epi16(p, _mm_maddubs_epi16(_mm_and_si128(_mm_srli_epi16(v, 4), low4), _mm_set1_epi32(load_i32(x[b].qs + 16 + 4 * s))));
+      p = _mm_add_epi16(p, _mm_maddubs_epi16(_mm_and_si128(v, low4), broadcast_i32(x[b].qs + 4 * s)));
+      p = _mm_add_epi16(p, _mm_maddubs_epi16(_mm_and_si128(_mm_srli_epi16(v, 4), low4), broadcast_i32(x[b].qs + 16 + 4 * s)));
     }
-    const QuarterScales dw = quarter_scales(block, k, false);
-    const __m128d xd = _mm_set1_pd(xterms[b].d);
+    const Doubles4 dw = quarter_scales(block, k, false);
+    const double xd = xterms[b].d;
     const __m128i i32 = _mm_add_epi32(_mm_madd_epi16(p, ones), _mm_set1_epi32(xterms[b].zero));
-    fma4(i32, _mm_mul_pd(dw.lo, xd), _mm_mul_pd(dw.hi, xd), acc_lo, acc_hi);
+    fma4(i32, times(dw, xd), acc);
   }
   alignas(16) float rows[4];
-  store4(rows, acc_lo, acc_hi);
+  store4(rows, acc);
   return rows[lane % 4];
 }
 
@@ -345,17 +401,23 @@ inline float super_block_sum(float sum, float xd, float d, float dmin, int32_t s
 }
 
 // Q4_K (Q5_K when Fifth): sub-block pair p's codes are qs[32p .. 32p+32), low nibbles the
-// sub-block 2p, high ones 2p+1; Q5_K adds bit 2p (2p+1) of qh[l] as the fifth.
-template <bool Fifth, typename Block>
-float dot_k4(const void* wv, const void* xv, int64_t n) {
+// sub-block 2p, high ones 2p+1; Q5_K adds bit 2p (2p+1) of qh[l] as the fifth. M activations
+// (1: dot; 4: dot4, a prompt's four tokens): the codes decoded once for all of them, each
+// activation's sums and float part exactly as for it alone.
+template <bool Fifth, typename Block, int M>
+void dot_k4_n(const void* wv, const void* const* xvs, int64_t n, float* out) {
   const auto* w = static_cast<const Block*>(wv);
-  const auto* x = static_cast<const BlockQ8_K*>(xv);
+  const BlockQ8_K* x[M];
+  ST_UNROLL for (int t = 0; t < M; t++) x[t] = static_cast<const BlockQ8_K*>(xvs[t]);
   const __m128i low4 = _mm_set1_epi8(0x0f), one = _mm_set1_epi8(1);
-  float sum = 0;
+  float sum[M];
+  ST_UNROLL for (int t = 0; t < M; t++) sum[t] = 0;
   for (int64_t b = 0; b < n / kQK_K; b++) {
+    if constexpr (M == 1) prefetch_ahead(w + b, kSuperBlocksAhead * sizeof(Block));  // one activation: prefetch.h
     alignas(16) uint8_t sm[16];  // scales 0..7, mins 8..15
     _mm_store_si128(reinterpret_cast<__m128i*>(sm), scales_mins_k4(w[b].scales));
-    __m128i acc = _mm_setzero_si128();
+    __m128i acc[M];
+    ST_UNROLL for (int t = 0; t < M; t++) acc[t] = _mm_setzero_si128();
     ST_UNROLL for (int p = 0; p < 4; p++) {
       const __m128i q0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs + 32 * p));
       const __m128i q1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs + 32 * p + 16));
@@ -370,30 +432,44 @@ float dot_k4(const void* wv, const void* xv, int64_t n) {
         hi0 = _mm_or_si128(hi0, _mm_slli_epi16(_mm_and_si128(_mm_srl_epi16(h0, hi_bit), one), 4));
         hi1 = _mm_or_si128(hi1, _mm_slli_epi16(_mm_and_si128(_mm_srl_epi16(h1, hi_bit), one), 4));
       }
-      acc = _mm_add_epi32(acc, scaled_pair(lo0, lo1, x[b].qs + 64 * p, sm[2 * p]));
-      acc = _mm_add_epi32(acc, scaled_pair(hi0, hi1, x[b].qs + 64 * p + 32, sm[2 * p + 1]));
+      ST_UNROLL for (int t = 0; t < M; t++) {
+        acc[t] = _mm_add_epi32(acc[t], scaled_pair(lo0, lo1, x[t][b].qs + 64 * p, sm[2 * p]));
+        acc[t] = _mm_add_epi32(acc[t], scaled_pair(hi0, hi1, x[t][b].qs + 64 * p + 32, sm[2 * p + 1]));
+      }
     }
-    int32_t mins = 0;
-    for (int i = 0; i < 8; i++) mins += sm[8 + i] * (x[b].bsums[2 * i] + x[b].bsums[2 * i + 1]);
-    sum = super_block_sum(sum, x[b].d, fp16_to_fp32(w[b].d), fp16_to_fp32(w[b].dmin), hsum_i32(acc), mins);
+    // Σ min_i·Σx over sub-block i, from the activation's sums of 16 (bsums 2i and 2i+1 are
+    // sub-block i's halves): each min as two 16-bit lanes against them in PMADDWD.
+    const __m128i mins16 = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sm + 8)));
+    const __m128i mins_0_3 = _mm_unpacklo_epi16(mins16, mins16), mins_4_7 = _mm_unpackhi_epi16(mins16, mins16);
+    const float d = fp16_to_fp32(w[b].d), dmin = fp16_to_fp32(w[b].dmin);
+    ST_UNROLL for (int t = 0; t < M; t++) {
+      const __m128i bsums_lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[t][b].bsums));
+      const __m128i bsums_hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[t][b].bsums + 8));
+      const int32_t mins = hsum_i32(_mm_add_epi32(_mm_madd_epi16(bsums_lo, mins_0_3), _mm_madd_epi16(bsums_hi, mins_4_7)));
+      sum[t] = super_block_sum(sum[t], x[t][b].d, d, dmin, hsum_i32(acc[t]), mins);
+    }
   }
-  return sum;
+  ST_UNROLL for (int t = 0; t < M; t++) out[t] = sum[t];
 }
 
 // Q6_K: codes q − 32 with q's low four bits in ql and two high ones in qh, 16 sub-blocks of
 // 16 with int8 scales. The unsigned q meet the activation in PMADDUBSW, and 32·Σx of each
-// sub-block (its bsums) comes off: Σ(q − 32)·x = Σq·x − 32·Σx.
-float dot_q6_K(const void* wv, const void* xv, int64_t n) {
+// sub-block (its bsums) comes off: Σ(q − 32)·x = Σq·x − 32·Σx. M activations as in dot_k4_n.
+template <int M>
+void dot_q6_K_n(const void* wv, const void* const* xvs, int64_t n, float* out) {
   const auto* w = static_cast<const BlockQ6_K*>(wv);
-  const auto* x = static_cast<const BlockQ8_K*>(xv);
+  const BlockQ8_K* x[M];
+  ST_UNROLL for (int t = 0; t < M; t++) x[t] = static_cast<const BlockQ8_K*>(xvs[t]);
   const __m128i low4 = _mm_set1_epi8(0x0f), high2 = _mm_set1_epi8(0x30);
-  float sum = 0;
+  float sum[M];
+  ST_UNROLL for (int t = 0; t < M; t++) sum[t] = 0;
   for (int64_t b = 0; b < n / kQK_K; b++) {
-    __m128i acc = _mm_setzero_si128();
+    if constexpr (M == 1) prefetch_ahead(w + b, kSuperBlocksAhead * sizeof(BlockQ6_K));  // one activation: prefetch.h
+    __m128i acc[M];
+    ST_UNROLL for (int t = 0; t < M; t++) acc[t] = _mm_setzero_si128();
     ST_UNROLL for (int h = 0; h < 2; h++) {
       const uint8_t* ql = w[b].ql + 64 * h;
       const uint8_t* qh = w[b].qh + 32 * h;
-      const int8_t* xq = x[b].qs + 128 * h;
       const int8_t* sc = w[b].scales + 8 * h;
       ST_UNROLL for (int j = 0; j < 2; j++) {
         const __m128i bits = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qh + 16 * j));
@@ -406,56 +482,130 @@ float dot_q6_K(const void* wv, const void* xv, int64_t n) {
             _mm_or_si128(_mm_and_si128(_mm_srli_epi16(l1, 4), low4), _mm_and_si128(_mm_srli_epi16(bits, 2), high2)),  // l + 96
         };
         ST_UNROLL for (int g = 0; g < 4; g++) {
-          const __m128i xs = _mm_loadu_si128(reinterpret_cast<const __m128i*>(xq + 32 * g + 16 * j));
-          acc = _mm_add_epi32(acc, _mm_madd_epi16(_mm_maddubs_epi16(q[g], xs), _mm_set1_epi16(sc[2 * g + j])));
+          const __m128i scale = _mm_set1_epi16(sc[2 * g + j]);
+          ST_UNROLL for (int t = 0; t < M; t++) {
+            const __m128i xs = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[t][b].qs + 128 * h + 32 * g + 16 * j));
+            acc[t] = _mm_add_epi32(acc[t], _mm_madd_epi16(_mm_maddubs_epi16(q[g], xs), scale));
+          }
         }
       }
     }
-    int32_t offset = 0;
-    for (int g = 0; g < 16; g++) offset += w[b].scales[g] * x[b].bsums[g];
-    sum = super_block_sum(sum, x[b].d, fp16_to_fp32(w[b].d), 0.0f, hsum_i32(acc) - 32 * offset, 0);
+    // Σ scale_g·Σx over sub-block g (the activation's sums of 16) in PMADDWD.
+    const __m128i scales = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].scales));
+    const __m128i scales_lo = _mm_cvtepi8_epi16(scales), scales_hi = _mm_cvtepi8_epi16(_mm_unpackhi_epi64(scales, scales));
+    const float d = fp16_to_fp32(w[b].d);
+    ST_UNROLL for (int t = 0; t < M; t++) {
+      const __m128i bsums_lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[t][b].bsums));
+      const __m128i bsums_hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[t][b].bsums + 8));
+      const int32_t offset = hsum_i32(_mm_add_epi32(_mm_madd_epi16(bsums_lo, scales_lo), _mm_madd_epi16(bsums_hi, scales_hi)));
+      sum[t] = super_block_sum(sum[t], x[t][b].d, d, 0.0f, hsum_i32(acc[t]) - 32 * offset, 0);
+    }
   }
-  return sum;
+  ST_UNROLL for (int t = 0; t < M; t++) out[t] = sum[t];
+}
+
+// The table's two forms of each: one activation (dot) and four (dot4).
+template <void (*Kernel)(const void*, const void* const*, int64_t, float*)>
+float dot_one(const void* w, const void* x, int64_t n) {
+  float out;
+  Kernel(w, &x, n, &out);
+  return out;
 }
 
 // Q8_0 rows as in the file (this table packs none): each block's Σ w·x exact (PSIGNB moves
 // the weight's sign onto the activation, so PMADDUBSW multiplies |w| ≤ 128 by it; an
 // activation byte is never −128, quantize_row_q8_0 rounds into ±127), the float part the
-// scalar expression.
-float dot_q8_0_q8_0(const BlockQ8_0* w, const BlockQ8_0* x, int64_t n) {
+// scalar expression: sum += float(Σ)·d_w·d_x, block after block.
+inline __m128i q8_0_block_partial_sums(__m128i w0, __m128i w1, const BlockQ8_0& x) {
   const __m128i ones = _mm_set1_epi16(1);
+  const __m128i x0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x.qs));
+  const __m128i x1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x.qs + 16));
+  return _mm_add_epi32(_mm_madd_epi16(_mm_maddubs_epi16(_mm_abs_epi8(w0), _mm_sign_epi8(x0, w0)), ones),
+                       _mm_madd_epi16(_mm_maddubs_epi16(_mm_abs_epi8(w1), _mm_sign_epi8(x1, w1)), ones));
+}
+
+inline __m128i load_q8_0_half(const BlockQ8_0& w, int h) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.qs + 16 * h)); }
+
+float dot_q8_0_q8_0(const BlockQ8_0* w, const BlockQ8_0* x, int64_t n) {
   float sum = 0;
   for (int64_t b = 0; b < n / kQK8_0; b++) {
-    __m128i acc = _mm_setzero_si128();
-    ST_UNROLL for (int h = 0; h < 2; h++) {
-      const __m128i wq = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs + 16 * h));
-      const __m128i xq = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].qs + 16 * h));
-      acc = _mm_add_epi32(acc, _mm_madd_epi16(_mm_maddubs_epi16(_mm_abs_epi8(wq), _mm_sign_epi8(xq, wq)), ones));
-    }
-    sum += static_cast<float>(hsum_i32(acc)) * fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d);
+    prefetch_ahead(w + b, kSmallBlockBytesAhead);
+    const int32_t total = hsum_i32(q8_0_block_partial_sums(load_q8_0_half(w[b], 0), load_q8_0_half(w[b], 1), x[b]));
+    sum += static_cast<float>(total) * fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d);
   }
   return sum;
 }
 
-}  // namespace
+// Four products side by side, each exactly dot_q8_0_q8_0's: the four blocks' totals in one
+// vector (PHADDD, exact; below 2^24, so exact as floats too), times d_w, times d_x, added to
+// four sums that each run block after block. The four scales of a kind convert in one go.
+inline __m128i totals4(const __m128i s[4]) { return _mm_hadd_epi32(_mm_hadd_epi32(s[0], s[1]), _mm_hadd_epi32(s[2], s[3])); }
+inline __m128 four_halves(uint16_t a, uint16_t b, uint16_t c, uint16_t d) {
+  return halves_to_floats(_mm_setr_epi16(static_cast<int16_t>(a), static_cast<int16_t>(b), static_cast<int16_t>(c), static_cast<int16_t>(d), 0, 0, 0, 0));
+}
 
-void sse42_overrides(KernelTable& t) {
-  t.isa = "sse42";
+// One row against four activations (a prompt's tokens): the row's bytes loaded once.
+void dot_q8_0_q8_0_x4(const BlockQ8_0* w, const BlockQ8_0* const* xs, int64_t n, float* out) {
+  __m128 sum = _mm_setzero_ps();
+  for (int64_t b = 0; b < n / kQK8_0; b++) {
+    const __m128i w0 = load_q8_0_half(w[b], 0), w1 = load_q8_0_half(w[b], 1);
+    __m128i s[4];
+    ST_UNROLL for (int t = 0; t < 4; t++) s[t] = q8_0_block_partial_sums(w0, w1, xs[t][b]);
+    const __m128 dw = _mm_set1_ps(fp16_to_fp32(w[b].d));
+    const __m128 dx = four_halves(xs[0][b].d, xs[1][b].d, xs[2][b].d, xs[3][b].d);
+    sum = _mm_add_ps(sum, _mm_mul_ps(_mm_mul_ps(_mm_cvtepi32_ps(totals4(s)), dw), dx));
+  }
+  _mm_storeu_ps(out, sum);
+}
+
+// Four rows against one activation (decode).
+void dot_q8_0_q8_0_rows4(const BlockQ8_0* const* rows, const BlockQ8_0* x, int64_t n, float* out) {
+  __m128 sum = _mm_setzero_ps();
+  for (int64_t b = 0; b < n / kQK8_0; b++) {
+    __m128i s[4];
+    ST_UNROLL for (int r = 0; r < 4; r++) {
+      prefetch_ahead(rows[r] + b, kSmallBlockBytesAhead);  // one activation: prefetch.h
+      s[r] = q8_0_block_partial_sums(load_q8_0_half(rows[r][b], 0), load_q8_0_half(rows[r][b], 1), x[b]);
+    }
+    const __m128 dw = four_halves(rows[0][b].d, rows[1][b].d, rows[2][b].d, rows[3][b].d);
+    const __m128 dx = _mm_set1_ps(fp16_to_fp32(x[b].d));
+    sum = _mm_add_ps(sum, _mm_mul_ps(_mm_mul_ps(_mm_cvtepi32_ps(totals4(s)), dw), dx));
+  }
+  _mm_storeu_ps(out, sum);
+}
+
+void add_overrides(KernelTable& t) {
   t.dot_f16_f32 = dot_f16_f32;
   t.dot_f16_f32_heads = dot_f16_f32_heads;
   t.axpy_f16 = axpy_f16;
   t.axpy_f16_heads = axpy_f16_heads;
   t.dot_q8_0_q8_0 = dot_q8_0_q8_0;
-  t.dot_q8_0_q8_0_rows4 = [](const BlockQ8_0* const* rows, const BlockQ8_0* x, int64_t n, float* out) {
-    for (int r = 0; r < 4; r++) out[r] = dot_q8_0_q8_0(rows[r], x, n);
-  };
-  t.q4_K.dot = dot_k4<false, BlockQ4_K>;
-  t.q5_K.dot = dot_k4<true, BlockQ5_K>;
-  t.q6_K.dot = dot_q6_K;
+  t.dot_q8_0_q8_0_x4 = dot_q8_0_q8_0_x4;
+  t.dot_q8_0_q8_0_rows4 = dot_q8_0_q8_0_rows4;
+  t.q4_K.dot = dot_one<dot_k4_n<false, BlockQ4_K, 1>>;
+  t.q4_K.dot4 = dot_k4_n<false, BlockQ4_K, 4>;
+  t.q5_K.dot = dot_one<dot_k4_n<true, BlockQ5_K, 1>>;
+  t.q5_K.dot4 = dot_k4_n<true, BlockQ5_K, 4>;
+  t.q6_K.dot = dot_one<dot_q6_K_n<1>>;
+  t.q6_K.dot4 = dot_q6_K_n<4>;
   t.gemm_q4_0x16 = gemm_q4_0x16;
   t.pack_q4_0x16 = pack_q4_0x16_transposing;
   t.dot_q4_0x16_row = dot_q4_0x16_row;
 }
+
+}  // namespace
+
+#if defined(__AVX__)
+void avx_overrides(KernelTable& t) {  // kernels_avx.cpp's compilation
+  t.isa = "avx";
+  add_overrides(t);
+}
+#else
+void sse42_overrides(KernelTable& t) {
+  t.isa = "sse42";
+  add_overrides(t);
+}
+#endif
 
 }  // namespace st::kernels
 #endif

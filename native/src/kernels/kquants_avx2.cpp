@@ -450,10 +450,10 @@ void gemm_k4x16_halves(const uint8_t* group, int64_t nb, const BlockQ8_K* const*
 
 template <bool kFifthBit>
 void gemm_k4x16(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out) {
-  for (int t0 = 0; t0 < n_x; t0 += 4) {
-    if (n_x - t0 == 1) gemm_k4x16_one<kFifthBit>(group, nb, xs[t0], out + t0 * kPackRows);
-    else with_count<2, 4>(n_x - t0, [&](auto acts) { gemm_k4x16_halves<decltype(acts)::value, kFifthBit>(group, nb, xs + t0, out + t0 * kPackRows); });
-  }
+  in_groups<4>(n_x, [&](int t0, auto acts) {
+    if constexpr (decltype(acts)::value == 1) gemm_k4x16_one<kFifthBit>(group, nb, xs[t0], out + t0 * kPackRows);
+    else gemm_k4x16_halves<decltype(acts)::value, kFifthBit>(group, nb, xs + t0, out + t0 * kPackRows);
+  });
 }
 
 // ---- Q6_K packed 16 rows at a time (pack_q6_Kx16), in two halves of 8 rows per vector ----
@@ -505,9 +505,7 @@ void gemm_q6_Kx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs
 }
 
 void gemm_q6_Kx16(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out) {
-  for (int t0 = 0; t0 < n_x; t0 += 4) {
-    with_count<1, 4>(n_x - t0, [&](auto acts) { gemm_q6_Kx16_n<decltype(acts)::value>(group, nb, xs + t0, out + t0 * kPackRows); });
-  }
+  in_groups<4>(n_x, [&](int t0, auto acts) { gemm_q6_Kx16_n<decltype(acts)::value>(group, nb, xs + t0, out + t0 * kPackRows); });
 }
 
 // One row of a packed group (the up rows of the few active neurons): its block gathered back,

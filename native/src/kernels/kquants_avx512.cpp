@@ -325,9 +325,7 @@ void gemm_k4x16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, 
 template <bool kFifthBit>
 void gemm_k4x16(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out) {
   // Four activations at a time keep the sums in registers.
-  for (int t0 = 0; t0 < n_x; t0 += 4) {
-    with_count<1, 4>(n_x - t0, [&](auto acts) { gemm_k4x16_n<decltype(acts)::value, kFifthBit>(group, nb, xs + t0, out + t0 * kPackRows); });
-  }
+  in_groups<4>(n_x, [&](int t0, auto acts) { gemm_k4x16_n<decltype(acts)::value, kFifthBit>(group, nb, xs + t0, out + t0 * kPackRows); });
 }
 
 // ---- Q6_K packed 16 rows at a time (pack_q6_Kx16): lane r of every vector is row r ----
@@ -406,9 +404,7 @@ void gemm_q6_Kx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs
 
 void gemm_q6_Kx16(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out) {
   // Four activations at a time keep the sums in registers.
-  for (int t0 = 0; t0 < n_x; t0 += 4) {
-    with_count<1, 4>(n_x - t0, [&](auto acts) { gemm_q6_Kx16_n<decltype(acts)::value>(group, nb, xs + t0, out + t0 * kPackRows); });
-  }
+  in_groups<4>(n_x, [&](int t0, auto acts) { gemm_q6_Kx16_n<decltype(acts)::value>(group, nb, xs + t0, out + t0 * kPackRows); });
 }
 
 }  // namespace
