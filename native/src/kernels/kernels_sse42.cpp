@@ -5,21 +5,28 @@
 // (its "sse42" CPU library); without this table such a CPU ran our scalar one against it.
 //
 // What it replaces: the packed Q4_0 products (decode's and prefill's main cost), the Q8_0,
-// Q4_K, Q5_K and Q6_K dot products (the other files users download), attention's F16 dot
-// products and value sums, and the Q4_0 packing at load (the AVX2 table's, SSE2 only). Every
-// kernel here gives exactly the scalar one's values and every other kernel is the scalar
-// table's, so this table gives the scalar table's numbers to the bit (it is held to the
-// scalar table's kept bit-identity hashes).
+// Q4_K, Q5_K and Q6_K dot products (the other files users download; one row against four of a
+// prompt's activations too, and four Q8_0 rows against one), attention's F16 dot products and
+// value sums, and the Q4_0 packing at load (the AVX2 table's, SSE2 only). Every kernel here
+// gives exactly the scalar one's values and every other kernel is the scalar table's, so this
+// table gives the scalar table's numbers to the bit (it is held to the scalar table's kept
+// bit-identity hashes).
 //
-// These CPUs have no FMA instruction and no F16C. The packed contract's one multiply-add per
-// row and block, acc = fma(float(i), d_w·d_x, acc), is computed in double: the product of an
-// integer below 2^15 and the product of two halves is exact there, and the sum rounded to
-// double and then to float is the fused result unless the double sum lies exactly halfway
-// between two floats (its 29 lowest bits 1000…0) and is not itself exact. Halfway sums are
-// common (11 % of the multiply-adds of a 4B decode: the integer sums and the products of two
-// halves have few bits), inexact ones among them rare; only when a quarter has such a lane is
-// it redone with exact_ops.h's fma_exact. The F16 values are converted with integer
-// operations (and one exact float subtraction for subnormal halves).
+// kernels_avx.cpp compiles this file a second time with -mavx (Sandy and Ivy Bridge, AMD's
+// Bulldozer family): the same kernels, with the packed contract's doubles four to a 256-bit
+// register and the activation bytes broadcast straight from memory (VBROADCASTSS); the
+// `#if defined(__AVX__)` parts below.
+//
+// These CPUs have no FMA instruction (nor, before Ivy Bridge, F16C: neither build uses it).
+// The packed contract's one multiply-add per row and block, acc = fma(float(i), d_w·d_x, acc),
+// is computed in double: the product of an integer below 2^15 and the product of two halves
+// is exact there, and the sum rounded to double and then to float is the fused result unless
+// the double sum lies exactly halfway between two floats (its 29 lowest bits 1000…0) and is
+// not itself exact. Halfway sums are common (11 % of the multiply-adds of a 4B decode: the
+// integer sums and the products of two halves have few bits), inexact ones among them rare;
+// only when a quarter has such a lane is it redone with exact_ops.h's fma_exact. The F16
+// values are converted with integer operations (and one exact float subtraction for subnormal
+// halves).
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 
