@@ -429,6 +429,9 @@ static void test_kquants_as_scalar(const KernelTable& t) {
   check_kquant_as_scalar<BlockQ4_K>(t, &KernelTable::q4_K, "Q4_K", offsetof(BlockQ4_K, d), offsetof(BlockQ4_K, dmin));
   check_kquant_as_scalar<BlockQ5_K>(t, &KernelTable::q5_K, "Q5_K", offsetof(BlockQ5_K, d), offsetof(BlockQ5_K, dmin));
   check_kquant_as_scalar<BlockQ6_K>(t, &KernelTable::q6_K, "Q6_K", offsetof(BlockQ6_K, d), offsetof(BlockQ6_K, d));
+  check_kquant_as_scalar<BlockQ2_K>(t, &KernelTable::q2_K, "Q2_K", offsetof(BlockQ2_K, d), offsetof(BlockQ2_K, dmin));
+  check_kquant_as_scalar<BlockQ3_K>(t, &KernelTable::q3_K, "Q3_K", offsetof(BlockQ3_K, d), offsetof(BlockQ3_K, d));
+  check_kquant_as_scalar<BlockIQ4_XS>(t, &KernelTable::iq4_xs, "IQ4_XS", offsetof(BlockIQ4_XS, d), offsetof(BlockIQ4_XS, d));
 }
 
 // The packed contract's multiply-add is one rounding. A table without an FMA instruction

@@ -5,8 +5,8 @@
 // (its "sse42" CPU library); without this table such a CPU ran our scalar one against it.
 //
 // What it replaces: the packed Q4_0 products (decode's and prefill's main cost), the Q8_0,
-// Q4_K, Q5_K and Q6_K dot products (the other files users download; one row against four of a
-// prompt's activations too, and four Q8_0 rows against one), attention's F16 dot products and
+// Q2_K, Q3_K, Q4_K, Q5_K, Q6_K and IQ4_XS dot products (the other files users download; one
+// row against four of a prompt's activations too, and four Q8_0 rows against one), attention's F16 dot products and
 // value sums, and the Q4_0 packing at load (the AVX2 table's, SSE2 only). Every kernel here
 // gives exactly the scalar one's values and every other kernel is the scalar table's, so this
 // table gives the scalar table's numbers to the bit (it is held to the scalar table's kept
@@ -31,11 +31,12 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <type_traits>
 
 #include "count_dispatch.h"
 #include "exact_ops.h"
 #include "fp16.h"
-#include "k4_scales_x86.h"
+#include "kquant_scales_x86.h"
 #include "kernels.h"
 #include "pack_rows_x86.h"
 #include "prefetch.h"
@@ -529,6 +530,128 @@ void dot_q6_K_n(const void* wv, const void* const* xvs, int64_t n, float* out) {
   ST_UNROLL for (int t = 0; t < M; t++) out[t] = sum[t];
 }
 
+// 16-bit lane i of v in every lane (PSHUFB with a constant control once unrolled).
+inline __m128i broadcast_scale(__m128i v, int i) {
+  return _mm_shuffle_epi8(v, _mm_set1_epi16(static_cast<int16_t>(0x0101 * (2 * i) + 0x0100)));
+}
+
+// Q2_K and Q3_K: two-bit fields j of qs[32h .. 32h+32) hold values 128h + 32j + l, so
+// sub-block i of 16 values (h = i / 8, j = i / 2 % 4, l from 16·(i % 2)) is one shift and mask
+// of the 16 bytes at qs + 32h + 16(i % 2). Q2_K's codes are those fields (0..3) with sixteen
+// scales (low nibbles) and mins (high nibbles); Q3_K's stand for field + 4·(bit 4h + j of
+// hmask[l]) − 4 with sixteen six-bit scales (kquant_scales_x86.h): the unsigned field + 4·bit
+// meets the activation in PMADDUBSW and 4·Σ scale·Σx comes off, as Q6_K's 32. M activations as
+// in dot_k4_n.
+template <typename Block, int M>
+void dot_two_bit_n(const void* wv, const void* const* xvs, int64_t n, float* out) {
+  constexpr bool kQ3 = std::is_same_v<Block, BlockQ3_K>;
+  const auto* w = static_cast<const Block*>(wv);
+  const BlockQ8_K* x[M];
+  ST_UNROLL for (int t = 0; t < M; t++) x[t] = static_cast<const BlockQ8_K*>(xvs[t]);
+  const __m128i three = _mm_set1_epi8(3), four = _mm_set1_epi8(4), low4 = _mm_set1_epi8(0x0f);
+  const float* halves = half_table();
+  float sum[M];
+  ST_UNROLL for (int t = 0; t < M; t++) sum[t] = 0;
+  for (int64_t b = 0; b < n / kQK_K; b++) {
+    if constexpr (M == 1) prefetch_ahead(w + b, kSuperBlocksAhead * sizeof(Block));  // one activation: prefetch.h
+    __m128i scales8;  // the sixteen scales as signed bytes
+    if constexpr (kQ3) {
+      scales8 = scales_q3_K(w[b].scales);
+    } else {
+      scales8 = _mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].scales)), low4);
+    }
+    const __m128i scales16[2] = {_mm_cvtepi8_epi16(scales8), _mm_cvtepi8_epi16(_mm_unpackhi_epi64(scales8, scales8))};
+    __m128i acc[M];
+    ST_UNROLL for (int t = 0; t < M; t++) acc[t] = _mm_setzero_si128();
+    ST_UNROLL for (int k = 0; k < 2; k++) {
+      __m128i hmask = _mm_setzero_si128();
+      if constexpr (kQ3) hmask = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].hmask + 16 * k));
+      ST_UNROLL for (int h = 0; h < 2; h++) {
+        const __m128i qs = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs + 32 * h + 16 * k));
+        ST_UNROLL for (int j = 0; j < 4; j++) {
+          __m128i code = _mm_and_si128(_mm_srli_epi16(qs, 2 * j), three);
+          if constexpr (kQ3) {  // bit 4h + j of each byte to bit 2 (a shift within the byte, then a mask)
+            const int bit = 4 * h + j;
+            const __m128i moved = bit >= 2 ? _mm_srli_epi16(hmask, bit - 2) : _mm_slli_epi16(hmask, 2 - bit);
+            code = _mm_or_si128(code, _mm_and_si128(moved, four));
+          }
+          const int i = 8 * h + 2 * j + k;
+          const __m128i scale = broadcast_scale(scales16[h], 2 * j + k);
+          ST_UNROLL for (int t = 0; t < M; t++) {
+            const __m128i xs = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[t][b].qs + 16 * i));
+            acc[t] = _mm_add_epi32(acc[t], _mm_madd_epi16(_mm_maddubs_epi16(code, xs), scale));
+          }
+        }
+      }
+    }
+    const float d = halves[w[b].d];
+    __m128i mins16[2] = {};
+    float dmin = 0;
+    if constexpr (!kQ3) {
+      const __m128i mins8 = _mm_and_si128(_mm_srli_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].scales)), 4), low4);
+      mins16[0] = _mm_cvtepu8_epi16(mins8);
+      mins16[1] = _mm_cvtepu8_epi16(_mm_unpackhi_epi64(mins8, mins8));
+      dmin = halves[w[b].dmin];
+    }
+    ST_UNROLL for (int t = 0; t < M; t++) {
+      const __m128i bsums_lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[t][b].bsums));
+      const __m128i bsums_hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[t][b].bsums + 8));
+      if constexpr (kQ3) {  // Σ scale_i·Σx over sub-block i, four times, off the sum of the unsigned codes
+        const int32_t offset = hsum_i32(_mm_add_epi32(_mm_madd_epi16(bsums_lo, scales16[0]), _mm_madd_epi16(bsums_hi, scales16[1])));
+        sum[t] = super_block_sum(sum[t], x[t][b].d, d, 0.0f, hsum_i32(acc[t]) - 4 * offset, 0);
+      } else {
+        const int32_t mins = hsum_i32(_mm_add_epi32(_mm_madd_epi16(bsums_lo, mins16[0]), _mm_madd_epi16(bsums_hi, mins16[1])));
+        sum[t] = super_block_sum(sum[t], x[t][b].d, d, dmin, hsum_i32(acc[t]), mins);
+      }
+    }
+  }
+  ST_UNROLL for (int t = 0; t < M; t++) out[t] = sum[t];
+}
+
+// IQ4_XS: signed codes kIQ4Values[nibble] (values 32i + j from the low nibbles of qs[16i + j],
+// 32i + 16 + j from the high ones; PSHUFB looks them up), eight six-bit scales (value − 32) for
+// the sub-blocks of 32. The products take the sign trick, |code| · (x with code's sign): a Q8_K
+// activation byte is never −128 (quantize_row_q8_K maps into ±127), and each pair of products
+// (≤ 2·127·127) fits PMADDUBSW's 16 bits, so each half of a sub-block goes to PMADDWD alone.
+template <int M>
+void dot_iq4_xs_n(const void* wv, const void* const* xvs, int64_t n, float* out) {
+  const auto* w = static_cast<const BlockIQ4_XS*>(wv);
+  const BlockQ8_K* x[M];
+  ST_UNROLL for (int t = 0; t < M; t++) x[t] = static_cast<const BlockQ8_K*>(xvs[t]);
+  const __m128i low4 = _mm_set1_epi8(0x0f);
+  const __m128i values = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4Values));
+  const float* halves = half_table();
+  float sum[M];
+  ST_UNROLL for (int t = 0; t < M; t++) sum[t] = 0;
+  for (int64_t b = 0; b < n / kQK_K; b++) {
+    if constexpr (M == 1) prefetch_ahead(w + b, kSuperBlocksAhead * sizeof(BlockIQ4_XS));  // one activation: prefetch.h
+    uint32_t low;
+    std::memcpy(&low, w[b].scales_l, sizeof low);
+    const uint32_t high = w[b].scales_h;
+    alignas(16) int16_t sc[8];
+    ST_UNROLL for (int i = 0; i < 8; i++) sc[i] = static_cast<int16_t>((((low >> (4 * i)) & 0x0f) | (((high >> (2 * i)) & 3) << 4)) - 32);
+    const __m128i scales16 = _mm_load_si128(reinterpret_cast<const __m128i*>(sc));
+    __m128i acc[M];
+    ST_UNROLL for (int t = 0; t < M; t++) acc[t] = _mm_setzero_si128();
+    ST_UNROLL for (int i = 0; i < 8; i++) {
+      const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs + 16 * i));
+      const __m128i lo = _mm_shuffle_epi8(values, _mm_and_si128(q, low4));
+      const __m128i hi = _mm_shuffle_epi8(values, _mm_and_si128(_mm_srli_epi16(q, 4), low4));
+      const __m128i lo_abs = _mm_abs_epi8(lo), hi_abs = _mm_abs_epi8(hi);
+      const __m128i scale = broadcast_scale(scales16, i);
+      ST_UNROLL for (int t = 0; t < M; t++) {
+        const __m128i x0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[t][b].qs + 32 * i));
+        const __m128i x1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[t][b].qs + 32 * i + 16));
+        acc[t] = _mm_add_epi32(acc[t], _mm_madd_epi16(_mm_maddubs_epi16(lo_abs, _mm_sign_epi8(x0, lo)), scale));
+        acc[t] = _mm_add_epi32(acc[t], _mm_madd_epi16(_mm_maddubs_epi16(hi_abs, _mm_sign_epi8(x1, hi)), scale));
+      }
+    }
+    const float d = halves[w[b].d];
+    ST_UNROLL for (int t = 0; t < M; t++) sum[t] = super_block_sum(sum[t], x[t][b].d, d, 0.0f, hsum_i32(acc[t]), 0);
+  }
+  ST_UNROLL for (int t = 0; t < M; t++) out[t] = sum[t];
+}
+
 // The table's two forms of each: one activation (dot) and four (dot4).
 template <void (*Kernel)(const void*, const void* const*, int64_t, float*)>
 float dot_one(const void* w, const void* x, int64_t n) {
@@ -599,6 +722,12 @@ void add_overrides(KernelTable& t) {
   t.q5_K.dot4 = dot_k4_n<true, BlockQ5_K, 4>;
   t.q6_K.dot = dot_one<dot_q6_K_n<1>>;
   t.q6_K.dot4 = dot_q6_K_n<4>;
+  t.q2_K.dot = dot_one<dot_two_bit_n<BlockQ2_K, 1>>;
+  t.q2_K.dot4 = dot_two_bit_n<BlockQ2_K, 4>;
+  t.q3_K.dot = dot_one<dot_two_bit_n<BlockQ3_K, 1>>;
+  t.q3_K.dot4 = dot_two_bit_n<BlockQ3_K, 4>;
+  t.iq4_xs.dot = dot_one<dot_iq4_xs_n<1>>;
+  t.iq4_xs.dot4 = dot_iq4_xs_n<4>;
   t.gemm_q4_0x16 = gemm_q4_0x16;
   t.pack_q4_0x16 = pack_q4_0x16_transposing;
   t.dot_q4_0x16_row = dot_q4_0x16_row;

@@ -16,7 +16,7 @@
 #include "fp16.h"
 #include "hsum_x86.h"
 #include "kernels.h"
-#include "k4_scales_x86.h"
+#include "kquant_scales_x86.h"
 #include "packed_q4k_scales_avx2.h"
 #include "packed_q6k_scales_avx2.h"
 #include "pack_rows_x86.h"
@@ -164,24 +164,12 @@ struct Q2KBlock {
 };
 
 // Q3_K: codes 0..7 standing for code − 4 (two bits in qs, the third in hmask: bit 4h+j of
-// hmask[l] for values 128h + 32j + l); sixteen six-bit scales (value − 32), unpacked four at a
-// time in 32-bit words.
-inline __m128i q3_scales(const uint8_t* s) {
-  uint32_t a[3];
-  std::memcpy(a, s, sizeof a);
-  const uint32_t m4 = 0x0f0f0f0f, m2 = 0x03030303;
-  const uint32_t w0 = (a[0] & m4) | ((a[2] & m2) << 4);
-  const uint32_t w1 = (a[1] & m4) | (((a[2] >> 2) & m2) << 4);
-  const uint32_t w2 = ((a[0] >> 4) & m4) | (((a[2] >> 4) & m2) << 4);
-  const uint32_t w3 = ((a[1] >> 4) & m4) | (((a[2] >> 6) & m2) << 4);
-  return _mm_sub_epi8(_mm_set_epi32(static_cast<int>(w3), static_cast<int>(w2), static_cast<int>(w1), static_cast<int>(w0)),
-                      _mm_set1_epi8(32));
-}
+// hmask[l] for values 128h + 32j + l); sixteen six-bit scales (value − 32, kquant_scales_x86.h).
 struct Q3KBlock {
   const BlockQ3_K& w;
   Scales16 scales;
   float d;
-  explicit Q3KBlock(const BlockQ3_K& b) : w(b), scales(q3_scales(b.scales)), d(half(b.d)) {}
+  explicit Q3KBlock(const BlockQ3_K& b) : w(b), scales(scales_q3_K(b.scales)), d(half(b.d)) {}
   __m256i code(int i) const {
     const __m256i high = _mm256_and_si256(_mm256_srli_epi16(load(w.hmask), i), _mm256_set1_epi8(1));
     return _mm256_or_si256(two_bits(w.qs, i), _mm256_slli_epi16(high, 2));

@@ -16,7 +16,7 @@
 #include "load_unsplit_avx512.h"
 #include "kernels.h"
 #include "prefetch.h"
-#include "k4_scales_x86.h"
+#include "kquant_scales_x86.h"
 #include "unroll.h"
 
 namespace st::kernels {

@@ -1,0 +1,41 @@
+// K-quant scale unpacking shared by the x86 kernel files (SSE2 only, so any of them may
+// include it whatever its instruction-set flags).
+#pragma once
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+namespace st::kernels {
+namespace {  // internal linkage: see hsum_x86.h
+
+// Q4_K and Q5_K: the eight 6-bit scales (bytes 0..7) and mins (bytes 8..15) of the
+// sub-blocks of 32, from their 12 packed bytes, four at a time in 32-bit words (scalar bytes
+// written to the stack and read back as a vector stall the store forwarding).
+inline __m128i scales_mins_k4(const uint8_t* packed) {
+  uint32_t u[3];
+  std::memcpy(u, packed, sizeof u);
+  const uint32_t m63 = 0x3f3f3f3f, m15 = 0x0f0f0f0f, m3 = 0x03030303;
+  const uint32_t sc_lo = u[0] & m63, mn_lo = u[1] & m63;
+  const uint32_t sc_hi = (u[2] & m15) | (((u[0] >> 6) & m3) << 4);
+  const uint32_t mn_hi = ((u[2] >> 4) & m15) | (((u[1] >> 6) & m3) << 4);
+  return _mm_set_epi32(static_cast<int>(mn_hi), static_cast<int>(mn_lo), static_cast<int>(sc_hi), static_cast<int>(sc_lo));
+}
+
+// Q3_K: the sixteen 6-bit scales (value − 32) of the sub-blocks of 16 as signed bytes, from
+// their 12 packed bytes (low four bits of scale i in byte i % 8, the low nibble for i < 8; the
+// high two in byte 8 + i % 4 at bit 2·(i / 4)), four at a time in 32-bit words.
+inline __m128i scales_q3_K(const uint8_t* packed) {
+  uint32_t a[3];
+  std::memcpy(a, packed, sizeof a);
+  const uint32_t m4 = 0x0f0f0f0f, m2 = 0x03030303;
+  const uint32_t w0 = (a[0] & m4) | ((a[2] & m2) << 4);
+  const uint32_t w1 = (a[1] & m4) | (((a[2] >> 2) & m2) << 4);
+  const uint32_t w2 = ((a[0] >> 4) & m4) | (((a[2] >> 4) & m2) << 4);
+  const uint32_t w3 = ((a[1] >> 4) & m4) | (((a[2] >> 6) & m2) << 4);
+  return _mm_sub_epi8(_mm_set_epi32(static_cast<int>(w3), static_cast<int>(w2), static_cast<int>(w1), static_cast<int>(w0)),
+                      _mm_set1_epi8(32));
+}
+
+}  // namespace
+}  // namespace st::kernels
