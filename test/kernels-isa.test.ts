@@ -121,12 +121,14 @@ describe('kernels: every instruction set agrees with the scalar reference', func
   // The SSE4.2 table (x86-64 CPUs without AVX2) and its AVX build (Sandy and Ivy Bridge) promise
   // the scalar table's numbers: their Q4_0 products, Q8_0 and K-quant dot products and F16
   // attention compute exactly what the scalar ones do (the 256-value super-block types on
-  // tiny-256: Q2_K, Q3_K_M and IQ4_XS files hold Q2_K/Q3_K/IQ4_XS matrices beside Q4_K/Q5_K/Q6_K).
+  // tiny-256: Q2_K, Q3_K_M and IQ4_XS files hold Q2_K/Q3_K/IQ4_XS matrices beside Q4_K/Q5_K/Q6_K;
+  // the 32-value ones on tiny).
+  const blocks32 = ['q4_0', 'q8_0', 'q4_1', 'q5_0', 'q5_1', 'iq4_nl'] as const;
   for (const isa of ['sse42', 'avx']) {
-    for (const type of ['q4_0', 'q8_0', 'q4_k_m', 'q5_k_m', 'q2_k', 'q3_k_m', 'iq4_xs'] as const) {
+    for (const type of [...blocks32, 'q4_k_m', 'q5_k_m', 'q2_k', 'q3_k_m', 'iq4_xs'] as const) {
       it(`${type} weights: the ${isa} table gives the scalar logits bit for bit`, async function () {
         if (process.arch !== 'x64') this.skip();
-        const model = await ensureModel({ preset: type === 'q4_0' || type === 'q8_0' ? 'tiny' : 'tiny-256', type });
+        const model = await ensureModel({ preset: (blocks32 as readonly string[]).includes(type) ? 'tiny' : 'tiny-256', type });
         let held: ReturnType<typeof logitsWith>;
         try {
           held = logitsWith(isa, model);

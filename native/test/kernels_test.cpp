@@ -389,6 +389,50 @@ static void check_kquant_as_scalar(const KernelTable& t, BlockTypeKernels Kernel
   }
 }
 
+// ... and the 32-value types' (Q4_1, Q5_0, Q5_1, IQ4_NL) likewise, against the activation
+// form each takes (Q8_0 or Q8_1), with subnormal and negative scales among the random ones.
+template <typename Block>
+static void check_blocks32_as_scalar(const KernelTable& t, BlockTypeKernels KernelTable::*type, const char* name,
+                                     const std::vector<size_t>& fp16_fields) {
+  const bool q8_1 = std::is_same_v<Block, BlockQ4_1> || std::is_same_v<Block, BlockQ5_1>;  // types with a min
+  std::mt19937 rng(17);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int64_t nb = 40, n = nb * 32;
+  std::vector<Block> w(nb);
+  for (int64_t i = 0; i < nb; i++) {
+    uint8_t* bytes = reinterpret_cast<uint8_t*>(&w[i]);
+    for (size_t j = 0; j < sizeof(Block); j++) bytes[j] = static_cast<uint8_t>(rng());
+    for (size_t off : fp16_fields) {
+      const uint16_t h = i % 7 == 3 ? static_cast<uint16_t>(0x8000 | (rng() & 0x3ff)) : fp32_to_fp16(0.01f * normal(rng));
+      std::memcpy(bytes + off, &h, 2);
+    }
+  }
+  std::vector<std::vector<uint8_t>> acts(4);
+  float want[4];
+  bool same = true;
+  for (int a = 0; a < 4; a++) {
+    std::vector<float> x(n);
+    for (float& v : x) v = normal(rng);
+    if (q8_1) {
+      acts[a].resize(nb * sizeof(BlockQ8_1));
+      scalar_table().quantize_row_q8_1(x.data(), reinterpret_cast<BlockQ8_1*>(acts[a].data()), n);
+    } else {
+      acts[a].resize(nb * sizeof(BlockQ8_0));
+      scalar_table().quantize_row_q8_0(x.data(), reinterpret_cast<BlockQ8_0*>(acts[a].data()), n);
+    }
+    want[a] = (scalar_table().*type).dot(w.data(), acts[a].data(), n);
+    const float got = (t.*type).dot(w.data(), acts[a].data(), n);
+    same = same && std::memcmp(&want[a], &got, sizeof got) == 0;
+  }
+  check(same, std::string(t.isa) + " " + name + " dot products bit-identical to scalar");
+  if ((t.*type).dot4) {
+    const void* xs[4] = {acts[0].data(), acts[1].data(), acts[2].data(), acts[3].data()};
+    float got[4];
+    (t.*type).dot4(w.data(), xs, n, got);
+    check(std::memcmp(want, got, sizeof got) == 0, std::string(t.isa) + " " + name + " dot4 bit-identical to scalar dot");
+  }
+}
+
 static void test_kquants_as_scalar(const KernelTable& t) {
   {
     std::mt19937 rng(13);
@@ -432,6 +476,10 @@ static void test_kquants_as_scalar(const KernelTable& t) {
   check_kquant_as_scalar<BlockQ2_K>(t, &KernelTable::q2_K, "Q2_K", offsetof(BlockQ2_K, d), offsetof(BlockQ2_K, dmin));
   check_kquant_as_scalar<BlockQ3_K>(t, &KernelTable::q3_K, "Q3_K", offsetof(BlockQ3_K, d), offsetof(BlockQ3_K, d));
   check_kquant_as_scalar<BlockIQ4_XS>(t, &KernelTable::iq4_xs, "IQ4_XS", offsetof(BlockIQ4_XS, d), offsetof(BlockIQ4_XS, d));
+  check_blocks32_as_scalar<BlockQ4_1>(t, &KernelTable::q4_1, "Q4_1", {offsetof(BlockQ4_1, d), offsetof(BlockQ4_1, m)});
+  check_blocks32_as_scalar<BlockQ5_0>(t, &KernelTable::q5_0, "Q5_0", {offsetof(BlockQ5_0, d)});
+  check_blocks32_as_scalar<BlockQ5_1>(t, &KernelTable::q5_1, "Q5_1", {offsetof(BlockQ5_1, d), offsetof(BlockQ5_1, m)});
+  check_blocks32_as_scalar<BlockIQ4_NL>(t, &KernelTable::iq4_nl, "IQ4_NL", {offsetof(BlockIQ4_NL, d)});
 }
 
 // The packed contract's multiply-add is one rounding. A table without an FMA instruction

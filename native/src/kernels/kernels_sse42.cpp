@@ -4,9 +4,10 @@
 // only after dispatch.cpp has checked the CPU. llama.cpp ships a build for this level too
 // (its "sse42" CPU library); without this table such a CPU ran our scalar one against it.
 //
-// What it replaces: the packed Q4_0 products (decode's and prefill's main cost), the Q8_0,
-// Q2_K, Q3_K, Q4_K, Q5_K, Q6_K and IQ4_XS dot products (the other files users download; one
-// row against four of a prompt's activations too, and four Q8_0 rows against one), attention's F16 dot products and
+// What it replaces: the packed Q4_0 products (decode's and prefill's main cost), the dot
+// products of every other weight type (Q8_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K … Q6_K, IQ4_XS: the
+// other files users download; one row against four of a prompt's activations too, and four
+// Q8_0 rows against one), attention's F16 dot products and
 // value sums, and the Q4_0 packing at load (the AVX2 table's, SSE2 only). Every kernel here
 // gives exactly the scalar one's values and every other kernel is the scalar table's, so this
 // table gives the scalar table's numbers to the bit (it is held to the scalar table's kept
@@ -706,6 +707,91 @@ void dot_q8_0_q8_0_x4(const BlockQ8_0* w, const BlockQ8_0* const* xs, int64_t n,
   _mm_storeu_ps(out, sum);
 }
 
+// Q4_1, Q5_0, Q5_1 and IQ4_NL rows as in the file (the legacy 32-value types; llama-quantize
+// still writes IQ4_NL, and the K-quant files fall back to them for rows not a multiple of 256)
+// against a Q8_0 activation (Q5_0, IQ4_NL) or a Q8_1 one (Q4_1, Q5_1): element j of a block is
+// the low nibble of qs[j] (j < 16) or the high nibble of qs[j − 16], the Q5 types take bit j of
+// qh as bit 4, Q5_0 stands for code − 16 and IQ4_NL for kIQ4Values[code]. Each block's Σ q·x
+// is exact (unsigned codes straight into PMADDUBSW; signed ones with the sign trick, a Q8_0 or
+// Q8_1 activation byte never being −128), the float part the scalar expression in its order:
+// sum += d_w·d_x·float(Σ) (+ m·s for the types with a min), block after block.
+template <typename Block> struct Blocks32;
+template <> struct Blocks32<BlockQ4_1> { static constexpr bool kFifth = false, kMin = true, kSigned = false; using X = BlockQ8_1; };
+template <> struct Blocks32<BlockQ5_0> { static constexpr bool kFifth = true, kMin = false, kSigned = true; using X = BlockQ8_0; };
+template <> struct Blocks32<BlockQ5_1> { static constexpr bool kFifth = true, kMin = true, kSigned = false; using X = BlockQ8_1; };
+template <> struct Blocks32<BlockIQ4_NL> { static constexpr bool kFifth = false, kMin = false, kSigned = true; using X = BlockQ8_0; };
+
+// Bit 4 of elements 0..15 (half 0) or 16..31 (half 1) from the block's 32 bits of qh: each
+// byte of the half's two qh bytes spread over eight lanes, its own bit tested.
+inline __m128i fifth_bits(__m128i qh, int half) {
+  const __m128i spread = _mm_shuffle_epi8(qh, half == 0 ? _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1)
+                                                        : _mm_setr_epi8(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+  const __m128i bit = _mm_set1_epi64x(static_cast<int64_t>(0x8040201008040201ULL));
+  return _mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(spread, bit), bit), _mm_set1_epi8(16));
+}
+
+template <typename Block, int M>
+void dot_blocks32_n(const void* wv, const void* const* xvs, int64_t n, float* out) {
+  using Type = Blocks32<Block>;
+  using X = typename Type::X;
+  const auto* w = static_cast<const Block*>(wv);
+  const X* x[M];
+  ST_UNROLL for (int t = 0; t < M; t++) x[t] = static_cast<const X*>(xvs[t]);
+  const __m128i low4 = _mm_set1_epi8(0x0f), ones = _mm_set1_epi16(1);
+  const float* halves = half_table();
+  float sum[M];
+  ST_UNROLL for (int t = 0; t < M; t++) sum[t] = 0;
+  for (int64_t b = 0; b < n / 32; b++) {
+    if constexpr (M == 1) prefetch_ahead(w + b, kSmallBlockBytesAhead);  // one activation: prefetch.h
+    const __m128i qs = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs));
+    __m128i code[2] = {_mm_and_si128(qs, low4), _mm_and_si128(_mm_srli_epi16(qs, 4), low4)};
+    if constexpr (Type::kFifth) {
+      uint32_t qh;
+      std::memcpy(&qh, w[b].qh, sizeof qh);
+      const __m128i bits = _mm_cvtsi32_si128(static_cast<int>(qh));
+      ST_UNROLL for (int h = 0; h < 2; h++) code[h] = _mm_or_si128(code[h], fifth_bits(bits, h));
+    }
+    if constexpr (std::is_same_v<Block, BlockQ5_0>) {
+      ST_UNROLL for (int h = 0; h < 2; h++) code[h] = _mm_sub_epi8(code[h], _mm_set1_epi8(16));
+    } else if constexpr (std::is_same_v<Block, BlockIQ4_NL>) {
+      const __m128i values = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4Values));
+      ST_UNROLL for (int h = 0; h < 2; h++) code[h] = _mm_shuffle_epi8(values, code[h]);
+    }
+    __m128i magnitude[2] = {code[0], code[1]};
+    if constexpr (Type::kSigned) {
+      ST_UNROLL for (int h = 0; h < 2; h++) magnitude[h] = _mm_abs_epi8(code[h]);
+    }
+    __m128i s[M];
+    ST_UNROLL for (int t = 0; t < M; t++) {
+      __m128i p[2];
+      ST_UNROLL for (int h = 0; h < 2; h++) {
+        __m128i xs = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[t][b].qs + 16 * h));
+        if constexpr (Type::kSigned) xs = _mm_sign_epi8(xs, code[h]);
+        p[h] = _mm_maddubs_epi16(magnitude[h], xs);
+      }
+      // IQ4_NL's pairs of products reach 2·127·127: each half to 32 bits alone. The others'
+      // (codes below 32) add in 16 bits first.
+      if constexpr (std::is_same_v<Block, BlockIQ4_NL>) {
+        s[t] = _mm_add_epi32(_mm_madd_epi16(p[0], ones), _mm_madd_epi16(p[1], ones));
+      } else {
+        s[t] = _mm_madd_epi16(_mm_add_epi16(p[0], p[1]), ones);
+      }
+    }
+    const float dw = halves[w[b].d];
+    float m = 0;
+    if constexpr (Type::kMin) m = halves[w[b].m];
+    ST_UNROLL for (int t = 0; t < M; t++) {
+      const float term = dw * halves[x[t][b].d] * static_cast<float>(hsum_i32(s[t]));
+      if constexpr (Type::kMin) {
+        sum[t] += term + m * halves[x[t][b].s];
+      } else {
+        sum[t] += term;
+      }
+    }
+  }
+  ST_UNROLL for (int t = 0; t < M; t++) out[t] = sum[t];
+}
+
 void add_overrides(KernelTable& t) {
   t.dot_f16_f32 = dot_f16_f32;
   t.dot_f16_f32_heads = dot_f16_f32_heads;
@@ -728,6 +814,14 @@ void add_overrides(KernelTable& t) {
   t.q3_K.dot4 = dot_two_bit_n<BlockQ3_K, 4>;
   t.iq4_xs.dot = dot_one<dot_iq4_xs_n<1>>;
   t.iq4_xs.dot4 = dot_iq4_xs_n<4>;
+  t.q4_1.dot = dot_one<dot_blocks32_n<BlockQ4_1, 1>>;
+  t.q4_1.dot4 = dot_blocks32_n<BlockQ4_1, 4>;
+  t.q5_0.dot = dot_one<dot_blocks32_n<BlockQ5_0, 1>>;
+  t.q5_0.dot4 = dot_blocks32_n<BlockQ5_0, 4>;
+  t.q5_1.dot = dot_one<dot_blocks32_n<BlockQ5_1, 1>>;
+  t.q5_1.dot4 = dot_blocks32_n<BlockQ5_1, 4>;
+  t.iq4_nl.dot = dot_one<dot_blocks32_n<BlockIQ4_NL, 1>>;
+  t.iq4_nl.dot4 = dot_blocks32_n<BlockIQ4_NL, 4>;
   t.gemm_q4_0x16 = gemm_q4_0x16;
   t.pack_q4_0x16 = pack_q4_0x16_transposing;
   t.dot_q4_0x16_row = dot_q4_0x16_row;
