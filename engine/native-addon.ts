@@ -110,6 +110,11 @@ export interface SessionInfo {
   weights_bytes: number;
   /** Of those, the Q4_0 weights held packed 16 rows at a time for the kernels (0: none; see docs/engine.md). */
   packed_weights_bytes: number;
+  /**
+   * Of those, the bytes the load read straight from storage, past the page cache, because the
+   * cache did not hold them (a cold start); the rest were copied from the cache. 0 under a budget.
+   */
+  packed_read_past_cache_bytes: number;
   /** The memory budget's split, or null without a budget. */
   memory_plan: MemoryPlanInfo | null;
 }

@@ -189,6 +189,9 @@ export async function runBench(addon: NativeAddon, args: ParsedArgs, write: (s: 
   const routing = slot.routingStats();
   const result = {
     load_ms: loadMs,
+    // How the load found the file: the packed weights' bytes, and those read past the page cache.
+    packed_weights_bytes: session.info.packed_weights_bytes,
+    packed_read_past_cache_bytes: session.info.packed_read_past_cache_bytes,
     prefill_tokens_per_s: promptTokens / (prefill.promptMs / 1000),
     decode_tokens_per_s: (genTokens - 1) / ((firstHalfMs + lastHalfMs) / 1000),
     decode_last_half_tokens_per_s: lastHalf > 0 ? lastHalf / (lastHalfMs / 1000) : 0,

@@ -18,6 +18,7 @@ Napi::Object session_info(Napi::Env env, Session& session) {
   o.Set("scratch_bytes", static_cast<double>(session.workspace().bytes()));
   o.Set("weights_bytes", static_cast<double>(model.weights_bytes()));
   o.Set("packed_weights_bytes", static_cast<double>(model.relaid_weights_bytes()));
+  o.Set("packed_read_past_cache_bytes", static_cast<double>(model.read_past_cache_bytes()));
   const std::optional<MemoryPlan>& plan = session.plan();
   if (!plan) {
     o.Set("memory_plan", env.Null());

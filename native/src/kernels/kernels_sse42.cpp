@@ -412,6 +412,14 @@ inline int32_t hsum_i32(__m128i v) {
   return _mm_cvtsi128_si32(v);
 }
 
+// Σ w16_i · bsums_i over the activation's sixteen sums of 16 values: how the K-quants take a
+// weight per sub-block (a scale, a min, an offset's scale) against Σx of that sub-block.
+inline int32_t times_bsums(const BlockQ8_K& x, const __m128i w16[2]) {
+  const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x.bsums));
+  const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x.bsums + 8));
+  return hsum_i32(_mm_add_epi32(_mm_madd_epi16(lo, w16[0]), _mm_madd_epi16(hi, w16[1])));
+}
+
 // Σ over the 32 codes of a sub-block (two vectors of unsigned codes) times the activation's 32
 // bytes, times the sub-block's scale, as four 32-bit sums.
 inline __m128i scaled_pair(__m128i q0, __m128i q1, const int8_t* x, int scale) {
@@ -466,13 +474,10 @@ void dot_k4_n(const void* wv, const void* const* xvs, int64_t n, float* out) {
     // Σ min_i·Σx over sub-block i, from the activation's sums of 16 (bsums 2i and 2i+1 are
     // sub-block i's halves): each min as two 16-bit lanes against them in PMADDWD.
     const __m128i mins16 = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sm + 8)));
-    const __m128i mins_0_3 = _mm_unpacklo_epi16(mins16, mins16), mins_4_7 = _mm_unpackhi_epi16(mins16, mins16);
+    const __m128i mins_per_16[2] = {_mm_unpacklo_epi16(mins16, mins16), _mm_unpackhi_epi16(mins16, mins16)};
     const float d = halves[w[b].d], dmin = halves[w[b].dmin];
     ST_UNROLL for (int t = 0; t < M; t++) {
-      const __m128i bsums_lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[t][b].bsums));
-      const __m128i bsums_hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[t][b].bsums + 8));
-      const int32_t mins = hsum_i32(_mm_add_epi32(_mm_madd_epi16(bsums_lo, mins_0_3), _mm_madd_epi16(bsums_hi, mins_4_7)));
-      sum[t] = super_block_sum(sum[t], x[t][b].d, d, dmin, hsum_i32(acc[t]), mins);
+      sum[t] = super_block_sum(sum[t], x[t][b].d, d, dmin, hsum_i32(acc[t]), times_bsums(x[t][b], mins_per_16));
     }
   }
   ST_UNROLL for (int t = 0; t < M; t++) out[t] = sum[t];
@@ -519,13 +524,10 @@ void dot_q6_K_n(const void* wv, const void* const* xvs, int64_t n, float* out) {
     }
     // Σ scale_g·Σx over sub-block g (the activation's sums of 16) in PMADDWD.
     const __m128i scales = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].scales));
-    const __m128i scales_lo = _mm_cvtepi8_epi16(scales), scales_hi = _mm_cvtepi8_epi16(_mm_unpackhi_epi64(scales, scales));
+    const __m128i scales16[2] = {_mm_cvtepi8_epi16(scales), _mm_cvtepi8_epi16(_mm_unpackhi_epi64(scales, scales))};
     const float d = halves[w[b].d];
     ST_UNROLL for (int t = 0; t < M; t++) {
-      const __m128i bsums_lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[t][b].bsums));
-      const __m128i bsums_hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[t][b].bsums + 8));
-      const int32_t offset = hsum_i32(_mm_add_epi32(_mm_madd_epi16(bsums_lo, scales_lo), _mm_madd_epi16(bsums_hi, scales_hi)));
-      sum[t] = super_block_sum(sum[t], x[t][b].d, d, 0.0f, hsum_i32(acc[t]) - 32 * offset, 0);
+      sum[t] = super_block_sum(sum[t], x[t][b].d, d, 0.0f, hsum_i32(acc[t]) - 32 * times_bsums(x[t][b], scales16), 0);
     }
   }
   ST_UNROLL for (int t = 0; t < M; t++) out[t] = sum[t];
@@ -595,14 +597,10 @@ void dot_two_bit_n(const void* wv, const void* const* xvs, int64_t n, float* out
       dmin = halves[w[b].dmin];
     }
     ST_UNROLL for (int t = 0; t < M; t++) {
-      const __m128i bsums_lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[t][b].bsums));
-      const __m128i bsums_hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[t][b].bsums + 8));
       if constexpr (kQ3) {  // Σ scale_i·Σx over sub-block i, four times, off the sum of the unsigned codes
-        const int32_t offset = hsum_i32(_mm_add_epi32(_mm_madd_epi16(bsums_lo, scales16[0]), _mm_madd_epi16(bsums_hi, scales16[1])));
-        sum[t] = super_block_sum(sum[t], x[t][b].d, d, 0.0f, hsum_i32(acc[t]) - 4 * offset, 0);
+        sum[t] = super_block_sum(sum[t], x[t][b].d, d, 0.0f, hsum_i32(acc[t]) - 4 * times_bsums(x[t][b], scales16), 0);
       } else {
-        const int32_t mins = hsum_i32(_mm_add_epi32(_mm_madd_epi16(bsums_lo, mins16[0]), _mm_madd_epi16(bsums_hi, mins16[1])));
-        sum[t] = super_block_sum(sum[t], x[t][b].d, d, dmin, hsum_i32(acc[t]), mins);
+        sum[t] = super_block_sum(sum[t], x[t][b].d, d, dmin, hsum_i32(acc[t]), times_bsums(x[t][b], mins16));
       }
     }
   }
@@ -626,12 +624,7 @@ void dot_iq4_xs_n(const void* wv, const void* const* xvs, int64_t n, float* out)
   ST_UNROLL for (int t = 0; t < M; t++) sum[t] = 0;
   for (int64_t b = 0; b < n / kQK_K; b++) {
     if constexpr (M == 1) prefetch_ahead(w + b, kSuperBlocksAhead * sizeof(BlockIQ4_XS));  // one activation: prefetch.h
-    uint32_t low;
-    std::memcpy(&low, w[b].scales_l, sizeof low);
-    const uint32_t high = w[b].scales_h;
-    alignas(16) int16_t sc[8];
-    ST_UNROLL for (int i = 0; i < 8; i++) sc[i] = static_cast<int16_t>((((low >> (4 * i)) & 0x0f) | (((high >> (2 * i)) & 3) << 4)) - 32);
-    const __m128i scales16 = _mm_load_si128(reinterpret_cast<const __m128i*>(sc));
+    const __m128i scales16 = scales_iq4_xs(w[b].scales_l, w[b].scales_h);
     __m128i acc[M];
     ST_UNROLL for (int t = 0; t < M; t++) acc[t] = _mm_setzero_si128();
     ST_UNROLL for (int i = 0; i < 8; i++) {

@@ -37,5 +37,20 @@ inline __m128i scales_q3_K(const uint8_t* packed) {
                       _mm_set1_epi8(32));
 }
 
+// IQ4_XS: the eight 6-bit scales (value − 32) of the sub-blocks of 32 as 16-bit lanes, from
+// their low nibbles (scale i's at bit 4i of scales_l) and high pairs (bit 2i of scales_h), two
+// lanes at a time in 32-bit words.
+inline __m128i scales_iq4_xs(const uint8_t* scales_l, uint16_t scales_h) {
+  uint32_t low;
+  std::memcpy(&low, scales_l, sizeof low);
+  uint32_t words[4];
+  for (int k = 0; k < 4; k++) {  // lanes 2k and 2k + 1
+    const uint32_t l = low >> (8 * k), h = static_cast<uint32_t>(scales_h) >> (4 * k);
+    words[k] = (l & 0x0f) | ((l << 12) & 0xf0000) | ((h << 4) & 0x30) | ((h << 18) & 0x300000);
+  }
+  return _mm_sub_epi16(_mm_set_epi32(static_cast<int>(words[3]), static_cast<int>(words[2]), static_cast<int>(words[1]), static_cast<int>(words[0])),
+                       _mm_set1_epi16(32));
+}
+
 }  // namespace
 }  // namespace st::kernels

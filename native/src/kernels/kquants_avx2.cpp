@@ -189,13 +189,8 @@ struct IQ4XSBlock {
   const BlockIQ4_XS& w;
   __m256i scales;  // the eight scales as 16-bit lanes, in both halves
   float d;
-  explicit IQ4XSBlock(const BlockIQ4_XS& b) : w(b), d(half(b.d)) {
-    uint32_t low;
-    std::memcpy(&low, b.scales_l, sizeof low);
-    int16_t sc[8];
-    for (int i = 0; i < 8; i++) sc[i] = static_cast<int16_t>((((low >> (4 * i)) & 0x0f) | (((b.scales_h >> (2 * i)) & 3) << 4)) - 32);
-    scales = _mm256_broadcastsi128_si256(_mm_setr_epi16(sc[0], sc[1], sc[2], sc[3], sc[4], sc[5], sc[6], sc[7]));
-  }
+  explicit IQ4XSBlock(const BlockIQ4_XS& b)
+      : w(b), scales(_mm256_broadcastsi128_si256(scales_iq4_xs(b.scales_l, b.scales_h))), d(half(b.d)) {}
   __m256i code(int i) const {
     const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.qs + 16 * i));
     const __m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0x0f));

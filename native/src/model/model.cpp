@@ -129,15 +129,33 @@ static std::vector<Relaid> relaid_matrices(ModelWeights& w) {
   return out;
 }
 
+// Bytes of a relaid matrix handled at once: whole blocks of rows, about 1 MiB, so that a piece
+// read is laid out while it is still in the cache.
+static size_t piece_bytes(const Relaid& j) {
+  const size_t block_bytes = j.bytes / j.rows * j.format->row_block();
+  return std::max<size_t>(1, (size_t(1) << 20) / block_bytes) * block_bytes;
+}
+
 // The mapped mode: every matrix in a format of its own is read (with reads, leaving the
-// mapping untouched) into one anonymous buffer and laid out there, a cache-sized piece at a
-// time; huge pages where the kernel gives them (fewer TLB misses on the weights read per
-// token). Two threads: one can lay out while the other waits for the disk.
+// mapping untouched) into one anonymous buffer and laid out there, a piece at a time; huge
+// pages where the kernel gives them (fewer TLB misses on the weights read per token). Two
+// threads: one can lay out while the other waits for the disk.
+//
+// A piece the page cache holds is copied from it. A piece it does not hold (a cold start) is
+// read past the cache, straight from storage into a small staging buffer: a buffered read
+// would first fill fresh page-cache pages with the file, only for us to copy them into our
+// own fresh pages, twice the pages for the kernel to find and zero and twice the memory while
+// loading (a 2.4 GB file held twice), and one thread's buffered reads run at about half the
+// storage's rate where read-ahead stops short (benchmarks.md, "A cold load read past the
+// page cache"). A warm file stays the fast copy it was.
 void Model::lay_out_mapped() {
   std::vector<Relaid> jobs = relaid_matrices(weights_);
   if (jobs.empty()) return;
-  size_t total = 0;
-  for (const Relaid& j : jobs) total += j.bytes;
+  size_t total = 0, largest_piece = 0;
+  for (const Relaid& j : jobs) {
+    total += j.bytes;
+    largest_piece = std::max(largest_piece, piece_bytes(j));
+  }
   relaid_ = AlignedBuffer(total);
   relaid_bytes_ = total;
   platform::advise_large_pages(relaid_.data(), relaid_.size());
@@ -147,21 +165,34 @@ void Model::lay_out_mapped() {
     dst.push_back(relaid_.data() + used);
     used += j.bytes;
   }
+  // Reads past the cache where the file system takes them (not tmpfs, whose "cache" is the file).
+  FileReader storage(path_);
+  if (storage.identity() != mapping_->identity()) throw std::runtime_error(path_ + ": the file changed while loading");
+  const bool can_bypass = storage.direct();
+  const uint8_t* const file_start = mapping_->data();
   const int n_threads = std::max(1u, std::min(2u, std::thread::hardware_concurrency()));
   std::atomic<size_t> next{0};
+  std::atomic<size_t> bypassed{0};
   std::vector<std::thread> threads;
   std::string error;
   std::mutex error_mu;
   for (int t = 0; t < n_threads; t++) {
     threads.emplace_back([&] {
       try {
+        AlignedBuffer staging;
         for (size_t i; (i = next.fetch_add(1)) < jobs.size();) {
           const Relaid& j = jobs[i];
-          const size_t block_bytes = j.bytes / j.rows * j.format->row_block();
-          const size_t piece = std::max<size_t>(1, (size_t(1) << 20) / block_bytes) * block_bytes;
+          const size_t piece = piece_bytes(j);
           for (size_t off = 0; off < j.bytes; off += piece) {
             const size_t n = std::min(piece, j.bytes - off);
-            mapping_->read(*j.data + off, n, dst[i] + off);
+            const uint8_t* src = *j.data + off;
+            if (can_bypass && platform::cached_share(src, n) < 0.5) {
+              if (staging.size() == 0) staging = AlignedBuffer(largest_piece + 2 * FileReader::kAlign);
+              std::memcpy(dst[i] + off, storage.read(static_cast<uint64_t>(src - file_start), n, staging.data()), n);
+              bypassed.fetch_add(n, std::memory_order_relaxed);
+            } else {
+              mapping_->read(src, n, dst[i] + off);
+            }
             j.format->lay_out(dst[i] + off, static_cast<int64_t>(n / (j.bytes / j.rows)), j.cols);
             note_work();
           }
@@ -175,6 +206,7 @@ void Model::lay_out_mapped() {
   for (std::thread& t : threads) t.join();
   if (!error.empty()) throw std::runtime_error(error);
   for (size_t i = 0; i < jobs.size(); i++) *jobs[i].data = dst[i];
+  read_past_cache_bytes_ = bypassed.load();
 }
 
 std::unique_ptr<Model> Model::load(const std::string& path) {

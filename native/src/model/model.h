@@ -57,6 +57,9 @@ class Model {
   size_t weights_bytes() const { return weights_bytes_; }
   // Bytes of the file's weights held in a format's own layout rather than as in the file.
   size_t relaid_weights_bytes() const { return relaid_bytes_; }
+  // Mapped mode: bytes of those read at load straight from storage, past the page cache (the
+  // pieces the cache did not hold); the rest were copied from the cache.
+  size_t read_past_cache_bytes() const { return read_past_cache_bytes_; }
 
  private:
   Model() = default;
@@ -67,6 +70,7 @@ class Model {
   bool transposed_down_ = false;
   size_t weights_bytes_ = 0;
   size_t relaid_bytes_ = 0;
+  size_t read_past_cache_bytes_ = 0;
   std::unique_ptr<MappedFile> mapping_;
   // Budgeted mode.
   std::shared_ptr<FileReader> reader_;

@@ -98,6 +98,11 @@ class FileMapping {
   intptr_t mapping_ = 0;  // the section handle on Windows
 };
 
+// The share, from 0 to 1, of the pages behind [p, p + bytes) of a file mapping that the page
+// cache holds now (mincore on Linux and macOS). 1 where the OS cannot say (Windows), so that
+// a caller choosing between a copy from the cache and a read from storage keeps the first.
+double cached_share(const void* p, size_t bytes);
+
 // Zeroed memory straight from the OS, aligned to at least File::kDirectAlign, returned to the OS
 // by free_pages (so the resident size is what was touched). Throws std::runtime_error when the
 // OS refuses.

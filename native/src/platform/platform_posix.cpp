@@ -186,6 +186,23 @@ void populate_for_writing(void* p, size_t bytes) {
 #endif
 }
 
+double cached_share(const void* p, size_t bytes) {
+  static const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  if (bytes == 0) return 1;
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(p) & ~(page - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(p) + bytes + page - 1) & ~(page - 1);
+  std::vector<unsigned char> present((end - begin) / page);
+#if defined(__APPLE__)
+  const int failed = ::mincore(reinterpret_cast<void*>(begin), end - begin, reinterpret_cast<char*>(present.data()));
+#else
+  const int failed = ::mincore(reinterpret_cast<void*>(begin), end - begin, present.data());
+#endif
+  if (failed != 0) return 1;
+  size_t cached = 0;
+  for (unsigned char v : present) cached += v & 1;
+  return static_cast<double>(cached) / static_cast<double>(present.size());
+}
+
 #if defined(__linux__)
 // A "Vm...:  1234 kB" line of /proc/self/status, in bytes.
 static uint64_t proc_status_bytes(const char* key) {

@@ -137,6 +137,9 @@ FileMapping::~FileMapping() {
   if (mapping_) CloseHandle(handle_of(mapping_));
 }
 
+// Windows has no mincore: the standby list's contents are not visible to a process.
+double cached_share(const void*, size_t) { return 1; }
+
 void* allocate_pages(size_t bytes) {
   void* p = VirtualAlloc(nullptr, bytes, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
   if (!p) throw std::runtime_error("cannot allocate " + std::to_string(bytes >> 20) + " MiB: " + error_text(GetLastError()));
