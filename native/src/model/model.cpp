@@ -165,10 +165,15 @@ void Model::lay_out_mapped() {
     dst.push_back(relaid_.data() + used);
     used += j.bytes;
   }
-  // Reads past the cache where the file system takes them (not tmpfs, whose "cache" is the file).
-  FileReader storage(path_);
-  if (storage.identity() != mapping_->identity()) throw std::runtime_error(path_ + ": the file changed while loading");
-  const bool can_bypass = storage.direct();
+  // Reads past the cache where the file system takes them (not tmpfs, whose "cache" is the
+  // file), and only of the file mapped: if the path names another file by now (a download
+  // renamed over it), or none, every piece comes from the mapping, as it always could.
+  std::unique_ptr<FileReader> storage;
+  try {
+    storage = std::make_unique<FileReader>(path_);
+  } catch (const std::exception&) {
+  }
+  const bool can_bypass = storage && storage->direct() && storage->identity() == mapping_->identity();
   const uint8_t* const file_start = mapping_->data();
   const int n_threads = std::max(1u, std::min(2u, std::thread::hardware_concurrency()));
   std::atomic<size_t> next{0};
@@ -188,7 +193,7 @@ void Model::lay_out_mapped() {
             const uint8_t* src = *j.data + off;
             if (can_bypass && platform::cached_share(src, n) < 0.5) {
               if (staging.size() == 0) staging = AlignedBuffer(largest_piece + 2 * FileReader::kAlign);
-              std::memcpy(dst[i] + off, storage.read(static_cast<uint64_t>(src - file_start), n, staging.data()), n);
+              std::memcpy(dst[i] + off, storage->read(static_cast<uint64_t>(src - file_start), n, staging.data()), n);
               bypassed.fetch_add(n, std::memory_order_relaxed);
             } else {
               mapping_->read(src, n, dst[i] + off);
@@ -272,8 +277,11 @@ std::unique_ptr<Model> Model::load_budgeted(const std::string& path, const Small
   model->transposed_down_ = file.flavour == Flavour::PowerInfer;
   for (const auto& t : file.gguf.tensors()) model->weights_bytes_ += t.n_bytes;
 
-  // One buffer for every resident tensor, each read as its own aligned span.
+  // One buffer for every resident tensor, each read as its own aligned span, in large pages
+  // as the mapped mode's packed copy and the expert cache's slots: every token reads all of
+  // it (attention, the router, the output head).
   model->resident_ = AlignedBuffer(resident_bytes_budgeted(file));
+  platform::advise_large_pages(model->resident_.data(), model->resident_.size());
   std::map<std::string, const uint8_t*> where;
   size_t used = 0;
   for (const auto& t : file.gguf.tensors()) {
@@ -294,6 +302,7 @@ std::unique_ptr<Model> Model::load_budgeted(const std::string& path, const Small
     uint8_t* bytes = const_cast<uint8_t*>(*m.data);
     if (*m.data == model->weights_.token_embd.data) {
       model->relaid_ = AlignedBuffer(m.bytes);
+      platform::advise_large_pages(model->relaid_.data(), model->relaid_.size());
       bytes = static_cast<uint8_t*>(std::memcpy(model->relaid_.data(), *m.data, m.bytes));
       *m.data = bytes;
     }
