@@ -925,6 +925,59 @@ static void test_packed_q8_0(const KernelTable& t, int64_t n) {
   check(near_plain, tag + "= the unpacked dot product up to rounding");
 }
 
+// IQ4_NL packed 16 rows at a time (Q4_0's layout, codes looked up): every ISA's packed kernels
+// give exactly the reference's value per row, whatever the number of activations, the extreme
+// codes (−127, 113) in whole blocks and activations whose Σx is at its largest included, and
+// the unpacked dot product's up to rounding.
+static void test_packed_iq4_nl(const KernelTable& t, int64_t n) {
+  const std::string tag = std::string(t.isa) + " IQ4_NLx16 n=" + std::to_string(n) + ": ";
+  std::mt19937 rng(static_cast<unsigned>(n) + 31);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int64_t nb = n / 32;
+  std::vector<BlockIQ4_NL> rows(kPackRows * nb);
+  for (BlockIQ4_NL& b : rows) {
+    b.d = fp32_to_fp16(0.001f + 0.01f * std::fabs(normal(rng)));
+    for (uint8_t& q : b.qs) q = static_cast<uint8_t>(rng() & 0xff);
+  }
+  std::fill(std::begin(rows[3 * nb].qs), std::end(rows[3 * nb].qs), uint8_t(0x00));  // −127 everywhere
+  std::fill(std::begin(rows[6 * nb + nb - 1].qs), std::end(rows[6 * nb + nb - 1].qs), uint8_t(0xff));  // 113 everywhere
+  std::vector<uint8_t> packed(nb * kPackedBlockBytes);
+  pack_q4_0x16(reinterpret_cast<const BlockQ4_0*>(rows.data()), nb, nb, packed.data());
+  std::vector<std::vector<BlockQ8_0>> xq(kMaxPackedActivations, std::vector<BlockQ8_0>(nb));
+  std::vector<std::vector<Q8_0BlockTerms>> terms(kMaxPackedActivations, std::vector<Q8_0BlockTerms>(nb));
+  const BlockQ8_0* xs[kMaxPackedActivations];
+  const Q8_0BlockTerms* xterms[kMaxPackedActivations];
+  for (int a = 0; a < kMaxPackedActivations; a++) {
+    std::vector<float> x(n);
+    for (float& v : x) v = a == 7 ? std::fabs(normal(rng)) : a == 6 ? -std::fabs(normal(rng)) : normal(rng);
+    scalar_table().quantize_row_q8_0(x.data(), xq[a].data(), n);
+    q8_0_block_terms(xq[a].data(), terms[a].data(), nb);
+    xs[a] = xq[a].data();
+    xterms[a] = terms[a].data();
+  }
+  for (int n_x = 1; n_x <= kMaxPackedActivations; n_x++) {
+    std::vector<float> want(n_x * kPackRows), got(n_x * kPackRows);
+    gemm_iq4_nlx16_reference(packed.data(), nb, xs, xterms, n_x, want.data());
+    t.gemm_iq4_nlx16(packed.data(), nb, xs, xterms, n_x, got.data());
+    check(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) == 0,
+          tag + "gemm bit-identical to the reference, " + std::to_string(n_x) + " activations");
+  }
+  std::vector<float> want(kMaxPackedActivations * kPackRows);
+  gemm_iq4_nlx16_reference(packed.data(), nb, xs, xterms, kMaxPackedActivations, want.data());
+  const BlockTypeKernels* plain = block_type_kernels(scalar_table(), GgmlType::IQ4_NL);
+  bool rows_equal = true, near_plain = true;
+  for (int j = 0; j < kMaxPackedActivations; j++) {
+    for (int r = 0; r < kPackRows; r++) {
+      const float one = t.dot_iq4_nlx16_row(packed.data(), nb, r, xs[j], xterms[j]);
+      rows_equal = rows_equal && std::memcmp(&one, &want[j * kPackRows + r], sizeof one) == 0;
+      const float unpacked = plain->dot(rows.data() + r * nb, xs[j], n);
+      near_plain = near_plain && close(unpacked, want[j * kPackRows + r], std::fabs(unpacked) + 1);
+    }
+  }
+  check(rows_equal, tag + "single row = its lane of the group");
+  check(near_plain, tag + "= the unpacked dot product up to rounding");
+}
+
 // Q4_K and Q5_K packed 16 rows at a time: every ISA's packed kernels give exactly the
 // reference's value per row (kernels.h), whatever the number of activations, and the unpacked
 // dot product's up to rounding.
@@ -1327,6 +1380,10 @@ int main(int argc, char** argv) {
   for (const KernelTable* t : tables) {
     if (!t->gemm_q8_0x16) continue;
     for (int64_t n : {32, 64, 768, 1536}) test_packed_q8_0(*t, n);
+  }
+  for (const KernelTable* t : tables) {
+    if (!t->gemm_iq4_nlx16) continue;
+    for (int64_t n : {32, 64, 768, 1536}) test_packed_iq4_nl(*t, n);
   }
   for (const KernelTable* t : tables) test_packing(*t);
   test_packing(scalar_table());

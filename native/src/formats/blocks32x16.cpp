@@ -1,6 +1,7 @@
 // Rows of 32-value blocks packed 16 at a time, for kernels that multiply four elements of
-// sixteen rows in one instruction (AVX-512 VNNI, AVX2): Q4_0 (kernels::pack_q4_0x16) and
-// Q8_0 (kernels::pack_q8_0x16). Both take the activation as Q8_0 blocks with their terms.
+// sixteen rows in one instruction (AVX-512 VNNI, AVX2): Q4_0 and IQ4_NL, whose blocks have
+// the same layout (kernels::pack_q4_0x16), and Q8_0 (kernels::pack_q8_0x16). All take the
+// activation as Q8_0 blocks with their terms.
 // Products go a 16-row group at a time for up to 8 activations; each row's value is defined
 // to the bit by the kernels (kernels.h), so it is the same whichever way a group is computed.
 
@@ -25,7 +26,12 @@ struct Kernels {
 
 Kernels kernels_for(Blocks32x16::Weights weights) {
   const kernels::KernelTable& k = kernels::active();
-  return weights == Blocks32x16::Weights::Q4_0 ? Kernels{k.gemm_q4_0x16, k.dot_q4_0x16_row} : Kernels{k.gemm_q8_0x16, k.dot_q8_0x16_row};
+  switch (weights) {
+    case Blocks32x16::Weights::Q4_0: return Kernels{k.gemm_q4_0x16, k.dot_q4_0x16_row};
+    case Blocks32x16::Weights::Q8_0: return Kernels{k.gemm_q8_0x16, k.dot_q8_0x16_row};
+    case Blocks32x16::Weights::IQ4_NL: break;
+  }
+  return Kernels{k.gemm_iq4_nlx16, k.dot_iq4_nlx16_row};
 }
 
 const uint8_t* group_of(const Matrix& w, int64_t g) { return w.data + static_cast<size_t>(g) * R * w.row_bytes; }
@@ -46,7 +52,8 @@ void group_product(const Kernels& k, const Matrix& w, int64_t g, const void* con
 void Blocks32x16::lay_out(uint8_t* data, int64_t rows, int64_t cols) const {
   const int64_t nb = cols / kQK8_0;
   const kernels::KernelTable& k = kernels::active();
-  if (weights_ == Weights::Q4_0) {
+  if (weights_ != Weights::Q8_0) {
+    static_assert(sizeof(BlockIQ4_NL) == sizeof(BlockQ4_0), "an IQ4_NL block is laid out as a Q4_0 block");
     packed_groups::lay_out_in_place(data, rows, static_cast<size_t>(nb) * kernels::kPackedBlockBytes, [&](const uint8_t* src, uint8_t* dst) {
       k.pack_q4_0x16(reinterpret_cast<const BlockQ4_0*>(src), nb, nb, dst);
     });

@@ -137,6 +137,12 @@ struct KernelTable {
                        int n_x, float* out);
   float (*dot_q8_0x16_row)(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const Q8_0BlockTerms* xterms);
 
+  // Optional (nullptr: IQ4_NL rows stay as in the file): IQ4_NL weights packed 16 rows at a
+  // time ("IQ4_NL×16", see pack_q4_0x16), as gemm_q4_0x16 and dot_q4_0x16_row.
+  void (*gemm_iq4_nlx16)(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms,
+                         int n_x, float* out);
+  float (*dot_iq4_nlx16_row)(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const Q8_0BlockTerms* xterms);
+
   // Optional (nullptr: Q5_K rows stay as in the file): Q5_K packed 16 rows at a time (see
   // pack_q5_Kx16), as gemm_q4_Kx16 and dot_q4_Kx16_row; the one-row kernel may be present
   // without the group one (it serves only groups packed for a table that has both).
@@ -210,6 +216,17 @@ void pack_q8_0x16(const BlockQ8_0* rows, int64_t row_stride, int64_t nb, uint8_t
 // the file there; tests compare every ISA's packed kernels with it).
 void gemm_q8_0x16_reference(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms,
                             int n_x, float* out);
+
+// IQ4_NL rows packed 16 at a time ("IQ4_NL×16"): an IQ4_NL block is laid out as a Q4_0 block
+// (an F16 scale, then 16 bytes of 4-bit codes in the same order), so pack_q4_0x16 packs it
+// and the group has Q4_0×16's layout. The kernels look each code up to kIQ4Values[q] + 128,
+// an unsigned byte for VPDPBUSD, and take the 128 back off with the activation's block term
+// 16·zero = −128·Σx, exactly. The value of every packed kernel for one row, as for Q4_0×16:
+// with i_b = Σ_j kIQ4Values[q_j]·x_j over block b, acc = fma(float(i_b), d_w,b · d_x,b, acc)
+// for b = 0, 1, …, from acc = 0.
+// The scalar reference (not in the scalar table: rows stay as in the file there).
+void gemm_iq4_nlx16_reference(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms,
+                              int n_x, float* out);
 
 // Q4_K rows packed 16 at a time ("Q4_K×16"), so that one 512-bit VNNI instruction multiplies
 // four codes of sixteen rows. A group of 16 rows is nb packed super-blocks of

@@ -184,38 +184,52 @@ inline int32_t load_i32(const int8_t* p) {
   return v;
 }
 
-template <int N>
+// IQ4_NL×16 (kernels.h) is this layout with each code standing for kIQ4Values[q]: Lookup
+// turns every nibble vector into kIQ4Values[q] + 128 (one VPSHUFB from the 16 values with
+// their sign bits flipped), an unsigned byte, and the chains start from 16·zero = −128·Σx.
+// The sums are those of the reference to the bit, as for Q4_0.
+inline __m512i iq4_nl_unsigned_values() {
+  return _mm512_broadcast_i32x4(_mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4Values)), _mm_set1_epi8(static_cast<char>(0x80))));
+}
+
+template <int N, bool Lookup>
 void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, float* out) {
   const __m512i low4 = _mm512_set1_epi8(0x0f);
+  const __m512i values = Lookup ? iq4_nl_unsigned_values() : _mm512_setzero_si512();
   __m512 acc[N];
   for (int t = 0; t < N; t++) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; b++) {
     const uint8_t* block = group + b * kPackedBlockBytes;
     if (N == 1) prefetch_ahead(block, kPackedBlocksAhead * kPackedBlockBytes, kPackedBlockBytes);  // as the AVX2 kernel (prefetch.h)
     const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block)));
-    // w[s]: elements 4s..4s+3 of every row; w[4+s]: elements 16+4s.., for one activation as
-    // 16·q where they stand (see below), for several shifted down.
+    // w[s]: elements 4s..4s+3 of every row; w[4+s]: elements 16+4s.., for one Q4_0 activation
+    // as 16·q where they stand (see below), else shifted down (and looked up for IQ4_NL).
+    constexpr bool kHighInPlace = N == 1 && !Lookup;
     __m512i w[8];
     for (int s = 0; s < 4; s++) {
       const __m512i v = load_unsplit(block + kPackRows * sizeof(uint16_t) + 64 * s);
       w[s] = _mm512_and_si512(v, low4);
-      w[4 + s] = N == 1 ? _mm512_andnot_si512(low4, v) : _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+      w[4 + s] = kHighInPlace ? _mm512_andnot_si512(low4, v) : _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+      if constexpr (Lookup) {
+        w[s] = _mm512_shuffle_epi8(values, w[s]);
+        w[4 + s] = _mm512_shuffle_epi8(values, w[4 + s]);
+      }
     }
     ST_UNROLL for (int t = 0; t < N; t++) {
       const BlockQ8_0& x = xs[t][b];
-      __m512i i0 = _mm512_set1_epi32(xterms[t][b].zero);
+      __m512i i0 = _mm512_set1_epi32(Lookup ? 16 * xterms[t][b].zero : xterms[t][b].zero);
       if constexpr (N == 1) {
         // Two independent chains, for the one activation's sake (several activations are
         // independent chains already); integer addition is exact, so the split changes nothing.
-        // The high nibbles stay where they stand (16·q, no shift per vector): their chain sums
-        // 16·Σq·x (at most 16 products of 240·127 per lane) and is shifted back once, exact
-        // because it is a multiple of 16.
-        __m512i hi16 = _mm512_setzero_si512();
+        // Q4_0's high nibbles stay where they stand (16·q, no shift per vector): their chain
+        // sums 16·Σq·x (at most 16 products of 240·127 per lane) and is shifted back once,
+        // exact because it is a multiple of 16.
+        __m512i hi = _mm512_setzero_si512();
         ST_UNROLL for (int s = 0; s < 4; s++) {
           i0 = _mm512_dpbusd_epi32(i0, w[s], _mm512_set1_epi32(load_i32(x.qs + 4 * s)));
-          hi16 = _mm512_dpbusd_epi32(hi16, w[4 + s], _mm512_set1_epi32(load_i32(x.qs + 16 + 4 * s)));
+          hi = _mm512_dpbusd_epi32(hi, w[4 + s], _mm512_set1_epi32(load_i32(x.qs + 16 + 4 * s)));
         }
-        i0 = _mm512_add_epi32(i0, _mm512_srai_epi32(hi16, 4));
+        i0 = _mm512_add_epi32(i0, kHighInPlace ? _mm512_srai_epi32(hi, 4) : hi);
       } else {
         ST_UNROLL for (int s = 0; s < 8; s++) i0 = _mm512_dpbusd_epi32(i0, w[s], _mm512_set1_epi32(load_i32(x.qs + 4 * s)));
       }
@@ -226,22 +240,25 @@ void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs
   for (int t = 0; t < N; t++) _mm512_storeu_ps(out + t * kPackRows, acc[t]);
 }
 
-void gemm_q4_0x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, int n_x,
-                  float* out) {
-  with_count<1, 8>(n_x, [&](auto acts) { gemm_q4_0x16_n<decltype(acts)::value>(group, nb, xs, xterms, out); });
+template <bool Lookup>
+void gemm_x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, int n_x, float* out) {
+  with_count<1, 8>(n_x, [&](auto acts) { gemm_q4_0x16_n<decltype(acts)::value, Lookup>(group, nb, xs, xterms, out); });
 }
 
 // One row of a packed group: its four 4-byte pieces per block gathered back into the
 // block's 16 bytes, then the plain one-block product.
-float dot_q4_0x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const Q8_0BlockTerms* xterms) {
+template <bool Lookup>
+float dot_x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const Q8_0BlockTerms* xterms) {
   float acc = 0;
   const int8_t* q = reinterpret_cast<const int8_t*>(group + kPackRows * sizeof(uint16_t) + 4 * lane);
   const __m256i zero = _mm256_setzero_si256();
+  const __m256i values = _mm512_castsi512_si256(iq4_nl_unsigned_values());
   for (int64_t b = 0; b < nb; b++, q += kPackedBlockBytes) {
     const __m128i qs = _mm_setr_epi32(load_i32(q), load_i32(q + 64), load_i32(q + 128), load_i32(q + 192));
-    const __m256i qq = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(qs, 4), qs), _mm256_set1_epi8(0x0f));
+    __m256i qq = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(qs, 4), qs), _mm256_set1_epi8(0x0f));
+    if constexpr (Lookup) qq = _mm256_shuffle_epi8(values, qq);
     const __m256i v = _mm256_dpbusd_epi32(zero, qq, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs)));
-    const int32_t total = hsum_i32(v) + xterms[b].zero;
+    const int32_t total = hsum_i32(v) + (Lookup ? 16 * xterms[b].zero : xterms[b].zero);
     uint16_t dw;
     __builtin_memcpy(&dw, group + b * kPackedBlockBytes + lane * sizeof(uint16_t), sizeof dw);
     acc = std::fma(static_cast<float>(total), half(dw) * xterms[b].d, acc);
@@ -474,8 +491,10 @@ void exp_shifted(float* x, const float* shifts, int lanes, int64_t n) {
 
 void avx512_overrides(KernelTable& t) {
   t.dot_f16_f16 = dot_f16_f16;
-  t.gemm_q4_0x16 = gemm_q4_0x16;
-  t.dot_q4_0x16_row = dot_q4_0x16_row;
+  t.gemm_q4_0x16 = gemm_x16<false>;
+  t.dot_q4_0x16_row = dot_x16_row<false>;
+  t.gemm_iq4_nlx16 = gemm_x16<true>;
+  t.dot_iq4_nlx16_row = dot_x16_row<true>;
   t.isa = "avx512";
   t.dot_q4_0_q8_0 = dot_q4_0_q8_0;
   t.dot_q8_0_q8_0 = dot_q8_0_q8_0;

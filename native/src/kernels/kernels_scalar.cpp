@@ -247,6 +247,33 @@ void gemm_q8_0x16_reference(const uint8_t* group, int64_t nb, const BlockQ8_0* c
   }
 }
 
+// Σ_j kIQ4Values[q_j]·x_j of row `lane`'s block in a packed IQ4_NL×16 block (Q4_0×16's layout).
+static int32_t packed_iq4_nl_block_dot(const uint8_t* block, int lane, const BlockQ8_0& x) {
+  int32_t acc = 0;
+  for (int s = 0; s < 4; s++) {
+    const uint8_t* q = block + kPackRows * sizeof(uint16_t) + 64 * s + 4 * lane;
+    for (int i = 0; i < 4; i++) {
+      acc += kIQ4Values[q[i] & 0x0f] * x.qs[4 * s + i];
+      acc += kIQ4Values[q[i] >> 4] * x.qs[16 + 4 * s + i];
+    }
+  }
+  return acc;
+}
+
+void gemm_iq4_nlx16_reference(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms,
+                              int n_x, float* out) {
+  for (int t = 0; t < n_x; t++) {
+    for (int r = 0; r < kPackRows; r++) {
+      float acc = 0;
+      for (int64_t b = 0; b < nb; b++) {
+        const uint8_t* block = group + b * kPackedBlockBytes;
+        acc = fma_exact(static_cast<float>(packed_iq4_nl_block_dot(block, r, xs[t][b])), packed_scale(block, r) * xterms[t][b].d, acc);
+      }
+      out[t * kPackRows + r] = acc;
+    }
+  }
+}
+
 void add_scalar_block_kernels(KernelTable& t);  // kernels_scalar_blocks.cpp
 
 const KernelTable& scalar_table() {
