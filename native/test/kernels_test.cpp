@@ -873,6 +873,52 @@ static void test_packing(const KernelTable& t) {
   }
 }
 
+// The checks shared by the packed 32-value formats against Q8_0 activations (Q8_0×16,
+// IQ4_NL×16): eight activations of n values with their block terms (one all positive and one
+// all negative: Σx at its extremes), then the table's group kernel for 1 to 8 of them and its
+// one-row kernel bit for bit against the reference, and the reference against the unpacked
+// dot product (`plain(row r, activation)`) up to rounding.
+using PackedGemm = void (*)(const uint8_t*, int64_t, const BlockQ8_0* const*, const Q8_0BlockTerms* const*, int, float*);
+using PackedRowDot = float (*)(const uint8_t*, int64_t, int, const BlockQ8_0*, const Q8_0BlockTerms*);
+template <typename PlainDot>
+static void check_packed_32(const std::string& tag, std::mt19937& rng, const std::vector<uint8_t>& packed, int64_t n, PackedGemm reference,
+                            PackedGemm gemm, PackedRowDot row_dot, PlainDot plain) {
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int64_t nb = n / 32;
+  std::vector<std::vector<BlockQ8_0>> xq(kMaxPackedActivations, std::vector<BlockQ8_0>(nb));
+  std::vector<std::vector<Q8_0BlockTerms>> terms(kMaxPackedActivations, std::vector<Q8_0BlockTerms>(nb));
+  const BlockQ8_0* xs[kMaxPackedActivations];
+  const Q8_0BlockTerms* xterms[kMaxPackedActivations];
+  for (int a = 0; a < kMaxPackedActivations; a++) {
+    std::vector<float> x(n);
+    for (float& v : x) v = a == 7 ? std::fabs(normal(rng)) : a == 6 ? -std::fabs(normal(rng)) : normal(rng);
+    scalar_table().quantize_row_q8_0(x.data(), xq[a].data(), n);
+    q8_0_block_terms(xq[a].data(), terms[a].data(), nb);
+    xs[a] = xq[a].data();
+    xterms[a] = terms[a].data();
+  }
+  for (int n_x = 1; n_x <= kMaxPackedActivations; n_x++) {
+    std::vector<float> want(n_x * kPackRows), got(n_x * kPackRows);
+    reference(packed.data(), nb, xs, xterms, n_x, want.data());
+    gemm(packed.data(), nb, xs, xterms, n_x, got.data());
+    check(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) == 0,
+          tag + "gemm bit-identical to the reference, " + std::to_string(n_x) + " activations");
+  }
+  std::vector<float> want(kMaxPackedActivations * kPackRows);
+  reference(packed.data(), nb, xs, xterms, kMaxPackedActivations, want.data());
+  bool rows_equal = true, near_plain = true;
+  for (int j = 0; j < kMaxPackedActivations; j++) {
+    for (int r = 0; r < kPackRows; r++) {
+      const float one = row_dot(packed.data(), nb, r, xs[j], xterms[j]);
+      rows_equal = rows_equal && std::memcmp(&one, &want[j * kPackRows + r], sizeof one) == 0;
+      const float unpacked = plain(r, xs[j]);
+      near_plain = near_plain && close(unpacked, want[j * kPackRows + r], std::fabs(unpacked) + 1);
+    }
+  }
+  check(rows_equal, tag + "single row = its lane of the group");
+  check(near_plain, tag + "= the unpacked dot product up to rounding");
+}
+
 // Q8_0 packed 16 rows at a time: every ISA's packed kernels give exactly the reference's value
 // per row (kernels.h), whatever the number of activations, codes of −128 and 127 included, and
 // the unpacked dot product's up to rounding.
@@ -891,44 +937,13 @@ static void test_packed_q8_0(const KernelTable& t, int64_t n) {
   std::vector<uint8_t> packed(nb * kPackedQ8_0BlockBytes);
   pack_q8_0x16(rows.data(), nb, nb, packed.data());
   check(packed.size() == rows.size() * sizeof(BlockQ8_0), tag + "packing keeps the size");
-  std::vector<std::vector<BlockQ8_0>> xq(kMaxPackedActivations, std::vector<BlockQ8_0>(nb));
-  std::vector<std::vector<Q8_0BlockTerms>> terms(kMaxPackedActivations, std::vector<Q8_0BlockTerms>(nb));
-  const BlockQ8_0* xs[kMaxPackedActivations];
-  const Q8_0BlockTerms* xterms[kMaxPackedActivations];
-  for (int a = 0; a < kMaxPackedActivations; a++) {
-    std::vector<float> x(n);
-    for (float& v : x) v = a == 7 ? std::fabs(normal(rng)) : normal(rng);  // one all-positive: Σx at its largest
-    scalar_table().quantize_row_q8_0(x.data(), xq[a].data(), n);
-    q8_0_block_terms(xq[a].data(), terms[a].data(), nb);
-    xs[a] = xq[a].data();
-    xterms[a] = terms[a].data();
-  }
-  for (int n_x = 1; n_x <= kMaxPackedActivations; n_x++) {
-    std::vector<float> want(n_x * kPackRows), got(n_x * kPackRows);
-    gemm_q8_0x16_reference(packed.data(), nb, xs, xterms, n_x, want.data());
-    t.gemm_q8_0x16(packed.data(), nb, xs, xterms, n_x, got.data());
-    check(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) == 0,
-          tag + "gemm bit-identical to the reference, " + std::to_string(n_x) + " activations");
-  }
-  std::vector<float> want(kMaxPackedActivations * kPackRows);
-  gemm_q8_0x16_reference(packed.data(), nb, xs, xterms, kMaxPackedActivations, want.data());
-  bool rows_equal = true, near_plain = true;
-  for (int j = 0; j < kMaxPackedActivations; j++) {
-    for (int r = 0; r < kPackRows; r++) {
-      const float one = t.dot_q8_0x16_row(packed.data(), nb, r, xs[j], xterms[j]);
-      rows_equal = rows_equal && std::memcmp(&one, &want[j * kPackRows + r], sizeof one) == 0;
-      const float plain = scalar_table().dot_q8_0_q8_0(rows.data() + r * nb, xs[j], n);
-      near_plain = near_plain && close(plain, want[j * kPackRows + r], std::fabs(plain) + 1);
-    }
-  }
-  check(rows_equal, tag + "single row = its lane of the group");
-  check(near_plain, tag + "= the unpacked dot product up to rounding");
+  check_packed_32(tag, rng, packed, n, gemm_q8_0x16_reference, t.gemm_q8_0x16, t.dot_q8_0x16_row,
+                  [&](int r, const BlockQ8_0* x) { return scalar_table().dot_q8_0_q8_0(rows.data() + r * nb, x, n); });
 }
 
 // IQ4_NL packed 16 rows at a time (Q4_0's layout, codes looked up): every ISA's packed kernels
 // give exactly the reference's value per row, whatever the number of activations, the extreme
-// codes (−127, 113) in whole blocks and activations whose Σx is at its largest included, and
-// the unpacked dot product's up to rounding.
+// codes (−127, 113) in whole blocks included, and the unpacked dot product's up to rounding.
 static void test_packed_iq4_nl(const KernelTable& t, int64_t n) {
   const std::string tag = std::string(t.isa) + " IQ4_NLx16 n=" + std::to_string(n) + ": ";
   std::mt19937 rng(static_cast<unsigned>(n) + 31);
@@ -943,39 +958,9 @@ static void test_packed_iq4_nl(const KernelTable& t, int64_t n) {
   std::fill(std::begin(rows[6 * nb + nb - 1].qs), std::end(rows[6 * nb + nb - 1].qs), uint8_t(0xff));  // 113 everywhere
   std::vector<uint8_t> packed(nb * kPackedBlockBytes);
   pack_q4_0x16(reinterpret_cast<const BlockQ4_0*>(rows.data()), nb, nb, packed.data());
-  std::vector<std::vector<BlockQ8_0>> xq(kMaxPackedActivations, std::vector<BlockQ8_0>(nb));
-  std::vector<std::vector<Q8_0BlockTerms>> terms(kMaxPackedActivations, std::vector<Q8_0BlockTerms>(nb));
-  const BlockQ8_0* xs[kMaxPackedActivations];
-  const Q8_0BlockTerms* xterms[kMaxPackedActivations];
-  for (int a = 0; a < kMaxPackedActivations; a++) {
-    std::vector<float> x(n);
-    for (float& v : x) v = a == 7 ? std::fabs(normal(rng)) : a == 6 ? -std::fabs(normal(rng)) : normal(rng);
-    scalar_table().quantize_row_q8_0(x.data(), xq[a].data(), n);
-    q8_0_block_terms(xq[a].data(), terms[a].data(), nb);
-    xs[a] = xq[a].data();
-    xterms[a] = terms[a].data();
-  }
-  for (int n_x = 1; n_x <= kMaxPackedActivations; n_x++) {
-    std::vector<float> want(n_x * kPackRows), got(n_x * kPackRows);
-    gemm_iq4_nlx16_reference(packed.data(), nb, xs, xterms, n_x, want.data());
-    t.gemm_iq4_nlx16(packed.data(), nb, xs, xterms, n_x, got.data());
-    check(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) == 0,
-          tag + "gemm bit-identical to the reference, " + std::to_string(n_x) + " activations");
-  }
-  std::vector<float> want(kMaxPackedActivations * kPackRows);
-  gemm_iq4_nlx16_reference(packed.data(), nb, xs, xterms, kMaxPackedActivations, want.data());
   const BlockTypeKernels* plain = block_type_kernels(scalar_table(), GgmlType::IQ4_NL);
-  bool rows_equal = true, near_plain = true;
-  for (int j = 0; j < kMaxPackedActivations; j++) {
-    for (int r = 0; r < kPackRows; r++) {
-      const float one = t.dot_iq4_nlx16_row(packed.data(), nb, r, xs[j], xterms[j]);
-      rows_equal = rows_equal && std::memcmp(&one, &want[j * kPackRows + r], sizeof one) == 0;
-      const float unpacked = plain->dot(rows.data() + r * nb, xs[j], n);
-      near_plain = near_plain && close(unpacked, want[j * kPackRows + r], std::fabs(unpacked) + 1);
-    }
-  }
-  check(rows_equal, tag + "single row = its lane of the group");
-  check(near_plain, tag + "= the unpacked dot product up to rounding");
+  check_packed_32(tag, rng, packed, n, gemm_iq4_nlx16_reference, t.gemm_iq4_nlx16, t.dot_iq4_nlx16_row,
+                  [&](int r, const BlockQ8_0* x) { return plain->dot(rows.data() + r * nb, x, n); });
 }
 
 // Q4_K and Q5_K packed 16 rows at a time: every ISA's packed kernels give exactly the
