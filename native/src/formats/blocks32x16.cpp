@@ -29,9 +29,9 @@ Kernels kernels_for(Blocks32x16::Weights weights) {
   switch (weights) {
     case Blocks32x16::Weights::Q4_0: return Kernels{k.gemm_q4_0x16, k.dot_q4_0x16_row};
     case Blocks32x16::Weights::Q8_0: return Kernels{k.gemm_q8_0x16, k.dot_q8_0x16_row};
-    case Blocks32x16::Weights::IQ4_NL: break;
+    case Blocks32x16::Weights::IQ4_NL: return Kernels{k.gemm_iq4_nlx16, k.dot_iq4_nlx16_row};
   }
-  return Kernels{k.gemm_iq4_nlx16, k.dot_iq4_nlx16_row};
+  return Kernels{nullptr, nullptr};  // not reached: every enumerator is a case
 }
 
 const uint8_t* group_of(const Matrix& w, int64_t g) { return w.data + static_cast<size_t>(g) * R * w.row_bytes; }

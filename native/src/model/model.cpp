@@ -194,7 +194,9 @@ void Model::lay_out_mapped() {
             if (can_bypass && platform::cached_share(src, n) < 0.5) {
               if (staging.size() == 0) staging = AlignedBuffer(largest_piece + 2 * FileReader::kAlign);
               std::memcpy(dst[i] + off, storage->read(static_cast<uint64_t>(src - file_start), n, staging.data()), n);
-              bypassed.fetch_add(n, std::memory_order_relaxed);
+              // Unless the file system refused the read (the reader then read through the
+              // cache and dropped the pages, and reads that way from now on).
+              if (storage->direct()) bypassed.fetch_add(n, std::memory_order_relaxed);
             } else {
               mapping_->read(src, n, dst[i] + off);
             }
