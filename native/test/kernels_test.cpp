@@ -869,6 +869,12 @@ static void test_packing(const KernelTable& t) {
       pack_q6_Kx16(q6_K.data(), stride, nb, want_6.data());
       t.pack_q6_Kx16(q6_K.data(), stride, nb, got_6.data());
       check(want_6 == got_6, tag + "Q6_Kx16 = the scalar packing");
+      std::vector<BlockIQ4_XS> iq4_xs(kPackRows * stride);
+      random_blocks(iq4_xs);
+      std::vector<uint8_t> want_x(nb * kPackedIQ4XSBytes), got_x(want_x.size(), 0);
+      pack_iq4_xsx16(iq4_xs.data(), stride, nb, want_x.data());
+      t.pack_iq4_xsx16(iq4_xs.data(), stride, nb, got_x.data());
+      check(want_x == got_x, tag + "IQ4_XSx16 = the scalar packing");
     }
   }
 }
@@ -919,21 +925,30 @@ static void check_packed_32(const std::string& tag, std::mt19937& rng, const std
   check(near_plain, tag + "= the unpacked dot product up to rounding");
 }
 
+// 16 rows of nb random 32-value blocks (Q8_0, IQ4_NL: an F16 scale and code bytes) for the
+// packed tests: small positive scales, random code bytes, and the extreme code bytes `low` and
+// `high` in whole blocks (row 2's first, row 5's last).
+template <typename Block, typename Code>
+static std::vector<Block> random_rows_32(std::mt19937& rng, int64_t nb, Code low, Code high) {
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<Block> rows(kPackRows * nb);
+  for (Block& b : rows) {
+    b.d = fp32_to_fp16(0.001f + 0.01f * std::fabs(normal(rng)));
+    for (auto& q : b.qs) q = static_cast<Code>(rng() & 0xff);
+  }
+  std::fill(std::begin(rows[2 * nb].qs), std::end(rows[2 * nb].qs), low);
+  std::fill(std::begin(rows[5 * nb + nb - 1].qs), std::end(rows[5 * nb + nb - 1].qs), high);
+  return rows;
+}
+
 // Q8_0 packed 16 rows at a time: every ISA's packed kernels give exactly the reference's value
 // per row (kernels.h), whatever the number of activations, codes of −128 and 127 included, and
 // the unpacked dot product's up to rounding.
 static void test_packed_q8_0(const KernelTable& t, int64_t n) {
   const std::string tag = std::string(t.isa) + " Q8_0x16 n=" + std::to_string(n) + ": ";
   std::mt19937 rng(static_cast<unsigned>(n) + 29);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
   const int64_t nb = n / 32;
-  std::vector<BlockQ8_0> rows(kPackRows * nb);
-  for (BlockQ8_0& b : rows) {
-    b.d = fp32_to_fp16(0.001f + 0.01f * std::fabs(normal(rng)));
-    for (int8_t& q : b.qs) q = static_cast<int8_t>(rng() & 0xff);
-  }
-  std::fill(std::begin(rows[2 * nb].qs), std::end(rows[2 * nb].qs), int8_t(-128));  // the extremes, whole blocks of them
-  std::fill(std::begin(rows[5 * nb + nb - 1].qs), std::end(rows[5 * nb + nb - 1].qs), int8_t(127));
+  const std::vector<BlockQ8_0> rows = random_rows_32<BlockQ8_0>(rng, nb, int8_t(-128), int8_t(127));
   std::vector<uint8_t> packed(nb * kPackedQ8_0BlockBytes);
   pack_q8_0x16(rows.data(), nb, nb, packed.data());
   check(packed.size() == rows.size() * sizeof(BlockQ8_0), tag + "packing keeps the size");
@@ -947,15 +962,9 @@ static void test_packed_q8_0(const KernelTable& t, int64_t n) {
 static void test_packed_iq4_nl(const KernelTable& t, int64_t n) {
   const std::string tag = std::string(t.isa) + " IQ4_NLx16 n=" + std::to_string(n) + ": ";
   std::mt19937 rng(static_cast<unsigned>(n) + 31);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
   const int64_t nb = n / 32;
-  std::vector<BlockIQ4_NL> rows(kPackRows * nb);
-  for (BlockIQ4_NL& b : rows) {
-    b.d = fp32_to_fp16(0.001f + 0.01f * std::fabs(normal(rng)));
-    for (uint8_t& q : b.qs) q = static_cast<uint8_t>(rng() & 0xff);
-  }
-  std::fill(std::begin(rows[3 * nb].qs), std::end(rows[3 * nb].qs), uint8_t(0x00));  // −127 everywhere
-  std::fill(std::begin(rows[6 * nb + nb - 1].qs), std::end(rows[6 * nb + nb - 1].qs), uint8_t(0xff));  // 113 everywhere
+  // Code bytes 0x00 and 0xff: −127 and 113 everywhere.
+  const std::vector<BlockIQ4_NL> rows = random_rows_32<BlockIQ4_NL>(rng, nb, uint8_t(0x00), uint8_t(0xff));
   std::vector<uint8_t> packed(nb * kPackedBlockBytes);
   pack_q4_0x16(reinterpret_cast<const BlockQ4_0*>(rows.data()), nb, nb, packed.data());
   const BlockTypeKernels* plain = block_type_kernels(scalar_table(), GgmlType::IQ4_NL);
@@ -1000,6 +1009,17 @@ struct K4Packing<BlockQ6_K> {
   static constexpr auto plain = &KernelTable::q6_K;
 };
 
+template <>
+struct K4Packing<BlockIQ4_XS> {
+  static constexpr const char* name = "IQ4_XSx16";
+  static constexpr size_t bytes = kPackedIQ4XSBytes;
+  static constexpr auto pack = pack_iq4_xsx16;
+  static constexpr auto reference = gemm_iq4_xsx16_reference;
+  static constexpr auto gemm = &KernelTable::gemm_iq4_xsx16;
+  static constexpr auto row = &KernelTable::dot_iq4_xsx16_row;
+  static constexpr auto plain = &KernelTable::iq4_xs;
+};
+
 template <typename Block>
 static void test_packed_k4(const KernelTable& t) {
   using P = K4Packing<Block>;
@@ -1012,9 +1032,20 @@ static void test_packed_k4(const KernelTable& t) {
     auto* bytes = reinterpret_cast<uint8_t*>(&b);
     for (size_t i = 0; i < sizeof b; i++) bytes[i] = static_cast<uint8_t>(rng());
     b.d = fp32_to_fp16(0.001f + 0.01f * std::fabs(normal(rng)));
-    if constexpr (!std::is_same_v<Block, BlockQ6_K>) b.dmin = fp32_to_fp16(0.001f + 0.01f * std::fabs(normal(rng)));
+    if constexpr (!std::is_same_v<Block, BlockQ6_K> && !std::is_same_v<Block, BlockIQ4_XS>) {
+      b.dmin = fp32_to_fp16(0.001f + 0.01f * std::fabs(normal(rng)));
+    }
   }
-  if constexpr (std::is_same_v<Block, BlockQ6_K>) {
+  if constexpr (std::is_same_v<Block, BlockIQ4_XS>) {
+    rows[3 * nb + 1].d = 0;                          // an all-zero-scale block
+    rows[5 * nb + 2].scales_h = 0xffff;              // every scale 31
+    std::memset(rows[5 * nb + 2].scales_l, 0xff, 4);
+    std::memset(rows[5 * nb + 2].qs, 0x00, 128);     // every code −127
+    rows[6 * nb + 3].scales_h = 0;                   // every scale −32
+    std::memset(rows[6 * nb + 3].scales_l, 0x00, 4);
+    std::memset(rows[6 * nb + 3].qs, 0x00, 128);     // every code −127
+    std::memset(rows[7 * nb + 4].qs, 0xff, 128);     // every code 113
+  } else if constexpr (std::is_same_v<Block, BlockQ6_K>) {
     rows[3 * nb + 1].d = 0;                                          // an all-zero-scale block
     std::memset(rows[5 * nb + 2].scales, 0x80, 16);                  // every scale −128
     std::memset(rows[6 * nb + 3].ql, 0xff, 128);                     // every code 63
@@ -1361,6 +1392,7 @@ int main(int argc, char** argv) {
     if (t->gemm_q4_Kx16) test_packed_k4<BlockQ4_K>(*t);
     if (t->gemm_q5_Kx16) test_packed_k4<BlockQ5_K>(*t);
     if (t->gemm_q6_Kx16) test_packed_k4<BlockQ6_K>(*t);
+    if (t->gemm_iq4_xsx16) test_packed_k4<BlockIQ4_XS>(*t);
   }
   for (const KernelTable* t : tables) {
     if (!t->gemm_q8_0x16) continue;

@@ -27,6 +27,8 @@ export const BIT_CASES: BitCase[] = [
   { name: 'tiny f16', model: { preset: 'tiny', type: 'f16' } },
   // Packed 16 rows at a time on the VNNI tables (codes looked up), rows as in the file elsewhere.
   { name: 'tiny iq4_nl', model: { preset: 'tiny', type: 'iq4_nl' } },
+  // The same for IQ4_XS's super-blocks (rows of 256: tiny-256; its file holds Q6_K and Q4_K too).
+  { name: 'tiny-256 iq4_xs', model: { preset: 'tiny-256', type: 'iq4_xs' } },
   { name: 'tiny-swa q4_0 sliding window', model: { preset: 'tiny-swa', type: 'q4_0', flavour: 'powerinfer' } },
   { name: 'tiny-swa f32 sliding window', model: { preset: 'tiny-swa', type: 'f32' } },
   // The 4B shape with the SIMD tables only: the scalar one takes minutes per run there, and

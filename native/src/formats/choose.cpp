@@ -25,7 +25,8 @@ const Format& choose_format(GgmlType type, int64_t rows, MatrixUse use) {
       q4_K(GgmlType::Q4_K), q5_K(GgmlType::Q5_K), q6_K(GgmlType::Q6_K);
   static const Blocks32x16 q4_0x16(Blocks32x16::Weights::Q4_0), q8_0x16(Blocks32x16::Weights::Q8_0),
       iq4_nlx16(Blocks32x16::Weights::IQ4_NL);
-  static const KQuantsX16 q4_Kx16(KQuantsX16::Weights::Q4_K), q5_Kx16(KQuantsX16::Weights::Q5_K), q6_Kx16(KQuantsX16::Weights::Q6_K);
+  static const KQuantsX16 q4_Kx16(KQuantsX16::Weights::Q4_K), q5_Kx16(KQuantsX16::Weights::Q5_K), q6_Kx16(KQuantsX16::Weights::Q6_K),
+      iq4_xsx16(KQuantsX16::Weights::IQ4_XS);
   // Packed where whole 16-row groups are read by kernels that take them.
   const kernels::KernelTable& k = kernels::active();
   const bool packable = use == MatrixUse::Products && rows % kernels::kPackRows == 0 && runtime::switches().pack;
@@ -47,7 +48,7 @@ const Format& choose_format(GgmlType type, int64_t rows, MatrixUse use) {
     case GgmlType::Q4_K: return packed_or(k.gemm_q4_Kx16, q4_Kx16, q4_K);
     case GgmlType::Q5_K: return packed_or(k.gemm_q5_Kx16, q5_Kx16, q5_K);
     case GgmlType::Q6_K: return packed_or(k.gemm_q6_Kx16, q6_Kx16, q6_K);
-    case GgmlType::IQ4_XS: { static const FileRows f(type); return f; }
+    case GgmlType::IQ4_XS: { static const FileRows f(type); return packed_or(k.gemm_iq4_xsx16, iq4_xsx16, f); }
     default: {
       const char* name = ggml_type_traits(static_cast<uint32_t>(type)).name;
       throw std::runtime_error(std::string("weights of type ") + (name ? name : "?") + " cannot be computed with (" + kSupportedWeightTypes + ")");

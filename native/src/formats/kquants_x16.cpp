@@ -1,8 +1,8 @@
-// Q4_K, Q5_K and Q6_K packed 16 rows at a time (kernels::pack_q4_Kx16, pack_q5_Kx16,
-// pack_q6_Kx16), for kernels that multiply four codes of sixteen rows in one instruction
-// (AVX-512 VNNI): the layouts of the K-quant mixes (llama-quantize's Q4_K_M and Q4_K_S, Q5_K_M
-// and Q5_K_S for their bulk, Q6_K for their output head and half the down projections, and the
-// Q6_K preset) for prefill and decode, where a row's codes and scales are then read once for up to four
+// Q4_K, Q5_K, Q6_K and IQ4_XS packed 16 rows at a time (kernels::pack_q4_Kx16, pack_q5_Kx16,
+// pack_q6_Kx16, pack_iq4_xsx16), for kernels that multiply four codes of sixteen rows in one
+// instruction (AVX-512 VNNI): the layouts of the K-quant mixes (llama-quantize's Q4_K_M and
+// Q4_K_S, Q5_K_M and Q5_K_S for their bulk, Q6_K for their output head and half the down
+// projections, the Q6_K preset, and IQ4_XS's bulk) for prefill and decode, where a row's codes and scales are then read once for up to four
 // activations without a horizontal sum per row. Products go a 16-row group at a time; each
 // row's value is defined to the bit by the kernels (kernels.h), so it is the same whichever
 // way a group is computed.
@@ -27,9 +27,10 @@ Kernels kernels_for(KQuantsX16::Weights weights) {
   switch (weights) {
     case KQuantsX16::Weights::Q4_K: return {k.gemm_q4_Kx16, k.dot_q4_Kx16_row};
     case KQuantsX16::Weights::Q5_K: return {k.gemm_q5_Kx16, k.dot_q5_Kx16_row};
-    case KQuantsX16::Weights::Q6_K: break;
+    case KQuantsX16::Weights::Q6_K: return {k.gemm_q6_Kx16, k.dot_q6_Kx16_row};
+    case KQuantsX16::Weights::IQ4_XS: break;
   }
-  return {k.gemm_q6_Kx16, k.dot_q6_Kx16_row};
+  return {k.gemm_iq4_xsx16, k.dot_iq4_xsx16_row};
 }
 
 const uint8_t* group_of(const Matrix& w, int64_t g) { return w.data + static_cast<size_t>(g) * R * w.row_bytes; }
@@ -41,22 +42,35 @@ void group_product(const Kernels& k, const Matrix& w, int64_t g, const void* con
 
 }  // namespace
 
+const char* KQuantsX16::name() const {
+  switch (weights_) {
+    case Weights::Q4_K: return "Q4_Kx16";
+    case Weights::Q5_K: return "Q5_Kx16";
+    case Weights::Q6_K: return "Q6_Kx16";
+    case Weights::IQ4_XS: break;
+  }
+  return "IQ4_XSx16";
+}
+
+namespace {
+// Packs every 16-row group of a tensor of Block rows in place with `pack`.
+template <typename Block>
+void lay_out_with(void (*pack)(const Block*, int64_t, int64_t, uint8_t*), uint8_t* data, int64_t rows, int64_t nb) {
+  packed_groups::lay_out_in_place(data, rows, static_cast<size_t>(nb) * kernels::kPackRows * sizeof(Block),
+                                  [&](const uint8_t* src, uint8_t* dst) { pack(reinterpret_cast<const Block*>(src), nb, nb, dst); });
+}
+}  // namespace
+
 void KQuantsX16::lay_out(uint8_t* data, int64_t rows, int64_t cols) const {
   const int64_t nb = cols / kQK_K;
   const kernels::KernelTable& k = kernels::active();
-  if (weights_ == Weights::Q4_K) {
-    packed_groups::lay_out_in_place(data, rows, static_cast<size_t>(nb) * kernels::kPackedQ4KBytes, [&](const uint8_t* src, uint8_t* dst) {
-      k.pack_q4_Kx16(reinterpret_cast<const BlockQ4_K*>(src), nb, nb, dst);
-    });
-  } else if (weights_ == Weights::Q5_K) {
-    packed_groups::lay_out_in_place(data, rows, static_cast<size_t>(nb) * kernels::kPackedQ5KBytes, [&](const uint8_t* src, uint8_t* dst) {
-      k.pack_q5_Kx16(reinterpret_cast<const BlockQ5_K*>(src), nb, nb, dst);
-    });
-  } else {
-    packed_groups::lay_out_in_place(data, rows, static_cast<size_t>(nb) * kernels::kPackedQ6KBytes, [&](const uint8_t* src, uint8_t* dst) {
-      k.pack_q6_Kx16(reinterpret_cast<const BlockQ6_K*>(src), nb, nb, dst);
-    });
+  switch (weights_) {
+    case Weights::Q4_K: return lay_out_with(k.pack_q4_Kx16, data, rows, nb);
+    case Weights::Q5_K: return lay_out_with(k.pack_q5_Kx16, data, rows, nb);
+    case Weights::Q6_K: return lay_out_with(k.pack_q6_Kx16, data, rows, nb);
+    case Weights::IQ4_XS: break;
   }
+  lay_out_with(k.pack_iq4_xsx16, data, rows, nb);
 }
 
 void KQuantsX16::product(const Matrix& w, int64_t r0, int64_t r1, const void* const* xs, int n, float* out, size_t ldo) const {

@@ -1,5 +1,6 @@
-// Q4_K, Q5_K and Q6_K packed 16 rows at a time (see kquants_x16.cpp and kernels::pack_q4_Kx16,
-// pack_q5_Kx16, pack_q6_Kx16): the K-quants of llama-quantize's mixes, against Q8_K activations.
+// Q4_K, Q5_K, Q6_K and IQ4_XS packed 16 rows at a time (see kquants_x16.cpp and
+// kernels::pack_q4_Kx16, pack_q5_Kx16, pack_q6_Kx16, pack_iq4_xsx16): the 256-value super-blocks
+// of llama-quantize's mixes, against Q8_K activations.
 #pragma once
 #include "format.h"
 #include "kernels/kernels.h"
@@ -8,9 +9,9 @@ namespace st {
 
 class KQuantsX16 final : public Format {
  public:
-  enum class Weights { Q4_K, Q5_K, Q6_K };
+  enum class Weights { Q4_K, Q5_K, Q6_K, IQ4_XS };
   explicit KQuantsX16(Weights weights) : weights_(weights) {}
-  const char* name() const override { return weights_ == Weights::Q4_K ? "Q4_Kx16" : weights_ == Weights::Q5_K ? "Q5_Kx16" : "Q6_Kx16"; }
+  const char* name() const override;
   int64_t row_block() const override { return kernels::kPackRows; }
   bool relays() const override { return true; }
   void lay_out(uint8_t* data, int64_t rows, int64_t cols) const override;

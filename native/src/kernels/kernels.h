@@ -119,7 +119,8 @@ struct KernelTable {
   // versions do the same double-precision operations in the same order, lane by lane).
   void (*exp_shifted)(float* x, const float* shifts, int lanes, int64_t n);
 
-  // Packing 16 rows into the layouts below (pack_q4_0x16, pack_q4_Kx16, pack_q8_0x16, pack_q5_Kx16, pack_q6_Kx16: the scalar versions,
+  // Packing 16 rows into the layouts below (pack_q4_0x16, pack_q4_Kx16, pack_q8_0x16, pack_q5_Kx16, pack_q6_Kx16,
+  // pack_iq4_xsx16: the scalar versions,
   // which every table's give byte for byte). Under a memory budget every expert read from
   // storage is packed as it arrives, on the I/O threads that share the cores with decode, so
   // the packing's speed is part of the time a miss costs.
@@ -128,6 +129,7 @@ struct KernelTable {
   void (*pack_q8_0x16)(const BlockQ8_0* rows, int64_t row_stride, int64_t nb, uint8_t* out);
   void (*pack_q5_Kx16)(const BlockQ5_K* rows, int64_t row_stride, int64_t nb, uint8_t* out);
   void (*pack_q6_Kx16)(const BlockQ6_K* rows, int64_t row_stride, int64_t nb, uint8_t* out);
+  void (*pack_iq4_xsx16)(const BlockIQ4_XS* rows, int64_t row_stride, int64_t nb, uint8_t* out);
 
   // Optional (nullptr: Q8_0 rows stay as in the file, one row at a time): Q8_0 weights packed
   // 16 rows at a time (see pack_q8_0x16). One group of 16 rows (nb blocks each) against n_x
@@ -151,6 +153,9 @@ struct KernelTable {
   // The same for Q6_K (see pack_q6_Kx16).
   void (*gemm_q6_Kx16)(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out);
   float (*dot_q6_Kx16_row)(const uint8_t* group, int64_t nb, int lane, const BlockQ8_K* x);
+  // The same for IQ4_XS (see pack_iq4_xsx16).
+  void (*gemm_iq4_xsx16)(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out);
+  float (*dot_iq4_xsx16_row)(const uint8_t* group, int64_t nb, int lane, const BlockQ8_K* x);
 
   // Optional (nullptr: four dot_q8_0_q8_0 calls): one Q8_0 row as in the file against four
   // activations, out[t] exactly dot_q8_0_q8_0(w, xs[t], n) (tables that keep Q8_0 rows as in
@@ -279,6 +284,25 @@ static_assert(kQ6KxD + 16 * 2 == kPackedQ6KBytes, "the packed Q6_K layout fills 
 void pack_q6_Kx16(const BlockQ6_K* rows, int64_t row_stride, int64_t nb, uint8_t* out);
 void unpack_q6_Kx16_row(const uint8_t* block, int lane, BlockQ6_K& out);
 void gemm_q6_Kx16_reference(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out);
+
+// IQ4_XS rows packed 16 at a time ("IQ4_XS×16"). A packed super-block: the 16 rows' scales_l
+// words (row r's four bytes at 4r), their scales_h (2r) and F16 d (2r), then 32 vectors of 64
+// bytes where vector v holds for row r (bytes 4r..4r+3) that row's qs[4v .. 4v+4]: codes
+// 4s..4s+3 (s = v % 4) of sub-block v / 4 in the low nibbles and 16+4s..16+4s+3 in the high
+// ones (Q4_K×16's code vectors, the same bytes moved). Same size as the 16 rows it packs. The
+// kernels look each code up to kIQ4Values[q] + 128, an unsigned byte for VPDPBUSD, and take
+// 128·Σ_i scale_i·Σ(x over sub-block i) back off the integer sums. The value of every packed
+// kernel for one row is defined exactly: with I_b = Σ_i scale_i · Σ kIQ4Values[q]·x over
+// sub-block i (scale_i the six-bit scale − 32; an exact integer), acc = fma(float(I_b),
+// d_b·x_b.d, acc) for b = 0, 1, … from acc = 0.
+constexpr size_t kPackedIQ4XSBytes = kPackRows * sizeof(BlockIQ4_XS);
+constexpr size_t kIQ4XSxScalesL = 0, kIQ4XSxScalesH = 64, kIQ4XSxD = kIQ4XSxScalesH + 32, kIQ4XSxCodes = kIQ4XSxD + 32;
+static_assert(kIQ4XSxCodes + 32 * 64 == kPackedIQ4XSBytes, "the packed IQ4_XS layout fills exactly the 16 rows' bytes");
+void pack_iq4_xsx16(const BlockIQ4_XS* rows, int64_t row_stride, int64_t nb, uint8_t* out);
+// The part of pack_iq4_xsx16 for super-block column b that is not codes.
+void pack_iq4_xsx16_scales(const BlockIQ4_XS* rows, int64_t row_stride, int64_t b, uint8_t* block);
+void unpack_iq4_xsx16_row(const uint8_t* block, int lane, BlockIQ4_XS& out);
+void gemm_iq4_xsx16_reference(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out);
 
 // Σ of each Q8_0 block's 32 values (the input of the *_sums dot products).
 void q8_0_block_sums(const BlockQ8_0* x, int32_t* sums, int64_t n_blocks);

@@ -20,6 +20,7 @@
 #include "hsum_x86.h"
 #include "load_unsplit_avx512.h"
 #include "kernels.h"
+#include "kquant_scales_x86.h"
 #include "prefetch.h"
 #include "runtime/portable_math.h"
 #include "unroll.h"
@@ -189,7 +190,7 @@ inline int32_t load_i32(const int8_t* p) {
 // their sign bits flipped), an unsigned byte, and the chains start from 16·zero = −128·Σx.
 // The sums are those of the reference to the bit, as for Q4_0.
 inline __m512i iq4_nl_unsigned_values() {
-  return _mm512_broadcast_i32x4(_mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4Values)), _mm_set1_epi8(static_cast<char>(0x80))));
+  return _mm512_broadcast_i32x4(iq4_values_plus_128());
 }
 
 template <int N, bool Lookup>
@@ -252,7 +253,7 @@ float dot_x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x
   float acc = 0;
   const int8_t* q = reinterpret_cast<const int8_t*>(group + kPackRows * sizeof(uint16_t) + 4 * lane);
   const __m256i zero = _mm256_setzero_si256();
-  const __m256i values = _mm512_castsi512_si256(iq4_nl_unsigned_values());
+  const __m256i values = Lookup ? _mm512_castsi512_si256(iq4_nl_unsigned_values()) : _mm256_setzero_si256();
   for (int64_t b = 0; b < nb; b++, q += kPackedBlockBytes) {
     const __m128i qs = _mm_setr_epi32(load_i32(q), load_i32(q + 64), load_i32(q + 128), load_i32(q + 192));
     __m256i qq = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(qs, 4), qs), _mm256_set1_epi8(0x0f));

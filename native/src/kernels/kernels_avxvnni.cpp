@@ -23,6 +23,7 @@
 #include "count_dispatch.h"
 #include "hsum_x86.h"
 #include "kernels.h"
+#include "kquant_scales_x86.h"
 #include "packed_q4k_scales_avx2.h"
 #include "packed_q6k_scales_avx2.h"
 #include "prefetch.h"
@@ -61,14 +62,14 @@ inline __m256i dpbusd(__m256i acc, __m256i u8, __m256i s8) { return _mm256_dpbus
 // IQ4_NL×16 (kernels.h) is this layout with each code standing for kIQ4Values[q]: Lookup
 // turns every nibble vector into kIQ4Values[q] + 128 (one VPSHUFB from the 16 values with
 // their sign bits flipped), an unsigned byte, and the chains start from 16·zero = −128·Σx.
-inline __m256i iq4_nl_unsigned_values() {
-  return _mm256_broadcastsi128_si256(_mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4Values)), _mm_set1_epi8(static_cast<char>(0x80))));
+inline __m256i iq4_unsigned_values() {
+  return _mm256_broadcastsi128_si256(iq4_values_plus_128());
 }
 
 template <int N, bool Lookup>
 void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, float* out) {
   const __m256i low4 = _mm256_set1_epi8(0x0f);
-  const __m256i values = Lookup ? iq4_nl_unsigned_values() : _mm256_setzero_si256();
+  const __m256i values = Lookup ? iq4_unsigned_values() : _mm256_setzero_si256();
   for (int h = 0; h < 2; h++) {
     __m256 acc[N];
     ST_UNROLL for (int t = 0; t < N; t++) acc[t] = _mm256_setzero_ps();
@@ -110,7 +111,7 @@ void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs
 template <bool Lookup>
 void gemm_q4_0x16_one(const uint8_t* group, int64_t nb, const BlockQ8_0* x, const Q8_0BlockTerms* xterms, float* out) {
   const __m256i low4 = _mm256_set1_epi8(0x0f), high4 = _mm256_set1_epi8(static_cast<char>(0xf0));
-  const __m256i values = Lookup ? iq4_nl_unsigned_values() : _mm256_setzero_si256();
+  const __m256i values = Lookup ? iq4_unsigned_values() : _mm256_setzero_si256();
   __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
   for (int64_t b = 0; b < nb; b++) {
     const uint8_t* block = group + b * kPackedBlockBytes;
@@ -159,7 +160,7 @@ float dot_x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x
   float acc = 0;
   const uint8_t* q = group + kPackRows * sizeof(uint16_t) + 4 * lane;
   const __m256i zero = _mm256_setzero_si256();
-  const __m256i values = iq4_nl_unsigned_values();
+  const __m256i values = Lookup ? iq4_unsigned_values() : _mm256_setzero_si256();
   for (int64_t b = 0; b < nb; b++, q += kPackedBlockBytes) {
     const __m128i qs = _mm_setr_epi32(load_i32(q), load_i32(q + 64), load_i32(q + 128), load_i32(q + 192));
     __m256i qq = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(qs, 4), qs), _mm256_set1_epi8(0x0f));
@@ -343,6 +344,81 @@ void gemm_q4_Kx16(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, 
   });
 }
 
+// ---- IQ4_XS packed 16 rows at a time (pack_iq4_xsx16), in two halves of 8 rows per vector ----
+// As kquants_avx512.cpp's gemm_iq4_xsx16_n (the same exact integers, the same float steps):
+// each nibble looked up to kIQ4Values[q] + 128 (VPSHUFB), VPDPBUSD per sub-block, VPMULLD by
+// its scale, and 128·Σ_i scale_i·Σx_i off once per super-block.
+
+// Rows 8h..8h+7: the scale (six bits − 32) of sub-block i as 32-bit lanes.
+inline __m256i iq4_xs_scale(__m256i low, __m256i high, int i) {
+  const __m256i l = _mm256_and_si256(_mm256_srli_epi32(low, 4 * i), _mm256_set1_epi32(15));
+  const __m256i h = _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(high, 2 * i), _mm256_set1_epi32(3)), 4);
+  return _mm256_sub_epi32(_mm256_or_si256(l, h), _mm256_set1_epi32(32));
+}
+
+template <int N>
+void gemm_iq4_xsx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, float* out) {
+  const __m256i low4 = _mm256_set1_epi8(0x0f), values = iq4_unsigned_values();
+  __m256 acc[N][2];
+  for (int t = 0; t < N; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; b++) {
+    const uint8_t* block = group + b * kPackedIQ4XSBytes;
+    if (N == 1) prefetch_ahead(block, kPackedSuperBlocksAhead * kPackedIQ4XSBytes, kPackedIQ4XSBytes);  // one activation: prefetch.h
+    Q8KSumPairs sums[N];  // once for both halves
+    for (int t = 0; t < N; t++) sums[t] = sum_pairs(xs[t][b]);
+    for (int h = 0; h < 2; h++) {
+      const __m256i low = load(block + kIQ4XSxScalesL + 32 * h);
+      const __m256i high = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kIQ4XSxScalesH + 16 * h)));
+      __m256i isum[N];
+      ST_UNROLL for (int t = 0; t < N; t++) isum[t] = _mm256_setzero_si256();
+      for (int i = 0; i < 8; i++) {
+        constexpr int C = N == 1 ? 2 : 1;  // one activation: two chains (VPDPBUSD's latency)
+        __m256i sub[N][C];
+        ST_UNROLL for (int t = 0; t < N; t++) {
+          for (int c = 0; c < C; c++) sub[t][c] = _mm256_setzero_si256();
+        }
+        ST_UNROLL for (int s = 0; s < 4; s++) {
+          const __m256i v = load(block + kIQ4XSxCodes + 64 * (4 * i + s) + 32 * h);
+          const __m256i lo = _mm256_shuffle_epi8(values, _mm256_and_si256(v, low4));
+          const __m256i hi = _mm256_shuffle_epi8(values, _mm256_and_si256(_mm256_srli_epi16(v, 4), low4));
+          ST_UNROLL for (int t = 0; t < N; t++) {
+            const int8_t* x = xs[t][b].qs + 32 * i + 4 * s;
+            sub[t][0] = dpbusd(sub[t][0], lo, broadcast4(x));
+            sub[t][C - 1] = dpbusd(sub[t][C - 1], hi, broadcast4(x + 16));
+            keep_in_register(sub[t][0]);
+          }
+        }
+        const __m256i sc = iq4_xs_scale(low, high, i);
+        ST_UNROLL for (int t = 0; t < N; t++) {
+          const __m256i sum = C == 1 ? sub[t][0] : _mm256_add_epi32(sub[t][0], sub[t][C - 1]);
+          isum[t] = _mm256_add_epi32(isum[t], _mm256_mullo_epi32(sum, sc));
+        }
+      }
+      // The scales in 16-bit pairs (2k low, 2k + 1 high) against the activation's paired sums.
+      __m256i pairs[4];
+      for (int k = 0; k < 4; k++) {
+        pairs[k] = _mm256_or_si256(_mm256_and_si256(iq4_xs_scale(low, high, 2 * k), _mm256_set1_epi32(0xffff)),
+                                   _mm256_slli_epi32(iq4_xs_scale(low, high, 2 * k + 1), 16));
+      }
+      const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kIQ4XSxD + 16 * h)));
+      ST_UNROLL for (int t = 0; t < N; t++) {
+        __m256i offset = _mm256_madd_epi16(pairs[0], sums[t].pair[0]);
+        for (int k = 1; k < 4; k++) offset = _mm256_add_epi32(offset, _mm256_madd_epi16(pairs[k], sums[t].pair[k]));
+        const __m256i total = _mm256_sub_epi32(isum[t], _mm256_slli_epi32(offset, 7));
+        acc[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total), _mm256_mul_ps(d, _mm256_set1_ps(xs[t][b].d)), acc[t][h]);
+      }
+    }
+  }
+  for (int t = 0; t < N; t++) {
+    _mm256_storeu_ps(out + t * kPackRows, acc[t][0]);
+    _mm256_storeu_ps(out + t * kPackRows + 8, acc[t][1]);
+  }
+}
+
+void gemm_iq4_xsx16(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out) {
+  in_groups<4>(n_x, [&](int t0, auto acts) { gemm_iq4_xsx16_n<decltype(acts)::value>(group, nb, xs + t0, out + t0 * kPackRows); });
+}
+
 // ---- Q6_K packed 16 rows at a time (pack_q6_Kx16), in two halves of 8 rows per vector ----
 // As kquants_avx512.cpp's gemm_q6_Kx16_n (the same exact integers, the same float steps): each
 // 6-bit code rebuilt from its ql nibble and qh pair, VPDPBUSD per 16 values, VPMULLD by the
@@ -403,6 +479,7 @@ void avxvnni_overrides(KernelTable& t) {
   t.dot_q8_0x16_row = dot_q8_0x16_row;
   t.gemm_q4_Kx16 = gemm_q4_Kx16;
   t.gemm_q6_Kx16 = gemm_q6_Kx16;
+  t.gemm_iq4_xsx16 = gemm_iq4_xsx16;
 }
 
 }  // namespace st::kernels

@@ -118,15 +118,30 @@ void axpy_bf16(const uint16_t* row, float s, float* y, int64_t n) {
   for (int64_t i = 0; i < n; i++) y[i] += s * bf16_to_fp32(row[i]);
 }
 
-// Σ_j (q_j − 8)·x_j of row `lane`'s block in a packed block (see pack_q4_0x16).
-int32_t packed_block_dot(const uint8_t* block, int lane, const BlockQ8_0& x) {
+// What a packed nibble stands for: Q4_0's q − 8, IQ4_NL's kIQ4Values[q].
+int q4_0_value(int q) { return q - 8; }
+int iq4_nl_value(int q) { return kIQ4Values[q]; }
+
+// Σ_j Value(q_j)·x_j of row `lane`'s block in a packed block (pack_q4_0x16's layout: vector s
+// holds elements 4s..4s+3 in the low nibbles and 16+4s..16+4s+3 in the high ones).
+template <int (*Value)(int)>
+int32_t packed_nibble_block_dot(const uint8_t* block, int lane, const BlockQ8_0& x) {
   int32_t acc = 0;
   for (int s = 0; s < 4; s++) {
     const uint8_t* q = block + kPackRows * sizeof(uint16_t) + 64 * s + 4 * lane;
     for (int i = 0; i < 4; i++) {
-      acc += ((q[i] & 0x0f) - 8) * x.qs[4 * s + i];
-      acc += ((q[i] >> 4) - 8) * x.qs[16 + 4 * s + i];
+      acc += Value(q[i] & 0x0f) * x.qs[4 * s + i];
+      acc += Value(q[i] >> 4) * x.qs[16 + 4 * s + i];
     }
+  }
+  return acc;
+}
+
+// Σ_j q_j·x_j of row `lane`'s block in a packed Q8_0 block (pack_q8_0x16: q + 128 stored).
+int32_t packed_q8_0_block_dot(const uint8_t* block, int lane, const BlockQ8_0& x) {
+  int32_t acc = 0;
+  for (int j = 0; j < kQK8_0; j++) {
+    acc += static_cast<int8_t>(block[kPackRows * sizeof(uint16_t) + 64 * (j / 4) + 4 * lane + j % 4] ^ 0x80) * x.qs[j];
   }
   return acc;
 }
@@ -137,20 +152,33 @@ float packed_scale(const uint8_t* block, int lane) {
   return fp16_to_fp32(d);
 }
 
-float dot_q4_0x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const Q8_0BlockTerms*) {
+// The packed 32-value formats' contract for row `lane` (kernels.h): acc = fma(float(i_b),
+// d_w,b · d_x,b, acc) over the blocks (block_bytes each, the rows' F16 scales first), i_b from
+// block_dot.
+template <int32_t (*BlockDot)(const uint8_t*, int, const BlockQ8_0&)>
+float packed_32_row(const uint8_t* group, int64_t nb, size_t block_bytes, int lane, const BlockQ8_0* x) {
   float acc = 0;
   for (int64_t b = 0; b < nb; b++) {
-    const uint8_t* block = group + b * kPackedBlockBytes;
-    acc = fma_exact(static_cast<float>(packed_block_dot(block, lane, x[b])), packed_scale(block, lane) * fp16_to_fp32(x[b].d), acc);
+    const uint8_t* block = group + b * block_bytes;
+    acc = fma_exact(static_cast<float>(BlockDot(block, lane, x[b])), packed_scale(block, lane) * fp16_to_fp32(x[b].d), acc);
   }
   return acc;
 }
 
-void gemm_q4_0x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, int n_x,
-                  float* out) {
+// Every row of a packed 32-value group against n_x activations: out[t·16 + r].
+template <int32_t (*BlockDot)(const uint8_t*, int, const BlockQ8_0&)>
+void packed_32_gemm(const uint8_t* group, int64_t nb, size_t block_bytes, const BlockQ8_0* const* xs, int n_x, float* out) {
   for (int t = 0; t < n_x; t++) {
-    for (int r = 0; r < kPackRows; r++) out[t * kPackRows + r] = dot_q4_0x16_row(group, nb, r, xs[t], xterms[t]);
+    for (int r = 0; r < kPackRows; r++) out[t * kPackRows + r] = packed_32_row<BlockDot>(group, nb, block_bytes, r, xs[t]);
   }
+}
+
+float dot_q4_0x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const Q8_0BlockTerms*) {
+  return packed_32_row<packed_nibble_block_dot<q4_0_value>>(group, nb, kPackedBlockBytes, lane, x);
+}
+
+void gemm_q4_0x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const*, int n_x, float* out) {
+  packed_32_gemm<packed_nibble_block_dot<q4_0_value>>(group, nb, kPackedBlockBytes, xs, n_x, out);
 }
 
 void exp_shifted(float* x, const float* shifts, int lanes, int64_t n) {
@@ -228,50 +256,14 @@ void pack_q8_0x16(const BlockQ8_0* rows, int64_t row_stride, int64_t nb, uint8_t
   }
 }
 
-void gemm_q8_0x16_reference(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms,
-                            int n_x, float* out) {
-  for (int t = 0; t < n_x; t++) {
-    for (int r = 0; r < kPackRows; r++) {
-      float acc = 0;
-      for (int64_t b = 0; b < nb; b++) {
-        const uint8_t* block = group + b * kPackedQ8_0BlockBytes;
-        int32_t i_b = 0;
-        for (int j = 0; j < kQK8_0; j++) {
-          const int8_t q = static_cast<int8_t>(block[kPackRows * sizeof(uint16_t) + 64 * (j / 4) + 4 * r + j % 4] ^ 0x80);
-          i_b += q * xs[t][b].qs[j];
-        }
-        acc = fma_exact(static_cast<float>(i_b), packed_scale(block, r) * xterms[t][b].d, acc);
-      }
-      out[t * kPackRows + r] = acc;
-    }
-  }
+void gemm_q8_0x16_reference(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const*, int n_x,
+                            float* out) {
+  packed_32_gemm<packed_q8_0_block_dot>(group, nb, kPackedQ8_0BlockBytes, xs, n_x, out);
 }
 
-// Σ_j kIQ4Values[q_j]·x_j of row `lane`'s block in a packed IQ4_NL×16 block (Q4_0×16's layout).
-static int32_t packed_iq4_nl_block_dot(const uint8_t* block, int lane, const BlockQ8_0& x) {
-  int32_t acc = 0;
-  for (int s = 0; s < 4; s++) {
-    const uint8_t* q = block + kPackRows * sizeof(uint16_t) + 64 * s + 4 * lane;
-    for (int i = 0; i < 4; i++) {
-      acc += kIQ4Values[q[i] & 0x0f] * x.qs[4 * s + i];
-      acc += kIQ4Values[q[i] >> 4] * x.qs[16 + 4 * s + i];
-    }
-  }
-  return acc;
-}
-
-void gemm_iq4_nlx16_reference(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms,
-                              int n_x, float* out) {
-  for (int t = 0; t < n_x; t++) {
-    for (int r = 0; r < kPackRows; r++) {
-      float acc = 0;
-      for (int64_t b = 0; b < nb; b++) {
-        const uint8_t* block = group + b * kPackedBlockBytes;
-        acc = fma_exact(static_cast<float>(packed_iq4_nl_block_dot(block, r, xs[t][b])), packed_scale(block, r) * xterms[t][b].d, acc);
-      }
-      out[t * kPackRows + r] = acc;
-    }
-  }
+void gemm_iq4_nlx16_reference(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const*, int n_x,
+                              float* out) {
+  packed_32_gemm<packed_nibble_block_dot<iq4_nl_value>>(group, nb, kPackedBlockBytes, xs, n_x, out);
 }
 
 void add_scalar_block_kernels(KernelTable& t);  // kernels_scalar_blocks.cpp
@@ -288,6 +280,7 @@ const KernelTable& scalar_table() {
     t.pack_q8_0x16 = pack_q8_0x16;
     t.pack_q5_Kx16 = pack_q5_Kx16;
     t.pack_q6_Kx16 = pack_q6_Kx16;
+    t.pack_iq4_xsx16 = pack_iq4_xsx16;
     t.dot_q4_0_q8_0_rows4 = dot_q4_0_q8_0_rows4;
     t.dot_q8_0_q8_0_rows4 = dot_q8_0_q8_0_rows4;
     add_scalar_block_kernels(t);

@@ -388,12 +388,19 @@ void pack_k4x16_scales(const Block* rows, int64_t row_stride, int64_t b, uint8_t
   }
 }
 
+// The 128 code bytes of row r of a super-block column into the 32 code vectors at `codes`
+// (Q4_K×16, Q5_K×16, IQ4_XS×16: word v of the row at 64v + 4r), and back.
+void pack_code_words(const uint8_t* qs, int r, uint8_t* codes) {
+  for (int v = 0; v < 32; v++) std::memcpy(codes + 64 * v + 4 * r, qs + 4 * v, 4);
+}
+void unpack_code_words(const uint8_t* codes, int lane, uint8_t* qs) {
+  for (int v = 0; v < 32; v++) std::memcpy(qs + 4 * v, codes + 64 * v + 4 * lane, 4);
+}
+
 template <typename Block>
 void pack_k4x16_common(const Block* rows, int64_t row_stride, int64_t b, uint8_t* block) {
   pack_k4x16_scales(rows, row_stride, b, block);
-  for (int r = 0; r < kPackRows; r++) {
-    for (int v = 0; v < 32; v++) std::memcpy(block + kQ4KxCodes + 64 * v + 4 * r, rows[r * row_stride + b].qs + 4 * v, 4);
-  }
+  for (int r = 0; r < kPackRows; r++) pack_code_words(rows[r * row_stride + b].qs, r, block + kQ4KxCodes);
 }
 
 template <typename Block>
@@ -401,7 +408,7 @@ void unpack_k4x16_common(const uint8_t* block, int lane, Block& b) {
   for (int w = 0; w < 3; w++) std::memcpy(b.scales + 4 * w, block + kQ4KxScaleWords + 4 * (16 * w + lane), 4);
   std::memcpy(&b.d, block + kQ4KxD + 2 * lane, 2);
   std::memcpy(&b.dmin, block + kQ4KxDmin + 2 * lane, 2);
-  for (int v = 0; v < 32; v++) std::memcpy(b.qs + 4 * v, block + kQ4KxCodes + 64 * v + 4 * lane, 4);
+  unpack_code_words(block + kQ4KxCodes, lane, b.qs);
 }
 
 }  // namespace
@@ -462,6 +469,50 @@ void gemm_q6_Kx16_reference(const uint8_t* group, int64_t nb, const BlockQ8_K* c
           }
           isum += w.scales[m] * s;
         }
+        acc = fma_exact(static_cast<float>(isum), fp16_to_fp32(w.d) * x.d, acc);
+      }
+      out[t * kPackRows + r] = acc;
+    }
+  }
+}
+
+void pack_iq4_xsx16_scales(const BlockIQ4_XS* rows, int64_t row_stride, int64_t b, uint8_t* block) {
+  for (int r = 0; r < kPackRows; r++) {
+    const BlockIQ4_XS& w = rows[r * row_stride + b];
+    std::memcpy(block + kIQ4XSxScalesL + 4 * r, w.scales_l, 4);
+    std::memcpy(block + kIQ4XSxScalesH + 2 * r, &w.scales_h, 2);
+    std::memcpy(block + kIQ4XSxD + 2 * r, &w.d, 2);
+  }
+}
+
+void pack_iq4_xsx16(const BlockIQ4_XS* rows, int64_t row_stride, int64_t nb, uint8_t* out) {
+  for (int64_t b = 0; b < nb; b++) {
+    uint8_t* block = out + b * kPackedIQ4XSBytes;
+    pack_iq4_xsx16_scales(rows, row_stride, b, block);
+    for (int r = 0; r < kPackRows; r++) pack_code_words(rows[r * row_stride + b].qs, r, block + kIQ4XSxCodes);
+  }
+}
+
+void unpack_iq4_xsx16_row(const uint8_t* block, int lane, BlockIQ4_XS& w) {
+  std::memcpy(w.scales_l, block + kIQ4XSxScalesL + 4 * lane, 4);
+  std::memcpy(&w.scales_h, block + kIQ4XSxScalesH + 2 * lane, 2);
+  std::memcpy(&w.d, block + kIQ4XSxD + 2 * lane, 2);
+  unpack_code_words(block + kIQ4XSxCodes, lane, w.qs);
+}
+
+void gemm_iq4_xsx16_reference(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out) {
+  for (int t = 0; t < n_x; t++) {
+    for (int r = 0; r < kPackRows; r++) {
+      float acc = 0;
+      BlockIQ4_XS w;
+      int8_t q[kQK_K];
+      int scales[8];
+      for (int64_t b = 0; b < nb; b++) {
+        unpack_iq4_xsx16_row(group + b * kPackedIQ4XSBytes, r, w);
+        codes_iq4_xs(w, q, scales);
+        const BlockQ8_K& x = xs[t][b];
+        int32_t isum = 0;
+        for (int i = 0; i < 8; i++) isum += scales[i] * idot(q + 32 * i, x.qs + 32 * i, 32);
         acc = fma_exact(static_cast<float>(isum), fp16_to_fp32(w.d) * x.d, acc);
       }
       out[t * kPackRows + r] = acc;

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "ggml_types.h"
+
 namespace st::kernels {
 namespace {  // internal linkage: see hsum_x86.h
 
@@ -50,6 +52,12 @@ inline __m128i scales_iq4_xs(const uint8_t* scales_l, uint16_t scales_h) {
   }
   return _mm_sub_epi16(_mm_set_epi32(static_cast<int>(words[3]), static_cast<int>(words[2]), static_cast<int>(words[1]), static_cast<int>(words[0])),
                        _mm_set1_epi16(32));
+}
+
+// kIQ4Values[q] + 128 as unsigned bytes (the sign bits flipped): the codes of IQ4_NL and
+// IQ4_XS as VPDPBUSD's unsigned operand, looked up with one PSHUFB per 16 nibbles.
+inline __m128i iq4_values_plus_128() {
+  return _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4Values)), _mm_set1_epi8(static_cast<char>(0x80)));
 }
 
 }  // namespace

@@ -496,6 +496,20 @@ void gemm_q6_Kx16(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, 
 inline void unpack_x16_row(const uint8_t* block, int lane, BlockQ4_K& w) { unpack_q4_Kx16_row(block, lane, w); }
 inline void unpack_x16_row(const uint8_t* block, int lane, BlockQ5_K& w) { unpack_q5_Kx16_row(block, lane, w); }
 
+// Σ_i scale_i · Σ code·x over the eight 32s of one super-block against one activation, as
+// eight exact int32 partial sums (the one-row kernels of the packed groups).
+template <typename Read>
+__m256i scaled_code_sums(const Read& r, const BlockQ8_K& x) {
+  __m256i sums = _mm256_setzero_si256();
+  for (int i = 0; i < 8; i++) {
+    const __m256i c = r.code(i), xi = load(x.qs + 32 * i);
+    const __m256i p = SignedCodes<Read>::value ? _mm256_maddubs_epi16(_mm256_sign_epi8(c, c), _mm256_sign_epi8(xi, c))
+                                               : _mm256_maddubs_epi16(c, xi);
+    sums = _mm256_add_epi32(sums, _mm256_madd_epi16(p, r.scale(i)));
+  }
+  return sums;
+}
+
 // One row of a packed Q4_K or Q5_K group (Block), unpacked back into its super-blocks.
 template <typename Block>
 float dot_k4x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_K* x) {
@@ -504,8 +518,7 @@ float dot_k4x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_K*
   for (int64_t b = 0; b < nb; b++) {
     unpack_x16_row(group + b * kPackRows * sizeof(Block), lane, w);
     const typename Reader<Block>::type r(w);
-    __m256i sums = _mm256_setzero_si256();
-    for (int i = 0; i < 8; i++) sums = _mm256_add_epi32(sums, _mm256_madd_epi16(_mm256_maddubs_epi16(r.code(i), load(x[b].qs + 32 * i)), r.scale(i)));
+    const __m256i sums = scaled_code_sums(r, x[b]);
     const int32_t msum = hsum_i32(mins_dot_sums(r.mins16, x[b].bsums));
     acc = std::fma(static_cast<float>(hsum_i32(sums)), r.d * x[b].d, acc);
     acc = std::fma(-static_cast<float>(msum), r.dmin * x[b].d, acc);
@@ -521,9 +534,20 @@ float dot_q6_Kx16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_
   for (int64_t b = 0; b < nb; b++) {
     unpack_q6_Kx16_row(group + b * kPackedQ6KBytes, lane, w);
     const Q6KBlock r(w);
-    __m256i sums = _mm256_setzero_si256();
-    for (int i = 0; i < 8; i++) sums = _mm256_add_epi32(sums, _mm256_madd_epi16(_mm256_maddubs_epi16(r.code(i), load(x[b].qs + 32 * i)), r.scale(i)));
-    acc = std::fma(static_cast<float>(hsum_i32(r.folded(sums, x[b]))), r.d * x[b].d, acc);
+    acc = std::fma(static_cast<float>(hsum_i32(r.folded(scaled_code_sums(r, x[b]), x[b]))), r.d * x[b].d, acc);
+  }
+  return acc;
+}
+
+// One row of a packed IQ4_XS group, unpacked back into its super-blocks: the reader's exact
+// integer sums (signed codes), then the packed contract's one multiply-add.
+float dot_iq4_xsx16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_K* x) {
+  float acc = 0;
+  BlockIQ4_XS w;
+  for (int64_t b = 0; b < nb; b++) {
+    unpack_iq4_xsx16_row(group + b * kPackedIQ4XSBytes, lane, w);
+    const IQ4XSBlock r(w);
+    acc = std::fma(static_cast<float>(hsum_i32(scaled_code_sums(r, x[b]))), r.d * x[b].d, acc);
   }
   return acc;
 }
@@ -576,20 +600,33 @@ void quantize_row_q8_K(const float* x, BlockQ8_K* y, int64_t n) {
 }  // namespace
 
 namespace {
-// The packing of pack_q4_Kx16 (the same bytes): per super-block column, the scale words, d and
-// dmin as the scalar packing places them, and the codes four rows and four words at a time
-// (store_words_transposed_4x4).
+// The 32 code vectors of super-block column b (Q4_K×16's and IQ4_XS×16's, the same bytes the
+// scalar packing places) four rows and four words at a time (store_words_transposed_4x4).
+template <typename Block>
+void pack_code_words_transposing(const Block* rows, int64_t row_stride, int64_t b, uint8_t* codes) {
+  for (int r0 = 0; r0 < kPackRows; r0 += 4) {
+    for (int j = 0; j < 8; j++) {  // code words 4j..4j+3 of each row: vectors 4j..4j+3
+      const uint8_t* qs[4];
+      for (int i = 0; i < 4; i++) qs[i] = rows[(r0 + i) * row_stride + b].qs + 16 * j;
+      store_words_transposed_4x4(qs, codes + 64 * 4 * j + 4 * r0, 64);
+    }
+  }
+}
+
+// The packings of pack_q4_Kx16 and pack_iq4_xsx16 (the same bytes): per super-block column,
+// what is not codes as the scalar packing places it, then the codes.
 void pack_q4_Kx16_transposing(const BlockQ4_K* rows, int64_t row_stride, int64_t nb, uint8_t* out) {
   for (int64_t b = 0; b < nb; b++) {
     uint8_t* block = out + b * kPackedQ4KBytes;
     pack_q4_Kx16_scales(rows, row_stride, b, block);
-    for (int r0 = 0; r0 < kPackRows; r0 += 4) {
-      for (int j = 0; j < 8; j++) {  // code words 4j..4j+3 of each row: vectors 4j..4j+3
-        const uint8_t* qs[4];
-        for (int i = 0; i < 4; i++) qs[i] = rows[(r0 + i) * row_stride + b].qs + 16 * j;
-        store_words_transposed_4x4(qs, block + kQ4KxCodes + 64 * 4 * j + 4 * r0, 64);
-      }
-    }
+    pack_code_words_transposing(rows, row_stride, b, block + kQ4KxCodes);
+  }
+}
+void pack_iq4_xsx16_transposing(const BlockIQ4_XS* rows, int64_t row_stride, int64_t nb, uint8_t* out) {
+  for (int64_t b = 0; b < nb; b++) {
+    uint8_t* block = out + b * kPackedIQ4XSBytes;
+    pack_iq4_xsx16_scales(rows, row_stride, b, block);
+    pack_code_words_transposing(rows, row_stride, b, block + kIQ4XSxCodes);
   }
 }
 }  // namespace
@@ -602,6 +639,11 @@ void add_avx2_kquant_kernels(KernelTable& t) {
   t.dot_q5_Kx16_row = dot_k4x16_row<BlockQ5_K>;
   t.gemm_q6_Kx16 = gemm_q6_Kx16;
   t.dot_q6_Kx16_row = dot_q6_Kx16_row;
+  // IQ4_XS×16's one-row kernel and packing for the VNNI tables that build on this one: without
+  // VPDPBUSD the looked-up codes (kIQ4Values + 128, up to 241) overflow VPMADDUBSW's 16-bit
+  // pair sums, so this table keeps IQ4_XS rows as in the file.
+  t.dot_iq4_xsx16_row = dot_iq4_xsx16_row;
+  t.pack_iq4_xsx16 = pack_iq4_xsx16_transposing;
   t.quantize_row_q8_K = quantize_row_q8_K;
   t.q4_K.dot = dot<BlockQ4_K>;
   t.q4_K.dot4 = dot4<BlockQ4_K>;

@@ -328,6 +328,96 @@ void gemm_k4x16(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, in
   in_groups<4>(n_x, [&](int t0, auto acts) { gemm_k4x16_n<decltype(acts)::value, kFifthBit>(group, nb, xs + t0, out + t0 * kPackRows); });
 }
 
+// ---- IQ4_XS packed 16 rows at a time (pack_iq4_xsx16): lane r of every vector is row r ----
+// Code vector 4i + s holds codes 4s..4s+3 of sub-block i in its low nibbles and 16+4s..16+4s+3
+// in its high ones; one VPSHUFB turns each nibble into kIQ4Values[q] + 128 (1..241, the
+// unsigned operand of VPDPBUSD). Each sub-block's sums are multiplied by its scale (VPMULLD),
+// and the 128 comes off once per super-block as 128·Σ_i scale_i·Σx_i (VPDPWSSD of scale pairs
+// against pairs of the activation's sums of 32). Exact integers (|I| < 2²⁸), then the packed
+// contract's one multiply-add per row and super-block.
+
+// The sixteen rows' scales (six bits − 32) of sub-block i as 32-bit lanes: the low four bits
+// at bit 4i of each row's scales_l word, the high two at bit 2i of its scales_h.
+inline void iq4_xs_scales(const uint8_t* block, __m512i* sc) {
+  const __m512i low = load512(block + kIQ4XSxScalesL), high = _mm512_cvtepu16_epi32(load256(block + kIQ4XSxScalesH));
+  const __m512i m15 = _mm512_set1_epi32(15), m3 = _mm512_set1_epi32(3), offset = _mm512_set1_epi32(32);
+  for (int i = 0; i < 8; i++) {
+    const __m512i l = _mm512_and_si512(_mm512_srli_epi32(low, 4 * i), m15);
+    const __m512i h = _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(high, 2 * i), m3), 4);
+    sc[i] = _mm512_sub_epi32(_mm512_or_si512(l, h), offset);
+  }
+}
+
+template <int N>
+void gemm_iq4_xsx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, float* out) {
+  const __m512i low4 = _mm512_set1_epi8(0x0f), values = _mm512_broadcast_i32x4(iq4_values_plus_128());
+  __m512 acc[N];
+  ST_UNROLL
+  for (int t = 0; t < N; t++) acc[t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; b++) {
+    const uint8_t* block = group + b * kPackedIQ4XSBytes;
+    if (N == 1) prefetch_ahead(block, kPackedSuperBlocksAhead * kPackedIQ4XSBytes, kPackedIQ4XSBytes);  // as the Q4_K kernel
+    __m512i sc[8];
+    iq4_xs_scales(block, sc);
+    __m512i isum[N];
+    ST_UNROLL
+    for (int t = 0; t < N; t++) isum[t] = _mm512_setzero_si512();
+    for (int i = 0; i < 8; i++) {
+      // Few activations would wait on each VPDPBUSD's latency: their sums are split in C
+      // independent chains (integer addition is exact, so the split changes nothing).
+      constexpr int C = N == 1 ? 4 : 2;
+      __m512i sub[N][C];
+      ST_UNROLL
+      for (int t = 0; t < N; t++) {
+        for (int c = 0; c < C; c++) sub[t][c] = _mm512_setzero_si512();
+      }
+      ST_UNROLL
+      for (int s = 0; s < 4; s++) {
+        const __m512i v = load512(block + kIQ4XSxCodes + 64 * (4 * i + s));
+        const __m512i lo = _mm512_shuffle_epi8(values, _mm512_and_si512(v, low4));
+        const __m512i hi = _mm512_shuffle_epi8(values, _mm512_and_si512(_mm512_srli_epi16(v, 4), low4));
+        ST_UNROLL
+        for (int t = 0; t < N; t++) {
+          const int8_t* x = xs[t][b].qs + 32 * i + 4 * s;
+          sub[t][(2 * s) % C] = _mm512_dpbusd_epi32(sub[t][(2 * s) % C], lo, _mm512_set1_epi32(load_i32(x)));
+          sub[t][(2 * s + 1) % C] = _mm512_dpbusd_epi32(sub[t][(2 * s + 1) % C], hi, _mm512_set1_epi32(load_i32(x + 16)));
+        }
+      }
+      ST_UNROLL
+      for (int t = 0; t < N; t++) {
+        __m512i sum = sub[t][0];
+        for (int c = 1; c < C; c++) sum = _mm512_add_epi32(sum, sub[t][c]);
+        isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(sum, sc[i]));
+      }
+    }
+    // Scales in 16-bit pairs (each −32..31), for VPDPWSSD against pairs of the activation's sums.
+    __m512i sc_pairs[4];
+    for (int k = 0; k < 4; k++) {
+      sc_pairs[k] = _mm512_or_si512(_mm512_and_si512(sc[2 * k], _mm512_set1_epi32(0xffff)), _mm512_slli_epi32(sc[2 * k + 1], 16));
+    }
+    const __m512 d = _mm512_cvtph_ps(load256(block + kIQ4XSxD));
+    ST_UNROLL
+    for (int t = 0; t < N; t++) {
+      const BlockQ8_K& x = xs[t][b];
+      // The activation's sums of 32 in 16-bit pairs, broadcast as the Q4_K kernel's mins take them.
+      const __m256i bsums = load256(x.bsums);
+      const __m512i s = _mm512_castsi256_si512(_mm256_hadd_epi16(bsums, bsums));
+      __m512i offset = _mm512_setzero_si512();
+      for (int k = 0; k < 4; k++) {
+        offset = _mm512_dpwssd_epi32(offset, sc_pairs[k], _mm512_permutexvar_epi32(_mm512_set1_epi32(k < 2 ? k : k + 2), s));
+      }
+      const __m512i total = _mm512_sub_epi32(isum[t], _mm512_slli_epi32(offset, 7));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total), _mm512_mul_ps(d, _mm512_set1_ps(x.d)), acc[t]);
+    }
+  }
+  for (int t = 0; t < N; t++) _mm512_storeu_ps(out + t * kPackRows, acc[t]);
+}
+
+void gemm_iq4_xsx16(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, int n_x, float* out) {
+  // Four activations at a time keep the sums in registers.
+  in_groups<4>(n_x, [&](int t0, auto acts) { gemm_iq4_xsx16_n<decltype(acts)::value>(group, nb, xs + t0, out + t0 * kPackRows); });
+}
+
 // ---- Q6_K packed 16 rows at a time (pack_q6_Kx16): lane r of every vector is row r ----
 // Values 128h + 32k + l of a super-block: the low four bits are nibble k / 2 of ql vector
 // 16h + 8(k % 2) + l / 4, the high two bits 2k, 2k+1 of qh vector 8h + l / 4. VPDPBUSD sums
@@ -413,6 +503,7 @@ void add_avx512_kquant_kernels(KernelTable& t) {
   t.gemm_q4_Kx16 = gemm_k4x16<false>;
   t.gemm_q5_Kx16 = gemm_k4x16<true>;
   t.gemm_q6_Kx16 = gemm_q6_Kx16;
+  t.gemm_iq4_xsx16 = gemm_iq4_xsx16;
   t.q4_K.dot4 = dot4<BlockQ4_K>;
   t.q5_K.dot4 = dot4<BlockQ5_K>;
   t.q6_K.dot4 = dot4<BlockQ6_K>;

@@ -172,14 +172,24 @@ void advise_small_pages(void* p, size_t bytes) {
 #endif
 }
 
+namespace {
+// The whole pages [begin, end) that hold the bytes [p, p + bytes).
+struct PageSpan {
+  uintptr_t begin, end;
+};
+PageSpan page_span(const void* p, size_t bytes) {
+  static const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t at = reinterpret_cast<uintptr_t>(p);
+  return {at & ~(page - 1), (at + bytes + page - 1) & ~(page - 1)};
+}
+}  // namespace
+
 void populate_for_writing(void* p, size_t bytes) {
 #if defined(__linux__)
   constexpr int kPopulateWrite = 23;  // MADV_POPULATE_WRITE, which older headers lack
-  static const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
   if (bytes == 0) return;
-  const uintptr_t begin = reinterpret_cast<uintptr_t>(p) & ~(page - 1);
-  const uintptr_t end = (reinterpret_cast<uintptr_t>(p) + bytes + page - 1) & ~(page - 1);
-  ::madvise(reinterpret_cast<void*>(begin), end - begin, kPopulateWrite);
+  const PageSpan span = page_span(p, bytes);
+  ::madvise(reinterpret_cast<void*>(span.begin), span.end - span.begin, kPopulateWrite);
 #else
   (void)p;
   (void)bytes;
@@ -189,13 +199,12 @@ void populate_for_writing(void* p, size_t bytes) {
 double cached_share(const void* p, size_t bytes) {
   static const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
   if (bytes == 0) return 1;
-  const uintptr_t begin = reinterpret_cast<uintptr_t>(p) & ~(page - 1);
-  const uintptr_t end = (reinterpret_cast<uintptr_t>(p) + bytes + page - 1) & ~(page - 1);
-  std::vector<unsigned char> present((end - begin) / page);
+  const PageSpan span = page_span(p, bytes);
+  std::vector<unsigned char> present((span.end - span.begin) / page);
 #if defined(__APPLE__)
-  const int failed = ::mincore(reinterpret_cast<void*>(begin), end - begin, reinterpret_cast<char*>(present.data()));
+  const int failed = ::mincore(reinterpret_cast<void*>(span.begin), span.end - span.begin, reinterpret_cast<char*>(present.data()));
 #else
-  const int failed = ::mincore(reinterpret_cast<void*>(begin), end - begin, present.data());
+  const int failed = ::mincore(reinterpret_cast<void*>(span.begin), span.end - span.begin, present.data());
 #endif
   if (failed != 0) return 1;
   size_t cached = 0;
