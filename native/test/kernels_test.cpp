@@ -875,6 +875,12 @@ static void test_packing(const KernelTable& t) {
       pack_iq4_xsx16(iq4_xs.data(), stride, nb, want_x.data());
       t.pack_iq4_xsx16(iq4_xs.data(), stride, nb, got_x.data());
       check(want_x == got_x, tag + "IQ4_XSx16 = the scalar packing");
+      std::vector<BlockQ5_0> q5_0(kPackRows * stride);
+      random_blocks(q5_0);
+      std::vector<uint8_t> want_q5(nb * kPackedQ5_0BlockBytes), got_q5(want_q5.size(), 0);
+      pack_q5_0x16(q5_0.data(), stride, nb, want_q5.data());
+      t.pack_q5_0x16(q5_0.data(), stride, nb, got_q5.data());
+      check(want_q5 == got_q5, tag + "Q5_0x16 = the scalar packing");
     }
   }
 }
@@ -969,6 +975,28 @@ static void test_packed_iq4_nl(const KernelTable& t, int64_t n) {
   pack_q4_0x16(reinterpret_cast<const BlockQ4_0*>(rows.data()), nb, nb, packed.data());
   const BlockTypeKernels* plain = block_type_kernels(scalar_table(), GgmlType::IQ4_NL);
   check_packed_32(tag, rng, packed, n, gemm_iq4_nlx16_reference, t.gemm_iq4_nlx16, t.dot_iq4_nlx16_row,
+                  [&](int r, const BlockQ8_0* x) { return plain->dot(rows.data() + r * nb, x, n); });
+}
+
+// Q5_0 packed 16 rows at a time (Q4_0's code vectors and the rows' qh words): every ISA's
+// packed kernels give exactly the reference's value per row, whatever the number of
+// activations, the extreme codes (−16, 15) in whole blocks included, and the unpacked dot
+// product's up to rounding.
+static void test_packed_q5_0(const KernelTable& t, int64_t n) {
+  const std::string tag = std::string(t.isa) + " Q5_0x16 n=" + std::to_string(n) + ": ";
+  std::mt19937 rng(static_cast<unsigned>(n) + 37);
+  const int64_t nb = n / 32;
+  std::vector<BlockQ5_0> rows = random_rows_32<BlockQ5_0>(rng, nb, uint8_t(0x00), uint8_t(0xff));
+  for (BlockQ5_0& b : rows) {
+    for (uint8_t& h : b.qh) h = static_cast<uint8_t>(rng() & 0xff);
+  }
+  std::memset(rows[2 * nb].qh, 0x00, 4);           // every code −16
+  std::memset(rows[5 * nb + nb - 1].qh, 0xff, 4);  // every code 15
+  std::vector<uint8_t> packed(nb * kPackedQ5_0BlockBytes);
+  pack_q5_0x16(rows.data(), nb, nb, packed.data());
+  check(packed.size() == rows.size() * sizeof(BlockQ5_0), tag + "packing keeps the size");
+  const BlockTypeKernels* plain = block_type_kernels(scalar_table(), GgmlType::Q5_0);
+  check_packed_32(tag, rng, packed, n, gemm_q5_0x16_reference, t.gemm_q5_0x16, t.dot_q5_0x16_row,
                   [&](int r, const BlockQ8_0* x) { return plain->dot(rows.data() + r * nb, x, n); });
 }
 
@@ -1401,6 +1429,10 @@ int main(int argc, char** argv) {
   for (const KernelTable* t : tables) {
     if (!t->gemm_iq4_nlx16) continue;
     for (int64_t n : {32, 64, 768, 1536}) test_packed_iq4_nl(*t, n);
+  }
+  for (const KernelTable* t : tables) {
+    if (!t->gemm_q5_0x16) continue;
+    for (int64_t n : {32, 64, 768, 1536}) test_packed_q5_0(*t, n);
   }
   for (const KernelTable* t : tables) test_packing(*t);
   test_packing(scalar_table());

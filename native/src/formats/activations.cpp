@@ -21,7 +21,7 @@ const void* prepare_activation(GgmlType type, const float* x, int64_t n, uint8_t
                                  reinterpret_cast<int32_t*>(slot + activation_slot::block_sums_offset(n)), n / kQK8_0);
       }
       if ((type == GgmlType::Q4_0 && k.gemm_q4_0x16) || (type == GgmlType::Q8_0 && k.gemm_q8_0x16) ||
-          (type == GgmlType::IQ4_NL && k.gemm_iq4_nlx16)) {
+          (type == GgmlType::IQ4_NL && k.gemm_iq4_nlx16) || (type == GgmlType::Q5_0 && k.gemm_q5_0x16)) {
         kernels::q8_0_block_terms(reinterpret_cast<const BlockQ8_0*>(slot),
                                   reinterpret_cast<kernels::Q8_0BlockTerms*>(slot + activation_slot::block_terms_offset(n)), n / kQK8_0);
       }

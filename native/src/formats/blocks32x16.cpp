@@ -1,7 +1,8 @@
 // Rows of 32-value blocks packed 16 at a time, for kernels that multiply four elements of
 // sixteen rows in one instruction (AVX-512 VNNI, AVX2): Q4_0 and IQ4_NL, whose blocks have
-// the same layout (kernels::pack_q4_0x16), and Q8_0 (kernels::pack_q8_0x16). All take the
-// activation as Q8_0 blocks with their terms.
+// the same layout (kernels::pack_q4_0x16), Q5_0 (kernels::pack_q5_0x16: Q4_0's code vectors and
+// the fifth bits) and Q8_0 (kernels::pack_q8_0x16). All take the activation as Q8_0 blocks
+// with their terms.
 // Products go a 16-row group at a time for up to 8 activations; each row's value is defined
 // to the bit by the kernels (kernels.h), so it is the same whichever way a group is computed.
 
@@ -30,8 +31,16 @@ Kernels kernels_for(Blocks32x16::Weights weights) {
     case Blocks32x16::Weights::Q4_0: return Kernels{k.gemm_q4_0x16, k.dot_q4_0x16_row};
     case Blocks32x16::Weights::Q8_0: return Kernels{k.gemm_q8_0x16, k.dot_q8_0x16_row};
     case Blocks32x16::Weights::IQ4_NL: return Kernels{k.gemm_iq4_nlx16, k.dot_iq4_nlx16_row};
+    case Blocks32x16::Weights::Q5_0: return Kernels{k.gemm_q5_0x16, k.dot_q5_0x16_row};
   }
   return Kernels{nullptr, nullptr};  // not reached: every enumerator is a case
+}
+
+// Packs every 16-row group of a tensor of Block rows in place with `pack`.
+template <typename Block>
+void lay_out_with(void (*pack)(const Block*, int64_t, int64_t, uint8_t*), uint8_t* data, int64_t rows, int64_t nb) {
+  packed_groups::lay_out_in_place(data, rows, static_cast<size_t>(nb) * R * sizeof(Block),
+                                  [&](const uint8_t* src, uint8_t* dst) { pack(reinterpret_cast<const Block*>(src), nb, nb, dst); });
 }
 
 const uint8_t* group_of(const Matrix& w, int64_t g) { return w.data + static_cast<size_t>(g) * R * w.row_bytes; }
@@ -49,19 +58,26 @@ void group_product(const Kernels& k, const Matrix& w, int64_t g, const void* con
 
 }  // namespace
 
+const char* Blocks32x16::name() const {
+  switch (weights_) {
+    case Weights::Q4_0: return "Q4_0x16";
+    case Weights::Q8_0: return "Q8_0x16";
+    case Weights::IQ4_NL: return "IQ4_NLx16";
+    case Weights::Q5_0: break;
+  }
+  return "Q5_0x16";
+}
+
 void Blocks32x16::lay_out(uint8_t* data, int64_t rows, int64_t cols) const {
   const int64_t nb = cols / kQK8_0;
   const kernels::KernelTable& k = kernels::active();
-  if (weights_ != Weights::Q8_0) {
-    static_assert(sizeof(BlockIQ4_NL) == sizeof(BlockQ4_0), "an IQ4_NL block is laid out as a Q4_0 block");
-    packed_groups::lay_out_in_place(data, rows, static_cast<size_t>(nb) * kernels::kPackedBlockBytes, [&](const uint8_t* src, uint8_t* dst) {
-      k.pack_q4_0x16(reinterpret_cast<const BlockQ4_0*>(src), nb, nb, dst);
-    });
-  } else {
-    packed_groups::lay_out_in_place(data, rows, static_cast<size_t>(nb) * kernels::kPackedQ8_0BlockBytes, [&](const uint8_t* src, uint8_t* dst) {
-      k.pack_q8_0x16(reinterpret_cast<const BlockQ8_0*>(src), nb, nb, dst);
-    });
+  static_assert(sizeof(BlockIQ4_NL) == sizeof(BlockQ4_0), "an IQ4_NL block is laid out as a Q4_0 block");
+  switch (weights_) {
+    case Weights::Q4_0: case Weights::IQ4_NL: return lay_out_with(k.pack_q4_0x16, data, rows, nb);
+    case Weights::Q8_0: return lay_out_with(k.pack_q8_0x16, data, rows, nb);
+    case Weights::Q5_0: break;
   }
+  lay_out_with(k.pack_q5_0x16, data, rows, nb);
 }
 
 void Blocks32x16::product(const Matrix& w, int64_t r0, int64_t r1, const void* const* xs, int n, float* out, size_t ldo) const {

@@ -8,6 +8,7 @@
 
 #include <cstring>
 
+#include "fifth_bits_avx2.h"
 #include "hsum_x86.h"
 #include "kernels.h"
 #include "prefetch.h"
@@ -24,14 +25,11 @@ inline __m256i nibbles(const uint8_t* qs) {
   return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0x0f));
 }
 
-// Bit j of the 32-bit qh as 16 in byte j (the fifth bit of Q5_0 and Q5_1 codes).
+// The fifth bits of Q5_0 and Q5_1 codes (fifth_bits_avx2.h), from a block's qh bytes.
 inline __m256i fifth_bits(const uint8_t* qh) {
   uint32_t bits;
   std::memcpy(&bits, qh, sizeof bits);
-  const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)),
-                                             _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
-  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ULL));
-  return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(16));
+  return fifth_bits(bits);
 }
 
 // Each reader: code() as bytes (unsigned, or signed when kSigned), d, and the per-block

@@ -120,7 +120,7 @@ struct KernelTable {
   void (*exp_shifted)(float* x, const float* shifts, int lanes, int64_t n);
 
   // Packing 16 rows into the layouts below (pack_q4_0x16, pack_q4_Kx16, pack_q8_0x16, pack_q5_Kx16, pack_q6_Kx16,
-  // pack_iq4_xsx16: the scalar versions,
+  // pack_iq4_xsx16, pack_q5_0x16: the scalar versions,
   // which every table's give byte for byte). Under a memory budget every expert read from
   // storage is packed as it arrives, on the I/O threads that share the cores with decode, so
   // the packing's speed is part of the time a miss costs.
@@ -130,6 +130,7 @@ struct KernelTable {
   void (*pack_q5_Kx16)(const BlockQ5_K* rows, int64_t row_stride, int64_t nb, uint8_t* out);
   void (*pack_q6_Kx16)(const BlockQ6_K* rows, int64_t row_stride, int64_t nb, uint8_t* out);
   void (*pack_iq4_xsx16)(const BlockIQ4_XS* rows, int64_t row_stride, int64_t nb, uint8_t* out);
+  void (*pack_q5_0x16)(const BlockQ5_0* rows, int64_t row_stride, int64_t nb, uint8_t* out);
 
   // Optional (nullptr: Q8_0 rows stay as in the file, one row at a time): Q8_0 weights packed
   // 16 rows at a time (see pack_q8_0x16). One group of 16 rows (nb blocks each) against n_x
@@ -144,6 +145,11 @@ struct KernelTable {
   void (*gemm_iq4_nlx16)(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms,
                          int n_x, float* out);
   float (*dot_iq4_nlx16_row)(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const Q8_0BlockTerms* xterms);
+  // Optional (nullptr: Q5_0 rows stay as in the file): Q5_0 weights packed 16 rows at a time
+  // ("Q5_0×16", see pack_q5_0x16), as gemm_q4_0x16 and dot_q4_0x16_row.
+  void (*gemm_q5_0x16)(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms,
+                       int n_x, float* out);
+  float (*dot_q5_0x16_row)(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const Q8_0BlockTerms* xterms);
 
   // Optional (nullptr: Q5_K rows stay as in the file): Q5_K packed 16 rows at a time (see
   // pack_q5_Kx16), as gemm_q4_Kx16 and dot_q4_Kx16_row; the one-row kernel may be present
@@ -232,6 +238,21 @@ void gemm_q8_0x16_reference(const uint8_t* group, int64_t nb, const BlockQ8_0* c
 // The scalar reference (not in the scalar table: rows stay as in the file there).
 void gemm_iq4_nlx16_reference(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms,
                               int n_x, float* out);
+
+// Q5_0 rows packed 16 at a time ("Q5_0×16"): Q4_0×16's block of the 16 rows' F16 scales and
+// four vectors of the low four bits of the codes, then one 64-byte vector of the rows' qh
+// words (row r's at bytes 4r..4r+3: bit j is the fifth bit of element j). Same size as the 16
+// rows it packs. The kernels OR the fifth bits in as 16 and take the offset back off with the
+// activation's block term 2·zero = −16·Σx, exactly. The value of every packed kernel for one
+// row, as for Q4_0×16: with i_b = Σ_j (q_j − 16)·x_j over block b, acc = fma(float(i_b),
+// d_w,b · d_x,b, acc) for b = 0, 1, …, from acc = 0.
+constexpr size_t kPackedQ5_0BlockBytes = kPackRows * sizeof(BlockQ5_0);
+constexpr size_t kQ5_0xHigh = kPackedBlockBytes;
+static_assert(kQ5_0xHigh + 64 == kPackedQ5_0BlockBytes, "the packed Q5_0 layout fills exactly the 16 rows' bytes");
+void pack_q5_0x16(const BlockQ5_0* rows, int64_t row_stride, int64_t nb, uint8_t* out);
+// The scalar reference (not in the scalar table: rows stay as in the file there).
+void gemm_q5_0x16_reference(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms,
+                            int n_x, float* out);
 
 // Q4_K rows packed 16 at a time ("Q4_K×16"), so that one 512-bit VNNI instruction multiplies
 // four codes of sixteen rows. A group of 16 rows is nb packed super-blocks of

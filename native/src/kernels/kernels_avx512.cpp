@@ -16,9 +16,11 @@
 #include <cmath>
 
 #include "count_dispatch.h"
+#include "fifth_bits_avx2.h"
 #include "fp16.h"
 #include "hsum_x86.h"
 #include "load_unsplit_avx512.h"
+#include "packed_nibbles.h"
 #include "kernels.h"
 #include "kquant_scales_x86.h"
 #include "prefetch.h"
@@ -185,40 +187,55 @@ inline int32_t load_i32(const int8_t* p) {
   return v;
 }
 
-// IQ4_NL×16 (kernels.h) is this layout with each code standing for kIQ4Values[q]: Lookup
-// turns every nibble vector into kIQ4Values[q] + 128 (one VPSHUFB from the 16 values with
-// their sign bits flipped), an unsigned byte, and the chains start from 16·zero = −128·Σx.
-// The sums are those of the reference to the bit, as for Q4_0.
+// IQ4_NL×16 and Q5_0×16 (kernels.h) share these code vectors. IQ4_NL's codes stand for
+// kIQ4Values[q]: each nibble vector becomes kIQ4Values[q] + 128 (one VPSHUFB from the 16 values
+// with their sign bits flipped), an unsigned byte. Q5_0's gain their fifth bits (as 16) from the
+// rows' qh words. The chains start from the multiple of the block term zero = −8·Σx that takes
+// each form's offset back off (packed_nibbles.h). The sums are those of the reference to the bit.
 inline __m512i iq4_nl_unsigned_values() {
   return _mm512_broadcast_i32x4(iq4_values_plus_128());
 }
 
-template <int N, bool Lookup>
+// Q5_0×16's fifth bits of code vector s for all 16 rows (fifth_bits_avx2.h, 512 bits wide):
+// bits first..first+3 of each row's qh word as 16 in that row's four bytes.
+inline __m512i fifth_bits_of_lanes(__m512i qh, int first) {
+  const __m512i byte0 = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12));
+  const __mmask64 set = _mm512_test_epi8_mask(_mm512_shuffle_epi8(_mm512_srli_epi32(qh, first), byte0), _mm512_set1_epi32(0x08040201));
+  return _mm512_maskz_mov_epi8(set, _mm512_set1_epi8(16));
+}
+
+template <int N, Nibbles C>
 void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, float* out) {
+  constexpr size_t kBytes = kNibbleBlockBytes<C>;
   const __m512i low4 = _mm512_set1_epi8(0x0f);
-  const __m512i values = Lookup ? iq4_nl_unsigned_values() : _mm512_setzero_si512();
+  const __m512i values = C == Nibbles::IQ4_NL ? iq4_nl_unsigned_values() : _mm512_setzero_si512();
   __m512 acc[N];
   for (int t = 0; t < N; t++) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; b++) {
-    const uint8_t* block = group + b * kPackedBlockBytes;
-    if (N == 1) prefetch_ahead(block, kPackedBlocksAhead * kPackedBlockBytes, kPackedBlockBytes);  // as the AVX2 kernel (prefetch.h)
+    const uint8_t* block = group + b * kBytes;
+    if (N == 1) prefetch_ahead(block, kPackedBlocksAhead * kBytes, kBytes);  // as the AVX2 kernel (prefetch.h)
     const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block)));
     // w[s]: elements 4s..4s+3 of every row; w[4+s]: elements 16+4s.., for one Q4_0 activation
-    // as 16·q where they stand (see below), else shifted down (and looked up for IQ4_NL).
-    constexpr bool kHighInPlace = N == 1 && !Lookup;
+    // as 16·q where they stand (see below), else shifted down (and looked up for IQ4_NL, the
+    // fifth bits added for Q5_0).
+    constexpr bool kHighInPlace = N == 1 && C == Nibbles::Q4_0;
     __m512i w[8];
     for (int s = 0; s < 4; s++) {
       const __m512i v = load_unsplit(block + kPackRows * sizeof(uint16_t) + 64 * s);
       w[s] = _mm512_and_si512(v, low4);
       w[4 + s] = kHighInPlace ? _mm512_andnot_si512(low4, v) : _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
-      if constexpr (Lookup) {
+      if constexpr (C == Nibbles::IQ4_NL) {
         w[s] = _mm512_shuffle_epi8(values, w[s]);
         w[4 + s] = _mm512_shuffle_epi8(values, w[4 + s]);
+      } else if constexpr (C == Nibbles::Q5_0) {
+        const __m512i qh = _mm512_loadu_si512(block + kQ5_0xHigh);
+        w[s] = _mm512_or_si512(w[s], fifth_bits_of_lanes(qh, 4 * s));
+        w[4 + s] = _mm512_or_si512(w[4 + s], fifth_bits_of_lanes(qh, 16 + 4 * s));
       }
     }
     ST_UNROLL for (int t = 0; t < N; t++) {
       const BlockQ8_0& x = xs[t][b];
-      __m512i i0 = _mm512_set1_epi32(Lookup ? 16 * xterms[t][b].zero : xterms[t][b].zero);
+      __m512i i0 = _mm512_set1_epi32(kZeroMultiple<C> * xterms[t][b].zero);
       if constexpr (N == 1) {
         // Two independent chains, for the one activation's sake (several activations are
         // independent chains already); integer addition is exact, so the split changes nothing.
@@ -241,27 +258,32 @@ void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs
   for (int t = 0; t < N; t++) _mm512_storeu_ps(out + t * kPackRows, acc[t]);
 }
 
-template <bool Lookup>
+template <Nibbles C>
 void gemm_x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, int n_x, float* out) {
-  with_count<1, 8>(n_x, [&](auto acts) { gemm_q4_0x16_n<decltype(acts)::value, Lookup>(group, nb, xs, xterms, out); });
+  with_count<1, 8>(n_x, [&](auto acts) { gemm_q4_0x16_n<decltype(acts)::value, C>(group, nb, xs, xterms, out); });
 }
 
 // One row of a packed group: its four 4-byte pieces per block gathered back into the
-// block's 16 bytes, then the plain one-block product.
-template <bool Lookup>
+// block's 16 bytes (and Q5_0's fifth bits from its qh word), then the plain one-block product.
+template <Nibbles C>
 float dot_x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const Q8_0BlockTerms* xterms) {
+  constexpr size_t kBytes = kNibbleBlockBytes<C>;
   float acc = 0;
-  const int8_t* q = reinterpret_cast<const int8_t*>(group + kPackRows * sizeof(uint16_t) + 4 * lane);
   const __m256i zero = _mm256_setzero_si256();
-  const __m256i values = Lookup ? _mm512_castsi512_si256(iq4_nl_unsigned_values()) : _mm256_setzero_si256();
-  for (int64_t b = 0; b < nb; b++, q += kPackedBlockBytes) {
+  const __m256i values = C == Nibbles::IQ4_NL ? _mm512_castsi512_si256(iq4_nl_unsigned_values()) : _mm256_setzero_si256();
+  for (int64_t b = 0; b < nb; b++) {
+    const uint8_t* block = group + b * kBytes;
+    const int8_t* q = reinterpret_cast<const int8_t*>(block + kPackRows * sizeof(uint16_t) + 4 * lane);
     const __m128i qs = _mm_setr_epi32(load_i32(q), load_i32(q + 64), load_i32(q + 128), load_i32(q + 192));
     __m256i qq = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(qs, 4), qs), _mm256_set1_epi8(0x0f));
-    if constexpr (Lookup) qq = _mm256_shuffle_epi8(values, qq);
+    if constexpr (C == Nibbles::IQ4_NL) qq = _mm256_shuffle_epi8(values, qq);
+    if constexpr (C == Nibbles::Q5_0) {
+      qq = _mm256_or_si256(qq, fifth_bits(static_cast<uint32_t>(load_i32(reinterpret_cast<const int8_t*>(block + kQ5_0xHigh + 4 * lane)))));
+    }
     const __m256i v = _mm256_dpbusd_epi32(zero, qq, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs)));
-    const int32_t total = hsum_i32(v) + (Lookup ? 16 * xterms[b].zero : xterms[b].zero);
+    const int32_t total = hsum_i32(v) + kZeroMultiple<C> * xterms[b].zero;
     uint16_t dw;
-    __builtin_memcpy(&dw, group + b * kPackedBlockBytes + lane * sizeof(uint16_t), sizeof dw);
+    __builtin_memcpy(&dw, block + lane * sizeof(uint16_t), sizeof dw);
     acc = std::fma(static_cast<float>(total), half(dw) * xterms[b].d, acc);
   }
   return acc;
@@ -492,10 +514,12 @@ void exp_shifted(float* x, const float* shifts, int lanes, int64_t n) {
 
 void avx512_overrides(KernelTable& t) {
   t.dot_f16_f16 = dot_f16_f16;
-  t.gemm_q4_0x16 = gemm_x16<false>;
-  t.dot_q4_0x16_row = dot_x16_row<false>;
-  t.gemm_iq4_nlx16 = gemm_x16<true>;
-  t.dot_iq4_nlx16_row = dot_x16_row<true>;
+  t.gemm_q4_0x16 = gemm_x16<Nibbles::Q4_0>;
+  t.dot_q4_0x16_row = dot_x16_row<Nibbles::Q4_0>;
+  t.gemm_iq4_nlx16 = gemm_x16<Nibbles::IQ4_NL>;
+  t.dot_iq4_nlx16_row = dot_x16_row<Nibbles::IQ4_NL>;
+  t.gemm_q5_0x16 = gemm_x16<Nibbles::Q5_0>;
+  t.dot_q5_0x16_row = dot_x16_row<Nibbles::Q5_0>;
   t.isa = "avx512";
   t.dot_q4_0_q8_0 = dot_q4_0_q8_0;
   t.dot_q8_0_q8_0 = dot_q8_0_q8_0;

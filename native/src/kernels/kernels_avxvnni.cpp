@@ -21,9 +21,11 @@
 #include <cstring>
 
 #include "count_dispatch.h"
+#include "fifth_bits_avx2.h"
 #include "hsum_x86.h"
 #include "kernels.h"
 #include "kquant_scales_x86.h"
+#include "packed_nibbles.h"
 #include "packed_q4k_scales_avx2.h"
 #include "packed_q6k_scales_avx2.h"
 #include "prefetch.h"
@@ -59,34 +61,49 @@ inline __m256i dpbusd(__m256i acc, __m256i u8, __m256i s8) { return _mm256_dpbus
 // it 16.0 ns on Zen 5 (which never takes this table: it has AVX-512) and 17 % fewer cycles in
 // llvm-mca's Intel models (docs/benchmarks.md): to be measured on an Intel client core.
 //
-// IQ4_NL×16 (kernels.h) is this layout with each code standing for kIQ4Values[q]: Lookup
-// turns every nibble vector into kIQ4Values[q] + 128 (one VPSHUFB from the 16 values with
-// their sign bits flipped), an unsigned byte, and the chains start from 16·zero = −128·Σx.
+// IQ4_NL×16 and Q5_0×16 (kernels.h) share these code vectors (packed_nibbles.h). IQ4_NL's
+// codes stand for kIQ4Values[q]: each nibble vector becomes kIQ4Values[q] + 128 (one VPSHUFB
+// from the 16 values with their sign bits flipped), an unsigned byte. Q5_0's gain their fifth
+// bits (as 16) from the rows' qh words (fifth_bits_avx2.h). The chains start from the multiple
+// of the block term zero = −8·Σx that takes each form's offset back off.
 inline __m256i iq4_unsigned_values() {
   return _mm256_broadcastsi128_si256(iq4_values_plus_128());
 }
 
-template <int N, bool Lookup>
-void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, float* out) {
+// The codes of code vector s for rows 8h..8h+7 of a packed block: the low nibbles (elements
+// 4s..4s+3) in lo, the high ones (16+4s..) in hi, in the form C's chains take.
+template <Nibbles C>
+inline void nibble_codes(const uint8_t* block, int s, int h, __m256i values, __m256i& lo, __m256i& hi) {
   const __m256i low4 = _mm256_set1_epi8(0x0f);
-  const __m256i values = Lookup ? iq4_unsigned_values() : _mm256_setzero_si256();
+  const __m256i v = load(block + kPackRows * sizeof(uint16_t) + 64 * s + 32 * h);
+  lo = _mm256_and_si256(v, low4);
+  hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+  if constexpr (C == Nibbles::IQ4_NL) {
+    lo = _mm256_shuffle_epi8(values, lo);
+    hi = _mm256_shuffle_epi8(values, hi);
+  } else if constexpr (C == Nibbles::Q5_0) {
+    const __m256i qh = load(block + kQ5_0xHigh + 32 * h);
+    lo = _mm256_or_si256(lo, fifth_bits_of_lanes(qh, 4 * s));
+    hi = _mm256_or_si256(hi, fifth_bits_of_lanes(qh, 16 + 4 * s));
+  }
+}
+
+template <int N, Nibbles C>
+void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, float* out) {
+  const __m256i values = C == Nibbles::IQ4_NL ? iq4_unsigned_values() : _mm256_setzero_si256();
   for (int h = 0; h < 2; h++) {
     __m256 acc[N];
     ST_UNROLL for (int t = 0; t < N; t++) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-      const uint8_t* block = group + b * kPackedBlockBytes;
+      const uint8_t* block = group + b * kNibbleBlockBytes<C>;
       __m256i lo[N], hi[N];
       ST_UNROLL for (int t = 0; t < N; t++) {
-        lo[t] = _mm256_set1_epi32(Lookup ? 16 * xterms[t][b].zero : xterms[t][b].zero);
+        lo[t] = _mm256_set1_epi32(kZeroMultiple<C> * xterms[t][b].zero);
         hi[t] = _mm256_setzero_si256();
       }
       ST_UNROLL for (int s = 0; s < 4; s++) {
-        const __m256i v = load(block + kPackRows * sizeof(uint16_t) + 64 * s + 32 * h);
-        __m256i vl = _mm256_and_si256(v, low4), vh = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
-        if constexpr (Lookup) {
-          vl = _mm256_shuffle_epi8(values, vl);
-          vh = _mm256_shuffle_epi8(values, vh);
-        }
+        __m256i vl, vh;
+        nibble_codes<C>(block, s, h, values, vl, vh);
         ST_UNROLL for (int t = 0; t < N; t++) {
           lo[t] = dpbusd(lo[t], vl, broadcast4(xs[t][b].qs + 4 * s));
           hi[t] = dpbusd(hi[t], vh, broadcast4(xs[t][b].qs + 16 + 4 * s));
@@ -108,33 +125,36 @@ void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs
 // One activation (decode): both halves in one pass over the group, so that each block is read
 // from memory once; the same sums as gemm_q4_0x16_n. Q4_0's high nibbles stay where they
 // stand (16·q) and their chain is shifted back once, exact as a multiple of 16.
-template <bool Lookup>
+template <Nibbles C>
 void gemm_q4_0x16_one(const uint8_t* group, int64_t nb, const BlockQ8_0* x, const Q8_0BlockTerms* xterms, float* out) {
+  constexpr size_t kBytes = kNibbleBlockBytes<C>;
   const __m256i low4 = _mm256_set1_epi8(0x0f), high4 = _mm256_set1_epi8(static_cast<char>(0xf0));
-  const __m256i values = Lookup ? iq4_unsigned_values() : _mm256_setzero_si256();
+  const __m256i values = C == Nibbles::IQ4_NL ? iq4_unsigned_values() : _mm256_setzero_si256();
   __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
   for (int64_t b = 0; b < nb; b++) {
-    const uint8_t* block = group + b * kPackedBlockBytes;
-    prefetch_ahead(block, kPackedBlocksAhead * kPackedBlockBytes, kPackedBlockBytes);  // one activation: prefetch.h
+    const uint8_t* block = group + b * kBytes;
+    prefetch_ahead(block, kPackedBlocksAhead * kBytes, kBytes);  // one activation: prefetch.h
     const __m256 xd = _mm256_set1_ps(xterms[b].d);
-    const __m256i zero_point = _mm256_set1_epi32(Lookup ? 16 * xterms[b].zero : xterms[b].zero);
+    const __m256i zero_point = _mm256_set1_epi32(kZeroMultiple<C> * xterms[b].zero);
     ST_UNROLL for (int h = 0; h < 2; h++) {
       const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * h)));
       __m256i lo = zero_point, hi16 = _mm256_setzero_si256();
       ST_UNROLL for (int s = 0; s < 4; s++) {
-        const __m256i v = load(block + kPackRows * sizeof(uint16_t) + 64 * s + 32 * h);
         __m256i xl = broadcast4(x[b].qs + 4 * s), xh = broadcast4(x[b].qs + 16 + 4 * s);
         keep_in_register(xl);
         keep_in_register(xh);
-        if constexpr (Lookup) {
-          lo = dpbusd(lo, _mm256_shuffle_epi8(values, _mm256_and_si256(v, low4)), xl);
-          hi16 = dpbusd(hi16, _mm256_shuffle_epi8(values, _mm256_and_si256(_mm256_srli_epi16(v, 4), low4)), xh);
-        } else {
+        if constexpr (C == Nibbles::Q4_0) {
+          const __m256i v = load(block + kPackRows * sizeof(uint16_t) + 64 * s + 32 * h);
           lo = dpbusd(lo, _mm256_and_si256(v, low4), xl);
           hi16 = dpbusd(hi16, _mm256_and_si256(v, high4), xh);
+        } else {
+          __m256i vl, vh;
+          nibble_codes<C>(block, s, h, values, vl, vh);
+          lo = dpbusd(lo, vl, xl);
+          hi16 = dpbusd(hi16, vh, xh);
         }
       }
-      const __m256i sum = _mm256_add_epi32(lo, Lookup ? hi16 : _mm256_srai_epi32(hi16, 4));
+      const __m256i sum = _mm256_add_epi32(lo, C == Nibbles::Q4_0 ? _mm256_srai_epi32(hi16, 4) : hi16);
       acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(dw, xd), acc[h]);
     }
   }
@@ -142,33 +162,36 @@ void gemm_q4_0x16_one(const uint8_t* group, int64_t nb, const BlockQ8_0* x, cons
   _mm256_storeu_ps(out + 8, acc[1]);
 }
 
-template <bool Lookup>
+template <Nibbles C>
 void gemm_x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, int n_x,
               float* out) {
   // Four activations at a time: their accumulators and a block's 8 code vectors stay in the
   // 16 vector registers.
   in_groups<4>(n_x, [&](int t0, auto acts) {
-    if constexpr (decltype(acts)::value == 1) gemm_q4_0x16_one<Lookup>(group, nb, xs[t0], xterms[t0], out + t0 * kPackRows);
-    else gemm_q4_0x16_n<decltype(acts)::value, Lookup>(group, nb, xs + t0, xterms + t0, out + t0 * kPackRows);
+    if constexpr (decltype(acts)::value == 1) gemm_q4_0x16_one<C>(group, nb, xs[t0], xterms[t0], out + t0 * kPackRows);
+    else gemm_q4_0x16_n<decltype(acts)::value, C>(group, nb, xs + t0, xterms + t0, out + t0 * kPackRows);
   });
 }
 
 // One row of a packed group (the up rows of the few active neurons): its four 4-byte pieces
-// per block gathered back into the block's 16 bytes, then one VPDPBUSD for the block.
-template <bool Lookup>
+// per block gathered back into the block's 16 bytes (and Q5_0's fifth bits from its qh
+// word), then one VPDPBUSD for the block.
+template <Nibbles C>
 float dot_x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const Q8_0BlockTerms* xterms) {
   float acc = 0;
-  const uint8_t* q = group + kPackRows * sizeof(uint16_t) + 4 * lane;
   const __m256i zero = _mm256_setzero_si256();
-  const __m256i values = Lookup ? iq4_unsigned_values() : _mm256_setzero_si256();
-  for (int64_t b = 0; b < nb; b++, q += kPackedBlockBytes) {
+  const __m256i values = C == Nibbles::IQ4_NL ? iq4_unsigned_values() : _mm256_setzero_si256();
+  for (int64_t b = 0; b < nb; b++) {
+    const uint8_t* block = group + b * kNibbleBlockBytes<C>;
+    const uint8_t* q = block + kPackRows * sizeof(uint16_t) + 4 * lane;
     const __m128i qs = _mm_setr_epi32(load_i32(q), load_i32(q + 64), load_i32(q + 128), load_i32(q + 192));
     __m256i qq = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(qs, 4), qs), _mm256_set1_epi8(0x0f));
-    if constexpr (Lookup) qq = _mm256_shuffle_epi8(values, qq);
+    if constexpr (C == Nibbles::IQ4_NL) qq = _mm256_shuffle_epi8(values, qq);
+    if constexpr (C == Nibbles::Q5_0) qq = _mm256_or_si256(qq, fifth_bits(static_cast<uint32_t>(load_i32(block + kQ5_0xHigh + 4 * lane))));
     const __m256i v = dpbusd(zero, qq, load(x[b].qs));
-    const int32_t total = hsum_i32(v) + (Lookup ? 16 * xterms[b].zero : xterms[b].zero);
+    const int32_t total = hsum_i32(v) + kZeroMultiple<C> * xterms[b].zero;
     uint16_t dw;
-    std::memcpy(&dw, group + b * kPackedBlockBytes + lane * sizeof(uint16_t), sizeof dw);
+    std::memcpy(&dw, block + lane * sizeof(uint16_t), sizeof dw);
     acc = std::fma(static_cast<float>(total), half(dw) * xterms[b].d, acc);
   }
   return acc;
@@ -471,10 +494,12 @@ void gemm_q6_Kx16(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, 
 
 void avxvnni_overrides(KernelTable& t) {
   t.isa = "avxvnni";
-  t.gemm_q4_0x16 = gemm_x16<false>;
-  t.dot_q4_0x16_row = dot_x16_row<false>;
-  t.gemm_iq4_nlx16 = gemm_x16<true>;
-  t.dot_iq4_nlx16_row = dot_x16_row<true>;
+  t.gemm_q4_0x16 = gemm_x16<Nibbles::Q4_0>;
+  t.dot_q4_0x16_row = dot_x16_row<Nibbles::Q4_0>;
+  t.gemm_iq4_nlx16 = gemm_x16<Nibbles::IQ4_NL>;
+  t.dot_iq4_nlx16_row = dot_x16_row<Nibbles::IQ4_NL>;
+  t.gemm_q5_0x16 = gemm_x16<Nibbles::Q5_0>;
+  t.dot_q5_0x16_row = dot_x16_row<Nibbles::Q5_0>;
   t.gemm_q8_0x16 = gemm_q8_0x16;
   t.dot_q8_0x16_row = dot_q8_0x16_row;
   t.gemm_q4_Kx16 = gemm_q4_Kx16;

@@ -118,31 +118,31 @@ void axpy_bf16(const uint16_t* row, float s, float* y, int64_t n) {
   for (int64_t i = 0; i < n; i++) y[i] += s * bf16_to_fp32(row[i]);
 }
 
-// What a packed nibble stands for: Q4_0's q − 8, IQ4_NL's kIQ4Values[q].
-int q4_0_value(int q) { return q - 8; }
-int iq4_nl_value(int q) { return kIQ4Values[q]; }
-
-// Σ_j Value(q_j)·x_j of row `lane`'s block in a packed block (pack_q4_0x16's layout: vector s
-// holds elements 4s..4s+3 in the low nibbles and 16+4s..16+4s+3 in the high ones).
-template <int (*Value)(int)>
-int32_t packed_nibble_block_dot(const uint8_t* block, int lane, const BlockQ8_0& x) {
-  int32_t acc = 0;
-  for (int s = 0; s < 4; s++) {
-    const uint8_t* q = block + kPackRows * sizeof(uint16_t) + 64 * s + 4 * lane;
-    for (int i = 0; i < 4; i++) {
-      acc += Value(q[i] & 0x0f) * x.qs[4 * s + i];
-      acc += Value(q[i] >> 4) * x.qs[16 + 4 * s + i];
-    }
-  }
-  return acc;
+// What element j (0..31) of row `lane` stands for in a packed 32-value block (the rows' F16
+// scales, then code vectors where vector s holds row r's bytes 4s..4s+3 at 4r).
+constexpr size_t kCodeVectors = kPackRows * sizeof(uint16_t);
+// Q4_0×16, IQ4_NL×16, Q5_0×16: the low nibbles are elements 4s..4s+3, the high ones 16+4s...
+int packed_nibble(const uint8_t* block, int lane, int j) {
+  const uint8_t q = block[kCodeVectors + 64 * ((j % 16) / 4) + 4 * lane + j % 4];
+  return j < 16 ? q & 0x0f : q >> 4;
+}
+int q4_0_code(const uint8_t* block, int lane, int j) { return packed_nibble(block, lane, j) - 8; }
+int iq4_nl_code(const uint8_t* block, int lane, int j) { return kIQ4Values[packed_nibble(block, lane, j)]; }
+int q5_0_code(const uint8_t* block, int lane, int j) {
+  uint32_t qh;
+  std::memcpy(&qh, block + kQ5_0xHigh + 4 * lane, sizeof qh);
+  return (packed_nibble(block, lane, j) | ((qh >> j) & 1) << 4) - 16;
+}
+// Q8_0×16: eight vectors of bytes q + 128.
+int q8_0_code(const uint8_t* block, int lane, int j) {
+  return static_cast<int8_t>(block[kCodeVectors + 64 * (j / 4) + 4 * lane + j % 4] ^ 0x80);
 }
 
-// Σ_j q_j·x_j of row `lane`'s block in a packed Q8_0 block (pack_q8_0x16: q + 128 stored).
-int32_t packed_q8_0_block_dot(const uint8_t* block, int lane, const BlockQ8_0& x) {
+// Σ_j code_j·x_j of row `lane`'s block in a packed block: the exact integer i_b.
+template <int (*Code)(const uint8_t*, int, int)>
+int32_t packed_block_dot(const uint8_t* block, int lane, const BlockQ8_0& x) {
   int32_t acc = 0;
-  for (int j = 0; j < kQK8_0; j++) {
-    acc += static_cast<int8_t>(block[kPackRows * sizeof(uint16_t) + 64 * (j / 4) + 4 * lane + j % 4] ^ 0x80) * x.qs[j];
-  }
+  for (int j = 0; j < kQK8_0; j++) acc += Code(block, lane, j) * x.qs[j];
   return acc;
 }
 
@@ -174,11 +174,11 @@ void packed_32_gemm(const uint8_t* group, int64_t nb, size_t block_bytes, const 
 }
 
 float dot_q4_0x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const Q8_0BlockTerms*) {
-  return packed_32_row<packed_nibble_block_dot<q4_0_value>>(group, nb, kPackedBlockBytes, lane, x);
+  return packed_32_row<packed_block_dot<q4_0_code>>(group, nb, kPackedBlockBytes, lane, x);
 }
 
 void gemm_q4_0x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const*, int n_x, float* out) {
-  packed_32_gemm<packed_nibble_block_dot<q4_0_value>>(group, nb, kPackedBlockBytes, xs, n_x, out);
+  packed_32_gemm<packed_block_dot<q4_0_code>>(group, nb, kPackedBlockBytes, xs, n_x, out);
 }
 
 void exp_shifted(float* x, const float* shifts, int lanes, int64_t n) {
@@ -229,13 +229,25 @@ void q8_0_block_terms(const BlockQ8_0* x, Q8_0BlockTerms* terms, int64_t n_block
   for (int64_t b = 0; b < n_blocks; b++) terms[b] = {fp16_to_fp32(x[b].d), -8 * block_sum(x[b])};
 }
 
+// Row r's F16 scale and 16 bytes of nibbles into a packed block (pack_q4_0x16's layout).
+static void pack_nibble_row(const uint16_t& d, const uint8_t* qs, int r, uint8_t* block) {
+  std::memcpy(block + r * sizeof(uint16_t), &d, sizeof(uint16_t));
+  for (int s = 0; s < 4; s++) std::memcpy(block + kPackRows * sizeof(uint16_t) + 64 * s + 4 * r, qs + 4 * s, 4);
+}
+
 void pack_q4_0x16(const BlockQ4_0* rows, int64_t row_stride, int64_t nb, uint8_t* out) {
   for (int64_t b = 0; b < nb; b++) {
-    uint8_t* block = out + b * kPackedBlockBytes;
+    for (int r = 0; r < kPackRows; r++) pack_nibble_row(rows[r * row_stride + b].d, rows[r * row_stride + b].qs, r, out + b * kPackedBlockBytes);
+  }
+}
+
+void pack_q5_0x16(const BlockQ5_0* rows, int64_t row_stride, int64_t nb, uint8_t* out) {
+  for (int64_t b = 0; b < nb; b++) {
+    uint8_t* block = out + b * kPackedQ5_0BlockBytes;
     for (int r = 0; r < kPackRows; r++) {
-      const BlockQ4_0& src = rows[r * row_stride + b];
-      std::memcpy(block + r * sizeof(uint16_t), &src.d, sizeof(uint16_t));
-      for (int s = 0; s < 4; s++) std::memcpy(block + kPackRows * sizeof(uint16_t) + 64 * s + 4 * r, src.qs + 4 * s, 4);
+      const BlockQ5_0& src = rows[r * row_stride + b];
+      pack_nibble_row(src.d, src.qs, r, block);
+      std::memcpy(block + kQ5_0xHigh + 4 * r, src.qh, 4);
     }
   }
 }
@@ -258,12 +270,17 @@ void pack_q8_0x16(const BlockQ8_0* rows, int64_t row_stride, int64_t nb, uint8_t
 
 void gemm_q8_0x16_reference(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const*, int n_x,
                             float* out) {
-  packed_32_gemm<packed_q8_0_block_dot>(group, nb, kPackedQ8_0BlockBytes, xs, n_x, out);
+  packed_32_gemm<packed_block_dot<q8_0_code>>(group, nb, kPackedQ8_0BlockBytes, xs, n_x, out);
 }
 
 void gemm_iq4_nlx16_reference(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const*, int n_x,
                               float* out) {
-  packed_32_gemm<packed_nibble_block_dot<iq4_nl_value>>(group, nb, kPackedBlockBytes, xs, n_x, out);
+  packed_32_gemm<packed_block_dot<iq4_nl_code>>(group, nb, kPackedBlockBytes, xs, n_x, out);
+}
+
+void gemm_q5_0x16_reference(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const*, int n_x,
+                            float* out) {
+  packed_32_gemm<packed_block_dot<q5_0_code>>(group, nb, kPackedQ5_0BlockBytes, xs, n_x, out);
 }
 
 void add_scalar_block_kernels(KernelTable& t);  // kernels_scalar_blocks.cpp
@@ -281,6 +298,7 @@ const KernelTable& scalar_table() {
     t.pack_q5_Kx16 = pack_q5_Kx16;
     t.pack_q6_Kx16 = pack_q6_Kx16;
     t.pack_iq4_xsx16 = pack_iq4_xsx16;
+    t.pack_q5_0x16 = pack_q5_0x16;
     t.dot_q4_0_q8_0_rows4 = dot_q4_0_q8_0_rows4;
     t.dot_q8_0_q8_0_rows4 = dot_q8_0_q8_0_rows4;
     add_scalar_block_kernels(t);
