@@ -817,6 +817,7 @@ void add_overrides(KernelTable& t) {
   t.iq4_nl.dot4 = dot_blocks32_n<BlockIQ4_NL, 4>;
   t.gemm_q4_0x16 = gemm_q4_0x16;
   t.pack_q4_0x16 = pack_q4_0x16_transposing;
+  t.pack_q5_0x16 = pack_q5_0x16_transposing;
   t.dot_q4_0x16_row = dot_q4_0x16_row;
 }
 
