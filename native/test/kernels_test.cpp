@@ -881,6 +881,18 @@ static void test_packing(const KernelTable& t) {
       pack_q5_0x16(q5_0.data(), stride, nb, want_q5.data());
       t.pack_q5_0x16(q5_0.data(), stride, nb, got_q5.data());
       check(want_q5 == got_q5, tag + "Q5_0x16 = the scalar packing");
+      std::vector<BlockQ4_1> q4_1(kPackRows * stride);
+      std::vector<BlockQ5_1> q5_1(kPackRows * stride);
+      random_blocks(q4_1);
+      random_blocks(q5_1);
+      std::vector<uint8_t> want_41(nb * kPackedQ4_1BlockBytes), got_41(want_41.size(), 0);
+      std::vector<uint8_t> want_51(nb * kPackedQ5_1BlockBytes), got_51(want_51.size(), 0);
+      pack_q4_1x16(q4_1.data(), stride, nb, want_41.data());
+      t.pack_q4_1x16(q4_1.data(), stride, nb, got_41.data());
+      pack_q5_1x16(q5_1.data(), stride, nb, want_51.data());
+      t.pack_q5_1x16(q5_1.data(), stride, nb, got_51.data());
+      check(want_41 == got_41, tag + "Q4_1x16 = the scalar packing");
+      check(want_51 == got_51, tag + "Q5_1x16 = the scalar packing");
     }
   }
 }
@@ -998,6 +1010,65 @@ static void test_packed_q5_0(const KernelTable& t, int64_t n) {
   const BlockTypeKernels* plain = block_type_kernels(scalar_table(), GgmlType::Q5_0);
   check_packed_32(tag, rng, packed, n, gemm_q5_0x16_reference, t.gemm_q5_0x16, t.dot_q5_0x16_row,
                   [&](int r, const BlockQ8_0* x) { return plain->dot(rows.data() + r * nb, x, n); });
+}
+
+// Q4_1 and Q5_1 packed 16 rows at a time (Q4_0's code vectors, Q5_1's fifth bits, the rows'
+// m): every ISA's packed kernels give exactly the reference's value per row against Q8_1
+// activations, whatever their number, the extreme codes in whole blocks included, and the
+// unpacked dot product's up to rounding.
+template <typename Block>
+static void test_packed_affine(const KernelTable& t, int64_t n) {
+  constexpr bool kQ5 = std::is_same_v<Block, BlockQ5_1>;
+  const std::string tag = std::string(t.isa) + (kQ5 ? " Q5_1x16" : " Q4_1x16") + " n=" + std::to_string(n) + ": ";
+  std::mt19937 rng(static_cast<unsigned>(n) + (kQ5 ? 43 : 41));
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int64_t nb = n / 32;
+  std::vector<Block> rows = random_rows_32<Block>(rng, nb, uint8_t(0x00), uint8_t(0xff));
+  for (Block& b : rows) {
+    b.m = fp32_to_fp16(-0.05f * std::fabs(normal(rng)));
+    if constexpr (kQ5) {
+      for (uint8_t& h : b.qh) h = static_cast<uint8_t>(rng() & 0xff);
+    }
+  }
+  if constexpr (kQ5) {
+    std::memset(rows[2 * nb].qh, 0x00, 4);           // every code 0
+    std::memset(rows[5 * nb + nb - 1].qh, 0xff, 4);  // every code 31
+  }
+  std::vector<uint8_t> packed(nb * kPackRows * sizeof(Block));
+  if constexpr (kQ5) pack_q5_1x16(rows.data(), nb, nb, packed.data());
+  else pack_q4_1x16(rows.data(), nb, nb, packed.data());
+  const auto reference = kQ5 ? gemm_q5_1x16_reference : gemm_q4_1x16_reference;
+  const auto gemm = kQ5 ? t.gemm_q5_1x16 : t.gemm_q4_1x16;
+  const auto row_dot = kQ5 ? t.dot_q5_1x16_row : t.dot_q4_1x16_row;
+  const BlockTypeKernels* plain = block_type_kernels(scalar_table(), kQ5 ? GgmlType::Q5_1 : GgmlType::Q4_1);
+  std::vector<std::vector<BlockQ8_1>> xq(kMaxPackedActivations, std::vector<BlockQ8_1>(nb));
+  const BlockQ8_1* xs[kMaxPackedActivations];
+  for (int a = 0; a < kMaxPackedActivations; a++) {
+    std::vector<float> x(n);
+    for (float& v : x) v = a == 7 ? std::fabs(normal(rng)) : a == 6 ? -std::fabs(normal(rng)) : normal(rng);
+    scalar_table().quantize_row_q8_1(x.data(), xq[a].data(), n);
+    xs[a] = xq[a].data();
+  }
+  for (int n_x = 1; n_x <= kMaxPackedActivations; n_x++) {
+    std::vector<float> want(n_x * kPackRows), got(n_x * kPackRows);
+    reference(packed.data(), nb, xs, n_x, want.data());
+    gemm(packed.data(), nb, xs, n_x, got.data());
+    check(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) == 0,
+          tag + "gemm bit-identical to the reference, " + std::to_string(n_x) + " activations");
+  }
+  std::vector<float> want(kMaxPackedActivations * kPackRows);
+  reference(packed.data(), nb, xs, kMaxPackedActivations, want.data());
+  bool rows_equal = true, near_plain = true;
+  for (int j = 0; j < kMaxPackedActivations; j++) {
+    for (int r = 0; r < kPackRows; r++) {
+      const float one = row_dot(packed.data(), nb, r, xs[j]);
+      rows_equal = rows_equal && std::memcmp(&one, &want[j * kPackRows + r], sizeof one) == 0;
+      const float unpacked = plain->dot(rows.data() + r * nb, xs[j], n);
+      near_plain = near_plain && close(unpacked, want[j * kPackRows + r], std::fabs(unpacked) + 1);
+    }
+  }
+  check(rows_equal, tag + "single row = its lane of the group");
+  check(near_plain, tag + "= the unpacked dot product up to rounding");
 }
 
 // Q4_K and Q5_K packed 16 rows at a time: every ISA's packed kernels give exactly the
@@ -1433,6 +1504,14 @@ int main(int argc, char** argv) {
   for (const KernelTable* t : tables) {
     if (!t->gemm_q5_0x16) continue;
     for (int64_t n : {32, 64, 768, 1536}) test_packed_q5_0(*t, n);
+  }
+  for (const KernelTable* t : tables) {
+    if (t->gemm_q4_1x16) {
+      for (int64_t n : {32, 64, 768, 1536}) test_packed_affine<BlockQ4_1>(*t, n);
+    }
+    if (t->gemm_q5_1x16) {
+      for (int64_t n : {32, 64, 768, 1536}) test_packed_affine<BlockQ5_1>(*t, n);
+    }
   }
   for (const KernelTable* t : tables) test_packing(*t);
   test_packing(scalar_table());

@@ -25,10 +25,12 @@ export const BIT_CASES: BitCase[] = [
   { name: 'tiny q4_0 transposed down', model: { preset: 'tiny', type: 'q4_0', flavour: 'powerinfer' } },
   { name: 'tiny q8_0', model: { preset: 'tiny', type: 'q8_0' } },
   { name: 'tiny f16', model: { preset: 'tiny', type: 'f16' } },
-  // Packed 16 rows at a time on the VNNI tables (IQ4_NL's codes looked up, Q5_0's fifth bits
-  // added), rows as in the file elsewhere.
+  // Packed 16 rows at a time on the VNNI tables (IQ4_NL's codes looked up, the Q5 types' fifth
+  // bits added, the Q?_1 types against Q8_1), rows as in the file elsewhere.
   { name: 'tiny iq4_nl', model: { preset: 'tiny', type: 'iq4_nl' } },
   { name: 'tiny q5_0', model: { preset: 'tiny', type: 'q5_0' } },
+  { name: 'tiny q4_1', model: { preset: 'tiny', type: 'q4_1' } },
+  { name: 'tiny q5_1', model: { preset: 'tiny', type: 'q5_1' } },
   // The same for IQ4_XS's super-blocks (rows of 256: tiny-256; its file holds Q6_K and Q4_K too).
   { name: 'tiny-256 iq4_xs', model: { preset: 'tiny-256', type: 'iq4_xs' } },
   { name: 'tiny-swa q4_0 sliding window', model: { preset: 'tiny-swa', type: 'q4_0', flavour: 'powerinfer' } },

@@ -3,6 +3,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "affine32x16.h"
 #include "blocks32x16.h"
 #include "file_rows.h"
 #include "format.h"
@@ -25,6 +26,7 @@ const Format& choose_format(GgmlType type, int64_t rows, MatrixUse use) {
       q4_K(GgmlType::Q4_K), q5_K(GgmlType::Q5_K), q6_K(GgmlType::Q6_K);
   static const Blocks32x16 q4_0x16(Blocks32x16::Weights::Q4_0), q8_0x16(Blocks32x16::Weights::Q8_0),
       iq4_nlx16(Blocks32x16::Weights::IQ4_NL), q5_0x16(Blocks32x16::Weights::Q5_0);
+  static const Affine32x16 q4_1x16(Affine32x16::Weights::Q4_1), q5_1x16(Affine32x16::Weights::Q5_1);
   static const KQuantsX16 q4_Kx16(KQuantsX16::Weights::Q4_K), q5_Kx16(KQuantsX16::Weights::Q5_K), q6_Kx16(KQuantsX16::Weights::Q6_K),
       iq4_xsx16(KQuantsX16::Weights::IQ4_XS);
   // Packed where whole 16-row groups are read by kernels that take them.
@@ -39,9 +41,9 @@ const Format& choose_format(GgmlType type, int64_t rows, MatrixUse use) {
     case GgmlType::F16: return f16;
     case GgmlType::BF16: return bf16;
     case GgmlType::Q8_0: return packed_or(k.gemm_q8_0x16, q8_0x16, q8_0);
-    case GgmlType::Q4_1: { static const FileRows f(type); return f; }
+    case GgmlType::Q4_1: { static const FileRows f(type); return packed_or(k.gemm_q4_1x16, q4_1x16, f); }
     case GgmlType::Q5_0: { static const FileRows f(type); return packed_or(k.gemm_q5_0x16, q5_0x16, f); }
-    case GgmlType::Q5_1: { static const FileRows f(type); return f; }
+    case GgmlType::Q5_1: { static const FileRows f(type); return packed_or(k.gemm_q5_1x16, q5_1x16, f); }
     case GgmlType::IQ4_NL: { static const FileRows f(type); return packed_or(k.gemm_iq4_nlx16, iq4_nlx16, f); }
     case GgmlType::Q2_K: { static const FileRows f(type); return f; }
     case GgmlType::Q3_K: { static const FileRows f(type); return f; }

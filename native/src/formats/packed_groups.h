@@ -1,4 +1,5 @@
-// What the formats that pack 16 rows at a time (Q4_0x16, Q8_0x16, IQ4_NLx16, Q4_Kx16, Q5_Kx16, Q6_Kx16, IQ4_XSx16) share, whatever the packing: laying a tensor out in place, and the products:
+// What the formats that pack 16 rows at a time (Q4_0x16, Q8_0x16, IQ4_NLx16, Q5_0x16, Q4_1x16, Q5_1x16, Q4_Kx16, Q5_Kx16,
+// Q6_Kx16, IQ4_XSx16) share, whatever the packing: laying a tensor out in place, and the products:
 // a 16-row group at a time for up to kMaxPackedActivations activations, and for a
 // ReGLU's up rows, the activations that leave only a few of a group's neurons active go row
 // by row (reading only those rows' bytes).

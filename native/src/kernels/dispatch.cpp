@@ -30,6 +30,8 @@ KernelTable with_scalar_fallbacks(const KernelTable& own) {
   if (!t.pack_q6_Kx16) t.pack_q6_Kx16 = s.pack_q6_Kx16;
   if (!t.pack_iq4_xsx16) t.pack_iq4_xsx16 = s.pack_iq4_xsx16;
   if (!t.pack_q5_0x16) t.pack_q5_0x16 = s.pack_q5_0x16;
+  if (!t.pack_q4_1x16) t.pack_q4_1x16 = s.pack_q4_1x16;
+  if (!t.pack_q5_1x16) t.pack_q5_1x16 = s.pack_q5_1x16;
   for (BlockTypeKernels KernelTable::*type : {&KernelTable::q4_1, &KernelTable::q5_0, &KernelTable::q5_1, &KernelTable::iq4_nl,
                                                &KernelTable::q2_K, &KernelTable::q3_K, &KernelTable::q4_K, &KernelTable::q5_K,
                                                &KernelTable::q6_K, &KernelTable::iq4_xs}) {

@@ -120,7 +120,7 @@ struct KernelTable {
   void (*exp_shifted)(float* x, const float* shifts, int lanes, int64_t n);
 
   // Packing 16 rows into the layouts below (pack_q4_0x16, pack_q4_Kx16, pack_q8_0x16, pack_q5_Kx16, pack_q6_Kx16,
-  // pack_iq4_xsx16, pack_q5_0x16: the scalar versions,
+  // pack_iq4_xsx16, pack_q5_0x16, pack_q4_1x16, pack_q5_1x16: the scalar versions,
   // which every table's give byte for byte). Under a memory budget every expert read from
   // storage is packed as it arrives, on the I/O threads that share the cores with decode, so
   // the packing's speed is part of the time a miss costs.
@@ -131,6 +131,8 @@ struct KernelTable {
   void (*pack_q6_Kx16)(const BlockQ6_K* rows, int64_t row_stride, int64_t nb, uint8_t* out);
   void (*pack_iq4_xsx16)(const BlockIQ4_XS* rows, int64_t row_stride, int64_t nb, uint8_t* out);
   void (*pack_q5_0x16)(const BlockQ5_0* rows, int64_t row_stride, int64_t nb, uint8_t* out);
+  void (*pack_q4_1x16)(const BlockQ4_1* rows, int64_t row_stride, int64_t nb, uint8_t* out);
+  void (*pack_q5_1x16)(const BlockQ5_1* rows, int64_t row_stride, int64_t nb, uint8_t* out);
 
   // Optional (nullptr: Q8_0 rows stay as in the file, one row at a time): Q8_0 weights packed
   // 16 rows at a time (see pack_q8_0x16). One group of 16 rows (nb blocks each) against n_x
@@ -150,6 +152,13 @@ struct KernelTable {
   void (*gemm_q5_0x16)(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms,
                        int n_x, float* out);
   float (*dot_q5_0x16_row)(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const Q8_0BlockTerms* xterms);
+  // Optional (nullptr: Q4_1 and Q5_1 rows stay as in the file): Q4_1 and Q5_1 weights packed 16
+  // rows at a time ("Q4_1×16", "Q5_1×16", see pack_q4_1x16) against Q8_1 activations: one
+  // group against n_x (1..kMaxPackedActivations) of them, out[t·16 + r]; one row of a group.
+  void (*gemm_q4_1x16)(const uint8_t* group, int64_t nb, const BlockQ8_1* const* xs, int n_x, float* out);
+  float (*dot_q4_1x16_row)(const uint8_t* group, int64_t nb, int lane, const BlockQ8_1* x);
+  void (*gemm_q5_1x16)(const uint8_t* group, int64_t nb, const BlockQ8_1* const* xs, int n_x, float* out);
+  float (*dot_q5_1x16_row)(const uint8_t* group, int64_t nb, int lane, const BlockQ8_1* x);
 
   // Optional (nullptr: Q5_K rows stay as in the file): Q5_K packed 16 rows at a time (see
   // pack_q5_Kx16), as gemm_q4_Kx16 and dot_q4_Kx16_row; the one-row kernel may be present
@@ -253,6 +262,23 @@ void pack_q5_0x16(const BlockQ5_0* rows, int64_t row_stride, int64_t nb, uint8_t
 // The scalar reference (not in the scalar table: rows stay as in the file there).
 void gemm_q5_0x16_reference(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms,
                             int n_x, float* out);
+
+// Q4_1 and Q5_1 rows packed 16 at a time ("Q4_1×16", "Q5_1×16"): Q4_0×16's block (the 16 rows'
+// F16 d and four code vectors), Q5_1's the qh vector of Q5_0×16 after it, then the 16 rows' F16
+// m (row r's at 2r). Same size as the 16 rows they pack. The codes are unsigned (0..15, 0..31:
+// VPDPBUSD takes them as they are) and the activation is Q8_1 (d and s = d·Σq as F16). The
+// value of every packed kernel for one row is defined exactly: with i_b = Σ_j q_j·x_j over
+// block b, acc = fma(float(i_b), d_w,b · d_x,b, acc), then acc = fma(m_w,b, s_x,b, acc), for
+// b = 0, 1, …, from acc = 0.
+constexpr size_t kPackedQ4_1BlockBytes = kPackRows * sizeof(BlockQ4_1), kQ4_1xMin = kPackedBlockBytes;
+constexpr size_t kPackedQ5_1BlockBytes = kPackRows * sizeof(BlockQ5_1), kQ5_1xMin = kQ5_0xHigh + 64;
+static_assert(kQ4_1xMin + 32 == kPackedQ4_1BlockBytes && kQ5_1xMin + 32 == kPackedQ5_1BlockBytes,
+              "the packed Q4_1 and Q5_1 layouts fill exactly the 16 rows' bytes");
+void pack_q4_1x16(const BlockQ4_1* rows, int64_t row_stride, int64_t nb, uint8_t* out);
+void pack_q5_1x16(const BlockQ5_1* rows, int64_t row_stride, int64_t nb, uint8_t* out);
+// The scalar references (not in the scalar table: rows stay as in the file there).
+void gemm_q4_1x16_reference(const uint8_t* group, int64_t nb, const BlockQ8_1* const* xs, int n_x, float* out);
+void gemm_q5_1x16_reference(const uint8_t* group, int64_t nb, const BlockQ8_1* const* xs, int n_x, float* out);
 
 // Q4_K rows packed 16 at a time ("Q4_K×16"), so that one 512-bit VNNI instruction multiplies
 // four codes of sixteen rows. A group of 16 rows is nb packed super-blocks of

@@ -685,6 +685,8 @@ const KernelTable* avx2_table_impl() {
     t.dot_q8_0x16_row = dot_q8_0x16_row;
     t.pack_q4_0x16 = pack_q4_0x16_transposing;
     t.pack_q5_0x16 = pack_q5_0x16_transposing;
+    t.pack_q4_1x16 = pack_q4_1x16_transposing;
+    t.pack_q5_1x16 = pack_q5_1x16_transposing;
     return t;
   }();
   return &table;

@@ -204,8 +204,23 @@ inline __m512i fifth_bits_of_lanes(__m512i qh, int first) {
   return _mm512_maskz_mov_epi8(set, _mm512_set1_epi8(16));
 }
 
+// The activation's per-block terms in the form C takes: the scale d_x, the chain's start (the
+// offset taken back off) and, for the affine forms, s_x (Q8_1's F16 d and s; Q8_0's from its
+// terms, computed once per activation).
+template <Nibbles C>
+struct BlockTerms {
+  float d, s;
+  int32_t start;
+};
+template <Nibbles C>
+inline BlockTerms<C> terms_of(const NibbleActivation<C>& x, const Q8_0BlockTerms* xterms) {
+  if constexpr (kAffine<C>) return {half(x.d), half(x.s), 0};
+  else return {xterms->d, 0.0f, kZeroMultiple<C> * xterms->zero};
+}
+
 template <int N, Nibbles C>
-void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, float* out) {
+void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const NibbleActivation<C>* const* xs, const Q8_0BlockTerms* const* xterms,
+                    float* out) {
   constexpr size_t kBytes = kNibbleBlockBytes<C>;
   const __m512i low4 = _mm512_set1_epi8(0x0f);
   const __m512i values = C == Nibbles::IQ4_NL ? iq4_nl_unsigned_values() : _mm512_setzero_si512();
@@ -215,10 +230,10 @@ void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs
     const uint8_t* block = group + b * kBytes;
     if (N == 1) prefetch_ahead(block, kPackedBlocksAhead * kBytes, kBytes);  // as the AVX2 kernel (prefetch.h)
     const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block)));
-    // w[s]: elements 4s..4s+3 of every row; w[4+s]: elements 16+4s.., for one Q4_0 activation
-    // as 16·q where they stand (see below), else shifted down (and looked up for IQ4_NL, the
-    // fifth bits added for Q5_0).
-    constexpr bool kHighInPlace = N == 1 && C == Nibbles::Q4_0;
+    // w[s]: elements 4s..4s+3 of every row; w[4+s]: elements 16+4s.., for one Q4_0 or Q4_1
+    // activation as 16·q where they stand (see below), else shifted down (and looked up for
+    // IQ4_NL, the fifth bits added for Q5_0 and Q5_1).
+    constexpr bool kHighInPlace = N == 1 && (C == Nibbles::Q4_0 || C == Nibbles::Q4_1);
     __m512i w[8];
     for (int s = 0; s < 4; s++) {
       const __m512i v = load_unsplit(block + kPackRows * sizeof(uint16_t) + 64 * s);
@@ -227,21 +242,22 @@ void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs
       if constexpr (C == Nibbles::IQ4_NL) {
         w[s] = _mm512_shuffle_epi8(values, w[s]);
         w[4 + s] = _mm512_shuffle_epi8(values, w[4 + s]);
-      } else if constexpr (C == Nibbles::Q5_0) {
+      } else if constexpr (kFifthBits<C>) {
         const __m512i qh = _mm512_loadu_si512(block + kQ5_0xHigh);
         w[s] = _mm512_or_si512(w[s], fifth_bits_of_lanes(qh, 4 * s));
         w[4 + s] = _mm512_or_si512(w[4 + s], fifth_bits_of_lanes(qh, 16 + 4 * s));
       }
     }
     ST_UNROLL for (int t = 0; t < N; t++) {
-      const BlockQ8_0& x = xs[t][b];
-      __m512i i0 = _mm512_set1_epi32(kZeroMultiple<C> * xterms[t][b].zero);
+      const NibbleActivation<C>& x = xs[t][b];
+      const BlockTerms<C> xt = terms_of<C>(x, kAffine<C> ? nullptr : &xterms[t][b]);
+      __m512i i0 = _mm512_set1_epi32(xt.start);
       if constexpr (N == 1) {
         // Two independent chains, for the one activation's sake (several activations are
         // independent chains already); integer addition is exact, so the split changes nothing.
-        // Q4_0's high nibbles stay where they stand (16·q, no shift per vector): their chain
-        // sums 16·Σq·x (at most 16 products of 240·127 per lane) and is shifted back once,
-        // exact because it is a multiple of 16.
+        // Q4_0's and Q4_1's high nibbles stay where they stand (16·q, no shift per vector):
+        // their chain sums 16·Σq·x (at most 16 products of 240·127 per lane) and is shifted
+        // back once, exact because it is a multiple of 16.
         __m512i hi = _mm512_setzero_si512();
         ST_UNROLL for (int s = 0; s < 4; s++) {
           i0 = _mm512_dpbusd_epi32(i0, w[s], _mm512_set1_epi32(load_i32(x.qs + 4 * s)));
@@ -251,8 +267,12 @@ void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs
       } else {
         ST_UNROLL for (int s = 0; s < 8; s++) i0 = _mm512_dpbusd_epi32(i0, w[s], _mm512_set1_epi32(load_i32(x.qs + 4 * s)));
       }
-      const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(xterms[t][b].d));
+      const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(xt.d));
       acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i0), d, acc[t]);
+      if constexpr (kAffine<C>) {
+        const __m512 mw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + kMinOffset<C>)));
+        acc[t] = _mm512_fmadd_ps(mw, _mm512_set1_ps(xt.s), acc[t]);
+      }
     }
   }
   for (int t = 0; t < N; t++) _mm512_storeu_ps(out + t * kPackRows, acc[t]);
@@ -262,11 +282,16 @@ template <Nibbles C>
 void gemm_x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, int n_x, float* out) {
   with_count<1, 8>(n_x, [&](auto acts) { gemm_q4_0x16_n<decltype(acts)::value, C>(group, nb, xs, xterms, out); });
 }
+template <Nibbles C>
+void gemm_affine_x16(const uint8_t* group, int64_t nb, const BlockQ8_1* const* xs, int n_x, float* out) {
+  with_count<1, 8>(n_x, [&](auto acts) { gemm_q4_0x16_n<decltype(acts)::value, C>(group, nb, xs, nullptr, out); });
+}
 
 // One row of a packed group: its four 4-byte pieces per block gathered back into the
-// block's 16 bytes (and Q5_0's fifth bits from its qh word), then the plain one-block product.
+// block's 16 bytes (and the Q5 forms' fifth bits from its qh word), then the plain one-block
+// product.
 template <Nibbles C>
-float dot_x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const Q8_0BlockTerms* xterms) {
+float dot_x16_row_of(const uint8_t* group, int64_t nb, int lane, const NibbleActivation<C>* x, const Q8_0BlockTerms* xterms) {
   constexpr size_t kBytes = kNibbleBlockBytes<C>;
   float acc = 0;
   const __m256i zero = _mm256_setzero_si256();
@@ -277,16 +302,30 @@ float dot_x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x
     const __m128i qs = _mm_setr_epi32(load_i32(q), load_i32(q + 64), load_i32(q + 128), load_i32(q + 192));
     __m256i qq = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(qs, 4), qs), _mm256_set1_epi8(0x0f));
     if constexpr (C == Nibbles::IQ4_NL) qq = _mm256_shuffle_epi8(values, qq);
-    if constexpr (C == Nibbles::Q5_0) {
+    if constexpr (kFifthBits<C>) {
       qq = _mm256_or_si256(qq, fifth_bits(static_cast<uint32_t>(load_i32(reinterpret_cast<const int8_t*>(block + kQ5_0xHigh + 4 * lane)))));
     }
+    const BlockTerms<C> xt = terms_of<C>(x[b], kAffine<C> ? nullptr : &xterms[b]);
     const __m256i v = _mm256_dpbusd_epi32(zero, qq, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs)));
-    const int32_t total = hsum_i32(v) + kZeroMultiple<C> * xterms[b].zero;
+    const int32_t total = hsum_i32(v) + xt.start;
     uint16_t dw;
     __builtin_memcpy(&dw, block + lane * sizeof(uint16_t), sizeof dw);
-    acc = std::fma(static_cast<float>(total), half(dw) * xterms[b].d, acc);
+    acc = std::fma(static_cast<float>(total), half(dw) * xt.d, acc);
+    if constexpr (kAffine<C>) {
+      uint16_t mw;
+      __builtin_memcpy(&mw, block + kMinOffset<C> + lane * sizeof(uint16_t), sizeof mw);
+      acc = std::fma(half(mw), xt.s, acc);
+    }
   }
   return acc;
+}
+template <Nibbles C>
+float dot_x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const Q8_0BlockTerms* xterms) {
+  return dot_x16_row_of<C>(group, nb, lane, x, xterms);
+}
+template <Nibbles C>
+float dot_affine_x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_1* x) {
+  return dot_x16_row_of<C>(group, nb, lane, x, nullptr);
 }
 
 // Packed Q8_0 (16 rows per group, see pack_q8_0x16): as the packed Q4_0 product, with eight
@@ -520,6 +559,10 @@ void avx512_overrides(KernelTable& t) {
   t.dot_iq4_nlx16_row = dot_x16_row<Nibbles::IQ4_NL>;
   t.gemm_q5_0x16 = gemm_x16<Nibbles::Q5_0>;
   t.dot_q5_0x16_row = dot_x16_row<Nibbles::Q5_0>;
+  t.gemm_q4_1x16 = gemm_affine_x16<Nibbles::Q4_1>;
+  t.dot_q4_1x16_row = dot_affine_x16_row<Nibbles::Q4_1>;
+  t.gemm_q5_1x16 = gemm_affine_x16<Nibbles::Q5_1>;
+  t.dot_q5_1x16_row = dot_affine_x16_row<Nibbles::Q5_1>;
   t.isa = "avx512";
   t.dot_q4_0_q8_0 = dot_q4_0_q8_0;
   t.dot_q8_0_q8_0 = dot_q8_0_q8_0;

@@ -81,15 +81,29 @@ inline void nibble_codes(const uint8_t* block, int s, int h, __m256i values, __m
   if constexpr (C == Nibbles::IQ4_NL) {
     lo = _mm256_shuffle_epi8(values, lo);
     hi = _mm256_shuffle_epi8(values, hi);
-  } else if constexpr (C == Nibbles::Q5_0) {
+  } else if constexpr (kFifthBits<C>) {
     const __m256i qh = load(block + kQ5_0xHigh + 32 * h);
     lo = _mm256_or_si256(lo, fifth_bits_of_lanes(qh, 4 * s));
     hi = _mm256_or_si256(hi, fifth_bits_of_lanes(qh, 16 + 4 * s));
   }
 }
 
+// The activation's per-block terms in the form C takes: the scale d_x, the chain's start (the
+// offset taken back off) and, for the affine forms, s_x (Q8_1's F16 d and s; Q8_0's from its
+// terms, computed once per activation).
+struct BlockTerms {
+  float d, s;
+  int32_t start;
+};
+template <Nibbles C>
+inline BlockTerms terms_of(const NibbleActivation<C>& x, const Q8_0BlockTerms* xterms) {
+  if constexpr (kAffine<C>) return {half(x.d), half(x.s), 0};
+  else return {xterms->d, 0.0f, kZeroMultiple<C> * xterms->zero};
+}
+
 template <int N, Nibbles C>
-void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, float* out) {
+void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const NibbleActivation<C>* const* xs, const Q8_0BlockTerms* const* xterms,
+                    float* out) {
   const __m256i values = C == Nibbles::IQ4_NL ? iq4_unsigned_values() : _mm256_setzero_si256();
   for (int h = 0; h < 2; h++) {
     __m256 acc[N];
@@ -98,7 +112,7 @@ void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs
       const uint8_t* block = group + b * kNibbleBlockBytes<C>;
       __m256i lo[N], hi[N];
       ST_UNROLL for (int t = 0; t < N; t++) {
-        lo[t] = _mm256_set1_epi32(kZeroMultiple<C> * xterms[t][b].zero);
+        lo[t] = _mm256_set1_epi32(terms_of<C>(xs[t][b], kAffine<C> ? nullptr : &xterms[t][b]).start);
         hi[t] = _mm256_setzero_si256();
       }
       ST_UNROLL for (int s = 0; s < 4; s++) {
@@ -113,8 +127,13 @@ void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs
       }
       const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * h)));
       ST_UNROLL for (int t = 0; t < N; t++) {
+        const BlockTerms xt = terms_of<C>(xs[t][b], kAffine<C> ? nullptr : &xterms[t][b]);
         const __m256i sum = _mm256_add_epi32(lo[t], hi[t]);
-        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(dw, _mm256_set1_ps(xterms[t][b].d)), acc[t]);
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(dw, _mm256_set1_ps(xt.d)), acc[t]);
+        if constexpr (kAffine<C>) {
+          const __m256 mw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kMinOffset<C> + 16 * h)));
+          acc[t] = _mm256_fmadd_ps(mw, _mm256_set1_ps(xt.s), acc[t]);
+        }
         keep_in_register(acc[t]);
       }
     }
@@ -126,16 +145,18 @@ void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs
 // from memory once; the same sums as gemm_q4_0x16_n. Q4_0's high nibbles stay where they
 // stand (16·q) and their chain is shifted back once, exact as a multiple of 16.
 template <Nibbles C>
-void gemm_q4_0x16_one(const uint8_t* group, int64_t nb, const BlockQ8_0* x, const Q8_0BlockTerms* xterms, float* out) {
+void gemm_q4_0x16_one(const uint8_t* group, int64_t nb, const NibbleActivation<C>* x, const Q8_0BlockTerms* xterms, float* out) {
   constexpr size_t kBytes = kNibbleBlockBytes<C>;
+  constexpr bool kHighInPlace = C == Nibbles::Q4_0 || C == Nibbles::Q4_1;
   const __m256i low4 = _mm256_set1_epi8(0x0f), high4 = _mm256_set1_epi8(static_cast<char>(0xf0));
   const __m256i values = C == Nibbles::IQ4_NL ? iq4_unsigned_values() : _mm256_setzero_si256();
   __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
   for (int64_t b = 0; b < nb; b++) {
     const uint8_t* block = group + b * kBytes;
     prefetch_ahead(block, kPackedBlocksAhead * kBytes, kBytes);  // one activation: prefetch.h
-    const __m256 xd = _mm256_set1_ps(xterms[b].d);
-    const __m256i zero_point = _mm256_set1_epi32(kZeroMultiple<C> * xterms[b].zero);
+    const BlockTerms xt = terms_of<C>(x[b], kAffine<C> ? nullptr : &xterms[b]);
+    const __m256 xd = _mm256_set1_ps(xt.d);
+    const __m256i zero_point = _mm256_set1_epi32(xt.start);
     ST_UNROLL for (int h = 0; h < 2; h++) {
       const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * h)));
       __m256i lo = zero_point, hi16 = _mm256_setzero_si256();
@@ -143,7 +164,7 @@ void gemm_q4_0x16_one(const uint8_t* group, int64_t nb, const BlockQ8_0* x, cons
         __m256i xl = broadcast4(x[b].qs + 4 * s), xh = broadcast4(x[b].qs + 16 + 4 * s);
         keep_in_register(xl);
         keep_in_register(xh);
-        if constexpr (C == Nibbles::Q4_0) {
+        if constexpr (kHighInPlace) {
           const __m256i v = load(block + kPackRows * sizeof(uint16_t) + 64 * s + 32 * h);
           lo = dpbusd(lo, _mm256_and_si256(v, low4), xl);
           hi16 = dpbusd(hi16, _mm256_and_si256(v, high4), xh);
@@ -154,8 +175,12 @@ void gemm_q4_0x16_one(const uint8_t* group, int64_t nb, const BlockQ8_0* x, cons
           hi16 = dpbusd(hi16, vh, xh);
         }
       }
-      const __m256i sum = _mm256_add_epi32(lo, C == Nibbles::Q4_0 ? _mm256_srai_epi32(hi16, 4) : hi16);
+      const __m256i sum = _mm256_add_epi32(lo, kHighInPlace ? _mm256_srai_epi32(hi16, 4) : hi16);
       acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(dw, xd), acc[h]);
+      if constexpr (kAffine<C>) {
+        const __m256 mw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kMinOffset<C> + 16 * h)));
+        acc[h] = _mm256_fmadd_ps(mw, _mm256_set1_ps(xt.s), acc[h]);
+      }
     }
   }
   _mm256_storeu_ps(out, acc[0]);
@@ -163,21 +188,31 @@ void gemm_q4_0x16_one(const uint8_t* group, int64_t nb, const BlockQ8_0* x, cons
 }
 
 template <Nibbles C>
-void gemm_x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, int n_x,
-              float* out) {
+void gemm_x16_of(const uint8_t* group, int64_t nb, const NibbleActivation<C>* const* xs, const Q8_0BlockTerms* const* xterms, int n_x,
+                 float* out) {
   // Four activations at a time: their accumulators and a block's 8 code vectors stay in the
   // 16 vector registers.
   in_groups<4>(n_x, [&](int t0, auto acts) {
-    if constexpr (decltype(acts)::value == 1) gemm_q4_0x16_one<C>(group, nb, xs[t0], xterms[t0], out + t0 * kPackRows);
-    else gemm_q4_0x16_n<decltype(acts)::value, C>(group, nb, xs + t0, xterms + t0, out + t0 * kPackRows);
+    const Q8_0BlockTerms* const* terms = kAffine<C> ? nullptr : xterms + t0;
+    if constexpr (decltype(acts)::value == 1) gemm_q4_0x16_one<C>(group, nb, xs[t0], terms ? terms[0] : nullptr, out + t0 * kPackRows);
+    else gemm_q4_0x16_n<decltype(acts)::value, C>(group, nb, xs + t0, terms, out + t0 * kPackRows);
   });
+}
+template <Nibbles C>
+void gemm_x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, int n_x,
+              float* out) {
+  gemm_x16_of<C>(group, nb, xs, xterms, n_x, out);
+}
+template <Nibbles C>
+void gemm_affine_x16(const uint8_t* group, int64_t nb, const BlockQ8_1* const* xs, int n_x, float* out) {
+  gemm_x16_of<C>(group, nb, xs, nullptr, n_x, out);
 }
 
 // One row of a packed group (the up rows of the few active neurons): its four 4-byte pieces
-// per block gathered back into the block's 16 bytes (and Q5_0's fifth bits from its qh
+// per block gathered back into the block's 16 bytes (and the Q5 forms' fifth bits from its qh
 // word), then one VPDPBUSD for the block.
 template <Nibbles C>
-float dot_x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const Q8_0BlockTerms* xterms) {
+float dot_x16_row_of(const uint8_t* group, int64_t nb, int lane, const NibbleActivation<C>* x, const Q8_0BlockTerms* xterms) {
   float acc = 0;
   const __m256i zero = _mm256_setzero_si256();
   const __m256i values = C == Nibbles::IQ4_NL ? iq4_unsigned_values() : _mm256_setzero_si256();
@@ -187,14 +222,28 @@ float dot_x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x
     const __m128i qs = _mm_setr_epi32(load_i32(q), load_i32(q + 64), load_i32(q + 128), load_i32(q + 192));
     __m256i qq = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(qs, 4), qs), _mm256_set1_epi8(0x0f));
     if constexpr (C == Nibbles::IQ4_NL) qq = _mm256_shuffle_epi8(values, qq);
-    if constexpr (C == Nibbles::Q5_0) qq = _mm256_or_si256(qq, fifth_bits(static_cast<uint32_t>(load_i32(block + kQ5_0xHigh + 4 * lane))));
+    if constexpr (kFifthBits<C>) qq = _mm256_or_si256(qq, fifth_bits(static_cast<uint32_t>(load_i32(block + kQ5_0xHigh + 4 * lane))));
+    const BlockTerms xt = terms_of<C>(x[b], kAffine<C> ? nullptr : &xterms[b]);
     const __m256i v = dpbusd(zero, qq, load(x[b].qs));
-    const int32_t total = hsum_i32(v) + kZeroMultiple<C> * xterms[b].zero;
+    const int32_t total = hsum_i32(v) + xt.start;
     uint16_t dw;
     std::memcpy(&dw, block + lane * sizeof(uint16_t), sizeof dw);
-    acc = std::fma(static_cast<float>(total), half(dw) * xterms[b].d, acc);
+    acc = std::fma(static_cast<float>(total), half(dw) * xt.d, acc);
+    if constexpr (kAffine<C>) {
+      uint16_t mw;
+      std::memcpy(&mw, block + kMinOffset<C> + lane * sizeof(uint16_t), sizeof mw);
+      acc = std::fma(half(mw), xt.s, acc);
+    }
   }
   return acc;
+}
+template <Nibbles C>
+float dot_x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const Q8_0BlockTerms* xterms) {
+  return dot_x16_row_of<C>(group, nb, lane, x, xterms);
+}
+template <Nibbles C>
+float dot_affine_x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_1* x) {
+  return dot_x16_row_of<C>(group, nb, lane, x, nullptr);
 }
 
 // ---- Q8_0 packed 16 rows at a time (pack_q8_0x16), in two halves of 8 rows per vector ----
@@ -500,6 +549,10 @@ void avxvnni_overrides(KernelTable& t) {
   t.dot_iq4_nlx16_row = dot_x16_row<Nibbles::IQ4_NL>;
   t.gemm_q5_0x16 = gemm_x16<Nibbles::Q5_0>;
   t.dot_q5_0x16_row = dot_x16_row<Nibbles::Q5_0>;
+  t.gemm_q4_1x16 = gemm_affine_x16<Nibbles::Q4_1>;
+  t.dot_q4_1x16_row = dot_affine_x16_row<Nibbles::Q4_1>;
+  t.gemm_q5_1x16 = gemm_affine_x16<Nibbles::Q5_1>;
+  t.dot_q5_1x16_row = dot_affine_x16_row<Nibbles::Q5_1>;
   t.gemm_q8_0x16 = gemm_q8_0x16;
   t.dot_q8_0x16_row = dot_q8_0x16_row;
   t.gemm_q4_Kx16 = gemm_q4_Kx16;

@@ -133,6 +133,9 @@ int q5_0_code(const uint8_t* block, int lane, int j) {
   std::memcpy(&qh, block + kQ5_0xHigh + 4 * lane, sizeof qh);
   return (packed_nibble(block, lane, j) | ((qh >> j) & 1) << 4) - 16;
 }
+// Q4_1×16, Q5_1×16: the unsigned codes.
+int q4_1_code(const uint8_t* block, int lane, int j) { return packed_nibble(block, lane, j); }
+int q5_1_code(const uint8_t* block, int lane, int j) { return q5_0_code(block, lane, j) + 16; }
 // Q8_0×16: eight vectors of bytes q + 128.
 int q8_0_code(const uint8_t* block, int lane, int j) {
   return static_cast<int8_t>(block[kCodeVectors + 64 * (j / 4) + 4 * lane + j % 4] ^ 0x80);
@@ -252,6 +255,29 @@ void pack_q5_0x16(const BlockQ5_0* rows, int64_t row_stride, int64_t nb, uint8_t
   }
 }
 
+void pack_q4_1x16(const BlockQ4_1* rows, int64_t row_stride, int64_t nb, uint8_t* out) {
+  for (int64_t b = 0; b < nb; b++) {
+    uint8_t* block = out + b * kPackedQ4_1BlockBytes;
+    for (int r = 0; r < kPackRows; r++) {
+      const BlockQ4_1& src = rows[r * row_stride + b];
+      pack_nibble_row(src.d, src.qs, r, block);
+      std::memcpy(block + kQ4_1xMin + 2 * r, &src.m, sizeof(uint16_t));
+    }
+  }
+}
+
+void pack_q5_1x16(const BlockQ5_1* rows, int64_t row_stride, int64_t nb, uint8_t* out) {
+  for (int64_t b = 0; b < nb; b++) {
+    uint8_t* block = out + b * kPackedQ5_1BlockBytes;
+    for (int r = 0; r < kPackRows; r++) {
+      const BlockQ5_1& src = rows[r * row_stride + b];
+      pack_nibble_row(src.d, src.qs, r, block);
+      std::memcpy(block + kQ5_0xHigh + 4 * r, src.qh, 4);
+      std::memcpy(block + kQ5_1xMin + 2 * r, &src.m, sizeof(uint16_t));
+    }
+  }
+}
+
 void pack_q8_0x16(const BlockQ8_0* rows, int64_t row_stride, int64_t nb, uint8_t* out) {
   for (int64_t b = 0; b < nb; b++) {
     uint8_t* block = out + b * kPackedQ8_0BlockBytes;
@@ -278,6 +304,39 @@ void gemm_iq4_nlx16_reference(const uint8_t* group, int64_t nb, const BlockQ8_0*
   packed_32_gemm<packed_block_dot<iq4_nl_code>>(group, nb, kPackedBlockBytes, xs, n_x, out);
 }
 
+// The packed Q4_1 and Q5_1 contract (kernels.h) for every row against n_x Q8_1 activations:
+// i_b from Code, then the two fused multiply-adds per block.
+namespace {
+template <int (*Code)(const uint8_t*, int, int)>
+void packed_affine_gemm(const uint8_t* group, int64_t nb, size_t block_bytes, size_t min_offset, const BlockQ8_1* const* xs, int n_x,
+                        float* out) {
+  for (int t = 0; t < n_x; t++) {
+    for (int r = 0; r < kPackRows; r++) {
+      float acc = 0;
+      for (int64_t b = 0; b < nb; b++) {
+        const uint8_t* block = group + b * block_bytes;
+        const BlockQ8_1& x = xs[t][b];
+        int32_t i_b = 0;
+        for (int j = 0; j < 32; j++) i_b += Code(block, r, j) * x.qs[j];
+        uint16_t m;
+        std::memcpy(&m, block + min_offset + 2 * r, sizeof m);
+        acc = fma_exact(static_cast<float>(i_b), packed_scale(block, r) * fp16_to_fp32(x.d), acc);
+        acc = fma_exact(fp16_to_fp32(m), fp16_to_fp32(x.s), acc);
+      }
+      out[t * kPackRows + r] = acc;
+    }
+  }
+}
+}  // namespace
+
+void gemm_q4_1x16_reference(const uint8_t* group, int64_t nb, const BlockQ8_1* const* xs, int n_x, float* out) {
+  packed_affine_gemm<q4_1_code>(group, nb, kPackedQ4_1BlockBytes, kQ4_1xMin, xs, n_x, out);
+}
+
+void gemm_q5_1x16_reference(const uint8_t* group, int64_t nb, const BlockQ8_1* const* xs, int n_x, float* out) {
+  packed_affine_gemm<q5_1_code>(group, nb, kPackedQ5_1BlockBytes, kQ5_1xMin, xs, n_x, out);
+}
+
 void gemm_q5_0x16_reference(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const*, int n_x,
                             float* out) {
   packed_32_gemm<packed_block_dot<q5_0_code>>(group, nb, kPackedQ5_0BlockBytes, xs, n_x, out);
@@ -299,6 +358,8 @@ const KernelTable& scalar_table() {
     t.pack_q6_Kx16 = pack_q6_Kx16;
     t.pack_iq4_xsx16 = pack_iq4_xsx16;
     t.pack_q5_0x16 = pack_q5_0x16;
+    t.pack_q4_1x16 = pack_q4_1x16;
+    t.pack_q5_1x16 = pack_q5_1x16;
     t.dot_q4_0_q8_0_rows4 = dot_q4_0_q8_0_rows4;
     t.dot_q8_0_q8_0_rows4 = dot_q8_0_q8_0_rows4;
     add_scalar_block_kernels(t);

@@ -818,6 +818,8 @@ void add_overrides(KernelTable& t) {
   t.gemm_q4_0x16 = gemm_q4_0x16;
   t.pack_q4_0x16 = pack_q4_0x16_transposing;
   t.pack_q5_0x16 = pack_q5_0x16_transposing;
+  t.pack_q4_1x16 = pack_q4_1x16_transposing;
+  t.pack_q5_1x16 = pack_q5_1x16_transposing;
   t.dot_q4_0x16_row = dot_q4_0x16_row;
 }
 

@@ -1,4 +1,4 @@
-// Packing 16 rows at a time (pack_q4_0x16, pack_q5_0x16, pack_q4_Kx16) is a transpose of 4-byte words:
+// Packing 16 rows at a time (pack_q4_0x16 and its kin, pack_q4_Kx16) is a transpose of 4-byte words:
 // word s of row r goes to byte 4r of vector s. Four rows' 16 bytes at once make a 4×4
 // transpose of 32-bit lanes, one unaligned load per row and one store per vector, where the
 // scalar packing moves every word on its own. For the x86 files only (SSE2 suffices: the AVX2 and the SSE4.2 tables share it).
@@ -30,9 +30,10 @@ inline void store_words_transposed_4x4(const uint8_t* const rows[4], uint8_t* ou
   _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 3 * stride), _mm_unpackhi_epi64(ab_hi, cd_hi));  // a3 b3 c3 d3
 }
 
-// The packings of pack_q4_0x16 and pack_q5_0x16 (the same bytes): per block column, the 16
-// scales one by one, the codes four rows at a time (store_words_transposed_4x4: a row's 16
-// code bytes are its four words), and Q5_0's qh words.
+// The packings of pack_q4_0x16, pack_q5_0x16, pack_q4_1x16 and pack_q5_1x16 (the same bytes):
+// per block column, the 16 scales one by one, the codes four rows at a time
+// (store_words_transposed_4x4: a row's 16 code bytes are its four words), the Q5 types' qh
+// words and the Q?_1 types' m.
 template <typename Block>
 inline void pack_nibbles_x16_transposing(const Block* rows, int64_t row_stride, int64_t nb, uint8_t* out) {
   for (int64_t b = 0; b < nb; b++) {
@@ -44,8 +45,12 @@ inline void pack_nibbles_x16_transposing(const Block* rows, int64_t row_stride, 
       for (int i = 0; i < 4; i++) qs[i] = rows[(r0 + i) * row_stride + b].qs;
       store_words_transposed_4x4(qs, codes + 4 * r0, 64);
     }
-    if constexpr (std::is_same_v<Block, BlockQ5_0>) {
+    if constexpr (std::is_same_v<Block, BlockQ5_0> || std::is_same_v<Block, BlockQ5_1>) {
       for (int r = 0; r < kPackRows; r++) std::memcpy(block + kQ5_0xHigh + 4 * r, rows[r * row_stride + b].qh, 4);
+    }
+    if constexpr (std::is_same_v<Block, BlockQ4_1> || std::is_same_v<Block, BlockQ5_1>) {
+      constexpr size_t kMin = std::is_same_v<Block, BlockQ4_1> ? kQ4_1xMin : kQ5_1xMin;
+      for (int r = 0; r < kPackRows; r++) std::memcpy(block + kMin + 2 * r, &rows[r * row_stride + b].m, sizeof(uint16_t));
     }
   }
 }
@@ -53,6 +58,12 @@ inline void pack_q4_0x16_transposing(const BlockQ4_0* rows, int64_t row_stride, 
   pack_nibbles_x16_transposing(rows, row_stride, nb, out);
 }
 inline void pack_q5_0x16_transposing(const BlockQ5_0* rows, int64_t row_stride, int64_t nb, uint8_t* out) {
+  pack_nibbles_x16_transposing(rows, row_stride, nb, out);
+}
+inline void pack_q4_1x16_transposing(const BlockQ4_1* rows, int64_t row_stride, int64_t nb, uint8_t* out) {
+  pack_nibbles_x16_transposing(rows, row_stride, nb, out);
+}
+inline void pack_q5_1x16_transposing(const BlockQ5_1* rows, int64_t row_stride, int64_t nb, uint8_t* out) {
   pack_nibbles_x16_transposing(rows, row_stride, nb, out);
 }
 

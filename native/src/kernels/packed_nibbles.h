@@ -1,24 +1,42 @@
 // The code forms of the packed 32-value layouts that share Q4_0×16's code vectors (kernels.h:
-// Q4_0×16, IQ4_NL×16, Q5_0×16), for the kernel files that compute all three with one template
-// (kernels_avx512.cpp, kernels_avxvnni.cpp).
+// Q4_0×16, IQ4_NL×16, Q5_0×16, Q4_1×16, Q5_1×16), for the kernel files that compute them all
+// with one template (kernels_avx512.cpp, kernels_avxvnni.cpp).
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels.h"
 
 namespace st::kernels {
 
 // Q4_0: q − 8. IQ4_NL: kIQ4Values[q], looked up as kIQ4Values[q] + 128 (an unsigned byte).
-// Q5_0: q − 16, q's fifth bit from the rows' qh words.
-enum class Nibbles { Q4_0, IQ4_NL, Q5_0 };
+// Q5_0: q − 16, q's fifth bit from the rows' qh words. Q4_1, Q5_1: d·q + m (q unsigned, Q5_1's
+// fifth bits as Q5_0's), against Q8_1 activations.
+enum class Nibbles { Q4_0, IQ4_NL, Q5_0, Q4_1, Q5_1 };
 
 template <Nibbles C>
-constexpr size_t kNibbleBlockBytes = C == Nibbles::Q5_0 ? kPackedQ5_0BlockBytes : kPackedBlockBytes;
-
-// The multiple of an activation block's term zero = −8·Σx with which a row's chain starts, so
-// that the form's offset comes back off exactly: Q4_0 1, IQ4_NL 16 (−128·Σx), Q5_0 2 (−16·Σx).
+constexpr bool kAffine = C == Nibbles::Q4_1 || C == Nibbles::Q5_1;
 template <Nibbles C>
-constexpr int32_t kZeroMultiple = C == Nibbles::Q4_0 ? 1 : C == Nibbles::IQ4_NL ? 16 : 2;
+constexpr bool kFifthBits = C == Nibbles::Q5_0 || C == Nibbles::Q5_1;
+
+template <Nibbles C>
+constexpr size_t kNibbleBlockBytes = C == Nibbles::Q5_0   ? kPackedQ5_0BlockBytes
+                                     : C == Nibbles::Q4_1 ? kPackedQ4_1BlockBytes
+                                     : C == Nibbles::Q5_1 ? kPackedQ5_1BlockBytes
+                                                          : kPackedBlockBytes;
+// Where the affine forms keep the rows' m.
+template <Nibbles C>
+constexpr size_t kMinOffset = C == Nibbles::Q4_1 ? kQ4_1xMin : kQ5_1xMin;
+
+// The activation's block form: Q8_0 (with its terms) or Q8_1 for the affine forms.
+template <Nibbles C>
+using NibbleActivation = std::conditional_t<kAffine<C>, BlockQ8_1, BlockQ8_0>;
+
+// The multiple of a Q8_0 activation block's term zero = −8·Σx with which a row's chain starts,
+// so that the form's offset comes back off exactly: Q4_0 1, IQ4_NL 16 (−128·Σx), Q5_0 2
+// (−16·Σx); the affine forms' codes have none.
+template <Nibbles C>
+constexpr int32_t kZeroMultiple = C == Nibbles::Q4_0 ? 1 : C == Nibbles::IQ4_NL ? 16 : C == Nibbles::Q5_0 ? 2 : 0;
 
 }  // namespace st::kernels
