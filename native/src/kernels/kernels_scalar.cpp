@@ -1,6 +1,7 @@
 // Portable reference kernels: plain loops, the numerics every SIMD version must match.
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "fp16.h"
 #include "kernels.h"
@@ -232,51 +233,30 @@ void q8_0_block_terms(const BlockQ8_0* x, Q8_0BlockTerms* terms, int64_t n_block
   for (int64_t b = 0; b < n_blocks; b++) terms[b] = {fp16_to_fp32(x[b].d), -8 * block_sum(x[b])};
 }
 
-// Row r's F16 scale and 16 bytes of nibbles into a packed block (pack_q4_0x16's layout).
-static void pack_nibble_row(const uint16_t& d, const uint8_t* qs, int r, uint8_t* block) {
-  std::memcpy(block + r * sizeof(uint16_t), &d, sizeof(uint16_t));
-  for (int s = 0; s < 4; s++) std::memcpy(block + kPackRows * sizeof(uint16_t) + 64 * s + 4 * r, qs + 4 * s, 4);
-}
-
-void pack_q4_0x16(const BlockQ4_0* rows, int64_t row_stride, int64_t nb, uint8_t* out) {
+// The packings that share Q4_0×16's code vectors (kernels.h): per block column, each row's F16
+// d and its 16 bytes of nibbles, the Q5 types' qh words and the _1 types' m.
+template <typename Block>
+static void pack_nibbles_x16(const Block* rows, int64_t row_stride, int64_t nb, uint8_t* out) {
   for (int64_t b = 0; b < nb; b++) {
-    for (int r = 0; r < kPackRows; r++) pack_nibble_row(rows[r * row_stride + b].d, rows[r * row_stride + b].qs, r, out + b * kPackedBlockBytes);
-  }
-}
-
-void pack_q5_0x16(const BlockQ5_0* rows, int64_t row_stride, int64_t nb, uint8_t* out) {
-  for (int64_t b = 0; b < nb; b++) {
-    uint8_t* block = out + b * kPackedQ5_0BlockBytes;
+    uint8_t* block = out + b * kPackRows * sizeof(Block);
     for (int r = 0; r < kPackRows; r++) {
-      const BlockQ5_0& src = rows[r * row_stride + b];
-      pack_nibble_row(src.d, src.qs, r, block);
-      std::memcpy(block + kQ5_0xHigh + 4 * r, src.qh, 4);
+      const Block& src = rows[r * row_stride + b];
+      std::memcpy(block + r * sizeof(uint16_t), &src.d, sizeof(uint16_t));
+      for (int s = 0; s < 4; s++) std::memcpy(block + kPackRows * sizeof(uint16_t) + 64 * s + 4 * r, src.qs + 4 * s, 4);
+      if constexpr (std::is_same_v<Block, BlockQ5_0> || std::is_same_v<Block, BlockQ5_1>) {
+        std::memcpy(block + kQ5_0xHigh + 4 * r, src.qh, 4);
+      }
+      if constexpr (std::is_same_v<Block, BlockQ4_1> || std::is_same_v<Block, BlockQ5_1>) {
+        std::memcpy(block + (std::is_same_v<Block, BlockQ4_1> ? kQ4_1xMin : kQ5_1xMin) + 2 * r, &src.m, sizeof(uint16_t));
+      }
     }
   }
 }
 
-void pack_q4_1x16(const BlockQ4_1* rows, int64_t row_stride, int64_t nb, uint8_t* out) {
-  for (int64_t b = 0; b < nb; b++) {
-    uint8_t* block = out + b * kPackedQ4_1BlockBytes;
-    for (int r = 0; r < kPackRows; r++) {
-      const BlockQ4_1& src = rows[r * row_stride + b];
-      pack_nibble_row(src.d, src.qs, r, block);
-      std::memcpy(block + kQ4_1xMin + 2 * r, &src.m, sizeof(uint16_t));
-    }
-  }
-}
-
-void pack_q5_1x16(const BlockQ5_1* rows, int64_t row_stride, int64_t nb, uint8_t* out) {
-  for (int64_t b = 0; b < nb; b++) {
-    uint8_t* block = out + b * kPackedQ5_1BlockBytes;
-    for (int r = 0; r < kPackRows; r++) {
-      const BlockQ5_1& src = rows[r * row_stride + b];
-      pack_nibble_row(src.d, src.qs, r, block);
-      std::memcpy(block + kQ5_0xHigh + 4 * r, src.qh, 4);
-      std::memcpy(block + kQ5_1xMin + 2 * r, &src.m, sizeof(uint16_t));
-    }
-  }
-}
+void pack_q4_0x16(const BlockQ4_0* rows, int64_t row_stride, int64_t nb, uint8_t* out) { pack_nibbles_x16(rows, row_stride, nb, out); }
+void pack_q5_0x16(const BlockQ5_0* rows, int64_t row_stride, int64_t nb, uint8_t* out) { pack_nibbles_x16(rows, row_stride, nb, out); }
+void pack_q4_1x16(const BlockQ4_1* rows, int64_t row_stride, int64_t nb, uint8_t* out) { pack_nibbles_x16(rows, row_stride, nb, out); }
+void pack_q5_1x16(const BlockQ5_1* rows, int64_t row_stride, int64_t nb, uint8_t* out) { pack_nibbles_x16(rows, row_stride, nb, out); }
 
 void pack_q8_0x16(const BlockQ8_0* rows, int64_t row_stride, int64_t nb, uint8_t* out) {
   for (int64_t b = 0; b < nb; b++) {

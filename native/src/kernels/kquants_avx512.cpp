@@ -1,6 +1,7 @@
 // AVX-512 (BW, VNNI) dot products of Q4_K, Q5_K and Q6_K rows against four Q8_K activations
 // (prefill; one activation stays with AVX2): the same reading of the layouts as
-// kquants_avx2.cpp, 64 values per step instead of 32. The
+// kquants_avx2.cpp, 64 values per step instead of 32; and the packed 16-row products of Q4_K,
+// Q5_K, Q6_K and IQ4_XS (…x16, kernels.h). The
 // codes (unsigned bytes) times the activation's bytes give 16-bit pair sums (VPMADDUBSW),
 // which VPDPWSSD multiplies by the sub-block scales and adds into 32-bit sums in one
 // instruction. Each super-block's integer sum is exact; the float sums run in vector lanes.
