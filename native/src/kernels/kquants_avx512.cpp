@@ -1,4 +1,4 @@
-// AVX-512 (BW, VNNI) dot products of Q4_K, Q5_K and Q6_K rows against four Q8_K activations
+// AVX-512 (BW, VNNI) dot products of Q2_K, Q3_K, Q4_K, Q5_K and Q6_K rows against four Q8_K activations
 // (prefill; one activation stays with AVX2): the same reading of the layouts as
 // kquants_avx2.cpp, 64 values per step instead of 32; and the packed 16-row products of Q4_K,
 // Q5_K, Q6_K and IQ4_XS (…x16, kernels.h). The
@@ -84,21 +84,40 @@ struct Q5KBlock : K4Scales {
   }
 };
 
-// Q6_K: values 128h + 64k .. +64 are 32v + l for v = 2k, 2k+1: low bits from ql[64h .. 64h+64)
-// (the high nibbles when k = 1), high bits from qh[32h + l] >> 2v. Each 16 values has its
-// own scale, i.e. each 128-bit lane: scales[8h + 4k + j] for lane j.
-struct Q6KBlock {
-  const BlockQ6_K& w;
-  __m128i scales16[2];
-  __m512i halves[2];
-  float d;
-  explicit Q6KBlock(const BlockQ6_K& b) : w(b), d(half(b.d)) {
-    const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales));
-    scales16[0] = _mm_cvtepi8_epi16(sc8);
-    scales16[1] = _mm_cvtepi8_epi16(_mm_srli_si128(sc8, 8));
+// The sixteen scales of sub-blocks of 16 (Q2_K, Q3_K, Q6_K) for 64 values at a time: values
+// 64p .. 64p+64 span sub-blocks 4p .. 4p+3, one per 128-bit lane.
+struct Scales16 {
+  __m128i scales16[2];  // scales 0..7 and 8..15 as 16-bit lanes
+  __m512i halves[2];    // each of those in every 128-bit lane
+  explicit Scales16(__m128i sc8_signed) {
+    scales16[0] = _mm_cvtepi8_epi16(sc8_signed);
+    scales16[1] = _mm_cvtepi8_epi16(_mm_srli_si128(sc8_signed, 8));
     halves[0] = _mm512_broadcast_i32x4(scales16[0]);
     halves[1] = _mm512_broadcast_i32x4(scales16[1]);
   }
+  __m512i scale(int p) const {
+    const int h = p / 2, k = p % 2;
+    return pick_per_lane(halves[h], 4 * k, 4 * k + 1, 4 * k + 2, 4 * k + 3);
+  }
+  // Σ_m scale_m · Σx over sub-block m, as four int32 partial sums.
+  __m128i times_sums(const BlockQ8_K& x) const {
+    return _mm_add_epi32(_mm_madd_epi16(scales16[0], _mm_loadu_si128(reinterpret_cast<const __m128i*>(x.bsums))),
+                         _mm_madd_epi16(scales16[1], _mm_loadu_si128(reinterpret_cast<const __m128i*>(x.bsums + 8))));
+  }
+  // sums − 2^shift·Σ scale·Σx: a code offset taken off the integer sums (exact; see kquants_avx2.cpp).
+  __m512i fold_offset(__m512i sums, const BlockQ8_K& x, int shift) const {
+    return _mm512_sub_epi32(sums, _mm512_inserti32x4(_mm512_setzero_si512(), _mm_sll_epi32(times_sums(x), _mm_cvtsi32_si128(shift)), 0));
+  }
+};
+
+// Q6_K: values 128h + 64k .. +64 are 32v + l for v = 2k, 2k+1: low bits from ql[64h .. 64h+64)
+// (the high nibbles when k = 1), high bits from qh[32h + l] >> 2v. Each 16 values has its
+// own scale, i.e. each 128-bit lane: scales[8h + 4k + j] for lane j.
+struct Q6KBlock : Scales16 {
+  const BlockQ6_K& w;
+  float d;
+  explicit Q6KBlock(const BlockQ6_K& b)
+      : Scales16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales))), w(b), d(half(b.d)) {}
   __m512i code(int i) const {
     const int h = i / 2, k = i % 2;
     const __m512i l = load512(w.ql + 64 * h);
@@ -107,16 +126,51 @@ struct Q6KBlock {
     const __m512i bits = join(_mm256_srli_epi16(qh, 4 * k), _mm256_srli_epi16(qh, 4 * k + 2));
     return _mm512_or_si512(low, _mm512_slli_epi16(_mm512_and_si512(bits, _mm512_set1_epi8(3)), 4));
   }
-  __m512i scale(int i) const {
-    const int h = i / 2, k = i % 2;
-    return pick_per_lane(halves[h], 4 * k, 4 * k + 1, 4 * k + 2, 4 * k + 3);
+  // The code offset 32 comes off the integer sums.
+  __m512i folded(__m512i sums, const BlockQ8_K& x) const { return fold_offset(sums, x, 5); }
+  __m128 offset(const BlockQ8_K&, __m128 acc) const { return acc; }
+};
+
+// Two-bit fields of qs[32h .. 32h+32) for values 64p .. 64p+64 (h = p / 2): fields 2(p % 2) and
+// 2(p % 2) + 1, i.e. values 128h + 32j + l for j = 2(p % 2), 2(p % 2) + 1 (Q2_K and Q3_K).
+inline __m512i two_bit_pair(const uint8_t* qs, int p) {
+  const __m256i q = load256(qs + 32 * (p / 2));
+  const int j = 2 * (p % 2);
+  return _mm512_and_si512(join(_mm256_srli_epi16(q, 2 * j), _mm256_srli_epi16(q, 2 * j + 2)), _mm512_set1_epi8(3));
+}
+
+// Q2_K: codes 0..3, sixteen scales (low nibbles) and mins (high nibbles) of 16 values.
+struct Q2KBlock : Scales16 {
+  const BlockQ2_K& w;
+  Scales16 mins;
+  float d, dmin;
+  explicit Q2KBlock(const BlockQ2_K& b)
+      : Scales16(_mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)), _mm_set1_epi8(0x0f))),
+        w(b),
+        mins(_mm_and_si128(_mm_srli_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)), 4), _mm_set1_epi8(0x0f))),
+        d(half(b.d)),
+        dmin(half(b.dmin)) {}
+  __m512i code(int p) const { return two_bit_pair(w.qs, p); }
+  __m512i folded(__m512i sums, const BlockQ8_K&) const { return sums; }
+  __m128 offset(const BlockQ8_K& x, __m128 acc) const {
+    return _mm_fmadd_ps(_mm_set1_ps(x.d * dmin), _mm_cvtepi32_ps(mins.times_sums(x)), acc);
   }
-  // The code offset 32 comes off the integer sums (exact; see kquants_avx2.cpp).
-  __m512i folded(__m512i sums, const BlockQ8_K& x) const {
-    const __m128i prod = _mm_add_epi32(_mm_madd_epi16(scales16[0], _mm_loadu_si128(reinterpret_cast<const __m128i*>(x.bsums))),
-                                       _mm_madd_epi16(scales16[1], _mm_loadu_si128(reinterpret_cast<const __m128i*>(x.bsums + 8))));
-    return _mm512_sub_epi32(sums, _mm512_inserti32x4(_mm512_setzero_si512(), _mm_slli_epi32(prod, 5), 0));
+};
+
+// Q3_K: codes 0..7 standing for code − 4 (two bits in qs, the third in hmask: bit 4h+j of
+// hmask[l] for values 128h + 32j + l, i.e. bits 2p and 2p + 1 for values 64p .. 64p+64);
+// sixteen six-bit scales (value − 32, kquant_scales_x86.h).
+struct Q3KBlock : Scales16 {
+  const BlockQ3_K& w;
+  float d;
+  explicit Q3KBlock(const BlockQ3_K& b) : Scales16(scales_q3_K(b.scales)), w(b), d(half(b.d)) {}
+  __m512i code(int p) const {
+    const __m256i hm = load256(w.hmask);
+    const __m512i high = _mm512_and_si512(join(_mm256_srli_epi16(hm, 2 * p), _mm256_srli_epi16(hm, 2 * p + 1)), _mm512_set1_epi8(1));
+    return _mm512_or_si512(two_bit_pair(w.qs, p), _mm512_slli_epi16(high, 2));
   }
+  // The code offset 4 comes off the integer sums, as Q6_K's 32 does.
+  __m512i folded(__m512i sums, const BlockQ8_K& x) const { return fold_offset(sums, x, 2); }
   __m128 offset(const BlockQ8_K&, __m128 acc) const { return acc; }
 };
 
@@ -124,6 +178,8 @@ template <typename Block> struct Reader;
 template <> struct Reader<BlockQ4_K> { using type = Q4KBlock; };
 template <> struct Reader<BlockQ5_K> { using type = Q5KBlock; };
 template <> struct Reader<BlockQ6_K> { using type = Q6KBlock; };
+template <> struct Reader<BlockQ2_K> { using type = Q2KBlock; };
+template <> struct Reader<BlockQ3_K> { using type = Q3KBlock; };
 
 // m activations against one row, each 64 of codes decoded once for all of them. Only the
 // four-activation form is used: one activation alone waits on each VPDPWSSD's latency, and
@@ -508,6 +564,8 @@ void add_avx512_kquant_kernels(KernelTable& t) {
   t.q4_K.dot4 = dot4<BlockQ4_K>;
   t.q5_K.dot4 = dot4<BlockQ5_K>;
   t.q6_K.dot4 = dot4<BlockQ6_K>;
+  t.q2_K.dot4 = dot4<BlockQ2_K>;
+  t.q3_K.dot4 = dot4<BlockQ3_K>;
   t.q6_K.dot = dot_q6_K_one;
 }
 
