@@ -33,20 +33,14 @@ void group_product(const Kernels& k, const Matrix& w, int64_t g, const void* con
   k.gemm(group_of(w, g), w.cols / kQK8_0, reinterpret_cast<const BlockQ8_1* const*>(xs), m, out);
 }
 
-// Packs every 16-row group of a tensor of Block rows in place with `pack`.
-template <typename Block>
-void lay_out_with(void (*pack)(const Block*, int64_t, int64_t, uint8_t*), uint8_t* data, int64_t rows, int64_t nb) {
-  packed_groups::lay_out_in_place(data, rows, static_cast<size_t>(nb) * R * sizeof(Block),
-                                  [&](const uint8_t* src, uint8_t* dst) { pack(reinterpret_cast<const Block*>(src), nb, nb, dst); });
-}
 
 }  // namespace
 
 void Affine32x16::lay_out(uint8_t* data, int64_t rows, int64_t cols) const {
   const int64_t nb = cols / kQK8_0;
   const kernels::KernelTable& k = kernels::active();
-  if (weights_ == Weights::Q4_1) lay_out_with(k.pack_q4_1x16, data, rows, nb);
-  else lay_out_with(k.pack_q5_1x16, data, rows, nb);
+  if (weights_ == Weights::Q4_1) packed_groups::lay_out_blocks(k.pack_q4_1x16, data, rows, nb);
+  else packed_groups::lay_out_blocks(k.pack_q5_1x16, data, rows, nb);
 }
 
 void Affine32x16::product(const Matrix& w, int64_t r0, int64_t r1, const void* const* xs, int n, float* out, size_t ldo) const {

@@ -36,12 +36,6 @@ Kernels kernels_for(Blocks32x16::Weights weights) {
   return Kernels{nullptr, nullptr};  // not reached: every enumerator is a case
 }
 
-// Packs every 16-row group of a tensor of Block rows in place with `pack`.
-template <typename Block>
-void lay_out_with(void (*pack)(const Block*, int64_t, int64_t, uint8_t*), uint8_t* data, int64_t rows, int64_t nb) {
-  packed_groups::lay_out_in_place(data, rows, static_cast<size_t>(nb) * R * sizeof(Block),
-                                  [&](const uint8_t* src, uint8_t* dst) { pack(reinterpret_cast<const Block*>(src), nb, nb, dst); });
-}
 
 const uint8_t* group_of(const Matrix& w, int64_t g) { return w.data + static_cast<size_t>(g) * R * w.row_bytes; }
 
@@ -73,11 +67,11 @@ void Blocks32x16::lay_out(uint8_t* data, int64_t rows, int64_t cols) const {
   const kernels::KernelTable& k = kernels::active();
   static_assert(sizeof(BlockIQ4_NL) == sizeof(BlockQ4_0), "an IQ4_NL block is laid out as a Q4_0 block");
   switch (weights_) {
-    case Weights::Q4_0: case Weights::IQ4_NL: return lay_out_with(k.pack_q4_0x16, data, rows, nb);
-    case Weights::Q8_0: return lay_out_with(k.pack_q8_0x16, data, rows, nb);
+    case Weights::Q4_0: case Weights::IQ4_NL: return packed_groups::lay_out_blocks(k.pack_q4_0x16, data, rows, nb);
+    case Weights::Q8_0: return packed_groups::lay_out_blocks(k.pack_q8_0x16, data, rows, nb);
     case Weights::Q5_0: break;
   }
-  lay_out_with(k.pack_q5_0x16, data, rows, nb);
+  packed_groups::lay_out_blocks(k.pack_q5_0x16, data, rows, nb);
 }
 
 void Blocks32x16::product(const Matrix& w, int64_t r0, int64_t r1, const void* const* xs, int n, float* out, size_t ldo) const {

@@ -52,25 +52,16 @@ const char* KQuantsX16::name() const {
   return "IQ4_XSx16";
 }
 
-namespace {
-// Packs every 16-row group of a tensor of Block rows in place with `pack`.
-template <typename Block>
-void lay_out_with(void (*pack)(const Block*, int64_t, int64_t, uint8_t*), uint8_t* data, int64_t rows, int64_t nb) {
-  packed_groups::lay_out_in_place(data, rows, static_cast<size_t>(nb) * kernels::kPackRows * sizeof(Block),
-                                  [&](const uint8_t* src, uint8_t* dst) { pack(reinterpret_cast<const Block*>(src), nb, nb, dst); });
-}
-}  // namespace
-
 void KQuantsX16::lay_out(uint8_t* data, int64_t rows, int64_t cols) const {
   const int64_t nb = cols / kQK_K;
   const kernels::KernelTable& k = kernels::active();
   switch (weights_) {
-    case Weights::Q4_K: return lay_out_with(k.pack_q4_Kx16, data, rows, nb);
-    case Weights::Q5_K: return lay_out_with(k.pack_q5_Kx16, data, rows, nb);
-    case Weights::Q6_K: return lay_out_with(k.pack_q6_Kx16, data, rows, nb);
+    case Weights::Q4_K: return packed_groups::lay_out_blocks(k.pack_q4_Kx16, data, rows, nb);
+    case Weights::Q5_K: return packed_groups::lay_out_blocks(k.pack_q5_Kx16, data, rows, nb);
+    case Weights::Q6_K: return packed_groups::lay_out_blocks(k.pack_q6_Kx16, data, rows, nb);
     case Weights::IQ4_XS: break;
   }
-  lay_out_with(k.pack_iq4_xsx16, data, rows, nb);
+  packed_groups::lay_out_blocks(k.pack_iq4_xsx16, data, rows, nb);
 }
 
 void KQuantsX16::product(const Matrix& w, int64_t r0, int64_t r1, const void* const* xs, int n, float* out, size_t ldo) const {

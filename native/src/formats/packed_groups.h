@@ -34,6 +34,14 @@ void lay_out_in_place(uint8_t* data, int64_t rows, size_t group_bytes, Pack pack
   }
 }
 
+// lay_out_in_place for a tensor of rows of nb Block blocks each, packed by `pack` (one of the
+// kernel table's pack_…x16: 16 rows of a given stride and nb blocks into one group).
+template <typename Block>
+void lay_out_blocks(void (*pack)(const Block*, int64_t, int64_t, uint8_t*), uint8_t* data, int64_t rows, int64_t nb) {
+  lay_out_in_place(data, rows, static_cast<size_t>(nb) * kernels::kPackRows * sizeof(Block),
+                   [&](const uint8_t* src, uint8_t* dst) { pack(reinterpret_cast<const Block*>(src), nb, nb, dst); });
+}
+
 constexpr int64_t R = kernels::kPackRows;
 constexpr int A = kernels::kMaxPackedActivations;
 
