@@ -187,11 +187,13 @@ inline int32_t load_i32(const int8_t* p) {
   return v;
 }
 
-// IQ4_NL×16 and Q5_0×16 (kernels.h) share these code vectors. IQ4_NL's codes stand for
-// kIQ4Values[q]: each nibble vector becomes kIQ4Values[q] + 128 (one VPSHUFB from the 16 values
-// with their sign bits flipped), an unsigned byte. Q5_0's gain their fifth bits (as 16) from the
-// rows' qh words. The chains start from the multiple of the block term zero = −8·Σx that takes
-// each form's offset back off (packed_nibbles.h). The sums are those of the reference to the bit.
+// IQ4_NL×16, Q5_0×16, Q4_1×16 and Q5_1×16 (kernels.h) share these code vectors. IQ4_NL's codes
+// stand for kIQ4Values[q]: each nibble vector becomes kIQ4Values[q] + 128 (one VPSHUFB from the
+// 16 values with their sign bits flipped), an unsigned byte. The Q5 types' gain their fifth
+// bits (as 16) from the rows' qh words. The chains start from the multiple of the block term
+// zero = −8·Σx that takes each form's offset back off (packed_nibbles.h); the _1 types
+// (unsigned codes, Q8_1 activations) add m·s per block. The sums are those of the reference to
+// the bit.
 inline __m512i iq4_nl_unsigned_values() {
   return _mm512_broadcast_i32x4(iq4_values_plus_128());
 }

@@ -61,11 +61,13 @@ inline __m256i dpbusd(__m256i acc, __m256i u8, __m256i s8) { return _mm256_dpbus
 // it 16.0 ns on Zen 5 (which never takes this table: it has AVX-512) and 17 % fewer cycles in
 // llvm-mca's Intel models (docs/benchmarks.md): to be measured on an Intel client core.
 //
-// IQ4_NL×16 and Q5_0×16 (kernels.h) share these code vectors (packed_nibbles.h). IQ4_NL's
-// codes stand for kIQ4Values[q]: each nibble vector becomes kIQ4Values[q] + 128 (one VPSHUFB
-// from the 16 values with their sign bits flipped), an unsigned byte. Q5_0's gain their fifth
-// bits (as 16) from the rows' qh words (fifth_bits_avx2.h). The chains start from the multiple
-// of the block term zero = −8·Σx that takes each form's offset back off.
+// IQ4_NL×16, Q5_0×16, Q4_1×16 and Q5_1×16 (kernels.h) share these code vectors
+// (packed_nibbles.h). IQ4_NL's codes stand for kIQ4Values[q]: each nibble vector becomes
+// kIQ4Values[q] + 128 (one VPSHUFB from the 16 values with their sign bits flipped), an
+// unsigned byte. The Q5 types' gain their fifth bits (as 16) from the rows' qh words
+// (fifth_bits_avx2.h). The chains start from the multiple of the block term zero = −8·Σx that
+// takes each form's offset back off; the _1 types (unsigned codes, Q8_1 activations) add m·s
+// per block.
 inline __m256i iq4_unsigned_values() {
   return _mm256_broadcastsi128_si256(iq4_values_plus_128());
 }
@@ -142,8 +144,8 @@ void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const NibbleActivation<C>*
 }
 
 // One activation (decode): both halves in one pass over the group, so that each block is read
-// from memory once; the same sums as gemm_q4_0x16_n. Q4_0's high nibbles stay where they
-// stand (16·q) and their chain is shifted back once, exact as a multiple of 16.
+// from memory once; the same sums as gemm_q4_0x16_n. Q4_0's and Q4_1's high nibbles stay where
+// they stand (16·q) and their chain is shifted back once, exact as a multiple of 16.
 template <Nibbles C>
 void gemm_q4_0x16_one(const uint8_t* group, int64_t nb, const NibbleActivation<C>* x, const Q8_0BlockTerms* xterms, float* out) {
   constexpr size_t kBytes = kNibbleBlockBytes<C>;

@@ -122,7 +122,8 @@ void axpy_bf16(const uint16_t* row, float s, float* y, int64_t n) {
 // What element j (0..31) of row `lane` stands for in a packed 32-value block (the rows' F16
 // scales, then code vectors where vector s holds row r's bytes 4s..4s+3 at 4r).
 constexpr size_t kCodeVectors = kPackRows * sizeof(uint16_t);
-// Q4_0×16, IQ4_NL×16, Q5_0×16: the low nibbles are elements 4s..4s+3, the high ones 16+4s...
+// Q4_0×16 and its kin (IQ4_NL, Q5_0, Q4_1, Q5_1): the low nibbles are elements 4s..4s+3, the
+// high ones 16+4s...
 int packed_nibble(const uint8_t* block, int lane, int j) {
   const uint8_t q = block[kCodeVectors + 64 * ((j % 16) / 4) + 4 * lane + j % 4];
   return j < 16 ? q & 0x0f : q >> 4;
