@@ -526,28 +526,21 @@ float dot_k4x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_K*
   return acc;
 }
 
-// One row of a packed Q6_K group, unpacked back into its super-blocks: the reader's exact
-// integer sums (the offset 32 folded in), then the packed contract's one multiply-add.
-float dot_q6_Kx16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_K* x) {
-  float acc = 0;
-  BlockQ6_K w;
-  for (int64_t b = 0; b < nb; b++) {
-    unpack_q6_Kx16_row(group + b * kPackedQ6KBytes, lane, w);
-    const Q6KBlock r(w);
-    acc = std::fma(static_cast<float>(hsum_i32(r.folded(scaled_code_sums(r, x[b]), x[b]))), r.d * x[b].d, acc);
-  }
-  return acc;
-}
+inline void unpack_x16_row(const uint8_t* block, int lane, BlockQ6_K& w) { unpack_q6_Kx16_row(block, lane, w); }
+inline void unpack_x16_row(const uint8_t* block, int lane, BlockIQ4_XS& w) { unpack_iq4_xsx16_row(block, lane, w); }
 
-// One row of a packed IQ4_XS group, unpacked back into its super-blocks: the reader's exact
-// integer sums (signed codes), then the packed contract's one multiply-add.
-float dot_iq4_xsx16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_K* x) {
+// One row of a packed Q6_K or IQ4_XS group (one float scale a super-block, no mins), unpacked
+// back into its super-blocks: the reader's exact integer sums (Q6_K's offset 32 folded in),
+// then the packed contract's one multiply-add.
+template <typename Block>
+float dot_one_scale_x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_K* x) {
+  using Read = typename Reader<Block>::type;
   float acc = 0;
-  BlockIQ4_XS w;
+  Block w;
   for (int64_t b = 0; b < nb; b++) {
-    unpack_iq4_xsx16_row(group + b * kPackedIQ4XSBytes, lane, w);
-    const IQ4XSBlock r(w);
-    acc = std::fma(static_cast<float>(hsum_i32(scaled_code_sums(r, x[b]))), r.d * x[b].d, acc);
+    unpack_x16_row(group + b * kPackRows * sizeof(Block), lane, w);
+    const Read r(w);
+    acc = std::fma(static_cast<float>(hsum_i32(CodeOffset<Read>::fold(r, scaled_code_sums(r, x[b]), x[b]))), r.d * x[b].d, acc);
   }
   return acc;
 }
@@ -638,11 +631,11 @@ void add_avx2_kquant_kernels(KernelTable& t) {
   t.dot_q4_Kx16_row = dot_k4x16_row<BlockQ4_K>;
   t.dot_q5_Kx16_row = dot_k4x16_row<BlockQ5_K>;
   t.gemm_q6_Kx16 = gemm_q6_Kx16;
-  t.dot_q6_Kx16_row = dot_q6_Kx16_row;
+  t.dot_q6_Kx16_row = dot_one_scale_x16_row<BlockQ6_K>;
   // IQ4_XS×16's one-row kernel and packing for the VNNI tables that build on this one: without
   // VPDPBUSD the looked-up codes (kIQ4Values + 128, up to 241) overflow VPMADDUBSW's 16-bit
   // pair sums, so this table keeps IQ4_XS rows as in the file.
-  t.dot_iq4_xsx16_row = dot_iq4_xsx16_row;
+  t.dot_iq4_xsx16_row = dot_one_scale_x16_row<BlockIQ4_XS>;
   t.pack_iq4_xsx16 = pack_iq4_xsx16_transposing;
   t.quantize_row_q8_K = quantize_row_q8_K;
   t.q4_K.dot = dot<BlockQ4_K>;

@@ -303,6 +303,24 @@ inline void packed_scales(const uint8_t* block, __m512i* sc, __m512i* mn) {
   }
 }
 
+// Two 32-bit lanes of scales (or mins) as one 16-bit pair per lane, lo in the low half.
+inline __m512i pair16(__m512i lo, __m512i hi) {
+  return _mm512_or_si512(_mm512_and_si512(lo, _mm512_set1_epi32(0xffff)), _mm512_slli_epi32(hi, 16));
+}
+
+// Σ_i v_i·S_i per row, for the sixteen rows' values of the eight sub-blocks of 32 paired as
+// pair16(v_2k, v_2k+1) in pairs[k], and the activation's sums of 32 values S_i (in 16 bits:
+// |S_i| ≤ 4,064). VPHADDW puts pair k (S_2k low, S_2k+1 high) in 32-bit lane 0, 1, 4, 5 (it adds
+// within 128-bit lanes); each is broadcast to every lane for one VPDPWSSD: vector operations,
+// not scalar code per pair.
+inline __m512i times_sums_of_32(const __m512i* pairs, const BlockQ8_K& x) {
+  const __m256i bsums = load256(x.bsums);
+  const __m512i s = _mm512_castsi256_si512(_mm256_hadd_epi16(bsums, bsums));
+  __m512i sum = _mm512_setzero_si512();
+  for (int k = 0; k < 4; k++) sum = _mm512_dpwssd_epi32(sum, pairs[k], _mm512_permutexvar_epi32(_mm512_set1_epi32(k < 2 ? k : k + 2), s));
+  return sum;
+}
+
 // Q4_K (kFifthBit false) or Q5_K (true: pack_q5_Kx16's super-blocks, whose fifth bits of
 // sub-block i, bit i of the qh vectors, go to bit 4 of each code).
 template <int N, bool kFifthBit>
@@ -319,7 +337,7 @@ void gemm_k4x16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, 
     packed_scales(block, sc, mn);
     // Mins in 16-bit pairs (each ≤ 63), for VPDPWSSD against pairs of the activation's sums.
     __m512i mn_pairs[4];
-    for (int k = 0; k < 4; k++) mn_pairs[k] = _mm512_or_si512(mn[2 * k], _mm512_slli_epi32(mn[2 * k + 1], 16));
+    for (int k = 0; k < 4; k++) mn_pairs[k] = pair16(mn[2 * k], mn[2 * k + 1]);
     __m512i isum[N];
     ST_UNROLL
     for (int t = 0; t < N; t++) isum[t] = _mm512_setzero_si512();
@@ -362,15 +380,7 @@ void gemm_k4x16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, 
     ST_UNROLL
     for (int t = 0; t < N; t++) {
       const BlockQ8_K& x = xs[t][b];
-      // The activation's sums of 32 values in 16 bits (|S_i| ≤ 4,064), pair k (S_2k low,
-      // S_2k+1 high) in 32-bit lane 0, 1, 4, 5 (VPHADDW adds within 128-bit lanes), each
-      // broadcast to every lane: vector operations, not scalar code per pair.
-      const __m256i bsums = load256(x.bsums);
-      const __m512i s = _mm512_castsi256_si512(_mm256_hadd_epi16(bsums, bsums));
-      __m512i msum = _mm512_setzero_si512();
-      for (int k = 0; k < 4; k++) {
-        msum = _mm512_dpwssd_epi32(msum, mn_pairs[k], _mm512_permutexvar_epi32(_mm512_set1_epi32(k < 2 ? k : k + 2), s));
-      }
+      const __m512i msum = times_sums_of_32(mn_pairs, x);
       const __m512 xd = _mm512_set1_ps(x.d);
       acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(d, xd), acc[t]);
       acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(msum), _mm512_mul_ps(dmin, xd), acc[t]);
@@ -449,21 +459,12 @@ void gemm_iq4_xsx16_n(const uint8_t* group, int64_t nb, const BlockQ8_K* const* 
     }
     // Scales in 16-bit pairs (each −32..31), for VPDPWSSD against pairs of the activation's sums.
     __m512i sc_pairs[4];
-    for (int k = 0; k < 4; k++) {
-      sc_pairs[k] = _mm512_or_si512(_mm512_and_si512(sc[2 * k], _mm512_set1_epi32(0xffff)), _mm512_slli_epi32(sc[2 * k + 1], 16));
-    }
+    for (int k = 0; k < 4; k++) sc_pairs[k] = pair16(sc[2 * k], sc[2 * k + 1]);
     const __m512 d = _mm512_cvtph_ps(load256(block + kIQ4XSxD));
     ST_UNROLL
     for (int t = 0; t < N; t++) {
       const BlockQ8_K& x = xs[t][b];
-      // The activation's sums of 32 in 16-bit pairs, broadcast as the Q4_K kernel's mins take them.
-      const __m256i bsums = load256(x.bsums);
-      const __m512i s = _mm512_castsi256_si512(_mm256_hadd_epi16(bsums, bsums));
-      __m512i offset = _mm512_setzero_si512();
-      for (int k = 0; k < 4; k++) {
-        offset = _mm512_dpwssd_epi32(offset, sc_pairs[k], _mm512_permutexvar_epi32(_mm512_set1_epi32(k < 2 ? k : k + 2), s));
-      }
-      const __m512i total = _mm512_sub_epi32(isum[t], _mm512_slli_epi32(offset, 7));
+      const __m512i total = _mm512_sub_epi32(isum[t], _mm512_slli_epi32(times_sums_of_32(sc_pairs, x), 7));
       acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total), _mm512_mul_ps(d, _mm512_set1_ps(x.d)), acc[t]);
     }
   }
