@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -897,50 +898,76 @@ static void test_packing(const KernelTable& t) {
   }
 }
 
-// The checks shared by the packed 32-value formats against Q8_0 activations (Q8_0×16,
-// IQ4_NL×16): eight activations of n values with their block terms (one all positive and one
-// all negative: Σx at its extremes), then the table's group kernel for 1 to 8 of them and its
-// one-row kernel bit for bit against the reference, and the reference against the unpacked
-// dot product (`plain(row r, activation)`) up to rounding.
+// The checks every packed format's test shares, over kMaxPackedActivations activations: the
+// table's group kernel for 1 to 8 of them and its one-row kernel bit for bit against the
+// reference, and the reference against the unpacked dot product up to rounding.
+//   reference(n_x, out), gemm(n_x, out): a group kernel on activations [0, n_x)
+//   row_dot(r, j), plain(r, j): row r against activation j, packed and as in the file
+//   near(plain, packed, j): whether the two agree up to rounding
+using PackedGroupRun = std::function<void(int n_x, float* out)>;
+template <typename RowDot, typename Plain, typename Near>
+static void check_packed_group(const std::string& tag, const PackedGroupRun& reference, const PackedGroupRun& gemm, RowDot row_dot,
+                               Plain plain, Near near) {
+  for (int n_x = 1; n_x <= kMaxPackedActivations; n_x++) {  // every way a batch splits into fours and the rest
+    std::vector<float> want(n_x * kPackRows), got(n_x * kPackRows);
+    reference(n_x, want.data());
+    gemm(n_x, got.data());
+    check(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) == 0,
+          tag + "gemm bit-identical to the reference, " + std::to_string(n_x) + " activations");
+  }
+  std::vector<float> want(kMaxPackedActivations * kPackRows);
+  reference(kMaxPackedActivations, want.data());
+  bool rows_equal = true, near_plain = true;
+  for (int j = 0; j < kMaxPackedActivations; j++) {
+    for (int r = 0; r < kPackRows; r++) {
+      const float one = row_dot(r, j);
+      rows_equal = rows_equal && std::memcmp(&one, &want[j * kPackRows + r], sizeof one) == 0;
+      near_plain = near_plain && near(plain(r, j), want[j * kPackRows + r], j);
+    }
+  }
+  check(rows_equal, tag + "single row = its lane of the group");
+  check(near_plain, tag + "= the unpacked dot product up to rounding");
+}
+
+// Eight activations of n values for the 32-value packed formats, quantised by
+// `quantize(x, n, out)`: normal values, one all positive and one all negative (Σx at its
+// extremes).
+template <typename Activation>
+static std::vector<std::vector<Activation>> packed_32_activations(std::mt19937& rng, int64_t n,
+                                                                  void (*quantize)(const float*, Activation*, int64_t)) {
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<std::vector<Activation>> xq(kMaxPackedActivations, std::vector<Activation>(n / 32));
+  for (int a = 0; a < kMaxPackedActivations; a++) {
+    std::vector<float> x(n);
+    for (float& v : x) v = a == 7 ? std::fabs(normal(rng)) : a == 6 ? -std::fabs(normal(rng)) : normal(rng);
+    quantize(x.data(), xq[a].data(), n);
+  }
+  return xq;
+}
+
+static bool near_32(float plain, float packed, int) { return close(plain, packed, std::fabs(plain) + 1); }
+
+// check_packed_group for the packed 32-value formats against Q8_0 activations with their block
+// terms (Q8_0×16, IQ4_NL×16, Q5_0×16); `plain(row r, activation)` is the unpacked dot product.
 using PackedGemm = void (*)(const uint8_t*, int64_t, const BlockQ8_0* const*, const Q8_0BlockTerms* const*, int, float*);
 using PackedRowDot = float (*)(const uint8_t*, int64_t, int, const BlockQ8_0*, const Q8_0BlockTerms*);
 template <typename PlainDot>
 static void check_packed_32(const std::string& tag, std::mt19937& rng, const std::vector<uint8_t>& packed, int64_t n, PackedGemm reference,
                             PackedGemm gemm, PackedRowDot row_dot, PlainDot plain) {
-  std::normal_distribution<float> normal(0.0f, 1.0f);
   const int64_t nb = n / 32;
-  std::vector<std::vector<BlockQ8_0>> xq(kMaxPackedActivations, std::vector<BlockQ8_0>(nb));
+  const auto xq = packed_32_activations<BlockQ8_0>(rng, n, scalar_table().quantize_row_q8_0);
   std::vector<std::vector<Q8_0BlockTerms>> terms(kMaxPackedActivations, std::vector<Q8_0BlockTerms>(nb));
   const BlockQ8_0* xs[kMaxPackedActivations];
   const Q8_0BlockTerms* xterms[kMaxPackedActivations];
   for (int a = 0; a < kMaxPackedActivations; a++) {
-    std::vector<float> x(n);
-    for (float& v : x) v = a == 7 ? std::fabs(normal(rng)) : a == 6 ? -std::fabs(normal(rng)) : normal(rng);
-    scalar_table().quantize_row_q8_0(x.data(), xq[a].data(), n);
     q8_0_block_terms(xq[a].data(), terms[a].data(), nb);
     xs[a] = xq[a].data();
     xterms[a] = terms[a].data();
   }
-  for (int n_x = 1; n_x <= kMaxPackedActivations; n_x++) {
-    std::vector<float> want(n_x * kPackRows), got(n_x * kPackRows);
-    reference(packed.data(), nb, xs, xterms, n_x, want.data());
-    gemm(packed.data(), nb, xs, xterms, n_x, got.data());
-    check(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) == 0,
-          tag + "gemm bit-identical to the reference, " + std::to_string(n_x) + " activations");
-  }
-  std::vector<float> want(kMaxPackedActivations * kPackRows);
-  reference(packed.data(), nb, xs, xterms, kMaxPackedActivations, want.data());
-  bool rows_equal = true, near_plain = true;
-  for (int j = 0; j < kMaxPackedActivations; j++) {
-    for (int r = 0; r < kPackRows; r++) {
-      const float one = row_dot(packed.data(), nb, r, xs[j], xterms[j]);
-      rows_equal = rows_equal && std::memcmp(&one, &want[j * kPackRows + r], sizeof one) == 0;
-      const float unpacked = plain(r, xs[j]);
-      near_plain = near_plain && close(unpacked, want[j * kPackRows + r], std::fabs(unpacked) + 1);
-    }
-  }
-  check(rows_equal, tag + "single row = its lane of the group");
-  check(near_plain, tag + "= the unpacked dot product up to rounding");
+  check_packed_group(
+      tag, [&](int n_x, float* out) { reference(packed.data(), nb, xs, xterms, n_x, out); },
+      [&](int n_x, float* out) { gemm(packed.data(), nb, xs, xterms, n_x, out); },
+      [&](int r, int j) { return row_dot(packed.data(), nb, r, xs[j], xterms[j]); }, [&](int r, int j) { return plain(r, xs[j]); }, near_32);
 }
 
 // 16 rows of nb random 32-value blocks (Q8_0, IQ4_NL: an F16 scale and code bytes) for the
@@ -1041,34 +1068,14 @@ static void test_packed_affine(const KernelTable& t, int64_t n) {
   const auto gemm = kQ5 ? t.gemm_q5_1x16 : t.gemm_q4_1x16;
   const auto row_dot = kQ5 ? t.dot_q5_1x16_row : t.dot_q4_1x16_row;
   const BlockTypeKernels* plain = block_type_kernels(scalar_table(), kQ5 ? GgmlType::Q5_1 : GgmlType::Q4_1);
-  std::vector<std::vector<BlockQ8_1>> xq(kMaxPackedActivations, std::vector<BlockQ8_1>(nb));
+  const auto xq = packed_32_activations<BlockQ8_1>(rng, n, scalar_table().quantize_row_q8_1);
   const BlockQ8_1* xs[kMaxPackedActivations];
-  for (int a = 0; a < kMaxPackedActivations; a++) {
-    std::vector<float> x(n);
-    for (float& v : x) v = a == 7 ? std::fabs(normal(rng)) : a == 6 ? -std::fabs(normal(rng)) : normal(rng);
-    scalar_table().quantize_row_q8_1(x.data(), xq[a].data(), n);
-    xs[a] = xq[a].data();
-  }
-  for (int n_x = 1; n_x <= kMaxPackedActivations; n_x++) {
-    std::vector<float> want(n_x * kPackRows), got(n_x * kPackRows);
-    reference(packed.data(), nb, xs, n_x, want.data());
-    gemm(packed.data(), nb, xs, n_x, got.data());
-    check(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) == 0,
-          tag + "gemm bit-identical to the reference, " + std::to_string(n_x) + " activations");
-  }
-  std::vector<float> want(kMaxPackedActivations * kPackRows);
-  reference(packed.data(), nb, xs, kMaxPackedActivations, want.data());
-  bool rows_equal = true, near_plain = true;
-  for (int j = 0; j < kMaxPackedActivations; j++) {
-    for (int r = 0; r < kPackRows; r++) {
-      const float one = row_dot(packed.data(), nb, r, xs[j]);
-      rows_equal = rows_equal && std::memcmp(&one, &want[j * kPackRows + r], sizeof one) == 0;
-      const float unpacked = plain->dot(rows.data() + r * nb, xs[j], n);
-      near_plain = near_plain && close(unpacked, want[j * kPackRows + r], std::fabs(unpacked) + 1);
-    }
-  }
-  check(rows_equal, tag + "single row = its lane of the group");
-  check(near_plain, tag + "= the unpacked dot product up to rounding");
+  for (int a = 0; a < kMaxPackedActivations; a++) xs[a] = xq[a].data();
+  check_packed_group(
+      tag, [&](int n_x, float* out) { reference(packed.data(), nb, xs, n_x, out); },
+      [&](int n_x, float* out) { gemm(packed.data(), nb, xs, n_x, out); },
+      [&](int r, int j) { return row_dot(packed.data(), nb, r, xs[j]); },
+      [&](int r, int j) { return plain->dot(rows.data() + r * nb, xs[j], n); }, near_32);
 }
 
 // Q4_K and Q5_K packed 16 rows at a time: every ISA's packed kernels give exactly the
@@ -1169,25 +1176,13 @@ static void test_packed_k4(const KernelTable& t) {
     t.quantize_row_q8_K(x.data(), xq[j].data(), n);
     xs[j] = xq[j].data();
   }
-  for (int n_x : {1, 2, 3, 4, 5, 6, 7, 8}) {  // every way a batch splits into fours and the rest
-    std::vector<float> want(n_x * kPackRows), got(n_x * kPackRows);
-    P::reference(packed.data(), nb, xs, n_x, want.data());
-    (t.*P::gemm)(packed.data(), nb, xs, n_x, got.data());
-    check(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) == 0,
-          tag + "gemm bit-identical to the reference, " + std::to_string(n_x) + " activations");
-  }
-  std::vector<float> want(kMaxPackedActivations * kPackRows);
-  P::reference(packed.data(), nb, xs, kMaxPackedActivations, want.data());
-  bool rows_equal = true, near_plain = true;
-  for (int j = 0; j < kMaxPackedActivations; j++) {
-    for (int r = 0; r < kPackRows; r++) {
-      rows_equal = rows_equal && (t.*P::row)(packed.data(), nb, r, xs[j]) == want[j * kPackRows + r];
-      const float plain = (scalar_table().*P::plain).dot(&rows[r * nb], xs[j], n);
-      near_plain = near_plain && std::fabs(plain - want[j * kPackRows + r]) <= 1e-4f * (std::fabs(plain) + 1) * (j == 7 ? 1000 : 1);
-    }
-  }
-  check(rows_equal, tag + "single row = its lane of the group");
-  check(near_plain, tag + "= the unpacked dot product up to rounding");
+  check_packed_group(
+      tag, [&](int n_x, float* out) { P::reference(packed.data(), nb, xs, n_x, out); },
+      [&](int n_x, float* out) { (t.*P::gemm)(packed.data(), nb, xs, n_x, out); },
+      [&](int r, int j) { return (t.*P::row)(packed.data(), nb, r, xs[j]); },
+      [&](int r, int j) { return (scalar_table().*P::plain).dot(&rows[r * nb], xs[j], n); },
+      // Activation 7 is a thousand times larger.
+      [](float plain, float packed, int j) { return std::fabs(plain - packed) <= 1e-4f * (std::fabs(plain) + 1) * (j == 7 ? 1000 : 1); });
 }
 
 // Subnormal floats are flushed on every thread that computes (runtime/float_mode.h): the

@@ -3,12 +3,11 @@
 #include <stdexcept>
 #include <string>
 
-#include "affine32x16.h"
 #include "blocks32x16.h"
 #include "file_rows.h"
 #include "format.h"
 #include "kernels/kernels.h"
-#include "kquants_x16.h"
+#include "packed_x16.h"
 #include "runtime/switches.h"
 
 namespace st {
@@ -26,9 +25,13 @@ const Format& choose_format(GgmlType type, int64_t rows, MatrixUse use) {
       q4_K(GgmlType::Q4_K), q5_K(GgmlType::Q5_K), q6_K(GgmlType::Q6_K);
   static const Blocks32x16 q4_0x16(Blocks32x16::Weights::Q4_0), q8_0x16(Blocks32x16::Weights::Q8_0),
       iq4_nlx16(Blocks32x16::Weights::IQ4_NL), q5_0x16(Blocks32x16::Weights::Q5_0);
-  static const Affine32x16 q4_1x16(Affine32x16::Weights::Q4_1), q5_1x16(Affine32x16::Weights::Q5_1);
-  static const KQuantsX16 q4_Kx16(KQuantsX16::Weights::Q4_K), q5_Kx16(KQuantsX16::Weights::Q5_K), q6_Kx16(KQuantsX16::Weights::Q6_K),
-      iq4_xsx16(KQuantsX16::Weights::IQ4_XS);
+  using K = kernels::KernelTable;
+  static const Affine32x16<BlockQ4_1> q4_1x16("Q4_1x16", {&K::pack_q4_1x16, &K::gemm_q4_1x16, &K::dot_q4_1x16_row});
+  static const Affine32x16<BlockQ5_1> q5_1x16("Q5_1x16", {&K::pack_q5_1x16, &K::gemm_q5_1x16, &K::dot_q5_1x16_row});
+  static const KQuantsX16<BlockQ4_K> q4_Kx16("Q4_Kx16", {&K::pack_q4_Kx16, &K::gemm_q4_Kx16, &K::dot_q4_Kx16_row});
+  static const KQuantsX16<BlockQ5_K> q5_Kx16("Q5_Kx16", {&K::pack_q5_Kx16, &K::gemm_q5_Kx16, &K::dot_q5_Kx16_row});
+  static const KQuantsX16<BlockQ6_K> q6_Kx16("Q6_Kx16", {&K::pack_q6_Kx16, &K::gemm_q6_Kx16, &K::dot_q6_Kx16_row});
+  static const KQuantsX16<BlockIQ4_XS> iq4_xsx16("IQ4_XSx16", {&K::pack_iq4_xsx16, &K::gemm_iq4_xsx16, &K::dot_iq4_xsx16_row});
   // Packed where whole 16-row groups are read by kernels that take them.
   const kernels::KernelTable& k = kernels::active();
   const bool packable = use == MatrixUse::Products && rows % kernels::kPackRows == 0 && runtime::switches().pack;

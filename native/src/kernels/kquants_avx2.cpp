@@ -216,7 +216,7 @@ template <typename Read> struct SignedCodes<Read, std::void_t<decltype(Read::kSi
 template <typename Read, typename = void> struct CodeOffset {
   static __m256i fold(const Read&, __m256i sums, const BlockQ8_K&) { return sums; }
 };
-template <typename Read> struct CodeOffset<Read, std::void_t<decltype(&Read::folded)>> {
+template <typename Read> struct CodeOffset<Read, decltype(void(&Read::folded))> {
   static __m256i fold(const Read& r, __m256i sums, const BlockQ8_K& x) { return r.folded(sums, x); }
 };
 
