@@ -12,6 +12,7 @@
 #include "hsum_x86.h"
 #include "kernels.h"
 #include "pack_rows_x86.h"
+#include "packed_nibbles_avx2.h"
 #include "prefetch.h"
 #include "runtime/portable_math.h"
 #include "unroll.h"
@@ -354,10 +355,26 @@ void axpy_f16_rows_heads(const uint16_t* const* rows, int n_rows, const float* c
 // of each row in VPMADDUBSW; the block's eight 16-bit partial sums stay below 8·2·15·128 =
 // 30720, so they add up in 16 bits before one VPMADDWD makes them 32-bit. The block's integer
 // sum is exact, and each row then gets the packed contract's one multiply-add.
+//
+// Q5_0×16, Q4_1×16 and Q5_1×16 (kernels.h, packed_nibbles.h) share these code vectors and
+// kernels, read by packed_nibbles_avx2.h: the Q5 forms' fifth bits come from the rows' qh
+// words, and their codes (up to 31) keep the low and the high elements' sums apart, each of
+// 8 products within 8·31·128 = 31744 < 2¹⁵; Q5_0's chain starts at 2·zero = −16·Σx, and the
+// _1 forms (unsigned codes, Q8_1 activations) add m·s per block. IQ4_NL×16 is not among them:
+// its unsigned values (up to 241) would overflow VPMADDUBSW's pair sums; its rows stay as in
+// the file on this table.
 inline int32_t load_i32(const int8_t* p) {
   int32_t v;
   std::memcpy(&v, p, sizeof v);
   return v;
+}
+
+// The block's 32-bit sums from its two 16-bit chains, added first where they cannot overflow.
+template <Nibbles C>
+inline __m256i widened(__m256i lo, __m256i hi) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  if constexpr (kFifthBits<C>) return _mm256_add_epi32(_mm256_madd_epi16(lo, ones), _mm256_madd_epi16(hi, ones));
+  else return _mm256_madd_epi16(_mm256_add_epi16(lo, hi), ones);
 }
 
 // Several activations (prefill): one half of the group (8 rows) at a time over all blocks, so
@@ -366,31 +383,43 @@ inline int32_t load_i32(const int8_t* p) {
 // nibble vectors live, GCC kept them on the stack: 26 ns a block for four activations, 18 now;
 // Zen 5, one thread, L2). The group is read twice, from L1. Each activation's block scale and
 // zero point are broadcast from its terms (loads, no vector µops): 19.0 → 16.3 ns a block.
-template <int N>
-void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, float* out) {
-  const __m256i low4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+template <int N, Nibbles C>
+void gemm_x16_n(const uint8_t* group, int64_t nb, const NibbleActivation<C>* const* xs, const Q8_0BlockTerms* const* xterms, float* out) {
+  static_assert(C != Nibbles::IQ4_NL, "VPMADDUBSW would overflow on IQ4_NL's values");
+  const __m256i none = _mm256_setzero_si256();
   for (int h = 0; h < 2; h++) {
     __m256 acc[N];
     ST_UNROLL for (int t = 0; t < N; t++) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-      const uint8_t* block = group + b * kPackedBlockBytes;
-      __m256i p[N];  // per activation, the block's 16-bit sums for rows 8h..8h+7 (≤ 8 · 3,810)
+      const uint8_t* block = group + b * kNibbleBlockBytes<C>;
+      // Per activation, the block's 16-bit sums for rows 8h..8h+7: the 4-bit forms' all in lo
+      // (≤ 8 · 3,810), the Q5 forms' low elements' in lo and high ones' in hi.
+      __m256i lo[N], hi[N];
       ST_UNROLL for (int s = 0; s < 4; s++) {
-        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + kPackRows * sizeof(uint16_t) + 64 * s + 32 * h));
-        const __m256i lo = _mm256_and_si256(v, low4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+        __m256i vl, vh;
+        nibble_codes<C>(block, s, h, none, vl, vh);
         ST_UNROLL for (int t = 0; t < N; t++) {
-          const BlockQ8_0& x = xs[t][b];
-          const __m256i q = _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_set1_epi32(load_i32(x.qs + 4 * s))),
-                                             _mm256_maddubs_epi16(hi, _mm256_set1_epi32(load_i32(x.qs + 16 + 4 * s))));
-          p[t] = s == 0 ? q : _mm256_add_epi16(p[t], q);
-          keep_in_register(p[t]);  // added now, not all products first (GCC kept those on the stack)
+          const auto& x = xs[t][b];
+          const __m256i ql = _mm256_maddubs_epi16(vl, _mm256_set1_epi32(load_i32(x.qs + 4 * s)));
+          const __m256i qh = _mm256_maddubs_epi16(vh, _mm256_set1_epi32(load_i32(x.qs + 16 + 4 * s)));
+          if constexpr (kFifthBits<C>) {
+            lo[t] = s == 0 ? ql : _mm256_add_epi16(lo[t], ql);
+            hi[t] = s == 0 ? qh : _mm256_add_epi16(hi[t], qh);
+            keep_in_register(hi[t]);
+          } else {
+            const __m256i q = _mm256_add_epi16(ql, qh);
+            lo[t] = s == 0 ? q : _mm256_add_epi16(lo[t], q);
+          }
+          keep_in_register(lo[t]);  // added now, not all products first (GCC kept those on the stack)
         }
       }
       const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * h)));
       ST_UNROLL for (int t = 0; t < N; t++) {
-        const Q8_0BlockTerms& x = xterms[t][b];
-        const __m256i i32 = _mm256_add_epi32(_mm256_madd_epi16(p[t], ones), _mm256_set1_epi32(x.zero));
-        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32), _mm256_mul_ps(dw, _mm256_set1_ps(x.d)), acc[t]);
+        const BlockTerms xt = terms_of<C>(xs[t][b], kAffine<C> ? nullptr : &xterms[t][b]);
+        const __m256i sums = kFifthBits<C> ? widened<C>(lo[t], hi[t]) : _mm256_madd_epi16(lo[t], _mm256_set1_epi16(1));
+        const __m256i i32 = _mm256_add_epi32(sums, _mm256_set1_epi32(xt.start));
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32), _mm256_mul_ps(dw, _mm256_set1_ps(xt.d)), acc[t]);
+        acc[t] = plus_min_times_sum<C>(block, h, xt.s, acc[t]);
       }
     }
     ST_UNROLL for (int t = 0; t < N; t++) _mm256_storeu_ps(out + t * kPackRows + 8 * h, acc[t]);
@@ -401,60 +430,62 @@ void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs
 // the high nibbles of 8 rows, each met by its four activation bytes broadcast in place (loads
 // only; keep_in_register stops the compiler from hoisting all sixteen broadcasts of a block
 // into registers it does not have). Two 16-bit chains per half, then the same block sum and
-// multiply-add as gemm_q4_0x16_n.
-void gemm_q4_0x16_one(const uint8_t* group, int64_t nb, const BlockQ8_0* x, const Q8_0BlockTerms* xterms, float* out) {
-  const __m256i low4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+// multiply-add as gemm_x16_n.
+template <Nibbles C>
+void gemm_x16_one(const uint8_t* group, int64_t nb, const NibbleActivation<C>* x, const Q8_0BlockTerms* xterms, float* out) {
+  constexpr size_t kBytes = kNibbleBlockBytes<C>;
+  const __m256i none = _mm256_setzero_si256();
   __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
   for (int64_t b = 0; b < nb; b++) {
-    const uint8_t* block = group + b * kPackedBlockBytes;
-    prefetch_ahead(block, kPackedBlocksAhead * kPackedBlockBytes, kPackedBlockBytes);  // one activation: prefetch.h
-    const __m256 xd = _mm256_set1_ps(xterms[b].d);
-    const __m256i zero_point = _mm256_set1_epi32(xterms[b].zero);
+    const uint8_t* block = group + b * kBytes;
+    prefetch_ahead(block, kPackedBlocksAhead * kBytes, kBytes);  // one activation: prefetch.h
+    const BlockTerms xt = terms_of<C>(x[b], kAffine<C> ? nullptr : &xterms[b]);
+    const __m256 xd = _mm256_set1_ps(xt.d);
+    const __m256i zero_point = _mm256_set1_epi32(xt.start);
     ST_UNROLL for (int h = 0; h < 2; h++) {
       const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * h)));
       __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
       ST_UNROLL for (int s = 0; s < 4; s++) {
-        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + kPackRows * sizeof(uint16_t) + 64 * s + 32 * h));
         __m256i xl = _mm256_set1_epi32(load_i32(x[b].qs + 4 * s)), xh = _mm256_set1_epi32(load_i32(x[b].qs + 16 + 4 * s));
         keep_in_register(xl);
         keep_in_register(xh);
-        lo = _mm256_add_epi16(lo, _mm256_maddubs_epi16(_mm256_and_si256(v, low4), xl));
-        hi = _mm256_add_epi16(hi, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), low4), xh));
+        __m256i vl, vh;
+        nibble_codes<C>(block, s, h, none, vl, vh);
+        lo = _mm256_add_epi16(lo, _mm256_maddubs_epi16(vl, xl));
+        hi = _mm256_add_epi16(hi, _mm256_maddubs_epi16(vh, xh));
       }
-      const __m256i i32 = _mm256_add_epi32(_mm256_madd_epi16(_mm256_add_epi16(lo, hi), ones), zero_point);
+      const __m256i i32 = _mm256_add_epi32(widened<C>(lo, hi), zero_point);
       acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32), _mm256_mul_ps(dw, xd), acc[h]);
+      acc[h] = plus_min_times_sum<C>(block, h, xt.s, acc[h]);
     }
   }
   _mm256_storeu_ps(out, acc[0]);
   _mm256_storeu_ps(out + 8, acc[1]);
 }
 
-void gemm_q4_0x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, int n_x,
-                  float* out) {
+template <Nibbles C>
+void gemm_x16_of(const uint8_t* group, int64_t nb, const NibbleActivation<C>* const* xs, const Q8_0BlockTerms* const* xterms, int n_x,
+                 float* out) {
   // Four activations at a time keep the accumulators and one half's weights in registers.
   in_groups<4>(n_x, [&](int t0, auto acts) {
-    if constexpr (decltype(acts)::value == 1) gemm_q4_0x16_one(group, nb, xs[t0], xterms[t0], out + t0 * kPackRows);
-    else gemm_q4_0x16_n<decltype(acts)::value>(group, nb, xs + t0, xterms + t0, out + t0 * kPackRows);
+    const Q8_0BlockTerms* const* terms = kAffine<C> ? nullptr : xterms + t0;
+    if constexpr (decltype(acts)::value == 1) gemm_x16_one<C>(group, nb, xs[t0], terms ? terms[0] : nullptr, out + t0 * kPackRows);
+    else gemm_x16_n<decltype(acts)::value, C>(group, nb, xs + t0, terms, out + t0 * kPackRows);
   });
 }
 
-// One row of a packed group: its four 4-byte pieces per block gathered back into the block's
-// 16 bytes, then the plain one-block product.
-float dot_q4_0x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const Q8_0BlockTerms* xterms) {
-  float acc = 0;
-  const int8_t* q = reinterpret_cast<const int8_t*>(group + kPackRows * sizeof(uint16_t) + 4 * lane);
-  const __m256i low4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
-  for (int64_t b = 0; b < nb; b++, q += kPackedBlockBytes) {
-    const __m128i qs = _mm_setr_epi32(load_i32(q), load_i32(q + 64), load_i32(q + 128), load_i32(q + 192));
-    const __m256i qq = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(qs, 4), qs), low4);
-    const __m256i v = _mm256_madd_epi16(_mm256_maddubs_epi16(qq, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs))), ones);
-    const int32_t total = hsum_i32(v) + xterms[b].zero;
-    uint16_t dw;
-    std::memcpy(&dw, group + b * kPackedBlockBytes + lane * sizeof(uint16_t), sizeof dw);
-    acc = std::fma(static_cast<float>(total), half(dw) * xterms[b].d, acc);
-  }
-  return acc;
+// One row of a packed group (packed_row_dot): VPMADDUBSW and VPMADDWD per block.
+template <Nibbles C>
+float dot_x16_row_of(const uint8_t* group, int64_t nb, int lane, const NibbleActivation<C>* x, const Q8_0BlockTerms* xterms) {
+  return packed_row_dot<C>(group, nb, lane, x, xterms, _mm256_setzero_si256(), [](__m256i codes, __m256i xq) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(codes, xq), _mm256_set1_epi16(1));  // pairs ≤ 2·31·128
+  });
 }
+template <Nibbles C>
+struct NibbleKernels {
+  static constexpr auto gemm = gemm_x16_of<C>;
+  static constexpr auto row = dot_x16_row_of<C>;
+};
 
 // Packed Q8_0 (pack_q8_0x16) without VNNI. VPMADDUBSW multiplies unsigned by signed bytes
 // and adds pairs in 16 bits, where the stored (q + 128)·x would overflow; so the code's sign
@@ -667,7 +698,7 @@ const KernelTable kAvx2 = {
     axpy_q4_0, axpy_q8_0, axpy_f32, axpy_f16, axpy_bf16,
     dot_f16_f32_heads, axpy_f16_heads,
     nullptr, nullptr,  // no *_sums dot products: the plain ones above serve
-    gemm_q4_0x16, dot_q4_0x16_row,
+    nullptr, nullptr,  // the packed Q4_0 kernels: set below with the other code forms'
 };
 
 }  // namespace
@@ -687,6 +718,7 @@ const KernelTable* avx2_table_impl() {
     t.pack_q5_0x16 = pack_q5_0x16_transposing;
     t.pack_q4_1x16 = pack_q4_1x16_transposing;
     t.pack_q5_1x16 = pack_q5_1x16_transposing;
+    set_nibble_kernels<NibbleKernels, Nibbles::Q4_0, Nibbles::Q5_0, Nibbles::Q4_1, Nibbles::Q5_1>(t);
     return t;
   }();
   return &table;

@@ -16,11 +16,10 @@
 #include <cmath>
 
 #include "count_dispatch.h"
-#include "fifth_bits_avx2.h"
 #include "fp16.h"
 #include "hsum_x86.h"
 #include "load_unsplit_avx512.h"
-#include "packed_nibbles.h"
+#include "packed_nibbles_avx2.h"
 #include "kernels.h"
 #include "kquant_scales_x86.h"
 #include "prefetch.h"
@@ -206,19 +205,7 @@ inline __m512i fifth_bits_of_lanes(__m512i qh, int first) {
   return _mm512_maskz_mov_epi8(set, _mm512_set1_epi8(16));
 }
 
-// The activation's per-block terms in the form C takes: the scale d_x, the chain's start (the
-// offset taken back off) and, for the affine forms, s_x (Q8_1's F16 d and s; Q8_0's from its
-// terms, computed once per activation).
-template <Nibbles C>
-struct BlockTerms {
-  float d, s;
-  int32_t start;
-};
-template <Nibbles C>
-inline BlockTerms<C> terms_of(const NibbleActivation<C>& x, const Q8_0BlockTerms* xterms) {
-  if constexpr (kAffine<C>) return {half(x.d), half(x.s), 0};
-  else return {xterms->d, 0.0f, kZeroMultiple<C> * xterms->zero};
-}
+// terms_of, the activation's per-block terms: packed_nibbles_avx2.h.
 
 template <int N, Nibbles C>
 void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const NibbleActivation<C>* const* xs, const Q8_0BlockTerms* const* xterms,
@@ -252,7 +239,7 @@ void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const NibbleActivation<C>*
     }
     ST_UNROLL for (int t = 0; t < N; t++) {
       const NibbleActivation<C>& x = xs[t][b];
-      const BlockTerms<C> xt = terms_of<C>(x, kAffine<C> ? nullptr : &xterms[t][b]);
+      const BlockTerms xt = terms_of<C>(x, kAffine<C> ? nullptr : &xterms[t][b]);
       __m512i i0 = _mm512_set1_epi32(xt.start);
       if constexpr (N == 1) {
         // Two independent chains, for the one activation's sake (several activations are
@@ -281,54 +268,23 @@ void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const NibbleActivation<C>*
 }
 
 template <Nibbles C>
-void gemm_x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, int n_x, float* out) {
+void gemm_x16_of(const uint8_t* group, int64_t nb, const NibbleActivation<C>* const* xs, const Q8_0BlockTerms* const* xterms, int n_x,
+                 float* out) {
   with_count<1, 8>(n_x, [&](auto acts) { gemm_q4_0x16_n<decltype(acts)::value, C>(group, nb, xs, xterms, out); });
 }
-template <Nibbles C>
-void gemm_affine_x16(const uint8_t* group, int64_t nb, const BlockQ8_1* const* xs, int n_x, float* out) {
-  with_count<1, 8>(n_x, [&](auto acts) { gemm_q4_0x16_n<decltype(acts)::value, C>(group, nb, xs, nullptr, out); });
-}
 
-// One row of a packed group: its four 4-byte pieces per block gathered back into the
-// block's 16 bytes (and the Q5 forms' fifth bits from its qh word), then the plain one-block
-// product.
+// One row of a packed group (packed_row_dot): one VPDPBUSD per block.
 template <Nibbles C>
 float dot_x16_row_of(const uint8_t* group, int64_t nb, int lane, const NibbleActivation<C>* x, const Q8_0BlockTerms* xterms) {
-  constexpr size_t kBytes = kNibbleBlockBytes<C>;
-  float acc = 0;
-  const __m256i zero = _mm256_setzero_si256();
   const __m256i values = C == Nibbles::IQ4_NL ? _mm512_castsi512_si256(iq4_nl_unsigned_values()) : _mm256_setzero_si256();
-  for (int64_t b = 0; b < nb; b++) {
-    const uint8_t* block = group + b * kBytes;
-    const int8_t* q = reinterpret_cast<const int8_t*>(block + kPackRows * sizeof(uint16_t) + 4 * lane);
-    const __m128i qs = _mm_setr_epi32(load_i32(q), load_i32(q + 64), load_i32(q + 128), load_i32(q + 192));
-    __m256i qq = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(qs, 4), qs), _mm256_set1_epi8(0x0f));
-    if constexpr (C == Nibbles::IQ4_NL) qq = _mm256_shuffle_epi8(values, qq);
-    if constexpr (kFifthBits<C>) {
-      qq = _mm256_or_si256(qq, fifth_bits(static_cast<uint32_t>(load_i32(reinterpret_cast<const int8_t*>(block + kQ5_0xHigh + 4 * lane)))));
-    }
-    const BlockTerms<C> xt = terms_of<C>(x[b], kAffine<C> ? nullptr : &xterms[b]);
-    const __m256i v = _mm256_dpbusd_epi32(zero, qq, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs)));
-    const int32_t total = hsum_i32(v) + xt.start;
-    uint16_t dw;
-    __builtin_memcpy(&dw, block + lane * sizeof(uint16_t), sizeof dw);
-    acc = std::fma(static_cast<float>(total), half(dw) * xt.d, acc);
-    if constexpr (kAffine<C>) {
-      uint16_t mw;
-      __builtin_memcpy(&mw, block + kMinOffset<C> + lane * sizeof(uint16_t), sizeof mw);
-      acc = std::fma(half(mw), xt.s, acc);
-    }
-  }
-  return acc;
+  return packed_row_dot<C>(group, nb, lane, x, xterms, values,
+                           [](__m256i codes, __m256i xq) { return _mm256_dpbusd_epi32(_mm256_setzero_si256(), codes, xq); });
 }
 template <Nibbles C>
-float dot_x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const Q8_0BlockTerms* xterms) {
-  return dot_x16_row_of<C>(group, nb, lane, x, xterms);
-}
-template <Nibbles C>
-float dot_affine_x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_1* x) {
-  return dot_x16_row_of<C>(group, nb, lane, x, nullptr);
-}
+struct NibbleKernels {
+  static constexpr auto gemm = gemm_x16_of<C>;
+  static constexpr auto row = dot_x16_row_of<C>;
+};
 
 // Packed Q8_0 (16 rows per group, see pack_q8_0x16): as the packed Q4_0 product, with eight
 // code vectors per block, each already one byte per element (q + 128); the activation's
@@ -555,16 +511,7 @@ void exp_shifted(float* x, const float* shifts, int lanes, int64_t n) {
 
 void avx512_overrides(KernelTable& t) {
   t.dot_f16_f16 = dot_f16_f16;
-  t.gemm_q4_0x16 = gemm_x16<Nibbles::Q4_0>;
-  t.dot_q4_0x16_row = dot_x16_row<Nibbles::Q4_0>;
-  t.gemm_iq4_nlx16 = gemm_x16<Nibbles::IQ4_NL>;
-  t.dot_iq4_nlx16_row = dot_x16_row<Nibbles::IQ4_NL>;
-  t.gemm_q5_0x16 = gemm_x16<Nibbles::Q5_0>;
-  t.dot_q5_0x16_row = dot_x16_row<Nibbles::Q5_0>;
-  t.gemm_q4_1x16 = gemm_affine_x16<Nibbles::Q4_1>;
-  t.dot_q4_1x16_row = dot_affine_x16_row<Nibbles::Q4_1>;
-  t.gemm_q5_1x16 = gemm_affine_x16<Nibbles::Q5_1>;
-  t.dot_q5_1x16_row = dot_affine_x16_row<Nibbles::Q5_1>;
+  set_nibble_kernels<NibbleKernels, Nibbles::Q4_0, Nibbles::IQ4_NL, Nibbles::Q5_0, Nibbles::Q4_1, Nibbles::Q5_1>(t);
   t.isa = "avx512";
   t.dot_q4_0_q8_0 = dot_q4_0_q8_0;
   t.dot_q8_0_q8_0 = dot_q8_0_q8_0;

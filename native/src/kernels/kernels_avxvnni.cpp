@@ -21,11 +21,10 @@
 #include <cstring>
 
 #include "count_dispatch.h"
-#include "fifth_bits_avx2.h"
 #include "hsum_x86.h"
 #include "kernels.h"
 #include "kquant_scales_x86.h"
-#include "packed_nibbles.h"
+#include "packed_nibbles_avx2.h"
 #include "packed_q4k_scales_avx2.h"
 #include "packed_q6k_scales_avx2.h"
 #include "prefetch.h"
@@ -68,41 +67,6 @@ inline __m256i dpbusd(__m256i acc, __m256i u8, __m256i s8) { return _mm256_dpbus
 // (fifth_bits_avx2.h). The chains start from the multiple of the block term zero = −8·Σx that
 // takes each form's offset back off; the _1 types (unsigned codes, Q8_1 activations) add m·s
 // per block.
-inline __m256i iq4_unsigned_values() {
-  return _mm256_broadcastsi128_si256(iq4_values_plus_128());
-}
-
-// The codes of code vector s for rows 8h..8h+7 of a packed block: the low nibbles (elements
-// 4s..4s+3) in lo, the high ones (16+4s..) in hi, in the form C's chains take.
-template <Nibbles C>
-inline void nibble_codes(const uint8_t* block, int s, int h, __m256i values, __m256i& lo, __m256i& hi) {
-  const __m256i low4 = _mm256_set1_epi8(0x0f);
-  const __m256i v = load(block + kPackRows * sizeof(uint16_t) + 64 * s + 32 * h);
-  lo = _mm256_and_si256(v, low4);
-  hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
-  if constexpr (C == Nibbles::IQ4_NL) {
-    lo = _mm256_shuffle_epi8(values, lo);
-    hi = _mm256_shuffle_epi8(values, hi);
-  } else if constexpr (kFifthBits<C>) {
-    const __m256i qh = load(block + kQ5_0xHigh + 32 * h);
-    lo = _mm256_or_si256(lo, fifth_bits_of_lanes(qh, 4 * s));
-    hi = _mm256_or_si256(hi, fifth_bits_of_lanes(qh, 16 + 4 * s));
-  }
-}
-
-// The activation's per-block terms in the form C takes: the scale d_x, the chain's start (the
-// offset taken back off) and, for the affine forms, s_x (Q8_1's F16 d and s; Q8_0's from its
-// terms, computed once per activation).
-struct BlockTerms {
-  float d, s;
-  int32_t start;
-};
-template <Nibbles C>
-inline BlockTerms terms_of(const NibbleActivation<C>& x, const Q8_0BlockTerms* xterms) {
-  if constexpr (kAffine<C>) return {half(x.d), half(x.s), 0};
-  else return {xterms->d, 0.0f, kZeroMultiple<C> * xterms->zero};
-}
-
 template <int N, Nibbles C>
 void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const NibbleActivation<C>* const* xs, const Q8_0BlockTerms* const* xterms,
                     float* out) {
@@ -132,10 +96,7 @@ void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const NibbleActivation<C>*
         const BlockTerms xt = terms_of<C>(xs[t][b], kAffine<C> ? nullptr : &xterms[t][b]);
         const __m256i sum = _mm256_add_epi32(lo[t], hi[t]);
         acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(dw, _mm256_set1_ps(xt.d)), acc[t]);
-        if constexpr (kAffine<C>) {
-          const __m256 mw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kMinOffset<C> + 16 * h)));
-          acc[t] = _mm256_fmadd_ps(mw, _mm256_set1_ps(xt.s), acc[t]);
-        }
+        acc[t] = plus_min_times_sum<C>(block, h, xt.s, acc[t]);
         keep_in_register(acc[t]);
       }
     }
@@ -179,10 +140,7 @@ void gemm_q4_0x16_one(const uint8_t* group, int64_t nb, const NibbleActivation<C
       }
       const __m256i sum = _mm256_add_epi32(lo, kHighInPlace ? _mm256_srai_epi32(hi16, 4) : hi16);
       acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(dw, xd), acc[h]);
-      if constexpr (kAffine<C>) {
-        const __m256 mw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kMinOffset<C> + 16 * h)));
-        acc[h] = _mm256_fmadd_ps(mw, _mm256_set1_ps(xt.s), acc[h]);
-      }
+      acc[h] = plus_min_times_sum<C>(block, h, xt.s, acc[h]);
     }
   }
   _mm256_storeu_ps(out, acc[0]);
@@ -200,53 +158,19 @@ void gemm_x16_of(const uint8_t* group, int64_t nb, const NibbleActivation<C>* co
     else gemm_q4_0x16_n<decltype(acts)::value, C>(group, nb, xs + t0, terms, out + t0 * kPackRows);
   });
 }
-template <Nibbles C>
-void gemm_x16(const uint8_t* group, int64_t nb, const BlockQ8_0* const* xs, const Q8_0BlockTerms* const* xterms, int n_x,
-              float* out) {
-  gemm_x16_of<C>(group, nb, xs, xterms, n_x, out);
-}
-template <Nibbles C>
-void gemm_affine_x16(const uint8_t* group, int64_t nb, const BlockQ8_1* const* xs, int n_x, float* out) {
-  gemm_x16_of<C>(group, nb, xs, nullptr, n_x, out);
-}
 
-// One row of a packed group (the up rows of the few active neurons): its four 4-byte pieces
-// per block gathered back into the block's 16 bytes (and the Q5 forms' fifth bits from its qh
-// word), then one VPDPBUSD for the block.
+// One row of a packed group (packed_row_dot): one VPDPBUSD per block.
 template <Nibbles C>
 float dot_x16_row_of(const uint8_t* group, int64_t nb, int lane, const NibbleActivation<C>* x, const Q8_0BlockTerms* xterms) {
-  float acc = 0;
-  const __m256i zero = _mm256_setzero_si256();
   const __m256i values = C == Nibbles::IQ4_NL ? iq4_unsigned_values() : _mm256_setzero_si256();
-  for (int64_t b = 0; b < nb; b++) {
-    const uint8_t* block = group + b * kNibbleBlockBytes<C>;
-    const uint8_t* q = block + kPackRows * sizeof(uint16_t) + 4 * lane;
-    const __m128i qs = _mm_setr_epi32(load_i32(q), load_i32(q + 64), load_i32(q + 128), load_i32(q + 192));
-    __m256i qq = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(qs, 4), qs), _mm256_set1_epi8(0x0f));
-    if constexpr (C == Nibbles::IQ4_NL) qq = _mm256_shuffle_epi8(values, qq);
-    if constexpr (kFifthBits<C>) qq = _mm256_or_si256(qq, fifth_bits(static_cast<uint32_t>(load_i32(block + kQ5_0xHigh + 4 * lane))));
-    const BlockTerms xt = terms_of<C>(x[b], kAffine<C> ? nullptr : &xterms[b]);
-    const __m256i v = dpbusd(zero, qq, load(x[b].qs));
-    const int32_t total = hsum_i32(v) + xt.start;
-    uint16_t dw;
-    std::memcpy(&dw, block + lane * sizeof(uint16_t), sizeof dw);
-    acc = std::fma(static_cast<float>(total), half(dw) * xt.d, acc);
-    if constexpr (kAffine<C>) {
-      uint16_t mw;
-      std::memcpy(&mw, block + kMinOffset<C> + lane * sizeof(uint16_t), sizeof mw);
-      acc = std::fma(half(mw), xt.s, acc);
-    }
-  }
-  return acc;
+  return packed_row_dot<C>(group, nb, lane, x, xterms, values,
+                           [](__m256i codes, __m256i xq) { return dpbusd(_mm256_setzero_si256(), codes, xq); });
 }
 template <Nibbles C>
-float dot_x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_0* x, const Q8_0BlockTerms* xterms) {
-  return dot_x16_row_of<C>(group, nb, lane, x, xterms);
-}
-template <Nibbles C>
-float dot_affine_x16_row(const uint8_t* group, int64_t nb, int lane, const BlockQ8_1* x) {
-  return dot_x16_row_of<C>(group, nb, lane, x, nullptr);
-}
+struct NibbleKernels {
+  static constexpr auto gemm = gemm_x16_of<C>;
+  static constexpr auto row = dot_x16_row_of<C>;
+};
 
 // ---- Q8_0 packed 16 rows at a time (pack_q8_0x16), in two halves of 8 rows per vector ----
 // As the packed Q4_0 products, with eight code vectors a block, each already one byte per
@@ -545,16 +469,7 @@ void gemm_q6_Kx16(const uint8_t* group, int64_t nb, const BlockQ8_K* const* xs, 
 
 void avxvnni_overrides(KernelTable& t) {
   t.isa = "avxvnni";
-  t.gemm_q4_0x16 = gemm_x16<Nibbles::Q4_0>;
-  t.dot_q4_0x16_row = dot_x16_row<Nibbles::Q4_0>;
-  t.gemm_iq4_nlx16 = gemm_x16<Nibbles::IQ4_NL>;
-  t.dot_iq4_nlx16_row = dot_x16_row<Nibbles::IQ4_NL>;
-  t.gemm_q5_0x16 = gemm_x16<Nibbles::Q5_0>;
-  t.dot_q5_0x16_row = dot_x16_row<Nibbles::Q5_0>;
-  t.gemm_q4_1x16 = gemm_affine_x16<Nibbles::Q4_1>;
-  t.dot_q4_1x16_row = dot_affine_x16_row<Nibbles::Q4_1>;
-  t.gemm_q5_1x16 = gemm_affine_x16<Nibbles::Q5_1>;
-  t.dot_q5_1x16_row = dot_affine_x16_row<Nibbles::Q5_1>;
+  set_nibble_kernels<NibbleKernels, Nibbles::Q4_0, Nibbles::IQ4_NL, Nibbles::Q5_0, Nibbles::Q4_1, Nibbles::Q5_1>(t);
   t.gemm_q8_0x16 = gemm_q8_0x16;
   t.dot_q8_0x16_row = dot_q8_0x16_row;
   t.gemm_q4_Kx16 = gemm_q4_Kx16;

@@ -39,4 +39,32 @@ using NibbleActivation = std::conditional_t<kAffine<C>, BlockQ8_1, BlockQ8_0>;
 template <Nibbles C>
 constexpr int32_t kZeroMultiple = C == Nibbles::Q4_0 ? 1 : C == Nibbles::IQ4_NL ? 16 : C == Nibbles::Q5_0 ? 2 : 0;
 
+// A kernel file's kernels of the forms, as a class template K<C> with
+//   static void gemm(group, nb, const NibbleActivation<C>* const* xs, const Q8_0BlockTerms* const* xterms, n_x, out)
+//   static float row(group, nb, lane, const NibbleActivation<C>* x, const Q8_0BlockTerms* xterms)
+// (xterms null for the affine forms), set as table t's entries for the forms Cs.
+namespace {  // internal linkage: each kernel file's instances are its own (see hsum_x86.h)
+template <template <Nibbles> class K, Nibbles C>
+void set_nibble_kernels_of(KernelTable& t) {
+  if constexpr (kAffine<C>) {
+    using Gemm = void (*)(const uint8_t*, int64_t, const BlockQ8_1* const*, int, float*);
+    using Row = float (*)(const uint8_t*, int64_t, int, const BlockQ8_1*);
+    const Gemm gemm = [](const uint8_t* g, int64_t nb, const BlockQ8_1* const* xs, int n_x, float* out) { K<C>::gemm(g, nb, xs, nullptr, n_x, out); };
+    const Row row = [](const uint8_t* g, int64_t nb, int lane, const BlockQ8_1* x) { return K<C>::row(g, nb, lane, x, nullptr); };
+    if constexpr (C == Nibbles::Q4_1) t.gemm_q4_1x16 = gemm, t.dot_q4_1x16_row = row;
+    else t.gemm_q5_1x16 = gemm, t.dot_q5_1x16_row = row;
+  } else {
+    constexpr auto gemm = K<C>::gemm;
+    constexpr auto row = K<C>::row;
+    if constexpr (C == Nibbles::Q4_0) t.gemm_q4_0x16 = gemm, t.dot_q4_0x16_row = row;
+    else if constexpr (C == Nibbles::IQ4_NL) t.gemm_iq4_nlx16 = gemm, t.dot_iq4_nlx16_row = row;
+    else t.gemm_q5_0x16 = gemm, t.dot_q5_0x16_row = row;
+  }
+}
+template <template <Nibbles> class K, Nibbles... Cs>
+void set_nibble_kernels(KernelTable& t) {
+  (set_nibble_kernels_of<K, Cs>(t), ...);
+}
+}  // namespace
+
 }  // namespace st::kernels
