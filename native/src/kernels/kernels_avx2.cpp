@@ -360,21 +360,47 @@ void axpy_f16_rows_heads(const uint16_t* const* rows, int n_rows, const float* c
 // kernels, read by packed_nibbles_avx2.h: the Q5 forms' fifth bits come from the rows' qh
 // words, and their codes (up to 31) keep the low and the high elements' sums apart, each of
 // 8 products within 8·31·128 = 31744 < 2¹⁵; Q5_0's chain starts at 2·zero = −16·Σx, and the
-// _1 forms (unsigned codes, Q8_1 activations) add m·s per block. IQ4_NL×16 is not among them:
-// its unsigned values (up to 241) would overflow VPMADDUBSW's pair sums; its rows stay as in
-// the file on this table.
+// _1 forms (unsigned codes, Q8_1 activations) add m·s per block. IQ4_NL×16 too, whose codes
+// stand for kIQ4Values[q] + 128 (up to 241, which would overflow VPMADDUBSW's pair sums): each
+// is looked up as its two nibbles, 16·u_hi + u_lo, and the sums of each part are Q4_0's (one
+// chain for the low parts, one for the high ones, shifted back by 4 once widened); its chain
+// starts at 16·zero = −128·Σx.
 inline int32_t load_i32(const int8_t* p) {
   int32_t v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
 
-// The block's 32-bit sums from its two 16-bit chains, added first where they cannot overflow.
+// The block's 32-bit sums from its two 16-bit chains: the low and the high elements' (added
+// first where they cannot overflow), or IQ4_NL's low and high parts.
 template <Nibbles C>
 inline __m256i widened(__m256i lo, __m256i hi) {
   const __m256i ones = _mm256_set1_epi16(1);
-  if constexpr (kFifthBits<C>) return _mm256_add_epi32(_mm256_madd_epi16(lo, ones), _mm256_madd_epi16(hi, ones));
+  if constexpr (C == Nibbles::IQ4_NL) return _mm256_add_epi32(_mm256_madd_epi16(lo, ones), _mm256_slli_epi32(_mm256_madd_epi16(hi, ones), 4));
+  else if constexpr (kFifthBits<C>) return _mm256_add_epi32(_mm256_madd_epi16(lo, ones), _mm256_madd_epi16(hi, ones));
   else return _mm256_madd_epi16(_mm256_add_epi16(lo, hi), ones);
+}
+
+// IQ4_NL's kIQ4Values[q] + 128 as two VPSHUFB tables: its low nibble and its high one.
+struct IQ4Parts {
+  __m256i low, high;
+};
+inline IQ4Parts iq4_parts() {
+  const __m256i values = _mm256_broadcastsi128_si256(iq4_values_plus_128()), low4 = _mm256_set1_epi8(0x0f);
+  return {_mm256_and_si256(values, low4), _mm256_and_si256(_mm256_srli_epi16(values, 4), low4)};
+}
+
+// The 16-bit products of one code vector's codes (the nibbles `n` of 8 rows, four elements
+// each) with four activation bytes broadcast (x4), added into the chains: for IQ4_NL its low
+// parts' into lo and its high parts' into hi; for the others the codes' into `into`.
+template <Nibbles C>
+inline void add_products(__m256i codes, __m256i x4, const IQ4Parts& parts, __m256i& lo, __m256i& hi, __m256i& into) {
+  if constexpr (C == Nibbles::IQ4_NL) {
+    lo = _mm256_add_epi16(lo, _mm256_maddubs_epi16(_mm256_shuffle_epi8(parts.low, codes), x4));
+    hi = _mm256_add_epi16(hi, _mm256_maddubs_epi16(_mm256_shuffle_epi8(parts.high, codes), x4));
+  } else {
+    into = _mm256_add_epi16(into, _mm256_maddubs_epi16(codes, x4));
+  }
 }
 
 // Several activations (prefill): one half of the group (8 rows) at a time over all blocks, so
@@ -385,38 +411,43 @@ inline __m256i widened(__m256i lo, __m256i hi) {
 // zero point are broadcast from its terms (loads, no vector µops): 19.0 → 16.3 ns a block.
 template <int N, Nibbles C>
 void gemm_x16_n(const uint8_t* group, int64_t nb, const NibbleActivation<C>* const* xs, const Q8_0BlockTerms* const* xterms, float* out) {
-  static_assert(C != Nibbles::IQ4_NL, "VPMADDUBSW would overflow on IQ4_NL's values");
+  // IQ4_NL's codes are looked up below, as parts (add_products).
+  constexpr Nibbles kRead = C == Nibbles::IQ4_NL ? Nibbles::Q4_0 : C;
   const __m256i none = _mm256_setzero_si256();
+  const IQ4Parts parts = C == Nibbles::IQ4_NL ? iq4_parts() : IQ4Parts{none, none};
   for (int h = 0; h < 2; h++) {
     __m256 acc[N];
     ST_UNROLL for (int t = 0; t < N; t++) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
       const uint8_t* block = group + b * kNibbleBlockBytes<C>;
       // Per activation, the block's 16-bit sums for rows 8h..8h+7: the 4-bit forms' all in lo
-      // (≤ 8 · 3,810), the Q5 forms' low elements' in lo and high ones' in hi.
+      // (≤ 8 · 3,810), the Q5 forms' low elements' in lo and high ones' in hi, IQ4_NL's low
+      // parts' in lo and high parts' in hi.
       __m256i lo[N], hi[N];
+      ST_UNROLL for (int t = 0; t < N; t++) lo[t] = hi[t] = none;
       ST_UNROLL for (int s = 0; s < 4; s++) {
         __m256i vl, vh;
-        nibble_codes<C>(block, s, h, none, vl, vh);
+        nibble_codes<kRead>(block, s, h, none, vl, vh);
         ST_UNROLL for (int t = 0; t < N; t++) {
           const auto& x = xs[t][b];
-          const __m256i ql = _mm256_maddubs_epi16(vl, _mm256_set1_epi32(load_i32(x.qs + 4 * s)));
-          const __m256i qh = _mm256_maddubs_epi16(vh, _mm256_set1_epi32(load_i32(x.qs + 16 + 4 * s)));
-          if constexpr (kFifthBits<C>) {
-            lo[t] = s == 0 ? ql : _mm256_add_epi16(lo[t], ql);
-            hi[t] = s == 0 ? qh : _mm256_add_epi16(hi[t], qh);
-            keep_in_register(hi[t]);
+          const __m256i xl = _mm256_set1_epi32(load_i32(x.qs + 4 * s)), xh = _mm256_set1_epi32(load_i32(x.qs + 16 + 4 * s));
+          if constexpr (C == Nibbles::IQ4_NL) {
+            add_products<C>(vl, xl, parts, lo[t], hi[t], lo[t]);
+            add_products<C>(vh, xh, parts, lo[t], hi[t], lo[t]);
+          } else if constexpr (kFifthBits<C>) {
+            lo[t] = _mm256_add_epi16(lo[t], _mm256_maddubs_epi16(vl, xl));
+            hi[t] = _mm256_add_epi16(hi[t], _mm256_maddubs_epi16(vh, xh));
           } else {
-            const __m256i q = _mm256_add_epi16(ql, qh);
-            lo[t] = s == 0 ? q : _mm256_add_epi16(lo[t], q);
+            lo[t] = _mm256_add_epi16(lo[t], _mm256_add_epi16(_mm256_maddubs_epi16(vl, xl), _mm256_maddubs_epi16(vh, xh)));
           }
           keep_in_register(lo[t]);  // added now, not all products first (GCC kept those on the stack)
+          if constexpr (C != Nibbles::Q4_0 && C != Nibbles::Q4_1) keep_in_register(hi[t]);
         }
       }
       const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * h)));
       ST_UNROLL for (int t = 0; t < N; t++) {
         const BlockTerms xt = terms_of<C>(xs[t][b], kAffine<C> ? nullptr : &xterms[t][b]);
-        const __m256i sums = kFifthBits<C> ? widened<C>(lo[t], hi[t]) : _mm256_madd_epi16(lo[t], _mm256_set1_epi16(1));
+        const __m256i sums = C == Nibbles::Q4_0 || C == Nibbles::Q4_1 ? _mm256_madd_epi16(lo[t], _mm256_set1_epi16(1)) : widened<C>(lo[t], hi[t]);
         const __m256i i32 = _mm256_add_epi32(sums, _mm256_set1_epi32(xt.start));
         acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32), _mm256_mul_ps(dw, _mm256_set1_ps(xt.d)), acc[t]);
         acc[t] = plus_min_times_sum<C>(block, h, xt.s, acc[t]);
@@ -434,7 +465,9 @@ void gemm_x16_n(const uint8_t* group, int64_t nb, const NibbleActivation<C>* con
 template <Nibbles C>
 void gemm_x16_one(const uint8_t* group, int64_t nb, const NibbleActivation<C>* x, const Q8_0BlockTerms* xterms, float* out) {
   constexpr size_t kBytes = kNibbleBlockBytes<C>;
+  constexpr Nibbles kRead = C == Nibbles::IQ4_NL ? Nibbles::Q4_0 : C;
   const __m256i none = _mm256_setzero_si256();
+  const IQ4Parts parts = C == Nibbles::IQ4_NL ? iq4_parts() : IQ4Parts{none, none};
   __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
   for (int64_t b = 0; b < nb; b++) {
     const uint8_t* block = group + b * kBytes;
@@ -450,9 +483,14 @@ void gemm_x16_one(const uint8_t* group, int64_t nb, const NibbleActivation<C>* x
         keep_in_register(xl);
         keep_in_register(xh);
         __m256i vl, vh;
-        nibble_codes<C>(block, s, h, none, vl, vh);
-        lo = _mm256_add_epi16(lo, _mm256_maddubs_epi16(vl, xl));
-        hi = _mm256_add_epi16(hi, _mm256_maddubs_epi16(vh, xh));
+        nibble_codes<kRead>(block, s, h, none, vl, vh);
+        if constexpr (C == Nibbles::IQ4_NL) {
+          add_products<C>(vl, xl, parts, lo, hi, lo);
+          add_products<C>(vh, xh, parts, lo, hi, lo);
+        } else {
+          lo = _mm256_add_epi16(lo, _mm256_maddubs_epi16(vl, xl));
+          hi = _mm256_add_epi16(hi, _mm256_maddubs_epi16(vh, xh));
+        }
       }
       const __m256i i32 = _mm256_add_epi32(widened<C>(lo, hi), zero_point);
       acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32), _mm256_mul_ps(dw, xd), acc[h]);
@@ -466,8 +504,9 @@ void gemm_x16_one(const uint8_t* group, int64_t nb, const NibbleActivation<C>* x
 template <Nibbles C>
 void gemm_x16_of(const uint8_t* group, int64_t nb, const NibbleActivation<C>* const* xs, const Q8_0BlockTerms* const* xterms, int n_x,
                  float* out) {
-  // Four activations at a time keep the accumulators and one half's weights in registers.
-  in_groups<4>(n_x, [&](int t0, auto acts) {
+  // Four activations at a time keep the accumulators and one half's weights in registers
+  // (IQ4_NL: three, with its two lookup tables).
+  in_groups<C == Nibbles::IQ4_NL ? 3 : 4>(n_x, [&](int t0, auto acts) {
     const Q8_0BlockTerms* const* terms = kAffine<C> ? nullptr : xterms + t0;
     if constexpr (decltype(acts)::value == 1) gemm_x16_one<C>(group, nb, xs[t0], terms ? terms[0] : nullptr, out + t0 * kPackRows);
     else gemm_x16_n<decltype(acts)::value, C>(group, nb, xs + t0, terms, out + t0 * kPackRows);
@@ -477,8 +516,16 @@ void gemm_x16_of(const uint8_t* group, int64_t nb, const NibbleActivation<C>* co
 // One row of a packed group (packed_row_dot): VPMADDUBSW and VPMADDWD per block.
 template <Nibbles C>
 float dot_x16_row_of(const uint8_t* group, int64_t nb, int lane, const NibbleActivation<C>* x, const Q8_0BlockTerms* xterms) {
-  return packed_row_dot<C>(group, nb, lane, x, xterms, _mm256_setzero_si256(), [](__m256i codes, __m256i xq) {
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(codes, xq), _mm256_set1_epi16(1));  // pairs ≤ 2·31·128
+  const __m256i values = C == Nibbles::IQ4_NL ? _mm256_broadcastsi128_si256(iq4_values_plus_128()) : _mm256_setzero_si256();
+  return packed_row_dot<C>(group, nb, lane, x, xterms, values, [](__m256i codes, __m256i xq) {
+    const __m256i ones = _mm256_set1_epi16(1), low4 = _mm256_set1_epi8(0x0f);
+    if constexpr (C == Nibbles::IQ4_NL) {  // codes up to 241: as their two nibbles
+      const __m256i low = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_and_si256(codes, low4), xq), ones);
+      const __m256i high = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(codes, 4), low4), xq), ones);
+      return _mm256_add_epi32(low, _mm256_slli_epi32(high, 4));
+    } else {
+      return _mm256_madd_epi16(_mm256_maddubs_epi16(codes, xq), ones);  // pairs ≤ 2·31·128
+    }
   });
 }
 template <Nibbles C>
@@ -718,7 +765,7 @@ const KernelTable* avx2_table_impl() {
     t.pack_q5_0x16 = pack_q5_0x16_transposing;
     t.pack_q4_1x16 = pack_q4_1x16_transposing;
     t.pack_q5_1x16 = pack_q5_1x16_transposing;
-    set_nibble_kernels<NibbleKernels, Nibbles::Q4_0, Nibbles::Q5_0, Nibbles::Q4_1, Nibbles::Q5_1>(t);
+    set_nibble_kernels<NibbleKernels, Nibbles::Q4_0, Nibbles::IQ4_NL, Nibbles::Q5_0, Nibbles::Q4_1, Nibbles::Q5_1>(t);
     return t;
   }();
   return &table;

@@ -1,6 +1,6 @@
 // The code forms of the packed 32-value layouts that share Q4_0×16's code vectors (kernels.h:
 // Q4_0×16, IQ4_NL×16, Q5_0×16, Q4_1×16, Q5_1×16), for the kernel files that compute them all
-// with one template (kernels_avx512.cpp, kernels_avxvnni.cpp).
+// with one template (kernels_avx2.cpp, kernels_avxvnni.cpp, kernels_avx512.cpp).
 #pragma once
 #include <cstddef>
 #include <cstdint>
