@@ -390,17 +390,12 @@ inline IQ4Parts iq4_parts() {
   return {_mm256_and_si256(values, low4), _mm256_and_si256(_mm256_srli_epi16(values, 4), low4)};
 }
 
-// The 16-bit products of one code vector's codes (the nibbles `n` of 8 rows, four elements
-// each) with four activation bytes broadcast (x4), added into the chains: for IQ4_NL its low
-// parts' into lo and its high parts' into hi; for the others the codes' into `into`.
-template <Nibbles C>
-inline void add_products(__m256i codes, __m256i x4, const IQ4Parts& parts, __m256i& lo, __m256i& hi, __m256i& into) {
-  if constexpr (C == Nibbles::IQ4_NL) {
-    lo = _mm256_add_epi16(lo, _mm256_maddubs_epi16(_mm256_shuffle_epi8(parts.low, codes), x4));
-    hi = _mm256_add_epi16(hi, _mm256_maddubs_epi16(_mm256_shuffle_epi8(parts.high, codes), x4));
-  } else {
-    into = _mm256_add_epi16(into, _mm256_maddubs_epi16(codes, x4));
-  }
+// The 16-bit products of one code vector's IQ4_NL codes (nibbles q of 8 rows, four elements
+// each) with four activation bytes broadcast (x4): the low parts' added into lo, the high
+// parts' into hi.
+inline void add_iq4_products(__m256i q, __m256i x4, const IQ4Parts& parts, __m256i& lo, __m256i& hi) {
+  lo = _mm256_add_epi16(lo, _mm256_maddubs_epi16(_mm256_shuffle_epi8(parts.low, q), x4));
+  hi = _mm256_add_epi16(hi, _mm256_maddubs_epi16(_mm256_shuffle_epi8(parts.high, q), x4));
 }
 
 // Several activations (prefill): one half of the group (8 rows) at a time over all blocks, so
@@ -411,7 +406,7 @@ inline void add_products(__m256i codes, __m256i x4, const IQ4Parts& parts, __m25
 // zero point are broadcast from its terms (loads, no vector µops): 19.0 → 16.3 ns a block.
 template <int N, Nibbles C>
 void gemm_x16_n(const uint8_t* group, int64_t nb, const NibbleActivation<C>* const* xs, const Q8_0BlockTerms* const* xterms, float* out) {
-  // IQ4_NL's codes are looked up below, as parts (add_products).
+  // IQ4_NL's codes are looked up below, as parts (add_iq4_products).
   constexpr Nibbles kRead = C == Nibbles::IQ4_NL ? Nibbles::Q4_0 : C;
   const __m256i none = _mm256_setzero_si256();
   const IQ4Parts parts = C == Nibbles::IQ4_NL ? iq4_parts() : IQ4Parts{none, none};
@@ -432,8 +427,8 @@ void gemm_x16_n(const uint8_t* group, int64_t nb, const NibbleActivation<C>* con
           const auto& x = xs[t][b];
           const __m256i xl = _mm256_set1_epi32(load_i32(x.qs + 4 * s)), xh = _mm256_set1_epi32(load_i32(x.qs + 16 + 4 * s));
           if constexpr (C == Nibbles::IQ4_NL) {
-            add_products<C>(vl, xl, parts, lo[t], hi[t], lo[t]);
-            add_products<C>(vh, xh, parts, lo[t], hi[t], lo[t]);
+            add_iq4_products(vl, xl, parts, lo[t], hi[t]);
+            add_iq4_products(vh, xh, parts, lo[t], hi[t]);
           } else if constexpr (kFifthBits<C>) {
             lo[t] = _mm256_add_epi16(lo[t], _mm256_maddubs_epi16(vl, xl));
             hi[t] = _mm256_add_epi16(hi[t], _mm256_maddubs_epi16(vh, xh));
@@ -485,8 +480,8 @@ void gemm_x16_one(const uint8_t* group, int64_t nb, const NibbleActivation<C>* x
         __m256i vl, vh;
         nibble_codes<kRead>(block, s, h, none, vl, vh);
         if constexpr (C == Nibbles::IQ4_NL) {
-          add_products<C>(vl, xl, parts, lo, hi, lo);
-          add_products<C>(vh, xh, parts, lo, hi, lo);
+          add_iq4_products(vl, xl, parts, lo, hi);
+          add_iq4_products(vh, xh, parts, lo, hi);
         } else {
           lo = _mm256_add_epi16(lo, _mm256_maddubs_epi16(vl, xl));
           hi = _mm256_add_epi16(hi, _mm256_maddubs_epi16(vh, xh));
