@@ -1,8 +1,8 @@
 // The packed formats whose 16-row groups one kernel call multiplies against plain activation
 // blocks: Q4_K, Q5_K, Q6_K and IQ4_XS against Q8_K (kernels::pack_q4_Kx16, pack_q5_Kx16,
 // pack_q6_Kx16, pack_iq4_xsx16), and the affine 32-value types Q4_1 and Q5_1 (values d·q + m)
-// against Q8_1 (pack_q4_1x16, pack_q5_1x16), as llama.cpp takes them. For kernels that multiply
-// four codes of sixteen rows in one instruction (AVX-512 VNNI, AVX-VNNI): a row's codes and
+// against Q8_1 (pack_q4_1x16, pack_q5_1x16), as llama.cpp takes them, wherever the active table
+// has the kernels (AVX2, AVX-VNNI and AVX-512; IQ4_XS on the last two): a row's codes and
 // scales are then read once for up to eight activations, without a horizontal sum per row,
 // where the rows as in the file went through one-row kernels (at a third of the machine's
 // limit in decode for the K-quants, about llama.cpp's prefill speed for the affine pair).

@@ -386,7 +386,7 @@ struct IQ4Parts {
   __m256i low, high;
 };
 inline IQ4Parts iq4_parts() {
-  const __m256i values = _mm256_broadcastsi128_si256(iq4_values_plus_128()), low4 = _mm256_set1_epi8(0x0f);
+  const __m256i values = iq4_unsigned_values(), low4 = _mm256_set1_epi8(0x0f);
   return {_mm256_and_si256(values, low4), _mm256_and_si256(_mm256_srli_epi16(values, 4), low4)};
 }
 
@@ -408,6 +408,7 @@ template <int N, Nibbles C>
 void gemm_x16_n(const uint8_t* group, int64_t nb, const NibbleActivation<C>* const* xs, const Q8_0BlockTerms* const* xterms, float* out) {
   // IQ4_NL's codes are looked up below, as parts (add_iq4_products).
   constexpr Nibbles kRead = C == Nibbles::IQ4_NL ? Nibbles::Q4_0 : C;
+  constexpr bool kOneChain = C == Nibbles::Q4_0 || C == Nibbles::Q4_1;  // 4-bit codes: one 16-bit chain
   const __m256i none = _mm256_setzero_si256();
   const IQ4Parts parts = C == Nibbles::IQ4_NL ? iq4_parts() : IQ4Parts{none, none};
   for (int h = 0; h < 2; h++) {
@@ -429,20 +430,20 @@ void gemm_x16_n(const uint8_t* group, int64_t nb, const NibbleActivation<C>* con
           if constexpr (C == Nibbles::IQ4_NL) {
             add_iq4_products(vl, xl, parts, lo[t], hi[t]);
             add_iq4_products(vh, xh, parts, lo[t], hi[t]);
-          } else if constexpr (kFifthBits<C>) {
+          } else if constexpr (kOneChain) {
+            lo[t] = _mm256_add_epi16(lo[t], _mm256_add_epi16(_mm256_maddubs_epi16(vl, xl), _mm256_maddubs_epi16(vh, xh)));
+          } else {
             lo[t] = _mm256_add_epi16(lo[t], _mm256_maddubs_epi16(vl, xl));
             hi[t] = _mm256_add_epi16(hi[t], _mm256_maddubs_epi16(vh, xh));
-          } else {
-            lo[t] = _mm256_add_epi16(lo[t], _mm256_add_epi16(_mm256_maddubs_epi16(vl, xl), _mm256_maddubs_epi16(vh, xh)));
           }
           keep_in_register(lo[t]);  // added now, not all products first (GCC kept those on the stack)
-          if constexpr (C != Nibbles::Q4_0 && C != Nibbles::Q4_1) keep_in_register(hi[t]);
+          if constexpr (!kOneChain) keep_in_register(hi[t]);
         }
       }
       const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * h)));
       ST_UNROLL for (int t = 0; t < N; t++) {
         const BlockTerms xt = terms_of<C>(xs[t][b], kAffine<C> ? nullptr : &xterms[t][b]);
-        const __m256i sums = C == Nibbles::Q4_0 || C == Nibbles::Q4_1 ? _mm256_madd_epi16(lo[t], _mm256_set1_epi16(1)) : widened<C>(lo[t], hi[t]);
+        const __m256i sums = kOneChain ? _mm256_madd_epi16(lo[t], _mm256_set1_epi16(1)) : widened<C>(lo[t], hi[t]);
         const __m256i i32 = _mm256_add_epi32(sums, _mm256_set1_epi32(xt.start));
         acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32), _mm256_mul_ps(dw, _mm256_set1_ps(xt.d)), acc[t]);
         acc[t] = plus_min_times_sum<C>(block, h, xt.s, acc[t]);
@@ -511,7 +512,7 @@ void gemm_x16_of(const uint8_t* group, int64_t nb, const NibbleActivation<C>* co
 // One row of a packed group (packed_row_dot): VPMADDUBSW and VPMADDWD per block.
 template <Nibbles C>
 float dot_x16_row_of(const uint8_t* group, int64_t nb, int lane, const NibbleActivation<C>* x, const Q8_0BlockTerms* xterms) {
-  const __m256i values = C == Nibbles::IQ4_NL ? _mm256_broadcastsi128_si256(iq4_values_plus_128()) : _mm256_setzero_si256();
+  const __m256i values = C == Nibbles::IQ4_NL ? iq4_unsigned_values() : _mm256_setzero_si256();
   return packed_row_dot<C>(group, nb, lane, x, xterms, values, [](__m256i codes, __m256i xq) {
     const __m256i ones = _mm256_set1_epi16(1), low4 = _mm256_set1_epi8(0x0f);
     if constexpr (C == Nibbles::IQ4_NL) {  // codes up to 241: as their two nibbles

@@ -1,6 +1,7 @@
 // Reading the packed 32-value layouts that share Q4_0×16's code vectors (packed_nibbles.h) with
 // 256-bit vectors, 8 rows a vector: shared by the kernel files built with AVX2 or later that
-// compute them (kernels_avx2.cpp, kernels_avxvnni.cpp); include it only from those.
+// compute them (kernels_avx2.cpp, kernels_avxvnni.cpp; kernels_avx512.cpp for the activation's
+// terms and the one-row kernel); include it only from those.
 #pragma once
 #include <immintrin.h>
 
