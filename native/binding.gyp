@@ -5,6 +5,7 @@
     "avx2_source_count": "<!(node gyp-sources.js avx2-count)",
     "avxvnni_source_count": "<!(node gyp-sources.js avxvnni-count)",
     "avx512_source_count": "<!(node gyp-sources.js avx512-count)",
+    "neondot_source_count": "<!(node gyp-sources.js neondot-count)",
     "common_cflags": ["-O3", "-ffp-contract=off", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"]
   },
   "targets": [
@@ -27,7 +28,8 @@
         ["target_arch=='x64' and avx_source_count!='0'", { "dependencies": ["smallthinker_avx"] }],
         ["target_arch=='x64' and avx2_source_count!='0'", { "dependencies": ["smallthinker_avx2"] }],
         ["target_arch=='x64' and avxvnni_source_count!='0'", { "dependencies": ["smallthinker_avxvnni"] }],
-        ["target_arch=='x64' and avx512_source_count!='0'", { "dependencies": ["smallthinker_avx512"] }]
+        ["target_arch=='x64' and avx512_source_count!='0'", { "dependencies": ["smallthinker_avx512"] }],
+        ["target_arch=='arm64' and OS!='mac' and neondot_source_count!='0'", { "dependencies": ["smallthinker_neondot"] }]
       ]
     },
     {
@@ -82,6 +84,15 @@
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++1y", "-std=gnu++20"],
       "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-ffp-contract=off", "-mssse3", "-msse4.1", "-msse4.2", "-mpopcnt", "-mavx"] },
       "conditions": [["target_arch!='x64' or avx_source_count=='0'", { "type": "none" }]]
+    },
+    {
+      "target_name": "smallthinker_neondot",
+      "type": "static_library",
+      "sources": ["<!@(node gyp-sources.js neondot)"],
+      "include_dirs": ["src"],
+      "cflags_cc": ["-std=c++17", "<@(common_cflags)", "-march=armv8.2-a+dotprod", "-fPIC"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++1y", "-std=gnu++20"],
+      "conditions": [["target_arch!='arm64' or OS=='mac' or neondot_source_count=='0'", { "type": "none" }]]
     }
   ]
 }

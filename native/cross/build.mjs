@@ -48,7 +48,9 @@ function toolchain(target) {
     case 'linux-arm64':
       return {
         compiler: ['aarch64-linux-gnu-g++'],
-        isa: {},
+        // Built for every ARMv8 core; the NEON files once more with the dot-product instruction,
+        // taken where the CPU has it (Graviton 2 on, Neoverse, Cortex-A55/A76 on; kernels/neon_dot.h).
+        isa: { neondot: ['-march=armv8.2-a+dotprod'] },
         cflags: ['-fPIC', '-pthread'],
         // libstdc++ inside: the addon then runs on older distributions than the one that built it.
         ldflags: ['-shared', '-s', '-pthread', '-static-libstdc++', '-static-libgcc'],

@@ -44,5 +44,13 @@ if [ "$("$cxx" -dumpmachine | cut -d- -f1)" = "x86_64" ]; then
     -c "$native/src/kernels/kquants_avx512.cpp" -o "$o"
   objs+=("$o")
 fi
+if [ "$("$cxx" -dumpmachine | cut -d- -f1)" = "aarch64" ]; then
+  # The NEON files' second build, with the dot-product instruction (kernels/neon_dot.h).
+  for f in kernels_neondot kquants_neondot blocks32_neondot; do
+    o="$objdir/$f.o"
+    "$cxx" -std=c++17 -O2 -ffp-contract=off -march=armv8.2-a+dotprod -I"$native/src" -c "$native/src/kernels/$f.cpp" -o "$o"
+    objs+=("$o")
+  done
+fi
 "$cxx" -static-libstdc++ "${objs[@]}" -pthread -o "$out"
 echo "$out"

@@ -63,7 +63,7 @@ static void test_table(const KernelTable& ref, const KernelTable& simd, int64_t 
     // NEON keeps Q4_0 rows as in the file, and its four-at-a-time kernel gives the one-row bits
     // (its kept bit-identity hashes rely on it); the x86 tables pack Q4_0, and their x4 kernels
     // round otherwise.
-    if (std::string(simd.isa) == "neon") check(single == out_simd[t], tag + "dot_q4_0_q8_0_x4 token " + std::to_string(t) + " = the one-row value, bit for bit");
+    if (std::string(simd.isa) == "neon" || std::string(simd.isa) == "neondot") check(single == out_simd[t], tag + "dot_q4_0_q8_0_x4 token " + std::to_string(t) + " = the one-row value, bit for bit");
   }
   if (simd.dot_q4_0_q8_0_sums) {
     // The variants that take the activation's block sums compute the same products.
@@ -619,6 +619,68 @@ static PreparedActivation prepare(const KernelTable& t, ActivationForm form, con
     for (int64_t i = 0; i < n; i++) a.values[i] = double(b[i / 256].d) * b[i / 256].qs[i % 256];
   }
   return a;
+}
+
+// Two builds of the same kernels that must give the same bits: NEON with and without the
+// dot-product instruction (neon_dot.h: their int32 lanes hold the same products, and each lane
+// becomes a float of its own). Every dot product of both tables, on random rows.
+static void test_same_bits(const KernelTable& a, const KernelTable& b) {
+  constexpr int64_t n = 1024;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const std::string tag = std::string(a.isa) + " and " + b.isa + ": ";
+  std::vector<float> x(4 * n), w(4 * n);
+  for (float& v : x) v = normal(rng);
+  for (float& v : w) v = 0.05f * normal(rng);
+  std::vector<BlockQ8_0> x8(4 * n / 32), w8(4 * n / 32);
+  a.quantize_row_q8_0(x.data(), x8.data(), 4 * n);
+  a.quantize_row_q8_0(w.data(), w8.data(), 4 * n);
+  std::vector<BlockQ4_0> w4(4 * n / 32);
+  for (size_t i = 0; i < w4.size(); i++) {
+    w4[i].d = w8[i].d;
+    for (uint8_t& q : w4[i].qs) q = static_cast<uint8_t>(rng());
+  }
+  const BlockQ8_0* xs[4] = {&x8[0], &x8[n / 32], &x8[2 * n / 32], &x8[3 * n / 32]};
+  const BlockQ8_0* rows8[4] = {&w8[0], &w8[n / 32], &w8[2 * n / 32], &w8[3 * n / 32]};
+  const BlockQ4_0* rows4[4] = {&w4[0], &w4[n / 32], &w4[2 * n / 32], &w4[3 * n / 32]};
+  auto same = [](const float* p, const float* q, int count) { return std::memcmp(p, q, count * sizeof(float)) == 0; };
+  float pa[4], pb[4];
+  pa[0] = a.dot_q4_0_q8_0(rows4[1], xs[2], n), pb[0] = b.dot_q4_0_q8_0(rows4[1], xs[2], n);
+  check(same(pa, pb, 1), tag + "dot_q4_0_q8_0");
+  pa[0] = a.dot_q8_0_q8_0(rows8[1], xs[2], n), pb[0] = b.dot_q8_0_q8_0(rows8[1], xs[2], n);
+  check(same(pa, pb, 1), tag + "dot_q8_0_q8_0");
+  a.dot_q4_0_q8_0_x4(rows4[0], xs, n, pa), b.dot_q4_0_q8_0_x4(rows4[0], xs, n, pb);
+  check(same(pa, pb, 4), tag + "dot_q4_0_q8_0_x4");
+  a.dot_q8_0_q8_0_x4(rows8[0], xs, n, pa), b.dot_q8_0_q8_0_x4(rows8[0], xs, n, pb);
+  check(same(pa, pb, 4), tag + "dot_q8_0_q8_0_x4");
+  a.dot_q4_0_q8_0_rows4(rows4, xs[0], n, pa), b.dot_q4_0_q8_0_rows4(rows4, xs[0], n, pb);
+  check(same(pa, pb, 4), tag + "dot_q4_0_q8_0_rows4");
+  a.dot_q8_0_q8_0_rows4(rows8, xs[0], n, pa), b.dot_q8_0_q8_0_rows4(rows8, xs[0], n, pb);
+  check(same(pa, pb, 4), tag + "dot_q8_0_q8_0_rows4");
+  for (const BlockTypeCase& c : block_type_cases()) {
+    const BlockTypeKernels& ka = a.*(c.kernels);
+    const BlockTypeKernels& kb = b.*(c.kernels);
+    std::vector<uint8_t> row(n / c.block_elems * c.block_bytes);
+    for (uint8_t& v : row) v = static_cast<uint8_t>(rng());
+    for (size_t at = 0; at < row.size(); at += c.block_bytes) {
+      for (size_t off : c.fp16_fields) {
+        const uint16_t h = fp32_to_fp16(0.001f + 0.01f * std::fabs(normal(rng)));
+        std::memcpy(row.data() + at + off, &h, sizeof h);
+      }
+    }
+    PreparedActivation acts[4];
+    const void* act[4];
+    for (int t = 0; t < 4; t++) {
+      acts[t] = prepare(a, activation_form(c.type), std::vector<float>(x.begin() + t * n, x.begin() + (t + 1) * n));
+      act[t] = acts[t].bytes.data();
+    }
+    pa[0] = ka.dot(row.data(), act[0], n), pb[0] = kb.dot(row.data(), act[0], n);
+    check(same(pa, pb, 1), tag + c.name + " dot");
+    if (ka.dot4 && kb.dot4) {
+      ka.dot4(row.data(), act, n, pa), kb.dot4(row.data(), act, n, pb);
+      check(same(pa, pb, 4), tag + c.name + " dot4");
+    }
+  }
 }
 
 static void test_activation_forms(const KernelTable& t) {
@@ -1449,6 +1511,7 @@ int main(int argc, char** argv) {
   if (avxvnni_table() && cpu_has_avx_vnni()) tables.push_back(avxvnni_table());
   if (avx512_table() && cpu_has_avx512_vnni()) tables.push_back(avx512_table());
   if (neon_table()) tables.push_back(neon_table());
+  if (neondot_table()) tables.push_back(neondot_table());
   // Halfway cases must round away from zero in every ISA.
   {
     float x[32] = {0};
@@ -1530,6 +1593,7 @@ int main(int argc, char** argv) {
     test_activation_forms(*t);
     test_block_types(*t);
   }
+  if (neon_table() && neondot_table()) test_same_bits(*neon_table(), *neondot_table());
   std::string isas = tables.empty() ? "scalar only" : "";
   for (const KernelTable* t : tables) isas += (isas.empty() ? "" : ", ") + std::string(t->isa);
   std::printf("kernels (%s): %d passed, %d failed\n", isas.c_str(), passed, failed);

@@ -124,7 +124,7 @@ void dot4(const void* w, const void* const* xs, int64_t n, float* out) {
 
 }  // namespace
 
-void add_neon_block32_kernels(KernelTable& t) {
+void ST_NEON_EXPORT(add_neon_block32_kernels)(KernelTable& t) {
   t.q4_1.dot = dot<BlockQ4_1>;
   t.q4_1.dot4 = dot4<BlockQ4_1>;
   t.q5_1.dot = dot<BlockQ5_1>;

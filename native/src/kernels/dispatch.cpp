@@ -1,10 +1,12 @@
 // Picks the kernel table once: the best the CPU supports (AVX-512 VNNI, then AVX-VNNI, then
-// AVX2, then AVX, then SSE4.2, on x86-64), unless SMALLTHINKER_ISA says otherwise (runtime/switches.h; tests run
+// AVX2, then AVX, then SSE4.2, on x86-64; on arm64 NEON, with the dot-product instruction
+// where the CPU has it), unless SMALLTHINKER_ISA says otherwise (runtime/switches.h; tests run
 // every ISA this way).
 #include <stdexcept>
 #include <string>
 
 #include "kernels.h"
+#include "platform/platform.h"
 #include "runtime/switches.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -101,6 +103,14 @@ const KernelTable* avxvnni_table() { return nullptr; }
 const KernelTable* avx512_table() { return nullptr; }
 #endif
 
+#if defined(__aarch64__) && !defined(__ARM_FEATURE_DOTPROD)
+const KernelTable* neon_table_dotprod();  // kernels_neondot.cpp, built with -march=armv8.2-a+dotprod
+const KernelTable* neondot_table() { return platform::cpu_has_arm_dotprod() ? neon_table_dotprod() : nullptr; }
+#else
+// No second build: the NEON kernels have the instruction already (Apple's), or there is no NEON.
+const KernelTable* neondot_table() { return nullptr; }
+#endif
+
 bool cpu_has_sse42() {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   unsigned a, b, c, d;
@@ -183,8 +193,10 @@ static const KernelTable& choose() {
     if (want == "avxvnni" && avxvnni_table() && cpu_has_avx_vnni()) return *avxvnni_table();
     if (want == "avx512" && avx512_table() && cpu_has_avx512_vnni()) return *avx512_table();
     if (want == "neon" && neon_table()) return *neon_table();
+    if (want == "neondot" && neondot_table()) return *neondot_table();
     throw std::runtime_error("SMALLTHINKER_ISA=" + want + " is not available on this CPU or build");
   }
+  if (neondot_table()) return *neondot_table();
   if (neon_table()) return *neon_table();
   if (avx512_table() && cpu_has_avx512_vnni()) return *avx512_table();
   if (avxvnni_table() && cpu_has_avx_vnni()) return *avxvnni_table();

@@ -366,8 +366,11 @@ const KernelTable* avx2_table();    // nullptr when not compiled in
 const KernelTable* avxvnni_table();  // AVX2 with AVX-VNNI packed products; nullptr when not compiled in
 const KernelTable* avx512_table();  // AVX2 with AVX-512 VNNI dot products; nullptr when not compiled in
 const KernelTable* neon_table();  // nullptr when not compiled in
+// The NEON kernels built a second time with the dot-product instruction, where the first build
+// lacks it (Linux arm64's addon; neon_dot.h); nullptr when not compiled in or the CPU lacks it.
+const KernelTable* neondot_table();
 
-// The table for this CPU; SMALLTHINKER_ISA=scalar|sse42|avx|avx2|avxvnni|avx512|neon forces one (for tests).
+// The table for this CPU; SMALLTHINKER_ISA=scalar|sse42|avx|avx2|avxvnni|avx512|neon|neondot forces one (for tests).
 const KernelTable& active();
 const char* active_isa_name();
 

@@ -1,5 +1,6 @@
 // NEON kernels for aarch64 (baseline there, so no run-time check is needed); the int8 dot
-// product instruction is used when the compiler targets it (-march=armv8.2-a+dotprod).
+// product instruction is used when the compiler targets it (Apple's cores always; on Linux the
+// second build of these files, kernels_neondot.cpp and its two companions, neon_dot.h).
 #include "kernels.h"
 
 #if defined(__aarch64__)
@@ -413,7 +414,7 @@ void to_f16(const float* x, uint16_t* y, int64_t n) {
 }
 
 const KernelTable kNeon = {
-    "neon", quantize_row_q8_0, dot_q4_0_q8_0, dot_q4_0_q8_0_x4, dot_q8_0_q8_0, dot_f32_f32, dot_f16_f32, dot_bf16_f32, dot_f16_f16, dot_bf16_bf16,
+    ST_NEON_ISA, quantize_row_q8_0, dot_q4_0_q8_0, dot_q4_0_q8_0_x4, dot_q8_0_q8_0, dot_f32_f32, dot_f16_f32, dot_bf16_f32, dot_f16_f16, dot_bf16_bf16,
     axpy_q4_0, axpy_q8_0, axpy_f32, axpy_f16, axpy_bf16,
     dot_f16_f32_heads, axpy_f16_heads,
     nullptr, nullptr,  // no *_sums dot products: the plain ones above serve
@@ -422,10 +423,11 @@ const KernelTable kNeon = {
 
 }  // namespace
 
-void add_neon_kquant_kernels(KernelTable& t);   // kquants_neon.cpp
-void add_neon_block32_kernels(KernelTable& t);  // blocks32_neon.cpp
+void ST_NEON_EXPORT(add_neon_kquant_kernels)(KernelTable& t);   // kquants_neon.cpp
+void ST_NEON_EXPORT(add_neon_block32_kernels)(KernelTable& t);  // blocks32_neon.cpp
 
-const KernelTable* neon_table() {
+// neon_table(), or neon_table_dotprod() in the build with the dot-product instruction (neon_dot.h).
+const KernelTable* ST_NEON_EXPORT(neon_table)() {
   static const KernelTable table = [] {
     KernelTable t = kNeon;
     t.exp_shifted = exp_shifted;
@@ -437,8 +439,8 @@ const KernelTable* neon_table() {
     t.dot_q8_0_q8_0_x4 = dot_q8_0_q8_0_x4;
     t.dot_q4_0_q8_0_rows4 = dot_q4_0_q8_0_rows4;
     t.dot_q8_0_q8_0_rows4 = dot_q8_0_q8_0_rows4;
-    add_neon_kquant_kernels(t);
-    add_neon_block32_kernels(t);
+    ST_NEON_EXPORT(add_neon_kquant_kernels)(t);
+    ST_NEON_EXPORT(add_neon_block32_kernels)(t);
     return with_scalar_fallbacks(t);
   }();
   return &table;

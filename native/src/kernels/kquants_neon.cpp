@@ -227,7 +227,7 @@ void dot4(const void* w, const void* const* xs, int64_t n, float* out) {
 
 }  // namespace
 
-void add_neon_kquant_kernels(KernelTable& t) {
+void ST_NEON_EXPORT(add_neon_kquant_kernels)(KernelTable& t) {
   t.q4_K.dot = dot<BlockQ4_K>;
   t.q4_K.dot4 = dot4<BlockQ4_K>;
   t.q5_K.dot = dot<BlockQ5_K>;

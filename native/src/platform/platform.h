@@ -140,6 +140,11 @@ void return_free_memory();
 // least 1.
 int physical_core_count();
 
+// Whether an arm64 CPU has the int8 dot-product instructions (SDOT/UDOT, ARMv8.2's optional
+// DotProd, which the Linux kernel reports as asimddp): false elsewhere, and where the OS
+// cannot say.
+bool cpu_has_arm_dotprod();
+
 // Reads of a mapped file whose pages are gone (the file shrank under its mapping) fault: SIGBUS
 // on POSIX, EXCEPTION_IN_PAGE_ERROR on Windows. The handler gets the faulting address; when it
 // returns (the address is not one it knows), the fault goes on as before it was installed (by

@@ -8,6 +8,9 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#if defined(__linux__) && defined(__aarch64__)
+#include <sys/auxv.h>
+#endif
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -334,6 +337,15 @@ int physical_core_count() {
   if (::sysctlbyname("hw.physicalcpu", &n, &len, nullptr, 0) == 0 && n > 0) return n;
 #endif
   return std::max(1u, std::thread::hardware_concurrency());
+}
+
+bool cpu_has_arm_dotprod() {
+#if defined(__linux__) && defined(__aarch64__)
+  constexpr unsigned long kHwcapAsimdDp = 1ul << 20;  // HWCAP_ASIMDDP in the kernel's arm64 uapi hwcap.h
+  return (::getauxval(AT_HWCAP) & kHwcapAsimdDp) != 0;
+#else
+  return false;  // macOS builds every NEON kernel with it (Apple's cores all have it)
+#endif
 }
 
 namespace {

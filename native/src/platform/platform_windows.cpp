@@ -172,6 +172,8 @@ bool page_cache_is_charged() { return false; }
 // The C runtime's heap gives large blocks back to the OS when they are freed.
 void return_free_memory() {}
 
+bool cpu_has_arm_dotprod() { return false; }  // the Windows addon is x64 only
+
 int physical_core_count() {
   DWORD bytes = 0;
   GetLogicalProcessorInformationEx(RelationProcessorCore, nullptr, &bytes);
