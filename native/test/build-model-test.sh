@@ -17,6 +17,7 @@ for s in "$native"/src/gguf/*.cpp "$native"/src/formats/*.cpp "$native"/src/mode
     *_avx2.cpp) [ "$(uname -m)" = x86_64 ] || continue; isa="-mavx2 -mfma -mf16c" ;;
     *_avxvnni.cpp) [ "$(uname -m)" = x86_64 ] || continue; isa="-mavxvnni -mavx2 -mfma -mf16c" ;;
     *_avx512.cpp) [ "$(uname -m)" = x86_64 ] || continue; isa="-mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx2 -mfma -mf16c" ;;
+    *_neondot.cpp) [ "$(uname -m)" = aarch64 ] || continue; isa="-march=armv8.2-a+dotprod" ;;
   esac
   o="$objdir/$(basename "$s" .cpp).o"
   # shellcheck disable=SC2086
