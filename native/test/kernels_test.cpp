@@ -26,6 +26,16 @@ using namespace st::kernels;
 
 static bool close(float a, float b, float scale) { return std::fabs(a - b) <= 1e-5f * scale + 1e-6f; }
 
+// Q4_0 blocks with the scales of `w8` and random codes: weights of a realistic size.
+static std::vector<BlockQ4_0> random_q4_0_like(const std::vector<BlockQ8_0>& w8, std::mt19937& rng) {
+  std::vector<BlockQ4_0> w4(w8.size());
+  for (size_t b = 0; b < w4.size(); b++) {
+    w4[b].d = w8[b].d;
+    for (int j = 0; j < 16; j++) w4[b].qs[j] = static_cast<uint8_t>((rng() & 15) | ((rng() & 15) << 4));
+  }
+  return w4;
+}
+
 static void test_table(const KernelTable& ref, const KernelTable& simd, int64_t n) {
   std::mt19937 rng(static_cast<unsigned>(n));
   std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -42,11 +52,7 @@ static void test_table(const KernelTable& ref, const KernelTable& simd, int64_t 
   // Weights as Q8_0 and Q4_0 (quantised with the Q8_0 reference, then truncated to 4 bits).
   std::vector<BlockQ8_0> w8(n * 4 / 32);
   ref.quantize_row_q8_0(w.data(), w8.data(), n * 4);
-  std::vector<BlockQ4_0> w4(n * 4 / 32);
-  for (size_t b = 0; b < w4.size(); b++) {
-    w4[b].d = w8[b].d;
-    for (int j = 0; j < 16; j++) w4[b].qs[j] = static_cast<uint8_t>((rng() & 15) | ((rng() & 15) << 4));
-  }
+  const std::vector<BlockQ4_0> w4 = random_q4_0_like(w8, rng);
   std::vector<uint16_t> w16(n * 4), wb16(n * 4);
   for (int64_t i = 0; i < n * 4; i++) { w16[i] = fp32_to_fp16(w[i]); wb16[i] = static_cast<uint16_t>(fp16_to_fp32(w16[i]) == 0 ? 0 : (reinterpret_cast<uint32_t&>(w[i]) >> 16)); }
 
@@ -593,6 +599,20 @@ static std::vector<BlockTypeCase> block_type_cases() {
   };
 }
 
+// A row of n values of `c`'s type: every byte from byte(), then every fp16 scale from scale().
+template <class Byte, class Scale>
+static std::vector<uint8_t> block_row(const BlockTypeCase& c, int64_t n, Byte byte, Scale scale) {
+  std::vector<uint8_t> row(n / c.block_elems * c.block_bytes);
+  for (uint8_t& v : row) v = byte();
+  for (size_t at = 0; at < row.size(); at += c.block_bytes) {
+    for (size_t off : c.fp16_fields) {
+      const uint16_t h = fp32_to_fp16(scale());
+      std::memcpy(row.data() + at + off, &h, sizeof h);
+    }
+  }
+  return row;
+}
+
 // The activation in `form`, and its values decoded.
 struct PreparedActivation {
   std::vector<uint8_t> bytes;
@@ -635,51 +655,35 @@ static void test_same_bits(const KernelTable& a, const KernelTable& b) {
   std::vector<BlockQ8_0> x8(4 * n / 32), w8(4 * n / 32);
   a.quantize_row_q8_0(x.data(), x8.data(), 4 * n);
   a.quantize_row_q8_0(w.data(), w8.data(), 4 * n);
-  std::vector<BlockQ4_0> w4(4 * n / 32);
-  for (size_t i = 0; i < w4.size(); i++) {
-    w4[i].d = w8[i].d;
-    for (uint8_t& q : w4[i].qs) q = static_cast<uint8_t>(rng());
-  }
+  const std::vector<BlockQ4_0> w4 = random_q4_0_like(w8, rng);
   const BlockQ8_0* xs[4] = {&x8[0], &x8[n / 32], &x8[2 * n / 32], &x8[3 * n / 32]};
   const BlockQ8_0* rows8[4] = {&w8[0], &w8[n / 32], &w8[2 * n / 32], &w8[3 * n / 32]};
   const BlockQ4_0* rows4[4] = {&w4[0], &w4[n / 32], &w4[2 * n / 32], &w4[3 * n / 32]};
-  auto same = [](const float* p, const float* q, int count) { return std::memcmp(p, q, count * sizeof(float)) == 0; };
-  float pa[4], pb[4];
-  pa[0] = a.dot_q4_0_q8_0(rows4[1], xs[2], n), pb[0] = b.dot_q4_0_q8_0(rows4[1], xs[2], n);
-  check(same(pa, pb, 1), tag + "dot_q4_0_q8_0");
-  pa[0] = a.dot_q8_0_q8_0(rows8[1], xs[2], n), pb[0] = b.dot_q8_0_q8_0(rows8[1], xs[2], n);
-  check(same(pa, pb, 1), tag + "dot_q8_0_q8_0");
-  a.dot_q4_0_q8_0_x4(rows4[0], xs, n, pa), b.dot_q4_0_q8_0_x4(rows4[0], xs, n, pb);
-  check(same(pa, pb, 4), tag + "dot_q4_0_q8_0_x4");
-  a.dot_q8_0_q8_0_x4(rows8[0], xs, n, pa), b.dot_q8_0_q8_0_x4(rows8[0], xs, n, pb);
-  check(same(pa, pb, 4), tag + "dot_q8_0_q8_0_x4");
-  a.dot_q4_0_q8_0_rows4(rows4, xs[0], n, pa), b.dot_q4_0_q8_0_rows4(rows4, xs[0], n, pb);
-  check(same(pa, pb, 4), tag + "dot_q4_0_q8_0_rows4");
-  a.dot_q8_0_q8_0_rows4(rows8, xs[0], n, pa), b.dot_q8_0_q8_0_rows4(rows8, xs[0], n, pb);
-  check(same(pa, pb, 4), tag + "dot_q8_0_q8_0_rows4");
+  // Runs one kernel call on both tables; its `count` outputs must be the same bytes.
+  auto same = [&](const std::string& what, int count, auto run) {
+    float pa[4], pb[4];
+    run(a, pa);
+    run(b, pb);
+    check(std::memcmp(pa, pb, count * sizeof(float)) == 0, tag + what);
+  };
+  same("dot_q4_0_q8_0", 1, [&](const KernelTable& t, float* out) { out[0] = t.dot_q4_0_q8_0(rows4[1], xs[2], n); });
+  same("dot_q8_0_q8_0", 1, [&](const KernelTable& t, float* out) { out[0] = t.dot_q8_0_q8_0(rows8[1], xs[2], n); });
+  same("dot_q4_0_q8_0_x4", 4, [&](const KernelTable& t, float* out) { t.dot_q4_0_q8_0_x4(rows4[0], xs, n, out); });
+  same("dot_q8_0_q8_0_x4", 4, [&](const KernelTable& t, float* out) { t.dot_q8_0_q8_0_x4(rows8[0], xs, n, out); });
+  same("dot_q4_0_q8_0_rows4", 4, [&](const KernelTable& t, float* out) { t.dot_q4_0_q8_0_rows4(rows4, xs[0], n, out); });
+  same("dot_q8_0_q8_0_rows4", 4, [&](const KernelTable& t, float* out) { t.dot_q8_0_q8_0_rows4(rows8, xs[0], n, out); });
   for (const BlockTypeCase& c : block_type_cases()) {
-    const BlockTypeKernels& ka = a.*(c.kernels);
-    const BlockTypeKernels& kb = b.*(c.kernels);
-    std::vector<uint8_t> row(n / c.block_elems * c.block_bytes);
-    for (uint8_t& v : row) v = static_cast<uint8_t>(rng());
-    for (size_t at = 0; at < row.size(); at += c.block_bytes) {
-      for (size_t off : c.fp16_fields) {
-        const uint16_t h = fp32_to_fp16(0.001f + 0.01f * std::fabs(normal(rng)));
-        std::memcpy(row.data() + at + off, &h, sizeof h);
-      }
-    }
+    const std::vector<uint8_t> row = block_row(c, n, [&] { return static_cast<uint8_t>(rng()); },
+                                               [&] { return 0.001f + 0.01f * std::fabs(normal(rng)); });
     PreparedActivation acts[4];
     const void* act[4];
     for (int t = 0; t < 4; t++) {
       acts[t] = prepare(a, activation_form(c.type), std::vector<float>(x.begin() + t * n, x.begin() + (t + 1) * n));
       act[t] = acts[t].bytes.data();
     }
-    pa[0] = ka.dot(row.data(), act[0], n), pb[0] = kb.dot(row.data(), act[0], n);
-    check(same(pa, pb, 1), tag + c.name + " dot");
-    if (ka.dot4 && kb.dot4) {
-      ka.dot4(row.data(), act, n, pa), kb.dot4(row.data(), act, n, pb);
-      check(same(pa, pb, 4), tag + c.name + " dot4");
-    }
+    same(std::string(c.name) + " dot", 1, [&](const KernelTable& t, float* out) { out[0] = (t.*(c.kernels)).dot(row.data(), act[0], n); });
+    if ((a.*(c.kernels)).dot4 && (b.*(c.kernels)).dot4)
+      same(std::string(c.name) + " dot4", 4, [&](const KernelTable& t, float* out) { (t.*(c.kernels)).dot4(row.data(), act, n, out); });
   }
 }
 
@@ -747,15 +751,9 @@ static void test_block_types(const KernelTable& t) {
     const size_t row_bytes = n / c.block_elems * c.block_bytes;
     // Random blocks, then the extremes: all codes 0, all bits set, tiny and large scales.
     for (int variant = 0; variant < 5; variant++) {
-      std::vector<uint8_t> w(row_bytes);
-      for (uint8_t& b : w) b = variant == 1 ? 0x00 : variant == 2 ? 0xff : static_cast<uint8_t>(rng());
-      for (size_t b = 0; b < row_bytes; b += c.block_bytes) {
-        for (size_t off : c.fp16_fields) {
-          const float scale = variant == 3 ? 6e-8f : variant == 4 ? 60.0f : 0.001f + 0.01f * std::fabs(normal(rng));
-          const uint16_t h = fp32_to_fp16(scale);
-          std::memcpy(w.data() + b + off, &h, sizeof h);
-        }
-      }
+      const std::vector<uint8_t> w = block_row(
+          c, n, [&] { return variant == 1 ? uint8_t{0x00} : variant == 2 ? uint8_t{0xff} : static_cast<uint8_t>(rng()); },
+          [&] { return variant == 3 ? 6e-8f : variant == 4 ? 60.0f : 0.001f + 0.01f * std::fabs(normal(rng)); });
       std::vector<float> decoded(n), decoded_ref(n);
       mine.to_float(w.data(), decoded.data(), n);
       scalar.to_float(w.data(), decoded_ref.data(), n);

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ensureModel, type ModelOptions } from '../generator/index';
 import { ensureLlamaServer, startLlamaServer, type RunningServer } from '../support/llama-server';
-import type { Frame } from 'playwright-core';
+import type { Frame, Locator } from 'playwright-core';
 import { chatFrame, root, runCommand, screenshotsDir, startCodeServer, type Harness } from './harness';
 
 const code = `export function total(prices: number[]): number {
@@ -48,6 +48,36 @@ function extensionLog(h: Harness): string {
 async function untilLogged(h: Harness, line: RegExp, ms = 15_000): Promise<void> {
   for (const t0 = Date.now(); !line.test(extensionLog(h)) && Date.now() - t0 < ms;) await h.page.waitForTimeout(200);
   assert.match(extensionLog(h), line);
+}
+
+/**
+ * Clicks a button of a notification toast, once the toast has stopped moving, and waits for the
+ * toast to go. A progress toast that closes as this one opens moves it, and a press and release
+ * that land on different elements are no click; such a missed click is made again, once, and said.
+ */
+async function clickToastButton(h: Harness, toast: Locator, name: string): Promise<void> {
+  let box = await toast.boundingBox();
+  for (let i = 0; i < 20; i++) {
+    await h.page.waitForTimeout(100);
+    const now = await toast.boundingBox();
+    if (JSON.stringify(now) === JSON.stringify(box)) break;
+    box = now;
+  }
+  await toast.getByRole('button', { name }).click();
+  const gone = () => toast.waitFor({ state: 'detached', timeout: 3_000 }).then(() => true, () => false);
+  if (!(await gone())) {
+    console.log(`      the toast's ${name} button missed a click; clicking again`);
+    await toast.getByRole('button', { name }).click();
+    assert.ok(await gone(), `the toast stays after two clicks on ${name}`);
+  }
+}
+
+/** Waits for the diff editor to close; the toasts and the extension's last log lines if it does not. */
+async function untilDiffClosed(h: Harness, after: string): Promise<void> {
+  const closed = await h.page.waitForSelector('.monaco-diff-editor', { state: 'detached', timeout: 10_000 }).then(() => true, () => false);
+  if (closed) return;
+  const toasts = await h.page.locator('.notifications-toasts .notification-toast').allInnerTexts();
+  assert.fail(`the diff editor stayed open 10 s after ${after}; toasts: ${JSON.stringify(toasts)}; the extension's log ends:\n${extensionLog(h).split('\n').slice(-15).join('\n')}`);
 }
 
 /**
@@ -336,8 +366,8 @@ describe('end to end in code-server', function () {
       if (outcome === 'closed') break;
       // The answer ended before Escape: reject it and try again.
       assert.ok(round < 4, 'every answer ended before Escape could stop it');
-      await proposed.getByRole('button', { name: 'Reject' }).click();
-      await page.waitForSelector('.monaco-diff-editor', { state: 'detached', timeout: 10_000 });
+      await clickToastButton(h, proposed, 'Reject');
+      await untilDiffClosed(h, 'Reject');
     }
     assert.equal(await proposed.count(), 0, 'a cancelled edit proposes nothing');
     assert.match(extensionLog(h), /edit request cancelled/);
@@ -347,8 +377,8 @@ describe('end to end in code-server', function () {
       await editFirstLines();
       await proposed.waitFor({ timeout: 60_000 });
       if (decision === 'Reject') await h.screenshot('06-inline-edit-diff');
-      await proposed.getByRole('button', { name: decision }).click();
-      await page.waitForSelector('.monaco-diff-editor', { state: 'detached', timeout: 10_000 });
+      await clickToastButton(h, proposed, decision);
+      await untilDiffClosed(h, decision);
       await page.waitForTimeout(300);
       await page.keyboard.press('Control+S');
       if (decision === 'Reject') {
@@ -387,7 +417,7 @@ describe('end to end in code-server', function () {
     const before = fs.readFileSync(file, 'utf8');
     // Accept from the diff editor's title bar this time.
     await page.locator('.editor-actions [aria-label^="Accept the Proposed Change"]').first().click();
-    await page.waitForSelector('.monaco-diff-editor', { state: 'detached', timeout: 10_000 });
+    await untilDiffClosed(h, 'Accept in the title bar');
     await page.keyboard.press('Control+S');
     assert.notEqual(await untilFile(h, file, (text) => text !== before), before, 'the fix changed the file');
   });
@@ -464,8 +494,8 @@ describe('end to end in code-server', function () {
     await ask.waitFor({ timeout: 10_000 });
     await h.screenshot('10-apply-diff');
     assert.equal(fs.readFileSync(file, 'utf8'), before, 'nothing changes before Accept');
-    await ask.getByRole('button', { name: 'Accept' }).click();
-    await page.waitForSelector('.monaco-diff-editor', { state: 'detached', timeout: 10_000 });
+    await clickToastButton(h, ask, 'Accept');
+    await untilDiffClosed(h, 'Accept');
     await page.waitForTimeout(300);
     await page.keyboard.press('Control+S');
     // Until the saved file says so: a read during the save can see it empty.
