@@ -26,7 +26,7 @@ using namespace st::kernels;
 
 static bool close(float a, float b, float scale) { return std::fabs(a - b) <= 1e-5f * scale + 1e-6f; }
 
-// Q4_0 blocks with the scales of `w8` and random codes: weights of a realistic size.
+// Q4_0 blocks with the scales of `w8` (weights quantised to Q8_0) and random 4-bit codes.
 static std::vector<BlockQ4_0> random_q4_0_like(const std::vector<BlockQ8_0>& w8, std::mt19937& rng) {
   std::vector<BlockQ4_0> w4(w8.size());
   for (size_t b = 0; b < w4.size(); b++) {
