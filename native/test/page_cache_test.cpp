@@ -1,7 +1,7 @@
 // What a memory cgroup charges this process for files (sanitize-and-fuzz.sh, Linux): the
 // measure the memory plan's baseline takes under such a limit counts the page cache behind a
-// mapped file, not only the pages touched; and parsing a GGUF header leaves none of the
-// header's pages in the page cache.
+// mapped file, not only the pages touched, and the plan first drops the part no one maps;
+// parsing a GGUF header leaves none of the header's pages in the page cache.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/mman.h>
@@ -106,16 +106,14 @@ static void parsing_a_header_drops_its_pages() {
   ::unlink(path.c_str());
 }
 
-// In a memory cgroup with a limit (cgroup v1, as root: the memory benchmark's setting), the
-// page cache counts; moved back to the root cgroup, whatever held before holds again.
-static void a_limited_cgroup_charges_page_cache() {
+// Runs `inside` in a memory cgroup with a 1 GiB limit (cgroup v1, as root: the memory
+// benchmark's setting), then moves this process back to the root cgroup. False where no such
+// cgroup can be made here.
+template <typename Fn>
+static bool in_limited_cgroup(Fn inside) {
   const std::string root = "/sys/fs/cgroup/memory";
   const std::string dir = root + "/st-page-cache-test-" + std::to_string(::getpid());
-  const bool outside = st::platform::page_cache_is_charged();
-  if (::access((root + "/cgroup.procs").c_str(), W_OK) != 0 || ::mkdir(dir.c_str(), 0755) != 0) {
-    std::printf("(no writable cgroup-v1 memory controller here: the limited-cgroup case is not checked)\n");
-    return;
-  }
+  if (::access((root + "/cgroup.procs").c_str(), W_OK) != 0 || ::mkdir(dir.c_str(), 0755) != 0) return false;
   auto write = [](const std::string& file, const std::string& value) {
     FILE* f = std::fopen(file.c_str(), "w");
     bool ok = f && std::fputs(value.c_str(), f) >= 0;
@@ -124,10 +122,53 @@ static void a_limited_cgroup_charges_page_cache() {
   };
   const std::string pid = std::to_string(::getpid());
   check(write(dir + "/memory.limit_in_bytes", std::to_string(1ull << 30)) && write(dir + "/cgroup.procs", pid), "joins a 1 GiB cgroup");
-  check(st::platform::page_cache_is_charged(), "a 1 GiB memory cgroup charges page cache");
+  inside();
   write(root + "/cgroup.procs", pid);
   ::rmdir(dir.c_str());
+  return true;
+}
+
+// In a memory cgroup with a limit the page cache counts; moved back to the root cgroup,
+// whatever held before holds again.
+static void a_limited_cgroup_charges_page_cache() {
+  const bool outside = st::platform::page_cache_is_charged();
+  if (!in_limited_cgroup([] { check(st::platform::page_cache_is_charged(), "a 1 GiB memory cgroup charges page cache"); })) {
+    std::printf("(no writable cgroup-v1 memory controller here: the limited-cgroup cases are not checked)\n");
+    return;
+  }
   check(st::platform::page_cache_is_charged() == outside, "back in the root cgroup, as before");
+}
+
+// What the memory plan does before it measures its baseline: of a mapped file's page cache, the
+// pages no page table maps go (read-ahead never used), the pages in use stay; and only where
+// such a limit charges the page cache to this process.
+static void unused_cache_of_mapped_files_is_dropped_under_a_limit() {
+  const std::string path = write_cached_file("st-unused", std::vector<uint8_t>(16 * kMiB, 7));
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  auto* p = static_cast<volatile const uint8_t*>(::mmap(nullptr, 16 * kMiB, PROT_READ, MAP_SHARED, fd, 0));
+  const uint8_t first = p[0], last = p[16 * kMiB - 1];  // the first and last pages in use
+  check(first == 7 && last == 7, "the mapping reads the file");
+  if (!st::platform::page_cache_is_charged()) {
+    st::platform::drop_unused_mapped_file_cache();
+    check(cached_pages(path, 16 * kMiB) * page >= 16 * kMiB - page, "without a limit nothing is dropped");
+  }
+  const bool checked = in_limited_cgroup([&] {
+    const uint64_t charged0 = st::platform::resident_and_mapped_cache_bytes();
+    st::platform::drop_unused_mapped_file_cache();
+    const uint64_t charged1 = st::platform::resident_and_mapped_cache_bytes();
+    // Whole folios only (as above): up to 2 MiB around each page in use may stay.
+    const size_t left = cached_pages(path, 16 * kMiB) * page;
+    check(left <= 4 * kMiB, "the pages no one maps are dropped (" + std::to_string(left / 1024) + " KiB stay cached)");
+    check(charged1 + 12 * kMiB <= charged0, "and the charged measure falls with them (by " + std::to_string((int64_t(charged0) - int64_t(charged1)) / int64_t(kMiB)) + " MiB)");
+    std::vector<unsigned char> present(1);
+    ::mincore(const_cast<uint8_t*>(p), page, present.data());
+    check(present[0] & 1, "the page in use stays");
+  });
+  if (!checked) std::printf("(no writable cgroup-v1 memory controller here: dropping under a limit is not checked)\n");
+  ::munmap(const_cast<uint8_t*>(p), 16 * kMiB);
+  ::close(fd);
+  ::unlink(path.c_str());
 }
 
 // A KV cache commits the rows it is about to write in one call (kv_cache.h says why): the pages
@@ -151,6 +192,7 @@ static void populating_for_writing_commits_just_the_range() {
 int main() {
   populating_for_writing_commits_just_the_range();
   a_limited_cgroup_charges_page_cache();
+  unused_cache_of_mapped_files_is_dropped_under_a_limit();
   mapped_cache_counts_a_mapped_files_cache();
   parsing_a_header_drops_its_pages();
   std::printf("page cache: %d passed, %d failed\n", passed, failed);

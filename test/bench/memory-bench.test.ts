@@ -30,6 +30,13 @@ describe('the memory bench with several rounds', () => {
     assert.match(boundedTable([row], 1024), /smallthinker 29\.3 \(29\.8\), killed, 26\.6 \(27\.1\)/);
   });
 
+  it('lists each round\'s planned slots and the baseline they were planned from', () => {
+    const row = combineRounds([run(29.3, 890, { slots: 323, planned_baseline_bytes: 89 * 2 ** 20 }), run(26.6, 893, { slots: 303, planned_baseline_bytes: 121 * 2 ** 20 })]);
+    assert.match(boundedTable([row], 1024), /planned expert slots \(baseline\): smallthinker 323 \(89 MiB\), 303 \(121 MiB\)/);
+    assert.match(boundedTable([run(29.3, 890, { slots: 323, planned_baseline_bytes: 89 * 2 ** 20 })], 1024), /planned expert slots \(baseline\): smallthinker 323 \(89 MiB\)/);
+    assert.doesNotMatch(boundedTable([run(29.3, 890)], 1024), /planned/);
+  });
+
   it('leaves a single round as it was', () => {
     const one = run(29.3, 896);
     assert.equal(combineRounds([one]), one);

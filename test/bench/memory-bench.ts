@@ -34,8 +34,11 @@ export interface BoundedRun {
   io_idle_with_miss_share?: number;
   /** Bytes of one expert slot (gate, up and down, each an aligned span). */
   slot_bytes?: number;
+  /** The plan's expert slots and the baseline it measured (the process and, in a cgroup, the page cache of its files). */
+  slots?: number;
+  planned_baseline_bytes?: number;
   /** With several rounds: each round's decode and last-half speed, in order (the row shows the median round). */
-  rounds?: { decode_tokens_per_s?: number; decode_last_half_tokens_per_s?: number; killed: boolean }[];
+  rounds?: { decode_tokens_per_s?: number; decode_last_half_tokens_per_s?: number; killed: boolean; slots?: number; planned_baseline_bytes?: number }[];
 }
 
 export interface BoundedOptions {
@@ -105,6 +108,8 @@ export function boundedMemoryBenchmark(o: BoundedOptions): BoundedRun[] {
           run.io_busy_share = c.io_busy_ms / msPerToken;
           run.io_idle_with_miss_share = c.io_idle_with_miss_ms / msPerToken;
           run.slot_bytes = out.memory_plan.expert_slot_bytes;
+          run.slots = out.memory_plan.expert_slots;
+          run.planned_baseline_bytes = out.memory_plan.baseline_bytes;
         }
       }
       process.stderr.write(`  ${r.name.trim()}: ${run.error ?? `decode ${run.decode_tokens_per_s?.toFixed(1)} tok/s`}\n`);
@@ -131,7 +136,10 @@ export function combineRounds(rounds: BoundedRun[]): BoundedRun {
   const row = { ...(bad ?? bySpeed[Math.floor((bySpeed.length - 1) / 2)]) };
   const peaks = rounds.map((r) => r.cgroup_peak_bytes).filter((p): p is number => p !== undefined);
   if (peaks.length > 0) row.cgroup_peak_bytes = Math.max(...peaks);
-  row.rounds = rounds.map((r) => ({ decode_tokens_per_s: r.decode_tokens_per_s, decode_last_half_tokens_per_s: r.decode_last_half_tokens_per_s, killed: r.killed }));
+  row.rounds = rounds.map((r) => ({
+    decode_tokens_per_s: r.decode_tokens_per_s, decode_last_half_tokens_per_s: r.decode_last_half_tokens_per_s, killed: r.killed,
+    slots: r.slots, planned_baseline_bytes: r.planned_baseline_bytes,
+  }));
   return row;
 }
 
@@ -155,6 +163,12 @@ export function boundedTable(runs: BoundedRun[], budgetMiB?: number): string {
   if (several.length > 0) {
     lines.push(`rounds (decode, last half), the row being the median: ` + several.map((r) => `${r.name} ` + r.rounds!.map((x) =>
       x.killed ? 'killed' : `${f(x.decode_tokens_per_s, 1)} (${f(x.decode_last_half_tokens_per_s, 1)})`).join(', ')).join('; '));
+  }
+  // The plan of each round: a baseline that moves from start to start moves the slots with it.
+  const planned = runs.filter((r) => (r.rounds ?? [r]).some((x) => x.slots !== undefined));
+  if (planned.length > 0) {
+    lines.push(`planned expert slots (baseline): ` + planned.map((r) => `${r.name} ` + (r.rounds ?? [r]).map((x) =>
+      x.slots === undefined ? '-' : `${x.slots} (${mib(x.planned_baseline_bytes)})`).join(', ')).join('; '));
   }
   const held = runs.filter((r) => !r.killed && r.cgroup_peak_bytes !== undefined);
   if (budgetMiB !== undefined && held.length > 0) {

@@ -131,6 +131,10 @@ bool page_cache_is_charged();
 // touched): what such a limit counts of this process. The resident memory where the OS cannot
 // say more.
 uint64_t resident_and_mapped_cache_bytes();
+// Where page_cache_is_charged: drops the page cache of the files this process maps (its
+// executable and libraries) that no process has mapped in, the read-ahead it never used, which
+// such a limit charges to this process; pages in use stay. Nothing elsewhere.
+void drop_unused_mapped_file_cache();
 
 // Hands memory the C library's allocator keeps after large frees back to the OS (glibc keeps
 // it in its arenas), so releasing a model shows in the resident set at once.

@@ -229,6 +229,13 @@ static uint64_t proc_status_bytes(const char* key) {
 uint64_t resident_bytes() { return proc_status_bytes("VmRSS:"); }
 uint64_t peak_resident_bytes() { return proc_status_bytes("VmHWM:"); }
 
+// The path of a /proc/self/maps line ("start-end perms offset dev inode   path") that maps a
+// regular file; empty for anonymous memory and devices.
+static std::string mapped_file(const std::string& line) {
+  const size_t slash = line.find(" /");
+  return slash == std::string::npos || line.compare(slash + 1, 5, "/dev/") == 0 ? std::string() : line.substr(slash + 1);
+}
+
 // The page cache behind each file mapping of /proc/self/maps: mincore reports, for a file
 // mapping, which of its pages are in the page cache, whether or not this process touched them.
 // A file mapped twice (an executable's segments are) is counted per mapping range, and the
@@ -240,9 +247,7 @@ static uint64_t mapped_files_cached_bytes() {
   uint64_t total = 0;
   std::string line;
   while (std::getline(maps, line)) {
-    // "start-end perms offset dev inode   path": only regular files (not /dev, not anonymous).
-    const size_t slash = line.find(" /");
-    if (slash == std::string::npos || line.compare(slash + 1, 5, "/dev/") == 0) continue;
+    if (mapped_file(line).empty()) continue;
     uintptr_t start = 0, end = 0;
     if (std::sscanf(line.c_str(), "%" SCNxPTR "-%" SCNxPTR, &start, &end) != 2 || end <= start) continue;
     const size_t pages = (end - start) / page;
@@ -255,6 +260,24 @@ static uint64_t mapped_files_cached_bytes() {
 
 uint64_t resident_and_mapped_cache_bytes() {
   return proc_status_bytes("RssAnon:") + proc_status_bytes("RssShmem:") + mapped_files_cached_bytes();
+}
+
+void drop_unused_mapped_file_cache() {
+  if (!page_cache_is_charged()) return;
+  // The files of /proc/self/maps, each once. POSIX_FADV_DONTNEED drops a file's clean pages
+  // that no page table maps, in any process: what read-ahead cached beyond what was run.
+  std::ifstream maps("/proc/self/maps");
+  std::set<std::string> files;
+  std::string line;
+  while (std::getline(maps, line)) {
+    if (std::string path = mapped_file(line); !path.empty()) files.insert(path);
+  }
+  for (const std::string& path : files) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);  // fails for " (deleted)" files: they are skipped
+    if (fd < 0) continue;
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    ::close(fd);
+  }
 }
 
 bool page_cache_is_charged() {
@@ -299,10 +322,12 @@ uint64_t peak_resident_bytes() {
 }
 uint64_t resident_and_mapped_cache_bytes() { return resident_bytes(); }
 bool page_cache_is_charged() { return false; }
+void drop_unused_mapped_file_cache() {}
 #else
 uint64_t resident_bytes() { return 0; }
 uint64_t resident_and_mapped_cache_bytes() { return resident_bytes(); }
 bool page_cache_is_charged() { return false; }
+void drop_unused_mapped_file_cache() {}
 uint64_t peak_resident_bytes() {
   struct rusage usage {};
   return ::getrusage(RUSAGE_SELF, &usage) == 0 ? static_cast<uint64_t>(usage.ru_maxrss) * 1024 : 0;

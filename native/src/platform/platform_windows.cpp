@@ -168,6 +168,7 @@ uint64_t peak_resident_bytes() {
 
 uint64_t resident_and_mapped_cache_bytes() { return resident_bytes(); }
 bool page_cache_is_charged() { return false; }
+void drop_unused_mapped_file_cache() {}
 
 // The C runtime's heap gives large blocks back to the OS when they are freed.
 void return_free_memory() {}
