@@ -20,7 +20,7 @@ commands:
   eval-completions --model M [--format prefix|fim-spm|fim-psm] [--cases FILE] [--limit N] [--json]
                              score inline completions on the versioned infill cases
 
-common options: --threads N (default: physical cores), --context N, --kv-type f16|q8_0|f32,
+common options: --threads N (default: one per usable core), --context N, --kv-type f16|q8_0|f32,
                 --allow-context-overflow, --json
 memory budget:  --memory-budget MIB (0 = no bound: the file is memory-mapped), under a budget:
                 --cache-policy frequency|lru, --no-prefetch (no early reads at all),

@@ -19,7 +19,7 @@ export interface InspectReport {
 }
 
 export interface SessionOptions {
-  /** Worker threads; 0 or absent: the physical cores. */
+  /** Worker threads; 0 or absent: one per usable core (platform::compute_core_count). */
   threads?: number;
   /** Context length in tokens; absent: the model's. More than the model's is an error unless allowed. */
   context?: number;

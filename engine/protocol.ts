@@ -21,7 +21,7 @@ export const InspectRequest = new RequestType<InspectParams, InspectReport, void
 
 export interface LoadModelParams {
   modelPath: string;
-  /** Compute threads; 0 or absent: the physical cores. */
+  /** Compute threads; 0 or absent: one per usable core (physical, performance cores only, within the CPUs and quota given). */
   threads?: number;
   /** Context of a chat slot in tokens (completion slots use at most 4096); absent: 8192 or the model's, if smaller. */
   contextLength?: number;

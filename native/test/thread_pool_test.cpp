@@ -3,14 +3,21 @@
 // finished its share takes the pieces of one that is held up; and regions in quick succession,
 // where a worker often wakes after its region has ended, never run a finished region's work;
 // run_on_all reaches every worker; workers told to rest (the caller about to wait for a read)
-// take part in the next region.
+// take part in the next region. And the pool's default size on made-up Linux machines: one
+// thread per core, performance cores only, within the process's CPUs and its CPU quota.
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "platform/platform.h"
 #include "runtime/thread_pool.h"
 #include "check.h"
 
@@ -134,6 +141,105 @@ static void rested_workers_take_part_again() {
   check(ok, "300 regions after rest_workers(): every worker takes part, every item once");
 }
 
+#if defined(__linux__)
+// A made-up machine: a directory standing for "/" with the /sys and /proc files
+// linux_compute_core_count reads.
+struct MadeUpMachine {
+  std::string root;
+  MadeUpMachine() {
+    char dir[] = "/tmp/st-cores-XXXXXX";
+    root = ::mkdtemp(dir) ? dir : "";
+  }
+  ~MadeUpMachine() { std::system(("rm -rf " + root).c_str()); }
+  void file(const std::string& path, const std::string& text) {
+    const std::string full = root + path;
+    std::system(("mkdir -p " + full.substr(0, full.rfind('/'))).c_str());
+    std::ofstream(full) << text << "\n";
+  }
+  // CPU `cpu` as hardware thread of core `core` in package 0.
+  void cpu(int cpu, int core) {
+    const std::string t = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/";
+    file(t + "core_id", std::to_string(core));
+    file(t + "physical_package_id", "0");
+  }
+  int count(const std::vector<int>& allowed = {}) const { return st::platform::linux_compute_core_count(root, allowed); }
+};
+
+// 4 cores with two hardware threads each, numbered as Linux does (cpu0-3 the cores' first
+// threads, cpu4-7 their second).
+static void four_cores_eight_threads(MadeUpMachine& m) {
+  m.file("/sys/devices/system/cpu/online", "0-7");
+  for (int c = 0; c < 8; c++) m.cpu(c, c % 4);
+}
+
+static void default_threads_on_made_up_machines() {
+  {
+    MadeUpMachine m;
+    four_cores_eight_threads(m);
+    check(m.count() == 4, "4 cores with 2 threads each: 4 threads, got " + std::to_string(m.count()));
+    check(m.count({0, 4}) == 1, "allowed only both threads of one core: 1, got " + std::to_string(m.count({0, 4})));
+    check(m.count({0, 1, 4}) == 2, "allowed threads of two cores: 2, got " + std::to_string(m.count({0, 1, 4})));
+  }
+  {
+    MadeUpMachine m;  // cpu1 offline: its directory has no topology, and the online list skips it
+    m.file("/sys/devices/system/cpu/online", "0,2-3");
+    for (int c : {0, 2, 3}) m.cpu(c, c);
+    check(m.count() == 3, "CPUs 0, 2 and 3 online: 3, got " + std::to_string(m.count()));
+  }
+  {
+    MadeUpMachine m;  // Intel hybrid: 2 performance cores with 2 threads each, 8 efficiency cores
+    m.file("/sys/devices/system/cpu/online", "0-11");
+    for (int c = 0; c < 4; c++) m.cpu(c, c / 2 * 4);
+    for (int c = 4; c < 12; c++) m.cpu(c, 8 + c);
+    m.file("/sys/devices/cpu_core/cpus", "0-3");
+    m.file("/sys/devices/cpu_atom/cpus", "4-11");
+    check(m.count() == 2, "2 performance and 8 efficiency cores: 2, got " + std::to_string(m.count()));
+    check(m.count({6, 7, 8}) == 3, "allowed only efficiency cores: those 3, got " + std::to_string(m.count({6, 7, 8})));
+  }
+  {
+    MadeUpMachine m;  // Arm: 1 prime core, 3 big, 4 little
+    m.file("/sys/devices/system/cpu/online", "0-7");
+    const int capacity[8] = {280, 280, 280, 280, 870, 870, 870, 1024};
+    for (int c = 0; c < 8; c++) {
+      m.cpu(c, c);
+      m.file("/sys/devices/system/cpu/cpu" + std::to_string(c) + "/cpu_capacity", std::to_string(capacity[c]));
+    }
+    check(m.count() == 4, "1 prime, 3 big and 4 little cores: 4, got " + std::to_string(m.count()));
+  }
+  {
+    MadeUpMachine m;  // cgroup v2: 1.5 CPUs granted on the process's cgroup, 3 on its parent
+    four_cores_eight_threads(m);
+    m.file("/proc/self/cgroup", "0::/user.slice/editor");
+    m.file("/sys/fs/cgroup/user.slice/editor/cpu.max", "150000 100000");
+    m.file("/sys/fs/cgroup/user.slice/cpu.max", "300000 100000");
+    m.file("/sys/fs/cgroup/cpu.max", "max 100000");
+    check(m.count() == 1, "a quota of 1.5 CPUs: 1, got " + std::to_string(m.count()));
+    m.file("/sys/fs/cgroup/user.slice/editor/cpu.max", "max 100000");
+    check(m.count() == 3, "no quota of its own, 3 CPUs above it: 3, got " + std::to_string(m.count()));
+  }
+  {
+    MadeUpMachine m;  // cgroup v1 in a container: the path names the host's cgroup, the container's is the root
+    four_cores_eight_threads(m);
+    m.file("/proc/self/cgroup", "4:memory:/docker/abc\n3:cpu,cpuacct:/docker/abc\n2:cpuset:/docker/abc");
+    m.file("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "200000");
+    m.file("/sys/fs/cgroup/cpu/cpu.cfs_period_us", "100000");
+    check(m.count() == 2, "a v1 quota of 2 CPUs: 2, got " + std::to_string(m.count()));
+    m.file("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "-1");
+    check(m.count() == 4, "a v1 quota of -1 (none): 4, got " + std::to_string(m.count()));
+  }
+  {
+    MadeUpMachine m;  // nothing to read, or a list that does not parse: the hardware threads
+    const int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    check(m.count() == threads, "no /sys: the hardware threads");
+    m.file("/sys/devices/system/cpu/online", "0-x");
+    check(m.count() == threads, "a malformed online list: the hardware threads");
+  }
+  const int here = st::default_thread_count();
+  check(here >= 1 && here <= static_cast<int>(std::max(1u, std::thread::hardware_concurrency())),
+        "this machine: between 1 and its hardware threads, got " + std::to_string(here));
+}
+#endif
+
 int main() {
   every_item_once();
   rested_workers_take_part_again();
@@ -141,6 +247,9 @@ int main() {
   pieces_of_a_held_thread_are_taken();
   regions_in_quick_succession();
   with_a_busy_neighbour();
+#if defined(__linux__)
+  default_threads_on_made_up_machines();
+#endif
   std::printf("thread pool: %d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }

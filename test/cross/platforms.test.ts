@@ -22,7 +22,7 @@ const update = !!process.env.SMALLTHINKER_UPDATE_HASHES;
 
 /** How to run a Node program for one target on this machine. */
 interface Host {
-  target: 'win32-x64' | 'linux-arm64';
+  target: 'win32-x64' | 'linux-arm64' | 'linux-x64';
   /** The command line up to (and including) the Node executable. */
   node: string[];
   env: NodeJS.ProcessEnv;
@@ -43,6 +43,24 @@ const qemu: Host = {
   env: {},
   path: (p) => p,
 };
+
+/**
+ * This machine's own build on an x86-64 CPU without AVX-512, as qemu-user's CPU models give one
+ * (its emulation has AVX2 at most), with the table the engine must pick there unforced and the
+ * kept hashes that table gives (the SSE4.2 and AVX tables give the scalar table's bits). Most
+ * laptops are such CPUs, and an engine tested only on AVX-512 machines crashed on all of them
+ * as it picked its table (kernels/dispatch.cpp).
+ */
+const X64_CPUS = [
+  { model: 'qemu64', isa: 'scalar', kept: 'scalar' },  // x86-64's baseline: no SSE4.2
+  { model: 'Nehalem', isa: 'sse42', kept: 'scalar' },
+  { model: 'SandyBridge', isa: 'avx', kept: 'scalar' },
+  { model: 'Haswell', isa: 'avx2', kept: 'avx2' },
+] as const;
+
+function qemuX64(cpuModel: string): Host {
+  return { target: 'linux-x64', node: ['qemu-x86_64', '-cpu', cpuModel, process.execPath], env: {}, path: (p) => p };
+}
 
 /** A tree the host's Node runs: the bundles as shipped and the target's addon where they look for it. */
 function stage(target: string, addon = path.join(root, 'native', 'build-cross', target, 'smallthinker.node')): string {
@@ -83,12 +101,15 @@ function cliRunner(host: Host, dir: string): RunCliJson {
   };
 }
 
-/** The tiny cases' hashes on `host` with `isa`, compared with the kept hashes of `keptIsa` (the same table on this machine). */
-async function compareHashes(host: Host, run: RunCliJson, isa: string, keptIsa: string, promptFile: string): Promise<string[]> {
+/**
+ * The tiny cases' hashes (or only those named in `only`) on `host` with `isa` ('' for the table
+ * the engine picks), compared with the kept hashes of `keptIsa` (the same table on this machine).
+ */
+async function compareHashes(host: Host, run: RunCliJson, isa: string, keptIsa: string, promptFile: string, only?: string[]): Promise<string[]> {
   const kept = readKeptHashes();
   const mismatches: string[] = [];
   const updates: Record<string, string> = {};
-  for (const c of BIT_CASES.filter((x) => !x.slow)) {
+  for (const c of BIT_CASES.filter((x) => !x.slow && (!only || only.includes(x.name)))) {
     const model = await ensureModel(c.model);
     for (const [mode, budget] of loadModes(c)) {
       const key = `${c.name} / ${keptIsa} / ${mode}`;
@@ -246,6 +267,21 @@ describe('other platforms: the cross-built addons under Wine and qemu, the macOS
         child.kill('SIGKILL');
       }
     });
+  });
+
+  describe('Linux x64 on CPUs without AVX-512 (this build under qemu-user\'s CPU models)', () => {
+    for (const cpu of X64_CPUS) {
+      it(`${cpu.model}: picks the ${cpu.isa} table by itself and gives its kept hashes`, async () => {
+        const host = qemuX64(cpu.model);
+        const run = cliRunner(host, root);
+        const bench = run(['bench', '--model', tinyModel, '--prompt-tokens', '16', '--gen-tokens', '4'], '') as { isa: string };
+        assert.equal(bench.isa, cpu.isa);
+        // Every tiny case on the AVX2 table (the laptops' table); one case on the others, whose
+        // kernels the hashes of the scalar table pin already.
+        const mismatches = await compareHashes(host, run, '', cpu.kept, promptFile, cpu.isa === 'avx2' ? undefined : ['tiny q4_0 upstream']);
+        assert.deepEqual(mismatches, []);
+      });
+    }
   });
 
   describe('macOS (Zig\'s clang; cannot run here)', () => {

@@ -2,6 +2,7 @@
 // AVX2, then AVX, then SSE4.2, on x86-64; on arm64 NEON, with the dot-product instruction
 // where the CPU has it), unless SMALLTHINKER_ISA says otherwise (runtime/switches.h; tests run
 // every ISA this way).
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -44,6 +45,17 @@ KernelTable with_scalar_fallbacks(const KernelTable& own) {
 }
 
 #if defined(__x86_64__) || defined(_M_X64)
+// Each table below is filled by code compiled for its instructions, and the compiler may use
+// them there too (gcc 12 copied avx512_overrides' pointers with ZMM stores, which crashed the
+// engine on every CPU without AVX-512 as it picked its table): a table is built only on a CPU
+// that has its instructions, and is nullptr elsewhere. Both are decided once (each `build` is a
+// lambda of its own type, so each table has its own static); kernels ask for tables as they run.
+template <typename Build>
+static const KernelTable* built_if(bool (*cpu_has_it)(), Build build) {
+  static const std::optional<KernelTable> table = cpu_has_it() ? std::optional<KernelTable>(build()) : std::nullopt;
+  return table ? &*table : nullptr;
+}
+
 // The scalar table with its busiest kernels in SSE4.2 (or the same built with AVX): the same
 // numbers to the bit.
 KernelTable scalar_table_with(void (*overrides)(KernelTable&)) {
@@ -53,47 +65,42 @@ KernelTable scalar_table_with(void (*overrides)(KernelTable&)) {
 }
 void sse42_overrides(KernelTable& t);  // kernels_sse42.cpp, built with -mssse3 -msse4.1 -msse4.2 -mpopcnt
 const KernelTable* sse42_table() {
-  static const KernelTable table = scalar_table_with(sse42_overrides);
-  return &table;
+  return built_if(cpu_has_sse42, [] { return scalar_table_with(sse42_overrides); });
 }
 void avx_overrides(KernelTable& t);  // kernels_avx.cpp: kernels_sse42.cpp built with -mavx too
 const KernelTable* avx_table() {
-  static const KernelTable table = scalar_table_with(avx_overrides);
-  return &table;
+  return built_if(cpu_has_avx, [] { return scalar_table_with(avx_overrides); });
 }
 const KernelTable* avx2_table_impl();            // kernels_avx2.cpp, built with -mavx2 -mfma -mf16c
 void add_avx2_kquant_kernels(KernelTable& t);   // kquants_avx2.cpp, the same flags
 void add_avx2_block32_kernels(KernelTable& t);  // blocks32_avx2.cpp, the same flags
 const KernelTable* avx2_table() {
-  static const KernelTable table = [] {
+  return built_if(cpu_has_avx2_fma_f16c, [] {
     KernelTable t = *avx2_table_impl();
     add_avx2_kquant_kernels(t);
     add_avx2_block32_kernels(t);
     return with_scalar_fallbacks(t);
-  }();
-  return &table;
+  });
 }
 void avx512_overrides(KernelTable& t);           // kernels_avx512.cpp, built with AVX-512 F/BW/VL/VNNI
 void add_avx512_kquant_kernels(KernelTable& t);  // kquants_avx512.cpp, the same flags
 const KernelTable* avx512_table() {
   // AVX2 for everything the AVX-512 files do not replace.
-  static const KernelTable table = [] {
+  return built_if(cpu_has_avx512_vnni, [] {
     KernelTable t = *avx2_table();
     avx512_overrides(t);
     add_avx512_kquant_kernels(t);
     return t;
-  }();
-  return &table;
+  });
 }
 void avxvnni_overrides(KernelTable& t);  // kernels_avxvnni.cpp, built with the AVX2 flags and -mavxvnni
 const KernelTable* avxvnni_table() {
   // AVX2 for everything the AVX-VNNI file does not replace.
-  static const KernelTable table = [] {
+  return built_if(cpu_has_avx_vnni, [] {
     KernelTable t = *avx2_table();
     avxvnni_overrides(t);
     return t;
-  }();
-  return &table;
+  });
 }
 #else
 const KernelTable* sse42_table() { return nullptr; }
@@ -187,22 +194,22 @@ static const KernelTable& choose() {
   const std::string& want = runtime::switches().isa;
   if (!want.empty()) {
     if (want == "scalar") return scalar_table();
-    if (want == "sse42" && sse42_table() && cpu_has_sse42()) return *sse42_table();
-    if (want == "avx" && avx_table() && cpu_has_avx()) return *avx_table();
-    if (want == "avx2" && avx2_table() && cpu_has_avx2_fma_f16c()) return *avx2_table();
-    if (want == "avxvnni" && avxvnni_table() && cpu_has_avx_vnni()) return *avxvnni_table();
-    if (want == "avx512" && avx512_table() && cpu_has_avx512_vnni()) return *avx512_table();
+    if (want == "sse42" && sse42_table()) return *sse42_table();
+    if (want == "avx" && avx_table()) return *avx_table();
+    if (want == "avx2" && avx2_table()) return *avx2_table();
+    if (want == "avxvnni" && avxvnni_table()) return *avxvnni_table();
+    if (want == "avx512" && avx512_table()) return *avx512_table();
     if (want == "neon" && neon_table()) return *neon_table();
     if (want == "neondot" && neondot_table()) return *neondot_table();
     throw std::runtime_error("SMALLTHINKER_ISA=" + want + " is not available on this CPU or build");
   }
   if (neondot_table()) return *neondot_table();
   if (neon_table()) return *neon_table();
-  if (avx512_table() && cpu_has_avx512_vnni()) return *avx512_table();
-  if (avxvnni_table() && cpu_has_avx_vnni()) return *avxvnni_table();
-  if (avx2_table() && cpu_has_avx2_fma_f16c()) return *avx2_table();
-  if (avx_table() && cpu_has_avx()) return *avx_table();
-  if (sse42_table() && cpu_has_sse42()) return *sse42_table();
+  if (avx512_table()) return *avx512_table();
+  if (avxvnni_table()) return *avxvnni_table();
+  if (avx2_table()) return *avx2_table();
+  if (avx_table()) return *avx_table();
+  if (sse42_table()) return *sse42_table();
   return scalar_table();
 }
 

@@ -360,11 +360,13 @@ void q8_0_block_terms(const BlockQ8_0* x, Q8_0BlockTerms* terms, int64_t n_block
 KernelTable with_scalar_fallbacks(const KernelTable& own);
 
 const KernelTable& scalar_table();
-const KernelTable* sse42_table();   // the scalar table with its busiest kernels in SSE4.2; nullptr when not compiled in
-const KernelTable* avx_table();     // the same kernels built with AVX; nullptr when not compiled in
-const KernelTable* avx2_table();    // nullptr when not compiled in
-const KernelTable* avxvnni_table();  // AVX2 with AVX-VNNI packed products; nullptr when not compiled in
-const KernelTable* avx512_table();  // AVX2 with AVX-512 VNNI dot products; nullptr when not compiled in
+// The x86 tables are nullptr when not compiled in or when this CPU lacks their instructions
+// (the code that fills them is compiled for those instructions too).
+const KernelTable* sse42_table();   // the scalar table with its busiest kernels in SSE4.2
+const KernelTable* avx_table();     // the same kernels built with AVX
+const KernelTable* avx2_table();
+const KernelTable* avxvnni_table();  // AVX2 with AVX-VNNI packed products
+const KernelTable* avx512_table();  // AVX2 with AVX-512 VNNI dot products
 const KernelTable* neon_table();  // nullptr when not compiled in
 // The NEON kernels built a second time with the dot-product instruction, where the first build
 // lacks it (Linux arm64's addon; neon_dot.h); nullptr when not compiled in or the CPU lacks it.

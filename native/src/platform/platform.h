@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace st::platform {
 
@@ -140,9 +141,21 @@ void drop_unused_mapped_file_cache();
 // it in its arenas), so releasing a model shows in the resident set at once.
 void return_free_memory();
 
-// Physical cores (not hardware threads) of the machine; falls back to the hardware threads, at
-// least 1.
-int physical_core_count();
+// The cores the engine's compute threads should run on, its default thread count (at least 1):
+// - physical cores, not hardware threads (a core's two threads share its arithmetic units);
+// - on CPUs with two kinds of cores (Intel's since Alder Lake, Apple silicon, Arm's
+//   big.LITTLE) the performance cores only: every parallel region waits for its slowest thread;
+// - only those this process may run on (Linux: `taskset`, a container's cpuset);
+// - no more than a CPU-time quota grants, in whole CPUs (Linux: a container's `--cpus`, a
+//   cgroup's cpu.max): threads beyond it stand still until the quota's next period.
+// Falls back to the hardware threads where the OS says nothing.
+int compute_core_count();
+#if defined(__linux__)
+// compute_core_count on Linux, from the files under `root` ("" for this machine's /sys and
+// /proc) for a process allowed to run on the CPUs numbered in `allowed` (empty: any); its own
+// function so that tests can describe a machine.
+int linux_compute_core_count(const std::string& root, const std::vector<int>& allowed);
+#endif
 
 // Whether an arm64 CPU has the int8 dot-product instructions (SDOT/UDOT, ARMv8.2's optional
 // DotProd, which the Linux kernel reports as asimddp): false elsewhere, and where the OS

@@ -3,6 +3,9 @@
 #include "platform.h"
 
 #include <fcntl.h>
+#if defined(__linux__)
+#include <sched.h>
+#endif
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -23,6 +26,7 @@
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -280,34 +284,146 @@ void drop_unused_mapped_file_cache() {
   }
 }
 
-bool page_cache_is_charged() {
-  // /proc/self/cgroup: "0::/path" (v2) and "N:controllers:/path" (v1); a limit may sit on any
-  // cgroup from this one up to the root.
-  std::ifstream cgroups("/proc/self/cgroup");
+// Calls visit(dir, v2) for the directory of this process's cgroup and of each one above it up
+// to the root (a limit may sit on any of them), under `root` (a test's made-up tree, else ""):
+// in the cgroup v2 tree, and in the v1 tree of `v1_controller` ("memory", "cpu"). From
+// /proc/self/cgroup: "0::/path" (v2) and "N:controllers:/path" (v1). In a container whose own
+// cgroup is mounted as the root, the path names the host's cgroup and the walk reaches the
+// container's at the root. Stops when visit returns true, and says whether it did.
+template <typename Visit>
+static bool visit_own_cgroups(const std::string& root, const std::string& v1_controller, Visit visit) {
+  std::ifstream cgroups(root + "/proc/self/cgroup");
   std::string line;
   while (std::getline(cgroups, line)) {
     const size_t a = line.find(':'), b = a == std::string::npos ? a : line.find(':', a + 1);
     if (b == std::string::npos) continue;
     const std::string controllers = "," + line.substr(a + 1, b - a - 1) + ",";
     std::string dir = line.substr(b + 1);
-    std::string root, limit_file;
-    if (controllers == ",,") {
-      root = "/sys/fs/cgroup", limit_file = "/memory.max";
-    } else if (controllers.find(",memory,") != std::string::npos) {
-      root = "/sys/fs/cgroup/memory", limit_file = "/memory.limit_in_bytes";
-    } else {
-      continue;
-    }
+    const bool v2 = controllers == ",,";
+    if (!v2 && controllers.find("," + v1_controller + ",") == std::string::npos) continue;
+    const std::string tree = root + (v2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/" + v1_controller);
     while (true) {
-      std::ifstream f(root + (dir == "/" ? "" : dir) + limit_file);
-      std::string v;
-      // "max" (v2) or about 2^63 (v1) mean no limit.
-      if (f >> v && v != "max" && v.size() < 19) return true;
+      if (visit(tree + (dir == "/" ? "" : dir), v2)) return true;
       if (dir.empty() || dir == "/") break;
       dir = dir.substr(0, dir.rfind('/'));
     }
   }
   return false;
+}
+
+bool page_cache_is_charged() {
+  return visit_own_cgroups("", "memory", [](const std::string& dir, bool v2) {
+    std::ifstream f(dir + (v2 ? "/memory.max" : "/memory.limit_in_bytes"));
+    std::string v;
+    return f >> v && v != "max" && v.size() < 19;  // "max" (v2) or about 2^63 (v1) mean no limit
+  });
+}
+
+namespace {
+
+// A sysfs CPU list ("0-3,8,10-11") as CPU numbers; empty when the file is missing or malformed.
+std::vector<int> read_cpu_list(const std::string& path) {
+  std::ifstream f(path);
+  std::string text;
+  std::vector<int> cpus;
+  if (!(f >> text)) return cpus;
+  size_t at = 0;
+  while (at < text.size()) {
+    const size_t comma = std::min(text.find(',', at), text.size());
+    const std::string part = text.substr(at, comma - at);
+    char* end = nullptr;
+    const long first = std::strtol(part.c_str(), &end, 10);
+    long last = first;
+    if (*end == '-') last = std::strtol(end + 1, &end, 10);
+    if (end == part.c_str() || *end != '\0' || first < 0 || last < first || last >= 65536) return {};
+    for (long c = first; c <= last; c++) cpus.push_back(static_cast<int>(c));
+    at = comma + 1;
+  }
+  return cpus;
+}
+
+// A number from the first word of a file, or `otherwise`.
+double read_number(const std::string& path, double otherwise) {
+  std::ifstream f(path);
+  std::string word;
+  if (!(f >> word)) return otherwise;
+  char* end = nullptr;
+  const double v = std::strtod(word.c_str(), &end);
+  return end != word.c_str() && *end == '\0' ? v : otherwise;
+}
+
+// Of `cpus`, those of the faster kind on a CPU with two: Intel's hybrid CPUs (Alder Lake and
+// later) list their performance cores in /sys/devices/cpu_core/cpus (the kernel's hybrid PMU,
+// Linux 5.13 on); Arm's big.LITTLE gives each CPU a cpu_capacity (1024 for the fastest), and
+// the cores with at least half the largest are kept (a phone's prime and big cores, not its
+// little ones). `cpus` itself where there is one kind, or nothing says.
+std::vector<int> performance_cpus(const std::string& root, const std::vector<int>& cpus) {
+  std::vector<int> kept;
+  const std::vector<int> p_cores = read_cpu_list(root + "/sys/devices/cpu_core/cpus");
+  if (!p_cores.empty()) {
+    for (int c : cpus) {
+      if (std::find(p_cores.begin(), p_cores.end(), c) != p_cores.end()) kept.push_back(c);
+    }
+    return kept.empty() ? cpus : kept;
+  }
+  std::vector<double> capacity;
+  for (int c : cpus) {
+    capacity.push_back(read_number(root + "/sys/devices/system/cpu/cpu" + std::to_string(c) + "/cpu_capacity", -1));
+    if (capacity.back() <= 0) return cpus;
+  }
+  const double largest = capacity.empty() ? 0 : *std::max_element(capacity.begin(), capacity.end());
+  for (size_t i = 0; i < cpus.size(); i++) {
+    if (2 * capacity[i] >= largest) kept.push_back(cpus[i]);
+  }
+  return kept;
+}
+
+// The CPUs a CPU-time quota grants this process, whole ones (at least 1), or 0 without one:
+// cgroup v2's cpu.max ("200000 100000": quota and period), v1's cpu.cfs_quota_us and
+// cpu.cfs_period_us (quota -1: none); the smallest on the way to the root.
+int cpu_quota_cpus(const std::string& root) {
+  int cpus = 0;
+  visit_own_cgroups(root, "cpu", [&](const std::string& dir, bool v2) {
+    double quota = -1, period = 0;
+    if (v2) {
+      std::ifstream f(dir + "/cpu.max");
+      std::string q;
+      if (f >> q >> period && q != "max") quota = std::strtod(q.c_str(), nullptr);
+    } else {
+      quota = read_number(dir + "/cpu.cfs_quota_us", -1);
+      period = read_number(dir + "/cpu.cfs_period_us", 0);
+    }
+    if (quota > 0 && period > 0) {
+      const int granted = std::max(1, static_cast<int>(quota / period));
+      cpus = cpus == 0 ? granted : std::min(cpus, granted);
+    }
+    return false;  // every level counts
+  });
+  return cpus;
+}
+
+}  // namespace
+
+int linux_compute_core_count(const std::string& root, const std::vector<int>& allowed) {
+  const std::string sys = root + "/sys/devices/system/cpu/";
+  std::vector<int> cpus;
+  for (int c : read_cpu_list(sys + "online")) {
+    if (allowed.empty() || std::find(allowed.begin(), allowed.end(), c) != allowed.end()) cpus.push_back(c);
+  }
+  if (cpus.empty()) cpus = allowed;
+  // One thread per core: the hardware threads of a core share its arithmetic units.
+  std::set<std::pair<std::string, std::string>> cores;  // (package, core)
+  for (int c : performance_cpus(root, cpus)) {
+    const std::string topology = sys + "cpu" + std::to_string(c) + "/topology/";
+    std::ifstream core(topology + "core_id"), package(topology + "physical_package_id");
+    std::string core_id, package_id;
+    if (!(core >> core_id && package >> package_id)) core_id = "cpu" + std::to_string(c), package_id = "";
+    cores.emplace(package_id, core_id);
+  }
+  int n = cores.empty() ? static_cast<int>(std::max(1u, std::thread::hardware_concurrency())) : static_cast<int>(cores.size());
+  // Threads beyond a quota are stopped until the next period, and every region waits for them.
+  if (const int quota = cpu_quota_cpus(root); quota > 0) n = std::min(n, quota);
+  return n;
 }
 #elif defined(__APPLE__)
 uint64_t resident_bytes() {
@@ -340,19 +456,16 @@ void return_free_memory() {
 #endif
 }
 
-int physical_core_count() {
+int compute_core_count() {
 #if defined(__linux__)
-  std::set<std::pair<std::string, std::string>> cores;  // (package, core) pairs
-  for (unsigned cpu = 0; cpu < 4096; cpu++) {
-    const std::string base = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/";
-    std::ifstream core(base + "core_id"), pkg(base + "physical_package_id");
-    if (!core) break;
-    std::string c, p;
-    core >> c;
-    pkg >> p;
-    cores.emplace(p, c);
+  cpu_set_t set;
+  std::vector<int> allowed;
+  if (::sched_getaffinity(0, sizeof set, &set) == 0) {
+    for (int c = 0; c < CPU_SETSIZE; c++) {
+      if (CPU_ISSET(c, &set)) allowed.push_back(c);
+    }
   }
-  if (!cores.empty()) return static_cast<int>(cores.size());
+  return linux_compute_core_count("", allowed);
 #elif defined(__APPLE__)
   int n = 0;
   size_t len = sizeof n;
@@ -360,8 +473,10 @@ int physical_core_count() {
   if (::sysctlbyname("hw.perflevel0.physicalcpu", &n, &len, nullptr, 0) == 0 && n > 0) return n;
   len = sizeof n;
   if (::sysctlbyname("hw.physicalcpu", &n, &len, nullptr, 0) == 0 && n > 0) return n;
-#endif
   return std::max(1u, std::thread::hardware_concurrency());
+#else
+  return std::max(1u, std::thread::hardware_concurrency());
+#endif
 }
 
 bool cpu_has_arm_dotprod() {

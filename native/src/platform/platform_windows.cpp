@@ -175,20 +175,25 @@ void return_free_memory() {}
 
 bool cpu_has_arm_dotprod() { return false; }  // the Windows addon is x64 only
 
-int physical_core_count() {
+int compute_core_count() {
   DWORD bytes = 0;
   GetLogicalProcessorInformationEx(RelationProcessorCore, nullptr, &bytes);
   if (bytes > 0) {
     std::vector<uint8_t> buf(bytes);
     auto* first = reinterpret_cast<SYSTEM_LOGICAL_PROCESSOR_INFORMATION_EX*>(buf.data());
     if (GetLogicalProcessorInformationEx(RelationProcessorCore, first, &bytes)) {
-      int cores = 0;
+      // A core's EfficiencyClass is higher the faster it is; on a hybrid CPU (Intel's since
+      // Alder Lake) the performance cores have the highest, elsewhere every core has 0.
+      std::vector<int> classes;
       for (DWORD at = 0; at < bytes;) {
         auto* entry = reinterpret_cast<SYSTEM_LOGICAL_PROCESSOR_INFORMATION_EX*>(buf.data() + at);
-        if (entry->Relationship == RelationProcessorCore) cores++;
+        if (entry->Relationship == RelationProcessorCore) classes.push_back(entry->Processor.EfficiencyClass);
         at += entry->Size;
       }
-      if (cores > 0) return cores;
+      if (!classes.empty()) {
+        const int fastest = *std::max_element(classes.begin(), classes.end());
+        return static_cast<int>(std::count(classes.begin(), classes.end(), fastest));
+      }
     }
   }
   return std::max(1u, std::thread::hardware_concurrency());

@@ -139,6 +139,6 @@ void ThreadPool::run_region(int64_t n, const RangeFn& fn, int64_t grain, int wor
   }
 }
 
-int default_thread_count() { return platform::physical_core_count(); }
+int default_thread_count() { return platform::compute_core_count(); }
 
 }  // namespace st

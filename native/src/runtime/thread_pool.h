@@ -84,8 +84,8 @@ class ThreadPool {
   std::condition_variable wake_;
 };
 
-// Physical cores (not hyper-threads; on Apple silicon the performance cores), else the
-// hardware threads.
+// platform::compute_core_count(): physical cores, the performance kind only, those this process
+// may run on, at most what a CPU quota grants.
 int default_thread_count();
 
 }  // namespace st

@@ -24,7 +24,7 @@ namespace st {
 // What a session is asked to be.
 struct SessionSpec {
   std::string path;
-  int threads = 0;             // 0: the physical cores
+  int threads = 0;             // 0: default_thread_count()
   int64_t context = 0;         // 0: the model's (4096 under a memory budget)
   bool allow_overflow = false;  // a context over the model's is an error unless this is set
   KvType kv_type = KvType::F16;
