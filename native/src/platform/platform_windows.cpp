@@ -13,6 +13,7 @@
 #include <psapi.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -183,11 +184,13 @@ int compute_core_count() {
     auto* first = reinterpret_cast<SYSTEM_LOGICAL_PROCESSOR_INFORMATION_EX*>(buf.data());
     if (GetLogicalProcessorInformationEx(RelationProcessorCore, first, &bytes)) {
       // A core's EfficiencyClass is higher the faster it is; on a hybrid CPU (Intel's since
-      // Alder Lake) the performance cores have the highest, elsewhere every core has 0.
+      // Alder Lake) the performance cores have the highest, elsewhere every core has 0. It is
+      // the byte after Flags (MinGW-w64's headers still call it Reserved[0]).
       std::vector<int> classes;
       for (DWORD at = 0; at < bytes;) {
         auto* entry = reinterpret_cast<SYSTEM_LOGICAL_PROCESSOR_INFORMATION_EX*>(buf.data() + at);
-        if (entry->Relationship == RelationProcessorCore) classes.push_back(entry->Processor.EfficiencyClass);
+        const BYTE* core = reinterpret_cast<const BYTE*>(&entry->Processor);
+        if (entry->Relationship == RelationProcessorCore) classes.push_back(core[offsetof(PROCESSOR_RELATIONSHIP, Flags) + 1]);
         at += entry->Size;
       }
       if (!classes.empty()) {
