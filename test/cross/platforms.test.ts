@@ -101,17 +101,23 @@ function cliRunner(host: Host, dir: string): RunCliJson {
   };
 }
 
+/** Which of the tiny cases a comparison runs: by default all of them in both load modes. */
+interface Subset {
+  cases?: string[];
+  mappedOnly?: boolean;
+}
+
 /**
- * The tiny cases' hashes (or only those named in `only`) on `host` with `isa` ('' for the table
- * the engine picks), compared with the kept hashes of `keptIsa` (the same table on this machine).
+ * The tiny cases' hashes on `host` with `isa` ('' for the table the engine picks), compared
+ * with the kept hashes of `keptIsa` (the same table on this machine).
  */
-async function compareHashes(host: Host, run: RunCliJson, isa: string, keptIsa: string, promptFile: string, only?: string[]): Promise<string[]> {
+async function compareHashes(host: Host, run: RunCliJson, isa: string, keptIsa: string, promptFile: string, subset: Subset = {}): Promise<string[]> {
   const kept = readKeptHashes();
   const mismatches: string[] = [];
   const updates: Record<string, string> = {};
-  for (const c of BIT_CASES.filter((x) => !x.slow && (!only || only.includes(x.name)))) {
+  for (const c of BIT_CASES.filter((x) => !x.slow && (!subset.cases || subset.cases.includes(x.name)))) {
     const model = await ensureModel(c.model);
-    for (const [mode, budget] of loadModes(c)) {
+    for (const [mode, budget] of loadModes(c).filter(([m]) => !subset.mappedOnly || m === 'mapped')) {
       const key = `${c.name} / ${keptIsa} / ${mode}`;
       const hash = resultHash(run, model, isa, budget, promptFile);
       if (update && isa === 'neon') updates[key] = hash;  // only the NEON table's hashes are kept from here
@@ -244,13 +250,15 @@ describe('other platforms: the cross-built addons under Wine and qemu, the macOS
       dir = stage('linux-arm64');
     });
 
-    it('gives the x64 scalar table\'s kept hashes with its scalar table, and the kept NEON hashes with both NEON builds, in both load modes', async () => {
+    // The budgeted mode (the expert cache's reads, the same code for every table) with the NEON
+    // table only: each load mode per table took 17 minutes on a Zen 3 VM, near the phase's limit.
+    it('gives the x64 scalar table\'s kept hashes with its scalar table, and the kept NEON hashes with both NEON builds, mapped (and budgeted with NEON)', async () => {
       const run = cliRunner(qemu, dir);
-      const mismatches = await compareHashes(qemu, run, 'scalar', 'scalar', promptFile);
+      const mismatches = await compareHashes(qemu, run, 'scalar', 'scalar', promptFile, { mappedOnly: true });
       mismatches.push(...await compareHashes(qemu, run, 'neon', 'neon', promptFile));
       // The build with the dot-product instruction (qemu's CPU has it), which Apple's cores and
       // most Linux arm64 servers run: the same bits (kernels/neon_dot.h).
-      mismatches.push(...await compareHashes(qemu, run, 'neondot', 'neon', promptFile));
+      mismatches.push(...await compareHashes(qemu, run, 'neondot', 'neon', promptFile, { mappedOnly: true }));
       assert.deepEqual(mismatches, []);
     });
 
@@ -276,9 +284,10 @@ describe('other platforms: the cross-built addons under Wine and qemu, the macOS
         const run = cliRunner(host, root);
         const bench = run(['bench', '--model', tinyModel, '--prompt-tokens', '16', '--gen-tokens', '4'], '') as { isa: string };
         assert.equal(bench.isa, cpu.isa);
-        // Every tiny case on the AVX2 table (the laptops' table); one case on the others, whose
-        // kernels the hashes of the scalar table pin already.
-        const mismatches = await compareHashes(host, run, '', cpu.kept, promptFile, cpu.isa === 'avx2' ? undefined : ['tiny q4_0 upstream']);
+        // One case: every tiny case took 5 minutes under the Haswell model, and qemu 7.2's AVX2
+        // emulation gives other bits than AVX2 CPUs for the F32, F16, Q8_0, Q5_0 and IQ4_XS
+        // cases (this VM's own AVX2 gives the kept ones); its Q4_0 path gives the kept bits.
+        const mismatches = await compareHashes(host, run, '', cpu.kept, promptFile, { cases: ['tiny q4_0 upstream'] });
         assert.deepEqual(mismatches, []);
       });
     }
