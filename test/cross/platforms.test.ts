@@ -251,7 +251,8 @@ describe('other platforms: the cross-built addons under Wine and qemu, the macOS
     });
 
     // The budgeted mode (the expert cache's reads, the same code for every table) with the NEON
-    // table only: each load mode per table took 17 minutes on a Zen 3 VM, near the phase's limit.
+    // table only: both load modes for all three tables took 17 minutes on a Zen 3 VM, most of the
+    // phase's limit.
     it('gives the x64 scalar table\'s kept hashes with its scalar table, and the kept NEON hashes with both NEON builds, mapped (and budgeted with NEON)', async () => {
       const run = cliRunner(qemu, dir);
       const mismatches = await compareHashes(qemu, run, 'scalar', 'scalar', promptFile, { mappedOnly: true });
