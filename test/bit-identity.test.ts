@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { ensureModel } from './generator/index';
-import { BIT_CASES as cases, PROMPT, loadModes, readKeptHashes, resultHash, writeKeptHashes } from './support/bit-hash';
+import { BIT_CASES as cases, HELD_TO, PROMPT, keptHashesOf, loadModes, readKeptHashes, resultHash, writeKeptHashes } from './support/bit-hash';
 import { tempDir } from './support/temp-dir';
 
 const root = path.resolve(__dirname, '..');
@@ -37,11 +37,6 @@ async function tables(): Promise<string[]> {
   if (!slow) return [tableName('', model)!];
   return ['scalar', 'sse42', 'avx', 'avx2', 'avxvnni', 'avx512', 'neon', 'neondot'].filter((isa) => tableName(isa, model) !== undefined);
 }
-
-// Tables that promise another table's numbers are held to its hashes and keep none of their own:
-// the SSE4.2 table and its AVX build the scalar table's, NEON's build with the dot-product
-// instruction NEON's (native/src/kernels/neon_dot.h). Each comes after the table it is held to.
-const HELD_TO: Record<string, string> = { sse42: 'scalar', avx: 'scalar', neondot: 'neon' };
 
 function run(args: string[], isa: string): unknown {
   const out = execFileSync(process.execPath, [cli, ...args, '--json', '--threads', '2'], {
@@ -73,7 +68,7 @@ describe('bit identity: eval and greedy generation hash-equal to the kept hashes
       const mismatches: string[] = [];
       for (const isa of isas.filter((t) => !big || (t !== 'scalar' && !HELD_TO[t]))) {
         for (const [mode, budget] of loadModes(c)) {
-          const key = `${c.name} / ${HELD_TO[isa] ?? isa} / ${mode}`;
+          const key = `${c.name} / ${keptHashesOf(isa)} / ${mode}`;
           const hash = resultHash(run, model, isa, budget, promptFile);
           if (HELD_TO[isa]) {
             const want = update ? updated[key] : kept[key];

@@ -41,6 +41,15 @@ export const BIT_CASES: BitCase[] = [
   { name: '4b f16', model: { preset: '4b', type: 'f16', vocab: 'qwen' }, slow: true, budgetMiB: 2048 },
 ];
 
+// Tables that promise another table's numbers are held to its hashes and keep none of their own:
+// the SSE4.2 table and its AVX build the scalar table's, NEON's build with the dot-product
+// instruction NEON's (native/src/kernels/neon_dot.h). In the tests' order of tables, each comes
+// after the table it is held to.
+export const HELD_TO: Readonly<Record<string, string>> = { sse42: 'scalar', avx: 'scalar', neondot: 'neon' };
+
+/** The table whose kept hashes `isa` must give: its own, or the one it is held to. */
+export const keptHashesOf = (isa: string): string => HELD_TO[isa] ?? isa;
+
 /** The two load modes with their CLI options: mapped, and a budget with a small expert cache (experts read, evicted and read again). */
 export function loadModes(c: BitCase): Array<[string, string[]]> {
   const big = c.model.preset === '4b';

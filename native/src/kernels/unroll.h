@@ -11,6 +11,18 @@
 #define ST_UNROLL
 #endif
 
+// ST_NOINLINE on a kernel body that in_groups (count_dispatch.h) instantiates for several
+// activation counts: compiled as its own function, its registers are allocated for it alone
+// rather than inside the dispatching function beside its siblings (where GCC may spill what
+// the kernel alone keeps in registers). One call per group of 16 rows costs nothing measurable.
+#if defined(__GNUC__) || defined(__clang__)
+#define ST_NOINLINE __attribute__((noinline))
+#elif defined(_MSC_VER)
+#define ST_NOINLINE __declspec(noinline)
+#else
+#define ST_NOINLINE
+#endif
+
 // keep_in_register(acc) after each addition into an integer accumulator of an unrolled loop:
 // the compiler must then take the accumulator as it is. Without it, GCC reassociates the
 // additions of a fully unrolled loop into trees whose partial sums outnumber the 16 vector
