@@ -66,9 +66,13 @@ inline __m256i dpbusd(__m256i acc, __m256i u8, __m256i s8) { return _mm256_dpbus
 // unsigned byte. The Q5 types' gain their fifth bits (as 16) from the rows' qh words
 // (fifth_bits_avx2.h). The chains start from the multiple of the block term zero = −8·Σx that
 // takes each form's offset back off; the _1 types (unsigned codes, Q8_1 activations) add m·s
-// per block.
+// per block. A function of its own (ST_NOINLINE), as the AVX2 kernel: inlined into gemm_x16_of,
+// GCC 12 moved block sums and accumulators through the stack in the four-activation loop (127
+// instructions a block; 121 on its own, none to the stack). Not timed (no AVX-VNNI CPU here);
+// llvm-mca's Intel models: 27.1 → 25.1 cycles a block, and on AVX2 the same model saw 2 % where
+// Zen 3 measured 17 % (it does not count the stores' round trips).
 template <int N, Nibbles C>
-void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const NibbleActivation<C>* const* xs, const Q8_0BlockTerms* const* xterms,
+ST_NOINLINE void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const NibbleActivation<C>* const* xs, const Q8_0BlockTerms* const* xterms,
                     float* out) {
   const __m256i values = C == Nibbles::IQ4_NL ? iq4_unsigned_values() : _mm256_setzero_si256();
   for (int h = 0; h < 2; h++) {
