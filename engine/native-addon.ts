@@ -158,6 +158,8 @@ export interface NativeSession {
   expertCacheStats(): ExpertCacheStats | null;
   /** Expert uses and neuron sparsity of the session's own context. */
   routingStats(): RoutingStats;
+  /** How often the threads' regions went down a thread since load: a core was busy (busy_core_policy.h). */
+  busyCoreDrops(): number;
   /** The root mean square of each token's embedding row (decoded from the file's type). */
   embeddingRowRms(ids: Int32Array): Float64Array;
   /**

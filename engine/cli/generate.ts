@@ -217,6 +217,8 @@ export async function runBench(addon: NativeAddon, args: ParsedArgs, write: (s: 
       neuron_sparsity: routing.neuronsTotal > 0 ? 1 - routing.neuronsActive / routing.neuronsTotal : 0,
     },
     threads: session.info.threads,
+    // Times a core taken by another process made the regions use a thread fewer for a while.
+    busy_core_drops: session.busyCoreDrops(),
     isa: session.info.isa,
   };
   const cacheLine = session.info.memory_plan

@@ -3,11 +3,13 @@
 // finished its share takes the pieces of one that is held up; and regions in quick succession,
 // where a worker often wakes after its region has ended, never run a finished region's work;
 // run_on_all reaches every worker; workers told to rest (the caller about to wait for a read)
-// take part in the next region. And the pool's default size on made-up Linux machines: one
-// thread per core, performance cores only, within the process's CPUs and its CPU quota.
+// take part in the next region; a worker held up region after region is left out for a while
+// (the busy-core policy, also on a made-up clock). And the pool's default size on made-up Linux
+// machines: one thread per core, performance cores only, within the process's CPUs and its CPU quota.
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -97,6 +99,111 @@ static void with_a_busy_neighbour() {
   stop.store(true);
   busy.join();
   check(sum.load() == int64_t(2000) * (255 * 256 / 2), "2,000 regions beside a busy thread sum every item");
+}
+
+// The busy-core policy on a made-up clock: quiet windows keep every thread; a window whose
+// waiting passes a quarter drops one; the full count returns after the hold, and a trial that
+// finds the core still taken doubles the hold, up to its longest; a quiet trial resets it.
+static void busy_core_policy_on_a_made_up_clock() {
+  using st::BusyCorePolicy;
+  constexpr int64_t ms = 1'000'000;
+  BusyCorePolicy policy(2);
+  int64_t now = 0;
+  // One window of regions (1 ms each) in which the caller waited `waited_percent` of the time;
+  // returns the thread counts the window's regions were given, the smallest.
+  auto window = [&](int waited_percent) {
+    int fewest = policy.threads();
+    for (int64_t t = 0; t < BusyCorePolicy::kWindowNs; t += ms) {
+      fewest = std::min(fewest, policy.threads_for_region(now));
+      now += ms;
+      policy.region_ended(now, ms, ms * waited_percent / 100);
+    }
+    return fewest;
+  };
+  for (int w = 0; w < 50; w++) window(20);
+  check(policy.threads_for_region(now) == 2 && policy.drops() == 0, "waiting a fifth of the time keeps both threads");
+  window(40);
+  check(policy.threads_for_region(now) == 1 && policy.drops() == 1, "waiting 40 % of a window drops a thread");
+  now += BusyCorePolicy::kFirstHoldNs - ms;
+  check(policy.threads_for_region(now) == 1, "one thread until the hold is over");
+  now += ms;
+  check(policy.threads_for_region(now) == 2, "both threads again after the hold: a trial");
+  window(60);
+  check(policy.threads_for_region(now) == 1, "a busy trial drops the thread again");
+  now += BusyCorePolicy::kFirstHoldNs;
+  check(policy.threads_for_region(now) == 1, "and holds twice as long");
+  now += BusyCorePolicy::kFirstHoldNs;
+  int64_t hold = 2 * BusyCorePolicy::kFirstHoldNs;
+  for (int trial = 0; trial < 6; trial++) {
+    check(policy.threads_for_region(now) == 2, "trial " + std::to_string(trial) + " after a hold of " + std::to_string(hold / ms) + " ms");
+    window(60);
+    hold = std::min(2 * hold, BusyCorePolicy::kLongestHoldNs);
+    now += hold - ms;
+    check(policy.threads_for_region(now) == 1, "held " + std::to_string(hold / ms) + " ms after trial " + std::to_string(trial));
+    now += ms;
+  }
+  check(hold == BusyCorePolicy::kLongestHoldNs, "the hold stops doubling at its longest");
+  check(policy.threads_for_region(now) == 2, "a trial after the longest hold");
+  window(5);
+  window(60);
+  now += BusyCorePolicy::kFirstHoldNs;
+  check(policy.threads_for_region(now) == 2, "after a quiet trial the next hold is the first one's again");
+
+  BusyCorePolicy four(4);
+  now = 0;
+  auto four_window = [&](int waited_percent) {
+    for (int64_t t = 0; t < BusyCorePolicy::kWindowNs; t += ms) {
+      four.threads_for_region(now);
+      now += ms;
+      four.region_ended(now, ms, ms * waited_percent / 100);
+    }
+  };
+  four_window(50);
+  four_window(50);
+  check(four.threads_for_region(now) == 2, "4 threads: two busy windows, two threads fewer");
+  four_window(50);
+  four_window(50);
+  four_window(50);
+  check(four.threads_for_region(now) == 1, "never fewer than one");
+  BusyCorePolicy one(1);
+  one.region_ended(BusyCorePolicy::kWindowNs, BusyCorePolicy::kWindowNs, BusyCorePolicy::kWindowNs);
+  check(one.threads_for_region(BusyCorePolicy::kWindowNs) == 1 && one.drops() == 0, "one thread stays one");
+}
+
+// A worker held up in every piece it takes (as a thread on a busy core is): within a window the
+// pool stops giving regions to it, and the regions after run on the caller alone until the
+// hold is over; with three threads, the one left out takes no piece.
+static void a_held_worker_is_left_out() {
+  for (int threads : {2, 3}) {
+    ThreadPool pool(threads);
+    std::atomic<int> by_held{0};
+    bool ok = true;
+    auto region = [&](bool hold) {
+      std::vector<std::atomic<int>> seen(64);
+      pool.parallel_for(64, [&](int64_t b, int64_t e, int w) {
+        if (w == threads - 1) {
+          by_held.fetch_add(1);
+          if (hold) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
+        for (int64_t i = b; i < e; i++) {
+          // 20 µs an item, so that a region lasts long enough for every worker to take part.
+          const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(20);
+          while (std::chrono::steady_clock::now() < until) {
+          }
+          seen[size_t(i)].fetch_add(1);
+        }
+      });
+      for (auto& v : seen) ok = ok && v.load() == 1;
+    };
+    for (int r = 0; r < 200 && pool.busy_core_drops() == 0; r++) region(true);
+    check(pool.busy_core_drops() == 1, std::to_string(threads) + " threads: a worker held in every region is dropped (" + std::to_string(pool.busy_core_drops()) + " drops, " + std::to_string(by_held.load()) + " held pieces)");
+    by_held = 0;
+    const auto start = std::chrono::steady_clock::now();
+    for (int r = 0; r < 100; r++) region(false);
+    const bool within_hold = std::chrono::steady_clock::now() - start < std::chrono::nanoseconds(st::BusyCorePolicy::kFirstHoldNs);
+    check(!within_hold || by_held.load() == 0, std::to_string(threads) + " threads: the dropped worker takes no piece during the hold");
+    check(ok, std::to_string(threads) + " threads: every item once while a worker is held or left out");
+  }
 }
 
 // run_on_all: every worker once, each on a thread of its own.
@@ -247,6 +354,8 @@ int main() {
   pieces_of_a_held_thread_are_taken();
   regions_in_quick_succession();
   with_a_busy_neighbour();
+  busy_core_policy_on_a_made_up_clock();
+  a_held_worker_is_left_out();
 #if defined(__linux__)
   default_threads_on_made_up_machines();
 #endif

@@ -36,6 +36,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
       InstanceMethod("slotKvCacheBytes", &SessionWrap::SlotKvCacheBytes),
       InstanceMethod("expertCacheStats", &SessionWrap::ExpertCacheStats),
       InstanceMethod("routingStats", &SessionWrap::RoutingStats),
+      InstanceMethod("busyCoreDrops", &SessionWrap::BusyCoreDrops),
       InstanceMethod("embeddingRowRms", &SessionWrap::EmbeddingRowRms),
       InstanceMethod("release", &SessionWrap::Release),
     });
@@ -188,6 +189,9 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   Napi::Value Info(const Napi::CallbackInfo& info) { return session_info(info.Env(), session(info.Env())); }
   Napi::Value ExpertCacheStats(const Napi::CallbackInfo& info) { return expert_cache_stats(info.Env(), session(info.Env()).model()); }
   Napi::Value RoutingStats(const Napi::CallbackInfo& info) { return routing_stats(info.Env(), session(info.Env()).model(), ctx_.get()); }
+  Napi::Value BusyCoreDrops(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(session(info.Env()).pool().busy_core_drops()));
+  }
 
   std::shared_ptr<SessionHandle> handle_;
   std::unique_ptr<InferenceContext> ctx_;  // see own_context()

@@ -1,10 +1,12 @@
 #include "thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <utility>
 
 #include "float_mode.h"
 #include "platform/platform.h"
+#include "switches.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
@@ -24,7 +26,16 @@ static constexpr int kSpinRounds = 1 << 14;
 // between looks: the thread it waits for may be the one the scheduler set aside.
 static constexpr int kWaitSpinRounds = 1 << 10;
 
-ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)), shares_(new Share[size_t(std::max(1, n_threads))]) {
+static int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+ThreadPool::ThreadPool(int n_threads)
+    : n_threads_(std::max(1, n_threads)),
+      shares_(new Share[size_t(std::max(1, n_threads))]),
+      busy_core_(n_threads_),
+      adapt_to_busy_cores_(n_threads_ > 1 && runtime::switches().busy_core_policy),
+      takers_(n_threads_) {
   for (int w = 1; w < n_threads_; w++) threads_.emplace_back([this, w] { worker_loop(w); });
 }
 
@@ -35,6 +46,7 @@ ThreadPool::~ThreadPool() {
     generation_.fetch_add(1);
   }
   wake_.notify_all();
+  rejoin_.notify_all();
   for (auto& t : threads_) t.join();
 }
 
@@ -54,6 +66,12 @@ void ThreadPool::worker_loop(int worker) {
     }
     seen = g;
     if (stop_.load()) return;
+    if (worker >= takers_.load(std::memory_order_relaxed)) {
+      // Left out while a core is busy: asleep, not spinning on the core another process wants.
+      std::unique_lock<std::mutex> lock(mutex_);
+      rejoin_.wait(lock, [&] { return stop_.load() || worker < takers_.load(std::memory_order_relaxed); });
+      continue;
+    }
     run_pieces(worker, g);
   }
 }
@@ -94,12 +112,19 @@ void ThreadPool::parallel_for(int64_t n, const RangeFn& fn, int64_t grain) {
   if (n <= 0) return;
   grain = std::max<int64_t>(1, grain);
   const int64_t units = (n + grain - 1) / grain;
-  const int workers = static_cast<int>(std::min<int64_t>(n_threads_, units));
+  const int64_t start = adapt_to_busy_cores_ ? now_ns() : 0;
+  const int threads = adapt_to_busy_cores_ ? busy_core_.threads_for_region(start) : n_threads_;
+  if (threads != takers_.load(std::memory_order_relaxed)) set_takers(threads);
+  const int workers = static_cast<int>(std::min<int64_t>(threads, units));
   if (workers <= 1) {
     fn(0, n, 0);
     return;
   }
-  run_region(n, fn, grain, workers, false);
+  const int64_t waited = run_region(n, fn, grain, workers, false);
+  if (adapt_to_busy_cores_) {
+    const int64_t end = now_ns();
+    busy_core_.region_ended(end, end - start, waited);
+  }
 }
 
 void ThreadPool::run_on_all(const std::function<void(int)>& fn) {
@@ -108,10 +133,21 @@ void ThreadPool::run_on_all(const std::function<void(int)>& fn) {
     return;
   }
   // One item per thread, and each share left to its owner: every worker runs fn once.
+  if (takers_.load(std::memory_order_relaxed) != n_threads_) set_takers(n_threads_);
   run_region(n_threads_, [&](int64_t, int64_t, int worker) { fn(worker); }, 1, n_threads_, true);
 }
 
-void ThreadPool::run_region(int64_t n, const RangeFn& fn, int64_t grain, int workers, bool own_shares_only) {
+void ThreadPool::set_takers(int threads) {
+  {
+    // Stored before the next region's generation is published, so a worker that sees that
+    // region sees this count too.
+    std::lock_guard<std::mutex> lock(mutex_);
+    takers_.store(threads, std::memory_order_relaxed);
+  }
+  rejoin_.notify_all();
+}
+
+int64_t ThreadPool::run_region(int64_t n, const RangeFn& fn, int64_t grain, int workers, bool own_shares_only) {
   const int64_t units = (n + grain - 1) / grain;
   fn_ = &fn;
   n_ = n;
@@ -133,10 +169,13 @@ void ThreadPool::run_region(int64_t n, const RangeFn& fn, int64_t grain, int wor
   }
   wake_.notify_all();
   run_pieces(0, g);
+  if (done_.load(std::memory_order_acquire) == workers * kPieces) return 0;
+  const int64_t wait_start = now_ns();
   for (int spin = 0; done_.load(std::memory_order_acquire) < workers * kPieces; spin++) {
     if (spin < kWaitSpinRounds) ST_CPU_RELAX();
     else std::this_thread::yield();
   }
+  return now_ns() - wait_start;
 }
 
 int default_thread_count() { return platform::compute_core_count(); }

@@ -7,7 +7,8 @@
 // region is not tied to its threads: each thread's share is cut into a few pieces, halving in
 // size, which their owner takes front to back and any thread that has finished its own may
 // take too. The calling thread returns once every piece is done, without waiting for a worker
-// that never got a core (docs/benchmarks.md, "Another process on the cores").
+// that never got a core (docs/benchmarks.md, "Another process on the cores"). And when a core
+// stays taken, regions use one thread fewer for a while (busy_core_policy.h).
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -17,6 +18,8 @@
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include "busy_core_policy.h"
 
 namespace st {
 
@@ -35,7 +38,8 @@ class ThreadPool {
 
   // Splits [0, n) into size() contiguous shares (aligned to `grain` items) and runs them in
   // parallel; returns when all are done. Which thread computes which range may vary from run
-  // to run, so fn's results must not depend on it. Not reentrant.
+  // to run, and so may the number of shares (fewer while a core is busy), so fn's results must
+  // depend on neither. Not reentrant.
   void parallel_for(int64_t n, const RangeFn& fn, int64_t grain = 1);
   // Runs fn(worker) once on every worker, each on its own thread.
   void run_on_all(const std::function<void(int worker)>& fn);
@@ -43,6 +47,8 @@ class ThreadPool {
   // a while: workers waiting for the next region sleep now instead of spinning, which would
   // take a core from the threads that read (the next region wakes them).
   void rest_workers() { resting_.store(true, std::memory_order_relaxed); }
+  // How often parallel_for dropped a thread because the caller waited on a held-up one.
+  int64_t busy_core_drops() const { return busy_core_.drops(); }
 
   // Pieces per share, each half the one before (1/2, 1/4, … 1/32 and the last 1/32): a thread
   // that finishes first takes the other's small last pieces, so the two finish within a
@@ -58,8 +64,11 @@ class ThreadPool {
     std::atomic<uint64_t> claim{0};
   };
 
-  // Publishes a region and takes part in it until every piece is done.
-  void run_region(int64_t n, const RangeFn& fn, int64_t grain, int workers, bool own_shares_only);
+  // Publishes a region and takes part in it until every piece is done. Returns the nanoseconds
+  // the caller then waited for pieces other threads held.
+  int64_t run_region(int64_t n, const RangeFn& fn, int64_t grain, int workers, bool own_shares_only);
+  // Sets takers_ and wakes the workers it lets back in.
+  void set_takers(int threads);
   void worker_loop(int worker);
   // Takes and runs pieces of region `generation` as `self`: its own share first, then the others'.
   void run_pieces(int self, uint64_t generation);
@@ -82,6 +91,12 @@ class ThreadPool {
   std::atomic<bool> resting_{false};  // rest_workers() since the last region
   std::mutex mutex_;
   std::condition_variable wake_;
+  // parallel_for's thread count; off with SMALLTHINKER_BUSY_CORE=ignore (runtime/switches.h).
+  BusyCorePolicy busy_core_;
+  bool adapt_to_busy_cores_;
+  // Workers 0..takers_-1 take part in regions; the others sleep on rejoin_ until it grows.
+  std::atomic<int> takers_;
+  std::condition_variable rejoin_;
 };
 
 // platform::compute_core_count(): physical cores, the performance kind only, those this process
