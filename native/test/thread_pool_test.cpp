@@ -102,52 +102,34 @@ static void with_a_busy_neighbour() {
 }
 
 // The busy-core policy on a made-up clock: quiet windows keep every thread; a window whose
-// waiting passes a quarter drops one; the full count returns after the hold, and a trial that
-// finds the core still taken doubles the hold, up to its longest; a quiet trial resets it.
+// waiting passes a quarter drops one for the hold, after which all are tried again.
 static void busy_core_policy_on_a_made_up_clock() {
   using st::BusyCorePolicy;
   constexpr int64_t ms = 1'000'000;
   BusyCorePolicy policy(2);
   int64_t now = 0;
-  // One window of regions (1 ms each) in which the caller waited `waited_percent` of the time;
-  // returns the thread counts the window's regions were given, the smallest.
+  // One window of regions (1 ms each) in which the caller waited `waited_percent` of the time.
   auto window = [&](int waited_percent) {
-    int fewest = policy.threads();
     for (int64_t t = 0; t < BusyCorePolicy::kWindowNs; t += ms) {
-      fewest = std::min(fewest, policy.threads_for_region(now));
+      policy.threads_for_region(now);
       now += ms;
       policy.region_ended(now, ms, ms * waited_percent / 100);
     }
-    return fewest;
   };
   for (int w = 0; w < 50; w++) window(20);
   check(policy.threads_for_region(now) == 2 && policy.drops() == 0, "waiting a fifth of the time keeps both threads");
   window(40);
   check(policy.threads_for_region(now) == 1 && policy.drops() == 1, "waiting 40 % of a window drops a thread");
-  now += BusyCorePolicy::kFirstHoldNs - ms;
+  now += BusyCorePolicy::kHoldNs - ms;
   check(policy.threads_for_region(now) == 1, "one thread until the hold is over");
   now += ms;
-  check(policy.threads_for_region(now) == 2, "both threads again after the hold: a trial");
+  check(policy.threads_for_region(now) == 2, "both threads again after the hold");
   window(60);
-  check(policy.threads_for_region(now) == 1, "a busy trial drops the thread again");
-  now += BusyCorePolicy::kFirstHoldNs;
-  check(policy.threads_for_region(now) == 1, "and holds twice as long");
-  now += BusyCorePolicy::kFirstHoldNs;
-  int64_t hold = 2 * BusyCorePolicy::kFirstHoldNs;
-  for (int trial = 0; trial < 6; trial++) {
-    check(policy.threads_for_region(now) == 2, "trial " + std::to_string(trial) + " after a hold of " + std::to_string(hold / ms) + " ms");
-    window(60);
-    hold = std::min(2 * hold, BusyCorePolicy::kLongestHoldNs);
-    now += hold - ms;
-    check(policy.threads_for_region(now) == 1, "held " + std::to_string(hold / ms) + " ms after trial " + std::to_string(trial));
-    now += ms;
-  }
-  check(hold == BusyCorePolicy::kLongestHoldNs, "the hold stops doubling at its longest");
-  check(policy.threads_for_region(now) == 2, "a trial after the longest hold");
+  check(policy.threads_for_region(now) == 1 && policy.drops() == 2, "a busy window after the hold drops the thread again");
+  now += BusyCorePolicy::kHoldNs;
+  check(policy.threads_for_region(now) == 2, "and both again after that hold");
   window(5);
-  window(60);
-  now += BusyCorePolicy::kFirstHoldNs;
-  check(policy.threads_for_region(now) == 2, "after a quiet trial the next hold is the first one's again");
+  check(policy.threads_for_region(now) == 2 && policy.drops() == 2, "a quiet window keeps both");
 
   BusyCorePolicy four(4);
   now = 0;
@@ -199,8 +181,8 @@ static void a_held_worker_is_left_out() {
     check(pool.busy_core_drops() == 1, std::to_string(threads) + " threads: a worker held in every region is dropped (" + std::to_string(pool.busy_core_drops()) + " drops, " + std::to_string(by_held.load()) + " held pieces)");
     by_held = 0;
     const auto start = std::chrono::steady_clock::now();
-    for (int r = 0; r < 100; r++) region(false);
-    const bool within_hold = std::chrono::steady_clock::now() - start < std::chrono::nanoseconds(st::BusyCorePolicy::kFirstHoldNs);
+    for (int r = 0; r < 50; r++) region(false);
+    const bool within_hold = std::chrono::steady_clock::now() - start < std::chrono::nanoseconds(st::BusyCorePolicy::kHoldNs);
     check(!within_hold || by_held.load() == 0, std::to_string(threads) + " threads: the dropped worker takes no piece during the hold");
     check(ok, std::to_string(threads) + " threads: every item once while a worker is held or left out");
   }

@@ -7,10 +7,11 @@
 // 20 % faster than two (docs/benchmarks.md, "A busy core"). The pool reports each region's time
 // and how much of it its caller spent waiting, with no piece left to take, for pieces other
 // threads held. When that waiting is over a quarter of a window's region time, the next regions
-// use one thread fewer; after a hold the full count is tried again, and each trial that finds the
-// core still taken doubles the hold (at most 4 s), so a core busy for minutes costs a trial of
-// 50 ms every few seconds. Which threads compute a range changes no result
-// (ThreadPool::parallel_for), so the policy changes speed only.
+// use one thread fewer for 0.2 s, and then the full count is tried again. While fewer threads
+// run nothing tells whether the other process has stopped, so the hold is short: holds that
+// doubled up to 4 s while the core stayed busy gained more beside a loop that never stopped, but
+// lost 10-20 % beside one busy one second in two, whose pauses they outlasted. Which threads
+// compute a range changes no result (ThreadPool::parallel_for), so the policy changes speed only.
 #pragma once
 #include <algorithm>
 #include <atomic>
@@ -22,16 +23,14 @@ class BusyCorePolicy {
  public:
   static constexpr int64_t kWindowNs = 50'000'000;  // region time a decision looks at
   static constexpr int kWaitedPercent = 25;         // waiting above this share of a window drops a thread
-  static constexpr int64_t kFirstHoldNs = 500'000'000;
-  static constexpr int64_t kLongestHoldNs = 4'000'000'000;
+  static constexpr int64_t kHoldNs = 200'000'000;   // fewer threads for this long, then all again
 
   explicit BusyCorePolicy(int threads) : threads_(std::max(1, threads)), active_(threads_) {}
 
   // The threads the region starting at `now_ns` may use.
   int threads_for_region(int64_t now_ns) {
     if (active_ < threads_ && now_ns >= hold_until_) {
-      active_ = threads_;  // the trial: its first window decides
-      trial_ = true;
+      active_ = threads_;  // its first window decides again
       region_ns_ = waited_ns_ = 0;
     }
     return active_;
@@ -46,15 +45,9 @@ class BusyCorePolicy {
     if (region_ns_ < kWindowNs) return;
     const bool busy = waited_ns_ * 100 > region_ns_ * kWaitedPercent;
     region_ns_ = waited_ns_ = 0;
-    if (!busy) {
-      if (active_ == threads_) hold_ns_ = kFirstHoldNs;
-      trial_ = false;
-      return;
-    }
-    if (active_ == threads_) hold_ns_ = trial_ ? std::min(2 * hold_ns_, kLongestHoldNs) : kFirstHoldNs;
-    trial_ = false;
+    if (!busy) return;
     active_--;
-    hold_until_ = now_ns + hold_ns_;
+    hold_until_ = now_ns + kHoldNs;
     drops_.fetch_add(1, std::memory_order_relaxed);
   }
 
@@ -65,8 +58,7 @@ class BusyCorePolicy {
  private:
   int threads_, active_;
   int64_t region_ns_ = 0, waited_ns_ = 0;  // the current window
-  int64_t hold_ns_ = kFirstHoldNs, hold_until_ = 0;
-  bool trial_ = false;  // the full count was restored after a hold and has not yet been judged
+  int64_t hold_until_ = 0;
   std::atomic<int64_t> drops_{0};
 };
 
