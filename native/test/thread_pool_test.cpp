@@ -106,16 +106,17 @@ static void with_a_busy_neighbour() {
 static void busy_core_policy_on_a_made_up_clock() {
   using st::BusyCorePolicy;
   constexpr int64_t ms = 1'000'000;
-  BusyCorePolicy policy(2);
   int64_t now = 0;
   // One window of regions (1 ms each) in which the caller waited `waited_percent` of the time.
-  auto window = [&](int waited_percent) {
+  auto window_of = [&](BusyCorePolicy& p, int waited_percent) {
     for (int64_t t = 0; t < BusyCorePolicy::kWindowNs; t += ms) {
-      policy.threads_for_region(now);
+      p.threads_for_region(now);
       now += ms;
-      policy.region_ended(now, ms, ms * waited_percent / 100);
+      p.region_ended(now, ms, ms * waited_percent / 100);
     }
   };
+  BusyCorePolicy policy(2);
+  auto window = [&](int waited_percent) { window_of(policy, waited_percent); };
   for (int w = 0; w < 50; w++) window(20);
   check(policy.threads_for_region(now) == 2 && policy.drops() == 0, "waiting a fifth of the time keeps both threads");
   window(40);
@@ -133,19 +134,9 @@ static void busy_core_policy_on_a_made_up_clock() {
 
   BusyCorePolicy four(4);
   now = 0;
-  auto four_window = [&](int waited_percent) {
-    for (int64_t t = 0; t < BusyCorePolicy::kWindowNs; t += ms) {
-      four.threads_for_region(now);
-      now += ms;
-      four.region_ended(now, ms, ms * waited_percent / 100);
-    }
-  };
-  four_window(50);
-  four_window(50);
+  for (int w = 0; w < 2; w++) window_of(four, 50);
   check(four.threads_for_region(now) == 2, "4 threads: two busy windows, two threads fewer");
-  four_window(50);
-  four_window(50);
-  four_window(50);
+  for (int w = 0; w < 3; w++) window_of(four, 50);
   check(four.threads_for_region(now) == 1, "never fewer than one");
   BusyCorePolicy one(1);
   one.region_ended(BusyCorePolicy::kWindowNs, BusyCorePolicy::kWindowNs, BusyCorePolicy::kWindowNs);

@@ -68,9 +68,8 @@ inline __m256i dpbusd(__m256i acc, __m256i u8, __m256i s8) { return _mm256_dpbus
 // takes each form's offset back off; the _1 types (unsigned codes, Q8_1 activations) add m·s
 // per block. A function of its own (ST_NOINLINE), as the AVX2 kernel: inlined into gemm_x16_of,
 // GCC 12 moved block sums and accumulators through the stack in the four-activation loop (127
-// instructions a block; 121 on its own, none to the stack). Not timed (no AVX-VNNI CPU here);
-// llvm-mca's Intel models: 27.1 → 25.1 cycles a block, and on AVX2 the same model saw 2 % where
-// Zen 3 measured 17 % (it does not count the stores' round trips).
+// instructions a block; 121 on its own, none to the stack; llvm-mca's Intel models 27.1 → 25.1
+// cycles a block). Prompts 9 % faster with this table forced on Zen 5 (docs/benchmarks.md).
 template <int N, Nibbles C>
 ST_NOINLINE void gemm_q4_0x16_n(const uint8_t* group, int64_t nb, const NibbleActivation<C>* const* xs, const Q8_0BlockTerms* const* xterms,
                     float* out) {

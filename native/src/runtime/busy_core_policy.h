@@ -51,7 +51,6 @@ class BusyCorePolicy {
     drops_.fetch_add(1, std::memory_order_relaxed);
   }
 
-  int threads() const { return threads_; }
   // How often a window dropped a thread (the bench reports it); may be read from any thread.
   int64_t drops() const { return drops_.load(std::memory_order_relaxed); }
 
