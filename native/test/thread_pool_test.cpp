@@ -13,7 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -230,10 +230,13 @@ struct MadeUpMachine {
     char dir[] = "/tmp/st-cores-XXXXXX";
     root = ::mkdtemp(dir) ? dir : "";
   }
-  ~MadeUpMachine() { std::system(("rm -rf " + root).c_str()); }
+  ~MadeUpMachine() {
+    std::error_code ignored;
+    if (!root.empty()) std::filesystem::remove_all(root, ignored);
+  }
   void file(const std::string& path, const std::string& text) {
-    const std::string full = root + path;
-    std::system(("mkdir -p " + full.substr(0, full.rfind('/'))).c_str());
+    const std::filesystem::path full = root + path;
+    std::filesystem::create_directories(full.parent_path());
     std::ofstream(full) << text << "\n";
   }
   // CPU `cpu` as hardware thread of core `core` in package 0.

@@ -42,7 +42,11 @@ import { machineDescription, machineInfo } from './machine';
 import { loadNativeAddon } from '../../engine/native-addon';
 
 // load_ms is missing from builds older than it (--against DIR).
-interface Run { engine: string; load_ms?: number; prefill_tokens_per_s: number; decode_tokens_per_s: number; peak_rss_bytes: number; cpu_library?: string }
+interface Run {
+  engine: string; load_ms?: number; prefill_tokens_per_s: number; decode_tokens_per_s: number; peak_rss_bytes: number; cpu_library?: string;
+  /** Ours: how often the pool ran on a thread fewer because another process kept a core busy (busy_core_policy.h). */
+  busy_core_drops?: number;
+}
 
 function option(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -164,6 +168,7 @@ async function benchCase(model: string, threads: number, machine: ReturnType<typ
     prefill_tokens_per_s: median(runs.map((x) => x.prefill_tokens_per_s)),
     decode_tokens_per_s: median(runs.map((x) => x.decode_tokens_per_s)),
     peak_rss_bytes: median(runs.map((x) => x.peak_rss_bytes)),
+    busy_core_drops: runs.reduce((sum, x) => sum + (x.busy_core_drops ?? 0), 0),
   });
   const a = summary(ours);
   const b = summary(theirs);
@@ -208,6 +213,8 @@ async function benchCase(model: string, threads: number, machine: ReturnType<typ
       `${(a.prefill_tokens_per_s / c.prefill_tokens_per_s).toFixed(2).padStart(8)}x | ${(a.peak_rss_bytes / c.peak_rss_bytes).toFixed(2).padStart(8)}x | ${loadRatio(a.load_ms, c.load_ms)} |`] : []),
     ...(kept ? [`| flush buys   | ${(a.decode_tokens_per_s / kept.decode_tokens_per_s).toFixed(2).padStart(7)}x | ` +
       `${(a.prefill_tokens_per_s / kept.prefill_tokens_per_s).toFixed(2).padStart(8)}x |           |        |`] : []),
+    // A drop means another process held a core during our runs: their speeds are not this machine's alone.
+    ...(a.busy_core_drops > 0 ? [`our runs ran on a thread fewer ${a.busy_core_drops} times: another process kept a core busy (speeds above are not this machine's alone)`] : []),
     ...(coldLoad ? [`from a cold page cache: loaded in ${seconds(coldLoad.smallthinker_ms)}, llama.cpp ${seconds(coldLoad.llama_cpp_ms)}`] : []),
     ...(limit > 0 ? [`decode at ${(result.fraction_of_limit * 100).toFixed(0)} % of the machine's limit: ` +
       `${(perToken / 1e6).toFixed(0)} MB per token (neuron sparsity ${((routing?.neuron_sparsity ?? 0) * 100).toFixed(0)} %) ` +

@@ -38,7 +38,7 @@ export interface BoundedRun {
   slots?: number;
   planned_baseline_bytes?: number;
   /** With several rounds: each round's decode and last-half speed, in order (the row shows the median round). */
-  rounds?: { decode_tokens_per_s?: number; decode_last_half_tokens_per_s?: number; killed: boolean; slots?: number; planned_baseline_bytes?: number }[];
+  rounds?: Pick<BoundedRun, 'decode_tokens_per_s' | 'decode_last_half_tokens_per_s' | 'killed' | 'slots' | 'planned_baseline_bytes'>[];
 }
 
 export interface BoundedOptions {

@@ -40,6 +40,10 @@ static int fd_of(intptr_t handle) { return static_cast<int>(handle); }
 
 static std::string errno_text() { return std::strerror(errno); }
 
+// What the C++ library counts (hardware threads, 0 when unknown), at least 1: where nothing
+// better says how many cores there are.
+static int hardware_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
 File::File(const std::string& path, Caching caching) {
   int flags = O_RDONLY | O_CLOEXEC;
 #if defined(O_DIRECT)
@@ -420,7 +424,7 @@ int linux_compute_core_count(const std::string& root, const std::vector<int>& al
     if (!(core >> core_id && package >> package_id)) core_id = "cpu" + std::to_string(c), package_id = "";
     cores.emplace(package_id, core_id);
   }
-  int n = cores.empty() ? static_cast<int>(std::max(1u, std::thread::hardware_concurrency())) : static_cast<int>(cores.size());
+  int n = cores.empty() ? hardware_threads() : static_cast<int>(cores.size());
   // Threads beyond a quota are stopped until the next period, and every region waits for them.
   if (const int quota = cpu_quota_cpus(root); quota > 0) n = std::min(n, quota);
   return n;
@@ -473,9 +477,9 @@ int compute_core_count() {
   if (::sysctlbyname("hw.perflevel0.physicalcpu", &n, &len, nullptr, 0) == 0 && n > 0) return n;
   len = sizeof n;
   if (::sysctlbyname("hw.physicalcpu", &n, &len, nullptr, 0) == 0 && n > 0) return n;
-  return std::max(1u, std::thread::hardware_concurrency());
+  return hardware_threads();
 #else
-  return std::max(1u, std::thread::hardware_concurrency());
+  return hardware_threads();
 #endif
 }
 
