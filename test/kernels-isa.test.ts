@@ -204,7 +204,7 @@ describe('kernels: every instruction set agrees with the scalar reference', func
     }
   });
 
-  it('the x86 kernels use no gather instruction (many times slower on Intel cores that mitigate Gather Data Sampling)', function () {
+  it('the x86 kernels use no gather instruction (much slower on Intel cores that mitigate Gather Data Sampling)', function () {
     // The softmax's exponentials looked their table up with one; the compiler could bring one
     // back by vectorising a table lookup on its own.
     if (process.arch !== 'x64') this.skip();

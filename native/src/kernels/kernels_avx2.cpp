@@ -634,7 +634,7 @@ inline __m128 exp4(__m128 x) {
   const __m128i ni = _mm256_cvtpd_epi32(n);
   // The table's four entries loaded one by one, not gathered: on the Intel cores whose
   // microcode mitigates Gather Data Sampling (Skylake to Tiger Lake, Xeons to Ice Lake) a
-  // gather is many times slower, and on Zen 5 these loads cost what the gather did.
+  // gather is much slower, and on Zen 5 these loads cost what the gather did.
   const __m128i j = _mm_and_si128(ni, _mm_set1_epi32(63));
   const double* t = pm::detail::kExp2Table;
   const __m256d table = _mm256_setr_pd(t[_mm_cvtsi128_si32(j)], t[_mm_extract_epi32(j, 1)], t[_mm_extract_epi32(j, 2)], t[_mm_extract_epi32(j, 3)]);
