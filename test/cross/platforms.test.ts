@@ -76,7 +76,7 @@ function stage(target: string, addon = path.join(root, 'native', 'build-cross', 
  * Runs `script args` under the host with stdout and stderr going to files (Windows Node under
  * Wine cannot write to a pipe) and returns stdout; throws with stderr when it fails.
  */
-function runOn(host: Host, node: string[], args: string[], env: NodeJS.ProcessEnv = {}): string {
+function runOn(host: Host, node: string[], args: string[], env: NodeJS.ProcessEnv = {}, attempt = 1): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'st-cross-'));
   const out = fs.openSync(path.join(dir, 'out'), 'w');
   const err = fs.openSync(path.join(dir, 'err'), 'w');
@@ -88,6 +88,13 @@ function runOn(host: Host, node: string[], args: string[], env: NodeJS.ProcessEn
   const stdout = fs.readFileSync(path.join(dir, 'out'), 'utf8');
   const stderr = fs.readFileSync(path.join(dir, 'err'), 'utf8');
   fs.rmSync(dir, { recursive: true, force: true });
+  // Exit 1 with nothing written at all is the emulator failing to start the process (once in
+  // about 90 Wine launches of a CI run; 36 runs of the same command after it all passed): our
+  // CLI and Node print a line for every error they exit on. One more try, said on stderr.
+  if (r.status === 1 && stdout === '' && stderr === '' && attempt === 1) {
+    process.stderr.write(`${args.slice(0, 2).join(' ')} on ${host.target} exited with 1 and wrote nothing: run once more\n`);
+    return runOn(host, node, args, env, 2);
+  }
   if (r.status !== 0) throw new Error(`${args.slice(0, 2).join(' ')} on ${host.target} exited with ${r.status ?? r.signal}: ${stderr.slice(-2000)}${stdout.slice(-2000)}`);
   return stdout;
 }

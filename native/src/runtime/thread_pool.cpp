@@ -19,16 +19,21 @@
 
 namespace st {
 
-// Workers spin this many rounds for the next job before sleeping: a decode step issues the
-// next region within microseconds, and a futex wake-up costs more than that.
-static constexpr int kSpinRounds = 1 << 14;
-// The calling thread waits for pieces in progress this many rounds, then gives its core away
-// between looks: the thread it waits for may be the one the scheduler set aside.
-static constexpr int kWaitSpinRounds = 1 << 10;
-
 static int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
+
+// Workers spin this long for the next job before sleeping: a decode step issues the next
+// region within microseconds, and a futex wake-up costs more than that.
+static constexpr int64_t kSpinNs = 300'000;
+// The calling thread waits for pieces in progress this long, then gives its core away between
+// looks: the thread it waits for may be the one the scheduler set aside.
+static constexpr int64_t kWaitSpinNs = 20'000;
+// Both bounds are times, read off the clock every this many rounds of the spin hint, because
+// the hint's length differs by CPU: PAUSE takes 19 ns on Zen 5 (where 16,384 and 1,024 rounds
+// were these bounds), about 140 cycles on Intel cores since Skylake, and ARM's YIELD is a
+// no-op on many cores, so rounds meant twice as long on Intel and a few microseconds on ARM.
+static constexpr int kRoundsPerClockRead = 64;
 
 ThreadPool::ThreadPool(int n_threads)
     : n_threads_(std::max(1, n_threads)),
@@ -55,9 +60,13 @@ void ThreadPool::worker_loop(int worker) {
   uint64_t seen = 0;
   for (;;) {
     uint64_t g = generation_.load(std::memory_order_acquire);
-    for (int spin = 0; g == seen && spin < kSpinRounds && !resting_.load(std::memory_order_relaxed); spin++) {
-      ST_CPU_RELAX();
-      g = generation_.load(std::memory_order_acquire);
+    if (g == seen) {
+      const int64_t spin_end = now_ns() + kSpinNs;
+      for (int spin = 1; g == seen && !resting_.load(std::memory_order_relaxed); spin++) {
+        ST_CPU_RELAX();
+        g = generation_.load(std::memory_order_acquire);
+        if (spin % kRoundsPerClockRead == 0 && now_ns() >= spin_end) break;
+      }
     }
     if (g == seen) {
       std::unique_lock<std::mutex> lock(mutex_);
@@ -171,9 +180,14 @@ int64_t ThreadPool::run_region(int64_t n, const RangeFn& fn, int64_t grain, int 
   run_pieces(0, g);
   if (done_.load(std::memory_order_acquire) == workers * kPieces) return 0;
   const int64_t wait_start = now_ns();
-  for (int spin = 0; done_.load(std::memory_order_acquire) < workers * kPieces; spin++) {
-    if (spin < kWaitSpinRounds) ST_CPU_RELAX();
-    else std::this_thread::yield();
+  bool spinning = true;
+  for (int round = 1; done_.load(std::memory_order_acquire) < workers * kPieces;) {
+    if (!spinning) {
+      std::this_thread::yield();
+      continue;
+    }
+    ST_CPU_RELAX();
+    if (round++ % kRoundsPerClockRead == 0) spinning = now_ns() - wait_start < kWaitSpinNs;
   }
   return now_ns() - wait_start;
 }
