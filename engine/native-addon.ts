@@ -103,6 +103,8 @@ export interface SessionInfo {
   n_ctx_train: number;
   threads: number;
   isa: string;
+  /** What the OS was asked for the compute threads and what it answered (macOS: the user-initiated QoS class; Windows: no execution-speed throttling; Linux: nothing to ask). */
+  scheduling: string;
   flavour: 'upstream' | 'powerinfer';
   /** The session's own context's KV cache and scratch (planned sizes until its first evaluation). */
   kv_cache_bytes: number;

@@ -256,6 +256,7 @@ export class EngineServer {
       }
       const fimVerdict = judgeFim(s, tokenizer, fim);
       this.log(`engine: fill-in-the-middle tokens ${fimVerdict.verdict}: ${fimVerdict.reason}; the auto prompt format is ${fimVerdict.autoFormat}`);
+      this.log(`engine: ${s.info.threads} compute threads (${s.info.isa}), scheduling: ${s.info.scheduling}`);
       const stopIds = [...tokenizer.endOfGenerationIds, ...(fim ? [fim.prefix, fim.suffix, fim.middle] : [])];
       const info: ModelInfo = {
         modelPath, name: path.basename(modelPath, '.gguf'), nVocab: s.info.n_vocab, nCtxTrain, chatContext, completionContext,

@@ -220,6 +220,7 @@ export async function runBench(addon: NativeAddon, args: ParsedArgs, write: (s: 
     // Times a core taken by another process made the regions use a thread fewer for a while.
     busy_core_drops: session.busyCoreDrops(),
     isa: session.info.isa,
+    scheduling: session.info.scheduling,
   };
   const cacheLine = session.info.memory_plan
     ? `, expert cache: ${(100 * total.hits / Math.max(1, total.hits + total.misses)).toFixed(1)}% hits, ${(result.expert_cache.decode_per_token.bytes_read / 2 ** 20).toFixed(1)} MiB read and ${result.expert_cache.decode_per_token.stall_ms.toFixed(1)} ms stalled per decoded token`

@@ -212,6 +212,13 @@ describe('other platforms: the cross-built addons under Wine and qemu, the macOS
       assert.deepEqual(budgeted.tokens, mapped.tokens);
     });
 
+    it('asks Windows not to throttle the engine\'s speed, and says what Windows answered', () => {
+      // Windows 10 1709 and later agree; Wine 8 answers ERROR_INVALID_FUNCTION. Either way the
+      // lookup and the call ran, and the engine went on.
+      const bench = cliRunner(wine, dir)(['bench', '--model', tinyModel, '--prompt-tokens', '4', '--gen-tokens', '4'], '') as { scheduling: string };
+      assert.match(bench.scheduling, /^execution-speed throttling off( refused: .+\(Windows error \d+\))?$/);
+    });
+
     it('loads inside an executable that is not node.exe, as in VS Code (the delay-load hook)', () => {
       // Only "Code.exe" in its folder: without the hook, Windows would look for a node.exe to
       // resolve the Node-API imports and fail to load the addon.

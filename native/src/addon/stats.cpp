@@ -13,6 +13,7 @@ Napi::Object session_info(Napi::Env env, Session& session) {
   o.Set("n_ctx_train", hp.n_ctx_train);
   o.Set("threads", session.pool().size());
   o.Set("isa", kernels::active_isa_name());
+  o.Set("scheduling", session.pool().scheduling());
   o.Set("flavour", model.transposed_down() ? "powerinfer" : "upstream");
   o.Set("kv_cache_bytes", static_cast<double>(KvCache::bytes_for(hp, session.context(), session.kv_type())));
   o.Set("scratch_bytes", static_cast<double>(session.workspace().bytes()));

@@ -315,6 +315,8 @@ void ExpertCache::release(int layer, const int32_t* experts, int n) {
 }
 
 void ExpertCache::io_loop() {
+  // A needed expert's read holds up the computation: the readers are interactive work too.
+  platform::ask_for_interactive_scheduling();
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     work_.wait(lock, [&] { return stopping_ || !needed_queue_.empty() || !speculative_queue_.empty(); });

@@ -157,6 +157,20 @@ int compute_core_count();
 int linux_compute_core_count(const std::string& root, const std::vector<int>& allowed);
 #endif
 
+// Tells the OS that this thread computes what the user is waiting for, so that it runs on
+// the performance cores at full clock rather than where the OS puts background work:
+// - macOS: the user-initiated QoS class. Threads left in the default class that compute for
+//   minutes are moved to Apple silicon's efficiency cores (reported of other thread pools),
+//   and every parallel region then waits for the slowest thread.
+// - Windows: the process opts out of execution-speed power throttling (EcoQoS). Windows gives
+//   full speed to windows in the foreground and to processes that say so; an invisible window
+//   and background work get the efficient clock and, on hybrid Intel CPUs, the efficiency
+//   cores when on battery. The engine has no window of its own.
+// - Linux: nothing to ask; its scheduler has no such class.
+// Returns what was asked and what the OS answered, for the session's info ("" never); a
+// refusal changes nothing else. Cheap enough to call when a thread starts.
+std::string ask_for_interactive_scheduling();
+
 // Whether an arm64 CPU has the int8 dot-product instructions (SDOT/UDOT, ARMv8.2's optional
 // DotProd, which the Linux kernel reports as asimddp): false elsewhere, and where the OS
 // cannot say.

@@ -19,6 +19,7 @@
 #endif
 #if defined(__APPLE__)
 #include <mach/mach.h>
+#include <pthread/qos.h>
 #include <sys/sysctl.h>
 #endif
 
@@ -480,6 +481,15 @@ int compute_core_count() {
   return hardware_threads();
 #else
   return hardware_threads();
+#endif
+}
+
+std::string ask_for_interactive_scheduling() {
+#if defined(__APPLE__)
+  const int error = ::pthread_set_qos_class_self_np(QOS_CLASS_USER_INITIATED, 0);
+  return error == 0 ? "QoS class user-initiated" : "QoS class user-initiated refused: " + std::string(std::strerror(error));
+#else
+  return "the default (Linux has no QoS class)";
 #endif
 }
 

@@ -35,8 +35,24 @@ static constexpr int64_t kWaitSpinNs = 20'000;
 // no-op on many cores, so rounds meant twice as long on Intel and a few microseconds on ARM.
 static constexpr int kRoundsPerClockRead = 64;
 
+// Rounds of the spin hint until a time has passed since `start`.
+class SpinBudget {
+ public:
+  SpinBudget(int64_t start, int64_t ns) : end_(start + ns) {}
+  // One round of the hint; false once the time is spent.
+  bool spin() {
+    ST_CPU_RELAX();
+    return ++rounds_ % kRoundsPerClockRead != 0 || now_ns() < end_;
+  }
+
+ private:
+  int64_t end_;
+  int rounds_ = 0;
+};
+
 ThreadPool::ThreadPool(int n_threads)
     : n_threads_(std::max(1, n_threads)),
+      scheduling_(platform::ask_for_interactive_scheduling()),
       shares_(new Share[size_t(std::max(1, n_threads))]),
       busy_core_(n_threads_),
       adapt_to_busy_cores_(n_threads_ > 1 && runtime::switches().busy_core_policy),
@@ -57,16 +73,13 @@ ThreadPool::~ThreadPool() {
 
 void ThreadPool::worker_loop(int worker) {
   flush_denormals_on_this_thread();
+  platform::ask_for_interactive_scheduling();
   uint64_t seen = 0;
   for (;;) {
     uint64_t g = generation_.load(std::memory_order_acquire);
     if (g == seen) {
-      const int64_t spin_end = now_ns() + kSpinNs;
-      for (int spin = 1; g == seen && !resting_.load(std::memory_order_relaxed); spin++) {
-        ST_CPU_RELAX();
-        g = generation_.load(std::memory_order_acquire);
-        if (spin % kRoundsPerClockRead == 0 && now_ns() >= spin_end) break;
-      }
+      SpinBudget budget(now_ns(), kSpinNs);
+      while (g == seen && !resting_.load(std::memory_order_relaxed) && budget.spin()) g = generation_.load(std::memory_order_acquire);
     }
     if (g == seen) {
       std::unique_lock<std::mutex> lock(mutex_);
@@ -180,14 +193,13 @@ int64_t ThreadPool::run_region(int64_t n, const RangeFn& fn, int64_t grain, int 
   run_pieces(0, g);
   if (done_.load(std::memory_order_acquire) == workers * kPieces) return 0;
   const int64_t wait_start = now_ns();
+  SpinBudget budget(wait_start, kWaitSpinNs);
   bool spinning = true;
-  for (int round = 1; done_.load(std::memory_order_acquire) < workers * kPieces;) {
-    if (!spinning) {
+  while (done_.load(std::memory_order_acquire) < workers * kPieces) {
+    if (spinning)
+      spinning = budget.spin();
+    else
       std::this_thread::yield();
-      continue;
-    }
-    ST_CPU_RELAX();
-    if (round++ % kRoundsPerClockRead == 0) spinning = now_ns() - wait_start < kWaitSpinNs;
   }
   return now_ns() - wait_start;
 }

@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -48,6 +49,9 @@ class ThreadPool {
   // a while: workers waiting for the next region sleep now instead of spinning, which would
   // take a core from the threads that read (the next region wakes them).
   void rest_workers() { resting_.store(true, std::memory_order_relaxed); }
+  // What the OS was asked for the pool's threads and what it answered
+  // (platform::ask_for_interactive_scheduling), for the session's info.
+  const std::string& scheduling() const { return scheduling_; }
   // How often parallel_for dropped a thread because the caller waited on a held-up one.
   int64_t busy_core_drops() const { return busy_core_.drops(); }
 
@@ -62,7 +66,8 @@ class ThreadPool {
   // What two threads' words must stay apart by: a cache line, 128 bytes on Apple silicon
   // (`sysctl hw.cachelinesize`; not measured here, no ARM machine), where 64 would put two
   // threads' claim words, or done_ and the flags waiting workers read, on one line. On x86
-  // 64 and 128 gave the same region cost (Zen 5, 2 threads: 1.2-1.4 µs a region).
+  // 64 and 128 gave the same region cost (Zen 5, 2 threads: 1.2-1.4 µs a region in one run,
+  // 0.44-0.57 µs in a quieter one).
 #if defined(__aarch64__) || defined(_M_ARM64)
   static constexpr size_t kLine = 128;
 #else
@@ -84,6 +89,7 @@ class ThreadPool {
   void run_pieces(int self, uint64_t generation);
 
   int n_threads_;
+  std::string scheduling_;
   std::vector<std::thread> threads_;
   std::unique_ptr<Share[]> shares_;
   // The current region, written by the calling thread before it publishes the generation.
