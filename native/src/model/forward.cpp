@@ -138,9 +138,9 @@ void InferenceContext::evaluate_each(const int32_t* tokens, int32_t n, const Log
 void InferenceContext::evaluate_batches(const int32_t* tokens, int32_t n, float* last_logits, const LogitRowSink* each_row) {
   if (n <= 0) throw std::invalid_argument("evaluate needs at least one token");
   const DenormalsFlushedScope flush_subnormals;  // the pool's workers flush for good; this is Node's thread
-  // This thread takes part in every region: it asks for the pool's scheduling too, once.
-  static thread_local const bool interactive = !platform::ask_for_interactive_scheduling().empty();
-  (void)interactive;
+  // This thread takes part in every region: it asks for the workers' scheduling too, once.
+  static thread_local const bool asked = (platform::ask_for_interactive_scheduling(), true);
+  (void)asked;
   if (n_past_ + n > kv_.n_ctx()) {
     throw std::length_error("the prompt needs " + std::to_string(n_past_ + n) + " positions but the context holds " +
                             std::to_string(kv_.n_ctx()));

@@ -52,6 +52,7 @@ class SpinBudget {
 
 ThreadPool::ThreadPool(int n_threads)
     : n_threads_(std::max(1, n_threads)),
+      // Asked on the thread that builds the pool too: the engine's own, which then calls it.
       scheduling_(platform::ask_for_interactive_scheduling()),
       shares_(new Share[size_t(std::max(1, n_threads))]),
       busy_core_(n_threads_),
