@@ -69,13 +69,15 @@ interface RoutingReport { n_layer: number; n_expert: number; n_expert_used: numb
 /**
  * The bytes one decode step must read, from the file's tensor sizes and the run's routing:
  * all attention and router weights, the active experts' gate rows, the up rows that ReLU
- * sparsity does not skip and their down rows, one embedding row and the output head.
+ * sparsity does not skip and their down rows, one embedding row and the output head. With
+ * `dense`, every up and down row of the active experts instead: what an engine that reads
+ * whole matrices reads (llama.cpp, and ours, whose 16-row groups hold every neuron).
  */
-function bytesPerToken(model: string, routing: RoutingReport): number {
+function bytesPerToken(model: string, routing: RoutingReport, dense = false): number {
   const report = loadNativeAddon().inspect(model);
   const bytes = new Map(report.tensors.map((t) => [t.name, t.bytes]));
   const get = (name: string) => bytes.get(name) ?? 0;
-  const active = 1 - routing.neuron_sparsity;
+  const active = dense ? 1 : 1 - routing.neuron_sparsity;
   let total = get('output_norm.weight') + (bytes.has('output.weight') ? get('output.weight') : get('token_embd.weight'));
   total += get('token_embd.weight') / Number(report.hparams.n_vocab);
   for (let l = 0; l < routing.n_layer; l++) {
@@ -178,10 +180,16 @@ async function benchCase(model: string, threads: number, machine: ReturnType<typ
   const routing = ours[0].routing;
   const perToken = routing ? bytesPerToken(model, routing) : 0;
   const limit = perToken > 0 ? machine.read_bandwidth_bytes_per_s / perToken : 0;
+  // What both engines read today, and how much of the bandwidth each one's decode streams:
+  // reading whole matrices, no engine can be more than bandwidth ÷ llama.cpp's stream faster.
+  const densePerToken = routing ? bytesPerToken(model, routing, true) : 0;
+  const streamed = (tokensPerS: number) => densePerToken * tokensPerS / machine.read_bandwidth_bytes_per_s;
   const result = {
     model: path.basename(model), threads, rounds, prompt_tokens: promptTokens, gen_tokens: genTokens,
     isa: ours[0].isa ?? '', llama_cpp_cpu_library: theirs[0].cpu_library ?? '', bytes_per_token: perToken, bandwidth_limit_tokens_per_s: limit,
     fraction_of_limit: limit > 0 ? a.decode_tokens_per_s / limit : 0,
+    dense_bytes_per_token: densePerToken,
+    bandwidth_streamed: { smallthinker: streamed(a.decode_tokens_per_s), llama_cpp: streamed(b.decode_tokens_per_s) },
     smallthinker: a, llama_cpp: b, ...(c ? { other_build: { dir: path.resolve(against), ...c } } : {}),
     ...(kept ? { subnormals_kept: kept } : {}),
     ...(coldLoad ? { cold_load: coldLoad } : {}),
@@ -219,6 +227,10 @@ async function benchCase(model: string, threads: number, machine: ReturnType<typ
     ...(limit > 0 ? [`decode at ${(result.fraction_of_limit * 100).toFixed(0)} % of the machine's limit: ` +
       `${(perToken / 1e6).toFixed(0)} MB per token (neuron sparsity ${((routing?.neuron_sparsity ?? 0) * 100).toFixed(0)} %) ` +
       `at ${(machine.read_bandwidth_bytes_per_s / 1e9).toFixed(1)} GB/s = ${limit.toFixed(1)} tokens/s`] : []),
+    ...(densePerToken > 0 && b.decode_tokens_per_s > 0 ? [`whole matrices, ${(densePerToken / 1e6).toFixed(0)} MB per token, ` +
+      `stream at ${(result.bandwidth_streamed.smallthinker * 100).toFixed(0)} % of the bandwidth in our decode and ` +
+      `${(result.bandwidth_streamed.llama_cpp * 100).toFixed(0)} % in llama.cpp's: reading them, no engine decodes more than ` +
+      `${(1 / result.bandwidth_streamed.llama_cpp).toFixed(2)}x llama.cpp here`] : []),
     '',
   ].join('\n'));
   const t = result.typing;
