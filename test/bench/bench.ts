@@ -69,24 +69,26 @@ interface RoutingReport { n_layer: number; n_expert: number; n_expert_used: numb
 /**
  * The bytes one decode step must read, from the file's tensor sizes and the run's routing:
  * all attention and router weights, the active experts' gate rows, the up rows that ReLU
- * sparsity does not skip and their down rows, one embedding row and the output head. With
- * `dense`, every up and down row of the active experts instead: what an engine that reads
- * whole matrices reads (llama.cpp, and ours, whose 16-row groups hold every neuron).
+ * sparsity does not skip and their down rows, one embedding row and the output head
+ * (`needed`); and with every up and down row of the active experts instead (`dense`): what an
+ * engine that reads whole matrices reads (llama.cpp, and ours, whose 16-row groups hold every
+ * neuron).
  */
-function bytesPerToken(model: string, routing: RoutingReport, dense = false): number {
+function bytesPerToken(model: string, routing: RoutingReport): { needed: number; dense: number } {
   const report = loadNativeAddon().inspect(model);
   const bytes = new Map(report.tensors.map((t) => [t.name, t.bytes]));
   const get = (name: string) => bytes.get(name) ?? 0;
-  const active = dense ? 1 : 1 - routing.neuron_sparsity;
-  let total = get('output_norm.weight') + (bytes.has('output.weight') ? get('output.weight') : get('token_embd.weight'));
-  total += get('token_embd.weight') / Number(report.hparams.n_vocab);
+  let shared = get('output_norm.weight') + (bytes.has('output.weight') ? get('output.weight') : get('token_embd.weight'));
+  shared += get('token_embd.weight') / Number(report.hparams.n_vocab);
+  let upDown = 0;
   for (let l = 0; l < routing.n_layer; l++) {
     const b = `blk.${l}.`;
-    for (const t of ['attn_norm', 'attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_norm', 'ffn_gate_inp']) total += get(`${b}${t}.weight`);
-    const perExpert = (t: string) => get(`${b}${t}.weight`) / routing.n_expert;
-    total += routing.n_expert_used * (perExpert('ffn_gate_exps') + active * (perExpert('ffn_up_exps') + perExpert('ffn_down_exps')));
+    for (const t of ['attn_norm', 'attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_norm', 'ffn_gate_inp']) shared += get(`${b}${t}.weight`);
+    const perExpert = (t: string) => routing.n_expert_used * get(`${b}${t}.weight`) / routing.n_expert;
+    shared += perExpert('ffn_gate_exps');
+    upDown += perExpert('ffn_up_exps') + perExpert('ffn_down_exps');
   }
-  return total;
+  return { needed: shared + (1 - routing.neuron_sparsity) * upDown, dense: shared + upDown };
 }
 
 async function main(): Promise<void> {
@@ -178,11 +180,12 @@ async function benchCase(model: string, threads: number, machine: ReturnType<typ
   const kept = subnormalCase ? summary(subnormalsKept) : undefined;
   // Decode against the machine's limit: read bandwidth ÷ the bytes a token must read.
   const routing = ours[0].routing;
-  const perToken = routing ? bytesPerToken(model, routing) : 0;
+  const tokenBytes = routing ? bytesPerToken(model, routing) : { needed: 0, dense: 0 };
+  const perToken = tokenBytes.needed;
   const limit = perToken > 0 ? machine.read_bandwidth_bytes_per_s / perToken : 0;
   // What both engines read today, and how much of the bandwidth each one's decode streams:
   // reading whole matrices, no engine can be more than bandwidth ÷ llama.cpp's stream faster.
-  const densePerToken = routing ? bytesPerToken(model, routing, true) : 0;
+  const densePerToken = tokenBytes.dense;
   const streamed = (tokensPerS: number) => densePerToken * tokensPerS / machine.read_bandwidth_bytes_per_s;
   const result = {
     model: path.basename(model), threads, rounds, prompt_tokens: promptTokens, gen_tokens: genTokens,
