@@ -83,7 +83,6 @@ export interface ExpertCacheStats {
   /** The same ms weighted by the share of the I/O threads not reading then: storage left idle while a miss waits. */
   ioIdleWithMissMs: number;
   slots: number;
-  pinned: number;
 }
 
 export interface RoutingStats {

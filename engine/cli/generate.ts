@@ -56,7 +56,7 @@ function expertCacheReport(session: NativeSession) {
     ? {
       hits: c.hits, misses: c.misses, bytes_read: c.bytesRead, stall_ms: c.stallMs, prefetches: c.prefetches,
       predicted_hits: c.predicted, cancelled_predictions: c.cancelled, io_busy_ms: c.ioBusyMs, miss_outstanding_ms: c.missOutstandingMs, io_idle_with_miss_ms: c.ioIdleWithMissMs,
-      slots: c.slots, pinned: c.pinned,
+      slots: c.slots,
     }
     : { hits: 0, misses: 0, bytes_read: 0, stall_ms: 0 };
 }

@@ -119,21 +119,15 @@ describe('generator routing options', function () {
     assert.ok(smooth.neuronSparsity > 0.5, JSON.stringify(smooth));
   });
 
-  (slow ? it : it.skip)('the realistic 4b in 1 GiB: the hot set is learned and pinned, and nearly every expert is a hit', async () => {
+  (slow ? it : it.skip)('the realistic 4b in 1 GiB: the cache keeps the hot experts, and nearly every expert is a hit', async () => {
     const cli = path.resolve(__dirname, '..', '..', 'dist', 'cli.js');
     const model = await ensureModel({ preset: '4b', type: 'q4_0', vocab: 'qwen', flavour: 'upstream', seed: 1, routing: 'realistic' });
-    const bench = (...extra: string[]) => {
-      const r = spawnSync(process.execPath, [cli, 'bench', '--model', model, '--prompt-tokens', '64', '--gen-tokens', '48', '--threads', '2',
-        '--memory-budget', '1024', '--json', ...extra], { encoding: 'utf8' });
-      assert.equal(r.status, 0, r.stderr);
-      return JSON.parse(r.stdout);
-    };
-    const frequency = bench();
-    // 48 tokens × 32 layers × 4 experts pass the re-pinning interval (4096 uses).
-    assert.ok(frequency.expert_cache.pinned > 0, JSON.stringify(frequency.expert_cache));
-    const perToken = frequency.expert_cache.decode_per_token;
+    const r = spawnSync(process.execPath, [cli, 'bench', '--model', model, '--prompt-tokens', '64', '--gen-tokens', '48', '--threads', '2',
+      '--memory-budget', '1024', '--json'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    const perToken = report.expert_cache.decode_per_token;
     assert.ok(perToken.hits / (perToken.hits + perToken.misses) > 0.9, JSON.stringify(perToken));
-    assert.ok(frequency.peak_rss_bytes <= 1024 * 2 ** 20, `peak RSS ${frequency.peak_rss_bytes}`);
-    assert.equal(bench('--cache-policy', 'lru').expert_cache.pinned, 0);
+    assert.ok(report.peak_rss_bytes <= 1024 * 2 ** 20, `peak RSS ${report.peak_rss_bytes}`);
   });
 });

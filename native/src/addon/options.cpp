@@ -103,7 +103,6 @@ SessionSpec session_spec(const Napi::CallbackInfo& info) {
   s.cache.prefetch = o.boolean("prefetch", true);
   // No early reads of any kind without prefetching.
   s.cache.predict_next_layer = s.cache.prefetch && o.boolean("predictNextLayer", true);
-  s.cache.pin_hot_set = o.boolean("pinHotSet", true);
   s.max_slots = static_cast<int32_t>(o.integer("maxExpertSlots", 0, 0, 1 << 24));
   return s;
 }

@@ -10,7 +10,7 @@
 namespace st::addon {
 
 // createSession(path, {threads, context, allowContextOverflow, kvType, memoryBudgetMiB,
-// plannedSlots, plannedKvBytes, cachePolicy, prefetch, predictNextLayer, pinHotSet, maxExpertSlots}).
+// plannedSlots, plannedKvBytes, cachePolicy, prefetch, predictNextLayer, maxExpertSlots}).
 SessionSpec session_spec(const Napi::CallbackInfo& info);
 
 // {temperature, topK, topP, minP, repeatPenalty, repeatLastN, seed}; undefined: the defaults.

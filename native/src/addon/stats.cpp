@@ -60,7 +60,6 @@ Napi::Value expert_cache_stats(Napi::Env env, const Model& model) {
   o.Set("missOutstandingMs", s.miss_outstanding_ms);
   o.Set("ioIdleWithMissMs", s.io_idle_with_miss_ms);
   o.Set("slots", cache->slots());
-  o.Set("pinned", cache->pinned());
   return o;
 }
 

@@ -10,9 +10,6 @@
 namespace st {
 
 namespace {
-// How often (in expert uses) the pinned hot set is recomputed: ~32 tokens of the 4B shape.
-constexpr uint64_t kRepinEvery = 4096;
-
 size_t worst_span(size_t bytes) { return (bytes + FileReader::kAlign - 1) / FileReader::kAlign * FileReader::kAlign + FileReader::kAlign; }
 
 // The span a slot gives matrices of kind k: enough for that kind's largest in any layer.
@@ -54,8 +51,6 @@ ExpertCache::ExpertCache(std::shared_ptr<FileReader> file, std::vector<ExpertLoc
   data_.resize(config.slots);
   slot_of_.assign(locations_.size(), -1);
   frequency_.assign(locations_.size(), 0.0);
-  total_uses_.assign(locations_.size(), 0);
-  pinned_.assign(locations_.size(), 0);
   // Two readers keep two requests in flight: the device serves them in parallel. They take
   // single matrices, so a lone miss has both reading its three matrices at once (a whole
   // expert per thread left one idle while a needed expert waited, docs/benchmarks.md).
@@ -84,29 +79,12 @@ void ExpertCache::count_tokens(uint64_t n) {
 void ExpertCache::touch_locked(int32_t k) {
   clock_++;
   frequency_[k] += 1.0;
-  total_uses_[k]++;
   // Aging: halving every four passes over all experts' worth of uses keeps the counts about
   // what recently mattered (tens of tokens), yet long enough that an expert used once per
   // token does not look cold between two of its uses.
   if (++uses_since_aging_ >= 4 * std::max(slots_.size(), frequency_.size())) {
     uses_since_aging_ = 0;
     for (double& f : frequency_) f *= 0.5;
-  }
-  if (config_.policy == CachePolicy::Frequency && config_.pin_hot_set && ++uses_since_repin_ >= kRepinEvery) {
-    uses_since_repin_ = 0;
-    // The hot set: the experts used most since the start, at most half the slots, and only
-    // those used more than twice as often as an average expert (uniform routing pins next to
-    // nothing).
-    std::vector<int32_t> order(total_uses_.size());
-    for (size_t i = 0; i < order.size(); i++) order[i] = static_cast<int32_t>(i);
-    uint64_t sum = 0;
-    for (uint64_t u : total_uses_) sum += u;
-    const double mean = static_cast<double>(sum) / static_cast<double>(total_uses_.size());
-    const size_t limit = std::min(order.size(), slots_.size() / 2);
-    std::partial_sort(order.begin(), order.begin() + limit, order.end(),
-                      [&](int32_t a, int32_t b) { return total_uses_[a] > total_uses_[b] || (total_uses_[a] == total_uses_[b] && a < b); });
-    std::fill(pinned_.begin(), pinned_.end(), 0);
-    for (size_t i = 0; i < limit && static_cast<double>(total_uses_[order[i]]) > 2.0 * mean; i++) pinned_[order[i]] = 1;
   }
   const int32_t s = slot_of_[k];
   if (s >= 0) slots_[s].last_use = clock_;
@@ -127,10 +105,11 @@ void ExpertCache::account_io_locked() {
 }
 
 int32_t ExpertCache::pick_victim_locked(int32_t incoming, bool speculative) const {
-  // Tiers, best first: free or cold slots; then the pinned hot set; then, only so that a
-  // step asking for more experts than fit never waits forever, experts this step asked for
-  // but nobody holds. A speculative read takes the first tier only.
-  auto candidates = [&](int32_t begin, int32_t end, int32_t best[3]) {
+  // Two tiers, best first: slots this step has not asked for (free ones first, then the
+  // least used lately); then, only so that a step asking for more experts than fit never
+  // waits forever, experts this step asked for but nobody holds. A speculative read takes the
+  // first tier only.
+  auto candidates = [&](int32_t begin, int32_t end, int32_t best[2]) {
     auto better = [&](int32_t a, int32_t b) {  // is slot a a better victim than slot b?
       if (b < 0) return true;
       const Slot &sa = slots_[a], &sb = slots_[b];
@@ -144,13 +123,12 @@ int32_t ExpertCache::pick_victim_locked(int32_t incoming, bool speculative) cons
     for (int32_t s = begin; s < end; s++) {
       const Slot& slot = slots_[s];
       if (slot.state == SlotState::Loading || slot.users > 0) continue;
-      const bool used = slot.state != SlotState::Empty && slot.key >= 0;
-      const int tier = slot.step == step_ ? 2 : used && pinned_[slot.key] ? 1 : 0;
+      const int tier = slot.step == step_ ? 1 : 0;
       if (better(s, best[tier])) best[tier] = s;
     }
   };
   const int32_t n = static_cast<int32_t>(slots_.size());
-  int32_t main[3] = {-1, -1, -1};
+  int32_t main[2] = {-1, -1};
   candidates(0, main_slots_, main);
   // Admission (frequency policy): an expert displaces a cached one only if it has been used
   // more often lately; otherwise it streams through the small bypass area. Without this, a
@@ -160,12 +138,11 @@ int32_t ExpertCache::pick_victim_locked(int32_t incoming, bool speculative) cons
   const bool admit = v >= 0 && (slots_[v].state == SlotState::Empty || main_slots_ == n ||
                                 frequency_[incoming] > frequency_[slots_[v].key]);
   if (admit) return v;
-  int32_t bypass[3] = {-1, -1, -1};
+  int32_t bypass[2] = {-1, -1};
   candidates(main_slots_, n, bypass);
   if (bypass[0] >= 0) return bypass[0];
   if (v >= 0 || speculative) return v;
-  if (main[1] >= 0) return main[1];
-  return main[2] >= 0 ? main[2] : bypass[2];
+  return main[1] >= 0 ? main[1] : bypass[1];
 }
 
 int32_t ExpertCache::request_locked(int32_t k, bool count, bool speculative) {
@@ -374,13 +351,6 @@ ExpertCacheStats ExpertCache::stats() const {
   ExpertCacheStats s = stats_;  // with the time since the last change of the I/O state
   add_io_time_locked(s, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - io_mark_).count());
   return s;
-}
-
-int32_t ExpertCache::pinned() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  int32_t n = 0;
-  for (size_t k = 0; k < pinned_.size(); k++) n += pinned_[k] && slot_of_[k] >= 0;
-  return n;
 }
 
 }  // namespace st

@@ -10,9 +10,9 @@
 // Replacement: `lru`, or `frequency` (the default): the least frequently used expert goes,
 // with counts that halve every few tokens so the cache follows a change of topic, and ties
 // broken by recency; a missing expert is admitted only if it was used more often lately than
-// the one it would displace, else it passes through a small bypass area. On top of it, a hot
-// set learned while running is pinned: every kRepinEvery uses, the most used experts (up to
-// half the slots) become unevictable.
+// the one it would displace, else it passes through a small bypass area. Nothing is pinned:
+// a hot set learned since load kept a session's first experts after its routing moved, and
+// bought nothing while it stayed (expert_cache_test.cpp, docs/memory.md).
 #pragma once
 #include <array>
 #include <atomic>
@@ -57,7 +57,6 @@ struct ExpertCacheStats {
 struct ExpertCacheConfig {
   int32_t slots = 0;
   CachePolicy policy = CachePolicy::Frequency;
-  bool pin_hot_set = true;
   // Read a layer's experts as soon as its router has chosen them (before attention). Off:
   // each expert is read when the FFN reaches it (the baseline prefetch is measured against).
   bool prefetch = true;
@@ -124,7 +123,6 @@ class ExpertCache {
 
   const ExpertCacheConfig& config() const { return config_; }
   ExpertCacheStats stats() const;
-  int32_t pinned() const;
 
  private:
   enum class SlotState : uint8_t { Empty, Loading, Ready, Failed };
@@ -177,12 +175,10 @@ class ExpertCache {
   int32_t main_slots_ = 0;
   std::vector<int32_t> slot_of_;     // key -> slot, or -1
   std::vector<double> frequency_;    // key -> aged use count
-  std::vector<uint64_t> total_uses_; // key -> uses since start (the hot set is learned from it)
-  std::vector<uint8_t> pinned_;      // key -> in the hot set
   // Matrices waiting for their read, those a step asked for first; each Loading slot has at
   // most its three in them, so together they hold at most three entries per slot.
   std::deque<Part> needed_queue_, speculative_queue_;
-  uint64_t step_ = 1, clock_ = 0, uses_since_aging_ = 0, uses_since_repin_ = 0;
+  uint64_t step_ = 1, clock_ = 0, uses_since_aging_ = 0;
   ExpertCacheStats stats_;
   int32_t reading_ = 0;  // matrix reads in flight
   int32_t needed_ = 0;   // Loading slots a step asked for (not only a prediction)
