@@ -175,18 +175,23 @@ void drop_unused_mapped_file_cache() {}
 void return_free_memory() {}
 
 std::string ask_for_interactive_scheduling() {
-  // Looked up rather than imported: Windows 8 added the function and Windows 10 1709 this
-  // class, and a DLL that imports a missing function does not load at all.
-  using SetProcessInformationFn = BOOL(WINAPI*)(HANDLE, PROCESS_INFORMATION_CLASS, LPVOID, DWORD);
-  const auto set_information = reinterpret_cast<SetProcessInformationFn>(
-      reinterpret_cast<void*>(GetProcAddress(GetModuleHandleW(L"kernel32.dll"), "SetProcessInformation")));
-  if (!set_information) return "power throttling left as it is (this Windows has no SetProcessInformation)";
-  PROCESS_POWER_THROTTLING_STATE state = {};
-  state.Version = PROCESS_POWER_THROTTLING_CURRENT_VERSION;
-  state.ControlMask = PROCESS_POWER_THROTTLING_EXECUTION_SPEED;  // this process decides its speed…
-  state.StateMask = 0;                                           // …and it is not throttled
-  if (set_information(GetCurrentProcess(), ProcessPowerThrottling, &state, sizeof state)) return "execution-speed throttling off";
-  return "execution-speed throttling off refused: " + error_text(GetLastError());
+  // The request is the process's, not the thread's: made by the first thread to start, and
+  // its answer given to every later one.
+  static const std::string answer = [] {
+    // Looked up rather than imported: Windows 8 added the function and Windows 10 1709 this
+    // class, and a DLL that imports a missing function does not load at all.
+    using SetProcessInformationFn = BOOL(WINAPI*)(HANDLE, PROCESS_INFORMATION_CLASS, LPVOID, DWORD);
+    const auto set_information = reinterpret_cast<SetProcessInformationFn>(
+        reinterpret_cast<void*>(GetProcAddress(GetModuleHandleW(L"kernel32.dll"), "SetProcessInformation")));
+    if (!set_information) return std::string("power throttling left as it is (this Windows has no SetProcessInformation)");
+    PROCESS_POWER_THROTTLING_STATE state = {};
+    state.Version = PROCESS_POWER_THROTTLING_CURRENT_VERSION;
+    state.ControlMask = PROCESS_POWER_THROTTLING_EXECUTION_SPEED;  // this process decides its speed…
+    state.StateMask = 0;                                           // …and it is not throttled
+    if (set_information(GetCurrentProcess(), ProcessPowerThrottling, &state, sizeof state)) return std::string("execution-speed throttling off");
+    return "execution-speed throttling off refused: " + error_text(GetLastError());
+  }();
+  return answer;
 }
 
 bool cpu_has_arm_dotprod() { return false; }  // the Windows addon is x64 only
