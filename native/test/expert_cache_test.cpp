@@ -200,6 +200,7 @@ static Residency decode_through(ExpertCache& cache, const HotSetRouting& routing
   std::sort(uses.begin(), uses.end(), std::greater<uint64_t>());
   uint64_t best = 0;
   for (int i = 0; i < main_slots; i++) best += uses[i];
+  if (total == 0) return {0, 0};  // nothing measured (a warm-up)
   return {static_cast<double>(resident) / total, static_cast<double>(best) / total};
 }
 
