@@ -256,6 +256,12 @@ export interface NativeAddon {
   /** Bytes per second `threads` threads read from a buffer of `mib` MiB (for the benchmark's bandwidth fraction). */
   readBandwidth(mib: number, threads: number): number;
   /**
+   * Bytes per second at which `threads` threads commit `mib` MiB of memory never touched (first
+   * writes; large pages where the OS gives them), released again before returning: for the
+   * benchmark's machine line.
+   */
+  freshMemoryRate(mib: number, threads: number): number;
+  /**
    * Random reads of `chunkBytes` from the file at `path`, bypassing the page cache as the expert
    * cache does, by `threads` threads for `seconds` (together no faster than `paceBytesPerS` when
    * it is > 0). Blocks the calling thread: for the memory benchmark only.

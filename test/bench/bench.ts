@@ -38,7 +38,7 @@ import { typingBenchmark } from './typing';
 import { boundedMemoryBenchmark, boundedTable, storageInterference, storageRate } from './memory-bench';
 import { MemoryCgroup, dropPageCache } from './cgroup';
 import { LLAMA_VARIANT_FOR_ISA, llamaChildCommand } from './llama-variant';
-import { machineDescription, machineInfo } from './machine';
+import { freshMemory, freshMemoryText, machineDescription, machineInfo } from './machine';
 import { loadNativeAddon } from '../../engine/native-addon';
 
 // load_ms is missing from builds older than it (--against DIR).
@@ -211,7 +211,7 @@ async function benchCase(model: string, threads: number, machine: ReturnType<typ
     `| ${name.padEnd(12)} | ${s.decode_tokens_per_s.toFixed(1).padStart(8)} | ${s.prefill_tokens_per_s.toFixed(1).padStart(9)} | ${mib(s.peak_rss_bytes).padStart(9)} | ${seconds(s.load_ms).padStart(6)} |`;
   process.stdout.write([
     `${machine.cpu} (${machine.logical_cores} logical cores, ${machine.memory_gib} GiB; caches ${machine.caches}; ` +
-      `read bandwidth ${(machine.read_bandwidth_bytes_per_s / 1e9).toFixed(1)} GB/s with ${threads} threads)`,
+      `read bandwidth ${(machine.read_bandwidth_bytes_per_s / 1e9).toFixed(1)} GB/s with ${threads} threads; ${freshMemoryText(machine.fresh_memory)})`,
     `${result.model}; ${threads} threads; kernels ${result.isa} (llama.cpp: ${result.llama_cpp_cpu_library || 'unknown'}); medians of ${rounds} alternating rounds`,
     '| engine       | decode/s | prefill/s |  peak RSS |   load |',
     '|--------------|----------|-----------|-----------|--------|',
@@ -297,7 +297,9 @@ async function boundedCase(model: string, threads: number, budgetMiB: number, us
   };
   const runs = boundedMemoryBenchmark(options);
   const info = machineDescription();
-  const machine = `${info.cpu}, ${info.logical_cores} logical cores, ${info.memory_gib} GiB; caches ${info.caches}`;
+  // Measured after the runs, beside the storage: each run's expert cache fills fresh memory.
+  const fresh = freshMemory(threads);
+  const machine = `${info.cpu}, ${info.logical_cores} logical cores, ${info.memory_gib} GiB; caches ${info.caches}; ${freshMemoryText(fresh)}`;
   // The storage the runs read from, measured after them (the host's own cache may have warmed
   // to the file by then: a VM's storage rate moves with what its host holds).
   const ours = runs[0];
@@ -306,7 +308,7 @@ async function boundedCase(model: string, threads: number, budgetMiB: number, us
   const interference = process.argv.includes('--storage-interference') && ours.slot_bytes && readRate > 0
     ? await storageInterference(options, ours.slot_bytes, readRate) : undefined;
   if (process.argv.includes('--json')) {
-    process.stdout.write(`${JSON.stringify({ machine, model: path.basename(model), threads, budget_mib: budgetMiB, cgroup: useCgroup, storage, interference, runs })}\n`);
+    process.stdout.write(`${JSON.stringify({ machine, model: path.basename(model), threads, budget_mib: budgetMiB, cgroup: useCgroup, fresh_memory: fresh, storage, interference, runs })}\n`);
     return;
   }
   const gb = (n: number) => `${(n / 1e9).toFixed(2)} GB/s`;

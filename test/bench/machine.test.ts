@@ -2,7 +2,7 @@
 // model name may be only "AMD EPYC") and which caches, from the OS or else from CPUID.
 import assert from 'node:assert/strict';
 import { loadNativeAddon } from '../../engine/native-addon';
-import { cacheList, cpuName, machineDescription } from './machine';
+import { cacheList, cpuName, freshMemoryText, machineDescription } from './machine';
 
 const zen5 = { vendor: 'AuthenticAMD', family: 26, model: 2, stepping: 1, caches: [
   { level: 1, kind: 'd' as const, bytes: 48 * 1024 },
@@ -37,5 +37,18 @@ describe('the benchmark machine line', () => {
     assert.ok(l1d && l1d.bytes >= 16 * 1024 && l1d.bytes <= 1024 * 1024, `L1d ${JSON.stringify(l1d)}`);
     assert.ok(id.caches.every((c, i) => i === 0 || c.level >= id.caches[i - 1].level), 'caches in level order');
     assert.notEqual(machineDescription().caches, 'unknown');
+  });
+
+  it('says how fast fresh memory comes, 10 s after a release and at once', () => {
+    assert.equal(freshMemoryText({ reused_bytes_per_s: 16.84e9, after_release_bytes_per_s: 0.94e9 }),
+      'fresh memory 0.9 GB/s 10 s after a release (16.8 at once)');
+  });
+
+  it('commits fresh memory on this machine and refuses sizes out of range', () => {
+    const rate = loadNativeAddon().freshMemoryRate(64, 2);
+    // Any machine zeroes far more than 10 MB a second; 0, NaN or infinity would be a broken probe.
+    assert.ok(Number.isFinite(rate) && rate > 1e7, `${rate} bytes/s`);
+    assert.throws(() => loadNativeAddon().freshMemoryRate(0, 1), RangeError);
+    assert.throws(() => loadNativeAddon().freshMemoryRate(64, 0), RangeError);
   });
 });

@@ -1,5 +1,6 @@
 // The machine line of every benchmark table: the CPU (with its family and model where CPUID
-// tells them: a VM's model name is often just "AMD EPYC"), its caches and the read bandwidth.
+// tells them: a VM's model name is often just "AMD EPYC"), its caches, the read bandwidth and
+// how fast fresh memory comes.
 // Caches come from the OS where it lists them, else from CPUID (some VMs list none).
 import fs from 'node:fs';
 import os from 'node:os';
@@ -52,7 +53,33 @@ export function machineDescription() {
   };
 }
 
-/** The machine line and the read bandwidth measured with `threads` threads (the speed tables' limit). */
+/** Bytes per second at which fresh memory was committed: right after releasing as much, and 10 s later. */
+export interface FreshMemory {
+  reused_bytes_per_s: number;
+  after_release_bytes_per_s: number;
+}
+
+/**
+ * How fast `threads` threads commit 1 GiB of memory never touched, right after releasing as much
+ * and again 10 s after. A laptop zeroes pages at the same rate either way. A VM whose host takes
+ * freed memory back (a balloon's free page reporting) has done so by then, and each page costs
+ * the host a fault again: there the second rate is several times lower, and it is what a load's
+ * packed copy and a budget's first fill of its expert cache wait for (benchmarks.md).
+ */
+export function freshMemory(threads: number): FreshMemory {
+  const addon = loadNativeAddon();
+  addon.freshMemoryRate(1024, threads);  // so that the next one reuses what this one released
+  const reused = addon.freshMemoryRate(1024, threads);
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10_000);
+  return { reused_bytes_per_s: reused, after_release_bytes_per_s: addon.freshMemoryRate(1024, threads) };
+}
+
+/** "fresh memory 0.9 GB/s 10 s after a release (16.8 at once)", for the tables' machine lines. */
+export function freshMemoryText(f: FreshMemory): string {
+  return `fresh memory ${(f.after_release_bytes_per_s / 1e9).toFixed(1)} GB/s 10 s after a release (${(f.reused_bytes_per_s / 1e9).toFixed(1)} at once)`;
+}
+
+/** The machine line, the read bandwidth measured with `threads` threads (the speed tables' limit) and the fresh memory's rate. */
 export function machineInfo(threads: number) {
-  return { ...machineDescription(), read_bandwidth_bytes_per_s: loadNativeAddon().readBandwidth(1024, threads) };
+  return { ...machineDescription(), read_bandwidth_bytes_per_s: loadNativeAddon().readBandwidth(1024, threads), fresh_memory: freshMemory(threads) };
 }

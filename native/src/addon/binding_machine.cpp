@@ -1,5 +1,7 @@
 // readBandwidth(mib, threads): bytes per second this machine reads with `threads` threads
 // (runtime/bandwidth.h), for the benchmark's fraction of the memory-bandwidth limit.
+// freshMemoryRate(mib, threads): bytes per second at which `threads` threads commit `mib` MiB
+// never touched (runtime/bandwidth.h), for the benchmark's machine line.
 // storageReads(path, chunkBytes, threads, seconds, paceBytesPerS): random reads of a model file
 // the way the expert cache makes them (model/storage_rate.h), for the memory benchmark. It
 // blocks the calling thread for `seconds`: a benchmark's, never the engine's.
@@ -18,13 +20,33 @@
 namespace st::addon {
 namespace {
 
-Napi::Value ReadBandwidth(const Napi::CallbackInfo& info) {
+// The (mib, threads) both memory probes take, checked: 1..16384 MiB, 1..1024 threads.
+struct MemoryProbe {
+  size_t bytes;
+  int threads;
+};
+
+MemoryProbe memory_probe_arguments(const Napi::CallbackInfo& info, const char* name) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) throw Napi::TypeError::New(env, "readBandwidth needs (mib, threads)");
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) throw Napi::TypeError::New(env, std::string(name) + " needs (mib, threads)");
   const double mib = info[0].As<Napi::Number>().DoubleValue();
   const int threads = info[1].As<Napi::Number>().Int32Value();
-  if (!(mib >= 1 && mib <= 16384) || threads < 1 || threads > 1024) throw Napi::RangeError::New(env, "readBandwidth: mib 1..16384, threads 1..1024");
-  return Napi::Number::New(env, measure_read_bandwidth(static_cast<size_t>(mib * 1024 * 1024), threads));
+  if (!(mib >= 1 && mib <= 16384) || threads < 1 || threads > 1024) throw Napi::RangeError::New(env, std::string(name) + ": mib 1..16384, threads 1..1024");
+  return {static_cast<size_t>(mib * 1024 * 1024), threads};
+}
+
+Napi::Value ReadBandwidth(const Napi::CallbackInfo& info) {
+  const MemoryProbe p = memory_probe_arguments(info, "readBandwidth");
+  return Napi::Number::New(info.Env(), measure_read_bandwidth(p.bytes, p.threads));
+}
+
+Napi::Value FreshMemoryRate(const Napi::CallbackInfo& info) {
+  const MemoryProbe p = memory_probe_arguments(info, "freshMemoryRate");
+  try {
+    return Napi::Number::New(info.Env(), measure_fresh_memory_rate(p.bytes, p.threads));
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), e.what());  // the allocation refused
+  }
 }
 
 Napi::Value StorageReads(const Napi::CallbackInfo& info) {
@@ -73,6 +95,7 @@ Napi::Value CpuIdentityOf(const Napi::CallbackInfo& info) {
 
 Registration reg([](Napi::Env env, Napi::Object exports) {
   exports.Set("readBandwidth", Napi::Function::New(env, ReadBandwidth));
+  exports.Set("freshMemoryRate", Napi::Function::New(env, FreshMemoryRate));
   exports.Set("storageReads", Napi::Function::New(env, StorageReads));
   exports.Set("cpuIdentity", Napi::Function::New(env, CpuIdentityOf));
 });

@@ -7,6 +7,8 @@
 #include <thread>
 #include <vector>
 
+#include "platform/platform.h"
+
 namespace st {
 
 namespace {
@@ -50,6 +52,27 @@ double measure_read_bandwidth(size_t bytes, int threads) {
   for (uint64_t v : sink) keep = keep + v;
   (void)keep;
   return best;
+}
+
+double measure_fresh_memory_rate(size_t bytes, int threads) {
+  threads = std::max(1, threads);
+  constexpr size_t kPage = 4096;  // the smallest page anywhere we run: a write to each commits all
+  bytes = std::max(kPage, bytes / kPage * kPage);
+  // Volatile: the writes are the measurement, to memory released right after.
+  volatile uint8_t* memory = static_cast<uint8_t*>(platform::allocate_pages(bytes));
+  platform::advise_large_pages(const_cast<uint8_t*>(memory), bytes);
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; t++) {
+    pool.emplace_back([&, t] {
+      const size_t pages = bytes / kPage, begin = pages * t / threads, end = pages * (t + 1) / threads;
+      for (size_t i = begin; i < end; i++) memory[i * kPage] = 1;
+    });
+  }
+  for (auto& th : pool) th.join();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  platform::free_pages(const_cast<uint8_t*>(memory), bytes);
+  return static_cast<double>(bytes) / seconds;
 }
 
 }  // namespace st
