@@ -61,7 +61,8 @@ export interface FreshMemory {
 
 /**
  * How fast `threads` threads commit 1 GiB of memory never touched, right after releasing as much
- * and again 10 s after. A laptop zeroes pages at the same rate either way. A VM whose host takes
+ * and again 10 s after. Without a host that takes freed memory back the two should agree (the
+ * kernel zeroes at memory speed; not measured here, where there is no such machine). A VM whose host takes
  * freed memory back (a balloon's free page reporting) has done so by then, and each page costs
  * the host a fault again: there the second rate is several times lower, and it is what a load's
  * packed copy and a budget's first fill of its expert cache wait for (benchmarks.md).
