@@ -37,7 +37,11 @@ MemoryProbe memory_probe_arguments(const Napi::CallbackInfo& info, const char* n
 
 Napi::Value ReadBandwidth(const Napi::CallbackInfo& info) {
   const MemoryProbe p = memory_probe_arguments(info, "readBandwidth");
-  return Napi::Number::New(info.Env(), measure_read_bandwidth(p.bytes, p.threads));
+  try {
+    return Napi::Number::New(info.Env(), measure_read_bandwidth(p.bytes, p.threads));
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), e.what());  // the buffer or a thread refused
+  }
 }
 
 Napi::Value FreshMemoryRate(const Napi::CallbackInfo& info) {
@@ -45,7 +49,7 @@ Napi::Value FreshMemoryRate(const Napi::CallbackInfo& info) {
   try {
     return Napi::Number::New(info.Env(), measure_fresh_memory_rate(p.bytes, p.threads));
   } catch (const std::exception& e) {
-    throw Napi::Error::New(info.Env(), e.what());  // the allocation refused
+    throw Napi::Error::New(info.Env(), e.what());  // the allocation or a thread refused
   }
 }
 
