@@ -25,10 +25,11 @@
 // engine in a memory cgroup of MIB with the page cache dropped first (root, cgroup v1):
 //   npm run bench -- --memory-budget 1024 [--preset 4b] [--routing default|uniform|realistic|smooth]
 //     [--prompt-tokens 64] [--gen-tokens 256] [--llama-gen-tokens 8] [--variants] [--no-cgroup]
-//     [--storage-interference]
+//     [--storage-interference] [--file-in-memory]
 //   (without --routing: the realistic and the smooth file, one table each, each followed by the
 //   storage's rate for the cache's reads; --storage-interference adds what reading at the
-//   run's rate costs an engine that reads nothing). The expert cache
+//   run's rate costs an engine that reads nothing; --file-in-memory a run of ours on a copy of
+//   the file in /dev/shm: the engine with the storage taken out). The expert cache
 //   starts empty, so a short generation measures mostly its filling (docs/benchmarks.md).
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -292,6 +293,7 @@ async function boundedCase(model: string, threads: number, budgetMiB: number, us
     variants: process.argv.includes('--variants'),
     // One round by default: a bounded run takes minutes (the 21B's cache fills from storage).
     rounds: Number(option('rounds', '1')),
+    fileInMemory: process.argv.includes('--file-in-memory'),
     useCgroup,
     timeoutMs: Number(option('timeout-s', '600')) * 1000,
   };

@@ -1,7 +1,10 @@
 // How the bounded-memory benchmark turns several rounds of one engine into one row.
 import { describe, it } from 'mocha';
 import assert from 'node:assert/strict';
-import { boundedTable, combineRounds, type BoundedRun } from './memory-bench';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { MEMORY_FILE_SYSTEM, boundedTable, combineRounds, fileInMemoryCopy, fileInMemoryRefusal, type BoundedRun } from './memory-bench';
 
 const run = (decode: number, peakMiB: number, extra: Partial<BoundedRun> = {}): BoundedRun => ({
   name: 'smallthinker', killed: false, decode_tokens_per_s: decode, decode_last_half_tokens_per_s: decode + 0.5,
@@ -41,5 +44,41 @@ describe('the memory bench with several rounds', () => {
     const one = run(29.3, 896);
     assert.equal(combineRounds([one]), one);
     assert.doesNotMatch(boundedTable([one], 1024), /rounds/);
+  });
+});
+
+describe('the memory bench with the file in memory (--file-in-memory)', () => {
+  const GiB = 2 ** 30;
+
+  it('copies the file only where the memory file system and the memory available hold it beside the budget', () => {
+    // The 4B file (2.41 GB) under a 1 GiB budget on a 24 GiB machine: fits.
+    assert.equal(fileInMemoryRefusal(2.41e9, GiB, 12 * GiB, 22 * GiB), undefined);
+    // The 21B file (11.6 GiB) under 8 GiB with 20 GiB available: 11.6 + 8 + 2 to spare do not fit.
+    assert.match(fileInMemoryRefusal(11.6 * GiB, 8 * GiB, 12 * GiB, 20 * GiB)!, /need 21\.6 GiB; 20\.0 GiB is available/);
+    assert.match(fileInMemoryRefusal(11.6 * GiB, 8 * GiB, 4 * GiB, 64 * GiB)!, /\/dev\/shm has 4\.0 GiB free, the model file takes 11\.6 GiB/);
+    assert.match(fileInMemoryRefusal(2.41e9, GiB, undefined, 64 * GiB)!, /needs a memory file system at \/dev\/shm/);
+  });
+
+  it('says how the copy was read under the table', () => {
+    const row = (direct_io: boolean): BoundedRun => ({ name: 'file in memory', killed: false, decode_tokens_per_s: 45.2, direct_io });
+    assert.match(boundedTable([row(true)]), /file in memory: ours on a copy of the file in \/dev\/shm, read past the page cache as from storage/);
+    assert.match(boundedTable([row(false)]), /read through its page cache \(the kernel refused O_DIRECT there\)/);
+    assert.doesNotMatch(boundedTable([{ name: 'smallthinker', killed: false, decode_tokens_per_s: 30 }]), /file in memory/);
+  });
+
+  it('holds the copy in the memory file system until removed, and refuses a budget the memory cannot hold', function () {
+    if (!fs.existsSync(MEMORY_FILE_SYSTEM)) this.skip();
+    const model = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'in-memory-')), 'tiny.gguf');
+    fs.writeFileSync(model, Buffer.alloc(64 * 1024, 7));
+    const handlers = process.listenerCount('SIGINT');
+    const copy = fileInMemoryCopy(model, GiB);
+    assert.equal(path.dirname(copy.path), MEMORY_FILE_SYSTEM);
+    assert.equal(process.listenerCount('SIGINT'), handlers + 1, 'an interrupt removes the copy');
+    assert.deepEqual(fs.readFileSync(copy.path), fs.readFileSync(model));
+    copy.remove();
+    assert.equal(fs.existsSync(copy.path), false);
+    assert.equal(process.listenerCount('SIGINT'), handlers, 'and its interrupt handler is gone');
+    assert.throws(() => fileInMemoryCopy(model, 2 ** 50), /is available/);
+    fs.rmSync(path.dirname(model), { recursive: true });
   });
 });

@@ -6,7 +6,10 @@
 // storage was busy and how much it sat idle while a needed expert waited, peak RSS, the
 // cgroup's peak (page cache charged) and whether the kernel killed the process. Beside the
 // table: how fast this storage serves the cache's reads, and (--storage-interference) what
-// reading at the run's rate costs an engine that reads nothing.
+// reading at the run's rate costs an engine that reads nothing. --file-in-memory adds our engine
+// reading a copy of the file held in memory: what it decodes when storage is not the bound.
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { loadNativeAddon } from '../../engine/native-addon';
@@ -37,6 +40,8 @@ export interface BoundedRun {
   /** The plan's expert slots and the baseline it measured (the process and, in a cgroup, the page cache of its files). */
   slots?: number;
   planned_baseline_bytes?: number;
+  /** Whether the expert cache read past the page cache (O_DIRECT or its kin). */
+  direct_io?: boolean;
   /** With several rounds: each round's decode and last-half speed, in order (the row shows the median round). */
   rounds?: Pick<BoundedRun, 'decode_tokens_per_s' | 'decode_last_half_tokens_per_s' | 'killed' | 'slots' | 'planned_baseline_bytes'>[];
 }
@@ -54,17 +59,20 @@ export interface BoundedOptions {
   variants: boolean;
   /** Our runs (and variants) this many times, alternating; llama.cpp once (it is killed or crawls). */
   rounds: number;
+  /** Also run ours on a copy of the model in a memory file system (fileInMemoryCopy). */
+  fileInMemory?: boolean;
   useCgroup: boolean;
   timeoutMs: number;
 }
 
 export function boundedMemoryBenchmark(o: BoundedOptions): BoundedRun[] {
+  const inMemory = o.fileInMemory ? fileInMemoryCopy(o.model, o.budgetMiB * 2 ** 20) : undefined;
   const cgroup = o.useCgroup ? MemoryCgroup.create(`smallthinker-bench-${process.pid}`, o.budgetMiB * 2 ** 20) : undefined;
   const cli = path.join(o.root, 'dist', 'cli.js');
-  const ours = (name: string, extra: string[]) => ({
+  const ours = (name: string, extra: string[], model = o.model) => ({
     name,
     cmd: process.execPath,
-    args: [cli, 'bench', '--model', o.model, '--threads', String(o.threads), '--prompt-tokens', String(o.promptTokens),
+    args: [cli, 'bench', '--model', model, '--threads', String(o.threads), '--prompt-tokens', String(o.promptTokens),
       '--gen-tokens', String(o.genTokens), '--memory-budget', String(o.budgetMiB), '--json', ...extra],
   });
   const runs = [ours('smallthinker', [])];
@@ -73,6 +81,7 @@ export function boundedMemoryBenchmark(o: BoundedOptions): BoundedRun[] {
     runs.push(ours('  no prediction', ['--no-predict-next-layer']));
     runs.push(ours('  no prefetch', ['--no-prefetch']));
   }
+  if (inMemory) runs.push(ours(`  ${IN_MEMORY_RUN}`, [], inMemory.path));
   const schedule = Array.from({ length: Math.max(1, o.rounds) }, () => runs).flat();
   schedule.push({
     name: 'llama.cpp', cmd: process.execPath,
@@ -110,6 +119,7 @@ export function boundedMemoryBenchmark(o: BoundedOptions): BoundedRun[] {
           run.slot_bytes = out.memory_plan.expert_slot_bytes;
           run.slots = out.memory_plan.expert_slots;
           run.planned_baseline_bytes = out.memory_plan.baseline_bytes;
+          run.direct_io = out.memory_plan.direct_io;
         }
       }
       process.stderr.write(`  ${r.name.trim()}: ${run.error ?? `decode ${run.decode_tokens_per_s?.toFixed(1)} tok/s`}\n`);
@@ -117,6 +127,7 @@ export function boundedMemoryBenchmark(o: BoundedOptions): BoundedRun[] {
     }
   } finally {
     cgroup?.remove();
+    inMemory?.remove();
   }
   // One row per engine, in the order they first ran.
   const names = [...new Set(results.map((r) => r.name))];
@@ -170,12 +181,91 @@ export function boundedTable(runs: BoundedRun[], budgetMiB?: number): string {
     lines.push(`planned expert slots (baseline): ` + planned.map((r) => `${r.name} ` + (r.rounds ?? [r]).map((x) =>
       x.slots === undefined ? '-' : `${x.slots} (${mib(x.planned_baseline_bytes)})`).join(', ')).join('; '));
   }
+  const inMemory = runs.find((r) => r.name === IN_MEMORY_RUN);
+  if (inMemory) {
+    lines.push(`${IN_MEMORY_RUN}: ours on a copy of the file in ${MEMORY_FILE_SYSTEM}, read ` +
+      `${inMemory.direct_io === false ? 'through its page cache (the kernel refused O_DIRECT there)' : 'past the page cache as from storage'}: ` +
+      `the engine with the storage taken out (each read a copy on the reading thread)`);
+  }
   const held = runs.filter((r) => !r.killed && r.cgroup_peak_bytes !== undefined);
   if (budgetMiB !== undefined && held.length > 0) {
     lines.push(`room left under the ${budgetMiB} MiB budget at the cgroup's peak: ` +
       held.map((r) => `${r.name} ${(budgetMiB - r.cgroup_peak_bytes! / 2 ** 20).toFixed(0)} MiB`).join(', '));
   }
   return lines.join('\n');
+}
+
+/** The row of our engine on the copy of the file in memory. */
+export const IN_MEMORY_RUN = 'file in memory';
+/** Where --file-in-memory puts its copy: a memory file system that dropping the page cache leaves alone. */
+export const MEMORY_FILE_SYSTEM = '/dev/shm';
+/** Kept free beside the copy and the budget, for the bench itself and the machine. */
+const MEMORY_MARGIN_BYTES = 2 * 2 ** 30;
+
+/**
+ * Why a copy of a `fileBytes` file cannot be held in memory beside a run under `budgetBytes`,
+ * or undefined when it can: the memory file system must have room for it, and the memory
+ * available must hold the copy, the budget and a margin (a copy that pushed the run into swap
+ * or the OOM killer would measure the machine's distress, not the engine).
+ */
+export function fileInMemoryRefusal(fileBytes: number, budgetBytes: number, fileSystemFreeBytes: number | undefined, availableBytes: number): string | undefined {
+  const gib = (n: number) => `${(n / 2 ** 30).toFixed(1)} GiB`;
+  if (fileSystemFreeBytes === undefined) return `--file-in-memory needs a memory file system at ${MEMORY_FILE_SYSTEM} (Linux)`;
+  if (fileSystemFreeBytes < fileBytes) return `--file-in-memory: ${MEMORY_FILE_SYSTEM} has ${gib(fileSystemFreeBytes)} free, the model file takes ${gib(fileBytes)}`;
+  const needed = fileBytes + budgetBytes + MEMORY_MARGIN_BYTES;
+  if (availableBytes < needed) {
+    return `--file-in-memory: the copy (${gib(fileBytes)}), the budget (${gib(budgetBytes)}) and ${gib(MEMORY_MARGIN_BYTES)} to spare need ${gib(needed)}; ${gib(availableBytes)} is available`;
+  }
+  return undefined;
+}
+
+/** The memory the kernel says can be had without swapping (MemAvailable), else what is free. */
+function availableMemoryBytes(): number {
+  try {
+    const m = /^MemAvailable:\s+(\d+) kB$/m.exec(fs.readFileSync('/proc/meminfo', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch { /* not Linux */ }
+  return os.freemem();
+}
+
+/**
+ * Copies the model into the memory file system, for a run that reads it as from storage (the
+ * engine's reads bypass the page cache there too, where the kernel allows O_DIRECT on it:
+ * Linux 6.6 on), so that its speed is the engine's with the storage taken out: each read is a
+ * copy from memory on the reading thread. Its pages are charged to this process, not to the
+ * run's cgroup. The copy holds memory until removed: remove() does, and so do this process's
+ * exit and an interrupt. Throws with the reason when it does not fit.
+ */
+export function fileInMemoryCopy(model: string, budgetBytes: number): { path: string; remove: () => void } {
+  let free: number | undefined;
+  try {
+    const st = fs.statfsSync(MEMORY_FILE_SYSTEM);
+    free = st.bavail * st.bsize;
+  } catch { /* no such file system */ }
+  const refusal = fileInMemoryRefusal(fs.statSync(model).size, budgetBytes, free, availableMemoryBytes());
+  if (refusal) throw new Error(refusal);
+  const copy = path.join(MEMORY_FILE_SYSTEM, `smallthinker-bench-${process.pid}-${path.basename(model)}`);
+  const removeFile = () => fs.rmSync(copy, { force: true });
+  const interrupted = (signal: NodeJS.Signals) => {
+    removeFile();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.on('exit', removeFile);
+  process.on('SIGINT', interrupted);
+  process.on('SIGTERM', interrupted);
+  const remove = () => {
+    removeFile();
+    process.off('exit', removeFile);
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
+  };
+  try {
+    fs.copyFileSync(model, copy);
+  } catch (err) {
+    remove();
+    throw err;
+  }
+  return { path: copy, remove };
 }
 
 /** Random reads of one matrix at a time (a third of a slot), as the expert cache's two I/O threads make them. */
