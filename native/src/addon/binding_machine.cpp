@@ -35,23 +35,20 @@ MemoryProbe memory_probe_arguments(const Napi::CallbackInfo& info, const char* n
   return {static_cast<size_t>(mib * 1024 * 1024), threads};
 }
 
-Napi::Value ReadBandwidth(const Napi::CallbackInfo& info) {
-  const MemoryProbe p = memory_probe_arguments(info, "readBandwidth");
+// Runs one memory probe on checked (mib, threads); its failures (an allocation or a thread
+// refused) are JS errors.
+Napi::Value memory_probe(const Napi::CallbackInfo& info, const char* name, double (*measure)(size_t, int)) {
+  const MemoryProbe p = memory_probe_arguments(info, name);
   try {
-    return Napi::Number::New(info.Env(), measure_read_bandwidth(p.bytes, p.threads));
+    return Napi::Number::New(info.Env(), measure(p.bytes, p.threads));
   } catch (const std::exception& e) {
-    throw Napi::Error::New(info.Env(), e.what());  // the buffer or a thread refused
+    throw Napi::Error::New(info.Env(), e.what());
   }
 }
 
-Napi::Value FreshMemoryRate(const Napi::CallbackInfo& info) {
-  const MemoryProbe p = memory_probe_arguments(info, "freshMemoryRate");
-  try {
-    return Napi::Number::New(info.Env(), measure_fresh_memory_rate(p.bytes, p.threads));
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(info.Env(), e.what());  // the allocation or a thread refused
-  }
-}
+Napi::Value ReadBandwidth(const Napi::CallbackInfo& info) { return memory_probe(info, "readBandwidth", measure_read_bandwidth); }
+
+Napi::Value FreshMemoryRate(const Napi::CallbackInfo& info) { return memory_probe(info, "freshMemoryRate", measure_fresh_memory_rate); }
 
 Napi::Value StorageReads(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
